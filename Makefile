@@ -1,0 +1,62 @@
+# imagegen: `make run` to serve, `make test` to test. See README.md.
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# PostgreSQL the suite also runs against when it is reachable (set empty to skip).
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/imagegen
+
+.PHONY: run dev test test-sqlite test-postgres lint format install install-dev chromium clean
+
+$(VENV)/.installed: requirements.txt
+	bash scripts/ensure-venv.sh $(VENV)
+	$(PIP) install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+.env:
+	$(PY) -m imagegen.envfile .env
+
+## run: install, write .env, migrate, then serve the web app and the job worker together
+run: $(VENV)/.installed .env
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v 0
+	$(PY) manage.py serve
+
+## dev: Django's autoreloading server and the worker, with DEBUG on
+dev: $(VENV)/.installed .env
+	DEBUG=true $(PY) manage.py migrate --noinput
+	DEBUG=true $(PY) manage.py ensure_admin
+	DEBUG=true $(PY) manage.py qcluster & trap 'kill %1' EXIT; \
+	  DEBUG=true $(PY) manage.py runserver $${HOST:-127.0.0.1}:$${PORT:-8000}
+
+chromium:
+	bash scripts/ensure-chromium.sh
+
+## test: lint, migrations check, the whole suite on SQLite, then on PostgreSQL if reachable
+test: $(VENV)/.installed-dev chromium lint test-sqlite test-postgres
+
+lint: $(VENV)/.installed-dev
+	$(PY) -m ruff check .
+	DJANGO_SETTINGS_MODULE=imagegen.settings_test $(PY) manage.py makemigrations --check --dry-run
+
+test-sqlite: $(VENV)/.installed-dev
+	$(PY) -m pytest
+
+test-postgres: $(VENV)/.installed-dev
+	@if [ -n "$(TEST_POSTGRES_URL)" ] && $(PY) scripts/db_reachable.py "$(TEST_POSTGRES_URL)"; then \
+	  echo "== the suite again on PostgreSQL ($(TEST_POSTGRES_URL)) =="; \
+	  DATABASE_URL="$(TEST_POSTGRES_URL)" $(PY) -m pytest -m "not browser"; \
+	else echo "PostgreSQL not reachable at $(TEST_POSTGRES_URL): skipped that run."; fi
+
+format: $(VENV)/.installed-dev
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,33 @@
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from gallery.models import Image
+
+
+def thumbnail_tag(image: Image, size: int = 64):
+    return format_html(
+        '<img src="{}" alt="" width="{}" height="{}" style="object-fit:cover;border-radius:4px">',
+        reverse("image-thumbnail", args=[image.pk]), size, size,
+    )
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    list_display = ["id", "preview", "owner", "project", "width", "height", "format", "favorite",
+                    "created_at"]
+    list_filter = ["favorite", "format", "created_at"]
+    search_fields = ["title", "notes", "generation__prompt", "owner__username", "sha256"]
+    list_select_related = ["owner", "project"]
+    raw_id_fields = ["generation", "owner", "project"]
+    readonly_fields = ["preview_large", "file", "thumbnail", "width", "height", "format", "bytes",
+                       "sha256", "seed", "created_at"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="Preview")
+    def preview(self, obj):
+        return thumbnail_tag(obj)
+
+    @admin.display(description="Preview")
+    def preview_large(self, obj):
+        return thumbnail_tag(obj, 256) if obj.pk else "—"

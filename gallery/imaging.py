@@ -1,0 +1,94 @@
+"""Validation and thumbnails for image bytes that come back from a provider."""
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+
+from django.conf import settings
+from PIL import Image as PILImage
+
+FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+
+
+class InvalidImage(Exception):
+    """The bytes are not an image we accept; the message says why, in words."""
+
+
+@dataclass
+class ValidatedImage:
+    data: bytes
+    format: str  # PNG, JPEG or WEBP
+    width: int
+    height: int
+    sha256: str
+    decoded: PILImage.Image  # fully decoded, reused for the thumbnail
+
+    @property
+    def extension(self) -> str:
+        return FORMATS[self.format]
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The format named by the file's magic bytes, or None when it is none we accept."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def validate_image(data: bytes) -> ValidatedImage:
+    """Check size, magic bytes, declared dimensions and a full decode; raise InvalidImage."""
+    limit = settings.MAX_IMAGE_SIZE
+    if len(data) > limit:
+        raise InvalidImage(f"the image is {len(data):,} bytes, over the {limit:,}-byte limit")
+    if not data:
+        raise InvalidImage("the image is empty")
+    sniffed = sniff_format(data)
+    if sniffed is None:
+        raise InvalidImage("the file is not a PNG, JPEG or WebP image")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+        try:
+            image = PILImage.open(io.BytesIO(data))
+            if image.format != sniffed:
+                raise InvalidImage("the file's contents do not match its image type")
+            width, height = image.size
+            # Checked on the header, before any pixel is decoded.
+            if width * height > settings.MAX_IMAGE_PIXELS or width < 1 or height < 1:
+                raise InvalidImage(
+                    f"the image declares {width}×{height} pixels, over the "
+                    f"{settings.MAX_IMAGE_PIXELS:,}-pixel limit"
+                )
+            image.load()
+        except InvalidImage:
+            raise
+        except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
+            raise InvalidImage(
+                f"the image declares more pixels than the {settings.MAX_IMAGE_PIXELS:,}-pixel "
+                "limit allows (a decompression bomb)"
+            ) from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise InvalidImage(f"the image could not be decoded ({exc})") from None
+    return ValidatedImage(
+        data=data,
+        format=sniffed,
+        width=width,
+        height=height,
+        sha256=hashlib.sha256(data).hexdigest(),
+        decoded=image,
+    )
+
+
+def make_thumbnail(image: PILImage.Image, size: int) -> bytes:
+    """A WebP no larger than ``size`` on its longer side, keeping the aspect ratio."""
+    thumb = image.copy() if image.mode in ("RGB", "RGBA") else image.convert(
+        "RGBA" if "A" in image.getbands() or image.mode == "P" else "RGB"
+    )
+    thumb.thumbnail((size, size), PILImage.Resampling.LANCZOS, reducing_gap=2.0)
+    out = io.BytesIO()
+    thumb.save(out, format="WEBP", quality=80, method=4)
+    return out.getvalue()

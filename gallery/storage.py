@@ -1,0 +1,73 @@
+"""Content-addressed file storage: names come from the SHA-256 of the bytes, never from input.
+
+Identical bytes are stored once. Writes go to ``temp/`` first and are renamed into place, so a
+crash or a full disk never leaves a half-written file under a real name.
+"""
+
+import contextlib
+import os
+import re
+import tempfile
+
+from django.core.files.storage import FileSystemStorage
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SUBDIRS = ("images", "thumbnails", "temp")
+
+
+def _shard(sha256: str) -> str:
+    if not _SHA256.match(sha256):
+        raise ValueError("not a SHA-256 hex digest")
+    return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def image_name(sha256: str, extension: str) -> str:
+    """Storage name of an original image: ``images/ab/cd/<sha256>.<ext>``."""
+    if extension not in ("png", "jpg", "webp"):
+        raise ValueError("unsupported extension")
+    return f"images/{_shard(sha256)}.{extension}"
+
+
+def thumbnail_name(sha256: str, size: int) -> str:
+    """Storage name of a thumbnail: ``thumbnails/ab/cd/<sha256>_<size>.webp``."""
+    return f"thumbnails/{_shard(sha256)}_{int(size)}.webp"
+
+
+class ContentAddressedStorage(FileSystemStorage):
+    """Local storage whose names are content hashes: an existing name already holds the
+    same bytes, so saving it again is a no-op; new files appear atomically."""
+
+    def get_available_name(self, name, max_length=None):
+        return name
+
+    def _save(self, name, content):
+        full_path = self.path(name)
+        if os.path.exists(full_path):
+            return name
+        directory = os.path.dirname(full_path)
+        os.makedirs(directory, exist_ok=True)
+        temp_dir = self.path("temp")
+        os.makedirs(temp_dir, exist_ok=True)
+        fd, temp_path = tempfile.mkstemp(dir=temp_dir, prefix="upload-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                if hasattr(content, "chunks"):
+                    for chunk in content.chunks():
+                        handle.write(chunk)
+                else:
+                    handle.write(content.read())
+                handle.flush()
+                os.fsync(handle.fileno())
+            if self.file_permissions_mode is not None:
+                os.chmod(temp_path, self.file_permissions_mode)
+            os.replace(temp_path, full_path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp_path)
+            raise
+        return name
+
+    def ensure_layout(self):
+        """Create images/, thumbnails/ and temp/ under the storage folder."""
+        for sub in SUBDIRS:
+            os.makedirs(self.path(sub), exist_ok=True)

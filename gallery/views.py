@@ -1,0 +1,59 @@
+"""Gallery pages and the access-checked file views (the only way files reach a browser)."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from rest_framework.views import APIView
+
+from gallery.models import Image
+
+# Served images are inert: no scripts, no plugins, no sniffing, no framing by others.
+FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+
+def _serve(request, image: Image, name: str, etag: str, content_type: str, filename: str):
+    if request.headers.get("If-None-Match") == etag:
+        response = HttpResponse(status=304)
+    else:
+        try:
+            handle = default_storage.open(name, "rb")
+        except FileNotFoundError:
+            raise Http404("The file is missing from storage.") from None
+        response = FileResponse(handle, content_type=content_type)
+        response["Content-Disposition"] = f'inline; filename="{filename}"'
+    response["ETag"] = etag
+    # Ids map to fixed content, so a browser may keep the file; only this user's cache may.
+    response["Cache-Control"] = "private, max-age=31536000, immutable"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = FILE_CSP
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
+
+
+class ImageFileView(APIView):
+    """The original file. Owner: 200. Anyone else: 404."""
+
+    def get(self, request, pk):
+        image = get_object_or_404(Image.objects.files_visible_to(request.user), pk=pk)
+        return _serve(request, image, image.file, f'"{image.sha256}"', image.content_type,
+                      f"image-{image.pk}.{image.extension}")
+
+
+class ImageThumbnailView(APIView):
+    """The WebP thumbnail. Owner: 200. Anyone else: 404."""
+
+    def get(self, request, pk):
+        image = get_object_or_404(Image.objects.files_visible_to(request.user), pk=pk)
+        return _serve(request, image, image.thumbnail, f'"{image.sha256}-t"', "image/webp",
+                      f"image-{image.pk}-thumbnail.webp")
+
+
+@login_required
+def gallery_page(request):
+    """The user's images, newest first."""
+    images = Image.objects.visible_to(request.user).select_related("generation")
+    page = Paginator(images, settings.ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "gallery/index.html", {"page": page})

@@ -1,0 +1,107 @@
+"""REST API for generations: submit, read, list, cancel."""
+
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from generation import services
+from generation.models import Generation, Status
+from imagegen.api import NewestFirstPagination
+
+
+class GenerateRequestSerializer(serializers.Serializer):
+    """The body of POST /api/generate. Ranges are checked against the chosen model."""
+
+    prompt = serializers.CharField(trim_whitespace=True)
+    negative_prompt = serializers.CharField(required=False, allow_blank=True, default="")
+    provider = serializers.CharField(required=False, allow_blank=True)
+    model = serializers.CharField(required=False, allow_blank=True)
+    width = serializers.IntegerField(required=False, min_value=1)
+    height = serializers.IntegerField(required=False, min_value=1)
+    num_images = serializers.IntegerField(required=False, min_value=1, max_value=4, default=1)
+    steps = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    cfg_scale = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    seed = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    project = serializers.IntegerField(required=False, allow_null=True)
+    params = serializers.DictField(required=False, default=dict)
+
+
+class ImageSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    def get_url(self, image) -> str:
+        return reverse("image-file", args=[image.pk])
+
+    def get_thumbnail_url(self, image) -> str:
+        return reverse("image-thumbnail", args=[image.pk])
+
+
+class GenerationSerializer(serializers.ModelSerializer):
+    error = serializers.CharField(read_only=True)
+    images = ImageSummarySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Generation
+        fields = [
+            "id", "status", "provider", "model", "prompt", "negative_prompt", "width",
+            "height", "num_images", "steps", "cfg_scale", "seed", "params", "project",
+            "error", "cost_usd", "cost_is_estimate", "cancel_requested", "created_at",
+            "started_at", "finished_at", "images",
+        ]
+        read_only_fields = fields
+
+
+def visible_generations(request):
+    return Generation.objects.visible_to(request.user).prefetch_related("images")
+
+
+class GenerateView(APIView):
+    @extend_schema(request=GenerateRequestSerializer, responses={202: GenerationSerializer})
+    def post(self, request):
+        form = GenerateRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        generation = services.create_generation(request.user, form.validated_data)
+        return Response(GenerationSerializer(generation).data, status=status.HTTP_202_ACCEPTED)
+
+
+class GenerationDetailView(generics.RetrieveAPIView):
+    serializer_class = GenerationSerializer
+
+    def get_queryset(self):
+        return visible_generations(self.request)
+
+
+class GenerationCancelView(APIView):
+    @extend_schema(request=None, responses={200: GenerationSerializer})
+    def post(self, request, pk):
+        generation = get_object_or_404(Generation.objects.visible_to(request.user), pk=pk)
+        services.cancel_generation(generation)
+        return Response(GenerationSerializer(visible_generations(request).get(pk=pk)).data)
+
+
+class GenerationListView(generics.ListAPIView):
+    serializer_class = GenerationSerializer
+    pagination_class = NewestFirstPagination
+
+    @extend_schema(parameters=[OpenApiParameter("status", enum=Status.values, required=False)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        queryset = visible_generations(self.request)
+        wanted = self.request.query_params.get("status")
+        if wanted:
+            if wanted not in Status.values:
+                raise ValidationError(
+                    {"status": [f"Unknown status; one of: {', '.join(Status.values)}."]}
+                )
+            queryset = queryset.filter(status=wanted)
+        return queryset

@@ -1,0 +1,144 @@
+"""A generation is one request to a provider for one or more images; its state lives here."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+FINISHED_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
+
+
+class GenerationQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Generations the user may see: their own. Everything else is a 404."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(owner=user)
+
+    def finished(self):
+        return self.filter(status__in=FINISHED_STATUSES)
+
+
+class Generation(models.Model):
+    """One request for images: its parameters, its progress and its outcome."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations"
+    )
+    project = models.ForeignKey(
+        "projects.Project",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="generations",
+    )
+    provider = models.CharField(max_length=32)
+    model = models.CharField(max_length=200)
+    prompt = models.TextField()
+    negative_prompt = models.TextField(blank=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    num_images = models.PositiveSmallIntegerField(default=1)
+    steps = models.PositiveSmallIntegerField(null=True, blank=True)
+    cfg_scale = models.FloatField(null=True, blank=True)
+    seed = models.BigIntegerField(null=True, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    provider_request_id = models.CharField(max_length=200, blank=True)
+    # Revised prompt, returned seed, safety flags, timings and logs as the provider gave them.
+    provider_metadata = models.JSONField(default=dict, blank=True)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    cost_is_estimate = models.BooleanField(default=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    objects = GenerationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["owner", "-id"], name="gen_owner_newest"),
+            models.Index(fields=["owner", "status", "-id"], name="gen_owner_status"),
+            models.Index(fields=["status", "heartbeat_at"], name="gen_status_heartbeat"),
+            models.Index(fields=["status", "id"], name="gen_status_oldest"),
+        ]
+
+    def __str__(self):
+        return f"Generation {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+    # State changes are conditional updates so that two actors (a worker, a cancel, the
+    # recovery sweep) never overwrite each other's outcome: ``attempts`` fences a run, so a
+    # worker whose generation was re-queued and claimed again cannot finish it twice.
+    # Each returns whether it applied.
+
+    def mark_succeeded(self, *, cost_usd=None, cost_is_estimate=True) -> bool:
+        """running → succeeded, unless a cancel or another actor got there first."""
+        now = timezone.now()
+        applied = Generation.objects.filter(
+            pk=self.pk, status=Status.RUNNING, cancel_requested=False, attempts=self.attempts
+        ).update(
+            status=Status.SUCCEEDED,
+            finished_at=now,
+            cost_usd=cost_usd,
+            cost_is_estimate=cost_is_estimate,
+            provider_request_id=self.provider_request_id,
+            provider_metadata=self.provider_metadata,
+            seed=self.seed,
+        )
+        if applied:
+            self.status, self.finished_at = Status.SUCCEEDED, now
+            self.cost_usd, self.cost_is_estimate = cost_usd, cost_is_estimate
+        return bool(applied)
+
+    def mark_failed(self, reason: str) -> bool:
+        """queued/running → failed with a reason a person can read."""
+        now = timezone.now()
+        applied = Generation.objects.filter(
+            pk=self.pk, status__in=(Status.QUEUED, Status.RUNNING), attempts=self.attempts
+        ).update(
+            status=Status.FAILED,
+            error=reason[:2000],
+            finished_at=now,
+            provider_request_id=self.provider_request_id,
+            provider_metadata=self.provider_metadata,
+        )
+        if applied:
+            self.status, self.error, self.finished_at = Status.FAILED, reason[:2000], now
+        return bool(applied)
+
+    def mark_canceled(self) -> bool:
+        """queued/running → canceled."""
+        now = timezone.now()
+        applied = Generation.objects.filter(
+            pk=self.pk, status__in=(Status.QUEUED, Status.RUNNING), attempts=self.attempts
+        ).update(status=Status.CANCELED, finished_at=now, cancel_requested=True)
+        if applied:
+            self.status, self.finished_at, self.cancel_requested = Status.CANCELED, now, True
+        return bool(applied)

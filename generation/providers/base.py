@@ -1,0 +1,175 @@
+"""The provider interface: what a provider declares, what it is given and what it returns.
+
+A provider is one module under ``generation/providers/`` with a subclass of ``Provider``,
+registered in ``generation/providers/__init__.py``. It declares its models and their parameter
+ranges (used for validation at submission), generates images for a ``GenerationRequest`` under
+a ``RunContext`` (deadline, cancellation, key), may cancel remote work, and checks a key.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+
+class ProviderError(Exception):
+    """A failure to report to the user in words (stored as the generation's error)."""
+
+
+class GenerationCanceled(Exception):
+    """The user asked to cancel; the provider stopped waiting."""
+
+
+class GenerationTimedOut(Exception):
+    """The generation ran out of time (GENERATION_TIMEOUT)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What one model accepts. Sizes are either free (min/max/multiple) or a fixed list."""
+
+    id: str
+    label: str
+    min_size: int = 64
+    max_size: int = 2048
+    size_multiple: int = 1
+    sizes: tuple[tuple[int, int], ...] = ()  # when set, only these (width, height) pairs
+    max_images: int = 4
+    steps: tuple[int, int] | None = (1, 150)  # None: the model takes no steps
+    default_steps: int | None = None
+    cfg_scale: tuple[float, float] | None = (0.0, 30.0)  # None: the model takes no guidance
+    default_cfg_scale: float | None = None
+    negative_prompt: bool = True
+    seed: bool = True
+    max_prompt_length: int = 10_000
+
+    def allowed_sizes_text(self) -> str:
+        if self.sizes:
+            return ", ".join(f"{w}x{h}" for w, h in self.sizes)
+        text = f"{self.min_size} to {self.max_size} pixels per side"
+        if self.size_multiple > 1:
+            text += f", in multiples of {self.size_multiple}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "label": self.label,
+            "sizes": [f"{w}x{h}" for w, h in self.sizes],
+            "min_size": self.min_size,
+            "max_size": self.max_size,
+            "size_multiple": self.size_multiple,
+            "max_images": self.max_images,
+            "steps": list(self.steps) if self.steps else None,
+            "default_steps": self.default_steps,
+            "cfg_scale": list(self.cfg_scale) if self.cfg_scale else None,
+            "default_cfg_scale": self.default_cfg_scale,
+            "negative_prompt": self.negative_prompt,
+            "seed": self.seed,
+        }
+
+
+@dataclass
+class GenerationRequest:
+    """The unified request, already validated against the model's spec."""
+
+    prompt: str
+    model: str
+    width: int
+    height: int
+    num_images: int = 1
+    negative_prompt: str = ""
+    steps: int | None = None
+    cfg_scale: float | None = None
+    seed: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class GeneratedImage:
+    """One result: bytes, or a URL for the safe fetcher to download."""
+
+    data: bytes | None = None
+    url: str | None = None
+    seed: int | None = None
+
+
+@dataclass
+class ProviderResult:
+    images: list[GeneratedImage]
+    request_id: str = ""
+    cost_usd: Decimal | None = None
+    cost_is_estimate: bool = True
+    seed: int | None = None  # the seed actually used, when the provider reports one
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class RunContext:
+    """What a running provider call may consult: time left, cancellation, the key.
+
+    The pipeline sets ``cancel_event`` when the user cancels and enforces the deadline itself
+    too, so a provider that ignores the context is abandoned, never waited on forever.
+    """
+
+    def __init__(self, *, deadline: float, api_key: str | None = None,
+                 cancel_event: threading.Event | None = None):
+        self.deadline = deadline
+        self.api_key = api_key
+        self.cancel_event = cancel_event or threading.Event()
+        self.remote_handle: Any = None  # set by providers that can cancel remote work
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def check(self) -> None:
+        """Raise if the user canceled or time is up."""
+        if self.cancel_event.is_set():
+            raise GenerationCanceled()
+        if time.monotonic() >= self.deadline:
+            raise GenerationTimedOut()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait, waking at once on cancel; raise on cancel or when the deadline passes."""
+        self.check()
+        wait = min(seconds, self.remaining())
+        if self.cancel_event.wait(wait):
+            raise GenerationCanceled()
+        self.check()
+
+
+class Provider(ABC):
+    """One image provider. Subclasses set the class attributes and implement generate()."""
+
+    name: str = ""
+    label: str = ""
+    requires_key: bool = True
+
+    @abstractmethod
+    def models(self) -> list[ModelSpec]:
+        """The models this provider offers, default first."""
+
+    def get_model(self, model_id: str) -> ModelSpec | None:
+        return next((m for m in self.models() if m.id == model_id), None)
+
+    @property
+    def default_model(self) -> ModelSpec:
+        return self.models()[0]
+
+    @abstractmethod
+    def generate(self, request: GenerationRequest, ctx: RunContext) -> ProviderResult:
+        """Produce images for the request, honouring ``ctx`` (deadline, cancel)."""
+
+    def cancel(self, ctx: RunContext) -> None:  # noqa: B027 - optional hook
+        """Ask the provider to stop remote work identified by ``ctx.remote_handle``."""
+
+    def estimate_cost(self, request: GenerationRequest) -> Decimal | None:
+        """What the request will cost before it runs, or None when unknown."""
+        return None
+
+    def check_key(self, api_key: str | None) -> tuple[bool, str]:
+        """Whether the key works, with a message in words."""
+        return True, "No key needed."

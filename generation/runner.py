@@ -1,0 +1,314 @@
+"""Running one generation: claim it, call its provider under a deadline, store the results.
+
+The django-q2 task (``generation.tasks.run_generation``) hands a generation id to
+``dispatch``. With ``GENERATION_THREADS`` > 0 the worker process runs it on one of its threads
+and the task returns at once, so a slow provider does not pin a worker process for its whole
+wait; with 0 it runs inline. Either way all state lives in the Generation row: see
+docs/architecture.md.
+"""
+
+import errno
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from gallery.imaging import InvalidImage, ValidatedImage, validate_image
+from gallery.models import Image
+from gallery.services import StoredFiles, discard_unreferenced, store_image_files
+from generation.models import Generation, Status
+from generation.providers import get_provider
+from generation.providers.base import (
+    GenerationCanceled,
+    GenerationRequest,
+    GenerationTimedOut,
+    ProviderError,
+    ProviderResult,
+    RunContext,
+)
+
+logger = logging.getLogger(__name__)
+
+CANCEL_CHECK_SECONDS = 1.0
+HEARTBEAT_SECONDS = 5.0
+TICK_SECONDS = 0.1
+# Time a provider gets past the deadline to raise its own timeout before it is abandoned.
+DEADLINE_GRACE_SECONDS = 1.0
+
+
+class LostOwnership(Exception):
+    """Another actor (cancel, the recovery sweep) changed the generation under us."""
+
+
+# --- Dispatch -------------------------------------------------------------------------------
+
+class _ThreadPool:
+    """Runs generations on threads of this worker process, at most ``size`` at once."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.slots = threading.BoundedSemaphore(size)
+        self.executor = ThreadPoolExecutor(size, thread_name_prefix="generation")
+
+    def submit(self, generation_id: int) -> bool:
+        # Wait briefly for a free thread; a full process leaves the job to other workers.
+        if not self.slots.acquire(timeout=5):
+            return False
+        self.executor.submit(self._run, generation_id)
+        return True
+
+    def _run(self, generation_id: int) -> None:
+        try:
+            execute(generation_id)
+        except Exception:
+            logger.exception("generation %s: runner crashed", generation_id)
+        finally:
+            self.slots.release()
+            connection.close()
+
+
+_pool: _ThreadPool | None = None
+_pool_lock = threading.Lock()
+
+
+def _get_pool() -> _ThreadPool:
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool.size != settings.GENERATION_THREADS:
+            _pool = _ThreadPool(settings.GENERATION_THREADS)
+        return _pool
+
+
+def dispatch(generation_id: int) -> None:
+    """Start the generation now: on a worker thread, or inline when threads are off."""
+    if settings.GENERATION_THREADS <= 0:
+        execute(generation_id)
+        return
+    if not _get_pool().submit(generation_id):
+        # This process is full: put the job back for any worker with room.
+        from generation.services import enqueue_generation
+
+        enqueue_generation(generation_id)
+
+
+def dispatch_next_for_user(owner_id: int) -> None:
+    """Enqueue the user's oldest queued generations that fit under their concurrency cap."""
+    from generation.services import enqueue_generation
+
+    running = Generation.objects.filter(owner_id=owner_id, status=Status.RUNNING).count()
+    room = settings.GENERATION_MAX_CONCURRENT - running
+    if room <= 0:
+        return
+    waiting = Generation.objects.filter(owner_id=owner_id, status=Status.QUEUED).order_by("id")
+    for generation_id in waiting.values_list("id", flat=True)[:room]:
+        enqueue_generation(generation_id)
+
+
+# --- Claim ----------------------------------------------------------------------------------
+
+def claim(generation_id: int) -> Generation | None:
+    """queued → running, atomically and only under the owner's concurrency cap.
+
+    Returns the generation when this caller owns the run; None when it is gone, not queued
+    (a duplicate delivery), or the owner already runs GENERATION_MAX_CONCURRENT.
+    """
+    owner_id = (
+        Generation.objects.filter(pk=generation_id).values_list("owner_id", flat=True).first()
+    )
+    if owner_id is None:
+        logger.warning("generation %s: no such generation, job ignored", generation_id)
+        return None
+    with transaction.atomic():
+        # Serialises claims of one user on PostgreSQL; SQLite's IMMEDIATE transaction already
+        # serialises all writers.
+        list(get_user_model().objects.select_for_update().filter(pk=owner_id).values("pk"))
+        running = Generation.objects.filter(owner_id=owner_id, status=Status.RUNNING).count()
+        if running >= settings.GENERATION_MAX_CONCURRENT:
+            return None
+        now = timezone.now()
+        claimed = Generation.objects.filter(
+            pk=generation_id, status=Status.QUEUED, cancel_requested=False
+        ).update(status=Status.RUNNING, started_at=now, heartbeat_at=now,
+                 attempts=F("attempts") + 1)
+    if not claimed:
+        return None
+    return Generation.objects.get(pk=generation_id)
+
+
+# --- Execute --------------------------------------------------------------------------------
+
+def execute(generation_id: int) -> None:
+    """Claim and run one generation to a final state; never raises for a provider problem."""
+    generation = claim(generation_id)
+    if generation is None:
+        return
+    started = time.monotonic()
+    try:
+        _run(generation)
+    except LostOwnership:
+        logger.info("generation %s: finished elsewhere, result discarded", generation.pk)
+    except Exception:
+        logger.exception("generation %s: unexpected error", generation.pk)
+        generation.mark_failed(
+            f"Internal error while generating; the server log has the details "
+            f"(generation {generation.pk})."
+        )
+    finally:
+        logger.info("generation %s: %s in %.2f s", generation.pk, generation.status,
+                    time.monotonic() - started)
+        dispatch_next_for_user(generation.owner_id)
+
+
+def _run(generation: Generation) -> None:
+    provider = get_provider(generation.provider)
+    if provider is None:
+        generation.mark_failed(f"The provider {generation.provider!r} is not available.")
+        return
+    request = GenerationRequest(
+        prompt=generation.prompt, model=generation.model, width=generation.width,
+        height=generation.height, num_images=generation.num_images,
+        negative_prompt=generation.negative_prompt, steps=generation.steps,
+        cfg_scale=generation.cfg_scale, seed=generation.seed, params=generation.params,
+    )
+    timeout = settings.GENERATION_TIMEOUT
+    ctx = RunContext(deadline=time.monotonic() + timeout)
+    try:
+        result = _call_provider(generation, provider, request, ctx)
+        images = [_validate(generation, result, index) for index in range(len(result.images))]
+        if not images:
+            raise ProviderError(f"{provider.label} returned no images.")
+        _check_still_ours(generation)
+        _finish(generation, result, images)
+    except GenerationCanceled:
+        _cancel_remote(provider, ctx)
+        generation.mark_canceled()
+    except GenerationTimedOut:
+        _cancel_remote(provider, ctx)
+        generation.mark_failed(f"Timed out after {timeout} s.")
+    except ProviderError as exc:
+        generation.mark_failed(str(exc))
+    except InvalidImage as exc:
+        generation.mark_failed(f"{provider.label} returned an unusable image: {exc}.")
+
+
+def _call_provider(generation, provider, request, ctx: RunContext) -> ProviderResult:
+    """Run provider.generate on its own thread and watch it: cancel, heartbeat, deadline."""
+    box: dict = {}
+
+    def call():
+        try:
+            box["result"] = provider.generate(request, ctx)
+        except BaseException as exc:  # handed to the watching thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=call, name=f"provider-{generation.pk}", daemon=True)
+    worker.start()
+    last_cancel_check = last_beat = time.monotonic()
+    while True:
+        worker.join(TICK_SECONDS)
+        if not worker.is_alive():
+            break
+        now = time.monotonic()
+        if now - last_cancel_check >= CANCEL_CHECK_SECONDS:
+            last_cancel_check = now
+            if _cancel_requested(generation):
+                ctx.cancel_event.set()
+                raise GenerationCanceled()
+        if now - last_beat >= HEARTBEAT_SECONDS:
+            last_beat = now
+            _heartbeat(generation)
+        if now > ctx.deadline + DEADLINE_GRACE_SECONDS:
+            ctx.cancel_event.set()  # tells a cooperative provider to stop
+            raise GenerationTimedOut()
+    if "error" in box:
+        raise box["error"]
+    if _cancel_requested(generation):
+        raise GenerationCanceled()
+    return box["result"]
+
+
+def _cancel_requested(generation: Generation) -> bool:
+    row = Generation.objects.filter(pk=generation.pk).values("cancel_requested", "status",
+                                                              "attempts").first()
+    if row is None or row["status"] != Status.RUNNING or row["attempts"] != generation.attempts:
+        if row is not None and row["status"] == Status.CANCELED:
+            return True
+        raise LostOwnership()
+    return row["cancel_requested"]
+
+
+def _heartbeat(generation: Generation) -> None:
+    alive = Generation.objects.filter(
+        pk=generation.pk, status=Status.RUNNING, attempts=generation.attempts
+    ).update(heartbeat_at=timezone.now())
+    if not alive:
+        raise LostOwnership()
+
+
+def _check_still_ours(generation: Generation) -> None:
+    if _cancel_requested(generation):
+        raise GenerationCanceled()
+
+
+def _cancel_remote(provider, ctx: RunContext) -> None:
+    try:
+        provider.cancel(ctx)
+    except Exception:
+        logger.warning("provider %s: cancel call failed", provider.name, exc_info=True)
+
+
+def _validate(generation: Generation, result: ProviderResult, index: int) -> ValidatedImage:
+    item = result.images[index]
+    if item.data is None:
+        raise ProviderError("The provider returned an image link instead of image data.")
+    return validate_image(item.data)
+
+
+def _finish(generation: Generation, result: ProviderResult, images: list[ValidatedImage]):
+    """Store every file, then create the rows and mark success in one transaction; on any
+    failure or a cancel that lands meanwhile, remove the files this run created."""
+    stored: list[StoredFiles] = []
+    try:
+        for image in images:
+            stored.append(store_image_files(image))
+    except OSError as exc:
+        discard_unreferenced([name for s in stored for name in s.created])
+        reason = "the disk is full" if exc.errno == errno.ENOSPC else "a storage error"
+        generation.mark_failed(f"Could not store the image: {reason}.")
+        logger.error("generation %s: storing failed: %s", generation.pk, exc)
+        return
+
+    generation.provider_request_id = result.request_id[:200]
+    generation.provider_metadata = result.metadata
+    if result.seed is not None:
+        generation.seed = result.seed
+    try:
+        with transaction.atomic():
+            if not generation.mark_succeeded(
+                cost_usd=result.cost_usd, cost_is_estimate=result.cost_is_estimate
+            ):
+                raise LostOwnership()
+            Image.objects.bulk_create([
+                Image(
+                    generation=generation, owner_id=generation.owner_id,
+                    project_id=generation.project_id, index=index, file=files.file,
+                    thumbnail=files.thumbnail, width=image.width, height=image.height,
+                    format=image.format, bytes=len(image.data), sha256=image.sha256,
+                    seed=result.images[index].seed,
+                )
+                for index, (image, files) in enumerate(zip(images, stored, strict=True))
+            ])
+    except BaseException:
+        discard_unreferenced([name for s in stored for name in s.created])
+        generation.refresh_from_db(fields=["status", "cancel_requested"])
+        if generation.status == Status.RUNNING and generation.cancel_requested:
+            generation.mark_canceled()
+            return
+        raise
+

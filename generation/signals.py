@@ -1,0 +1,27 @@
+"""Hooks into django-q2: recover stale generations when a worker process starts."""
+
+import logging
+
+from django.db import close_old_connections
+from django.dispatch import receiver
+from django_q.conf import Conf
+from django_q.signals import post_spawn
+
+logger = logging.getLogger(__name__)
+
+
+@receiver(post_spawn)
+def recover_on_worker_start(sender, proc_name, **kwargs):
+    # In sync mode (tests) django-q2 "spawns" a worker for every task: no real start-up.
+    if Conf.SYNC:
+        return
+    from generation.recovery import recover_stale_generations
+
+    try:
+        counts = recover_stale_generations()
+        if any(counts.values()):
+            logger.warning("recovered generations at worker start: %s", counts)
+    except Exception:
+        logger.exception("recovery sweep at worker start failed")
+    finally:
+        close_old_connections()

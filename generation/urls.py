@@ -1,0 +1,11 @@
+from django.urls import path
+
+from generation import views
+
+urlpatterns = [
+    path("generate/", views.generate_page, name="generate"),
+    path("generate/models/", views.model_options, name="generate-models"),
+    path("generations/<int:pk>/", views.generation_detail, name="generation-detail"),
+    path("generations/<int:pk>/status/", views.generation_status, name="generation-status"),
+    path("generations/<int:pk>/cancel/", views.generation_cancel, name="generation-cancel"),
+]

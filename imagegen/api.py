@@ -1,0 +1,35 @@
+"""Project-wide API plumbing: error shapes and pagination."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from generation.services import GenerationConflict
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus: service ValidationErrors become 400 with field errors, and
+    conflicts (e.g. cancelling a finished generation) become 409 with a message."""
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        exc = ValidationError(detail)
+    if isinstance(exc, GenerationConflict):
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    return drf_exception_handler(exc, context)
+
+
+class NewestFirstPagination(CursorPagination):
+    """Keyset pagination over the primary key: stable while new rows arrive, no COUNT(*)."""
+
+    ordering = "-id"
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+    def get_page_size(self, request):
+        from django.conf import settings
+
+        self.page_size = settings.ITEMS_PER_PAGE
+        return super().get_page_size(request)

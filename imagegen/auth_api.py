@@ -1,0 +1,54 @@
+"""API token endpoints: hashed, expiring, revocable tokens (django-rest-knox)."""
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema, inline_serializer
+from knox.models import AuthToken
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+
+class LoginThrottle(AnonRateThrottle):
+    rate = "20/min"
+
+
+class CredentialsSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+
+
+TokenSerializer = inline_serializer(
+    "Token", {"token": serializers.CharField(), "expires_at": serializers.DateTimeField()}
+)
+
+
+def issue_token(user) -> tuple[str, object]:
+    """A new token for the user; the plaintext exists only in this return value."""
+    instance, token = AuthToken.objects.create(user)
+    return token, instance.expiry
+
+
+class TokenView(APIView):
+    """Exchange a username and password for an API token."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [LoginThrottle]
+
+    @extend_schema(request=CredentialsSerializer, responses={200: TokenSerializer})
+    def post(self, request):
+        form = CredentialsSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        user = authenticate(
+            request,
+            username=form.validated_data["username"],
+            password=form.validated_data["password"],
+        )
+        if user is None or not user.is_active:
+            return Response(
+                {"detail": "Wrong username or password."}, status=status.HTTP_400_BAD_REQUEST
+            )
+        token, expires_at = issue_token(user)
+        return Response({"token": token, "expires_at": expires_at})

@@ -1,0 +1,281 @@
+"""Settings for the imagegen project, all read from the environment (and a ``.env`` file).
+
+Every variable is documented in ``.env.example`` and the README. A bad value stops start-up
+with an ``ImproperlyConfigured`` error naming the variable (see ``imagegen/config.py``).
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from imagegen.config import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# A .env file next to manage.py is read first; real environment variables win over it.
+ENV_FILE = Path(os.environ.get("ENV_FILE", BASE_DIR / ".env"))
+if ENV_FILE.is_file():
+    environ.Env.read_env(ENV_FILE, overwrite=False)
+
+# --- Core -----------------------------------------------------------------------------------
+DEBUG = env_bool("DEBUG", False)
+HOST = env_str("HOST", "127.0.0.1")
+PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+
+# Placeholders that .env.example ships with; never acceptable outside DEBUG.
+INSECURE_PLACEHOLDERS = {"", "change-me", "changeme", "insecure", "secret"}
+SECRET_KEY = env_str("SECRET_KEY", "")
+ENCRYPTION_KEY = env_str("ENCRYPTION_KEY", "")
+if DEBUG:
+    SECRET_KEY = SECRET_KEY or "insecure-development-secret-key-do-not-use-in-production"
+    ENCRYPTION_KEY = ENCRYPTION_KEY or "insecure-development-encryption-key"
+else:
+    for _name, _value in (("SECRET_KEY", SECRET_KEY), ("ENCRYPTION_KEY", ENCRYPTION_KEY)):
+        if _value.lower() in INSECURE_PLACEHOLDERS or _value.startswith("insecure"):
+            raise ImproperlyConfigured(
+                f"{_name}: set a long random value (DEBUG is false). "
+                "`make run` writes one into .env on first run."
+            )
+if ENCRYPTION_KEY == SECRET_KEY:
+    raise ImproperlyConfigured("ENCRYPTION_KEY: must differ from SECRET_KEY")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+if HOST not in ("0.0.0.0", "::") and HOST not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append(HOST)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "knox",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "django_q",
+    "generation",
+    "gallery",
+    "projects",
+    "settings_app",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "imagegen.urls"
+WSGI_APPLICATION = "imagegen.wsgi.application"
+ASGI_APPLICATION = "imagegen.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "settings_app.context_processors.preferences",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+_env = environ.Env()
+try:
+    _db = _env.db_url("DATABASE_URL", default="sqlite:///database/app.db")
+except Exception as exc:  # django-environ raises several types for a malformed URL
+    raise ImproperlyConfigured(f"DATABASE_URL: cannot parse it: {exc}") from exc
+
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    _name = _db["NAME"]
+    if _name != ":memory:" and not Path(_name).is_absolute():
+        _db["NAME"] = str(BASE_DIR / _name)
+    if _db["NAME"] != ":memory:":
+        Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # WAL lets readers run beside one writer; IMMEDIATE takes the write lock at BEGIN so a
+    # read-then-write transaction never fails half way with "database is locked"; the busy
+    # timeout makes writers wait for each other instead of failing.
+    _db["OPTIONS"] = {
+        "timeout": env_int("SQLITE_BUSY_TIMEOUT", 30, minimum=1),
+        "transaction_mode": "IMMEDIATE",
+        "init_command": (
+            "PRAGMA journal_mode=WAL;"
+            "PRAGMA synchronous=NORMAL;"
+            "PRAGMA temp_store=MEMORY;"
+            "PRAGMA mmap_size=134217728;"
+            "PRAGMA cache_size=-32000"
+        ),
+    }
+else:
+    _db["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
+    _db["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth -----------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "generate"
+LOGOUT_REDIRECT_URL = "login"
+ADMIN_USERNAME = env_str("ADMIN_USERNAME")
+ADMIN_PASSWORD = env_str("ADMIN_PASSWORD")
+API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30, minimum=1)
+
+# --- I18N -----------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Files ----------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+STORAGE_DIR = Path(env_str("STORAGE_DIR", "./storage"))
+if not STORAGE_DIR.is_absolute():
+    STORAGE_DIR = (BASE_DIR / STORAGE_DIR).resolve()
+MAX_IMAGE_SIZE = env_int("MAX_IMAGE_SIZE", 10 * 1024 * 1024, minimum=1024)
+THUMBNAIL_SIZE = env_int("THUMBNAIL_SIZE", 256, minimum=32, maximum=2048)
+# Decoded pixels an image may have before it is refused as a decompression bomb.
+MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 4096 * 4096, minimum=64 * 64)
+
+STORAGES = {
+    # Files are never served from a public URL: only through access-checked views.
+    "default": {
+        "BACKEND": "gallery.storage.ContentAddressedStorage",
+        "OPTIONS": {"location": str(STORAGE_DIR)},
+    },
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage",
+    },
+}
+
+# --- Generation -----------------------------------------------------------------------------
+GENERATION_TIMEOUT = env_int("GENERATION_TIMEOUT", 120, minimum=1)
+GENERATION_MAX_CONCURRENT = env_int("GENERATION_MAX_CONCURRENT", 3, minimum=1)
+# Generations one worker process keeps in flight at once (threads); 0 runs each generation
+# inline in the worker process, one at a time. See docs/architecture.md.
+GENERATION_THREADS = env_int("GENERATION_THREADS", 32, minimum=0, maximum=512)
+# A running generation whose heartbeat is older than the timeout plus this grace is stale.
+GENERATION_STALE_GRACE = env_int("GENERATION_STALE_GRACE", 30, minimum=1)
+# How many times a generation may be started; a worker crash re-queues it until this is used.
+GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 2, minimum=1, maximum=10)
+DEFAULT_STEPS = env_int("DEFAULT_STEPS", 20, minimum=1, maximum=500)
+DEFAULT_CFG_SCALE = env_float("DEFAULT_CFG_SCALE", 7.5, minimum=0, maximum=50)
+ITEMS_PER_PAGE = env_int("ITEMS_PER_PAGE", 20, minimum=1, maximum=100)
+OFFLINE_PROVIDER_DELAY_MS = env_int("OFFLINE_PROVIDER_DELAY_MS", 0, minimum=0)
+
+# --- Job queue (django-q2) ------------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+Q_WORKERS = env_int("Q_WORKERS", 2, minimum=1, maximum=64)
+_task_timeout = GENERATION_TIMEOUT + 60
+Q_CLUSTER = {
+    "name": "imagegen",
+    "workers": Q_WORKERS,
+    "timeout": _task_timeout,
+    # Must exceed timeout, or a slow task is delivered twice (our claim makes that harmless).
+    "retry": _task_timeout + 60,
+    "max_attempts": 1,
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 500,
+    # Workers keep generations in flight on threads after the task returns; recycling a
+    # worker would end them, so recycle only by memory (see docs/architecture.md).
+    "recycle": 1_000_000,
+    "poll": env_float("Q_POLL", 0.1, minimum=0.01),
+    "sync": env_bool("Q_SYNC", False),
+    "label": "Job queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- REST API -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "imagegen.api.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=API_TOKEN_TTL_DAYS),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "imagegen API",
+    "DESCRIPTION": "Generate, browse and manage a team's AI images.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the installed sidecar package, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Encryption of stored secrets -------------------------------------------------------------
+# django-cryptography derives its key from CRYPTOGRAPHY_KEY; ours is ENCRYPTION_KEY, never
+# SECRET_KEY, so rotating one does not lose the other.
+CRYPTOGRAPHY_KEY = ENCRYPTION_KEY
+
+# --- Security -------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Logging --------------------------------------------------------------------------------
+LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "imagegen": {"level": LOG_LEVEL},
+        "generation": {"level": LOG_LEVEL},
+        "gallery": {"level": LOG_LEVEL},
+        "django_q": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "INFO"},
+    },
+}

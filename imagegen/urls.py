@@ -1,0 +1,37 @@
+"""URL map: HTML pages, the REST API under /api/, access-checked files, and the admin."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from generation import api as generation_api
+from imagegen import auth_api
+
+api_patterns = [
+    path("auth/token", auth_api.TokenView.as_view(), name="api-token"),
+    path("generate", generation_api.GenerateView.as_view(), name="api-generate"),
+    path("generation/<int:pk>", generation_api.GenerationDetailView.as_view(),
+         name="api-generation"),
+    path("generation/cancel/<int:pk>", generation_api.GenerationCancelView.as_view(),
+         name="api-generation-cancel"),
+    path("generations", generation_api.GenerationListView.as_view(), name="api-generations"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="generate", permanent=False), name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True),
+         name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
+    path("api-auth/", include("rest_framework.urls")),
+    path("", include("generation.urls")),
+    path("", include("gallery.urls")),
+    path("", include("projects.urls")),
+    path("", include("dashboard.urls")),
+    path("", include("settings_app.urls")),
+]

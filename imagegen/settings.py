@@ -113,6 +113,11 @@ try:
 except Exception as exc:  # django-environ raises several types for a malformed URL
     raise ImproperlyConfigured(f"DATABASE_URL: cannot parse it: {exc}") from exc
 
+SUPPORTED_ENGINES = ("django.db.backends.sqlite3", "django.db.backends.postgresql")
+if _db.get("ENGINE") not in SUPPORTED_ENGINES:
+    raise ImproperlyConfigured(
+        "DATABASE_URL: use sqlite:///path/to/file.db or postgres://user:password@host:5432/name"
+    )
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _name = _db["NAME"]
     if _name != ":memory:" and not Path(_name).is_absolute():
@@ -161,7 +166,7 @@ USE_TZ = True
 
 # --- Files ----------------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 STORAGE_DIR = Path(env_str("STORAGE_DIR", "./storage"))

@@ -1,0 +1,127 @@
+"""`manage.py serve` runs gunicorn and a real django-q2 cluster against a file database; a
+generation submitted over HTTP succeeds; Ctrl-C stops both. Run with each job broker."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_available() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def request(url, data=None, token=None, timeout=10):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    body = json.dumps(data).encode() if data is not None else None
+    req = urllib.request.Request(url, data=body, headers=headers,
+                                 method="POST" if data is not None else "GET")
+    with urllib.request.urlopen(req, timeout=timeout) as response:
+        return response.status, response.read()
+
+
+@pytest.fixture
+def app_env(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))}
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "imagegen.settings",
+        "ENV_FILE": os.devnull,
+        "SECRET_KEY": "s" * 50,
+        "ENCRYPTION_KEY": "e" * 50,
+        "DEBUG": "false",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+        "STORAGE_DIR": str(tmp_path / "storage"),
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "ADMIN_USERNAME": "chief",
+        "ADMIN_PASSWORD": "a-long-admin-password",
+        "Q_WORKERS": "1",
+        "WEB_CONCURRENCY": "1",
+        "OFFLINE_PROVIDER_DELAY_MS": "300",
+    })
+    env.pop("REDIS_URL", None)
+    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput", "-v", "0"]):
+        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True,
+                       capture_output=True, timeout=120)
+    return env, port
+
+
+@pytest.mark.parametrize("broker", ["orm", "redis"])
+def test_serve_generates_through_a_real_worker_and_stops_cleanly(app_env, broker, tmp_path):
+    env, port = app_env
+    if broker == "redis":
+        if not redis_available():
+            pytest.skip("no Redis on 127.0.0.1:6379")
+        env = {**env, "REDIS_URL": "redis://127.0.0.1:6379/15"}
+    log = open(tmp_path / "serve.log", "w+")
+    proc = subprocess.Popen([sys.executable, "manage.py", "serve"], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if request(f"{base}/login/")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, "serve exited early"
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.3)
+
+        _, body = request(f"{base}/api/auth/token",
+                          {"username": "chief", "password": "a-long-admin-password"})
+        token = json.loads(body)["token"]
+        _, body = request(f"{base}/api/generate",
+                          {"prompt": "a real worker", "width": 128, "height": 128,
+                           "num_images": 2}, token=token)
+        generation = json.loads(body)
+
+        deadline = time.monotonic() + 60
+        while generation["status"] not in ("succeeded", "failed", "canceled"):
+            assert time.monotonic() < deadline, f"stuck: {generation}"
+            time.sleep(0.3)
+            generation = json.loads(request(f"{base}/api/generation/{generation['id']}",
+                                            token=token)[1])
+        assert generation["status"] == "succeeded", generation["error"]
+        assert len(generation["images"]) == 2
+        status, data = request(base + generation["images"][0]["url"], token=token)
+        assert status == 200 and data.startswith(b"\x89PNG")
+        status, _ = request(f"{base}/static/css/app.css")
+        assert status == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        log.seek(0)
+        output = log.read()
+    assert code == 0, output
+    with pytest.raises(OSError):
+        request(f"{base}/login/", timeout=2)

@@ -1,0 +1,73 @@
+"""API tokens: issued for a password, hashed at rest, expiring, revocable."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from knox.models import AuthToken
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def test_token_for_password_authenticates_api_calls(api, owner):
+    response = api.post("/api/auth/token", {"username": "owner", "password": PASSWORD},
+                        format="json")
+    assert response.status_code == 200
+    token, expires_at = response.json()["token"], response.json()["expires_at"]
+    assert expires_at
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get("/api/generations").status_code == 200
+    stored = AuthToken.objects.get(user=owner)
+    assert token not in (stored.digest, stored.token_key)  # only a hash is kept
+    assert (stored.expiry - timezone.now()) > timedelta(days=29)
+
+
+def test_wrong_password_is_400(api, owner):
+    response = api.post("/api/auth/token", {"username": "owner", "password": "wrong"},
+                        format="json")
+    assert response.status_code == 400 and "Wrong username or password" in str(response.json())
+    assert api.post("/api/auth/token", {}, format="json").status_code == 400
+
+
+def test_expired_or_revoked_token_is_refused(api, owner):
+    instance, token = AuthToken.objects.create(owner)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get("/api/generations").status_code == 200
+    AuthToken.objects.filter(pk=instance.pk).update(expiry=timezone.now() - timedelta(seconds=1))
+    assert api.get("/api/generations").status_code == 401
+    _, token2 = AuthToken.objects.create(owner)
+    AuthToken.objects.filter(user=owner).delete()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token2}")
+    assert api.get("/api/generations").status_code == 401
+
+
+def test_create_api_token_command_prints_a_working_token(api, owner, capsys):
+    call_command("create_api_token", "owner")
+    token = capsys.readouterr().out.strip()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get("/api/generations").status_code == 200
+
+
+def test_ensure_admin_creates_the_first_superuser_once(db, settings, capsys):
+    from django.contrib.auth import get_user_model
+
+    settings.ADMIN_USERNAME, settings.ADMIN_PASSWORD = None, None
+    call_command("ensure_admin")
+    out = capsys.readouterr().out
+    admin = get_user_model().objects.get()
+    assert admin.username == "admin" and admin.is_superuser
+    password = out.split("password: ")[1].split()[0]
+    assert admin.check_password(password)
+    call_command("ensure_admin")
+    assert get_user_model().objects.count() == 1
+
+
+def test_ensure_admin_uses_the_configured_credentials(db, settings):
+    from django.contrib.auth import get_user_model
+
+    settings.ADMIN_USERNAME, settings.ADMIN_PASSWORD = "chief", "s3cret-enough-pass"
+    call_command("ensure_admin")
+    assert get_user_model().objects.get(username="chief").check_password("s3cret-enough-pass")

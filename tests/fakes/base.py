@@ -36,6 +36,7 @@ Common scenario options, read by every fake through :meth:`FakeServer.scenario_e
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
@@ -193,10 +194,8 @@ class FakeServer:
         with self._lock:
             conns = list(self._conns)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         self._thread.join(timeout=5)
         self._httpd = None
 

@@ -58,10 +58,12 @@ def test_base_files_and_logging(oa):
 def test_base_slow_file_and_lifecycle(oa):
     start = time.monotonic()
     got = b""
-    with pytest.raises(httpx.HTTPError):  # body ends early after slow_seconds=2
-        with httpx.stream("GET", oa.base_url + "/files/slow.png", timeout=10) as r:
-            for chunk in r.iter_bytes():
-                got += chunk
+    with (  # the body ends early after slow_seconds=2
+        pytest.raises(httpx.HTTPError),
+        httpx.stream("GET", oa.base_url + "/files/slow.png", timeout=10) as r,
+    ):
+        for chunk in r.iter_bytes():
+            got += chunk
     assert 1.5 < time.monotonic() - start < 6 and 1 <= len(got) <= 4
     fake = FakeOpenAI()
     fake.set_scenario("rate_limited", {"retry_after": 3}, stage="all")
@@ -75,13 +77,15 @@ def test_base_slow_file_and_lifecycle(oa):
 
 # --------------------------------------------------------------------------- OpenAI
 def test_openai_gpt_image(oa):
-    r = oa_client(oa).images.generate(model="gpt-image-1", prompt="a fox", n=2,
-                                      size="1536x1024", quality="high")
+    r = oa_client(oa).images.generate(
+        model="gpt-image-1", prompt="a fox", n=2, size="1536x1024", quality="high"
+    )
     assert len(r.data) == 2 and r.data[0].url is None
     assert png_size(base64.b64decode(r.data[0].b64_json)) == (1536, 1024)
     assert r.usage.output_tokens == 2 * 6208 and r.size == "1536x1024" and r.quality == "high"
-    raw = oa_client(oa).images.with_raw_response.generate(model="gpt-image-2", prompt="x",
-                                                          size="1280x720")
+    raw = oa_client(oa).images.with_raw_response.generate(
+        model="gpt-image-2", prompt="x", size="1280x720"
+    )
     assert raw.headers["x-request-id"].startswith("req_")
     oa.set_scenario("success", images=3)
     assert len(oa_client(oa).images.generate(model="gpt-image-1-mini", prompt="x").data) == 3
@@ -91,20 +95,28 @@ def test_openai_dalle(oa):
     r = oa_client(oa).images.generate(model="dall-e-3", prompt="a fox", size="1792x1024")
     assert r.data[0].revised_prompt and r.data[0].b64_json is None
     assert png_size(httpx.get(r.data[0].url).content) == (1792, 1024)
-    r = oa_client(oa).images.generate(model="dall-e-2", prompt="x", n=2, size="256x256",
-                                      response_format="b64_json")
+    r = oa_client(oa).images.generate(
+        model="dall-e-2", prompt="x", n=2, size="256x256", response_format="b64_json"
+    )
     assert len(r.data) == 2 and r.data[0].url is None and r.data[0].revised_prompt is None
 
 
-@pytest.mark.parametrize("kwargs,param,code", [
-    ({"model": "dall-e-3", "n": 2}, None, None),
-    ({"model": "dall-e-2", "size": "1792x1024"}, "size", "invalid_value"),
-    ({"model": "dall-e-2", "n": 11}, "n", "integer_above_max_value"),
-    ({"model": "gpt-image-1", "response_format": "url"}, "response_format", "unknown_parameter"),
-    ({"model": "gpt-image-2", "size": "1000x1000"}, "size", "invalid_value"),
-    ({"model": "dall-e-3", "quality": "low"}, "quality", "invalid_value"),
-    ({"model": "dall-e-9"}, "model", "invalid_value"),
-])
+@pytest.mark.parametrize(
+    "kwargs,param,code",
+    [
+        ({"model": "dall-e-3", "n": 2}, None, None),
+        ({"model": "dall-e-2", "size": "1792x1024"}, "size", "invalid_value"),
+        ({"model": "dall-e-2", "n": 11}, "n", "integer_above_max_value"),
+        (
+            {"model": "gpt-image-1", "response_format": "url"},
+            "response_format",
+            "unknown_parameter",
+        ),
+        ({"model": "gpt-image-2", "size": "1000x1000"}, "size", "invalid_value"),
+        ({"model": "dall-e-3", "quality": "low"}, "quality", "invalid_value"),
+        ({"model": "dall-e-9"}, "model", "invalid_value"),
+    ],
+)
 def test_openai_real_validation(oa, kwargs, param, code):
     with pytest.raises(openai.BadRequestError) as exc:
         oa_client(oa).images.generate(prompt="x", **kwargs)
@@ -116,8 +128,12 @@ def test_openai_real_validation(oa, kwargs, param, code):
 def test_openai_models_chat_and_auth(oa):
     assert "dall-e-3" in {m.id for m in oa_client(oa).models.list()}
     c = oa_client(oa).chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "system", "content": "improve"},
-                                       {"role": "user", "content": "a red fox"}])
+        model="gpt-4o-mini",
+        messages=[
+            {"role": "system", "content": "improve"},
+            {"role": "user", "content": "a red fox"},
+        ],
+    )
     assert c.choices[0].message.content.startswith("a red fox,") and c.usage.total_tokens > 0
     with pytest.raises(openai.AuthenticationError) as exc:
         oa_client(oa, key="sk-bad").models.list()
@@ -128,11 +144,13 @@ def test_openai_models_chat_and_auth(oa):
 
 
 def test_openai_error_scenarios(oa):
-    cases = [("no_credit", {}, openai.RateLimitError, "insufficient_quota"),
-             ("rate_limited", {}, openai.RateLimitError, "rate_limit_exceeded"),
-             ("content_policy", {}, openai.BadRequestError, "content_policy_violation"),
-             ("validation", {"param": "quality"}, openai.BadRequestError, "invalid_value"),
-             ("server_error", {"status": 503}, openai.InternalServerError, None)]
+    cases = [
+        ("no_credit", {}, openai.RateLimitError, "insufficient_quota"),
+        ("rate_limited", {}, openai.RateLimitError, "rate_limit_exceeded"),
+        ("content_policy", {}, openai.BadRequestError, "content_policy_violation"),
+        ("validation", {"param": "quality"}, openai.BadRequestError, "invalid_value"),
+        ("server_error", {"status": 503}, openai.InternalServerError, None),
+    ]
     for name, opts, exc_type, code in cases:
         oa.set_scenario(name, **opts)
         with pytest.raises(exc_type) as exc:
@@ -141,8 +159,9 @@ def test_openai_error_scenarios(oa):
     assert exc.value.status_code == 503
     oa.set_scenario("rate_limited")
     with pytest.raises(openai.RateLimitError) as exc:
-        oa_client(oa).chat.completions.create(model="gpt-4o-mini",
-                                              messages=[{"role": "user", "content": "x"}])
+        oa_client(oa).chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}]
+        )
     assert exc.value.response.headers["retry-after"] == "1"
     oa.set_scenario("content_policy")
     with pytest.raises(openai.BadRequestError) as exc:
@@ -177,8 +196,10 @@ def test_openai_rate_limited_once_slow_result_url(oa):
 # --------------------------------------------------------------------------- OpenRouter
 def or_image(orr, model="google/gemini-2.5-flash-image", modalities=("image", "text"), **extra):
     return or_client(orr).chat.completions.create(
-        model=model, messages=[{"role": "user", "content": "a fox"}],
-        extra_body={"modalities": list(modalities), **extra})
+        model=model,
+        messages=[{"role": "user", "content": "a fox"}],
+        extra_body={"modalities": list(modalities), **extra},
+    )
 
 
 def test_openrouter_images_text_models_key(orr):
@@ -189,13 +210,17 @@ def test_openrouter_images_text_models_key(orr):
     r = or_image(orr, model="black-forest-labs/flux.2-pro", modalities=["image"])
     assert len(r.choices[0].message.images) == 1
     r = or_client(orr).chat.completions.create(
-        model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "a fox"}])
+        model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "a fox"}]
+    )
     assert r.choices[0].message.content.startswith("a fox,") and r.usage.cost > 0
-    ids = {m["id"] for m in httpx.get(orr.base_url + "/api/v1/models", headers={
-        "Authorization": "Bearer sk-or-v1-test-good"}).json()["data"]}
+    ids = {
+        m["id"]
+        for m in httpx.get(
+            orr.base_url + "/api/v1/models", headers={"Authorization": "Bearer sk-or-v1-test-good"}
+        ).json()["data"]
+    }
     assert "black-forest-labs/flux.2-pro" not in ids and "openai/gpt-4o-mini" in ids
-    img_ids = {m.id for m in or_client(orr).models.list(
-        extra_query={"output_modalities": "image"})}
+    img_ids = {m.id for m in or_client(orr).models.list(extra_query={"output_modalities": "image"})}
     assert img_ids == {"black-forest-labs/flux.2-pro", "google/gemini-2.5-flash-image"}
     for path in ("/api/v1/key", "/api/v1/auth/key"):
         r = httpx.get(orr.base_url + path, headers={"Authorization": "Bearer sk-or-v1-test-good"})
@@ -206,14 +231,17 @@ def test_openrouter_images_text_models_key(orr):
         or_image(orr, model="openai/gpt-4o-mini")
 
 
-@pytest.mark.parametrize("name,opts,exc_type,status", [
-    ("unauthorized", {}, openai.AuthenticationError, 401),
-    ("no_credit", {}, openai.APIStatusError, 402),
-    ("rate_limited", {}, openai.RateLimitError, 429),
-    ("content_policy", {}, openai.PermissionDeniedError, 403),
-    ("validation", {}, openai.BadRequestError, 400),
-    ("server_error", {}, openai.InternalServerError, 502),
-])
+@pytest.mark.parametrize(
+    "name,opts,exc_type,status",
+    [
+        ("unauthorized", {}, openai.AuthenticationError, 401),
+        ("no_credit", {}, openai.APIStatusError, 402),
+        ("rate_limited", {}, openai.RateLimitError, 429),
+        ("content_policy", {}, openai.PermissionDeniedError, 403),
+        ("validation", {}, openai.BadRequestError, 400),
+        ("server_error", {}, openai.InternalServerError, 502),
+    ],
+)
 def test_openrouter_error_scenarios(orr, name, opts, exc_type, status):
     orr.set_scenario(name, **opts)
     with pytest.raises(exc_type) as exc:
@@ -231,10 +259,15 @@ def test_openrouter_misc_scenarios(orr):
         or_image(orr)
     assert or_image(orr).choices[0].message.images
     orr.set_scenario("error_in_200")
-    r = httpx.post(orr.base_url + "/api/v1/chat/completions",
-                   headers={"Authorization": "Bearer sk-or-v1-test-good"},
-                   json={"model": "google/gemini-2.5-flash-image", "modalities": ["image"],
-                         "messages": [{"role": "user", "content": "x"}]})
+    r = httpx.post(
+        orr.base_url + "/api/v1/chat/completions",
+        headers={"Authorization": "Bearer sk-or-v1-test-good"},
+        json={
+            "model": "google/gemini-2.5-flash-image",
+            "modalities": ["image"],
+            "messages": [{"role": "user", "content": "x"}],
+        },
+    )
     assert r.status_code == 200 and r.json()["error"]["code"] == 502
     orr.set_scenario("error_in_200", with_choices=True)
     assert or_image(orr).choices[0].finish_reason == "error"

@@ -77,7 +77,7 @@ def test_serve_generates_through_a_real_worker_and_stops_cleanly(app_env, broker
         if not redis_available():
             pytest.skip("no Redis on 127.0.0.1:6379")
         env = {**env, "REDIS_URL": "redis://127.0.0.1:6379/15"}
-    log = open(tmp_path / "serve.log", "w+")
+    log = open(tmp_path / "serve.log", "w+")  # noqa: SIM115 - outlives the block below
     proc = subprocess.Popen([sys.executable, "manage.py", "serve"], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"

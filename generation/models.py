@@ -63,6 +63,8 @@ class Generation(models.Model):
     provider_metadata = models.JSONField(default=dict, blank=True)
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     cost_is_estimate = models.BooleanField(default=True)
+    # Whose key paid for it: "user", "team", "environment", or "" for keyless providers.
+    key_source = models.CharField(max_length=12, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,50 @@
+"""Which provider key a generation uses: the one contract between providers and key storage.
+
+``resolve_api_key(user, provider)`` answers the key to call the provider with and where it
+came from. Until per-user encrypted keys exist it reads the single-user environment variables
+(OPENAI_API_KEY, REPLICATE_API_TOKEN, FAL_KEY, OPENROUTER_API_KEY).
+"""
+
+import os
+from dataclasses import dataclass
+
+ENVIRONMENT_KEYS = {
+    "openai": "OPENAI_API_KEY",
+    "replicate": "REPLICATE_API_TOKEN",
+    "fal": "FAL_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
+}
+
+
+class KeySource:
+    USER = "user"
+    TEAM = "team"
+    ENVIRONMENT = "environment"
+    NONE = ""
+
+
+@dataclass(frozen=True)
+class ResolvedKey:
+    value: str
+    source: str  # one of KeySource
+
+    def __repr__(self):  # never print the secret
+        return f"ResolvedKey(source={self.source!r})"
+
+    __str__ = __repr__
+
+
+def resolve_api_key(user, provider_name: str) -> ResolvedKey | None:
+    """The key this user's generations with this provider use, or None when there is none."""
+    variable = ENVIRONMENT_KEYS.get(provider_name)
+    if variable:
+        value = os.environ.get(variable, "").strip()
+        if value:
+            return ResolvedKey(value=value, source=KeySource.ENVIRONMENT)
+    return None
+
+
+def missing_key_message(provider_label: str) -> str:
+    """What to tell a user who has no usable key for a provider."""
+    return (f"No API key for {provider_label}: add one under Settings → Provider keys, "
+            f"or ask an administrator for access to the team key.")

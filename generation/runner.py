@@ -32,6 +32,7 @@ from generation.providers.base import (
     ProviderResult,
     RunContext,
 )
+from settings_app.keys import missing_key_message, record_key_use, resolve_api_key
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +179,15 @@ def _run(generation: Generation) -> None:
     )
     timeout = settings.GENERATION_TIMEOUT
     ctx = RunContext(deadline=time.monotonic() + timeout)
+    if provider.requires_key:
+        key = resolve_api_key(generation.owner, provider.name)
+        if key is None:
+            generation.mark_failed(missing_key_message(provider.label))
+            return
+        ctx.api_key = key.value
+        Generation.objects.filter(pk=generation.pk).update(key_source=key.source)
+        generation.key_source = key.source
+        record_key_use(generation.owner, provider.name, key.source)
     try:
         result = _call_provider(generation, provider, request, ctx)
         images = [_validate(generation, result, index) for index in range(len(result.images))]

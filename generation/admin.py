@@ -1,9 +1,21 @@
+from django import forms
 from django.contrib import admin, messages
 
 from gallery.admin import thumbnail_tag
 from gallery.models import Image
 from generation import services
-from generation.models import Generation
+from generation.catalog import spec_from_row
+from generation.catalog_refresh import refresh_catalog
+from generation.models import CatalogModel, Generation
+
+CLOUD_PROVIDERS = ["openai", "openrouter", "replicate", "fal"]
+SPEC_TEMPLATE = (
+    '{"min_size": 256, "max_size": 1440, "size_multiple": 32, "max_images": 1, '
+    '"steps": [1, 50], "default_steps": 28, "cfg_scale": [1, 10], "default_cfg_scale": 3.5, '
+    '"negative_prompt": false, "seed": true, "inputs": {"width": "width", "height": "height", '
+    '"num_images": "num_outputs", "steps": "num_inference_steps", "cfg_scale": "guidance", '
+    '"seed": "seed"}, "any_params": true}'
+)
 
 
 class ImageInline(admin.TabularInline):
@@ -69,3 +81,52 @@ class GenerationAdmin(admin.ModelAdmin):
         if created:
             self.message_user(request, f"Queued {len(created)} new generation(s): "
                                        f"{', '.join(map(str, created))}.")
+
+
+class CatalogModelForm(forms.ModelForm):
+    provider = forms.ChoiceField(choices=[(p, p) for p in CLOUD_PROVIDERS])
+
+    class Meta:
+        model = CatalogModel
+        fields = ["provider", "model_id", "display_name", "enabled", "sort_order", "spec",
+                  "price_unit", "price_usd", "price_override_usd", "price_date"]
+        help_texts = {
+            "model_id": "Replicate owner/name or owner/name:version, fal endpoint id "
+                        "(fal-ai/…), or OpenRouter model id (author/model).",
+            "spec": f"Example for a custom model: {SPEC_TEMPLATE}",
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        spec = cleaned.get("spec")
+        if spec is not None and not isinstance(spec, dict):
+            self.add_error("spec", "The spec must be a JSON object.")
+        elif spec is not None:
+            try:
+                probe = CatalogModel(model_id=cleaned.get("model_id") or "x",
+                                     display_name="x", spec=spec)
+                spec_from_row(probe)
+            except (TypeError, ValueError, AttributeError) as exc:
+                self.add_error("spec", f"The spec cannot be used: {exc}")
+        return cleaned
+
+
+@admin.register(CatalogModel)
+class CatalogModelAdmin(admin.ModelAdmin):
+    form = CatalogModelForm
+    list_display = ["model_id", "provider", "display_name", "enabled", "price_unit",
+                    "price_usd", "price_override_usd", "price_date", "builtin"]
+    list_editable = ["enabled", "display_name", "price_override_usd"]
+    list_filter = ["provider", "enabled", "builtin", "price_unit"]
+    search_fields = ["model_id", "display_name"]
+    actions = ["refresh_from_providers"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.builtin:  # built-in specs come from catalog.json
+            return ["provider", "model_id", "spec", "price_unit", "price_usd", "price_date"]
+        return []
+
+    @admin.action(description="Refresh OpenRouter models and fal.ai prices from the providers")
+    def refresh_from_providers(self, request, queryset):
+        for line in refresh_catalog():
+            self.message_user(request, line)

@@ -105,3 +105,45 @@ class GenerationListView(generics.ListAPIView):
                 )
             queryset = queryset.filter(status=wanted)
         return queryset
+
+
+class EstimateView(APIView):
+    """Validate and price a generation without running it."""
+
+    @extend_schema(request=GenerateRequestSerializer, responses={200: dict})
+    def post(self, request):
+        form = GenerateRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        provider, built = services.build_request(request.user, form.validated_data)
+        estimate = provider.estimate_cost(built)
+        return Response({
+            "provider": provider.name,
+            "model": built.model,
+            "width": built.width,
+            "height": built.height,
+            "num_images": built.num_images,
+            "estimate_usd": f"{estimate:.6f}" if estimate is not None else None,
+        })
+
+
+class ProvidersView(APIView):
+    """Every provider with its models, parameters and prices, and whether the current user
+    has a usable key."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request):
+        from generation.providers import all_providers
+        from settings_app.keys import resolve_api_key
+
+        providers = []
+        for provider in all_providers():
+            has_key = (not provider.requires_key
+                       or resolve_api_key(request.user, provider.name) is not None)
+            providers.append({
+                "name": provider.name,
+                "label": provider.label,
+                "requires_key": provider.requires_key,
+                "has_usable_key": has_key,
+                "models": [spec.to_dict() for spec in provider.models()],
+            })
+        return Response({"providers": providers})

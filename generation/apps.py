@@ -6,4 +6,8 @@ class GenerationConfig(AppConfig):
     verbose_name = "Generation"
 
     def ready(self):
-        from generation import signals  # noqa: F401 - connects django-q2 signals
+        from django.db.models.signals import post_migrate
+
+        from generation import signals
+
+        post_migrate.connect(signals.sync_catalog_after_migrate, sender=self)

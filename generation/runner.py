@@ -15,13 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from gallery.imaging import InvalidImage, ValidatedImage, validate_image
 from gallery.models import Image
 from gallery.services import StoredFiles, discard_unreferenced, store_image_files
+from generation.fetch import fetch_image
 from generation.models import Generation, Status
 from generation.providers import get_provider
 from generation.providers.base import (
@@ -179,6 +180,7 @@ def _run(generation: Generation) -> None:
     )
     timeout = settings.GENERATION_TIMEOUT
     ctx = RunContext(deadline=time.monotonic() + timeout)
+    ctx.spec = provider.get_model(generation.model)
     if provider.requires_key:
         key = resolve_api_key(generation.owner, provider.name)
         if key is None:
@@ -189,8 +191,8 @@ def _run(generation: Generation) -> None:
         generation.key_source = key.source
         record_key_use(generation.owner, provider.name, key.source)
     try:
-        result = _call_provider(generation, provider, request, ctx)
-        images = [_validate(generation, result, index) for index in range(len(result.images))]
+        result, datas = _call_provider(generation, provider, request, ctx)
+        images = [validate_image(data) for data in datas]
         if not images:
             raise ProviderError(f"{provider.label} returned no images.")
         _check_still_ours(generation)
@@ -207,15 +209,28 @@ def _run(generation: Generation) -> None:
         generation.mark_failed(f"{provider.label} returned an unusable image: {exc}.")
 
 
-def _call_provider(generation, provider, request, ctx: RunContext) -> ProviderResult:
-    """Run provider.generate on its own thread and watch it: cancel, heartbeat, deadline."""
+def _call_provider(generation, provider, request, ctx: RunContext):
+    """Run provider.generate and the downloads of its results on their own thread, and watch
+    it: cancel, heartbeat, deadline. Returns the result and the bytes of every image."""
     box: dict = {}
 
     def call():
         try:
-            box["result"] = provider.generate(request, ctx)
+            result = provider.generate(request, ctx)
+            datas = []
+            for item in result.images:
+                ctx.check()
+                if item.data is not None:
+                    datas.append(item.data)
+                elif item.url:
+                    datas.append(fetch_image(item.url, ctx))
+                else:
+                    raise ProviderError(f"{provider.label} returned an empty image.")
+            box["result"] = (result, datas)
         except BaseException as exc:  # handed to the watching thread
             box["error"] = exc
+        finally:
+            connections.close_all()  # in case provider code opened one on this thread
 
     worker = threading.Thread(target=call, name=f"provider-{generation.pk}", daemon=True)
     worker.start()
@@ -271,13 +286,6 @@ def _cancel_remote(provider, ctx: RunContext) -> None:
         provider.cancel(ctx)
     except Exception:
         logger.warning("provider %s: cancel call failed", provider.name, exc_info=True)
-
-
-def _validate(generation: Generation, result: ProviderResult, index: int) -> ValidatedImage:
-    item = result.images[index]
-    if item.data is None:
-        raise ProviderError("The provider returned an image link instead of image data.")
-    return validate_image(item.data)
 
 
 def _finish(generation: Generation, result: ProviderResult, images: list[ValidatedImage]):

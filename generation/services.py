@@ -63,6 +63,21 @@ def _choose_range(field: str, value, allowed, default, spec: ModelSpec):
     return value
 
 
+def _check_params(spec: ModelSpec, params: dict) -> None:
+    """Extras must be ones the model declares, with one of the values it accepts."""
+    for name, value in params.items():
+        allowed = spec.options.get(name)
+        if allowed is not None:
+            if value not in allowed:
+                values = ", ".join(map(str, allowed))
+                _fail("params", f"{name}={value!r} is not offered by {spec.id}; "
+                                f"allowed: {values}.")
+        elif not (spec.any_params or name in spec.passthrough):
+            accepted = ", ".join(sorted([*spec.options, *spec.passthrough]))
+            _fail("params", f"{spec.id} does not take {name!r}; it takes: "
+                            f"{accepted or 'no extra parameters'}.")
+
+
 def build_request(user, data: dict[str, Any]) -> tuple[Provider, GenerationRequest]:
     """Validate submitted parameters against the provider's model; raise ValidationError with
     field errors that list what is allowed. Nothing is changed silently."""
@@ -106,6 +121,7 @@ def build_request(user, data: dict[str, Any]) -> tuple[Provider, GenerationReque
     params = data.get("params") or {}
     if not isinstance(params, dict):
         _fail("params", "Give provider-specific parameters as an object.")
+    _check_params(spec, params)
 
     request = GenerationRequest(
         prompt=prompt, model=spec.id, width=width, height=height, num_images=num_images,

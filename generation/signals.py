@@ -25,3 +25,10 @@ def recover_on_worker_start(sender, proc_name, **kwargs):
         logger.exception("recovery sweep at worker start failed")
     finally:
         close_old_connections()
+
+
+def sync_catalog_after_migrate(sender, **kwargs):
+    """Load or refresh the built-in model catalog once the tables exist."""
+    from generation.catalog import sync_builtin_catalog
+
+    sync_builtin_catalog()

@@ -203,6 +203,19 @@ DEFAULT_CFG_SCALE = env_float("DEFAULT_CFG_SCALE", 7.5, minimum=0, maximum=50)
 ITEMS_PER_PAGE = env_int("ITEMS_PER_PAGE", 20, minimum=1, maximum=100)
 OFFLINE_PROVIDER_DELAY_MS = env_int("OFFLINE_PROVIDER_DELAY_MS", 0, minimum=0)
 
+# --- Cloud providers ------------------------------------------------------------------------
+# Base URLs are settings so that a team can route through a gateway and tests can point at
+# local fakes. Plain http is allowed only to a configured base URL's own host.
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "https://api.openai.com/v1")
+OPENROUTER_BASE_URL = env_str("OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1")
+REPLICATE_BASE_URL = env_str("REPLICATE_BASE_URL", "https://api.replicate.com")
+FAL_QUEUE_BASE_URL = env_str("FAL_QUEUE_BASE_URL", "https://queue.fal.run")
+FAL_API_BASE_URL = env_str("FAL_API_BASE_URL", "https://api.fal.ai/v1")
+# Seconds between polls of a queued provider job (Replicate, fal), growing to 4x this.
+PROVIDER_POLL_INTERVAL = env_float("PROVIDER_POLL_INTERVAL", 1.0, minimum=0.01)
+# Longest a result download may take, in seconds (also bounded by GENERATION_TIMEOUT).
+FETCH_TIMEOUT = env_int("FETCH_TIMEOUT", 60, minimum=1)
+
 # --- Job queue (django-q2) ------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 Q_WORKERS = env_int("Q_WORKERS", 2, minimum=1, maximum=64)

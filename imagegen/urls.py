@@ -12,6 +12,8 @@ from imagegen import auth_api
 api_patterns = [
     path("auth/token", auth_api.TokenView.as_view(), name="api-token"),
     path("generate", generation_api.GenerateView.as_view(), name="api-generate"),
+    path("generate/estimate", generation_api.EstimateView.as_view(), name="api-estimate"),
+    path("providers", generation_api.ProvidersView.as_view(), name="api-providers"),
     path("generation/<int:pk>", generation_api.GenerationDetailView.as_view(),
          name="api-generation"),
     path("generation/cancel/<int:pk>", generation_api.GenerationCancelView.as_view(),

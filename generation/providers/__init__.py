@@ -23,3 +23,16 @@ def all_providers() -> list[Provider]:
 DEFAULT_PROVIDER = "offline"
 
 register(OfflineProvider())
+
+
+def _register_cloud():
+    from generation.providers.fal import FalProvider
+    from generation.providers.openai import OpenAIProvider
+    from generation.providers.openrouter import OpenRouterProvider
+    from generation.providers.replicate import ReplicateProvider
+
+    for provider in (OpenAIProvider(), OpenRouterProvider(), ReplicateProvider(), FalProvider()):
+        register(provider)
+
+
+_register_cloud()

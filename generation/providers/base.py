@@ -46,6 +46,22 @@ class ModelSpec:
     negative_prompt: bool = True
     seed: bool = True
     max_prompt_length: int = 10_000
+    # Enumerated extras a user may pass in ``params`` (e.g. quality, style) and their values;
+    # ``passthrough`` names extras taken as given; ``any_params`` accepts anything (custom).
+    options: dict = field(default_factory=dict)
+    passthrough: tuple[str, ...] = ()
+    any_params: bool = False
+    # How unified fields map to the model's native inputs (see providers/mapping.py).
+    inputs: dict = field(default_factory=dict)
+    native_sizes: dict = field(default_factory=dict)  # "WxH" -> native value (ratio, preset)
+    fixed_inputs: dict = field(default_factory=dict)
+    version: str = ""  # Replicate version id for community models
+    # Price: unit (image, megapixel, second, token, request), amount in USD, when it was read.
+    price_unit: str = ""
+    price_usd: Decimal | None = None
+    price_date: str = ""
+    price_table: dict = field(default_factory=dict)  # e.g. {"1024x1024/hd": 0.08}
+    typical_seconds: float | None = None  # for per-second prices: the estimate's run time
 
     def allowed_sizes_text(self) -> str:
         if self.sizes:
@@ -57,6 +73,14 @@ class ModelSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "price": {
+                "unit": self.price_unit or None,
+                "usd": str(self.price_usd) if self.price_usd is not None else None,
+                "date": self.price_date or None,
+                "table": self.price_table or None,
+            },
+            "options": self.options,
+            "passthrough": list(self.passthrough),
             "id": self.id,
             "label": self.label,
             "sizes": [f"{w}x{h}" for w, h in self.sizes],
@@ -121,6 +145,9 @@ class RunContext:
         self.api_key = api_key
         self.cancel_event = cancel_event or threading.Event()
         self.remote_handle: Any = None  # set by providers that can cancel remote work
+        # The model's spec, resolved by the pipeline before the provider's thread starts:
+        # provider code never touches the database.
+        self.spec: ModelSpec | None = None
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - time.monotonic())

@@ -243,7 +243,8 @@ class FakeFal(FakeServer):
             errors.append(_loc_error("num_images", "ensure this value is less than or equal to 4",
                                      "value_error.number.not_le", n, ctx={"limit_value": 4}))
         size = inp.get("image_size", "landscape_4_3")
-        if not (size in PRESETS or (isinstance(size, dict) and {"width", "height"} <= set(size))):
+        if not ((isinstance(size, str) and size in PRESETS)
+                or (isinstance(size, dict) and {"width", "height"} <= set(size))):
             errors.append(_loc_error("image_size", "value is not a valid enumeration member",
                                      "type_error.enum", size))
         return errors

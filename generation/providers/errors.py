@@ -1,0 +1,122 @@
+"""Provider failures in words, and the retry loop every cloud provider shares.
+
+The phrases are stable (the dashboard groups failures by them): "rejected the API key",
+"no credit", "Rate limited by", "refused the prompt (content policy)", "rejected the
+parameters", "is unavailable right now", "Unexpected response from", "could not generate".
+"""
+
+import email.utils
+import logging
+import time
+
+from generation.providers.base import ProviderError, RunContext
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 8.0
+MAX_DETAIL = 500
+
+
+def clean(text, ctx: RunContext | None = None) -> str:
+    """Provider text made safe to store and show: one line, bounded, never the key."""
+    text = " ".join(str(text or "").split())
+    if ctx is not None and ctx.api_key:
+        text = text.replace(ctx.api_key, "[API key]")
+    return text[:MAX_DETAIL]
+
+
+def rejected_key(label: str) -> ProviderError:
+    return ProviderError(f"{label} rejected the API key: check it in Settings.")
+
+
+def no_credit(label: str, detail: str = "") -> ProviderError:
+    suffix = f" ({detail})" if detail else ""
+    return ProviderError(f"{label} reports no credit left on this account{suffix}.")
+
+
+def content_policy(label: str, reason: str) -> ProviderError:
+    reason = reason or "no reason given"
+    return ProviderError(f"{label} refused the prompt (content policy): {reason}")
+
+
+def invalid_parameters(label: str, detail: str) -> ProviderError:
+    return ProviderError(f"{label} rejected the parameters: {detail or 'no details given'}")
+
+
+def outage(label: str, status: int | str) -> ProviderError:
+    return ProviderError(f"{label} is unavailable right now (HTTP {status}); try again later.")
+
+
+def unexpected(label: str, request_id: str = "", what: str = "") -> ProviderError:
+    logger.warning("unexpected response from %s (request %s): %s", label, request_id or "?", what)
+    return ProviderError(f"Unexpected response from {label}.")
+
+
+def model_failed(label: str, detail: str) -> ProviderError:
+    return ProviderError(f"{label} could not generate the image: {detail or 'no reason given'}")
+
+
+def no_connection(label: str) -> ProviderError:
+    return ProviderError(f"Could not reach {label}; check the server's network or the base URL.")
+
+
+class Retryable(Exception):
+    """A failure worth retrying (429, 5xx, connection trouble), with the server's hint."""
+
+    def __init__(self, status: int | str, retry_after: float | None = None,
+                 final: ProviderError | None = None):
+        super().__init__(status)
+        self.status = status
+        self.retry_after = retry_after
+        self.final = final
+
+
+def retry_after_seconds(headers) -> float | None:
+    """Seconds the server asks us to wait (retry-after-ms, then Retry-After secs or a date)."""
+    if headers is None:
+        return None
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(0.0, float(value) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def with_retries(ctx: RunContext, label: str, call):
+    """Run ``call()``; on Retryable wait (Retry-After or exponential backoff) and try again,
+    as long as the generation's deadline allows; then fail in words."""
+    delay = FIRST_BACKOFF
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return call()
+        except Retryable as exc:
+            wait = exc.retry_after if exc.retry_after is not None else delay
+            out_of_time = ctx.remaining() <= wait + 1.0
+            if attempt == MAX_ATTEMPTS or out_of_time:
+                if exc.final is not None:
+                    raise exc.final from None
+                if exc.status == 429:
+                    raise ProviderError(
+                        f"Rate limited by {label} after {attempt} attempt"
+                        f"{'s' if attempt > 1 else ''}; try again later."
+                    ) from None
+                raise outage(label, exc.status) from None
+            logger.info("%s answered %s; retrying in %.1f s (attempt %d)", label, exc.status,
+                        wait, attempt)
+            ctx.sleep(wait)
+            delay = min(delay * 2, MAX_BACKOFF)
+    raise AssertionError("unreachable")

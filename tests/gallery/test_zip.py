@@ -183,3 +183,17 @@ def test_anonymous_is_refused(api, method, url):
     response = getattr(api, method)(url, {"ids": [1]} if method == "post" else None,
                                     format="json")
     assert response.status_code in (401, 403)
+
+
+def test_project_zip_query_count_does_not_grow_with_the_project(
+    owner_api, owner, django_assert_max_num_queries
+):
+    project = Project.objects.create(owner=owner, name="Big")
+    make_image(owner, project=project)
+    with django_assert_max_num_queries(4):
+        archive_of(owner_api.get(f"/api/projects/{project.pk}/download"))
+    for _ in range(6):
+        make_image(owner, project=project)
+    with django_assert_max_num_queries(4):
+        assert len(archive_of(owner_api.get(f"/api/projects/{project.pk}/download"))
+                   .namelist()) == 9

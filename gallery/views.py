@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from rest_framework.views import APIView
 
 from gallery.models import Image
+from gallery.signed_urls import signed_redirect
 
 # Served images are inert: no scripts, no plugins, no sniffing, no framing by others.
 FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
@@ -17,6 +18,8 @@ FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandb
 def _serve(request, image: Image, name: str, etag: str, content_type: str, filename: str):
     if request.headers.get("If-None-Match") == etag:
         response = HttpResponse(status=304)
+    elif redirect := signed_redirect(name, content_type, f'inline; filename="{filename}"'):
+        return redirect  # S3_SIGNED_REDIRECT: a short-lived URL, after the access check
     else:
         try:
             handle = default_storage.open(name, "rb")

@@ -188,6 +188,32 @@ STORAGES = {
     },
 }
 
+# S3-compatible storage instead of STORAGE_DIR (see README "S3-compatible storage"). Objects
+# stay private: files reach users only through the access-checked views.
+STORAGE_BACKEND = env_choice("STORAGE_BACKEND", "local", ("local", "s3"))
+S3_SIGNED_REDIRECT = env_bool("S3_SIGNED_REDIRECT", False)
+S3_SIGNED_URL_TTL = env_int("S3_SIGNED_URL_TTL", 60, minimum=1, maximum=3600)
+if STORAGE_BACKEND == "s3":
+    for _name in ("S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"):
+        if not env_str(_name):
+            raise ImproperlyConfigured(f"{_name}: required when STORAGE_BACKEND=s3")
+    _endpoint = env_str("S3_ENDPOINT_URL")
+    STORAGES["default"] = {
+        "BACKEND": "gallery.storage_s3.ContentAddressedS3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("S3_BUCKET"),
+            "endpoint_url": _endpoint,
+            "access_key": env_str("S3_ACCESS_KEY_ID"),
+            "secret_key": env_str("S3_SECRET_ACCESS_KEY"),
+            "region_name": env_str("S3_REGION"),
+            "location": (env_str("S3_PREFIX") or "").strip("/"),
+            # Path-style URLs work with every S3-compatible server (MinIO, Ceph, moto).
+            "addressing_style": "path" if _endpoint else None,
+            "querystring_expire": S3_SIGNED_URL_TTL,
+            "signature_version": "s3v4",
+        },
+    }
+
 # --- Generation -----------------------------------------------------------------------------
 GENERATION_TIMEOUT = env_int("GENERATION_TIMEOUT", 120, minimum=1)
 GENERATION_MAX_CONCURRENT = env_int("GENERATION_MAX_CONCURRENT", 3, minimum=1)

@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from gallery import download_views
 from generation import api as generation_api
 from imagegen import auth_api
 
@@ -22,6 +23,7 @@ api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+api_patterns += download_views.api_patterns
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="generate", permanent=False), name="home"),

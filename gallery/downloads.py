@@ -1,0 +1,214 @@
+"""Downloads: an original with its parameters embedded and a meaningful name, and streamed
+ZIP archives of a selection or a project with a manifest of every image's parameters.
+
+Access is decided before anything is read or streamed (callers pass querysets already scoped
+by ``visible_to``); the streaming itself touches storage only, never the database.
+"""
+
+import csv
+import hashlib
+import io
+import json
+import logging
+from urllib.parse import quote
+
+from django.core.files.storage import default_storage
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
+from django.utils.text import slugify
+
+from gallery.metadata import embed_metadata, image_metadata
+from gallery.models import Image
+from gallery.zipstream import ZipMember, stream_zip
+
+logger = logging.getLogger(__name__)
+
+NAME_WORDS = 8
+NAME_MAX_CHARS = 60
+# Columns of manifest.csv, and keys of each manifest.json entry, in this order.
+MANIFEST_FIELDS = [
+    "id", "file", "title", "prompt", "negative_prompt", "provider", "model", "width",
+    "height", "seed", "steps", "cfg_scale", "created_at", "tags", "sha256",
+]
+# Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class MissingFile(Exception):
+    """The image's row exists but its file is not in storage."""
+
+
+def _slug(text: str, *, allow_unicode: bool) -> str:
+    words = " ".join(text.split()[:NAME_WORDS])
+    slug = slugify(words, allow_unicode=allow_unicode)[:NAME_MAX_CHARS].strip("-_")
+    return slug or "image"
+
+
+def _name_source(image: Image) -> str:
+    return image.title or image.generation.prompt or ""
+
+
+def download_name(image: Image, *, allow_unicode: bool = False) -> str:
+    """``<slug of the title, or of the prompt's first words>-<id>.<ext>``."""
+    return f"{_slug(_name_source(image), allow_unicode=allow_unicode)}-{image.pk}.{image.extension}"
+
+
+def attachment_header(ascii_name: str, unicode_name: str | None = None) -> str:
+    """A Content-Disposition for a download: a plain ASCII ``filename`` every client reads,
+    and an RFC 5987 ``filename*`` when the real name has other characters."""
+    header = f'attachment; filename="{ascii_name}"'
+    if unicode_name and unicode_name != ascii_name:
+        header += f"; filename*=UTF-8''{quote(unicode_name, safe='')}"
+    return header
+
+
+def read_original(image: Image) -> bytes:
+    """The stored original's bytes; MissingFile when storage no longer has them."""
+    try:
+        with default_storage.open(image.file, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise MissingFile(image.file) from None
+
+
+def file_with_metadata(image: Image) -> bytes:
+    """The original's bytes with its generation parameters embedded (the stored file is not
+    changed). A file whose container cannot be parsed is served unchanged."""
+    data = read_original(image)
+    try:
+        return embed_metadata(data, image.format, image_metadata(image))
+    except (ValueError, OSError, SyntaxError):
+        logger.warning("could not embed metadata into image %s; serving it unchanged",
+                       image.pk, exc_info=True)
+        return data
+
+
+def download_etag(image: Image) -> str:
+    """Changes whenever the downloaded bytes or their name would change."""
+    source = json.dumps([image.sha256, image_metadata(image), download_name(image),
+                         download_name(image, allow_unicode=True)], cls=DjangoJSONEncoder)
+    return '"d-' + hashlib.sha256(source.encode()).hexdigest()[:32] + '"'
+
+
+# --- Archives -------------------------------------------------------------------------------
+
+
+def _tags_relation() -> str | None:
+    """The name of Image's tags relation when the model has one (for prefetching)."""
+    try:
+        field = Image._meta.get_field("tags")
+    except Exception:  # noqa: BLE001 - FieldDoesNotExist; the model may have no tags yet
+        return None
+    return "tags" if field.is_relation else None
+
+
+def image_tags(image: Image) -> list[str]:
+    """The image's tags as text, whatever shape the model gives them (none: empty list)."""
+    tags = getattr(image, "tags", None)
+    if tags is None:
+        return []
+    if hasattr(tags, "all"):
+        tags = tags.all()
+    return [str(getattr(tag, "name", tag)) for tag in tags]
+
+
+def archive_queryset(queryset):
+    """The rows an archive needs, loaded in a fixed number of queries."""
+    queryset = queryset.select_related("generation")
+    relation = _tags_relation()
+    if relation:
+        queryset = queryset.prefetch_related(relation)
+    return queryset
+
+
+def manifest_entry(image: Image, file_name: str | None) -> dict:
+    """One image's line of the manifest; ``file`` is its name in the archive (None when the
+    file was missing from storage)."""
+    generation = image.generation
+    entry = {
+        "id": image.pk,
+        "file": file_name,
+        "title": image.title,
+        "prompt": generation.prompt,
+        "negative_prompt": generation.negative_prompt,
+        "provider": generation.provider,
+        "model": generation.model,
+        "width": image.width,
+        "height": image.height,
+        "seed": image.seed if image.seed is not None else generation.seed,
+        "steps": generation.steps,
+        "cfg_scale": generation.cfg_scale,
+        "created_at": image.created_at.isoformat(),
+        "tags": image_tags(image),
+        "sha256": image.sha256,
+    }
+    if file_name is None:
+        entry["missing"] = True
+    return entry
+
+
+def csv_cell(value) -> str:
+    """A value as CSV text that a spreadsheet shows rather than runs as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = ", ".join(value)
+    text = str(value)
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+def manifest_csv(entries: list[dict]) -> bytes:
+    """The manifest as CSV (UTF-8 with a BOM so spreadsheets pick the encoding)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(MANIFEST_FIELDS)
+    for entry in entries:
+        writer.writerow([csv_cell(entry.get(name)) for name in MANIFEST_FIELDS])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def manifest_json(entries: list[dict], extra: dict | None = None) -> bytes:
+    """The manifest as JSON: ``{"created_at", "count", ..extra, "images": [...]}``."""
+    document = {"created_at": timezone.now().isoformat(), "count": len(entries),
+                **(extra or {}), "images": entries}
+    return json.dumps(document, ensure_ascii=False, indent=2, cls=DjangoJSONEncoder).encode()
+
+
+def stream_archive(images: list[Image], extra: dict | None = None):
+    """Chunks of a ZIP of ``images`` (already access-checked and loaded) with their parameters
+    embedded, then ``manifest.json`` and ``manifest.csv``. A file missing from storage is
+    left out and marked ``missing`` in the manifest rather than breaking the stream."""
+    entries: list[dict] = []
+
+    def member(image: Image) -> ZipMember:
+        name = download_name(image)
+
+        def content():
+            try:
+                data = file_with_metadata(image)
+            except MissingFile:
+                logger.warning("image %s is missing from storage; left out of the archive",
+                               image.pk)
+                entries.append(manifest_entry(image, None))
+                return None
+            entries.append(manifest_entry(image, name))
+            return data
+
+        return ZipMember(name=name, content=content, modified=image.created_at)
+
+    def members():
+        for image in images:
+            yield member(image)
+        # Written last, so they can say which files were missing.
+        yield ZipMember("manifest.json", lambda: manifest_json(entries, extra), compress=True)
+        yield ZipMember("manifest.csv", lambda: manifest_csv(entries), compress=True)
+
+    return stream_zip(members())
+
+
+def archive_name(label: str) -> tuple[str, str]:
+    """(ASCII, Unicode) file names of an archive named after ``label``."""
+    return (f"{_slug(label, allow_unicode=False)}.zip",
+            f"{_slug(label, allow_unicode=True)}.zip")

@@ -24,8 +24,11 @@ class GenerateForm(forms.Form):
     width = forms.IntegerField(min_value=1, initial=1024)
     height = forms.IntegerField(min_value=1, initial=1024)
     num_images = forms.IntegerField(min_value=1, max_value=4, initial=1, label="Images")
-    steps = forms.IntegerField(required=False, min_value=1)
-    cfg_scale = forms.FloatField(required=False, min_value=0, label="CFG scale")
+    steps = forms.IntegerField(required=False, min_value=1,
+                               widget=forms.NumberInput(attrs={"placeholder": "model default"}))
+    cfg_scale = forms.FloatField(required=False, min_value=0, label="CFG scale",
+                                 widget=forms.NumberInput(attrs={"placeholder": "model default",
+                                                                 "step": "any"}))
     seed = forms.IntegerField(required=False, min_value=0, help_text="Empty for random")
     project = forms.ModelChoiceField(queryset=None, required=False, empty_label="No project")
 
@@ -34,6 +37,33 @@ class GenerateForm(forms.Form):
         from projects.models import Project
 
         self.fields["project"].queryset = Project.objects.writable_by(user)
+
+    params = forms.JSONField(required=False, widget=forms.HiddenInput)
+
+    def clean(self):
+        """Collect the model's extra options (``param_<name>`` selects) into ``params``,
+        turning each submitted text back into the model's own value (true, 4, "hd")."""
+        cleaned = super().clean()
+        from generation.providers import get_provider
+
+        provider = get_provider(cleaned.get("provider") or "")
+        spec = provider.get_model(cleaned.get("model") or "") if provider else None
+        if spec is not None:
+            # The page keeps these fields for every model; one that takes none ignores them
+            # (its info panel says so). The API, by contrast, refuses them.
+            if spec.steps is None:
+                cleaned["steps"] = None
+            if spec.cfg_scale is None:
+                cleaned["cfg_scale"] = None
+        params = dict(cleaned.get("params") or {})
+        for key, raw in self.data.items():
+            if not key.startswith("param_") or raw == "":
+                continue
+            name = key.removeprefix("param_")
+            allowed = spec.options.get(name, []) if spec else []
+            params[name] = next((v for v in allowed if str(v) == raw), raw)
+        cleaned["params"] = params
+        return cleaned
 
     def apply_errors(self, error):
         """Show a service ValidationError next to the fields it names."""

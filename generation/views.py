@@ -1,6 +1,5 @@
 """HTML pages for generating: the form, live status (htmx polling) and cancel."""
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
@@ -32,11 +31,7 @@ def generate_page(request):
         if generation is None and not request.htmx:
             status = 400  # htmx swaps only 2xx answers, so it gets the errors with a 200
     else:
-        form = GenerateForm(user=request.user, initial={
-            "provider": "offline",
-            "steps": settings.DEFAULT_STEPS,
-            "cfg_scale": settings.DEFAULT_CFG_SCALE,
-        })
+        form = GenerateForm(user=request.user, initial={"provider": "offline"})
     provider = form.data.get("provider") or form.initial.get("provider")
     context = {
         "form": form,
@@ -55,6 +50,27 @@ def model_options(request):
     """The model <select> options for the chosen provider (swapped in by htmx)."""
     return render(request, "generation/_model_options.html",
                   {"models": model_choices(request.GET.get("provider"))})
+
+
+@login_required
+@require_GET
+def model_info(request):
+    """What the chosen model accepts and costs, and whether the user has a key for it."""
+    from generation.models import PriceUnit
+    from generation.providers import DEFAULT_PROVIDER, get_provider
+    from settings_app.keys import missing_key_message, resolve_api_key
+
+    provider = get_provider(request.GET.get("provider") or "") or get_provider(DEFAULT_PROVIDER)
+    spec = provider.get_model(request.GET.get("model") or "") or provider.default_model
+    context = {
+        "spec": spec,
+        "needs_key": provider.requires_key,
+        "has_key": (not provider.requires_key
+                    or resolve_api_key(request.user, provider.name) is not None),
+        "missing_key": missing_key_message(provider.label),
+        "price_unit_label": dict(PriceUnit.choices).get(spec.price_unit, ""),
+    }
+    return render(request, "generation/_model_info.html", context)
 
 
 @login_required

@@ -40,7 +40,7 @@ def test_generate_page_shows_the_form_with_defaults(owner_client):
     body = response.content.decode()
     assert response.status_code == 200
     assert 'name="prompt"' in body and "Offline (built-in, no network)" in body
-    assert 'value="20"' in body and 'value="7.5"' in body
+    assert 'placeholder="model default"' in body
     assert 'data-theme="dark"' in body
     assert "htmx" in body and "cdn" not in body.lower()
 

@@ -1,0 +1,49 @@
+"""The Generate page with cloud models: model info, sizes, options, key status."""
+
+import pytest
+
+from generation.models import Generation
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    client.force_login(owner)
+    return client
+
+
+def test_model_info_lists_sizes_options_price_and_missing_key(owner_client):
+    body = owner_client.get("/generate/model-info/?provider=openai&model=dall-e-3")
+    html = body.content.decode()
+    assert 'data-width="1792" data-height="1024"' in html
+    assert 'name="param_quality"' in html and 'value="hd"' in html
+    assert 'name="param_style"' in html
+    assert "$0.0400 per image (as of 2023-12-25)" in html
+    assert "No API key for OpenAI" in html
+
+
+def test_model_info_falls_back_to_the_providers_default_model(owner_client):
+    html = owner_client.get("/generate/model-info/?provider=fal&model=dall-e-3").content
+    assert b'data-model="fal-ai/flux/schnell"' in html
+
+
+def test_submitting_with_options_records_typed_params(owner_client, monkeypatch):
+    monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_x")
+    form = {"prompt": "x", "provider": "replicate", "model": "black-forest-labs/flux-1.1-pro",
+            "width": 1344, "height": 768, "num_images": 1, "steps": "20", "cfg_scale": "7.5",
+            "param_safety_tolerance": "4",
+            "param_prompt_upsampling": "True", "param_go_fast": ""}
+    response = owner_client.post("/generate/", form, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200, response.content.decode()[:500]
+    generation = Generation.objects.get()
+    assert generation.params == {"safety_tolerance": 4, "prompt_upsampling": True}
+    assert generation.steps is None and generation.cfg_scale is None
+
+
+def test_model_errors_show_next_to_the_field(owner_client, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk")
+    form = {"prompt": "x", "provider": "openai", "model": "dall-e-3", "width": 512,
+            "height": 512, "num_images": 1}
+    html = owner_client.post("/generate/", form, HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-field="width"' in html and "1792x1024" in html

@@ -1,6 +1,5 @@
 """HTML pages for generating: the form, live status (htmx polling) and cancel."""
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
@@ -9,6 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 from generation import services
 from generation.forms import GenerateForm, model_choices
 from generation.models import Generation
+from settings_app.models import Preferences
 
 
 def _recent(user):
@@ -32,16 +32,23 @@ def generate_page(request):
         if generation is None and not request.htmx:
             status = 400  # htmx swaps only 2xx answers, so it gets the errors with a 200
     else:
+        # Start from the user's preferences (settings_app, issue #4).
+        prefs = Preferences.for_user(request.user)
         form = GenerateForm(user=request.user, initial={
-            "provider": "offline",
-            "steps": settings.DEFAULT_STEPS,
-            "cfg_scale": settings.DEFAULT_CFG_SCALE,
+            "provider": prefs.default_provider or "offline",
+            "model": prefs.default_model,
+            "width": prefs.default_width,
+            "height": prefs.default_height,
+            "num_images": prefs.default_num_images,
+            "steps": prefs.default_steps,
+            "cfg_scale": prefs.default_cfg_scale,
+            "project": prefs.default_project_id,
         })
     provider = form.data.get("provider") or form.initial.get("provider")
     context = {
         "form": form,
         "models": model_choices(provider),
-        "selected_model": form.data.get("model"),
+        "selected_model": form.data.get("model") or form.initial.get("model"),
         "generation": generation,
         "recent": _recent(request.user),
     }

@@ -132,12 +132,13 @@ class PreferencesSerializer(serializers.ModelSerializer):
         fields = [*services.PREFERENCE_FIELDS, "updated_at", "limits", "team_keys"]
         read_only_fields = ["updated_at"]
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         from projects.models import Project
 
         self.user = user
-        self.fields["default_project"].queryset = Project.objects.writable_by(user)
+        if user is not None:  # None only when the schema generator inspects the fields
+            self.fields["default_project"].queryset = Project.objects.writable_by(user)
 
     def get_limits(self, prefs) -> dict:
         return effective_limits()
@@ -171,7 +172,7 @@ class PreferencesView(APIView):
         return Response(PreferencesSerializer(prefs, user=request.user).data)
 
 
-class TokenSerializer(serializers.ModelSerializer):
+class NamedTokenSerializer(serializers.ModelSerializer):
     prefix = serializers.CharField(source="token.token_key", read_only=True)
     expires_at = serializers.DateTimeField(source="token.expiry", read_only=True)
 
@@ -181,11 +182,11 @@ class TokenSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "prefix", "created_at", "expires_at"]
 
 
-class NewTokenSerializer(TokenSerializer):
+class NewNamedTokenSerializer(NamedTokenSerializer):
     token = serializers.SerializerMethodField()
 
-    class Meta(TokenSerializer.Meta):
-        fields = [*TokenSerializer.Meta.fields, "token"]
+    class Meta(NamedTokenSerializer.Meta):
+        fields = [*NamedTokenSerializer.Meta.fields, "token"]
 
     def get_token(self, named) -> str:
         return self.context["plaintext"]
@@ -198,16 +199,16 @@ def visible_tokens(request):
 class TokenListView(APIView):
     """Your named API tokens; create one (its plaintext is shown in this answer only)."""
 
-    @extend_schema(responses={200: TokenSerializer(many=True)})
+    @extend_schema(responses={200: NamedTokenSerializer(many=True)})
     def get(self, request):
-        return Response(TokenSerializer(visible_tokens(request), many=True).data)
+        return Response(NamedTokenSerializer(visible_tokens(request), many=True).data)
 
-    @extend_schema(request=TokenSerializer, responses={201: NewTokenSerializer})
+    @extend_schema(request=NamedTokenSerializer, responses={201: NewNamedTokenSerializer})
     def post(self, request):
-        form = TokenSerializer(data=request.data)
+        form = NamedTokenSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         named, plaintext = services.create_named_token(request.user, form.validated_data["name"])
-        return Response(NewTokenSerializer(named, context={"plaintext": plaintext}).data,
+        return Response(NewNamedTokenSerializer(named, context={"plaintext": plaintext}).data,
                         status=status.HTTP_201_CREATED)
 
 

@@ -140,7 +140,7 @@ def test_the_plaintext_key_appears_nowhere(owner, admin_user, keyed, run_jobs,
                 "/admin/settings_app/apikey/", "/admin/settings_app/teamkey/",
                 f"/admin/settings_app/teamkey/{TeamKey.objects.get().pk}/change/",
                 f"/admin/settings_app/apikey/{ApiKey.objects.get().pk}/change/"):
-        keep(client.get(url))
+        assert keep(client.get(url)).status_code == 200, url
 
     assert all(r.status_code < 500 for r in responses)
     assert Generation.objects.filter(error__contains="refused").exists()  # it did fail

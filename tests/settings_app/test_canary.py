@@ -113,7 +113,6 @@ def test_the_plaintext_key_appears_nowhere(owner, admin_user, keyed, run_jobs,
     keep(run_jobs(api, {"prompt": "a harbour", "provider": "keyed"}))
 
     # The team key is used by a permitted member with no key of their own.
-    admin = client_for(admin_user)
     from settings_app import services
 
     services.save_team_key("keyed", TEAM_CANARY, by=admin_user)

@@ -116,6 +116,14 @@ class Preferences(models.Model):
             raise ValidationError(errors)
 
 
+def items_per_page_for(user) -> int:
+    """The list page size this user chose, ITEMS_PER_PAGE when they have not."""
+    if user is None or not user.is_authenticated:
+        return settings.ITEMS_PER_PAGE
+    chosen = Preferences.objects.filter(user=user).values_list("items_per_page", flat=True)
+    return chosen.first() or settings.ITEMS_PER_PAGE
+
+
 def provider_names() -> list[str]:
     """Every provider name a preference or key may name: the registry's and the cloud four."""
     from generation.providers import all_providers

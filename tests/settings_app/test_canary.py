@@ -130,8 +130,15 @@ def test_the_plaintext_key_appears_nowhere(owner, admin_user, keyed, run_jobs,
     keep(api.get("/api/settings"))
     keep(api.delete("/api/settings/api-keys/fal"))
 
-    # The pages: the user's settings, and the admin's lists and forms.
+    # The pages: the user's settings, the browsable API, and the admin's lists and forms.
     client.force_login(owner)
+    for value in (CANARY, f"{CANARY} x"):  # accepted, then refused: neither is echoed
+        keep(client.post("/api/settings/api-keys", {"provider": "keyed", "api_key": value},
+                         HTTP_ACCEPT="text/html"))
+    keep(client.post("/settings/keys/keyed/", {"keyed-api_key": CANARY}))
+    keep(client.post("/settings/keys/keyed/", {"keyed-api_key": f"{CANARY}\n!"},
+                     HTTP_HX_REQUEST="true"))
+    keep(client.post("/settings/keys/keyed/test/", HTTP_HX_REQUEST="true"))
     keep(client.get("/settings/"))
     keep(client.get("/generate/"))
     client.force_login(admin_user)

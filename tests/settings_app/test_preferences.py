@@ -153,3 +153,14 @@ def test_a_named_provider_wins_over_the_preference(owner_api, owner):
     response = owner_api.post("/api/generate", {"prompt": "x", "provider": "offline",
                                                 "width": 64, "height": 64}, format="json")
     assert response.status_code == 202 and response.json()["provider"] == "offline"
+
+
+def test_api_lists_use_the_chosen_page_size(owner, owner_api, settings):
+    from tests.generation.helpers import make_generation
+
+    for _ in range(4):
+        make_generation(owner)
+    settings.ITEMS_PER_PAGE = 3
+    assert len(owner_api.get("/api/generations").json()["results"]) == 3
+    owner_api.patch(URL, {"items_per_page": 2}, format="json")
+    assert len(owner_api.get("/api/generations").json()["results"]) == 2

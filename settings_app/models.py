@@ -19,20 +19,25 @@ PROVIDER_LABELS = {
 
 
 class Theme(models.TextChoices):
+    """The page themes a user may choose."""
+
     DARK = "dark", "Dark"
     LIGHT = "light", "Light"
     SYSTEM = "system", "Follow the system"
 
 
 def default_items_per_page() -> int:
+    """ITEMS_PER_PAGE, read when a row is created (not frozen into the migration)."""
     return settings.ITEMS_PER_PAGE
 
 
 def default_steps() -> int:
+    """DEFAULT_STEPS, read when a row is created."""
     return settings.DEFAULT_STEPS
 
 
 def default_cfg_scale() -> float:
+    """DEFAULT_CFG_SCALE, read when a row is created."""
     return settings.DEFAULT_CFG_SCALE
 
 

@@ -29,6 +29,8 @@ from settings_app.models import (
 logger = logging.getLogger(__name__)
 
 MAX_KEY_LENGTH = 500
+# What replacing a key changes (StoredKey.set_secret).
+SECRET_FIELDS = ["secret", "last4", "last_test_ok", "last_test_message", "last_test_at"]
 PREFERENCE_FIELDS = [
     "default_provider", "default_model", "default_width", "default_height", "default_steps",
     "default_cfg_scale", "default_num_images", "theme", "items_per_page", "shortcuts_enabled",
@@ -113,7 +115,7 @@ def save_api_key(user, provider: str, api_key) -> tuple[ApiKey, bool]:
         if created:
             stored = ApiKey(user=user, provider=provider)
         stored.set_secret(plaintext)
-        stored.save()
+        stored.save(update_fields=None if created else [*SECRET_FIELDS, "updated_at"])
     logger.info("user %s %s their %s key", user.pk, "added" if created else "replaced",
                 provider)
     return stored, created
@@ -135,10 +137,12 @@ def save_team_key(provider: str, api_key, by=None) -> TeamKey:
     plaintext = clean_key(provider, api_key)
     with transaction.atomic():
         stored = TeamKey.objects.select_for_update().filter(provider=provider).first()
+        created = stored is None
         stored = stored or TeamKey(provider=provider)
         stored.set_secret(plaintext)
         stored.updated_by = by
-        stored.save()
+        stored.save(update_fields=None if created
+                    else [*SECRET_FIELDS, "updated_by", "updated_at"])
     logger.info("team %s key set by user %s", provider, getattr(by, "pk", None))
     return stored
 
@@ -160,6 +164,8 @@ def team_key_availability(user) -> list[dict]:
 
 @dataclass
 class ConnectionResult:
+    """The answer of a key test, in words, with how long the provider took."""
+
     ok: bool
     message: str
     latency_ms: int | None

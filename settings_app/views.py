@@ -53,7 +53,9 @@ def settings_page(request):
     prefs = Preferences.for_user(request.user)
     form = PreferencesForm(request.POST, instance=prefs, user=request.user)
     if form.is_valid():
-        form.save()
+        services.update_preferences(
+            request.user, {name: form.cleaned_data[name] for name in form.changed_data}
+        )
         messages.success(request, "Preferences saved.")
         return redirect("settings")
     return _page(request, form=form, status=400)

@@ -78,15 +78,25 @@ def _check_params(spec: ModelSpec, params: dict) -> None:
                             f"{accepted or 'no extra parameters'}.")
 
 
+def _preferences(user):
+    """The user's preferences (settings_app); unsaved defaults when they have none yet."""
+    from settings_app.models import Preferences
+
+    return Preferences.objects.filter(user=user).first() or Preferences()
+
+
 def build_request(user, data: dict[str, Any]) -> tuple[Provider, GenerationRequest]:
     """Validate submitted parameters against the provider's model; raise ValidationError with
     field errors that list what is allowed. Nothing is changed silently."""
-    provider_name = data.get("provider") or DEFAULT_PROVIDER
+    # Unnamed provider/model: the user's preferred ones (settings_app, issue #4).
+    prefs = _preferences(user)
+    provider_name = data.get("provider") or prefs.default_provider or DEFAULT_PROVIDER
     provider = get_provider(provider_name)
     if provider is None:
         names = ", ".join(p.name for p in all_providers())
         _fail("provider", f"Unknown provider {provider_name!r}; available: {names}.")
-    model_id = data.get("model") or provider.default_model.id
+    preferred_model = prefs.default_model if provider_name == prefs.default_provider else ""
+    model_id = data.get("model") or preferred_model or provider.default_model.id
     spec = provider.get_model(model_id)
     if spec is None:
         models = ", ".join(m.id for m in provider.models())

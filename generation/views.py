@@ -8,10 +8,25 @@ from django.views.decorators.http import require_GET, require_POST
 from generation import services
 from generation.forms import GenerateForm, model_choices
 from generation.models import Generation
+from settings_app.models import Preferences
 
 
 def _recent(user):
     return Generation.objects.visible_to(user).prefetch_related("images")[:8]
+
+
+def _preferred_spec(prefs):
+    from generation.providers import DEFAULT_PROVIDER, get_provider
+
+    provider = get_provider(prefs.default_provider or "") or get_provider(DEFAULT_PROVIDER)
+    return provider.get_model(prefs.default_model or "") or provider.default_model
+
+
+def _within(value, spec, field):
+    allowed = getattr(spec, field)
+    if value is None or allowed is None or not allowed[0] <= value <= allowed[1]:
+        return None
+    return value
 
 
 @login_required
@@ -31,12 +46,24 @@ def generate_page(request):
         if generation is None and not request.htmx:
             status = 400  # htmx swaps only 2xx answers, so it gets the errors with a 200
     else:
-        form = GenerateForm(user=request.user, initial={"provider": "offline"})
+        # Start from the user's preferences (settings_app, issue #4); steps and CFG only
+        # where the preferred model takes those values, else the model's own default.
+        prefs = Preferences.for_user(request.user)
+        form = GenerateForm(user=request.user, initial={
+            "provider": prefs.default_provider or "offline",
+            "model": prefs.default_model,
+            "width": prefs.default_width,
+            "height": prefs.default_height,
+            "num_images": prefs.default_num_images,
+            "steps": _within(prefs.default_steps, _preferred_spec(prefs), "steps"),
+            "cfg_scale": _within(prefs.default_cfg_scale, _preferred_spec(prefs), "cfg_scale"),
+            "project": prefs.default_project_id,
+        })
     provider = form.data.get("provider") or form.initial.get("provider")
     context = {
         "form": form,
         "models": model_choices(provider),
-        "selected_model": form.data.get("model"),
+        "selected_model": form.data.get("model") or form.initial.get("model"),
         "generation": generation,
         "recent": _recent(request.user),
     }

@@ -29,7 +29,7 @@ class NewestFirstPagination(CursorPagination):
     max_page_size = 100
 
     def get_page_size(self, request):
-        from django.conf import settings
+        from settings_app.models import items_per_page_for
 
-        self.page_size = settings.ITEMS_PER_PAGE
+        self.page_size = items_per_page_for(request.user)  # ITEMS_PER_PAGE unless chosen
         return super().get_page_size(request)

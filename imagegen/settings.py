@@ -157,6 +157,8 @@ LOGOUT_REDIRECT_URL = "login"
 ADMIN_USERNAME = env_str("ADMIN_USERNAME")
 ADMIN_PASSWORD = env_str("ADMIN_PASSWORD")
 API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30, minimum=1)
+# Self sign-up at /signup/ (off: only administrators create accounts).
+ALLOW_SIGNUP = env_bool("ALLOW_SIGNUP", False)
 
 # --- I18N -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -284,6 +286,8 @@ REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Token",
     "AUTO_REFRESH": False,
 }
+# knox's token model is swappable; naming it lets other apps' migrations refer to it.
+KNOX_TOKEN_MODEL = "knox.AuthToken"
 SPECTACULAR_SETTINGS = {
     "TITLE": "imagegen API",
     "DESCRIPTION": "Generate, browse and manage a team's AI images.",

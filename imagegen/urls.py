@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from gallery import download_views
 from generation import api as generation_api
 from imagegen import auth_api
+from settings_app import api as settings_api
 
 api_patterns = [
     path("auth/token", auth_api.TokenView.as_view(), name="api-token"),
@@ -20,6 +21,15 @@ api_patterns = [
     path("generation/cancel/<int:pk>", generation_api.GenerationCancelView.as_view(),
          name="api-generation-cancel"),
     path("generations", generation_api.GenerationListView.as_view(), name="api-generations"),
+    path("settings", settings_api.PreferencesView.as_view(), name="api-settings"),
+    path("settings/api-keys", settings_api.ApiKeyListView.as_view(), name="api-keys"),
+    path("settings/api-keys/<str:provider>", settings_api.ApiKeyDetailView.as_view(),
+         name="api-key"),
+    path("settings/test-connection", settings_api.ConnectionTestView.as_view(),
+         name="api-test-connection"),
+    path("settings/tokens", settings_api.TokenListView.as_view(), name="api-tokens"),
+    path("settings/tokens/<int:pk>", settings_api.TokenDetailView.as_view(),
+         name="api-token-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -1,10 +1,252 @@
-from django.contrib import admin
+"""Admin: users with their key status and team-key permission, team keys (write-only),
+user keys (masked, removable), named tokens, preferences. No page renders a stored key."""
 
-from settings_app.models import Preferences
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Permission
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Prefetch, Q
+
+from settings_app import services
+from settings_app.models import ApiKey, NamedToken, Preferences, TeamKey
+
+User = get_user_model()
 
 
 @admin.register(Preferences)
 class PreferencesAdmin(admin.ModelAdmin):
-    list_display = ["user", "theme", "updated_at"]
+    list_display = ["user", "theme", "default_provider", "items_per_page", "updated_at"]
     list_filter = ["theme"]
     search_fields = ["user__username"]
+    raw_id_fields = ["user", "default_project"]
+
+
+def _last_test_text(key) -> str:
+    test = key.last_test
+    if test is None:
+        return "not tested"
+    return f"{'works' if test['ok'] else 'failed'}: {test['message']}"
+
+
+# --- Team keys ------------------------------------------------------------------------------
+
+class TeamKeyForm(forms.ModelForm):
+    """The key is write-only: a password input that is never filled with the stored value."""
+
+    provider = forms.ChoiceField()
+    api_key = forms.CharField(
+        label="API key", required=False, strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Stored encrypted and never shown again. Leave empty to keep the current key.",
+    )
+
+    class Meta:
+        model = TeamKey
+        fields = ["provider"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["provider"].choices = [
+            (name, services.provider_label(name)) for name in services.keyed_provider_names()
+        ]
+        if self.instance.pk is None:
+            self.fields["api_key"].required = True
+            self.fields["api_key"].help_text = "Stored encrypted and never shown again."
+
+    def clean(self):
+        cleaned = super().clean()
+        provider, value = cleaned.get("provider"), cleaned.get("api_key")
+        if provider and value:
+            try:
+                cleaned["api_key"] = services.clean_key(provider, value)
+            except ValidationError as error:
+                self.add_error("api_key", error.message_dict["api_key"])
+        return cleaned
+
+
+@admin.register(TeamKey)
+class TeamKeyAdmin(admin.ModelAdmin):
+    form = TeamKeyForm
+    list_display = ["provider", "masked", "updated_at", "updated_by", "last_used_at",
+                    "last_test_text"]
+    readonly_fields = ["masked", "created_at", "updated_at", "updated_by", "last_used_at",
+                       "last_test_text"]
+    list_select_related = ["updated_by"]
+
+    @admin.display(description="last test")
+    def last_test_text(self, key):
+        return _last_test_text(key)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("secret")
+
+    def save_model(self, request, obj, form, change):
+        value = form.cleaned_data.get("api_key")
+        if value:
+            obj.set_secret(value)
+            obj.updated_by = request.user
+        obj.save()
+
+
+# --- User keys ------------------------------------------------------------------------------
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Members' own keys: masked, removable, never readable or editable here."""
+
+    list_display = ["user", "provider", "masked", "updated_at", "last_used_at",
+                    "last_test_text"]
+    list_filter = ["provider"]
+    search_fields = ["user__username"]
+    list_select_related = ["user"]
+    fields = ["user", "provider", "masked", "created_at", "updated_at", "last_used_at",
+              "last_test_text"]
+    readonly_fields = fields
+
+    @admin.display(description="last test")
+    def last_test_text(self, key):
+        return _last_test_text(key)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("secret")
+
+    def has_add_permission(self, request):
+        return False  # members add their own keys under Settings
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    fields = ["provider", "masked", "updated_at", "last_used_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = True
+    verbose_name_plural = "provider keys (masked)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("secret")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(NamedToken)
+class NamedTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "prefix", "created_at", "expires_at"]
+    list_select_related = ["token__user"]
+    search_fields = ["name", "token__user__username"]
+    fields = ["name", "owner", "prefix", "created_at", "expires_at"]
+    readonly_fields = fields
+
+    @admin.display(description="user")
+    def owner(self, named):
+        return named.token.user
+
+    @admin.display(description="token starts with")
+    def prefix(self, named):
+        return named.token.token_key
+
+    @admin.display(description="expires")
+    def expires_at(self, named):
+        return named.token.expiry
+
+    def has_add_permission(self, request):
+        return False  # tokens are created by their owner, who sees the plaintext once
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        services.revoke_token(obj)
+
+    def delete_queryset(self, request, queryset):
+        for named in queryset.select_related("token"):
+            services.revoke_token(named)
+
+
+# --- Users ----------------------------------------------------------------------------------
+
+def _team_permission():
+    return Permission.objects.get(codename="use_team_keys", content_type__app_label="settings_app")
+
+
+class TeamKeysAllowedFilter(admin.SimpleListFilter):
+    title = "team keys"
+    parameter_name = "team_keys"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "May use team keys"), ("no", "May not")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(team_keys_allowed=True)
+        if self.value() == "no":
+            return queryset.filter(team_keys_allowed=False)
+        return queryset
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class MemberAdmin(UserAdmin):
+    """Django's user admin plus key status (masked) and the team-key permission.
+    Deactivate a user by clearing "active" (or the action): they can no longer log in."""
+
+    list_display = ["username", "email", "is_active", "is_staff", "key_status",
+                    "team_keys_allowed", "last_login"]
+    list_filter = [*UserAdmin.list_filter, TeamKeysAllowedFilter]
+    inlines = [ApiKeyInline]
+    actions = ["allow_team_keys", "disallow_team_keys", "deactivate", "activate"]
+
+    def get_queryset(self, request):
+        # The permission may come directly, through a group, or from being a superuser.
+        perm = Q(codename="use_team_keys", content_type__app_label="settings_app")
+        direct = Permission.objects.filter(perm, user=OuterRef("pk"))
+        via_group = Permission.objects.filter(perm, group__user=OuterRef("pk"))
+        return super().get_queryset(request).annotate(
+            team_keys_allowed=Exists(direct) | Exists(via_group) | Q(is_superuser=True)
+        ).prefetch_related(
+            Prefetch("api_keys", queryset=ApiKey.objects.defer("secret").order_by("provider"))
+        )
+
+    @admin.display(description="provider keys")
+    def key_status(self, user):
+        keys = list(user.api_keys.all())
+        if not keys:
+            return "none"
+        return ", ".join(f"{k.provider} {k.masked}" for k in keys)
+
+    @admin.display(description="team keys", boolean=True, ordering="team_keys_allowed")
+    def team_keys_allowed(self, user):
+        return user.team_keys_allowed
+
+    @admin.action(description="Allow the selected users to use the team keys")
+    def allow_team_keys(self, request, queryset):
+        permission = _team_permission()
+        for user in queryset:
+            user.user_permissions.add(permission)
+        messages.success(request, f"{queryset.count()} user(s) may now use the team keys.")
+
+    @admin.action(description="Stop the selected users using the team keys")
+    def disallow_team_keys(self, request, queryset):
+        permission = _team_permission()
+        for user in queryset:
+            user.user_permissions.remove(permission)
+        messages.success(request, f"{queryset.count()} user(s) may no longer use the team "
+                                  "keys (superusers always may; check their groups too).")
+
+    @admin.action(description="Deactivate the selected users (they can no longer log in)")
+    def deactivate(self, request, queryset):
+        count = queryset.exclude(pk=request.user.pk).update(is_active=False)
+        messages.success(request, f"{count} user(s) deactivated.")
+
+    @admin.action(description="Reactivate the selected users")
+    def activate(self, request, queryset):
+        count = queryset.update(is_active=True)
+        messages.success(request, f"{count} user(s) reactivated.")

@@ -1,14 +1,20 @@
 """Template context shared by every page."""
 
+from django.conf import settings
+
 from settings_app.models import Preferences, Theme
 
 
 def preferences(request):
-    """The theme to render with: the user's stored choice, dark when there is none."""
+    """The theme to render with (the user's stored choice, dark when there is none), whether
+    keyboard shortcuts are on, and whether self sign-up is open."""
+    context = {"theme": Theme.DARK, "shortcuts_enabled": True,
+               "allow_signup": settings.ALLOW_SIGNUP}
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"theme": Theme.DARK}
+        return context
     try:
-        return {"theme": user.preferences.theme}
+        prefs = user.preferences
     except Preferences.DoesNotExist:
-        return {"theme": Theme.DARK}
+        return context
+    return {**context, "theme": prefs.theme, "shortcuts_enabled": prefs.shortcuts_enabled}

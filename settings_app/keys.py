@@ -1,12 +1,18 @@
 """Which provider key a generation uses: the one contract between providers and key storage.
 
 ``resolve_api_key(user, provider)`` answers the key to call the provider with and where it
-came from. Until per-user encrypted keys exist it reads the single-user environment variables
-(OPENAI_API_KEY, REPLICATE_API_TOKEN, FAL_KEY, OPENROUTER_API_KEY).
+came from: the user's own stored key first, then the team key when an administrator allowed
+this user (permission ``settings_app.use_team_keys``), then the single-user environment
+variables (OPENAI_API_KEY, REPLICATE_API_TOKEN, FAL_KEY, OPENROUTER_API_KEY).
+``record_key_use`` notes on the stored key that it was used.
 """
 
 import os
 from dataclasses import dataclass
+
+from django.utils import timezone
+
+TEAM_KEY_PERMISSION = "settings_app.use_team_keys"
 
 ENVIRONMENT_KEYS = {
     "openai": "OPENAI_API_KEY",
@@ -36,6 +42,17 @@ class ResolvedKey:
 
 def resolve_api_key(user, provider_name: str) -> ResolvedKey | None:
     """The key this user's generations with this provider use, or None when there is none."""
+    from settings_app.models import ApiKey, TeamKey
+
+    own = ApiKey.objects.filter(user=user, provider=provider_name).values_list(
+        "secret", flat=True).first()
+    if own:  # None when the row is missing or no longer decrypts
+        return ResolvedKey(value=own, source=KeySource.USER)
+    if may_use_team_keys(user):
+        team = TeamKey.objects.filter(provider=provider_name).values_list(
+            "secret", flat=True).first()
+        if team:
+            return ResolvedKey(value=team, source=KeySource.TEAM)
     variable = ENVIRONMENT_KEYS.get(provider_name)
     if variable:
         value = os.environ.get(variable, "").strip()
@@ -50,6 +67,17 @@ def missing_key_message(provider_label: str) -> str:
             f"or ask an administrator for access to the team key.")
 
 
+def may_use_team_keys(user) -> bool:
+    """Whether an administrator allowed this user to fall back on the team keys."""
+    return bool(user and user.is_active and user.has_perm(TEAM_KEY_PERMISSION))
+
+
 def record_key_use(user, provider_name: str, source: str) -> None:
     """Note that a stored key was used. Environment keys have no stored row to update."""
-    return None
+    from settings_app.models import ApiKey, TeamKey
+
+    now = timezone.now()
+    if source == KeySource.USER:
+        ApiKey.objects.filter(user=user, provider=provider_name).update(last_used_at=now)
+    elif source == KeySource.TEAM:
+        TeamKey.objects.filter(provider=provider_name).update(last_used_at=now)

@@ -1,13 +1,44 @@
-"""Per-user preferences."""
+"""Per-user preferences, provider keys (the user's own and the team's) and named API tokens."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+from settings_app.crypto import EncryptedSecretField
+
+# The cloud providers that need a key. Kept here as well as in the provider registry so key
+# storage validates names even before a provider module is installed.
+CLOUD_PROVIDERS = ("openai", "replicate", "fal", "openrouter")
+PROVIDER_LABELS = {
+    "openai": "OpenAI",
+    "replicate": "Replicate",
+    "fal": "fal.ai",
+    "openrouter": "OpenRouter",
+}
 
 
 class Theme(models.TextChoices):
+    """The page themes a user may choose."""
+
     DARK = "dark", "Dark"
     LIGHT = "light", "Light"
     SYSTEM = "system", "Follow the system"
+
+
+def default_items_per_page() -> int:
+    """ITEMS_PER_PAGE, read when a row is created (not frozen into the migration)."""
+    return settings.ITEMS_PER_PAGE
+
+
+def default_steps() -> int:
+    """DEFAULT_STEPS, read when a row is created."""
+    return settings.DEFAULT_STEPS
+
+
+def default_cfg_scale() -> float:
+    """DEFAULT_CFG_SCALE, read when a row is created."""
+    return settings.DEFAULT_CFG_SCALE
 
 
 class Preferences(models.Model):
@@ -16,7 +47,35 @@ class Preferences(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
     )
+    default_provider = models.CharField(max_length=50, blank=True,
+                                        help_text="Empty: the built-in offline provider.")
+    default_model = models.CharField(max_length=200, blank=True,
+                                     help_text="Empty: the provider's default model.")
+    default_width = models.PositiveIntegerField(
+        default=1024, validators=[MinValueValidator(64), MaxValueValidator(4096)]
+    )
+    default_height = models.PositiveIntegerField(
+        default=1024, validators=[MinValueValidator(64), MaxValueValidator(4096)]
+    )
+    default_steps = models.PositiveIntegerField(
+        default=default_steps, validators=[MinValueValidator(1), MaxValueValidator(500)]
+    )
+    default_cfg_scale = models.FloatField(
+        default=default_cfg_scale, validators=[MinValueValidator(0), MaxValueValidator(50)],
+        verbose_name="default CFG scale",
+    )
+    default_num_images = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(4)],
+        verbose_name="default images per request",
+    )
     theme = models.CharField(max_length=10, choices=Theme.choices, default=Theme.DARK)
+    items_per_page = models.PositiveSmallIntegerField(
+        default=default_items_per_page, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    shortcuts_enabled = models.BooleanField(default=True, verbose_name="keyboard shortcuts")
+    default_project = models.ForeignKey(
+        "projects.Project", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -30,3 +89,161 @@ class Preferences(models.Model):
         """The user's preferences, created with defaults when missing."""
         prefs, _ = cls.objects.get_or_create(user=user)
         return prefs
+
+    def clean(self):
+        """Check the provider, model and project against what this user may choose."""
+        from generation.providers import get_provider
+        from projects.models import Project
+
+        errors = {}
+        if self.default_provider:
+            provider = get_provider(self.default_provider)
+            known = self.default_provider in CLOUD_PROVIDERS or provider is not None
+            if not known:
+                errors["default_provider"] = (
+                    f"Unknown provider {self.default_provider!r}; choose one of: "
+                    f"{', '.join(provider_names())}."
+                )
+            elif self.default_model and provider is not None and \
+                    provider.get_model(self.default_model) is None:
+                models_text = ", ".join(m.id for m in provider.models())
+                errors["default_model"] = (
+                    f"{provider.label} has no model {self.default_model!r}; "
+                    f"available: {models_text}."
+                )
+        elif self.default_model:
+            errors["default_model"] = "Choose a default provider before a default model."
+        if self.default_project_id is not None and not Project.objects.writable_by(
+            self.user
+        ).filter(pk=self.default_project_id).exists():
+            errors["default_project"] = "No such project."
+        if errors:
+            raise ValidationError(errors)
+
+
+def items_per_page_for(user) -> int:
+    """The list page size this user chose, ITEMS_PER_PAGE when they have not."""
+    if user is None or not user.is_authenticated:
+        return settings.ITEMS_PER_PAGE
+    chosen = Preferences.objects.filter(user=user).values_list("items_per_page", flat=True)
+    return chosen.first() or settings.ITEMS_PER_PAGE
+
+
+def provider_names() -> list[str]:
+    """Every provider name a preference or key may name: the registry's and the cloud four."""
+    from generation.providers import all_providers
+
+    names = [p.name for p in all_providers()]
+    return names + [n for n in CLOUD_PROVIDERS if n not in names]
+
+
+def mask(last4: str) -> str:
+    """How a stored key is shown: never more than its last four characters."""
+    return f"••••{last4}" if last4 else "••••"
+
+
+class StoredKey(models.Model):
+    """What a user key and a team key share: the encrypted value and its bookkeeping."""
+
+    provider = models.CharField(max_length=50)
+    secret = EncryptedSecretField()
+    last4 = models.CharField(max_length=4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_test_ok = models.BooleanField(null=True, editable=False)
+    last_test_message = models.CharField(max_length=500, blank=True, editable=False)
+    last_test_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def masked(self) -> str:
+        return mask(self.last4)
+
+    @property
+    def last_test(self) -> dict | None:
+        if self.last_test_at is None:
+            return None
+        return {"ok": self.last_test_ok, "message": self.last_test_message,
+                "at": self.last_test_at}
+
+    def set_secret(self, plaintext: str) -> None:
+        """Replace the stored value (encrypted on save) and its masked tail."""
+        self.secret = plaintext
+        self.last4 = plaintext[-4:]
+        self.last_test_ok, self.last_test_message, self.last_test_at = None, "", None
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Keys the user may see and change: only their own."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(user=user)
+
+
+class ApiKey(StoredKey):
+    """One user's key for one provider, encrypted at rest; the plaintext is write-only."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["provider"]
+        verbose_name = "provider key"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "provider"], name="apikey_one_per_provider")
+        ]
+
+    def __str__(self):
+        return f"{self.provider} key of {self.user} ({self.masked})"
+
+
+class TeamKey(StoredKey):
+    """The team-wide key for one provider, set by an administrator; used by members who have
+    the ``use_team_keys`` permission and no key of their own."""
+
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", editable=False,
+    )
+
+    class Meta:
+        ordering = ["provider"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider"], name="teamkey_one_per_provider")
+        ]
+        permissions = [("use_team_keys", "May use the team's provider keys")]
+
+    def __str__(self):
+        return f"Team {self.provider} key ({self.masked})"
+
+
+class NamedTokenQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Tokens the user may see and revoke: only their own."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(token__user=user)
+
+
+class NamedToken(models.Model):
+    """A name for one API token (django-rest-knox); revoking deletes the token and this row."""
+
+    token = models.OneToOneField("knox.AuthToken", on_delete=models.CASCADE,
+                                 related_name="named")
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = NamedTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.name

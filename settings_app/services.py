@@ -1,0 +1,285 @@
+"""Business actions on settings: store and remove provider keys, test them, update
+preferences, issue and revoke named API tokens, rotate the encryption key.
+
+Views, the API, the admin and commands call these. No function here logs, returns or raises
+with a key's plaintext in it.
+"""
+
+import logging
+import time
+import unicodedata
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import BinaryField, Value
+from django.utils import timezone
+
+from settings_app.crypto import UndecryptableSecret, decrypt_text, encrypt_text
+from settings_app.keys import KeySource, missing_key_message, resolve_api_key
+from settings_app.models import (
+    CLOUD_PROVIDERS,
+    PROVIDER_LABELS,
+    ApiKey,
+    NamedToken,
+    Preferences,
+    TeamKey,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_KEY_LENGTH = 500
+# What replacing a key changes (StoredKey.set_secret).
+SECRET_FIELDS = ["secret", "last4", "last_test_ok", "last_test_message", "last_test_at"]
+PREFERENCE_FIELDS = [
+    "default_provider", "default_model", "default_width", "default_height", "default_steps",
+    "default_cfg_scale", "default_num_images", "theme", "items_per_page", "shortcuts_enabled",
+    "default_project",
+]
+
+
+def _fail(field: str, message: str):
+    raise ValidationError({field: [message]})
+
+
+# --- Provider names -------------------------------------------------------------------------
+
+def keyed_provider_names() -> list[str]:
+    """Providers a key can be stored for: the cloud four plus any registered keyed provider."""
+    from generation.providers import all_providers
+
+    names = list(CLOUD_PROVIDERS)
+    names += [p.name for p in all_providers() if p.requires_key and p.name not in names]
+    return names
+
+
+def provider_label(name: str) -> str:
+    """The provider's display name."""
+    from generation.providers import get_provider
+
+    provider = get_provider(name)
+    if provider is not None and provider.label:
+        return provider.label
+    return PROVIDER_LABELS.get(name, name)
+
+
+def check_provider_name(name, field: str = "provider") -> str:
+    """The name when keys can be stored for it; a ValidationError naming the choices if not."""
+    names = keyed_provider_names()
+    if not isinstance(name, str) or name not in names:
+        from generation.providers import get_provider
+
+        provider = get_provider(name) if isinstance(name, str) else None
+        if provider is not None and not provider.requires_key:
+            _fail(field, f"{provider.label} needs no key.")
+        _fail(field, f"Unknown provider {name!r}; choose one of: {', '.join(names)}.")
+    return name
+
+
+# --- Key format -----------------------------------------------------------------------------
+
+def clean_key(provider: str, value) -> str:
+    """The key with surrounding whitespace removed, or a ValidationError on ``api_key`` saying
+    in words what is wrong with it. The message never repeats the key."""
+    if not isinstance(value, str):
+        _fail("api_key", "Give the key as text.")
+    if not value:
+        _fail("api_key", "Enter the key.")
+    key = value.strip()
+    if not key:
+        _fail("api_key", "The key is only whitespace; paste the whole key.")
+    if len(key) > MAX_KEY_LENGTH:
+        _fail("api_key", f"The key is {len(key)} characters long; at most "
+                         f"{MAX_KEY_LENGTH} are accepted. Check that you pasted only the key.")
+    if any(ch.isspace() for ch in key):
+        _fail("api_key", "The key contains spaces or line breaks; paste it as one word.")
+    if any(unicodedata.category(ch).startswith("C") for ch in key):
+        _fail("api_key", "The key contains invisible control characters; paste it again.")
+    if provider == "fal":
+        key_id, sep, secret = key.partition(":")
+        if not sep or not key_id or not secret or ":" in secret:
+            _fail("api_key", "A fal.ai key looks like key_id:key_secret (two parts joined by "
+                             "one colon); copy the whole key from the fal dashboard.")
+    return key
+
+
+# --- User keys ------------------------------------------------------------------------------
+
+def save_api_key(user, provider: str, api_key) -> tuple[ApiKey, bool]:
+    """Store or replace the user's key for the provider (encrypted); returns (key, created)."""
+    check_provider_name(provider)
+    plaintext = clean_key(provider, api_key)
+    with transaction.atomic():
+        stored = ApiKey.objects.select_for_update().filter(user=user, provider=provider).first()
+        created = stored is None
+        if created:
+            stored = ApiKey(user=user, provider=provider)
+        stored.set_secret(plaintext)
+        stored.save(update_fields=None if created else [*SECRET_FIELDS, "updated_at"])
+    logger.info("user %s %s their %s key", user.pk, "added" if created else "replaced",
+                provider)
+    return stored, created
+
+
+def delete_api_key(user, provider: str) -> bool:
+    """Remove the user's key for the provider; False when there was none."""
+    deleted, _ = ApiKey.objects.filter(user=user, provider=provider).delete()
+    if deleted:
+        logger.info("user %s removed their %s key", user.pk, provider)
+    return bool(deleted)
+
+
+# --- Team keys ------------------------------------------------------------------------------
+
+def save_team_key(provider: str, api_key, by=None) -> TeamKey:
+    """Store or replace the team key for the provider (administrators only, via the admin)."""
+    check_provider_name(provider)
+    plaintext = clean_key(provider, api_key)
+    with transaction.atomic():
+        stored = TeamKey.objects.select_for_update().filter(provider=provider).first()
+        created = stored is None
+        stored = stored or TeamKey(provider=provider)
+        stored.set_secret(plaintext)
+        stored.updated_by = by
+        stored.save(update_fields=None if created
+                    else [*SECRET_FIELDS, "updated_by", "updated_at"])
+    logger.info("team %s key set by user %s", provider, getattr(by, "pk", None))
+    return stored
+
+
+def team_key_availability(user) -> list[dict]:
+    """For each keyed provider: whether a team key exists and whether this user may use it."""
+    from settings_app.keys import may_use_team_keys
+
+    allowed = may_use_team_keys(user)
+    present = set(TeamKey.objects.values_list("provider", flat=True))
+    return [
+        {"provider": name, "label": provider_label(name), "team_key": name in present,
+         "available": allowed and name in present}
+        for name in keyed_provider_names()
+    ]
+
+
+# --- Test connection ------------------------------------------------------------------------
+
+@dataclass
+class ConnectionResult:
+    """The answer of a key test, in words, with how long the provider took."""
+
+    ok: bool
+    message: str
+    latency_ms: int | None
+    source: str = KeySource.NONE
+
+
+def _scrub(text: str, secret: str) -> str:
+    """The text with the secret (and any long piece of it) masked out."""
+    text = str(text)
+    if secret:
+        text = text.replace(secret, "••••")
+    return text[:500]
+
+
+def check_connection(user, provider_name: str) -> ConnectionResult:
+    """Ask the provider whether the key this user would generate with works; record the
+    answer on the stored key it came from."""
+    from generation.providers import get_provider
+
+    check_provider_name(provider_name)
+    provider = get_provider(provider_name)
+    label = provider_label(provider_name)
+    if provider is None:
+        _fail("provider", f"{label} is not installed on this server yet.")
+    key = resolve_api_key(user, provider_name)
+    if key is None:
+        return ConnectionResult(False, missing_key_message(label), None)
+    started = time.monotonic()
+    try:
+        ok, message = provider.check_key(key.value)
+    except Exception as exc:  # a provider bug must not leak the key in a traceback message
+        ok, message = False, f"The check could not complete ({type(exc).__name__})."
+        logger.warning("provider %s: check_key raised %s", provider_name, type(exc).__name__)
+    latency_ms = round((time.monotonic() - started) * 1000)
+    message = _scrub(message or ("The key works." if ok else "The key was refused."), key.value)
+    fields = {"last_test_ok": bool(ok), "last_test_message": message,
+              "last_test_at": timezone.now()}
+    if key.source == KeySource.USER:
+        ApiKey.objects.filter(user=user, provider=provider_name).update(**fields)
+    elif key.source == KeySource.TEAM:
+        TeamKey.objects.filter(provider=provider_name).update(**fields)
+    return ConnectionResult(bool(ok), message, latency_ms, key.source)
+
+
+# --- Preferences ----------------------------------------------------------------------------
+
+def update_preferences(user, changes: dict) -> Preferences:
+    """Apply the given preference fields, validate them all together and save only those."""
+    prefs = Preferences.for_user(user)
+    unknown = set(changes) - set(PREFERENCE_FIELDS)
+    if unknown:
+        raise ValidationError({name: ["Not a preference."] for name in sorted(unknown)})
+    for name, value in changes.items():
+        setattr(prefs, name, value)
+    prefs.full_clean(exclude=["user"])
+    if changes:
+        names = ["default_project_id" if n == "default_project" else n for n in changes]
+        prefs.save(update_fields=[*names, "updated_at"])
+    return prefs
+
+
+# --- API tokens -----------------------------------------------------------------------------
+
+def create_named_token(user, name: str) -> tuple[NamedToken, str]:
+    """A new API token with a name; the plaintext exists only in this return value."""
+    from knox.models import AuthToken
+
+    name = (name or "").strip()
+    if not name:
+        _fail("name", "Give the token a name, e.g. the script that will use it.")
+    if len(name) > 100:
+        _fail("name", "Use at most 100 characters.")
+    with transaction.atomic():
+        instance, token = AuthToken.objects.create(user)
+        named = NamedToken.objects.create(token=instance, name=name)
+    logger.info("user %s created API token %s", user.pk, named.pk)
+    return named, token
+
+
+def revoke_token(named: NamedToken) -> None:
+    """Delete the token (it stops working at once) and its name."""
+    named.token.delete()  # cascades to the NamedToken
+    logger.info("API token %s revoked", named.pk)
+
+
+# --- Rotation -------------------------------------------------------------------------------
+
+def rotate_encryption_key(old: str, new: str) -> int:
+    """Re-encrypt every stored key from ``old`` to ``new`` in one transaction; returns how
+    many were re-encrypted. Nothing changes when any value does not open with ``old``."""
+    if not old or not new:
+        raise ValueError("Both the old and the new key are needed.")
+    if old == new:
+        raise ValueError("The new key is the same as the old one.")
+    count = 0
+    with transaction.atomic():
+        for model in (ApiKey, TeamKey):
+            table = connection.ops.quote_name(model._meta.db_table)
+            column = connection.ops.quote_name(model._meta.get_field("secret").column)
+            with connection.cursor() as cursor:
+                # Raw read: the ORM field would decrypt with the current key.
+                cursor.execute(f"SELECT id, {column} FROM {table} ORDER BY id")  # noqa: S608
+                rows = cursor.fetchall()
+            for pk, ciphertext in rows:
+                try:
+                    plaintext = decrypt_text(bytes(ciphertext), old)
+                except UndecryptableSecret:
+                    raise UndecryptableSecret(
+                        f"{model._meta.verbose_name} {pk} does not open with the old key; "
+                        "nothing was changed."
+                    ) from None
+                model.objects.filter(pk=pk).update(
+                    secret=Value(encrypt_text(plaintext, new), output_field=BinaryField())
+                )
+                count += 1
+    logger.info("re-encrypted %s stored keys with a new ENCRYPTION_KEY", count)
+    return count

@@ -1,0 +1,102 @@
+"""Which key a generation uses: own key, then the team key when allowed, then the environment."""
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from generation.models import Generation, Status
+from settings_app import services
+from settings_app.keys import KeySource, record_key_use, resolve_api_key
+from settings_app.models import ApiKey, TeamKey
+from tests.settings_app.helpers import GOOD_KEY
+
+pytestmark = pytest.mark.django_db
+
+TEAM = "sk-team-key-5555"
+
+
+def allow_team_keys(user):
+    user.user_permissions.add(Permission.objects.get(codename="use_team_keys"))
+    return type(user).objects.get(pk=user.pk)  # a fresh object: permissions are cached
+
+
+def test_no_key_anywhere_resolves_to_none(owner, no_env_keys):
+    assert resolve_api_key(owner, "openai") is None
+
+
+def test_own_key_comes_first(owner, no_env_keys, monkeypatch):
+    services.save_team_key("openai", TEAM)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    services.save_api_key(owner, "openai", "sk-own-1111")
+    owner = allow_team_keys(owner)
+    key = resolve_api_key(owner, "openai")
+    assert (key.value, key.source) == ("sk-own-1111", KeySource.USER)
+
+
+def test_team_key_needs_the_permission(owner, member, no_env_keys):
+    services.save_team_key("openai", TEAM)
+    assert resolve_api_key(owner, "openai") is None
+    owner = allow_team_keys(owner)
+    key = resolve_api_key(owner, "openai")
+    assert (key.value, key.source) == (TEAM, KeySource.TEAM)
+    assert resolve_api_key(member, "openai") is None
+
+
+def test_deactivated_user_cannot_use_the_team_key(owner, no_env_keys):
+    services.save_team_key("openai", TEAM)
+    owner = allow_team_keys(owner)
+    owner.is_active = False
+    owner.save(update_fields=["is_active"])
+    assert resolve_api_key(type(owner).objects.get(pk=owner.pk), "openai") is None
+
+
+def test_environment_is_the_last_fallback(owner, no_env_keys, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    assert resolve_api_key(owner, "openai").source == KeySource.ENVIRONMENT
+
+
+def test_record_key_use_marks_the_key_that_was_used(owner, no_env_keys):
+    services.save_api_key(owner, "openai", "sk-own-1111")
+    services.save_team_key("openai", TEAM)
+    record_key_use(owner, "openai", KeySource.USER)
+    assert ApiKey.objects.get().last_used_at is not None
+    assert TeamKey.objects.get().last_used_at is None
+    record_key_use(owner, "openai", KeySource.TEAM)
+    assert TeamKey.objects.get().last_used_at is not None
+
+
+def test_generation_with_the_team_key_records_team_as_its_source(owner, keyed, run_jobs):
+    from tests.conftest import client_for
+
+    services.save_team_key("keyed", GOOD_KEY)
+    owner = allow_team_keys(owner)
+    run_jobs(client_for(owner), {"prompt": "a kite", "provider": "keyed"})
+    generation = Generation.objects.get()
+    assert generation.status == Status.SUCCEEDED and generation.key_source == KeySource.TEAM
+    assert keyed.seen_keys == [GOOD_KEY]
+    assert TeamKey.objects.get().last_used_at is not None
+
+
+def test_generation_without_any_key_is_refused_saying_where_to_add_one(owner_api, keyed):
+    response = owner_api.post("/api/generate", {"prompt": "x", "provider": "keyed"},
+                              format="json")
+    assert response.status_code == 400
+    assert "Settings → Provider keys" in response.json()["provider"][0]
+
+
+def test_team_key_without_permission_is_refused(owner_api, keyed):
+    services.save_team_key("keyed", GOOD_KEY)
+    response = owner_api.post("/api/generate", {"prompt": "x", "provider": "keyed"},
+                              format="json")
+    assert response.status_code == 400 and not Generation.objects.exists()
+
+
+def test_settings_show_team_key_availability(owner, owner_api, keyed):
+    services.save_team_key("keyed", GOOD_KEY)
+    rows = {r["provider"]: r for r in owner_api.get("/api/settings").json()["team_keys"]}
+    assert rows["keyed"] == {"provider": "keyed", "label": "Keyed Test Cloud",
+                             "team_key": True, "available": False}
+    from tests.conftest import client_for
+
+    client = client_for(allow_team_keys(owner))
+    rows = {r["provider"]: r for r in client.get("/api/settings").json()["team_keys"]}
+    assert rows["keyed"]["available"] is True and rows["openai"]["available"] is False

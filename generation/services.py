@@ -136,6 +136,15 @@ def create_generation(user, data: dict[str, Any]) -> Generation:
     fields = asdict(request)
     estimate = provider.estimate_cost(request)
     with transaction.atomic():
+        # Budgets (dashboard, issue #6): lock the owner's row (PostgreSQL; SQLite's IMMEDIATE
+        # transaction serialises writers) so parallel submissions are checked one at a time.
+        from django.contrib.auth import get_user_model
+
+        from dashboard.budgets import check_submission
+
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values("pk"))
+        check_submission(user, estimate, request.num_images)
+        # --- end budgets
         generation = Generation.objects.create(
             owner=user,
             project=project,

@@ -1,28 +1,85 @@
-"""The dashboard page: the user's own figures at a glance."""
+"""Dashboard pages: the figures with a chart and tables, and the Generate page's budget
+notice. Both read the same services as the API."""
 
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q, Sum
+from django.core.exceptions import ValidationError
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
 
-from gallery.models import Image
-from generation.models import Generation, Status
-
-
-def user_summary(user) -> dict:
-    """Counts and spend over all of the user's generations (one query each table)."""
-    figures = Generation.objects.visible_to(user).aggregate(
-        total=Count("id"),
-        succeeded=Count("id", filter=Q(status=Status.SUCCEEDED)),
-        failed=Count("id", filter=Q(status=Status.FAILED)),
-        in_progress=Count("id", filter=Q(status__in=(Status.QUEUED, Status.RUNNING))),
-        spend=Sum("cost_usd", filter=Q(status=Status.SUCCEEDED)),
-    )
-    images = Image.objects.visible_to(user).aggregate(count=Count("id"), bytes=Sum("bytes"))
-    figures["images"] = images["count"]
-    figures["storage_bytes"] = images["bytes"] or 0
-    return figures
+from dashboard import budgets, services
+from dashboard.api import RangeSerializer
+from dashboard.charts import spend_and_count_chart
 
 
 @login_required
+@require_GET
 def dashboard_page(request):
-    return render(request, "dashboard/index.html", {"figures": user_summary(request.user)})
+    """Summary cards, a chart over time, provider/model usage, failure reasons, and for staff
+    the per-user and per-project breakdown, for the chosen range and scope."""
+    form = RangeSerializer(data=request.GET)
+    errors = {}
+    if form.is_valid():
+        data = form.validated_data
+    else:
+        errors = form.errors
+        data = RangeSerializer(data={}).run_validation({})
+    scope, subject = services.scope_for(
+        request.user, start=data["start"], end=data["end"], team=data["scope"] == "team",
+        user_id=data.get("user"), project_id=data.get("project"),
+    )
+    trends = services.trends(scope)
+    query = {"from": scope.start.isoformat(), "to": scope.end.isoformat()}
+    if data["scope"] == "team":
+        query["scope"] = "team"
+    for name in ("user", "project"):
+        if data.get(name):
+            query[name] = data[name]
+    context = {
+        "errors": errors,
+        "scope": scope,
+        "selected": data,
+        "stats": services.stats(scope, budget_user=subject),
+        "trends": trends,
+        "chart": spend_and_count_chart(trends["points"], trends["interval"]),
+        "models": services.usage(scope, by="model"),
+        "csv_url": reverse("api-dashboard-usage") + "?" + urlencode(
+            {**query, "by": "model", "format": "csv"}),
+    }
+    if request.user.is_staff:
+        context["users"] = get_user_model().objects.order_by("username").only("id", "username")
+        if scope.owner_id is None:
+            context["by_user"] = services.usage(scope, by="user")
+        context["by_project"] = services.usage(scope, by="project")
+        context["csv_user_url"] = reverse("api-dashboard-usage") + "?" + urlencode(
+            {**query, "by": "user", "format": "csv"})
+    return render(request, "dashboard/index.html", context)
+
+
+@login_required
+@require_GET
+def budget_notice(request):
+    """The Generate page's estimate for the form's current values, and a warning when a
+    budget is 80% used (this request included)."""
+    from generation.services import build_request
+
+    estimate, num_images = None, 0
+    try:
+        data = {name: request.GET.get(name) or None for name in ("provider", "model", "prompt")}
+        for name in ("width", "height", "num_images", "steps"):
+            value = request.GET.get(name)
+            data[name] = int(value) if value and value.isdigit() else None
+        data["prompt"] = data["prompt"] or "estimate"
+        provider, generation_request = build_request(request.user, data)
+        estimate = provider.estimate_cost(generation_request)
+        num_images = generation_request.num_images
+    except (ValidationError, ValueError):
+        pass
+    status = budgets.budget_status(request.user, estimate, num_images)
+    return render(request, "dashboard/_budget_notice_content.html", {
+        "status": status, "estimate": estimate, "free": estimate == Decimal(0),
+    })

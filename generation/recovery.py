@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from generation.finish_hooks import generation_finished
 from generation.models import Generation, Status
 from generation.runner import dispatch_next_for_user
 
@@ -38,6 +39,7 @@ def recover_stale_generations(now=None) -> dict[str, int]:
         if generation.cancel_requested:
             if generation.mark_canceled():
                 counts["canceled"] += 1
+                generation_finished(generation.pk)
         elif generation.attempts < settings.GENERATION_MAX_ATTEMPTS:
             with transaction.atomic():
                 requeued = Generation.objects.filter(
@@ -51,6 +53,7 @@ def recover_stale_generations(now=None) -> dict[str, int]:
             "Please try again."
         ):
             counts["failed"] += 1
+            generation_finished(generation.pk)
             logger.warning("generation %s: worker stopped; failed", generation.pk)
 
     owners = Generation.objects.filter(status=Status.QUEUED).values_list(

@@ -23,6 +23,7 @@ from gallery.imaging import InvalidImage, ValidatedImage, validate_image
 from gallery.models import Image
 from gallery.services import StoredFiles, discard_unreferenced, store_image_files
 from generation.fetch import fetch_image
+from generation.finish_hooks import generation_finished
 from generation.models import Generation, Status
 from generation.providers import get_provider
 from generation.providers.base import (
@@ -164,6 +165,7 @@ def execute(generation_id: int) -> None:
     finally:
         logger.info("generation %s: %s in %.2f s", generation.pk, generation.status,
                     time.monotonic() - started)
+        generation_finished(generation.pk)
         dispatch_next_for_user(generation.owner_id)
 
 

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from generation.finish_hooks import generation_finished
 from generation.models import Generation, Status
 from generation.providers import DEFAULT_PROVIDER, all_providers, get_provider
 from generation.providers.base import GenerationRequest, ModelSpec, Provider
@@ -162,6 +163,15 @@ def create_generation(user, data: dict[str, Any]) -> Generation:
     fields = asdict(request)
     estimate = provider.estimate_cost(request)
     with transaction.atomic():
+        # Budgets (dashboard, issue #6): lock the owner's row (PostgreSQL; SQLite's IMMEDIATE
+        # transaction serialises writers) so parallel submissions are checked one at a time.
+        from django.contrib.auth import get_user_model
+
+        from dashboard.budgets import check_submission
+
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values("pk"))
+        check_submission(user, estimate, request.num_images)
+        # --- end budgets
         generation = Generation.objects.create(
             owner=user,
             project=project,
@@ -191,6 +201,7 @@ def cancel_generation(generation: Generation) -> Generation:
     """Cancel a queued generation at once; ask a running one to stop. Raise
     GenerationConflict when it has already finished."""
     if generation.status == Status.QUEUED and generation.mark_canceled():
+        generation_finished(generation.pk)
         return generation
     if Generation.objects.filter(pk=generation.pk, status=Status.RUNNING).update(
         cancel_requested=True
@@ -199,6 +210,7 @@ def cancel_generation(generation: Generation) -> Generation:
         return generation
     generation.refresh_from_db()
     if generation.status == Status.QUEUED and generation.mark_canceled():
+        generation_finished(generation.pk)
         return generation
     if generation.is_finished:
         raise GenerationConflict(

@@ -13,6 +13,10 @@ from generation.services import GenerationConflict
 def exception_handler(exc, context):
     """DRF's handler, plus: service ValidationErrors become 400 with field errors, and
     conflicts (e.g. cancelling a finished generation) become 409 with a message."""
+    from dashboard.budgets import QuotaExceeded
+
+    if isinstance(exc, QuotaExceeded):  # the daily image limit: 429, with field errors
+        return Response(exc.message_dict, status=status.HTTP_429_TOO_MANY_REQUESTS)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = ValidationError(detail)

@@ -91,3 +91,19 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
             f"{name}: expected one of {', '.join(choices)}, got {value!r}"
         )
     return value
+
+
+def env_decimal(name: str, default=None, *, minimum=None):
+    """The variable as a Decimal (money), or ``default`` when it is unset or empty."""
+    from decimal import Decimal, InvalidOperation
+
+    value = _raw(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name}: expected a number, got {value!r}") from None
+    if not number.is_finite() or (minimum is not None and number < Decimal(minimum)):
+        raise ImproperlyConfigured(f"{name}: must be a number of at least {minimum}, got {value!r}")
+    return number

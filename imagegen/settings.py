@@ -327,3 +327,11 @@ LOGGING = {
         "django_q": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "INFO"},
     },
 }
+
+# --- Budgets (dashboard) ----------------------------------------------------------------------
+from imagegen.config import env_decimal  # noqa: E402
+
+# Unset means unlimited. Per-user values in the admin (Dashboard → User budgets) win.
+DEFAULT_MONTHLY_BUDGET_USD = env_decimal("DEFAULT_MONTHLY_BUDGET_USD", None, minimum=0)
+DEFAULT_DAILY_IMAGE_LIMIT = env_int("DEFAULT_DAILY_IMAGE_LIMIT", None, minimum=0)
+TEAM_MONTHLY_BUDGET_USD = env_decimal("TEAM_MONTHLY_BUDGET_USD", None, minimum=0)

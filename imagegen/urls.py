@@ -30,6 +30,7 @@ api_patterns = [
     path("settings/tokens", settings_api.TokenListView.as_view(), name="api-tokens"),
     path("settings/tokens/<int:pk>", settings_api.TokenDetailView.as_view(),
          name="api-token-detail"),
+    path("dashboard/", include("dashboard.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

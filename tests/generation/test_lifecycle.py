@@ -155,3 +155,20 @@ def test_per_user_cap_defers_and_next_starts_when_one_finishes(owner, member, se
     Generation.objects.filter(pk=busy.pk).update(status=Status.SUCCEEDED)
     runner.dispatch_next_for_user(owner.pk)  # what a finishing run does
     assert Generation.objects.get(pk=waiting.pk).status == Status.SUCCEEDED
+
+
+@pytest.mark.django_db
+def test_every_final_state_reaches_the_dashboard_rollup(owner, settings):
+    from dashboard.models import RolledUpGeneration
+
+    succeeded = make_generation(owner)
+    runner.execute(succeeded.pk)
+    canceled = make_generation(owner)
+    from generation.services import cancel_generation
+
+    cancel_generation(canceled)
+    old = timezone.now() - timedelta(seconds=settings.GENERATION_TIMEOUT + 60)
+    dead = make_generation(owner, status=Status.RUNNING, attempts=2, heartbeat_at=old)
+    recover_stale_generations()
+    counted = set(RolledUpGeneration.objects.values_list("generation_id", flat=True))
+    assert counted == {succeeded.pk, canceled.pk, dead.pk}

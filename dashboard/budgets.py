@@ -1,0 +1,193 @@
+"""Budgets and quotas: what a user (and the team) has used, and the check at submission.
+
+Used = spend recorded in the rollup for this calendar month (succeeded generations) plus the
+estimates of generations still queued or running, read from the live Generation rows.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db.models import Sum
+from django.utils import timezone
+
+from dashboard.models import MICROS, DailyUsage, TeamBudget, UserBudget
+from generation.models import Generation, Status
+
+WARNING_RATIO = Decimal("0.8")
+LIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+CENT = Decimal("0.01")
+
+
+class QuotaExceeded(ValidationError):
+    """The daily image limit refuses this submission; the API answers 429. A ValidationError
+    so that forms show it like any other refusal."""
+
+
+@dataclass
+class SpendUse:
+    """A monthly spend limit and what counts against it."""
+
+    limit: Decimal | None
+    spent: Decimal
+    running: Decimal
+
+    @property
+    def used(self) -> Decimal:
+        return self.spent + self.running
+
+    @property
+    def left(self) -> Decimal | None:
+        return None if self.limit is None else max(Decimal(0), self.limit - self.used)
+
+    def ratio(self, extra: Decimal = Decimal(0)) -> Decimal | None:
+        if self.limit is None:
+            return None
+        if self.limit == 0:
+            return Decimal(1) if self.used + extra > 0 else Decimal(0)
+        return (self.used + extra) / self.limit
+
+    def as_dict(self) -> dict:
+        ratio = self.ratio()
+        return {
+            "limit_usd": _money(self.limit), "spent_usd": _money(self.spent),
+            "running_usd": _money(self.running), "used_usd": _money(self.used),
+            "left_usd": _money(self.left),
+            "percent": None if ratio is None else round(float(ratio) * 100, 1),
+        }
+
+
+@dataclass
+class ImageUse:
+    """A daily image limit and what counts against it."""
+
+    limit: int | None
+    made: int
+    running: int
+
+    @property
+    def used(self) -> int:
+        return self.made + self.running
+
+    @property
+    def left(self) -> int | None:
+        return None if self.limit is None else max(0, self.limit - self.used)
+
+    def ratio(self, extra: int = 0) -> float | None:
+        if self.limit is None:
+            return None
+        if self.limit == 0:
+            return 1.0 if self.used + extra > 0 else 0.0
+        return (self.used + extra) / self.limit
+
+    def as_dict(self) -> dict:
+        ratio = self.ratio()
+        return {"limit": self.limit, "made": self.made, "running": self.running,
+                "used": self.used, "left": self.left,
+                "percent": None if ratio is None else round(ratio * 100, 1)}
+
+
+def _money(amount: Decimal | None) -> str | None:
+    return None if amount is None else str(amount.quantize(Decimal("0.000001")))
+
+
+def _usd(amount: Decimal | None) -> str:
+    """Dollars for a sentence: cents, or more digits when the amount is smaller than a cent."""
+    amount = amount or Decimal(0)
+    if amount and abs(amount) < CENT:
+        return f"${amount.normalize():f}"
+    return f"${amount.quantize(CENT)}"
+
+
+def month_bounds(today=None):
+    """First day of the current local month and of the next one."""
+    today = today or timezone.localdate()
+    first = today.replace(day=1)
+    return first, (first + timedelta(days=32)).replace(day=1)
+
+
+def _rollup_spend(**filters) -> Decimal:
+    first, following = month_bounds()
+    sums = DailyUsage.objects.filter(day__gte=first, day__lt=following, **filters).aggregate(
+        reported=Sum("spend_reported_micros"), estimated=Sum("spend_estimated_micros")
+    )
+    return Decimal((sums["reported"] or 0) + (sums["estimated"] or 0)) / MICROS
+
+
+def _live(**filters) -> dict:
+    return Generation.objects.filter(status__in=LIVE_STATUSES, **filters).aggregate(
+        cost=Sum("cost_usd"), images=Sum("num_images")
+    )
+
+
+def user_usage(user) -> tuple[SpendUse, ImageUse]:
+    """The user's monthly spend and today's images against their limits."""
+    budget = UserBudget.for_user(user)
+    live = _live(owner=user)
+    made = DailyUsage.objects.filter(owner=user, day=timezone.localdate()).aggregate(
+        n=Sum("images"))["n"] or 0
+    spend = SpendUse(budget.monthly_limit(), _rollup_spend(owner=user),
+                     live["cost"] or Decimal(0))
+    return spend, ImageUse(budget.daily_limit(), made, live["images"] or 0)
+
+
+def team_usage(team: TeamBudget | None = None) -> SpendUse:
+    """The whole team's monthly spend against the team budget."""
+    team = team or TeamBudget.current()
+    return SpendUse(team.monthly_limit(), _rollup_spend(), _live()["cost"] or Decimal(0))
+
+
+def budget_status(user, estimate_usd: Decimal | None = None, num_images: int = 0) -> dict:
+    """Used and left of every budget that applies to the user, with warnings at 80% (this
+    request's estimate and images included when given)."""
+    spend, images = user_usage(user)
+    team = team_usage()
+    estimate = estimate_usd or Decimal(0)
+    warnings = []
+    for label, use, extra in (("your monthly budget", spend, estimate),
+                              ("the team's monthly budget", team, estimate),
+                              ("your daily image limit", images, num_images)):
+        ratio = use.ratio(extra)
+        if ratio is not None and ratio >= WARNING_RATIO:
+            verb = "would exceed" if ratio > 1 else "reaches"
+            warnings.append(f"This request {verb} {round(float(ratio) * 100)}% of {label}.")
+    return {
+        "monthly": spend.as_dict(),
+        "daily_images": images.as_dict(),
+        "team_monthly": team.as_dict() if team.limit is not None else None,
+        "estimate_usd": _money(estimate_usd),
+        "warning": bool(warnings),
+        "warnings": warnings,
+    }
+
+
+def check_submission(user, estimate_usd: Decimal | None, num_images: int) -> None:
+    """Refuse a submission that would pass a limit: QuotaExceeded (429) for the daily image
+    limit, ValidationError (400) for a monthly budget. Call it inside the submission's
+    transaction after locking the user's row; it locks the team budget row itself."""
+    estimate = estimate_usd or Decimal(0)
+    spend, images = user_usage(user)
+    if images.limit is not None and images.used + num_images > images.limit:
+        raise QuotaExceeded({"num_images": [
+            f"Daily image limit reached: your limit is {images.limit} images a day, "
+            f"{images.used} are made or running today, and this request asks for {num_images}."
+        ]}, code="quota")
+    if spend.limit is not None and spend.used + estimate > spend.limit:
+        raise ValidationError({"budget": [
+            f"This request would exceed your monthly budget of {_usd(spend.limit)}: "
+            f"{_usd(spend.used)} is spent or running this month, and this request is "
+            f"estimated at {_usd(estimate)}."
+        ]}, code="budget")
+    team = TeamBudget.current()
+    if team.monthly_limit() is None:
+        return
+    # Serialise submissions of different users against the team budget (PostgreSQL).
+    team, _ = TeamBudget.objects.select_for_update().get_or_create(pk=1)
+    use = team_usage(team)
+    if use.used + estimate > use.limit:
+        raise ValidationError({"budget": [
+            f"This request would exceed the team's monthly budget of {_usd(use.limit)}: "
+            f"{_usd(use.used)} is spent or running this month, and this request is "
+            f"estimated at {_usd(estimate)}."
+        ]}, code="budget")

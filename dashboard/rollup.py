@@ -1,0 +1,178 @@
+"""Keeping DailyUsage current: count each finished generation once, or rebuild a range.
+
+``record_generation_finished`` is called by the pipeline when a generation reaches a final
+state; it is idempotent (a RolledUpGeneration marker per generation). ``rebuild_rollups``
+(``manage.py rebuild_dashboard``) recomputes days from the Generation rows.
+"""
+
+import logging
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Sum
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from dashboard.failures import failure_kind
+from dashboard.models import (
+    LATENCY_BUCKETS_MS,
+    LATENCY_FIELDS,
+    MICROS,
+    DailyUsage,
+    RolledUpGeneration,
+)
+from gallery.models import Image
+from generation.models import FINISHED_STATUSES, Generation, Status
+
+logger = logging.getLogger(__name__)
+
+COUNTERS = (
+    "generations", "succeeded", "failed", "canceled", "images", "image_bytes",
+    "spend_reported_micros", "spend_estimated_micros", "latency_count", "latency_sum_ms",
+) + LATENCY_FIELDS
+ROW_FIELDS = ("id", "owner_id", "project_id", "provider", "model", "status", "error",
+              "cost_usd", "cost_is_estimate", "created_at", "started_at", "finished_at")
+
+
+def local_day(moment: datetime) -> date:
+    """The calendar day of a moment in the dashboard's time zone (TIME_ZONE)."""
+    return timezone.localtime(moment).date()
+
+
+def day_start(day: date) -> datetime:
+    """The first moment of a local day, as an aware datetime."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def to_micros(amount: Decimal | None) -> int:
+    """Dollars as whole millionths."""
+    return 0 if amount is None else int(amount * MICROS)
+
+
+def latency_bucket(latency_ms: int) -> str:
+    """The histogram field a latency falls into."""
+    for field, bound in zip(LATENCY_FIELDS, LATENCY_BUCKETS_MS, strict=True):
+        if bound is None or latency_ms <= bound:
+            return field
+    return LATENCY_FIELDS[-1]
+
+
+def _key(row: dict) -> tuple:
+    kind = failure_kind(row["error"]) if row["status"] == Status.FAILED else ""
+    return (local_day(row["created_at"]), row["owner_id"], row["project_id"] or 0,
+            row["provider"], row["model"], kind)
+
+
+def _contribution(row: dict, images: int, image_bytes: int) -> dict[str, int]:
+    """What one finished generation adds to its rollup row."""
+    status = row["status"]
+    add = {"generations": 1, "succeeded": 0, "failed": 0, "canceled": 0, "images": 0,
+           "image_bytes": 0, "spend_reported_micros": 0, "spend_estimated_micros": 0}
+    add[{Status.SUCCEEDED: "succeeded", Status.FAILED: "failed",
+         Status.CANCELED: "canceled"}[status]] = 1
+    if status == Status.SUCCEEDED:
+        # Only succeeded generations are counted as spend: a failed or canceled one still
+        # carries its submission estimate, which providers do not charge.
+        add["images"], add["image_bytes"] = images, image_bytes
+        spend = "spend_estimated_micros" if row["cost_is_estimate"] else "spend_reported_micros"
+        add[spend] = to_micros(row["cost_usd"])
+        if row["started_at"] and row["finished_at"]:
+            latency = max(0, int((row["finished_at"] - row["started_at"]).total_seconds() * 1000))
+            add["latency_count"], add["latency_sum_ms"] = 1, latency
+            add["latency_max_ms"] = latency
+            add[latency_bucket(latency)] = 1
+    return add
+
+
+def _add_to_rollup(key: tuple, add: dict[str, int]) -> None:
+    day, owner_id, project_id, provider, model, kind = key
+    lookup = {"day": day, "owner_id": owner_id, "project_id": project_id,
+              "provider": provider, "model": model, "failure_kind": kind}
+    latency_max = add.pop("latency_max_ms", 0)
+    updates = {name: F(name) + value for name, value in add.items() if value}
+    if latency_max:
+        updates["latency_max_ms"] = Greatest(F("latency_max_ms"), latency_max)
+    if DailyUsage.objects.filter(**lookup).update(**updates):
+        return
+    try:
+        with transaction.atomic():
+            DailyUsage.objects.create(**lookup, latency_max_ms=latency_max, **add)
+    except IntegrityError:  # created meanwhile by another finishing generation
+        DailyUsage.objects.filter(**lookup).update(**updates)
+
+
+def record_generation_finished(generation: Generation | int) -> bool:
+    """Add a finished generation to its day's rollup, once. Returns False (and changes
+    nothing) when it is not finished, gone, or already counted. Never raises for those."""
+    generation_id = generation if isinstance(generation, int) else generation.pk
+    row = Generation.objects.filter(pk=generation_id).values(*ROW_FIELDS).first()
+    if row is None or row["status"] not in FINISHED_STATUSES:
+        return False
+    images = Image.objects.filter(generation_id=generation_id).aggregate(
+        count=Count("id"), bytes=Sum("bytes")
+    )
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                RolledUpGeneration.objects.create(generation_id=generation_id)
+        except IntegrityError:
+            return False
+        _add_to_rollup(_key(row), _contribution(row, images["count"], images["bytes"] or 0))
+    return True
+
+
+def rebuild_rollups(start: date, end: date, *, chunk: int = 20_000) -> dict[str, int]:
+    """Recompute DailyUsage for the local days start..end (inclusive) from the Generation
+    rows, in one transaction. Run it while few generations finish (it holds the write lock
+    on SQLite). Returns counts: generations, rows."""
+    begin, stop = day_start(start), day_start(end + timedelta(days=1))
+    totals: dict[tuple, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COUNTERS, 0))
+    latency_max: dict[tuple, int] = defaultdict(int)
+    counted = 0
+    with transaction.atomic():
+        DailyUsage.objects.filter(day__gte=start, day__lte=end).delete()
+        RolledUpGeneration.objects.filter(
+            generation__created_at__gte=begin, generation__created_at__lt=stop
+        ).delete()
+        finished = Generation.objects.filter(
+            created_at__gte=begin, created_at__lt=stop, status__in=FINISHED_STATUSES
+        ).order_by("id").values(*ROW_FIELDS)
+        last_id = 0
+        while True:
+            rows = list(finished.filter(id__gt=last_id)[:chunk])
+            if not rows:
+                break
+            last_id = rows[-1]["id"]
+            ids = [row["id"] for row in rows if row["status"] == Status.SUCCEEDED]
+            images = {
+                item["generation_id"]: item
+                for item in Image.objects.filter(generation_id__in=ids)
+                .values("generation_id").annotate(count=Count("id"), bytes=Sum("bytes"))
+                .order_by()
+            } if ids else {}
+            for row in rows:
+                found = images.get(row["id"], {"count": 0, "bytes": 0})
+                add = _contribution(row, found["count"], found["bytes"] or 0)
+                key = _key(row)
+                latency_max[key] = max(latency_max[key], add.pop("latency_max_ms", 0))
+                bucket = totals[key]
+                for name, value in add.items():
+                    bucket[name] += value
+            RolledUpGeneration.objects.bulk_create(
+                [RolledUpGeneration(generation_id=row["id"]) for row in rows], batch_size=5000
+            )
+            counted += len(rows)
+        DailyUsage.objects.bulk_create(
+            [
+                DailyUsage(day=key[0], owner_id=key[1], project_id=key[2], provider=key[3],
+                           model=key[4], failure_kind=key[5], latency_max_ms=latency_max[key],
+                           **values)
+                for key, values in totals.items()
+            ],
+            batch_size=2000,
+        )
+    logger.info("dashboard rollups rebuilt for %s..%s: %s generations, %s rows",
+                start, end, counted, len(totals))
+    return {"generations": counted, "rows": len(totals)}

@@ -1,0 +1,317 @@
+"""Dashboard figures: stats, usage breakdowns and trends for a scope and a date range.
+
+Every figure about finished generations is read from the DailyUsage rollup (a few thousand
+rows at most, whatever the number of generations); only "in progress", favorites, storage and
+budgets read live tables, through indexed lookups.
+"""
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db.models import Max, Sum
+from django.utils import timezone
+
+from dashboard import budgets
+from dashboard.failures import failure_label
+from dashboard.models import LATENCY_BUCKETS_MS, LATENCY_FIELDS, MICROS, DailyUsage
+from gallery.models import Image
+from generation.models import Generation
+
+DEFAULT_RANGE_DAYS = 30
+MAX_RANGE_DAYS = 3 * 366
+WEEKLY_AFTER_DAYS = 90
+SUMMED = ("generations", "succeeded", "failed", "canceled", "images", "image_bytes",
+          "spend_reported_micros", "spend_estimated_micros", "latency_count", "latency_sum_ms")
+USAGE_GROUPS = {
+    "provider": ("provider",),
+    "model": ("provider", "model"),
+    "user": ("owner_id",),
+    "project": ("project_id",),
+}
+USAGE_SORTS = ("generations", "images", "failures", "spend", "avg_latency", "name")
+
+
+@dataclass
+class Scope:
+    """Whose figures: one user, a project, or the whole team (staff), over local days."""
+
+    start: date
+    end: date
+    owner_id: int | None = None
+    project_id: int | None = None
+    team: bool = False
+    rollup_filter: dict = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        if self.project_id is not None:
+            return "project"
+        return "team" if self.team else "user"
+
+    def rollups(self):
+        """DailyUsage rows of this scope in its range."""
+        return DailyUsage.objects.filter(day__gte=self.start, day__lte=self.end,
+                                         **self.rollup_filter)
+
+    def live_filter(self) -> dict:
+        """The same scope as a filter on Generation and Image rows."""
+        filters = {}
+        if self.owner_id is not None:
+            filters["owner_id"] = self.owner_id
+        if self.project_id is not None:
+            filters["project_id"] = self.project_id
+        return filters
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "user": self.owner_id, "project": self.project_id,
+                "from": self.start.isoformat(), "to": self.end.isoformat(),
+                "time_zone": timezone.get_current_timezone_name()}
+
+
+def make_scope(*, start: date, end: date, owner_id=None, project_id=None,
+               team=False) -> Scope:
+    """A Scope; the caller has checked that the requester may see it."""
+    rollup_filter = {}
+    if owner_id is not None:
+        rollup_filter["owner_id"] = owner_id
+    if project_id is not None:
+        rollup_filter["project_id"] = project_id
+    return Scope(start=start, end=end, owner_id=owner_id, project_id=project_id,
+                 team=team and owner_id is None, rollup_filter=rollup_filter)
+
+
+def default_range(today: date | None = None) -> tuple[date, date]:
+    """The last 30 local days, today included."""
+    today = today or timezone.localdate()
+    return today - timedelta(days=DEFAULT_RANGE_DAYS - 1), today
+
+
+def _dollars(micros: int | None) -> str:
+    return str((Decimal(micros or 0) / MICROS).quantize(Decimal("0.000001")))
+
+
+def _spend(sums: dict) -> dict:
+    reported, estimated = sums.get("spend_reported_micros") or 0, \
+        sums.get("spend_estimated_micros") or 0
+    return {"total_usd": _dollars(reported + estimated), "reported_usd": _dollars(reported),
+            "estimated_usd": _dollars(estimated)}
+
+
+def p95_from_histogram(counts: list[int], maximum: int) -> int | None:
+    """The 95th percentile (nearest rank) as the upper bound of its histogram bucket, never
+    above the largest latency seen."""
+    total = sum(counts)
+    if not total:
+        return None
+    rank, seen = math.ceil(0.95 * total), 0
+    for count, bound in zip(counts, LATENCY_BUCKETS_MS, strict=True):
+        seen += count
+        if seen >= rank:
+            return maximum if bound is None else min(bound, maximum)
+    return maximum
+
+
+def stats(scope: Scope, *, budget_user=None) -> dict:
+    """The summary figures of a scope (see README: GET /api/dashboard/stats)."""
+    aggregates = {name: Sum(name) for name in SUMMED + LATENCY_FIELDS}
+    by_kind = list(scope.rollups().values("failure_kind").annotate(
+        latency_max=Max("latency_max_ms"), **aggregates).order_by())
+    totals = {name: sum(row[name] or 0 for row in by_kind) for name in SUMMED + LATENCY_FIELDS}
+    latency_max = max((row["latency_max"] or 0 for row in by_kind), default=0)
+    failures = sorted(
+        ({"kind": row["failure_kind"], "label": failure_label(row["failure_kind"]),
+          "count": row["failed"]} for row in by_kind if row["failure_kind"] and row["failed"]),
+        key=lambda item: (-item["count"], item["kind"]),
+    )
+    decided = totals["succeeded"] + totals["failed"]
+
+    first, following = budgets.month_bounds()
+    month = DailyUsage.objects.filter(day__gte=first, day__lt=following,
+                                      **scope.rollup_filter).aggregate(
+        spend_reported_micros=Sum("spend_reported_micros"),
+        spend_estimated_micros=Sum("spend_estimated_micros"))
+    live = scope.live_filter()
+    in_progress = Generation.objects.filter(status__in=budgets.LIVE_STATUSES, **live).count()
+    favorites = Image.objects.filter(favorite=True, **live)
+    if not live:  # the team: per-owner ranges of the (owner, favorite) index, not a scan
+        favorites = favorites.filter(owner_id__in=get_user_model().objects.values("pk"))
+
+    return {
+        "scope": scope.as_dict(),
+        "generations": totals["generations"],
+        "succeeded": totals["succeeded"],
+        "failed": totals["failed"],
+        "canceled": totals["canceled"],
+        "in_progress": in_progress,
+        "images": totals["images"],
+        "success_rate": round(totals["succeeded"] / decided, 4) if decided else None,
+        "failures_by_reason": failures,
+        "latency_ms": {
+            "count": totals["latency_count"],
+            "average": (round(totals["latency_sum_ms"] / totals["latency_count"])
+                        if totals["latency_count"] else None),
+            "p95": p95_from_histogram([totals[name] for name in LATENCY_FIELDS], latency_max),
+        },
+        "spend": {"range": _spend(totals), "this_month": _spend(month),
+                  "month": first.isoformat()[:7]},
+        "favorites": favorites.count(),
+        # Bytes of the images made in the range (from the rollup: summing the live Image
+        # table costs a scan of every image row).
+        "storage_bytes": totals["image_bytes"],
+        "budget": _budget_for(scope, budget_user),
+    }
+
+
+def _budget_for(scope: Scope, budget_user) -> dict | None:
+    if budget_user is not None:
+        return budgets.budget_status(budget_user)
+    if scope.team and scope.project_id is None:
+        team = budgets.team_usage()
+        return {"team_monthly": team.as_dict() if team.limit is not None else None}
+    return None
+
+
+def usage(scope: Scope, *, by: str = "model", sort: str = "-spend") -> list[dict]:
+    """One row per provider, model, user or project of the scope, sorted."""
+    keys = USAGE_GROUPS[by]
+    rows = list(scope.rollups().values(*keys).annotate(
+        **{name: Sum(name) for name in SUMMED}).order_by())
+    names = _names(by, [row[keys[0]] for row in rows])
+    result = []
+    for row in rows:
+        item = {}
+        if by == "provider":
+            item["provider"] = row["provider"]
+        elif by == "model":
+            item["provider"], item["model"] = row["provider"], row["model"]
+        elif by == "user":
+            item["user_id"], item["username"] = row["owner_id"], names.get(row["owner_id"], "")
+        else:
+            project_id = row["project_id"] or None
+            item["project_id"] = project_id
+            item["project"] = (names.get(project_id) or
+                               ("No project" if project_id is None else f"Project {project_id}"))
+        spend = _spend(row)
+        item.update({
+            "generations": row["generations"] or 0,
+            "succeeded": row["succeeded"] or 0,
+            "failures": row["failed"] or 0,
+            "canceled": row["canceled"] or 0,
+            "images": row["images"] or 0,
+            "avg_latency_ms": (round(row["latency_sum_ms"] / row["latency_count"])
+                               if row["latency_count"] else None),
+            "spend_usd": spend["total_usd"],
+            "spend_reported_usd": spend["reported_usd"],
+            "spend_estimated_usd": spend["estimated_usd"],
+        })
+        result.append(item)
+    return _sorted(result, by, sort)
+
+
+def _names(by: str, ids: list) -> dict:
+    from projects.models import Project
+
+    if by == "user":
+        return dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
+    if by == "project":
+        return dict(Project.objects.filter(pk__in=[i for i in ids if i]).values_list("pk",
+                                                                                     "name"))
+    return {}
+
+
+def _sorted(rows: list[dict], by: str, sort: str) -> list[dict]:
+    descending = sort.startswith("-")
+    name = sort.lstrip("-")
+    label = {"provider": ("provider",), "model": ("provider", "model"),
+             "user": ("username",), "project": ("project",)}[by]
+
+    def label_of(row):
+        return tuple(str(row[k]).lower() for k in label)
+
+    def value_of(row):
+        if name == "name":
+            return label_of(row)
+        value = {"spend": Decimal(row["spend_usd"]), "avg_latency": row["avg_latency_ms"],
+                 "failures": row["failures"]}.get(name, row.get(name))
+        return value if value is not None else -1
+
+    # Ties keep a stable, readable order: by label.
+    rows = sorted(rows, key=label_of)
+    return sorted(rows, key=value_of, reverse=descending)
+
+
+def trends(scope: Scope) -> dict:
+    """A zero-filled series of generations, images, failures and spend: daily, or weekly
+    (weeks start on Monday) when the range is longer than 90 days."""
+    days = (scope.end - scope.start).days + 1
+    weekly = days > WEEKLY_AFTER_DAYS
+    rows = scope.rollups().values("day").annotate(
+        generations=Sum("generations"), images=Sum("images"), failed=Sum("failed"),
+        reported=Sum("spend_reported_micros"), estimated=Sum("spend_estimated_micros"),
+    ).order_by()
+
+    def bucket(day: date) -> date:
+        return day - timedelta(days=day.weekday()) if weekly else day
+
+    points: dict[date, dict] = {}
+    day = scope.start
+    while day <= scope.end:
+        points.setdefault(bucket(day), {"generations": 0, "images": 0, "failures": 0,
+                                        "micros": 0})
+        day += timedelta(days=1)
+    for row in rows:
+        point = points[bucket(row["day"])]
+        point["generations"] += row["generations"] or 0
+        point["images"] += row["images"] or 0
+        point["failures"] += row["failed"] or 0
+        point["micros"] += (row["reported"] or 0) + (row["estimated"] or 0)
+    return {
+        "scope": scope.as_dict(),
+        "interval": "week" if weekly else "day",
+        "points": [
+            {"date": start.isoformat(), "generations": p["generations"], "images": p["images"],
+             "failures": p["failures"], "spend_usd": _dollars(p["micros"])}
+            for start, p in sorted(points.items())
+        ],
+    }
+
+
+def scope_for(requester, *, start: date, end: date, team: bool = False, user_id=None,
+              project_id=None) -> tuple[Scope, object]:
+    """The scope a requester asked for, and the user whose budget goes with it (or None).
+
+    Members see only their own figures: asking for the team is a PermissionDenied, for
+    another user or someone else's project an Http404. Staff may ask for anything.
+    """
+    from django.core.exceptions import PermissionDenied
+    from django.http import Http404
+
+    from projects.models import Project
+
+    User = get_user_model()
+    if not requester.is_staff:
+        if team:
+            raise PermissionDenied("Team figures are for staff.")
+        if user_id is not None and user_id != requester.pk:
+            raise Http404("No such user.")
+        if project_id is not None and not Project.objects.visible_to(requester).filter(
+            pk=project_id
+        ).exists():
+            raise Http404("No such project.")
+        scope = make_scope(start=start, end=end, owner_id=requester.pk, project_id=project_id)
+        return scope, requester
+    subject = None
+    if user_id is not None:
+        subject = User.objects.filter(pk=user_id).first()
+        if subject is None:
+            raise Http404("No such user.")
+    if project_id is not None and not Project.objects.filter(pk=project_id).exists():
+        raise Http404("No such project.")
+    if subject is None and not team and project_id is None:
+        subject = requester
+    scope = make_scope(start=start, end=end, owner_id=subject.pk if subject else None,
+                       project_id=project_id, team=subject is None)
+    return scope, subject

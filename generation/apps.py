@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class GenerationConfig(AppConfig):
@@ -7,3 +8,7 @@ class GenerationConfig(AppConfig):
 
     def ready(self):
         from generation import signals  # noqa: F401 - connects django-q2 signals
+        from generation.prompt_styles import sync_builtin_styles
+
+        post_migrate.connect(sync_builtin_styles, sender=self,
+                             dispatch_uid="generation.sync_builtin_styles")

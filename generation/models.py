@@ -65,6 +65,17 @@ class Generation(models.Model):
     cost_is_estimate = models.BooleanField(default=True)
     # Whose key paid for it: "user", "team", "environment", or "" for keyless providers.
     key_source = models.CharField(max_length=12, blank=True)
+    # Prompt tools (issue #7): the style preset applied and what the user typed before the
+    # style and {a|b} variations made ``prompt`` / ``negative_prompt`` (empty: typed as sent).
+    style = models.ForeignKey(
+        "generation.StylePreset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="generations",
+    )
+    prompt_text = models.TextField(blank=True)
+    negative_prompt_text = models.TextField(blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -144,3 +155,6 @@ class Generation(models.Model):
         if applied:
             self.status, self.finished_at, self.cancel_requested = Status.CANCELED, now, True
         return bool(applied)
+
+
+from generation.models_prompts import HiddenPrompt, StylePreset  # noqa: E402,F401 - prompt tools

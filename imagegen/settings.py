@@ -284,3 +284,13 @@ LOGGING = {
         "django_q": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "INFO"},
     },
 }
+
+# --- Prompt tools (style presets, enhancement, history, variations) -------------------------
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "https://api.openai.com/v1")
+OPENROUTER_BASE_URL = env_str("OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1")
+# Chat models that enhance prompts (low-cost defaults); the user's own key pays.
+PROMPT_ENHANCE_MODEL_OPENROUTER = env_str("PROMPT_ENHANCE_MODEL_OPENROUTER", "openai/gpt-4o-mini")
+PROMPT_ENHANCE_MODEL_OPENAI = env_str("PROMPT_ENHANCE_MODEL_OPENAI", "gpt-4o-mini")
+PROMPT_ENHANCE_TIMEOUT = env_int("PROMPT_ENHANCE_TIMEOUT", 30, minimum=1, maximum=300)
+# Most generations one {a|b} variation prompt may fan out to.
+PROMPT_VARIATIONS_MAX = env_int("PROMPT_VARIATIONS_MAX", 16, minimum=1, maximum=256)

@@ -28,12 +28,16 @@ class GenerateForm(forms.Form):
     cfg_scale = forms.FloatField(required=False, min_value=0, label="CFG scale")
     seed = forms.IntegerField(required=False, min_value=0, help_text="Empty for random")
     project = forms.ModelChoiceField(queryset=None, required=False, empty_label="No project")
+    style = forms.ModelChoiceField(queryset=None, required=False, empty_label="No style")
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         from projects.models import Project
 
         self.fields["project"].queryset = Project.objects.writable_by(user)
+        from generation.models import StylePreset
+
+        self.fields["style"].queryset = StylePreset.objects.visible_to(user)
 
     def apply_errors(self, error):
         """Show a service ValidationError next to the fields it names."""

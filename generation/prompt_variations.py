@@ -2,7 +2,7 @@
 
 A group is text in braces that contains at least one ``|``; other braces (``{prompt}``, JSON
 in a prompt) are left alone. Groups do not nest. Empty alternatives are allowed
-(``a {big |}dog``). Combinations are counted before any is built, so a prompt that would make
+(``a {big|} dog``). Combinations are counted before any is built, so a prompt that would make
 millions is refused without making them.
 """
 

@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from gallery.admin import thumbnail_tag
 from gallery.models import Image
 from generation import services
-from generation.models import Generation
+from generation.models import Generation, StylePreset
 
 
 class ImageInline(admin.TabularInline):
@@ -69,3 +69,14 @@ class GenerationAdmin(admin.ModelAdmin):
         if created:
             self.message_user(request, f"Queued {len(created)} new generation(s): "
                                        f"{', '.join(map(str, created))}.")
+
+
+@admin.register(StylePreset)
+class StylePresetAdmin(admin.ModelAdmin):
+    """Prompt tools: built-in presets (no owner) and users' own."""
+
+    list_display = ["name", "key", "owner", "project", "updated_at"]
+    list_filter = [("owner", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "template", "owner__username"]
+    list_select_related = ["owner", "project"]
+    raw_id_fields = ["owner", "project"]

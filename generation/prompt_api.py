@@ -174,7 +174,7 @@ class HistoryView(APIView):
                                                 limit)
         return Response({"results": HistoryEntrySerializer(entries, many=True).data})
 
-    @extend_schema(responses={200: None})
+    @extend_schema(operation_id="api_prompts_history_clear", responses={200: None})
     def delete(self, request):
         """Clear your whole history (your generations stay)."""
         return Response({"deleted": prompt_history.clear_history(request.user)})

@@ -175,3 +175,24 @@ def test_generate_page_fans_out_variations(client, owner):
     assert prompts[0].startswith("line art drawing of a blue kite")
     assert Generation.objects.filter(style__key="line-art", prompt_text="a {red|blue} kite"
                                      ).count() == 2
+
+
+@needs_db
+def test_empty_alternatives_with_a_style_still_ask_for_a_prompt(owner_api):
+    style = StylePreset.objects.get(key="anime")
+    response = owner_api.post("/api/generate", {"prompt": "{|}", "style": style.pk},
+                              format="json")
+    assert response.status_code == 400
+    assert response.json()["prompt"] == ["Write a prompt."]
+    assert Generation.objects.count() == 0
+
+
+@needs_db
+def test_detail_page_shows_the_style_and_the_typed_prompt(client, owner, owner_api, run_jobs):
+    style = StylePreset.objects.get(key="isometric")
+    body = run_jobs(owner_api, {"prompt": "a tiny {castle|harbour}", "style": style.pk,
+                                "width": 64, "height": 64}).json()
+    client.force_login(owner)
+    page = client.get(f"/generations/{body['generations'][0]['id']}/").content.decode()
+    assert "Isometric" in page and "a tiny {castle|harbour}" in page
+    assert "isometric illustration of a tiny castle" in page

@@ -6,7 +6,7 @@ from gallery.models import Image
 from generation import services
 from generation.catalog import spec_from_row
 from generation.catalog_refresh import refresh_catalog
-from generation.models import CatalogModel, Generation
+from generation.models import CatalogModel, Generation, StylePreset
 
 CLOUD_PROVIDERS = ["openai", "openrouter", "replicate", "fal"]
 SPEC_TEMPLATE = (
@@ -130,3 +130,12 @@ class CatalogModelAdmin(admin.ModelAdmin):
     def refresh_from_providers(self, request, queryset):
         for line in refresh_catalog():
             self.message_user(request, line)
+@admin.register(StylePreset)
+class StylePresetAdmin(admin.ModelAdmin):
+    """Prompt tools: built-in presets (no owner) and users' own."""
+
+    list_display = ["name", "key", "owner", "project", "updated_at"]
+    list_filter = [("owner", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "template", "owner__username"]
+    list_select_related = ["owner", "project"]
+    raw_id_fields = ["owner", "project"]

@@ -28,6 +28,7 @@ class GenerateRequestSerializer(serializers.Serializer):
     seed = serializers.IntegerField(required=False, allow_null=True, min_value=0)
     project = serializers.IntegerField(required=False, allow_null=True)
     params = serializers.DictField(required=False, default=dict)
+    style = serializers.IntegerField(required=False, allow_null=True)  # a style preset's id
 
 
 class ImageSummarySerializer(serializers.Serializer):
@@ -55,6 +56,7 @@ class GenerationSerializer(serializers.ModelSerializer):
             "height", "num_images", "steps", "cfg_scale", "seed", "params", "project",
             "error", "cost_usd", "cost_is_estimate", "cancel_requested", "created_at",
             "started_at", "finished_at", "images",
+            "style", "prompt_text", "negative_prompt_text",
         ]
         read_only_fields = fields
 
@@ -64,12 +66,19 @@ def visible_generations(request):
 
 
 class GenerateView(APIView):
-    @extend_schema(request=GenerateRequestSerializer, responses={202: GenerationSerializer})
+    @extend_schema(request=GenerateRequestSerializer, responses={202: GenerationSerializer},
+                   description="One generation answers with it; a prompt with {a|b} "
+                               "variations answers with {count, generations: [...]}.")
     def post(self, request):
         form = GenerateRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        generation = services.create_generation(request.user, form.validated_data)
-        return Response(GenerationSerializer(generation).data, status=status.HTTP_202_ACCEPTED)
+        generations = services.create_generations(request.user, form.validated_data)
+        if len(generations) == 1:
+            body = GenerationSerializer(generations[0]).data
+        else:
+            body = {"count": len(generations),
+                    "generations": GenerationSerializer(generations, many=True).data}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 class GenerationDetailView(generics.RetrieveAPIView):

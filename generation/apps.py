@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class GenerationConfig(AppConfig):
@@ -6,8 +7,11 @@ class GenerationConfig(AppConfig):
     verbose_name = "Generation"
 
     def ready(self):
-        from django.db.models.signals import post_migrate
 
-        from generation import signals
+        from generation import signals  # also connects the django-q2 signals
+        from generation.prompt_styles import sync_builtin_styles
 
-        post_migrate.connect(signals.sync_catalog_after_migrate, sender=self)
+        post_migrate.connect(signals.sync_catalog_after_migrate, sender=self,
+                             dispatch_uid="generation.sync_catalog")
+        post_migrate.connect(sync_builtin_styles, sender=self,
+                             dispatch_uid="generation.sync_builtin_styles")

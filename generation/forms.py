@@ -31,12 +31,16 @@ class GenerateForm(forms.Form):
                                                                  "step": "any"}))
     seed = forms.IntegerField(required=False, min_value=0, help_text="Empty for random")
     project = forms.ModelChoiceField(queryset=None, required=False, empty_label="No project")
+    style = forms.ModelChoiceField(queryset=None, required=False, empty_label="No style")
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         from projects.models import Project
 
         self.fields["project"].queryset = Project.objects.writable_by(user)
+        from generation.models import StylePreset
+
+        self.fields["style"].queryset = StylePreset.objects.visible_to(user)
 
     params = forms.JSONField(required=False, widget=forms.HiddenInput)
 

@@ -65,6 +65,17 @@ class Generation(models.Model):
     cost_is_estimate = models.BooleanField(default=True)
     # Whose key paid for it: "user", "team", "environment", or "" for keyless providers.
     key_source = models.CharField(max_length=12, blank=True)
+    # Prompt tools (issue #7): the style preset applied and what the user typed before the
+    # style and {a|b} variations made ``prompt`` / ``negative_prompt`` (empty: typed as sent).
+    style = models.ForeignKey(
+        "generation.StylePreset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="generations",
+    )
+    prompt_text = models.TextField(blank=True)
+    negative_prompt_text = models.TextField(blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -195,3 +206,4 @@ class CatalogModel(models.Model):
     @property
     def effective_price(self):
         return self.price_override_usd if self.price_override_usd is not None else self.price_usd
+from generation.models_prompts import HiddenPrompt, StylePreset  # noqa: E402,F401 - prompt tools

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from generation import prompt_tools
 from generation.finish_hooks import generation_finished
 from generation.models import Generation, Status
 from generation.providers import DEFAULT_PROVIDER, all_providers, get_provider
@@ -143,7 +144,8 @@ def build_request(user, data: dict[str, Any]) -> tuple[Provider, GenerationReque
 
 
 def create_generation(user, data: dict[str, Any]) -> Generation:
-    """Validate, store a queued generation and enqueue it once the transaction commits."""
+    """Validate, store a queued generation and enqueue it once the transaction commits.
+    The prompt is sent as given: user submissions go through create_generations."""
     from projects.models import Project
 
     provider, request = build_request(user, data)
@@ -161,6 +163,7 @@ def create_generation(user, data: dict[str, Any]) -> Generation:
         _fail("provider", missing_key_message(provider.label))
 
     fields = asdict(request)
+    fields.update(prompt_tools.recorded_fields(data))  # style preset and the typed prompt
     estimate = provider.estimate_cost(request)
     with transaction.atomic():
         # Budgets (dashboard, issue #6): lock the owner's row (PostgreSQL; SQLite's IMMEDIATE
@@ -183,6 +186,14 @@ def create_generation(user, data: dict[str, Any]) -> Generation:
         transaction.on_commit(lambda: enqueue_generation(generation.pk))
     logger.info("generation %s queued (%s/%s)", generation.pk, provider.name, request.model)
     return generation
+
+
+def create_generations(user, data: dict[str, Any]) -> list[Generation]:
+    """A user's submission: apply its style preset, expand its {a|b} variations
+    (generation.prompt_tools) and queue one generation per combination, all or none."""
+    with transaction.atomic():
+        return [create_generation(user, item)
+                for item in prompt_tools.expand_submission(user, data)]
 
 
 def enqueue_generation(generation_id: int) -> None:
@@ -236,4 +247,7 @@ def retry_generation(generation: Generation) -> Generation:
         "params": generation.params,
         "project": generation.project,
     }
+    if generation.prompt_text:  # keep the style and typed prompt; the prompt is already final
+        data.update(style=generation.style, prompt_text=generation.prompt_text,
+                    negative_prompt_text=generation.negative_prompt_text)
     return create_generation(generation.owner, data)

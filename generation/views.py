@@ -33,12 +33,14 @@ def _within(value, spec, field):
 def generate_page(request):
     """GET: the form. POST: validate, queue, and show the live status panel beside it."""
     generation = None
+    generations = []  # several when the prompt has {a|b} variations
     status = 200
     if request.method == "POST":
         form = GenerateForm(request.POST, user=request.user)
         if form.is_valid():
             try:
-                generation = services.create_generation(request.user, form.cleaned_data)
+                generations = services.create_generations(request.user, form.cleaned_data)
+                generation = generations[0]
             except ValidationError as error:
                 form.apply_errors(error)
         if generation is not None and not request.htmx:
@@ -65,6 +67,7 @@ def generate_page(request):
         "models": model_choices(provider),
         "selected_model": form.data.get("model") or form.initial.get("model"),
         "generation": generation,
+        "generations": generations,
         "recent": _recent(request.user),
     }
     template = "generation/_area.html" if request.htmx else "generation/generate.html"

@@ -335,3 +335,11 @@ from imagegen.config import env_decimal  # noqa: E402
 DEFAULT_MONTHLY_BUDGET_USD = env_decimal("DEFAULT_MONTHLY_BUDGET_USD", None, minimum=0)
 DEFAULT_DAILY_IMAGE_LIMIT = env_int("DEFAULT_DAILY_IMAGE_LIMIT", None, minimum=0)
 TEAM_MONTHLY_BUDGET_USD = env_decimal("TEAM_MONTHLY_BUDGET_USD", None, minimum=0)
+# --- Prompt tools (style presets, enhancement, history, variations) -------------------------
+# Enhancement talks to OPENAI_BASE_URL / OPENROUTER_BASE_URL (see "Cloud providers" above).
+# Chat models that enhance prompts (low-cost defaults); the user's own key pays.
+PROMPT_ENHANCE_MODEL_OPENROUTER = env_str("PROMPT_ENHANCE_MODEL_OPENROUTER", "openai/gpt-4o-mini")
+PROMPT_ENHANCE_MODEL_OPENAI = env_str("PROMPT_ENHANCE_MODEL_OPENAI", "gpt-4o-mini")
+PROMPT_ENHANCE_TIMEOUT = env_int("PROMPT_ENHANCE_TIMEOUT", 30, minimum=1, maximum=300)
+# Most generations one {a|b} variation prompt may fan out to.
+PROMPT_VARIATIONS_MAX = env_int("PROMPT_VARIATIONS_MAX", 16, minimum=1, maximum=256)

@@ -31,6 +31,7 @@ api_patterns = [
     path("settings/tokens/<int:pk>", settings_api.TokenDetailView.as_view(),
          name="api-token-detail"),
     path("dashboard/", include("dashboard.api_urls")),
+    path("prompts/", include("generation.prompt_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -1,0 +1,215 @@
+"""REST API for the prompt tools under /api/prompts/: style presets, enhancement, history
+and the variation/cost preview. The logic lives in prompt_tools, prompt_history and
+prompt_enhance; these views check input and shape answers."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from generation import prompt_history, prompt_tools
+from generation.api import GenerateRequestSerializer
+from generation.models import StylePreset
+from generation.prompt_enhance import EnhanceError, enhance_prompt
+
+# --- Style presets ---------------------------------------------------------------------------
+
+
+class StylePresetSerializer(serializers.ModelSerializer):
+    """A preset as the API shows it; ``editable`` says whether this user may change it."""
+
+    builtin = serializers.BooleanField(source="is_builtin", read_only=True)
+    owner = serializers.CharField(source="owner.get_username", read_only=True, default=None)
+    editable = serializers.SerializerMethodField()
+
+    class Meta:
+        model = StylePreset
+        fields = ["id", "key", "name", "template", "negative_prompt", "builtin", "owner",
+                  "project", "editable", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_editable(self, style) -> bool:
+        user = self.context["request"].user
+        return style.owner_id is not None and style.owner_id == user.pk
+
+
+class StylePresetWriteSerializer(serializers.Serializer):
+    """The body of POST/PUT/PATCH: field types and lengths; prompt_tools.save_style checks
+    the rest (``{prompt}`` in the template, unique names, a project the user may edit)."""
+
+    name = serializers.CharField(max_length=100)
+    template = serializers.CharField(max_length=prompt_tools.MAX_STYLE_TEMPLATE)
+    negative_prompt = serializers.CharField(required=False, allow_blank=True, default="",
+                                            max_length=2000)
+    project = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+def visible_styles(request):
+    return StylePreset.objects.visible_to(request.user).select_related("owner")
+
+
+class StylePresetListView(APIView):
+    @extend_schema(responses={200: StylePresetSerializer(many=True)})
+    def get(self, request):
+        """Built-in presets, your own and those shared into your projects."""
+        styles = visible_styles(request)
+        return Response(StylePresetSerializer(styles, many=True,
+                                              context={"request": request}).data)
+
+    @extend_schema(request=StylePresetWriteSerializer, responses={201: StylePresetSerializer})
+    def post(self, request):
+        """Create a preset of your own (``project`` shares it into a project you edit)."""
+        form = StylePresetWriteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        style = prompt_tools.save_style(request.user, form.validated_data)
+        return Response(StylePresetSerializer(style, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class StylePresetDetailView(APIView):
+    def get_object(self, request, pk):
+        return get_object_or_404(visible_styles(request), pk=pk)
+
+    @extend_schema(responses={200: StylePresetSerializer})
+    def get(self, request, pk):
+        style = self.get_object(request, pk)
+        return Response(StylePresetSerializer(style, context={"request": request}).data)
+
+    def _save(self, request, pk, partial):
+        style = self.get_object(request, pk)
+        form = StylePresetWriteSerializer(data=request.data, partial=partial)
+        form.is_valid(raise_exception=True)
+        # PATCH changes only the keys sent; PUT replaces all (defaults for missing optionals).
+        data = {key: form.validated_data[key] for key in form.validated_data
+                if not partial or key in request.data}
+        try:
+            style = prompt_tools.save_style(request.user, data, style)
+        except prompt_tools.NotYourStyle as exc:
+            raise PermissionDenied(str(exc)) from None
+        return Response(StylePresetSerializer(style, context={"request": request}).data)
+
+    @extend_schema(request=StylePresetWriteSerializer, responses={200: StylePresetSerializer})
+    def put(self, request, pk):
+        return self._save(request, pk, partial=False)
+
+    @extend_schema(request=StylePresetWriteSerializer, responses={200: StylePresetSerializer})
+    def patch(self, request, pk):
+        return self._save(request, pk, partial=True)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk):
+        style = self.get_object(request, pk)
+        try:
+            prompt_tools.delete_style(request.user, style)
+        except prompt_tools.NotYourStyle as exc:
+            raise PermissionDenied(str(exc)) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Enhancement -----------------------------------------------------------------------------
+
+
+class EnhanceRequestSerializer(serializers.Serializer):
+    prompt = serializers.CharField(max_length=10_000)
+    style = serializers.IntegerField(required=False, allow_null=True)
+    provider = serializers.ChoiceField(choices=["openrouter", "openai"], required=False,
+                                       allow_blank=True)
+    model = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class EnhanceResponseSerializer(serializers.Serializer):
+    prompt = serializers.CharField()
+    model = serializers.CharField()
+    provider = serializers.CharField()
+    cost_usd = serializers.DecimalField(max_digits=12, decimal_places=6, allow_null=True)
+
+
+class EnhanceView(APIView):
+    @extend_schema(request=EnhanceRequestSerializer, responses={200: EnhanceResponseSerializer})
+    def post(self, request):
+        """A more detailed prompt with the same subject, from a chat model paid with your
+        OpenRouter or OpenAI key. 400: fix something (key, credit, model); 502: the provider
+        failed. Errors are ``{detail}`` or field errors, in words."""
+        form = EnhanceRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        style = prompt_tools.resolve_style(request.user, data.get("style"))
+        try:
+            result = enhance_prompt(request.user, data["prompt"], style=style,
+                                    provider=data.get("provider") or None,
+                                    model=data.get("model") or None)
+        except EnhanceError as exc:
+            body = {exc.field: [exc.message]} if exc.field else {"detail": exc.message}
+            return Response(body, status=exc.status)
+        return Response(EnhanceResponseSerializer(result).data)
+
+
+# --- History ---------------------------------------------------------------------------------
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    id = serializers.CharField()
+    prompt = serializers.CharField()
+    negative_prompt = serializers.CharField()
+    count = serializers.IntegerField()
+    last_used = serializers.DateTimeField()
+
+
+class HistoryView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, description="only prompts containing this"),
+                    OpenApiParameter("limit", int, description="1 to 100, default 20")],
+        responses={200: HistoryEntrySerializer(many=True)},
+    )
+    def get(self, request):
+        """Your distinct prompts, most recently used first."""
+        try:
+            limit = int(request.query_params.get("limit", 20))
+        except ValueError:
+            return Response({"limit": ["Give a whole number from 1 to 100."]},
+                            status=status.HTTP_400_BAD_REQUEST)
+        entries = prompt_history.prompt_history(request.user, request.query_params.get("q", ""),
+                                                limit)
+        return Response({"results": HistoryEntrySerializer(entries, many=True).data})
+
+    @extend_schema(operation_id="api_prompts_history_clear", responses={200: None})
+    def delete(self, request):
+        """Clear your whole history (your generations stay)."""
+        return Response({"deleted": prompt_history.clear_history(request.user)})
+
+
+class HistoryEntryView(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request, key):
+        """Remove one entry from your history; another user's entry is a 404."""
+        if not prompt_history.delete_history_entry(request.user, key):
+            return Response({"detail": "No such history entry."},
+                            status=status.HTTP_404_NOT_FOUND)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Variations and cost preview -------------------------------------------------------------
+
+
+class PreviewResponseSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    prompts = serializers.ListField(child=serializers.CharField())
+    negative_prompt = serializers.CharField()
+    style = serializers.IntegerField(allow_null=True)
+    estimate_usd = serializers.DecimalField(max_digits=14, decimal_places=6, allow_null=True)
+    per_generation_usd = serializers.ListField(
+        child=serializers.DecimalField(max_digits=12, decimal_places=6, allow_null=True))
+
+
+class VariationPreviewView(APIView):
+    @extend_schema(request=GenerateRequestSerializer,
+                   responses={200: PreviewResponseSerializer})
+    def post(self, request):
+        """What POST /api/generate with this body would queue: the final prompts, how many
+        generations, and the cost estimate for all of them (null when unknown)."""
+        form = GenerateRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        preview = prompt_tools.preview_submission(request.user, form.validated_data)
+        return Response(PreviewResponseSerializer(preview).data)

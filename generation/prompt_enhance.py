@@ -1,0 +1,210 @@
+"""Prompt enhancement: a chat model rewrites the user's prompt with more detail for image
+models, through OpenRouter or OpenAI, with the user's own key.
+
+The call goes to the chat-completions endpoint with the official ``openai`` SDK at
+``OPENROUTER_BASE_URL`` / ``OPENAI_BASE_URL`` (tests point these at local fake servers).
+Failures become ``EnhanceError`` with a message in words and the HTTP status the API answers
+with: 400 when the user can fix it (key, credit, model), 502 when the provider failed.
+The key never appears in a message, a log line or a response.
+
+Cost: OpenRouter reports it (``usage.cost``, USD). For OpenAI it is computed from the token
+counts and ``OPENAI_CHAT_PRICES`` (USD per million tokens, list prices of late 2025); a model
+not in the table has an unknown cost (``None``).
+"""
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+import openai
+from django.conf import settings
+
+from settings_app.keys import missing_key_message, record_key_use, resolve_api_key
+
+logger = logging.getLogger(__name__)
+
+PROVIDERS = {"openrouter": "OpenRouter", "openai": "OpenAI"}
+# Tried in this order when the request names no provider.
+PREFERENCE = ("openrouter", "openai")
+
+# USD per 1M tokens: (input, output).
+OPENAI_CHAT_PRICES: dict[str, tuple[Decimal, Decimal]] = {
+    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60")),
+    "gpt-4o": (Decimal("2.50"), Decimal("10.00")),
+    "gpt-4.1-nano": (Decimal("0.10"), Decimal("0.40")),
+    "gpt-4.1-mini": (Decimal("0.40"), Decimal("1.60")),
+    "gpt-4.1": (Decimal("2.00"), Decimal("8.00")),
+    "gpt-5-nano": (Decimal("0.05"), Decimal("0.40")),
+    "gpt-5-mini": (Decimal("0.25"), Decimal("2.00")),
+}
+MAX_ENHANCED_LENGTH = 4000
+
+SYSTEM_INSTRUCTION = (
+    "You improve prompts for text-to-image models. Rewrite the user's prompt into one richer "
+    "prompt: keep the user's subject, every object, person, text and constraint they asked "
+    "for, and their language; add concrete visual detail: setting, composition, lighting, "
+    "colour, materials, mood and camera or medium. Do not change what the image is of. Keep "
+    "any {a|b|c} alternatives exactly as written. Answer with the prompt only, no preamble, "
+    "no quotes, at most 80 words."
+)
+
+
+class EnhanceError(Exception):
+    """Enhancement failed; ``message`` says why in words, ``status`` is the HTTP answer."""
+
+    def __init__(self, message: str, status: int = 502, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Enhanced:
+    prompt: str
+    model: str
+    provider: str
+    cost_usd: Decimal | None
+
+
+def _base_url(provider: str) -> str:
+    return settings.OPENROUTER_BASE_URL if provider == "openrouter" else settings.OPENAI_BASE_URL
+
+
+def _default_model(provider: str) -> str:
+    if provider == "openrouter":
+        return settings.PROMPT_ENHANCE_MODEL_OPENROUTER
+    return settings.PROMPT_ENHANCE_MODEL_OPENAI
+
+
+def choose_provider(user, provider: str | None) -> tuple[str, str]:
+    """The provider to ask and the user's key for it: the one named, or the first with a key.
+    EnhanceError (400, on ``provider``) names the key that is missing."""
+    if provider:
+        if provider not in PROVIDERS:
+            raise EnhanceError(f"Unknown provider {provider!r}; enhancement uses "
+                               f"{' or '.join(PROVIDERS)}.", 400, "provider")
+        key = resolve_api_key(user, provider)
+        if key is None:
+            raise EnhanceError(missing_key_message(PROVIDERS[provider]), 400, "provider")
+        record_key_use(user, provider, key.source)
+        return provider, key.value
+    for name in PREFERENCE:
+        key = resolve_api_key(user, name)
+        if key is not None:
+            record_key_use(user, name, key.source)
+            return name, key.value
+    raise EnhanceError("Enhancing a prompt needs an OpenRouter or OpenAI API key: add one "
+                       "under Settings → Provider keys, or ask an administrator for access to "
+                       "the team key.", 400, "provider")
+
+
+def _instruction(style) -> str:
+    if style is None:
+        return SYSTEM_INSTRUCTION
+    return (f"{SYSTEM_INSTRUCTION} The user's prompt will then be placed into the style "
+            f"template \"{style.template}\" (style: {style.name}), so describe the subject and "
+            f"scene to suit that style without repeating the template's words.")
+
+
+def _provider_message(exc: openai.APIStatusError, api_key: str) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    message = body.get("message") or (body.get("error") or {}).get("message") or ""
+    return str(message).replace(api_key, "***")[:300]
+
+
+def _explain(exc: Exception, label: str, api_key: str) -> EnhanceError:
+    """An SDK failure in words, with the status our API answers with."""
+    if isinstance(exc, openai.APITimeoutError):
+        return EnhanceError(f"{label} did not answer in time; try again.", 502)
+    if isinstance(exc, openai.APIConnectionError):
+        return EnhanceError(f"Could not reach {label}; try again later.", 502)
+    if isinstance(exc, openai.APIStatusError):
+        status, code = exc.status_code, str(getattr(exc, "code", "") or "")
+        if status == 401:
+            return EnhanceError(f"{label} rejected the API key: check it in Settings.", 400)
+        if status == 402 or code == "insufficient_quota":
+            return EnhanceError(f"The {label} account has no credit left: add credit or use "
+                                f"another key.", 400)
+        if status == 403:
+            detail = _provider_message(exc, api_key)
+            return EnhanceError(f"{label} refused the request"
+                                f"{': ' + detail if detail else '.'}", 400)
+        if status == 429:
+            return EnhanceError(f"{label} is rate limiting requests; wait a moment and try "
+                                f"again.", 502)
+        if status >= 500:
+            return EnhanceError(f"{label} is having problems (HTTP {status}); try again "
+                                f"later.", 502)
+        detail = _provider_message(exc, api_key)
+        return EnhanceError(f"{label} did not accept the request"
+                            f"{': ' + detail if detail else '.'}", 400)
+    return EnhanceError(f"{label} sent an answer that could not be read; try again.", 502)
+
+
+def _cost(provider: str, model: str, usage) -> Decimal | None:
+    if usage is None:
+        return None
+    if provider == "openrouter":
+        cost = getattr(usage, "cost", None)
+        if cost is None and usage.model_extra:
+            cost = usage.model_extra.get("cost")
+        return Decimal(str(cost)) if cost is not None else None
+    prices = OPENAI_CHAT_PRICES.get(model)
+    if prices is None:
+        return None
+    million = Decimal(1_000_000)
+    return (Decimal(usage.prompt_tokens or 0) * prices[0]
+            + Decimal(usage.completion_tokens or 0) * prices[1]) / million
+
+
+def _clean(text: str) -> str:
+    text = text.strip()
+    for prefix in ("Prompt:", "prompt:", "Enhanced prompt:"):
+        if text.startswith(prefix):
+            text = text[len(prefix):].strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
+    return text
+
+
+def enhance_prompt(user, prompt: str, *, style=None, provider: str | None = None,
+                   model: str | None = None) -> Enhanced:
+    """Ask a chat model for a more detailed prompt with the same subject, with the user's key
+    for OpenRouter or OpenAI. Raises EnhanceError with a message in words."""
+    provider, api_key = choose_provider(user, provider)
+    label = PROVIDERS[provider]
+    model = model or _default_model(provider)
+    client = openai.OpenAI(base_url=_base_url(provider), api_key=api_key, max_retries=0,
+                           timeout=settings.PROMPT_ENHANCE_TIMEOUT)
+    try:
+        completion = client.chat.completions.create(
+            model=model,
+            messages=[{"role": "system", "content": _instruction(style)},
+                      {"role": "user", "content": prompt}],
+            max_tokens=300,
+            temperature=0.7,
+        )
+    except (openai.OpenAIError, ValueError) as exc:  # ValueError: a body that is not JSON
+        error = _explain(exc, label, api_key)
+        logger.warning("prompt enhancement via %s (%s) failed: %s", provider, model,
+                       error.message)
+        raise error from None
+    finally:
+        client.close()
+
+    # OpenRouter may answer 200 with {"error": {...}} and no choices.
+    extra = completion.model_extra or {}
+    if isinstance(extra.get("error"), dict):
+        detail = str(extra["error"].get("message") or "").replace(api_key, "***")[:300]
+        raise EnhanceError(f"{label} could not enhance the prompt"
+                           f"{': ' + detail if detail else '.'}", 502)
+    choices = completion.choices or []
+    content = choices[0].message.content if choices and choices[0].message else None
+    enhanced = _clean(content or "")
+    if not enhanced:
+        raise EnhanceError(f"{label} answered without a prompt; try again.", 502)
+    cost = _cost(provider, model, completion.usage)
+    logger.info("prompt enhanced via %s (%s), cost %s", provider, model, cost)
+    return Enhanced(prompt=enhanced[:MAX_ENHANCED_LENGTH], model=completion.model or model,
+                    provider=provider, cost_usd=cost)

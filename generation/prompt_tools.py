@@ -1,0 +1,201 @@
+"""Prompt tools' business actions: style presets, applying a style and expanding
+``{a|b}`` variations into one submission per combination, and the cost preview.
+
+``generation.services.create_generations`` calls ``expand_submission`` and queues one
+generation per item; ``create_generation`` stores ``recorded_fields`` of each item.
+"""
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from generation.models import StylePreset
+from generation.models_prompts import PROMPT_PLACEHOLDER
+from generation.prompt_variations import count_combinations, expand
+from generation.providers import DEFAULT_PROVIDER, get_provider
+
+MAX_STYLE_TEMPLATE = 2000
+
+
+class NotYourStyle(Exception):
+    """The user may use this preset but not change it (built in, or a teammate's)."""
+
+
+def _check_owner(user, style: StylePreset) -> None:
+    if style.is_builtin:
+        raise NotYourStyle("Built-in presets cannot be changed; create your own instead.")
+    if style.owner_id != user.pk:
+        raise NotYourStyle("Only the preset's owner can change it.")
+
+
+def _fail(field: str, message: str):
+    raise ValidationError({field: [message]})
+
+
+# --- Applying a style and expanding variations -------------------------------------------------
+
+
+def resolve_style(user, value) -> StylePreset | None:
+    """The preset a submission names (an id or an instance), checked against what the user
+    may see; None for no style. Another user's private preset is "No such style preset."."""
+    if value in (None, ""):
+        return None
+    pk = value.pk if isinstance(value, StylePreset) else value
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        _fail("style", "Give the style preset's id.")
+    style = StylePreset.objects.visible_to(user).filter(pk=pk).first()
+    if style is None:
+        _fail("style", "No such style preset.")
+    return style
+
+
+def _model_takes_negative_prompt(data: dict[str, Any]) -> bool:
+    provider = get_provider(data.get("provider") or DEFAULT_PROVIDER)
+    if provider is None:
+        return True  # build_request reports the unknown provider
+    spec = provider.get_model(data.get("model") or provider.default_model.id)
+    return spec is None or spec.negative_prompt
+
+
+def check_variation_count(text: str) -> int:
+    """How many combinations the prompt makes; a ValidationError beyond
+    PROMPT_VARIATIONS_MAX that says how many it makes."""
+    count = count_combinations(text)
+    limit = settings.PROMPT_VARIATIONS_MAX
+    if count > limit:
+        _fail("prompt", f"This prompt makes {count:,} combinations; at most {limit} can be "
+                        f"generated at once. Remove some {{a|b}} alternatives.")
+    return count
+
+
+def expand_submission(user, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """One submission per ``{a|b}`` combination, each with the style applied: ``prompt`` and
+    ``negative_prompt`` become what is sent; ``style``, ``prompt_text`` and
+    ``negative_prompt_text`` record the preset and what the user typed."""
+    style = resolve_style(user, data.get("style"))
+    text = (data.get("prompt") or "").strip()
+    negative = (data.get("negative_prompt") or "").strip()
+    check_variation_count(text)
+
+    final_negative = negative
+    # A model without negative prompts still takes the style's positive part; the user's own
+    # negative prompt is left in so that build_request says the model does not take it.
+    if style is not None and _model_takes_negative_prompt(data):
+        final_negative = style.combine_negative(negative)
+
+    items = []
+    for variant in expand(text):
+        item = dict(data)
+        item.update(
+            # An empty prompt stays empty so that validation asks for one.
+            prompt=style.apply(variant) if style is not None and variant else variant,
+            negative_prompt=final_negative,
+            style=style,
+            prompt_text=text,
+            negative_prompt_text=negative,
+        )
+        items.append(item)
+    return items
+
+
+def recorded_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The prompt-tools fields of a Generation for an item from ``expand_submission``;
+    nothing for data that did not come through it."""
+    if "prompt_text" not in data:
+        return {}
+    style = data.get("style")
+    return {
+        "style": style if isinstance(style, StylePreset) else None,
+        "prompt_text": data.get("prompt_text") or "",
+        "negative_prompt_text": data.get("negative_prompt_text") or "",
+    }
+
+
+def preview_submission(user, data: dict[str, Any]) -> dict[str, Any]:
+    """What a submission would queue, without queueing it: the final prompts, how many, and
+    the provider's cost estimate for all of them (None when the provider cannot say)."""
+    from generation.services import build_request
+
+    items = expand_submission(user, data)
+    estimates: list[Decimal | None] = []
+    for item in items:
+        provider, request = build_request(user, item)
+        estimates.append(provider.estimate_cost(request))
+    known = all(estimate is not None for estimate in estimates)
+    return {
+        "count": len(items),
+        "prompts": [item["prompt"] for item in items],
+        "negative_prompt": items[0]["negative_prompt"],
+        "style": items[0]["style"].pk if items[0]["style"] else None,
+        "estimate_usd": sum(estimates, Decimal(0)) if known else None,
+        "per_generation_usd": estimates,
+    }
+
+
+# --- Style presets -----------------------------------------------------------------------------
+
+
+def _writable_project(user, value):
+    from projects.models import Project
+
+    if value in (None, ""):
+        return None
+    pk = value.pk if isinstance(value, Project) else value
+    project = Project.objects.writable_by(user).filter(pk=pk).first()
+    if project is None:
+        _fail("project", "No such project.")
+    return project
+
+
+def save_style(user, data: dict[str, Any], style: StylePreset | None = None) -> StylePreset:
+    """Create the user's preset, or change their own ``style``: the template must contain
+    ``{prompt}``, names are unique per user, and ``project`` (sharing) must be a project the
+    user may edit. Only the given keys change (PATCH)."""
+    if style is not None:
+        _check_owner(user, style)
+    style = style or StylePreset(owner=user)
+    changed = []
+    if "name" in data:
+        name = (data["name"] or "").strip()
+        if not name:
+            _fail("name", "Give the preset a name.")
+        style.name = name
+        changed.append("name")
+    if "template" in data:
+        template = (data["template"] or "").strip()
+        if PROMPT_PLACEHOLDER not in template:
+            _fail("template", "The template must contain {prompt} where your text goes, "
+                              "e.g. \"{prompt}, watercolor\".")
+        if len(template) > MAX_STYLE_TEMPLATE:
+            _fail("template", f"The template is {len(template)} characters; at most "
+                              f"{MAX_STYLE_TEMPLATE}.")
+        style.template = template
+        changed.append("template")
+    if "negative_prompt" in data:
+        style.negative_prompt = (data["negative_prompt"] or "").strip()
+        changed.append("negative_prompt")
+    if "project" in data:
+        style.project = _writable_project(user, data["project"])
+        changed.append("project")
+    if style.pk is None and not (style.name and style.template):
+        _fail("name" if not style.name else "template", "This field is required.")
+    try:
+        with transaction.atomic():
+            if style.pk is None:
+                style.save()
+            elif changed:
+                style.save(update_fields=[*changed, "updated_at"])
+    except IntegrityError:
+        _fail("name", f"You already have a preset named {style.name!r}.")
+    return style
+
+
+def delete_style(user, style: StylePreset) -> None:
+    """Delete the user's own preset; generations that used it keep their prompts."""
+    _check_owner(user, style)
+    style.delete()

@@ -1,0 +1,358 @@
+/* Prompt tools on the Generate page: style preview, enhance-then-accept, history
+ * autocomplete, variation count and cost, keyboard shortcuts and their help overlay.
+ * htmx replaces #generate-area after each submit, so elements are looked up when used and
+ * events are delegated from the document. */
+(function () {
+  "use strict";
+
+  const $ = (selector, root) => (root || document).querySelector(selector);
+  const form = () => $("#generate-area form.generate-form");
+  const promptBox = () => $("#id_prompt");
+
+  function csrfToken() {
+    const input = $("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  async function api(url, method, payload) {
+    const options = {
+      method: method,
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+    };
+    if (payload !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(payload);
+    }
+    let response;
+    try {
+      response = await fetch(url, options);
+    } catch (error) {
+      return { ok: false, status: 0, body: { detail: "The server could not be reached." } };
+    }
+    let body = null;
+    try { body = await response.json(); } catch (error) { body = null; }
+    return { ok: response.ok, status: response.status, body: body };
+  }
+
+  function errorText(body) {
+    if (!body) return "Something went wrong; try again.";
+    if (body.detail) return String(body.detail);
+    const first = Object.values(body)[0];
+    return Array.isArray(first) ? first.join(" ") : String(first);
+  }
+
+  function debounce(fn, ms) {
+    let timer = null;
+    return function () {
+      clearTimeout(timer);
+      timer = setTimeout(fn, ms);
+    };
+  }
+
+  /* --- Style preview ----------------------------------------------------------------- */
+
+  function updateStylePreview() {
+    const preview = $("#style-preview");
+    const select = $("#id_style");
+    if (!preview || !select) return;
+    const option = select.selectedOptions[0];
+    if (!select.value || !option) {
+      preview.hidden = true;
+      return;
+    }
+    const text = (promptBox() ? promptBox().value : "").trim();
+    const template = option.dataset.template || "{prompt}";
+    $("[data-final-prompt]", preview).textContent =
+      (text ? template.split("{prompt}").join(text) : template).trim();
+    const userNegative = ($("#id_negative_prompt") ? $("#id_negative_prompt").value : "").trim();
+    const negative = [userNegative, (option.dataset.negative || "").trim()]
+      .filter(Boolean).join(", ");
+    $("[data-final-negative]", preview).textContent = negative ? "Negative: " + negative : "";
+    preview.hidden = false;
+  }
+
+  /* --- Variation count and estimate (server preview) ---------------------------------- */
+
+  const NUMBERS = ["width", "height", "num_images", "steps", "seed", "project", "style"];
+
+  function submission() {
+    const data = {};
+    for (const [key, value] of new FormData(form()).entries()) {
+      if (key === "csrfmiddlewaretoken" || value === "") continue;
+      data[key] = value;
+    }
+    for (const key of NUMBERS) if (key in data) data[key] = Number(data[key]);
+    if ("cfg_scale" in data) data.cfg_scale = Number(data.cfg_scale);
+    return data;
+  }
+
+  let previewSerial = 0;
+  async function updateVariationPreview() {
+    const box = $("#variation-preview");
+    if (!box || !form()) return;
+    const data = submission();
+    if (!data.prompt || !data.prompt.trim()) {
+      box.hidden = true;
+      return;
+    }
+    const serial = ++previewSerial;
+    const result = await api(box.dataset.url, "POST", data);
+    if (serial !== previewSerial) return; // a newer preview is on its way
+    box.classList.remove("error");
+    if (!result.ok) {
+      const promptError = result.body && result.body.prompt;
+      box.hidden = !promptError;
+      if (promptError) {
+        box.textContent = promptError.join(" ");
+        box.classList.add("error");
+      }
+      return;
+    }
+    const count = result.body.count;
+    const parts = [];
+    if (count > 1) parts.push(count + " generations, one per variation");
+    if (result.body.estimate_usd !== null && Number(result.body.estimate_usd) > 0) {
+      parts.push("estimated $" + Number(result.body.estimate_usd).toFixed(3) +
+                 (count > 1 ? " in all" : ""));
+    }
+    box.dataset.count = String(count);
+    box.textContent = parts.join(" · ");
+    box.hidden = parts.length === 0;
+  }
+  const schedulePreview = debounce(updateVariationPreview, 250);
+
+  /* --- Enhancement: show the suggestion, replace only when accepted -------------------- */
+
+  async function enhance(button) {
+    const text = promptBox().value.trim();
+    const errorBox = $("#enhance-error");
+    const resultBox = $("#enhance-result");
+    errorBox.hidden = true;
+    if (!text) {
+      errorBox.textContent = "Write a prompt first.";
+      errorBox.hidden = false;
+      return;
+    }
+    const payload = { prompt: text };
+    if ($("#id_style") && $("#id_style").value) payload.style = Number($("#id_style").value);
+    button.disabled = true;
+    button.textContent = "Enhancing…";
+    const result = await api(button.dataset.url, "POST", payload);
+    button.disabled = false;
+    button.textContent = "Enhance";
+    if (!result.ok) {
+      errorBox.textContent = errorText(result.body);
+      errorBox.hidden = false;
+      return;
+    }
+    let source = result.body.model;
+    if (result.body.cost_usd !== null) source += " ($" + Number(result.body.cost_usd).toFixed(5) + ")";
+    $("[data-enhance-model]", resultBox).textContent = source;
+    $("[data-enhance-text]", resultBox).textContent = result.body.prompt;
+    resultBox.hidden = false;
+    $("#enhance-accept").focus();
+  }
+
+  function acceptEnhanced() {
+    const resultBox = $("#enhance-result");
+    promptBox().value = $("[data-enhance-text]", resultBox).textContent;
+    resultBox.hidden = true;
+    promptBox().focus();
+    promptChanged(false);
+  }
+
+  /* --- History autocomplete ------------------------------------------------------------ */
+
+  let activeIndex = -1;
+  let historySerial = 0;
+  const suggestions = () => $("#history-suggestions");
+  const suggestionsOpen = () => suggestions() && !suggestions().hidden;
+
+  function closeSuggestions() {
+    const list = suggestions();
+    if (list) list.hidden = true;
+    activeIndex = -1;
+  }
+
+  function markActive(index) {
+    const items = suggestions().querySelectorAll("li");
+    activeIndex = Math.max(-1, Math.min(index, items.length - 1));
+    items.forEach((item, i) => item.setAttribute("aria-selected", String(i === activeIndex)));
+    if (activeIndex >= 0) items[activeIndex].scrollIntoView({ block: "nearest" });
+  }
+
+  async function loadHistory() {
+    const list = suggestions();
+    if (!list) return;
+    const query = promptBox().value.trim();
+    const serial = ++historySerial;
+    const result = await api(list.dataset.url + "?limit=8&q=" + encodeURIComponent(query), "GET");
+    if (serial !== historySerial || !result.ok) return;
+    const entries = result.body.results.filter((entry) => entry.prompt !== query);
+    list.textContent = "";
+    for (const entry of entries) {
+      const item = document.createElement("li");
+      item.setAttribute("role", "option");
+      item.dataset.prompt = entry.prompt;
+      item.dataset.negative = entry.negative_prompt;
+      item.dataset.id = entry.id;
+      const text = document.createElement("span");
+      text.className = "text";
+      text.textContent = entry.prompt;
+      text.title = entry.negative_prompt ? entry.prompt + "\nNegative: " + entry.negative_prompt
+                                          : entry.prompt;
+      const count = document.createElement("span");
+      count.className = "count";
+      count.textContent = "×" + entry.count;
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "remove";
+      remove.textContent = "×";
+      remove.setAttribute("aria-label", "Remove from history");
+      remove.title = "Remove from history";
+      item.append(text, count, remove);
+      list.append(item);
+    }
+    list.hidden = entries.length === 0;
+    activeIndex = -1;
+  }
+  const scheduleHistory = debounce(loadHistory, 200);
+
+  function pickSuggestion(item) {
+    promptBox().value = item.dataset.prompt;
+    const negative = $("#id_negative_prompt");
+    if (negative) negative.value = item.dataset.negative || "";
+    closeSuggestions();
+    promptBox().focus();
+    promptChanged(false);
+  }
+
+  async function removeSuggestion(item) {
+    const list = suggestions();
+    const result = await api(list.dataset.url + "/" + encodeURIComponent(item.dataset.id),
+                             "DELETE");
+    if (result.ok || result.status === 404) item.remove();
+    if (!list.querySelector("li")) closeSuggestions();
+  }
+
+  /* --- Keyboard shortcuts and help ----------------------------------------------------- */
+
+  let focusBeforeHelp = null;
+  function openHelp() {
+    const help = $("#shortcut-help");
+    if (!help) return;
+    focusBeforeHelp = document.activeElement;
+    help.hidden = false;
+    $("[data-close-help]", help).focus();
+  }
+  function closeHelp() {
+    const help = $("#shortcut-help");
+    help.hidden = true;
+    if (focusBeforeHelp && focusBeforeHelp.focus) focusBeforeHelp.focus();
+  }
+  const helpOpen = () => $("#shortcut-help") && !$("#shortcut-help").hidden;
+
+  function isTyping(element) {
+    return element && (element.isContentEditable ||
+                       /^(INPUT|TEXTAREA|SELECT)$/.test(element.tagName));
+  }
+
+  function cancelRunning() {
+    const buttons = document.querySelectorAll("#result .status-panel header button[hx-post]");
+    buttons.forEach((button) => button.click());
+    return buttons.length > 0;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (!form()) return;
+    const target = event.target;
+    if (target === promptBox() && suggestionsOpen()) {
+      const count = suggestions().querySelectorAll("li").length;
+      if (event.key === "ArrowDown") { event.preventDefault(); markActive((activeIndex + 1) % count); return; }
+      if (event.key === "ArrowUp") { event.preventDefault(); markActive(activeIndex <= 0 ? count - 1 : activeIndex - 1); return; }
+      if (event.key === "Enter" && !event.ctrlKey && !event.metaKey && activeIndex >= 0) {
+        event.preventDefault();
+        pickSuggestion(suggestions().querySelectorAll("li")[activeIndex]);
+        return;
+      }
+    } else if (target === promptBox() && event.key === "ArrowDown" && !event.altKey &&
+               promptBox().selectionStart === promptBox().value.length) {
+      loadHistory(); // ↓ at the end of the prompt opens the history
+    }
+    if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
+      event.preventDefault();
+      closeSuggestions();
+      if (!helpOpen()) form().requestSubmit();
+      return;
+    }
+    if (event.key === "Escape") {
+      if (helpOpen()) { event.preventDefault(); closeHelp(); return; }
+      if (suggestionsOpen()) { event.preventDefault(); closeSuggestions(); return; }
+      const resultBox = $("#enhance-result");
+      if (resultBox && !resultBox.hidden) { resultBox.hidden = true; return; }
+      if (cancelRunning()) event.preventDefault();
+      return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey || isTyping(target)) return;
+    if (event.key === "/") {
+      event.preventDefault();
+      promptBox().focus();
+    } else if (event.key === "?") {
+      event.preventDefault();
+      openHelp();
+    }
+  });
+
+  /* --- Wiring ---------------------------------------------------------------------------- */
+
+  function promptChanged(withHistory) {
+    updateStylePreview();
+    schedulePreview();
+    if (withHistory) {
+      if (promptBox().value.trim().length >= 2) scheduleHistory();
+      else closeSuggestions();
+    }
+  }
+
+  document.addEventListener("input", function (event) {
+    if (!form() || !form().contains(event.target)) return;
+    if (event.target === promptBox()) promptChanged(true);
+    else { updateStylePreview(); schedulePreview(); }
+  });
+
+  document.addEventListener("change", function (event) {
+    if (!form() || !form().contains(event.target)) return;
+    updateStylePreview();
+    schedulePreview();
+  });
+
+  document.addEventListener("click", function (event) {
+    const target = event.target;
+    if (target.closest("#enhance-button")) enhance(target.closest("#enhance-button"));
+    else if (target.closest("#enhance-accept")) acceptEnhanced();
+    else if (target.closest("#enhance-dismiss")) $("#enhance-result").hidden = true;
+    else if (target.closest("[data-shortcut-help]")) openHelp();
+    else if (target.closest("[data-close-help]") || target.id === "shortcut-help") closeHelp();
+    else if (target.closest("#history-suggestions .remove")) {
+      removeSuggestion(target.closest("li"));
+    } else if (target.closest("#history-suggestions li")) {
+      pickSuggestion(target.closest("li"));
+    } else if (!target.closest(".prompt-box")) closeSuggestions();
+  });
+
+  // Keep the prompt focused while a suggestion is clicked.
+  document.addEventListener("mousedown", function (event) {
+    if (event.target.closest("#history-suggestions")) event.preventDefault();
+  });
+
+  function refresh() {
+    updateStylePreview();
+    updateVariationPreview();
+  }
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "generate-area") refresh();
+  });
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", refresh);
+  else refresh();
+})();

@@ -17,6 +17,8 @@ api_patterns = [
     path("generation/cancel/<int:pk>", generation_api.GenerationCancelView.as_view(),
          name="api-generation-cancel"),
     path("generations", generation_api.GenerationListView.as_view(), name="api-generations"),
+    path("", include("gallery.api_urls")),
+    path("", include("projects.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

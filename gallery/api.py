@@ -214,7 +214,11 @@ class GalleryDetailView(APIView):
         form = ImageUpdateSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
         services.update_image(request.user, image, form.validated_data)
-        return self._answer(request, pk)
+        # Answered even when the change took the image out of the user's sight (an editor
+        # moving a colleague's image out of the project): they saw it and just changed it.
+        changed = Image.objects.select_related("generation", "owner").prefetch_related("tags")
+        return Response(ImageDetailSerializer(changed.get(pk=pk),
+                                              context={"request": request}).data)
 
     @extend_schema(request=ImageUpdateSerializer, responses={200: ImageDetailSerializer})
     def put(self, request, pk):

@@ -270,3 +270,18 @@ def remix_body(user, image: Image) -> dict:
         "params": generation.params,
         "project": project,
     }
+
+
+def remix_initial(user, image_id) -> dict:
+    """Initial values for the Generate form from a visible image's settings ("use these
+    settings"); empty when the id is not an image the user may see."""
+    if not str(image_id).isdigit():
+        return {}
+    image = Image.objects.visible_to(user).select_related("generation").filter(
+        pk=int(image_id)
+    ).first()
+    if image is None:
+        return {}
+    body = remix_body(user, image)
+    body.pop("params", None)
+    return {key: value for key, value in body.items() if value is not None}

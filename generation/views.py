@@ -32,16 +32,21 @@ def generate_page(request):
         if generation is None and not request.htmx:
             status = 400  # htmx swaps only 2xx answers, so it gets the errors with a 200
     else:
-        form = GenerateForm(user=request.user, initial={
+        initial = {
             "provider": "offline",
             "steps": settings.DEFAULT_STEPS,
             "cfg_scale": settings.DEFAULT_CFG_SCALE,
-        })
+        }
+        if request.GET.get("remix"):  # "use these settings" from the gallery
+            from gallery.services import remix_initial
+
+            initial.update(remix_initial(request.user, request.GET["remix"]))
+        form = GenerateForm(user=request.user, initial=initial)
     provider = form.data.get("provider") or form.initial.get("provider")
     context = {
         "form": form,
         "models": model_choices(provider),
-        "selected_model": form.data.get("model"),
+        "selected_model": form.data.get("model") or form.initial.get("model"),
         "generation": generation,
         "recent": _recent(request.user),
     }

@@ -1,9 +1,5 @@
 """REST API for projects: list, create, read, change (members included) and delete."""
 
-from decimal import Decimal
-
-from django.db.models import Count, DecimalField, IntegerField, OuterRef, Prefetch, Subquery, Sum
-from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -11,11 +7,9 @@ from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from gallery.models import Image
-from generation.models import Generation
 from imagegen.api import NewestFirstPagination
 from projects import services
-from projects.models import Project, ProjectMembership, Role
+from projects.models import Project, Role
 
 
 class MemberSerializer(serializers.Serializer):
@@ -70,27 +64,8 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 
 def annotated_projects(user):
-    """Projects visible to the user with image count, total cost, latest image and members,
-    in a constant number of queries."""
-    images = Image.objects.filter(project=OuterRef("pk")).order_by()
-    spent = Generation.objects.filter(project=OuterRef("pk")).order_by()
-    return (
-        Project.objects.visible_to(user)
-        .select_related("owner")
-        .prefetch_related(Prefetch(
-            "memberships", queryset=ProjectMembership.objects.select_related("user")
-        ))
-        .annotate(
-            image_count=Coalesce(Subquery(
-                images.values("project").annotate(n=Count("pk")).values("n"),
-                output_field=IntegerField()), 0),
-            total_cost_usd=Coalesce(Subquery(
-                spent.values("project").annotate(total=Sum("cost_usd")).values("total"),
-                output_field=DecimalField(max_digits=14, decimal_places=6)),
-                Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=6)),
-            latest_image_id=Subquery(images.order_by("-id").values("pk")[:1]),
-        )
-    )
+    """Projects visible to the user, with their counts, cover and members."""
+    return Project.objects.visible_to(user).with_stats()
 
 
 class ProjectListView(generics.ListCreateAPIView):

@@ -61,11 +61,17 @@ def _postgres_filter(terms: list[str]) -> Q:
 
     from generation.models import Generation
 
+    from gallery.models import Image
+
+    # Each side is its own subquery so each can use its GIN index; the outer query then only
+    # probes the two (hashed) id sets instead of computing a tsvector for every row.
     condition = Q()
     for term in terms:
         query = SearchQuery(f"{term}:*", search_type="raw", config=CONFIG)
         in_prompt = Generation.objects.alias(_prompt=prompt_vector()).filter(_prompt=query)
-        condition &= Q(_image_text=query) | Q(generation_id__in=in_prompt.values("pk"))
+        in_image = Image.objects.alias(_text=image_vector()).filter(_text=query)
+        condition &= (Q(pk__in=in_image.values("pk"))
+                      | Q(generation_id__in=in_prompt.values("pk")))
     return condition
 
 
@@ -75,7 +81,7 @@ def search_images(queryset, text: str):
     if not terms:
         return queryset
     if connection.vendor == "postgresql":
-        return queryset.alias(_image_text=image_vector()).filter(_postgres_filter(terms))
+        return queryset.filter(_postgres_filter(terms))
     return queryset.filter(pk__in=RawSQL(
         "SELECT rowid FROM gallery_image_fts WHERE gallery_image_fts MATCH %s",
         (_sqlite_match(terms),),

@@ -59,9 +59,8 @@ def _sqlite_match(terms: list[str]) -> str:
 def _postgres_filter(terms: list[str]) -> Q:
     from django.contrib.postgres.search import SearchQuery
 
-    from generation.models import Generation
-
     from gallery.models import Image
+    from generation.models import Generation
 
     # Each side is its own subquery so each can use its GIN index; the outer query then only
     # probes the two (hashed) id sets instead of computing a tsvector for every row.

@@ -166,7 +166,8 @@ def visible_images(request):
 class GalleryListView(APIView):
     """GET /api/gallery: filtered, searched, sorted keyset pages of visible images."""
 
-    @extend_schema(parameters=[GalleryQuerySerializer], responses={200: inline_serializer(
+    @extend_schema(operation_id="api_gallery_list", parameters=[GalleryQuerySerializer],
+                   responses={200: inline_serializer(
         "GalleryPage", {"results": ImageSerializer(many=True), "next": serializers.URLField(),
                         "previous": serializers.URLField()})})
     def get(self, request):

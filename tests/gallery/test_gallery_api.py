@@ -49,6 +49,8 @@ def test_anonymous_gets_401_or_403(api, owner):
     assert api.post(f"/api/gallery/{image.pk}/favorite").status_code in (401, 403)
     assert api.post("/api/gallery/bulk", {"ids": [image.pk], "action": "favorite"},
                     format="json").status_code in (401, 403)
+    assert api.get(f"/files/images/{image.pk}").status_code in (401, 403)
+    assert api.get(f"/files/thumbnails/{image.pk}").status_code in (401, 403)
 
 
 def test_outsider_sees_nothing_and_gets_404_for_each_image(owner, outsider_api,

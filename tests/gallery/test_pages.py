@@ -129,3 +129,11 @@ def test_outsider_gets_404_on_project_forms(client, owner, outsider, shared_proj
     for path in ("", "edit/", "members/", "delete/"):
         method = client.get if not path else client.post
         assert method(f"/projects/{shared_project.pk}/{path}").status_code == 404
+
+
+def test_repeated_tags_survive_in_the_filter_bar(owner_client, owner):
+    both = make_image(owner, prompt="two tags", tags=["a", "b"])
+    make_image(owner, prompt="one tag", tags=["a"])
+    body = owner_client.get("/gallery/?tag=a&tag=b").content.decode()
+    assert 'type="hidden" name="tag" value="b"' in body
+    assert f'data-id="{both.pk}"' in body and "one tag" not in body

@@ -102,7 +102,9 @@
       body: JSON.stringify({ids: ids}),
     });
     if (!response.ok) {
-      bulkMessage.textContent = "The ZIP download failed (" + response.status + ").";
+      if (bulkMessage) {
+        bulkMessage.textContent = "The ZIP download failed (" + response.status + ").";
+      }
       return;
     }
     const blob = await response.blob();
@@ -175,7 +177,6 @@
       const result = await runBulk("move", ids, {project: project});
       if (result.ok && bulkMessage) {
         bulkMessage.textContent = ids.length + " image(s) moved to " + target.textContent + ".";
-        if (bulkBar) bulkBar.hidden = false;
       }
     });
   });

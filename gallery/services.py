@@ -134,6 +134,15 @@ def _check_target_project(user, project):
     return target
 
 
+def _forget_covers(image_ids, target) -> None:
+    """A project's cover must be one of its images: clear covers these images leave."""
+    from projects.models import Project
+
+    Project.objects.filter(cover_image_id__in=list(image_ids)).exclude(
+        pk=getattr(target, "pk", None)
+    ).update(cover_image=None)
+
+
 def update_image(user, image: Image, data: dict) -> Image:
     """Change an image's title, notes, tags, rating, favorite (its owner only) and project
     (its owner, or an owner/editor of its current project; the target must be writable by
@@ -149,6 +158,7 @@ def update_image(user, image: Image, data: dict) -> Image:
             target = _check_target_project(user, data["project"])
             image.project = target
             fields.append("project")
+            _forget_covers([image.pk], target)
         for name in ("title", "notes", "favorite"):
             if name in data:
                 setattr(image, name, data[name])
@@ -231,6 +241,7 @@ def bulk_change(user, ids, action: str, *, project=None, tag=None, rating=None) 
             images.update(rating=rating)
         elif action == "move":
             images.update(project=target)
+            _forget_covers(found, target)
         elif action == "add_tag":
             (tag_row,) = _tags_named([tag])
             Image.tags.through.objects.bulk_create(

@@ -141,3 +141,17 @@ def test_delete_with_delete_images_removes_images_and_files(owner, owner_api, sh
     assert list(Image.objects.values_list("pk", flat=True)) == [outside.pk]
     assert not default_storage.exists(inside.file)
     assert default_storage.exists(outside.file)
+
+
+def test_moving_the_cover_image_out_clears_the_cover(owner, owner_api, shared_project):
+    cover = make_image(owner, project=shared_project)
+    other = make_image(owner, project=shared_project)
+    owner_api.patch(f"/api/projects/{shared_project.pk}", {"cover_image": cover.pk},
+                    format="json")
+    owner_api.post("/api/gallery/bulk", {"ids": [other.pk], "action": "move",
+                                         "project": shared_project.pk}, format="json")
+    shared_project.refresh_from_db()
+    assert shared_project.cover_image_id == cover.pk
+    owner_api.patch(f"/api/gallery/{cover.pk}", {"project": None}, format="json")
+    shared_project.refresh_from_db()
+    assert shared_project.cover_image_id is None

@@ -1,23 +1,84 @@
 """Images: the stored results of generations."""
 
+import re
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
+
+MAX_RATING = 5
+MAX_TAG_LENGTH = 50
+MAX_TAGS_PER_IMAGE = 30
+_TAG_CHARS = re.compile(r"^[\w\- .]+$")
+
+
+def normalize_tag(raw: str) -> str:
+    """A tag as stored: trimmed, lower case, inner whitespace collapsed; ValidationError when
+    it is empty, too long or has characters other than letters, digits, space, - _ and ."""
+    name = " ".join(str(raw).split()).lower()
+    if not name:
+        raise ValidationError("A tag cannot be empty.")
+    if len(name) > MAX_TAG_LENGTH:
+        raise ValidationError(f"A tag has at most {MAX_TAG_LENGTH} characters.")
+    if not _TAG_CHARS.match(name):
+        raise ValidationError(
+            f"Tag {name!r}: use letters, digits, spaces, hyphens, underscores and dots."
+        )
+    return name
 
 
 class ImageQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """Images the user may see: their own. Everything else is a 404."""
+        """Images the user may see: their own, plus every image in a project they own or that
+        is shared with them (viewer or editor). Everything else is a 404. This is the one
+        scoping helper behind every gallery, project and file query."""
+        from projects.models import Project
+
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(
+            Q(owner=user) | Q(project__in=Project.objects.visible_to(user).values("pk"))
+        )
+
+    def changeable_by(self, user):
+        """Images whose own fields (title, notes, tags, rating, favorite) the user may change
+        and which they may delete: their own."""
         if not user.is_authenticated:
             return self.none()
         return self.filter(owner=user)
 
+    def movable_by(self, user):
+        """Images the user may move into or out of a project: their own, and any image in a
+        project they may write to (its owner or an editor)."""
+        from projects.models import Project
+
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(
+            Q(owner=user) | Q(project__in=Project.objects.writable_by(user).values("pk"))
+        )
+
     def files_visible_to(self, user):
-        """Images whose files the user may download: their own, or any for an admin who
-        holds the view permission (the admin shows thumbnails)."""
+        """Images whose files the user may download: those visible_to them, or any for an
+        admin who holds the view permission (the admin shows thumbnails)."""
         if user.is_authenticated and user.is_staff and user.has_perm("gallery.view_image"):
             return self.all()
         return self.visible_to(user)
+
+
+class Tag(models.Model):
+    """A normalized label (lower case, single spaces) shared by every image that carries it."""
+
+    name = models.CharField(max_length=MAX_TAG_LENGTH, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
 
 
 class Image(models.Model):
@@ -44,9 +105,20 @@ class Image(models.Model):
     sha256 = models.CharField(max_length=64, db_index=True)
     seed = models.BigIntegerField(null=True, blank=True)
     favorite = models.BooleanField(default=False)
+    rating = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(MAX_RATING)], help_text="0 (unrated) to 5"
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="images")
+    # The tag names joined by spaces: full-text search indexes it beside the title and notes
+    # (the SQLite FTS5 triggers and the PostgreSQL GIN index both read this one column).
+    tag_names = models.TextField(blank=True, default="", editable=False)
     title = models.CharField(max_length=200, blank=True)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # A copy of the generation's prompt (which never changes), so that SQLite's full-text
+    # triggers read only this table: a trigger that reads generation_generation would block
+    # every later migration that SQLite implements by rebuilding that table.
+    search_prompt = models.TextField(blank=True, default="", editable=False)
 
     objects = ImageQuerySet.as_manager()
 
@@ -56,10 +128,22 @@ class Image(models.Model):
             models.Index(fields=["owner", "-id"], name="image_owner_newest"),
             models.Index(fields=["owner", "favorite", "-id"], name="image_owner_favorite"),
             models.Index(fields=["project", "-id"], name="image_project_newest"),
+            models.Index(fields=["owner", "-rating", "-id"], name="image_owner_rating"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__lte=MAX_RATING), name="image_rating_at_most_5"
+            ),
         ]
 
     def __str__(self):
         return self.title or f"Image {self.pk}"
+
+    @property
+    def orientation(self) -> str:
+        if self.width > self.height:
+            return "landscape"
+        return "portrait" if self.height > self.width else "square"
 
     @property
     def content_type(self) -> str:

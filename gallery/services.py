@@ -4,12 +4,14 @@ import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import Case, Q, Value, When
 
 from gallery.imaging import ValidatedImage, make_thumbnail
-from gallery.models import Image
+from gallery.models import MAX_RATING, MAX_TAGS_PER_IMAGE, Image, Tag, normalize_tag
 from gallery.storage import image_name, thumbnail_name
 
 logger = logging.getLogger(__name__)
@@ -61,3 +63,236 @@ def discard_unreferenced(names: list[str]) -> None:
             default_storage.delete(name)
         except OSError:
             logger.warning("could not delete stored file %s", name, exc_info=True)
+
+
+# --- Curation: tags, edits, favorites, deletion, bulk actions, remix ---------------------------
+
+MAX_BULK_IDS = 1000
+OWN_FIELDS = ("title", "notes", "tags", "rating", "favorite")
+
+
+class ImagesRefused(Exception):
+    """Some of the ids asked for are not images the user may change; nothing was changed."""
+
+    def __init__(self, ids):
+        self.ids = sorted(ids)
+        super().__init__(f"No image you may change with id {', '.join(map(str, self.ids))}.")
+
+
+def normalize_tags(names) -> list[str]:
+    """Distinct normalized tag names in order; ValidationError on the tags field otherwise."""
+    try:
+        cleaned = list(dict.fromkeys(normalize_tag(name) for name in names))
+    except ValidationError as exc:
+        raise ValidationError({"tags": exc.messages}) from None
+    if len(cleaned) > MAX_TAGS_PER_IMAGE:
+        raise ValidationError({"tags": [f"An image has at most {MAX_TAGS_PER_IMAGE} tags."]})
+    return cleaned
+
+
+def _tags_named(names: list[str]) -> list[Tag]:
+    existing = {tag.name: tag for tag in Tag.objects.filter(name__in=names)}
+    missing = [Tag(name=name) for name in names if name not in existing]
+    if missing:
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {tag.name: tag for tag in Tag.objects.filter(name__in=names)}
+    return [existing[name] for name in names]
+
+
+def sync_tag_names(image_ids) -> None:
+    """Rewrite the searchable ``tag_names`` column of these images from their tags."""
+    names: dict[int, list[str]] = {pk: [] for pk in image_ids}
+    rows = Image.tags.through.objects.filter(image_id__in=names).values_list(
+        "image_id", "tag__name"
+    )
+    for image_id, name in rows:
+        names[image_id].append(name)
+    images = [Image(pk=pk, tag_names=", ".join(sorted(tags))) for pk, tags in names.items()]
+    Image.objects.bulk_update(images, ["tag_names"], batch_size=500)
+
+
+def set_tags(image: Image, names) -> list[str]:
+    """Replace the image's tags with these (normalized) names; return them."""
+    cleaned = normalize_tags(names)
+    with transaction.atomic():
+        image.tags.set(_tags_named(cleaned))
+        image.tag_names = ", ".join(sorted(cleaned))
+        image.save(update_fields=["tag_names"])
+    return cleaned
+
+
+def _check_target_project(user, project):
+    """The project images may be moved into: None, or one the user may write to."""
+    from projects.models import Project
+
+    if project is None:
+        return None
+    project_id = getattr(project, "pk", project)
+    target = Project.objects.writable_by(user).filter(pk=project_id).first()
+    if target is None:
+        raise ValidationError({"project": ["No such project you may add images to."]})
+    return target
+
+
+def _forget_covers(image_ids, target) -> None:
+    """A project's cover must be one of its images: clear covers these images leave."""
+    from projects.models import Project
+
+    Project.objects.filter(cover_image_id__in=list(image_ids)).exclude(
+        pk=getattr(target, "pk", None)
+    ).update(cover_image=None)
+
+
+def update_image(user, image: Image, data: dict) -> Image:
+    """Change an image's title, notes, tags, rating, favorite (its owner only) and project
+    (its owner, or an owner/editor of its current project; the target must be writable by
+    the user). PermissionDenied when the user may see the image but not make this change."""
+    own_changes = [name for name in OWN_FIELDS if name in data]
+    if own_changes and image.owner_id != user.pk:
+        raise PermissionDenied("Only the image's owner may change " + ", ".join(own_changes) + ".")
+    with transaction.atomic():
+        fields = []
+        if "project" in data:
+            if not Image.objects.movable_by(user).filter(pk=image.pk).exists():
+                raise PermissionDenied("You may not move this image out of its project.")
+            target = _check_target_project(user, data["project"])
+            image.project = target
+            fields.append("project")
+            _forget_covers([image.pk], target)
+        for name in ("title", "notes", "favorite"):
+            if name in data:
+                setattr(image, name, data[name])
+                fields.append(name)
+        if "rating" in data:
+            if not 0 <= data["rating"] <= MAX_RATING:
+                raise ValidationError({"rating": [f"Give a rating from 0 to {MAX_RATING}."]})
+            image.rating = data["rating"]
+            fields.append("rating")
+        if fields:
+            image.save(update_fields=fields)
+        if "tags" in data:
+            set_tags(image, data["tags"])
+    return image
+
+
+def toggle_favorite(image: Image) -> bool:
+    """Flip the image's favorite flag in one UPDATE; return the new state."""
+    Image.objects.filter(pk=image.pk).update(
+        favorite=Case(When(favorite=True, then=Value(False)), default=Value(True))
+    )
+    image.refresh_from_db(fields=["favorite"])
+    return image.favorite
+
+
+def delete_images(images) -> int:
+    """Delete these image rows; once the transaction commits, delete their original and
+    thumbnail files unless another row still refers to the same content. Return the count."""
+    images = list(images)
+    if not images:
+        return 0
+    names = sorted({name for image in images for name in (image.file, image.thumbnail)})
+    with transaction.atomic():
+        Image.objects.filter(pk__in=[image.pk for image in images]).delete()
+        transaction.on_commit(lambda: discard_unreferenced(names))
+    logger.info("deleted %d image(s)", len(images))
+    return len(images)
+
+
+BULK_ACTIONS = ("delete", "favorite", "unfavorite", "move", "add_tag", "remove_tag",
+                "set_rating")
+
+
+def bulk_change(user, ids, action: str, *, project=None, tag=None, rating=None) -> int:
+    """Apply one action to every listed image, all or nothing. ``move`` needs images the user
+    may move (see ``Image.objects.movable_by``) and a writable target (or None to unassign);
+    every other action needs the user's own images. ImagesRefused (changing nothing) names
+    the ids that are not such images. Return how many images the action covered."""
+    ids = list(dict.fromkeys(ids))
+    if action not in BULK_ACTIONS:
+        raise ValidationError({"action": [f"Unknown action; one of: {', '.join(BULK_ACTIONS)}."]})
+    if not ids:
+        raise ValidationError({"ids": ["Give at least one image id."]})
+    if len(ids) > MAX_BULK_IDS:
+        raise ValidationError({"ids": [f"At most {MAX_BULK_IDS} images at once."]})
+    scope = Image.objects.movable_by(user) if action == "move" else Image.objects.changeable_by(
+        user
+    )
+    if action == "set_rating" and (rating is None or not 0 <= rating <= MAX_RATING):
+        raise ValidationError({"rating": [f"Give a rating from 0 to {MAX_RATING}."]})
+    if action in ("add_tag", "remove_tag"):
+        if not tag:
+            raise ValidationError({"tag": ["Give a tag."]})
+        try:
+            tag = normalize_tag(tag)
+        except ValidationError as exc:
+            raise ValidationError({"tag": exc.messages}) from None
+    with transaction.atomic():
+        target = _check_target_project(user, project) if action == "move" else None
+        images = scope.filter(pk__in=ids)
+        found = set(images.values_list("pk", flat=True))
+        refused = set(ids) - found
+        if refused:
+            raise ImagesRefused(refused)
+        if action == "delete":
+            return delete_images(images.only("pk", "file", "thumbnail"))
+        if action in ("favorite", "unfavorite"):
+            images.update(favorite=action == "favorite")
+        elif action == "set_rating":
+            images.update(rating=rating)
+        elif action == "move":
+            images.update(project=target)
+            _forget_covers(found, target)
+        elif action == "add_tag":
+            (tag_row,) = _tags_named([tag])
+            Image.tags.through.objects.bulk_create(
+                [Image.tags.through(image_id=pk, tag_id=tag_row.pk) for pk in found],
+                ignore_conflicts=True,
+            )
+            sync_tag_names(found)
+        elif action == "remove_tag":
+            Image.tags.through.objects.filter(image_id__in=found, tag__name=tag).delete()
+            sync_tag_names(found)
+    return len(found)
+
+
+def remix_body(user, image: Image) -> dict:
+    """A ready POST /api/generate body that repeats the image's generation: same prompt,
+    model, size and parameters, the image's own seed, one image, and its project when the
+    user may still generate into it."""
+    from projects.models import Project
+
+    generation = image.generation
+    project = None
+    if image.project_id and Project.objects.writable_by(user).filter(
+        pk=image.project_id
+    ).exists():
+        project = image.project_id
+    return {
+        "prompt": generation.prompt,
+        "negative_prompt": generation.negative_prompt,
+        "provider": generation.provider,
+        "model": generation.model,
+        "width": generation.width,
+        "height": generation.height,
+        "num_images": 1,
+        "steps": generation.steps,
+        "cfg_scale": generation.cfg_scale,
+        "seed": image.seed if image.seed is not None else generation.seed,
+        "params": generation.params,
+        "project": project,
+    }
+
+
+def remix_initial(user, image_id) -> dict:
+    """Initial values for the Generate form from a visible image's settings ("use these
+    settings"); empty when the id is not an image the user may see."""
+    if not str(image_id).isdigit():
+        return {}
+    image = Image.objects.visible_to(user).select_related("generation").filter(
+        pk=int(image_id)
+    ).first()
+    if image is None:
+        return {}
+    body = remix_body(user, image)
+    body.pop("params", None)
+    return {key: value for key, value in body.items() if value is not None}

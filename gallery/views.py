@@ -1,11 +1,8 @@
-"""Gallery pages and the access-checked file views (the only way files reach a browser)."""
+"""The access-checked file views (the only way files reach a browser); pages: pages.py."""
 
-from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404
 from rest_framework.views import APIView
 
 from gallery.models import Image
@@ -52,11 +49,3 @@ class ImageThumbnailView(APIView):
         image = get_object_or_404(Image.objects.files_visible_to(request.user), pk=pk)
         return _serve(request, image, image.thumbnail, f'"{image.sha256}-t"', "image/webp",
                       f"image-{image.pk}-thumbnail.webp")
-
-
-@login_required
-def gallery_page(request):
-    """The user's images, newest first."""
-    images = Image.objects.visible_to(request.user).select_related("generation")
-    page = Paginator(images, settings.ITEMS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "gallery/index.html", {"page": page})

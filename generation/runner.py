@@ -320,7 +320,7 @@ def _finish(generation: Generation, result: ProviderResult, images: list[Validat
                     project_id=generation.project_id, index=index, file=files.file,
                     thumbnail=files.thumbnail, width=image.width, height=image.height,
                     format=image.format, bytes=len(image.data), sha256=image.sha256,
-                    seed=result.images[index].seed,
+                    seed=result.images[index].seed, search_prompt=generation.prompt,
                 )
                 for index, (image, files) in enumerate(zip(images, stored, strict=True))
             ])

@@ -51,7 +51,7 @@ def generate_page(request):
         # Start from the user's preferences (settings_app, issue #4); steps and CFG only
         # where the preferred model takes those values, else the model's own default.
         prefs = Preferences.for_user(request.user)
-        form = GenerateForm(user=request.user, initial={
+        initial = {
             "provider": prefs.default_provider or "offline",
             "model": prefs.default_model,
             "width": prefs.default_width,
@@ -60,7 +60,12 @@ def generate_page(request):
             "steps": _within(prefs.default_steps, _preferred_spec(prefs), "steps"),
             "cfg_scale": _within(prefs.default_cfg_scale, _preferred_spec(prefs), "cfg_scale"),
             "project": prefs.default_project_id,
-        })
+        }
+        if request.GET.get("remix"):  # "use these settings" from the gallery
+            from gallery.services import remix_initial
+
+            initial.update(remix_initial(request.user, request.GET["remix"]))
+        form = GenerateForm(user=request.user, initial=initial)
     provider = form.data.get("provider") or form.initial.get("provider")
     context = {
         "form": form,

@@ -32,6 +32,8 @@ api_patterns = [
          name="api-token-detail"),
     path("dashboard/", include("dashboard.api_urls")),
     path("prompts/", include("generation.prompt_urls")),
+    path("", include("gallery.api_urls")),
+    path("", include("projects.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

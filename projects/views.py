@@ -1,12 +1,22 @@
-"""Project pages: the user's projects, and creating one."""
+"""Project pages: the list (owned and shared), one project with its images and members, and
+the owner's forms to edit, share and delete it. Changes go through projects.services."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
-from gallery.models import Image
+from gallery.pages import browse_context, browser_options
+from projects import services
 from projects.forms import ProjectForm
-from projects.models import Project
+from projects.models import Project, Role
+
+
+def _errors(error: ValidationError) -> str:
+    if hasattr(error, "error_dict"):
+        return " ".join(m for messages_ in error.message_dict.values() for m in messages_)
+    return " ".join(error.messages)
 
 
 @login_required
@@ -15,7 +25,7 @@ def project_list(request):
     if request.method == "POST" and form.is_valid():
         project = form.save()
         return redirect("project-detail", pk=project.pk)
-    projects = Project.objects.visible_to(request.user).annotate(image_count=Count("images"))
+    projects = Project.objects.visible_to(request.user).with_stats()
     status = 400 if form.errors else 200
     return render(request, "projects/list.html", {"projects": projects, "form": form},
                   status=status)
@@ -23,6 +33,73 @@ def project_list(request):
 
 @login_required
 def project_detail(request, pk):
+    project = get_object_or_404(Project.objects.visible_to(request.user).with_stats(), pk=pk)
+    context = browse_context(request, {"project": project.pk})
+    context.update(browser_options(request.user))
+    context.update({
+        "project": project,
+        "role": project.role_of(request.user),
+        "roles": Role.choices,
+        "grid_source": f"/gallery/?project={project.pk}",
+    })
+    return render(request, "projects/detail.html", context)
+
+
+def _owned_project(request, pk) -> Project:
     project = get_object_or_404(Project.objects.visible_to(request.user), pk=pk)
-    images = Image.objects.visible_to(request.user).filter(project=project)[:60]
-    return render(request, "projects/detail.html", {"project": project, "images": images})
+    if project.owner_id != request.user.pk:
+        messages.error(request, "Only the project's owner may change it.")
+        return None
+    return project
+
+
+@login_required
+@require_POST
+def project_edit(request, pk):
+    project = _owned_project(request, pk)
+    if project is not None:
+        try:
+            services.update_project(project, {
+                "name": request.POST.get("name", ""),
+                "description": request.POST.get("description", ""),
+            })
+            messages.success(request, "Saved.")
+        except ValidationError as error:
+            messages.error(request, _errors(error))
+    return redirect("project-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def project_members(request, pk):
+    """Add or change one member (username + role) or remove one (remove=username)."""
+    project = _owned_project(request, pk)
+    if project is not None:
+        members = {m.user.username: m.role
+                   for m in project.memberships.select_related("user")}
+        removing = request.POST.get("remove")
+        if removing:
+            members.pop(removing, None)
+        else:
+            username = request.POST.get("username", "").strip()
+            members[username] = request.POST.get("role", Role.VIEWER)
+        try:
+            services.set_members(project, [{"username": u, "role": r}
+                                           for u, r in members.items()])
+            messages.success(request, "Members updated.")
+        except ValidationError as error:
+            messages.error(request, _errors(error))
+    return redirect("project-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def project_delete(request, pk):
+    project = _owned_project(request, pk)
+    if project is None:
+        return redirect("project-detail", pk=pk)
+    deleted = services.delete_project(project,
+                                      delete_images=request.POST.get("delete_images") == "on")
+    messages.success(request, f"Project {project.name} deleted"
+                              + (f" with {deleted} image(s)." if deleted else "."))
+    return redirect("projects")

@@ -6,25 +6,17 @@ import pytest
 
 from generation import providers
 from generation.providers.base import ModelSpec
-from projects.models import Project, ProjectQuerySet
+from projects.models import Project
 from tests.generation.helpers import ScriptedProvider
 
 
 @pytest.fixture
-def team_project(owner, member, monkeypatch):
-    """A project of ``owner`` that ``member`` may see and edit. Project membership is built
-    separately; the prompt tools rely only on ``visible_to``/``writable_by``, so this grants
-    the member access the way membership will."""
+def team_project(owner, member):
+    """A project of ``owner`` that ``member`` may see and edit (an editor membership)."""
+    from projects.models import ProjectMembership
+
     project = Project.objects.create(owner=owner, name="Team")
-    original = ProjectQuerySet.visible_to
-
-    def visible_to(self, user):
-        mine = original(self, user)
-        if user.is_authenticated and user.pk == member.pk:
-            return mine | self.filter(pk=project.pk)
-        return mine
-
-    monkeypatch.setattr(ProjectQuerySet, "visible_to", visible_to)
+    ProjectMembership.objects.create(project=project, user=member, role="editor")
     return project
 
 

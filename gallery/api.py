@@ -1,0 +1,286 @@
+"""REST API for the gallery: list with filters, search and keyset pages; read, edit, delete,
+favorite, bulk actions and remix. Every query starts from ``Image.objects.visible_to``."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.views import APIView
+
+from gallery import services
+from gallery.listing import (
+    GalleryQuerySerializer,
+    InvalidCursor,
+    filter_images,
+    keyset_page,
+    page_size_for,
+)
+from gallery.models import MAX_RATING, Image
+
+# Provider metadata a user may see; anything else a provider returned (logs, raw payloads)
+# stays in the database.
+PUBLIC_METADATA = ("revised_prompt", "timings", "seed", "safety", "has_nsfw_concepts")
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    """An image with its generation's parameters (read from the select_related generation)."""
+
+    generation = serializers.IntegerField(source="generation_id", read_only=True)
+    prompt = serializers.CharField(source="generation.prompt", read_only=True)
+    negative_prompt = serializers.CharField(source="generation.negative_prompt", read_only=True)
+    provider = serializers.CharField(source="generation.provider", read_only=True)
+    model = serializers.CharField(source="generation.model", read_only=True)
+    steps = serializers.IntegerField(source="generation.steps", read_only=True)
+    cfg_scale = serializers.FloatField(source="generation.cfg_scale", read_only=True)
+    seed = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+    tags = serializers.SerializerMethodField()
+    project = serializers.IntegerField(source="project_id", read_only=True)
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    cost_usd = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Image
+        fields = [
+            "id", "generation", "prompt", "negative_prompt", "provider", "model", "width",
+            "height", "seed", "steps", "cfg_scale", "url", "thumbnail_url", "favorite",
+            "rating", "title", "notes", "tags", "project", "owner", "cost_usd", "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_seed(self, image) -> int | None:
+        return image.seed if image.seed is not None else image.generation.seed
+
+    def get_url(self, image) -> str:
+        return reverse("image-file", args=[image.pk])
+
+    def get_thumbnail_url(self, image) -> str:
+        return reverse("image-thumbnail", args=[image.pk])
+
+    def get_tags(self, image) -> list[str]:
+        return sorted(tag.name for tag in image.tags.all())
+
+    def get_cost_usd(self, image) -> str | None:
+        """This image's share of its generation's cost."""
+        cost = image.generation.cost_usd
+        if cost is None:
+            return None
+        share = cost / max(image.generation.num_images, 1)
+        return str(share.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP))
+
+
+class ImageDetailSerializer(ImageSerializer):
+    """An image plus its generation's full parameters, public provider metadata and lineage."""
+
+    format = serializers.CharField(read_only=True)
+    bytes = serializers.IntegerField(read_only=True)
+    parameters = serializers.SerializerMethodField()
+    provider_metadata = serializers.SerializerMethodField()
+    lineage = serializers.SerializerMethodField()
+    cost_is_estimate = serializers.BooleanField(source="generation.cost_is_estimate",
+                                                read_only=True)
+
+    class Meta(ImageSerializer.Meta):
+        fields = [*ImageSerializer.Meta.fields, "format", "bytes", "parameters",
+                  "provider_metadata", "lineage", "cost_is_estimate"]
+        read_only_fields = fields
+
+    def get_parameters(self, image) -> dict:
+        g = image.generation
+        return {
+            "provider": g.provider, "model": g.model, "prompt": g.prompt,
+            "negative_prompt": g.negative_prompt, "width": g.width, "height": g.height,
+            "num_images": g.num_images, "steps": g.steps, "cfg_scale": g.cfg_scale,
+            "seed": g.seed, "params": g.params, "status": g.status,
+            "created_at": g.created_at, "started_at": g.started_at,
+            "finished_at": g.finished_at, "duration_seconds": g.duration_seconds,
+        }
+
+    def get_provider_metadata(self, image) -> dict:
+        g = image.generation
+        metadata = g.provider_metadata if isinstance(g.provider_metadata, dict) else {}
+        public = {key: metadata[key] for key in PUBLIC_METADATA if key in metadata}
+        return {"request_id": g.provider_request_id, **public}
+
+    def get_lineage(self, image) -> dict:
+        """Where the image comes from: its generation, its place in it, the other images of
+        that generation and the other images with the same bytes, as far as the user sees."""
+        user = self.context["request"].user
+        visible = Image.objects.visible_to(user).exclude(pk=image.pk)
+        return {
+            "generation": image.generation_id,
+            "index": image.index,
+            "siblings": list(visible.filter(generation_id=image.generation_id)
+                             .order_by("index", "id").values_list("pk", flat=True)),
+            "same_content": list(visible.filter(sha256=image.sha256)
+                                 .order_by("id").values_list("pk", flat=True)[:20]),
+        }
+
+
+class ImageUpdateSerializer(serializers.Serializer):
+    """The body of PUT/PATCH /api/gallery/{id}; PUT may still leave fields out."""
+
+    title = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    tags = serializers.ListField(child=serializers.CharField(max_length=200), required=False,
+                                 max_length=100)
+    rating = serializers.IntegerField(required=False, min_value=0, max_value=MAX_RATING)
+    favorite = serializers.BooleanField(required=False)
+    project = serializers.IntegerField(required=False, allow_null=True)
+
+
+class BulkRequestSerializer(serializers.Serializer):
+    """The body of POST /api/gallery/bulk."""
+
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False,
+                                max_length=services.MAX_BULK_IDS)
+    action = serializers.ChoiceField(services.BULK_ACTIONS)
+    project = serializers.IntegerField(required=False, allow_null=True,
+                                       help_text="move: target project id, null to unassign")
+    tag = serializers.CharField(required=False, max_length=200,
+                                help_text="add_tag / remove_tag")
+    rating = serializers.IntegerField(required=False, min_value=0, max_value=MAX_RATING,
+                                      help_text="set_rating")
+
+    def validate(self, attrs):
+        if attrs["action"] == "move" and "project" not in attrs:
+            raise ValidationError({"project": ["Give a project id, or null to unassign."]})
+        return attrs
+
+
+def visible_images(request):
+    """The user's visible images with everything the serializer reads, in constant queries."""
+    return (
+        Image.objects.visible_to(request.user)
+        .select_related("generation", "owner")
+        .prefetch_related("tags")
+    )
+
+
+class GalleryListView(APIView):
+    """GET /api/gallery: filtered, searched, sorted keyset pages of visible images."""
+
+    @extend_schema(operation_id="api_gallery_list", parameters=[GalleryQuerySerializer],
+                   responses={200: inline_serializer(
+        "GalleryPage", {"results": ImageSerializer(many=True), "next": serializers.URLField(),
+                        "previous": serializers.URLField()})})
+    def get(self, request):
+        query = GalleryQuerySerializer.from_query(request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        images = filter_images(visible_images(request), params)
+        size = page_size_for(request.user, params.get("page_size"))
+        try:
+            page = keyset_page(images, params["sort"], params.get("cursor"), size)
+        except InvalidCursor as exc:
+            raise ValidationError({"cursor": [str(exc)]}) from None
+        url = request.build_absolute_uri()
+
+        def link(cursor):
+            if cursor is None:
+                return None
+            return replace_query_param(remove_query_param(url, "cursor"), "cursor", cursor)
+
+        return Response({
+            "results": ImageSerializer(page.items, many=True,
+                                       context={"request": request}).data,
+            "next": link(page.next_cursor),
+            "previous": link(page.previous_cursor),
+        })
+
+
+class GalleryDetailView(APIView):
+    """GET, PUT/PATCH and DELETE /api/gallery/{id}."""
+
+    def _image(self, request, pk):
+        return get_object_or_404(visible_images(request), pk=pk)
+
+    def _answer(self, request, pk):
+        return Response(ImageDetailSerializer(self._image(request, pk),
+                                              context={"request": request}).data)
+
+    @extend_schema(responses={200: ImageDetailSerializer})
+    def get(self, request, pk):
+        return self._answer(request, pk)
+
+    @extend_schema(request=ImageUpdateSerializer, responses={200: ImageDetailSerializer})
+    def patch(self, request, pk):
+        image = self._image(request, pk)
+        form = ImageUpdateSerializer(data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        services.update_image(request.user, image, form.validated_data)
+        # Answered even when the change took the image out of the user's sight (an editor
+        # moving a colleague's image out of the project): they saw it and just changed it.
+        changed = Image.objects.select_related("generation", "owner").prefetch_related("tags")
+        return Response(ImageDetailSerializer(changed.get(pk=pk),
+                                              context={"request": request}).data)
+
+    @extend_schema(request=ImageUpdateSerializer, responses={200: ImageDetailSerializer})
+    def put(self, request, pk):
+        return self.patch(request, pk)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, pk):
+        image = self._image(request, pk)
+        if image.owner_id != request.user.pk:
+            return Response({"detail": "Only the image's owner may delete it."},
+                            status=status.HTTP_403_FORBIDDEN)
+        services.delete_images([image])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class GalleryFavoriteView(APIView):
+    """POST /api/gallery/{id}/favorite: toggle; answer the new state."""
+
+    @extend_schema(request=None, responses={200: inline_serializer(
+        "FavoriteState", {"id": serializers.IntegerField(),
+                          "favorite": serializers.BooleanField()})})
+    def post(self, request, pk):
+        image = get_object_or_404(Image.objects.visible_to(request.user), pk=pk)
+        if image.owner_id != request.user.pk:
+            return Response({"detail": "Only the image's owner may change favorite."},
+                            status=status.HTTP_403_FORBIDDEN)
+        return Response({"id": image.pk, "favorite": services.toggle_favorite(image)})
+
+
+class GalleryBulkView(APIView):
+    """POST /api/gallery/bulk: one action over many images, all or nothing."""
+
+    @extend_schema(request=BulkRequestSerializer, responses={200: inline_serializer(
+        "BulkResult", {"action": serializers.CharField(), "count": serializers.IntegerField(),
+                       "ids": serializers.ListField(child=serializers.IntegerField())})})
+    def post(self, request):
+        form = BulkRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        try:
+            count = services.bulk_change(
+                request.user, data["ids"], data["action"], project=data.get("project"),
+                tag=data.get("tag"), rating=data.get("rating"),
+            )
+        except services.ImagesRefused as refused:
+            return Response(
+                {"detail": f"Nothing was changed: {refused}", "ids": refused.ids},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        return Response({"action": data["action"], "count": count,
+                         "ids": list(dict.fromkeys(data["ids"]))})
+
+
+class GalleryRemixView(APIView):
+    """GET /api/gallery/{id}/remix: a ready POST /api/generate body."""
+
+    @extend_schema(responses={200: inline_serializer("RemixBody", {
+        "prompt": serializers.CharField(), "provider": serializers.CharField(),
+        "model": serializers.CharField()})})
+    def get(self, request, pk):
+        image = get_object_or_404(
+            Image.objects.visible_to(request.user).select_related("generation"), pk=pk
+        )
+        return Response(services.remix_body(request.user, image))

@@ -1,0 +1,89 @@
+"""Gallery HTML: the browsing page (filters, endless scroll, selection, lightbox) and the
+lightbox's details panel. Data comes from the same listing code as GET /api/gallery."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from gallery.listing import (
+    ORIENTATIONS,
+    SORTS,
+    GalleryQuerySerializer,
+    InvalidCursor,
+    filter_images,
+    keyset_page,
+    page_size_for,
+)
+from gallery.models import Image
+from generation.providers import all_providers
+from projects.models import Project
+
+
+def browse_context(request, base_filters: dict | None = None) -> dict:
+    """One page of tiles for the request's filters (plus ``base_filters``), the next page's
+    URL, and the filter errors if any."""
+    query = request.GET.copy()
+    for key, value in (base_filters or {}).items():
+        query[key] = str(value)
+    form = GalleryQuerySerializer.from_query(query)
+    images, next_url, errors = [], None, {}
+    if form.is_valid():
+        params = form.validated_data
+        queryset = filter_images(
+            Image.objects.visible_to(request.user).select_related("generation"), params
+        )
+        size = page_size_for(request.user, params.get("page_size"))
+        try:
+            page = keyset_page(queryset, params["sort"], params.get("cursor"), size)
+        except InvalidCursor as exc:
+            errors = {"cursor": [str(exc)]}
+        else:
+            images = page.items
+            if page.next_cursor:
+                query["cursor"] = page.next_cursor
+                next_url = f"{reverse('gallery')}?{query.urlencode()}"
+    else:
+        errors = form.errors
+    return {"images": images, "next_url": next_url, "filter_errors": errors,
+            "filters": request.GET, "tags_selected": request.GET.getlist("tag")}
+
+
+def browser_options(user) -> dict:
+    """What the filter bar and the bulk bar offer: projects, providers, sorts."""
+    visible = list(Project.objects.visible_to(user).only("pk", "name", "owner_id"))
+    writable = set(Project.objects.writable_by(user).values_list("pk", flat=True))
+    return {
+        "projects": visible,
+        "writable_projects": [p for p in visible if p.pk in writable],
+        "providers": [(p.name, p.label) for p in all_providers()],
+        "sorts": list(SORTS),
+        "orientations": ORIENTATIONS,
+    }
+
+
+@login_required
+@require_GET
+def gallery_page(request):
+    """The gallery; htmx requests (filter changes, endless scroll) get only the tiles."""
+    context = browse_context(request)
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "gallery/_tiles.html", context)
+    context.update(browser_options(request.user))
+    status = 400 if context["filter_errors"] else 200
+    return render(request, "gallery/index.html", context, status=status)
+
+
+@login_required
+@require_GET
+def image_panel(request, pk):
+    """The lightbox's details panel for one visible image."""
+    image = get_object_or_404(
+        Image.objects.visible_to(request.user).select_related("generation", "owner", "project")
+        .prefetch_related("tags"), pk=pk,
+    )
+    return render(request, "gallery/_details.html", {
+        "image": image,
+        "generation": image.generation,
+        "can_change": image.owner_id == request.user.pk,
+    })

@@ -1,0 +1,126 @@
+"""Business actions on projects: create, change (members included) and delete."""
+
+import logging
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from projects.models import Project, ProjectMembership, Role
+
+logger = logging.getLogger(__name__)
+
+MAX_MEMBERS = 200
+
+
+def _check_name(owner, name: str, project: Project | None = None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": ["Give the project a name."]})
+    taken = Project.objects.filter(owner=owner, name=name)
+    if project is not None:
+        taken = taken.exclude(pk=project.pk)
+    if taken.exists():
+        raise ValidationError({"name": ["You already have a project with this name."]})
+    return name
+
+
+def _check_cover(project: Project, image_id):
+    from gallery.models import Image
+
+    if image_id is None:
+        return None
+    image = Image.objects.filter(pk=image_id, project=project).first() if project.pk else None
+    if image is None:
+        raise ValidationError({"cover_image": ["Choose an image that is in this project."]})
+    return image
+
+
+def _check_members(owner, members) -> dict:
+    """{user: role} from a list of {"username", "role"}; ValidationError naming the problem."""
+    if len(members) > MAX_MEMBERS:
+        raise ValidationError({"members": [f"At most {MAX_MEMBERS} members."]})
+    wanted: dict[str, str] = {}
+    for entry in members:
+        username, role = entry.get("username", ""), entry.get("role", Role.VIEWER)
+        if role not in Role.values:
+            raise ValidationError({"members": [f"{username}: role is one of "
+                                               f"{', '.join(Role.values)}."]})
+        if username in wanted:
+            raise ValidationError({"members": [f"{username} is listed twice."]})
+        wanted[username] = role
+    users = {u.username: u for u in get_user_model().objects.filter(
+        username__in=list(wanted), is_active=True)}
+    unknown = sorted(set(wanted) - set(users))
+    if unknown:
+        raise ValidationError({"members": [f"No such user: {', '.join(unknown)}."]})
+    if owner.username in wanted:
+        raise ValidationError({"members": ["The owner is not listed as a member."]})
+    return {users[name]: role for name, role in wanted.items()}
+
+
+def set_members(project: Project, members) -> None:
+    """Make the project's members exactly these {"username", "role"} entries."""
+    wanted = _check_members(project.owner, members)
+    with transaction.atomic():
+        project.memberships.exclude(user__in=list(wanted)).delete()
+        current = {m.user_id: m for m in project.memberships.all()}
+        for user, role in wanted.items():
+            membership = current.get(user.pk)
+            if membership is None:
+                ProjectMembership.objects.create(project=project, user=user, role=role)
+            elif membership.role != role:
+                membership.role = role
+                membership.save(update_fields=["role"])
+
+
+def create_project(owner, data: dict) -> Project:
+    """Create a project owned by ``owner`` with name, description and members."""
+    project = Project(owner=owner, name=_check_name(owner, data.get("name")),
+                      description=data.get("description", ""))
+    try:
+        with transaction.atomic():
+            project.save()
+            if data.get("members"):
+                set_members(project, data["members"])
+    except IntegrityError:
+        raise ValidationError({"name": ["You already have a project with this name."]}) from None
+    return project
+
+
+def update_project(project: Project, data: dict) -> Project:
+    """Change name, description, cover image and (when given) the whole member list."""
+    fields = []
+    if "name" in data:
+        project.name = _check_name(project.owner, data["name"], project)
+        fields.append("name")
+    if "description" in data:
+        project.description = data["description"]
+        fields.append("description")
+    if "cover_image" in data:
+        project.cover_image = _check_cover(project, data["cover_image"])
+        fields.append("cover_image")
+    with transaction.atomic():
+        if fields:
+            project.save(update_fields=[*fields, "updated_at"])
+        if "members" in data:
+            set_members(project, data["members"])
+    return project
+
+
+def delete_project(project: Project, *, delete_images: bool = False) -> int:
+    """Delete the project. Its images stay in their owners' galleries, unassigned, unless
+    ``delete_images``: then every image in it is deleted too (files after commit). Return
+    the number of images deleted."""
+    from gallery.models import Image
+    from gallery.services import delete_images as delete_image_rows
+
+    deleted = 0
+    with transaction.atomic():
+        if delete_images:
+            deleted = delete_image_rows(
+                Image.objects.filter(project=project).only("pk", "file", "thumbnail")
+            )
+        project.delete()  # images left in it become unassigned (SET_NULL)
+    logger.info("project %s deleted with %d image(s)", project.pk, deleted)
+    return deleted

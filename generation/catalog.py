@@ -30,6 +30,8 @@ def sync_builtin_catalog() -> int:
     for order, entry in enumerate(builtin_entries()):
         price = entry.get("price", {})
         spec = {key: entry[key] for key in SPEC_KEYS if key in entry}
+        if isinstance(spec.get("sizes"), dict):  # jsonb keeps no key order: store pairs
+            spec["sizes"] = [[size, native] for size, native in spec["sizes"].items()]
         for key in ("table", "tokens_per_million", "typical_seconds"):
             if key in price:
                 spec[f"price_{key}"] = price[key]
@@ -61,8 +63,10 @@ def spec_from_row(row: CatalogModel) -> ModelSpec:
     """The runtime description of a catalog row."""
     spec = row.spec or {}
     sizes = spec.get("sizes") or {}
-    fixed = tuple(tuple(int(n) for n in key.split("x")) for key in sizes)
-    native_sizes = dict(sizes or spec.get("presets") or {})
+    # A list of [size, native] pairs keeps its order in jsonb; a dict (admin-written) may not.
+    pairs = list(sizes.items()) if isinstance(sizes, dict) else [tuple(p) for p in sizes]
+    fixed = tuple(tuple(int(n) for n in size.split("x")) for size, _ in pairs)
+    native_sizes = dict(pairs or (spec.get("presets") or {}).items())
     price_table = {**spec.get("price_table", {})}
     if "price_tokens_per_million" in spec:
         price_table["tokens_per_million"] = spec["price_tokens_per_million"]

@@ -89,3 +89,19 @@ def test_sqlite_runs_in_wal_with_immediate_transactions(db):
         cursor.execute("PRAGMA busy_timeout")
         assert cursor.fetchone()[0] >= 5000
     assert connection.transaction_mode == "IMMEDIATE"
+
+
+def test_env_example_copied_to_env_starts_with_its_values(tmp_path):
+    """Every line of .env.example parses as the value it documents (django-environ keeps
+    inline comments as part of a value, so comments must stand on their own lines)."""
+    import re
+
+    example = (ROOT / ".env.example").read_text()
+    for line in example.splitlines():
+        if re.match(r"^[A-Z][A-Z0-9_]*=", line):
+            assert "#" not in line, f"inline comment would become part of the value: {line}"
+    env_file = tmp_path / ".env"
+    env_file.write_text(example.replace("SECRET_KEY=change-me", "SECRET_KEY=" + "k" * 50)
+                        .replace("ENCRYPTION_KEY=change-me", "ENCRYPTION_KEY=" + "e" * 50))
+    result = start(ENV_FILE=str(env_file))
+    assert result.returncode == 0, result.stderr

@@ -66,6 +66,13 @@ def outsider_api(outsider):
 
 
 @pytest.fixture
+def owner_client(client, owner):
+    """Django's test client, logged in as the owner (HTML pages)."""
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
 def run_jobs(django_capture_on_commit_callbacks):
     """Run what the request enqueued (sync django-q2 runs generations inline)."""
 

@@ -8,8 +8,11 @@ parameters", "is unavailable right now", "Unexpected response from", "could not 
 import email.utils
 import logging
 import time
+from contextlib import contextmanager
 
-from generation.providers.base import ProviderError, RunContext
+import httpx
+
+from generation.providers.base import GenerationTimedOut, ProviderError, RunContext
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,19 @@ def model_failed(label: str, detail: str) -> ProviderError:
 
 def no_connection(label: str) -> ProviderError:
     return ProviderError(f"Could not reach {label}; check the server's network or the base URL.")
+
+
+@contextmanager
+def transport_errors(ctx: RunContext, label: str):
+    """httpx timeouts and connection failures as Retryable (or the deadline, when spent)."""
+    try:
+        yield
+    except httpx.TimeoutException:
+        if ctx.remaining() <= 1:
+            raise GenerationTimedOut() from None
+        raise Retryable("timeout") from None
+    except httpx.HTTPError:
+        raise Retryable("connection", final=no_connection(label)) from None
 
 
 class Retryable(Exception):

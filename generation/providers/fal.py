@@ -18,7 +18,6 @@ from generation.providers import errors
 from generation.providers.base import (
     GeneratedImage,
     GenerationRequest,
-    GenerationTimedOut,
     ProviderResult,
     RunContext,
 )
@@ -53,15 +52,8 @@ class FalProvider(CloudProvider):
     def _request(self, ctx: RunContext, client: httpx.Client, method: str, url: str, **kwargs):
         def attempt():
             timeout = min(max(ctx.remaining(), 1.0), 30.0)
-            try:
+            with errors.transport_errors(ctx, self.label):
                 response = client.request(method, url, timeout=timeout, **kwargs)
-            except httpx.TimeoutException:
-                if ctx.remaining() <= 1:
-                    raise GenerationTimedOut() from None
-                raise errors.Retryable("timeout") from None
-            except httpx.HTTPError:
-                raise errors.Retryable("connection",
-                                       final=errors.no_connection(self.label)) from None
             if response.status_code >= 400:
                 self._raise(response, ctx)
             return response

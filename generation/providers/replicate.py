@@ -21,7 +21,6 @@ from generation.providers.base import (
     GeneratedImage,
     GenerationCanceled,
     GenerationRequest,
-    GenerationTimedOut,
     ProviderResult,
     RunContext,
 )
@@ -46,16 +45,10 @@ class ReplicateProvider(CloudProvider):
 
         def attempt():
             try:
-                return fn()
+                with errors.transport_errors(ctx, self.label):
+                    return fn()
             except ReplicateError as exc:
                 self._raise(exc, ctx)
-            except httpx.TimeoutException:
-                if ctx.remaining() <= 1:
-                    raise GenerationTimedOut() from None
-                raise errors.Retryable("timeout") from None
-            except httpx.HTTPError:
-                raise errors.Retryable("connection",
-                                       final=errors.no_connection(self.label)) from None
             except (ValueError, TypeError, KeyError) as exc:  # malformed JSON or shape
                 raise errors.unexpected(self.label, "", repr(exc)[:200]) from None
 

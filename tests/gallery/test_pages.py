@@ -11,12 +11,6 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def owner_client(client, owner):
-    client.force_login(owner)
-    return client
-
-
 def test_gallery_page_has_filters_tiles_bulk_bar_lightbox_and_script(owner_client, owner):
     make_image(owner, prompt="a quiet harbour")
     body = owner_client.get("/gallery/").content.decode()

@@ -14,12 +14,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 KEY = "sk-page-key-ABCDEFGH-4321"
 
 
-@pytest.fixture
-def owner_client(client, owner):
-    client.force_login(owner)
-    return client
-
-
 def test_settings_page_has_every_section(owner_client, owner, django_assert_max_num_queries):
     services.save_api_key(owner, "openai", KEY)
     with django_assert_max_num_queries(15):

@@ -7,12 +7,6 @@ from generation.models import Generation
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def owner_client(client, owner):
-    client.force_login(owner)
-    return client
-
-
 def test_model_info_lists_sizes_options_price_and_missing_key(owner_client):
     body = owner_client.get("/generate/model-info/?provider=openai&model=dall-e-3")
     html = body.content.decode()

@@ -29,12 +29,6 @@ def test_login_page_and_login(client, owner):
     assert response.status_code == 302 and response["Location"] == "/generate/"
 
 
-@pytest.fixture
-def owner_client(client, owner):
-    client.force_login(owner)
-    return client
-
-
 def test_generate_page_shows_the_form_with_defaults(owner_client):
     response = owner_client.get("/generate/")
     body = response.content.decode()

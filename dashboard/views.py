@@ -65,20 +65,22 @@ def dashboard_page(request):
 def budget_notice(request):
     """The Generate page's estimate for the form's current values, and a warning when a
     budget is 80% used (this request included)."""
+    from generation.forms import GenerateForm
     from generation.services import build_request
 
     estimate, num_images = None, 0
-    try:
-        data = {name: request.GET.get(name) or None for name in ("provider", "model", "prompt")}
-        for name in ("width", "height", "num_images", "steps"):
-            value = request.GET.get(name)
-            data[name] = int(value) if value and value.isdigit() else None
-        data["prompt"] = data["prompt"] or "estimate"
-        provider, generation_request = build_request(request.user, data)
-        estimate = provider.estimate_cost(generation_request)
-        num_images = generation_request.num_images
-    except (ValidationError, ValueError):
-        pass
+    # The same cleaning as a submit (model options, fields the model ignores on the page).
+    values = request.GET.dict()
+    values["prompt"] = values.get("prompt") or "estimate"
+    form = GenerateForm(values, user=request.user)
+    if form.is_valid():
+        try:
+            provider, generation_request = build_request(request.user, form.cleaned_data)
+        except ValidationError:
+            pass
+        else:
+            estimate = provider.estimate_cost(generation_request)
+            num_images = generation_request.num_images
     status = budgets.budget_status(request.user, estimate, num_images)
     return render(request, "dashboard/_budget_notice_content.html", {
         "status": status, "estimate": estimate, "free": estimate == Decimal(0),

@@ -43,3 +43,18 @@ def test_error_is_shown_in_words_next_to_the_field(page, live_server, owner, cli
     error = page.locator('.field-error[data-field="width"]')
     error.wait_for()
     assert "64 to 2048" in error.inner_text()
+
+
+def test_switching_model_fits_steps_and_cfg_to_it(page, live_server, owner, client,
+                                                  monkeypatch):
+    monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_x")
+    client.force_login(owner)
+    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
+                               "url": live_server.url}])
+    page.goto(f"{live_server.url}/generate/")
+    page.fill("#id_steps", "20")
+    page.select_option("#id_provider", "replicate")
+    page.wait_for_selector('.model-info[data-model="black-forest-labs/flux-schnell"]')
+    page.wait_for_function("document.querySelector('#id_steps').value === ''")
+    assert page.locator("#id_cfg_scale").is_disabled()  # schnell takes no guidance
+    assert "4" in page.get_attribute("#id_steps", "placeholder")

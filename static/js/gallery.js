@@ -304,6 +304,7 @@
     const typing = event.target.closest("input, textarea, select");
     if (event.key === "Escape") { event.preventDefault(); close(); return; }
     if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (document.body.dataset.shortcuts === "off") return;  // the user's preference
     if (event.key === "ArrowRight") { event.preventDefault(); step(1); }
     else if (event.key === "ArrowLeft") { event.preventDefault(); step(-1); }
     else if (event.key === "f" || event.key === "F") { event.preventDefault(); toggleFavorite(); }

@@ -280,6 +280,8 @@
                promptBox().selectionStart === promptBox().value.length) {
       loadHistory(); // ↓ at the end of the prompt opens the history
     }
+    // The user's "keyboard shortcuts" preference (Settings) turns off everything below.
+    if (document.body.dataset.shortcuts === "off") return;
     if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
       event.preventDefault();
       closeSuggestions();

@@ -142,3 +142,21 @@ def test_escape_cancels_the_running_generation(generate_page, owner, settings):
     page.keyboard.press("Escape")
     page.wait_for_selector("#result .status-panel[data-status=canceled]")
     assert Generation.objects.get(prompt="wait for me").status == Status.CANCELED
+
+
+def test_shortcuts_preference_off_disables_ctrl_enter(page, live_server, owner, client):
+    from settings_app.models import Preferences
+
+    prefs = Preferences.for_user(owner)
+    prefs.shortcuts_enabled = False
+    prefs.save(update_fields=["shortcuts_enabled"])
+    client.force_login(owner)
+    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
+                               "url": live_server.url}])
+    page.goto(f"{live_server.url}/generate/")
+    assert page.get_attribute("body", "data-shortcuts") == "off"
+    page.fill("#id_prompt", "no shortcuts please")
+    page.focus("#id_prompt")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_timeout(700)
+    assert not Generation.objects.exists()

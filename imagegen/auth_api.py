@@ -2,7 +2,6 @@
 
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
-from knox.models import AuthToken
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -24,10 +23,13 @@ TokenSerializer = inline_serializer(
 )
 
 
-def issue_token(user) -> tuple[str, object]:
-    """A new token for the user; the plaintext exists only in this return value."""
-    instance, token = AuthToken.objects.create(user)
-    return token, instance.expiry
+def issue_token(user, name: str) -> tuple[str, object]:
+    """A new named token for the user (listed and revocable under Settings); the plaintext
+    exists only in this return value."""
+    from settings_app.services import create_named_token
+
+    named, token = create_named_token(user, name[:100])
+    return token, named.token.expiry
 
 
 class TokenView(APIView):
@@ -50,5 +52,6 @@ class TokenView(APIView):
             return Response(
                 {"detail": "Wrong username or password."}, status=status.HTTP_400_BAD_REQUEST
             )
-        token, expires_at = issue_token(user)
+        agent = request.headers.get("User-Agent", "").split(" ")[0][:40] or "a client"
+        token, expires_at = issue_token(user, f"Signed in with a password ({agent})")
         return Response({"token": token, "expires_at": expires_at})

@@ -71,3 +71,20 @@ def test_ensure_admin_uses_the_configured_credentials(db, settings):
     settings.ADMIN_USERNAME, settings.ADMIN_PASSWORD = "chief", "s3cret-enough-pass"
     call_command("ensure_admin")
     assert get_user_model().objects.get(username="chief").check_password("s3cret-enough-pass")
+
+
+def test_password_and_command_tokens_are_listed_and_revocable(api, owner, capsys):
+    response = api.post("/api/auth/token", {"username": "owner", "password": PASSWORD},
+                        format="json", HTTP_USER_AGENT="curl/8.0 (x)")
+    token = response.json()["token"]
+    call_command("create_api_token", "owner", "--name", "nightly export")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    listed = api.get("/api/settings/tokens").json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    names = {row["name"]: row["id"] for row in rows}
+    assert set(names) == {"Signed in with a password (curl/8.0)", "nightly export"}
+    assert api.delete(f"/api/settings/tokens/{names['nightly export']}").status_code == 204
+    assert api.delete(
+        f"/api/settings/tokens/{names['Signed in with a password (curl/8.0)']}"
+    ).status_code == 204
+    assert api.get("/api/generations").status_code == 401  # revoked itself

@@ -29,7 +29,7 @@ ROLES = ("anonymous", "outsider", "viewer", "editor", "owner", "staff")
 
 def expect(default=None, **per_role) -> dict:
     """Statuses per role: ``default`` for every role not named."""
-    table = {role: default for role in ROLES}
+    table = dict.fromkeys(ROLES, default)
     table.update(per_role)
     missing = [role for role, status in table.items() if status is None]
     assert not missing, f"no expected status for {missing}"
@@ -332,7 +332,7 @@ def _admin_entries() -> dict[str, Entry]:
         "admin/(?P<url>.*)$": Entry((Case("GET", expect(302, staff=404)),),
                                     kwargs=lambda w: {"url": "nothing/here/"}),
     }
-    for model, model_admin in admin.site._registry.items():
+    for model in admin.site._registry:
         info = f"admin:{model._meta.app_label}_{model._meta.model_name}"
         obj = _admin_object(model)
         entries[f"{info}_changelist"] = Entry((Case("GET", STAFF_ONLY),))

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from generation import services
 from generation.models import Generation, Status
 from imagegen.api import NewestFirstPagination
+from imagegen.schema import CONFLICT
 
 
 class GenerateRequestSerializer(serializers.Serializer):
@@ -89,7 +90,7 @@ class GenerationDetailView(generics.RetrieveAPIView):
 
 
 class GenerationCancelView(APIView):
-    @extend_schema(request=None, responses={200: GenerationSerializer})
+    @extend_schema(request=None, responses={200: GenerationSerializer, 409: CONFLICT})
     def post(self, request, pk):
         generation = get_object_or_404(Generation.objects.visible_to(request.user), pk=pk)
         services.cancel_generation(generation)

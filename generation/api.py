@@ -14,11 +14,15 @@ from imagegen.api import NewestFirstPagination
 from imagegen.schema import CONFLICT
 
 
+MAX_NEGATIVE_PROMPT = 10_000
+
+
 class GenerateRequestSerializer(serializers.Serializer):
     """The body of POST /api/generate. Ranges are checked against the chosen model."""
 
     prompt = serializers.CharField(trim_whitespace=True)
-    negative_prompt = serializers.CharField(required=False, allow_blank=True, default="")
+    negative_prompt = serializers.CharField(required=False, allow_blank=True, default="",
+                                            max_length=MAX_NEGATIVE_PROMPT)
     provider = serializers.CharField(required=False, allow_blank=True)
     model = serializers.CharField(required=False, allow_blank=True)
     width = serializers.IntegerField(required=False, min_value=1)

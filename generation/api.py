@@ -13,7 +13,6 @@ from generation.models import Generation, Status
 from imagegen.api import NewestFirstPagination
 from imagegen.schema import CONFLICT
 
-
 MAX_NEGATIVE_PROMPT = 10_000
 
 

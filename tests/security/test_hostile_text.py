@@ -72,9 +72,9 @@ def test_hostile_text_round_trips_through_the_api_unchanged(owner_api, hostile_w
 def _pages(w):
     image, gen = w["image"].pk, w["generation"].pk
     return {
-        "/generate/": ["prompt"],
+        "/generate/": ["prompt", "style", "project"],
         f"/generations/{gen}/": ["prompt", "neg", "style"],
-        "/gallery/": ["title"],
+        "/gallery/": ["title", "project"],
         f"/gallery/images/{image}/panel/": ["title", "notes", "prompt", "neg", "project"],
         "/projects/": ["project", "pdesc"],
         f"/projects/{w['project_id']}/": ["project", "pdesc"],
@@ -332,3 +332,45 @@ def test_project_members_page_refuses_unknown_hostile_usernames(client, owner, h
     assert not ProjectMembership.objects.exists()
     page = client.get(f"/projects/{hostile_world['project_id']}/").content.decode()
     assert not raw_markup(page)
+
+
+# --- NUL in every query parameter -------------------------------------------------------------
+
+
+def _query_parameters():
+    """(path, parameter) for every GET operation's query parameter in the API schema."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    for path, operations in schema["paths"].items():
+        operation = operations.get("get")
+        if operation is None or "{" in path:
+            continue
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "query":
+                yield path, parameter["name"]
+
+
+def test_nul_in_any_query_parameter_is_never_a_server_error(owner_api, hostile_world):
+    """PostgreSQL refuses NUL in any text it is asked to compare: caught, it is a 400."""
+    tried = []
+    for path, name in _query_parameters():
+        response = owner_api.get(path, {name: "x\x00y"})
+        assert response.status_code == 400, (path, name, response.status_code)
+        assert name in response.json(), (path, name)
+        tried.append((path, name))
+    assert len(tried) > 20
+
+
+def test_nul_in_a_page_query_is_a_400(client, owner):
+    client.force_login(owner)
+    assert client.get("/gallery/", {"q": "fox\x00"}).status_code == 400
+
+
+@pytest.mark.parametrize("params", [{"style": "vivid\x00"}, {"x\x00": 1},
+                                    {"nested": {"deep": ["\x00"]}}])
+def test_nul_inside_generation_params_is_never_a_server_error(owner_api, params):
+    response = owner_api.post("/api/generate", {
+        "prompt": "a fox", "provider": "offline", "model": "offline-shapes", "width": 64,
+        "height": 64, "num_images": 1, "params": params}, format="json")
+    assert response.status_code in (202, 400), response.content

@@ -3,13 +3,16 @@
 import csv
 import io
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import renderers, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dashboard import budgets, services
+from imagegen.schema import ErrorSerializer
 
+SCOPE_NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project or user.")
 SCOPE_PARAMETERS = [
     OpenApiParameter("from", str, description="first local day, YYYY-MM-DD (default: 29 "
                      "days before `to`)"),
@@ -77,13 +80,16 @@ class CSVRenderer(renderers.BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         out = io.StringIO()
+        columns = None
         if isinstance(data, dict) and "rows" in data:
-            data = data["rows"]
+            data, columns = data["rows"], data.get("columns")
         if isinstance(data, dict):  # an error answer
             data = [{"field": k, "error": " ".join(map(str, v if isinstance(v, list) else [v]))}
                     for k, v in data.items()]
-        if data:
-            writer = csv.DictWriter(out, fieldnames=list(data[0]), lineterminator="\n")
+        if data or columns:
+            # The header even without rows: an empty body would lose its Content-Type.
+            writer = csv.DictWriter(out, fieldnames=columns or list(data[0]),
+                                    lineterminator="\n")
             writer.writeheader()
             for row in data:
                 writer.writerow({k: _csv_safe(v) for k, v in row.items()})
@@ -101,7 +107,7 @@ def _csv_safe(value):
 
 
 class StatsView(APIView):
-    @extend_schema(parameters=SCOPE_PARAMETERS, responses={200: dict})
+    @extend_schema(parameters=SCOPE_PARAMETERS, responses={200: dict, 404: SCOPE_NOT_FOUND})
     def get(self, request):
         scope, subject, _ = scope_from(request)
         return Response(services.stats(scope, budget_user=subject))
@@ -115,19 +121,23 @@ class UsageView(APIView):
         OpenApiParameter("sort", str, description="generations, images, failures, spend, "
                          "avg_latency or name; prefix - for descending (default -spend)"),
         OpenApiParameter("format", enum=["json", "csv"]),
-    ], responses={200: dict})
+    ], responses={200: dict, (200, "text/csv"): OpenApiTypes.STR,
+                  404: OpenApiResponse(ErrorSerializer,
+                                       description="No such project or user, or an unknown "
+                                                   "format.")})
     def get(self, request):
         scope, _, data = scope_from(request, UsageSerializer)
         rows = services.usage(scope, by=data["by"], sort=data["sort"])
         if request.accepted_renderer.format == "csv":
             name = f"usage-{data['by']}-{scope.start}-{scope.end}.csv"
-            return Response(rows, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+            return Response({"rows": rows, "columns": services.usage_columns(data["by"])},
+                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
         return Response({"scope": scope.as_dict(), "by": data["by"], "sort": data["sort"],
                          "rows": rows})
 
 
 class TrendsView(APIView):
-    @extend_schema(parameters=SCOPE_PARAMETERS, responses={200: dict})
+    @extend_schema(parameters=SCOPE_PARAMETERS, responses={200: dict, 404: SCOPE_NOT_FOUND})
     def get(self, request):
         scope, _, _ = scope_from(request)
         return Response(services.trends(scope))

@@ -174,6 +174,17 @@ def _budget_for(scope: Scope, budget_user) -> dict | None:
     return None
 
 
+USAGE_METRICS = ("generations", "succeeded", "failures", "canceled", "images",
+                 "avg_latency_ms", "spend_usd", "spend_reported_usd", "spend_estimated_usd")
+_USAGE_LABELS = {"provider": ("provider",), "model": ("provider", "model"),
+                 "user": ("user_id", "username"), "project": ("project_id", "project")}
+
+
+def usage_columns(by: str) -> list[str]:
+    """The columns of a usage row grouped ``by``: the CSV header, even with no rows."""
+    return [*_USAGE_LABELS[by], *USAGE_METRICS]
+
+
 def usage(scope: Scope, *, by: str = "model", sort: str = "-spend") -> list[dict]:
     """One row per provider, model, user or project of the scope, sorted."""
     keys = USAGE_GROUPS[by]

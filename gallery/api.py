@@ -5,7 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -168,8 +168,9 @@ class GalleryListView(APIView):
 
     @extend_schema(operation_id="api_gallery_list", parameters=[GalleryQuerySerializer],
                    responses={200: inline_serializer(
-        "GalleryPage", {"results": ImageSerializer(many=True), "next": serializers.URLField(),
-                        "previous": serializers.URLField()})})
+        "GalleryPage", {"results": ImageSerializer(many=True),
+                        "next": serializers.URLField(allow_null=True),
+                        "previous": serializers.URLField(allow_null=True)})})
     def get(self, request):
         query = GalleryQuerySerializer.from_query(request.query_params)
         query.is_valid(raise_exception=True)
@@ -254,7 +255,12 @@ class GalleryBulkView(APIView):
 
     @extend_schema(request=BulkRequestSerializer, responses={200: inline_serializer(
         "BulkResult", {"action": serializers.CharField(), "count": serializers.IntegerField(),
-                       "ids": serializers.ListField(child=serializers.IntegerField())})})
+                       "ids": serializers.ListField(child=serializers.IntegerField())}),
+        404: OpenApiResponse(inline_serializer("BulkRefused", {
+            "detail": serializers.CharField(),
+            "ids": serializers.ListField(child=serializers.IntegerField())}),
+            description="Nothing was changed: some ids are not yours to change."),
+    })
     def post(self, request):
         form = BulkRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)

@@ -9,13 +9,14 @@ from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.views import APIView
 
 from gallery import downloads
 from gallery.models import Image
 from gallery.views import FILE_CSP
+from imagegen.schema import NOT_FOUND
 from projects.models import Project
 
 MAX_SELECTION = 1000
@@ -33,7 +34,11 @@ class ImageDownloadView(APIView):
     """The original as an attachment, named after its title or prompt, with its generation
     parameters embedded. Owner (or a viewer of its project): 200. Anyone else: 404."""
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(responses={
+        (200, "image/png"): OpenApiTypes.BINARY, (200, "image/jpeg"): OpenApiTypes.BINARY,
+        (200, "image/webp"): OpenApiTypes.BINARY,
+        304: OpenApiResponse(description="Not modified (If-None-Match)."), 404: NOT_FOUND,
+    })
     def get(self, request, pk):
         image = get_object_or_404(
             Image.objects.visible_to(request.user).select_related("generation"), pk=pk
@@ -78,7 +83,8 @@ class SelectionDownloadView(APIView):
     user may not see: 404 for the whole request, and nothing is streamed."""
 
     @extend_schema(request=SelectionDownloadRequestSerializer,
-                   responses={(200, "application/zip"): OpenApiTypes.BINARY})
+                   responses={(200, "application/zip"): OpenApiTypes.BINARY,
+                              404: NOT_FOUND})
     def post(self, request):
         form = SelectionDownloadRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)

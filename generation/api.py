@@ -11,13 +11,17 @@ from rest_framework.views import APIView
 from generation import services
 from generation.models import Generation, Status
 from imagegen.api import NewestFirstPagination
+from imagegen.schema import CONFLICT
+
+MAX_NEGATIVE_PROMPT = 10_000
 
 
 class GenerateRequestSerializer(serializers.Serializer):
     """The body of POST /api/generate. Ranges are checked against the chosen model."""
 
     prompt = serializers.CharField(trim_whitespace=True)
-    negative_prompt = serializers.CharField(required=False, allow_blank=True, default="")
+    negative_prompt = serializers.CharField(required=False, allow_blank=True, default="",
+                                            max_length=MAX_NEGATIVE_PROMPT)
     provider = serializers.CharField(required=False, allow_blank=True)
     model = serializers.CharField(required=False, allow_blank=True)
     width = serializers.IntegerField(required=False, min_value=1)
@@ -89,7 +93,7 @@ class GenerationDetailView(generics.RetrieveAPIView):
 
 
 class GenerationCancelView(APIView):
-    @extend_schema(request=None, responses={200: GenerationSerializer})
+    @extend_schema(request=None, responses={200: GenerationSerializer, 409: CONFLICT})
     def post(self, request, pk):
         generation = get_object_or_404(Generation.objects.visible_to(request.user), pk=pk)
         services.cancel_generation(generation)

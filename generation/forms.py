@@ -18,7 +18,8 @@ def model_choices(provider_name: str | None):
 
 class GenerateForm(forms.Form):
     prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "autofocus": True}))
-    negative_prompt = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    negative_prompt = forms.CharField(required=False, max_length=10_000,
+                                      widget=forms.Textarea(attrs={"rows": 2}))
     provider = forms.ChoiceField(choices=provider_choices)
     # Optional like the API's: the service picks the provider's default model and size.
     model = forms.CharField(required=False)

@@ -3,7 +3,7 @@ and the variation/cost preview. The logic lives in prompt_tools, prompt_history 
 prompt_enhance; these views check input and shape answers."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -21,7 +21,8 @@ class StylePresetSerializer(serializers.ModelSerializer):
     """A preset as the API shows it; ``editable`` says whether this user may change it."""
 
     builtin = serializers.BooleanField(source="is_builtin", read_only=True)
-    owner = serializers.CharField(source="owner.get_username", read_only=True, default=None)
+    owner = serializers.CharField(source="owner.get_username", read_only=True, default=None,
+                                  allow_null=True)
     editable = serializers.SerializerMethodField()
 
     class Meta:
@@ -161,7 +162,8 @@ class HistoryView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("q", str, description="only prompts containing this"),
                     OpenApiParameter("limit", int, description="1 to 100, default 20")],
-        responses={200: HistoryEntrySerializer(many=True)},
+        responses={200: inline_serializer(
+            "HistoryPage", {"results": HistoryEntrySerializer(many=True)})},
     )
     def get(self, request):
         """Your distinct prompts, most recently used first."""

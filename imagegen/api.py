@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -32,8 +32,25 @@ class NewestFirstPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
+    def decode_cursor(self, request):
+        # DRF answers a cursor it cannot read with 404; it is bad input like any other.
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError({"cursor": ["This cursor is not valid."]}) from None
+
     def get_page_size(self, request):
         from settings_app.models import items_per_page_for
 
         self.page_size = items_per_page_for(request.user)  # ITEMS_PER_PAGE unless chosen
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None:
+            # A bad page_size is a 400, as on /api/gallery, not silently the default.
+            try:
+                size = int(raw)
+            except ValueError:
+                size = 0
+            if not 1 <= size <= self.max_page_size:
+                raise ValidationError(
+                    {"page_size": [f"Give a whole number from 1 to {self.max_page_size}."]})
         return super().get_page_size(request)

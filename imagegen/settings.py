@@ -277,7 +277,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "imagegen.schema.AutoSchema",
     "EXCEPTION_HANDLER": "imagegen.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -343,3 +343,6 @@ PROMPT_ENHANCE_MODEL_OPENAI = env_str("PROMPT_ENHANCE_MODEL_OPENAI", "gpt-4o-min
 PROMPT_ENHANCE_TIMEOUT = env_int("PROMPT_ENHANCE_TIMEOUT", 30, minimum=1, maximum=300)
 # Most generations one {a|b} variation prompt may fan out to.
 PROMPT_VARIATIONS_MAX = env_int("PROMPT_VARIATIONS_MAX", 16, minimum=1, maximum=256)
+
+# A NUL in a query parameter is a 400 before any view (PostgreSQL cannot compare it).
+MIDDLEWARE += ["imagegen.middleware.RejectNulInQueryMiddleware"]

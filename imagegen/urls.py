@@ -57,3 +57,6 @@ urlpatterns = [
     path("", include("dashboard.urls")),
     path("", include("settings_app.urls")),
 ]
+
+handler404 = "imagegen.errors.not_found"
+handler400 = "imagegen.errors.bad_request"

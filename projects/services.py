@@ -11,10 +11,22 @@ from projects.models import Project, ProjectMembership, Role
 logger = logging.getLogger(__name__)
 
 MAX_MEMBERS = 200
+MAX_NAME = 200  # Project.name's column
+MAX_DESCRIPTION = 10_000
+
+
+def _check_text(field: str, value: str, limit: int) -> str:
+    # Every path (API, the HTML forms) comes through here: a NUL cannot be stored by
+    # PostgreSQL and an over-long name does not fit its column; both are field errors.
+    if "\x00" in value:
+        raise ValidationError({field: ["Null characters are not allowed."]})
+    if len(value) > limit:
+        raise ValidationError({field: [f"At most {limit} characters ({len(value)} given)."]})
+    return value
 
 
 def _check_name(owner, name: str, project: Project | None = None) -> str:
-    name = (name or "").strip()
+    name = _check_text("name", (name or "").strip(), MAX_NAME)
     if not name:
         raise ValidationError({"name": ["Give the project a name."]})
     taken = Project.objects.filter(owner=owner, name=name)
@@ -46,6 +58,8 @@ def _check_members(owner, members) -> dict:
         if role not in Role.values:
             raise ValidationError({"members": [f"{username}: role is one of "
                                                f"{', '.join(Role.values)}."]})
+        if "\x00" in username:  # cannot be anyone's name, and PostgreSQL refuses to look
+            raise ValidationError({"members": ["Null characters are not allowed."]})
         if username in wanted:
             raise ValidationError({"members": [f"{username} is listed twice."]})
         wanted[username] = role
@@ -77,7 +91,8 @@ def set_members(project: Project, members) -> None:
 def create_project(owner, data: dict) -> Project:
     """Create a project owned by ``owner`` with name, description and members."""
     project = Project(owner=owner, name=_check_name(owner, data.get("name")),
-                      description=data.get("description", ""))
+                      description=_check_text("description", data.get("description", ""),
+                                              MAX_DESCRIPTION))
     try:
         with transaction.atomic():
             project.save()
@@ -95,7 +110,7 @@ def update_project(project: Project, data: dict) -> Project:
         project.name = _check_name(project.owner, data["name"], project)
         fields.append("name")
     if "description" in data:
-        project.description = data["description"]
+        project.description = _check_text("description", data["description"], MAX_DESCRIPTION)
         fields.append("description")
     if "cover_image" in data:
         project.cover_image = _check_cover(project, data["cover_image"])

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from settings_app import services
@@ -170,7 +171,13 @@ def toggle_theme(request):
     prefs = Preferences.for_user(request.user)
     prefs.theme = Theme.LIGHT if prefs.theme == Theme.DARK else Theme.DARK
     prefs.save(update_fields=["theme", "updated_at"])
-    return redirect(request.POST.get("next") or "generate")
+    target = request.POST.get("next")
+    # Only back to a page of this site: an off-site "next" would make this an open redirect.
+    if not target or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = "generate"
+    return redirect(target)
 
 
 def signup(request):

@@ -1,0 +1,79 @@
+"""Schemathesis against /api/schema/, in-process on the WSGI app, as a signed-in user with a
+token: no operation may answer 5xx, and every answer must match the schema (documented
+status code, content type, headers and body).
+
+Bounded for CI: ``max_examples`` per operation, no deadline, derandomized (the same examples
+on every run). Checks left out, and why:
+
+- ``negative_data_rejection``: DRF is lenient by design in ways the schema cannot say: a
+  number is accepted for a text field (``{"name": 0}`` is the name "0"), "true"/"1"/"0" for a
+  boolean, and an empty query parameter (``?user=``) means "not given". None of these is
+  harmful, and every answer is still checked against the schema.
+- ``positive_data_acceptance``: several valid-by-schema inputs are refused for reasons a
+  schema cannot express (a model's own size ranges, an id that belongs to nobody, a budget),
+  with a documented 400/404/409.
+- ``use_after_free`` / ``ensure_resource_availability``: stateful checks for links between
+  operations; the runs here are stateless.
+- ``ignored_auth``: it calls each operation without credentials; the permission matrix
+  (test_permission_matrix.py) covers that exhaustively, per role.
+"""
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from knox.models import AuthToken
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from imagegen.wsgi import application
+from tests.gallery.factories import make_image
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+MAX_EXAMPLES = 20
+
+
+@pytest.fixture
+def keep_test_connection():
+    """Calling the WSGI app fires request_started/finished, whose close_old_connections would
+    close the test's connection mid-transaction; Django's own test client unhooks it too."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def token_header(db, owner, keep_test_connection):
+    """A token for an owner who has an image in a project (so some ids exist)."""
+    from projects.models import Project
+
+    project = Project.objects.create(owner=owner, name="Fuzzed")
+    make_image(owner, project=project, title="fuzz me", tags=["fox"])
+    _, token = AuthToken.objects.create(owner)
+    return {"Authorization": f"Token {token}"}
+
+
+# The schema is public and built without the database, so it is loaded at collection.
+schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+def test_api_answers_match_the_schema_and_never_5xx(case, token_header):
+    case.call_and_validate(headers=token_header, checks=CHECKS)

@@ -1,0 +1,119 @@
+"""The objects every security test acts on: one shared project and everything around it.
+
+``owner`` owns a project shared with ``viewer`` (viewer role) and ``editor`` (editor role); it
+holds one of the owner's images and one of the editor's. The owner also has a queued
+generation, a style preset shared into the project, a provider key, a named API token and a
+prompt-history entry. ``outsider`` has nothing shared with them; ``staff`` is a superuser who
+is not a member of anything. ``ensure_admin_rows`` adds one row for every model the admin
+registers, so each change page can be opened.
+"""
+
+from dataclasses import dataclass
+
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from gallery.models import Image, Tag
+from generation.models import Generation, Status
+from generation.models_prompts import StylePreset
+from generation.prompt_history import entry_id
+from projects.models import Project, ProjectMembership, Role
+from settings_app import services as settings_services
+from settings_app.models import ApiKey, Preferences, TeamKey
+from tests.gallery.factories import make_image
+
+ROLES = ("anonymous", "outsider", "viewer", "editor", "owner", "staff")
+# A provider key that looks real: no page, answer or admin view may ever show it whole.
+OWNER_KEY = "sk-owner-secret-0123456789abcdefXYZW"
+TEAM_KEY = "sk-team-secret-9876543210fedcbaQRST"
+
+
+@dataclass
+class World:
+    users: dict
+    project: Project
+    image: Image  # the owner's, in the shared project
+    editor_image: Image  # the editor's, in the owner's project
+    generation: Generation  # the owner's image's (succeeded)
+    pending: Generation  # the owner's, queued
+    style: StylePreset  # the owner's, shared into the project
+    token_pk: int  # the owner's named token
+    token: str  # its plaintext
+    history_key: str  # the owner's prompt-history entry
+
+    def user(self, role):
+        return self.users.get(role)
+
+
+def build_world(owner, viewer, editor, outsider, staff) -> World:
+    """Every object the permission matrix and the hostile-text tests need."""
+    project = Project.objects.create(owner=owner, name="Shared")
+    ProjectMembership.objects.create(project=project, user=viewer, role=Role.VIEWER)
+    ProjectMembership.objects.create(project=project, user=editor, role=Role.EDITOR)
+    image = make_image(owner, project=project, title="owner's image", tags=["fox"],
+                       prompt="the owner's own prompt")
+    editor_image = make_image(editor, project=project, title="editor's image")
+    pending = Generation.objects.create(
+        owner=owner, provider="offline", model="offline-shapes", prompt="still queued",
+        width=64, height=64, status=Status.QUEUED,
+    )
+    style = StylePreset.objects.create(owner=owner, project=project, name="Owner style",
+                                       template="{prompt}, watercolor")
+    settings_services.save_api_key(owner, "openai", OWNER_KEY)
+    named, token = settings_services.create_named_token(owner, "laptop")
+    generation = image.generation
+    return World(
+        users={"anonymous": None, "outsider": outsider, "viewer": viewer, "editor": editor,
+               "owner": owner, "staff": staff},
+        project=project, image=image, editor_image=editor_image, generation=generation,
+        pending=pending, style=style, token_pk=named.pk, token=token,
+        history_key=entry_id(generation.prompt_text or generation.prompt,
+                             generation.negative_prompt_text or generation.negative_prompt),
+    )
+
+
+def _admin_factories(world: World) -> dict:
+    """How to make one row of each admin-registered model that may have none yet."""
+    from django_q.models import OrmQ, Schedule, Task
+
+    from dashboard.models import TeamBudget, UserBudget
+
+    owner = world.users["owner"]
+
+    def task(success):
+        now = timezone.now()
+        return Task.objects.create(id=f"task-{int(success)}", name=f"task {success}",
+                                   func="generation.tasks.run_generation", args=(1,),
+                                   started=now, stopped=now, success=success)
+
+    return {
+        Group: lambda: Group.objects.create(name="Artists"),
+        Tag: lambda: Tag.objects.get_or_create(name="fox")[0],
+        Schedule: lambda: Schedule.objects.create(func="generation.recovery.sweep",
+                                                  name="matrix"),
+        OrmQ: lambda: OrmQ.objects.create(key="default", payload="x", lock=None),
+        Preferences: lambda: Preferences.for_user(owner),
+        TeamKey: lambda: settings_services.save_team_key("openai", TEAM_KEY, owner),
+        ApiKey: lambda: ApiKey.objects.first(),
+        UserBudget: lambda: UserBudget.objects.create(user=owner),
+        TeamBudget: lambda: TeamBudget.objects.get_or_create(pk=1)[0],
+        "django_q.Success": lambda: task(True),
+        "django_q.Failure": lambda: task(False),
+    }
+
+
+def ensure_admin_rows(world: World) -> dict:
+    """One row for every model registered in the admin: {model: object}. A newly registered
+    model without rows and without a factory above fails here, on purpose."""
+    factories = _admin_factories(world)
+    rows = {}
+    for model in admin.site._registry:
+        obj = model.objects.order_by("pk").first()
+        if obj is None:
+            factory = factories.get(model) or factories.get(model._meta.label)
+            assert factory is not None, f"no admin test row for {model._meta.label}"
+            factory()
+            obj = model.objects.order_by("pk").first()
+        rows[model] = obj
+    return rows

@@ -46,6 +46,12 @@ class TokenView(APIView):
             username=form.validated_data["username"],
             password=form.validated_data["password"],
         )
+        if getattr(request, "axes_locked_out", False):
+            # django-axes refused: too many failures for this username from this address.
+            return Response(
+                {"detail": "Too many failed logins; try again later."},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
         if user is None or not user.is_active:
             return Response(
                 {"detail": "Wrong username or password."}, status=status.HTTP_400_BAD_REQUEST

@@ -1,6 +1,7 @@
 """API token endpoints: hashed, expiring, revocable tokens (django-rest-knox)."""
 
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from drf_spectacular.utils import extend_schema, inline_serializer
 from knox.models import AuthToken
 from rest_framework import serializers, status
@@ -56,5 +57,7 @@ class TokenView(APIView):
             return Response(
                 {"detail": "Wrong username or password."}, status=status.HTTP_400_BAD_REQUEST
             )
+        # As knox's own login view does: records last_login and clears django-axes' failures.
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
         token, expires_at = issue_token(user)
         return Response({"token": token, "expires_at": expires_at})

@@ -90,3 +90,14 @@ def test_htmx_is_told_not_to_inject_styles_or_eval(client, db):
     body = client.get("/login/").content.decode()
     assert '"includeIndicatorStyles":false' in body and '"allowEval":false' in body
     assert re.search(r'<script src="[^"]*htmx[^"]*\.js"', body)
+
+
+def test_admin_has_the_policy_and_its_image_list_needs_no_inline_style(client, admin_user,
+                                                                       owner):
+    make_image(owner)
+    client.force_login(admin_user)
+    response = client.get("/admin/gallery/image/")
+    assert response.status_code == 200
+    assert_page_policy(response)
+    body = response.content.decode()
+    assert 'class="admin-thumbnail"' in body and "object-fit" not in body

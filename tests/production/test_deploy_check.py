@@ -149,3 +149,21 @@ def test_x_accel_on_s3_storage_is_refused(tmp_path):
     result = manage("check", tmp_path=tmp_path, **PRODUCTION, STORAGE_BACKEND="s3",
                     S3_BUCKET="b", S3_ACCESS_KEY_ID="a", S3_SECRET_ACCESS_KEY="s")
     assert result.returncode != 0 and "FILE_SERVING: x-accel needs" in result.stderr
+
+
+NEW_VARIABLES = ["SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
+                 "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
+                 "TRUST_PROXY_HEADERS", "USE_X_FORWARDED_HOST", "FILE_SERVING", "X_ACCEL_PREFIX",
+                 "AXES_ENABLED", "AXES_FAILURE_LIMIT", "AXES_COOLOFF_MINUTES"]
+
+
+@pytest.mark.parametrize("name", NEW_VARIABLES)
+def test_production_variable_is_documented(name):
+    example = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    deploy = (ROOT / "docs" / "deploy.md").read_text()
+    settings_source = (ROOT / "imagegen" / "settings.py").read_text()
+    assert f'"{name}"' in settings_source
+    assert f"\n{name}=" in example
+    assert f"`{name}`" in readme
+    assert name in deploy

@@ -272,3 +272,57 @@ def test_dumpdata_writes_key_ciphertext_and_loads_it_back_unchanged(owner):
         cursor.execute(f"SELECT secret FROM {ApiKey._meta.db_table}")
         assert bytes(cursor.fetchone()[0]) == stored
     assert ApiKey.objects.get().secret == CANARY_USER_KEY
+
+
+def test_backup_while_images_are_being_made_is_consistent(owner, tmp_path, settings):
+    """A writer keeps adding generations with images during the backup: the restored
+    database is one moment of the live one, and each of its images has its file."""
+    import threading
+
+    from django.db import connections
+
+    from tests.gallery.factories import make_image
+
+    stop, made = threading.Event(), threading.Semaphore(0)
+    errors = []
+
+    def writer():
+        try:
+            while not stop.is_set():
+                make_image(owner, prompt="made during the backup")
+                made.release()
+        except Exception as exc:  # reported below; a thread's exception is otherwise lost
+            errors.append(exc)
+            made.release()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        for _ in range(3):
+            made.acquire(timeout=30)
+        backup = tmp_path / "live.tar.gz"
+        call_command("backup", str(backup), stdout=io.StringIO())
+        for _ in range(2):  # the writer is still going after the backup
+            made.acquire(timeout=30)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert not errors, errors
+    total_after = Image.objects.count()
+
+    with tarfile.open(backup, "r:gz") as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+    assert manifest["missing_files"] == []
+
+    call_command("flush", interactive=False, verbosity=0)
+    use_storage(settings, tmp_path / "fresh-storage")
+    call_command("restore", str(backup), stdout=io.StringIO())
+    restored = list(Image.objects.select_related("generation"))
+    assert 3 <= len(restored) < total_after
+    for image in restored:
+        assert image.generation.owner_id == image.owner_id
+        with default_storage.open(image.file) as handle:
+            assert hashlib.sha256(handle.read()).hexdigest() == image.sha256
+        assert default_storage.exists(image.thumbnail)

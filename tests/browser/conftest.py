@@ -10,8 +10,16 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
+# One Chromium per test run, shared with other folders that import these fixtures
+# (tests/production): two Playwright sync sessions cannot run in one thread.
+_shared = {}
+
+
 @pytest.fixture(scope="session")
 def browser():
+    if "browser" in _shared:
+        yield _shared["browser"]
+        return
     if not os.path.exists(CHROMIUM):
         pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get)")
     # Playwright's sync API runs an event loop in this thread; Django's ORM calls in the
@@ -21,7 +29,9 @@ def browser():
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        _shared["browser"] = browser
         yield browser
+        _shared.clear()
         browser.close()
 
 

@@ -29,6 +29,8 @@ PRODUCTION = {
 OURS = set(PRODUCTION) | {
     "DATABASE_URL", "SECURE_SSL_REDIRECT", "USE_X_FORWARDED_HOST", "X_ACCEL_PREFIX",
     "AXES_FAILURE_LIMIT", "AXES_COOLOFF_MINUTES", "DJANGO_SETTINGS_MODULE",
+    # Set by the browser tests' fixture in this process; a deployment never has it.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 }
 
 

@@ -30,6 +30,9 @@ def sync_builtin_catalog() -> int:
     for order, entry in enumerate(builtin_entries()):
         price = entry.get("price", {})
         spec = {key: entry[key] for key in SPEC_KEYS if key in entry}
+        # PostgreSQL's jsonb does not keep object key order; remember the catalog's order.
+        spec["key_order"] = {key: list(entry[key]) for key in ("sizes", "presets")
+                             if isinstance(entry.get(key), dict)}
         for key in ("table", "tokens_per_million", "typical_seconds"):
             if key in price:
                 spec[f"price_{key}"] = price[key]
@@ -57,12 +60,20 @@ def _pair(value):
     return tuple(value) if value else None
 
 
+def _ordered(spec: dict, key: str) -> dict:
+    """``spec[key]`` in the catalog file's order (jsonb sorts object keys), new keys last."""
+    mapping = spec.get(key) or {}
+    order = (spec.get("key_order") or {}).get(key) or []
+    first = {name: mapping[name] for name in order if name in mapping}
+    return {**first, **{name: v for name, v in mapping.items() if name not in first}}
+
+
 def spec_from_row(row: CatalogModel) -> ModelSpec:
     """The runtime description of a catalog row."""
     spec = row.spec or {}
-    sizes = spec.get("sizes") or {}
+    sizes = _ordered(spec, "sizes")
     fixed = tuple(tuple(int(n) for n in key.split("x")) for key in sizes)
-    native_sizes = dict(sizes or spec.get("presets") or {})
+    native_sizes = dict(sizes or _ordered(spec, "presets"))
     price_table = {**spec.get("price_table", {})}
     if "price_tokens_per_million" in spec:
         price_table["tokens_per_million"] = spec["price_tokens_per_million"]

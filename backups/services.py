@@ -73,10 +73,12 @@ class BackupReport:
 
 
 def _engine() -> str:
+    """The database engine's short name: sqlite or postgresql."""
     return "sqlite" if connection.vendor == "sqlite" else connection.vendor
 
 
 def _sha256_file(path: Path) -> str:
+    """SHA-256 hex digest of a local file, read in chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
@@ -85,11 +87,13 @@ def _sha256_file(path: Path) -> str:
 
 
 def _applied_migrations() -> list[str]:
+    """The applied migrations as sorted ``app.name`` strings."""
     recorder = MigrationRecorder(connection)
     return sorted(f"{app}.{name}" for app, name in recorder.applied_migrations())
 
 
 def _image_names(image_rows) -> set[str]:
+    """The storage names in (file, thumbnail) rows."""
     return {name for row in image_rows for name in row if name}
 
 
@@ -161,6 +165,7 @@ class _HashingReader:
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    """Add an in-memory member to the archive."""
     info = tarfile.TarInfo(name)
     info.size, info.mtime, info.mode = len(data), int(timezone.now().timestamp()), 0o600
     tar.addfile(info, io.BytesIO(data))
@@ -231,6 +236,7 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9._\-/]+$")
 
 
 def _check_name(name: str) -> str:
+    """``name`` if it is a plain relative storage path outside temp/; BackupError otherwise."""
     parts = PurePosixPath(name).parts
     if (not _SAFE_NAME.match(name) or name.startswith("/") or ".." in parts
             or not parts or parts[0] in SKIP_FOLDERS):
@@ -274,6 +280,7 @@ def _extract_verified(tar, member_name: str, expected: dict, into) -> None:
 
 
 def _stored_hash(name: str) -> str | None:
+    """SHA-256 of the stored file ``name``, or None when storage does not have it."""
     try:
         handle = default_storage.open(name, "rb")
     except FileNotFoundError:
@@ -286,6 +293,7 @@ def _stored_hash(name: str) -> str | None:
 
 
 def _restore_files(tar, manifest: dict, report: BackupReport, force: bool) -> None:
+    """Put every manifest file into default_storage, verified before and after writing."""
     for entry in manifest["files"]:
         name = _check_name(entry["name"])
         current = _stored_hash(name)
@@ -359,6 +367,7 @@ def restore_backup(path, *, force: bool = False) -> BackupReport:
 
 
 def _restore_from(tar, folder: Path, path: Path, force: bool) -> BackupReport:
+    """The restore itself, on an open archive: check, files, then the database."""
     manifest = read_manifest(tar)
     engine = _engine()
     if manifest["engine"] != engine:

@@ -109,3 +109,15 @@ def test_password_change_page_refuses_a_weak_password(client, owner):
         "old_password": PASSWORD, "new_password1": "password", "new_password2": "password"})
     assert response.status_code == 200
     assert b"too common" in response.content
+
+
+def test_tried_passwords_are_not_stored_by_the_throttle(client, api, owner):
+    from axes.models import AccessAttempt, AccessFailureLog
+
+    tried = "hunter2-Tried-Password-7781"
+    for _ in range(3):
+        client.post("/login/", {"username": "owner", "password": tried})
+        token(api, "owner", tried)
+    rows = [*AccessAttempt.objects.values(), *AccessFailureLog.objects.values()]
+    assert rows
+    assert tried not in repr(rows)

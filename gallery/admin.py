@@ -8,7 +8,7 @@ from gallery.services import sync_tag_names
 
 def thumbnail_tag(image: Image, size: int = 64):
     return format_html(
-        '<img src="{}" alt="" width="{}" height="{}" style="object-fit:cover;border-radius:4px">',
+        '<img src="{}" alt="" width="{}" height="{}" class="admin-thumbnail">',
         reverse("image-thumbnail", args=[image.pk]), size, size,
     )
 
@@ -27,6 +27,10 @@ class ImageAdmin(admin.ModelAdmin):
     readonly_fields = ["preview_large", "file", "thumbnail", "width", "height", "format", "bytes",
                        "sha256", "seed", "tag_names", "created_at"]
     date_hierarchy = "created_at"
+
+    class Media:
+        # A file, not a style attribute: the page CSP allows styles only from files.
+        css = {"all": ["css/admin.css"]}
 
     @admin.display(description="Preview")
     def preview(self, obj):

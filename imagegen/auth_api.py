@@ -1,6 +1,7 @@
 """API token endpoints: hashed, expiring, revocable tokens (django-rest-knox)."""
 
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -48,10 +49,18 @@ class TokenView(APIView):
             username=form.validated_data["username"],
             password=form.validated_data["password"],
         )
+        if getattr(request, "axes_locked_out", False):
+            # django-axes refused: too many failures for this username from this address.
+            return Response(
+                {"detail": "Too many failed logins; try again later."},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
         if user is None or not user.is_active:
             return Response(
                 {"detail": "Wrong username or password."}, status=status.HTTP_400_BAD_REQUEST
             )
+        # As knox's own login view does: records last_login and clears django-axes' failures.
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
         agent = request.headers.get("User-Agent", "").split(" ")[0][:40] or "a client"
         token, expires_at = issue_token(user, f"Signed in with a password ({agent})")
         return Response({"token": token, "expires_at": expires_at})

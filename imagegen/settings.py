@@ -346,3 +346,73 @@ PROMPT_VARIATIONS_MAX = env_int("PROMPT_VARIATIONS_MAX", 16, minimum=1, maximum=
 
 # A NUL in a query parameter is a 400 before any view (PostgreSQL cannot compare it).
 MIDDLEWARE += ["imagegen.middleware.RejectNulInQueryMiddleware"]
+# --- Production hardening (see docs/deploy.md) ----------------------------------------------
+# Defaults suit the quick start on http://127.0.0.1:8000; docs/deploy.md lists the values for
+# a server behind TLS, with which `manage.py check --deploy --fail-level WARNING` passes.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and X-Forwarded-For): trust it.
+# Never turn this on when clients can reach the app server directly.
+TRUST_PROXY_HEADERS = env_bool("TRUST_PROXY_HEADERS", False)
+USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
+SILENCED_SYSTEM_CHECKS = []
+if TRUST_PROXY_HEADERS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # The proxy redirects http to https, so Django's own redirect (W008) is not needed.
+    SILENCED_SYSTEM_CHECKS.append("security.W008")
+
+# Content-Security-Policy for pages (django-csp). The file views send their own, stricter
+# sandboxing policy (gallery/views.py), which this middleware leaves alone.
+from csp.constants import NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+MIDDLEWARE.append("csp.middleware.CSPMiddleware")
+
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT failures for one username from one
+# address, that pair is locked out for AXES_COOLOFF_MINUTES. Covers the login page, the admin
+# and POST /api/auth/token; DRF's throttle on the token endpoint stays as well.
+INSTALLED_APPS.append("axes")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # must come last
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "imagegen.client_ip.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
+# Backups (`manage.py backup PATH` / `manage.py restore PATH`, see docs/deploy.md).
+INSTALLED_APPS.append("backups")
+
+# How file views hand files over: "django" streams them; "x-accel" answers with an empty body
+# and X-Accel-Redirect: X_ACCEL_PREFIX + storage name, for nginx to send (local storage only).
+FILE_SERVING = env_choice("FILE_SERVING", "django", ("django", "x-accel"))
+X_ACCEL_PREFIX = env_str("X_ACCEL_PREFIX", "/protected/")
+if not (X_ACCEL_PREFIX.startswith("/") and X_ACCEL_PREFIX.endswith("/")):
+    raise ImproperlyConfigured(
+        f"X_ACCEL_PREFIX: must start and end with '/', got {X_ACCEL_PREFIX!r}"
+    )
+if FILE_SERVING == "x-accel" and STORAGE_BACKEND != "local":
+    raise ImproperlyConfigured(
+        "FILE_SERVING: x-accel needs STORAGE_BACKEND=local (on S3 use S3_SIGNED_REDIRECT)"
+    )

@@ -87,6 +87,15 @@ def _admin_factories(world: World) -> dict:
                                    func="generation.tasks.run_generation", args=(1,),
                                    started=now, stopped=now, success=success)
 
+    def axes_row(name, **extra):
+        from django.apps import apps
+
+        model = apps.get_model("axes", name)
+        fields = {f.name for f in model._meta.get_fields()}
+        values = {"username": "owner", "ip_address": "127.0.0.1", "user_agent": "matrix",
+                  "path_info": "/login/", "http_accept": "text/html", **extra}
+        return model.objects.create(**{k: v for k, v in values.items() if k in fields})
+
     return {
         Group: lambda: Group.objects.create(name="Artists"),
         Tag: lambda: Tag.objects.get_or_create(name="fox")[0],
@@ -100,6 +109,9 @@ def _admin_factories(world: World) -> dict:
         TeamBudget: lambda: TeamBudget.objects.get_or_create(pk=1)[0],
         "django_q.Success": lambda: task(True),
         "django_q.Failure": lambda: task(False),
+        "axes.AccessAttempt": lambda: axes_row("AccessAttempt", failures_since_start=1),
+        "axes.AccessLog": lambda: axes_row("AccessLog"),
+        "axes.AccessFailureLog": lambda: axes_row("AccessFailureLog"),
     }
 
 

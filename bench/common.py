@@ -223,13 +223,7 @@ class Server:
         return Path(self.log_path).read_text(errors="replace")
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_group(self.proc, grace=30)
         self.log.close()
 
 
@@ -289,6 +283,22 @@ def http(method: str, url: str, token: str | None = None, body: dict | None = No
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+
+
+def stop_group(proc: subprocess.Popen, grace: float = 15) -> None:
+    """SIGTERM the process group ``proc`` leads; SIGKILL it if it is still there after
+    ``grace`` seconds (a django-q cluster may wait on its workers' threads)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # stragglers in the group (forked workers)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def cleanup(*paths: str) -> None:

@@ -177,7 +177,8 @@ def postgres_reachable(url: str) -> bool:
         admin = url.rsplit("/", 1)[0] + "/postgres"
         with psycopg.connect(admin, connect_timeout=2):
             return True
-    except Exception:
+    except Exception as exc:
+        print(f"PostgreSQL not reachable: {exc}", file=sys.stderr)
         return False
 
 
@@ -219,7 +220,8 @@ class Server:
         raise RuntimeError(f"server not ready after {timeout} s; see {self.log_path}")
 
     def log_text(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return Path(self.log_path).read_text(errors="replace")
 
     def stop(self):

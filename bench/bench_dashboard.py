@@ -24,13 +24,12 @@ def main(argv=None) -> list[Row]:
     vendor, total = open_database(args)
     repeat = args.repeat or (7 if args.quick else 15)
 
+    from data import ids
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
     from django.utils import timezone
     from rest_framework.test import APIClient
-
-    from data import ids
 
     member = get_user_model().objects.get(username="user01")  # a typical member (2%)
     boss = ids()["boss"]

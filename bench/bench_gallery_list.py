@@ -23,10 +23,10 @@ def main(argv=None) -> list[Row]:
     vendor, total = open_database(args)
     repeat = args.repeat or (30 if args.quick else 100)
 
+    from data import ids
     from django.db import connection
     from rest_framework.test import APIClient
 
-    from data import ids
     from gallery.listing import encode_cursor
     from gallery.models import Image
 

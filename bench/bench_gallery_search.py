@@ -22,9 +22,8 @@ def main(argv=None) -> list[Row]:
     vendor, total = open_database(args)
     repeat = args.repeat or (20 if args.quick else 50)
 
-    from rest_framework.test import APIClient
-
     from data import ids
+    from rest_framework.test import APIClient
 
     client = APIClient()
     client.force_authenticate(ids()["heavy"])

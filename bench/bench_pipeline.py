@@ -55,7 +55,7 @@ def run_one(broker: str, repeat: int, json_path: str | None) -> list[Row]:
     storage = os.path.join(folder, "storage")
     setup_django(url, storage, **extra)
     env = server_env(url, storage, **extra)
-    log = open(os.path.join(folder, "qcluster.log"), "wb")
+    log = open(os.path.join(folder, "qcluster.log"), "wb")  # noqa: SIM115 (closed below)
     cluster = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:

@@ -6,6 +6,7 @@ rows to a file so that ``bench/run.py`` can print all of them together at the en
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -62,7 +63,8 @@ def print_table(title: str, rows: list[Row]) -> None:
     widths = [max(len(str(c[i])) for c in [head, *cells]) for i in range(len(head))]
 
     def line(values):
-        return "| " + " | ".join(str(v).ljust(w) for v, w in zip(values, widths, strict=True)) + " |"
+        cells = (str(v).ljust(w) for v, w in zip(values, widths, strict=True))
+        return "| " + " | ".join(cells) + " |"
 
     print(f"\n{title}")
     print(line(head))
@@ -123,8 +125,14 @@ def bench_database_url() -> str | None:
 
 
 def temp_sqlite_url(folder: str | None = None) -> str:
+    """A new SQLite file in a temp folder; a copy of the runner's migrated template when
+    there is one (BENCH_TEMPLATE_DB), which saves every script the migrations."""
     folder = folder or tempfile.mkdtemp(prefix="bench-db-")
-    return f"sqlite:///{os.path.join(folder, 'bench.db')}"
+    path = os.path.join(folder, "bench.db")
+    template = os.environ.get("BENCH_TEMPLATE_DB")
+    if template and os.path.exists(template) and not os.path.exists(path):
+        shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
 
 
 def server_env(database_url: str, storage_dir: str, **extra) -> dict:
@@ -202,7 +210,7 @@ class Server:
                 "--web-threads", str(web_threads)]
         if no_worker:
             args.append("--no-worker")
-        self.log = open(self.log_path, "wb")
+        self.log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_ready()
@@ -225,7 +233,8 @@ class Server:
         return Path(self.log_path).read_text(errors="replace")
 
     def stop(self):
-        stop_group(self.proc, grace=30)
+        # A throwaway server: no need to wait long for a graceful drain.
+        stop_group(self.proc, grace=5)
         self.log.close()
 
 
@@ -287,19 +296,15 @@ def http(method: str, url: str, token: str | None = None, body: dict | None = No
         return exc.code, exc.read()
 
 
-def stop_group(proc: subprocess.Popen, grace: float = 15) -> None:
+def stop_group(proc: subprocess.Popen, grace: float = 5) -> None:
     """SIGTERM the process group ``proc`` leads; SIGKILL it if it is still there after
     ``grace`` seconds (a django-q cluster may wait on its workers' threads)."""
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # stragglers in the group (forked workers)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 

@@ -19,17 +19,17 @@ per table, never the API. The shape:
 import time
 
 USERS = 50
-SUBJECTS = (
+SUBJECTS = (  # noqa: SIM905
     "lighthouse mountain forest river castle dragon robot city garden ocean desert island "
     "village bridge tower cathedral harbor meadow volcano glacier canyon waterfall library "
     "market train airship submarine spaceship lantern portrait cat dog fox owl horse whale "
     "butterfly tiger wolf bear eagle rabbit deer turtle octopus flower tree cloud moon"
 ).split()
-STYLES = (
+STYLES = (  # noqa: SIM905
     "watercolor oil pencil charcoal pastel ink digital pixel lowpoly isometric photographic "
     "cinematic surreal minimalist baroque impressionist cubist anime ukiyoe vaporwave"
 ).split()
-MOODS = "calm stormy foggy sunny snowy misty golden gloomy bright dusky neon frosty".split()
+MOODS = "calm stormy foggy sunny snowy misty golden gloomy bright dusky neon frosty".split()  # noqa: SIM905
 
 
 def _case(expr: str, words: list[str]) -> str:

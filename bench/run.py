@@ -55,9 +55,22 @@ def main() -> None:
     shared = os.environ.get("BENCH_DATABASE_URL")
     if shared and SHARED_DB & set(chosen):
         reset_postgres(shared)
-    shared = shared or f"sqlite:///{folder}/shared.db"
+    if not shared:
+        shared = f"sqlite:///{folder}/shared.db"
+        # A copy of the migrated template is made below, once it exists.
     print(f"machine: {machine()}", flush=True)
     started = time.monotonic()
+    # Migrate once; every script's throwaway SQLite file starts as a copy of this one.
+    template = os.path.join(folder, "template.db")
+    subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, 'bench'); "
+                    "from common import setup_django; setup_django(sys.argv[1])",
+                    f"sqlite:///{template}"], cwd=HERE.parent, check=True)
+    os.environ["BENCH_TEMPLATE_DB"] = template
+    if shared.startswith("sqlite:///"):
+        import shutil
+
+        shutil.copyfile(template, shared.removeprefix("sqlite:///"))
+    print(f"(databases and storage under {folder}; delete it when done)", flush=True)
     failed = []
     for name in chosen:
         cmd = [sys.executable, str(HERE / f"bench_{name}.py"), "--json", results]

@@ -44,6 +44,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default="", help=f"comma-separated, of: {', '.join(FIGURES)}")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temp folder (databases, storage, server logs)")
     args = parser.parse_args()
     chosen = [f for f in FIGURES if not args.only or f in args.only.split(",")]
     unknown = set(filter(None, args.only.split(","))) - set(FIGURES)
@@ -70,7 +72,10 @@ def main() -> None:
         import shutil
 
         shutil.copyfile(template, shared.removeprefix("sqlite:///"))
-    print(f"(databases and storage under {folder}; delete it when done)", flush=True)
+    # Every script's temp files (databases, storage, logs) land in this one folder.
+    os.environ["TMPDIR"] = folder
+    print(f"(databases, storage and logs under {folder}"
+          f"{'' if args.keep else '; removed at the end, --keep keeps them'})", flush=True)
     failed = []
     for name in chosen:
         cmd = [sys.executable, str(HERE / f"bench_{name}.py"), "--json", results]
@@ -87,6 +92,10 @@ def main() -> None:
     rows = [Row(**json.loads(line)) for line in Path(results).read_text().splitlines()]
     print_table(f"All figures{' (QUICK: scaled-down data)' if args.quick else ''}, "
                 f"{time.monotonic() - started:.0f} s in all; {machine()}", rows)
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
     if failed:
         print(f"\nFAILED to run: {', '.join(failed)}")
         sys.exit(1)

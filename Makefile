@@ -60,3 +60,12 @@ format: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+
+## bench: every benchmark figure at full size (about 15 minutes); see docs/benchmarks.md
+.PHONY: bench bench-quick
+bench: $(VENV)/.installed-dev
+	$(PY) bench/run.py
+
+## bench-quick: the same with scaled-down data, under two minutes
+bench-quick: $(VENV)/.installed-dev
+	$(PY) bench/run.py --quick

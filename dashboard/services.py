@@ -135,7 +135,10 @@ def stats(scope: Scope, *, budget_user=None) -> dict:
         spend_estimated_micros=Sum("spend_estimated_micros"))
     live = scope.live_filter()
     in_progress = Generation.objects.filter(status__in=budgets.LIVE_STATUSES, **live).count()
-    favorites = Image.objects.filter(favorite=True, **live)
+    # favorite__in=[True], not favorite=True: Django writes the latter as a bare `WHERE
+    # "favorite"`, which SQLite cannot match to the (owner, favorite) index, so it walked
+    # every image of the scope (bench figure 6: ~90 ms of the team's stats at 1M images).
+    favorites = Image.objects.filter(favorite__in=[True], **live)
     if not live:  # the team: per-owner ranges of the (owner, favorite) index, not a scan
         favorites = favorites.filter(owner_id__in=get_user_model().objects.values("pk"))
 

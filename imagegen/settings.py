@@ -248,8 +248,10 @@ FETCH_TIMEOUT = env_int("FETCH_TIMEOUT", 60, minimum=1)
 REDIS_URL = env_str("REDIS_URL")
 Q_WORKERS = env_int("Q_WORKERS", 2, minimum=1, maximum=64)
 _task_timeout = GENERATION_TIMEOUT + 60
+# A distinct name keeps a cluster (e.g. a benchmark's) off another's queue on shared Redis.
+Q_CLUSTER_NAME = env_str("Q_CLUSTER_NAME", "imagegen")
 Q_CLUSTER = {
-    "name": "imagegen",
+    "name": Q_CLUSTER_NAME,
     "workers": Q_WORKERS,
     "timeout": _task_timeout,
     # Must exceed timeout, or a slow task is delivered twice (our claim makes that harmless).

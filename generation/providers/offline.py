@@ -9,6 +9,7 @@ import hashlib
 import io
 import random
 import textwrap
+import time
 from decimal import Decimal
 
 from django.conf import settings
@@ -105,9 +106,9 @@ class OfflineProvider(Provider):
         return MODELS
 
     def generate(self, request: GenerationRequest, ctx: RunContext) -> ProviderResult:
-        delay_ms = settings.OFFLINE_PROVIDER_DELAY_MS
-        if delay_ms:
-            ctx.sleep(delay_ms / 1000)
+        # The delay is the provider's whole time, like a remote job's: draw first, then wait
+        # out the rest, so many delayed generations do not all draw at the same moment.
+        started = time.monotonic()
         images = []
         for index in range(request.num_images):
             ctx.check()
@@ -115,6 +116,9 @@ class OfflineProvider(Provider):
             data = render(request.prompt, seed, request.width, request.height,
                           request.negative_prompt)
             images.append(GeneratedImage(data=data, seed=seed))
+        remaining = settings.OFFLINE_PROVIDER_DELAY_MS / 1000 - (time.monotonic() - started)
+        if remaining > 0:
+            ctx.sleep(remaining)
         return ProviderResult(
             images=images,
             request_id=f"offline-{request.seed}",

@@ -6,11 +6,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,6 +31,9 @@ user, _ = get_user_model().objects.get_or_create(username=spec.pop("user"))
 ids = [create_generation(user, dict(spec["data"], seed=i + 1)).pk for i in range(spec["n"])]
 print(json.dumps(ids))
 """
+
+
+_TEMPLATE: Path | None = None
 
 
 def free_port() -> int:
@@ -74,7 +79,14 @@ class App:
                               text=True, timeout=timeout)
 
     def migrate(self) -> App:
-        self.manage("migrate", "--noinput")
+        """A migrated database: migrated once per test session, then copied."""
+        global _TEMPLATE
+        if _TEMPLATE is None:
+            self.manage("migrate", "--noinput")
+            _TEMPLATE = Path(tempfile.mkdtemp(prefix="imagegen-template-")) / "app.db"
+            shutil.copyfile(self.db_path, _TEMPLATE)
+        else:
+            shutil.copyfile(_TEMPLATE, self.db_path)
         return self
 
     def create_generations(self, n=1, user="tester", **data) -> list[int]:
@@ -115,7 +127,7 @@ class App:
 
     def stop_all(self) -> None:
         for proc, _ in self.children:
-            self.kill(proc, signal.SIGTERM)
+            self.kill(proc, signal.SIGKILL)
 
     def logs(self) -> str:
         return "\n".join(path.read_text(errors="replace") for _, path in self.children)

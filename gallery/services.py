@@ -176,11 +176,15 @@ def update_image(user, image: Image, data: dict) -> Image:
 
 
 def toggle_favorite(image: Image) -> bool:
-    """Flip the image's favorite flag in one UPDATE; return the new state."""
-    Image.objects.filter(pk=image.pk).update(
-        favorite=Case(When(favorite=True, then=Value(False)), default=Value(True))
-    )
-    image.refresh_from_db(fields=["favorite"])
+    """Flip the image's favorite flag in one UPDATE; return the new state. Raises
+    Image.DoesNotExist when the image was deleted since it was looked up."""
+    with transaction.atomic():
+        changed = Image.objects.filter(pk=image.pk).update(
+            favorite=Case(When(favorite=True, then=Value(False)), default=Value(True))
+        )
+        if not changed:
+            raise Image.DoesNotExist(f"image {image.pk} is gone")
+        image.refresh_from_db(fields=["favorite"])
     return image.favorite
 
 

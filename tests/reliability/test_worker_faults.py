@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from tests.reliability.procs import App
+from tests.reliability.procs import App, only_once
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, only_once]
 
 # Short deadlines so the recovery sweep acts within seconds: a silent run is dead after
 # GENERATION_TIMEOUT + GENERATION_STALE_GRACE = 6 s.
@@ -73,7 +73,7 @@ def test_generation_killed_twice_fails_with_a_reason(app):
 
 
 def test_database_locked_for_seconds_generations_still_finish(app):
-    worker = app.start_worker(OFFLINE_PROVIDER_DELAY_MS=1000)
+    worker = app.start_worker(OFFLINE_PROVIDER_DELAY_MS=2000)
     ids = app.create_generations(4)
     wait_all_running(app, ids, worker)
 

@@ -12,9 +12,9 @@ from tests.fakes.base import make_png
 from tests.providers.conftest import KEYS
 from tests.reliability.hostile_fake import HostileReplicate
 from tests.reliability.payloads import HOSTILE
-from tests.reliability.procs import App
+from tests.reliability.procs import App, only_once
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, only_once]
 
 LIMIT = 8 * 1024 * 1024
 FLUX = {"provider": "replicate", "model": "black-forest-labs/flux-schnell",
@@ -64,6 +64,7 @@ def test_real_worker_refuses_hostile_results_and_stays_alive(tmp_path, fake):
             "/files/endless.png": "over the 8,388,608-byte limit",
             "/files/huge-chunked.png": "over the 8,388,608-byte limit",
             "/files/reset.png": "Downloading the image failed",
+            "/files/bomb.png": "pixel limit",
             "/files/slow.png": "took longer than 2 s",
             "/files/loop.png": "redirected too many times",
             "/redirect?to=" + quote("https://169.254.169.254/latest/", safe=""): "private",

@@ -215,7 +215,10 @@ class GalleryDetailView(APIView):
         image = self._image(request, pk)
         form = ImageUpdateSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
-        services.update_image(request.user, image, form.validated_data)
+        try:
+            services.update_image(request.user, image, form.validated_data)
+        except Image.DoesNotExist:  # deleted by a concurrent request
+            raise Http404 from None
         # Answered even when the change took the image out of the user's sight (an editor
         # moving a colleague's image out of the project): they saw it and just changed it.
         changed = Image.objects.select_related("generation", "owner").prefetch_related("tags")

@@ -6,8 +6,8 @@
 SOAK_SECONDS (default 60) and SOAK_CLIENTS (default 50) set the length and the number of
 concurrent clients (threads, one httpx client each). Each client loops over a weighted mix:
 generate (offline provider), poll its generation, list the gallery, list generations, view an
-image, favorite, delete. Identical prompts and seeds make identical bytes on purpose, so
-deletes race with generations storing the same content-addressed file.
+image, favorite, edit (title and tags), delete. Identical prompts and seeds make identical
+bytes on purpose, so deletes race with generations storing the same content-addressed file.
 
 Afterwards it waits for every generation to settle and checks: zero 5xx, zero transport
 errors, no "database is locked" or traceback in the server's log, no generation stuck,
@@ -123,12 +123,13 @@ def client_loop(base, token, stats: Stats, stop: threading.Event, seed: int):
     mine: list[int] = []  # generation ids this client made
     images: list[int] = []
     ops = ["generate"] * 4 + ["poll"] * 5 + ["gallery"] * 5 + ["generations"] * 2 + \
-        ["image"] * 2 + ["favorite"] * 3 + ["delete"] * 1
+        ["image"] * 2 + ["favorite"] * 3 + ["edit"] * 2 + ["delete"] * 1
     with httpx.Client(base_url=base, timeout=60,
                       headers={"Authorization": f"Token {token}"}) as http:
         while not stop.is_set():
             op = rng.choice(ops)
-            if op == "poll" and not mine or op in ("image", "favorite", "delete") and not images:
+            if op == "poll" and not mine or op != "generate" and op.startswith(
+                    ("image", "favorite", "edit", "delete")) and not images:
                 op = "gallery"
             started = time.perf_counter()
             try:
@@ -148,6 +149,10 @@ def client_loop(base, token, stats: Stats, stop: threading.Event, seed: int):
                     response = http.get("/api/generations")
                 elif op == "image":
                     response = http.get(f"/api/gallery/{rng.choice(images)}")
+                elif op == "edit":
+                    response = http.patch(f"/api/gallery/{rng.choice(images)}", json={
+                        "title": f"soak {rng.randrange(100)}",
+                        "tags": rng.sample(["fox", "whale", "field", "soak"], 2)})
                 elif op == "favorite":
                     response = http.post(f"/api/gallery/{rng.choice(images)}/favorite")
                 else:

@@ -41,3 +41,18 @@ def test_toggle_favorite_still_flips(owner):
     assert services.toggle_favorite(image) is False
     image.refresh_from_db()
     assert image.favorite is False
+
+
+@pytest.mark.parametrize("change", [{"title": "late"}, {"tags": ["late"]}, {"rating": 3}])
+def test_edit_of_an_image_deleted_meanwhile_is_404(owner, owner_api, monkeypatch, change):
+    image = make_image(owner)
+    original = services.update_image
+
+    def late(user, image, data):
+        Image.objects.filter(pk=image.pk).delete()
+        return original(user, image, data)
+
+    monkeypatch.setattr(services, "update_image", late)
+    response = owner_api.patch(f"/api/gallery/{image.pk}", change, format="json")
+    assert response.status_code == 404
+    assert not Image.objects.exists()

@@ -30,6 +30,9 @@ def sync_builtin_catalog() -> int:
     for order, entry in enumerate(builtin_entries()):
         price = entry.get("price", {})
         spec = {key: entry[key] for key in SPEC_KEYS if key in entry}
+        if "sizes" in spec:
+            # PostgreSQL's jsonb does not keep object key order; the first size is the default.
+            spec["size_order"] = list(spec["sizes"])
         for key in ("table", "tokens_per_million", "typical_seconds"):
             if key in price:
                 spec[f"price_{key}"] = price[key]
@@ -61,7 +64,8 @@ def spec_from_row(row: CatalogModel) -> ModelSpec:
     """The runtime description of a catalog row."""
     spec = row.spec or {}
     sizes = spec.get("sizes") or {}
-    fixed = tuple(tuple(int(n) for n in key.split("x")) for key in sizes)
+    order = [key for key in spec.get("size_order", ()) if key in sizes] or list(sizes)
+    fixed = tuple(tuple(int(n) for n in key.split("x")) for key in order)
     native_sizes = dict(sizes or spec.get("presets") or {})
     price_table = {**spec.get("price_table", {})}
     if "price_tokens_per_million" in spec:

@@ -69,3 +69,16 @@ bench: $(VENV)/.installed-dev
 ## bench-quick: the same with scaled-down data, under two minutes
 bench-quick: $(VENV)/.installed-dev
 	$(PY) bench/run.py --quick
+
+## soak: bounded load test on loopback (SOAK_CLIENTS clients for SOAK_SECONDS) on SQLite,
+## then on PostgreSQL at SOAK_POSTGRES_URL if reachable (that database is dropped and created)
+SOAK_SECONDS ?= 60
+SOAK_CLIENTS ?= 50
+SOAK_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/imagegen_soak
+.PHONY: soak
+soak: $(VENV)/.installed-dev
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_CLIENTS=$(SOAK_CLIENTS) $(PY) scripts/soak.py
+	@if [ -n "$(SOAK_POSTGRES_URL)" ] && $(PY) scripts/db_reachable.py "$(SOAK_POSTGRES_URL)"; then \
+	  SOAK_SECONDS=$(SOAK_SECONDS) SOAK_CLIENTS=$(SOAK_CLIENTS) \
+	    $(PY) scripts/soak.py --database-url "$(SOAK_POSTGRES_URL)"; \
+	else echo "PostgreSQL not reachable at $(SOAK_POSTGRES_URL): skipped that run."; fi

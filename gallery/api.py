@@ -3,6 +3,7 @@ favorite, bulk actions and remix. Every query starts from ``Image.objects.visibl
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -215,11 +216,15 @@ class GalleryDetailView(APIView):
         image = self._image(request, pk)
         form = ImageUpdateSerializer(data=request.data, partial=True)
         form.is_valid(raise_exception=True)
-        services.update_image(request.user, image, form.validated_data)
+        try:
+            services.update_image(request.user, image, form.validated_data)
+        except Image.DoesNotExist:  # deleted by a concurrent request
+            raise Http404 from None
         # Answered even when the change took the image out of the user's sight (an editor
         # moving a colleague's image out of the project): they saw it and just changed it.
         changed = Image.objects.select_related("generation", "owner").prefetch_related("tags")
-        return Response(ImageDetailSerializer(changed.get(pk=pk),
+        # get_object_or_404: a concurrent delete may have removed it meanwhile.
+        return Response(ImageDetailSerializer(get_object_or_404(changed, pk=pk),
                                               context={"request": request}).data)
 
     @extend_schema(request=ImageUpdateSerializer, responses={200: ImageDetailSerializer})
@@ -247,7 +252,11 @@ class GalleryFavoriteView(APIView):
         if image.owner_id != request.user.pk:
             return Response({"detail": "Only the image's owner may change favorite."},
                             status=status.HTTP_403_FORBIDDEN)
-        return Response({"id": image.pk, "favorite": services.toggle_favorite(image)})
+        try:
+            favorite = services.toggle_favorite(image)
+        except Image.DoesNotExist:  # deleted by a concurrent request
+            raise Http404 from None
+        return Response({"id": image.pk, "favorite": favorite})
 
 
 class GalleryBulkView(APIView):

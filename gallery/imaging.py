@@ -40,6 +40,35 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
+def check_container(data: bytes, sniffed: str) -> None:
+    """The file must end exactly where its format says it ends: a truncated file or one with
+    bytes appended (an image-and-HTML polyglot) is refused before any decoding."""
+    if sniffed == "PNG":
+        offset = 8
+        while True:
+            if offset + 12 > len(data):
+                raise InvalidImage("the PNG is truncated (it has no IEND chunk)")
+            length = int.from_bytes(data[offset:offset + 4], "big")
+            kind = data[offset + 4:offset + 8]
+            offset += 12 + length
+            if kind == b"IEND":
+                break
+        end = offset
+    elif sniffed == "JPEG":
+        if not data.endswith(b"\xff\xd9"):
+            raise InvalidImage("the JPEG does not end with its end-of-image marker (it is "
+                               "truncated or has data appended)")
+        return
+    else:  # WEBP: the RIFF header states the size of the rest
+        size = int.from_bytes(data[4:8], "little")
+        end = 8 + size + (size & 1)
+    if end > len(data):
+        raise InvalidImage(f"the {sniffed} is truncated")
+    if end < len(data):
+        raise InvalidImage(f"the file has {len(data) - end:,} bytes of other data after the "
+                           f"{sniffed} image (a polyglot)")
+
+
 def validate_image(data: bytes) -> ValidatedImage:
     """Check size, magic bytes, declared dimensions and a full decode; raise InvalidImage."""
     limit = settings.MAX_IMAGE_SIZE
@@ -50,6 +79,7 @@ def validate_image(data: bytes) -> ValidatedImage:
     sniffed = sniff_format(data)
     if sniffed is None:
         raise InvalidImage("the file is not a PNG, JPEG or WebP image")
+    check_container(data, sniffed)
     with warnings.catch_warnings():
         warnings.simplefilter("error", PILImage.DecompressionBombWarning)
         try:
@@ -71,6 +101,9 @@ def validate_image(data: bytes) -> ValidatedImage:
                 f"the image declares more pixels than the {settings.MAX_IMAGE_PIXELS:,}-pixel "
                 "limit allows (a decompression bomb)"
             ) from None
+        except PILImage.UnidentifiedImageError:
+            # Its message names a Python object address: no use to the user.
+            raise InvalidImage("the image could not be decoded (unrecognised image data)") from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise InvalidImage(f"the image could not be decoded ({exc})") from None
     return ValidatedImage(

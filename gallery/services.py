@@ -146,11 +146,16 @@ def _forget_covers(image_ids, target) -> None:
 def update_image(user, image: Image, data: dict) -> Image:
     """Change an image's title, notes, tags, rating, favorite (its owner only) and project
     (its owner, or an owner/editor of its current project; the target must be writable by
-    the user). PermissionDenied when the user may see the image but not make this change."""
+    the user). PermissionDenied when the user may see the image but not make this change;
+    Image.DoesNotExist when it was deleted since it was looked up."""
     own_changes = [name for name in OWN_FIELDS if name in data]
     if own_changes and image.owner_id != user.pk:
         raise PermissionDenied("Only the image's owner may change " + ", ".join(own_changes) + ".")
     with transaction.atomic():
+        # Under the write lock (IMMEDIATE on SQLite, the row lock on PostgreSQL): a concurrent
+        # delete has either happened, and this is a DoesNotExist, or waits for us.
+        if not Image.objects.select_for_update().filter(pk=image.pk).exists():
+            raise Image.DoesNotExist(f"image {image.pk} is gone")
         fields = []
         if "project" in data:
             if not Image.objects.movable_by(user).filter(pk=image.pk).exists():
@@ -176,11 +181,15 @@ def update_image(user, image: Image, data: dict) -> Image:
 
 
 def toggle_favorite(image: Image) -> bool:
-    """Flip the image's favorite flag in one UPDATE; return the new state."""
-    Image.objects.filter(pk=image.pk).update(
-        favorite=Case(When(favorite=True, then=Value(False)), default=Value(True))
-    )
-    image.refresh_from_db(fields=["favorite"])
+    """Flip the image's favorite flag in one UPDATE; return the new state. Raises
+    Image.DoesNotExist when the image was deleted since it was looked up."""
+    with transaction.atomic():
+        changed = Image.objects.filter(pk=image.pk).update(
+            favorite=Case(When(favorite=True, then=Value(False)), default=Value(True))
+        )
+        if not changed:
+            raise Image.DoesNotExist(f"image {image.pk} is gone")
+        image.refresh_from_db(fields=["favorite"])
     return image.favorite
 
 

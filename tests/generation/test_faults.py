@@ -45,7 +45,7 @@ def run_scripted(owner):
         (b"<html><script>alert(1)</script></html>", "not a PNG, JPEG or WebP"),
         (b'<svg xmlns="http://www.w3.org/2000/svg"/>', "not a PNG, JPEG or WebP"),
         (png_declaring(20000, 20000), "pixel limit"),
-        (render("cut", 1, 128, 128)[:300], "could not be decoded"),
+        (render("cut", 1, 128, 128)[:300], "truncated"),
         (b"", "empty"),
     ],
 )

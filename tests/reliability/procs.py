@@ -1,0 +1,202 @@
+"""Real processes for the fault tests: a temp file SQLite database, its own storage folder,
+the ORM job broker (no Redis, nothing shared), and qcluster / serve children we can kill."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FINAL = ("succeeded", "failed", "canceled")
+
+# Creates generations the way the API does (validated, enqueued after commit) and prints ids.
+_MAKE = """
+import json, sys
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from generation.services import create_generation
+spec = json.loads(sys.argv[1])
+user, _ = get_user_model().objects.get_or_create(username=spec.pop("user"))
+ids = [create_generation(user, dict(spec["data"], seed=i + 1)).pk for i in range(spec["n"])]
+print(json.dumps(ids))
+"""
+
+
+_TEMPLATE: Path | None = None
+
+# These tests run on their own SQLite file whatever the suite's database is: on the suite's
+# PostgreSQL pass they would only repeat the SQLite pass.
+only_once = pytest.mark.skipif(os.environ.get("DATABASE_URL", "").startswith("postgres"),
+                               reason="runs on its own SQLite file; done in the SQLite pass")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class App:
+    """One install of the app under ``tmp_path``; children are started in their own process
+    group so a SIGKILL takes the whole qcluster tree (its sentinel, pusher and workers)."""
+
+    def __init__(self, tmp_path: Path, **env):
+        self.tmp = tmp_path
+        self.db_path = tmp_path / "app.db"
+        self.storage = tmp_path / "storage"
+        self.port = free_port()
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))}
+        base.pop("REDIS_URL", None)
+        base.update({
+            "DJANGO_SETTINGS_MODULE": "imagegen.settings",
+            "ENV_FILE": os.devnull,
+            "SECRET_KEY": "s" * 50,
+            "ENCRYPTION_KEY": "e" * 50,
+            "DEBUG": "false",
+            "DATABASE_URL": f"sqlite:///{self.db_path}",
+            "STORAGE_DIR": str(self.storage),
+            "STATIC_ROOT": str(tmp_path / "static"),
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "Q_WORKERS": "1",
+            "WEB_CONCURRENCY": "1",
+            "LOG_LEVEL": "info",
+        })
+        base.update({k: str(v) for k, v in env.items()})
+        self.env = base
+        self.children: list[tuple[subprocess.Popen, Path]] = []
+
+    # --- commands ------------------------------------------------------------------------
+    def manage(self, *args, timeout=120, **env) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT,
+                              env={**self.env, **env}, check=True, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def migrate(self) -> App:
+        """A migrated database: migrated once per test session, then copied."""
+        global _TEMPLATE
+        if _TEMPLATE is None:
+            self.manage("migrate", "--noinput")
+            _TEMPLATE = Path(tempfile.mkdtemp(prefix="imagegen-template-")) / "app.db"
+            shutil.copyfile(self.db_path, _TEMPLATE)
+        else:
+            shutil.copyfile(_TEMPLATE, self.db_path)
+        return self
+
+    def create_generations(self, n=1, user="tester", **data) -> list[int]:
+        data = {"prompt": "fault test", "width": 64, "height": 64, **data}
+        spec = json.dumps({"user": user, "n": n, "data": data})
+        out = subprocess.run([sys.executable, "-c", _MAKE, spec], cwd=ROOT, env=self.env,
+                             check=True, capture_output=True, text=True, timeout=60)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    # --- children ------------------------------------------------------------------------
+    def start(self, *args, name="worker", **env) -> subprocess.Popen:
+        log_path = self.tmp / f"{name}-{len(self.children)}.log"
+        log = open(log_path, "w")  # noqa: SIM115 - closed with the child
+        proc = subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT,
+                                env={**self.env, **{k: str(v) for k, v in env.items()}},
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        self.children.append((proc, log_path))
+        return proc
+
+    def start_worker(self, **env) -> subprocess.Popen:
+        return self.start("qcluster", name="worker", **env)
+
+    def kill(self, proc: subprocess.Popen, sig=signal.SIGKILL, timeout=30) -> None:
+        """Signal the child's whole process group and wait for the child."""
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        if sig != signal.SIGKILL:
+            # Stragglers of a graceful stop (pool workers) must not outlive the test.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def stop_all(self) -> None:
+        for proc, _ in self.children:
+            self.kill(proc, signal.SIGKILL)
+
+    def logs(self) -> str:
+        return "\n".join(path.read_text(errors="replace") for _, path in self.children)
+
+    # --- the database, read from outside ---------------------------------------------------
+    def query(self, sql: str, params=()) -> list[tuple]:
+        conn = sqlite3.connect(self.db_path, timeout=30)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+    def generations(self, ids=None) -> dict[int, dict]:
+        sql = ("SELECT id, status, attempts, error, cancel_requested "
+               "FROM generation_generation")
+        rows = self.query(sql)
+        found = {r[0]: {"status": r[1], "attempts": r[2], "error": r[3], "cancel": r[4]}
+                 for r in rows}
+        return found if ids is None else {i: found[i] for i in ids}
+
+    def wait_final(self, ids, timeout=60.0, proc=None) -> dict[int, dict]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.generations(ids)
+            if all(g["status"] in FINAL for g in found.values()):
+                return found
+            if proc is not None and proc.poll() is not None:
+                raise AssertionError(f"process exited early:\n{self.logs()[-4000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not finished: {found}\n{self.logs()[-4000:]}")
+            time.sleep(0.2)
+
+    def wait_status(self, generation_id, status, timeout=30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.generations([generation_id])[generation_id]["status"] != status:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"generation {generation_id} never {status}")
+            time.sleep(0.05)
+
+    # --- invariants after every fault ------------------------------------------------------
+    def files(self, sub: str) -> set[str]:
+        root = self.storage / sub
+        return {str(Path(d, f).relative_to(self.storage)) for d, _, fs in os.walk(root)
+                for f in fs}
+
+    def assert_consistent(self) -> None:
+        """Nothing stuck, no half-written file, no row without files, no file without a row."""
+        stuck = self.query("SELECT id, status FROM generation_generation "
+                           "WHERE status IN ('queued', 'running')")
+        assert stuck == [], f"stuck generations: {stuck}"
+        assert self.files("temp") == set(), f"half-written files: {self.files('temp')}"
+        rows = self.query("SELECT file, thumbnail FROM gallery_image")
+        names = {n for row in rows for n in row}
+        on_disk = self.files("images") | self.files("thumbnails")
+        assert names - on_disk == set(), f"rows without files: {names - on_disk}"
+        assert on_disk - names == set(), f"files without rows: {on_disk - names}"
+        failed = self.query("SELECT id, error FROM generation_generation "
+                            "WHERE status = 'failed' AND (error IS NULL OR error = '')")
+        assert failed == [], f"failed without a reason: {failed}"
+        succeeded_without_images = self.query(
+            "SELECT g.id FROM generation_generation g WHERE g.status = 'succeeded' AND "
+            "(SELECT COUNT(*) FROM gallery_image i WHERE i.generation_id = g.id) "
+            "!= g.num_images")
+        assert succeeded_without_images == [], f"lost images: {succeeded_without_images}"
+        assert "database is locked" not in self.logs()

@@ -1,5 +1,7 @@
-"""Real processes for the fault tests: a temp file SQLite database, its own storage folder,
-the ORM job broker (no Redis, nothing shared), and qcluster / serve children we can kill."""
+"""Real processes for the fault tests: their own database (a temp SQLite file, or, on the
+suite's PostgreSQL pass, a fresh PostgreSQL database cloned from a migrated template), their
+own storage folder, the ORM job broker (no Redis, nothing shared), and qcluster / serve
+children we can kill."""
 
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -37,10 +41,27 @@ print(json.dumps(ids))
 
 _TEMPLATE: Path | None = None
 
-# These tests run on their own SQLite file whatever the suite's database is: on the suite's
-# PostgreSQL pass they would only repeat the SQLite pass.
-only_once = pytest.mark.skipif(os.environ.get("DATABASE_URL", "").startswith("postgres"),
-                               reason="runs on its own SQLite file; done in the SQLite pass")
+# On the suite's PostgreSQL pass the processes run against PostgreSQL too.
+SUITE_URL = os.environ.get("DATABASE_URL", "")
+ON_POSTGRES = SUITE_URL.startswith("postgres")
+PG_TEMPLATE = "imagegen_proc_template"
+
+# For the few tests about SQLite itself (its write lock).
+only_once = pytest.mark.skipif(ON_POSTGRES, reason="about SQLite's lock; the SQLite pass runs it")
+
+
+def _pg_admin():
+    import psycopg
+
+    url = urlsplit(SUITE_URL)
+    return psycopg.connect(host=url.hostname or "127.0.0.1", port=url.port or 5432,
+                           user=url.username or "postgres", password=url.password or None,
+                           dbname="postgres", autocommit=True)
+
+
+def _pg_url(name: str) -> str:
+    url = urlsplit(SUITE_URL)
+    return f"{url.scheme}://{url.netloc}/{name}"
 
 
 def free_port() -> int:
@@ -56,6 +77,7 @@ class App:
     def __init__(self, tmp_path: Path, **env):
         self.tmp = tmp_path
         self.db_path = tmp_path / "app.db"
+        self.pg_name = f"imagegen_proc_{uuid.uuid4().hex[:12]}" if ON_POSTGRES else None
         self.storage = tmp_path / "storage"
         self.port = free_port()
         base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))}
@@ -66,7 +88,8 @@ class App:
             "SECRET_KEY": "s" * 50,
             "ENCRYPTION_KEY": "e" * 50,
             "DEBUG": "false",
-            "DATABASE_URL": f"sqlite:///{self.db_path}",
+            "DATABASE_URL": (_pg_url(self.pg_name) if ON_POSTGRES
+                             else f"sqlite:///{self.db_path}"),
             "STORAGE_DIR": str(self.storage),
             "STATIC_ROOT": str(tmp_path / "static"),
             "HOST": "127.0.0.1",
@@ -88,6 +111,8 @@ class App:
     def migrate(self) -> App:
         """A migrated database: migrated once per test session, then copied."""
         global _TEMPLATE
+        if ON_POSTGRES:
+            return self._migrate_postgres()
         if _TEMPLATE is None:
             self.manage("migrate", "--noinput")
             _TEMPLATE = Path(tempfile.mkdtemp(prefix="imagegen-template-")) / "app.db"
@@ -95,6 +120,23 @@ class App:
         else:
             shutil.copyfile(_TEMPLATE, self.db_path)
         return self
+
+    def _migrate_postgres(self) -> App:
+        global _TEMPLATE
+        with _pg_admin() as admin:
+            if _TEMPLATE is None:
+                admin.execute(f'DROP DATABASE IF EXISTS "{PG_TEMPLATE}"')
+                admin.execute(f'CREATE DATABASE "{PG_TEMPLATE}"')
+                self.manage("migrate", "--noinput", DATABASE_URL=_pg_url(PG_TEMPLATE))
+                _TEMPLATE = Path(PG_TEMPLATE)
+            admin.execute(f'CREATE DATABASE "{self.pg_name}" TEMPLATE "{PG_TEMPLATE}"')
+        return self
+
+    def drop_database(self) -> None:
+        """Remove this install's PostgreSQL database (after its processes are gone)."""
+        if self.pg_name:
+            with _pg_admin() as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
 
     def create_generations(self, n=1, user="tester", **data) -> list[int]:
         data = {"prompt": "fault test", "width": 64, "height": 64, **data}
@@ -135,12 +177,21 @@ class App:
     def stop_all(self) -> None:
         for proc, _ in self.children:
             self.kill(proc, signal.SIGKILL)
+        self.drop_database()
 
     def logs(self) -> str:
         return "\n".join(path.read_text(errors="replace") for _, path in self.children)
 
     # --- the database, read from outside ---------------------------------------------------
     def query(self, sql: str, params=()) -> list[tuple]:
+        if ON_POSTGRES:
+            import psycopg
+
+            url = urlsplit(_pg_url(self.pg_name))
+            with psycopg.connect(host=url.hostname, port=url.port or 5432,
+                                 user=url.username or "postgres", dbname=self.pg_name,
+                                 password=url.password or None, autocommit=True) as conn:
+                return [tuple(row) for row in conn.execute(sql.replace("?", "%s"), params)]
         conn = sqlite3.connect(self.db_path, timeout=30)
         try:
             return conn.execute(sql, params).fetchall()

@@ -8,9 +8,9 @@ import time
 import httpx
 import pytest
 
-from tests.reliability.procs import App, only_once
+from tests.reliability.procs import App
 
-pytestmark = [pytest.mark.slow, only_once]
+pytestmark = [pytest.mark.slow]
 ADMIN = {"username": "chief", "password": "a-long-admin-password"}
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.reliability.procs import App, only_once
 
-pytestmark = [pytest.mark.slow, only_once]
+pytestmark = [pytest.mark.slow]
 
 # Short deadlines so the recovery sweep acts within seconds: a silent run is dead after
 # GENERATION_TIMEOUT + GENERATION_STALE_GRACE = 6 s.
@@ -72,6 +72,7 @@ def test_generation_killed_twice_fails_with_a_reason(app):
     assert app.query("SELECT COUNT(*) FROM gallery_image") == [(0,)]
 
 
+@only_once
 def test_database_locked_for_seconds_generations_still_finish(app):
     worker = app.start_worker(OFFLINE_PROVIDER_DELAY_MS=2000)
     ids = app.create_generations(4)

@@ -12,9 +12,9 @@ from tests.fakes.base import make_png
 from tests.providers.conftest import KEYS
 from tests.reliability.hostile_fake import HostileReplicate
 from tests.reliability.payloads import HOSTILE
-from tests.reliability.procs import App, only_once
+from tests.reliability.procs import App
 
-pytestmark = [pytest.mark.slow, only_once]
+pytestmark = [pytest.mark.slow]
 
 LIMIT = 8 * 1024 * 1024
 FLUX = {"provider": "replicate", "model": "black-forest-labs/flux-schnell",

@@ -10,19 +10,14 @@ through the full Django/DRF stack in this process (median of repeated calls). Ta
 
 from datetime import timedelta
 
-from common import Row, base_parser, emit, fmt_ms, met, p50, ratio, samples_ms
-from data import add_database_args, open_database, scale_note
+from common import Row, emit, fmt_ms, met, p50, ratio, samples_ms
+from data import database_run, scale_note
 
 TARGET_MS = 50
 
 
 def main(argv=None) -> list[Row]:
-    parser = base_parser(__doc__)
-    add_database_args(parser)
-    parser.add_argument("--repeat", type=int, default=None)
-    args = parser.parse_args(argv)
-    vendor, total = open_database(args)
-    repeat = args.repeat or (7 if args.quick else 15)
+    args, vendor, total, repeat = database_run(__doc__, argv, 7, 15)
 
     from data import ids
     from django.contrib.auth import get_user_model

@@ -11,17 +11,12 @@ Targets: p50 ≤ 5 ms, deep page ≤ 1.5 × page 1, ≥ 300 req/s per worker.
 
 import time
 
-from common import Row, base_parser, emit, fmt_ms, met, p50, ratio, samples_ms
-from data import add_database_args, open_database, scale_note
+from common import Row, emit, fmt_ms, met, p50, ratio, samples_ms
+from data import database_run, scale_note
 
 
 def main(argv=None) -> list[Row]:
-    parser = base_parser(__doc__)
-    add_database_args(parser)
-    parser.add_argument("--repeat", type=int, default=None)
-    args = parser.parse_args(argv)
-    vendor, total = open_database(args)
-    repeat = args.repeat or (30 if args.quick else 100)
+    args, vendor, total, repeat = database_run(__doc__, argv, 30, 100)
 
     from data import ids
     from django.db import connection

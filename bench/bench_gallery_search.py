@@ -8,19 +8,14 @@ match, and a word prefix ("lightho" finds "lighthouse"); the reference is the sa
 without ``q``. Target: p50 ≤ 20 ms.
 """
 
-from common import Row, base_parser, emit, fmt_ms, met, p50, ratio, samples_ms
-from data import add_database_args, open_database, scale_note
+from common import Row, emit, fmt_ms, met, p50, ratio, samples_ms
+from data import database_run, scale_note
 
 TARGET_MS = 20
 
 
 def main(argv=None) -> list[Row]:
-    parser = base_parser(__doc__)
-    add_database_args(parser)
-    parser.add_argument("--repeat", type=int, default=None)
-    args = parser.parse_args(argv)
-    vendor, total = open_database(args)
-    repeat = args.repeat or (20 if args.quick else 50)
+    args, vendor, total, repeat = database_run(__doc__, argv, 20, 50)
 
     from data import ids
     from rest_framework.test import APIClient

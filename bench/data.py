@@ -202,3 +202,18 @@ def open_database(args) -> tuple[str, int]:
 
 def scale_note(total: int) -> str:
     return "" if total >= 1_000_000 else f"QUICK: {total:,} generations instead of 1,000,000"
+
+
+def database_run(doc: str, argv, quick_repeat: int, full_repeat: int):
+    """Parse a database-bound figure's arguments and open its fixture database.
+
+    Returns (args, vendor, total rows, how many times to repeat each measurement)."""
+    from common import base_parser
+
+    parser = base_parser(doc)
+    add_database_args(parser)
+    parser.add_argument("--repeat", type=int, default=None)
+    args = parser.parse_args(argv)
+    vendor, total = open_database(args)
+    repeat = args.repeat or (quick_repeat if args.quick else full_repeat)
+    return args, vendor, total, repeat

@@ -48,7 +48,7 @@ from imagegen.auth_api import issue_token
 tokens = []
 for n in range(%d):
     user = get_user_model().objects.create_user(f"soak{n}", password="soak-password-123")
-    tokens.append(issue_token(user)[0])
+    tokens.append(issue_token(user, "soak test")[0])
 print(json.dumps(tokens))
 """
 

@@ -31,7 +31,7 @@ from tests.conftest import PASSWORD, client_for
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CANARY_USER_KEY = "sk-canary-USERKEY-3f9a7c1e5b2d4068aa11"
-CANARY_OTHER_KEY = "r8_canaryOTHERKEY7e6d5c4b3a2918f0"
+CANARY_OTHER_KEY = "r8_canary-OTHER-KEY-7e6d5c4b3a2918f0"
 CANARY_TEAM_KEY = "sk-canary-TEAMKEY-9b8a7f6e5d4c3b2a1100"
 CANARIES = (CANARY_USER_KEY, CANARY_OTHER_KEY, CANARY_TEAM_KEY)
 

@@ -16,8 +16,9 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	$(PIP) install -q -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+# Both write .env (fresh secrets) too, so manage.py commands work in a new checkout.
+install: $(VENV)/.installed .env
+install-dev: $(VENV)/.installed-dev .env
 
 .env:
 	$(PY) -m imagegen.envfile .env
@@ -39,7 +40,7 @@ chromium:
 	bash scripts/ensure-chromium.sh
 
 ## test: lint, migrations check, the whole suite on SQLite, then on PostgreSQL if reachable
-test: $(VENV)/.installed-dev chromium lint test-sqlite test-postgres
+test: install-dev chromium lint test-sqlite test-postgres
 
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .

@@ -11,12 +11,14 @@ from rest_framework.views import APIView
 
 from dashboard import budgets, services
 from imagegen.schema import ErrorSerializer
+from settings_app.models import time_zone_for
 
 SCOPE_NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project or user.")
 SCOPE_PARAMETERS = [
-    OpenApiParameter("from", str, description="first local day, YYYY-MM-DD (default: 29 "
-                     "days before `to`)"),
-    OpenApiParameter("to", str, description="last local day, YYYY-MM-DD (default: today)"),
+    OpenApiParameter("from", str, description="first day in your time zone (Preferences), "
+                     "YYYY-MM-DD (default: 29 days before `to`)"),
+    OpenApiParameter("to", str, description="last day in your time zone, YYYY-MM-DD "
+                     "(default: today)"),
     OpenApiParameter("scope", enum=["own", "team"], description="staff: `team` for everyone"),
     OpenApiParameter("user", int, description="staff: one user's figures"),
     OpenApiParameter("project", int, description="one project's figures"),
@@ -38,7 +40,7 @@ class RangeSerializer(serializers.Serializer):
         return fields
 
     def validate(self, attrs):
-        default_start, default_end = services.default_range()
+        default_start, default_end = services.default_range(self.context.get("zone"))
         end = attrs.get("to") or default_end
         start = attrs.get("from") or (end - (default_end - default_start))
         if start > end:
@@ -61,12 +63,13 @@ class UsageSerializer(RangeSerializer):
 
 def scope_from(request, serializer_class=RangeSerializer):
     """Validate the query (400 with field errors) and resolve the scope (403/404)."""
-    form = serializer_class(data=request.query_params)
+    zone = time_zone_for(request.user)
+    form = serializer_class(data=request.query_params, context={"zone": zone})
     form.is_valid(raise_exception=True)
     data = form.validated_data
     scope, subject = services.scope_for(
         request.user, start=data["start"], end=data["end"], team=data["scope"] == "team",
-        user_id=data.get("user"), project_id=data.get("project"),
+        user_id=data.get("user"), project_id=data.get("project"), zone=zone,
     )
     return scope, subject, data
 

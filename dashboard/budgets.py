@@ -1,19 +1,24 @@
 """Budgets and quotas: what a user (and the team) has used, and the check at submission.
 
 Used = spend recorded in the rollup for this calendar month (succeeded generations) plus the
-estimates of generations still queued or running, read from the live Generation rows.
+estimates of generations still queued or running, read from the live Generation rows. A
+user's month and day are those of their own time zone (Preferences.time_zone); the team's
+month is that of TIME_ZONE.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.utils import timezone
 
-from dashboard.models import MICROS, DailyUsage, TeamBudget, UserBudget
+from dashboard import windows
+from dashboard.models import MICROS, TeamBudget, UserBudget
+from dashboard.rollup import team_zone
 from generation.models import Generation, Status
+from settings_app.models import time_zone_for
 
 WARNING_RATIO = Decimal("0.8")
 LIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
@@ -100,19 +105,21 @@ def _usd(amount: Decimal | None) -> str:
     return f"${amount.quantize(CENT)}"
 
 
-def month_bounds(today=None):
-    """First day of the current local month and of the next one."""
-    today = today or timezone.localdate()
+def month_bounds(today):
+    """First day of the month of ``today`` and of the next one."""
     first = today.replace(day=1)
     return first, (first + timedelta(days=32)).replace(day=1)
 
 
-def _rollup_spend(**filters) -> Decimal:
-    first, following = month_bounds()
-    sums = DailyUsage.objects.filter(day__gte=first, day__lt=following, **filters).aggregate(
-        reported=Sum("spend_reported_micros"), estimated=Sum("spend_estimated_micros")
-    )
-    return Decimal((sums["reported"] or 0) + (sums["estimated"] or 0)) / MICROS
+def _spend_this_month(zone: tzinfo, **filters) -> Decimal:
+    """Spend of succeeded generations in the current calendar month of ``zone``."""
+    first, following = month_bounds(timezone.localdate(timezone=zone))
+    sums = windows.collect(filters, windows.period_bucket(first, following - timedelta(days=1),
+                                                          zone),
+                           fields=("spend_reported_micros", "spend_estimated_micros"))
+    found = sums.get((0,), {})
+    return Decimal(found.get("spend_reported_micros", 0)
+                   + found.get("spend_estimated_micros", 0)) / MICROS
 
 
 def _live(**filters) -> dict:
@@ -125,9 +132,11 @@ def user_usage(user) -> tuple[SpendUse, ImageUse]:
     """The user's monthly spend and today's images against their limits."""
     budget = UserBudget.for_user(user)
     live = _live(owner=user)
-    made = DailyUsage.objects.filter(owner=user, day=timezone.localdate()).aggregate(
-        n=Sum("images"))["n"] or 0
-    spend = SpendUse(budget.monthly_limit(), _rollup_spend(owner=user),
+    zone = time_zone_for(user)
+    today = timezone.localdate(timezone=zone)
+    made = windows.collect({"owner_id": user.pk}, windows.period_bucket(today, today, zone),
+                           fields=("images",)).get((0,), {}).get("images", 0)
+    spend = SpendUse(budget.monthly_limit(), _spend_this_month(zone, owner_id=user.pk),
                      live["cost"] or Decimal(0))
     return spend, ImageUse(budget.daily_limit(), made, live["images"] or 0)
 
@@ -135,7 +144,8 @@ def user_usage(user) -> tuple[SpendUse, ImageUse]:
 def team_usage(team: TeamBudget | None = None) -> SpendUse:
     """The whole team's monthly spend against the team budget."""
     team = team or TeamBudget.current()
-    return SpendUse(team.monthly_limit(), _rollup_spend(), _live()["cost"] or Decimal(0))
+    return SpendUse(team.monthly_limit(), _spend_this_month(team_zone()),
+                    _live()["cost"] or Decimal(0))
 
 
 def budget_status(user, estimate_usd: Decimal | None = None, num_images: int = 0) -> dict:

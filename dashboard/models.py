@@ -68,11 +68,16 @@ for _field in LATENCY_FIELDS:
 
 
 class RolledUpGeneration(models.Model):
-    """Marks a generation as counted in DailyUsage, so a repeated call never counts it twice."""
+    """Marks a generation as counted in DailyUsage, so a repeated call never counts it twice,
+    and keeps what it was counted with: the images it made, which the gallery may delete
+    later. Figures over days that are not the team's (another time zone) are added up from
+    the generations and these, so they agree with the rollup."""
 
     generation = models.OneToOneField(
         "generation.Generation", primary_key=True, on_delete=models.CASCADE, related_name="+"
     )
+    images = models.PositiveIntegerField(default=0)
+    image_bytes = models.PositiveBigIntegerField(default=0)
 
     def __str__(self):
         return f"Rolled up {self.generation_id}"

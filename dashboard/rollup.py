@@ -7,7 +7,7 @@ state; it is idempotent (a RolledUpGeneration marker per generation). ``rebuild_
 
 import logging
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -36,14 +36,20 @@ ROW_FIELDS = ("id", "owner_id", "project_id", "provider", "model", "status", "er
               "cost_usd", "cost_is_estimate", "created_at", "started_at", "finished_at")
 
 
+def team_zone() -> tzinfo:
+    """The zone of the rollup's days: the team's TIME_ZONE, whoever is asking (a request may
+    have activated its user's own zone)."""
+    return timezone.get_default_timezone()
+
+
 def local_day(moment: datetime) -> date:
-    """The calendar day of a moment in the dashboard's time zone (TIME_ZONE)."""
-    return timezone.localtime(moment).date()
+    """The calendar day of a moment in the team's time zone."""
+    return moment.astimezone(team_zone()).date()
 
 
-def day_start(day: date) -> datetime:
-    """The first moment of a local day, as an aware datetime."""
-    return timezone.make_aware(datetime.combine(day, time.min))
+def day_start(day: date, zone: tzinfo | None = None) -> datetime:
+    """The first moment of a day in ``zone`` (the team's by default), as an aware datetime."""
+    return timezone.make_aware(datetime.combine(day, time.min), zone or team_zone())
 
 
 def to_micros(amount: Decimal | None) -> int:
@@ -113,13 +119,16 @@ def record_generation_finished(generation: Generation | int) -> bool:
     images = Image.objects.filter(generation_id=generation_id).aggregate(
         count=Count("id"), bytes=Sum("bytes")
     )
+    made = (images["count"], images["bytes"] or 0) if row["status"] == Status.SUCCEEDED \
+        else (0, 0)
     with transaction.atomic():
         try:
             with transaction.atomic():
-                RolledUpGeneration.objects.create(generation_id=generation_id)
+                RolledUpGeneration.objects.create(generation_id=generation_id, images=made[0],
+                                                  image_bytes=made[1])
         except IntegrityError:
             return False
-        _add_to_rollup(_key(row), _contribution(row, images["count"], images["bytes"] or 0))
+        _add_to_rollup(_key(row), _contribution(row, *made))
     return True
 
 
@@ -161,7 +170,11 @@ def rebuild_rollups(start: date, end: date, *, chunk: int = 20_000) -> dict[str,
                 for name, value in add.items():
                     bucket[name] += value
             RolledUpGeneration.objects.bulk_create(
-                [RolledUpGeneration(generation_id=row["id"]) for row in rows], batch_size=5000
+                [RolledUpGeneration(generation_id=row["id"],
+                                    images=images.get(row["id"], {}).get("count", 0),
+                                    image_bytes=images.get(row["id"], {}).get("bytes") or 0)
+                 for row in rows],
+                batch_size=5000,
             )
             counted += len(rows)
         DailyUsage.objects.bulk_create(

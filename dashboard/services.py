@@ -1,22 +1,23 @@
 """Dashboard figures: stats, usage breakdowns and trends for a scope and a date range.
 
 Every figure about finished generations is read from the DailyUsage rollup (a few thousand
-rows at most, whatever the number of generations); only "in progress", favorites, storage and
-budgets read live tables, through indexed lookups.
+rows at most, whatever the number of generations) where the viewer's days are the team's, and
+otherwise added up from the generations of the days that differ (``dashboard.windows``); only
+"in progress", favorites, storage and budgets read live tables, through indexed lookups.
 """
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, timedelta, tzinfo
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db.models import Max, Sum
 from django.utils import timezone
 
-from dashboard import budgets
+from dashboard import budgets, windows
 from dashboard.failures import failure_label
-from dashboard.models import LATENCY_BUCKETS_MS, LATENCY_FIELDS, MICROS, DailyUsage
+from dashboard.models import LATENCY_BUCKETS_MS, LATENCY_FIELDS, MICROS
+from dashboard.rollup import team_zone
 from gallery.models import Image
 from generation.models import Generation
 
@@ -36,7 +37,8 @@ USAGE_SORTS = ("generations", "images", "failures", "spend", "avg_latency", "nam
 
 @dataclass
 class Scope:
-    """Whose figures: one user, a project, or the whole team (staff), over local days."""
+    """Whose figures: one user, a project, or the whole team (staff), over the local days
+    start..end of ``zone`` (the viewer's)."""
 
     start: date
     end: date
@@ -44,6 +46,7 @@ class Scope:
     project_id: int | None = None
     team: bool = False
     rollup_filter: dict = field(default_factory=dict)
+    zone: tzinfo = field(default_factory=team_zone)
 
     @property
     def kind(self) -> str:
@@ -51,10 +54,14 @@ class Scope:
             return "project"
         return "team" if self.team else "user"
 
-    def rollups(self):
-        """DailyUsage rows of this scope in its range."""
-        return DailyUsage.objects.filter(day__gte=self.start, day__lte=self.end,
-                                         **self.rollup_filter)
+    def collect(self, keys: tuple[str, ...] = (), fields=windows.COUNTERS, *,
+                weekly: bool = False, whole: bool = False) -> dict[tuple, dict]:
+        """Sums over the range (``whole``) or per local day or week, per ``keys``."""
+        if whole:
+            buckets = windows.period_bucket(self.start, self.end, self.zone)
+        else:
+            buckets = windows.day_buckets(self.start, self.end, self.zone, weekly=weekly)
+        return windows.collect(self.rollup_filter, buckets, keys, fields), buckets
 
     def live_filter(self) -> dict:
         """The same scope as a filter on Generation and Image rows."""
@@ -68,11 +75,11 @@ class Scope:
     def as_dict(self) -> dict:
         return {"kind": self.kind, "user": self.owner_id, "project": self.project_id,
                 "from": self.start.isoformat(), "to": self.end.isoformat(),
-                "time_zone": timezone.get_current_timezone_name()}
+                "time_zone": str(self.zone)}
 
 
 def make_scope(*, start: date, end: date, owner_id=None, project_id=None,
-               team=False) -> Scope:
+               team=False, zone: tzinfo | None = None) -> Scope:
     """A Scope; the caller has checked that the requester may see it."""
     rollup_filter = {}
     if owner_id is not None:
@@ -80,12 +87,13 @@ def make_scope(*, start: date, end: date, owner_id=None, project_id=None,
     if project_id is not None:
         rollup_filter["project_id"] = project_id
     return Scope(start=start, end=end, owner_id=owner_id, project_id=project_id,
-                 team=team and owner_id is None, rollup_filter=rollup_filter)
+                 team=team and owner_id is None, rollup_filter=rollup_filter,
+                 zone=zone or team_zone())
 
 
-def default_range(today: date | None = None) -> tuple[date, date]:
-    """The last 30 local days, today included."""
-    today = today or timezone.localdate()
+def default_range(zone: tzinfo | None = None) -> tuple[date, date]:
+    """The last 30 local days of ``zone`` (the team's by default), today included."""
+    today = timezone.localdate(timezone=zone or team_zone())
     return today - timedelta(days=DEFAULT_RANGE_DAYS - 1), today
 
 
@@ -116,11 +124,11 @@ def p95_from_histogram(counts: list[int], maximum: int) -> int | None:
 
 def stats(scope: Scope, *, budget_user=None) -> dict:
     """The summary figures of a scope (see README: GET /api/dashboard/stats)."""
-    aggregates = {name: Sum(name) for name in SUMMED + LATENCY_FIELDS}
-    by_kind = list(scope.rollups().values("failure_kind").annotate(
-        latency_max=Max("latency_max_ms"), **aggregates).order_by())
-    totals = {name: sum(row[name] or 0 for row in by_kind) for name in SUMMED + LATENCY_FIELDS}
-    latency_max = max((row["latency_max"] or 0 for row in by_kind), default=0)
+    fields = (*SUMMED, *LATENCY_FIELDS, "latency_max_ms")
+    sums, _ = scope.collect(("failure_kind",), fields, whole=True)
+    by_kind = [{"failure_kind": key[1], **values} for key, values in sums.items()]
+    totals = {name: sum(row[name] for row in by_kind) for name in SUMMED + LATENCY_FIELDS}
+    latency_max = max((row["latency_max_ms"] for row in by_kind), default=0)
     failures = sorted(
         ({"kind": row["failure_kind"], "label": failure_label(row["failure_kind"]),
           "count": row["failed"]} for row in by_kind if row["failure_kind"] and row["failed"]),
@@ -128,11 +136,13 @@ def stats(scope: Scope, *, budget_user=None) -> dict:
     )
     decided = totals["succeeded"] + totals["failed"]
 
-    first, following = budgets.month_bounds()
-    month = DailyUsage.objects.filter(day__gte=first, day__lt=following,
-                                      **scope.rollup_filter).aggregate(
-        spend_reported_micros=Sum("spend_reported_micros"),
-        spend_estimated_micros=Sum("spend_estimated_micros"))
+    first, following = budgets.month_bounds(timezone.localdate(timezone=scope.zone))
+    month_sums = windows.collect(
+        scope.rollup_filter,
+        windows.period_bucket(first, following - timedelta(days=1), scope.zone),
+        fields=("spend_reported_micros", "spend_estimated_micros"),
+    )
+    month = month_sums.get((0,), {})
     live = scope.live_filter()
     in_progress = Generation.objects.filter(status__in=budgets.LIVE_STATUSES, **live).count()
     # favorite__in=[True], not favorite=True: Django writes the latter as a bare `WHERE
@@ -191,8 +201,8 @@ def usage_columns(by: str) -> list[str]:
 def usage(scope: Scope, *, by: str = "model", sort: str = "-spend") -> list[dict]:
     """One row per provider, model, user or project of the scope, sorted."""
     keys = USAGE_GROUPS[by]
-    rows = list(scope.rollups().values(*keys).annotate(
-        **{name: Sum(name) for name in SUMMED}).order_by())
+    sums, _ = scope.collect(keys, SUMMED, whole=True)
+    rows = [{**dict(zip(keys, key[1:], strict=True)), **values} for key, values in sums.items()]
     names = _names(by, [row[keys[0]] for row in rows])
     result = []
     for row in rows:
@@ -262,26 +272,18 @@ def trends(scope: Scope) -> dict:
     (weeks start on Monday) when the range is longer than 90 days."""
     days = (scope.end - scope.start).days + 1
     weekly = days > WEEKLY_AFTER_DAYS
-    rows = scope.rollups().values("day").annotate(
-        generations=Sum("generations"), images=Sum("images"), failed=Sum("failed"),
-        reported=Sum("spend_reported_micros"), estimated=Sum("spend_estimated_micros"),
-    ).order_by()
-
-    def bucket(day: date) -> date:
-        return day - timedelta(days=day.weekday()) if weekly else day
-
-    points: dict[date, dict] = {}
-    day = scope.start
-    while day <= scope.end:
-        points.setdefault(bucket(day), {"generations": 0, "images": 0, "failures": 0,
-                                        "micros": 0})
-        day += timedelta(days=1)
-    for row in rows:
-        point = points[bucket(row["day"])]
-        point["generations"] += row["generations"] or 0
-        point["images"] += row["images"] or 0
-        point["failures"] += row["failed"] or 0
-        point["micros"] += (row["reported"] or 0) + (row["estimated"] or 0)
+    sums, buckets = scope.collect((), ("generations", "images", "failed",
+                                       "spend_reported_micros", "spend_estimated_micros"),
+                                  weekly=weekly)
+    points = {}
+    for index, start in enumerate(buckets.labels):
+        row = sums.get((index,), {})
+        points[start] = {
+            "generations": row.get("generations", 0), "images": row.get("images", 0),
+            "failures": row.get("failed", 0),
+            "micros": row.get("spend_reported_micros", 0)
+            + row.get("spend_estimated_micros", 0),
+        }
     return {
         "scope": scope.as_dict(),
         "interval": "week" if weekly else "day",
@@ -294,7 +296,7 @@ def trends(scope: Scope) -> dict:
 
 
 def scope_for(requester, *, start: date, end: date, team: bool = False, user_id=None,
-              project_id=None) -> tuple[Scope, object]:
+              project_id=None, zone: tzinfo | None = None) -> tuple[Scope, object]:
     """The scope a requester asked for, and the user whose budget goes with it (or None).
 
     Members see only their own figures: asking for the team is a PermissionDenied, for
@@ -315,7 +317,8 @@ def scope_for(requester, *, start: date, end: date, team: bool = False, user_id=
             pk=project_id
         ).exists():
             raise Http404("No such project.")
-        scope = make_scope(start=start, end=end, owner_id=requester.pk, project_id=project_id)
+        scope = make_scope(start=start, end=end, owner_id=requester.pk, project_id=project_id,
+                           zone=zone)
         return scope, requester
     subject = None
     if user_id is not None:
@@ -327,5 +330,5 @@ def scope_for(requester, *, start: date, end: date, team: bool = False, user_id=
     if subject is None and not team and project_id is None:
         subject = requester
     scope = make_scope(start=start, end=end, owner_id=subject.pk if subject else None,
-                       project_id=project_id, team=subject is None)
+                       project_id=project_id, team=subject is None, zone=zone)
     return scope, subject

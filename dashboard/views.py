@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from dashboard import budgets, services
 from dashboard.api import RangeSerializer
 from dashboard.charts import spend_and_count_chart
+from settings_app.models import time_zone_for
 
 
 @login_required
@@ -21,16 +22,17 @@ from dashboard.charts import spend_and_count_chart
 def dashboard_page(request):
     """Summary cards, a chart over time, provider/model usage, failure reasons, and for staff
     the per-user and per-project breakdown, for the chosen range and scope."""
-    form = RangeSerializer(data=request.GET)
+    zone = time_zone_for(request.user)
+    form = RangeSerializer(data=request.GET, context={"zone": zone})
     errors = {}
     if form.is_valid():
         data = form.validated_data
     else:
         errors = form.errors
-        data = RangeSerializer(data={}).run_validation({})
+        data = RangeSerializer(data={}, context={"zone": zone}).run_validation({})
     scope, subject = services.scope_for(
         request.user, start=data["start"], end=data["end"], team=data["scope"] == "team",
-        user_id=data.get("user"), project_id=data.get("project"),
+        user_id=data.get("user"), project_id=data.get("project"), zone=zone,
     )
     trends = services.trends(scope)
     query = {"from": scope.start.isoformat(), "to": scope.end.isoformat()}

@@ -1,10 +1,11 @@
 """Forms of the Settings page and the sign-up page (the checks live in models/services)."""
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
-from settings_app.models import Preferences, provider_names
+from settings_app.models import Preferences, available_time_zones, provider_names
 
 
 class PreferencesForm(forms.ModelForm):
@@ -21,7 +22,7 @@ class PreferencesForm(forms.ModelForm):
         model = Preferences
         fields = ["theme", "default_provider", "default_model", "default_width",
                   "default_height", "default_steps", "default_cfg_scale", "default_num_images",
-                  "items_per_page", "shortcuts_enabled", "default_project"]
+                  "items_per_page", "shortcuts_enabled", "default_project", "time_zone"]
 
     def __init__(self, data=None, *args, user, instance=None, **kwargs):
         if data is not None and instance is not None:
@@ -40,6 +41,11 @@ class PreferencesForm(forms.ModelForm):
         ]
         self.fields["default_project"].queryset = Project.objects.writable_by(user)
         self.fields["default_project"].empty_label = "No project"
+        self.fields["time_zone"] = forms.ChoiceField(
+            required=False, label="Time zone", help_text=Preferences.time_zone.field.help_text,
+            choices=[("", f"Team default ({settings.TIME_ZONE})")]
+            + [(name, name) for name in sorted(available_time_zones())],
+        )
 
 
 class KeyForm(forms.Form):

@@ -1,9 +1,14 @@
 """Per-user preferences, provider keys (the user's own and the team's) and named API tokens."""
 
+import contextlib
+import functools
+import zoneinfo
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from settings_app.crypto import EncryptedSecretField
 
@@ -41,6 +46,20 @@ def default_cfg_scale() -> float:
     return settings.DEFAULT_CFG_SCALE
 
 
+def validate_time_zone(value: str) -> None:
+    """An IANA time zone name this server knows (blank means the team's TIME_ZONE)."""
+    if value and value not in available_time_zones():
+        raise ValidationError(
+            f"Unknown time zone {value!r}; use an IANA name such as Europe/Paris.",
+            code="invalid",
+        )
+
+
+@functools.cache
+def available_time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 class Preferences(models.Model):
     """How one user likes to work; created on first use with the defaults."""
 
@@ -75,6 +94,11 @@ class Preferences(models.Model):
     shortcuts_enabled = models.BooleanField(default=True, verbose_name="keyboard shortcuts")
     default_project = models.ForeignKey(
         "projects.Project", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    time_zone = models.CharField(
+        max_length=64, blank=True, validators=[validate_time_zone],
+        help_text="Days on the dashboard and for your daily limits, and times on pages; "
+                  "empty: the team's time zone (TIME_ZONE).",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -119,6 +143,18 @@ class Preferences(models.Model):
             errors["default_project"] = "No such project."
         if errors:
             raise ValidationError(errors)
+
+
+def time_zone_for(user) -> zoneinfo.ZoneInfo:
+    """The zone this user's days are counted in: their choice, else the team's TIME_ZONE."""
+    chosen = ""
+    if user is not None and user.is_authenticated:
+        # Cached on the user: the context processor reads the same row.
+        with contextlib.suppress(Preferences.DoesNotExist):
+            chosen = user.preferences.time_zone
+    if chosen and chosen in available_time_zones():
+        return zoneinfo.ZoneInfo(chosen)
+    return timezone.get_default_timezone()
 
 
 def items_per_page_for(user) -> int:

@@ -34,7 +34,7 @@ SECRET_FIELDS = ["secret", "last4", "last_test_ok", "last_test_message", "last_t
 PREFERENCE_FIELDS = [
     "default_provider", "default_model", "default_width", "default_height", "default_steps",
     "default_cfg_scale", "default_num_images", "theme", "items_per_page", "shortcuts_enabled",
-    "default_project",
+    "default_project", "time_zone",
 ]
 
 

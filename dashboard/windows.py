@@ -1,0 +1,162 @@
+"""Figures over a viewer's own days: from the rollup where its days line up with the team's,
+from the generations themselves where they do not.
+
+The rollup (DailyUsage) counts each finished generation on its creation day in the team's
+time zone (TIME_ZONE). A member may work in another zone, where a day starts at another
+instant. ``collect`` adds up any series of the viewer's periods (buckets, each from one local
+midnight to a later one): every team day that lies wholly inside one bucket comes from the
+rollup, and the rest of the time (none at all when the zones agree; the whole range when a
+daily series is asked in a zone whose midnight is not the team's) from the finished
+Generation rows, counted by the same ``rollup._contribution`` with the images recorded on
+their RolledUpGeneration markers. Both paths therefore give the same figures.
+"""
+
+from bisect import bisect_right
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+
+from django.db.models import Count, Max, Q, Sum
+
+from dashboard.failures import failure_kind
+from dashboard.models import DailyUsage, RolledUpGeneration
+from dashboard.rollup import COUNTERS, ROW_FIELDS, _contribution, day_start, team_zone
+from gallery.models import Image
+from generation.models import FINISHED_STATUSES, Generation, Status
+
+KEYS = ("owner_id", "project_id", "provider", "model", "failure_kind")
+CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """Consecutive periods of local days in a zone: ``labels[i]`` names the period from
+    ``bounds[i]`` (inclusive) to ``bounds[i + 1]`` (exclusive), both aware instants."""
+
+    labels: tuple[date, ...]
+    bounds: tuple[datetime, ...]
+
+    def index(self, moment: datetime) -> int:
+        """The bucket a moment inside the range falls into."""
+        return bisect_right(self.bounds, moment) - 1
+
+
+def day_buckets(start: date, end: date, zone: tzinfo, *, weekly: bool = False) -> Buckets:
+    """One bucket per local day of start..end, or per week (Monday first; the first and last
+    weeks are cut to the range and labelled with their Monday)."""
+    labels, bounds = [], []
+    day = start
+    while day <= end:
+        if not weekly or day == start or day.weekday() == 0:
+            labels.append(day - timedelta(days=day.weekday()) if weekly else day)
+            bounds.append(day_start(day, zone))
+        day += timedelta(days=1)
+    bounds.append(day_start(end + timedelta(days=1), zone))
+    return Buckets(tuple(labels), tuple(bounds))
+
+
+def period_bucket(start: date, end: date, zone: tzinfo) -> Buckets:
+    """The whole of start..end as one bucket."""
+    return Buckets((start,), (day_start(start, zone), day_start(end + timedelta(days=1), zone)))
+
+
+def plan(buckets: Buckets) -> tuple[dict[date, int], list[tuple[datetime, datetime]]]:
+    """The team days that lie wholly inside one bucket (→ that bucket's index), and the
+    intervals of the range left over, merged, in order."""
+    team = team_zone()
+    first, stop = buckets.bounds[0], buckets.bounds[-1]
+    whole: dict[date, int] = {}
+    rest: list[tuple[datetime, datetime]] = []
+    cursor = first
+    day = first.astimezone(team).date()
+    while True:
+        begins, ends = day_start(day, team), day_start(day + timedelta(days=1), team)
+        if begins >= stop:
+            break
+        if begins >= first and ends <= stop:
+            index = buckets.index(begins)
+            if ends <= buckets.bounds[index + 1]:
+                whole[day] = index
+                if cursor < begins:
+                    rest.append((cursor, begins))
+                cursor = ends
+        day += timedelta(days=1)
+    if cursor < stop:
+        rest.append((cursor, stop))
+    return whole, rest
+
+
+def collect(filters: dict, buckets: Buckets, keys: tuple[str, ...] = (),
+            fields: tuple[str, ...] = COUNTERS) -> dict[tuple, dict[str, int]]:
+    """Sums of ``fields`` (DailyUsage counters; "latency_max_ms" is a maximum) of the finished
+    generations matching ``filters`` (owner_id, project_id), per (bucket index, *keys)."""
+    whole, rest = plan(buckets)
+    totals: dict[tuple, dict[str, int]] = defaultdict(lambda: dict.fromkeys(fields, 0))
+    if whole:
+        _from_rollup(totals, filters, buckets, whole, keys, fields)
+    if rest:
+        _from_generations(totals, filters, buckets, rest, keys, fields)
+    return dict(totals)
+
+
+def _from_rollup(totals, filters, buckets, whole, keys, fields) -> None:
+    days = sorted(whole)
+    rows = DailyUsage.objects.filter(**filters)
+    if (days[-1] - days[0]).days + 1 == len(days):
+        rows = rows.filter(day__gte=days[0], day__lte=days[-1])
+    else:
+        rows = rows.filter(day__in=days)
+    # One bucket (a range's totals): no need to keep the days apart.
+    group = keys if len(buckets.labels) == 1 else ("day", *keys)
+    sums = {name: Max(name) if name == "latency_max_ms" else Sum(name) for name in fields}
+    for row in rows.values(*group).annotate(**sums).order_by():
+        index = 0 if len(buckets.labels) == 1 else whole[row["day"]]
+        _merge(totals[(index, *(row[key] for key in keys))], row, fields)
+
+
+def _from_generations(totals, filters, buckets, rest, keys, fields) -> None:
+    span = Q()
+    for begins, ends in rest:
+        span |= Q(created_at__gte=begins, created_at__lt=ends)
+    finished = Generation.objects.filter(span, status__in=FINISHED_STATUSES, **filters)
+    last_id = 0
+    while True:
+        rows = list(finished.filter(id__gt=last_id).order_by("id").values(*ROW_FIELDS)[:CHUNK])
+        if not rows:
+            return
+        last_id = rows[-1]["id"]
+        made = _images_made([row["id"] for row in rows if row["status"] == Status.SUCCEEDED])
+        for row in rows:
+            add = _contribution(row, *made.get(row["id"], (0, 0)))
+            add["latency_max_ms"] = add.get("latency_max_ms", 0)
+            values = {"owner_id": row["owner_id"], "project_id": row["project_id"] or 0,
+                      "provider": row["provider"], "model": row["model"]}
+            if "failure_kind" in keys:
+                values["failure_kind"] = (failure_kind(row["error"])
+                                          if row["status"] == Status.FAILED else "")
+            _merge(totals[(buckets.index(row["created_at"]), *(values[k] for k in keys))],
+                   add, fields)
+
+
+def _images_made(ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Images and bytes each succeeded generation was counted with; for one not rolled up
+    yet (it finished a moment ago), its images now."""
+    if not ids:
+        return {}
+    made = {row[0]: (row[1], row[2]) for row in RolledUpGeneration.objects.filter(
+        generation_id__in=ids).values_list("generation_id", "images", "image_bytes")}
+    missing = [pk for pk in ids if pk not in made]
+    if missing:
+        for row in Image.objects.filter(generation_id__in=missing).values(
+                "generation_id").annotate(n=Count("id"), size=Sum("bytes")).order_by():
+            made[row["generation_id"]] = (row["n"], row["size"] or 0)
+    return made
+
+
+def _merge(total: dict[str, int], row: dict, fields: tuple[str, ...]) -> None:
+    for name in fields:
+        value = row.get(name) or 0
+        if name == "latency_max_ms":
+            total[name] = max(total[name], value)
+        else:
+            total[name] += value

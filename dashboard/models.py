@@ -74,7 +74,8 @@ class RolledUpGeneration(models.Model):
     the generations and these, so they agree with the rollup."""
 
     generation = models.OneToOneField(
-        "generation.Generation", primary_key=True, on_delete=models.CASCADE, related_name="+"
+        "generation.Generation", primary_key=True, on_delete=models.CASCADE,
+        related_name="rollup_marker",
     )
     images = models.PositiveIntegerField(default=0)
     image_bytes = models.PositiveBigIntegerField(default=0)

@@ -7,8 +7,9 @@ instant. ``collect`` adds up any series of the viewer's periods (buckets, each f
 midnight to a later one): every team day that lies wholly inside one bucket comes from the
 rollup, and the rest of the time (none at all when the zones agree; the whole range when a
 daily series is asked in a zone whose midnight is not the team's) from the finished
-Generation rows, counted by the same ``rollup._contribution`` with the images recorded on
-their RolledUpGeneration markers. Both paths therefore give the same figures.
+Generation rows that the rollup has counted (those with a RolledUpGeneration marker, which
+keeps the images each was counted with), added up as ``rollup._contribution`` adds them. Both
+paths therefore give the same figures.
 """
 
 from bisect import bisect_right
@@ -16,12 +17,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Case, Count, IntegerField, Max, Q, Sum, Value, When
 
 from dashboard.failures import failure_kind
-from dashboard.models import DailyUsage, RolledUpGeneration
-from dashboard.rollup import COUNTERS, ROW_FIELDS, _contribution, day_start, team_zone
-from gallery.models import Image
+from dashboard.models import DailyUsage
+from dashboard.rollup import COUNTERS, ROW_FIELDS, _contribution, day_start, team_zone, to_micros
 from generation.models import FINISHED_STATUSES, Generation, Status
 
 KEYS = ("owner_id", "project_id", "provider", "model", "failure_kind")
@@ -118,17 +118,63 @@ def _from_generations(totals, filters, buckets, rest, keys, fields) -> None:
     span = Q()
     for begins, ends in rest:
         span |= Q(created_at__gte=begins, created_at__lt=ends)
-    finished = Generation.objects.filter(span, status__in=FINISHED_STATUSES, **filters)
+    # Exactly the generations the rollup has counted: those with a marker.
+    counted = Generation.objects.filter(span, status__in=FINISHED_STATUSES,
+                                        rollup_marker__isnull=False, **filters)
+    if set(fields) <= SQL_FIELDS and "failure_kind" not in keys:
+        _summed_by_sql(totals, counted, buckets, keys, fields)
+    else:
+        _summed_row_by_row(totals, counted, buckets, keys, fields)
+
+
+# The counters SQL can add up exactly as rollup._contribution does (latency, whose
+# milliseconds _contribution truncates per generation, and failure kinds, read from the error
+# text, are counted row by row: stats and usage need them only for the partial days at the
+# ends of their range).
+SUCCEEDED = Q(status=Status.SUCCEEDED)
+SQL_AGGREGATES = {
+    "generations": Count("id"),
+    "succeeded": Count("id", filter=SUCCEEDED),
+    "failed": Count("id", filter=Q(status=Status.FAILED)),
+    "canceled": Count("id", filter=Q(status=Status.CANCELED)),
+    "images": Sum("rollup_marker__images", filter=SUCCEEDED),
+    "image_bytes": Sum("rollup_marker__image_bytes", filter=SUCCEEDED),
+    "spend_reported_micros": Sum("cost_usd", filter=SUCCEEDED & Q(cost_is_estimate=False)),
+    "spend_estimated_micros": Sum("cost_usd", filter=SUCCEEDED & Q(cost_is_estimate=True)),
+}
+SQL_FIELDS = frozenset(SQL_AGGREGATES)
+DOLLAR_FIELDS = ("spend_reported_micros", "spend_estimated_micros")
+
+
+def _summed_by_sql(totals, counted, buckets, keys, fields) -> None:
+    if len(buckets.labels) == 1:
+        bucket = Value(0)
+    else:  # the first bound the creation time is below, as a bucket index
+        bucket = Case(*(When(created_at__lt=bound, then=Value(index))
+                        for index, bound in enumerate(buckets.bounds[1:])),
+                      output_field=IntegerField())
+    rows = counted.annotate(bucket=bucket).values("bucket", *keys).annotate(
+        **{name: SQL_AGGREGATES[name] for name in fields}).order_by()
+    for row in rows:
+        for name in DOLLAR_FIELDS:
+            if name in row:
+                row[name] = to_micros(row[name])
+        if "project_id" in row:  # the rollup's "no project" is 0
+            row["project_id"] = row["project_id"] or 0
+        _merge(totals[(row["bucket"], *(row[key] for key in keys))], row, fields)
+
+
+def _summed_row_by_row(totals, counted, buckets, keys, fields) -> None:
     last_id = 0
+    columns = (*ROW_FIELDS, "rollup_marker__images", "rollup_marker__image_bytes")
     while True:
-        rows = list(finished.filter(id__gt=last_id).order_by("id").values(*ROW_FIELDS)[:CHUNK])
+        rows = list(counted.filter(id__gt=last_id).order_by("id").values(*columns)[:CHUNK])
         if not rows:
             return
         last_id = rows[-1]["id"]
-        made = _images_made([row["id"] for row in rows if row["status"] == Status.SUCCEEDED])
         for row in rows:
-            add = _contribution(row, *made.get(row["id"], (0, 0)))
-            add["latency_max_ms"] = add.get("latency_max_ms", 0)
+            add = _contribution(row, row["rollup_marker__images"],
+                                row["rollup_marker__image_bytes"])
             values = {"owner_id": row["owner_id"], "project_id": row["project_id"] or 0,
                       "provider": row["provider"], "model": row["model"]}
             if "failure_kind" in keys:
@@ -136,21 +182,6 @@ def _from_generations(totals, filters, buckets, rest, keys, fields) -> None:
                                           if row["status"] == Status.FAILED else "")
             _merge(totals[(buckets.index(row["created_at"]), *(values[k] for k in keys))],
                    add, fields)
-
-
-def _images_made(ids: list[int]) -> dict[int, tuple[int, int]]:
-    """Images and bytes each succeeded generation was counted with; for one not rolled up
-    yet (it finished a moment ago), its images now."""
-    if not ids:
-        return {}
-    made = {row[0]: (row[1], row[2]) for row in RolledUpGeneration.objects.filter(
-        generation_id__in=ids).values_list("generation_id", "images", "image_bytes")}
-    missing = [pk for pk in ids if pk not in made]
-    if missing:
-        for row in Image.objects.filter(generation_id__in=missing).values(
-                "generation_id").annotate(n=Count("id"), size=Sum("bytes")).order_by():
-            made[row["generation_id"]] = (row["n"], row["size"] or 0)
-    return made
 
 
 def _merge(total: dict[str, int], row: dict, fields: tuple[str, ...]) -> None:

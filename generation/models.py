@@ -91,6 +91,10 @@ class Generation(models.Model):
             models.Index(fields=["owner", "status", "-id"], name="gen_owner_status"),
             models.Index(fields=["status", "heartbeat_at"], name="gen_status_heartbeat"),
             models.Index(fields=["status", "id"], name="gen_status_oldest"),
+            # Dashboard figures over days that are not the team's (dashboard.windows).
+            models.Index(fields=["created_at"], name="gen_created"),
+            models.Index(fields=["owner", "created_at"], name="gen_owner_created"),
+            models.Index(fields=["project", "created_at"], name="gen_project_created"),
         ]
 
     def __str__(self):

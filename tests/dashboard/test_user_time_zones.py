@@ -15,8 +15,10 @@ from django.utils import timezone
 
 from dashboard import budgets, services, windows
 from dashboard.models import UserBudget
+from dashboard.rollup import record_generation_finished
 from gallery.models import Image
-from generation.models import Status
+from generation.models import Generation, Status
+from projects.models import Project
 from settings_app.models import Preferences
 from tests.conftest import client_for
 from tests.dashboard.helpers import at, finished
@@ -128,13 +130,63 @@ def test_figures_keep_the_images_they_were_counted_with(owner, owner_api):
     tokyo = owner_api.get("/api/dashboard/stats?from=2025-03-01&to=2025-03-01").json()
     assert (utc["images"], utc["storage_bytes"]) == (3, 30)
     assert (tokyo["images"], tokyo["storage_bytes"]) == (3, 30)
+    points = owner_api.get("/api/dashboard/trends?from=2025-03-01&to=2025-03-01").json()
+    assert points["points"][0]["images"] == 3
 
 
-def test_a_generation_not_yet_rolled_up_counts_with_its_images(owner, owner_api):
-    finished(owner, "2025-03-01 14:30", images=2, record=False)
-    set_zone(owner, "Asia/Tokyo")
-    body = owner_api.get("/api/dashboard/stats?from=2025-03-01&to=2025-03-01").json()
-    assert (body["generations"], body["images"]) == (1, 2)
+def test_both_paths_count_only_what_the_rollup_has_counted(owner, owner_api):
+    generation = finished(owner, "2025-03-01 14:30", images=2, record=False)
+    for zone in ("", "Asia/Tokyo"):
+        set_zone(owner, zone)
+        body = owner_api.get("/api/dashboard/stats?from=2025-03-01&to=2025-03-01").json()
+        assert (body["generations"], body["images"]) == (0, 0), zone
+    record_generation_finished(generation)
+    for zone in ("", "Asia/Tokyo"):
+        set_zone(owner, zone)
+        body = owner_api.get("/api/dashboard/stats?from=2025-03-01&to=2025-03-01").json()
+        assert (body["generations"], body["images"]) == (1, 2), zone
+
+
+def test_counting_from_the_generations_gives_the_rollups_figures(owner, member, monkeypatch):
+    """Every figure (failure kinds, latency histogram and p95, spend, images, per model and
+    project), counted from the generations alone, equals the rollup's."""
+    rng = random.Random(7)
+    garden = Project.objects.create(owner=owner, name="Garden")
+    errors = ["Timed out after 5 s.", "Rate limited by fal", "The provider said no.",
+              "Could not store the image: the disk is full."]
+    for user in (owner, member):
+        for _ in range(60):
+            status = rng.choice([Status.SUCCEEDED] * 3 + [Status.FAILED, Status.CANCELED])
+            finished(user, at("2025-03-01 00:00") + timedelta(minutes=rng.randrange(0, 14400)),
+                     status=status, images=rng.randint(1, 3), cost=f"0.{rng.randint(1, 999):03d}",
+                     estimate=rng.random() < 0.5, latency_ms=rng.randrange(-5, 400_000),
+                     error=rng.choice(errors) if status == Status.FAILED else "",
+                     model=rng.choice(["offline-shapes", "offline-noise"]),
+                     project=rng.choice([None, garden]) if user == owner else None)
+    # What was asked for and what is left in the gallery are not what was counted.
+    Generation.objects.update(num_images=4)
+    Image.objects.filter(index=0).delete()
+
+    def figures():
+        out = []
+        for kwargs in ({"owner_id": owner.pk}, {"team": True}, {"project_id": garden.pk}):
+            scope = services.make_scope(start=date(2025, 3, 1), end=date(2025, 3, 12),
+                                        **kwargs)
+            stats = services.stats(scope)
+            stats.pop("in_progress")
+            out.append((stats, services.trends(scope),
+                        [services.usage(scope, by=by) for by in services.USAGE_GROUPS]))
+        return out
+
+    from_rollup = figures()
+    real_plan = windows.plan
+
+    def generations_only(buckets):
+        whole, rest = real_plan(buckets)
+        return {}, [(buckets.bounds[0], buckets.bounds[-1])]
+
+    monkeypatch.setattr(windows, "plan", generations_only)
+    assert figures() == from_rollup
 
 
 ZONES = ["UTC", "Europe/Paris", "Asia/Tokyo", "Asia/Kolkata", "Asia/Kathmandu",
@@ -263,8 +315,6 @@ def test_pages_render_in_the_users_zone_and_the_api_does_not(owner, owner_client
     settings_page = owner_client.get("/settings/").content.decode()
     assert '<option value="Asia/Kolkata" selected>' in settings_page
     # The API's times are in one zone for every client, session or token.
-    from generation.models import Generation
-
     Generation.objects.create(owner=owner, provider="offline", model="offline-shapes",
                               prompt="p", width=64, height=64,
                               created_at=at("2025-03-01 12:00"))

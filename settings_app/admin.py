@@ -17,7 +17,8 @@ User = get_user_model()
 
 @admin.register(Preferences)
 class PreferencesAdmin(admin.ModelAdmin):
-    list_display = ["user", "theme", "default_provider", "items_per_page", "updated_at"]
+    list_display = ["user", "theme", "time_zone", "default_provider", "items_per_page",
+                    "updated_at"]
     list_filter = ["theme"]
     search_fields = ["user__username"]
     raw_id_fields = ["user", "default_project"]

@@ -322,3 +322,13 @@ def test_pages_render_in_the_users_zone_and_the_api_does_not(owner, owner_client
     created = listed["results"][0]["created_at"] if "results" in listed else \
         listed[0]["created_at"]
     assert created.startswith("2025-03-01T12:00")
+
+
+def test_the_rollup_keeps_the_teams_days_whatever_zone_is_active(owner):
+    """A cancel from a page runs with its user's zone active; the rollup still counts the
+    generation on the team's day."""
+    from dashboard.models import DailyUsage
+
+    with timezone.override(ZoneInfo("Asia/Tokyo")):
+        finished(owner, "2025-03-01 20:00")  # 2 March in Tokyo
+    assert list(DailyUsage.objects.values_list("day", flat=True)) == [date(2025, 3, 1)]

@@ -48,8 +48,8 @@ def trend_days(api, start: str, end: str) -> dict[str, int]:
     # Kathmandu (+5:45).
     ("Asia/Kathmandu", ["2025-03-01 18:14", "2025-03-01 18:15", "2025-03-02 18:14"],
      {"2025-03-01": 1, "2025-03-02": 2, "2025-03-03": 0}),
-    # New York (-5): the evening of the 2nd UTC-wise is still the 1st... and the 3rd's
-    # first hours in UTC are the 2nd's evening.
+    # New York (-5): 04:59 UTC on the 2nd is 23:59 on the 1st there, 05:00 is midnight,
+    # and 04:00 UTC on the 4th is 23:00 on the 3rd.
     ("America/New_York", ["2025-03-02 04:59", "2025-03-02 05:00", "2025-03-04 04:00"],
      {"2025-03-01": 1, "2025-03-02": 1, "2025-03-03": 1}),
 ])

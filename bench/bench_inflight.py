@@ -51,7 +51,8 @@ def main(argv=None) -> list[Row]:
     User = get_user_model()
     tokens = [api_token(User.objects.create(username=f"flight{n:02d}", password="!"))
               for n in range(USERS)]
-    server = Server(server_env(url, storage, **extra), web_workers=2, web_threads=8)
+    # The web server as `make run` starts it (serve's defaults), not one sized for the bench.
+    server = Server(server_env(url, storage, **extra), web_workers=None, web_threads=None)
     try:
         time.sleep(2)  # let the cluster finish spawning its processes
         idle_rss, idle_pss = memory_mb(process_tree(server.proc.pid))

@@ -5,7 +5,7 @@ Views, the API and the admin call these; none of them contains this logic.
 
 import logging
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
@@ -143,21 +143,9 @@ def build_request(user, data: dict[str, Any]) -> tuple[Provider, GenerationReque
     return provider, request
 
 
-@dataclass
-class _Prepared:
-    """A validated submission, ready to be stored."""
-
-    provider: Provider
-    request: GenerationRequest
-    project: Any
-    fields: dict[str, Any]
-    estimate: Any
-
-
-def _prepare(user, data: dict[str, Any]) -> _Prepared:
-    """Validate one submission and read what it needs (preferences, project, key), outside
-    any transaction: on SQLite a transaction holds the write lock from its BEGIN, and under a
-    burst of submissions that lock, not the CPU, was what they queued for (bench figure 3)."""
+def create_generation(user, data: dict[str, Any]) -> Generation:
+    """Validate, store a queued generation and enqueue it once the transaction commits.
+    The prompt is sent as given: user submissions go through create_generations."""
     from projects.models import Project
 
     provider, request = build_request(user, data)
@@ -176,50 +164,36 @@ def _prepare(user, data: dict[str, Any]) -> _Prepared:
 
     fields = asdict(request)
     fields.update(prompt_tools.recorded_fields(data))  # style preset and the typed prompt
-    return _Prepared(provider, request, project, fields, provider.estimate_cost(request))
-
-
-def _store(user, prepared: _Prepared) -> Generation:
-    """Check the budgets and insert the queued row; call inside a transaction. The job is
-    enqueued once that transaction commits."""
-    # Budgets (dashboard, issue #6): lock the owner's row (PostgreSQL; SQLite's IMMEDIATE
-    # transaction serialises writers) so parallel submissions are checked one at a time.
-    from django.contrib.auth import get_user_model
-
-    from dashboard.budgets import check_submission
-
-    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values("pk"))
-    check_submission(user, prepared.estimate, prepared.request.num_images)
-    # --- end budgets
-    generation = Generation.objects.create(
-        owner=user,
-        project=prepared.project,
-        provider=prepared.provider.name,
-        cost_usd=prepared.estimate,
-        cost_is_estimate=True,
-        **prepared.fields,
-    )
-    transaction.on_commit(lambda: enqueue_generation(generation.pk))
-    logger.info("generation %s queued (%s/%s)", generation.pk, prepared.provider.name,
-                prepared.request.model)
-    return generation
-
-
-def create_generation(user, data: dict[str, Any]) -> Generation:
-    """Validate, store a queued generation and enqueue it once the transaction commits.
-    The prompt is sent as given: user submissions go through create_generations."""
-    prepared = _prepare(user, data)
+    estimate = provider.estimate_cost(request)
     with transaction.atomic():
-        return _store(user, prepared)
+        # Budgets (dashboard, issue #6): lock the owner's row (PostgreSQL; SQLite's IMMEDIATE
+        # transaction serialises writers) so parallel submissions are checked one at a time.
+        from django.contrib.auth import get_user_model
+
+        from dashboard.budgets import check_submission
+
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values("pk"))
+        check_submission(user, estimate, request.num_images)
+        # --- end budgets
+        generation = Generation.objects.create(
+            owner=user,
+            project=project,
+            provider=provider.name,
+            cost_usd=estimate,
+            cost_is_estimate=True,
+            **fields,
+        )
+        transaction.on_commit(lambda: enqueue_generation(generation.pk))
+    logger.info("generation %s queued (%s/%s)", generation.pk, provider.name, request.model)
+    return generation
 
 
 def create_generations(user, data: dict[str, Any]) -> list[Generation]:
     """A user's submission: apply its style preset, expand its {a|b} variations
-    (generation.prompt_tools) and queue one generation per combination, all or none.
-    Everything is validated first; the budget checks and inserts share one transaction."""
-    prepared = [_prepare(user, item) for item in prompt_tools.expand_submission(user, data)]
+    (generation.prompt_tools) and queue one generation per combination, all or none."""
     with transaction.atomic():
-        return [_store(user, item) for item in prepared]
+        return [create_generation(user, item)
+                for item in prompt_tools.expand_submission(user, data)]
 
 
 def enqueue_generation(generation_id: int) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
 from django.db.models import Case, Q, Value, When
 
@@ -30,9 +30,11 @@ class StoredFiles:
 def store_image_files(image: ValidatedImage) -> StoredFiles:
     """Store the original bytes and a WebP thumbnail under names built from the hash.
 
-    The original is written (temp file, fsync, rename) on a second thread while this one
-    makes and writes the thumbnail: file I/O and Pillow both release the GIL, so the two
-    overlap (bench figure 1). Either failing removes whatever this call created.
+    On local storage the original is written (temp file, fsync, rename) on a second thread
+    while this one makes and writes the thumbnail: file I/O and Pillow both release the GIL,
+    so the two overlap (bench figure 1). Either failing removes whatever this call created.
+    Not for S3: django-storages keeps one connection per thread, and a new thread per image
+    would open a new one every time.
     """
     stored = StoredFiles(
         file=image_name(image.sha256, image.extension),
@@ -41,7 +43,10 @@ def store_image_files(image: ValidatedImage) -> StoredFiles:
     original = None
     try:
         if not default_storage.exists(stored.file):
-            original = _Save(stored.file, image.data)
+            original = _Save(stored.file, image.data,
+                             background=isinstance(default_storage, FileSystemStorage))
+            if original.error is not None:  # written inline, and failed: stop here
+                raise original.error
         if not default_storage.exists(stored.thumbnail):
             thumb = make_thumbnail(image.decoded, settings.THUMBNAIL_SIZE)
             default_storage.save(stored.thumbnail, ContentFile(thumb))
@@ -61,14 +66,18 @@ def store_image_files(image: ValidatedImage) -> StoredFiles:
 
 
 class _Save:
-    """``default_storage.save(name, data)`` on a thread of its own; ``wait()`` returns the
-    exception it raised, or None once the file is in place."""
+    """``default_storage.save(name, data)``, on a thread of its own when ``background``;
+    ``wait()`` returns the exception it raised, or None once the file is in place."""
 
-    def __init__(self, name: str, data: bytes):
+    def __init__(self, name: str, data: bytes, background: bool = True):
         self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(name, data), daemon=True,
-                                        name="ingest-save")
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._run, args=(name, data), daemon=True,
+                                            name="ingest-save")
+            self._thread.start()
+        else:
+            self._run(name, data)
 
     def _run(self, name: str, data: bytes) -> None:
         try:
@@ -77,7 +86,8 @@ class _Save:
             self.error = exc
 
     def wait(self) -> BaseException | None:
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         return self.error
 
 

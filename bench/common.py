@@ -200,14 +200,18 @@ def free_port() -> int:
 class Server:
     """``manage.py serve`` (gunicorn + the django-q cluster) in its own process group."""
 
-    def __init__(self, env: dict, *, no_worker=False, web_workers=2, web_threads=8,
-                 log_path: str | None = None):
+    def __init__(self, env: dict, *, no_worker=False, web_workers: int | None = 2,
+                 web_threads: int | None = 8, log_path: str | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path or tempfile.mktemp(prefix="bench-server-", suffix=".log")
+        # None: serve's own default (WEB_CONCURRENCY / WEB_THREADS), as `make run` has it.
         args = [sys.executable, "manage.py", "serve", "--host", "127.0.0.1",
-                "--port", str(self.port), "--web-workers", str(web_workers),
-                "--web-threads", str(web_threads)]
+                "--port", str(self.port)]
+        if web_workers is not None:
+            args += ["--web-workers", str(web_workers)]
+        if web_threads is not None:
+            args += ["--web-threads", str(web_threads)]
         if no_worker:
             args.append("--no-worker")
         self.log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())

@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -9,6 +10,11 @@ from django.conf import settings
 from PIL import Image as PILImage
 
 FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+
+
+# Files at least this large are hashed on a second thread while Pillow decodes them (both
+# release the GIL); smaller ones are hashed inline, where a thread would cost more than it saves.
+PARALLEL_HASH_BYTES = 256 * 1024
 
 
 class InvalidImage(Exception):
@@ -80,6 +86,7 @@ def validate_image(data: bytes) -> ValidatedImage:
     if sniffed is None:
         raise InvalidImage("the file is not a PNG, JPEG or WebP image")
     check_container(data, sniffed)
+    digest = _Sha256(data)
     with warnings.catch_warnings():
         warnings.simplefilter("error", PILImage.DecompressionBombWarning)
         try:
@@ -111,9 +118,34 @@ def validate_image(data: bytes) -> ValidatedImage:
         format=sniffed,
         width=width,
         height=height,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=digest.hexdigest(),
         decoded=image,
     )
+
+
+class _Sha256:
+    """The SHA-256 of ``data``, computed on a thread of its own when the data is large, so
+    that it overlaps the decode instead of following it (bench figure 1)."""
+
+    def __init__(self, data: bytes):
+        self._hex: str | None = None
+        self._thread: threading.Thread | None = None
+        if len(data) >= PARALLEL_HASH_BYTES:
+            self._thread = threading.Thread(target=self._run, args=(data,), daemon=True,
+                                            name="ingest-sha256")
+            self._thread.start()
+        else:
+            self._run(data)
+
+    def _run(self, data: bytes) -> None:
+        self._hex = hashlib.sha256(data).hexdigest()
+
+    def hexdigest(self) -> str:
+        if self._thread is not None:
+            self._thread.join()
+        if self._hex is None:  # pragma: no cover (hashlib does not fail on bytes)
+            raise RuntimeError("hashing the image failed")
+        return self._hex
 
 
 def make_thumbnail(image: PILImage.Image, size: int) -> bytes:

@@ -16,12 +16,14 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-import openai
 from django.conf import settings
 
+from generation.lazy_import import lazy_module
 from settings_app.keys import missing_key_message, record_key_use, resolve_api_key
 
 logger = logging.getLogger(__name__)
+# Imported on first use: see generation/lazy_import.py.
+openai = lazy_module("openai")
 
 PROVIDERS = {"openrouter": "OpenRouter", "openai": "OpenAI"}
 # Tried in this order when the request names no provider.
@@ -107,7 +109,7 @@ def _instruction(style) -> str:
             f"scene to suit that style without repeating the template's words.")
 
 
-def _provider_message(exc: openai.APIStatusError, api_key: str) -> str:
+def _provider_message(exc: "openai.APIStatusError", api_key: str) -> str:
     body = exc.body if isinstance(exc.body, dict) else {}
     message = body.get("message") or (body.get("error") or {}).get("message") or ""
     return str(message).replace(api_key, "***")[:300]

@@ -204,7 +204,9 @@ def _run(generation: Generation) -> None:
         images = [validate_image(data) for data in datas]
         if not images:
             raise ProviderError(f"{provider.label} returned no images.")
-        _check_still_ours(generation)
+        # No second cancel/ownership read here: _call_provider checked both once the
+        # provider returned, and _finish's success update is conditional on them (a cancel
+        # that lands during validation or storage is handled there, files removed).
         _finish(generation, result, images)
     except GenerationCanceled:
         _cancel_remote(provider, ctx)
@@ -285,11 +287,6 @@ def _heartbeat(generation: Generation) -> None:
         raise LostOwnership()
 
 
-def _check_still_ours(generation: Generation) -> None:
-    if _cancel_requested(generation):
-        raise GenerationCanceled()
-
-
 def _cancel_remote(provider, ctx: RunContext) -> None:
     try:
         provider.cancel(ctx)
@@ -304,6 +301,7 @@ def _finish(generation: Generation, result: ProviderResult, images: list[Validat
     try:
         for image in images:
             stored.append(store_image_files(image))
+            image.decoded = None  # the thumbnail is made: let the pixels go (bench figure 3)
     except OSError as exc:
         discard_unreferenced([name for s in stored for name in s.created])
         reason = "the disk is full" if exc.errno == errno.ENOSPC else "a storage error"

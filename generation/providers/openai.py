@@ -9,9 +9,9 @@ DALL·E. No remote cancel exists: a canceled call is abandoned and its result di
 import time
 from decimal import Decimal
 
-import openai as openai_sdk
 from django.conf import settings
 
+from generation.lazy_import import lazy_module
 from generation.providers import errors
 from generation.providers.base import (
     GeneratedImage,
@@ -21,6 +21,9 @@ from generation.providers.base import (
     RunContext,
 )
 from generation.providers.cloud import CloudProvider
+
+# Imported on first use: see generation/lazy_import.py.
+openai_sdk = lazy_module("openai")
 
 CONTENT_POLICY_CODES = {"content_policy_violation", "moderation_blocked"}
 

@@ -10,9 +10,9 @@ import time
 from decimal import Decimal, InvalidOperation
 
 import httpx
-import openai as openai_sdk
 from django.conf import settings
 
+from generation.lazy_import import lazy_module
 from generation.providers import errors
 from generation.providers.base import (
     GeneratedImage,
@@ -24,6 +24,9 @@ from generation.providers.base import (
 from generation.providers.cloud import CloudProvider
 from generation.providers.mapping import native_size
 from generation.providers.openai import make_client, raise_openai_error
+
+# Imported on first use: see generation/lazy_import.py.
+openai_sdk = lazy_module("openai")
 
 
 class OpenRouterProvider(CloudProvider):

@@ -12,10 +12,9 @@ from decimal import Decimal
 from functools import partial
 
 import httpx
-import replicate as replicate_sdk
 from django.conf import settings
-from replicate.exceptions import ModelError, ReplicateError
 
+from generation.lazy_import import lazy_module
 from generation.providers import errors
 from generation.providers.base import (
     GeneratedImage,
@@ -26,6 +25,10 @@ from generation.providers.base import (
 )
 from generation.providers.cloud import CloudProvider
 from generation.providers.mapping import native_inputs
+
+# Imported on first use: see generation/lazy_import.py.
+replicate_sdk = lazy_module("replicate")
+_sdk_errors = lazy_module("replicate.exceptions")
 
 TERMINAL = {"succeeded", "failed", "canceled", "aborted"}
 CONTENT_POLICY_WORDS = ("nsfw", "safety", "content policy", "flagged")
@@ -47,14 +50,14 @@ class ReplicateProvider(CloudProvider):
             try:
                 with errors.transport_errors(ctx, self.label):
                     return fn()
-            except ReplicateError as exc:
+            except _sdk_errors.ReplicateError as exc:
                 self._raise(exc, ctx)
             except (ValueError, TypeError, KeyError) as exc:  # malformed JSON or shape
                 raise errors.unexpected(self.label, "", repr(exc)[:200]) from None
 
         return errors.with_retries(ctx, self.label, attempt)
 
-    def _raise(self, exc: ReplicateError, ctx: RunContext):
+    def _raise(self, exc: "_sdk_errors.ReplicateError", ctx: RunContext):
         status = exc.status or 0
         detail = errors.clean(exc.detail or exc.title or "", ctx)
         if status in (401, 403):
@@ -136,7 +139,7 @@ class ReplicateProvider(CloudProvider):
     def check_key(self, api_key):
         try:
             account = self._client(api_key, 15).accounts.current()
-        except ReplicateError as exc:
+        except _sdk_errors.ReplicateError as exc:
             if exc.status in (401, 403):
                 return False, "Replicate rejected the API key."
             return False, f"Replicate answered HTTP {exc.status}."
@@ -145,4 +148,11 @@ class ReplicateProvider(CloudProvider):
         return True, f"Replicate accepted the key (account {account.username})."
 
 
-__all__ = ["ReplicateProvider", "ModelError"]
+__all__ = ["ReplicateProvider"]
+
+
+def __getattr__(name: str):
+    # ``from generation.providers.replicate import ModelError`` still works, lazily.
+    if name in ("ModelError", "ReplicateError"):
+        return getattr(_sdk_errors, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

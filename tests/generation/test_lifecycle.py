@@ -172,3 +172,61 @@ def test_every_final_state_reaches_the_dashboard_rollup(owner, settings):
     recover_stale_generations()
     counted = set(RolledUpGeneration.objects.values_list("generation_id", flat=True))
     assert counted == {succeeded.pk, canceled.pk, dead.pk}
+
+
+@pytest.mark.django_db
+def test_cancel_landing_after_the_provider_returned_keeps_no_images_or_files(
+        owner, settings, monkeypatch):
+    """The runner reads cancel/ownership once when the provider returns; a cancel that lands
+    later (here: while the image is validated) is caught by the conditional success update,
+    and the files already written are removed."""
+    from django.core.files.storage import default_storage
+
+    from gallery.imaging import validate_image
+
+    generation = make_generation(owner)
+    stored = []
+
+    def validate_then_cancel(data):
+        Generation.objects.filter(pk=generation.pk).update(cancel_requested=True)
+        return validate_image(data)
+
+    real_store = runner.store_image_files
+
+    def store(image):
+        files = real_store(image)
+        stored.append(files)
+        return files
+
+    monkeypatch.setattr(runner, "validate_image", validate_then_cancel)
+    monkeypatch.setattr(runner, "store_image_files", store)
+    runner.execute(generation.pk)
+    generation.refresh_from_db()
+    assert generation.status == Status.CANCELED
+    assert not Image.objects.filter(generation=generation).exists()
+    assert stored and stored[0].created
+    assert not any(default_storage.exists(name) for name in stored[0].created)
+
+
+@pytest.mark.django_db
+def test_run_handed_elsewhere_after_the_provider_returned_is_discarded(owner, monkeypatch):
+    """Same for the recovery sweep re-queueing the run (attempts moved on) meanwhile."""
+    from gallery.imaging import validate_image
+
+    generation = make_generation(owner)
+
+    requeued = []
+
+    def validate_then_requeue(data):
+        if not requeued:  # only the first run; the re-delivered job then runs normally
+            requeued.append(True)
+            Generation.objects.filter(pk=generation.pk).update(status=Status.QUEUED)
+        return validate_image(data)
+
+    monkeypatch.setattr(runner, "validate_image", validate_then_requeue)
+    runner.execute(generation.pk)
+    runner.execute(generation.pk)  # the re-queued job (a no-op if sync mode already ran it)
+    generation.refresh_from_db()
+    assert requeued
+    assert generation.status == Status.SUCCEEDED and generation.attempts == 2
+    assert Image.objects.filter(generation=generation).count() == 1  # only the second run's

@@ -1,8 +1,6 @@
 """REST API for the gallery: list with filters, search and keyset pages; read, edit, delete,
 favorite, bulk actions and remix. Every query starts from ``Image.objects.visible_to``."""
 
-from decimal import ROUND_HALF_UP, Decimal
-
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -14,6 +12,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from gallery import services
+from gallery.list_rows import cost_share, image_rows, list_values
 from gallery.listing import (
     GalleryQuerySerializer,
     InvalidCursor,
@@ -69,11 +68,7 @@ class ImageSerializer(serializers.ModelSerializer):
 
     def get_cost_usd(self, image) -> str | None:
         """This image's share of its generation's cost."""
-        cost = image.generation.cost_usd
-        if cost is None:
-            return None
-        share = cost / max(image.generation.num_images, 1)
-        return str(share.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP))
+        return cost_share(image.generation.cost_usd, image.generation.num_images)
 
 
 class ImageDetailSerializer(ImageSerializer):
@@ -176,7 +171,9 @@ class GalleryListView(APIView):
         query = GalleryQuerySerializer.from_query(request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        images = filter_images(visible_images(request), params)
+        # The lean path (gallery/list_rows.py): dicts from .values(), not ImageSerializer,
+        # which documents the items above and which it reproduces exactly.
+        images = list_values(filter_images(Image.objects.visible_to(request.user), params))
         size = page_size_for(request.user, params.get("page_size"))
         try:
             page = keyset_page(images, params["sort"], params.get("cursor"), size)
@@ -190,8 +187,7 @@ class GalleryListView(APIView):
             return replace_query_param(remove_query_param(url, "cursor"), "cursor", cursor)
 
         return Response({
-            "results": ImageSerializer(page.items, many=True,
-                                       context={"request": request}).data,
+            "results": image_rows(page.items),
             "next": link(page.next_cursor),
             "previous": link(page.previous_cursor),
         })

@@ -184,7 +184,9 @@ def keyset_page(queryset, sort: str, cursor: str | None, size: int) -> KeysetPag
     if backwards:
         rows.reverse()
 
-    def key(row):
+    def key(row):  # a model instance, or a dict from .values()
+        if isinstance(row, dict):
+            return [row[name] for name, _ in fields]
         return [getattr(row, name) for name, _ in fields]
 
     if not rows:

@@ -1,8 +1,13 @@
 """Full-text search over an image's prompt, title, notes and tags, chosen by database backend.
 
-SQLite uses the FTS5 table ``gallery_image_fts`` that migration 0003 creates and keeps in sync
-with triggers. PostgreSQL uses ``to_tsvector`` expressions with GIN indexes; the migration
-builds those indexes from the very expressions below, so the planner can use them.
+Both backends read the same four columns of ``gallery_image``: ``search_prompt`` (a copy of
+the generation's prompt), ``title``, ``notes`` and ``tag_names``.
+
+SQLite uses the FTS5 table ``gallery_image_fts`` (migrations 0003 and 0004) that triggers keep
+in sync; it has prefix indexes for 2, 3 and 4 characters, so a prefix query reads one index
+range instead of expanding the term over the whole vocabulary. PostgreSQL uses one GIN index
+over ``image_vector()`` below (migration 0004 builds it from that very expression, so the
+planner can use it), and one ``tsquery`` that ANDs every word.
 
 Every word the user types must match somewhere (in any of the four texts); each word also
 matches as a prefix, so "lightho" finds "lighthouse".
@@ -11,14 +16,16 @@ matches as a prefix, so "lightho" finds "lighthouse".
 import re
 
 from django.db import connection
-from django.db.models import Q
 from django.db.models.expressions import RawSQL
 
 # "simple": no stemming and no stop words, so every typed word counts and both backends
 # match the same way (SQLite FTS5 uses its plain unicode61 tokenizer to match).
 CONFIG = "simple"
 MAX_TERMS = 16
-_WORD = re.compile(r"\w+", re.UNICODE)
+# Letters and digits; "_" separates words as it does in both engines' tokenizers (FTS5's
+# unicode61 and PostgreSQL's parser), so "snake_case" is the two words "snake" and "case".
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+SQLITE_PREFIXES = "2 3 4"
 
 
 def search_terms(text: str) -> list[str]:
@@ -27,27 +34,18 @@ def search_terms(text: str) -> list[str]:
 
 
 def image_vector():
-    """The searchable text that lives on the image row: title, notes and tag names."""
+    """All the searchable text of an image, all on its own row: prompt copy, title, notes and
+    tag names."""
     from django.contrib.postgres.search import SearchVector
 
-    return SearchVector("title", "notes", "tag_names", config=CONFIG)
+    return SearchVector("search_prompt", "title", "notes", "tag_names", config=CONFIG)
 
 
-def prompt_vector():
-    """The searchable text that lives on the generation row: its prompt."""
-    from django.contrib.postgres.search import SearchVector
-
-    return SearchVector("prompt", config=CONFIG)
-
-
-def postgres_indexes():
-    """(model label, GIN index) pairs the PostgreSQL migration creates."""
+def postgres_index():
+    """The GIN index (on gallery.Image) that migration 0004 creates."""
     from django.contrib.postgres.indexes import GinIndex
 
-    return [
-        ("gallery.Image", GinIndex(image_vector(), name="image_text_search")),
-        ("generation.Generation", GinIndex(prompt_vector(), name="generation_prompt_search")),
-    ]
+    return GinIndex(image_vector(), name="image_search")
 
 
 def _sqlite_match(terms: list[str]) -> str:
@@ -56,22 +54,13 @@ def _sqlite_match(terms: list[str]) -> str:
     return " ".join(f'"{term}"*' for term in terms)
 
 
-def _postgres_filter(terms: list[str]) -> Q:
+def _postgres_query(terms: list[str]):
     from django.contrib.postgres.search import SearchQuery
 
-    from gallery.models import Image
-    from generation.models import Generation
-
-    # Each side is its own subquery so each can use its GIN index; the outer query then only
-    # probes the two (hashed) id sets instead of computing a tsvector for every row.
-    condition = Q()
-    for term in terms:
-        query = SearchQuery(f"{term}:*", search_type="raw", config=CONFIG)
-        in_prompt = Generation.objects.alias(_prompt=prompt_vector()).filter(_prompt=query)
-        in_image = Image.objects.alias(_text=image_vector()).filter(_text=query)
-        condition &= (Q(pk__in=in_image.values("pk"))
-                      | Q(generation_id__in=in_prompt.values("pk")))
-    return condition
+    # One tsquery for all the words (each a prefix); terms hold only letters and digits, so
+    # nothing in them is tsquery syntax.
+    return SearchQuery(" & ".join(f"{term}:*" for term in terms), search_type="raw",
+                       config=CONFIG)
 
 
 def search_images(queryset, text: str):
@@ -80,7 +69,7 @@ def search_images(queryset, text: str):
     if not terms:
         return queryset
     if connection.vendor == "postgresql":
-        return queryset.filter(_postgres_filter(terms))
+        return queryset.alias(_search=image_vector()).filter(_search=_postgres_query(terms))
     return queryset.filter(pk__in=RawSQL(
         "SELECT rowid FROM gallery_image_fts WHERE gallery_image_fts MATCH %s",
         (_sqlite_match(terms),),

@@ -12,13 +12,12 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from gallery import services
-from gallery.list_rows import cost_share, image_rows, list_values
+from gallery.list_rows import COLUMNS, cost_share, image_rows
 from gallery.listing import (
     GalleryQuerySerializer,
     InvalidCursor,
-    filter_images,
-    keyset_page,
     page_size_for,
+    visible_page,
 )
 from gallery.models import MAX_RATING, Image
 
@@ -173,10 +172,10 @@ class GalleryListView(APIView):
         params = query.validated_data
         # The lean path (gallery/list_rows.py): dicts from .values(), not ImageSerializer,
         # which documents the items above and which it reproduces exactly.
-        images = list_values(filter_images(Image.objects.visible_to(request.user), params))
         size = page_size_for(request.user, params.get("page_size"))
         try:
-            page = keyset_page(images, params["sort"], params.get("cursor"), size)
+            page = visible_page(request.user, Image.objects.all(), params, size,
+                                columns=COLUMNS)
         except InvalidCursor as exc:
             raise ValidationError({"cursor": [str(exc)]}) from None
         url = request.build_absolute_uri()

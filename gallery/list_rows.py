@@ -38,11 +38,6 @@ def cost_share(cost: Decimal | None, num_images: int) -> str | None:
     return str(share.quantize(_MILLIONTH, rounding=ROUND_HALF_UP))
 
 
-def list_values(queryset):
-    """``queryset`` (already scoped and filtered) reduced to the list's columns as dicts."""
-    return queryset.values(*COLUMNS)
-
-
 def _url_maker(name: str):
     """pk → reverse(name, args=[pk]) with one reverse() call: the URL around a sentinel."""
     prefix, suffix = reverse(name, args=[_SENTINEL]).split(str(_SENTINEL))
@@ -95,7 +90,7 @@ def tags_by_image(image_ids) -> dict[int, list[str]]:
 
 
 def image_rows(rows: list[dict]) -> list[dict]:
-    """List items (``ImageSerializer``'s output) for rows from ``list_values``."""
+    """List items (``ImageSerializer``'s output) for rows of ``.values(*COLUMNS)``."""
     if not rows:
         return []
     tags = tags_by_image([row["id"] for row in rows])

@@ -167,9 +167,11 @@ class GalleryListView(APIView):
                         "next": serializers.URLField(allow_null=True),
                         "previous": serializers.URLField(allow_null=True)})})
     def get(self, request):
-        query = GalleryQuerySerializer.from_query(request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
+        params = GalleryQuerySerializer.quick(request.query_params)
+        if params is None:
+            query = GalleryQuerySerializer.from_query(request.query_params)
+            query.is_valid(raise_exception=True)
+            params = query.validated_data
         # The lean path (gallery/list_rows.py): dicts from .values(), not ImageSerializer,
         # which documents the items above and which it reproduces exactly.
         size = page_size_for(request.user, params.get("page_size"))

@@ -145,3 +145,48 @@ def test_a_generation_without_prompt_text_still_serialises_like_the_serializer(o
                          height=8, format="PNG", bytes=1, sha256="0" * 64)
     listed = owner_api.get("/api/gallery").data["results"]
     assert_same_bytes(listed, serializer_items(owner))
+
+
+def test_browsable_api_renders_the_lean_list(owner_client, varied_images):
+    response = owner_client.get("/api/gallery", HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert b"thumbnail_url" in response.content and b"Title \xc3\xbc" in response.content
+
+
+def test_the_schema_still_documents_image_serializer_items(owner_client):
+    schema = owner_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    document = schema.json()
+    listing = document["paths"]["/api/gallery"]["get"]
+    page = listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    page_schema = document["components"]["schemas"][page.rsplit("/", 1)[1]]
+    items = page_schema["properties"]["results"]["items"]["$ref"]
+    image = document["components"]["schemas"][items.rsplit("/", 1)[1]]
+    assert list(image["properties"]) == list(ImageSerializer.Meta.fields)
+
+
+@pytest.mark.parametrize("query", [
+    "", "page_size=50", "page_size=1", "page_size=100", "page_size=050", "sort=rating",
+    "sort=oldest&page_size=7", "cursor=eyJzIjoibmV3ZXN0In0", "page_size=", "sort=",
+    "cursor=", "page_size=10&page_size=20", "sort=newest&sort=rating",
+    # not plain: the serializer decides (and may refuse)
+    "page_size=0", "page_size=101", "page_size=1000", "page_size=abc", "page_size= 5",
+    "page_size=5.0", "page_size=%D9%A3", "page_size=-1", "sort=best", "sort=Newest",
+    "cursor=a%20b", "cursor=" + "a" * 501, "cursor=%00", "q=x", "favorite=true",
+    "page_size=5&q=", "tag=a", "unknown=1",
+])
+def test_quick_query_validation_agrees_with_the_serializer(query):
+    from django.http import QueryDict
+
+    from gallery.listing import GalleryQuerySerializer
+
+    query_dict = QueryDict(query)
+    form = GalleryQuerySerializer.from_query(query_dict)
+    valid = form.is_valid()
+    quick = GalleryQuerySerializer.quick(query_dict)
+    if quick is not None:
+        assert valid and quick == dict(form.validated_data), (query, quick)
+    plain = set(query_dict) <= {"page_size", "sort", "cursor"}
+    if plain and valid and query in ("", "page_size=50", "sort=rating", "page_size=050"):
+        assert quick is not None  # the common cases do take the quick path

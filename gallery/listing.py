@@ -19,7 +19,7 @@ from django.db.models.expressions import RawSQL
 from rest_framework import serializers
 
 from gallery.models import MAX_RATING, Image, normalize_tag
-from gallery.search import postgres_candidates, search_images
+from gallery.search import owner_share, postgres_candidates, search_images
 
 MAX_PAGE_SIZE = 100
 
@@ -290,6 +290,11 @@ def keyset_page(queryset, sort: str, cursor: str | None, size: int,
                       encode_cursor(sort, key(rows[0]), True) if values is not None else None)
 
 
+# On PostgreSQL, a user who owns at least this share of all images (by the statistics) pages
+# unfiltered with the plain query (see visible_page).
+DENSE_SHARE = 0.05
+
+
 def visible_page(user, queryset, params: dict, size: int, columns: tuple | None = None):
     """The keyset page of ``queryset`` (an Image queryset) the user sees for these validated
     params, with ``filter_images`` applied; InvalidCursor for a bad cursor.
@@ -303,6 +308,10 @@ def visible_page(user, queryset, params: dict, size: int, columns: tuple | None 
     someone runs ANALYZE, or after an index is added), a sort of all of a heavy user's
     images (0.1-0.5 s at 1M).
 
+    Except on PostgreSQL for a user whose own images are at least DENSE_SHARE of all of
+    them by the planner's statistics: there the plain walk in id order stops within a few
+    hundred rows, and it saves the arms' extra query and planning.
+
     A search on PostgreSQL: ``search.postgres_candidates``. Otherwise: one plain query."""
     filtered = filter_images(queryset, params).visible_to(user)
     sort, cursor = params["sort"], params.get("cursor")
@@ -310,6 +319,10 @@ def visible_page(user, queryset, params: dict, size: int, columns: tuple | None 
               if value not in (None, "", []) and key not in ("sort", "cursor", "page_size")}
     candidates = None
     if not active:
+        if connection.vendor == "postgresql" and owner_share(user) >= DENSE_SHARE:
+            # PostgreSQL keeps statistics (autovacuum), which say this user owns a page in
+            # every few hundred images: the plain query's walk in id order is the fastest.
+            return keyset_page(filtered, sort, cursor, size, columns=columns)
         arms = queryset.visible_arms(user)
         candidates = top_of_each_arm(arms) if arms else None
     elif "q" in active and connection.vendor == "postgresql":

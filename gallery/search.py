@@ -120,6 +120,13 @@ def _pg_stats(table: str, column: str, elements: bool = False):
     return found
 
 
+def owner_share(user) -> float:
+    """PostgreSQL: the fraction of all images the user owns, from the planner's statistics
+    (0 when they do not list the user)."""
+    owners = _pg_stats("gallery_image", "owner_id")
+    return owners[0].get(str(user.pk), 0.0) if owners else 0.0
+
+
 def _walk_rows(terms, user, projects, limit: int) -> float | None:
     """How many rows of the table a walk in id order should read to find ``limit`` of the
     user's matches, from the statistics; None when they are missing."""

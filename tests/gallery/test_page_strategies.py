@@ -70,10 +70,15 @@ def walk_both_ways(user, query: dict, size: int) -> set:
     return seen
 
 
+@pytest.mark.parametrize("share", [0.0, 1.0])
 @pytest.mark.parametrize("sort", ["newest", "oldest", "rating"])
 @pytest.mark.parametrize("size", [1, 2, 5, 50])
 def test_unfiltered_pages_match_the_plain_query_for_every_user(
-        spread, owner, viewer, outsider, member, sort, size):
+        spread, owner, viewer, outsider, member, sort, size, share, monkeypatch):
+    """Arms, or (PostgreSQL, statistics saying the user owns much) the plain query."""
+    from gallery import listing
+
+    monkeypatch.setattr(listing, "owner_share", lambda user: share)
     for user in (owner, viewer, outsider, member):
         seen = walk_both_ways(user, {"sort": sort}, size)
         assert seen == set(Image.objects.visible_to(user).values_list("pk", flat=True))

@@ -1,8 +1,6 @@
 """REST API for the gallery: list with filters, search and keyset pages; read, edit, delete,
 favorite, bulk actions and remix. Every query starts from ``Image.objects.visible_to``."""
 
-from decimal import ROUND_HALF_UP, Decimal
-
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -14,12 +12,12 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from gallery import services
+from gallery.list_rows import COLUMNS, cost_share, image_rows
 from gallery.listing import (
     GalleryQuerySerializer,
     InvalidCursor,
-    filter_images,
-    keyset_page,
     page_size_for,
+    visible_page,
 )
 from gallery.models import MAX_RATING, Image
 
@@ -69,11 +67,7 @@ class ImageSerializer(serializers.ModelSerializer):
 
     def get_cost_usd(self, image) -> str | None:
         """This image's share of its generation's cost."""
-        cost = image.generation.cost_usd
-        if cost is None:
-            return None
-        share = cost / max(image.generation.num_images, 1)
-        return str(share.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP))
+        return cost_share(image.generation.cost_usd, image.generation.num_images)
 
 
 class ImageDetailSerializer(ImageSerializer):
@@ -173,13 +167,17 @@ class GalleryListView(APIView):
                         "next": serializers.URLField(allow_null=True),
                         "previous": serializers.URLField(allow_null=True)})})
     def get(self, request):
-        query = GalleryQuerySerializer.from_query(request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        images = filter_images(visible_images(request), params)
+        params = GalleryQuerySerializer.quick(request.query_params)
+        if params is None:
+            query = GalleryQuerySerializer.from_query(request.query_params)
+            query.is_valid(raise_exception=True)
+            params = query.validated_data
+        # The lean path (gallery/list_rows.py): dicts from .values(), not ImageSerializer,
+        # which documents the items above and which it reproduces exactly.
         size = page_size_for(request.user, params.get("page_size"))
         try:
-            page = keyset_page(images, params["sort"], params.get("cursor"), size)
+            page = visible_page(request.user, Image.objects.all(), params, size,
+                                columns=COLUMNS)
         except InvalidCursor as exc:
             raise ValidationError({"cursor": [str(exc)]}) from None
         url = request.build_absolute_uri()
@@ -190,8 +188,7 @@ class GalleryListView(APIView):
             return replace_query_param(remove_query_param(url, "cursor"), "cursor", cursor)
 
         return Response({
-            "results": ImageSerializer(page.items, many=True,
-                                       context={"request": request}).data,
+            "results": image_rows(page.items),
             "next": link(page.next_cursor),
             "previous": link(page.previous_cursor),
         })

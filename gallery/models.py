@@ -12,6 +12,8 @@ from django.utils import timezone
 MAX_RATING = 5
 MAX_TAG_LENGTH = 50
 MAX_TAGS_PER_IMAGE = 30
+# Listing pages split visible_to into at most this many index ranges (see visible_arms).
+MAX_ARMS = 50
 _TAG_CHARS = re.compile(r"^[\w\- .]+$")
 
 
@@ -42,6 +44,31 @@ class ImageQuerySet(models.QuerySet):
         return self.filter(
             Q(owner=user) | Q(project__in=Project.objects.visible_to(user).values("pk"))
         )
+
+    def visible_arms(self, user, projects: list | None = None) -> list | None:
+        """``visible_to`` as one queryset per index range: the user's own images, then each
+        visible project's (each narrowing this queryset, which need not be scoped yet; the
+        page query keeps ``visible_to`` itself). ``owner OR project IN (…)`` is planned as a
+        walk of the images in sort order that stops after a page of matches: cheap for a
+        user who owns many of them, a walk of the whole table for one who owns few or none;
+        each arm walks only its own range. None (no split) beyond MAX_ARMS projects.
+        ``projects``: ``visible_project_ids(user)`` when already known."""
+        if projects is None:
+            projects = self.visible_project_ids(user)
+        if projects is None:
+            return None
+        return [self.filter(owner=user), *(self.filter(project_id=pk) for pk in projects)]
+
+    def visible_project_ids(self, user) -> list | None:
+        """The ids of the projects whose images the user sees; None beyond MAX_ARMS of them
+        (or for an anonymous user, who sees none)."""
+        from projects.models import Project
+
+        if not user.is_authenticated:
+            return None
+        projects = list(Project.objects.visible_to(user).order_by("pk")
+                        .values_list("pk", flat=True)[: MAX_ARMS + 1])
+        return projects if len(projects) <= MAX_ARMS else None
 
     def changeable_by(self, user):
         """Images whose own fields (title, notes, tags, rating, favorite) the user may change
@@ -129,6 +156,7 @@ class Image(models.Model):
             models.Index(fields=["owner", "favorite", "-id"], name="image_owner_favorite"),
             models.Index(fields=["project", "-id"], name="image_project_newest"),
             models.Index(fields=["owner", "-rating", "-id"], name="image_owner_rating"),
+            models.Index(fields=["project", "-rating", "-id"], name="image_project_rating"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -11,9 +11,8 @@ from gallery.listing import (
     SORTS,
     GalleryQuerySerializer,
     InvalidCursor,
-    filter_images,
-    keyset_page,
     page_size_for,
+    visible_page,
 )
 from gallery.models import Image
 from generation.providers import all_providers
@@ -30,12 +29,10 @@ def browse_context(request, base_filters: dict | None = None) -> dict:
     images, next_url, errors = [], None, {}
     if form.is_valid():
         params = form.validated_data
-        queryset = filter_images(
-            Image.objects.visible_to(request.user).select_related("generation"), params
-        )
         size = page_size_for(request.user, params.get("page_size"))
         try:
-            page = keyset_page(queryset, params["sort"], params.get("cursor"), size)
+            page = visible_page(request.user, Image.objects.select_related("generation"),
+                                params, size)
         except InvalidCursor as exc:
             errors = {"cursor": [str(exc)]}
         else:

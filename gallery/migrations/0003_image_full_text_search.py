@@ -48,14 +48,27 @@ SQLITE_DROP = [
 ]
 
 
+def postgres_indexes():
+    """(model label, GIN index) pairs this migration creates on PostgreSQL: the expressions
+    gallery.search queried with at the time (defined here, so later changes to
+    gallery.search do not change what this migration does; 0004 replaces them)."""
+    from django.contrib.postgres.indexes import GinIndex
+    from django.contrib.postgres.search import SearchVector
+
+    return [
+        ("gallery.Image", GinIndex(SearchVector("title", "notes", "tag_names", config="simple"),
+                                   name="image_text_search")),
+        ("generation.Generation", GinIndex(SearchVector("prompt", config="simple"),
+                                           name="generation_prompt_search")),
+    ]
+
+
 def create_search(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "sqlite":
         for statement in SQLITE_CREATE:
             schema_editor.execute(statement)
     elif vendor == "postgresql":
-        from gallery.search import postgres_indexes
-
         for model_name, index in postgres_indexes():
             schema_editor.add_index(apps.get_model(*model_name.split(".")), index)
 
@@ -66,8 +79,6 @@ def drop_search(apps, schema_editor):
         for statement in SQLITE_DROP:
             schema_editor.execute(statement)
     elif vendor == "postgresql":
-        from gallery.search import postgres_indexes
-
         for model_name, index in postgres_indexes():
             schema_editor.remove_index(apps.get_model(*model_name.split(".")), index)
 

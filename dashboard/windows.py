@@ -109,6 +109,9 @@ def _from_rollup(totals, filters, buckets, whole, keys, fields) -> None:
     # One bucket (a range's totals): no need to keep the days apart.
     group = keys if len(buckets.labels) == 1 else ("day", *keys)
     sums = {name: Max(name) if name == "latency_max_ms" else Sum(name) for name in fields}
+    if not group:  # one row of sums (values() without fields would group by every column)
+        _merge(totals[(0,)], rows.aggregate(**sums), fields)
+        return
     for row in rows.values(*group).annotate(**sums).order_by():
         index = 0 if len(buckets.labels) == 1 else whole[row["day"]]
         _merge(totals[(index, *(row[key] for key in keys))], row, fields)

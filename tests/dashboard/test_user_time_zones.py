@@ -332,3 +332,20 @@ def test_the_rollup_keeps_the_teams_days_whatever_zone_is_active(owner):
     with timezone.override(ZoneInfo("Asia/Tokyo")):
         finished(owner, "2025-03-01 20:00")  # 2 March in Tokyo
     assert list(DailyUsage.objects.values_list("day", flat=True)) == [date(2025, 3, 1)]
+
+
+def test_range_sums_are_aggregated_by_the_database(owner, owner_api):
+    """A sum over the rollup without grouping is one aggregate row, never the rollup rows
+    themselves (values() without fields groups by every column: 50 ms at 1M)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for day in range(1, 20):
+        finished(owner, f"2025-03-{day:02d} 10:00", cost="0.01")
+    with CaptureQueriesContext(connection) as queries:
+        budgets.budget_status(owner)
+        owner_api.get("/api/dashboard/stats")
+    rollup_reads = [query["sql"] for query in queries.captured_queries
+                    if "dashboard_dailyusage" in query["sql"]]
+    assert rollup_reads
+    assert not any('"dashboard_dailyusage"."id"' in sql for sql in rollup_reads)

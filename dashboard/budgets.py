@@ -7,7 +7,7 @@ month is that of TIME_ZONE.
 """
 
 from dataclasses import dataclass
-from datetime import timedelta, tzinfo
+from datetime import date, timedelta, tzinfo
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -111,13 +111,19 @@ def month_bounds(today):
     return first, (first + timedelta(days=32)).replace(day=1)
 
 
-def _spend_this_month(zone: tzinfo, **filters) -> Decimal:
-    """Spend of succeeded generations in the current calendar month of ``zone``."""
+def month_spend(zone: tzinfo, filters: dict) -> tuple[date, dict[str, int]]:
+    """The first day of the current calendar month of ``zone``, and the spend (reported and
+    estimated micros) of the succeeded generations matching ``filters`` in that month."""
     first, following = month_bounds(timezone.localdate(timezone=zone))
     sums = windows.collect(filters, windows.period_bucket(first, following - timedelta(days=1),
                                                           zone),
                            fields=("spend_reported_micros", "spend_estimated_micros"))
-    found = sums.get((0,), {})
+    return first, sums.get((0,), {})
+
+
+def _spend_this_month(zone: tzinfo, **filters) -> Decimal:
+    """Spend of succeeded generations in the current calendar month of ``zone``."""
+    _, found = month_spend(zone, filters)
     return Decimal(found.get("spend_reported_micros", 0)
                    + found.get("spend_estimated_micros", 0)) / MICROS
 

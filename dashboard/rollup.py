@@ -65,13 +65,22 @@ def latency_bucket(latency_ms: int) -> str:
     return LATENCY_FIELDS[-1]
 
 
+DIMENSIONS = ("owner_id", "project_id", "provider", "model", "failure_kind")
+
+
+def dimensions(row: dict) -> dict:
+    """What a finished generation's rollup row is keyed by, besides its day."""
+    return {"owner_id": row["owner_id"], "project_id": row["project_id"] or 0,
+            "provider": row["provider"], "model": row["model"],
+            "failure_kind": failure_kind(row["error"]) if row["status"] == Status.FAILED
+            else ""}
+
+
 def _key(row: dict) -> tuple:
-    kind = failure_kind(row["error"]) if row["status"] == Status.FAILED else ""
-    return (local_day(row["created_at"]), row["owner_id"], row["project_id"] or 0,
-            row["provider"], row["model"], kind)
+    return (local_day(row["created_at"]), *dimensions(row).values())
 
 
-def _contribution(row: dict, images: int, image_bytes: int) -> dict[str, int]:
+def contribution(row: dict, images: int, image_bytes: int) -> dict[str, int]:
     """What one finished generation adds to its rollup row."""
     status = row["status"]
     add = {"generations": 1, "succeeded": 0, "failed": 0, "canceled": 0, "images": 0,
@@ -116,11 +125,11 @@ def record_generation_finished(generation: Generation | int) -> bool:
     row = Generation.objects.filter(pk=generation_id).values(*ROW_FIELDS).first()
     if row is None or row["status"] not in FINISHED_STATUSES:
         return False
-    images = Image.objects.filter(generation_id=generation_id).aggregate(
-        count=Count("id"), bytes=Sum("bytes")
-    )
-    made = (images["count"], images["bytes"] or 0) if row["status"] == Status.SUCCEEDED \
-        else (0, 0)
+    made = (0, 0)
+    if row["status"] == Status.SUCCEEDED:  # only a success made images
+        images = Image.objects.filter(generation_id=generation_id).aggregate(
+            count=Count("id"), bytes=Sum("bytes"))
+        made = (images["count"], images["bytes"] or 0)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -128,7 +137,7 @@ def record_generation_finished(generation: Generation | int) -> bool:
                                                   image_bytes=made[1])
         except IntegrityError:
             return False
-        _add_to_rollup(_key(row), _contribution(row, *made))
+        _add_to_rollup(_key(row), contribution(row, *made))
     return True
 
 
@@ -163,7 +172,7 @@ def rebuild_rollups(start: date, end: date, *, chunk: int = 20_000) -> dict[str,
             } if ids else {}
             for row in rows:
                 found = images.get(row["id"], {"count": 0, "bytes": 0})
-                add = _contribution(row, found["count"], found["bytes"] or 0)
+                add = contribution(row, found["count"], found["bytes"] or 0)
                 key = _key(row)
                 latency_max[key] = max(latency_max[key], add.pop("latency_max_ms", 0))
                 bucket = totals[key]

@@ -45,7 +45,6 @@ class Scope:
     owner_id: int | None = None
     project_id: int | None = None
     team: bool = False
-    rollup_filter: dict = field(default_factory=dict)
     zone: tzinfo = field(default_factory=team_zone)
 
     @property
@@ -55,16 +54,18 @@ class Scope:
         return "team" if self.team else "user"
 
     def collect(self, keys: tuple[str, ...] = (), fields=windows.COUNTERS, *,
-                weekly: bool = False, whole: bool = False) -> dict[tuple, dict]:
-        """Sums over the range (``whole``) or per local day or week, per ``keys``."""
+                weekly: bool = False, whole: bool = False
+                ) -> tuple[dict[tuple, dict], windows.Buckets]:
+        """Sums over the range (``whole``) or per local day or week, per ``keys``, and the
+        buckets they are indexed by."""
         if whole:
             buckets = windows.period_bucket(self.start, self.end, self.zone)
         else:
             buckets = windows.day_buckets(self.start, self.end, self.zone, weekly=weekly)
-        return windows.collect(self.rollup_filter, buckets, keys, fields), buckets
+        return windows.collect(self.filters(), buckets, keys, fields), buckets
 
-    def live_filter(self) -> dict:
-        """The same scope as a filter on Generation and Image rows."""
+    def filters(self) -> dict:
+        """The scope as a filter on DailyUsage, Generation and Image rows."""
         filters = {}
         if self.owner_id is not None:
             filters["owner_id"] = self.owner_id
@@ -81,14 +82,8 @@ class Scope:
 def make_scope(*, start: date, end: date, owner_id=None, project_id=None,
                team=False, zone: tzinfo | None = None) -> Scope:
     """A Scope; the caller has checked that the requester may see it."""
-    rollup_filter = {}
-    if owner_id is not None:
-        rollup_filter["owner_id"] = owner_id
-    if project_id is not None:
-        rollup_filter["project_id"] = project_id
     return Scope(start=start, end=end, owner_id=owner_id, project_id=project_id,
-                 team=team and owner_id is None, rollup_filter=rollup_filter,
-                 zone=zone or team_zone())
+                 team=team and owner_id is None, zone=zone or team_zone())
 
 
 def default_range(zone: tzinfo | None = None) -> tuple[date, date]:
@@ -136,14 +131,8 @@ def stats(scope: Scope, *, budget_user=None) -> dict:
     )
     decided = totals["succeeded"] + totals["failed"]
 
-    first, following = budgets.month_bounds(timezone.localdate(timezone=scope.zone))
-    month_sums = windows.collect(
-        scope.rollup_filter,
-        windows.period_bucket(first, following - timedelta(days=1), scope.zone),
-        fields=("spend_reported_micros", "spend_estimated_micros"),
-    )
-    month = month_sums.get((0,), {})
-    live = scope.live_filter()
+    first, month = budgets.month_spend(scope.zone, scope.filters())
+    live = scope.filters()
     in_progress = Generation.objects.filter(status__in=budgets.LIVE_STATUSES, **live).count()
     # favorite__in=[True], not favorite=True: Django writes the latter as a bare `WHERE
     # "favorite"`, which SQLite cannot match to the (owner, favorite) index, so it walked
@@ -275,24 +264,17 @@ def trends(scope: Scope) -> dict:
     sums, buckets = scope.collect((), ("generations", "images", "failed",
                                        "spend_reported_micros", "spend_estimated_micros"),
                                   weekly=weekly)
-    points = {}
+    points = []
     for index, start in enumerate(buckets.labels):
         row = sums.get((index,), {})
-        points[start] = {
-            "generations": row.get("generations", 0), "images": row.get("images", 0),
-            "failures": row.get("failed", 0),
-            "micros": row.get("spend_reported_micros", 0)
-            + row.get("spend_estimated_micros", 0),
-        }
-    return {
-        "scope": scope.as_dict(),
-        "interval": "week" if weekly else "day",
-        "points": [
-            {"date": start.isoformat(), "generations": p["generations"], "images": p["images"],
-             "failures": p["failures"], "spend_usd": _dollars(p["micros"])}
-            for start, p in sorted(points.items())
-        ],
-    }
+        points.append({
+            "date": start.isoformat(), "generations": row.get("generations", 0),
+            "images": row.get("images", 0), "failures": row.get("failed", 0),
+            "spend_usd": _dollars(row.get("spend_reported_micros", 0)
+                                  + row.get("spend_estimated_micros", 0)),
+        })
+    return {"scope": scope.as_dict(), "interval": "week" if weekly else "day",
+            "points": points}
 
 
 def scope_for(requester, *, start: date, end: date, team: bool = False, user_id=None,

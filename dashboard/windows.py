@@ -8,7 +8,7 @@ midnight to a later one): every team day that lies wholly inside one bucket come
 rollup, and the rest of the time (none at all when the zones agree; the whole range when a
 daily series is asked in a zone whose midnight is not the team's) from the finished
 Generation rows that the rollup has counted (those with a RolledUpGeneration marker, which
-keeps the images each was counted with), added up as ``rollup._contribution`` adds them. Both
+keeps the images each was counted with), added up as ``rollup.contribution`` adds them. Both
 paths therefore give the same figures.
 """
 
@@ -19,12 +19,18 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from django.db.models import Case, Count, IntegerField, Max, Q, Sum, Value, When
 
-from dashboard.failures import failure_kind
 from dashboard.models import DailyUsage
-from dashboard.rollup import COUNTERS, ROW_FIELDS, _contribution, day_start, team_zone, to_micros
+from dashboard.rollup import (
+    COUNTERS,
+    ROW_FIELDS,
+    contribution,
+    day_start,
+    dimensions,
+    team_zone,
+    to_micros,
+)
 from generation.models import FINISHED_STATUSES, Generation, Status
 
-KEYS = ("owner_id", "project_id", "provider", "model", "failure_kind")
 CHUNK = 5000
 
 
@@ -130,8 +136,8 @@ def _from_generations(totals, filters, buckets, rest, keys, fields) -> None:
         _summed_row_by_row(totals, counted, buckets, keys, fields)
 
 
-# The counters SQL can add up exactly as rollup._contribution does (latency, whose
-# milliseconds _contribution truncates per generation, and failure kinds, read from the error
+# The counters SQL can add up exactly as rollup.contribution does (latency, whose
+# milliseconds contribution truncates per generation, and failure kinds, read from the error
 # text, are counted row by row: stats and usage need them only for the partial days at the
 # ends of their range).
 SUCCEEDED = Q(status=Status.SUCCEEDED)
@@ -176,13 +182,9 @@ def _summed_row_by_row(totals, counted, buckets, keys, fields) -> None:
             return
         last_id = rows[-1]["id"]
         for row in rows:
-            add = _contribution(row, row["rollup_marker__images"],
-                                row["rollup_marker__image_bytes"])
-            values = {"owner_id": row["owner_id"], "project_id": row["project_id"] or 0,
-                      "provider": row["provider"], "model": row["model"]}
-            if "failure_kind" in keys:
-                values["failure_kind"] = (failure_kind(row["error"])
-                                          if row["status"] == Status.FAILED else "")
+            add = contribution(row, row["rollup_marker__images"],
+                               row["rollup_marker__image_bytes"])
+            values = dimensions(row)
             _merge(totals[(buckets.index(row["created_at"]), *(values[k] for k in keys))],
                    add, fields)
 

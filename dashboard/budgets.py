@@ -147,11 +147,14 @@ def user_usage(user) -> tuple[SpendUse, ImageUse]:
     return spend, ImageUse(budget.daily_limit(), made, live["images"] or 0)
 
 
-def team_usage(team: TeamBudget | None = None) -> SpendUse:
-    """The whole team's monthly spend against the team budget."""
+def team_usage(team: TeamBudget | None = None) -> SpendUse | None:
+    """The whole team's monthly spend against the team budget; None (and no query of the
+    team's spend) when there is no team budget."""
     team = team or TeamBudget.current()
-    return SpendUse(team.monthly_limit(), _spend_this_month(team_zone()),
-                    _live()["cost"] or Decimal(0))
+    limit = team.monthly_limit()
+    if limit is None:
+        return None
+    return SpendUse(limit, _spend_this_month(team_zone()), _live()["cost"] or Decimal(0))
 
 
 def budget_status(user, estimate_usd: Decimal | None = None, num_images: int = 0) -> dict:
@@ -164,14 +167,14 @@ def budget_status(user, estimate_usd: Decimal | None = None, num_images: int = 0
     for label, use, extra in (("your monthly budget", spend, estimate),
                               ("the team's monthly budget", team, estimate),
                               ("your daily image limit", images, num_images)):
-        ratio = use.ratio(extra)
+        ratio = use.ratio(extra) if use is not None else None
         if ratio is not None and ratio >= WARNING_RATIO:
             verb = "would exceed" if ratio > 1 else "reaches"
             warnings.append(f"This request {verb} {round(float(ratio) * 100)}% of {label}.")
     return {
         "monthly": spend.as_dict(),
         "daily_images": images.as_dict(),
-        "team_monthly": team.as_dict() if team.limit is not None else None,
+        "team_monthly": team.as_dict() if team is not None else None,
         "estimate_usd": _money(estimate_usd),
         "warning": bool(warnings),
         "warnings": warnings,
@@ -195,13 +198,12 @@ def check_submission(user, estimate_usd: Decimal | None, num_images: int) -> Non
             f"{_usd(spend.used)} is spent or running this month, and this request is "
             f"estimated at {_usd(estimate)}."
         ]}, code="budget")
-    team = TeamBudget.current()
-    if team.monthly_limit() is None:
+    if TeamBudget.current().monthly_limit() is None:
         return
     # Serialise submissions of different users against the team budget (PostgreSQL).
     team, _ = TeamBudget.objects.select_for_update().get_or_create(pk=1)
     use = team_usage(team)
-    if use.used + estimate > use.limit:
+    if use is not None and use.used + estimate > use.limit:
         raise ValidationError({"budget": [
             f"This request would exceed the team's monthly budget of {_usd(use.limit)}: "
             f"{_usd(use.used)} is spent or running this month, and this request is "

@@ -172,7 +172,7 @@ def _budget_for(scope: Scope, budget_user) -> dict | None:
         return budgets.budget_status(budget_user)
     if scope.team and scope.project_id is None:
         team = budgets.team_usage()
-        return {"team_monthly": team.as_dict() if team.limit is not None else None}
+        return {"team_monthly": team.as_dict() if team is not None else None}
     return None
 
 

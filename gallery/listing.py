@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 from rest_framework import serializers
 
-from gallery.models import MAX_RATING, Image, normalize_tag
+from gallery.models import MAX_ID, MAX_RATING, Image, normalize_tag
 from gallery.search import owner_share, postgres_candidates, search_images
 
 MAX_PAGE_SIZE = 100
@@ -62,7 +62,8 @@ class GalleryQuerySerializer(serializers.Serializer):
     def validate_project(self, value):
         if value == "none":
             return value
-        if not value.isdigit():
+        # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+        if not (value.isascii() and value.isdigit() and int(value) <= MAX_ID):
             raise serializers.ValidationError("Give a project id, or 'none' for unassigned.")
         return int(value)
 

@@ -10,6 +10,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 MAX_RATING = 5
+# The largest id a BigAutoField holds: a larger one in a request is a 400, not a database
+# error (SQLite cannot even bind it).
+MAX_ID = 2**63 - 1
 MAX_TAG_LENGTH = 50
 MAX_TAGS_PER_IMAGE = 30
 # Listing pages split visible_to into at most this many index ranges (see visible_arms).

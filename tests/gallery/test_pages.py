@@ -83,6 +83,7 @@ def test_project_pages_show_shared_projects_members_and_images(client, owner, vi
     body = client.get(f"/projects/{shared_project.pk}/").content.decode()
     assert "shared picture" in body
     assert "editor" in body and "viewer" in body
+    assert "you are viewer" in body  # Project.role_of, from the prefetched members
     assert "Add or change member" not in body  # not the owner
 
 

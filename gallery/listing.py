@@ -260,13 +260,16 @@ def keyset_page(queryset, sort: str, cursor: str | None, size: int,
     scope, filters and order stay those of ``queryset``."""
     fields = SORTS[sort]
     values, backwards = decode_cursor(cursor, sort) if cursor else (None, False)
-    ordering = [("-" if descending != backwards else "") + name for name, descending in fields]
-    beyond = _beyond(fields, values, backwards) if values is not None else None
-    queryset = queryset.order_by(*ordering)
-    if beyond is not None:
-        queryset = queryset.filter(beyond)
+    keyset = Keyset(
+        fields=fields,
+        ordering=[("-" if descending != backwards else "") + name for name, descending in fields],
+        beyond=_beyond(fields, values, backwards) if values is not None else None,
+        backwards=backwards,
+        limit=size + 1,
+    )
+    queryset = keyset.walk(queryset)
     if candidates is not None:
-        ids = candidates(Keyset(fields, ordering, beyond, backwards, size + 1))
+        ids = candidates(keyset)
         if ids is not None:
             queryset = queryset.filter(pk__in=ids)
     if columns:

@@ -48,16 +48,14 @@ class ImageQuerySet(models.QuerySet):
             Q(owner=user) | Q(project__in=Project.objects.visible_to(user).values("pk"))
         )
 
-    def visible_arms(self, user, projects: list | None = None) -> list | None:
+    def visible_arms(self, user) -> list | None:
         """``visible_to`` as one queryset per index range: the user's own images, then each
         visible project's (each narrowing this queryset, which need not be scoped yet; the
         page query keeps ``visible_to`` itself). ``owner OR project IN (…)`` is planned as a
         walk of the images in sort order that stops after a page of matches: cheap for a
         user who owns many of them, a walk of the whole table for one who owns few or none;
-        each arm walks only its own range. None (no split) beyond MAX_ARMS projects.
-        ``projects``: ``visible_project_ids(user)`` when already known."""
-        if projects is None:
-            projects = self.visible_project_ids(user)
+        each arm walks only its own range. None (no split) beyond MAX_ARMS projects."""
+        projects = self.visible_project_ids(user)
         if projects is None:
             return None
         return [self.filter(owner=user), *(self.filter(project_id=pk) for pk in projects)]

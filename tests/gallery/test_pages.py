@@ -119,6 +119,18 @@ def test_owner_renames_and_deletes_a_project_keeping_images(owner_client, owner)
     assert image.project_id is None
 
 
+def test_the_new_project_form_checks_what_the_api_checks(owner_client, owner):
+    # The form goes through projects.services.create_project: the description limit holds,
+    # and a taken name is an error at the name field.
+    Project.objects.create(owner=owner, name="Taken")
+    long = owner_client.post("/projects/", {"name": "Long", "description": "x" * 10_001})
+    assert long.status_code == 400 and "At most 10000 characters" in long.content.decode()
+    taken = owner_client.post("/projects/", {"name": "Taken"})
+    assert taken.status_code == 400
+    assert "already have a project with this name" in taken.content.decode()
+    assert list(Project.objects.values_list("name", flat=True)) == ["Taken"]
+
+
 def test_outsider_gets_404_on_project_forms(client, owner, outsider, shared_project):
     client.force_login(outsider)
     for path in ("", "edit/", "members/", "delete/"):

@@ -19,7 +19,7 @@ from gallery.listing import (
     page_size_for,
     visible_page,
 )
-from gallery.models import MAX_RATING, Image
+from gallery.models import MAX_ID, MAX_RATING, Image
 
 # Provider metadata a user may see; anything else a provider returned (logs, raw payloads)
 # stays in the database.
@@ -133,8 +133,8 @@ class ImageUpdateSerializer(serializers.Serializer):
 class BulkRequestSerializer(serializers.Serializer):
     """The body of POST /api/gallery/bulk."""
 
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False,
-                                max_length=services.MAX_BULK_IDS)
+    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+                                allow_empty=False, max_length=services.MAX_BULK_IDS)
     action = serializers.ChoiceField(services.BULK_ACTIONS)
     project = serializers.IntegerField(required=False, allow_null=True,
                                        help_text="move: target project id, null to unassign")

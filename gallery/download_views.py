@@ -14,7 +14,7 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 from gallery import downloads
-from gallery.models import Image
+from gallery.models import MAX_ID, Image
 from gallery.views import FILE_CSP
 from imagegen.schema import NOT_FOUND
 from projects.models import Project
@@ -73,7 +73,7 @@ class SelectionDownloadRequestSerializer(serializers.Serializer):
     """The body of POST /api/gallery/download."""
 
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), allow_empty=False,
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), allow_empty=False,
         max_length=MAX_SELECTION,
     )
 

@@ -93,32 +93,9 @@ def download_etag(image: Image) -> str:
 # --- Archives -------------------------------------------------------------------------------
 
 
-def _tags_relation() -> str | None:
-    """The name of Image's tags relation when the model has one (for prefetching)."""
-    try:
-        field = Image._meta.get_field("tags")
-    except Exception:  # noqa: BLE001 - FieldDoesNotExist; the model may have no tags yet
-        return None
-    return "tags" if field.is_relation else None
-
-
-def image_tags(image: Image) -> list[str]:
-    """The image's tags as text, whatever shape the model gives them (none: empty list)."""
-    tags = getattr(image, "tags", None)
-    if tags is None:
-        return []
-    if hasattr(tags, "all"):
-        tags = tags.all()
-    return [str(getattr(tag, "name", tag)) for tag in tags]
-
-
 def archive_queryset(queryset):
     """The rows an archive needs, loaded in a fixed number of queries."""
-    queryset = queryset.select_related("generation")
-    relation = _tags_relation()
-    if relation:
-        queryset = queryset.prefetch_related(relation)
-    return queryset
+    return queryset.select_related("generation").prefetch_related("tags")
 
 
 def manifest_entry(image: Image, file_name: str | None) -> dict:
@@ -139,7 +116,7 @@ def manifest_entry(image: Image, file_name: str | None) -> dict:
         "steps": generation.steps,
         "cfg_scale": generation.cfg_scale,
         "created_at": image.created_at.isoformat(),
-        "tags": image_tags(image),
+        "tags": [tag.name for tag in image.tags.all()],
         "sha256": image.sha256,
     }
     if file_name is None:

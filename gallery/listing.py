@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 from rest_framework import serializers
 
-from gallery.models import MAX_RATING, Image, normalize_tag
+from gallery.models import MAX_ID, MAX_RATING, Image, normalize_tag
 from gallery.search import owner_share, postgres_candidates, search_images
 
 MAX_PAGE_SIZE = 100
@@ -62,7 +62,8 @@ class GalleryQuerySerializer(serializers.Serializer):
     def validate_project(self, value):
         if value == "none":
             return value
-        if not value.isdigit():
+        # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+        if not (value.isascii() and value.isdigit() and int(value) <= MAX_ID):
             raise serializers.ValidationError("Give a project id, or 'none' for unassigned.")
         return int(value)
 
@@ -259,13 +260,16 @@ def keyset_page(queryset, sort: str, cursor: str | None, size: int,
     scope, filters and order stay those of ``queryset``."""
     fields = SORTS[sort]
     values, backwards = decode_cursor(cursor, sort) if cursor else (None, False)
-    ordering = [("-" if descending != backwards else "") + name for name, descending in fields]
-    beyond = _beyond(fields, values, backwards) if values is not None else None
-    queryset = queryset.order_by(*ordering)
-    if beyond is not None:
-        queryset = queryset.filter(beyond)
+    keyset = Keyset(
+        fields=fields,
+        ordering=[("-" if descending != backwards else "") + name for name, descending in fields],
+        beyond=_beyond(fields, values, backwards) if values is not None else None,
+        backwards=backwards,
+        limit=size + 1,
+    )
+    queryset = keyset.walk(queryset)
     if candidates is not None:
-        ids = candidates(Keyset(fields, ordering, beyond, backwards, size + 1))
+        ids = candidates(keyset)
         if ids is not None:
             queryset = queryset.filter(pk__in=ids)
     if columns:

@@ -10,6 +10,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 MAX_RATING = 5
+# The largest id a BigAutoField holds: a larger one in a request is a 400, not a database
+# error (SQLite cannot even bind it).
+MAX_ID = 2**63 - 1
 MAX_TAG_LENGTH = 50
 MAX_TAGS_PER_IMAGE = 30
 # Listing pages split visible_to into at most this many index ranges (see visible_arms).
@@ -45,16 +48,14 @@ class ImageQuerySet(models.QuerySet):
             Q(owner=user) | Q(project__in=Project.objects.visible_to(user).values("pk"))
         )
 
-    def visible_arms(self, user, projects: list | None = None) -> list | None:
+    def visible_arms(self, user) -> list | None:
         """``visible_to`` as one queryset per index range: the user's own images, then each
         visible project's (each narrowing this queryset, which need not be scoped yet; the
         page query keeps ``visible_to`` itself). ``owner OR project IN (…)`` is planned as a
         walk of the images in sort order that stops after a page of matches: cheap for a
         user who owns many of them, a walk of the whole table for one who owns few or none;
-        each arm walks only its own range. None (no split) beyond MAX_ARMS projects.
-        ``projects``: ``visible_project_ids(user)`` when already known."""
-        if projects is None:
-            projects = self.visible_project_ids(user)
+        each arm walks only its own range. None (no split) beyond MAX_ARMS projects."""
+        projects = self.visible_project_ids(user)
         if projects is None:
             return None
         return [self.filter(owner=user), *(self.filter(project_id=pk) for pk in projects)]

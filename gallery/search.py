@@ -28,6 +28,8 @@ MAX_TERMS = 16
 # unicode61 and PostgreSQL's parser), so "snake_case" is the two words "snake" and "case".
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 SQLITE_PREFIXES = "2 3 4"
+# The searchable text of an image, all on its own row.
+TEXT_COLUMNS = ("search_prompt", "title", "notes", "tag_names")
 
 
 def search_terms(text: str) -> list[str]:
@@ -40,7 +42,7 @@ def image_vector():
     tag names."""
     from django.contrib.postgres.search import SearchVector
 
-    return SearchVector("search_prompt", "title", "notes", "tag_names", config=CONFIG)
+    return SearchVector(*TEXT_COLUMNS, config=CONFIG)
 
 
 def postgres_index():
@@ -154,9 +156,6 @@ def _tsvector_sql(alias: str) -> str:
     quote = connection.ops.quote_name
     text = " || ' ' || ".join(f"COALESCE({alias}.{quote(c)}, '')" for c in TEXT_COLUMNS)
     return f"to_tsvector(%s::regconfig, {text})"
-
-
-TEXT_COLUMNS = ("search_prompt", "title", "notes", "tag_names")
 
 
 def _bounded_walk(visible, terms, keyset) -> list[int]:

@@ -12,7 +12,14 @@ from django.db import transaction
 from django.db.models import Case, Q, Value, When
 
 from gallery.imaging import ValidatedImage, make_thumbnail
-from gallery.models import MAX_RATING, MAX_TAGS_PER_IMAGE, Image, Tag, normalize_tag
+from gallery.models import (
+    MAX_ID,
+    MAX_RATING,
+    MAX_TAGS_PER_IMAGE,
+    Image,
+    Tag,
+    normalize_tag,
+)
 from gallery.storage import image_name, thumbnail_name
 
 logger = logging.getLogger(__name__)
@@ -340,7 +347,8 @@ def remix_body(user, image: Image) -> dict:
 def remix_initial(user, image_id) -> dict:
     """Initial values for the Generate form from a visible image's settings ("use these
     settings"); empty when the id is not an image the user may see."""
-    if not str(image_id).isdigit():
+    image_id = str(image_id)
+    if not (image_id.isascii() and image_id.isdigit() and int(image_id) <= MAX_ID):
         return {}
     image = Image.objects.visible_to(user).select_related("generation").filter(
         pk=int(image_id)

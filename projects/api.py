@@ -43,13 +43,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         return reverse("image-thumbnail", args=[image_id]) if image_id else None
 
     def get_role(self, project) -> str | None:
-        user = self.context["request"].user
-        if project.owner_id == user.pk:
-            return "owner"
-        for membership in project.memberships.all():
-            if membership.user_id == user.pk:
-                return membership.role
-        return None
+        return project.role_of(self.context["request"].user)
 
     def to_representation(self, project):
         data = super().to_representation(project)

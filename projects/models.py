@@ -104,11 +104,14 @@ class Project(models.Model):
         return self.name
 
     def role_of(self, user) -> str | None:
-        """'owner', 'editor', 'viewer', or None when the project is not shared with the user."""
+        """'owner', 'editor', 'viewer', or None when the project is not shared with the user.
+        Reads the prefetched members (``with_stats``) when there are any."""
         if user.pk == self.owner_id:
             return "owner"
-        membership = self.memberships.filter(user=user).first()
-        return membership.role if membership else None
+        for membership in self.memberships.all():
+            if membership.user_id == user.pk:
+                return membership.role
+        return None
 
 
 class ProjectMembership(models.Model):

@@ -25,6 +25,10 @@ def _check_text(field: str, value: str, limit: int) -> str:
     return value
 
 
+def _name_taken() -> ValidationError:
+    return ValidationError({"name": ["You already have a project with this name."]})
+
+
 def _check_name(owner, name: str, project: Project | None = None) -> str:
     name = _check_text("name", (name or "").strip(), MAX_NAME)
     if not name:
@@ -33,7 +37,7 @@ def _check_name(owner, name: str, project: Project | None = None) -> str:
     if project is not None:
         taken = taken.exclude(pk=project.pk)
     if taken.exists():
-        raise ValidationError({"name": ["You already have a project with this name."]})
+        raise _name_taken()
     return name
 
 
@@ -98,8 +102,8 @@ def create_project(owner, data: dict) -> Project:
             project.save()
             if data.get("members"):
                 set_members(project, data["members"])
-    except IntegrityError:
-        raise ValidationError({"name": ["You already have a project with this name."]}) from None
+    except IntegrityError:  # the same name, created meanwhile
+        raise _name_taken() from None
     return project
 
 
@@ -115,11 +119,14 @@ def update_project(project: Project, data: dict) -> Project:
     if "cover_image" in data:
         project.cover_image = _check_cover(project, data["cover_image"])
         fields.append("cover_image")
-    with transaction.atomic():
-        if fields:
-            project.save(update_fields=[*fields, "updated_at"])
-        if "members" in data:
-            set_members(project, data["members"])
+    try:
+        with transaction.atomic():
+            if fields:
+                project.save(update_fields=[*fields, "updated_at"])
+            if "members" in data:
+                set_members(project, data["members"])
+    except IntegrityError:  # renamed to a name another project took meanwhile
+        raise _name_taken() from None
     return project
 
 

@@ -14,17 +14,19 @@ from projects.models import Project, Role
 
 
 def _errors(error: ValidationError) -> str:
-    if hasattr(error, "error_dict"):
-        return " ".join(m for messages_ in error.message_dict.values() for m in messages_)
-    return " ".join(error.messages)
+    return " ".join(error.messages)  # every field's messages, for an error dict too
 
 
 @login_required
 def project_list(request):
-    form = ProjectForm(request.POST or None, owner=request.user)
+    form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        project = form.save()
-        return redirect("project-detail", pk=project.pk)
+        try:
+            project = services.create_project(request.user, form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)  # {"name": [...]}: shown at the field
+        else:
+            return redirect("project-detail", pk=project.pk)
     projects = Project.objects.visible_to(request.user).with_stats()
     status = 400 if form.errors else 200
     return render(request, "projects/list.html", {"projects": projects, "form": form},

@@ -154,6 +154,31 @@ def test_bad_filters_answer_400_with_field_errors(owner_api):
             "tag"} <= set(response.json())
 
 
+@pytest.mark.parametrize("project", ["%C2%B2", "1" + "0" * 20])
+def test_project_ids_no_database_can_hold_are_a_400(owner_client, owner_api, project):
+    # "²" passes str.isdigit() but not int(); 10**20 does not fit a 64-bit id (SQLite
+    # cannot bind it): both were 500s.
+    response = owner_api.get(f"/api/gallery?project={project}")
+    assert response.status_code == 400
+    assert "project" in response.json()
+    assert owner_client.get(f"/gallery/?project={project}").status_code == 400
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/api/gallery/bulk", {"ids": [10**20], "action": "favorite"}),
+    ("/api/gallery/download", {"ids": [10**20]}),
+])
+def test_ids_beyond_64_bits_are_a_400(owner_api, path, body):
+    response = owner_api.post(path, body, format="json")
+    assert response.status_code == 400
+    assert "ids" in response.json()
+
+
+@pytest.mark.parametrize("remix", ["%C2%B2", "1" + "0" * 20])
+def test_a_remix_id_that_is_no_id_leaves_the_form_empty(owner_client, remix):
+    assert owner_client.get(f"/generate/?remix={remix}").status_code == 200
+
+
 def test_tampered_cursor_is_a_400(owner, owner_api):
     make_image(owner)
     response = owner_api.get("/api/gallery?cursor=not-a-cursor")

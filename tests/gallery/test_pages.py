@@ -83,6 +83,7 @@ def test_project_pages_show_shared_projects_members_and_images(client, owner, vi
     body = client.get(f"/projects/{shared_project.pk}/").content.decode()
     assert "shared picture" in body
     assert "editor" in body and "viewer" in body
+    assert "you are viewer" in body  # Project.role_of, from the prefetched members
     assert "Add or change member" not in body  # not the owner
 
 
@@ -116,6 +117,18 @@ def test_owner_renames_and_deletes_a_project_keeping_images(owner_client, owner)
     assert response.status_code == 302
     image.refresh_from_db()
     assert image.project_id is None
+
+
+def test_the_new_project_form_checks_what_the_api_checks(owner_client, owner):
+    # The form goes through projects.services.create_project: the description limit holds,
+    # and a taken name is an error at the name field.
+    Project.objects.create(owner=owner, name="Taken")
+    long = owner_client.post("/projects/", {"name": "Long", "description": "x" * 10_001})
+    assert long.status_code == 400 and "At most 10000 characters" in long.content.decode()
+    taken = owner_client.post("/projects/", {"name": "Taken"})
+    assert taken.status_code == 400
+    assert "already have a project with this name" in taken.content.decode()
+    assert list(Project.objects.values_list("name", flat=True)) == ["Taken"]
 
 
 def test_outsider_gets_404_on_project_forms(client, owner, outsider, shared_project):

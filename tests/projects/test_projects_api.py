@@ -155,3 +155,17 @@ def test_moving_the_cover_image_out_clears_the_cover(owner, owner_api, shared_pr
     owner_api.patch(f"/api/gallery/{cover.pk}", {"project": None}, format="json")
     shared_project.refresh_from_db()
     assert shared_project.cover_image_id is None
+
+
+def test_a_rename_that_loses_a_race_for_the_name_is_a_400(owner, owner_api, shared_project,
+                                                          monkeypatch):
+    # Another request takes the name between the check and the save: the unique
+    # constraint's IntegrityError is the same field error, not a 500.
+    from projects import services
+
+    Project.objects.create(owner=owner, name="Taken")
+    monkeypatch.setattr(services, "_check_name", lambda owner, name, project=None: name)
+    response = owner_api.patch(f"/api/projects/{shared_project.pk}", {"name": "Taken"},
+                               format="json")
+    assert response.status_code == 400
+    assert response.json() == {"name": ["You already have a project with this name."]}

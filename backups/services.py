@@ -52,6 +52,10 @@ SKIP_FOLDERS = {"temp"}
 # job queue's rows, login failures, sessions). Foreign keys to content types and permissions
 # are written as natural keys, so they resolve on the new install.
 JSON_EXCLUDE = ["contenttypes", "auth.permission", "sessions", "django_q", "axes"]
+# Emptied in the SQLite snapshot too: sessions are bearer credentials (a session key signs
+# its owner in) and login failures name people and their addresses. (django_q stays there:
+# its recovery schedule comes from a migration that a restore does not run again.)
+SQLITE_EMPTIED_APPS = ("sessions", "axes")
 CHUNK = 1024 * 1024
 
 
@@ -107,6 +111,11 @@ def _dump_sqlite(folder: Path) -> tuple[Path, set[str]]:
     copy = sqlite3.connect(target)
     try:
         connection.connection.backup(copy)
+        copy.execute("PRAGMA secure_delete = ON")  # deleted rows are zeroed, not left in pages
+        for model in apps.get_models():
+            if model._meta.app_label in SQLITE_EMPTIED_APPS:
+                copy.execute(f'DELETE FROM "{model._meta.db_table}"')  # noqa: S608
+        copy.commit()
         table = Image._meta.db_table
         rows = copy.execute(f'SELECT "file", "thumbnail" FROM "{table}"').fetchall()
     finally:

@@ -155,6 +155,29 @@ def test_backup_holds_no_plaintext_key(team, tmp_path):
     assert b"owner" in content
 
 
+
+def test_backup_holds_no_session_or_login_failure(owner, tmp_path):
+    """A session key signs its owner in, and login failures name people and addresses:
+    neither is in a backup (of either engine)."""
+    from axes.models import AccessAttempt
+    from django.contrib.sessions.models import Session
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(owner)
+    session_key = browser.cookies["sessionid"].value
+    AccessAttempt.objects.create(username="canary-attempt-user", ip_address="203.0.113.77",
+                                 failures_since_start=1)
+    backup = tmp_path / "imagegen.tar.gz"
+    call_command("backup", str(backup), stdout=io.StringIO())
+    content = archive_bytes(backup)
+    assert session_key.encode() not in content
+    assert b"canary-attempt-user" not in content
+    assert b"owner" in content  # the dump is readable, not compressed away
+    # The live install keeps both.
+    assert Session.objects.filter(session_key=session_key).exists()
+    assert AccessAttempt.objects.filter(username="canary-attempt-user").exists()
+
 def test_manifest_lists_every_file_with_size_and_hash(team, tmp_path, isolated_storage):
     backup = tmp_path / "imagegen.tar.gz"
     call_command("backup", str(backup), stdout=io.StringIO())

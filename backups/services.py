@@ -304,7 +304,7 @@ def _stored_hash(name: str) -> str | None:
 def _restore_files(tar, manifest: dict, report: BackupReport, force: bool) -> None:
     """Put every manifest file into default_storage, verified before and after writing."""
     for entry in manifest["files"]:
-        name = _check_name(entry["name"])
+        name = entry["name"]
         current = _stored_hash(name)
         if current == entry["sha256"]:
             report.skipped_existing += 1
@@ -335,13 +335,8 @@ def _restore_sqlite(dump: Path) -> None:
     connection.close()
 
 
-def _restore_json(dump: Path, manifest: dict) -> None:
+def _restore_json(dump: Path) -> None:
     """Empty every table the dump covers, then load it, in one transaction."""
-    if manifest["migrations"] != _applied_migrations():
-        raise BackupError(
-            "the backup was made with other migrations than this install has: install the "
-            "version of imagegen that made it, restore, then upgrade"
-        )
     excluded_apps = {label for label in JSON_EXCLUDE if "." not in label}
     excluded_models = {label.lower() for label in JSON_EXCLUDE if "." in label}
     tables = [
@@ -385,6 +380,14 @@ def _restore_from(tar, folder: Path, path: Path, force: bool) -> BackupReport:
     database = manifest["database"]
     if database["name"] not in (SQLITE_DUMP, JSON_DUMP):
         raise BackupError("the manifest names an unknown database dump")
+    # Everything the manifest alone can refuse is refused before anything is written.
+    if engine != "sqlite" and manifest["migrations"] != _applied_migrations():
+        raise BackupError(
+            "the backup was made with other migrations than this install has: install the "
+            "version of imagegen that made it, restore, then upgrade"
+        )
+    for entry in manifest["files"]:
+        _check_name(entry["name"])
     dump = folder / database["name"]
     with open(dump, "wb") as handle:
         _extract_verified(tar, database["name"], database, handle)
@@ -394,5 +397,5 @@ def _restore_from(tar, folder: Path, path: Path, force: bool) -> BackupReport:
     if engine == "sqlite":
         _restore_sqlite(dump)
     else:
-        _restore_json(dump, manifest)
+        _restore_json(dump)
     return report

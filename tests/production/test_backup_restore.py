@@ -271,6 +271,51 @@ def test_restore_refuses_an_unsafe_file_name(team, tmp_path, settings):
     assert not (tmp_path / "outside.png").exists()
 
 
+
+def restore_refused(backup: Path, tmp_path: Path, settings, change, match: str) -> Path:
+    """Restore a changed copy of ``backup`` onto a fresh install; it must be refused before
+    any file or row is written. Returns the fresh storage folder."""
+    changed = tmp_path / "changed.tar.gz"
+    rewrite(backup, changed, change)
+    call_command("flush", interactive=False, verbosity=0)
+    fresh = tmp_path / "fresh-storage"
+    use_storage(settings, fresh)
+    with pytest.raises(CommandError, match=match):
+        call_command("restore", str(changed), stdout=io.StringIO())
+    assert get_user_model().objects.count() == 0
+    assert stored_files(fresh) == {}
+    return fresh
+
+
+def test_an_unsafe_name_anywhere_in_the_manifest_is_refused_before_any_file(team, tmp_path,
+                                                                              settings):
+    backup = tmp_path / "imagegen.tar.gz"
+    call_command("backup", str(backup), stdout=io.StringIO())
+
+    def last_unsafe(info, data):
+        if info.name == "manifest.json":
+            manifest = json.loads(data)
+            manifest["files"][-1]["name"] = "../../outside.png"
+            data = json.dumps(manifest).encode()
+        return info, data
+
+    restore_refused(backup, tmp_path, settings, last_unsafe, "unsafe file")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a SQLite snapshot is migrated")
+def test_other_migrations_are_refused_before_any_file(team, tmp_path, settings):
+    backup = tmp_path / "imagegen.tar.gz"
+    call_command("backup", str(backup), stdout=io.StringIO())
+
+    def newer(info, data):
+        if info.name == "manifest.json":
+            manifest = json.loads(data)
+            manifest["migrations"].append("gallery.9999_from_the_future")
+            data = json.dumps(manifest).encode()
+        return info, data
+
+    restore_refused(backup, tmp_path, settings, newer, "other migrations")
+
 def test_restore_refuses_something_that_is_not_a_backup(db, tmp_path):
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(b"not a tarball at all")

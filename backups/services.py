@@ -81,12 +81,11 @@ def _engine() -> str:
     return "sqlite" if connection.vendor == "sqlite" else connection.vendor
 
 
-def _sha256_file(path: Path) -> str:
-    """SHA-256 hex digest of a local file, read in chunks."""
+def _sha256(handle) -> str:
+    """SHA-256 hex digest of an open binary file, read in chunks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
+    while chunk := handle.read(CHUNK):
+        digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -211,13 +210,15 @@ def create_backup(path) -> BackupReport:
     with tempfile.TemporaryDirectory(prefix="imagegen-backup-") as folder:
         dump, referenced = (_dump_sqlite if engine == "sqlite" else _dump_json)(Path(folder))
         report.database_bytes = dump.stat().st_size
+        with dump.open("rb") as handle:
+            dump_sha256 = _sha256(handle)
         manifest = {
             "format": FORMAT,
             "version": VERSION,
             "created_at": timezone.now().isoformat(),
             "engine": engine,
             "database": {"name": dump.name, "size": report.database_bytes,
-                         "sha256": _sha256_file(dump)},
+                         "sha256": dump_sha256},
             "migrations": _applied_migrations(),
             "files": [],
         }
@@ -294,11 +295,8 @@ def _stored_hash(name: str) -> str | None:
         handle = default_storage.open(name, "rb")
     except FileNotFoundError:
         return None
-    digest = hashlib.sha256()
     with handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return _sha256(handle)
 
 
 def _restore_files(tar, manifest: dict, report: BackupReport, force: bool) -> None:

@@ -52,6 +52,10 @@ SKIP_FOLDERS = {"temp"}
 # job queue's rows, login failures, sessions). Foreign keys to content types and permissions
 # are written as natural keys, so they resolve on the new install.
 JSON_EXCLUDE = ["contenttypes", "auth.permission", "sessions", "django_q", "axes"]
+# Emptied in the SQLite snapshot too: sessions are bearer credentials (a session key signs
+# its owner in) and login failures name people and their addresses. (django_q stays there:
+# its recovery schedule comes from a migration that a restore does not run again.)
+SQLITE_EMPTIED_APPS = ("sessions", "axes")
 CHUNK = 1024 * 1024
 
 
@@ -77,12 +81,11 @@ def _engine() -> str:
     return "sqlite" if connection.vendor == "sqlite" else connection.vendor
 
 
-def _sha256_file(path: Path) -> str:
-    """SHA-256 hex digest of a local file, read in chunks."""
+def _sha256(handle) -> str:
+    """SHA-256 hex digest of an open binary file, read in chunks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
+    while chunk := handle.read(CHUNK):
+        digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -107,6 +110,11 @@ def _dump_sqlite(folder: Path) -> tuple[Path, set[str]]:
     copy = sqlite3.connect(target)
     try:
         connection.connection.backup(copy)
+        copy.execute("PRAGMA secure_delete = ON")  # deleted rows are zeroed, not left in pages
+        for model in apps.get_models():
+            if model._meta.app_label in SQLITE_EMPTIED_APPS:
+                copy.execute(f'DELETE FROM "{model._meta.db_table}"')  # noqa: S608
+        copy.commit()
         table = Image._meta.db_table
         rows = copy.execute(f'SELECT "file", "thumbnail" FROM "{table}"').fetchall()
     finally:
@@ -202,13 +210,15 @@ def create_backup(path) -> BackupReport:
     with tempfile.TemporaryDirectory(prefix="imagegen-backup-") as folder:
         dump, referenced = (_dump_sqlite if engine == "sqlite" else _dump_json)(Path(folder))
         report.database_bytes = dump.stat().st_size
+        with dump.open("rb") as handle:
+            dump_sha256 = _sha256(handle)
         manifest = {
             "format": FORMAT,
             "version": VERSION,
             "created_at": timezone.now().isoformat(),
             "engine": engine,
             "database": {"name": dump.name, "size": report.database_bytes,
-                         "sha256": _sha256_file(dump)},
+                         "sha256": dump_sha256},
             "migrations": _applied_migrations(),
             "files": [],
         }
@@ -285,17 +295,14 @@ def _stored_hash(name: str) -> str | None:
         handle = default_storage.open(name, "rb")
     except FileNotFoundError:
         return None
-    digest = hashlib.sha256()
     with handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return _sha256(handle)
 
 
 def _restore_files(tar, manifest: dict, report: BackupReport, force: bool) -> None:
     """Put every manifest file into default_storage, verified before and after writing."""
     for entry in manifest["files"]:
-        name = _check_name(entry["name"])
+        name = entry["name"]
         current = _stored_hash(name)
         if current == entry["sha256"]:
             report.skipped_existing += 1
@@ -326,13 +333,8 @@ def _restore_sqlite(dump: Path) -> None:
     connection.close()
 
 
-def _restore_json(dump: Path, manifest: dict) -> None:
+def _restore_json(dump: Path) -> None:
     """Empty every table the dump covers, then load it, in one transaction."""
-    if manifest["migrations"] != _applied_migrations():
-        raise BackupError(
-            "the backup was made with other migrations than this install has: install the "
-            "version of imagegen that made it, restore, then upgrade"
-        )
     excluded_apps = {label for label in JSON_EXCLUDE if "." not in label}
     excluded_models = {label.lower() for label in JSON_EXCLUDE if "." in label}
     tables = [
@@ -376,6 +378,14 @@ def _restore_from(tar, folder: Path, path: Path, force: bool) -> BackupReport:
     database = manifest["database"]
     if database["name"] not in (SQLITE_DUMP, JSON_DUMP):
         raise BackupError("the manifest names an unknown database dump")
+    # Everything the manifest alone can refuse is refused before anything is written.
+    if engine != "sqlite" and manifest["migrations"] != _applied_migrations():
+        raise BackupError(
+            "the backup was made with other migrations than this install has: install the "
+            "version of imagegen that made it, restore, then upgrade"
+        )
+    for entry in manifest["files"]:
+        _check_name(entry["name"])
     dump = folder / database["name"]
     with open(dump, "wb") as handle:
         _extract_verified(tar, database["name"], database, handle)
@@ -385,5 +395,5 @@ def _restore_from(tar, folder: Path, path: Path, force: bool) -> BackupReport:
     if engine == "sqlite":
         _restore_sqlite(dump)
     else:
-        _restore_json(dump, manifest)
+        _restore_json(dump)
     return report

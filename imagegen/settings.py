@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from imagegen.config import (
     env_bool,
     env_choice,
+    env_decimal,
     env_float,
     env_int,
     env_list,
@@ -339,8 +340,6 @@ LOGGING = {
 }
 
 # --- Budgets (dashboard) ----------------------------------------------------------------------
-from imagegen.config import env_decimal  # noqa: E402
-
 # Unset means unlimited. Per-user values in the admin (Dashboard → User budgets) win.
 DEFAULT_MONTHLY_BUDGET_USD = env_decimal("DEFAULT_MONTHLY_BUDGET_USD", None, minimum=0)
 DEFAULT_DAILY_IMAGE_LIMIT = env_int("DEFAULT_DAILY_IMAGE_LIMIT", None, minimum=0)

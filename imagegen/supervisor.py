@@ -31,12 +31,15 @@ def supervise(children: dict[str, list[str]], cwd: str | None = None,
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    procs = {name: subprocess.Popen(argv, cwd=cwd) for name, argv in children.items()}
-    if message:
-        sys.stdout.write(message + "\n")
-        sys.stdout.flush()
+    procs: dict[str, subprocess.Popen] = {}
     exit_code = 0
     try:
+        # Started inside the try: if one cannot start, those already running are stopped.
+        for name, argv in children.items():
+            procs[name] = subprocess.Popen(argv, cwd=cwd)
+        if message:
+            sys.stdout.write(message + "\n")
+            sys.stdout.flush()
         while not stopping:
             for name, proc in procs.items():
                 if proc.poll() is not None:

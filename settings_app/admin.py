@@ -229,17 +229,15 @@ class MemberAdmin(UserAdmin):
 
     @admin.action(description="Allow the selected users to use the team keys")
     def allow_team_keys(self, request, queryset):
-        permission = _team_permission()
-        for user in queryset:
-            user.user_permissions.add(permission)
-        messages.success(request, f"{queryset.count()} user(s) may now use the team keys.")
+        users = list(queryset.values_list("pk", flat=True))
+        _team_permission().user_set.add(*users)  # one insert, not one per user
+        messages.success(request, f"{len(users)} user(s) may now use the team keys.")
 
     @admin.action(description="Stop the selected users using the team keys")
     def disallow_team_keys(self, request, queryset):
-        permission = _team_permission()
-        for user in queryset:
-            user.user_permissions.remove(permission)
-        messages.success(request, f"{queryset.count()} user(s) may no longer use the team "
+        users = list(queryset.values_list("pk", flat=True))
+        _team_permission().user_set.remove(*users)
+        messages.success(request, f"{len(users)} user(s) may no longer use the team "
                                   "keys (superusers always may; check their groups too).")
 
     @admin.action(description="Deactivate the selected users (they can no longer log in)")

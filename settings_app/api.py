@@ -57,13 +57,10 @@ class ApiKeyListView(APIView):
                    responses={200: ApiKeySerializer, 201: ApiKeySerializer})
     def post(self, request):
         form = ApiKeyInputSerializer(data=request.data)
-        if not form.is_valid():
-            # DRF's own messages never echo input, but keep the answer to field names only.
-            raise ValidationError(form.errors)
+        form.is_valid(raise_exception=True)  # DRF's messages never echo the input
         stored, created = services.save_api_key(
             request.user, form.validated_data["provider"], form.validated_data["api_key"]
         )
-        stored = visible_keys(request).get(pk=stored.pk)
         return Response(ApiKeySerializer(stored).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

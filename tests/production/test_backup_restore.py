@@ -155,6 +155,29 @@ def test_backup_holds_no_plaintext_key(team, tmp_path):
     assert b"owner" in content
 
 
+
+def test_backup_holds_no_session_or_login_failure(owner, tmp_path):
+    """A session key signs its owner in, and login failures name people and addresses:
+    neither is in a backup (of either engine)."""
+    from axes.models import AccessAttempt
+    from django.contrib.sessions.models import Session
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(owner)
+    session_key = browser.cookies["sessionid"].value
+    AccessAttempt.objects.create(username="canary-attempt-user", ip_address="203.0.113.77",
+                                 failures_since_start=1)
+    backup = tmp_path / "imagegen.tar.gz"
+    call_command("backup", str(backup), stdout=io.StringIO())
+    content = archive_bytes(backup)
+    assert session_key.encode() not in content
+    assert b"canary-attempt-user" not in content
+    assert b"owner" in content  # the dump is readable, not compressed away
+    # The live install keeps both.
+    assert Session.objects.filter(session_key=session_key).exists()
+    assert AccessAttempt.objects.filter(username="canary-attempt-user").exists()
+
 def test_manifest_lists_every_file_with_size_and_hash(team, tmp_path, isolated_storage):
     backup = tmp_path / "imagegen.tar.gz"
     call_command("backup", str(backup), stdout=io.StringIO())
@@ -247,6 +270,51 @@ def test_restore_refuses_an_unsafe_file_name(team, tmp_path, settings):
         call_command("restore", str(evil), stdout=io.StringIO())
     assert not (tmp_path / "outside.png").exists()
 
+
+
+def restore_refused(backup: Path, tmp_path: Path, settings, change, match: str) -> Path:
+    """Restore a changed copy of ``backup`` onto a fresh install; it must be refused before
+    any file or row is written. Returns the fresh storage folder."""
+    changed = tmp_path / "changed.tar.gz"
+    rewrite(backup, changed, change)
+    call_command("flush", interactive=False, verbosity=0)
+    fresh = tmp_path / "fresh-storage"
+    use_storage(settings, fresh)
+    with pytest.raises(CommandError, match=match):
+        call_command("restore", str(changed), stdout=io.StringIO())
+    assert get_user_model().objects.count() == 0
+    assert stored_files(fresh) == {}
+    return fresh
+
+
+def test_an_unsafe_name_anywhere_in_the_manifest_is_refused_before_any_file(team, tmp_path,
+                                                                              settings):
+    backup = tmp_path / "imagegen.tar.gz"
+    call_command("backup", str(backup), stdout=io.StringIO())
+
+    def last_unsafe(info, data):
+        if info.name == "manifest.json":
+            manifest = json.loads(data)
+            manifest["files"][-1]["name"] = "../../outside.png"
+            data = json.dumps(manifest).encode()
+        return info, data
+
+    restore_refused(backup, tmp_path, settings, last_unsafe, "unsafe file")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a SQLite snapshot is migrated")
+def test_other_migrations_are_refused_before_any_file(team, tmp_path, settings):
+    backup = tmp_path / "imagegen.tar.gz"
+    call_command("backup", str(backup), stdout=io.StringIO())
+
+    def newer(info, data):
+        if info.name == "manifest.json":
+            manifest = json.loads(data)
+            manifest["migrations"].append("gallery.9999_from_the_future")
+            data = json.dumps(manifest).encode()
+        return info, data
+
+    restore_refused(backup, tmp_path, settings, newer, "other migrations")
 
 def test_restore_refuses_something_that_is_not_a_backup(db, tmp_path):
     junk = tmp_path / "junk.tar.gz"

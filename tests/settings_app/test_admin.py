@@ -98,3 +98,22 @@ def test_user_keys_cannot_be_added_or_read_in_the_admin(admin_client, owner):
     assert admin_client.get("/admin/settings_app/apikey/add/").status_code == 403
     body = admin_client.get(f"/admin/settings_app/apikey/{stored.pk}/change/").content.decode()
     assert "••••1234" in body and "sk-owner-key-1234" not in body
+
+
+def test_granting_team_keys_to_many_users_takes_as_many_queries_as_to_one(admin_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    User = get_user_model()
+    users = [User.objects.create_user(f"crowd{n}") for n in range(6)]
+
+    def queries(action, selected):
+        with CaptureQueriesContext(connection) as ctx:
+            admin_client.post("/admin/auth/user/", {"action": action,
+                                                    "_selected_action": selected})
+        return len(ctx.captured_queries)
+
+    for action in ("allow_team_keys", "disallow_team_keys"):
+        one = queries(action, [users[0].pk])
+        assert queries(action, [u.pk for u in users[1:]]) == one, action
+    assert not User.objects.filter(user_permissions__codename="use_team_keys").exists()

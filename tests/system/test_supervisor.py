@@ -6,6 +6,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from imagegen import supervisor
 from imagegen.supervisor import supervise
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,3 +31,20 @@ def test_a_child_exiting_stops_the_others_with_its_code(tmp_path):
     started = time.monotonic()
     assert supervise({"web server": sleeper, "job worker": failing}) == 3
     assert time.monotonic() - started < 50  # the sleeper was stopped, not waited out
+
+
+def test_a_child_that_cannot_start_stops_those_already_started(tmp_path, monkeypatch):
+    started = []
+
+    class RecordingPopen(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(supervisor.subprocess, "Popen", RecordingPopen)
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    missing = [str(tmp_path / "no-such-program")]
+    with pytest.raises(FileNotFoundError):
+        supervise({"web server": sleeper, "job worker": missing})
+    assert len(started) == 1
+    assert started[0].poll() is not None  # stopped, not left running on its own

@@ -36,6 +36,19 @@ def test_resync_keeps_admin_edits():
         False, "Old faithful", "1.000000")
 
 
+def test_migrating_back_past_the_catalog_skips_the_sync(monkeypatch):
+    """post_migrate after ``migrate generation 0003`` has no catalog table to fill."""
+    from django.apps import apps as global_apps
+    from django.db.migrations.state import ProjectState
+
+    from generation import catalog, signals
+
+    monkeypatch.setattr(catalog, "sync_builtin_catalog", lambda: pytest.fail("synced"))
+    before = ProjectState.from_apps(global_apps)
+    before.remove_model("generation", "catalogmodel")
+    signals.sync_catalog_after_migrate(sender=None, apps=before.apps)
+
+
 def test_disabled_model_is_refused(owner_api, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-good")
     CatalogModel.objects.filter(model_id="dall-e-2").update(enabled=False)

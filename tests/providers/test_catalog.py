@@ -167,3 +167,18 @@ def test_catalog_admin_pages(client, admin_user):
     assert client.get("/admin/generation/catalogmodel/").status_code == 200
     row = CatalogModel.objects.get(model_id="dall-e-3")
     assert client.get(f"/admin/generation/catalogmodel/{row.pk}/change/").status_code == 200
+
+
+def test_refresh_reports_a_listing_that_is_not_an_object(monkeypatch):
+    import httpx
+
+    from generation import catalog_refresh
+
+    def listing(url, **kwargs):
+        return httpx.Response(200, json=["not", "an", "object"],
+                              request=httpx.Request("GET", url))
+
+    monkeypatch.setattr(catalog_refresh.httpx, "get", listing)
+    assert catalog_refresh.refresh_openrouter_models("k") == (
+        "OpenRouter: not refreshed (ValueError).")
+    assert catalog_refresh.refresh_fal_prices("k") == "fal.ai: prices not refreshed (ValueError)."

@@ -27,15 +27,23 @@ FAL_UNITS = {"image": PriceUnit.IMAGE, "images": PriceUnit.IMAGE,
              "second": PriceUnit.SECOND, "seconds": PriceUnit.SECOND}
 
 
+def _get_json(url: str, **kwargs) -> dict:
+    """GET a provider listing as a JSON object; httpx.HTTPError or ValueError when it fails."""
+    response = httpx.get(url, timeout=20, trust_env=False, **kwargs)
+    response.raise_for_status()
+    body = response.json()
+    if not isinstance(body, dict):
+        raise ValueError("the answer is not a JSON object")
+    return body
+
+
 def refresh_openrouter_models(api_key: str | None = None) -> str:
     """Add OpenRouter models that output images and are not in the catalog yet."""
     url = settings.OPENROUTER_BASE_URL.rstrip("/") + "/models"
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        response = httpx.get(url, params={"output_modalities": "image"}, headers=headers,
-                             timeout=20, trust_env=False)
-        response.raise_for_status()
-        models = response.json().get("data") or []
+        body = _get_json(url, params={"output_modalities": "image"}, headers=headers)
+        models = [m for m in body.get("data") or [] if isinstance(m, dict)]
     except (httpx.HTTPError, ValueError) as exc:
         return f"OpenRouter: not refreshed ({type(exc).__name__})."
     added = 0
@@ -64,11 +72,9 @@ def refresh_fal_prices(api_key: str | None) -> str:
         return "fal.ai: no key to ask for prices with (set FAL_KEY or pass --fal-key)."
     url = settings.FAL_API_BASE_URL.rstrip("/") + "/models/pricing"
     try:
-        response = httpx.get(url, params=[("endpoint_id", m) for m in rows],
-                             headers={"Authorization": f"Key {api_key}"}, timeout=20,
-                             trust_env=False)
-        response.raise_for_status()
-        prices = response.json().get("prices") or []
+        body = _get_json(url, params=[("endpoint_id", m) for m in rows],
+                         headers={"Authorization": f"Key {api_key}"})
+        prices = [p for p in body.get("prices") or [] if isinstance(p, dict)]
     except (httpx.HTTPError, ValueError) as exc:
         return f"fal.ai: prices not refreshed ({type(exc).__name__})."
     updated = 0

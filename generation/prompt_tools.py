@@ -15,7 +15,6 @@ from django.db import IntegrityError, transaction
 from generation.models import StylePreset
 from generation.models_prompts import PROMPT_PLACEHOLDER
 from generation.prompt_variations import count_combinations, expand
-from generation.providers import DEFAULT_PROVIDER, get_provider
 
 MAX_STYLE_TEMPLATE = 2000
 
@@ -54,12 +53,16 @@ def resolve_style(user, value) -> StylePreset | None:
     return style
 
 
-def _model_takes_negative_prompt(data: dict[str, Any]) -> bool:
-    provider = get_provider(data.get("provider") or DEFAULT_PROVIDER)
-    if provider is None:
-        return True  # build_request reports the unknown provider
-    spec = provider.get_model(data.get("model") or provider.default_model.id)
-    return spec is None or spec.negative_prompt
+def _model_takes_negative_prompt(user, data: dict[str, Any]) -> bool:
+    """Whether the model the submission will use (the user's preferred one when it names
+    none, as build_request chooses) takes a negative prompt."""
+    from generation.services import resolve_model
+
+    try:
+        _, spec = resolve_model(user, data)
+    except ValidationError:
+        return True  # build_request reports the unknown provider or model
+    return spec.negative_prompt
 
 
 def check_variation_count(text: str) -> int:
@@ -85,7 +88,7 @@ def expand_submission(user, data: dict[str, Any]) -> list[dict[str, Any]]:
     final_negative = negative
     # A model without negative prompts still takes the style's positive part; the user's own
     # negative prompt is left in so that build_request says the model does not take it.
-    if style is not None and _model_takes_negative_prompt(data):
+    if style is not None and _model_takes_negative_prompt(user, data):
         final_negative = style.combine_negative(negative)
 
     items = []

@@ -87,10 +87,9 @@ def _preferences(user):
     return Preferences.objects.filter(user=user).first() or Preferences()
 
 
-def build_request(user, data: dict[str, Any]) -> tuple[Provider, GenerationRequest]:
-    """Validate submitted parameters against the provider's model; raise ValidationError with
-    field errors that list what is allowed. Nothing is changed silently."""
-    # Unnamed provider/model: the user's preferred ones (settings_app, issue #4).
+def resolve_model(user, data: dict[str, Any]) -> tuple[Provider, ModelSpec]:
+    """The provider and model a submission names or, unnamed, the user's preferred ones
+    (settings_app, issue #4), else the defaults; ValidationError when either is unknown."""
     prefs = _preferences(user)
     provider_name = data.get("provider") or prefs.default_provider or DEFAULT_PROVIDER
     provider = get_provider(provider_name)
@@ -103,7 +102,13 @@ def build_request(user, data: dict[str, Any]) -> tuple[Provider, GenerationReque
     if spec is None:
         models = ", ".join(m.id for m in provider.models())
         _fail("model", f"Unknown model {model_id!r} for {provider.label}; available: {models}.")
+    return provider, spec
 
+
+def build_request(user, data: dict[str, Any]) -> tuple[Provider, GenerationRequest]:
+    """Validate submitted parameters against the provider's model; raise ValidationError with
+    field errors that list what is allowed. Nothing is changed silently."""
+    provider, spec = resolve_model(user, data)
     prompt = (data.get("prompt") or "").strip()
     if not prompt:
         _fail("prompt", "Write a prompt.")

@@ -27,8 +27,13 @@ def recover_on_worker_start(sender, proc_name, **kwargs):
         close_old_connections()
 
 
-def sync_catalog_after_migrate(sender, **kwargs):
+def sync_catalog_after_migrate(sender, apps=None, **kwargs):
     """Load or refresh the built-in model catalog once the tables exist."""
     from generation.catalog import sync_builtin_catalog
 
+    if apps is not None:
+        try:
+            apps.get_model("generation", "CatalogModel")
+        except LookupError:  # migrating backwards past the catalog: no table to fill
+            return
     sync_builtin_catalog()

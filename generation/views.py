@@ -51,14 +51,15 @@ def generate_page(request):
         # Start from the user's preferences (settings_app, issue #4); steps and CFG only
         # where the preferred model takes those values, else the model's own default.
         prefs = Preferences.for_user(request.user)
+        spec = _preferred_spec(prefs)
         initial = {
             "provider": prefs.default_provider or "offline",
             "model": prefs.default_model,
             "width": prefs.default_width,
             "height": prefs.default_height,
             "num_images": prefs.default_num_images,
-            "steps": _within(prefs.default_steps, _preferred_spec(prefs), "steps"),
-            "cfg_scale": _within(prefs.default_cfg_scale, _preferred_spec(prefs), "cfg_scale"),
+            "steps": _within(prefs.default_steps, spec, "steps"),
+            "cfg_scale": _within(prefs.default_cfg_scale, spec, "cfg_scale"),
             "project": prefs.default_project_id,
         }
         if request.GET.get("remix"):  # "use these settings" from the gallery

@@ -175,13 +175,6 @@ class FalProvider(CloudProvider):
 
     def check_key(self, api_key):
         url = f"{settings.FAL_API_BASE_URL.rstrip('/')}/models/pricing"
-        try:
-            response = httpx.get(url, params={"endpoint_id": "fal-ai/flux/schnell"},
-                                 headers=self._headers(api_key), timeout=15, trust_env=False)
-        except httpx.HTTPError:
-            return False, "Could not reach fal.ai; check the server's network or the base URL."
-        if response.status_code in (401, 403):
-            return False, "fal.ai rejected the API key."
-        if response.status_code != 200:
-            return False, f"fal.ai answered HTTP {response.status_code}."
-        return True, "fal.ai accepted the key."
+        _, failure = self.probe_key(url, params={"endpoint_id": "fal-ai/flux/schnell"},
+                                    headers=self._headers(api_key))
+        return failure or (True, "fal.ai accepted the key.")

@@ -9,7 +9,6 @@ import contextlib
 import time
 from decimal import Decimal, InvalidOperation
 
-import httpx
 from django.conf import settings
 
 from generation.lazy_import import lazy_module
@@ -107,15 +106,9 @@ class OpenRouterProvider(CloudProvider):
 
     def check_key(self, api_key):
         url = settings.OPENROUTER_BASE_URL.rstrip("/") + "/key"
-        try:
-            response = httpx.get(url, headers={"Authorization": f"Bearer {api_key}"},
-                                 timeout=15, trust_env=False)
-        except httpx.HTTPError:
-            return False, "Could not reach OpenRouter; check the server's network or the base URL."
-        if response.status_code in (401, 403):
-            return False, "OpenRouter rejected the API key."
-        if response.status_code != 200:
-            return False, f"OpenRouter answered HTTP {response.status_code}."
+        response, failure = self.probe_key(url, headers={"Authorization": f"Bearer {api_key}"})
+        if failure:
+            return failure
         info = (response.json() or {}).get("data") or {}
         left = info.get("limit_remaining")
         return True, "OpenRouter accepted the key" + (

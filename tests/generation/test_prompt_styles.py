@@ -230,6 +230,18 @@ def test_style_negative_prompt_is_dropped_for_models_without_negative_prompts(ow
     assert response.json()["prompt"].startswith("anime artwork of a fox")
 
 
+def test_style_negative_prompt_follows_the_preferred_model_when_none_is_named(owner, owner_api,
+                                                                             priced):
+    from settings_app.models import Preferences
+
+    Preferences.objects.update_or_create(user=owner, defaults={"default_provider": "priced"})
+    response = owner_api.post("/api/generate", {"prompt": "a fox",
+                                                "style": builtin("anime").pk}, format="json")
+    assert response.status_code == 202, response.content
+    assert response.json()["provider"] == "priced"
+    assert response.json()["negative_prompt"] == ""
+
+
 def test_deleting_a_preset_keeps_the_generations(owner, owner_api, run_jobs):
     style = make_style(owner)
     body = run_jobs(owner_api, {"prompt": "a cat", "style": style.pk, "width": 64,

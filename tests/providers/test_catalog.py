@@ -36,6 +36,19 @@ def test_resync_keeps_admin_edits():
         False, "Old faithful", "1.000000")
 
 
+def test_migrating_back_past_the_catalog_skips_the_sync(monkeypatch):
+    """post_migrate after ``migrate generation 0003`` has no catalog table to fill."""
+    from django.apps import apps as global_apps
+    from django.db.migrations.state import ProjectState
+
+    from generation import catalog, signals
+
+    monkeypatch.setattr(catalog, "sync_builtin_catalog", lambda: pytest.fail("synced"))
+    before = ProjectState.from_apps(global_apps)
+    before.remove_model("generation", "catalogmodel")
+    signals.sync_catalog_after_migrate(sender=None, apps=before.apps)
+
+
 def test_disabled_model_is_refused(owner_api, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-good")
     CatalogModel.objects.filter(model_id="dall-e-2").update(enabled=False)
@@ -154,3 +167,18 @@ def test_catalog_admin_pages(client, admin_user):
     assert client.get("/admin/generation/catalogmodel/").status_code == 200
     row = CatalogModel.objects.get(model_id="dall-e-3")
     assert client.get(f"/admin/generation/catalogmodel/{row.pk}/change/").status_code == 200
+
+
+def test_refresh_reports_a_listing_that_is_not_an_object(monkeypatch):
+    import httpx
+
+    from generation import catalog_refresh
+
+    def listing(url, **kwargs):
+        return httpx.Response(200, json=["not", "an", "object"],
+                              request=httpx.Request("GET", url))
+
+    monkeypatch.setattr(catalog_refresh.httpx, "get", listing)
+    assert catalog_refresh.refresh_openrouter_models("k") == (
+        "OpenRouter: not refreshed (ValueError).")
+    assert catalog_refresh.refresh_fal_prices("k") == "fal.ai: prices not refreshed (ValueError)."

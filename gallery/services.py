@@ -328,20 +328,8 @@ def remix_body(user, image: Image) -> dict:
         pk=image.project_id
     ).exists():
         project = image.project_id
-    return {
-        "prompt": generation.prompt,
-        "negative_prompt": generation.negative_prompt,
-        "provider": generation.provider,
-        "model": generation.model,
-        "width": generation.width,
-        "height": generation.height,
-        "num_images": 1,
-        "steps": generation.steps,
-        "cfg_scale": generation.cfg_scale,
-        "seed": image.seed if image.seed is not None else generation.seed,
-        "params": generation.params,
-        "project": project,
-    }
+    seed = image.seed if image.seed is not None else generation.seed
+    return {**generation.request_fields(), "num_images": 1, "seed": seed, "project": project}
 
 
 def remix_initial(user, image_id) -> dict:

@@ -115,6 +115,16 @@ class Generation(models.Model):
     # worker whose generation was re-queued and claimed again cannot finish it twice.
     # Each returns whether it applied.
 
+    def request_fields(self) -> dict:
+        """What was asked for, as a POST /api/generate body (retry and remix start here)."""
+        return {
+            "prompt": self.prompt, "negative_prompt": self.negative_prompt,
+            "provider": self.provider, "model": self.model, "width": self.width,
+            "height": self.height, "num_images": self.num_images, "steps": self.steps,
+            "cfg_scale": self.cfg_scale, "seed": self.seed, "params": self.params,
+            "project": self.project_id,
+        }
+
     def mark_succeeded(self, *, cost_usd=None, cost_is_estimate=True) -> bool:
         """running → succeeded, unless a cancel or another actor got there first."""
         now = timezone.now()

@@ -238,20 +238,7 @@ def cancel_generation(generation: Generation) -> Generation:
 def retry_generation(generation: Generation) -> Generation:
     """Queue a new generation for the same owner with the same parameters (the original
     keeps its history)."""
-    data = {
-        "prompt": generation.prompt,
-        "negative_prompt": generation.negative_prompt,
-        "provider": generation.provider,
-        "model": generation.model,
-        "width": generation.width,
-        "height": generation.height,
-        "num_images": generation.num_images,
-        "steps": generation.steps,
-        "cfg_scale": generation.cfg_scale,
-        "seed": generation.seed,
-        "params": generation.params,
-        "project": generation.project,
-    }
+    data = {**generation.request_fields(), "project": generation.project}
     if generation.prompt_text:  # keep the style and typed prompt; the prompt is already final
         data.update(style=generation.style, prompt_text=generation.prompt_text,
                     negative_prompt_text=generation.negative_prompt_text)

@@ -21,7 +21,7 @@ install: $(VENV)/.installed .env
 install-dev: $(VENV)/.installed-dev .env
 
 .env:
-	$(PY) -m imagegen.envfile .env
+	$(PY) -m imagegen.core.envfile .env
 
 ## run: install, write .env, migrate, then serve the web app and the job worker together
 run: $(VENV)/.installed .env

@@ -33,11 +33,11 @@ IMAGES = 50
 
 
 def make_images(user, side: int) -> None:
-    from gallery.imaging import validate_image
     from gallery.models import Image
     from gallery.services import store_image_files
     from generation.models import Generation
-    from generation.providers.offline import render
+    from imagegen.core.imaging import validate_image
+    from imagegen.providers.offline import render
 
     for n in range(IMAGES):
         prompt = f"gallery picture number {n}"

@@ -43,8 +43,8 @@ def main(argv=None) -> list[Row]:
     storage = setup_django(temp_sqlite_url(folder), os.path.join(folder, "storage"))
     from PIL import Image
 
-    from gallery.imaging import validate_image
     from gallery.services import store_image_files
+    from imagegen.core.imaging import validate_image
 
     data = sample_png()
 

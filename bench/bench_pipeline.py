@@ -63,7 +63,7 @@ def run_one(broker: str, repeat: int, json_path: str | None) -> list[Row]:
         from rest_framework.test import APIClient
 
         from generation.models import Generation
-        from generation.providers.offline import render
+        from imagegen.providers.offline import render
 
         user = get_user_model().objects.create(username="pipeline", password="!")
         client = APIClient()

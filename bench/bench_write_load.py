@@ -42,11 +42,11 @@ PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/bench"
 
 def seed_images(users) -> None:
     """Give every user IMAGES_EACH images: one real stored file, the rest rows pointing at it."""
-    from gallery.imaging import validate_image
     from gallery.models import Image
     from gallery.services import store_image_files
     from generation.models import Generation
-    from generation.providers.offline import render
+    from imagegen.core.imaging import validate_image
+    from imagegen.providers.offline import render
 
     checked = validate_image(render("seed picture", 1, 256, 256))
     stored = store_image_files(checked)

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dashboard import budgets, services
-from imagegen.schema import ErrorSerializer
+from imagegen.core.schema import ErrorSerializer
 from settings_app.models import time_zone_for
 
 SCOPE_NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project or user.")

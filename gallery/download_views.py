@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from gallery import downloads
 from gallery.models import MAX_ID, Image
 from gallery.views import FILE_CSP
-from imagegen.schema import NOT_FOUND
+from imagegen.core.schema import NOT_FOUND
 from projects.models import Project
 
 MAX_SELECTION = 1000

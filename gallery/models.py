@@ -123,7 +123,7 @@ class Image(models.Model):
         related_name="images",
     )
     index = models.PositiveSmallIntegerField(default=0, help_text="Position in its generation")
-    # Storage names, built only from the content hash (see gallery/storage.py).
+    # Storage names, built only from the content hash (see imagegen/core/storage.py).
     file = models.CharField(max_length=200)
     thumbnail = models.CharField(max_length=200)
     width = models.PositiveIntegerField()

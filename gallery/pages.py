@@ -15,7 +15,7 @@ from gallery.listing import (
     visible_page,
 )
 from gallery.models import Image
-from generation.providers import all_providers
+from imagegen.providers import all_providers
 from projects.models import Project
 
 

@@ -11,7 +11,6 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
 from django.db.models import Case, Q, Value, When
 
-from gallery.imaging import ValidatedImage, make_thumbnail
 from gallery.models import (
     MAX_ID,
     MAX_RATING,
@@ -20,7 +19,8 @@ from gallery.models import (
     Tag,
     normalize_tag,
 )
-from gallery.storage import image_name, thumbnail_name
+from imagegen.core.imaging import ValidatedImage, make_thumbnail
+from imagegen.core.storage import image_name, thumbnail_name
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Short-lived presigned URLs for files on S3 (``S3_SIGNED_REDIRECT=true``).
 
-Kept apart from ``gallery.storage_s3`` so that serving files from the local folder never
+Kept apart from ``imagegen.core.storage_s3`` so that serving files from the local folder never
 imports boto3.
 """
 

@@ -19,10 +19,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from PIL import Image as PILImage
 
-from gallery.imaging import make_thumbnail
 from gallery.models import Image
 from gallery.services import discard_unreferenced
-from gallery.storage import thumbnail_name
+from imagegen.core.imaging import make_thumbnail
+from imagegen.core.storage import thumbnail_name
 
 logger = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from django.contrib import admin, messages
 from gallery.admin import thumbnail_tag
 from gallery.models import Image
 from generation import services
-from generation.catalog import spec_from_row
-from generation.catalog_refresh import refresh_catalog
 from generation.models import CatalogModel, Generation, StylePreset
+from imagegen.providers.catalog import spec_from_row
+from imagegen.providers.catalog_refresh import refresh_catalog
 
 CLOUD_PROVIDERS = ["openai", "openrouter", "replicate", "fal"]
 SPEC_TEMPLATE = (

@@ -10,8 +10,8 @@ from rest_framework.views import APIView
 
 from generation import services
 from generation.models import Generation, Status
-from imagegen.api import NewestFirstPagination
-from imagegen.schema import CONFLICT
+from imagegen.core.api import NewestFirstPagination
+from imagegen.core.schema import CONFLICT
 
 MAX_NEGATIVE_PROMPT = 10_000
 
@@ -145,7 +145,7 @@ class ProvidersView(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request):
-        from generation.providers import all_providers
+        from imagegen.providers import all_providers
         from settings_app.keys import resolve_api_key
 
         providers = []

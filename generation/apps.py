@@ -9,7 +9,7 @@ class GenerationConfig(AppConfig):
     def ready(self):
 
         from generation import signals  # also connects the django-q2 signals
-        from generation.prompt_styles import sync_builtin_styles
+        from generation.prompts.styles import sync_builtin_styles
 
         post_migrate.connect(signals.sync_catalog_after_migrate, sender=self,
                              dispatch_uid="generation.sync_catalog")

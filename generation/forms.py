@@ -2,7 +2,7 @@
 
 from django import forms
 
-from generation.providers import all_providers
+from imagegen.providers import all_providers
 
 
 def provider_choices():
@@ -10,7 +10,7 @@ def provider_choices():
 
 
 def model_choices(provider_name: str | None):
-    from generation.providers import DEFAULT_PROVIDER, get_provider
+    from imagegen.providers import DEFAULT_PROVIDER, get_provider
 
     provider = get_provider(provider_name or DEFAULT_PROVIDER) or get_provider(DEFAULT_PROVIDER)
     return [(m.id, m.label) for m in provider.models()]
@@ -51,7 +51,7 @@ class GenerateForm(forms.Form):
         """Collect the model's extra options (``param_<name>`` selects) into ``params``,
         turning each submitted text back into the model's own value (true, 4, "hd")."""
         cleaned = super().clean()
-        from generation.providers import get_provider
+        from imagegen.providers import get_provider
 
         provider = get_provider(cleaned.get("provider") or "")
         spec = provider.get_model(cleaned.get("model") or "") if provider else None

@@ -19,14 +19,13 @@ from django.db import connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from gallery.imaging import InvalidImage, ValidatedImage, validate_image
 from gallery.models import Image
 from gallery.services import StoredFiles, discard_unreferenced, store_image_files
-from generation.fetch import fetch_image
 from generation.finish_hooks import generation_finished
 from generation.models import Generation, Status
-from generation.providers import get_provider
-from generation.providers.base import (
+from imagegen.core.imaging import InvalidImage, ValidatedImage, validate_image
+from imagegen.providers import get_provider
+from imagegen.providers.base import (
     GenerationCanceled,
     GenerationRequest,
     GenerationTimedOut,
@@ -34,6 +33,7 @@ from generation.providers.base import (
     ProviderResult,
     RunContext,
 )
+from imagegen.providers.fetch import fetch_image
 from settings_app.keys import missing_key_message, record_key_use, resolve_api_key
 
 logger = logging.getLogger(__name__)

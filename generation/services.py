@@ -12,11 +12,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from generation import prompt_tools
 from generation.finish_hooks import generation_finished
 from generation.models import Generation, Status
-from generation.providers import DEFAULT_PROVIDER, all_providers, get_provider
-from generation.providers.base import GenerationRequest, ModelSpec, Provider
+from generation.prompts import services as prompt_tools
+from imagegen.providers import DEFAULT_PROVIDER, all_providers, get_provider
+from imagegen.providers.base import GenerationRequest, ModelSpec, Provider
 from settings_app.keys import missing_key_message, resolve_api_key
 
 logger = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ def create_generation(user, data: dict[str, Any]) -> Generation:
 
 def create_generations(user, data: dict[str, Any]) -> list[Generation]:
     """A user's submission: apply its style preset, expand its {a|b} variations
-    (generation.prompt_tools) and queue one generation per combination, all or none."""
+    (generation.prompts.services) and queue one generation per combination, all or none."""
     with transaction.atomic():
         return [create_generation(user, item)
                 for item in prompt_tools.expand_submission(user, data)]

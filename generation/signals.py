@@ -29,7 +29,7 @@ def recover_on_worker_start(sender, proc_name, **kwargs):
 
 def sync_catalog_after_migrate(sender, apps=None, **kwargs):
     """Load or refresh the built-in model catalog once the tables exist."""
-    from generation.catalog import sync_builtin_catalog
+    from imagegen.providers.catalog import sync_builtin_catalog
 
     if apps is not None:
         try:

@@ -16,7 +16,7 @@ def _recent(user):
 
 
 def _preferred_spec(prefs):
-    from generation.providers import DEFAULT_PROVIDER, get_provider
+    from imagegen.providers import DEFAULT_PROVIDER, get_provider
 
     provider = get_provider(prefs.default_provider or "") or get_provider(DEFAULT_PROVIDER)
     return provider.get_model(prefs.default_model or "") or provider.default_model
@@ -92,8 +92,8 @@ def model_options(request):
 @require_GET
 def model_info(request):
     """What the chosen model accepts and costs, and whether the user has a key for it."""
-    from generation.models import PriceUnit
-    from generation.providers import DEFAULT_PROVIDER, get_provider
+    from imagegen.providers import DEFAULT_PROVIDER, get_provider
+    from imagegen.providers.models import PriceUnit
     from settings_app.keys import missing_key_message, resolve_api_key
 
     provider = get_provider(request.GET.get("provider") or "") or get_provider(DEFAULT_PROVIDER)

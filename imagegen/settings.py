@@ -1,7 +1,7 @@
 """Settings for the imagegen project, all read from the environment (and a ``.env`` file).
 
 Every variable is documented in ``.env.example`` and the README. A bad value stops start-up
-with an ``ImproperlyConfigured`` error naming the variable (see ``imagegen/config.py``).
+with an ``ImproperlyConfigured`` error naming the variable (see ``imagegen/core/config.py``).
 """
 
 import os
@@ -11,7 +11,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from imagegen.config import (
+from imagegen.core.config import (
     env_bool,
     env_choice,
     env_decimal,
@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "django_q",
+    "imagegen.core",
     "generation",
     "gallery",
     "projects",
@@ -184,7 +185,7 @@ MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 4096 * 4096, minimum=64 * 64)
 STORAGES = {
     # Files are never served from a public URL: only through access-checked views.
     "default": {
-        "BACKEND": "gallery.storage.ContentAddressedStorage",
+        "BACKEND": "imagegen.core.storage.ContentAddressedStorage",
         "OPTIONS": {"location": str(STORAGE_DIR)},
     },
     "staticfiles": {
@@ -203,7 +204,7 @@ if STORAGE_BACKEND == "s3":
             raise ImproperlyConfigured(f"{_name}: required when STORAGE_BACKEND=s3")
     _endpoint = env_str("S3_ENDPOINT_URL")
     STORAGES["default"] = {
-        "BACKEND": "gallery.storage_s3.ContentAddressedS3Storage",
+        "BACKEND": "imagegen.core.storage_s3.ContentAddressedS3Storage",
         "OPTIONS": {
             "bucket_name": env_str("S3_BUCKET"),
             "endpoint_url": _endpoint,
@@ -288,8 +289,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "imagegen.schema.AutoSchema",
-    "EXCEPTION_HANDLER": "imagegen.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "imagegen.core.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "imagegen.core.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 REST_KNOX = {
@@ -354,7 +355,7 @@ PROMPT_ENHANCE_TIMEOUT = env_int("PROMPT_ENHANCE_TIMEOUT", 30, minimum=1, maximu
 PROMPT_VARIATIONS_MAX = env_int("PROMPT_VARIATIONS_MAX", 16, minimum=1, maximum=256)
 
 # A NUL in a query parameter is a 400 before any view (PostgreSQL cannot compare it).
-MIDDLEWARE += ["imagegen.middleware.RejectNulInQueryMiddleware"]
+MIDDLEWARE += ["imagegen.core.middleware.RejectNulInQueryMiddleware"]
 # --- Production hardening (see docs/deploy.md) ----------------------------------------------
 # Defaults suit the quick start on http://127.0.0.1:8000; docs/deploy.md lists the values for
 # a server behind TLS, with which `manage.py check --deploy --fail-level WARNING` passes.
@@ -406,7 +407,7 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "imagegen.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "imagegen.core.client_ip.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 

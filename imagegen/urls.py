@@ -8,8 +8,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from gallery import download_views
 from generation import api as generation_api
-from imagegen import auth_api
 from settings_app import api as settings_api
+from settings_app import auth_api
 
 api_patterns = [
     path("auth/token", auth_api.TokenView.as_view(), name="api-token"),
@@ -31,7 +31,7 @@ api_patterns = [
     path("settings/tokens/<int:pk>", settings_api.TokenDetailView.as_view(),
          name="api-token-detail"),
     path("dashboard/", include("dashboard.api_urls")),
-    path("prompts/", include("generation.prompt_urls")),
+    path("prompts/", include("generation.prompts.urls")),
     path("", include("gallery.api_urls")),
     path("", include("projects.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -58,5 +58,5 @@ urlpatterns = [
     path("", include("settings_app.urls")),
 ]
 
-handler404 = "imagegen.errors.not_found"
-handler400 = "imagegen.errors.bad_request"
+handler404 = "imagegen.core.error_pages.not_found"
+handler400 = "imagegen.core.error_pages.bad_request"

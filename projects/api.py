@@ -7,7 +7,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from imagegen.api import NewestFirstPagination
+from imagegen.core.api import NewestFirstPagination
 from projects import services
 from projects.models import Project, Role
 

@@ -44,7 +44,7 @@ import json
 import django
 django.setup()
 from django.contrib.auth import get_user_model
-from imagegen.auth_api import issue_token
+from settings_app.auth_api import issue_token
 tokens = []
 for n in range(%d):
     user = get_user_model().objects.create_user(f"soak{n}", password="soak-password-123")

@@ -116,7 +116,7 @@ class Preferences(models.Model):
 
     def clean(self):
         """Check the provider, model and project against what this user may choose."""
-        from generation.providers import get_provider
+        from imagegen.providers import get_provider
         from projects.models import Project
 
         errors = {}
@@ -167,7 +167,7 @@ def items_per_page_for(user) -> int:
 
 def provider_names() -> list[str]:
     """Every provider name a preference or key may name: the registry's and the cloud four."""
-    from generation.providers import all_providers
+    from imagegen.providers import all_providers
 
     names = [p.name for p in all_providers()]
     return names + [n for n in CLOUD_PROVIDERS if n not in names]

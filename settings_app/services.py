@@ -46,7 +46,7 @@ def _fail(field: str, message: str):
 
 def keyed_provider_names() -> list[str]:
     """Providers a key can be stored for: the cloud four plus any registered keyed provider."""
-    from generation.providers import all_providers
+    from imagegen.providers import all_providers
 
     names = list(CLOUD_PROVIDERS)
     names += [p.name for p in all_providers() if p.requires_key and p.name not in names]
@@ -55,7 +55,7 @@ def keyed_provider_names() -> list[str]:
 
 def provider_label(name: str) -> str:
     """The provider's display name."""
-    from generation.providers import get_provider
+    from imagegen.providers import get_provider
 
     provider = get_provider(name)
     if provider is not None and provider.label:
@@ -67,7 +67,7 @@ def check_provider_name(name, field: str = "provider") -> str:
     """The name when keys can be stored for it; a ValidationError naming the choices if not."""
     names = keyed_provider_names()
     if not isinstance(name, str) or name not in names:
-        from generation.providers import get_provider
+        from imagegen.providers import get_provider
 
         provider = get_provider(name) if isinstance(name, str) else None
         if provider is not None and not provider.requires_key:
@@ -183,7 +183,7 @@ def _scrub(text: str, secret: str) -> str:
 def check_connection(user, provider_name: str) -> ConnectionResult:
     """Ask the provider whether the key this user would generate with works; record the
     answer on the stored key it came from."""
-    from generation.providers import get_provider
+    from imagegen.providers import get_provider
 
     check_provider_name(provider_name)
     provider = get_provider(provider_name)

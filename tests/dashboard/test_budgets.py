@@ -9,8 +9,9 @@ from django.db import connection
 from django.utils import timezone
 
 from dashboard.models import TeamBudget, UserBudget
-from generation import providers, services
+from generation import services
 from generation.models import Generation, Status
+from imagegen import providers
 from tests.conftest import client_for
 from tests.dashboard.helpers import finished, live
 from tests.generation.helpers import ScriptedProvider

@@ -11,10 +11,10 @@ from decimal import Decimal
 
 from PIL import Image as PILImage
 
-from gallery.imaging import validate_image
 from gallery.models import Image
 from gallery.services import set_tags, store_image_files
 from generation.models import Generation, Status
+from imagegen.core.imaging import validate_image
 
 _colours = itertools.count(1)
 IMAGE_FIELDS = {"title", "notes", "favorite", "rating", "index", "created_at"}

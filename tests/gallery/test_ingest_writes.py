@@ -12,9 +12,9 @@ import pytest
 from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 
-from gallery.imaging import PARALLEL_HASH_BYTES, validate_image
 from gallery.services import store_image_files
-from gallery.storage import ContentAddressedStorage
+from imagegen.core.imaging import PARALLEL_HASH_BYTES, validate_image
+from imagegen.core.storage import ContentAddressedStorage
 
 
 def big_png() -> bytes:

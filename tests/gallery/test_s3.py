@@ -47,7 +47,7 @@ def bucket(settings, moto_endpoint):
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
-            "BACKEND": "gallery.storage_s3.ContentAddressedS3Storage",
+            "BACKEND": "imagegen.core.storage_s3.ContentAddressedS3Storage",
             "OPTIONS": {"bucket_name": name, "endpoint_url": moto_endpoint,
                         "region_name": "us-east-1", "location": PREFIX,
                         "addressing_style": "path", "querystring_expire": 60,
@@ -172,13 +172,14 @@ def test_storage_backend_defaults_to_local(monkeypatch):
     monkeypatch.delenv("STORAGE_BACKEND", raising=False)
     loaded = load_settings(monkeypatch)
     assert loaded["STORAGE_BACKEND"] == "local"
-    assert loaded["STORAGES"]["default"]["BACKEND"] == "gallery.storage.ContentAddressedStorage"
+    backend = loaded["STORAGES"]["default"]["BACKEND"]
+    assert backend == "imagegen.core.storage.ContentAddressedStorage"
 
 
 def test_s3_backend_is_configured_from_the_environment(monkeypatch):
     loaded = load_settings(monkeypatch, **S3_ENV)
     default = loaded["STORAGES"]["default"]
-    assert default["BACKEND"] == "gallery.storage_s3.ContentAddressedS3Storage"
+    assert default["BACKEND"] == "imagegen.core.storage_s3.ContentAddressedS3Storage"
     assert default["OPTIONS"] == {**default["OPTIONS"], "bucket_name": "pictures",
                                   "endpoint_url": "http://127.0.0.1:9000", "location": "team",
                                   "region_name": "eu-west-1", "addressing_style": "path",

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from PIL import Image as PILImage
 
 from gallery.models import Image
-from gallery.storage import image_name, thumbnail_name
+from imagegen.core.storage import image_name, thumbnail_name
 from tests.gallery.factories import make_image
 
 pytestmark = pytest.mark.django_db

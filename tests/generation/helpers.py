@@ -3,9 +3,9 @@
 import time
 from decimal import Decimal
 
-from generation import providers
 from generation.models import Generation
-from generation.providers.base import (
+from imagegen import providers
+from imagegen.providers.base import (
     GeneratedImage,
     ModelSpec,
     Provider,

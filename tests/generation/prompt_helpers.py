@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from generation import providers
-from generation.providers.base import ModelSpec
+from imagegen import providers
+from imagegen.providers.base import ModelSpec
 from projects.models import Project
 from tests.generation.helpers import ScriptedProvider
 

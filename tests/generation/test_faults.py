@@ -8,11 +8,11 @@ import zlib
 import pytest
 
 from gallery.models import Image
-from gallery.storage import ContentAddressedStorage
 from generation import runner
 from generation.models import Generation, Status
-from generation.providers.base import ProviderError
-from generation.providers.offline import render
+from imagegen.core.storage import ContentAddressedStorage
+from imagegen.providers.base import ProviderError
+from imagegen.providers.offline import render
 from tests.generation.helpers import make_generation
 
 pytestmark = pytest.mark.django_db
@@ -120,7 +120,7 @@ def test_provider_result_recorded_on_success(owner, scripted):
 
 
 def test_keyed_provider_gets_the_key_and_records_its_source(owner, scripted, monkeypatch):
-    from generation.providers.base import GeneratedImage, ProviderResult
+    from imagegen.providers.base import GeneratedImage, ProviderResult
     from settings_app import keys
 
     scripted.requires_key = True

@@ -14,9 +14,9 @@ import django
 django.setup()
 from django.urls import resolve
 resolve("/")
-import generation.prompt_enhance, generation.providers.openai, generation.providers.openrouter
-import generation.providers.replicate
-from generation.providers import all_providers
+import generation.prompts.enhance, imagegen.providers.openai, imagegen.providers.openrouter
+import imagegen.providers.replicate
+from imagegen.providers import all_providers
 all_providers()
 loaded = sorted({m.split(".")[0] for m in sys.modules} & {"openai", "replicate"})
 sys.exit(f"imported at start-up: {loaded}" if loaded else 0)
@@ -33,9 +33,9 @@ def test_lazy_names_resolve_to_the_sdks():
     import openai
     import replicate.exceptions
 
-    from generation import prompt_enhance
-    from generation.providers import openai as openai_provider
-    from generation.providers import replicate as replicate_provider
+    from generation.prompts import enhance as prompt_enhance
+    from imagegen.providers import openai as openai_provider
+    from imagegen.providers import replicate as replicate_provider
 
     assert openai_provider.openai_sdk.OpenAIError is openai.OpenAIError
     assert prompt_enhance.openai.APIStatusError is openai.APIStatusError

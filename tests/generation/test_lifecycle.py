@@ -182,7 +182,7 @@ def test_cancel_landing_after_the_provider_returned_keeps_no_images_or_files(
     and the files already written are removed."""
     from django.core.files.storage import default_storage
 
-    from gallery.imaging import validate_image
+    from imagegen.core.imaging import validate_image
 
     generation = make_generation(owner)
     stored = []
@@ -211,7 +211,7 @@ def test_cancel_landing_after_the_provider_returned_keeps_no_images_or_files(
 @pytest.mark.django_db
 def test_run_handed_elsewhere_after_the_provider_returned_is_discarded(owner, monkeypatch):
     """Same for the recovery sweep re-queueing the run (attempts moved on) meanwhile."""
-    from gallery.imaging import validate_image
+    from imagegen.core.imaging import validate_image
 
     generation = make_generation(owner)
 

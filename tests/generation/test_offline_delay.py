@@ -4,8 +4,8 @@ the same moment when their delays end: bench figure 3)."""
 
 import time
 
-from generation.providers.base import GenerationRequest, RunContext
-from generation.providers.offline import OfflineProvider
+from imagegen.providers.base import GenerationRequest, RunContext
+from imagegen.providers.offline import OfflineProvider
 
 
 class RecordingContext(RunContext):

@@ -8,7 +8,7 @@ from django.core.files.storage import default_storage
 
 from gallery.models import Image
 from generation.models import Generation, Status
-from generation.providers.offline import render
+from imagegen.providers.offline import render
 
 pytestmark = pytest.mark.django_db
 

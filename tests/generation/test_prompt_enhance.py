@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from generation.models import StylePreset
-from generation.prompt_enhance import OPENAI_CHAT_PRICES
+from generation.prompts.enhance import OPENAI_CHAT_PRICES
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.openrouter_server import FakeOpenRouter
 

@@ -4,7 +4,7 @@ applied and recorded on generations."""
 import pytest
 
 from generation.models import Generation, StylePreset
-from generation.prompt_styles import BUILTIN_STYLES, sync_builtin_styles
+from generation.prompts.styles import BUILTIN_STYLES, sync_builtin_styles
 from projects.models import Project
 from tests.conftest import client_for
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from generation.models import Generation, StylePreset
-from generation.prompt_variations import count_combinations, expand
+from generation.prompts.variations import count_combinations, expand
 
 PREVIEW = "/api/prompts/variations/preview"
 
@@ -94,7 +94,7 @@ def test_one_invalid_combination_queues_none(owner_api, priced):
 
 @needs_db
 def test_too_long_combination_queues_none(owner_api, priced, monkeypatch):
-    from generation.providers.base import ModelSpec
+    from imagegen.providers.base import ModelSpec
 
     monkeypatch.setattr(type(priced), "models",
                         lambda self: [ModelSpec(id="priced-1", label="P", max_prompt_length=5)])

@@ -3,8 +3,8 @@
 import pytest
 from django.core.management import call_command
 
-from generation.catalog import sync_builtin_catalog
 from generation.models import CatalogModel, Generation
+from imagegen.providers.catalog import sync_builtin_catalog
 from tests.providers.helpers import generate
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +41,8 @@ def test_migrating_back_past_the_catalog_skips_the_sync(monkeypatch):
     from django.apps import apps as global_apps
     from django.db.migrations.state import ProjectState
 
-    from generation import catalog, signals
+    from generation import signals
+    from imagegen.providers import catalog
 
     monkeypatch.setattr(catalog, "sync_builtin_catalog", lambda: pytest.fail("synced"))
     before = ProjectState.from_apps(global_apps)
@@ -172,7 +173,7 @@ def test_catalog_admin_pages(client, admin_user):
 def test_refresh_reports_a_listing_that_is_not_an_object(monkeypatch):
     import httpx
 
-    from generation import catalog_refresh
+    from imagegen.providers import catalog_refresh
 
     def listing(url, **kwargs):
         return httpx.Response(200, json=["not", "an", "object"],

@@ -82,7 +82,7 @@ def test_timeout_cancels_the_queued_request(owner_api, run_jobs, fake_fal, setti
 
 
 def test_key_check(fake_fal):
-    from generation.providers import get_provider
+    from imagegen.providers import get_provider
 
     assert get_provider("fal").check_key("fal-key-id:fal-key-secret")[0] is True
     assert get_provider("fal").check_key("nope:nope") == (False, "fal.ai rejected the API key.")

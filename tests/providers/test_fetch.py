@@ -4,7 +4,7 @@ from urllib.parse import quote
 
 import pytest
 
-from generation.fetch import UnsafeURL, check_url
+from imagegen.providers.fetch import UnsafeURL, check_url
 from tests.providers.helpers import generate, stored_image_count
 
 pytestmark = pytest.mark.django_db

@@ -115,7 +115,7 @@ def test_timeout(owner_api, run_jobs, fake_openai, settings):
 
 
 def test_key_check(fake_openai):
-    from generation.providers import get_provider
+    from imagegen.providers import get_provider
 
     assert get_provider("openai").check_key("sk-test-good") == (True, "OpenAI accepted the key.")
     assert get_provider("openai").check_key("sk-bad")[0] is False

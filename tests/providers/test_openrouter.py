@@ -51,7 +51,7 @@ def test_rate_limited_once_then_success(owner_api, run_jobs, fake_openrouter):
 
 
 def test_key_check(fake_openrouter):
-    from generation.providers import get_provider
+    from imagegen.providers import get_provider
 
     ok, message = get_provider("openrouter").check_key("sk-or-v1-test-good")
     assert ok and message.startswith("OpenRouter accepted the key")

@@ -136,7 +136,7 @@ def test_cancel_while_running_reaches_replicate(owner, owner_api, fake_replicate
 
 
 def test_key_check(fake_replicate):
-    from generation.providers import get_provider
+    from imagegen.providers import get_provider
 
     ok, message = get_provider("replicate").check_key("r8_test_good")
     assert ok and message.startswith("Replicate accepted the key")

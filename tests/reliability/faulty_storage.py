@@ -6,7 +6,7 @@ for all) writes part of the file into temp/ and then fails with ENOSPC, as a ful
 import errno
 import os
 
-from gallery.storage import ContentAddressedStorage
+from imagegen.core.storage import ContentAddressedStorage
 
 
 class _FillsUp:

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from generation.catalog import CATALOG_FILE, spec_from_row, sync_builtin_catalog
 from generation.models import CatalogModel
+from imagegen.providers.catalog import CATALOG_FILE, spec_from_row, sync_builtin_catalog
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from gallery.models import Image, Tag
 from generation.models import Generation, Status
-from generation.models_prompts import StylePreset
-from generation.prompt_history import entry_id
+from generation.prompts.history import entry_id
+from generation.prompts.models import StylePreset
 from projects.models import Project, ProjectMembership, Role
 from settings_app import services as settings_services
 from settings_app.models import ApiKey, Preferences, TeamKey

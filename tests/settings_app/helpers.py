@@ -1,14 +1,14 @@
 """A keyed provider registered by tests: it checks the key it is given, like a cloud one."""
 
-from generation import providers
-from generation.providers.base import (
+from imagegen import providers
+from imagegen.providers.base import (
     GeneratedImage,
     ModelSpec,
     Provider,
     ProviderError,
     ProviderResult,
 )
-from generation.providers.offline import render
+from imagegen.providers.offline import render
 
 GOOD_KEY = "sk-good-0123456789abcdef"
 

@@ -73,7 +73,7 @@ def test_provider_is_required_and_must_be_known(owner_api):
 
 
 def test_a_cloud_provider_not_installed_yet_is_a_field_error(owner_api, owner, monkeypatch):
-    from generation import providers
+    from imagegen import providers
 
     monkeypatch.delitem(providers._REGISTRY, "replicate", raising=False)
     services.save_api_key(owner, "replicate", "r8_token_0000")

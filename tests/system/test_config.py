@@ -69,7 +69,7 @@ def test_secret_may_come_from_a_file(tmp_path):
 
 
 def test_envfile_writes_fresh_secrets_once(tmp_path):
-    from imagegen.envfile import write_env
+    from imagegen.core.envfile import write_env
 
     target = tmp_path / ".env"
     assert write_env(target) is True

@@ -1,4 +1,4 @@
-"""`manage.py serve` becomes `imagegen.supervisor` (no Django in memory) once set up: it
+"""`manage.py serve` becomes `imagegen.core.supervisor` (no Django in memory) once set up: it
 stops every child when one exits, with that child's code, and never imports Django."""
 
 import subprocess
@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from imagegen import supervisor
-from imagegen.supervisor import supervise
+from imagegen.core import supervisor
+from imagegen.core.supervisor import supervise
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_supervisor_does_not_import_django():
-    code = ("import sys, imagegen.supervisor; "
+    code = ("import sys, imagegen.core.supervisor; "
             "sys.exit(1 if any(m.split('.')[0] == 'django' for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from generation.catalog import sync_builtin_catalog
-from generation.catalog_refresh import refresh_catalog
+from imagegen.providers.catalog import sync_builtin_catalog
+from imagegen.providers.catalog_refresh import refresh_catalog
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from imagegen.auth_api import issue_token
+from settings_app.auth_api import issue_token
 
 
 class Command(BaseCommand):

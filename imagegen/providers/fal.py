@@ -14,15 +14,15 @@ from urllib.parse import urlsplit
 import httpx
 from django.conf import settings
 
-from generation.providers import errors
-from generation.providers.base import (
+from imagegen.providers import errors
+from imagegen.providers.base import (
     GeneratedImage,
     GenerationRequest,
     ProviderResult,
     RunContext,
 )
-from generation.providers.cloud import CloudProvider
-from generation.providers.mapping import native_inputs
+from imagegen.providers.cloud import CloudProvider
+from imagegen.providers.mapping import native_inputs
 
 NO_CREDIT_WORDS = ("exhausted balance", "locked", "insufficient", "billing")
 

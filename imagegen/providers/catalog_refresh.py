@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 import httpx
 from django.conf import settings
 
-from generation.models import CatalogModel, PriceUnit
+from imagegen.providers.models import CatalogModel, PriceUnit
 
 logger = logging.getLogger(__name__)
 

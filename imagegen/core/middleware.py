@@ -2,7 +2,7 @@
 
 from django.http import HttpResponseBadRequest, JsonResponse
 
-from imagegen.errors import JSON_PREFIXES
+from imagegen.core.error_pages import JSON_PREFIXES
 
 
 class RejectNulInQueryMiddleware:

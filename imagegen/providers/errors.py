@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import httpx
 
-from generation.providers.base import GenerationTimedOut, ProviderError, RunContext
+from imagegen.providers.base import GenerationTimedOut, ProviderError, RunContext
 
 logger = logging.getLogger(__name__)
 

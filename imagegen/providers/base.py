@@ -1,7 +1,7 @@
 """The provider interface: what a provider declares, what it is given and what it returns.
 
-A provider is one module under ``generation/providers/`` with a subclass of ``Provider``,
-registered in ``generation/providers/__init__.py``. It declares its models and their parameter
+A provider is one module under ``imagegen/providers/`` with a subclass of ``Provider``,
+registered in ``imagegen/providers/__init__.py``. It declares its models and their parameter
 ranges (used for validation at submission), generates images for a ``GenerationRequest`` under
 a ``RunContext`` (deadline, cancellation, key), may cancel remote work, and checks a key.
 """

@@ -11,20 +11,20 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 
-from generation.lazy_import import lazy_module
-from generation.providers import errors
-from generation.providers.base import (
+from imagegen.core.lazy_import import lazy_module
+from imagegen.providers import errors
+from imagegen.providers.base import (
     GeneratedImage,
     GenerationRequest,
     ProviderError,
     ProviderResult,
     RunContext,
 )
-from generation.providers.cloud import CloudProvider
-from generation.providers.mapping import native_size
-from generation.providers.openai import make_client, raise_openai_error
+from imagegen.providers.cloud import CloudProvider
+from imagegen.providers.mapping import native_size
+from imagegen.providers.openai import make_client, raise_openai_error
 
-# Imported on first use: see generation/lazy_import.py.
+# Imported on first use: see imagegen/core/lazy_import.py.
 openai_sdk = lazy_module("openai")
 
 

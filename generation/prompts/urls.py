@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from generation import prompt_api
+from generation.prompts import api as prompt_api
 
 urlpatterns = [
     path("styles", prompt_api.StylePresetListView.as_view(), name="api-prompt-styles"),

@@ -5,7 +5,7 @@ replaces itself (``os.execv``, same process id) with this module, which only sta
 server and the job worker and watches them. It imports nothing of Django, so the supervisor
 costs a few MB instead of a whole Django process (bench figure 3: memory of the tree).
 
-    python -m imagegen.supervisor '<json: {"children": {"name": [argv...]}, "cwd": ...}>'
+    python -m imagegen.core.supervisor '<json: {"children": {"name": [argv...]}, "cwd": ...}>'
 
 Ctrl-C or SIGTERM stops every child; if one exits the others are stopped too, so the app is
 never left half running. The exit code is the first child's failure code (0 on a clean stop).

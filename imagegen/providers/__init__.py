@@ -1,7 +1,7 @@
 """The provider registry: every provider the server offers, by name."""
 
-from generation.providers.base import Provider
-from generation.providers.offline import OfflineProvider
+from imagegen.providers.base import Provider
+from imagegen.providers.offline import OfflineProvider
 
 _REGISTRY: dict[str, Provider] = {}
 
@@ -26,10 +26,10 @@ register(OfflineProvider())
 
 
 def _register_cloud():
-    from generation.providers.fal import FalProvider
-    from generation.providers.openai import OpenAIProvider
-    from generation.providers.openrouter import OpenRouterProvider
-    from generation.providers.replicate import ReplicateProvider
+    from imagegen.providers.fal import FalProvider
+    from imagegen.providers.openai import OpenAIProvider
+    from imagegen.providers.openrouter import OpenRouterProvider
+    from imagegen.providers.replicate import ReplicateProvider
 
     for provider in (OpenAIProvider(), OpenRouterProvider(), ReplicateProvider(), FalProvider()):
         register(provider)

@@ -18,11 +18,11 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from generation.lazy_import import lazy_module
+from imagegen.core.lazy_import import lazy_module
 from settings_app.keys import missing_key_message, record_key_use, resolve_api_key
 
 logger = logging.getLogger(__name__)
-# Imported on first use: see generation/lazy_import.py.
+# Imported on first use: see imagegen/core/lazy_import.py.
 openai = lazy_module("openai")
 
 PROVIDERS = {"openrouter": "OpenRouter", "openai": "OpenAI"}

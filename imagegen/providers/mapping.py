@@ -9,7 +9,7 @@ same mapping, so an admin can add one without code.
 
 from typing import Any
 
-from generation.providers.base import GenerationRequest, ModelSpec
+from imagegen.providers.base import GenerationRequest, ModelSpec
 
 
 def native_size(spec: ModelSpec, request: GenerationRequest):

@@ -11,18 +11,18 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from generation.lazy_import import lazy_module
-from generation.providers import errors
-from generation.providers.base import (
+from imagegen.core.lazy_import import lazy_module
+from imagegen.providers import errors
+from imagegen.providers.base import (
     GeneratedImage,
     GenerationRequest,
     GenerationTimedOut,
     ProviderResult,
     RunContext,
 )
-from generation.providers.cloud import CloudProvider
+from imagegen.providers.cloud import CloudProvider
 
-# Imported on first use: see generation/lazy_import.py.
+# Imported on first use: see imagegen/core/lazy_import.py.
 openai_sdk = lazy_module("openai")
 
 CONTENT_POLICY_CODES = {"content_policy_violation", "moderation_blocked"}
@@ -97,7 +97,7 @@ class OpenAIProvider(CloudProvider):
             if not isinstance(item, dict):
                 raise errors.unexpected(self.label, request_id, "data[] item")
             if item.get("b64_json"):
-                from generation.fetch import decode_base64
+                from imagegen.providers.fetch import decode_base64
 
                 images.append(GeneratedImage(data=decode_base64(item["b64_json"])))
             elif item.get("url"):

@@ -9,10 +9,11 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from generation import prompt_history, prompt_tools
 from generation.api import GenerateRequestSerializer
 from generation.models import StylePreset
-from generation.prompt_enhance import EnhanceError, enhance_prompt
+from generation.prompts import history as prompt_history
+from generation.prompts import services as prompt_tools
+from generation.prompts.enhance import EnhanceError, enhance_prompt
 
 # --- Style presets ---------------------------------------------------------------------------
 

@@ -14,19 +14,19 @@ from functools import partial
 import httpx
 from django.conf import settings
 
-from generation.lazy_import import lazy_module
-from generation.providers import errors
-from generation.providers.base import (
+from imagegen.core.lazy_import import lazy_module
+from imagegen.providers import errors
+from imagegen.providers.base import (
     GeneratedImage,
     GenerationCanceled,
     GenerationRequest,
     ProviderResult,
     RunContext,
 )
-from generation.providers.cloud import CloudProvider
-from generation.providers.mapping import native_inputs
+from imagegen.providers.cloud import CloudProvider
+from imagegen.providers.mapping import native_inputs
 
-# Imported on first use: see generation/lazy_import.py.
+# Imported on first use: see imagegen/core/lazy_import.py.
 replicate_sdk = lazy_module("replicate")
 _sdk_errors = lazy_module("replicate.exceptions")
 
@@ -152,7 +152,7 @@ __all__ = ["ReplicateProvider"]
 
 
 def __getattr__(name: str):
-    # ``from generation.providers.replicate import ModelError`` still works, lazily.
+    # ``from imagegen.providers.replicate import ModelError`` still works, lazily.
     if name in ("ModelError", "ReplicateError"):
         return getattr(_sdk_errors, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,8 +7,8 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from generation.models import CatalogModel, PriceUnit
-from generation.providers.base import GenerationRequest, ModelSpec
+from imagegen.providers.base import GenerationRequest, ModelSpec
+from imagegen.providers.models import CatalogModel, PriceUnit
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from generation.models import StylePreset
-from generation.models_prompts import PROMPT_PLACEHOLDER
-from generation.prompt_variations import count_combinations, expand
+from generation.prompts.models import PROMPT_PLACEHOLDER
+from generation.prompts.variations import count_combinations, expand
 
 MAX_STYLE_TEMPLATE = 2000
 

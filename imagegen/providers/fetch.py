@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from django.conf import settings
 
-from generation.providers.base import GenerationTimedOut, ProviderError, RunContext
+from imagegen.providers.base import GenerationTimedOut, ProviderError, RunContext
 
 MAX_REDIRECTS = 5
 

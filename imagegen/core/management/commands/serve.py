@@ -1,7 +1,7 @@
 """Run the web server (gunicorn) and the job worker (django-q2 cluster) together.
 
 After its Django set-up (admin, recovery sweep) the command replaces itself with
-``imagegen.supervisor``, a process without Django that starts both children and watches
+``imagegen.core.supervisor``, a process without Django that starts both children and watches
 them: Ctrl-C or SIGTERM stops both, and if either exits the other is stopped too, so the
 app is never left half running.
 """
@@ -59,4 +59,5 @@ class Command(BaseCommand):
         connections.close_all()
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execv(sys.executable, [sys.executable, "-m", "imagegen.supervisor", json.dumps(spec)])
+        os.execv(sys.executable,
+                 [sys.executable, "-m", "imagegen.core.supervisor", json.dumps(spec)])

@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.conf import settings
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from generation.providers.base import (
+from imagegen.providers.base import (
     GeneratedImage,
     GenerationRequest,
     ModelSpec,

@@ -1,4 +1,5 @@
-"""Write a ``.env`` with freshly generated secrets, once: ``python -m imagegen.envfile [PATH]``.
+"""Write a ``.env`` with freshly generated secrets, once:
+``python -m imagegen.core.envfile [PATH]``.
 
 Runs before Django is configured (the settings refuse to start without these secrets).
 An existing file is left untouched.

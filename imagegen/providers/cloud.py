@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import httpx
 
-from generation.providers import errors
-from generation.providers.base import (
+from imagegen.providers import errors
+from imagegen.providers.base import (
     GenerationRequest,
     ModelSpec,
     Provider,
@@ -21,7 +21,7 @@ class CloudProvider(Provider):
     requires_key = True
 
     def models(self) -> list[ModelSpec]:
-        from generation.catalog import specs_for
+        from imagegen.providers.catalog import specs_for
 
         return specs_for(self.name)
 
@@ -38,7 +38,7 @@ class CloudProvider(Provider):
     @staticmethod
     def price(spec: ModelSpec, request: GenerationRequest) -> Decimal | None:
         """The catalog estimate for a spec already in hand (no database access)."""
-        from generation.catalog import estimate_cost
+        from imagegen.providers.catalog import estimate_cost
 
         return estimate_cost(spec, request)
 

@@ -76,7 +76,7 @@ def main(argv=None) -> list[Row]:
     run_figures(figures, rows, vendor, ref, repeat)
 
     # Viewers in a zone whose midnight is not the team's (TIME_ZONE is UTC here): their days
-    # are counted from the generations, not the rollup (dashboard.windows).
+    # are counted from the generations, not the rollup (generation.usage.windows).
     for user in (member, boss):
         Preferences.objects.update_or_create(user=user, defaults={"time_zone": "Asia/Kolkata"})
         user.refresh_from_db()

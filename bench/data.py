@@ -163,8 +163,8 @@ def build_rollups() -> None:
     """Build the dashboard's daily rollup over the whole range (the management command's code)."""
     from django.db.models import Max, Min
 
-    from dashboard.rollup import local_day, rebuild_rollups
     from generation.models import Generation
+    from generation.usage.rollup import local_day, rebuild_rollups
 
     bounds = Generation.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from dashboard.models import TeamBudget, UserBudget
+from generation.usage.models import TeamBudget, UserBudget
 
 
 @admin.register(UserBudget)

@@ -9,7 +9,8 @@ from rest_framework import renderers, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dashboard import budgets, services
+from dashboard import services
+from generation.usage import budgets
 from imagegen.core.schema import ErrorSerializer
 from settings_app.models import time_zone_for
 

@@ -2,7 +2,7 @@
 
 Every figure about finished generations is read from the DailyUsage rollup (a few thousand
 rows at most, whatever the number of generations) where the viewer's days are the team's, and
-otherwise added up from the generations of the days that differ (``dashboard.windows``); only
+otherwise added up from the generations of the days that differ (``generation.usage.windows``); only
 "in progress", favorites, storage and budgets read live tables, through indexed lookups.
 """
 
@@ -14,12 +14,14 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from dashboard import budgets, windows
-from dashboard.failures import failure_label
-from dashboard.models import LATENCY_BUCKETS_MS, LATENCY_FIELDS, MICROS
-from dashboard.rollup import team_zone
 from gallery.models import Image
 from generation.models import Generation
+from generation.usage import budgets, windows
+from generation.usage.failures import failure_label
+from generation.usage.models import LATENCY_BUCKETS_MS, LATENCY_FIELDS, MICROS
+from generation.usage.rollup import team_zone
+from imagegen.core.exceptions import Forbidden, NotFound
+from projects.models import Project
 
 DEFAULT_RANGE_DAYS = 30
 MAX_RANGE_DAYS = 3 * 366
@@ -225,8 +227,6 @@ def usage(scope: Scope, *, by: str = "model", sort: str = "-spend") -> list[dict
 
 
 def _names(by: str, ids: list) -> dict:
-    from projects.models import Project
-
     if by == "user":
         return dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
     if by == "project":
@@ -281,24 +281,19 @@ def scope_for(requester, *, start: date, end: date, team: bool = False, user_id=
               project_id=None, zone: tzinfo | None = None) -> tuple[Scope, object]:
     """The scope a requester asked for, and the user whose budget goes with it (or None).
 
-    Members see only their own figures: asking for the team is a PermissionDenied, for
-    another user or someone else's project an Http404. Staff may ask for anything.
+    Members see only their own figures: asking for the team is Forbidden, for another user
+    or someone else's project NotFound. Staff may ask for anything.
     """
-    from django.core.exceptions import PermissionDenied
-    from django.http import Http404
-
-    from projects.models import Project
-
     User = get_user_model()
     if not requester.is_staff:
         if team:
-            raise PermissionDenied("Team figures are for staff.")
+            raise Forbidden("Team figures are for staff.")
         if user_id is not None and user_id != requester.pk:
-            raise Http404("No such user.")
-        if project_id is not None and not Project.objects.visible_to(requester).filter(
+            raise NotFound("No such user.")
+        if project_id is not None and not Project.objects.for_user(requester, "view").filter(
             pk=project_id
         ).exists():
-            raise Http404("No such project.")
+            raise NotFound("No such project.")
         scope = make_scope(start=start, end=end, owner_id=requester.pk, project_id=project_id,
                            zone=zone)
         return scope, requester
@@ -306,9 +301,9 @@ def scope_for(requester, *, start: date, end: date, team: bool = False, user_id=
     if user_id is not None:
         subject = User.objects.filter(pk=user_id).first()
         if subject is None:
-            raise Http404("No such user.")
+            raise NotFound("No such user.")
     if project_id is not None and not Project.objects.filter(pk=project_id).exists():
-        raise Http404("No such project.")
+        raise NotFound("No such project.")
     if subject is None and not team and project_id is None:
         subject = requester
     scope = make_scope(start=start, end=end, owner_id=subject.pk if subject else None,

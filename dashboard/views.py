@@ -11,9 +11,10 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from dashboard import budgets, services
+from dashboard import services
 from dashboard.api import RangeSerializer
 from dashboard.charts import spend_and_count_chart
+from generation.usage import budgets
 from settings_app.models import time_zone_for
 
 

@@ -1,5 +1,5 @@
 """REST API for the gallery: list with filters, search and keyset pages; read, edit, delete,
-favorite, bulk actions and remix. Every query starts from ``Image.objects.visible_to``."""
+favorite, bulk actions and remix. Every query starts from ``Image.objects.for_user``."""
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -15,7 +15,6 @@ from gallery import services
 from gallery.list_rows import COLUMNS, cost_share, image_rows
 from gallery.listing import (
     GalleryQuerySerializer,
-    InvalidCursor,
     page_size_for,
     visible_page,
 )
@@ -107,7 +106,7 @@ class ImageDetailSerializer(ImageSerializer):
         """Where the image comes from: its generation, its place in it, the other images of
         that generation and the other images with the same bytes, as far as the user sees."""
         user = self.context["request"].user
-        visible = Image.objects.visible_to(user).exclude(pk=image.pk)
+        visible = Image.objects.for_user(user, "view").exclude(pk=image.pk)
         return {
             "generation": image.generation_id,
             "index": image.index,
@@ -152,7 +151,7 @@ class BulkRequestSerializer(serializers.Serializer):
 def visible_images(request):
     """The user's visible images with everything the serializer reads, in constant queries."""
     return (
-        Image.objects.visible_to(request.user)
+        Image.objects.for_user(request.user, "view")
         .select_related("generation", "owner")
         .prefetch_related("tags")
     )
@@ -175,11 +174,7 @@ class GalleryListView(APIView):
         # The lean path (gallery/list_rows.py): dicts from .values(), not ImageSerializer,
         # which documents the items above and which it reproduces exactly.
         size = page_size_for(request.user, params.get("page_size"))
-        try:
-            page = visible_page(request.user, Image.objects.all(), params, size,
-                                columns=COLUMNS)
-        except InvalidCursor as exc:
-            raise ValidationError({"cursor": [str(exc)]}) from None
+        page = visible_page(request.user, Image.objects.all(), params, size, columns=COLUMNS)
         url = request.build_absolute_uri()
 
         def link(cursor):
@@ -230,10 +225,8 @@ class GalleryDetailView(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, pk):
-        image = self._image(request, pk)
-        if image.owner_id != request.user.pk:
-            return Response({"detail": "Only the image's owner may delete it."},
-                            status=status.HTTP_403_FORBIDDEN)
+        image = Image.objects.get_for_user(request.user, "delete", pk=pk,
+                                           denied="Only the image's owner may delete it.")
         services.delete_images([image])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -245,10 +238,8 @@ class GalleryFavoriteView(APIView):
         "FavoriteState", {"id": serializers.IntegerField(),
                           "favorite": serializers.BooleanField()})})
     def post(self, request, pk):
-        image = get_object_or_404(Image.objects.visible_to(request.user), pk=pk)
-        if image.owner_id != request.user.pk:
-            return Response({"detail": "Only the image's owner may change favorite."},
-                            status=status.HTTP_403_FORBIDDEN)
+        image = Image.objects.get_for_user(request.user, "change", pk=pk,
+                                           denied="Only the image's owner may change favorite.")
         try:
             favorite = services.toggle_favorite(image)
         except Image.DoesNotExist:  # deleted by a concurrent request
@@ -271,16 +262,10 @@ class GalleryBulkView(APIView):
         form = BulkRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        try:
-            count = services.bulk_change(
-                request.user, data["ids"], data["action"], project=data.get("project"),
-                tag=data.get("tag"), rating=data.get("rating"),
-            )
-        except services.ImagesRefused as refused:
-            return Response(
-                {"detail": f"Nothing was changed: {refused}", "ids": refused.ids},
-                status=status.HTTP_404_NOT_FOUND,
-            )
+        count = services.bulk_change(
+            request.user, data["ids"], data["action"], project=data.get("project"),
+            tag=data.get("tag"), rating=data.get("rating"),
+        )
         return Response({"action": data["action"], "count": count,
                          "ids": list(dict.fromkeys(data["ids"]))})
 
@@ -293,6 +278,6 @@ class GalleryRemixView(APIView):
         "model": serializers.CharField()})})
     def get(self, request, pk):
         image = get_object_or_404(
-            Image.objects.visible_to(request.user).select_related("generation"), pk=pk
+            Image.objects.for_user(request.user, "view").select_related("generation"), pk=pk
         )
         return Response(services.remix_body(request.user, image))

@@ -1,6 +1,6 @@
 """API endpoints for downloads: one original, a streamed ZIP of a selection or a project.
 
-Every endpoint looks its objects up through ``visible_to(user)`` before reading a byte; an
+Every endpoint looks its objects up through ``for_user(user, "view")`` before reading a byte; an
 object the user may not see is a 404 and nothing is streamed.
 """
 
@@ -41,16 +41,13 @@ class ImageDownloadView(APIView):
     })
     def get(self, request, pk):
         image = get_object_or_404(
-            Image.objects.visible_to(request.user).select_related("generation"), pk=pk
+            Image.objects.for_user(request.user, "view").select_related("generation"), pk=pk
         )
         etag = downloads.download_etag(image)
         if request.headers.get("If-None-Match") == etag:
             response = HttpResponse(status=304)
         else:
-            try:
-                data = downloads.file_with_metadata(image)
-            except downloads.MissingFile:
-                raise Http404("The file is missing from storage.") from None
+            data = downloads.file_with_metadata(image)  # MissingFile: a 404
             response = HttpResponse(data, content_type=image.content_type)
             response["Content-Disposition"] = downloads.attachment_header(
                 downloads.download_name(image), downloads.download_name(image, allow_unicode=True)
@@ -92,7 +89,7 @@ class SelectionDownloadView(APIView):
         found = {
             image.pk: image
             for image in downloads.archive_queryset(
-                Image.objects.visible_to(request.user).filter(pk__in=wanted)
+                Image.objects.for_user(request.user, "view").filter(pk__in=wanted)
             )
         }
         if len(found) != len(wanted):
@@ -108,9 +105,9 @@ class ProjectDownloadView(APIView):
 
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def get(self, request, pk):
-        project = get_object_or_404(Project.objects.visible_to(request.user), pk=pk)
+        project = get_object_or_404(Project.objects.for_user(request.user, "view"), pk=pk)
         images = list(downloads.archive_queryset(
-            Image.objects.visible_to(request.user).filter(project=project).order_by("id")
+            Image.objects.for_user(request.user, "view").filter(project=project).order_by("id")
         ))
         return _zip_response(images, f"{project.name}-{project.pk}",
                              {"project": {"id": project.pk, "name": project.name}})

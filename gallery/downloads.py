@@ -2,7 +2,7 @@
 ZIP archives of a selection or a project with a manifest of every image's parameters.
 
 Access is decided before anything is read or streamed (callers pass querysets already scoped
-by ``visible_to``); the streaming itself touches storage only, never the database.
+by ``for_user(user, "view")``); the streaming itself touches storage only, never the database.
 """
 
 import csv
@@ -20,6 +20,7 @@ from django.utils.text import slugify
 from gallery.metadata import embed_metadata, image_metadata
 from gallery.models import Image
 from gallery.zipstream import ZipMember, stream_zip
+from imagegen.core.exceptions import NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +35,12 @@ MANIFEST_FIELDS = [
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-class MissingFile(Exception):
-    """The image's row exists but its file is not in storage."""
+class MissingFile(NotFound):
+    """The image's row exists but its file is not in storage (404)."""
+
+    def __init__(self, name: str):
+        super().__init__("The file is missing from storage.")
+        self.name = name
 
 
 def _slug(text: str, *, allow_unicode: bool) -> str:

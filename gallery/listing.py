@@ -20,6 +20,7 @@ from rest_framework import serializers
 
 from gallery.models import MAX_ID, MAX_RATING, Image, normalize_tag
 from gallery.search import owner_share, postgres_candidates, search_images
+from imagegen.core.exceptions import BadRequest
 
 MAX_PAGE_SIZE = 100
 
@@ -37,8 +38,11 @@ ORIENTATIONS = ("landscape", "portrait", "square")
 _PLAIN_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,500}\Z")
 
 
-class InvalidCursor(Exception):
-    """The cursor was not made by us for this sort."""
+class InvalidCursor(BadRequest):
+    """The cursor was not made by us for this sort: a 400 on the ``cursor`` field."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail, field="cursor")
 
 
 class GalleryQuerySerializer(serializers.Serializer):
@@ -305,7 +309,7 @@ def visible_page(user, queryset, params: dict, size: int, columns: tuple | None 
 
     The page is the same whichever way it is found; the way is chosen here.
 
-    No filters: always from the top of each index range of ``visible_to``
+    No filters: always from the top of each index range of ``for_user(user, "view")``
     (``visible_arms``), each one index range whatever the statistics. The plan of ``owner
     OR project IN (…)`` depends on them: with them, a walk in id order that is a walk of the
     whole table for a user who owns few images (0.1 s at 1M); without them (SQLite until
@@ -317,7 +321,7 @@ def visible_page(user, queryset, params: dict, size: int, columns: tuple | None 
     hundred rows, and it saves the arms' extra query and planning.
 
     A search on PostgreSQL: ``search.postgres_candidates``. Otherwise: one plain query."""
-    filtered = filter_images(queryset, params).visible_to(user)
+    filtered = filter_images(queryset, params).for_user(user, "view")
     sort, cursor = params["sort"], params.get("cursor")
     active = {key for key, value in params.items()
               if value not in (None, "", []) and key not in ("sort", "cursor", "page_size")}

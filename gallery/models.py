@@ -9,13 +9,24 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from imagegen.core.permissions import (
+    CHANGE,
+    CONTRIBUTE,
+    DELETE,
+    DOWNLOAD,
+    MOVE,
+    VIEW,
+    PermissionQuerySet,
+)
+from projects.models import Project
+
 MAX_RATING = 5
 # The largest id a BigAutoField holds: a larger one in a request is a 400, not a database
 # error (SQLite cannot even bind it).
 MAX_ID = 2**63 - 1
 MAX_TAG_LENGTH = 50
 MAX_TAGS_PER_IMAGE = 30
-# Listing pages split visible_to into at most this many index ranges (see visible_arms).
+# Listing pages split for_user(user, "view") into at most this many index ranges (see visible_arms).
 MAX_ARMS = 50
 _TAG_CHARS = re.compile(r"^[\w\- .]+$")
 
@@ -35,24 +46,28 @@ def normalize_tag(raw: str) -> str:
     return name
 
 
-class ImageQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Images the user may see: their own, plus every image in a project they own or that
-        is shared with them (viewer or editor). Everything else is a 404. This is the one
-        scoping helper behind every gallery, project and file query."""
-        from projects.models import Project
+class ImageQuerySet(PermissionQuerySet):
+    actions = (VIEW, CHANGE, DELETE, MOVE, DOWNLOAD)
 
-        if not user.is_authenticated:
-            return self.none()
-        return self.filter(
-            Q(owner=user) | Q(project__in=Project.objects.visible_to(user).values("pk"))
-        )
+    def _scope(self, user, action):
+        """view: the user's own images, plus every image in a project they own or that is
+        shared with them (viewer or editor); everything else is a 404. change (title, notes,
+        tags, rating, favorite) and delete: their own. move (into or out of a project): their
+        own, and any image in a project they may contribute to (its owner or an editor).
+        download (the files): view, or any image for an admin who holds the view permission
+        (the admin shows thumbnails)."""
+        if action in (CHANGE, DELETE):
+            return self.filter(owner=user)
+        if action == DOWNLOAD and user.is_staff and user.has_perm("gallery.view_image"):
+            return self.all()
+        projects = Project.objects.for_user(user, CONTRIBUTE if action == MOVE else VIEW)
+        return self.filter(Q(owner=user) | Q(project__in=projects.values("pk")))
 
     def visible_arms(self, user) -> list | None:
-        """``visible_to`` as one queryset per index range: the user's own images, then each
-        visible project's (each narrowing this queryset, which need not be scoped yet; the
-        page query keeps ``visible_to`` itself). ``owner OR project IN (…)`` is planned as a
-        walk of the images in sort order that stops after a page of matches: cheap for a
+        """``for_user(user, "view")`` as one queryset per index range: the user's own images,
+        then each visible project's (each narrowing this queryset, which need not be scoped
+        yet; the page query keeps ``for_user`` itself). ``owner OR project IN (…)`` is planned
+        as a walk of the images in sort order that stops after a page of matches: cheap for a
         user who owns many of them, a walk of the whole table for one who owns few or none;
         each arm walks only its own range. None (no split) beyond MAX_ARMS projects."""
         projects = self.visible_project_ids(user)
@@ -63,38 +78,11 @@ class ImageQuerySet(models.QuerySet):
     def visible_project_ids(self, user) -> list | None:
         """The ids of the projects whose images the user sees; None beyond MAX_ARMS of them
         (or for an anonymous user, who sees none)."""
-        from projects.models import Project
-
         if not user.is_authenticated:
             return None
-        projects = list(Project.objects.visible_to(user).order_by("pk")
+        projects = list(Project.objects.for_user(user, VIEW).order_by("pk")
                         .values_list("pk", flat=True)[: MAX_ARMS + 1])
         return projects if len(projects) <= MAX_ARMS else None
-
-    def changeable_by(self, user):
-        """Images whose own fields (title, notes, tags, rating, favorite) the user may change
-        and which they may delete: their own."""
-        if not user.is_authenticated:
-            return self.none()
-        return self.filter(owner=user)
-
-    def movable_by(self, user):
-        """Images the user may move into or out of a project: their own, and any image in a
-        project they may write to (its owner or an editor)."""
-        from projects.models import Project
-
-        if not user.is_authenticated:
-            return self.none()
-        return self.filter(
-            Q(owner=user) | Q(project__in=Project.objects.writable_by(user).values("pk"))
-        )
-
-    def files_visible_to(self, user):
-        """Images whose files the user may download: those visible_to them, or any for an
-        admin who holds the view permission (the admin shows thumbnails)."""
-        if user.is_authenticated and user.is_staff and user.has_perm("gallery.view_image"):
-            return self.all()
-        return self.visible_to(user)
 
 
 class Tag(models.Model):

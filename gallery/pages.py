@@ -34,7 +34,7 @@ def browse_context(request, base_filters: dict | None = None) -> dict:
             page = visible_page(request.user, Image.objects.select_related("generation"),
                                 params, size)
         except InvalidCursor as exc:
-            errors = {"cursor": [str(exc)]}
+            errors = exc.as_body()
         else:
             images = page.items
             if page.next_cursor:
@@ -48,8 +48,8 @@ def browse_context(request, base_filters: dict | None = None) -> dict:
 
 def browser_options(user) -> dict:
     """What the filter bar and the bulk bar offer: projects, providers, sorts."""
-    visible = list(Project.objects.visible_to(user).only("pk", "name", "owner_id"))
-    writable = set(Project.objects.writable_by(user).values_list("pk", flat=True))
+    visible = list(Project.objects.for_user(user, "view").only("pk", "name", "owner_id"))
+    writable = set(Project.objects.for_user(user, "contribute").values_list("pk", flat=True))
     return {
         "projects": visible,
         "writable_projects": [p for p in visible if p.pk in writable],
@@ -76,8 +76,8 @@ def gallery_page(request):
 def image_panel(request, pk):
     """The lightbox's details panel for one visible image."""
     image = get_object_or_404(
-        Image.objects.visible_to(request.user).select_related("generation", "owner", "project")
-        .prefetch_related("tags"), pk=pk,
+        Image.objects.for_user(request.user, "view")
+        .select_related("generation", "owner", "project").prefetch_related("tags"), pk=pk,
     )
     return render(request, "gallery/_details.html", {
         "image": image,

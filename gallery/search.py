@@ -194,15 +194,15 @@ def postgres_candidates(text: str, user, unsearched):
     projects = unsearched.visible_project_ids(user) if terms else None
     if projects is None:
         return None
-    # visible_to with the project ids written out: an OR of two indexed columns, which the
-    # planner can combine with the GIN index's bitmap (a subquery it cannot). The page
-    # query itself keeps visible_to.
+    # for_user(user, "view") with the project ids written out: an OR of two indexed columns,
+    # which the planner can combine with the GIN index's bitmap (a subquery it cannot). The page
+    # query itself keeps for_user(user, "view").
     seen = Q(owner=user) | Q(project_id__in=projects) if projects else Q(owner=user)
 
     def candidates(keyset):
         walk = _walk_rows(terms, user, projects, keyset.limit)
         if walk is not None and walk <= 2 * WALK_ROWS:
-            found = _bounded_walk(unsearched.visible_to(user), terms, keyset)
+            found = _bounded_walk(unsearched.for_user(user, "view"), terms, keyset)
             if len(found) >= keyset.limit:
                 return found
         return _all_matches(unsearched.filter(seen), terms, keyset)

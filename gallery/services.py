@@ -5,7 +5,7 @@ import threading
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
@@ -19,6 +19,7 @@ from gallery.models import (
     Tag,
     normalize_tag,
 )
+from imagegen.core.exceptions import Forbidden, NotFound
 from imagegen.core.imaging import ValidatedImage, make_thumbnail
 from imagegen.core.storage import image_name, thumbnail_name
 
@@ -123,12 +124,16 @@ MAX_BULK_IDS = 1000
 OWN_FIELDS = ("title", "notes", "tags", "rating", "favorite")
 
 
-class ImagesRefused(Exception):
-    """Some of the ids asked for are not images the user may change; nothing was changed."""
+class ImagesRefused(NotFound):
+    """Some of the ids asked for are not images the user may change; nothing was changed.
+    404 with the refused ``ids`` beside the message."""
 
     def __init__(self, ids):
         self.ids = sorted(ids)
-        super().__init__(f"No image you may change with id {', '.join(map(str, self.ids))}.")
+        super().__init__(
+            f"Nothing was changed: No image you may change with id "
+            f"{', '.join(map(str, self.ids))}.", extra={"ids": self.ids},
+        )
 
 
 def normalize_tags(names) -> list[str]:
@@ -180,7 +185,7 @@ def _check_target_project(user, project):
     if project is None:
         return None
     project_id = getattr(project, "pk", project)
-    target = Project.objects.writable_by(user).filter(pk=project_id).first()
+    target = Project.objects.for_user(user, "contribute").filter(pk=project_id).first()
     if target is None:
         raise ValidationError({"project": ["No such project you may add images to."]})
     return target
@@ -198,11 +203,11 @@ def _forget_covers(image_ids, target) -> None:
 def update_image(user, image: Image, data: dict) -> Image:
     """Change an image's title, notes, tags, rating, favorite (its owner only) and project
     (its owner, or an owner/editor of its current project; the target must be writable by
-    the user). PermissionDenied when the user may see the image but not make this change;
+    the user). Forbidden when the user may see the image but not make this change;
     Image.DoesNotExist when it was deleted since it was looked up."""
     own_changes = [name for name in OWN_FIELDS if name in data]
     if own_changes and image.owner_id != user.pk:
-        raise PermissionDenied("Only the image's owner may change " + ", ".join(own_changes) + ".")
+        raise Forbidden("Only the image's owner may change " + ", ".join(own_changes) + ".")
     with transaction.atomic():
         # Under the write lock (IMMEDIATE on SQLite, the row lock on PostgreSQL): a concurrent
         # delete has either happened, and this is a DoesNotExist, or waits for us.
@@ -210,8 +215,8 @@ def update_image(user, image: Image, data: dict) -> Image:
             raise Image.DoesNotExist(f"image {image.pk} is gone")
         fields = []
         if "project" in data:
-            if not Image.objects.movable_by(user).filter(pk=image.pk).exists():
-                raise PermissionDenied("You may not move this image out of its project.")
+            if not Image.objects.for_user(user, "move").filter(pk=image.pk).exists():
+                raise Forbidden("You may not move this image out of its project.")
             target = _check_target_project(user, data["project"])
             image.project = target
             fields.append("project")
@@ -259,13 +264,21 @@ def delete_images(images) -> int:
     return len(images)
 
 
+def delete_project_images(sender, project, with_images: bool, **kwargs) -> int:
+    """Receiver of projects' ``project_deleting``: delete the project's images with it when
+    asked (the default leaves them in their owners' galleries). Return how many."""
+    if not with_images:
+        return 0
+    return delete_images(Image.objects.filter(project=project).only("pk", "file", "thumbnail"))
+
+
 BULK_ACTIONS = ("delete", "favorite", "unfavorite", "move", "add_tag", "remove_tag",
                 "set_rating")
 
 
 def bulk_change(user, ids, action: str, *, project=None, tag=None, rating=None) -> int:
     """Apply one action to every listed image, all or nothing. ``move`` needs images the user
-    may move (see ``Image.objects.movable_by``) and a writable target (or None to unassign);
+    may move (``Image.objects.for_user(user, "move")``) and a writable target (or None to unassign);
     every other action needs the user's own images. ImagesRefused (changing nothing) names
     the ids that are not such images. Return how many images the action covered."""
     ids = list(dict.fromkeys(ids))
@@ -275,9 +288,9 @@ def bulk_change(user, ids, action: str, *, project=None, tag=None, rating=None) 
         raise ValidationError({"ids": ["Give at least one image id."]})
     if len(ids) > MAX_BULK_IDS:
         raise ValidationError({"ids": [f"At most {MAX_BULK_IDS} images at once."]})
-    scope = Image.objects.movable_by(user) if action == "move" else Image.objects.changeable_by(
+    scope = Image.objects.for_user(user, "move") if action == "move" else Image.objects.for_user(
         user
-    )
+    , "change")
     if action == "set_rating" and (rating is None or not 0 <= rating <= MAX_RATING):
         raise ValidationError({"rating": [f"Give a rating from 0 to {MAX_RATING}."]})
     if action in ("add_tag", "remove_tag"):
@@ -324,7 +337,7 @@ def remix_body(user, image: Image) -> dict:
 
     generation = image.generation
     project = None
-    if image.project_id and Project.objects.writable_by(user).filter(
+    if image.project_id and Project.objects.for_user(user, "contribute").filter(
         pk=image.project_id
     ).exists():
         project = image.project_id
@@ -338,7 +351,7 @@ def remix_initial(user, image_id) -> dict:
     image_id = str(image_id)
     if not (image_id.isascii() and image_id.isdigit() and int(image_id) <= MAX_ID):
         return {}
-    image = Image.objects.visible_to(user).select_related("generation").filter(
+    image = Image.objects.for_user(user, "view").select_related("generation").filter(
         pk=int(image_id)
     ).first()
     if image is None:

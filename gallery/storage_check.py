@@ -22,21 +22,13 @@ from PIL import Image as PILImage
 from gallery.models import Image
 from gallery.services import discard_unreferenced
 from imagegen.core.imaging import make_thumbnail
-from imagegen.core.storage import thumbnail_name
+from imagegen.core.storage import StoredFile, thumbnail_name
 
 logger = logging.getLogger(__name__)
 
 CHECKED_PREFIXES = ("images", "thumbnails")
 TEMP_PREFIX = "temp"
 DEFAULT_MIN_AGE = 3600
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    """A file in storage: its storage name and when it was last written."""
-
-    name: str
-    modified: datetime
 
 
 @dataclass

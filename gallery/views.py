@@ -59,7 +59,7 @@ class ImageFileView(APIView):
     """The original file. Owner: 200. Anyone else: 404."""
 
     def get(self, request, pk):
-        image = get_object_or_404(Image.objects.files_visible_to(request.user), pk=pk)
+        image = get_object_or_404(Image.objects.for_user(request.user, "download"), pk=pk)
         return _serve(request, image, image.file, f'"{image.sha256}"', image.content_type,
                       f"image-{image.pk}.{image.extension}")
 
@@ -70,6 +70,6 @@ class ImageThumbnailView(APIView):
     """The WebP thumbnail. Owner: 200. Anyone else: 404."""
 
     def get(self, request, pk):
-        image = get_object_or_404(Image.objects.files_visible_to(request.user), pk=pk)
+        image = get_object_or_404(Image.objects.for_user(request.user, "download"), pk=pk)
         return _serve(request, image, image.thumbnail, f'"{image.sha256}-t"', "image/webp",
                       f"image-{image.pk}-thumbnail.webp")

@@ -10,7 +10,6 @@ from rest_framework.views import APIView
 
 from generation import services
 from generation.models import Generation, Status
-from imagegen.core.api import NewestFirstPagination
 from imagegen.core.schema import CONFLICT
 
 MAX_NEGATIVE_PROMPT = 10_000
@@ -66,7 +65,7 @@ class GenerationSerializer(serializers.ModelSerializer):
 
 
 def visible_generations(request):
-    return Generation.objects.visible_to(request.user).prefetch_related("images")
+    return Generation.objects.for_user(request.user, "view").prefetch_related("images")
 
 
 class GenerateView(APIView):
@@ -95,14 +94,13 @@ class GenerationDetailView(generics.RetrieveAPIView):
 class GenerationCancelView(APIView):
     @extend_schema(request=None, responses={200: GenerationSerializer, 409: CONFLICT})
     def post(self, request, pk):
-        generation = get_object_or_404(Generation.objects.visible_to(request.user), pk=pk)
+        generation = get_object_or_404(Generation.objects.for_user(request.user, "view"), pk=pk)
         services.cancel_generation(generation)
         return Response(GenerationSerializer(visible_generations(request).get(pk=pk)).data)
 
 
 class GenerationListView(generics.ListAPIView):
     serializer_class = GenerationSerializer
-    pagination_class = NewestFirstPagination
 
     @extend_schema(parameters=[OpenApiParameter("status", enum=Status.values, required=False)])
     def get(self, request, *args, **kwargs):

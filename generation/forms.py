@@ -40,10 +40,10 @@ class GenerateForm(forms.Form):
         super().__init__(*args, **kwargs)
         from projects.models import Project
 
-        self.fields["project"].queryset = Project.objects.writable_by(user)
+        self.fields["project"].queryset = Project.objects.for_user(user, "contribute")
         from generation.models import StylePreset
 
-        self.fields["style"].queryset = StylePreset.objects.visible_to(user)
+        self.fields["style"].queryset = StylePreset.objects.for_user(user, "view")
 
     params = forms.JSONField(required=False, widget=forms.HiddenInput)
 

@@ -9,12 +9,15 @@ from dataclasses import asdict
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from generation.finish_hooks import generation_finished
 from generation.models import Generation, Status
 from generation.prompts import services as prompt_tools
+from generation.usage.budgets import check_submission
+from imagegen.core.exceptions import Conflict
 from imagegen.providers import DEFAULT_PROVIDER, all_providers, get_provider
 from imagegen.providers.base import GenerationRequest, ModelSpec, Provider
 from settings_app.keys import missing_key_message, resolve_api_key
@@ -24,8 +27,8 @@ logger = logging.getLogger(__name__)
 MAX_SEED = 2**32 - 1
 
 
-class GenerationConflict(Exception):
-    """The action does not apply to the generation in its current state."""
+class GenerationConflict(Conflict):
+    """The action does not apply to the generation in its current state (409)."""
 
 
 def _fail(field: str, message: str):
@@ -156,10 +159,10 @@ def create_generation(user, data: dict[str, Any]) -> Generation:
     provider, request = build_request(user, data)
     project = data.get("project")
     if project is not None and not isinstance(project, Project):
-        project = Project.objects.writable_by(user).filter(pk=project).first()
+        project = Project.objects.for_user(user, "contribute").filter(pk=project).first()
         if project is None:
             _fail("project", "No such project.")
-    elif project is not None and not Project.objects.writable_by(user).filter(
+    elif project is not None and not Project.objects.for_user(user, "contribute").filter(
         pk=project.pk
     ).exists():
         _fail("project", "No such project.")
@@ -171,15 +174,10 @@ def create_generation(user, data: dict[str, Any]) -> Generation:
     fields.update(prompt_tools.recorded_fields(data))  # style preset and the typed prompt
     estimate = provider.estimate_cost(request)
     with transaction.atomic():
-        # Budgets (dashboard, issue #6): lock the owner's row (PostgreSQL; SQLite's IMMEDIATE
-        # transaction serialises writers) so parallel submissions are checked one at a time.
-        from django.contrib.auth import get_user_model
-
-        from dashboard.budgets import check_submission
-
+        # Budgets: lock the owner's row (PostgreSQL; SQLite's IMMEDIATE transaction
+        # serialises writers) so parallel submissions are checked one at a time.
         list(get_user_model().objects.select_for_update().filter(pk=user.pk).values("pk"))
         check_submission(user, estimate, request.num_images)
-        # --- end budgets
         generation = Generation.objects.create(
             owner=user,
             project=project,

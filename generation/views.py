@@ -12,7 +12,7 @@ from settings_app.models import Preferences
 
 
 def _recent(user):
-    return Generation.objects.visible_to(user).prefetch_related("images")[:8]
+    return Generation.objects.for_user(user, "view").prefetch_related("images")[:8]
 
 
 def _preferred_spec(prefs):
@@ -114,7 +114,7 @@ def model_info(request):
 def generation_status(request, pk):
     """The status panel; it keeps polling itself until the generation has finished."""
     generation = get_object_or_404(
-        Generation.objects.visible_to(request.user).prefetch_related("images"), pk=pk
+        Generation.objects.for_user(request.user, "view").prefetch_related("images"), pk=pk
     )
     return render(request, "generation/_status.html", {"generation": generation})
 
@@ -123,7 +123,7 @@ def generation_status(request, pk):
 @require_GET
 def generation_detail(request, pk):
     generation = get_object_or_404(
-        Generation.objects.visible_to(request.user).prefetch_related("images"), pk=pk
+        Generation.objects.for_user(request.user, "view").prefetch_related("images"), pk=pk
     )
     return render(request, "generation/detail.html", {"generation": generation})
 
@@ -131,7 +131,7 @@ def generation_detail(request, pk):
 @login_required
 @require_POST
 def generation_cancel(request, pk):
-    generation = get_object_or_404(Generation.objects.visible_to(request.user), pk=pk)
+    generation = get_object_or_404(Generation.objects.for_user(request.user, "view"), pk=pk)
     try:
         services.cancel_generation(generation)
     except services.GenerationConflict:

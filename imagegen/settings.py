@@ -291,6 +291,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "imagegen.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "imagegen.core.api.exception_handler",
+    # Every list endpoint pages the same way, in the size the user chose.
+    "DEFAULT_PAGINATION_CLASS": "settings_app.pagination.PreferredPageSizePagination",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 REST_KNOX = {
@@ -355,7 +357,8 @@ PROMPT_ENHANCE_TIMEOUT = env_int("PROMPT_ENHANCE_TIMEOUT", 30, minimum=1, maximu
 PROMPT_VARIATIONS_MAX = env_int("PROMPT_VARIATIONS_MAX", 16, minimum=1, maximum=256)
 
 # A NUL in a query parameter is a 400 before any view (PostgreSQL cannot compare it).
-MIDDLEWARE += ["imagegen.core.middleware.RejectNulInQueryMiddleware"]
+MIDDLEWARE += ["imagegen.core.middleware.RejectNulInQueryMiddleware",
+               "imagegen.core.middleware.ServiceErrorMiddleware"]
 # --- Production hardening (see docs/deploy.md) ----------------------------------------------
 # Defaults suit the quick start on http://127.0.0.1:8000; docs/deploy.md lists the values for
 # a server behind TLS, with which `manage.py check --deploy --fail-level WARNING` passes.

@@ -1,13 +1,10 @@
 """REST API for projects: list, create, read, change (members included) and delete."""
 
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from imagegen.core.api import NewestFirstPagination
 from projects import services
 from projects.models import Project, Role
 
@@ -59,14 +56,13 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 def annotated_projects(user):
     """Projects visible to the user, with their counts, cover and members."""
-    return Project.objects.visible_to(user).with_stats()
+    return Project.objects.for_user(user, "view").with_stats()
 
 
 class ProjectListView(generics.ListCreateAPIView):
     """GET /api/projects (owned and shared), POST /api/projects (create, owner = you)."""
 
     serializer_class = ProjectSerializer
-    pagination_class = NewestFirstPagination
 
     def get_queryset(self):
         return annotated_projects(self.request.user)
@@ -88,14 +84,13 @@ class ProjectDetailView(generics.RetrieveAPIView):
     def get_queryset(self):
         return annotated_projects(self.request.user)
 
-    def _owned(self, request, pk) -> Project:
-        project = get_object_or_404(Project.objects.visible_to(request.user), pk=pk)
-        if project.owner_id != request.user.pk:
-            raise PermissionDenied("Only the project's owner may change or delete it.")
-        return project
+    def _owned(self, request, pk, action) -> Project:
+        return Project.objects.get_for_user(
+            request.user, action, pk=pk, denied="Only the project's owner may change or delete it."
+        )
 
     def _change(self, request, pk, partial):
-        project = self._owned(request, pk)
+        project = self._owned(request, pk, "change")
         form = ProjectSerializer(project, data=request.data, partial=partial,
                                  context={"request": request})
         form.is_valid(raise_exception=True)
@@ -114,7 +109,7 @@ class ProjectDetailView(generics.RetrieveAPIView):
     @extend_schema(parameters=[OpenApiParameter("delete_images", bool, required=False)],
                    responses={204: None})
     def delete(self, request, pk):
-        project = self._owned(request, pk)
+        project = self._owned(request, pk, "delete")
         wanted = request.query_params.get("delete_images", "").lower() in ("1", "true", "yes")
         services.delete_project(project, delete_images=wanted)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -4,36 +4,27 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from imagegen.core.permissions import CHANGE, CONTRIBUTE, DELETE, VIEW, PermissionQuerySet
+
 
 class Role(models.TextChoices):
     VIEWER = "viewer", "Viewer"
     EDITOR = "editor", "Editor"
 
 
-class ProjectQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Projects the user may see: the ones they own and the ones shared with them."""
-        if not user.is_authenticated:
-            return self.none()
-        shared = ProjectMembership.objects.filter(user=user).values("project_id")
-        return self.filter(Q(owner=user) | Q(pk__in=shared))
+class ProjectQuerySet(PermissionQuerySet):
+    actions = (VIEW, CONTRIBUTE, CHANGE, DELETE)
 
-    def writable_by(self, user):
-        """Projects the user may add generations and images to, and remove images from:
-        the ones they own and the ones where they are an editor."""
-        if not user.is_authenticated:
-            return self.none()
-        editing = ProjectMembership.objects.filter(user=user, role=Role.EDITOR).values(
-            "project_id"
-        )
-        return self.filter(Q(owner=user) | Q(pk__in=editing))
-
-    def owned_by(self, user):
-        """Projects whose settings, members and existence the user controls: their own."""
-        if not user.is_authenticated:
-            return self.none()
-        return self.filter(owner=user)
-
+    def _scope(self, user, action):
+        """view: the projects the user owns and the ones shared with them. contribute (add
+        generations and images, remove images): the ones they own and the ones where they
+        are an editor. change (settings, members) and delete: their own."""
+        if action in (CHANGE, DELETE):
+            return self.filter(owner=user)
+        shared = ProjectMembership.objects.filter(user=user)
+        if action == CONTRIBUTE:
+            shared = shared.filter(role=Role.EDITOR)
+        return self.filter(Q(owner=user) | Q(pk__in=shared.values("project_id")))
 
     def with_stats(self):
         """Annotate image_count, total_cost_usd (what generating into the project cost) and
@@ -51,8 +42,10 @@ class ProjectQuerySet(models.QuerySet):
         )
         from django.db.models.functions import Coalesce
 
-        from gallery.models import Image
-        from generation.models import Generation
+        # The image and generation models sit in apps above this one: they are reached
+        # through their relations to Project, not imported.
+        Image = Project.images.field.model  # noqa: N806 - a model class
+        Generation = Project.generations.field.model  # noqa: N806
 
         money = DecimalField(max_digits=14, decimal_places=6)
         images = Image.objects.filter(project=OuterRef("pk")).order_by()

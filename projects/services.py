@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from projects.models import Project, ProjectMembership, Role
+from projects.signals import project_deleting
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +43,9 @@ def _check_name(owner, name: str, project: Project | None = None) -> str:
 
 
 def _check_cover(project: Project, image_id):
-    from gallery.models import Image
-
     if image_id is None:
         return None
-    image = Image.objects.filter(pk=image_id, project=project).first() if project.pk else None
+    image = project.images.filter(pk=image_id).first() if project.pk else None
     if image is None:
         raise ValidationError({"cover_image": ["Choose an image that is in this project."]})
     return image
@@ -132,17 +131,12 @@ def update_project(project: Project, data: dict) -> Project:
 
 def delete_project(project: Project, *, delete_images: bool = False) -> int:
     """Delete the project. Its images stay in their owners' galleries, unassigned, unless
-    ``delete_images``: then every image in it is deleted too (files after commit). Return
-    the number of images deleted."""
-    from gallery.models import Image
-    from gallery.services import delete_images as delete_image_rows
-
-    deleted = 0
+    ``delete_images``: then every image in it is deleted too (by the gallery, which listens
+    to ``project_deleting``; files after commit). Return the number of images deleted."""
     with transaction.atomic():
-        if delete_images:
-            deleted = delete_image_rows(
-                Image.objects.filter(project=project).only("pk", "file", "thumbnail")
-            )
+        answers = project_deleting.send(sender=Project, project=project,
+                                        with_images=delete_images)
+        deleted = sum(count for _, count in answers if isinstance(count, int))
         project.delete()  # images left in it become unassigned (SET_NULL)
     logger.info("project %s deleted with %d image(s)", project.pk, deleted)
     return deleted

@@ -27,7 +27,7 @@ def project_list(request):
             form.add_error(None, error)  # {"name": [...]}: shown at the field
         else:
             return redirect("project-detail", pk=project.pk)
-    projects = Project.objects.visible_to(request.user).with_stats()
+    projects = Project.objects.for_user(request.user, "view").with_stats()
     status = 400 if form.errors else 200
     return render(request, "projects/list.html", {"projects": projects, "form": form},
                   status=status)
@@ -35,7 +35,7 @@ def project_list(request):
 
 @login_required
 def project_detail(request, pk):
-    project = get_object_or_404(Project.objects.visible_to(request.user).with_stats(), pk=pk)
+    project = get_object_or_404(Project.objects.for_user(request.user, "view").with_stats(), pk=pk)
     context = browse_context(request, {"project": project.pk})
     context.update(browser_options(request.user))
     context.update({
@@ -48,7 +48,7 @@ def project_detail(request, pk):
 
 
 def _owned_project(request, pk) -> Project:
-    project = get_object_or_404(Project.objects.visible_to(request.user), pk=pk)
+    project = get_object_or_404(Project.objects.for_user(request.user, "view"), pk=pk)
     if project.owner_id != request.user.pk:
         messages.error(request, "Only the project's owner may change it.")
         return None

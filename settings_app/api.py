@@ -11,6 +11,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from imagegen.core.exceptions import NotFound
 from settings_app import services
 from settings_app.models import ApiKey, NamedToken, Preferences, Theme
 
@@ -43,7 +44,7 @@ class ApiKeyInputSerializer(serializers.Serializer):
 
 def visible_keys(request):
     # The encrypted column is never needed to show a key: masked comes from last4.
-    return ApiKey.objects.visible_to(request.user).defer("secret")
+    return ApiKey.objects.for_user(request.user, "view").defer("secret")
 
 
 class ApiKeyListView(APIView):
@@ -71,8 +72,7 @@ class ApiKeyDetailView(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, provider):
         if not services.delete_api_key(request.user, provider):
-            return Response({"detail": f"You have no stored key for {provider!r}."},
-                            status=status.HTTP_404_NOT_FOUND)
+            raise NotFound(f"You have no stored key for {provider!r}.")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -135,7 +135,7 @@ class PreferencesSerializer(serializers.ModelSerializer):
 
         self.user = user
         if user is not None:  # None only when the schema generator inspects the fields
-            self.fields["default_project"].queryset = Project.objects.writable_by(user)
+            self.fields["default_project"].queryset = Project.objects.for_user(user, "contribute")
 
     def get_limits(self, prefs) -> dict:
         return effective_limits()
@@ -190,7 +190,7 @@ class NewNamedTokenSerializer(NamedTokenSerializer):
 
 
 def visible_tokens(request):
-    return NamedToken.objects.visible_to(request.user).select_related("token")
+    return NamedToken.objects.for_user(request.user, "view").select_related("token")
 
 
 class TokenListView(APIView):

@@ -39,7 +39,7 @@ class PreferencesForm(forms.ModelForm):
         self.fields["default_provider"].choices = [("", "Offline (built-in)")] + [
             (name, provider_label(name)) for name in provider_names() if name != "offline"
         ]
-        self.fields["default_project"].queryset = Project.objects.writable_by(user)
+        self.fields["default_project"].queryset = Project.objects.for_user(user, "contribute")
         self.fields["default_project"].empty_label = "No project"
         self.fields["time_zone"] = forms.ChoiceField(
             required=False, label="Time zone", help_text=Preferences.time_zone.field.help_text,

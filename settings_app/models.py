@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from imagegen.core.permissions import CHANGE, DELETE, VIEW, PermissionQuerySet
 from settings_app.crypto import EncryptedSecretField
 
 # The cloud providers that need a key. Kept here as well as in the provider registry so key
@@ -137,9 +138,9 @@ class Preferences(models.Model):
                 )
         elif self.default_model:
             errors["default_model"] = "Choose a default provider before a default model."
-        if self.default_project_id is not None and not Project.objects.writable_by(
+        if self.default_project_id is not None and not Project.objects.for_user(
             self.user
-        ).filter(pk=self.default_project_id).exists():
+        , "contribute").filter(pk=self.default_project_id).exists():
             errors["default_project"] = "No such project."
         if errors:
             raise ValidationError(errors)
@@ -212,11 +213,11 @@ class StoredKey(models.Model):
         self.last_test_ok, self.last_test_message, self.last_test_at = None, "", None
 
 
-class ApiKeyQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Keys the user may see and change: only their own."""
-        if not user.is_authenticated:
-            return self.none()
+class ApiKeyQuerySet(PermissionQuerySet):
+    actions = (VIEW, CHANGE, DELETE)
+
+    def _scope(self, user, action):
+        """Keys the user may see, change and delete: only their own."""
         return self.filter(user=user)
 
 
@@ -260,11 +261,11 @@ class TeamKey(StoredKey):
         return f"Team {self.provider} key ({self.masked})"
 
 
-class NamedTokenQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Tokens the user may see and revoke: only their own."""
-        if not user.is_authenticated:
-            return self.none()
+class NamedTokenQuerySet(PermissionQuerySet):
+    actions = (VIEW, DELETE)
+
+    def _scope(self, user, action):
+        """Tokens the user may see and revoke (delete): only their own."""
         return self.filter(token__user=user)
 
 

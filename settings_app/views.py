@@ -19,7 +19,7 @@ from settings_app.models import ApiKey, NamedToken, Preferences, Theme
 
 def _key_rows(user, forms=None, results=None):
     """One row per keyed provider: the stored key (masked) or none, and its form."""
-    stored = {k.provider: k for k in ApiKey.objects.visible_to(user).defer("secret")}
+    stored = {k.provider: k for k in ApiKey.objects.for_user(user, "view").defer("secret")}
     forms, results = forms or {}, results or {}
     return [
         {"provider": name, "label": services.provider_label(name), "key": stored.get(name),
@@ -29,7 +29,7 @@ def _key_rows(user, forms=None, results=None):
 
 
 def _tokens(user):
-    return NamedToken.objects.visible_to(user).select_related("token")
+    return NamedToken.objects.for_user(user, "view").select_related("token")
 
 
 def _page(request, *, form=None, key_forms=None, token_form=None, new_token=None,

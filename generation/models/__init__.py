@@ -1,12 +1,15 @@
 """The generation app's models, one module per concern (as netbox splits its models):
-generations here, prompt tools in ``generation.prompts.models``, and the model catalog's
+generations here, prompt tools in ``generation.prompts.models``, the usage ledger and budgets
+in ``generation.usage.models`` (tables of the ``dashboard`` app), and the model catalog's
 table, which the providers package defines (``imagegen.providers.models``)."""
 
 from generation.models.generation import FINISHED_STATUSES, Generation, GenerationQuerySet, Status
 from generation.prompts.models import HiddenPrompt, StylePreset
+from generation.usage.models import DailyUsage, RolledUpGeneration, TeamBudget, UserBudget
 from imagegen.providers.models import CatalogModel, PriceUnit
 
 __all__ = [
-    "FINISHED_STATUSES", "CatalogModel", "Generation", "GenerationQuerySet", "HiddenPrompt",
-    "PriceUnit", "Status", "StylePreset",
+    "FINISHED_STATUSES", "CatalogModel", "DailyUsage", "Generation", "GenerationQuerySet",
+    "HiddenPrompt", "PriceUnit", "RolledUpGeneration", "Status", "StylePreset", "TeamBudget",
+    "UserBudget",
 ]

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from imagegen.core.permissions import CHANGE, DELETE, VIEW, PermissionQuerySet
+
 
 class Status(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -16,11 +18,12 @@ class Status(models.TextChoices):
 FINISHED_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
 
 
-class GenerationQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Generations the user may see: their own. Everything else is a 404."""
-        if not user.is_authenticated:
-            return self.none()
+class GenerationQuerySet(PermissionQuerySet):
+    actions = (VIEW, CHANGE, DELETE)
+
+    def _scope(self, user, action):
+        """Generations the user may see, cancel or retry (change) and delete: their own.
+        Everything else is a 404."""
         return self.filter(owner=user)
 
     def finished(self):
@@ -91,7 +94,7 @@ class Generation(models.Model):
             models.Index(fields=["owner", "status", "-id"], name="gen_owner_status"),
             models.Index(fields=["status", "heartbeat_at"], name="gen_status_heartbeat"),
             models.Index(fields=["status", "id"], name="gen_status_oldest"),
-            # Dashboard figures over days that are not the team's (dashboard.windows).
+            # Dashboard figures over days that are not the team's (generation.usage.windows).
             models.Index(fields=["created_at"], name="gen_created"),
             models.Index(fields=["owner", "created_at"], name="gen_owner_created"),
             models.Index(fields=["project", "created_at"], name="gen_project_created"),

@@ -5,7 +5,6 @@ prompt_enhance; these views check input and shape answers."""
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,7 +12,8 @@ from generation.api import GenerateRequestSerializer
 from generation.models import StylePreset
 from generation.prompts import history as prompt_history
 from generation.prompts import services as prompt_tools
-from generation.prompts.enhance import EnhanceError, enhance_prompt
+from generation.prompts.enhance import enhance_prompt
+from imagegen.core.exceptions import NotFound
 
 # --- Style presets ---------------------------------------------------------------------------
 
@@ -49,7 +49,7 @@ class StylePresetWriteSerializer(serializers.Serializer):
 
 
 def visible_styles(request):
-    return StylePreset.objects.visible_to(request.user).select_related("owner")
+    return StylePreset.objects.for_user(request.user, "view").select_related("owner")
 
 
 class StylePresetListView(APIView):
@@ -86,10 +86,7 @@ class StylePresetDetailView(APIView):
         # PATCH changes only the keys sent; PUT replaces all (defaults for missing optionals).
         data = {key: form.validated_data[key] for key in form.validated_data
                 if not partial or key in request.data}
-        try:
-            style = prompt_tools.save_style(request.user, data, style)
-        except prompt_tools.NotYourStyle as exc:
-            raise PermissionDenied(str(exc)) from None
+        style = prompt_tools.save_style(request.user, data, style)
         return Response(StylePresetSerializer(style, context={"request": request}).data)
 
     @extend_schema(request=StylePresetWriteSerializer, responses={200: StylePresetSerializer})
@@ -103,10 +100,7 @@ class StylePresetDetailView(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, pk):
         style = self.get_object(request, pk)
-        try:
-            prompt_tools.delete_style(request.user, style)
-        except prompt_tools.NotYourStyle as exc:
-            raise PermissionDenied(str(exc)) from None
+        prompt_tools.delete_style(request.user, style)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -138,13 +132,9 @@ class EnhanceView(APIView):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         style = prompt_tools.resolve_style(request.user, data.get("style"))
-        try:
-            result = enhance_prompt(request.user, data["prompt"], style=style,
-                                    provider=data.get("provider") or None,
-                                    model=data.get("model") or None)
-        except EnhanceError as exc:
-            body = {exc.field: [exc.message]} if exc.field else {"detail": exc.message}
-            return Response(body, status=exc.status)
+        result = enhance_prompt(request.user, data["prompt"], style=style,
+                                provider=data.get("provider") or None,
+                                model=data.get("model") or None)
         return Response(EnhanceResponseSerializer(result).data)
 
 
@@ -188,8 +178,7 @@ class HistoryEntryView(APIView):
     def delete(self, request, key):
         """Remove one entry from your history; another user's entry is a 404."""
         if not prompt_history.delete_history_entry(request.user, key):
-            return Response({"detail": "No such history entry."},
-                            status=status.HTTP_404_NOT_FOUND)
+            raise NotFound("No such history entry.")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -3,8 +3,8 @@ models, through OpenRouter or OpenAI, with the user's own key.
 
 The call goes to the chat-completions endpoint with the official ``openai`` SDK at
 ``OPENROUTER_BASE_URL`` / ``OPENAI_BASE_URL`` (tests point these at local fake servers).
-Failures become ``EnhanceError`` with a message in words and the HTTP status the API answers
-with: 400 when the user can fix it (key, credit, model), 502 when the provider failed.
+Failures are ``EnhanceRefused`` (400: the user can fix it: key, credit, model) or
+``EnhanceError`` (502: the provider failed), each with a message in words.
 The key never appears in a message, a log line or a response.
 
 Cost: OpenRouter reports it (``usage.cost``, USD). For OpenAI it is computed from the token
@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from imagegen.core.exceptions import BadRequest, ServiceError, UpstreamError
 from imagegen.core.lazy_import import lazy_module
 from settings_app.keys import missing_key_message, record_key_use, resolve_api_key
 
@@ -51,14 +52,12 @@ SYSTEM_INSTRUCTION = (
 )
 
 
-class EnhanceError(Exception):
-    """Enhancement failed; ``message`` says why in words, ``status`` is the HTTP answer."""
+class EnhanceError(UpstreamError):
+    """Enhancement failed at the provider (502); the message says why in words."""
 
-    def __init__(self, message: str, status: int = 502, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.field = field
+
+class EnhanceRefused(BadRequest):
+    """Enhancement cannot run as asked: a key, credit or model to fix (400)."""
 
 
 @dataclass(frozen=True)
@@ -81,14 +80,14 @@ def _default_model(provider: str) -> str:
 
 def choose_provider(user, provider: str | None) -> tuple[str, str]:
     """The provider to ask and the user's key for it: the one named, or the first with a key.
-    EnhanceError (400, on ``provider``) names the key that is missing."""
+    EnhanceRefused (400, on ``provider``) names the key that is missing."""
     if provider:
         if provider not in PROVIDERS:
-            raise EnhanceError(f"Unknown provider {provider!r}; enhancement uses "
-                               f"{' or '.join(PROVIDERS)}.", 400, "provider")
+            raise EnhanceRefused(f"Unknown provider {provider!r}; enhancement uses "
+                               f"{' or '.join(PROVIDERS)}.", field="provider")
         key = resolve_api_key(user, provider)
         if key is None:
-            raise EnhanceError(missing_key_message(PROVIDERS[provider]), 400, "provider")
+            raise EnhanceRefused(missing_key_message(PROVIDERS[provider]), field="provider")
         record_key_use(user, provider, key.source)
         return provider, key.value
     for name in PREFERENCE:
@@ -96,9 +95,9 @@ def choose_provider(user, provider: str | None) -> tuple[str, str]:
         if key is not None:
             record_key_use(user, name, key.source)
             return name, key.value
-    raise EnhanceError("Enhancing a prompt needs an OpenRouter or OpenAI API key: add one "
+    raise EnhanceRefused("Enhancing a prompt needs an OpenRouter or OpenAI API key: add one "
                        "under Settings → Provider keys, or ask an administrator for access to "
-                       "the team key.", 400, "provider")
+                       "the team key.", field="provider")
 
 
 def _instruction(style) -> str:
@@ -115,33 +114,33 @@ def _provider_message(exc: "openai.APIStatusError", api_key: str) -> str:
     return str(message).replace(api_key, "***")[:300]
 
 
-def _explain(exc: Exception, label: str, api_key: str) -> EnhanceError:
-    """An SDK failure in words, with the status our API answers with."""
+def _explain(exc: Exception, label: str, api_key: str) -> ServiceError:
+    """An SDK failure in words: EnhanceRefused or EnhanceError."""
     if isinstance(exc, openai.APITimeoutError):
-        return EnhanceError(f"{label} did not answer in time; try again.", 502)
+        return EnhanceError(f"{label} did not answer in time; try again.")
     if isinstance(exc, openai.APIConnectionError):
-        return EnhanceError(f"Could not reach {label}; try again later.", 502)
+        return EnhanceError(f"Could not reach {label}; try again later.")
     if isinstance(exc, openai.APIStatusError):
         status, code = exc.status_code, str(getattr(exc, "code", "") or "")
         if status == 401:
-            return EnhanceError(f"{label} rejected the API key: check it in Settings.", 400)
+            return EnhanceRefused(f"{label} rejected the API key: check it in Settings.")
         if status == 402 or code == "insufficient_quota":
-            return EnhanceError(f"The {label} account has no credit left: add credit or use "
-                                f"another key.", 400)
+            return EnhanceRefused(f"The {label} account has no credit left: add credit or use "
+                                f"another key.")
         if status == 403:
             detail = _provider_message(exc, api_key)
-            return EnhanceError(f"{label} refused the request"
-                                f"{': ' + detail if detail else '.'}", 400)
+            return EnhanceRefused(f"{label} refused the request"
+                                f"{': ' + detail if detail else '.'}")
         if status == 429:
             return EnhanceError(f"{label} is rate limiting requests; wait a moment and try "
-                                f"again.", 502)
+                                f"again.")
         if status >= 500:
             return EnhanceError(f"{label} is having problems (HTTP {status}); try again "
-                                f"later.", 502)
+                                f"later.")
         detail = _provider_message(exc, api_key)
-        return EnhanceError(f"{label} did not accept the request"
-                            f"{': ' + detail if detail else '.'}", 400)
-    return EnhanceError(f"{label} sent an answer that could not be read; try again.", 502)
+        return EnhanceRefused(f"{label} did not accept the request"
+                            f"{': ' + detail if detail else '.'}")
+    return EnhanceError(f"{label} sent an answer that could not be read; try again.")
 
 
 def _cost(provider: str, model: str, usage) -> Decimal | None:
@@ -190,7 +189,7 @@ def enhance_prompt(user, prompt: str, *, style=None, provider: str | None = None
     except (openai.OpenAIError, ValueError) as exc:  # ValueError: a body that is not JSON
         error = _explain(exc, label, api_key)
         logger.warning("prompt enhancement via %s (%s) failed: %s", provider, model,
-                       error.message)
+                       error.detail)
         raise error from None
     finally:
         client.close()
@@ -200,12 +199,12 @@ def enhance_prompt(user, prompt: str, *, style=None, provider: str | None = None
     if isinstance(extra.get("error"), dict):
         detail = str(extra["error"].get("message") or "").replace(api_key, "***")[:300]
         raise EnhanceError(f"{label} could not enhance the prompt"
-                           f"{': ' + detail if detail else '.'}", 502)
+                           f"{': ' + detail if detail else '.'}")
     choices = completion.choices or []
     content = choices[0].message.content if choices and choices[0].message else None
     enhanced = _clean(content or "")
     if not enhanced:
-        raise EnhanceError(f"{label} answered without a prompt; try again.", 502)
+        raise EnhanceError(f"{label} answered without a prompt; try again.")
     cost = _cost(provider, model, completion.usage)
     logger.info("prompt enhanced via %s (%s), cost %s", provider, model, cost)
     return Enhanced(prompt=enhanced[:MAX_ENHANCED_LENGTH], model=completion.model or model,

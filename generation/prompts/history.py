@@ -22,7 +22,7 @@ def entry_id(prompt: str, negative_prompt: str) -> str:
 
 
 def _entries(user):
-    generations = Generation.objects.visible_to(user).annotate(
+    generations = Generation.objects.for_user(user, "view").annotate(
         typed=Case(When(prompt_text="", then=F("prompt")), default=F("prompt_text")),
         typed_negative=Case(When(prompt_text="", then=F("negative_prompt")),
                             default=F("negative_prompt_text")),

@@ -9,28 +9,25 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from imagegen.core.permissions import CHANGE, DELETE, VIEW, PermissionQuerySet
+from projects.models import Project
+
 PROMPT_PLACEHOLDER = "{prompt}"
 
 
-class StylePresetQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Presets the user may see and use: built-in ones, their own, and presets shared
-        into a project the user can see. Everything else is a 404."""
-        if not user.is_authenticated:
-            return self.none()
-        from projects.models import Project
+class StylePresetQuerySet(PermissionQuerySet):
+    actions = (VIEW, CHANGE, DELETE)
 
+    def _scope(self, user, action):
+        """view (see and use): built-in presets, the user's own, and presets shared into a
+        project the user can see. change (also share) and delete: only their own."""
+        if action in (CHANGE, DELETE):
+            return self.filter(owner=user)
         return self.filter(
             Q(owner__isnull=True)
             | Q(owner=user)
-            | Q(project__in=Project.objects.visible_to(user).values("pk"))
+            | Q(project__in=Project.objects.for_user(user, VIEW).values("pk"))
         )
-
-    def editable_by(self, user):
-        """Presets the user may change, share or delete: only their own."""
-        if not user.is_authenticated:
-            return self.none()
-        return self.filter(owner=user)
 
 
 class StylePreset(models.Model):

@@ -15,12 +15,13 @@ from django.db import IntegrityError, transaction
 from generation.models import StylePreset
 from generation.prompts.models import PROMPT_PLACEHOLDER
 from generation.prompts.variations import count_combinations, expand
+from imagegen.core.exceptions import Forbidden
 
 MAX_STYLE_TEMPLATE = 2000
 
 
-class NotYourStyle(Exception):
-    """The user may use this preset but not change it (built in, or a teammate's)."""
+class NotYourStyle(Forbidden):
+    """The user may use this preset but not change it (built in, or a teammate's): 403."""
 
 
 def _check_owner(user, style: StylePreset) -> None:
@@ -47,7 +48,7 @@ def resolve_style(user, value) -> StylePreset | None:
         pk = int(pk)
     except (TypeError, ValueError):
         _fail("style", "Give the style preset's id.")
-    style = StylePreset.objects.visible_to(user).filter(pk=pk).first()
+    style = StylePreset.objects.for_user(user, "view").filter(pk=pk).first()
     if style is None:
         _fail("style", "No such style preset.")
     return style
@@ -149,7 +150,7 @@ def _writable_project(user, value):
     if value in (None, ""):
         return None
     pk = value.pk if isinstance(value, Project) else value
-    project = Project.objects.writable_by(user).filter(pk=pk).first()
+    project = Project.objects.for_user(user, "contribute").filter(pk=pk).first()
     if project is None:
         _fail("project", "No such project.")
     return project

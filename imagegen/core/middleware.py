@@ -1,8 +1,10 @@
 """Request guards that apply to every URL."""
 
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 from imagegen.core.error_pages import JSON_PREFIXES
+from imagegen.core.exceptions import ServiceError
 
 
 class RejectNulInQueryMiddleware:
@@ -25,3 +27,26 @@ class RejectNulInQueryMiddleware:
                                     status=400)
             return HttpResponseBadRequest(message)
         return self.get_response(request)
+
+
+class ServiceErrorMiddleware:
+    """The page-level half of the one error mapping (the API's is imagegen.core.api): a
+    ServiceError that a page or file view lets through answers its status with its message,
+    as JSON under /api/ and /files/. NotFound and Forbidden never get here as such: they are
+    Django's Http404 and PermissionDenied, which Django answers with its 404 and 403 pages."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, ServiceError) or isinstance(
+            exception, (Http404, PermissionDenied)
+        ):
+            return None
+        if request.path.startswith(JSON_PREFIXES):
+            return JsonResponse(exception.as_body(), status=exception.status_code)
+        return HttpResponse(exception.detail, status=exception.status_code,
+                            content_type="text/plain; charset=utf-8")

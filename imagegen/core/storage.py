@@ -8,11 +8,21 @@ import contextlib
 import os
 import re
 import tempfile
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.files.storage import FileSystemStorage
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 SUBDIRS = ("images", "thumbnails", "temp")
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file in storage: its storage name and when it was last written."""
+
+    name: str
+    modified: datetime
 
 
 def _shard(sha256: str) -> str:

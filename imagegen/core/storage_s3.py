@@ -10,6 +10,8 @@ from datetime import UTC
 
 from storages.backends.s3 import S3Storage
 
+from imagegen.core.storage import StoredFile
+
 
 class ContentAddressedS3Storage(S3Storage):
     """S3 storage whose names are content hashes: a name is never changed to make it unique,
@@ -31,8 +33,6 @@ class ContentAddressedS3Storage(S3Storage):
 
     def iter_files(self, prefix: str):
         """Every object under ``prefix`` as StoredFile, paging through the listing."""
-        from gallery.storage_check import StoredFile  # not at import: storages load early
-
         root = self._normalize_name("x")[:-1]  # the location with its trailing slash, or ""
         for obj in self.bucket.objects.filter(Prefix=root + prefix.strip("/") + "/"):
             name = obj.key[len(root):]

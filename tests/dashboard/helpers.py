@@ -4,9 +4,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from dashboard.rollup import record_generation_finished
 from gallery.models import Image
 from generation.models import Generation, Status
+from generation.usage.rollup import record_generation_finished
 
 UTC = ZoneInfo("UTC")
 

@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from dashboard.models import TeamBudget, UserBudget
 from generation import services
 from generation.models import Generation, Status
+from generation.usage.models import TeamBudget, UserBudget
 from imagegen import providers
 from tests.conftest import client_for
 from tests.dashboard.helpers import finished, live

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dashboard.failures import failure_kind, failure_label
+from generation.usage.failures import failure_kind, failure_label
 from settings_app.keys import missing_key_message
 
 

@@ -5,9 +5,9 @@ from datetime import date
 import pytest
 from django.core.management import call_command
 
-from dashboard.models import DailyUsage, RolledUpGeneration
-from dashboard.rollup import latency_bucket, rebuild_rollups, record_generation_finished
 from generation.models import Status
+from generation.usage.models import DailyUsage, RolledUpGeneration
+from generation.usage.rollup import latency_bucket, rebuild_rollups, record_generation_finished
 from tests.dashboard.helpers import finished, live
 
 pytestmark = pytest.mark.django_db

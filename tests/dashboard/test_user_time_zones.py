@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from dashboard import budgets, services, windows
-from dashboard.models import UserBudget
-from dashboard.rollup import record_generation_finished
+from dashboard import services
 from gallery.models import Image
 from generation.models import Generation, Status
+from generation.usage import budgets, windows
+from generation.usage.models import UserBudget
+from generation.usage.rollup import record_generation_finished
 from projects.models import Project
 from settings_app.models import Preferences
 from tests.conftest import client_for
@@ -327,7 +328,7 @@ def test_pages_render_in_the_users_zone_and_the_api_does_not(owner, owner_client
 def test_the_rollup_keeps_the_teams_days_whatever_zone_is_active(owner):
     """A cancel from a page runs with its user's zone active; the rollup still counts the
     generation on the team's day."""
-    from dashboard.models import DailyUsage
+    from generation.usage.models import DailyUsage
 
     with timezone.override(ZoneInfo("Asia/Tokyo")):
         finished(owner, "2025-03-01 20:00")  # 2 March in Tokyo

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def serializer_items(user, **filters):
-    images = (Image.objects.visible_to(user).filter(**filters)
+    images = (Image.objects.for_user(user, "view").filter(**filters)
               .select_related("generation", "owner").prefetch_related("tags").order_by("-id"))
     return ImageSerializer(images, many=True).data
 
@@ -111,7 +111,7 @@ def test_items_match_under_a_script_prefix(owner, varied_images):
 
     set_script_prefix("/studio/")
     try:
-        rows = list(Image.objects.visible_to(owner).values(*COLUMNS).order_by("-id"))
+        rows = list(Image.objects.for_user(owner, "view").values(*COLUMNS).order_by("-id"))
         listed = image_rows(rows)
         expected = serializer_items(owner)
     finally:

@@ -1,5 +1,5 @@
-"""visible_page finds a page faster in some cases (per-range arms of visible_to when nothing
-is filtered; on PostgreSQL a search window, then all the matches), but the page must be
+"""visible_page finds a page faster in some cases (per-range arms of for_user(user, "view")
+when nothing is filtered; on PostgreSQL a search window, then all the matches), but the page must be
 exactly the one plain keyset_page gives: same rows, same order, same cursors, same scope."""
 
 import pytest
@@ -38,7 +38,7 @@ def params_for(query: dict) -> dict:
 
 
 def reference(user, params, size):
-    filtered = filter_images(Image.objects.all(), params).visible_to(user)
+    filtered = filter_images(Image.objects.all(), params).for_user(user, "view")
     return keyset_page(filtered, params["sort"], params.get("cursor"), size, columns=COLUMNS)
 
 
@@ -81,13 +81,13 @@ def test_unfiltered_pages_match_the_plain_query_for_every_user(
     monkeypatch.setattr(listing, "owner_share", lambda user: share)
     for user in (owner, viewer, outsider, member):
         seen = walk_both_ways(user, {"sort": sort}, size)
-        assert seen == set(Image.objects.visible_to(user).values_list("pk", flat=True))
+        assert seen == set(Image.objects.for_user(user, "view").values_list("pk", flat=True))
 
 
 def test_arms_never_widen_what_a_user_sees(spread, viewer, outsider):
     params = params_for({})
     page = visible_page(viewer, Image.objects.all(), params, 100, columns=COLUMNS)
-    visible = set(Image.objects.visible_to(viewer).values_list("pk", flat=True))
+    visible = set(Image.objects.for_user(viewer, "view").values_list("pk", flat=True))
     assert {row["id"] for row in page.items} == visible
     assert not visible & set(Image.objects.filter(owner=outsider).values_list("pk", flat=True))
 

@@ -159,7 +159,7 @@ def test_per_user_cap_defers_and_next_starts_when_one_finishes(owner, member, se
 
 @pytest.mark.django_db
 def test_every_final_state_reaches_the_dashboard_rollup(owner, settings):
-    from dashboard.models import RolledUpGeneration
+    from generation.usage.models import RolledUpGeneration
 
     succeeded = make_generation(owner)
     runner.execute(succeeded.pk)

@@ -77,7 +77,7 @@ def _admin_factories(world: World) -> dict:
     """How to make one row of each admin-registered model that may have none yet."""
     from django_q.models import OrmQ, Schedule, Task
 
-    from dashboard.models import TeamBudget, UserBudget
+    from generation.usage.models import TeamBudget, UserBudget
 
     owner = world.users["owner"]
 

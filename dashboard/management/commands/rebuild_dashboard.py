@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from dashboard.rollup import local_day, rebuild_rollups
 from generation.models import Generation
+from generation.usage.rollup import local_day, rebuild_rollups
 
 
 class Command(BaseCommand):

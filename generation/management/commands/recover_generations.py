@@ -6,6 +6,14 @@ from generation.recovery import recover_stale_generations
 class Command(BaseCommand):
     help = "Re-queue or fail generations whose worker died, and start waiting ones."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--at-start", action="store_true",
+                            help="As run by `serve` at start-up: say something only when "
+                                 "generations were recovered.")
+
+    def handle(self, *args, at_start=False, **options):
         counts = recover_stale_generations()
-        self.stdout.write(", ".join(f"{k}: {v}" for k, v in counts.items()))
+        if not at_start:
+            self.stdout.write(", ".join(f"{k}: {v}" for k, v in counts.items()))
+        elif any(counts.values()):
+            self.stdout.write(f"Recovered generations left by a previous run: {counts}")

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from settings_app.accounts import ensure_initial_admin
+from imagegen.core.accounts import ensure_initial_admin
 
 
 class Command(BaseCommand):

@@ -1,9 +1,9 @@
 """Run the web server (gunicorn) and the job worker (django-q2 cluster) together.
 
-After its Django set-up (admin, recovery sweep) the command replaces itself with
-``imagegen.core.supervisor``, a process without Django that starts both children and watches
-them: Ctrl-C or SIGTERM stops both, and if either exits the other is stopped too, so the
-app is never left half running.
+After its Django set-up (admin, the recovery sweep of ``recover_generations``) the command
+replaces itself with ``imagegen.core.supervisor``, a process without Django that starts both
+children and watches them: Ctrl-C or SIGTERM stops both, and if either exits the other is
+stopped too, so the app is never left half running.
 """
 
 import json
@@ -14,8 +14,6 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connections
-
-from generation.recovery import recover_stale_generations
 
 
 class Command(BaseCommand):
@@ -33,9 +31,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, web_workers, web_threads, no_worker, **options):
         call_command("ensure_admin")
-        counts = recover_stale_generations()
-        if any(counts.values()):
-            self.stdout.write(f"Recovered generations left by a previous run: {counts}")
+        # By name: the generation app sits above this package (see CONTRIBUTING.md).
+        call_command("recover_generations", at_start=True, stdout=self.stdout)
 
         bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         web = [sys.executable, "-m", "gunicorn", "imagegen.wsgi:application",

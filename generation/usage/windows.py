@@ -19,8 +19,9 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from django.db.models import Case, Count, IntegerField, Max, Q, Sum, Value, When
 
-from dashboard.models import DailyUsage
-from dashboard.rollup import (
+from generation.models import FINISHED_STATUSES, Generation, Status
+from generation.usage.models import DailyUsage
+from generation.usage.rollup import (
     COUNTERS,
     ROW_FIELDS,
     contribution,
@@ -29,7 +30,6 @@ from dashboard.rollup import (
     team_zone,
     to_micros,
 )
-from generation.models import FINISHED_STATUSES, Generation, Status
 
 CHUNK = 5000
 

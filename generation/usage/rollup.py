@@ -15,16 +15,16 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from dashboard.failures import failure_kind
-from dashboard.models import (
+from gallery.models import Image
+from generation.models import FINISHED_STATUSES, Generation, Status
+from generation.usage.failures import failure_kind
+from generation.usage.models import (
     LATENCY_BUCKETS_MS,
     LATENCY_FIELDS,
     MICROS,
     DailyUsage,
     RolledUpGeneration,
 )
-from gallery.models import Image
-from generation.models import FINISHED_STATUSES, Generation, Status
 
 logger = logging.getLogger(__name__)
 

@@ -14,20 +14,16 @@ from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.utils import timezone
 
-from dashboard import windows
-from dashboard.models import MICROS, TeamBudget, UserBudget
-from dashboard.rollup import team_zone
 from generation.models import Generation, Status
+from generation.usage import windows
+from generation.usage.models import MICROS, TeamBudget, UserBudget
+from generation.usage.rollup import team_zone
+from imagegen.core.exceptions import QuotaExceeded
 from settings_app.models import time_zone_for
 
 WARNING_RATIO = Decimal("0.8")
 LIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
 CENT = Decimal("0.01")
-
-
-class QuotaExceeded(ValidationError):
-    """The daily image limit refuses this submission; the API answers 429. A ValidationError
-    so that forms show it like any other refusal."""
 
 
 @dataclass

@@ -1,0 +1,175 @@
+"""The usage ledger: a daily rollup of finished generations, and the budgets checked at
+submission.
+
+The tables belong to the ``dashboard`` app (app label, table names, migrations, admin pages
+and permissions as before); the classes live with the submission because the budget and
+quota check that gates a submission reads them (``generation.usage.budgets``), and the
+dashboard, above, only reads figures. Django registers them when ``generation.models``
+imports this module.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+
+# Upper bounds (ms) of the provider-latency histogram buckets; the last bucket is open.
+LATENCY_BUCKETS_MS = (
+    250, 500, 1_000, 1_500, 2_000, 3_000, 4_000, 5_000, 7_500, 10_000, 15_000, 20_000,
+    30_000, 45_000, 60_000, 90_000, 120_000, 180_000, 300_000, None,
+)
+LATENCY_FIELDS = tuple(f"latency_b{index:02d}" for index in range(len(LATENCY_BUCKETS_MS)))
+MICROS = Decimal("1000000")
+
+
+class DailyUsage(models.Model):
+    """Finished generations of one local day, owner, project, provider, model and failure
+    kind, added up. Kept current by ``generation.usage.rollup``; every dashboard figure but the live
+    ones is read from here."""
+
+    day = models.DateField()
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    # A plain id, 0 for "no project": a deleted project keeps its history, and the unique
+    # key never contains NULL (NULLs are distinct, which would break the upsert).
+    project_id = models.PositiveBigIntegerField(default=0)
+    provider = models.CharField(max_length=32)
+    model = models.CharField(max_length=200)
+    # "" for succeeded and canceled generations; a generation.usage.failures kind for failed ones.
+    failure_kind = models.CharField(max_length=24, blank=True)
+
+    generations = models.PositiveIntegerField(default=0)
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    canceled = models.PositiveIntegerField(default=0)
+    images = models.PositiveIntegerField(default=0)
+    image_bytes = models.PositiveBigIntegerField(default=0)
+    # Spend of succeeded generations in millionths of a dollar (exact sums on every database):
+    # reported by the provider, or only estimated.
+    spend_reported_micros = models.BigIntegerField(default=0)
+    spend_estimated_micros = models.BigIntegerField(default=0)
+    # Provider latency (finished_at - started_at) of succeeded generations.
+    latency_count = models.PositiveIntegerField(default=0)
+    latency_sum_ms = models.PositiveBigIntegerField(default=0)
+    latency_max_ms = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        app_label = "dashboard"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "owner", "project_id", "provider", "model", "failure_kind"],
+                name="dailyusage_unique_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["owner", "day"], name="dailyusage_owner_day"),
+            models.Index(fields=["project_id", "day"], name="dailyusage_project_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.owner_id} {self.provider}/{self.model}"
+
+
+# One counter per latency bucket (latency_b00 … latency_b19), summed by SQL like the others.
+for _field in LATENCY_FIELDS:
+    DailyUsage.add_to_class(_field, models.PositiveIntegerField(default=0))
+
+
+class RolledUpGeneration(models.Model):
+    """Marks a generation as counted in DailyUsage, so a repeated call never counts it twice,
+    and keeps what it was counted with: the images it made, which the gallery may delete
+    later. Figures over days that are not the team's (another time zone) are added up from
+    the generations and these, so they agree with the rollup."""
+
+    generation = models.OneToOneField(
+        "generation.Generation", primary_key=True, on_delete=models.CASCADE,
+        related_name="rollup_marker",
+    )
+    images = models.PositiveIntegerField(default=0)
+    image_bytes = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        app_label = "dashboard"
+
+    def __str__(self):
+        return f"Rolled up {self.generation_id}"
+
+
+class UserBudget(models.Model):
+    """One user's limits; a missing row or an empty field means the settings' default."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget"
+    )
+    monthly_budget_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True,
+        help_text="Spend per calendar month; empty: DEFAULT_MONTHLY_BUDGET_USD.",
+    )
+    daily_image_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Images per day; empty: DEFAULT_DAILY_IMAGE_LIMIT."
+    )
+    unlimited = models.BooleanField(
+        default=False, help_text="No personal limits for this user, whatever the defaults."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        app_label = "dashboard"
+
+    def __str__(self):
+        return f"Budget of {self.user}"
+
+    def monthly_limit(self) -> Decimal | None:
+        """The user's monthly spend limit in USD, or None for unlimited."""
+        if self.unlimited:
+            return None
+        if self.monthly_budget_usd is not None:
+            return self.monthly_budget_usd
+        return settings.DEFAULT_MONTHLY_BUDGET_USD
+
+    def daily_limit(self) -> int | None:
+        """The user's daily image limit, or None for unlimited."""
+        if self.unlimited:
+            return None
+        if self.daily_image_limit is not None:
+            return self.daily_image_limit
+        return settings.DEFAULT_DAILY_IMAGE_LIMIT
+
+    @classmethod
+    def for_user(cls, user) -> "UserBudget":
+        """The user's budget row, or an unsaved one carrying the defaults."""
+        return cls.objects.filter(user=user).first() or cls(user=user)
+
+
+class TeamBudget(models.Model):
+    """The team-wide monthly budget: a single row (pk 1); its row is also the lock that
+    serialises submissions checked against it."""
+
+    monthly_budget_usd = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True,
+        help_text="Spend of the whole team per calendar month; empty: TEAM_MONTHLY_BUDGET_USD.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        app_label = "dashboard"
+        verbose_name = "team budget"
+
+    def __str__(self):
+        return "Team budget"
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    def monthly_limit(self) -> Decimal | None:
+        """The team's monthly spend limit in USD, or None for unlimited."""
+        if self.monthly_budget_usd is not None:
+            return self.monthly_budget_usd
+        return settings.TEAM_MONTHLY_BUDGET_USD
+
+    @classmethod
+    def current(cls) -> "TeamBudget":
+        """The singleton row, or an unsaved one carrying the setting."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)

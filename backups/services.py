@@ -40,6 +40,11 @@ from django.db import connection, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
+from gallery.models import Image
+from generation.models import Generation
+from projects.models import Project
+from settings_app.models import ApiKey, TeamKey
+
 FORMAT = "imagegen-backup"
 VERSION = 1
 MANIFEST = "manifest.json"
@@ -103,7 +108,6 @@ def _image_names(image_rows) -> set[str]:
 def _dump_sqlite(folder: Path) -> tuple[Path, set[str]]:
     """A consistent copy of the live SQLite database (online backup API), and the file names
     its images refer to."""
-    from gallery.models import Image
 
     target = folder / SQLITE_DUMP
     connection.ensure_connection()
@@ -128,7 +132,6 @@ def _dump_json(folder: Path) -> tuple[Path, set[str]]:
     Primary keys are kept (no --natural-primary), so ids in URLs, bookmarks and the admin
     history stay the same after a restore; foreign keys use natural keys where they exist.
     """
-    from gallery.models import Image
 
     target = folder / JSON_DUMP
     # Only a transaction's first statement may set its isolation (a caller's open
@@ -256,10 +259,6 @@ def _check_name(name: str) -> str:
 
 def database_is_empty() -> bool:
     """True when no user, generation, image, project or key exists (a fresh `migrate`)."""
-    from gallery.models import Image
-    from generation.models import Generation
-    from projects.models import Project
-    from settings_app.models import ApiKey, TeamKey
 
     models = (get_user_model(), Generation, Image, Project, ApiKey, TeamKey)
     return not any(model.objects.exists() for model in models)

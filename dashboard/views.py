@@ -14,6 +14,8 @@ from django.views.decorators.http import require_GET
 from dashboard import services
 from dashboard.api import RangeSerializer
 from dashboard.charts import spend_and_count_chart
+from generation.forms import GenerateForm
+from generation.services import estimate_cost
 from generation.usage import budgets
 from settings_app.models import time_zone_for
 
@@ -68,22 +70,17 @@ def dashboard_page(request):
 def budget_notice(request):
     """The Generate page's estimate for the form's current values, and a warning when a
     budget is 80% used (this request included)."""
-    from generation.forms import GenerateForm
-    from generation.services import build_request
-
     estimate, num_images = None, 0
-    # The same cleaning as a submit (model options, fields the model ignores on the page).
-    values = request.GET.dict()
-    values["prompt"] = values.get("prompt") or "estimate"
-    form = GenerateForm(values, user=request.user)
+    # The same cleaning as a submit (model options, fields the model ignores on the page),
+    # with or without a prompt yet.
+    form = GenerateForm(request.GET, user=request.user, prompt_required=False)
     if form.is_valid():
         try:
-            provider, generation_request = build_request(request.user, form.cleaned_data)
+            priced = estimate_cost(request.user, form.cleaned_data, prompt_required=False)
         except ValidationError:
             pass
         else:
-            estimate = provider.estimate_cost(generation_request)
-            num_images = generation_request.num_images
+            estimate, num_images = priced.usd, priced.request.num_images
     status = budgets.budget_status(request.user, estimate, num_images)
     return render(request, "dashboard/_budget_notice_content.html", {
         "status": status, "estimate": estimate, "free": estimate == Decimal(0),

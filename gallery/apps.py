@@ -6,6 +6,7 @@ class GalleryConfig(AppConfig):
     verbose_name = "Gallery"
 
     def ready(self):
+        # Deferred (import time), as Django asks: receivers load once the models have.
         from gallery.services import delete_project_images
         from projects.signals import project_deleting
 

@@ -21,6 +21,7 @@ from rest_framework import serializers
 from gallery.models import MAX_ID, MAX_RATING, Image, normalize_tag
 from gallery.search import owner_share, postgres_candidates, search_images
 from imagegen.core.exceptions import BadRequest
+from settings_app.models import items_per_page_for
 
 MAX_PAGE_SIZE = 100
 
@@ -160,7 +161,6 @@ def filter_images(queryset, params: dict):
 def page_size_for(user, requested: int | None = None) -> int:
     """The page size: the one asked for, else the user's items-per-page preference (or
     ITEMS_PER_PAGE); never more than 100."""
-    from settings_app.models import items_per_page_for
 
     if requested:
         return min(requested, MAX_PAGE_SIZE)

@@ -16,6 +16,7 @@ import json
 import re
 import struct
 import zlib
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 from PIL import Image as PILImage
@@ -194,7 +195,6 @@ def xmp_packet(meta: dict, *, with_parameters: bool = True) -> bytes:
 
 def read_xmp(xmp: bytes | str) -> dict:
     """The ``imagegen:`` properties of an XMP packet, as text (used by tests and tools)."""
-    from xml.etree import ElementTree
 
     if isinstance(xmp, bytes):
         xmp = xmp.decode("utf-8")

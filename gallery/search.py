@@ -40,14 +40,14 @@ def search_terms(text: str) -> list[str]:
 def image_vector():
     """All the searchable text of an image, all on its own row: prompt copy, title, notes and
     tag names."""
-    from django.contrib.postgres.search import SearchVector
+    from django.contrib.postgres.search import SearchVector  # deferred: PostgreSQL only
 
     return SearchVector(*TEXT_COLUMNS, config=CONFIG)
 
 
 def postgres_index():
     """The GIN index (on gallery.Image) that migration 0004 creates."""
-    from django.contrib.postgres.indexes import GinIndex
+    from django.contrib.postgres.indexes import GinIndex  # deferred: PostgreSQL only
 
     return GinIndex(image_vector(), name="image_search")
 
@@ -59,7 +59,7 @@ def _sqlite_match(terms: list[str]) -> str:
 
 
 def _postgres_query(terms: list[str]):
-    from django.contrib.postgres.search import SearchQuery
+    from django.contrib.postgres.search import SearchQuery  # deferred: PostgreSQL only
 
     # One tsquery for all the words (each a prefix); terms hold only letters and digits, so
     # nothing in them is tsquery syntax.

@@ -22,6 +22,7 @@ from gallery.models import (
 from imagegen.core.exceptions import Forbidden, NotFound
 from imagegen.core.imaging import ValidatedImage, make_thumbnail
 from imagegen.core.storage import image_name, thumbnail_name
+from projects.models import Project
 
 logger = logging.getLogger(__name__)
 
@@ -180,7 +181,6 @@ def set_tags(image: Image, names) -> list[str]:
 
 def _check_target_project(user, project):
     """The project images may be moved into: None, or one the user may write to."""
-    from projects.models import Project
 
     if project is None:
         return None
@@ -193,7 +193,6 @@ def _check_target_project(user, project):
 
 def _forget_covers(image_ids, target) -> None:
     """A project's cover must be one of its images: clear covers these images leave."""
-    from projects.models import Project
 
     Project.objects.filter(cover_image_id__in=list(image_ids)).exclude(
         pk=getattr(target, "pk", None)
@@ -333,7 +332,6 @@ def remix_body(user, image: Image) -> dict:
     """A ready POST /api/generate body that repeats the image's generation: same prompt,
     model, size and parameters, the image's own seed, one image, and its project when the
     user may still generate into it."""
-    from projects.models import Project
 
     generation = image.generation
     project = None

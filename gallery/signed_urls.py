@@ -14,7 +14,7 @@ def signed_redirect(name: str, content_type: str, disposition: str):
     files are on S3; None otherwise. Call it only after the access check."""
     if not getattr(settings, "S3_SIGNED_REDIRECT", False):
         return None
-    from storages.backends.s3 import S3Storage
+    from storages.backends.s3 import S3Storage  # deferred: boto3 loads only where S3 is used
 
     storage = storage_handler["default"]
     if not isinstance(storage, S3Storage):

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils import timezone
+
 CHUNK_SIZE = 64 * 1024
 
 
@@ -77,7 +79,6 @@ def stream_zip(members: Iterable[ZipMember]) -> Iterator[bytes]:
 def _zip_time(when: datetime) -> tuple[int, int, int, int, int, int]:
     # ZIP dates start in 1980 and have no time zone; store local wall-clock time.
     if when.tzinfo is not None:
-        from django.utils import timezone
 
         when = timezone.localtime(when)
     if when.year < 1980:

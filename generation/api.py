@@ -11,6 +11,8 @@ from rest_framework.views import APIView
 from generation import services
 from generation.models import Generation, Status
 from imagegen.core.schema import CONFLICT
+from imagegen.providers import all_providers
+from settings_app.keys import resolve_api_key
 
 MAX_NEGATIVE_PROMPT = 10_000
 
@@ -125,15 +127,15 @@ class EstimateView(APIView):
     def post(self, request):
         form = GenerateRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        provider, built = services.build_request(request.user, form.validated_data)
-        estimate = provider.estimate_cost(built)
+        estimate = services.estimate_cost(request.user, form.validated_data)
+        built = estimate.request
         return Response({
-            "provider": provider.name,
+            "provider": estimate.provider.name,
             "model": built.model,
             "width": built.width,
             "height": built.height,
             "num_images": built.num_images,
-            "estimate_usd": f"{estimate:.6f}" if estimate is not None else None,
+            "estimate_usd": f"{estimate.usd:.6f}" if estimate.usd is not None else None,
         })
 
 
@@ -143,8 +145,6 @@ class ProvidersView(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request):
-        from imagegen.providers import all_providers
-        from settings_app.keys import resolve_api_key
 
         providers = []
         for provider in all_providers():

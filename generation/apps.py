@@ -7,7 +7,7 @@ class GenerationConfig(AppConfig):
     verbose_name = "Generation"
 
     def ready(self):
-
+        # Deferred (import time), as Django asks: receivers load once the models have.
         from generation import signals  # also connects the django-q2 signals
         from generation.prompts.styles import sync_builtin_styles
 

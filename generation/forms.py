@@ -2,7 +2,9 @@
 
 from django import forms
 
-from imagegen.providers import all_providers
+from generation.models import StylePreset
+from imagegen.providers import DEFAULT_PROVIDER, all_providers, get_provider
+from projects.models import Project
 
 
 def provider_choices():
@@ -10,8 +12,6 @@ def provider_choices():
 
 
 def model_choices(provider_name: str | None):
-    from imagegen.providers import DEFAULT_PROVIDER, get_provider
-
     provider = get_provider(provider_name or DEFAULT_PROVIDER) or get_provider(DEFAULT_PROVIDER)
     return [(m.id, m.label) for m in provider.models()]
 
@@ -36,13 +36,10 @@ class GenerateForm(forms.Form):
     project = forms.ModelChoiceField(queryset=None, required=False, empty_label="No project")
     style = forms.ModelChoiceField(queryset=None, required=False, empty_label="No style")
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, prompt_required: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
-        from projects.models import Project
-
+        self.fields["prompt"].required = prompt_required  # False: pricing a draft
         self.fields["project"].queryset = Project.objects.for_user(user, "contribute")
-        from generation.models import StylePreset
-
         self.fields["style"].queryset = StylePreset.objects.for_user(user, "view")
 
     params = forms.JSONField(required=False, widget=forms.HiddenInput)
@@ -51,8 +48,6 @@ class GenerateForm(forms.Form):
         """Collect the model's extra options (``param_<name>`` selects) into ``params``,
         turning each submitted text back into the model's own value (true, 4, "hd")."""
         cleaned = super().clean()
-        from imagegen.providers import get_provider
-
         provider = get_provider(cleaned.get("provider") or "")
         spec = provider.get_model(cleaned.get("model") or "") if provider else None
         if spec is not None:

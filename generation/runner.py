@@ -23,6 +23,7 @@ from gallery.models import Image
 from gallery.services import StoredFiles, discard_unreferenced, store_image_files
 from generation.finish_hooks import generation_finished
 from generation.models import Generation, Status
+from generation.services import enqueue_generation
 from imagegen.core.imaging import InvalidImage, ValidatedImage, validate_image
 from imagegen.providers import get_provider
 from imagegen.providers.base import (
@@ -102,14 +103,12 @@ def dispatch(generation_id: int) -> None:
         return
     if not _get_pool().submit(generation_id):
         # This process is full: put the job back for any worker with room.
-        from generation.services import enqueue_generation
 
         enqueue_generation(generation_id)
 
 
 def dispatch_next_for_user(owner_id: int) -> None:
     """Enqueue the user's oldest queued generations that fit under their concurrency cap."""
-    from generation.services import enqueue_generation
 
     running = Generation.objects.filter(owner_id=owner_id, status=Status.RUNNING).count()
     room = settings.GENERATION_MAX_CONCURRENT - running

@@ -7,6 +7,9 @@ from django.dispatch import receiver
 from django_q.conf import Conf
 from django_q.signals import post_spawn
 
+from generation.recovery import recover_stale_generations
+from imagegen.providers.catalog import sync_builtin_catalog
+
 logger = logging.getLogger(__name__)
 
 
@@ -15,7 +18,6 @@ def recover_on_worker_start(sender, proc_name, **kwargs):
     # In sync mode (tests) django-q2 "spawns" a worker for every task: no real start-up.
     if Conf.SYNC:
         return
-    from generation.recovery import recover_stale_generations
 
     try:
         counts = recover_stale_generations()
@@ -29,7 +31,6 @@ def recover_on_worker_start(sender, proc_name, **kwargs):
 
 def sync_catalog_after_migrate(sender, apps=None, **kwargs):
     """Load or refresh the built-in model catalog once the tables exist."""
-    from imagegen.providers.catalog import sync_builtin_catalog
 
     if apps is not None:
         try:

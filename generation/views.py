@@ -8,25 +8,13 @@ from django.views.decorators.http import require_GET, require_POST
 from generation import services
 from generation.forms import GenerateForm, model_choices
 from generation.models import Generation
-from settings_app.models import Preferences
+from imagegen.providers import DEFAULT_PROVIDER, get_provider
+from imagegen.providers.models import PriceUnit
+from settings_app.keys import missing_key_message, resolve_api_key
 
 
 def _recent(user):
     return Generation.objects.for_user(user, "view").prefetch_related("images")[:8]
-
-
-def _preferred_spec(prefs):
-    from imagegen.providers import DEFAULT_PROVIDER, get_provider
-
-    provider = get_provider(prefs.default_provider or "") or get_provider(DEFAULT_PROVIDER)
-    return provider.get_model(prefs.default_model or "") or provider.default_model
-
-
-def _within(value, spec, field):
-    allowed = getattr(spec, field)
-    if value is None or allowed is None or not allowed[0] <= value <= allowed[1]:
-        return None
-    return value
 
 
 @login_required
@@ -48,24 +36,7 @@ def generate_page(request):
         if generation is None and not request.htmx:
             status = 400  # htmx swaps only 2xx answers, so it gets the errors with a 200
     else:
-        # Start from the user's preferences (settings_app, issue #4); steps and CFG only
-        # where the preferred model takes those values, else the model's own default.
-        prefs = Preferences.for_user(request.user)
-        spec = _preferred_spec(prefs)
-        initial = {
-            "provider": prefs.default_provider or "offline",
-            "model": prefs.default_model,
-            "width": prefs.default_width,
-            "height": prefs.default_height,
-            "num_images": prefs.default_num_images,
-            "steps": _within(prefs.default_steps, spec, "steps"),
-            "cfg_scale": _within(prefs.default_cfg_scale, spec, "cfg_scale"),
-            "project": prefs.default_project_id,
-        }
-        if request.GET.get("remix"):  # "use these settings" from the gallery
-            from gallery.services import remix_initial
-
-            initial.update(remix_initial(request.user, request.GET["remix"]))
+        initial = services.form_initial(request.user, remix=request.GET.get("remix"))
         form = GenerateForm(user=request.user, initial=initial)
     provider = form.data.get("provider") or form.initial.get("provider")
     context = {
@@ -92,9 +63,6 @@ def model_options(request):
 @require_GET
 def model_info(request):
     """What the chosen model accepts and costs, and whether the user has a key for it."""
-    from imagegen.providers import DEFAULT_PROVIDER, get_provider
-    from imagegen.providers.models import PriceUnit
-    from settings_app.keys import missing_key_message, resolve_api_key
 
     provider = get_provider(request.GET.get("provider") or "") or get_provider(DEFAULT_PROVIDER)
     spec = provider.get_model(request.GET.get("model") or "") or provider.default_model

@@ -1,8 +1,20 @@
 """A project groups a team's generations and images; its owner shares it with members."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import (
+    Count,
+    DecimalField,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Coalesce
 
 from imagegen.core.permissions import CHANGE, CONTRIBUTE, DELETE, VIEW, PermissionQuerySet
 
@@ -29,18 +41,6 @@ class ProjectQuerySet(PermissionQuerySet):
     def with_stats(self):
         """Annotate image_count, total_cost_usd (what generating into the project cost) and
         latest_image_id, and prefetch members: a constant number of queries for any list."""
-        from decimal import Decimal
-
-        from django.db.models import (
-            Count,
-            DecimalField,
-            IntegerField,
-            OuterRef,
-            Prefetch,
-            Subquery,
-            Sum,
-        )
-        from django.db.models.functions import Coalesce
 
         # The image and generation models sit in apps above this one: they are reached
         # through their relations to Project, not imported.

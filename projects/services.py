@@ -91,6 +91,24 @@ def set_members(project: Project, members) -> None:
                 membership.save(update_fields=["role"])
 
 
+def _members_of(project: Project) -> dict[str, str]:
+    return {m.user.username: m.role for m in project.memberships.select_related("user")}
+
+
+def change_member(project: Project, username: str, role: str) -> None:
+    """Add one member with ``role``, or change their role; the other members stay."""
+    members = _members_of(project)
+    members[username] = role
+    set_members(project, [{"username": u, "role": r} for u, r in members.items()])
+
+
+def remove_member(project: Project, username: str) -> None:
+    """Remove one member (nothing happens for a name that is not a member)."""
+    members = _members_of(project)
+    members.pop(username, None)
+    set_members(project, [{"username": u, "role": r} for u, r in members.items()])
+
+
 def create_project(owner, data: dict) -> Project:
     """Create a project owned by ``owner`` with name, description and members."""
     project = Project(owner=owner, name=_check_name(owner, data.get("name")),

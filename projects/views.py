@@ -77,17 +77,13 @@ def project_members(request, pk):
     """Add or change one member (username + role) or remove one (remove=username)."""
     project = _owned_project(request, pk)
     if project is not None:
-        members = {m.user.username: m.role
-                   for m in project.memberships.select_related("user")}
         removing = request.POST.get("remove")
-        if removing:
-            members.pop(removing, None)
-        else:
-            username = request.POST.get("username", "").strip()
-            members[username] = request.POST.get("role", Role.VIEWER)
         try:
-            services.set_members(project, [{"username": u, "role": r}
-                                           for u, r in members.items()])
+            if removing:
+                services.remove_member(project, removing)
+            else:
+                services.change_member(project, request.POST.get("username", "").strip(),
+                                       request.POST.get("role", Role.VIEWER))
             messages.success(request, "Members updated.")
         except ValidationError as error:
             messages.error(request, _errors(error))

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from imagegen.core.exceptions import NotFound
+from projects.models import Project
 from settings_app import services
 from settings_app.models import ApiKey, NamedToken, Preferences, Theme
 
@@ -131,7 +132,6 @@ class PreferencesSerializer(serializers.ModelSerializer):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
-        from projects.models import Project
 
         self.user = user
         if user is not None:  # None only when the schema generator inspects the fields

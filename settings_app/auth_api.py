@@ -9,6 +9,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from settings_app.services import create_named_token
+
 
 class LoginThrottle(AnonRateThrottle):
     rate = "20/min"
@@ -27,7 +29,6 @@ TokenSerializer = inline_serializer(
 def issue_token(user, name: str) -> tuple[str, object]:
     """A new named token for the user (listed and revocable under Settings); the plaintext
     exists only in this return value."""
-    from settings_app.services import create_named_token
 
     named, token = create_named_token(user, name[:100])
     return token, named.token.expiry

@@ -5,7 +5,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
+from projects.models import Project
 from settings_app.models import Preferences, available_time_zones, provider_names
+from settings_app.services import provider_label
 
 
 class PreferencesForm(forms.ModelForm):
@@ -33,8 +35,6 @@ class PreferencesForm(forms.ModelForm):
                                     else name)
                     data[name] = "" if value is None else value
         super().__init__(data, *args, instance=instance, **kwargs)
-        from projects.models import Project
-        from settings_app.services import provider_label
 
         self.fields["default_provider"].choices = [("", "Offline (built-in)")] + [
             (name, provider_label(name)) for name in provider_names() if name != "offline"

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from settings_app.models import ApiKey, TeamKey
+
 TEAM_KEY_PERMISSION = "settings_app.use_team_keys"
 
 ENVIRONMENT_KEYS = {
@@ -42,7 +44,6 @@ class ResolvedKey:
 
 def resolve_api_key(user, provider_name: str) -> ResolvedKey | None:
     """The key this user's generations with this provider use, or None when there is none."""
-    from settings_app.models import ApiKey, TeamKey
 
     own = ApiKey.objects.filter(user=user, provider=provider_name).values_list(
         "secret", flat=True).first()
@@ -74,7 +75,6 @@ def may_use_team_keys(user) -> bool:
 
 def record_key_use(user, provider_name: str, source: str) -> None:
     """Note that a stored key was used. Environment keys have no stored row to update."""
-    from settings_app.models import ApiKey, TeamKey
 
     now = timezone.now()
     if source == KeySource.USER:

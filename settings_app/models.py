@@ -11,6 +11,8 @@ from django.db import models
 from django.utils import timezone
 
 from imagegen.core.permissions import CHANGE, DELETE, VIEW, PermissionQuerySet
+from imagegen.providers import all_providers, get_provider
+from projects.models import Project
 from settings_app.crypto import EncryptedSecretField
 
 # The cloud providers that need a key. Kept here as well as in the provider registry so key
@@ -117,8 +119,6 @@ class Preferences(models.Model):
 
     def clean(self):
         """Check the provider, model and project against what this user may choose."""
-        from imagegen.providers import get_provider
-        from projects.models import Project
 
         errors = {}
         if self.default_provider:
@@ -168,7 +168,6 @@ def items_per_page_for(user) -> int:
 
 def provider_names() -> list[str]:
     """Every provider name a preference or key may name: the registry's and the cloud four."""
-    from imagegen.providers import all_providers
 
     names = [p.name for p in all_providers()]
     return names + [n for n in CLOUD_PROVIDERS if n not in names]

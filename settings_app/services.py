@@ -14,9 +14,11 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import BinaryField, Value
 from django.utils import timezone
+from knox.models import AuthToken
 
+from imagegen.providers import all_providers, get_provider
 from settings_app.crypto import UndecryptableSecret, decrypt_text, encrypt_text
-from settings_app.keys import KeySource, missing_key_message, resolve_api_key
+from settings_app.keys import KeySource, may_use_team_keys, missing_key_message, resolve_api_key
 from settings_app.models import (
     CLOUD_PROVIDERS,
     PROVIDER_LABELS,
@@ -46,7 +48,6 @@ def _fail(field: str, message: str):
 
 def keyed_provider_names() -> list[str]:
     """Providers a key can be stored for: the cloud four plus any registered keyed provider."""
-    from imagegen.providers import all_providers
 
     names = list(CLOUD_PROVIDERS)
     names += [p.name for p in all_providers() if p.requires_key and p.name not in names]
@@ -55,7 +56,6 @@ def keyed_provider_names() -> list[str]:
 
 def provider_label(name: str) -> str:
     """The provider's display name."""
-    from imagegen.providers import get_provider
 
     provider = get_provider(name)
     if provider is not None and provider.label:
@@ -67,7 +67,6 @@ def check_provider_name(name, field: str = "provider") -> str:
     """The name when keys can be stored for it; a ValidationError naming the choices if not."""
     names = keyed_provider_names()
     if not isinstance(name, str) or name not in names:
-        from imagegen.providers import get_provider
 
         provider = get_provider(name) if isinstance(name, str) else None
         if provider is not None and not provider.requires_key:
@@ -149,7 +148,6 @@ def save_team_key(provider: str, api_key, by=None) -> TeamKey:
 
 def team_key_availability(user) -> list[dict]:
     """For each keyed provider: whether a team key exists and whether this user may use it."""
-    from settings_app.keys import may_use_team_keys
 
     allowed = may_use_team_keys(user)
     present = set(TeamKey.objects.values_list("provider", flat=True))
@@ -183,7 +181,6 @@ def _scrub(text: str, secret: str) -> str:
 def check_connection(user, provider_name: str) -> ConnectionResult:
     """Ask the provider whether the key this user would generate with works; record the
     answer on the stored key it came from."""
-    from imagegen.providers import get_provider
 
     check_provider_name(provider_name)
     provider = get_provider(provider_name)
@@ -231,7 +228,6 @@ def update_preferences(user, changes: dict) -> Preferences:
 
 def create_named_token(user, name: str) -> tuple[NamedToken, str]:
     """A new API token with a name; the plaintext exists only in this return value."""
-    from knox.models import AuthToken
 
     name = (name or "").strip()
     if not name:

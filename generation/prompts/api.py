@@ -8,6 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from generation import services
 from generation.api import GenerateRequestSerializer
 from generation.models import StylePreset
 from generation.prompts import history as prompt_history
@@ -203,5 +204,5 @@ class VariationPreviewView(APIView):
         generations, and the cost estimate for all of them (null when unknown)."""
         form = GenerateRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        preview = prompt_tools.preview_submission(request.user, form.validated_data)
+        preview = services.preview_submission(request.user, form.validated_data)
         return Response(PreviewResponseSerializer(preview).data)

@@ -5,7 +5,6 @@
 generation per item; ``create_generation`` stores ``recorded_fields`` of each item.
 """
 
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +14,9 @@ from django.db import IntegrityError, transaction
 from generation.models import StylePreset
 from generation.prompts.models import PROMPT_PLACEHOLDER
 from generation.prompts.variations import count_combinations, expand
+from generation.validation import resolve_model
 from imagegen.core.exceptions import Forbidden
+from projects.models import Project
 
 MAX_STYLE_TEMPLATE = 2000
 
@@ -57,8 +58,6 @@ def resolve_style(user, value) -> StylePreset | None:
 def _model_takes_negative_prompt(user, data: dict[str, Any]) -> bool:
     """Whether the model the submission will use (the user's preferred one when it names
     none, as build_request chooses) takes a negative prompt."""
-    from generation.services import resolve_model
-
     try:
         _, spec = resolve_model(user, data)
     except ValidationError:
@@ -120,33 +119,10 @@ def recorded_fields(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def preview_submission(user, data: dict[str, Any]) -> dict[str, Any]:
-    """What a submission would queue, without queueing it: the final prompts, how many, and
-    the provider's cost estimate for all of them (None when the provider cannot say)."""
-    from generation.services import build_request
-
-    items = expand_submission(user, data)
-    estimates: list[Decimal | None] = []
-    for item in items:
-        provider, request = build_request(user, item)
-        estimates.append(provider.estimate_cost(request))
-    known = all(estimate is not None for estimate in estimates)
-    return {
-        "count": len(items),
-        "prompts": [item["prompt"] for item in items],
-        "negative_prompt": items[0]["negative_prompt"],
-        "style": items[0]["style"].pk if items[0]["style"] else None,
-        "estimate_usd": sum(estimates, Decimal(0)) if known else None,
-        "per_generation_usd": estimates,
-    }
-
-
 # --- Style presets -----------------------------------------------------------------------------
 
 
 def _writable_project(user, value):
-    from projects.models import Project
-
     if value in (None, ""):
         return None
     pk = value.pk if isinstance(value, Project) else value

@@ -7,6 +7,8 @@ template without a migration, and so that they come back after a test flushes th
 
 from dataclasses import dataclass
 
+from generation.models import StylePreset
+
 
 @dataclass(frozen=True)
 class BuiltinStyle:
@@ -105,7 +107,6 @@ BUILTIN_STYLES: tuple[BuiltinStyle, ...] = (
 def sync_builtin_styles(sender=None, using="default", apps=None, **kwargs) -> int:
     """Create missing built-in presets and refresh changed ones (a ``post_migrate`` receiver;
     callable directly). Returns how many rows it wrote."""
-    from generation.models import StylePreset
 
     model = StylePreset
     if apps is not None:

@@ -6,6 +6,7 @@ value), the convention of Docker and systemd credentials.
 """
 
 import os
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -95,7 +96,6 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 
 def env_decimal(name: str, default=None, *, minimum=None):
     """The variable as a Decimal (money), or ``default`` when it is unset or empty."""
-    from decimal import Decimal, InvalidOperation
 
     value = _raw(name)
     if value is None or value == "":

@@ -1,7 +1,11 @@
 """The provider registry: every provider the server offers, by name."""
 
 from imagegen.providers.base import Provider
+from imagegen.providers.fal import FalProvider
 from imagegen.providers.offline import OfflineProvider
+from imagegen.providers.openai import OpenAIProvider
+from imagegen.providers.openrouter import OpenRouterProvider
+from imagegen.providers.replicate import ReplicateProvider
 
 _REGISTRY: dict[str, Provider] = {}
 
@@ -22,17 +26,6 @@ def all_providers() -> list[Provider]:
 
 DEFAULT_PROVIDER = "offline"
 
-register(OfflineProvider())
-
-
-def _register_cloud():
-    from imagegen.providers.fal import FalProvider
-    from imagegen.providers.openai import OpenAIProvider
-    from imagegen.providers.openrouter import OpenRouterProvider
-    from imagegen.providers.replicate import ReplicateProvider
-
-    for provider in (OpenAIProvider(), OpenRouterProvider(), ReplicateProvider(), FalProvider()):
-        register(provider)
-
-
-_register_cloud()
+for _provider in (OfflineProvider(), OpenAIProvider(), OpenRouterProvider(), ReplicateProvider(),
+                  FalProvider()):
+    register(_provider)

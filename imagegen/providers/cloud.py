@@ -21,6 +21,8 @@ class CloudProvider(Provider):
     requires_key = True
 
     def models(self) -> list[ModelSpec]:
+        # Deferred (import time): the catalog module defines a model class, and this
+        # package is imported while Django is still loading models (by generation.models).
         from imagegen.providers.catalog import specs_for
 
         return specs_for(self.name)
@@ -38,7 +40,7 @@ class CloudProvider(Provider):
     @staticmethod
     def price(spec: ModelSpec, request: GenerationRequest) -> Decimal | None:
         """The catalog estimate for a spec already in hand (no database access)."""
-        from imagegen.providers.catalog import estimate_cost
+        from imagegen.providers.catalog import estimate_cost  # deferred: see models()
 
         return estimate_cost(spec, request)
 

@@ -21,6 +21,7 @@ from imagegen.providers.base import (
     RunContext,
 )
 from imagegen.providers.cloud import CloudProvider
+from imagegen.providers.fetch import decode_base64
 
 # Imported on first use: see imagegen/core/lazy_import.py.
 openai_sdk = lazy_module("openai")
@@ -97,7 +98,6 @@ class OpenAIProvider(CloudProvider):
             if not isinstance(item, dict):
                 raise errors.unexpected(self.label, request_id, "data[] item")
             if item.get("b64_json"):
-                from imagegen.providers.fetch import decode_base64
 
                 images.append(GeneratedImage(data=decode_base64(item["b64_json"])))
             elif item.get("url"):

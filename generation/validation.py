@@ -1,0 +1,138 @@
+"""What a submission asks for, validated against the chosen model: the provider and model
+(named, or the user's preferred ones, else the defaults), size, counts, ranges and extra
+parameters. Every refusal is a ValidationError naming the field and what is allowed; nothing
+is changed silently. ``generation.services`` builds every submission, estimate and preview
+from here; the prompt tools ask which model a submission will use."""
+
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from imagegen.providers import DEFAULT_PROVIDER, all_providers, get_provider
+from imagegen.providers.base import GenerationRequest, ModelSpec, Provider
+from settings_app.models import Preferences
+
+MAX_SEED = 2**32 - 1
+
+
+def _fail(field: str, message: str):
+    raise ValidationError({field: [message]})
+
+
+def _choose_size(spec: ModelSpec, width: int | None, height: int | None) -> tuple[int, int]:
+    if width is None and height is None:
+        if spec.sizes:
+            return spec.sizes[0]
+        side = min(1024, spec.max_size)
+        return side, side
+    if width is None or height is None:
+        _fail("width" if width is None else "height", "Give both width and height, or neither.")
+    if spec.sizes:
+        if (width, height) not in spec.sizes:
+            _fail("width", f"{width}x{height} is not offered by {spec.id}; "
+                           f"allowed sizes: {spec.allowed_sizes_text()}.")
+        return width, height
+    for name, value in (("width", width), ("height", height)):
+        if not spec.min_size <= value <= spec.max_size or value % spec.size_multiple:
+            _fail(name, f"{value} is out of range for {spec.id}; "
+                        f"allowed: {spec.allowed_sizes_text()}.")
+    return width, height
+
+
+def _choose_range(field: str, value, allowed, default, spec: ModelSpec):
+    if allowed is None:
+        if value is not None:
+            _fail(field, f"{spec.id} does not take {field}.")
+        return None
+    if value is None:
+        return default
+    low, high = allowed
+    if not low <= value <= high:
+        _fail(field, f"{value} is out of range for {spec.id}; allowed: {low} to {high}.")
+    return value
+
+
+def _check_params(spec: ModelSpec, params: dict) -> None:
+    """Extras must be ones the model declares, with one of the values it accepts."""
+    for name, value in params.items():
+        allowed = spec.options.get(name)
+        if allowed is not None:
+            if value not in allowed:
+                values = ", ".join(map(str, allowed))
+                _fail("params", f"{name}={value!r} is not offered by {spec.id}; "
+                                f"allowed: {values}.")
+        elif not (spec.any_params or name in spec.passthrough):
+            accepted = ", ".join(sorted([*spec.options, *spec.passthrough]))
+            _fail("params", f"{spec.id} does not take {name!r}; it takes: "
+                            f"{accepted or 'no extra parameters'}.")
+
+
+def _preferences(user):
+    """The user's preferences (settings_app); unsaved defaults when they have none yet."""
+    return Preferences.objects.filter(user=user).first() or Preferences()
+
+
+def resolve_model(user, data: dict[str, Any]) -> tuple[Provider, ModelSpec]:
+    """The provider and model a submission names or, unnamed, the user's preferred ones
+    (settings_app, issue #4), else the defaults; ValidationError when either is unknown."""
+    prefs = _preferences(user)
+    provider_name = data.get("provider") or prefs.default_provider or DEFAULT_PROVIDER
+    provider = get_provider(provider_name)
+    if provider is None:
+        names = ", ".join(p.name for p in all_providers())
+        _fail("provider", f"Unknown provider {provider_name!r}; available: {names}.")
+    preferred_model = prefs.default_model if provider_name == prefs.default_provider else ""
+    model_id = data.get("model") or preferred_model or provider.default_model.id
+    spec = provider.get_model(model_id)
+    if spec is None:
+        models = ", ".join(m.id for m in provider.models())
+        _fail("model", f"Unknown model {model_id!r} for {provider.label}; available: {models}.")
+    return provider, spec
+
+
+def build_request(user, data: dict[str, Any], *, prompt_required: bool = True
+                  ) -> tuple[Provider, GenerationRequest]:
+    """Validate submitted parameters against the provider's model; raise ValidationError with
+    field errors that list what is allowed. Nothing is changed silently. ``prompt_required``
+    False lets a price be asked for while the prompt is still empty (the price never depends
+    on its words)."""
+    provider, spec = resolve_model(user, data)
+    prompt = (data.get("prompt") or "").strip()
+    if not prompt and prompt_required:
+        _fail("prompt", "Write a prompt.")
+    if len(prompt) > spec.max_prompt_length:
+        _fail("prompt", f"The prompt is {len(prompt)} characters; {spec.id} takes at most "
+                        f"{spec.max_prompt_length}.")
+    negative_prompt = (data.get("negative_prompt") or "").strip()
+    if negative_prompt and not spec.negative_prompt:
+        _fail("negative_prompt", f"{spec.id} does not take a negative prompt.")
+
+    width, height = _choose_size(spec, data.get("width"), data.get("height"))
+    num_images = data.get("num_images") or 1
+    if not 1 <= num_images <= spec.max_images:
+        _fail("num_images", f"{spec.id} makes 1 to {spec.max_images} images per request.")
+
+    steps = _choose_range("steps", data.get("steps"), spec.steps,
+                          spec.default_steps or settings.DEFAULT_STEPS, spec)
+    cfg_scale = _choose_range("cfg_scale", data.get("cfg_scale"), spec.cfg_scale,
+                              spec.default_cfg_scale or settings.DEFAULT_CFG_SCALE, spec)
+    seed = data.get("seed")
+    if seed is not None and not spec.seed:
+        _fail("seed", f"{spec.id} does not take a seed.")
+    if seed is None and spec.seed:
+        seed = secrets.randbelow(MAX_SEED + 1)
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        _fail("seed", f"The seed must be between 0 and {MAX_SEED}.")
+    params = data.get("params") or {}
+    if not isinstance(params, dict):
+        _fail("params", "Give provider-specific parameters as an object.")
+    _check_params(spec, params)
+
+    request = GenerationRequest(
+        prompt=prompt, model=spec.id, width=width, height=height, num_images=num_images,
+        negative_prompt=negative_prompt, steps=steps, cfg_scale=cfg_scale, seed=seed,
+        params=params,
+    )
+    return provider, request

@@ -6,7 +6,6 @@ object the user may not see is a 404 and nothing is streamed.
 
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from django.urls import path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -112,11 +111,3 @@ class ProjectDownloadView(APIView):
         return _zip_response(images, f"{project.name}-{project.pk}",
                              {"project": {"id": project.pk, "name": project.name}})
 
-
-# Added to the API's URL map by imagegen/urls.py.
-api_patterns = [
-    path("gallery/<int:pk>/download", ImageDownloadView.as_view(), name="api-image-download"),
-    path("gallery/download", SelectionDownloadView.as_view(), name="api-gallery-download"),
-    path("projects/<int:pk>/download", ProjectDownloadView.as_view(),
-         name="api-project-download"),
-]

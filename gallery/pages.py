@@ -1,5 +1,6 @@
-"""Gallery HTML: the browsing page (filters, endless scroll, selection, lightbox) and the
-lightbox's details panel. Data comes from the same listing code as GET /api/gallery."""
+"""Gallery HTML: the browsing page (filters, endless scroll, selection, lightbox), the
+lightbox's details panel, and the project page (the gallery scoped to one project). Data comes
+from the same listing code as GET /api/gallery."""
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
@@ -16,7 +17,7 @@ from gallery.listing import (
 )
 from gallery.models import Image
 from imagegen.providers import all_providers
-from projects.models import Project
+from projects.models import Project, Role
 
 
 def browse_context(request, base_filters: dict | None = None) -> dict:
@@ -84,3 +85,20 @@ def image_panel(request, pk):
         "generation": image.generation,
         "can_change": image.owner_id == request.user.pk,
     })
+
+
+@login_required
+def project_page(request, pk):
+    """One project: its images (the gallery scoped to it) beside the project's settings
+    panel (members, roles, edit and delete forms, which post to projects' own pages)."""
+    project = get_object_or_404(Project.objects.for_user(request.user, "view").with_stats(),
+                                pk=pk)
+    context = browse_context(request, {"project": project.pk})
+    context.update(browser_options(request.user))
+    context.update({
+        "project": project,
+        "role": project.role_of(request.user),
+        "roles": Role.choices,
+        "grid_source": f"/gallery/?project={project.pk}",
+    })
+    return render(request, "projects/detail.html", context)

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from gallery import pages, views
+from gallery import pages
 
 urlpatterns = [
     path("gallery/", pages.gallery_page, name="gallery"),
     path("gallery/images/<int:pk>/panel/", pages.image_panel, name="gallery-image-panel"),
-    path("files/images/<int:pk>", views.ImageFileView.as_view(), name="image-file"),
-    path("files/thumbnails/<int:pk>", views.ImageThumbnailView.as_view(),
-         name="image-thumbnail"),
+    # The project page is the gallery scoped to one project (with the project's settings
+    # panel beside it): it renders the gallery's tiles, and projects, below gallery, may not
+    # import gallery. The project's other pages stay in projects/urls.py.
+    path("projects/<int:pk>/", pages.project_page, name="project-detail"),
 ]

@@ -312,6 +312,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The default hook, plus: paths kept as aliases of a moved one are marked deprecated.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "imagegen.core.routes.mark_deprecated_aliases",
+    ],
 }
 
 # --- Encryption of stored secrets -------------------------------------------------------------

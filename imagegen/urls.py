@@ -1,43 +1,33 @@
-"""URL map: HTML pages, the REST API under /api/, access-checked files, and the admin."""
+"""URL map: HTML pages, the REST API under /api/, access-checked files, and the admin.
+
+Each app declares its page routes in ``<app>/urls.py`` and its API routes in
+``<app>/api_urls.py`` (gallery also its file routes in ``gallery/file_urls.py``); this module
+includes each of them once, the API ones under ``api/``.
+
+API paths follow one scheme, no trailing slash:
+
+- ``/{collection}``: the list (GET) or a new item (POST), e.g. ``/api/generations``;
+- ``/{collection}/{id}``: one item, e.g. ``/api/generations/{id}``;
+- ``/{collection}/{id}/{action}``: an action on or a form of one item, e.g.
+  ``/api/generations/{id}/cancel``, ``/api/gallery/{id}/favorite``;
+- ``/{collection}/{action}``: an action on several items, e.g. ``/api/gallery/bulk``.
+
+Collections are plural nouns (``generations``, ``projects``, ``providers``, ``api-keys``,
+``tokens``, ``styles``) or a collective noun (``gallery``: the images; ``history``: the prompt
+history). A per-user singleton is singular (``/api/settings``). An area groups its resources
+under its name: ``/api/settings/...``, ``/api/dashboard/...``, ``/api/prompts/...``. A bare
+verb names only an operation that is no one resource: ``/api/generate``,
+``/api/generate/estimate``, ``/api/auth/token``, ``/api/prompts/enhance``.
+
+A path that did not fit moved to its canonical form; the old path stays as an alias of the
+same view (``imagegen.core.routes.alias``), marked deprecated in the OpenAPI schema.
+"""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
-
-from gallery import download_views
-from generation import api as generation_api
-from settings_app import api as settings_api
-from settings_app import auth_api
-
-api_patterns = [
-    path("auth/token", auth_api.TokenView.as_view(), name="api-token"),
-    path("generate", generation_api.GenerateView.as_view(), name="api-generate"),
-    path("generate/estimate", generation_api.EstimateView.as_view(), name="api-estimate"),
-    path("providers", generation_api.ProvidersView.as_view(), name="api-providers"),
-    path("generation/<int:pk>", generation_api.GenerationDetailView.as_view(),
-         name="api-generation"),
-    path("generation/cancel/<int:pk>", generation_api.GenerationCancelView.as_view(),
-         name="api-generation-cancel"),
-    path("generations", generation_api.GenerationListView.as_view(), name="api-generations"),
-    path("settings", settings_api.PreferencesView.as_view(), name="api-settings"),
-    path("settings/api-keys", settings_api.ApiKeyListView.as_view(), name="api-keys"),
-    path("settings/api-keys/<str:provider>", settings_api.ApiKeyDetailView.as_view(),
-         name="api-key"),
-    path("settings/test-connection", settings_api.ConnectionTestView.as_view(),
-         name="api-test-connection"),
-    path("settings/tokens", settings_api.TokenListView.as_view(), name="api-tokens"),
-    path("settings/tokens/<int:pk>", settings_api.TokenDetailView.as_view(),
-         name="api-token-detail"),
-    path("dashboard/", include("dashboard.api_urls")),
-    path("prompts/", include("generation.prompts.urls")),
-    path("", include("gallery.api_urls")),
-    path("", include("projects.api_urls")),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-]
-api_patterns += download_views.api_patterns
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="generate", permanent=False), name="home"),
@@ -49,8 +39,19 @@ urlpatterns = [
     path("account/password/done/", auth_views.PasswordChangeDoneView.as_view(),
          name="password_change_done"),
     path("admin/", admin.site.urls),
-    path("api/", include(api_patterns)),
+    # The API.
+    path("api/", include("generation.api_urls")),
+    path("api/", include("gallery.api_urls")),
+    path("api/", include("projects.api_urls")),
+    path("api/", include("dashboard.api_urls")),
+    path("api/", include("settings_app.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
+         name="api-docs"),
     path("api-auth/", include("rest_framework.urls")),
+    # Access-checked files.
+    path("", include("gallery.file_urls")),
+    # Pages.
     path("", include("generation.urls")),
     path("", include("gallery.urls")),
     path("", include("projects.urls")),

@@ -4,7 +4,7 @@ from projects import views
 
 urlpatterns = [
     path("projects/", views.project_list, name="projects"),
-    path("projects/<int:pk>/", views.project_detail, name="project-detail"),
+    # projects/<int:pk>/ (the project page, name "project-detail") is in gallery/urls.py.
     path("projects/<int:pk>/edit/", views.project_edit, name="project-edit"),
     path("projects/<int:pk>/members/", views.project_members, name="project-members"),
     path("projects/<int:pk>/delete/", views.project_delete, name="project-delete"),

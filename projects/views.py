@@ -1,5 +1,6 @@
-"""Project pages: the list (owned and shared), one project with its images and members, and
-the owner's forms to edit, share and delete it. Changes go through projects.services."""
+"""Project pages: the list (owned and shared) and the owner's forms to edit, share and delete
+a project. Changes go through projects.services. The project page itself (its images and
+members) is gallery.pages.project_page: the gallery scoped to one project."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -7,7 +8,6 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from gallery.pages import browse_context, browser_options
 from projects import services
 from projects.forms import ProjectForm
 from projects.models import Project, Role
@@ -31,20 +31,6 @@ def project_list(request):
     status = 400 if form.errors else 200
     return render(request, "projects/list.html", {"projects": projects, "form": form},
                   status=status)
-
-
-@login_required
-def project_detail(request, pk):
-    project = get_object_or_404(Project.objects.for_user(request.user, "view").with_stats(), pk=pk)
-    context = browse_context(request, {"project": project.pk})
-    context.update(browser_options(request.user))
-    context.update({
-        "project": project,
-        "role": project.role_of(request.user),
-        "roles": Role.choices,
-        "grid_source": f"/gallery/?project={project.pk}",
-    })
-    return render(request, "projects/detail.html", context)
 
 
 def _owned_project(request, pk) -> Project:

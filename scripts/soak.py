@@ -140,7 +140,7 @@ def client_loop(base, token, stats: Stats, stop: threading.Event, seed: int):
                     if response.status_code == 202:
                         mine.append(response.json()["id"])
                 elif op == "poll":
-                    response = http.get(f"/api/generation/{rng.choice(mine[-20:])}")
+                    response = http.get(f"/api/generations/{rng.choice(mine[-20:])}")
                 elif op == "gallery":
                     response = http.get("/api/gallery", params={"page_size": 20})
                     if response.status_code == 200:

@@ -126,6 +126,9 @@ REGISTRY: dict[str, Entry] = {
     "api-providers": Entry((Case("GET", API_ANY),)),
     "api-generation": Entry((Case("GET", OWN_API),), kwargs=_pk("generation")),
     "api-generation-cancel": Entry((Case("POST", OWN_API),), kwargs=_pk("pending")),
+    # The old paths (deprecated aliases of the same views): the same rows.
+    "api-generation-alias": Entry((Case("GET", OWN_API),), kwargs=_pk("generation")),
+    "api-generation-cancel-alias": Entry((Case("POST", OWN_API),), kwargs=_pk("pending")),
     "api-generations": Entry((Case("GET", API_ANY),)),
     "generate": Entry((
         Case("GET", PAGE_ANY, writers=OWN_PREFERENCES),

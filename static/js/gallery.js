@@ -1,6 +1,7 @@
 /* Gallery behaviour: selection and bulk actions, drag-and-drop onto projects, and the
    lightbox with keyboard navigation. The server renders everything; this only calls the
-   JSON API (/api/gallery/...) and asks htmx to reload the grid afterwards. */
+   gallery's JSON API (through ImagegenApi, api.js) and asks htmx to reload the grid
+   afterwards. The URLs are data- attributes of #grid (gallery/_browser.html). */
 (function () {
   "use strict";
 
@@ -14,35 +15,13 @@
   const details = document.getElementById("lightbox-details");
   const selected = new Set();
   let currentId = null;
-
-  function csrfToken() {
-    try {
-      return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || "";
-    } catch (e) {
-      return "";
-    }
-  }
-
-  async function api(method, url, body) {
-    const response = await fetch(url, {
-      method: method,
-      credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken(),
-                "Accept": "application/json"},
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let data = null;
-    if (response.status !== 204) {
-      try { data = await response.json(); } catch (e) { data = null; }
-    }
-    return {ok: response.ok, status: response.status, data: data, response: response};
-  }
+  const {request, errorText, urlFor} = window.ImagegenApi;
+  // From #grid's data- attributes: bulkUrl and downloadUrl, and per image (rendered with the
+  // placeholder id 0, see api.js) imageUrl, favoriteUrl, panelUrl and fileUrl.
+  const urls = grid.dataset;
 
   function describeError(result) {
-    const data = result.data || {};
-    if (data.detail) return data.detail;
-    return Object.entries(data).map(([k, v]) => k + ": " + [].concat(v).join(" ")).join("; ")
-      || ("Error " + result.status);
+    return errorText(result.data, "Error " + result.status);
   }
 
   function tiles() {
@@ -87,7 +66,7 @@
 
   async function runBulk(action, ids, extra) {
     const body = Object.assign({ids: ids, action: action}, extra || {});
-    const result = await api("POST", "/api/gallery/bulk", body);
+    const result = await request("POST", urls.bulkUrl, body);
     if (bulkMessage) bulkMessage.textContent = result.ok
       ? result.data.count + " image(s): " + action.replace("_", " ") + " done."
       : describeError(result);
@@ -96,18 +75,14 @@
   }
 
   async function downloadZip(ids) {
-    const response = await fetch("/api/gallery/download", {
-      method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken()},
-      body: JSON.stringify({ids: ids}),
-    });
-    if (!response.ok) {
+    const result = await request("POST", urls.downloadUrl, {ids: ids});
+    if (!result.ok) {
       if (bulkMessage) {
-        bulkMessage.textContent = "The ZIP download failed (" + response.status + ").";
+        bulkMessage.textContent = "The ZIP download failed (" + result.status + ").";
       }
       return;
     }
-    const blob = await response.blob();
+    const blob = await result.response.blob();
     const link = document.createElement("a");
     link.href = URL.createObjectURL(blob);
     link.download = "images.zip";
@@ -184,8 +159,7 @@
   /* ---- lightbox ---- */
 
   async function loadDetails(id) {
-    const response = await fetch("/gallery/images/" + id + "/panel/",
-                                 {credentials: "same-origin"});
+    const response = await fetch(urlFor(urls.panelUrl, id), {credentials: "same-origin"});
     if (id !== currentId) return;  // the user moved on meanwhile
     details.innerHTML = response.ok ? await response.text()
                                     : '<p class="error">Could not load the details.</p>';
@@ -193,7 +167,7 @@
 
   function open(id) {
     currentId = id;
-    lightboxImage.src = "/files/images/" + id;
+    lightboxImage.src = urlFor(urls.fileUrl, id);
     const tile = tileFor(id);
     const thumb = tile && tile.querySelector("img");
     lightboxImage.alt = thumb ? thumb.alt : "";
@@ -257,19 +231,19 @@
   }
 
   async function toggleFavorite() {
-    const result = await api("POST", "/api/gallery/" + currentId + "/favorite");
+    const result = await request("POST", urlFor(urls.favoriteUrl, currentId));
     if (result.ok) showState(result.data.favorite); else flash(describeError(result));
   }
 
   async function rate(value) {
-    const result = await api("PATCH", "/api/gallery/" + currentId, {rating: value});
+    const result = await request("PATCH", urlFor(urls.imageUrl, currentId), {rating: value});
     if (result.ok) showState(undefined, result.data.rating); else flash(describeError(result));
   }
 
   async function remove() {
     if (!window.confirm("Delete this image?")) return;
     const id = currentId;
-    const result = await api("DELETE", "/api/gallery/" + id);
+    const result = await request("DELETE", urlFor(urls.imageUrl, id));
     if (!result.ok) { flash(describeError(result)); return; }
     const all = tiles();
     const index = all.findIndex(t => Number(t.dataset.id) === id);
@@ -293,8 +267,8 @@
     if (!form) return;
     event.preventDefault();
     const tags = form.tags.value.split(",").map(t => t.trim()).filter(Boolean);
-    const result = await api("PATCH", "/api/gallery/" + form.dataset.id,
-                             {title: form.title.value, notes: form.notes.value, tags: tags});
+    const result = await request("PATCH", urlFor(urls.imageUrl, form.dataset.id),
+                                 {title: form.title.value, notes: form.notes.value, tags: tags});
     form.querySelector(".details-message").textContent = result.ok ? "Saved."
                                                                    : describeError(result);
   });

@@ -1,46 +1,15 @@
 /* Prompt tools on the Generate page: style preview, enhance-then-accept, history
  * autocomplete, variation count and cost, keyboard shortcuts and their help overlay.
  * htmx replaces #generate-area after each submit, so elements are looked up when used and
- * events are delegated from the document. */
+ * events are delegated from the document. The API's URLs are the elements' data- attributes
+ * (generation/_area.html); requests go through ImagegenApi (api.js). */
 (function () {
   "use strict";
 
   const $ = (selector, root) => (root || document).querySelector(selector);
   const form = () => $("#generate-area form.generate-form");
   const promptBox = () => $("#id_prompt");
-
-  function csrfToken() {
-    const input = $("input[name=csrfmiddlewaretoken]");
-    return input ? input.value : "";
-  }
-
-  async function api(url, method, payload) {
-    const options = {
-      method: method,
-      credentials: "same-origin",
-      headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
-    };
-    if (payload !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(payload);
-    }
-    let response;
-    try {
-      response = await fetch(url, options);
-    } catch (error) {
-      return { ok: false, status: 0, body: { detail: "The server could not be reached." } };
-    }
-    let body = null;
-    try { body = await response.json(); } catch (error) { body = null; }
-    return { ok: response.ok, status: response.status, body: body };
-  }
-
-  function errorText(body) {
-    if (!body) return "Something went wrong; try again.";
-    if (body.detail) return String(body.detail);
-    const first = Object.values(body)[0];
-    return Array.isArray(first) ? first.join(" ") : String(first);
-  }
+  const { request, errorText, urlFor } = window.ImagegenApi;
 
   function debounce(fn, ms) {
     let timer = null;
@@ -97,11 +66,11 @@
       return;
     }
     const serial = ++previewSerial;
-    const result = await api(box.dataset.url, "POST", data);
+    const result = await request("POST", box.dataset.url, data);
     if (serial !== previewSerial) return; // a newer preview is on its way
     box.classList.remove("error");
     if (!result.ok) {
-      const promptError = result.body && result.body.prompt;
+      const promptError = result.data && result.data.prompt;
       box.hidden = !promptError;
       if (promptError) {
         box.textContent = promptError.join(" ");
@@ -109,11 +78,11 @@
       }
       return;
     }
-    const count = result.body.count;
+    const count = result.data.count;
     const parts = [];
     if (count > 1) parts.push(count + " generations, one per variation");
-    if (result.body.estimate_usd !== null && Number(result.body.estimate_usd) > 0) {
-      parts.push("estimated $" + Number(result.body.estimate_usd).toFixed(3) +
+    if (result.data.estimate_usd !== null && Number(result.data.estimate_usd) > 0) {
+      parts.push("estimated $" + Number(result.data.estimate_usd).toFixed(3) +
                  (count > 1 ? " in all" : ""));
     }
     box.dataset.count = String(count);
@@ -138,18 +107,18 @@
     if ($("#id_style") && $("#id_style").value) payload.style = Number($("#id_style").value);
     button.disabled = true;
     button.textContent = "Enhancing…";
-    const result = await api(button.dataset.url, "POST", payload);
+    const result = await request("POST", button.dataset.url, payload);
     button.disabled = false;
     button.textContent = "Enhance";
     if (!result.ok) {
-      errorBox.textContent = errorText(result.body);
+      errorBox.textContent = errorText(result.data);
       errorBox.hidden = false;
       return;
     }
-    let source = result.body.model;
-    if (result.body.cost_usd !== null) source += " ($" + Number(result.body.cost_usd).toFixed(5) + ")";
+    let source = result.data.model;
+    if (result.data.cost_usd !== null) source += " ($" + Number(result.data.cost_usd).toFixed(5) + ")";
     $("[data-enhance-model]", resultBox).textContent = source;
-    $("[data-enhance-text]", resultBox).textContent = result.body.prompt;
+    $("[data-enhance-text]", resultBox).textContent = result.data.prompt;
     resultBox.hidden = false;
     $("#enhance-accept").focus();
   }
@@ -187,9 +156,10 @@
     if (!list) return;
     const query = promptBox().value.trim();
     const serial = ++historySerial;
-    const result = await api(list.dataset.url + "?limit=8&q=" + encodeURIComponent(query), "GET");
+    const result = await request("GET",
+                                 list.dataset.url + "?limit=8&q=" + encodeURIComponent(query));
     if (serial !== historySerial || !result.ok) return;
-    const entries = result.body.results.filter((entry) => entry.prompt !== query);
+    const entries = result.data.results.filter((entry) => entry.prompt !== query);
     list.textContent = "";
     for (const entry of entries) {
       const item = document.createElement("li");
@@ -230,8 +200,7 @@
 
   async function removeSuggestion(item) {
     const list = suggestions();
-    const result = await api(list.dataset.url + "/" + encodeURIComponent(item.dataset.id),
-                             "DELETE");
+    const result = await request("DELETE", urlFor(list.dataset.entryUrl, item.dataset.id));
     if (result.ok || result.status === 404) item.remove();
     if (!list.querySelector("li")) closeSuggestions();
   }

@@ -5,7 +5,14 @@ PIP := $(PY) -m pip
 # PostgreSQL the suite also runs against when it is reachable (set empty to skip).
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/imagegen
 
-.PHONY: run dev test test-sqlite test-postgres lint format install install-dev chromium clean
+.PHONY: help run dev test test-fast test-sqlite test-postgres lint format install install-dev chromium clean
+.DEFAULT_GOAL := help
+
+## help: list the targets (this text)
+help:
+	@awk '/^##   /{sub(/^##   /, ""); printf "  %-13s %s\n", "", $$0; next} \
+	  /^## /{sub(/^## /, ""); split($$0, a, ": "); printf "  %-13s %s\n", a[1], substr($$0, length(a[1]) + 3)}' \
+	  $(MAKEFILE_LIST)
 
 $(VENV)/.installed: requirements.txt
 	bash scripts/ensure-venv.sh $(VENV)
@@ -23,6 +30,11 @@ install-dev: $(VENV)/.installed-dev .env
 .env:
 	$(PY) -m imagegen.core.envfile .env
 
+## hooks: install the git pre-commit hooks (ruff, formatting, layer contracts)
+.PHONY: hooks
+hooks: $(VENV)/.installed-dev
+	$(VENV)/bin/pre-commit install
+
 ## run: install, write .env, migrate, then serve the web app and the job worker together
 run: $(VENV)/.installed .env
 	$(PY) manage.py migrate --noinput
@@ -36,29 +48,41 @@ dev: $(VENV)/.installed .env
 	DEBUG=true $(PY) manage.py qcluster & trap 'kill %1' EXIT; \
 	  DEBUG=true $(PY) manage.py runserver $${HOST:-127.0.0.1}:$${PORT:-8000}
 
+## chromium: install Debian's chromium for the browser tests (when missing)
 chromium:
 	bash scripts/ensure-chromium.sh
 
 ## test: lint, migrations check, the whole suite on SQLite, then on PostgreSQL if reachable
 test: install-dev chromium lint test-sqlite test-postgres
 
+## test-fast: the inner loop: no browser, no real processes, in parallel (pytest-xdist)
+test-fast: $(VENV)/.installed-dev
+	$(PY) -m pytest -q -m "not browser and not slow" -n auto
+
+## lint: ruff (checks and formatting), the layer contracts (import-linter), migrations
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 	DJANGO_SETTINGS_MODULE=imagegen.settings_test $(PY) manage.py makemigrations --check --dry-run
 
+## test-sqlite: the whole suite on SQLite
 test-sqlite: $(VENV)/.installed-dev
 	$(PY) -m pytest
 
+## test-postgres: the suite (no browser tests) on PostgreSQL at TEST_POSTGRES_URL, if reachable
 test-postgres: $(VENV)/.installed-dev
 	@if [ -n "$(TEST_POSTGRES_URL)" ] && $(PY) scripts/db_reachable.py "$(TEST_POSTGRES_URL)"; then \
 	  echo "== the suite again on PostgreSQL ($(TEST_POSTGRES_URL)) =="; \
 	  DATABASE_URL="$(TEST_POSTGRES_URL)" $(PY) -m pytest -m "not browser"; \
 	else echo "PostgreSQL not reachable at $(TEST_POSTGRES_URL): skipped that run."; fi
 
+## format: apply ruff's formatting and its safe fixes
 format: $(VENV)/.installed-dev
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+## clean: remove the virtual environment and caches (keeps .env, the database and storage)
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
 
@@ -72,7 +96,7 @@ bench-quick: $(VENV)/.installed-dev
 	$(PY) bench/run.py --quick
 
 ## soak: bounded load test on loopback (SOAK_CLIENTS clients for SOAK_SECONDS) on SQLite,
-## then on PostgreSQL at SOAK_POSTGRES_URL if reachable (that database is dropped and created)
+##   then on PostgreSQL at SOAK_POSTGRES_URL if reachable (that database is dropped and created)
 SOAK_SECONDS ?= 60
 SOAK_CLIENTS ?= 50
 SOAK_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/imagegen_soak

@@ -83,7 +83,7 @@ def image_panel(request, pk):
     return render(request, "gallery/_details.html", {
         "image": image,
         "generation": image.generation,
-        "can_change": image.owner_id == request.user.pk,
+        "can_change": Image.objects.allows(request.user, "change", image),
     })
 
 

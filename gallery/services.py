@@ -205,13 +205,13 @@ def update_image(user, image: Image, data: dict) -> Image:
     the user). Forbidden when the user may see the image but not make this change;
     Image.DoesNotExist when it was deleted since it was looked up."""
     own_changes = [name for name in OWN_FIELDS if name in data]
-    if own_changes and image.owner_id != user.pk:
-        raise Forbidden("Only the image's owner may change " + ", ".join(own_changes) + ".")
     with transaction.atomic():
         # Under the write lock (IMMEDIATE on SQLite, the row lock on PostgreSQL): a concurrent
         # delete has either happened, and this is a DoesNotExist, or waits for us.
         if not Image.objects.select_for_update().filter(pk=image.pk).exists():
             raise Image.DoesNotExist(f"image {image.pk} is gone")
+        if own_changes and not Image.objects.allows(user, "change", image):
+            raise Forbidden("Only the image's owner may change " + ", ".join(own_changes) + ".")
         fields = []
         if "project" in data:
             if not Image.objects.for_user(user, "move").filter(pk=image.pk).exists():

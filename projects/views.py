@@ -5,9 +5,10 @@ members) is gallery.pages.project_page: the gallery scoped to one project."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from imagegen.core.exceptions import Forbidden
 from projects import services
 from projects.forms import ProjectForm
 from projects.models import Project, Role
@@ -33,12 +34,15 @@ def project_list(request):
                   status=status)
 
 
-def _owned_project(request, pk) -> Project:
-    project = get_object_or_404(Project.objects.for_user(request.user, "view"), pk=pk)
-    if project.owner_id != request.user.pk:
-        messages.error(request, "Only the project's owner may change it.")
+def _owned_project(request, pk, action: str = "change") -> Project | None:
+    """The project, when the user may do ``action`` to it; None (with the reason as a
+    message) when they only see it; a 404 when they do not."""
+    try:
+        return Project.objects.get_for_user(request.user, action, pk=pk,
+                                            denied="Only the project's owner may change it.")
+    except Forbidden as refused:
+        messages.error(request, refused.detail)
         return None
-    return project
 
 
 @login_required
@@ -79,7 +83,7 @@ def project_members(request, pk):
 @login_required
 @require_POST
 def project_delete(request, pk):
-    project = _owned_project(request, pk)
+    project = _owned_project(request, pk, "delete")
     if project is None:
         return redirect("project-detail", pk=pk)
     deleted = services.delete_project(project,

@@ -34,8 +34,9 @@ class StylePresetSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_editable(self, style) -> bool:
-        user = self.context["request"].user
-        return style.owner_id is not None and style.owner_id == user.pk
+        if hasattr(style, "editable"):  # annotated by visible_styles for a whole list
+            return style.editable
+        return StylePreset.objects.allows(self.context["request"].user, "change", style)
 
 
 class StylePresetWriteSerializer(serializers.Serializer):
@@ -50,7 +51,8 @@ class StylePresetWriteSerializer(serializers.Serializer):
 
 
 def visible_styles(request):
-    return StylePreset.objects.for_user(request.user, "view").select_related("owner")
+    return (StylePreset.objects.for_user(request.user, "view").select_related("owner")
+            .with_permission(request.user, "change", "editable"))
 
 
 class StylePresetListView(APIView):

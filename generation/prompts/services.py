@@ -28,7 +28,7 @@ class NotYourStyle(Forbidden):
 def _check_owner(user, style: StylePreset) -> None:
     if style.is_builtin:
         raise NotYourStyle("Built-in presets cannot be changed; create your own instead.")
-    if style.owner_id != user.pk:
+    if not StylePreset.objects.allows(user, "change", style):
         raise NotYourStyle("Only the preset's owner can change it.")
 
 

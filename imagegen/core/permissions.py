@@ -19,6 +19,7 @@ The actions:
 """
 
 from django.db import models
+from django.db.models import Exists, OuterRef
 
 from imagegen.core.exceptions import Forbidden, NotFound
 
@@ -48,6 +49,16 @@ class PermissionQuerySet(models.QuerySet):
     def _scope(self, user, action: str):
         raise NotImplementedError
 
+    def allows(self, user, action: str, row) -> bool:
+        """Whether the user may do ``action`` to this one row (one query)."""
+        return self.for_user(user, action).filter(pk=row.pk).exists()
+
+    def with_permission(self, user, action: str, name: str):
+        """Each row annotated with ``name``: whether the user may do ``action`` to it (one
+        subquery for the whole list, not a query per row)."""
+        allowed = self.model.objects.for_user(user, action).filter(pk=OuterRef("pk"))
+        return self.annotate(**{name: Exists(allowed)})
+
     def get_for_user(self, user, action: str = VIEW, *, denied: str = "Not allowed.",
                      **lookup):
         """The one row matching ``lookup`` that the user may do ``action`` to. NotFound when
@@ -56,6 +67,6 @@ class PermissionQuerySet(models.QuerySet):
         row = self.for_user(user, VIEW).filter(**lookup).first()
         if row is None:
             raise NotFound()
-        if action != VIEW and not self.for_user(user, action).filter(pk=row.pk).exists():
+        if action != VIEW and not self.allows(user, action, row):
             raise Forbidden(denied)
         return row

@@ -108,7 +108,6 @@ def _image_names(image_rows) -> set[str]:
 def _dump_sqlite(folder: Path) -> tuple[Path, set[str]]:
     """A consistent copy of the live SQLite database (online backup API), and the file names
     its images refer to."""
-
     target = folder / SQLITE_DUMP
     connection.ensure_connection()
     copy = sqlite3.connect(target)
@@ -132,7 +131,6 @@ def _dump_json(folder: Path) -> tuple[Path, set[str]]:
     Primary keys are kept (no --natural-primary), so ids in URLs, bookmarks and the admin
     history stay the same after a restore; foreign keys use natural keys where they exist.
     """
-
     target = folder / JSON_DUMP
     # Only a transaction's first statement may set its isolation (a caller's open
     # transaction, as in tests, already gives one snapshot).
@@ -259,7 +257,6 @@ def _check_name(name: str) -> str:
 
 def database_is_empty() -> bool:
     """True when no user, generation, image, project or key exists (a fresh `migrate`)."""
-
     models = (get_user_model(), Generation, Image, Project, ApiKey, TeamKey)
     return not any(model.objects.exists() for model in models)
 

@@ -161,7 +161,6 @@ def filter_images(queryset, params: dict):
 def page_size_for(user, requested: int | None = None) -> int:
     """The page size: the one asked for, else the user's items-per-page preference (or
     ITEMS_PER_PAGE); never more than 100."""
-
     if requested:
         return min(requested, MAX_PAGE_SIZE)
     return max(1, min(items_per_page_for(user), MAX_PAGE_SIZE))
@@ -238,7 +237,6 @@ def top_of_each_arm(arms) -> "callable":
     hold every row of the page's queryset, e.g. ``visible_arms``), as one UNION ALL of
     LIMITed subqueries (which Django's union() cannot write on SQLite). They hold the first
     rows of the whole, and each arm walks its own index range."""
-
     def candidates(keyset: Keyset) -> RawSQL:
         parts, params = [], []
         for n, arm in enumerate(arms):

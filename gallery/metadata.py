@@ -195,7 +195,6 @@ def xmp_packet(meta: dict, *, with_parameters: bool = True) -> bytes:
 
 def read_xmp(xmp: bytes | str) -> dict:
     """The ``imagegen:`` properties of an XMP packet, as text (used by tests and tools)."""
-
     if isinstance(xmp, bytes):
         xmp = xmp.decode("utf-8")
     start = xmp.index("<x:xmpmeta")

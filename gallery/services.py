@@ -181,7 +181,6 @@ def set_tags(image: Image, names) -> list[str]:
 
 def _check_target_project(user, project):
     """The project images may be moved into: None, or one the user may write to."""
-
     if project is None:
         return None
     project_id = getattr(project, "pk", project)
@@ -193,7 +192,6 @@ def _check_target_project(user, project):
 
 def _forget_covers(image_ids, target) -> None:
     """A project's cover must be one of its images: clear covers these images leave."""
-
     Project.objects.filter(cover_image_id__in=list(image_ids)).exclude(
         pk=getattr(target, "pk", None)
     ).update(cover_image=None)
@@ -332,7 +330,6 @@ def remix_body(user, image: Image) -> dict:
     """A ready POST /api/generate body that repeats the image's generation: same prompt,
     model, size and parameters, the image's own seed, one image, and its project when the
     user may still generate into it."""
-
     generation = image.generation
     project = None
     if image.project_id and Project.objects.for_user(user, "contribute").filter(

@@ -12,7 +12,7 @@ from generation import services
 from generation.models import Generation, Status
 from imagegen.core.schema import CONFLICT
 from imagegen.providers import all_providers
-from settings_app.keys import resolve_api_key
+from settings_app.keys import has_usable_key
 
 MAX_NEGATIVE_PROMPT = 10_000
 
@@ -145,16 +145,13 @@ class ProvidersView(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request):
-
         providers = []
         for provider in all_providers():
-            has_key = (not provider.requires_key
-                       or resolve_api_key(request.user, provider.name) is not None)
             providers.append({
                 "name": provider.name,
                 "label": provider.label,
                 "requires_key": provider.requires_key,
-                "has_usable_key": has_key,
+                "has_usable_key": has_usable_key(request.user, provider),
                 "models": [spec.to_dict() for spec in provider.models()],
             })
         return Response({"providers": providers})

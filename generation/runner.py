@@ -109,7 +109,6 @@ def dispatch(generation_id: int) -> None:
 
 def dispatch_next_for_user(owner_id: int) -> None:
     """Enqueue the user's oldest queued generations that fit under their concurrency cap."""
-
     running = Generation.objects.filter(owner_id=owner_id, status=Status.RUNNING).count()
     room = settings.GENERATION_MAX_CONCURRENT - running
     if room <= 0:

@@ -23,7 +23,7 @@ from imagegen.core.exceptions import Conflict
 from imagegen.providers import DEFAULT_PROVIDER, get_provider
 from imagegen.providers.base import GenerationRequest, Provider
 from projects.models import Project
-from settings_app.keys import missing_key_message, resolve_api_key
+from settings_app.keys import has_usable_key, missing_key_message
 from settings_app.models import Preferences
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,6 @@ def preview_submission(user, data: dict[str, Any]) -> dict[str, Any]:
 def create_generation(user, data: dict[str, Any]) -> Generation:
     """Validate, store a queued generation and enqueue it once the transaction commits.
     The prompt is sent as given: user submissions go through create_generations."""
-
     estimate = estimate_cost(user, data)
     provider, request = estimate.provider, estimate.request
     project = data.get("project")
@@ -110,7 +109,7 @@ def create_generation(user, data: dict[str, Any]) -> Generation:
     ).exists():
         raise ValidationError({"project": ["No such project."]})
 
-    if provider.requires_key and resolve_api_key(user, provider.name) is None:
+    if not has_usable_key(user, provider):
         raise ValidationError({"provider": [missing_key_message(provider.label)]})
 
     fields = asdict(request)
@@ -143,7 +142,6 @@ def create_generations(user, data: dict[str, Any]) -> list[Generation]:
 
 def enqueue_generation(generation_id: int) -> None:
     """Hand the generation's id (never anything else) to the job queue."""
-
     async_task(
         "generation.tasks.run_generation",
         generation_id,

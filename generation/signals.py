@@ -31,7 +31,6 @@ def recover_on_worker_start(sender, proc_name, **kwargs):
 
 def sync_catalog_after_migrate(sender, apps=None, **kwargs):
     """Load or refresh the built-in model catalog once the tables exist."""
-
     if apps is not None:
         try:
             apps.get_model("generation", "CatalogModel")

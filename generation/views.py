@@ -10,7 +10,7 @@ from generation.forms import GenerateForm, model_choices
 from generation.models import Generation
 from imagegen.providers import DEFAULT_PROVIDER, get_provider
 from imagegen.providers.models import PriceUnit
-from settings_app.keys import missing_key_message, resolve_api_key
+from settings_app.keys import has_usable_key, missing_key_message
 
 
 def _recent(user):
@@ -63,14 +63,12 @@ def model_options(request):
 @require_GET
 def model_info(request):
     """What the chosen model accepts and costs, and whether the user has a key for it."""
-
     provider = get_provider(request.GET.get("provider") or "") or get_provider(DEFAULT_PROVIDER)
     spec = provider.get_model(request.GET.get("model") or "") or provider.default_model
     context = {
         "spec": spec,
         "needs_key": provider.requires_key,
-        "has_key": (not provider.requires_key
-                    or resolve_api_key(request.user, provider.name) is not None),
+        "has_key": has_usable_key(request.user, provider),
         "missing_key": missing_key_message(provider.label),
         "price_unit_label": dict(PriceUnit.choices).get(spec.price_unit, ""),
     }

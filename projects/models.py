@@ -41,7 +41,6 @@ class ProjectQuerySet(PermissionQuerySet):
     def with_stats(self):
         """Annotate image_count, total_cost_usd (what generating into the project cost) and
         latest_image_id, and prefetch members: a constant number of queries for any list."""
-
         # The image and generation models sit in apps above this one: they are reached
         # through their relations to Project, not imported.
         Image = Project.images.field.model  # noqa: N806 - a model class

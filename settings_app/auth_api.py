@@ -29,7 +29,6 @@ TokenSerializer = inline_serializer(
 def issue_token(user, name: str) -> tuple[str, object]:
     """A new named token for the user (listed and revocable under Settings); the plaintext
     exists only in this return value."""
-
     named, token = create_named_token(user, name[:100])
     return token, named.token.expiry
 

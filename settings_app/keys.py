@@ -44,7 +44,6 @@ class ResolvedKey:
 
 def resolve_api_key(user, provider_name: str) -> ResolvedKey | None:
     """The key this user's generations with this provider use, or None when there is none."""
-
     own = ApiKey.objects.filter(user=user, provider=provider_name).values_list(
         "secret", flat=True).first()
     if own:  # None when the row is missing or no longer decrypts
@@ -62,6 +61,11 @@ def resolve_api_key(user, provider_name: str) -> ResolvedKey | None:
     return None
 
 
+def has_usable_key(user, provider) -> bool:
+    """Whether the user can run this provider: it needs no key, or they have one to use."""
+    return not provider.requires_key or resolve_api_key(user, provider.name) is not None
+
+
 def missing_key_message(provider_label: str) -> str:
     """What to tell a user who has no usable key for a provider."""
     return (f"No API key for {provider_label}: add one under Settings → Provider keys, "
@@ -75,7 +79,6 @@ def may_use_team_keys(user) -> bool:
 
 def record_key_use(user, provider_name: str, source: str) -> None:
     """Note that a stored key was used. Environment keys have no stored row to update."""
-
     now = timezone.now()
     if source == KeySource.USER:
         ApiKey.objects.filter(user=user, provider=provider_name).update(last_used_at=now)

@@ -119,7 +119,6 @@ class Preferences(models.Model):
 
     def clean(self):
         """Check the provider, model and project against what this user may choose."""
-
         errors = {}
         if self.default_provider:
             provider = get_provider(self.default_provider)
@@ -168,7 +167,6 @@ def items_per_page_for(user) -> int:
 
 def provider_names() -> list[str]:
     """Every provider name a preference or key may name: the registry's and the cloud four."""
-
     names = [p.name for p in all_providers()]
     return names + [n for n in CLOUD_PROVIDERS if n not in names]
 

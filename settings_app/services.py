@@ -48,7 +48,6 @@ def _fail(field: str, message: str):
 
 def keyed_provider_names() -> list[str]:
     """Providers a key can be stored for: the cloud four plus any registered keyed provider."""
-
     names = list(CLOUD_PROVIDERS)
     names += [p.name for p in all_providers() if p.requires_key and p.name not in names]
     return names
@@ -56,7 +55,6 @@ def keyed_provider_names() -> list[str]:
 
 def provider_label(name: str) -> str:
     """The provider's display name."""
-
     provider = get_provider(name)
     if provider is not None and provider.label:
         return provider.label
@@ -148,7 +146,6 @@ def save_team_key(provider: str, api_key, by=None) -> TeamKey:
 
 def team_key_availability(user) -> list[dict]:
     """For each keyed provider: whether a team key exists and whether this user may use it."""
-
     allowed = may_use_team_keys(user)
     present = set(TeamKey.objects.values_list("provider", flat=True))
     return [
@@ -181,7 +178,6 @@ def _scrub(text: str, secret: str) -> str:
 def check_connection(user, provider_name: str) -> ConnectionResult:
     """Ask the provider whether the key this user would generate with works; record the
     answer on the stored key it came from."""
-
     check_provider_name(provider_name)
     provider = get_provider(provider_name)
     label = provider_label(provider_name)
@@ -228,7 +224,6 @@ def update_preferences(user, changes: dict) -> Preferences:
 
 def create_named_token(user, name: str) -> tuple[NamedToken, str]:
     """A new API token with a name; the plaintext exists only in this return value."""
-
     name = (name or "").strip()
     if not name:
         _fail("name", "Give the token a name, e.g. the script that will use it.")

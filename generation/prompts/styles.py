@@ -107,7 +107,6 @@ BUILTIN_STYLES: tuple[BuiltinStyle, ...] = (
 def sync_builtin_styles(sender=None, using="default", apps=None, **kwargs) -> int:
     """Create missing built-in presets and refresh changed ones (a ``post_migrate`` receiver;
     callable directly). Returns how many rows it wrote."""
-
     model = StylePreset
     if apps is not None:
         try:

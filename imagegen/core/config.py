@@ -96,7 +96,6 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 
 def env_decimal(name: str, default=None, *, minimum=None):
     """The variable as a Decimal (money), or ``default`` when it is unset or empty."""
-
     value = _raw(name)
     if value is None or value == "":
         return default

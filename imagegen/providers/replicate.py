@@ -45,7 +45,6 @@ class ReplicateProvider(CloudProvider):
 
     def _call(self, ctx: RunContext, fn):
         """One SDK call with errors in words; 429/5xx/connection problems are retried."""
-
         def attempt():
             try:
                 with errors.transport_errors(ctx, self.label):

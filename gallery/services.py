@@ -285,9 +285,7 @@ def bulk_change(user, ids, action: str, *, project=None, tag=None, rating=None) 
         raise ValidationError({"ids": ["Give at least one image id."]})
     if len(ids) > MAX_BULK_IDS:
         raise ValidationError({"ids": [f"At most {MAX_BULK_IDS} images at once."]})
-    scope = Image.objects.for_user(user, "move") if action == "move" else Image.objects.for_user(
-        user
-    , "change")
+    scope = Image.objects.for_user(user, "move" if action == "move" else "change")
     if action == "set_rating" and (rating is None or not 0 <= rating <= MAX_RATING):
         raise ValidationError({"rating": [f"Give a rating from 0 to {MAX_RATING}."]})
     if action in ("add_tag", "remove_tag"):

@@ -137,9 +137,10 @@ class Preferences(models.Model):
                 )
         elif self.default_model:
             errors["default_model"] = "Choose a default provider before a default model."
-        if self.default_project_id is not None and not Project.objects.for_user(
-            self.user
-        , "contribute").filter(pk=self.default_project_id).exists():
+        writable = Project.objects.for_user(self.user, "contribute")
+        if self.default_project_id is not None and not writable.filter(
+            pk=self.default_project_id
+        ).exists():
             errors["default_project"] = "No such project."
         if errors:
             raise ValidationError(errors)

@@ -1,10 +1,33 @@
-"""Shared fixtures: three users (owner, member, outsider), API clients, isolated storage."""
+"""The fixtures every folder shares, defined here once.
+
+Users, related the way healthchecks' BaseTestCase relates alice, bob and charlie:
+
+* ``owner`` ("owner") owns ``shared_project`` ("Shared").
+* ``viewer`` ("viewer") and ``editor`` ("editor") are on ``shared_project`` with those roles;
+  requesting ``shared_project`` makes both memberships, so its members are always these two
+  (plus ``member`` when a test asks for it).
+* ``member`` ("member") really is on ``shared_project`` too, as an editor by default. Its role
+  is the ``member_role`` fixture: override it with ``@member_as("viewer")`` (or several
+  roles, one run each) from tests/users.py. ``@member_as(None)`` gives the same user on no
+  project at all, for tests that share things with ``member`` themselves and count the result.
+* ``outsider`` ("outsider") shares nothing with anyone.
+* ``admin_user`` ("boss") is a superuser who is a member of nothing.
+
+API clients logged in as each: ``owner_api``, ``member_api``, ``viewer_api``, ``editor_api``,
+``outsider_api``; ``api`` is anonymous; ``owner_client`` is Django's test client (HTML pages).
+Plain helpers (PASSWORD, make_user, client_for, member_as) live in tests/users.py: test
+modules import those, never a conftest.
+
+Also here: ``isolated_storage`` (autouse: each test stores files under its own folder),
+``run_jobs`` (submit and run the enqueued job inline) and ``scripted`` (a provider the test
+scripts). The Playwright ``browser`` and ``page`` fixtures come from tests/plugins/browser.py.
+"""
 
 import pytest
-from django.contrib.auth import get_user_model
-from rest_framework.test import APIClient
 
-PASSWORD = "correct horse battery staple"
+from tests.users import PASSWORD, client_for, make_user
+
+pytest_plugins = ["tests.plugins.browser"]
 
 
 @pytest.fixture(autouse=True)
@@ -19,45 +42,95 @@ def isolated_storage(settings, tmp_path):
     return location
 
 
-def _user(username, **extra):
-    return get_user_model().objects.create_user(username=username, password=PASSWORD, **extra)
-
+# --- Users -----------------------------------------------------------------------------------
 
 @pytest.fixture
 def owner(db):
-    return _user("owner")
+    return make_user("owner")
 
 
 @pytest.fixture
-def member(db):
-    return _user("member")
+def viewer(db):
+    """On ``shared_project`` as a viewer (the membership comes with ``shared_project``)."""
+    return make_user("viewer")
+
+
+@pytest.fixture
+def editor(db):
+    """On ``shared_project`` as an editor (the membership comes with ``shared_project``)."""
+    return make_user("editor")
+
+
+@pytest.fixture
+def shared_project(owner, viewer, editor):
+    """The owner's project "Shared", with ``viewer`` and ``editor`` as its members."""
+    from projects.models import Project, ProjectMembership, Role
+
+    project = Project.objects.create(owner=owner, name="Shared")
+    ProjectMembership.objects.create(project=project, user=viewer, role=Role.VIEWER)
+    ProjectMembership.objects.create(project=project, user=editor, role=Role.EDITOR)
+    return project
+
+
+@pytest.fixture
+def member_role():
+    """``member``'s role on ``shared_project``; override with tests.users.member_as."""
+    return "editor"
+
+
+@pytest.fixture
+def member(db, member_role, request):
+    """A member of ``shared_project`` in ``member_role`` (None: of no project at all)."""
+    user = make_user("member")
+    if member_role is not None:
+        from projects.models import ProjectMembership
+
+        project = request.getfixturevalue("shared_project")
+        ProjectMembership.objects.create(project=project, user=user, role=member_role)
+    return user
 
 
 @pytest.fixture
 def outsider(db):
-    return _user("outsider")
+    """Shares nothing with anyone."""
+    return make_user("outsider")
 
 
 @pytest.fixture
 def admin_user(db):
+    from django.contrib.auth import get_user_model
+
     return get_user_model().objects.create_superuser("boss", password=PASSWORD)
 
+
+# --- Clients ---------------------------------------------------------------------------------
 
 @pytest.fixture
 def api():
     """An unauthenticated API client."""
+    from rest_framework.test import APIClient
+
     return APIClient()
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture
 def owner_api(owner):
     return client_for(owner)
+
+
+@pytest.fixture
+def member_api(member):
+    return client_for(member)
+
+
+@pytest.fixture
+def viewer_api(viewer):
+    return client_for(viewer)
+
+
+@pytest.fixture
+def editor_api(editor):
+    return client_for(editor)
 
 
 @pytest.fixture
@@ -71,6 +144,8 @@ def owner_client(client, owner):
     client.force_login(owner)
     return client
 
+
+# --- Jobs and providers ----------------------------------------------------------------------
 
 @pytest.fixture
 def run_jobs(django_capture_on_commit_callbacks):

@@ -20,8 +20,8 @@ from gallery.models import Image
 from generation.models import Generation, Status
 from projects.models import Project
 from settings_app.models import Preferences
-from tests.conftest import client_for
 from tests.dashboard.helpers import at, finished
+from tests.users import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -6,13 +6,7 @@ from tests.fakes.fal_server import FakeFal
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.openrouter_server import FakeOpenRouter
 from tests.fakes.replicate_server import FakeReplicate
-
-KEYS = {
-    "openai": ("OPENAI_API_KEY", "sk-test-good"),
-    "replicate": ("REPLICATE_API_TOKEN", "r8_test_good"),
-    "fal": ("FAL_KEY", "fal-key-id:fal-key-secret"),
-    "openrouter": ("OPENROUTER_API_KEY", "sk-or-v1-test-good"),
-}
+from tests.providers.helpers import KEYS
 
 
 @pytest.fixture(autouse=True)

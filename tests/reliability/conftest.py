@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.providers.conftest import KEYS
+from tests.providers.helpers import KEYS
 from tests.reliability.hostile_fake import HostileReplicate
 
 

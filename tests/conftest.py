@@ -19,6 +19,7 @@ Plain helpers (PASSWORD, make_user, client_for, member_as) live in tests/users.p
 modules import those, never a conftest.
 
 Also here: ``isolated_storage`` (autouse: each test stores files under its own folder),
+``fast_time`` (autouse: waits that only pace the code are shrunk, see its docstring),
 ``run_jobs`` (submit and run the enqueued job inline) and ``scripted`` (a provider the test
 scripts). The Playwright ``browser`` and ``page`` fixtures come from tests/plugins/browser.py.
 """
@@ -40,6 +41,70 @@ def isolated_storage(settings, tmp_path):
     }
     settings.STORAGE_DIR = location
     return location
+
+
+# --- Waiting ---------------------------------------------------------------------------------
+
+# What fast_time sets: a poll, a cancel check and the grace past a deadline take about one tick
+# of the runner's watch loop (TICK_SECONDS, 0.1 s), not seconds.
+FAST_POLL_INTERVAL = 0.02  # settings.PROVIDER_POLL_INTERVAL (replicate, fal): 1.0 s
+FAST_CANCEL_CHECK = 0.05  # generation.runner.CANCEL_CHECK_SECONDS: 1.0 s, so every tick
+FAST_DEADLINE_GRACE = 0.1  # generation.runner.DEADLINE_GRACE_SECONDS: 1.0 s
+
+
+class _FastForwardContext:
+    """The RunContext that the providers' retry helper sees: a retry wait (backoff or the
+    server's Retry-After) takes no wall-clock time but is taken off the run's deadline, as if
+    that much time had passed. So as many attempts fit into GENERATION_TIMEOUT, and the same
+    failure is reported, as when the wait is real. Everything else reads the real context."""
+
+    def __init__(self, ctx):
+        self._ctx = ctx
+
+    def __getattr__(self, name):
+        return getattr(self._ctx, name)
+
+    def sleep(self, seconds: float) -> None:
+        from imagegen.providers.base import GenerationCanceled
+
+        ctx = self._ctx
+        ctx.check()
+        wait = min(seconds, ctx.remaining())
+        if ctx.cancel_event.is_set():
+            raise GenerationCanceled()
+        ctx.deadline -= wait
+        ctx.check()
+
+
+@pytest.fixture(autouse=True)
+def fast_time(settings, monkeypatch):
+    """Waits that only pace the code no longer take real time; deadlines a test measures do.
+
+    * Retry waits in ``imagegen.providers.errors.with_retries`` (0.5 s doubling backoff, or a
+      fake's Retry-After) are fast-forwarded: see _FastForwardContext.
+    * Providers poll every FAST_POLL_INTERVAL (PROVIDER_POLL_INTERVAL).
+    * The runner's watch loop looks for a cancel every tick (FAST_CANCEL_CHECK) and abandons
+      an uncooperative provider FAST_DEADLINE_GRACE after the deadline (instead of 1 s each).
+
+    Untouched: GENERATION_TIMEOUT, FETCH_TIMEOUT and PROMPT_ENHANCE_TIMEOUT (a test that sets
+    one to 1 s still waits that second and sees it expire), the polling sleeps themselves (a
+    poll waits for a fake to finish: shorter, but real), TICK_SECONDS, HEARTBEAT_SECONDS and
+    SLOT_WAIT_SECONDS (no in-process test waits for them), and anything in the real processes
+    of the ``slow`` tests.
+    """
+    from generation import runner
+    from imagegen.providers import errors
+
+    settings.PROVIDER_POLL_INTERVAL = FAST_POLL_INTERVAL
+    monkeypatch.setattr(runner, "CANCEL_CHECK_SECONDS", FAST_CANCEL_CHECK)
+    monkeypatch.setattr(runner, "DEADLINE_GRACE_SECONDS", FAST_DEADLINE_GRACE)
+
+    real_with_retries = errors.with_retries
+
+    def with_retries(ctx, label, call):
+        return real_with_retries(_FastForwardContext(ctx), label, call)
+
+    monkeypatch.setattr(errors, "with_retries", with_retries)
 
 
 # --- Users -----------------------------------------------------------------------------------

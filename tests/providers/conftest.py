@@ -1,4 +1,6 @@
-"""Fixtures that point each provider's base URL at its local fake and give the owner a key."""
+"""Fixtures that point each provider's base URL at its local fake and give the owner a key.
+
+Polls are fast everywhere: see ``fast_time`` in the root conftest."""
 
 import pytest
 
@@ -7,11 +9,6 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.openrouter_server import FakeOpenRouter
 from tests.fakes.replicate_server import FakeReplicate
 from tests.providers.helpers import KEYS
-
-
-@pytest.fixture(autouse=True)
-def fast_polls(settings):
-    settings.PROVIDER_POLL_INTERVAL = 0.02
 
 
 def _with_key(monkeypatch, provider):

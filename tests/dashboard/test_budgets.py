@@ -11,28 +11,10 @@ from django.utils import timezone
 from generation import services
 from generation.models import Generation, Status
 from generation.usage.models import TeamBudget, UserBudget
-from imagegen import providers
-from tests.conftest import client_for
 from tests.dashboard.helpers import finished, live
-from tests.generation.helpers import ScriptedProvider
+from tests.users import client_for
 
-
-class PricedProvider(ScriptedProvider):
-    """Estimates $0.40 an image before it runs."""
-
-    name = "priced"
-    label = "Priced"
-
-    def estimate_cost(self, request):
-        return Decimal("0.40") * request.num_images
-
-
-@pytest.fixture(autouse=True)
-def priced():
-    provider = PricedProvider()
-    providers.register(provider)
-    yield provider
-    providers._REGISTRY.pop(PricedProvider.name, None)
+pytestmark = pytest.mark.usefixtures("priced")  # the $0.40-an-image provider
 
 
 def submit(client, num_images=1):

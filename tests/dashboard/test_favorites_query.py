@@ -5,8 +5,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.conftest import client_for
 from tests.dashboard.helpers import finished
+from tests.users import client_for
 
 sqlite_only = pytest.mark.skipif("connection.vendor != 'sqlite'",
                                  reason="SQLite's query plan; PostgreSQL matches either form")

@@ -7,8 +7,8 @@ import pytest
 
 from generation.models import Status
 from projects.models import Project
-from tests.conftest import client_for
 from tests.dashboard.helpers import finished, live
+from tests.users import client_for
 
 pytestmark = pytest.mark.django_db
 RANGE = "from=2025-03-01&to=2025-03-05"

@@ -7,9 +7,8 @@ from django.utils import timezone
 
 from generation.models import Status
 from tests.dashboard.helpers import finished, live
-from tests.dashboard.test_budgets import priced  # noqa: F401 - the $0.40-an-image provider
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("priced")]  # $0.40 an image
 RANGE = "from=2025-03-01&to=2025-03-05"
 
 

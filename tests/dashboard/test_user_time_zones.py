@@ -21,8 +21,8 @@ from generation.usage.models import UserBudget
 from generation.usage.rollup import record_generation_finished
 from projects.models import Project
 from settings_app.models import Preferences
-from tests.conftest import client_for
 from tests.dashboard.helpers import at, finished
+from tests.users import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -52,7 +52,7 @@ def test_moving_into_a_project_the_user_may_not_write_is_a_400(owner, owner_api,
                                                                viewer, shared_project):
     theirs = Project.objects.create(owner=outsider, name="Theirs")
     image = make_image(viewer)
-    from tests.conftest import client_for
+    from tests.users import client_for
 
     for client, target, subject in ((owner_api, theirs.pk, make_image(owner)),
                                     (client_for(viewer), shared_project.pk, image)):

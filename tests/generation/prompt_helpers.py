@@ -1,23 +1,9 @@
-"""Helpers for prompt-tools tests: a project a teammate may use, a provider with prices."""
+"""Helpers for prompt-tools tests: a provider with prices (the ``priced`` fixture registers it)."""
 
 from decimal import Decimal
 
-import pytest
-
-from imagegen import providers
 from imagegen.providers.base import ModelSpec
-from projects.models import Project
 from tests.generation.helpers import ScriptedProvider
-
-
-@pytest.fixture
-def team_project(owner, member):
-    """A project of ``owner`` that ``member`` may see and edit (an editor membership)."""
-    from projects.models import ProjectMembership
-
-    project = Project.objects.create(owner=owner, name="Team")
-    ProjectMembership.objects.create(project=project, user=member, role="editor")
-    return project
 
 
 class PricedProvider(ScriptedProvider):
@@ -31,10 +17,3 @@ class PricedProvider(ScriptedProvider):
 
     def estimate_cost(self, request):
         return Decimal("0.04") * request.num_images
-
-
-@pytest.fixture
-def priced():
-    provider = providers.register(PricedProvider())
-    yield provider
-    providers._REGISTRY.pop(PricedProvider.name, None)

@@ -38,7 +38,7 @@ def test_owner_gets_200(owner_api, owners_generation):
 
 
 def test_staff_with_view_permission_sees_files_for_the_admin(admin_user, owners_generation):
-    from tests.conftest import client_for
+    from tests.users import client_for
 
     _, image = owners_generation
     assert client_for(admin_user).get(f"/files/thumbnails/{image.pk}").status_code == 200

@@ -6,7 +6,7 @@ import pytest
 from generation.models import Generation, StylePreset
 from generation.prompts.styles import BUILTIN_STYLES, sync_builtin_styles
 from projects.models import Project
-from tests.conftest import client_for
+from tests.users import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -55,10 +55,10 @@ def test_list_shows_builtins_and_own_but_not_other_users(owner, outsider, owner_
     assert anime["editable"] is False and anime["builtin"] is True and anime["owner"] is None
 
 
-def test_list_query_count_does_not_grow_with_presets(owner, owner_api, team_project,
+def test_list_query_count_does_not_grow_with_presets(owner, owner_api, shared_project,
                                                      django_assert_max_num_queries):
     for i in range(10):
-        make_style(owner, name=f"Style {i}", project=team_project if i % 2 else None)
+        make_style(owner, name=f"Style {i}", project=shared_project if i % 2 else None)
     with django_assert_max_num_queries(3):
         response = owner_api.get(URL)
     assert response.status_code == 200
@@ -152,13 +152,13 @@ def test_builtin_presets_cannot_be_changed(owner_api, method):
 
 
 def test_preset_shared_into_a_project_is_visible_to_its_members_only(
-    owner, member, outsider, owner_api, team_project
+    owner, member, outsider, owner_api, shared_project
 ):
     style = make_style(owner)
-    response = owner_api.patch(f"{URL}/{style.pk}", {"project": team_project.pk},
+    response = owner_api.patch(f"{URL}/{style.pk}", {"project": shared_project.pk},
                                format="json")
     assert response.status_code == 200, response.content
-    assert response.json()["project"] == team_project.pk
+    assert response.json()["project"] == shared_project.pk
 
     member_api = client_for(member)
     listed = member_api.get(URL).json()
@@ -177,11 +177,11 @@ def test_preset_shared_into_a_project_is_visible_to_its_members_only(
     assert member_api.get(f"{URL}/{style.pk}").status_code == 404
 
 
-def test_member_may_share_own_preset_into_a_project_they_edit(member, team_project):
+def test_member_may_share_own_preset_into_a_project_they_edit(member, shared_project):
     response = client_for(member).post(URL, {"name": "Team look", "template": "{prompt}, teal",
-                                             "project": team_project.pk}, format="json")
+                                             "project": shared_project.pk}, format="json")
     assert response.status_code == 201, response.content
-    assert StylePreset.objects.get(name="Team look").project == team_project
+    assert StylePreset.objects.get(name="Team look").project == shared_project
 
 
 def test_generation_applies_and_records_the_preset(owner, owner_api, run_jobs):

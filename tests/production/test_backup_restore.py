@@ -26,7 +26,7 @@ from generation.models import Generation, Status
 from projects.models import Project, ProjectMembership, Role
 from settings_app.models import ApiKey, Preferences, TeamKey
 from settings_app.services import save_api_key, save_team_key
-from tests.conftest import PASSWORD, client_for
+from tests.users import PASSWORD, client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,8 +4,8 @@ settings and the API docs in Chromium logs no Content-Security-Policy violation.
 import pytest
 
 from projects.models import Project
-from tests.conftest import PASSWORD
 from tests.gallery.factories import make_image
+from tests.users import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -7,7 +7,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from knox.models import AuthToken
 
-from tests.conftest import PASSWORD
+from tests.users import PASSWORD
 
 
 @pytest.fixture(autouse=True)

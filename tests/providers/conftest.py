@@ -1,4 +1,6 @@
-"""Fixtures that point each provider's base URL at its local fake and give the owner a key."""
+"""Fixtures that point each provider's base URL at its local fake and give the owner a key.
+
+Polls are fast everywhere: see ``fast_time`` in the root conftest."""
 
 import pytest
 
@@ -6,18 +8,7 @@ from tests.fakes.fal_server import FakeFal
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.openrouter_server import FakeOpenRouter
 from tests.fakes.replicate_server import FakeReplicate
-
-KEYS = {
-    "openai": ("OPENAI_API_KEY", "sk-test-good"),
-    "replicate": ("REPLICATE_API_TOKEN", "r8_test_good"),
-    "fal": ("FAL_KEY", "fal-key-id:fal-key-secret"),
-    "openrouter": ("OPENROUTER_API_KEY", "sk-or-v1-test-good"),
-}
-
-
-@pytest.fixture(autouse=True)
-def fast_polls(settings):
-    settings.PROVIDER_POLL_INTERVAL = 0.02
+from tests.providers.helpers import KEYS
 
 
 def _with_key(monkeypatch, provider):

@@ -1,6 +1,15 @@
-"""Submit through the API and run the job inline; return the finished generation as JSON."""
+"""Provider test helpers: the good key of each fake (KEYS), submitting through the API and
+running the job inline (generate), counting stored images."""
 
 from gallery.models import Image
+
+# The environment variable and the key each fake provider accepts.
+KEYS = {
+    "openai": ("OPENAI_API_KEY", "sk-test-good"),
+    "replicate": ("REPLICATE_API_TOKEN", "r8_test_good"),
+    "fal": ("FAL_KEY", "fal-key-id:fal-key-secret"),
+    "openrouter": ("OPENROUTER_API_KEY", "sk-or-v1-test-good"),
+}
 
 
 def generate(client, run_jobs, **payload):

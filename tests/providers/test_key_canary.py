@@ -4,8 +4,8 @@ line or response."""
 
 import pytest
 
-from tests.conftest import client_for
 from tests.settings_app.test_canary import django_q_contents, holds, rows_holding
+from tests.users import client_for
 
 pytestmark = pytest.mark.django_db
 

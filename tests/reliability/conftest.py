@@ -2,14 +2,13 @@
 
 import pytest
 
-from tests.providers.conftest import KEYS
+from tests.providers.helpers import KEYS
 from tests.reliability.hostile_fake import HostileReplicate
 
 
 @pytest.fixture
 def hostile(settings, monkeypatch):
     """A running HostileReplicate that the replicate provider talks to, with a good key."""
-    settings.PROVIDER_POLL_INTERVAL = 0.02
     with HostileReplicate() as fake:
         settings.REPLICATE_BASE_URL = fake.base_url
         variable, value = KEYS["replicate"]

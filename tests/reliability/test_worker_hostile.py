@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.fakes.base import make_png
-from tests.providers.conftest import KEYS
+from tests.providers.helpers import KEYS
 from tests.reliability.hostile_fake import HostileReplicate
 from tests.reliability.payloads import HOSTILE
 from tests.reliability.procs import App

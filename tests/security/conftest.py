@@ -1,16 +1,16 @@
-"""Security fixtures: the shared world of tests/security/world.py."""
+"""Security fixtures: the shared world of tests/security/world.py, around the root conftest's
+``shared_project`` (owner, viewer, editor) and ``outsider``."""
 
 import pytest
 from django.test import RequestFactory
 
-from tests.gallery.conftest import editor, viewer  # noqa: F401
 from tests.security.world import build_world, ensure_admin_rows
 
 
 @pytest.fixture
-def world(owner, viewer, editor, outsider, admin_user):  # noqa: F811
+def world(shared_project, viewer, editor, outsider, admin_user):
     """The owner's shared project and everything around it, plus a row per admin model."""
-    built = build_world(owner, viewer, editor, outsider, admin_user)
+    built = build_world(shared_project, viewer, editor, outsider, admin_user)
     built.admin_rows = ensure_admin_rows(built)
     request = RequestFactory().get("/admin/")
     request.user = admin_user

@@ -8,8 +8,8 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
-from tests.conftest import PASSWORD, _user
 from tests.security.world import OWNER_KEY, TEAM_KEY
+from tests.users import PASSWORD, make_user
 
 
 def _secrets(world) -> list[str]:
@@ -39,7 +39,7 @@ def test_superuser_opens_every_changelist_and_change_page_without_seeing_a_secre
 
 
 def test_staff_with_view_permission_sees_that_changelist_only(world):
-    clerk = _user("clerk", is_staff=True)
+    clerk = make_user("clerk", is_staff=True)
     clerk.user_permissions.add(Permission.objects.get(codename="view_image"))
     client = Client()
     client.force_login(clerk)
@@ -49,7 +49,7 @@ def test_staff_with_view_permission_sees_that_changelist_only(world):
 
 
 def test_staff_without_permissions_is_refused_every_model(world):
-    clerk = _user("clerk", is_staff=True)
+    clerk = make_user("clerk", is_staff=True)
     client = Client()
     client.force_login(clerk)
     for model, url in _admin_urls(world):

@@ -1,11 +1,11 @@
 """The objects every security test acts on: one shared project and everything around it.
 
-``owner`` owns a project shared with ``viewer`` (viewer role) and ``editor`` (editor role); it
-holds one of the owner's images and one of the editor's. The owner also has a queued
-generation, a style preset shared into the project, a provider key, a named API token and a
-prompt-history entry. ``outsider`` has nothing shared with them; ``staff`` is a superuser who
-is not a member of anything. ``ensure_admin_rows`` adds one row for every model the admin
-registers, so each change page can be opened.
+``owner`` owns a project shared with ``viewer`` (viewer role) and ``editor`` (editor role),
+the root conftest's ``shared_project``; it gets one of the owner's images and one of the
+editor's. The owner also has a queued generation, a style preset shared into the project, a
+provider key, a named API token and a prompt-history entry. ``outsider`` has nothing shared
+with them; ``staff`` is a superuser who is not a member of anything. ``ensure_admin_rows``
+adds one row for every model the admin registers, so each change page can be opened.
 """
 
 from dataclasses import dataclass
@@ -18,7 +18,7 @@ from gallery.models import Image, Tag
 from generation.models import Generation, Status
 from generation.prompts.history import entry_id
 from generation.prompts.models import StylePreset
-from projects.models import Project, ProjectMembership, Role
+from projects.models import Project
 from settings_app import services as settings_services
 from settings_app.models import ApiKey, Preferences, TeamKey
 from tests.gallery.factories import make_image
@@ -46,11 +46,10 @@ class World:
         return self.users.get(role)
 
 
-def build_world(owner, viewer, editor, outsider, staff) -> World:
-    """Every object the permission matrix and the hostile-text tests need."""
-    project = Project.objects.create(owner=owner, name="Shared")
-    ProjectMembership.objects.create(project=project, user=viewer, role=Role.VIEWER)
-    ProjectMembership.objects.create(project=project, user=editor, role=Role.EDITOR)
+def build_world(project, viewer, editor, outsider, staff) -> World:
+    """Every object the permission matrix and the hostile-text tests need, in and around
+    ``project`` (the owner's, shared with ``viewer`` and ``editor``)."""
+    owner = project.owner
     image = make_image(owner, project=project, title="owner's image", tags=["fox"],
                        prompt="the owner's own prompt")
     editor_image = make_image(editor, project=project, title="editor's image")

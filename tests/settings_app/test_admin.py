@@ -86,7 +86,7 @@ def test_admin_deactivates_a_user_who_then_cannot_log_in(admin_client, owner, cl
                                             "_selected_action": [owner.pk]})
     owner.refresh_from_db()
     assert owner.is_active is False
-    from tests.conftest import PASSWORD
+    from tests.users import PASSWORD
 
     admin_client.logout()
     response = admin_client.post("/login/", {"username": "owner", "password": PASSWORD})

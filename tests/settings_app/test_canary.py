@@ -9,8 +9,8 @@ from django.db import connection
 
 from generation.models import Generation, Status
 from settings_app.models import ApiKey, TeamKey
-from tests.conftest import client_for
 from tests.settings_app.test_key_resolution import allow_team_keys
+from tests.users import client_for
 
 pytestmark = pytest.mark.django_db
 

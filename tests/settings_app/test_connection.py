@@ -56,8 +56,8 @@ def test_without_a_key_the_answer_says_where_to_add_one(owner_api, keyed, no_env
 
 
 def test_the_team_key_test_is_recorded_on_the_team_key(owner, keyed):
-    from tests.conftest import client_for
     from tests.settings_app.test_key_resolution import allow_team_keys
+    from tests.users import client_for
 
     services.save_team_key("keyed", GOOD_KEY)
     owner = allow_team_keys(owner)

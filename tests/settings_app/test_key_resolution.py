@@ -65,7 +65,7 @@ def test_record_key_use_marks_the_key_that_was_used(owner, no_env_keys):
 
 
 def test_generation_with_the_team_key_records_team_as_its_source(owner, keyed, run_jobs):
-    from tests.conftest import client_for
+    from tests.users import client_for
 
     services.save_team_key("keyed", GOOD_KEY)
     owner = allow_team_keys(owner)
@@ -95,7 +95,7 @@ def test_settings_show_team_key_availability(owner, owner_api, keyed):
     rows = {r["provider"]: r for r in owner_api.get("/api/settings").json()["team_keys"]}
     assert rows["keyed"] == {"provider": "keyed", "label": "Keyed Test Cloud",
                              "team_key": True, "available": False}
-    from tests.conftest import client_for
+    from tests.users import client_for
 
     client = client_for(allow_team_keys(owner))
     rows = {r["provider"]: r for r in client.get("/api/settings").json()["team_keys"]}

@@ -5,8 +5,8 @@ from django.contrib.auth import get_user_model
 
 from settings_app import services
 from settings_app.models import ApiKey, NamedToken, Preferences
-from tests.conftest import PASSWORD
 from tests.settings_app.helpers import GOOD_KEY
+from tests.users import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -135,8 +135,8 @@ def test_generate_page_starts_from_the_preferences(client, owner):
 
 def test_submission_without_a_provider_uses_the_preferred_one(owner, keyed, run_jobs):
     from settings_app import services
-    from tests.conftest import client_for
     from tests.settings_app.helpers import GOOD_KEY
+    from tests.users import client_for
 
     services.update_preferences(owner, {"default_provider": "keyed",
                                         "default_model": "keyed-1"})

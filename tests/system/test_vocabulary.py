@@ -23,9 +23,10 @@ from imagegen.core.exceptions import (
 from imagegen.core.middleware import ServiceErrorMiddleware
 from imagegen.core.permissions import PermissionQuerySet
 from projects import services as project_services
-from projects.models import Project, ProjectMembership, Role
+from projects.models import Project, Role
 from settings_app.models import ApiKey, NamedToken
 from tests.gallery.factories import make_image
+from tests.users import member_as
 
 SCOPED = (Project, Image, Generation, StylePreset, ApiKey, NamedToken)
 
@@ -41,15 +42,9 @@ def test_every_scoped_model_answers_the_same_question(model, db):
         model.objects.for_user(AnonymousUser(), "steal")
 
 
-@pytest.fixture
-def shared(owner, member):
-    project = Project.objects.create(owner=owner, name="Shared")
-    ProjectMembership.objects.create(project=project, user=member, role=Role.VIEWER)
-    return project
-
-
-def test_get_for_user_tells_not_yours_from_not_allowed(owner, member, outsider, shared):
-    image = make_image(owner, project=shared)
+@member_as("viewer")
+def test_get_for_user_tells_not_yours_from_not_allowed(owner, member, outsider, shared_project):
+    image = make_image(owner, project=shared_project)
     assert Image.objects.get_for_user(owner, "delete", pk=image.pk) == image
     with pytest.raises(Forbidden, match="Only the owner"):  # sees it, may not delete it
         Image.objects.get_for_user(member, "delete", pk=image.pk, denied="Only the owner.")
@@ -59,12 +54,14 @@ def test_get_for_user_tells_not_yours_from_not_allowed(owner, member, outsider, 
         Image.objects.get_for_user(owner, "view", pk=image.pk + 1000)
 
 
-def test_project_actions(owner, member, outsider, shared):
-    ProjectMembership.objects.filter(user=member).update(role=Role.EDITOR)
-    assert list(Project.objects.for_user(member, "contribute")) == [shared]
+@member_as("editor", "viewer")
+def test_project_actions(owner, member, member_role, outsider, shared_project):
+    contributes = list(Project.objects.for_user(member, "contribute"))
+    assert contributes == ([shared_project] if member_role == "editor" else [])
+    assert list(Project.objects.for_user(member, "view")) == [shared_project]
     assert not Project.objects.for_user(member, "change").exists()
     assert not Project.objects.for_user(outsider, "view").exists()
-    assert list(Project.objects.for_user(owner, "delete")) == [shared]
+    assert list(Project.objects.for_user(owner, "delete")) == [shared_project]
 
 
 @pytest.mark.parametrize(("error", "status", "body"), [
@@ -96,17 +93,22 @@ def test_pages_map_the_other_base_classes(rf):
     assert middleware.process_exception(rf.get("/"), KeyError("x")) is None
 
 
-def test_member_changes_keep_the_others(owner, member, outsider, shared):
-    project_services.change_member(shared, outsider.username, Role.EDITOR)
-    roles = dict(shared.memberships.values_list("user__username", "role"))
-    assert roles == {member.username: Role.VIEWER, outsider.username: Role.EDITOR}
-    project_services.remove_member(shared, member.username)
-    project_services.remove_member(shared, "nobody-at-all")  # not a member: nothing happens
-    assert list(shared.memberships.values_list("user__username", flat=True)) == [
-        outsider.username]
+@member_as("viewer")
+def test_member_changes_keep_the_others(owner, member, outsider, shared_project):
+    before = dict(shared_project.memberships.values_list("user__username", "role"))
+    assert before[member.username] == Role.VIEWER
+    project_services.change_member(shared_project, outsider.username, Role.EDITOR)
+    roles = dict(shared_project.memberships.values_list("user__username", "role"))
+    assert roles == {**before, outsider.username: Role.EDITOR}
+    project_services.remove_member(shared_project, member.username)
+    project_services.remove_member(shared_project, "nobody-at-all")  # not one: nothing happens
+    after = dict(shared_project.memberships.values_list("user__username", "role"))
+    del roles[member.username]
+    assert after == roles
 
 
-def test_deleting_a_project_with_its_images_goes_through_the_gallery(owner, shared):
+def test_deleting_a_project_with_its_images_goes_through_the_gallery(owner, shared_project):
+    shared = shared_project
     kept, gone = make_image(owner), make_image(owner, project=shared)
     other = Project.objects.create(owner=owner, name="Other")
     stays = make_image(owner, project=other)

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from knox.models import AuthToken
 
-from tests.conftest import PASSWORD
+from tests.users import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ def test_pages_require_login(client, url):
 
 def test_login_page_and_login(client, owner):
     assert client.get("/login/").status_code == 200
-    from tests.conftest import PASSWORD
+    from tests.users import PASSWORD
 
     bad = client.post("/login/", {"username": "owner", "password": "nope"})
     assert b"Wrong username or password" in bad.content
@@ -99,7 +99,7 @@ def test_model_options_follow_the_provider(owner_client):
 
 
 def test_gallery_lists_own_images_newest_first(owner_client, owner, outsider, run_jobs):
-    from tests.conftest import client_for
+    from tests.users import client_for
 
     run_jobs(client_for(owner), {"prompt": "first", "width": 64, "height": 64})
     run_jobs(client_for(owner), {"prompt": "second", "width": 64, "height": 64})
@@ -137,7 +137,7 @@ def test_theme_is_remembered_per_user(owner_client, owner):
 
 
 def test_dashboard_shows_own_figures(owner_client, owner, run_jobs):
-    from tests.conftest import client_for
+    from tests.users import client_for
 
     run_jobs(client_for(owner), {"prompt": "x", "width": 64, "height": 64})
     body = owner_client.get("/dashboard/").content.decode()
@@ -145,8 +145,8 @@ def test_dashboard_shows_own_figures(owner_client, owner, run_jobs):
 
 
 def test_admin_lists_and_actions(client, admin_user, owner, run_jobs):
-    from tests.conftest import client_for
     from tests.generation.helpers import make_generation
+    from tests.users import client_for
 
     run_jobs(client_for(owner), {"prompt": "for the admin", "width": 64, "height": 64})
     queued = make_generation(owner, prompt="stuck in line")

@@ -1,4 +1,9 @@
-"""Headless Debian Chromium driven by Playwright against pytest-django's live server."""
+"""Headless Debian Chromium driven by Playwright against pytest-django's live server: the
+``browser`` (one per test run) and ``page`` fixtures of tests/browser and tests/production.
+
+A plugin registered once by the root conftest, so both folders get the same fixtures without
+importing them (two Playwright sync sessions cannot run in one thread).
+"""
 
 import os
 import time
@@ -10,16 +15,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-# One Chromium per test run, shared with other folders that import these fixtures
-# (tests/production): two Playwright sync sessions cannot run in one thread.
-_shared = {}
-
-
 @pytest.fixture(scope="session")
 def browser():
-    if "browser" in _shared:
-        yield _shared["browser"]
-        return
     if not os.path.exists(CHROMIUM):
         pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get)")
     # Playwright's sync API runs an event loop in this thread; Django's ORM calls in the
@@ -29,9 +26,7 @@ def browser():
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        _shared["browser"] = browser
         yield browser
-        _shared.clear()
         browser.close()
 
 

@@ -1,0 +1,1 @@
+"""Pytest plugin modules, registered once by the root conftest (``pytest_plugins``)."""

@@ -186,7 +186,8 @@ def check_submission(user, estimate_usd: Decimal | None, num_images: int) -> Non
     if images.limit is not None and images.used + num_images > images.limit:
         raise QuotaExceeded({"num_images": [
             f"Daily image limit reached: your limit is {images.limit} images a day, "
-            f"{images.used} are made or running today, and this request asks for {num_images}."
+            f"{images.used} are made or running today, and this request asks for "
+            f"{num_images}."
         ]}, code="quota")
     if spend.limit is not None and spend.used + estimate > spend.limit:
         raise ValidationError({"budget": [

@@ -139,8 +139,9 @@ def _dump_json(folder: Path) -> tuple[Path, set[str]]:
         if connection.vendor == "postgresql" and outermost:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        call_command("dumpdata", natural_foreign=True, exclude=JSON_EXCLUDE,
-                     output=str(target), verbosity=0)
+        call_command(
+            "dumpdata", natural_foreign=True, exclude=JSON_EXCLUDE, output=str(target), verbosity=0
+        )
         rows = Image.objects.values_list("file", "thumbnail")
         names = _image_names(rows)
     return target, names
@@ -218,8 +219,7 @@ def create_backup(path) -> BackupReport:
             "version": VERSION,
             "created_at": timezone.now().isoformat(),
             "engine": engine,
-            "database": {"name": dump.name, "size": report.database_bytes,
-                         "sha256": dump_sha256},
+            "database": {"name": dump.name, "size": report.database_bytes, "sha256": dump_sha256},
             "migrations": _applied_migrations(),
             "files": [],
         }
@@ -249,8 +249,13 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9._\-/]+$")
 def _check_name(name: str) -> str:
     """``name`` if it is a plain relative storage path outside temp/; BackupError otherwise."""
     parts = PurePosixPath(name).parts
-    if (not _SAFE_NAME.match(name) or name.startswith("/") or ".." in parts
-            or not parts or parts[0] in SKIP_FOLDERS):
+    if (
+        not _SAFE_NAME.match(name)
+        or name.startswith("/")
+        or ".." in parts
+        or not parts
+        or parts[0] in SKIP_FOLDERS
+    ):
         raise BackupError(f"the archive names an unsafe file: {name!r}")
     return name
 
@@ -305,8 +310,10 @@ def _restore_files(tar, manifest: dict, report: BackupReport, force: bool) -> No
             continue
         if current is not None:
             if not force:
-                raise BackupError(f"{name}: storage already holds different bytes under this "
-                                  "name; use --force to replace it")
+                raise BackupError(
+                    f"{name}: storage already holds different bytes under this "
+                    "name; use --force to replace it"
+                )
             default_storage.delete(name)
         with tempfile.TemporaryFile() as spool:
             _extract_verified(tar, FILES + name, entry, spool)
@@ -338,7 +345,8 @@ def _restore_json(dump: Path) -> None:
         for model in apps.get_models(include_auto_created=True)
         if model._meta.app_label not in excluded_apps
         and model._meta.label_lower not in excluded_models
-        and model._meta.managed and not model._meta.proxy
+        and model._meta.managed
+        and not model._meta.proxy
     ]
     with transaction.atomic():
         statements = connection.ops.sql_flush(no_style(), tables, allow_cascade=True)
@@ -354,11 +362,15 @@ def restore_backup(path, *, force: bool = False) -> BackupReport:
     if not path.is_file():
         raise BackupError(f"{path}: no such backup file")
     if not force and not database_is_empty():
-        raise BackupError("the database is not empty (it has users or images); restore onto "
-                          "a fresh install, or pass --force to replace its contents")
+        raise BackupError(
+            "the database is not empty (it has users or images); restore onto "
+            "a fresh install, or pass --force to replace its contents"
+        )
     try:
-        with tarfile.open(path, "r:gz") as tar, \
-                tempfile.TemporaryDirectory(prefix="imagegen-restore-") as folder:
+        with (
+            tarfile.open(path, "r:gz") as tar,
+            tempfile.TemporaryDirectory(prefix="imagegen-restore-") as folder,
+        ):
             return _restore_from(tar, Path(folder), path, force)
     except (tarfile.TarError, EOFError, zlib.error) as exc:
         raise BackupError(f"{path}: not a readable .tar.gz archive ({exc})") from exc
@@ -369,8 +381,10 @@ def _restore_from(tar, folder: Path, path: Path, force: bool) -> BackupReport:
     manifest = read_manifest(tar)
     engine = _engine()
     if manifest["engine"] != engine:
-        raise BackupError(f"this is a {manifest['engine']} backup; this install uses "
-                          f"{engine} (restore onto the same database engine)")
+        raise BackupError(
+            f"this is a {manifest['engine']} backup; this install uses "
+            f"{engine} (restore onto the same database engine)"
+        )
     database = manifest["database"]
     if database["name"] not in (SQLITE_DUMP, JSON_DUMP):
         raise BackupError("the manifest names an unknown database dump")
@@ -385,8 +399,12 @@ def _restore_from(tar, folder: Path, path: Path, force: bool) -> BackupReport:
     dump = folder / database["name"]
     with open(dump, "wb") as handle:
         _extract_verified(tar, database["name"], database, handle)
-    report = BackupReport(path=path, engine=engine, database_bytes=database["size"],
-                          missing_files=manifest.get("missing_files", []))
+    report = BackupReport(
+        path=path,
+        engine=engine,
+        database_bytes=database["size"],
+        missing_files=manifest.get("missing_files", []),
+    )
     _restore_files(tar, manifest, report, force)
     if engine == "sqlite":
         _restore_sqlite(dump)

@@ -27,8 +27,15 @@ from common import (
 )
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 IMAGES = 50
 
 
@@ -42,22 +49,48 @@ def make_images(user, side: int) -> None:
     for n in range(IMAGES):
         prompt = f"gallery picture number {n}"
         generation = Generation.objects.create(
-            owner=user, provider="offline", model="offline-shapes", prompt=prompt,
-            prompt_text=prompt, width=side, height=side, status="succeeded", seed=n)
+            owner=user,
+            provider="offline",
+            model="offline-shapes",
+            prompt=prompt,
+            prompt_text=prompt,
+            width=side,
+            height=side,
+            status="succeeded",
+            seed=n,
+        )
         checked = validate_image(render(prompt, n, side, side))
         stored = store_image_files(checked)
-        Image.objects.create(generation=generation, owner=user, file=stored.file,
-                             thumbnail=stored.thumbnail, width=side, height=side,
-                             format=checked.format, bytes=len(checked.data),
-                             sha256=checked.sha256, search_prompt=prompt)
+        Image.objects.create(
+            generation=generation,
+            owner=user,
+            file=stored.file,
+            thumbnail=stored.thumbnail,
+            width=side,
+            height=side,
+            format=checked.format,
+            bytes=len(checked.data),
+            sha256=checked.sha256,
+            search_prompt=prompt,
+        )
 
 
 def main(argv=None) -> list[Row]:
     parser = base_parser(__doc__)
     args = parser.parse_args(argv)
     if not os.path.exists(CHROMIUM):
-        rows = [Row("8", "gallery page in Chromium", "skipped", "", "", "", "",
-                    "Debian's chromium is missing (`make chromium` installs it)")]
+        rows = [
+            Row(
+                "8",
+                "gallery page in Chromium",
+                "skipped",
+                "",
+                "",
+                "",
+                "",
+                "Debian's chromium is missing (`make chromium` installs it)",
+            )
+        ]
         emit("Figure 8: gallery page in a browser", rows, args.json)
         return rows
     folder = tempfile.mkdtemp(prefix="bench-browser-")
@@ -79,11 +112,11 @@ def main(argv=None) -> list[Row]:
 
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                 args=ARGS)
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             context = browser.new_context(viewport={"width": 1280, "height": 8000})
-            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session,
-                                  "url": server.url}])
+            context.add_cookies(
+                [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": server.url}]
+            )
             page = context.new_page()
             cdp = context.new_cdp_session(page)
             cdp.send("Network.enable")
@@ -94,13 +127,18 @@ def main(argv=None) -> list[Row]:
 
             def received(event):
                 response = event["response"]
-                log["responses"][event["requestId"]] = (response["url"], response["status"],
-                                                       response.get("fromDiskCache", False))
+                log["responses"][event["requestId"]] = (
+                    response["url"],
+                    response["status"],
+                    response.get("fromDiskCache", False),
+                )
 
             cdp.on("Network.loadingFinished", finished)
             cdp.on("Network.responseReceived", received)
-            cdp.on("Network.requestServedFromCache",
-                   lambda event: log.__setitem__("cached", log["cached"] + 1))
+            cdp.on(
+                "Network.requestServedFromCache",
+                lambda event: log.__setitem__("cached", log["cached"] + 1),
+            )
 
             def reset():
                 log.update(bytes=0, responses={}, cached=0)
@@ -110,7 +148,7 @@ def main(argv=None) -> list[Row]:
                 """(status → count) of thumbnail requests in gunicorn's access log since reset."""
                 import re
 
-                text = server.log_text()[log.get("mark", 0):]
+                text = server.log_text()[log.get("mark", 0) :]
                 found = re.findall(r'"GET /files/thumbnails/\d+ HTTP/[\d.]+" (\d{3})', text)
                 return {code: found.count(code) for code in set(found)}
 
@@ -123,7 +161,8 @@ def main(argv=None) -> list[Row]:
             cold_bytes = log["bytes"]
             load_ms = page.evaluate(
                 "() => { const n = performance.getEntriesByType('navigation')[0];"
-                " return n.loadEventEnd - n.startTime; }")
+                " return n.loadEventEnd - n.startTime; }"
+            )
             shown = page.locator("img[src*='/files/thumbnails/']").count()
             reset()
             page.reload(wait_until="networkidle")
@@ -148,19 +187,46 @@ def main(argv=None) -> list[Row]:
     reload_network = sum(reload_served.values())
     thumb_bytes = cold_bytes  # whole page, HTML, CSS, JS and thumbnails
     rows = [
-        Row("8", f"gallery page, cold cache: bytes transferred ({shown} thumbnails shown, "
-                 f"thumbnail answers {cold_served})", f"{thumb_bytes / 1024:.0f} KiB", "—", "",
-            "report", ""),
-        Row("8", "gallery page, cold cache: time to load event", f"{load_ms:.0f} ms", "—", "",
-            "report", ""),
-        Row("8", "reload: thumbnail requests reaching the server", f"{reload_network} of "
-                 f"{shown}", "—", "", "report", "",
+        Row(
+            "8",
+            f"gallery page, cold cache: bytes transferred ({shown} thumbnails shown, "
+            f"thumbnail answers {cold_served})",
+            f"{thumb_bytes / 1024:.0f} KiB",
+            "—",
+            "",
+            "report",
+            "",
+        ),
+        Row(
+            "8",
+            "gallery page, cold cache: time to load event",
+            f"{load_ms:.0f} ms",
+            "—",
+            "",
+            "report",
+            "",
+        ),
+        Row(
+            "8",
+            "reload: thumbnail requests reaching the server",
+            f"{reload_network} of {shown}",
+            "—",
+            "",
+            "report",
+            "",
             f"{reload_bytes / 1024:.0f} KiB transferred on reload; {reload_cached} requests "
-            "served from the browser cache (Cache-Control: private, max-age, immutable)"),
-        Row("8", "forced revalidation of every thumbnail (If-None-Match)",
-            f"{n304} of {sum(revalidate_served.values())} answered 304", "—", "",
-            f"all {shown} → 304", met(shown > 0 and n304 == shown),
-            f"{revalidate_bytes / 1024:.1f} KiB transferred for the revalidation"),
+            "served from the browser cache (Cache-Control: private, max-age, immutable)",
+        ),
+        Row(
+            "8",
+            "forced revalidation of every thumbnail (If-None-Match)",
+            f"{n304} of {sum(revalidate_served.values())} answered 304",
+            "—",
+            "",
+            f"all {shown} → 304",
+            met(shown > 0 and n304 == shown),
+            f"{revalidate_bytes / 1024:.1f} KiB transferred for the revalidation",
+        ),
     ]
     emit("Figure 8: gallery page in a browser", rows, args.json)
     return rows

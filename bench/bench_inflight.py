@@ -41,8 +41,13 @@ def main(argv=None) -> list[Row]:
     parser = base_parser(__doc__)
     args = parser.parse_args(argv)
     folder = tempfile.mkdtemp(prefix="bench-inflight-")
-    extra = {"Q_WORKERS": 2, "GENERATION_THREADS": 32, "GENERATION_MAX_CONCURRENT": EACH,
-             "OFFLINE_PROVIDER_DELAY_MS": DELAY_MS, "Q_CLUSTER_NAME": f"bench-{os.getpid()}"}
+    extra = {
+        "Q_WORKERS": 2,
+        "GENERATION_THREADS": 32,
+        "GENERATION_MAX_CONCURRENT": EACH,
+        "OFFLINE_PROVIDER_DELAY_MS": DELAY_MS,
+        "Q_CLUSTER_NAME": f"bench-{os.getpid()}",
+    }
     url, storage = temp_sqlite_url(folder), os.path.join(folder, "storage")
     setup_django(url, storage, **extra)
     from django.contrib.auth import get_user_model
@@ -50,8 +55,10 @@ def main(argv=None) -> list[Row]:
     from generation.models import Generation
 
     User = get_user_model()
-    tokens = [api_token(User.objects.create(username=f"flight{n:02d}", password="!"))
-              for n in range(USERS)]
+    tokens = [
+        api_token(User.objects.create(username=f"flight{n:02d}", password="!"))
+        for n in range(USERS)
+    ]
     # The web server as `make run` starts it (serve's defaults), not one sized for the bench.
     server = Server(server_env(url, storage, **extra), web_workers=None, web_threads=None)
     try:
@@ -71,9 +78,17 @@ def main(argv=None) -> list[Row]:
 
         def submit(job):
             token, n = job
-            status, body = http("POST", server.url + "/api/generate", token, {
-                "provider": "offline", "prompt": f"a lighthouse, take {n}", "width": 1024,
-                "height": 1024})
+            status, body = http(
+                "POST",
+                server.url + "/api/generate",
+                token,
+                {
+                    "provider": "offline",
+                    "prompt": f"a lighthouse, take {n}",
+                    "width": 1024,
+                    "height": 1024,
+                },
+            )
             assert status in (200, 201, 202), (status, body[:300])
 
         watcher = threading.Thread(target=watch, daemon=True)
@@ -85,10 +100,16 @@ def main(argv=None) -> list[Row]:
         submitted = time.perf_counter() - started
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            counts = dict(Generation.objects.values_list("status").annotate(
-                n=__import__("django.db.models", fromlist=["Count"]).Count("id")))
-            if counts.get("succeeded", 0) == len(jobs) or set(counts) - {"queued", "running",
-                                                                           "succeeded"}:
+            counts = dict(
+                Generation.objects.values_list("status").annotate(
+                    n=__import__("django.db.models", fromlist=["Count"]).Count("id")
+                )
+            )
+            if counts.get("succeeded", 0) == len(jobs) or set(counts) - {
+                "queued",
+                "running",
+                "succeeded",
+            }:
                 break
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
@@ -100,29 +121,57 @@ def main(argv=None) -> list[Row]:
         last_created = max(c for c, _, _ in times)
         last_start = max(s for _, s, _ in times if s)
         runs = sorted((f - s).total_seconds() for _, s, f in times if s and f)
-        timeline = (f"last submission stored at +{(last_created - first).total_seconds():.2f} s, "
-                    f"last start at +{(last_start - first).total_seconds():.2f} s; run times "
-                    f"(start→finish) min {runs[0]:.2f} s, median {runs[len(runs) // 2]:.2f} s, "
-                    f"max {runs[-1]:.2f} s")
+        timeline = (
+            f"last submission stored at +{(last_created - first).total_seconds():.2f} s, "
+            f"last start at +{(last_start - first).total_seconds():.2f} s; run times "
+            f"(start→finish) min {runs[0]:.2f} s, median {runs[len(runs) // 2]:.2f} s, "
+            f"max {runs[-1]:.2f} s"
+        )
     finally:
         server.stop()
     total = len(jobs)
     rows = [
-        Row("3", f"{total} generations from {USERS} users: time until all succeeded "
-                 f"({succeeded}/{total} succeeded; submitting took {submitted:.2f} s)",
-            f"{elapsed:.2f} s", f"ideal {DELAY_MS / 1000:.0f} s",
+        Row(
+            "3",
+            f"{total} generations from {USERS} users: time until all succeeded "
+            f"({succeeded}/{total} succeeded; submitting took {submitted:.2f} s)",
+            f"{elapsed:.2f} s",
+            f"ideal {DELAY_MS / 1000:.0f} s",
             f"{elapsed / (DELAY_MS / 1000):.2f}×",
-            "≤ 8 s", met(succeeded == total and elapsed <= 8), timeline),
-        Row("3", "most generations running at once", str(peak["running"]), f"ideal {total}",
-            f"{peak['running'] / total:.2f}×", f"all {total}", met(peak["running"] >= total)),
-        Row("3", "memory of server + workers at peak, RSS summed over the process tree",
-            f"{peak['rss']:.0f} MB", f"idle {idle_rss:.0f} MB",
-            f"{peak['rss'] / idle_rss:.2f}×", "≤ 1024 MB", met(peak["rss"] <= 1024)),
-        Row("3", "memory of server + workers at peak, PSS (shared pages counted once)",
-            f"{peak['pss']:.0f} MB", f"idle {idle_pss:.0f} MB",
-            f"{peak['pss'] / idle_pss:.2f}×", "", "", f"{idle_count} processes in the tree "
+            "≤ 8 s",
+            met(succeeded == total and elapsed <= 8),
+            timeline,
+        ),
+        Row(
+            "3",
+            "most generations running at once",
+            str(peak["running"]),
+            f"ideal {total}",
+            f"{peak['running'] / total:.2f}×",
+            f"all {total}",
+            met(peak["running"] >= total),
+        ),
+        Row(
+            "3",
+            "memory of server + workers at peak, RSS summed over the process tree",
+            f"{peak['rss']:.0f} MB",
+            f"idle {idle_rss:.0f} MB",
+            f"{peak['rss'] / idle_rss:.2f}×",
+            "≤ 1024 MB",
+            met(peak["rss"] <= 1024),
+        ),
+        Row(
+            "3",
+            "memory of server + workers at peak, PSS (shared pages counted once)",
+            f"{peak['pss']:.0f} MB",
+            f"idle {idle_pss:.0f} MB",
+            f"{peak['pss'] / idle_pss:.2f}×",
+            "",
+            "",
+            f"{idle_count} processes in the tree "
             f"(serve's supervisor, gunicorn master + workers, qcluster + sentinel/pusher/monitor/"
-            f"workers)"),
+            f"workers)",
+        ),
     ]
     emit("Figure 3: generations in flight", rows, args.json)
     return rows

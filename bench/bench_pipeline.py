@@ -56,8 +56,14 @@ def run_one(broker: str, repeat: int, json_path: str | None) -> list[Row]:
     setup_django(url, storage, **extra)
     env = server_env(url, storage, **extra)
     log = open(os.path.join(folder, "qcluster.log"), "wb")  # noqa: SIM115 (closed below)
-    cluster = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    cluster = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         from django.contrib.auth import get_user_model
         from rest_framework.test import APIClient
@@ -74,9 +80,17 @@ def run_one(broker: str, repeat: int, json_path: str | None) -> list[Row]:
             render("a lighthouse at dusk", next(seed), 1024, 1024)
 
         def end_to_end():
-            response = client.post("/api/generate", {
-                "provider": "offline", "prompt": "a lighthouse at dusk", "width": 1024,
-                "height": 1024, "seed": next(seed)}, format="json")
+            response = client.post(
+                "/api/generate",
+                {
+                    "provider": "offline",
+                    "prompt": "a lighthouse at dusk",
+                    "width": 1024,
+                    "height": 1024,
+                    "seed": next(seed),
+                },
+                format="json",
+            )
             assert response.status_code in (200, 201, 202), response.content
             pk = response.json()["id"]
             deadline = time.monotonic() + 60
@@ -92,9 +106,17 @@ def run_one(broker: str, repeat: int, json_path: str | None) -> list[Row]:
         total = p50(samples_ms(end_to_end, repeat, warmup=3))
         overhead = total - ref
         target = TARGETS[broker]
-        rows = [Row("2", f"pipeline overhead, {broker} broker (end to end {fmt_ms(total)})",
-                    fmt_ms(overhead), f"direct render {fmt_ms(ref)}",
-                    f"{total / ref:.2f}× e2e/render", f"≤ {target} ms", met(overhead <= target))]
+        rows = [
+            Row(
+                "2",
+                f"pipeline overhead, {broker} broker (end to end {fmt_ms(total)})",
+                fmt_ms(overhead),
+                f"direct render {fmt_ms(ref)}",
+                f"{total / ref:.2f}× e2e/render",
+                f"≤ {target} ms",
+                met(overhead <= target),
+            )
+        ]
     finally:
         stop_group(cluster)
         log.close()
@@ -110,8 +132,18 @@ def main(argv=None) -> list[Row]:
     repeat = args.repeat or (8 if args.quick else 30)
     if args.broker != "both":
         if args.broker == "redis" and not redis_reachable():
-            rows = [Row("2", "pipeline overhead, redis broker", "skipped", "", "", "≤ 50 ms",
-                        "", f"Redis not reachable at {REDIS_URL}")]
+            rows = [
+                Row(
+                    "2",
+                    "pipeline overhead, redis broker",
+                    "skipped",
+                    "",
+                    "",
+                    "≤ 50 ms",
+                    "",
+                    f"Redis not reachable at {REDIS_URL}",
+                )
+            ]
             emit("Figure 2: pipeline (redis broker)", rows, args.json)
             return rows
         return run_one(args.broker, repeat, args.json)

@@ -51,18 +51,39 @@ def seed_images(users) -> None:
     checked = validate_image(render("seed picture", 1, 256, 256))
     stored = store_image_files(checked)
     for user in users:
-        generations = Generation.objects.bulk_create([
-            Generation(owner=user, provider="offline", model="offline-shapes",
-                       prompt=f"seed picture {n}", prompt_text=f"seed picture {n}", width=256,
-                       height=256, status="succeeded", seed=n)
-            for n in range(IMAGES_EACH)
-        ])
-        Image.objects.bulk_create([
-            Image(generation=g, owner=user, file=stored.file, thumbnail=stored.thumbnail,
-                  width=256, height=256, format="PNG", bytes=len(checked.data),
-                  sha256=checked.sha256, search_prompt=g.prompt)
-            for g in generations
-        ])
+        generations = Generation.objects.bulk_create(
+            [
+                Generation(
+                    owner=user,
+                    provider="offline",
+                    model="offline-shapes",
+                    prompt=f"seed picture {n}",
+                    prompt_text=f"seed picture {n}",
+                    width=256,
+                    height=256,
+                    status="succeeded",
+                    seed=n,
+                )
+                for n in range(IMAGES_EACH)
+            ]
+        )
+        Image.objects.bulk_create(
+            [
+                Image(
+                    generation=g,
+                    owner=user,
+                    file=stored.file,
+                    thumbnail=stored.thumbnail,
+                    width=256,
+                    height=256,
+                    format="PNG",
+                    bytes=len(checked.data),
+                    sha256=checked.sha256,
+                    search_prompt=g.prompt,
+                )
+                for g in generations
+            ]
+        )
 
 
 def run_load(database_url: str, seconds: float, clients: int, label: str) -> dict:
@@ -79,8 +100,9 @@ def run_load(database_url: str, seconds: float, clients: int, label: str) -> dic
     users = [User.objects.create(username=f"load{n:02d}", password="!") for n in range(USERS)]
     seed_images(users)
     tokens = {u.pk: api_token(u) for u in users}
-    image_ids = {u.pk: list(Image.objects.filter(owner=u).values_list("id", flat=True))
-                 for u in users}
+    image_ids = {
+        u.pk: list(Image.objects.filter(owner=u).values_list("id", flat=True)) for u in users
+    }
     connection.close()
     server = Server(server_env(database_url, storage, **extra), web_workers=2, web_threads=8)
     latencies: list[float] = []
@@ -96,14 +118,23 @@ def run_load(database_url: str, seconds: float, clients: int, label: str) -> dic
         while time.monotonic() < stop_at:
             roll = rng.random()
             if roll < 0.2:
-                op, args = "generate", ("POST", "/api/generate", {
-                    "provider": "offline", "prompt": f"load test {rng.random()}",
-                    "width": 256, "height": 256})
+                op, args = (
+                    "generate",
+                    (
+                        "POST",
+                        "/api/generate",
+                        {
+                            "provider": "offline",
+                            "prompt": f"load test {rng.random()}",
+                            "width": 256,
+                            "height": 256,
+                        },
+                    ),
+                )
             elif roll < 0.7:
                 op, args = "list", ("GET", "/api/gallery?page_size=50", None)
             elif roll < 0.9:
-                op, args = "favorite", ("POST", f"/api/gallery/{rng.choice(mine)}/favorite",
-                                        None)
+                op, args = "favorite", ("POST", f"/api/gallery/{rng.choice(mine)}/favorite", None)
             else:
                 with lock:
                     pk = mine.pop(rng.randrange(len(mine))) if len(mine) > 20 else None
@@ -131,9 +162,15 @@ def run_load(database_url: str, seconds: float, clients: int, label: str) -> dic
     server.stop()
     log = server.log_text()
     errors["locked"] += log.count("database is locked")
-    return {"label": label, "requests": len(latencies), "p50": p50(latencies),
-            "p99": percentile(latencies, 99), "errors": errors, "counts": counts,
-            "seconds": seconds}
+    return {
+        "label": label,
+        "requests": len(latencies),
+        "p50": p50(latencies),
+        "p99": percentile(latencies, 99),
+        "errors": errors,
+        "counts": counts,
+        "seconds": seconds,
+    }
 
 
 def main(argv=None) -> list[Row]:
@@ -162,9 +199,20 @@ def main(argv=None) -> list[Row]:
     for name in ("sqlite", "postgresql"):
         if name == "postgresql" and not postgres_reachable(pg_url):
             continue
-        out = subprocess.run([sys.executable, __file__, "--only", name, "--seconds",
-                              str(seconds), "--clients", str(args.clients)],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--only",
+                name,
+                "--seconds",
+                str(seconds),
+                "--clients",
+                str(args.clients),
+            ],
+            capture_output=True,
+            text=True,
+        )
         line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
         if not line:
             print(out.stdout[-2000:], out.stderr[-4000:])
@@ -176,19 +224,38 @@ def main(argv=None) -> list[Row]:
         e = r["errors"]
         ok = e["5xx"] == 0 and e["locked"] == 0
         mix = ", ".join(f"{k} {v}" for k, v in sorted(r["counts"].items()))
-        reference = (f"PostgreSQL p50 {fmt_ms(pg['p50'])} / p99 {fmt_ms(pg['p99'])}"
-                     if pg and name == "sqlite" else "")
-        rows.append(Row(
-            "7", f"{args.clients} clients × {r['seconds']:.0f} s on {name}: p50 / p99 "
-                 f"({r['requests']:,} requests, {r['requests'] / r['seconds']:.0f}/s)",
-            f"{fmt_ms(r['p50'])} / {fmt_ms(r['p99'])}", reference,
-            f"{r['p50'] / pg['p50']:.2f}× p50" if reference else "",
-            "no 5xx, no locked", met(ok),
-            f"5xx: {e['5xx']}, 'database is locked': {e['locked']}, other 4xx: {e['other']}; "
-            f"mix: {mix}" + ("; QUICK: 10 s instead of 60 s" if args.quick else "")))
+        reference = (
+            f"PostgreSQL p50 {fmt_ms(pg['p50'])} / p99 {fmt_ms(pg['p99'])}"
+            if pg and name == "sqlite"
+            else ""
+        )
+        rows.append(
+            Row(
+                "7",
+                f"{args.clients} clients × {r['seconds']:.0f} s on {name}: p50 / p99 "
+                f"({r['requests']:,} requests, {r['requests'] / r['seconds']:.0f}/s)",
+                f"{fmt_ms(r['p50'])} / {fmt_ms(r['p99'])}",
+                reference,
+                f"{r['p50'] / pg['p50']:.2f}× p50" if reference else "",
+                "no 5xx, no locked",
+                met(ok),
+                f"5xx: {e['5xx']}, 'database is locked': {e['locked']}, other 4xx: {e['other']}; "
+                f"mix: {mix}" + ("; QUICK: 10 s instead of 60 s" if args.quick else ""),
+            )
+        )
     if "postgresql" not in results:
-        rows.append(Row("7", "write load on PostgreSQL", "skipped", "", "", "", "",
-                        f"PostgreSQL not reachable at {pg_url}"))
+        rows.append(
+            Row(
+                "7",
+                "write load on PostgreSQL",
+                "skipped",
+                "",
+                "",
+                "",
+                "",
+                f"PostgreSQL not reachable at {pg_url}",
+            )
+        )
     emit("Figure 7: write load", rows, args.json)
     return rows
 

@@ -138,15 +138,17 @@ def temp_sqlite_url(folder: str | None = None) -> str:
 def server_env(database_url: str, storage_dir: str, **extra) -> dict:
     """Environment for Django processes of the bench: never the developer's .env or app.db."""
     env = {**os.environ}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": SETTINGS,
-        "ENV_FILE": os.devnull,
-        "DATABASE_URL": database_url,
-        "STORAGE_DIR": storage_dir,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "LOG_LEVEL": "warning",
-        "PYTHONPATH": str(ROOT),
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": SETTINGS,
+            "ENV_FILE": os.devnull,
+            "DATABASE_URL": database_url,
+            "STORAGE_DIR": storage_dir,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+            "LOG_LEVEL": "warning",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     env.pop("REDIS_URL", None)
     env.update({k: str(v) for k, v in extra.items()})
     return env
@@ -200,14 +202,28 @@ def free_port() -> int:
 class Server:
     """``manage.py serve`` (gunicorn + the django-q cluster) in its own process group."""
 
-    def __init__(self, env: dict, *, no_worker=False, web_workers: int | None = 2,
-                 web_threads: int | None = 8, log_path: str | None = None):
+    def __init__(
+        self,
+        env: dict,
+        *,
+        no_worker=False,
+        web_workers: int | None = 2,
+        web_threads: int | None = 8,
+        log_path: str | None = None,
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path or tempfile.mktemp(prefix="bench-server-", suffix=".log")
         # None: serve's own default (WEB_CONCURRENCY / WEB_THREADS), as `make run` has it.
-        args = [sys.executable, "manage.py", "serve", "--host", "127.0.0.1",
-                "--port", str(self.port)]
+        args = [
+            sys.executable,
+            "manage.py",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
         if web_workers is not None:
             args += ["--web-workers", str(web_workers)]
         if web_threads is not None:
@@ -215,8 +231,14 @@ class Server:
         if no_worker:
             args.append("--no-worker")
         self.log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
-        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self._wait_ready()
 
     def _wait_ready(self, timeout=60):
@@ -284,8 +306,9 @@ def api_token(user) -> str:
     return AuthToken.objects.create(user)[1]
 
 
-def http(method: str, url: str, token: str | None = None, body: dict | None = None,
-         timeout: float = 60) -> tuple[int, bytes]:
+def http(
+    method: str, url: str, token: str | None = None, body: dict | None = None, timeout: float = 60
+) -> tuple[int, bytes]:
     """(status, body) of one request; HTTP errors are returned, not raised."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)

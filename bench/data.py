@@ -52,8 +52,9 @@ def ensure_populated(total: int) -> dict:
         with connection.cursor() as cursor:
             cursor.execute("INSERT INTO bench_meta VALUES (%s)", [total])
     elif row[0] != total:
-        raise SystemExit(f"the bench database holds {row[0]:,} generations, not {total:,}: "
-                         "use a fresh one")
+        raise SystemExit(
+            f"the bench database holds {row[0]:,} generations, not {total:,}: use a fresh one"
+        )
     return ids()
 
 
@@ -80,9 +81,9 @@ def populate(total: int) -> None:
     User.objects.bulk_create([User(username=f"user{n:02d}", password="!") for n in range(USERS)])
     User.objects.create(username="boss", password="!", is_staff=True, is_superuser=True)
     uids = list(User.objects.filter(is_staff=False).order_by("id").values_list("id", flat=True))
-    Project.objects.bulk_create([
-        Project(owner_id=uid, name=f"project {k}") for uid in uids for k in range(2)
-    ])
+    Project.objects.bulk_create(
+        [Project(owner_id=uid, name=f"project {k}") for uid in uids for k in range(2)]
+    )
     first_user = uids[0]
     first_project = Project.objects.order_by("id").values_list("id", flat=True)[0]
     now = timezone.now().timestamp()
@@ -96,8 +97,10 @@ def populate(total: int) -> None:
         seq = f"seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i < {total - 1})"
         ts = "strftime('%Y-%m-%d %H:%M:%f', {}, 'unixepoch')"
         sha = "printf('%064d', id)"
-    prompt = (f"{_case('i * 7919', MOODS)} || ' ' || {_case('i * 104729', SUBJECTS)} || ' ' "
-              f"|| {_case('i * 1299709', STYLES)}")
+    prompt = (
+        f"{_case('i * 7919', MOODS)} || ' ' || {_case('i * 104729', SUBJECTS)} || ' ' "
+        f"|| {_case('i * 1299709', STYLES)}"
+    )
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"""
@@ -129,10 +132,10 @@ def populate(total: int) -> None:
                    1, '', '{{}}',
                    CASE WHEN mi % 3 = 0 THEN 0.04 WHEN mi % 3 = 1 THEN 0.003 ELSE 0.12 END,
                    mi % 4 = 0, 'team',
-                   {ts.format('t')},
-                   CASE WHEN i >= {total - 100} THEN NULL ELSE {ts.format('t + 0.2')} END,
+                   {ts.format("t")},
+                   CASE WHEN i >= {total - 100} THEN NULL ELSE {ts.format("t + 0.2")} END,
                    CASE WHEN i >= {total - 100} THEN NULL
-                        ELSE {ts.format('t + 1.2 + ((h * 37) % 20000) / 1000.0')} END
+                        ELSE {ts.format("t + 1.2 + ((h * 37) % 20000) / 1000.0")} END
             FROM m
         """)
         for index, extra in ((0, ""), (1, "AND (id * 2654435761) % 1000 < 64")):
@@ -155,8 +158,11 @@ def populate(total: int) -> None:
         cursor.execute("VACUUM ANALYZE" if pg else "ANALYZE")
     from gallery.models import Image
 
-    print(f"inserted {total:,} generations and {Image.objects.count():,} images in "
-          f"{time.perf_counter() - started:.1f} s", flush=True)
+    print(
+        f"inserted {total:,} generations and {Image.objects.count():,} images in "
+        f"{time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
 
 
 def build_rollups() -> None:
@@ -169,16 +175,26 @@ def build_rollups() -> None:
     bounds = Generation.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
     started = time.perf_counter()
     result = rebuild_rollups(local_day(bounds["first"]), local_day(bounds["last"]))
-    print(f"rebuild_rollups: {result['generations']:,} generations -> {result['rows']:,} rows "
-          f"in {time.perf_counter() - started:.1f} s", flush=True)
+    print(
+        f"rebuild_rollups: {result['generations']:,} generations -> {result['rows']:,} rows "
+        f"in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
 
 
 def add_database_args(parser) -> None:
-    parser.add_argument("--db", default=None,
-                        help="database URL to fill or reuse (default: a temporary SQLite file, "
-                             "or BENCH_DATABASE_URL reset first)")
-    parser.add_argument("--generations", type=int, default=None,
-                        help="fixture size (default 1,000,000; --quick 50,000)")
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="database URL to fill or reuse (default: a temporary SQLite file, "
+        "or BENCH_DATABASE_URL reset first)",
+    )
+    parser.add_argument(
+        "--generations",
+        type=int,
+        default=None,
+        help="fixture size (default 1,000,000; --quick 50,000)",
+    )
 
 
 def open_database(args) -> tuple[str, int]:

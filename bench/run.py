@@ -24,28 +24,45 @@ sys.path.insert(0, str(HERE))
 
 from common import Row, print_table, reset_postgres  # noqa: E402
 
-FIGURES = ["ingest", "pipeline", "inflight", "gallery_list", "gallery_search", "dashboard",
-           "write_load", "gallery_browser"]
+FIGURES = [
+    "ingest",
+    "pipeline",
+    "inflight",
+    "gallery_list",
+    "gallery_search",
+    "dashboard",
+    "write_load",
+    "gallery_browser",
+]
 SHARED_DB = {"gallery_list", "gallery_search", "dashboard"}
 
 
 def machine() -> str:
     import sqlite3
 
-    mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), "?")
+    mem = next(
+        (
+            line.split()[1]
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        "?",
+    )
     pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
-    return (f"{time.strftime('%Y-%m-%d %H:%M %Z')}; nproc {os.cpu_count()}; "
-            f"memory {int(mem) // 1024:,} MiB; Python {platform.python_version()}; "
-            f"SQLite {sqlite3.sqlite_version}; {pg or 'psql not found'}")
+    return (
+        f"{time.strftime('%Y-%m-%d %H:%M %Z')}; nproc {os.cpu_count()}; "
+        f"memory {int(mem) // 1024:,} MiB; Python {platform.python_version()}; "
+        f"SQLite {sqlite3.sqlite_version}; {pg or 'psql not found'}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default="", help=f"comma-separated, of: {', '.join(FIGURES)}")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the temp folder (databases, storage, server logs)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temp folder (databases, storage, server logs)"
+    )
     args = parser.parse_args()
     chosen = [f for f in FIGURES if not args.only or f in args.only.split(",")]
     unknown = set(filter(None, args.only.split(","))) - set(FIGURES)
@@ -64,9 +81,17 @@ def main() -> None:
     started = time.monotonic()
     # Migrate once; every script's throwaway SQLite file starts as a copy of this one.
     template = os.path.join(folder, "template.db")
-    subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, 'bench'); "
-                    "from common import setup_django; setup_django(sys.argv[1])",
-                    f"sqlite:///{template}"], cwd=HERE.parent, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.path.insert(0, 'bench'); "
+            "from common import setup_django; setup_django(sys.argv[1])",
+            f"sqlite:///{template}",
+        ],
+        cwd=HERE.parent,
+        check=True,
+    )
     os.environ["BENCH_TEMPLATE_DB"] = template
     if shared.startswith("sqlite:///"):
         import shutil
@@ -74,8 +99,11 @@ def main() -> None:
         shutil.copyfile(template, shared.removeprefix("sqlite:///"))
     # Every script's temp files (databases, storage, logs) land in this one folder.
     os.environ["TMPDIR"] = folder
-    print(f"(databases, storage and logs under {folder}"
-          f"{'' if args.keep else '; removed at the end, --keep keeps them'})", flush=True)
+    print(
+        f"(databases, storage and logs under {folder}"
+        f"{'' if args.keep else '; removed at the end, --keep keeps them'})",
+        flush=True,
+    )
     failed = []
     for name in chosen:
         cmd = [sys.executable, str(HERE / f"bench_{name}.py"), "--json", results]
@@ -90,8 +118,11 @@ def main() -> None:
         if code:
             failed.append(name)
     rows = [Row(**json.loads(line)) for line in Path(results).read_text().splitlines()]
-    print_table(f"All figures{' (QUICK: scaled-down data)' if args.quick else ''}, "
-                f"{time.monotonic() - started:.0f} s in all; {machine()}", rows)
+    print_table(
+        f"All figures{' (QUICK: scaled-down data)' if args.quick else ''}, "
+        f"{time.monotonic() - started:.0f} s in all; {machine()}",
+        rows,
+    )
     if not args.keep:
         import shutil
 

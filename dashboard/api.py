@@ -16,10 +16,15 @@ from settings_app.models import time_zone_for
 
 SCOPE_NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project or user.")
 SCOPE_PARAMETERS = [
-    OpenApiParameter("from", str, description="first day in your time zone (Preferences), "
-                     "YYYY-MM-DD (default: 29 days before `to`)"),
-    OpenApiParameter("to", str, description="last day in your time zone, YYYY-MM-DD "
-                     "(default: today)"),
+    OpenApiParameter(
+        "from",
+        str,
+        description="first day in your time zone (Preferences), "
+        "YYYY-MM-DD (default: 29 days before `to`)",
+    ),
+    OpenApiParameter(
+        "to", str, description="last day in your time zone, YYYY-MM-DD (default: today)"
+    ),
     OpenApiParameter("scope", enum=["own", "team"], description="staff: `team` for everyone"),
     OpenApiParameter("user", int, description="staff: one user's figures"),
     OpenApiParameter("project", int, description="one project's figures"),
@@ -48,16 +53,19 @@ class RangeSerializer(serializers.Serializer):
             raise serializers.ValidationError({"from": ["Must not be after `to`."]})
         if (end - start).days + 1 > services.MAX_RANGE_DAYS:
             raise serializers.ValidationError(
-                {"from": [f"The range may cover at most {services.MAX_RANGE_DAYS} days."]})
+                {"from": [f"The range may cover at most {services.MAX_RANGE_DAYS} days."]}
+            )
         attrs["start"], attrs["end"] = start, end
         return attrs
 
 
 class UsageSerializer(RangeSerializer):
-    by = serializers.ChoiceField(choices=list(services.USAGE_GROUPS), required=False,
-                                 default="model")
+    by = serializers.ChoiceField(
+        choices=list(services.USAGE_GROUPS), required=False, default="model"
+    )
     sort = serializers.ChoiceField(
-        choices=[p + s for s in services.USAGE_SORTS for p in ("", "-")], required=False,
+        choices=[p + s for s in services.USAGE_SORTS for p in ("", "-")],
+        required=False,
         default="-spend",
     )
 
@@ -69,8 +77,13 @@ def scope_from(request, serializer_class=RangeSerializer):
     form.is_valid(raise_exception=True)
     data = form.validated_data
     scope, subject = services.scope_for(
-        request.user, start=data["start"], end=data["end"], team=data["scope"] == "team",
-        user_id=data.get("user"), project_id=data.get("project"), zone=zone,
+        request.user,
+        start=data["start"],
+        end=data["end"],
+        team=data["scope"] == "team",
+        user_id=data.get("user"),
+        project_id=data.get("project"),
+        zone=zone,
     )
     return scope, subject, data
 
@@ -88,12 +101,13 @@ class CSVRenderer(renderers.BaseRenderer):
         if isinstance(data, dict) and "rows" in data:
             data, columns = data["rows"], data.get("columns")
         if isinstance(data, dict):  # an error answer
-            data = [{"field": k, "error": " ".join(map(str, v if isinstance(v, list) else [v]))}
-                    for k, v in data.items()]
+            data = [
+                {"field": k, "error": " ".join(map(str, v if isinstance(v, list) else [v]))}
+                for k, v in data.items()
+            ]
         if data or columns:
             # The header even without rows: an empty body would lose its Content-Type.
-            writer = csv.DictWriter(out, fieldnames=columns or list(data[0]),
-                                    lineterminator="\n")
+            writer = csv.DictWriter(out, fieldnames=columns or list(data[0]), lineterminator="\n")
             writer.writeheader()
             for row in data:
                 writer.writerow({k: _csv_safe(v) for k, v in row.items()})
@@ -120,24 +134,38 @@ class StatsView(APIView):
 class UsageView(APIView):
     renderer_classes = [renderers.JSONRenderer, renderers.BrowsableAPIRenderer, CSVRenderer]
 
-    @extend_schema(parameters=SCOPE_PARAMETERS + [
-        OpenApiParameter("by", enum=list(services.USAGE_GROUPS)),
-        OpenApiParameter("sort", str, description="generations, images, failures, spend, "
-                         "avg_latency or name; prefix - for descending (default -spend)"),
-        OpenApiParameter("format", enum=["json", "csv"]),
-    ], responses={200: dict, (200, "text/csv"): OpenApiTypes.STR,
-                  404: OpenApiResponse(ErrorSerializer,
-                                       description="No such project or user, or an unknown "
-                                                   "format.")})
+    @extend_schema(
+        parameters=SCOPE_PARAMETERS
+        + [
+            OpenApiParameter("by", enum=list(services.USAGE_GROUPS)),
+            OpenApiParameter(
+                "sort",
+                str,
+                description="generations, images, failures, spend, "
+                "avg_latency or name; prefix - for descending (default -spend)",
+            ),
+            OpenApiParameter("format", enum=["json", "csv"]),
+        ],
+        responses={
+            200: dict,
+            (200, "text/csv"): OpenApiTypes.STR,
+            404: OpenApiResponse(
+                ErrorSerializer, description="No such project or user, or an unknown format."
+            ),
+        },
+    )
     def get(self, request):
         scope, _, data = scope_from(request, UsageSerializer)
         rows = services.usage(scope, by=data["by"], sort=data["sort"])
         if request.accepted_renderer.format == "csv":
             name = f"usage-{data['by']}-{scope.start}-{scope.end}.csv"
-            return Response({"rows": rows, "columns": services.usage_columns(data["by"])},
-                            headers={"Content-Disposition": f'attachment; filename="{name}"'})
-        return Response({"scope": scope.as_dict(), "by": data["by"], "sort": data["sort"],
-                         "rows": rows})
+            return Response(
+                {"rows": rows, "columns": services.usage_columns(data["by"])},
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
+        return Response(
+            {"scope": scope.as_dict(), "by": data["by"], "sort": data["sort"], "rows": rows}
+        )
 
 
 class TrendsView(APIView):

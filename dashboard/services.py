@@ -26,8 +26,18 @@ from projects.models import Project
 DEFAULT_RANGE_DAYS = 30
 MAX_RANGE_DAYS = 3 * 366
 WEEKLY_AFTER_DAYS = 90
-SUMMED = ("generations", "succeeded", "failed", "canceled", "images", "image_bytes",
-          "spend_reported_micros", "spend_estimated_micros", "latency_count", "latency_sum_ms")
+SUMMED = (
+    "generations",
+    "succeeded",
+    "failed",
+    "canceled",
+    "images",
+    "image_bytes",
+    "spend_reported_micros",
+    "spend_estimated_micros",
+    "latency_count",
+    "latency_sum_ms",
+)
 USAGE_GROUPS = {
     "provider": ("provider",),
     "model": ("provider", "model"),
@@ -55,9 +65,14 @@ class Scope:
             return "project"
         return "team" if self.team else "user"
 
-    def collect(self, keys: tuple[str, ...] = (), fields=windows.COUNTERS, *,
-                weekly: bool = False, whole: bool = False
-                ) -> tuple[dict[tuple, dict], windows.Buckets]:
+    def collect(
+        self,
+        keys: tuple[str, ...] = (),
+        fields=windows.COUNTERS,
+        *,
+        weekly: bool = False,
+        whole: bool = False,
+    ) -> tuple[dict[tuple, dict], windows.Buckets]:
         """Sums over the range (``whole``) or per local day or week, per ``keys``, and the
         buckets they are indexed by."""
         if whole:
@@ -76,16 +91,34 @@ class Scope:
         return filters
 
     def as_dict(self) -> dict:
-        return {"kind": self.kind, "user": self.owner_id, "project": self.project_id,
-                "from": self.start.isoformat(), "to": self.end.isoformat(),
-                "time_zone": str(self.zone)}
+        return {
+            "kind": self.kind,
+            "user": self.owner_id,
+            "project": self.project_id,
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "time_zone": str(self.zone),
+        }
 
 
-def make_scope(*, start: date, end: date, owner_id=None, project_id=None,
-               team=False, zone: tzinfo | None = None) -> Scope:
+def make_scope(
+    *,
+    start: date,
+    end: date,
+    owner_id=None,
+    project_id=None,
+    team=False,
+    zone: tzinfo | None = None,
+) -> Scope:
     """A Scope; the caller has checked that the requester may see it."""
-    return Scope(start=start, end=end, owner_id=owner_id, project_id=project_id,
-                 team=team and owner_id is None, zone=zone or team_zone())
+    return Scope(
+        start=start,
+        end=end,
+        owner_id=owner_id,
+        project_id=project_id,
+        team=team and owner_id is None,
+        zone=zone or team_zone(),
+    )
 
 
 def default_range(zone: tzinfo | None = None) -> tuple[date, date]:
@@ -99,10 +132,15 @@ def _dollars(micros: int | None) -> str:
 
 
 def _spend(sums: dict) -> dict:
-    reported, estimated = sums.get("spend_reported_micros") or 0, \
-        sums.get("spend_estimated_micros") or 0
-    return {"total_usd": _dollars(reported + estimated), "reported_usd": _dollars(reported),
-            "estimated_usd": _dollars(estimated)}
+    reported, estimated = (
+        sums.get("spend_reported_micros") or 0,
+        sums.get("spend_estimated_micros") or 0,
+    )
+    return {
+        "total_usd": _dollars(reported + estimated),
+        "reported_usd": _dollars(reported),
+        "estimated_usd": _dollars(estimated),
+    }
 
 
 def p95_from_histogram(counts: list[int], maximum: int) -> int | None:
@@ -127,8 +165,15 @@ def stats(scope: Scope, *, budget_user=None) -> dict:
     totals = {name: sum(row[name] for row in by_kind) for name in SUMMED + LATENCY_FIELDS}
     latency_max = max((row["latency_max_ms"] for row in by_kind), default=0)
     failures = sorted(
-        ({"kind": row["failure_kind"], "label": failure_label(row["failure_kind"]),
-          "count": row["failed"]} for row in by_kind if row["failure_kind"] and row["failed"]),
+        (
+            {
+                "kind": row["failure_kind"],
+                "label": failure_label(row["failure_kind"]),
+                "count": row["failed"],
+            }
+            for row in by_kind
+            if row["failure_kind"] and row["failed"]
+        ),
         key=lambda item: (-item["count"], item["kind"]),
     )
     decided = totals["succeeded"] + totals["failed"]
@@ -155,12 +200,18 @@ def stats(scope: Scope, *, budget_user=None) -> dict:
         "failures_by_reason": failures,
         "latency_ms": {
             "count": totals["latency_count"],
-            "average": (round(totals["latency_sum_ms"] / totals["latency_count"])
-                        if totals["latency_count"] else None),
+            "average": (
+                round(totals["latency_sum_ms"] / totals["latency_count"])
+                if totals["latency_count"]
+                else None
+            ),
             "p95": p95_from_histogram([totals[name] for name in LATENCY_FIELDS], latency_max),
         },
-        "spend": {"range": _spend(totals), "this_month": _spend(month),
-                  "month": first.isoformat()[:7]},
+        "spend": {
+            "range": _spend(totals),
+            "this_month": _spend(month),
+            "month": first.isoformat()[:7],
+        },
         "favorites": favorites.count(),
         # Bytes of the images made in the range (from the rollup: summing the live Image
         # table costs a scan of every image row).
@@ -178,10 +229,23 @@ def _budget_for(scope: Scope, budget_user) -> dict | None:
     return None
 
 
-USAGE_METRICS = ("generations", "succeeded", "failures", "canceled", "images",
-                 "avg_latency_ms", "spend_usd", "spend_reported_usd", "spend_estimated_usd")
-_USAGE_LABELS = {"provider": ("provider",), "model": ("provider", "model"),
-                 "user": ("user_id", "username"), "project": ("project_id", "project")}
+USAGE_METRICS = (
+    "generations",
+    "succeeded",
+    "failures",
+    "canceled",
+    "images",
+    "avg_latency_ms",
+    "spend_usd",
+    "spend_reported_usd",
+    "spend_estimated_usd",
+)
+_USAGE_LABELS = {
+    "provider": ("provider",),
+    "model": ("provider", "model"),
+    "user": ("user_id", "username"),
+    "project": ("project_id", "project"),
+}
 
 
 def usage_columns(by: str) -> list[str]:
@@ -207,21 +271,27 @@ def usage(scope: Scope, *, by: str = "model", sort: str = "-spend") -> list[dict
         else:
             project_id = row["project_id"] or None
             item["project_id"] = project_id
-            item["project"] = (names.get(project_id) or
-                               ("No project" if project_id is None else f"Project {project_id}"))
+            item["project"] = names.get(project_id) or (
+                "No project" if project_id is None else f"Project {project_id}"
+            )
         spend = _spend(row)
-        item.update({
-            "generations": row["generations"] or 0,
-            "succeeded": row["succeeded"] or 0,
-            "failures": row["failed"] or 0,
-            "canceled": row["canceled"] or 0,
-            "images": row["images"] or 0,
-            "avg_latency_ms": (round(row["latency_sum_ms"] / row["latency_count"])
-                               if row["latency_count"] else None),
-            "spend_usd": spend["total_usd"],
-            "spend_reported_usd": spend["reported_usd"],
-            "spend_estimated_usd": spend["estimated_usd"],
-        })
+        item.update(
+            {
+                "generations": row["generations"] or 0,
+                "succeeded": row["succeeded"] or 0,
+                "failures": row["failed"] or 0,
+                "canceled": row["canceled"] or 0,
+                "images": row["images"] or 0,
+                "avg_latency_ms": (
+                    round(row["latency_sum_ms"] / row["latency_count"])
+                    if row["latency_count"]
+                    else None
+                ),
+                "spend_usd": spend["total_usd"],
+                "spend_reported_usd": spend["reported_usd"],
+                "spend_estimated_usd": spend["estimated_usd"],
+            }
+        )
         result.append(item)
     return _sorted(result, by, sort)
 
@@ -230,16 +300,19 @@ def _names(by: str, ids: list) -> dict:
     if by == "user":
         return dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
     if by == "project":
-        return dict(Project.objects.filter(pk__in=[i for i in ids if i]).values_list("pk",
-                                                                                     "name"))
+        return dict(Project.objects.filter(pk__in=[i for i in ids if i]).values_list("pk", "name"))
     return {}
 
 
 def _sorted(rows: list[dict], by: str, sort: str) -> list[dict]:
     descending = sort.startswith("-")
     name = sort.lstrip("-")
-    label = {"provider": ("provider",), "model": ("provider", "model"),
-             "user": ("username",), "project": ("project",)}[by]
+    label = {
+        "provider": ("provider",),
+        "model": ("provider", "model"),
+        "user": ("username",),
+        "project": ("project",),
+    }[by]
 
     def label_of(row):
         return tuple(str(row[k]).lower() for k in label)
@@ -247,8 +320,11 @@ def _sorted(rows: list[dict], by: str, sort: str) -> list[dict]:
     def value_of(row):
         if name == "name":
             return label_of(row)
-        value = {"spend": Decimal(row["spend_usd"]), "avg_latency": row["avg_latency_ms"],
-                 "failures": row["failures"]}.get(name, row.get(name))
+        value = {
+            "spend": Decimal(row["spend_usd"]),
+            "avg_latency": row["avg_latency_ms"],
+            "failures": row["failures"],
+        }.get(name, row.get(name))
         return value if value is not None else -1
 
     # Ties keep a stable, readable order: by label.
@@ -261,24 +337,38 @@ def trends(scope: Scope) -> dict:
     (weeks start on Monday) when the range is longer than 90 days."""
     days = (scope.end - scope.start).days + 1
     weekly = days > WEEKLY_AFTER_DAYS
-    sums, buckets = scope.collect((), ("generations", "images", "failed",
-                                       "spend_reported_micros", "spend_estimated_micros"),
-                                  weekly=weekly)
+    sums, buckets = scope.collect(
+        (),
+        ("generations", "images", "failed", "spend_reported_micros", "spend_estimated_micros"),
+        weekly=weekly,
+    )
     points = []
     for index, start in enumerate(buckets.labels):
         row = sums.get((index,), {})
-        points.append({
-            "date": start.isoformat(), "generations": row.get("generations", 0),
-            "images": row.get("images", 0), "failures": row.get("failed", 0),
-            "spend_usd": _dollars(row.get("spend_reported_micros", 0)
-                                  + row.get("spend_estimated_micros", 0)),
-        })
-    return {"scope": scope.as_dict(), "interval": "week" if weekly else "day",
-            "points": points}
+        points.append(
+            {
+                "date": start.isoformat(),
+                "generations": row.get("generations", 0),
+                "images": row.get("images", 0),
+                "failures": row.get("failed", 0),
+                "spend_usd": _dollars(
+                    row.get("spend_reported_micros", 0) + row.get("spend_estimated_micros", 0)
+                ),
+            }
+        )
+    return {"scope": scope.as_dict(), "interval": "week" if weekly else "day", "points": points}
 
 
-def scope_for(requester, *, start: date, end: date, team: bool = False, user_id=None,
-              project_id=None, zone: tzinfo | None = None) -> tuple[Scope, object]:
+def scope_for(
+    requester,
+    *,
+    start: date,
+    end: date,
+    team: bool = False,
+    user_id=None,
+    project_id=None,
+    zone: tzinfo | None = None,
+) -> tuple[Scope, object]:
     """The scope a requester asked for, and the user whose budget goes with it (or None).
 
     Members see only their own figures: asking for the team is Forbidden, for another user
@@ -290,12 +380,14 @@ def scope_for(requester, *, start: date, end: date, team: bool = False, user_id=
             raise Forbidden("Team figures are for staff.")
         if user_id is not None and user_id != requester.pk:
             raise NotFound("No such user.")
-        if project_id is not None and not Project.objects.for_user(requester, "view").filter(
-            pk=project_id
-        ).exists():
+        if (
+            project_id is not None
+            and not Project.objects.for_user(requester, "view").filter(pk=project_id).exists()
+        ):
             raise NotFound("No such project.")
-        scope = make_scope(start=start, end=end, owner_id=requester.pk, project_id=project_id,
-                           zone=zone)
+        scope = make_scope(
+            start=start, end=end, owner_id=requester.pk, project_id=project_id, zone=zone
+        )
         return scope, requester
     subject = None
     if user_id is not None:
@@ -306,6 +398,12 @@ def scope_for(requester, *, start: date, end: date, team: bool = False, user_id=
         raise NotFound("No such project.")
     if subject is None and not team and project_id is None:
         subject = requester
-    scope = make_scope(start=start, end=end, owner_id=subject.pk if subject else None,
-                       project_id=project_id, team=subject is None, zone=zone)
+    scope = make_scope(
+        start=start,
+        end=end,
+        owner_id=subject.pk if subject else None,
+        project_id=project_id,
+        team=subject is None,
+        zone=zone,
+    )
     return scope, subject

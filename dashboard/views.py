@@ -34,8 +34,13 @@ def dashboard_page(request):
         errors = form.errors
         data = RangeSerializer(data={}, context={"zone": zone}).run_validation({})
     scope, subject = services.scope_for(
-        request.user, start=data["start"], end=data["end"], team=data["scope"] == "team",
-        user_id=data.get("user"), project_id=data.get("project"), zone=zone,
+        request.user,
+        start=data["start"],
+        end=data["end"],
+        team=data["scope"] == "team",
+        user_id=data.get("user"),
+        project_id=data.get("project"),
+        zone=zone,
     )
     trends = services.trends(scope)
     query = {"from": scope.start.isoformat(), "to": scope.end.isoformat()}
@@ -52,16 +57,20 @@ def dashboard_page(request):
         "trends": trends,
         "chart": spend_and_count_chart(trends["points"], trends["interval"]),
         "models": services.usage(scope, by="model"),
-        "csv_url": reverse("api-dashboard-usage") + "?" + urlencode(
-            {**query, "by": "model", "format": "csv"}),
+        "csv_url": reverse("api-dashboard-usage")
+        + "?"
+        + urlencode({**query, "by": "model", "format": "csv"}),
     }
     if request.user.is_staff:
         context["users"] = get_user_model().objects.order_by("username").only("id", "username")
         if scope.owner_id is None:
             context["by_user"] = services.usage(scope, by="user")
         context["by_project"] = services.usage(scope, by="project")
-        context["csv_user_url"] = reverse("api-dashboard-usage") + "?" + urlencode(
-            {**query, "by": "user", "format": "csv"})
+        context["csv_user_url"] = (
+            reverse("api-dashboard-usage")
+            + "?"
+            + urlencode({**query, "by": "user", "format": "csv"})
+        )
     return render(request, "dashboard/index.html", context)
 
 
@@ -82,6 +91,12 @@ def budget_notice(request):
         else:
             estimate, num_images = priced.usd, priced.request.num_images
     status = budgets.budget_status(request.user, estimate, num_images)
-    return render(request, "dashboard/_budget_notice_content.html", {
-        "status": status, "estimate": estimate, "free": estimate == Decimal(0),
-    })
+    return render(
+        request,
+        "dashboard/_budget_notice_content.html",
+        {
+            "status": status,
+            "estimate": estimate,
+            "free": estimate == Decimal(0),
+        },
+    )

@@ -9,23 +9,58 @@ from gallery.services import sync_tag_names
 def thumbnail_tag(image: Image, size: int = 64):
     return format_html(
         '<img src="{}" alt="" width="{}" height="{}" class="admin-thumbnail">',
-        reverse("image-thumbnail", args=[image.pk]), size, size,
+        reverse("image-thumbnail", args=[image.pk]),
+        size,
+        size,
     )
 
 
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
-    list_display = ["id", "preview", "owner", "project", "width", "height", "format", "favorite",
-                    "rating", "tag_names", "created_at"]
-    list_filter = ["favorite", "rating", "format", "created_at",
-                   ("tags", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["title", "notes", "generation__prompt", "owner__username", "sha256",
-                     "tag_names"]
+    list_display = [
+        "id",
+        "preview",
+        "owner",
+        "project",
+        "width",
+        "height",
+        "format",
+        "favorite",
+        "rating",
+        "tag_names",
+        "created_at",
+    ]
+    list_filter = [
+        "favorite",
+        "rating",
+        "format",
+        "created_at",
+        ("tags", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = [
+        "title",
+        "notes",
+        "generation__prompt",
+        "owner__username",
+        "sha256",
+        "tag_names",
+    ]
     autocomplete_fields = ["tags"]
     list_select_related = ["owner", "project"]
     raw_id_fields = ["generation", "owner", "project"]
-    readonly_fields = ["preview_large", "file", "thumbnail", "width", "height", "format", "bytes",
-                       "sha256", "seed", "tag_names", "created_at"]
+    readonly_fields = [
+        "preview_large",
+        "file",
+        "thumbnail",
+        "width",
+        "height",
+        "format",
+        "bytes",
+        "sha256",
+        "seed",
+        "tag_names",
+        "created_at",
+    ]
     date_hierarchy = "created_at"
 
     class Media:

@@ -46,9 +46,28 @@ class ImageSerializer(serializers.ModelSerializer):
     class Meta:
         model = Image
         fields = [
-            "id", "generation", "prompt", "negative_prompt", "provider", "model", "width",
-            "height", "seed", "steps", "cfg_scale", "url", "thumbnail_url", "favorite",
-            "rating", "title", "notes", "tags", "project", "owner", "cost_usd", "created_at",
+            "id",
+            "generation",
+            "prompt",
+            "negative_prompt",
+            "provider",
+            "model",
+            "width",
+            "height",
+            "seed",
+            "steps",
+            "cfg_scale",
+            "url",
+            "thumbnail_url",
+            "favorite",
+            "rating",
+            "title",
+            "notes",
+            "tags",
+            "project",
+            "owner",
+            "cost_usd",
+            "created_at",
         ]
         read_only_fields = fields
 
@@ -77,23 +96,41 @@ class ImageDetailSerializer(ImageSerializer):
     parameters = serializers.SerializerMethodField()
     provider_metadata = serializers.SerializerMethodField()
     lineage = serializers.SerializerMethodField()
-    cost_is_estimate = serializers.BooleanField(source="generation.cost_is_estimate",
-                                                read_only=True)
+    cost_is_estimate = serializers.BooleanField(
+        source="generation.cost_is_estimate", read_only=True
+    )
 
     class Meta(ImageSerializer.Meta):
-        fields = [*ImageSerializer.Meta.fields, "format", "bytes", "parameters",
-                  "provider_metadata", "lineage", "cost_is_estimate"]
+        fields = [
+            *ImageSerializer.Meta.fields,
+            "format",
+            "bytes",
+            "parameters",
+            "provider_metadata",
+            "lineage",
+            "cost_is_estimate",
+        ]
         read_only_fields = fields
 
     def get_parameters(self, image) -> dict:
         g = image.generation
         return {
-            "provider": g.provider, "model": g.model, "prompt": g.prompt,
-            "negative_prompt": g.negative_prompt, "width": g.width, "height": g.height,
-            "num_images": g.num_images, "steps": g.steps, "cfg_scale": g.cfg_scale,
-            "seed": g.seed, "params": g.params, "status": g.status,
-            "created_at": g.created_at, "started_at": g.started_at,
-            "finished_at": g.finished_at, "duration_seconds": g.duration_seconds,
+            "provider": g.provider,
+            "model": g.model,
+            "prompt": g.prompt,
+            "negative_prompt": g.negative_prompt,
+            "width": g.width,
+            "height": g.height,
+            "num_images": g.num_images,
+            "steps": g.steps,
+            "cfg_scale": g.cfg_scale,
+            "seed": g.seed,
+            "params": g.params,
+            "status": g.status,
+            "created_at": g.created_at,
+            "started_at": g.started_at,
+            "finished_at": g.finished_at,
+            "duration_seconds": g.duration_seconds,
         }
 
     def get_provider_metadata(self, image) -> dict:
@@ -110,10 +147,14 @@ class ImageDetailSerializer(ImageSerializer):
         return {
             "generation": image.generation_id,
             "index": image.index,
-            "siblings": list(visible.filter(generation_id=image.generation_id)
-                             .order_by("index", "id").values_list("pk", flat=True)),
-            "same_content": list(visible.filter(sha256=image.sha256)
-                                 .order_by("id").values_list("pk", flat=True)[:20]),
+            "siblings": list(
+                visible.filter(generation_id=image.generation_id)
+                .order_by("index", "id")
+                .values_list("pk", flat=True)
+            ),
+            "same_content": list(
+                visible.filter(sha256=image.sha256).order_by("id").values_list("pk", flat=True)[:20]
+            ),
         }
 
 
@@ -122,8 +163,9 @@ class ImageUpdateSerializer(serializers.Serializer):
 
     title = serializers.CharField(required=False, allow_blank=True, max_length=200)
     notes = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
-    tags = serializers.ListField(child=serializers.CharField(max_length=200), required=False,
-                                 max_length=100)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=100
+    )
     rating = serializers.IntegerField(required=False, min_value=0, max_value=MAX_RATING)
     favorite = serializers.BooleanField(required=False)
     project = serializers.IntegerField(required=False, allow_null=True)
@@ -132,15 +174,19 @@ class ImageUpdateSerializer(serializers.Serializer):
 class BulkRequestSerializer(serializers.Serializer):
     """The body of POST /api/gallery/bulk."""
 
-    ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
-                                allow_empty=False, max_length=services.MAX_BULK_IDS)
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        allow_empty=False,
+        max_length=services.MAX_BULK_IDS,
+    )
     action = serializers.ChoiceField(services.BULK_ACTIONS)
-    project = serializers.IntegerField(required=False, allow_null=True,
-                                       help_text="move: target project id, null to unassign")
-    tag = serializers.CharField(required=False, max_length=200,
-                                help_text="add_tag / remove_tag")
-    rating = serializers.IntegerField(required=False, min_value=0, max_value=MAX_RATING,
-                                      help_text="set_rating")
+    project = serializers.IntegerField(
+        required=False, allow_null=True, help_text="move: target project id, null to unassign"
+    )
+    tag = serializers.CharField(required=False, max_length=200, help_text="add_tag / remove_tag")
+    rating = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_RATING, help_text="set_rating"
+    )
 
     def validate(self, attrs):
         if attrs["action"] == "move" and "project" not in attrs:
@@ -160,11 +206,20 @@ def visible_images(request):
 class GalleryListView(APIView):
     """GET /api/gallery: filtered, searched, sorted keyset pages of visible images."""
 
-    @extend_schema(operation_id="api_gallery_list", parameters=[GalleryQuerySerializer],
-                   responses={200: inline_serializer(
-        "GalleryPage", {"results": ImageSerializer(many=True),
-                        "next": serializers.URLField(allow_null=True),
-                        "previous": serializers.URLField(allow_null=True)})})
+    @extend_schema(
+        operation_id="api_gallery_list",
+        parameters=[GalleryQuerySerializer],
+        responses={
+            200: inline_serializer(
+                "GalleryPage",
+                {
+                    "results": ImageSerializer(many=True),
+                    "next": serializers.URLField(allow_null=True),
+                    "previous": serializers.URLField(allow_null=True),
+                },
+            )
+        },
+    )
     def get(self, request):
         params = GalleryQuerySerializer.quick(request.query_params)
         if params is None:
@@ -182,11 +237,13 @@ class GalleryListView(APIView):
                 return None
             return replace_query_param(remove_query_param(url, "cursor"), "cursor", cursor)
 
-        return Response({
-            "results": image_rows(page.items),
-            "next": link(page.next_cursor),
-            "previous": link(page.previous_cursor),
-        })
+        return Response(
+            {
+                "results": image_rows(page.items),
+                "next": link(page.next_cursor),
+                "previous": link(page.previous_cursor),
+            }
+        )
 
 
 class GalleryDetailView(APIView):
@@ -196,8 +253,9 @@ class GalleryDetailView(APIView):
         return get_object_or_404(visible_images(request), pk=pk)
 
     def _answer(self, request, pk):
-        return Response(ImageDetailSerializer(self._image(request, pk),
-                                              context={"request": request}).data)
+        return Response(
+            ImageDetailSerializer(self._image(request, pk), context={"request": request}).data
+        )
 
     @extend_schema(responses={200: ImageDetailSerializer})
     def get(self, request, pk):
@@ -216,8 +274,11 @@ class GalleryDetailView(APIView):
         # moving a colleague's image out of the project): they saw it and just changed it.
         changed = Image.objects.select_related("generation", "owner").prefetch_related("tags")
         # get_object_or_404: a concurrent delete may have removed it meanwhile.
-        return Response(ImageDetailSerializer(get_object_or_404(changed, pk=pk),
-                                              context={"request": request}).data)
+        return Response(
+            ImageDetailSerializer(
+                get_object_or_404(changed, pk=pk), context={"request": request}
+            ).data
+        )
 
     @extend_schema(request=ImageUpdateSerializer, responses={200: ImageDetailSerializer})
     def put(self, request, pk):
@@ -225,8 +286,9 @@ class GalleryDetailView(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, pk):
-        image = Image.objects.get_for_user(request.user, "delete", pk=pk,
-                                           denied="Only the image's owner may delete it.")
+        image = Image.objects.get_for_user(
+            request.user, "delete", pk=pk, denied="Only the image's owner may delete it."
+        )
         services.delete_images([image])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -234,12 +296,19 @@ class GalleryDetailView(APIView):
 class GalleryFavoriteView(APIView):
     """POST /api/gallery/{id}/favorite: toggle; answer the new state."""
 
-    @extend_schema(request=None, responses={200: inline_serializer(
-        "FavoriteState", {"id": serializers.IntegerField(),
-                          "favorite": serializers.BooleanField()})})
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer(
+                "FavoriteState",
+                {"id": serializers.IntegerField(), "favorite": serializers.BooleanField()},
+            )
+        },
+    )
     def post(self, request, pk):
-        image = Image.objects.get_for_user(request.user, "change", pk=pk,
-                                           denied="Only the image's owner may change favorite.")
+        image = Image.objects.get_for_user(
+            request.user, "change", pk=pk, denied="Only the image's owner may change favorite."
+        )
         try:
             favorite = services.toggle_favorite(image)
         except Image.DoesNotExist:  # deleted by a concurrent request
@@ -250,32 +319,61 @@ class GalleryFavoriteView(APIView):
 class GalleryBulkView(APIView):
     """POST /api/gallery/bulk: one action over many images, all or nothing."""
 
-    @extend_schema(request=BulkRequestSerializer, responses={200: inline_serializer(
-        "BulkResult", {"action": serializers.CharField(), "count": serializers.IntegerField(),
-                       "ids": serializers.ListField(child=serializers.IntegerField())}),
-        404: OpenApiResponse(inline_serializer("BulkRefused", {
-            "detail": serializers.CharField(),
-            "ids": serializers.ListField(child=serializers.IntegerField())}),
-            description="Nothing was changed: some ids are not yours to change."),
-    })
+    @extend_schema(
+        request=BulkRequestSerializer,
+        responses={
+            200: inline_serializer(
+                "BulkResult",
+                {
+                    "action": serializers.CharField(),
+                    "count": serializers.IntegerField(),
+                    "ids": serializers.ListField(child=serializers.IntegerField()),
+                },
+            ),
+            404: OpenApiResponse(
+                inline_serializer(
+                    "BulkRefused",
+                    {
+                        "detail": serializers.CharField(),
+                        "ids": serializers.ListField(child=serializers.IntegerField()),
+                    },
+                ),
+                description="Nothing was changed: some ids are not yours to change.",
+            ),
+        },
+    )
     def post(self, request):
         form = BulkRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         count = services.bulk_change(
-            request.user, data["ids"], data["action"], project=data.get("project"),
-            tag=data.get("tag"), rating=data.get("rating"),
+            request.user,
+            data["ids"],
+            data["action"],
+            project=data.get("project"),
+            tag=data.get("tag"),
+            rating=data.get("rating"),
         )
-        return Response({"action": data["action"], "count": count,
-                         "ids": list(dict.fromkeys(data["ids"]))})
+        return Response(
+            {"action": data["action"], "count": count, "ids": list(dict.fromkeys(data["ids"]))}
+        )
 
 
 class GalleryRemixView(APIView):
     """GET /api/gallery/{id}/remix: a ready POST /api/generate body."""
 
-    @extend_schema(responses={200: inline_serializer("RemixBody", {
-        "prompt": serializers.CharField(), "provider": serializers.CharField(),
-        "model": serializers.CharField()})})
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "RemixBody",
+                {
+                    "prompt": serializers.CharField(),
+                    "provider": serializers.CharField(),
+                    "model": serializers.CharField(),
+                },
+            )
+        }
+    )
     def get(self, request, pk):
         image = get_object_or_404(
             Image.objects.for_user(request.user, "view").select_related("generation"), pk=pk

@@ -33,11 +33,15 @@ class ImageDownloadView(APIView):
     """The original as an attachment, named after its title or prompt, with its generation
     parameters embedded. Owner (or a viewer of its project): 200. Anyone else: 404."""
 
-    @extend_schema(responses={
-        (200, "image/png"): OpenApiTypes.BINARY, (200, "image/jpeg"): OpenApiTypes.BINARY,
-        (200, "image/webp"): OpenApiTypes.BINARY,
-        304: OpenApiResponse(description="Not modified (If-None-Match)."), 404: NOT_FOUND,
-    })
+    @extend_schema(
+        responses={
+            (200, "image/png"): OpenApiTypes.BINARY,
+            (200, "image/jpeg"): OpenApiTypes.BINARY,
+            (200, "image/webp"): OpenApiTypes.BINARY,
+            304: OpenApiResponse(description="Not modified (If-None-Match)."),
+            404: NOT_FOUND,
+        }
+    )
     def get(self, request, pk):
         image = get_object_or_404(
             Image.objects.for_user(request.user, "view").select_related("generation"), pk=pk
@@ -58,8 +62,9 @@ class ImageDownloadView(APIView):
 
 
 def _zip_response(images, label: str, extra: dict | None = None) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(downloads.stream_archive(images, extra),
-                                     content_type="application/zip")
+    response = StreamingHttpResponse(
+        downloads.stream_archive(images, extra), content_type="application/zip"
+    )
     response["Content-Disposition"] = downloads.attachment_header(*downloads.archive_name(label))
     response["Cache-Control"] = "private, no-store"
     return _file_headers(response)
@@ -69,7 +74,8 @@ class SelectionDownloadRequestSerializer(serializers.Serializer):
     """The body of POST /api/gallery/download."""
 
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), allow_empty=False,
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        allow_empty=False,
         max_length=MAX_SELECTION,
     )
 
@@ -78,9 +84,10 @@ class SelectionDownloadView(APIView):
     """A streamed ZIP of the chosen images with manifest.json and manifest.csv. Any id the
     user may not see: 404 for the whole request, and nothing is streamed."""
 
-    @extend_schema(request=SelectionDownloadRequestSerializer,
-                   responses={(200, "application/zip"): OpenApiTypes.BINARY,
-                              404: NOT_FOUND})
+    @extend_schema(
+        request=SelectionDownloadRequestSerializer,
+        responses={(200, "application/zip"): OpenApiTypes.BINARY, 404: NOT_FOUND},
+    )
     def post(self, request):
         form = SelectionDownloadRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -105,9 +112,13 @@ class ProjectDownloadView(APIView):
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def get(self, request, pk):
         project = get_object_or_404(Project.objects.for_user(request.user, "view"), pk=pk)
-        images = list(downloads.archive_queryset(
-            Image.objects.for_user(request.user, "view").filter(project=project).order_by("id")
-        ))
-        return _zip_response(images, f"{project.name}-{project.pk}",
-                             {"project": {"id": project.pk, "name": project.name}})
-
+        images = list(
+            downloads.archive_queryset(
+                Image.objects.for_user(request.user, "view").filter(project=project).order_by("id")
+            )
+        )
+        return _zip_response(
+            images,
+            f"{project.name}-{project.pk}",
+            {"project": {"id": project.pk, "name": project.name}},
+        )

@@ -28,8 +28,21 @@ NAME_WORDS = 8
 NAME_MAX_CHARS = 60
 # Columns of manifest.csv, and keys of each manifest.json entry, in this order.
 MANIFEST_FIELDS = [
-    "id", "file", "title", "prompt", "negative_prompt", "provider", "model", "width",
-    "height", "seed", "steps", "cfg_scale", "created_at", "tags", "sha256",
+    "id",
+    "file",
+    "title",
+    "prompt",
+    "negative_prompt",
+    "provider",
+    "model",
+    "width",
+    "height",
+    "seed",
+    "steps",
+    "cfg_scale",
+    "created_at",
+    "tags",
+    "sha256",
 ]
 # Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -83,15 +96,23 @@ def file_with_metadata(image: Image) -> bytes:
     try:
         return embed_metadata(data, image.format, image_metadata(image))
     except (ValueError, OSError, SyntaxError):
-        logger.warning("could not embed metadata into image %s; serving it unchanged",
-                       image.pk, exc_info=True)
+        logger.warning(
+            "could not embed metadata into image %s; serving it unchanged", image.pk, exc_info=True
+        )
         return data
 
 
 def download_etag(image: Image) -> str:
     """Changes whenever the downloaded bytes or their name would change."""
-    source = json.dumps([image.sha256, image_metadata(image), download_name(image),
-                         download_name(image, allow_unicode=True)], cls=DjangoJSONEncoder)
+    source = json.dumps(
+        [
+            image.sha256,
+            image_metadata(image),
+            download_name(image),
+            download_name(image, allow_unicode=True),
+        ],
+        cls=DjangoJSONEncoder,
+    )
     return '"d-' + hashlib.sha256(source.encode()).hexdigest()[:32] + '"'
 
 
@@ -153,8 +174,12 @@ def manifest_csv(entries: list[dict]) -> bytes:
 
 def manifest_json(entries: list[dict], extra: dict | None = None) -> bytes:
     """The manifest as JSON: ``{"created_at", "count", ..extra, "images": [...]}``."""
-    document = {"created_at": timezone.now().isoformat(), "count": len(entries),
-                **(extra or {}), "images": entries}
+    document = {
+        "created_at": timezone.now().isoformat(),
+        "count": len(entries),
+        **(extra or {}),
+        "images": entries,
+    }
     return json.dumps(document, ensure_ascii=False, indent=2, cls=DjangoJSONEncoder).encode()
 
 
@@ -171,8 +196,9 @@ def stream_archive(images: list[Image], extra: dict | None = None):
             try:
                 data = file_with_metadata(image)
             except MissingFile:
-                logger.warning("image %s is missing from storage; left out of the archive",
-                               image.pk)
+                logger.warning(
+                    "image %s is missing from storage; left out of the archive", image.pk
+                )
                 entries.append(manifest_entry(image, None))
                 return None
             entries.append(manifest_entry(image, name))
@@ -192,5 +218,4 @@ def stream_archive(images: list[Image], extra: dict | None = None):
 
 def archive_name(label: str) -> tuple[str, str]:
     """(ASCII, Unicode) file names of an archive named after ``label``."""
-    return (f"{_slug(label, allow_unicode=False)}.zip",
-            f"{_slug(label, allow_unicode=True)}.zip")
+    return (f"{_slug(label, allow_unicode=False)}.zip", f"{_slug(label, allow_unicode=True)}.zip")

@@ -10,6 +10,5 @@ from gallery import views
 
 urlpatterns = [
     path("files/images/<int:pk>", views.ImageFileView.as_view(), name="image-file"),
-    path("files/thumbnails/<int:pk>", views.ImageThumbnailView.as_view(),
-         name="image-thumbnail"),
+    path("files/thumbnails/<int:pk>", views.ImageThumbnailView.as_view(), name="image-thumbnail"),
 ]

@@ -20,11 +20,27 @@ from gallery.models import Image, Tag
 
 # Everything a list item shows, as ``values()`` names (joins: generation and owner).
 COLUMNS = (
-    "id", "generation_id", "generation__prompt", "generation__negative_prompt",
-    "generation__provider", "generation__model", "width", "height", "seed",
-    "generation__seed", "generation__steps", "generation__cfg_scale", "favorite", "rating",
-    "title", "notes", "project_id", "owner__username", "generation__cost_usd",
-    "generation__num_images", "created_at",
+    "id",
+    "generation_id",
+    "generation__prompt",
+    "generation__negative_prompt",
+    "generation__provider",
+    "generation__model",
+    "width",
+    "height",
+    "seed",
+    "generation__seed",
+    "generation__steps",
+    "generation__cfg_scale",
+    "favorite",
+    "rating",
+    "title",
+    "notes",
+    "project_id",
+    "owner__username",
+    "generation__cost_usd",
+    "generation__num_images",
+    "created_at",
 )
 _MILLIONTH = Decimal("0.000001")
 _SENTINEL = 9_876_543_210_123
@@ -105,28 +121,30 @@ def image_rows(rows: list[dict]) -> list[dict]:
         cfg_scale = row["generation__cfg_scale"]
         project = row["project_id"]
         created = row["created_at"]
-        items.append({
-            "id": int(pk),
-            "generation": int(row["generation_id"]),
-            "prompt": str(row["generation__prompt"]),
-            "negative_prompt": str(row["generation__negative_prompt"]),
-            "provider": str(row["generation__provider"]),
-            "model": str(row["generation__model"]),
-            "width": int(row["width"]),
-            "height": int(row["height"]),
-            "seed": seed,
-            "steps": None if steps is None else int(steps),
-            "cfg_scale": None if cfg_scale is None else float(cfg_scale),
-            "url": file_url(pk),
-            "thumbnail_url": thumbnail_url(pk),
-            "favorite": bool(row["favorite"]),
-            "rating": int(row["rating"]),
-            "title": str(row["title"]),
-            "notes": str(row["notes"]),
-            "tags": tags.get(pk, []),
-            "project": None if project is None else int(project),
-            "owner": str(row["owner__username"]),
-            "cost_usd": cost_share(row["generation__cost_usd"], row["generation__num_images"]),
-            "created_at": None if created is None else created_at(created),
-        })
+        items.append(
+            {
+                "id": int(pk),
+                "generation": int(row["generation_id"]),
+                "prompt": str(row["generation__prompt"]),
+                "negative_prompt": str(row["generation__negative_prompt"]),
+                "provider": str(row["generation__provider"]),
+                "model": str(row["generation__model"]),
+                "width": int(row["width"]),
+                "height": int(row["height"]),
+                "seed": seed,
+                "steps": None if steps is None else int(steps),
+                "cfg_scale": None if cfg_scale is None else float(cfg_scale),
+                "url": file_url(pk),
+                "thumbnail_url": thumbnail_url(pk),
+                "favorite": bool(row["favorite"]),
+                "rating": int(row["rating"]),
+                "title": str(row["title"]),
+                "notes": str(row["notes"]),
+                "tags": tags.get(pk, []),
+                "project": None if project is None else int(project),
+                "owner": str(row["owner__username"]),
+                "cost_usd": cost_share(row["generation__cost_usd"], row["generation__num_images"]),
+                "created_at": None if created is None else created_at(created),
+            }
+        )
     return items

@@ -96,8 +96,12 @@ class GalleryQuerySerializer(serializers.Serializer):
             if value == "":
                 continue  # blank means no filter (to_internal_value drops it)
             if key == "page_size":
-                if not (value.isascii() and value.isdigit() and len(value) <= 3
-                        and 1 <= int(value) <= MAX_PAGE_SIZE):
+                if not (
+                    value.isascii()
+                    and value.isdigit()
+                    and len(value) <= 3
+                    and 1 <= int(value) <= MAX_PAGE_SIZE
+                ):
                     return None
                 data["page_size"] = int(value)
             elif key == "sort":
@@ -183,8 +187,11 @@ def decode_cursor(cursor: str, sort: str) -> tuple[list, bool]:
         raise
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise InvalidCursor("Invalid cursor.") from None
-    if (not isinstance(values, list) or len(values) != len(SORTS[sort])
-            or not all(isinstance(v, int) and not isinstance(v, bool) for v in values)):
+    if (
+        not isinstance(values, list)
+        or len(values) != len(SORTS[sort])
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+    ):
         raise InvalidCursor("Invalid cursor.")
     return values, backwards
 
@@ -229,7 +236,8 @@ class Keyset:
         quote = connection.ops.quote_name
         return ", ".join(
             f"{prefix}{quote(name)} {'DESC' if descending != self.backwards else 'ASC'}"
-            for name, descending in self.fields)
+            for name, descending in self.fields
+        )
 
 
 def top_of_each_arm(arms) -> "callable":
@@ -237,11 +245,11 @@ def top_of_each_arm(arms) -> "callable":
     hold every row of the page's queryset, e.g. ``visible_arms``), as one UNION ALL of
     LIMITed subqueries (which Django's union() cannot write on SQLite). They hold the first
     rows of the whole, and each arm walks its own index range."""
+
     def candidates(keyset: Keyset) -> RawSQL:
         parts, params = [], []
         for n, arm in enumerate(arms):
-            sql, arm_params = (keyset.walk(arm).values("pk")[: keyset.limit]
-                               .query.sql_with_params())
+            sql, arm_params = keyset.walk(arm).values("pk")[: keyset.limit].query.sql_with_params()
             parts.append(f"SELECT * FROM ({sql}) arm{n}")
             params.extend(arm_params)
         return RawSQL(" UNION ALL ".join(parts), params)
@@ -249,8 +257,14 @@ def top_of_each_arm(arms) -> "callable":
     return candidates
 
 
-def keyset_page(queryset, sort: str, cursor: str | None, size: int,
-                columns: tuple | None = None, candidates=None) -> KeysetPage:
+def keyset_page(
+    queryset,
+    sort: str,
+    cursor: str | None,
+    size: int,
+    columns: tuple | None = None,
+    candidates=None,
+) -> KeysetPage:
     """One page of ``queryset`` in ``sort`` order after (or before) the cursor, fetched with
     a single query of size + 1 rows (the extra row tells whether there is more).
 
@@ -290,10 +304,16 @@ def keyset_page(queryset, sort: str, cursor: str | None, size: int,
     if not rows:
         return KeysetPage([], None, None)
     if backwards:
-        return KeysetPage(rows, encode_cursor(sort, key(rows[-1]), False),
-                          encode_cursor(sort, key(rows[0]), True) if more else None)
-    return KeysetPage(rows, encode_cursor(sort, key(rows[-1]), False) if more else None,
-                      encode_cursor(sort, key(rows[0]), True) if values is not None else None)
+        return KeysetPage(
+            rows,
+            encode_cursor(sort, key(rows[-1]), False),
+            encode_cursor(sort, key(rows[0]), True) if more else None,
+        )
+    return KeysetPage(
+        rows,
+        encode_cursor(sort, key(rows[-1]), False) if more else None,
+        encode_cursor(sort, key(rows[0]), True) if values is not None else None,
+    )
 
 
 # On PostgreSQL, a user who owns at least this share of all images (by the statistics) pages
@@ -321,8 +341,11 @@ def visible_page(user, queryset, params: dict, size: int, columns: tuple | None 
     A search on PostgreSQL: ``search.postgres_candidates``. Otherwise: one plain query."""
     filtered = filter_images(queryset, params).for_user(user, "view")
     sort, cursor = params["sort"], params.get("cursor")
-    active = {key for key, value in params.items()
-              if value not in (None, "", []) and key not in ("sort", "cursor", "page_size")}
+    active = {
+        key
+        for key, value in params.items()
+        if value not in (None, "", []) and key not in ("sort", "cursor", "page_size")
+    }
     candidates = None
     if not active:
         if connection.vendor == "postgresql" and owner_share(user) >= DENSE_SHARE:

@@ -107,8 +107,8 @@ def _png_chunks(data: bytes):
     """(type, whole chunk bytes) for each chunk after the signature."""
     offset = len(PNG_SIGNATURE)
     while offset + 12 <= len(data):
-        (length,) = struct.unpack(">I", data[offset:offset + 4])
-        kind = data[offset + 4:offset + 8]
+        (length,) = struct.unpack(">I", data[offset : offset + 4])
+        kind = data[offset + 4 : offset + 8]
         end = offset + 12 + length
         if end > len(data):
             raise ValueError("truncated PNG chunk")
@@ -128,9 +128,8 @@ def _embed_png(data: bytes, meta: dict) -> bytes:
     if not data.startswith(PNG_SIGNATURE):
         raise ValueError("not a PNG")
     ours = {PNG_JSON_KEY.encode(), PNG_PARAMETERS_KEY.encode()}
-    text = (
-        _png_itxt_chunk(PNG_JSON_KEY, json.dumps(meta, ensure_ascii=False))
-        + _png_text_chunk(PNG_PARAMETERS_KEY, parameters_text(meta))
+    text = _png_itxt_chunk(PNG_JSON_KEY, json.dumps(meta, ensure_ascii=False)) + _png_text_chunk(
+        PNG_PARAMETERS_KEY, parameters_text(meta)
     )
     out = [PNG_SIGNATURE]
     for kind, chunk in _png_chunks(data):
@@ -172,8 +171,9 @@ def xmp_packet(meta: dict, *, with_parameters: bool = True) -> bytes:
             continue
         props.append(f"<imagegen:{name}>{_xml_text(value)}</imagegen:{name}>")
     if with_parameters:
-        props.append(f"<imagegen:parameters>{_xml_text(parameters_text(meta))}"
-                     "</imagegen:parameters>")
+        props.append(
+            f"<imagegen:parameters>{_xml_text(parameters_text(meta))}</imagegen:parameters>"
+        )
     description = _xml_text(meta.get("prompt", ""))
     body = (
         '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
@@ -185,9 +185,7 @@ def xmp_packet(meta: dict, *, with_parameters: bool = True) -> bytes:
         f' xmlns:imagegen="{XMP_NAMESPACE}">'
         "<xmp:CreatorTool>imagegen</xmp:CreatorTool>"
         f'<dc:description><rdf:Alt><rdf:li xml:lang="x-default">{description}</rdf:li>'
-        "</rdf:Alt></dc:description>"
-        + "".join(props)
-        + "</rdf:Description></rdf:RDF></x:xmpmeta>"
+        "</rdf:Alt></dc:description>" + "".join(props) + "</rdf:Description></rdf:RDF></x:xmpmeta>"
         '<?xpacket end="w"?>'
     )
     return body.encode("utf-8")
@@ -203,7 +201,7 @@ def read_xmp(xmp: bytes | str) -> dict:
     found = {}
     for element in root.iter():
         if element.tag.startswith("{" + XMP_NAMESPACE + "}"):
-            found[element.tag[len(XMP_NAMESPACE) + 2:]] = element.text or ""
+            found[element.tag[len(XMP_NAMESPACE) + 2 :]] = element.text or ""
     return found
 
 
@@ -217,8 +215,11 @@ def _jpeg_xmp_segment(meta: dict) -> bytes:
     if len(JPEG_XMP_HEADER) + len(packet) + 2 > JPEG_SEGMENT_MAX:
         # A very long prompt: keep what fits (the JSON in PNGs has no such limit).
         budget = (JPEG_SEGMENT_MAX - len(JPEG_XMP_HEADER) - 2 - 2048) // 4 // 2
-        meta = {**meta, "prompt": meta["prompt"][:budget] + "…",
-                "negative_prompt": (meta.get("negative_prompt") or "")[:budget]}
+        meta = {
+            **meta,
+            "prompt": meta["prompt"][:budget] + "…",
+            "negative_prompt": (meta.get("negative_prompt") or "")[:budget],
+        }
         packet = xmp_packet(meta, with_parameters=False)
     payload = JPEG_XMP_HEADER + packet
     return b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
@@ -237,8 +238,8 @@ def _embed_jpeg(data: bytes, meta: dict) -> bytes:
             continue
         if marker in (0xDA, 0xD9) or 0xD0 <= marker <= 0xD7 or marker == 0x01:
             break  # start of scan (or a marker without a length): the rest is copied as-is
-        (length,) = struct.unpack(">H", data[offset + 2:offset + 4])
-        segment = data[offset:offset + 2 + length]
+        (length,) = struct.unpack(">H", data[offset + 2 : offset + 4])
+        segment = data[offset : offset + 2 + length]
         payload = segment[4:]
         offset += 2 + length
         if marker == 0xE1 and payload.startswith(JPEG_XMP_HEADER):
@@ -259,9 +260,9 @@ _VP8X_ALPHA = 0x10
 def _riff_chunks(data: bytes):
     offset = 12
     while offset + 8 <= len(data):
-        kind = data[offset:offset + 4]
-        (size,) = struct.unpack("<I", data[offset + 4:offset + 8])
-        payload = data[offset + 8:offset + 8 + size]
+        kind = data[offset : offset + 4]
+        (size,) = struct.unpack("<I", data[offset + 4 : offset + 8])
+        payload = data[offset + 8 : offset + 8 + size]
         if len(payload) != size:
             raise ValueError("truncated WebP chunk")
         yield kind, payload
@@ -292,8 +293,11 @@ def _embed_webp(data: bytes, meta: dict) -> bytes:
                     flags |= _VP8X_ALPHA
             elif kind == b"ALPH":
                 flags |= _VP8X_ALPHA
-        vp8x = (bytes([flags, 0, 0, 0]) + (width - 1).to_bytes(3, "little")
-                + (height - 1).to_bytes(3, "little"))
+        vp8x = (
+            bytes([flags, 0, 0, 0])
+            + (width - 1).to_bytes(3, "little")
+            + (height - 1).to_bytes(3, "little")
+        )
         chunks.insert(0, (b"VP8X", vp8x))
     chunks.append((b"XMP ", xmp_packet(meta)))
     body = b"WEBP" + b"".join(_riff_chunk(kind, payload) for kind, payload in chunks)

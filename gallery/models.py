@@ -80,8 +80,11 @@ class ImageQuerySet(PermissionQuerySet):
         (or for an anonymous user, who sees none)."""
         if not user.is_authenticated:
             return None
-        projects = list(Project.objects.for_user(user, VIEW).order_by("pk")
-                        .values_list("pk", flat=True)[: MAX_ARMS + 1])
+        projects = list(
+            Project.objects.for_user(user, VIEW)
+            .order_by("pk")
+            .values_list("pk", flat=True)[: MAX_ARMS + 1]
+        )
         return projects if len(projects) <= MAX_ARMS else None
 
 
@@ -107,7 +110,10 @@ class Image(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images"
     )
     project = models.ForeignKey(
-        "projects.Project", null=True, blank=True, on_delete=models.SET_NULL,
+        "projects.Project",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="images",
     )
     index = models.PositiveSmallIntegerField(default=0, help_text="Position in its generation")

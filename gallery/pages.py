@@ -32,8 +32,9 @@ def browse_context(request, base_filters: dict | None = None) -> dict:
         params = form.validated_data
         size = page_size_for(request.user, params.get("page_size"))
         try:
-            page = visible_page(request.user, Image.objects.select_related("generation"),
-                                params, size)
+            page = visible_page(
+                request.user, Image.objects.select_related("generation"), params, size
+            )
         except InvalidCursor as exc:
             errors = exc.as_body()
         else:
@@ -43,8 +44,13 @@ def browse_context(request, base_filters: dict | None = None) -> dict:
                 next_url = f"{reverse('gallery')}?{query.urlencode()}"
     else:
         errors = form.errors
-    return {"images": images, "next_url": next_url, "filter_errors": errors,
-            "filters": request.GET, "tags_selected": request.GET.getlist("tag")}
+    return {
+        "images": images,
+        "next_url": next_url,
+        "filter_errors": errors,
+        "filters": request.GET,
+        "tags_selected": request.GET.getlist("tag"),
+    }
 
 
 def browser_options(user) -> dict:
@@ -78,27 +84,34 @@ def image_panel(request, pk):
     """The lightbox's details panel for one visible image."""
     image = get_object_or_404(
         Image.objects.for_user(request.user, "view")
-        .select_related("generation", "owner", "project").prefetch_related("tags"), pk=pk,
+        .select_related("generation", "owner", "project")
+        .prefetch_related("tags"),
+        pk=pk,
     )
-    return render(request, "gallery/_details.html", {
-        "image": image,
-        "generation": image.generation,
-        "can_change": Image.objects.allows(request.user, "change", image),
-    })
+    return render(
+        request,
+        "gallery/_details.html",
+        {
+            "image": image,
+            "generation": image.generation,
+            "can_change": Image.objects.allows(request.user, "change", image),
+        },
+    )
 
 
 @login_required
 def project_page(request, pk):
     """One project: its images (the gallery scoped to it) beside the project's settings
     panel (members, roles, edit and delete forms, which post to projects' own pages)."""
-    project = get_object_or_404(Project.objects.for_user(request.user, "view").with_stats(),
-                                pk=pk)
+    project = get_object_or_404(Project.objects.for_user(request.user, "view").with_stats(), pk=pk)
     context = browse_context(request, {"project": project.pk})
     context.update(browser_options(request.user))
-    context.update({
-        "project": project,
-        "role": project.role_of(request.user),
-        "roles": Role.choices,
-        "grid_source": f"/gallery/?project={project.pk}",
-    })
+    context.update(
+        {
+            "project": project,
+            "role": project.role_of(request.user),
+            "roles": Role.choices,
+            "grid_source": f"/gallery/?project={project.pk}",
+        }
+    )
     return render(request, "projects/detail.html", context)

@@ -63,8 +63,7 @@ def _postgres_query(terms: list[str]):
 
     # One tsquery for all the words (each a prefix); terms hold only letters and digits, so
     # nothing in them is tsquery syntax.
-    return SearchQuery(" & ".join(f"{term}:*" for term in terms), search_type="raw",
-                       config=CONFIG)
+    return SearchQuery(" & ".join(f"{term}:*" for term in terms), search_type="raw", config=CONFIG)
 
 
 # PostgreSQL estimates any prefix tsquery to match at least 0.5% of rows (its default
@@ -93,10 +92,12 @@ def search_images(queryset, text: str):
         return queryset
     if connection.vendor == "postgresql":
         return _postgres_matches(queryset, terms)
-    return queryset.filter(pk__in=RawSQL(
-        "SELECT rowid FROM gallery_image_fts WHERE gallery_image_fts MATCH %s",
-        (_sqlite_match(terms),),
-    ))
+    return queryset.filter(
+        pk__in=RawSQL(
+            "SELECT rowid FROM gallery_image_fts WHERE gallery_image_fts MATCH %s",
+            (_sqlite_match(terms),),
+        )
+    )
 
 
 def _pg_stats(table: str, column: str, elements: bool = False):
@@ -106,13 +107,17 @@ def _pg_stats(table: str, column: str, elements: bool = False):
     cached = _stats.get(key)
     if cached is not None and time.monotonic() - cached[0] < STATS_SECONDS:
         return cached[1]
-    values, freqs = ("most_common_elems", "most_common_elem_freqs") if elements else (
-        "most_common_vals", "most_common_freqs")
+    values, freqs = (
+        ("most_common_elems", "most_common_elem_freqs")
+        if elements
+        else ("most_common_vals", "most_common_freqs")
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {values}::text::text[], {freqs} FROM pg_stats "
             "WHERE schemaname = current_schema() AND tablename = %s AND attname = %s",
-            [table, column])
+            [table, column],
+        )
         row = cursor.fetchone()
     found = None
     if row and row[0] and row[1]:
@@ -165,9 +170,11 @@ def _bounded_walk(visible, terms, keyset) -> list[int]:
     columns = list(dict.fromkeys(["id", *names, *TEXT_COLUMNS]))
     inner, params = keyset.walk(visible).values(*columns)[:WALK_ROWS].query.sql_with_params()
     query = " & ".join(f"{term}:*" for term in terms)
-    sql = (f"SELECT w.id FROM ({inner}) w WHERE {_tsvector_sql('w')} @@ "
-           f"to_tsquery(%s::regconfig, %s) ORDER BY {keyset.order_sql('w.')} "
-           f"LIMIT {int(keyset.limit)}")
+    sql = (
+        f"SELECT w.id FROM ({inner}) w WHERE {_tsvector_sql('w')} @@ "
+        f"to_tsquery(%s::regconfig, %s) ORDER BY {keyset.order_sql('w.')} "
+        f"LIMIT {int(keyset.limit)}"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, CONFIG, CONFIG, query])
         return [row[0] for row in cursor.fetchall()]
@@ -182,8 +189,11 @@ def _all_matches(images, terms, keyset) -> RawSQL:
     if keyset.beyond is not None:
         images = images.filter(keyset.beyond)
     sql, params = images.order_by().values(*names).query.sql_with_params()
-    return RawSQL(f"SELECT unnest(ARRAY(SELECT m.id FROM ({sql} OFFSET 0) m "
-                  f"ORDER BY {keyset.order_sql('m.')} LIMIT {int(keyset.limit)}))", params)
+    return RawSQL(
+        f"SELECT unnest(ARRAY(SELECT m.id FROM ({sql} OFFSET 0) m "
+        f"ORDER BY {keyset.order_sql('m.')} LIMIT {int(keyset.limit)}))",
+        params,
+    )
 
 
 def postgres_candidates(text: str, user, unsearched):

@@ -52,8 +52,9 @@ def store_image_files(image: ValidatedImage) -> StoredFiles:
     original = None
     try:
         if not default_storage.exists(stored.file):
-            original = _Save(stored.file, image.data,
-                             background=isinstance(default_storage, FileSystemStorage))
+            original = _Save(
+                stored.file, image.data, background=isinstance(default_storage, FileSystemStorage)
+            )
             if original.error is not None:  # written inline, and failed: stop here
                 raise original.error
         if not default_storage.exists(stored.thumbnail):
@@ -82,8 +83,9 @@ class _Save:
         self.error: BaseException | None = None
         self._thread: threading.Thread | None = None
         if background:
-            self._thread = threading.Thread(target=self._run, args=(name, data), daemon=True,
-                                            name="ingest-save")
+            self._thread = threading.Thread(
+                target=self._run, args=(name, data), daemon=True, name="ingest-save"
+            )
             self._thread.start()
         else:
             self._run(name, data)
@@ -105,9 +107,9 @@ def discard_unreferenced(names: list[str]) -> None:
     if not names:
         return
     referenced = set(
-        Image.objects.filter(Q(file__in=names) | Q(thumbnail__in=names)).values_list(
-            "file", "thumbnail"
-        ).iterator()
+        Image.objects.filter(Q(file__in=names) | Q(thumbnail__in=names))
+        .values_list("file", "thumbnail")
+        .iterator()
     )
     still_used = {name for pair in referenced for name in pair}
     for name in names:
@@ -133,7 +135,8 @@ class ImagesRefused(NotFound):
         self.ids = sorted(ids)
         super().__init__(
             f"Nothing was changed: No image you may change with id "
-            f"{', '.join(map(str, self.ids))}.", extra={"ids": self.ids},
+            f"{', '.join(map(str, self.ids))}.",
+            extra={"ids": self.ids},
         )
 
 
@@ -269,8 +272,7 @@ def delete_project_images(sender, project, with_images: bool, **kwargs) -> int:
     return delete_images(Image.objects.filter(project=project).only("pk", "file", "thumbnail"))
 
 
-BULK_ACTIONS = ("delete", "favorite", "unfavorite", "move", "add_tag", "remove_tag",
-                "set_rating")
+BULK_ACTIONS = ("delete", "favorite", "unfavorite", "move", "add_tag", "remove_tag", "set_rating")
 
 
 def bulk_change(user, ids, action: str, *, project=None, tag=None, rating=None) -> int:
@@ -330,9 +332,10 @@ def remix_body(user, image: Image) -> dict:
     user may still generate into it."""
     generation = image.generation
     project = None
-    if image.project_id and Project.objects.for_user(user, "contribute").filter(
-        pk=image.project_id
-    ).exists():
+    if (
+        image.project_id
+        and Project.objects.for_user(user, "contribute").filter(pk=image.project_id).exists()
+    ):
         project = image.project_id
     seed = image.seed if image.seed is not None else generation.seed
     return {**generation.request_fields(), "num_images": 1, "seed": seed, "project": project}
@@ -344,9 +347,12 @@ def remix_initial(user, image_id) -> dict:
     image_id = str(image_id)
     if not (image_id.isascii() and image_id.isdigit() and int(image_id) <= MAX_ID):
         return {}
-    image = Image.objects.for_user(user, "view").select_related("generation").filter(
-        pk=int(image_id)
-    ).first()
+    image = (
+        Image.objects.for_user(user, "view")
+        .select_related("generation")
+        .filter(pk=int(image_id))
+        .first()
+    )
     if image is None:
         return {}
     body = remix_body(user, image)

@@ -21,8 +21,7 @@ def signed_redirect(name: str, content_type: str, disposition: str):
         return None
     url = storage.url(
         name,
-        parameters={"ResponseContentType": content_type,
-                    "ResponseContentDisposition": disposition},
+        parameters={"ResponseContentType": content_type, "ResponseContentDisposition": disposition},
         expire=settings.S3_SIGNED_URL_TTL,
     )
     response = HttpResponseRedirect(url)

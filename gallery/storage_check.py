@@ -46,8 +46,12 @@ class StorageReport:
 
     @property
     def problems(self) -> int:
-        return (len(self.orphans) + len(self.missing_originals)
-                + len(self.missing_thumbnails) + len(self.stale_temp))
+        return (
+            len(self.orphans)
+            + len(self.missing_originals)
+            + len(self.missing_thumbnails)
+            + len(self.stale_temp)
+        )
 
 
 def iter_files(storage, prefix: str) -> Iterator[StoredFile]:
@@ -103,8 +107,9 @@ def render_thumbnail(original_name: str, size: int, storage=None) -> bytes:
     return make_thumbnail(picture, size)
 
 
-def check_storage(*, fix: bool = False, min_age: int = DEFAULT_MIN_AGE,
-                  storage=None) -> StorageReport:
+def check_storage(
+    *, fix: bool = False, min_age: int = DEFAULT_MIN_AGE, storage=None
+) -> StorageReport:
     """Compare storage with the Image rows; with ``fix``, delete orphans and stale temp files
     and rebuild missing thumbnails. Files younger than ``min_age`` seconds are left alone:
     a generation stores its files a moment before it creates their rows."""
@@ -182,15 +187,17 @@ class ThumbnailRun:
     discarded: list[str] = field(default_factory=list)
 
 
-def regenerate_thumbnails(size: int | None = None, *, missing_only: bool = False,
-                          storage=None) -> ThumbnailRun:
+def regenerate_thumbnails(
+    size: int | None = None, *, missing_only: bool = False, storage=None
+) -> ThumbnailRun:
     """Rebuild each distinct original's thumbnail at ``size`` (default THUMBNAIL_SIZE), point
     its rows at it, and delete the old thumbnails no row uses any more."""
     storage = storage or default_storage
     size = size or settings.THUMBNAIL_SIZE
     run = ThumbnailRun()
-    originals = (Image.objects.order_by().values_list("sha256", "file").distinct()
-                 .iterator(chunk_size=500))
+    originals = (
+        Image.objects.order_by().values_list("sha256", "file").distinct().iterator(chunk_size=500)
+    )
     for sha256, file_name in originals:
         name = thumbnail_name(sha256, size)
         exists = storage.exists(name)
@@ -198,18 +205,21 @@ def regenerate_thumbnails(size: int | None = None, *, missing_only: bool = False
             try:
                 data = render_thumbnail(file_name, size, storage)
             except (OSError, ValueError, SyntaxError):
-                logger.warning("could not rebuild the thumbnail of %s", file_name,
-                               exc_info=True)
+                logger.warning("could not rebuild the thumbnail of %s", file_name, exc_info=True)
                 run.failed.append(file_name)
                 continue
             if exists:
                 storage.delete(name)  # content-addressed storage never overwrites a name
             storage.save(name, ContentFile(data))
             run.written += 1
-        old = list(Image.objects.filter(file=file_name).exclude(thumbnail=name)
-                   .values_list("thumbnail", flat=True).distinct())
-        run.rows_updated += Image.objects.filter(file=file_name).exclude(thumbnail=name).update(
-            thumbnail=name
+        old = list(
+            Image.objects.filter(file=file_name)
+            .exclude(thumbnail=name)
+            .values_list("thumbnail", flat=True)
+            .distinct()
+        )
+        run.rows_updated += (
+            Image.objects.filter(file=file_name).exclude(thumbnail=name).update(thumbnail=name)
         )
         discard_unreferenced(old)
         run.discarded.extend(old)

@@ -46,10 +46,12 @@ def _serve(request, image: Image, name: str, etag: str, content_type: str, filen
     return response
 
 
-FILE_SCHEMA = extend_schema(responses={
-    (200, "image/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
-    404: OpenApiResponse(description="No such image, or not yours to see."),
-})
+FILE_SCHEMA = extend_schema(
+    responses={
+        (200, "image/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The file."),
+        404: OpenApiResponse(description="No such image, or not yours to see."),
+    }
+)
 
 
 # The page policy (django-csp) must not replace the file's own sandboxing policy.
@@ -60,8 +62,14 @@ class ImageFileView(APIView):
 
     def get(self, request, pk):
         image = get_object_or_404(Image.objects.for_user(request.user, "download"), pk=pk)
-        return _serve(request, image, image.file, f'"{image.sha256}"', image.content_type,
-                      f"image-{image.pk}.{image.extension}")
+        return _serve(
+            request,
+            image,
+            image.file,
+            f'"{image.sha256}"',
+            image.content_type,
+            f"image-{image.pk}.{image.extension}",
+        )
 
 
 @method_decorator(csp_exempt(), name="dispatch")
@@ -71,5 +79,11 @@ class ImageThumbnailView(APIView):
 
     def get(self, request, pk):
         image = get_object_or_404(Image.objects.for_user(request.user, "download"), pk=pk)
-        return _serve(request, image, image.thumbnail, f'"{image.sha256}-t"', "image/webp",
-                      f"image-{image.pk}-thumbnail.webp")
+        return _serve(
+            request,
+            image,
+            image.thumbnail,
+            f'"{image.sha256}-t"',
+            "image/webp",
+            f"image-{image.pk}-thumbnail.webp",
+        )

@@ -63,7 +63,7 @@ def stream_zip(members: Iterable[ZipMember]) -> Iterator[bytes]:
             info.file_size = len(data)
             with archive.open(info, "w") as handle:
                 for start in range(0, len(data), CHUNK_SIZE):
-                    handle.write(data[start:start + CHUNK_SIZE])
+                    handle.write(data[start : start + CHUNK_SIZE])
                     chunk = sink.take()
                     if chunk:
                         yield chunk
@@ -79,7 +79,6 @@ def stream_zip(members: Iterable[ZipMember]) -> Iterator[bytes]:
 def _zip_time(when: datetime) -> tuple[int, int, int, int, int, int]:
     # ZIP dates start in 1980 and have no time zone; store local wall-clock time.
     if when.tzinfo is not None:
-
         when = timezone.localtime(when)
     if when.year < 1980:
         return (1980, 1, 1, 0, 0, 0)

@@ -36,8 +36,17 @@ class ImageInline(admin.TabularInline):
 
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
-    list_display = ["id", "preview", "owner", "provider", "model", "status", "num_images",
-                    "cost_usd", "created_at"]
+    list_display = [
+        "id",
+        "preview",
+        "owner",
+        "provider",
+        "model",
+        "status",
+        "num_images",
+        "cost_usd",
+        "created_at",
+    ]
     list_filter = ["status", "provider", "created_at"]
     search_fields = ["prompt", "owner__username", "provider_request_id", "model"]
     list_select_related = ["owner"]
@@ -45,9 +54,20 @@ class GenerationAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [ImageInline]
     actions = ["cancel_selected", "retry_selected"]
-    readonly_fields = ["status", "cancel_requested", "error", "attempts", "provider_request_id",
-                       "provider_metadata", "cost_usd", "cost_is_estimate", "created_at",
-                       "started_at", "finished_at", "heartbeat_at"]
+    readonly_fields = [
+        "status",
+        "cancel_requested",
+        "error",
+        "attempts",
+        "provider_request_id",
+        "provider_metadata",
+        "cost_usd",
+        "cost_is_estimate",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "heartbeat_at",
+    ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("images")
@@ -66,8 +86,11 @@ class GenerationAdmin(admin.ModelAdmin):
                 done += 1
             except services.GenerationConflict:
                 pass
-        self.message_user(request, f"Cancel requested for {done} generation(s); "
-                                   f"{queryset.count() - done} had already finished.")
+        self.message_user(
+            request,
+            f"Cancel requested for {done} generation(s); "
+            f"{queryset.count() - done} had already finished.",
+        )
 
     @admin.action(description="Retry selected generations (as new generations)")
     def retry_selected(self, request, queryset):
@@ -76,11 +99,13 @@ class GenerationAdmin(admin.ModelAdmin):
             try:
                 created.append(services.retry_generation(generation).pk)
             except Exception as exc:  # a ValidationError names what is no longer allowed
-                self.message_user(request, f"Generation {generation.pk}: {exc}",
-                                  level=messages.ERROR)
+                self.message_user(
+                    request, f"Generation {generation.pk}: {exc}", level=messages.ERROR
+                )
         if created:
-            self.message_user(request, f"Queued {len(created)} new generation(s): "
-                                       f"{', '.join(map(str, created))}.")
+            self.message_user(
+                request, f"Queued {len(created)} new generation(s): {', '.join(map(str, created))}."
+            )
 
 
 class CatalogModelForm(forms.ModelForm):
@@ -88,11 +113,21 @@ class CatalogModelForm(forms.ModelForm):
 
     class Meta:
         model = CatalogModel
-        fields = ["provider", "model_id", "display_name", "enabled", "sort_order", "spec",
-                  "price_unit", "price_usd", "price_override_usd", "price_date"]
+        fields = [
+            "provider",
+            "model_id",
+            "display_name",
+            "enabled",
+            "sort_order",
+            "spec",
+            "price_unit",
+            "price_usd",
+            "price_override_usd",
+            "price_date",
+        ]
         help_texts = {
             "model_id": "Replicate owner/name or owner/name:version, fal endpoint id "
-                        "(fal-ai/…), or OpenRouter model id (author/model).",
+            "(fal-ai/…), or OpenRouter model id (author/model).",
             "spec": f"Example for a custom model: {SPEC_TEMPLATE}",
         }
 
@@ -103,8 +138,9 @@ class CatalogModelForm(forms.ModelForm):
             self.add_error("spec", "The spec must be a JSON object.")
         elif spec is not None:
             try:
-                probe = CatalogModel(model_id=cleaned.get("model_id") or "x",
-                                     display_name="x", spec=spec)
+                probe = CatalogModel(
+                    model_id=cleaned.get("model_id") or "x", display_name="x", spec=spec
+                )
                 spec_from_row(probe)
             except (TypeError, ValueError, AttributeError) as exc:
                 self.add_error("spec", f"The spec cannot be used: {exc}")
@@ -114,8 +150,17 @@ class CatalogModelForm(forms.ModelForm):
 @admin.register(CatalogModel)
 class CatalogModelAdmin(admin.ModelAdmin):
     form = CatalogModelForm
-    list_display = ["model_id", "provider", "display_name", "enabled", "price_unit",
-                    "price_usd", "price_override_usd", "price_date", "builtin"]
+    list_display = [
+        "model_id",
+        "provider",
+        "display_name",
+        "enabled",
+        "price_unit",
+        "price_usd",
+        "price_override_usd",
+        "price_date",
+        "builtin",
+    ]
     list_editable = ["enabled", "display_name", "price_override_usd"]
     list_filter = ["provider", "enabled", "builtin", "price_unit"]
     search_fields = ["model_id", "display_name"]
@@ -130,6 +175,8 @@ class CatalogModelAdmin(admin.ModelAdmin):
     def refresh_from_providers(self, request, queryset):
         for line in refresh_catalog():
             self.message_user(request, line)
+
+
 @admin.register(StylePreset)
 class StylePresetAdmin(admin.ModelAdmin):
     """Prompt tools: built-in presets (no owner) and users' own."""

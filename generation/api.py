@@ -21,8 +21,9 @@ class GenerateRequestSerializer(serializers.Serializer):
     """The body of POST /api/generate. Ranges are checked against the chosen model."""
 
     prompt = serializers.CharField(trim_whitespace=True)
-    negative_prompt = serializers.CharField(required=False, allow_blank=True, default="",
-                                            max_length=MAX_NEGATIVE_PROMPT)
+    negative_prompt = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=MAX_NEGATIVE_PROMPT
+    )
     provider = serializers.CharField(required=False, allow_blank=True)
     model = serializers.CharField(required=False, allow_blank=True)
     width = serializers.IntegerField(required=False, min_value=1)
@@ -57,11 +58,31 @@ class GenerationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Generation
         fields = [
-            "id", "status", "provider", "model", "prompt", "negative_prompt", "width",
-            "height", "num_images", "steps", "cfg_scale", "seed", "params", "project",
-            "error", "cost_usd", "cost_is_estimate", "cancel_requested", "created_at",
-            "started_at", "finished_at", "images",
-            "style", "prompt_text", "negative_prompt_text",
+            "id",
+            "status",
+            "provider",
+            "model",
+            "prompt",
+            "negative_prompt",
+            "width",
+            "height",
+            "num_images",
+            "steps",
+            "cfg_scale",
+            "seed",
+            "params",
+            "project",
+            "error",
+            "cost_usd",
+            "cost_is_estimate",
+            "cancel_requested",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "images",
+            "style",
+            "prompt_text",
+            "negative_prompt_text",
         ]
         read_only_fields = fields
 
@@ -71,9 +92,12 @@ def visible_generations(request):
 
 
 class GenerateView(APIView):
-    @extend_schema(request=GenerateRequestSerializer, responses={202: GenerationSerializer},
-                   description="One generation answers with it; a prompt with {a|b} "
-                               "variations answers with {count, generations: [...]}.")
+    @extend_schema(
+        request=GenerateRequestSerializer,
+        responses={202: GenerationSerializer},
+        description="One generation answers with it; a prompt with {a|b} "
+        "variations answers with {count, generations: [...]}.",
+    )
     def post(self, request):
         form = GenerateRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -81,8 +105,10 @@ class GenerateView(APIView):
         if len(generations) == 1:
             body = GenerationSerializer(generations[0]).data
         else:
-            body = {"count": len(generations),
-                    "generations": GenerationSerializer(generations, many=True).data}
+            body = {
+                "count": len(generations),
+                "generations": GenerationSerializer(generations, many=True).data,
+            }
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
@@ -129,14 +155,16 @@ class EstimateView(APIView):
         form.is_valid(raise_exception=True)
         estimate = services.estimate_cost(request.user, form.validated_data)
         built = estimate.request
-        return Response({
-            "provider": estimate.provider.name,
-            "model": built.model,
-            "width": built.width,
-            "height": built.height,
-            "num_images": built.num_images,
-            "estimate_usd": f"{estimate.usd:.6f}" if estimate.usd is not None else None,
-        })
+        return Response(
+            {
+                "provider": estimate.provider.name,
+                "model": built.model,
+                "width": built.width,
+                "height": built.height,
+                "num_images": built.num_images,
+                "estimate_usd": f"{estimate.usd:.6f}" if estimate.usd is not None else None,
+            }
+        )
 
 
 class ProvidersView(APIView):
@@ -147,11 +175,13 @@ class ProvidersView(APIView):
     def get(self, request):
         providers = []
         for provider in all_providers():
-            providers.append({
-                "name": provider.name,
-                "label": provider.label,
-                "requires_key": provider.requires_key,
-                "has_usable_key": has_usable_key(request.user, provider),
-                "models": [spec.to_dict() for spec in provider.models()],
-            })
+            providers.append(
+                {
+                    "name": provider.name,
+                    "label": provider.label,
+                    "requires_key": provider.requires_key,
+                    "has_usable_key": has_usable_key(request.user, provider),
+                    "models": [spec.to_dict() for spec in provider.models()],
+                }
+            )
         return Response({"providers": providers})

@@ -6,10 +6,10 @@ from generation import api
 from generation.prompts import api as prompt_api
 from imagegen.core.routes import alias
 
-generation = path("generations/<int:pk>", api.GenerationDetailView.as_view(),
-                  name="api-generation")
-generation_cancel = path("generations/<int:pk>/cancel", api.GenerationCancelView.as_view(),
-                         name="api-generation-cancel")
+generation = path("generations/<int:pk>", api.GenerationDetailView.as_view(), name="api-generation")
+generation_cancel = path(
+    "generations/<int:pk>/cancel", api.GenerationCancelView.as_view(), name="api-generation-cancel"
+)
 
 urlpatterns = [
     path("generate", api.GenerateView.as_view(), name="api-generate"),
@@ -20,14 +20,23 @@ urlpatterns = [
     generation_cancel,
     # Prompt tools.
     path("prompts/styles", prompt_api.StylePresetListView.as_view(), name="api-prompt-styles"),
-    path("prompts/styles/<int:pk>", prompt_api.StylePresetDetailView.as_view(),
-         name="api-prompt-style"),
+    path(
+        "prompts/styles/<int:pk>",
+        prompt_api.StylePresetDetailView.as_view(),
+        name="api-prompt-style",
+    ),
     path("prompts/enhance", prompt_api.EnhanceView.as_view(), name="api-prompt-enhance"),
     path("prompts/history", prompt_api.HistoryView.as_view(), name="api-prompt-history"),
-    path("prompts/history/<str:key>", prompt_api.HistoryEntryView.as_view(),
-         name="api-prompt-history-entry"),
-    path("prompts/variations/preview", prompt_api.VariationPreviewView.as_view(),
-         name="api-prompt-variations-preview"),
+    path(
+        "prompts/history/<str:key>",
+        prompt_api.HistoryEntryView.as_view(),
+        name="api-prompt-history-entry",
+    ),
+    path(
+        "prompts/variations/preview",
+        prompt_api.VariationPreviewView.as_view(),
+        name="api-prompt-variations-preview",
+    ),
     # Old paths, kept working as deprecated aliases (imagegen/core/routes.py).
     alias("generation/<int:pk>", generation),
     alias("generation/cancel/<int:pk>", generation_cancel),

@@ -11,7 +11,9 @@ class GenerationConfig(AppConfig):
         from generation import signals  # also connects the django-q2 signals
         from generation.prompts.styles import sync_builtin_styles
 
-        post_migrate.connect(signals.sync_catalog_after_migrate, sender=self,
-                             dispatch_uid="generation.sync_catalog")
-        post_migrate.connect(sync_builtin_styles, sender=self,
-                             dispatch_uid="generation.sync_builtin_styles")
+        post_migrate.connect(
+            signals.sync_catalog_after_migrate, sender=self, dispatch_uid="generation.sync_catalog"
+        )
+        post_migrate.connect(
+            sync_builtin_styles, sender=self, dispatch_uid="generation.sync_builtin_styles"
+        )

@@ -13,5 +13,4 @@ def generation_finished(generation_id: int) -> None:
     try:
         record_generation_finished(generation_id)
     except Exception:
-        logger.exception("generation %s: could not add it to the dashboard rollup",
-                         generation_id)
+        logger.exception("generation %s: could not add it to the dashboard rollup", generation_id)

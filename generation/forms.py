@@ -18,20 +18,28 @@ def model_choices(provider_name: str | None):
 
 class GenerateForm(forms.Form):
     prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "autofocus": True}))
-    negative_prompt = forms.CharField(required=False, max_length=10_000,
-                                      widget=forms.Textarea(attrs={"rows": 2}))
+    negative_prompt = forms.CharField(
+        required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 2})
+    )
     provider = forms.ChoiceField(choices=provider_choices)
     # Optional like the API's: the service picks the provider's default model and size.
     model = forms.CharField(required=False)
     width = forms.IntegerField(min_value=1, initial=1024, required=False)
     height = forms.IntegerField(min_value=1, initial=1024, required=False)
-    num_images = forms.IntegerField(min_value=1, max_value=4, initial=1, label="Images",
-                                    required=False)
-    steps = forms.IntegerField(required=False, min_value=1,
-                               widget=forms.NumberInput(attrs={"placeholder": "model default"}))
-    cfg_scale = forms.FloatField(required=False, min_value=0, label="CFG scale",
-                                 widget=forms.NumberInput(attrs={"placeholder": "model default",
-                                                                 "step": "any"}))
+    num_images = forms.IntegerField(
+        min_value=1, max_value=4, initial=1, label="Images", required=False
+    )
+    steps = forms.IntegerField(
+        required=False,
+        min_value=1,
+        widget=forms.NumberInput(attrs={"placeholder": "model default"}),
+    )
+    cfg_scale = forms.FloatField(
+        required=False,
+        min_value=0,
+        label="CFG scale",
+        widget=forms.NumberInput(attrs={"placeholder": "model default", "step": "any"}),
+    )
     seed = forms.IntegerField(required=False, min_value=0, help_text="Empty for random")
     project = forms.ModelChoiceField(queryset=None, required=False, empty_label="No project")
     style = forms.ModelChoiceField(queryset=None, required=False, empty_label="No style")

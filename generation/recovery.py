@@ -56,9 +56,11 @@ def recover_stale_generations(now=None) -> dict[str, int]:
             generation_finished(generation.pk)
             logger.warning("generation %s: worker stopped; failed", generation.pk)
 
-    owners = Generation.objects.filter(status=Status.QUEUED).values_list(
-        "owner_id", flat=True
-    ).distinct()
+    owners = (
+        Generation.objects.filter(status=Status.QUEUED)
+        .values_list("owner_id", flat=True)
+        .distinct()
+    )
     for owner_id in list(owners):
         dispatch_next_for_user(owner_id)
     return counts

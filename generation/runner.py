@@ -120,6 +120,7 @@ def dispatch_next_for_user(owner_id: int) -> None:
 
 # --- Claim ----------------------------------------------------------------------------------
 
+
 def claim(generation_id: int) -> Generation | None:
     """queued → running, atomically and only under the owner's concurrency cap.
 
@@ -142,14 +143,16 @@ def claim(generation_id: int) -> Generation | None:
         now = timezone.now()
         claimed = Generation.objects.filter(
             pk=generation_id, status=Status.QUEUED, cancel_requested=False
-        ).update(status=Status.RUNNING, started_at=now, heartbeat_at=now,
-                 attempts=F("attempts") + 1)
+        ).update(
+            status=Status.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
+        )
     if not claimed:
         return None
     return Generation.objects.get(pk=generation_id)
 
 
 # --- Execute --------------------------------------------------------------------------------
+
 
 def execute(generation_id: int) -> None:
     """Claim and run one generation to a final state; never raises for a provider problem."""
@@ -168,8 +171,12 @@ def execute(generation_id: int) -> None:
             f"(generation {generation.pk})."
         )
     finally:
-        logger.info("generation %s: %s in %.2f s", generation.pk, generation.status,
-                    time.monotonic() - started)
+        logger.info(
+            "generation %s: %s in %.2f s",
+            generation.pk,
+            generation.status,
+            time.monotonic() - started,
+        )
         generation_finished(generation.pk)
         dispatch_next_for_user(generation.owner_id)
 
@@ -180,10 +187,16 @@ def _run(generation: Generation) -> None:
         generation.mark_failed(f"The provider {generation.provider!r} is not available.")
         return
     request = GenerationRequest(
-        prompt=generation.prompt, model=generation.model, width=generation.width,
-        height=generation.height, num_images=generation.num_images,
-        negative_prompt=generation.negative_prompt, steps=generation.steps,
-        cfg_scale=generation.cfg_scale, seed=generation.seed, params=generation.params,
+        prompt=generation.prompt,
+        model=generation.model,
+        width=generation.width,
+        height=generation.height,
+        num_images=generation.num_images,
+        negative_prompt=generation.negative_prompt,
+        steps=generation.steps,
+        cfg_scale=generation.cfg_scale,
+        seed=generation.seed,
+        params=generation.params,
     )
     timeout = settings.GENERATION_TIMEOUT
     ctx = RunContext(deadline=time.monotonic() + timeout)
@@ -268,8 +281,11 @@ def _call_provider(generation, provider, request, ctx: RunContext):
 
 
 def _cancel_requested(generation: Generation) -> bool:
-    row = Generation.objects.filter(pk=generation.pk).values("cancel_requested", "status",
-                                                              "attempts").first()
+    row = (
+        Generation.objects.filter(pk=generation.pk)
+        .values("cancel_requested", "status", "attempts")
+        .first()
+    )
     if row is None or row["status"] != Status.RUNNING or row["attempts"] != generation.attempts:
         if row is not None and row["status"] == Status.CANCELED:
             return True
@@ -317,16 +333,26 @@ def _finish(generation: Generation, result: ProviderResult, images: list[Validat
                 cost_usd=result.cost_usd, cost_is_estimate=result.cost_is_estimate
             ):
                 raise LostOwnership()
-            Image.objects.bulk_create([
-                Image(
-                    generation=generation, owner_id=generation.owner_id,
-                    project_id=generation.project_id, index=index, file=files.file,
-                    thumbnail=files.thumbnail, width=image.width, height=image.height,
-                    format=image.format, bytes=len(image.data), sha256=image.sha256,
-                    seed=result.images[index].seed, search_prompt=generation.prompt,
-                )
-                for index, (image, files) in enumerate(zip(images, stored, strict=True))
-            ])
+            Image.objects.bulk_create(
+                [
+                    Image(
+                        generation=generation,
+                        owner_id=generation.owner_id,
+                        project_id=generation.project_id,
+                        index=index,
+                        file=files.file,
+                        thumbnail=files.thumbnail,
+                        width=image.width,
+                        height=image.height,
+                        format=image.format,
+                        bytes=len(image.data),
+                        sha256=image.sha256,
+                        seed=result.images[index].seed,
+                        search_prompt=generation.prompt,
+                    )
+                    for index, (image, files) in enumerate(zip(images, stored, strict=True))
+                ]
+            )
     except BaseException:
         discard_unreferenced([name for s in stored for name in s.created])
         generation.refresh_from_db(fields=["status", "cancel_requested"])
@@ -334,4 +360,3 @@ def _finish(generation: Generation, result: ProviderResult, images: list[Validat
             generation.mark_canceled()
             return
         raise
-

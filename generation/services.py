@@ -28,6 +28,7 @@ from settings_app.models import Preferences
 
 logger = logging.getLogger(__name__)
 
+
 class GenerationConflict(Conflict):
     """The action does not apply to the generation in its current state (409)."""
 
@@ -104,9 +105,10 @@ def create_generation(user, data: dict[str, Any]) -> Generation:
         project = Project.objects.for_user(user, "contribute").filter(pk=project).first()
         if project is None:
             raise ValidationError({"project": ["No such project."]})
-    elif project is not None and not Project.objects.for_user(user, "contribute").filter(
-        pk=project.pk
-    ).exists():
+    elif (
+        project is not None
+        and not Project.objects.for_user(user, "contribute").filter(pk=project.pk).exists()
+    ):
         raise ValidationError({"project": ["No such project."]})
 
     if not has_usable_key(user, provider):
@@ -136,8 +138,9 @@ def create_generations(user, data: dict[str, Any]) -> list[Generation]:
     """A user's submission: apply its style preset, expand its {a|b} variations
     (generation.prompts.services) and queue one generation per combination, all or none."""
     with transaction.atomic():
-        return [create_generation(user, item)
-                for item in prompt_tools.expand_submission(user, data)]
+        return [
+            create_generation(user, item) for item in prompt_tools.expand_submission(user, data)
+        ]
 
 
 def enqueue_generation(generation_id: int) -> None:
@@ -177,6 +180,9 @@ def retry_generation(generation: Generation) -> Generation:
     keeps its history)."""
     data = {**generation.request_fields(), "project": generation.project}
     if generation.prompt_text:  # keep the style and typed prompt; the prompt is already final
-        data.update(style=generation.style, prompt_text=generation.prompt_text,
-                    negative_prompt_text=generation.negative_prompt_text)
+        data.update(
+            style=generation.style,
+            prompt_text=generation.prompt_text,
+            negative_prompt_text=generation.negative_prompt_text,
+        )
     return create_generation(generation.owner, data)

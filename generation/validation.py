@@ -31,13 +31,18 @@ def _choose_size(spec: ModelSpec, width: int | None, height: int | None) -> tupl
         _fail("width" if width is None else "height", "Give both width and height, or neither.")
     if spec.sizes:
         if (width, height) not in spec.sizes:
-            _fail("width", f"{width}x{height} is not offered by {spec.id}; "
-                           f"allowed sizes: {spec.allowed_sizes_text()}.")
+            _fail(
+                "width",
+                f"{width}x{height} is not offered by {spec.id}; "
+                f"allowed sizes: {spec.allowed_sizes_text()}.",
+            )
         return width, height
     for name, value in (("width", width), ("height", height)):
         if not spec.min_size <= value <= spec.max_size or value % spec.size_multiple:
-            _fail(name, f"{value} is out of range for {spec.id}; "
-                        f"allowed: {spec.allowed_sizes_text()}.")
+            _fail(
+                name,
+                f"{value} is out of range for {spec.id}; allowed: {spec.allowed_sizes_text()}.",
+            )
     return width, height
 
 
@@ -61,12 +66,13 @@ def _check_params(spec: ModelSpec, params: dict) -> None:
         if allowed is not None:
             if value not in allowed:
                 values = ", ".join(map(str, allowed))
-                _fail("params", f"{name}={value!r} is not offered by {spec.id}; "
-                                f"allowed: {values}.")
+                _fail("params", f"{name}={value!r} is not offered by {spec.id}; allowed: {values}.")
         elif not (spec.any_params or name in spec.passthrough):
             accepted = ", ".join(sorted([*spec.options, *spec.passthrough]))
-            _fail("params", f"{spec.id} does not take {name!r}; it takes: "
-                            f"{accepted or 'no extra parameters'}.")
+            _fail(
+                "params",
+                f"{spec.id} does not take {name!r}; it takes: {accepted or 'no extra parameters'}.",
+            )
 
 
 def _preferences(user):
@@ -92,8 +98,9 @@ def resolve_model(user, data: dict[str, Any]) -> tuple[Provider, ModelSpec]:
     return provider, spec
 
 
-def build_request(user, data: dict[str, Any], *, prompt_required: bool = True
-                  ) -> tuple[Provider, GenerationRequest]:
+def build_request(
+    user, data: dict[str, Any], *, prompt_required: bool = True
+) -> tuple[Provider, GenerationRequest]:
     """Validate submitted parameters against the provider's model; raise ValidationError with
     field errors that list what is allowed. Nothing is changed silently. ``prompt_required``
     False lets a price be asked for while the prompt is still empty (the price never depends
@@ -103,8 +110,11 @@ def build_request(user, data: dict[str, Any], *, prompt_required: bool = True
     if not prompt and prompt_required:
         _fail("prompt", "Write a prompt.")
     if len(prompt) > spec.max_prompt_length:
-        _fail("prompt", f"The prompt is {len(prompt)} characters; {spec.id} takes at most "
-                        f"{spec.max_prompt_length}.")
+        _fail(
+            "prompt",
+            f"The prompt is {len(prompt)} characters; {spec.id} takes at most "
+            f"{spec.max_prompt_length}.",
+        )
     negative_prompt = (data.get("negative_prompt") or "").strip()
     if negative_prompt and not spec.negative_prompt:
         _fail("negative_prompt", f"{spec.id} does not take a negative prompt.")
@@ -114,10 +124,16 @@ def build_request(user, data: dict[str, Any], *, prompt_required: bool = True
     if not 1 <= num_images <= spec.max_images:
         _fail("num_images", f"{spec.id} makes 1 to {spec.max_images} images per request.")
 
-    steps = _choose_range("steps", data.get("steps"), spec.steps,
-                          spec.default_steps or settings.DEFAULT_STEPS, spec)
-    cfg_scale = _choose_range("cfg_scale", data.get("cfg_scale"), spec.cfg_scale,
-                              spec.default_cfg_scale or settings.DEFAULT_CFG_SCALE, spec)
+    steps = _choose_range(
+        "steps", data.get("steps"), spec.steps, spec.default_steps or settings.DEFAULT_STEPS, spec
+    )
+    cfg_scale = _choose_range(
+        "cfg_scale",
+        data.get("cfg_scale"),
+        spec.cfg_scale,
+        spec.default_cfg_scale or settings.DEFAULT_CFG_SCALE,
+        spec,
+    )
     seed = data.get("seed")
     if seed is not None and not spec.seed:
         _fail("seed", f"{spec.id} does not take a seed.")
@@ -131,8 +147,15 @@ def build_request(user, data: dict[str, Any], *, prompt_required: bool = True
     _check_params(spec, params)
 
     request = GenerationRequest(
-        prompt=prompt, model=spec.id, width=width, height=height, num_images=num_images,
-        negative_prompt=negative_prompt, steps=steps, cfg_scale=cfg_scale, seed=seed,
+        prompt=prompt,
+        model=spec.id,
+        width=width,
+        height=height,
+        num_images=num_images,
+        negative_prompt=negative_prompt,
+        steps=steps,
+        cfg_scale=cfg_scale,
+        seed=seed,
         params=params,
     )
     return provider, request

@@ -55,8 +55,11 @@ def generate_page(request):
 @require_GET
 def model_options(request):
     """The model <select> options for the chosen provider (swapped in by htmx)."""
-    return render(request, "generation/_model_options.html",
-                  {"models": model_choices(request.GET.get("provider"))})
+    return render(
+        request,
+        "generation/_model_options.html",
+        {"models": model_choices(request.GET.get("provider"))},
+    )
 
 
 @login_required

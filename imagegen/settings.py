@@ -362,8 +362,10 @@ PROMPT_ENHANCE_TIMEOUT = env_int("PROMPT_ENHANCE_TIMEOUT", 30, minimum=1, maximu
 PROMPT_VARIATIONS_MAX = env_int("PROMPT_VARIATIONS_MAX", 16, minimum=1, maximum=256)
 
 # A NUL in a query parameter is a 400 before any view (PostgreSQL cannot compare it).
-MIDDLEWARE += ["imagegen.core.middleware.RejectNulInQueryMiddleware",
-               "imagegen.core.middleware.ServiceErrorMiddleware"]
+MIDDLEWARE += [
+    "imagegen.core.middleware.RejectNulInQueryMiddleware",
+    "imagegen.core.middleware.ServiceErrorMiddleware",
+]
 # --- Production hardening (see docs/deploy.md) ----------------------------------------------
 # Defaults suit the quick start on http://127.0.0.1:8000; docs/deploy.md lists the values for
 # a server behind TLS, with which `manage.py check --deploy --fail-level WARNING` passes.

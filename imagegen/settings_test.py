@@ -8,9 +8,7 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-for-the-suite-only-01234567
 os.environ.setdefault("ENCRYPTION_KEY", "test-encryption-key-for-the-suite-only-012345")
 os.environ.setdefault("DATABASE_URL", "sqlite:///database/test.db")
 os.environ["ENV_FILE"] = os.devnull  # a developer's .env must not leak into tests
-os.environ.setdefault(
-    "STORAGE_DIR", tempfile.mkdtemp(prefix="imagegen-test-storage-")
-)
+os.environ.setdefault("STORAGE_DIR", tempfile.mkdtemp(prefix="imagegen-test-storage-"))
 
 from imagegen.settings import *  # noqa: E402,F403
 from imagegen.settings import Q_CLUSTER  # noqa: E402

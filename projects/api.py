@@ -18,8 +18,7 @@ class ProjectSerializer(serializers.ModelSerializer):
     """A project with its counts, cover and members; writes go through projects.services."""
 
     owner = serializers.CharField(source="owner.username", read_only=True)
-    cover_image = serializers.IntegerField(source="cover_image_id", required=False,
-                                           allow_null=True)
+    cover_image = serializers.IntegerField(source="cover_image_id", required=False, allow_null=True)
     cover_thumbnail_url = serializers.SerializerMethodField()
     image_count = serializers.IntegerField(read_only=True)
     total_cost_usd = serializers.DecimalField(max_digits=14, decimal_places=6, read_only=True)
@@ -28,11 +27,30 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = ["id", "name", "description", "owner", "role", "cover_image",
-                  "cover_thumbnail_url", "image_count", "total_cost_usd", "members",
-                  "created_at", "updated_at"]
-        read_only_fields = ["id", "owner", "role", "cover_thumbnail_url", "image_count",
-                            "total_cost_usd", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "owner",
+            "role",
+            "cover_image",
+            "cover_thumbnail_url",
+            "image_count",
+            "total_cost_usd",
+            "members",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "owner",
+            "role",
+            "cover_thumbnail_url",
+            "image_count",
+            "total_cost_usd",
+            "created_at",
+            "updated_at",
+        ]
         extra_kwargs = {"name": {"validators": []}}
 
     def get_cover_thumbnail_url(self, project) -> str | None:
@@ -44,8 +62,9 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def to_representation(self, project):
         data = super().to_representation(project)
-        data["members"] = [{"username": m.user.username, "role": m.role}
-                           for m in project.memberships.all()]
+        data["members"] = [
+            {"username": m.user.username, "role": m.role} for m in project.memberships.all()
+        ]
         return data
 
     def validate(self, attrs):
@@ -71,8 +90,9 @@ class ProjectListView(generics.ListCreateAPIView):
         form = ProjectSerializer(data=request.data, context={"request": request})
         form.is_valid(raise_exception=True)
         project = services.create_project(request.user, form.validated_data)
-        answer = ProjectSerializer(annotated_projects(request.user).get(pk=project.pk),
-                                   context={"request": request})
+        answer = ProjectSerializer(
+            annotated_projects(request.user).get(pk=project.pk), context={"request": request}
+        )
         return Response(answer.data, status=status.HTTP_201_CREATED)
 
 
@@ -91,12 +111,14 @@ class ProjectDetailView(generics.RetrieveAPIView):
 
     def _change(self, request, pk, partial):
         project = self._owned(request, pk, "change")
-        form = ProjectSerializer(project, data=request.data, partial=partial,
-                                 context={"request": request})
+        form = ProjectSerializer(
+            project, data=request.data, partial=partial, context={"request": request}
+        )
         form.is_valid(raise_exception=True)
         services.update_project(project, form.validated_data)
-        return Response(ProjectSerializer(self.get_queryset().get(pk=pk),
-                                          context={"request": request}).data)
+        return Response(
+            ProjectSerializer(self.get_queryset().get(pk=pk), context={"request": request}).data
+        )
 
     @extend_schema(request=ProjectSerializer, responses={200: ProjectSerializer})
     def put(self, request, pk):
@@ -106,8 +128,9 @@ class ProjectDetailView(generics.RetrieveAPIView):
     def patch(self, request, pk):
         return self._change(request, pk, partial=True)
 
-    @extend_schema(parameters=[OpenApiParameter("delete_images", bool, required=False)],
-                   responses={204: None})
+    @extend_schema(
+        parameters=[OpenApiParameter("delete_images", bool, required=False)], responses={204: None}
+    )
     def delete(self, request, pk):
         project = self._owned(request, pk, "delete")
         wanted = request.query_params.get("delete_images", "").lower() in ("1", "true", "yes")

@@ -51,16 +51,25 @@ class ProjectQuerySet(PermissionQuerySet):
         spent = Generation.objects.filter(project=OuterRef("pk")).order_by()
         return (
             self.select_related("owner")
-            .prefetch_related(Prefetch(
-                "memberships", queryset=ProjectMembership.objects.select_related("user")
-            ))
+            .prefetch_related(
+                Prefetch("memberships", queryset=ProjectMembership.objects.select_related("user"))
+            )
             .annotate(
-                image_count=Coalesce(Subquery(
-                    images.values("project").annotate(n=Count("pk")).values("n"),
-                    output_field=IntegerField()), 0),
-                total_cost_usd=Coalesce(Subquery(
-                    spent.values("project").annotate(total=Sum("cost_usd")).values("total"),
-                    output_field=money), Decimal("0"), output_field=money),
+                image_count=Coalesce(
+                    Subquery(
+                        images.values("project").annotate(n=Count("pk")).values("n"),
+                        output_field=IntegerField(),
+                    ),
+                    0,
+                ),
+                total_cost_usd=Coalesce(
+                    Subquery(
+                        spent.values("project").annotate(total=Sum("cost_usd")).values("total"),
+                        output_field=money,
+                    ),
+                    Decimal("0"),
+                    output_field=money,
+                ),
                 latest_image_id=Subquery(images.order_by("-id").values("pk")[:1]),
             )
         )
@@ -75,10 +84,16 @@ class Project(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     cover_image = models.ForeignKey(
-        "gallery.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "gallery.Image",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     members = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, through="ProjectMembership", related_name="shared_projects",
+        settings.AUTH_USER_MODEL,
+        through="ProjectMembership",
+        related_name="shared_projects",
         blank=True,
     )
     created_at = models.DateTimeField(auto_now_add=True)

@@ -59,15 +59,18 @@ def _check_members(owner, members) -> dict:
     for entry in members:
         username, role = entry.get("username", ""), entry.get("role", Role.VIEWER)
         if role not in Role.values:
-            raise ValidationError({"members": [f"{username}: role is one of "
-                                               f"{', '.join(Role.values)}."]})
+            raise ValidationError(
+                {"members": [f"{username}: role is one of {', '.join(Role.values)}."]}
+            )
         if "\x00" in username:  # cannot be anyone's name, and PostgreSQL refuses to look
             raise ValidationError({"members": ["Null characters are not allowed."]})
         if username in wanted:
             raise ValidationError({"members": [f"{username} is listed twice."]})
         wanted[username] = role
-    users = {u.username: u for u in get_user_model().objects.filter(
-        username__in=list(wanted), is_active=True)}
+    users = {
+        u.username: u
+        for u in get_user_model().objects.filter(username__in=list(wanted), is_active=True)
+    }
     unknown = sorted(set(wanted) - set(users))
     if unknown:
         raise ValidationError({"members": [f"No such user: {', '.join(unknown)}."]})
@@ -111,9 +114,11 @@ def remove_member(project: Project, username: str) -> None:
 
 def create_project(owner, data: dict) -> Project:
     """Create a project owned by ``owner`` with name, description and members."""
-    project = Project(owner=owner, name=_check_name(owner, data.get("name")),
-                      description=_check_text("description", data.get("description", ""),
-                                              MAX_DESCRIPTION))
+    project = Project(
+        owner=owner,
+        name=_check_name(owner, data.get("name")),
+        description=_check_text("description", data.get("description", ""), MAX_DESCRIPTION),
+    )
     try:
         with transaction.atomic():
             project.save()
@@ -152,8 +157,7 @@ def delete_project(project: Project, *, delete_images: bool = False) -> int:
     ``delete_images``: then every image in it is deleted too (by the gallery, which listens
     to ``project_deleting``; files after commit). Return the number of images deleted."""
     with transaction.atomic():
-        answers = project_deleting.send(sender=Project, project=project,
-                                        with_images=delete_images)
+        answers = project_deleting.send(sender=Project, project=project, with_images=delete_images)
         deleted = sum(count for _, count in answers if isinstance(count, int))
         project.delete()  # images left in it become unassigned (SET_NULL)
     logger.info("project %s deleted with %d image(s)", project.pk, deleted)

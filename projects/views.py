@@ -30,16 +30,18 @@ def project_list(request):
             return redirect("project-detail", pk=project.pk)
     projects = Project.objects.for_user(request.user, "view").with_stats()
     status = 400 if form.errors else 200
-    return render(request, "projects/list.html", {"projects": projects, "form": form},
-                  status=status)
+    return render(
+        request, "projects/list.html", {"projects": projects, "form": form}, status=status
+    )
 
 
 def _owned_project(request, pk, action: str = "change") -> Project | None:
     """The project, when the user may do ``action`` to it; None (with the reason as a
     message) when they only see it; a 404 when they do not."""
     try:
-        return Project.objects.get_for_user(request.user, action, pk=pk,
-                                            denied="Only the project's owner may change it.")
+        return Project.objects.get_for_user(
+            request.user, action, pk=pk, denied="Only the project's owner may change it."
+        )
     except Forbidden as refused:
         messages.error(request, refused.detail)
         return None
@@ -51,10 +53,13 @@ def project_edit(request, pk):
     project = _owned_project(request, pk)
     if project is not None:
         try:
-            services.update_project(project, {
-                "name": request.POST.get("name", ""),
-                "description": request.POST.get("description", ""),
-            })
+            services.update_project(
+                project,
+                {
+                    "name": request.POST.get("name", ""),
+                    "description": request.POST.get("description", ""),
+                },
+            )
             messages.success(request, "Saved.")
         except ValidationError as error:
             messages.error(request, _errors(error))
@@ -72,8 +77,11 @@ def project_members(request, pk):
             if removing:
                 services.remove_member(project, removing)
             else:
-                services.change_member(project, request.POST.get("username", "").strip(),
-                                       request.POST.get("role", Role.VIEWER))
+                services.change_member(
+                    project,
+                    request.POST.get("username", "").strip(),
+                    request.POST.get("role", Role.VIEWER),
+                )
             messages.success(request, "Members updated.")
         except ValidationError as error:
             messages.error(request, _errors(error))
@@ -86,8 +94,11 @@ def project_delete(request, pk):
     project = _owned_project(request, pk, "delete")
     if project is None:
         return redirect("project-detail", pk=pk)
-    deleted = services.delete_project(project,
-                                      delete_images=request.POST.get("delete_images") == "on")
-    messages.success(request, f"Project {project.name} deleted"
-                              + (f" with {deleted} image(s)." if deleted else "."))
+    deleted = services.delete_project(
+        project, delete_images=request.POST.get("delete_images") == "on"
+    )
+    messages.success(
+        request,
+        f"Project {project.name} deleted" + (f" with {deleted} image(s)." if deleted else "."),
+    )
     return redirect("projects")

@@ -93,9 +93,15 @@ def fresh_postgres(url: str) -> None:
     name = parts.path.lstrip("/")
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise SystemExit(f"refusing odd database name {name!r}")
-    with psycopg.connect(host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
-                         user=parts.username or "postgres", password=parts.password or None,
-                         dbname="postgres", autocommit=True, connect_timeout=5) as conn:
+    with psycopg.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        password=parts.password or None,
+        dbname="postgres",
+        autocommit=True,
+        connect_timeout=5,
+    ) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
 
@@ -122,21 +128,42 @@ def client_loop(base, token, stats: Stats, stop: threading.Event, seed: int):
     rng = random.Random(seed)
     mine: list[int] = []  # generation ids this client made
     images: list[int] = []
-    ops = ["generate"] * 4 + ["poll"] * 5 + ["gallery"] * 5 + ["generations"] * 2 + \
-        ["image"] * 2 + ["favorite"] * 3 + ["edit"] * 2 + ["delete"] * 1
-    with httpx.Client(base_url=base, timeout=60,
-                      headers={"Authorization": f"Token {token}"}) as http:
+    ops = (
+        ["generate"] * 4
+        + ["poll"] * 5
+        + ["gallery"] * 5
+        + ["generations"] * 2
+        + ["image"] * 2
+        + ["favorite"] * 3
+        + ["edit"] * 2
+        + ["delete"] * 1
+    )
+    with httpx.Client(
+        base_url=base, timeout=60, headers={"Authorization": f"Token {token}"}
+    ) as http:
         while not stop.is_set():
             op = rng.choice(ops)
-            if op == "poll" and not mine or op != "generate" and op.startswith(
-                    ("image", "favorite", "edit", "delete")) and not images:
+            if (
+                op == "poll"
+                and not mine
+                or op != "generate"
+                and op.startswith(("image", "favorite", "edit", "delete"))
+                and not images
+            ):
                 op = "gallery"
             started = time.perf_counter()
             try:
                 if op == "generate":
-                    response = http.post("/api/generate", json={
-                        "prompt": rng.choice(PROMPTS), "seed": rng.randrange(3),
-                        "width": 64, "height": 64, "num_images": rng.choice([1, 2])})
+                    response = http.post(
+                        "/api/generate",
+                        json={
+                            "prompt": rng.choice(PROMPTS),
+                            "seed": rng.randrange(3),
+                            "width": 64,
+                            "height": 64,
+                            "num_images": rng.choice([1, 2]),
+                        },
+                    )
                     if response.status_code == 202:
                         mine.append(response.json()["id"])
                 elif op == "poll":
@@ -150,9 +177,13 @@ def client_loop(base, token, stats: Stats, stop: threading.Event, seed: int):
                 elif op == "image":
                     response = http.get(f"/api/gallery/{rng.choice(images)}")
                 elif op == "edit":
-                    response = http.patch(f"/api/gallery/{rng.choice(images)}", json={
-                        "title": f"soak {rng.randrange(100)}",
-                        "tags": rng.sample(["fox", "whale", "field", "soak"], 2)})
+                    response = http.patch(
+                        f"/api/gallery/{rng.choice(images)}",
+                        json={
+                            "title": f"soak {rng.randrange(100)}",
+                            "tags": rng.sample(["fox", "whale", "field", "soak"], 2),
+                        },
+                    )
                 elif op == "favorite":
                     response = http.post(f"/api/gallery/{rng.choice(images)}/favorite")
                 else:
@@ -163,8 +194,12 @@ def client_loop(base, token, stats: Stats, stop: threading.Event, seed: int):
                 with stats.lock:
                     stats.transport_errors[f"{op}: {type(exc).__name__}"] += 1
                 continue
-            stats.record(op, response.status_code, time.perf_counter() - started,
-                         response.text if response.status_code >= 500 else "")
+            stats.record(
+                op,
+                response.status_code,
+                time.perf_counter() - started,
+                response.text if response.status_code >= 500 else "",
+            )
 
 
 def percentile(values, fraction):
@@ -182,27 +217,58 @@ def run(args) -> dict:
         fresh_postgres(database_url)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))}
     env.pop("REDIS_URL", None)
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "imagegen.settings", "ENV_FILE": os.devnull,
-        "SECRET_KEY": "soak-" + "s" * 50, "ENCRYPTION_KEY": "soak-" + "e" * 50,
-        "DEBUG": "false", "DATABASE_URL": database_url,
-        "STORAGE_DIR": str(workdir / "storage"), "STATIC_ROOT": str(workdir / "static"),
-        "HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "info",
-        "WEB_CONCURRENCY": str(args.web_workers), "WEB_THREADS": str(args.web_threads),
-        "Q_WORKERS": "2", "OFFLINE_PROVIDER_DELAY_MS": "50", "ITEMS_PER_PAGE": "20",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "imagegen.settings",
+            "ENV_FILE": os.devnull,
+            "SECRET_KEY": "soak-" + "s" * 50,
+            "ENCRYPTION_KEY": "soak-" + "e" * 50,
+            "DEBUG": "false",
+            "DATABASE_URL": database_url,
+            "STORAGE_DIR": str(workdir / "storage"),
+            "STATIC_ROOT": str(workdir / "static"),
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "LOG_LEVEL": "info",
+            "WEB_CONCURRENCY": str(args.web_workers),
+            "WEB_THREADS": str(args.web_threads),
+            "Q_WORKERS": "2",
+            "OFFLINE_PROVIDER_DELAY_MS": "50",
+            "ITEMS_PER_PAGE": "20",
+        }
+    )
     python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT,
-                   env=env, check=True, timeout=300)
-    tokens = json.loads(subprocess.run(
-        [python, "-c", SETUP % USERS], cwd=ROOT, env=env, check=True, capture_output=True,
-        text=True, timeout=120).stdout.strip().splitlines()[-1])
+    subprocess.run(
+        [python, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=300,
+    )
+    tokens = json.loads(
+        subprocess.run(
+            [python, "-c", SETUP % USERS],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
 
     log_path = workdir / "serve.log"
     with open(log_path, "w") as log:
-        server = subprocess.Popen([python, "manage.py", "serve"], cwd=ROOT, env=env,
-                                  stdout=log, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
+        server = subprocess.Popen(
+            [python, "manage.py", "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     stats = Stats()
     try:
@@ -218,9 +284,10 @@ def run(args) -> dict:
             time.sleep(0.2)
 
         stop = threading.Event()
-        threads = [threading.Thread(target=client_loop,
-                                    args=(base, tokens[n % USERS], stats, stop, n))
-                   for n in range(args.clients)]
+        threads = [
+            threading.Thread(target=client_loop, args=(base, tokens[n % USERS], stats, stop, n))
+            for n in range(args.clients)
+        ]
         started = time.monotonic()
         for thread in threads:
             thread.start()
@@ -232,9 +299,19 @@ def run(args) -> dict:
 
         settle_deadline = time.monotonic() + 120
         while True:
-            audit = json.loads(subprocess.run(
-                [python, "-c", AUDIT], cwd=ROOT, env=env, check=True, capture_output=True,
-                text=True, timeout=120).stdout.strip().splitlines()[-1])
+            audit = json.loads(
+                subprocess.run(
+                    [python, "-c", AUDIT],
+                    cwd=ROOT,
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
+                .stdout.strip()
+                .splitlines()[-1]
+            )
             if not audit["unsettled"] or time.monotonic() > settle_deadline:
                 break
             time.sleep(1)
@@ -252,17 +329,24 @@ def run(args) -> dict:
     access_5xx = re.findall(r'" 5\d\d ', log_text)
     result = {
         "database": "postgresql" if database_url.startswith("postgres") else "sqlite",
-        "clients": args.clients, "seconds": round(elapsed, 1), "requests": requests,
+        "clients": args.clients,
+        "seconds": round(elapsed, 1),
+        "requests": requests,
         "requests_per_second": round(requests / elapsed, 1) if elapsed else 0,
         "p50_ms": round(percentile(all_latency, 0.50) * 1000, 1),
         "p99_ms": round(percentile(all_latency, 0.99) * 1000, 1),
         "mean_ms": round(statistics.fmean(all_latency) * 1000, 1) if all_latency else 0,
         "by_operation": {
-            op: {"codes": dict(codes), "p50_ms": round(percentile(stats.latency[op], .5) * 1e3, 1),
-                 "p99_ms": round(percentile(stats.latency[op], .99) * 1e3, 1)}
-            for op, codes in sorted(stats.codes.items())},
-        "responses_5xx": sum(n for codes in stats.codes.values()
-                             for code, n in codes.items() if code >= 500),
+            op: {
+                "codes": dict(codes),
+                "p50_ms": round(percentile(stats.latency[op], 0.5) * 1e3, 1),
+                "p99_ms": round(percentile(stats.latency[op], 0.99) * 1e3, 1),
+            }
+            for op, codes in sorted(stats.codes.items())
+        },
+        "responses_5xx": sum(
+            n for codes in stats.codes.values() for code, n in codes.items() if code >= 500
+        ),
         "server_log_5xx": len(access_5xx),
         "transport_errors": dict(stats.transport_errors),
         "database_locked_in_log": log_text.count("database is locked"),
@@ -296,11 +380,15 @@ def run(args) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float,
-                        default=float(os.environ.get("SOAK_SECONDS", "60")))
+    parser.add_argument(
+        "--seconds", type=float, default=float(os.environ.get("SOAK_SECONDS", "60"))
+    )
     parser.add_argument("--clients", type=int, default=int(os.environ.get("SOAK_CLIENTS", "50")))
-    parser.add_argument("--database-url", default=os.environ.get("SOAK_DATABASE_URL", ""),
-                        help="postgres://… (dropped and created afresh); default: a temp SQLite")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("SOAK_DATABASE_URL", ""),
+        help="postgres://… (dropped and created afresh); default: a temp SQLite",
+    )
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--web-threads", type=int, default=8)
     parser.add_argument("--json", help="also write the summary to this file")

@@ -17,8 +17,14 @@ User = get_user_model()
 
 @admin.register(Preferences)
 class PreferencesAdmin(admin.ModelAdmin):
-    list_display = ["user", "theme", "time_zone", "default_provider", "items_per_page",
-                    "updated_at"]
+    list_display = [
+        "user",
+        "theme",
+        "time_zone",
+        "default_provider",
+        "items_per_page",
+        "updated_at",
+    ]
     list_filter = ["theme"]
     search_fields = ["user__username"]
     raw_id_fields = ["user", "default_project"]
@@ -33,12 +39,15 @@ def _last_test_text(key) -> str:
 
 # --- Team keys ------------------------------------------------------------------------------
 
+
 class TeamKeyForm(forms.ModelForm):
     """The key is write-only: a password input that is never filled with the stored value."""
 
     provider = forms.ChoiceField()
     api_key = forms.CharField(
-        label="API key", required=False, strip=False,
+        label="API key",
+        required=False,
+        strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="Stored encrypted and never shown again. Leave empty to keep the current key.",
     )
@@ -70,10 +79,22 @@ class TeamKeyForm(forms.ModelForm):
 @admin.register(TeamKey)
 class TeamKeyAdmin(admin.ModelAdmin):
     form = TeamKeyForm
-    list_display = ["provider", "masked", "updated_at", "updated_by", "last_used_at",
-                    "last_test_text"]
-    readonly_fields = ["masked", "created_at", "updated_at", "updated_by", "last_used_at",
-                       "last_test_text"]
+    list_display = [
+        "provider",
+        "masked",
+        "updated_at",
+        "updated_by",
+        "last_used_at",
+        "last_test_text",
+    ]
+    readonly_fields = [
+        "masked",
+        "created_at",
+        "updated_at",
+        "updated_by",
+        "last_used_at",
+        "last_test_text",
+    ]
     list_select_related = ["updated_by"]
 
     @admin.display(description="last test")
@@ -93,17 +114,24 @@ class TeamKeyAdmin(admin.ModelAdmin):
 
 # --- User keys ------------------------------------------------------------------------------
 
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     """Members' own keys: masked, removable, never readable or editable here."""
 
-    list_display = ["user", "provider", "masked", "updated_at", "last_used_at",
-                    "last_test_text"]
+    list_display = ["user", "provider", "masked", "updated_at", "last_used_at", "last_test_text"]
     list_filter = ["provider"]
     search_fields = ["user__username"]
     list_select_related = ["user"]
-    fields = ["user", "provider", "masked", "created_at", "updated_at", "last_used_at",
-              "last_test_text"]
+    fields = [
+        "user",
+        "provider",
+        "masked",
+        "created_at",
+        "updated_at",
+        "last_used_at",
+        "last_test_text",
+    ]
     readonly_fields = fields
 
     @admin.display(description="last test")
@@ -171,6 +199,7 @@ class NamedTokenAdmin(admin.ModelAdmin):
 
 # --- Users ----------------------------------------------------------------------------------
 
+
 def _team_permission():
     return Permission.objects.get(codename="use_team_keys", content_type__app_label="settings_app")
 
@@ -199,8 +228,15 @@ class MemberAdmin(UserAdmin):
     """Django's user admin plus key status (masked) and the team-key permission.
     Deactivate a user by clearing "active" (or the action): they can no longer log in."""
 
-    list_display = ["username", "email", "is_active", "is_staff", "key_status",
-                    "team_keys_allowed", "last_login"]
+    list_display = [
+        "username",
+        "email",
+        "is_active",
+        "is_staff",
+        "key_status",
+        "team_keys_allowed",
+        "last_login",
+    ]
     list_filter = [*UserAdmin.list_filter, TeamKeysAllowedFilter]
     inlines = [ApiKeyInline]
     actions = ["allow_team_keys", "disallow_team_keys", "deactivate", "activate"]
@@ -210,10 +246,13 @@ class MemberAdmin(UserAdmin):
         perm = Q(codename="use_team_keys", content_type__app_label="settings_app")
         direct = Permission.objects.filter(perm, user=OuterRef("pk"))
         via_group = Permission.objects.filter(perm, group__user=OuterRef("pk"))
-        return super().get_queryset(request).annotate(
-            team_keys_allowed=Exists(direct) | Exists(via_group) | Q(is_superuser=True)
-        ).prefetch_related(
-            Prefetch("api_keys", queryset=ApiKey.objects.defer("secret").order_by("provider"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(team_keys_allowed=Exists(direct) | Exists(via_group) | Q(is_superuser=True))
+            .prefetch_related(
+                Prefetch("api_keys", queryset=ApiKey.objects.defer("secret").order_by("provider"))
+            )
         )
 
     @admin.display(description="provider keys")
@@ -237,8 +276,11 @@ class MemberAdmin(UserAdmin):
     def disallow_team_keys(self, request, queryset):
         users = list(queryset.values_list("pk", flat=True))
         _team_permission().user_set.remove(*users)
-        messages.success(request, f"{len(users)} user(s) may no longer use the team "
-                                  "keys (superusers always may; check their groups too).")
+        messages.success(
+            request,
+            f"{len(users)} user(s) may no longer use the team "
+            "keys (superusers always may; check their groups too).",
+        )
 
     @admin.action(description="Deactivate the selected users (they can no longer log in)")
     def deactivate(self, request, queryset):

@@ -39,8 +39,9 @@ class ApiKeyInputSerializer(serializers.Serializer):
 
     provider = serializers.CharField()
     # No trimming or length limits here: the service checks and words every problem.
-    api_key = serializers.CharField(trim_whitespace=False, allow_blank=True,
-                                    write_only=True, style={"input_type": "password"})
+    api_key = serializers.CharField(
+        trim_whitespace=False, allow_blank=True, write_only=True, style={"input_type": "password"}
+    )
 
 
 def visible_keys(request):
@@ -55,16 +56,19 @@ class ApiKeyListView(APIView):
     def get(self, request):
         return Response(ApiKeySerializer(visible_keys(request), many=True).data)
 
-    @extend_schema(request=ApiKeyInputSerializer,
-                   responses={200: ApiKeySerializer, 201: ApiKeySerializer})
+    @extend_schema(
+        request=ApiKeyInputSerializer, responses={200: ApiKeySerializer, 201: ApiKeySerializer}
+    )
     def post(self, request):
         form = ApiKeyInputSerializer(data=request.data)
         form.is_valid(raise_exception=True)  # DRF's messages never echo the input
         stored, created = services.save_api_key(
             request.user, form.validated_data["provider"], form.validated_data["api_key"]
         )
-        return Response(ApiKeySerializer(stored).data,
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            ApiKeySerializer(stored).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 class ApiKeyDetailView(APIView):
@@ -77,28 +81,40 @@ class ApiKeyDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-ConnectionSerializer = inline_serializer("ConnectionResult", {
-    "ok": serializers.BooleanField(),
-    "message": serializers.CharField(),
-    "latency_ms": serializers.IntegerField(allow_null=True),
-    "key_source": serializers.CharField(),
-})
+ConnectionSerializer = inline_serializer(
+    "ConnectionResult",
+    {
+        "ok": serializers.BooleanField(),
+        "message": serializers.CharField(),
+        "latency_ms": serializers.IntegerField(allow_null=True),
+        "key_source": serializers.CharField(),
+    },
+)
 
 
 class ConnectionTestView(APIView):
     """Check the key you would generate with against the provider; the answer is stored on
     the key."""
 
-    @extend_schema(parameters=[OpenApiParameter("provider", required=True)],
-                   responses={200: ConnectionSerializer})
+    @extend_schema(
+        parameters=[OpenApiParameter("provider", required=True)],
+        responses={200: ConnectionSerializer},
+    )
     def get(self, request):
         provider = request.query_params.get("provider", "")
         if not provider:
             raise ValidationError(
-                {"provider": ["Name the provider to test, e.g. ?provider=openai."]})
+                {"provider": ["Name the provider to test, e.g. ?provider=openai."]}
+            )
         result = services.check_connection(request.user, provider)
-        return Response({"ok": result.ok, "message": result.message,
-                         "latency_ms": result.latency_ms, "key_source": result.source})
+        return Response(
+            {
+                "ok": result.ok,
+                "message": result.message,
+                "latency_ms": result.latency_ms,
+                "key_source": result.source,
+            }
+        )
 
 
 def effective_limits() -> dict:
@@ -120,7 +136,8 @@ class PreferencesSerializer(serializers.ModelSerializer):
     theme = serializers.ChoiceField(choices=Theme.choices, required=False)
     default_project = serializers.PrimaryKeyRelatedField(
         queryset=Preferences.default_project.field.related_model.objects.none(),
-        allow_null=True, required=False,
+        allow_null=True,
+        required=False,
     )
     limits = serializers.SerializerMethodField()
     team_keys = serializers.SerializerMethodField()
@@ -162,8 +179,7 @@ class PreferencesView(APIView):
 
     def _update(self, request, partial):
         prefs = Preferences.for_user(request.user)
-        form = PreferencesSerializer(prefs, data=request.data, partial=partial,
-                                     user=request.user)
+        form = PreferencesSerializer(prefs, data=request.data, partial=partial, user=request.user)
         form.is_valid(raise_exception=True)
         prefs = services.update_preferences(request.user, dict(form.validated_data))
         return Response(PreferencesSerializer(prefs, user=request.user).data)
@@ -205,8 +221,10 @@ class TokenListView(APIView):
         form = NamedTokenSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         named, plaintext = services.create_named_token(request.user, form.validated_data["name"])
-        return Response(NewNamedTokenSerializer(named, context={"plaintext": plaintext}).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            NewNamedTokenSerializer(named, context={"plaintext": plaintext}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class TokenDetailView(APIView):

@@ -9,8 +9,7 @@ urlpatterns = [
     path("settings", api.PreferencesView.as_view(), name="api-settings"),
     path("settings/api-keys", api.ApiKeyListView.as_view(), name="api-keys"),
     path("settings/api-keys/<str:provider>", api.ApiKeyDetailView.as_view(), name="api-key"),
-    path("settings/test-connection", api.ConnectionTestView.as_view(),
-         name="api-test-connection"),
+    path("settings/test-connection", api.ConnectionTestView.as_view(), name="api-test-connection"),
     path("settings/tokens", api.TokenListView.as_view(), name="api-tokens"),
     path("settings/tokens/<int:pk>", api.TokenDetailView.as_view(), name="api-token-detail"),
 ]

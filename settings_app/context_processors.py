@@ -8,8 +8,11 @@ from settings_app.models import Preferences, Theme
 def preferences(request):
     """The theme to render with (the user's stored choice, dark when there is none), whether
     keyboard shortcuts are on, and whether self sign-up is open."""
-    context = {"theme": Theme.DARK, "shortcuts_enabled": True,
-               "allow_signup": settings.ALLOW_SIGNUP}
+    context = {
+        "theme": Theme.DARK,
+        "shortcuts_enabled": True,
+        "allow_signup": settings.ALLOW_SIGNUP,
+    }
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return context

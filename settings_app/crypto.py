@@ -107,7 +107,7 @@ class EncryptedSecretField(get_encrypted_field(models.TextField, True)):
 
     def to_python(self, value):
         if isinstance(value, str) and value.startswith(SERIALIZED_PREFIX):
-            return StoredCiphertext(b64decode(value[len(SERIALIZED_PREFIX):]))
+            return StoredCiphertext(b64decode(value[len(SERIALIZED_PREFIX) :]))
         return super().to_python(value)
 
     def get_db_prep_value(self, value, connection, prepared=False):

@@ -16,23 +16,34 @@ class PreferencesForm(forms.ModelForm):
     default_provider = forms.ChoiceField(required=False)
     # A select rather than a checkbox: an absent checkbox would read as "off".
     shortcuts_enabled = forms.TypedChoiceField(
-        label="Keyboard shortcuts", choices=[(True, "On"), (False, "Off")],
+        label="Keyboard shortcuts",
+        choices=[(True, "On"), (False, "Off")],
         coerce=lambda value: value in (True, "True", "true", "on", "1"),
     )
 
     class Meta:
         model = Preferences
-        fields = ["theme", "default_provider", "default_model", "default_width",
-                  "default_height", "default_steps", "default_cfg_scale", "default_num_images",
-                  "items_per_page", "shortcuts_enabled", "default_project", "time_zone"]
+        fields = [
+            "theme",
+            "default_provider",
+            "default_model",
+            "default_width",
+            "default_height",
+            "default_steps",
+            "default_cfg_scale",
+            "default_num_images",
+            "items_per_page",
+            "shortcuts_enabled",
+            "default_project",
+            "time_zone",
+        ]
 
     def __init__(self, data=None, *args, user, instance=None, **kwargs):
         if data is not None and instance is not None:
             data = data.copy()
             for name in self._meta.fields:
                 if name not in data:
-                    value = getattr(instance, name + "_id" if name == "default_project"
-                                    else name)
+                    value = getattr(instance, name + "_id" if name == "default_project" else name)
                     data[name] = "" if value is None else value
         super().__init__(data, *args, instance=instance, **kwargs)
 
@@ -42,7 +53,9 @@ class PreferencesForm(forms.ModelForm):
         self.fields["default_project"].queryset = Project.objects.for_user(user, "contribute")
         self.fields["default_project"].empty_label = "No project"
         self.fields["time_zone"] = forms.ChoiceField(
-            required=False, label="Time zone", help_text=Preferences.time_zone.field.help_text,
+            required=False,
+            label="Time zone",
+            help_text=Preferences.time_zone.field.help_text,
             choices=[("", f"Team default ({settings.TIME_ZONE})")]
             + [(name, name) for name in sorted(available_time_zones())],
         )
@@ -52,7 +65,9 @@ class KeyForm(forms.Form):
     """Add or replace one provider key; the input is never filled back in."""
 
     api_key = forms.CharField(
-        label="API key", strip=False, required=False,
+        label="API key",
+        strip=False,
+        required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
 

@@ -44,13 +44,17 @@ class ResolvedKey:
 
 def resolve_api_key(user, provider_name: str) -> ResolvedKey | None:
     """The key this user's generations with this provider use, or None when there is none."""
-    own = ApiKey.objects.filter(user=user, provider=provider_name).values_list(
-        "secret", flat=True).first()
+    own = (
+        ApiKey.objects.filter(user=user, provider=provider_name)
+        .values_list("secret", flat=True)
+        .first()
+    )
     if own:  # None when the row is missing or no longer decrypts
         return ResolvedKey(value=own, source=KeySource.USER)
     if may_use_team_keys(user):
-        team = TeamKey.objects.filter(provider=provider_name).values_list(
-            "secret", flat=True).first()
+        team = (
+            TeamKey.objects.filter(provider=provider_name).values_list("secret", flat=True).first()
+        )
         if team:
             return ResolvedKey(value=team, source=KeySource.TEAM)
     variable = ENVIRONMENT_KEYS.get(provider_name)
@@ -68,8 +72,10 @@ def has_usable_key(user, provider) -> bool:
 
 def missing_key_message(provider_label: str) -> str:
     """What to tell a user who has no usable key for a provider."""
-    return (f"No API key for {provider_label}: add one under Settings → Provider keys, "
-            f"or ask an administrator for access to the team key.")
+    return (
+        f"No API key for {provider_label}: add one under Settings → Provider keys, "
+        f"or ask an administrator for access to the team key."
+    )
 
 
 def may_use_team_keys(user) -> bool:

@@ -17,8 +17,11 @@ class UserTimeZoneMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if request.path_info.startswith(SKIPPED_PREFIXES) or user is None \
-                or not user.is_authenticated:
+        if (
+            request.path_info.startswith(SKIPPED_PREFIXES)
+            or user is None
+            or not user.is_authenticated
+        ):
             return self.get_response(request)
         timezone.activate(time_zone_for(user))
         try:

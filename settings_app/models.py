@@ -69,10 +69,12 @@ class Preferences(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
     )
-    default_provider = models.CharField(max_length=50, blank=True,
-                                        help_text="Empty: the built-in offline provider.")
-    default_model = models.CharField(max_length=200, blank=True,
-                                     help_text="Empty: the provider's default model.")
+    default_provider = models.CharField(
+        max_length=50, blank=True, help_text="Empty: the built-in offline provider."
+    )
+    default_model = models.CharField(
+        max_length=200, blank=True, help_text="Empty: the provider's default model."
+    )
     default_width = models.PositiveIntegerField(
         default=1024, validators=[MinValueValidator(64), MaxValueValidator(4096)]
     )
@@ -83,11 +85,13 @@ class Preferences(models.Model):
         default=default_steps, validators=[MinValueValidator(1), MaxValueValidator(500)]
     )
     default_cfg_scale = models.FloatField(
-        default=default_cfg_scale, validators=[MinValueValidator(0), MaxValueValidator(50)],
+        default=default_cfg_scale,
+        validators=[MinValueValidator(0), MaxValueValidator(50)],
         verbose_name="default CFG scale",
     )
     default_num_images = models.PositiveSmallIntegerField(
-        default=1, validators=[MinValueValidator(1), MaxValueValidator(4)],
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(4)],
         verbose_name="default images per request",
     )
     theme = models.CharField(max_length=10, choices=Theme.choices, default=Theme.DARK)
@@ -99,9 +103,11 @@ class Preferences(models.Model):
         "projects.Project", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     time_zone = models.CharField(
-        max_length=64, blank=True, validators=[validate_time_zone],
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
         help_text="Days on the dashboard and for your daily limits, and times on pages; "
-                  "empty: the team's time zone (TIME_ZONE).",
+        "empty: the team's time zone (TIME_ZONE).",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -128,8 +134,11 @@ class Preferences(models.Model):
                     f"Unknown provider {self.default_provider!r}; choose one of: "
                     f"{', '.join(provider_names())}."
                 )
-            elif self.default_model and provider is not None and \
-                    provider.get_model(self.default_model) is None:
+            elif (
+                self.default_model
+                and provider is not None
+                and provider.get_model(self.default_model) is None
+            ):
                 models_text = ", ".join(m.id for m in provider.models())
                 errors["default_model"] = (
                     f"{provider.label} has no model {self.default_model!r}; "
@@ -138,9 +147,10 @@ class Preferences(models.Model):
         elif self.default_model:
             errors["default_model"] = "Choose a default provider before a default model."
         writable = Project.objects.for_user(self.user, "contribute")
-        if self.default_project_id is not None and not writable.filter(
-            pk=self.default_project_id
-        ).exists():
+        if (
+            self.default_project_id is not None
+            and not writable.filter(pk=self.default_project_id).exists()
+        ):
             errors["default_project"] = "No such project."
         if errors:
             raise ValidationError(errors)
@@ -201,8 +211,7 @@ class StoredKey(models.Model):
     def last_test(self) -> dict | None:
         if self.last_test_at is None:
             return None
-        return {"ok": self.last_test_ok, "message": self.last_test_message,
-                "at": self.last_test_at}
+        return {"ok": self.last_test_ok, "message": self.last_test_message, "at": self.last_test_at}
 
     def set_secret(self, plaintext: str) -> None:
         """Replace the stored value (encrypted on save) and its masked tail."""
@@ -244,8 +253,12 @@ class TeamKey(StoredKey):
     the ``use_team_keys`` permission and no key of their own."""
 
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", editable=False,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
     )
 
     class Meta:
@@ -270,8 +283,7 @@ class NamedTokenQuerySet(PermissionQuerySet):
 class NamedToken(models.Model):
     """A name for one API token (django-rest-knox); revoking deletes the token and this row."""
 
-    token = models.OneToOneField("knox.AuthToken", on_delete=models.CASCADE,
-                                 related_name="named")
+    token = models.OneToOneField("knox.AuthToken", on_delete=models.CASCADE, related_name="named")
     name = models.CharField(max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -34,9 +34,18 @@ MAX_KEY_LENGTH = 500
 # What replacing a key changes (StoredKey.set_secret).
 SECRET_FIELDS = ["secret", "last4", "last_test_ok", "last_test_message", "last_test_at"]
 PREFERENCE_FIELDS = [
-    "default_provider", "default_model", "default_width", "default_height", "default_steps",
-    "default_cfg_scale", "default_num_images", "theme", "items_per_page", "shortcuts_enabled",
-    "default_project", "time_zone",
+    "default_provider",
+    "default_model",
+    "default_width",
+    "default_height",
+    "default_steps",
+    "default_cfg_scale",
+    "default_num_images",
+    "theme",
+    "items_per_page",
+    "shortcuts_enabled",
+    "default_project",
+    "time_zone",
 ]
 
 
@@ -45,6 +54,7 @@ def _fail(field: str, message: str):
 
 
 # --- Provider names -------------------------------------------------------------------------
+
 
 def keyed_provider_names() -> list[str]:
     """Providers a key can be stored for: the cloud four plus any registered keyed provider."""
@@ -65,7 +75,6 @@ def check_provider_name(name, field: str = "provider") -> str:
     """The name when keys can be stored for it; a ValidationError naming the choices if not."""
     names = keyed_provider_names()
     if not isinstance(name, str) or name not in names:
-
         provider = get_provider(name) if isinstance(name, str) else None
         if provider is not None and not provider.requires_key:
             _fail(field, f"{provider.label} needs no key.")
@@ -74,6 +83,7 @@ def check_provider_name(name, field: str = "provider") -> str:
 
 
 # --- Key format -----------------------------------------------------------------------------
+
 
 def clean_key(provider: str, value) -> str:
     """The key with surrounding whitespace removed, or a ValidationError on ``api_key`` saying
@@ -86,8 +96,11 @@ def clean_key(provider: str, value) -> str:
     if not key:
         _fail("api_key", "The key is only whitespace; paste the whole key.")
     if len(key) > MAX_KEY_LENGTH:
-        _fail("api_key", f"The key is {len(key)} characters long; at most "
-                         f"{MAX_KEY_LENGTH} are accepted. Check that you pasted only the key.")
+        _fail(
+            "api_key",
+            f"The key is {len(key)} characters long; at most "
+            f"{MAX_KEY_LENGTH} are accepted. Check that you pasted only the key.",
+        )
     if any(ch.isspace() for ch in key):
         _fail("api_key", "The key contains spaces or line breaks; paste it as one word.")
     if any(unicodedata.category(ch).startswith("C") for ch in key):
@@ -95,12 +108,16 @@ def clean_key(provider: str, value) -> str:
     if provider == "fal":
         key_id, sep, secret = key.partition(":")
         if not sep or not key_id or not secret or ":" in secret:
-            _fail("api_key", "A fal.ai key looks like key_id:key_secret (two parts joined by "
-                             "one colon); copy the whole key from the fal dashboard.")
+            _fail(
+                "api_key",
+                "A fal.ai key looks like key_id:key_secret (two parts joined by "
+                "one colon); copy the whole key from the fal dashboard.",
+            )
     return key
 
 
 # --- User keys ------------------------------------------------------------------------------
+
 
 def save_api_key(user, provider: str, api_key) -> tuple[ApiKey, bool]:
     """Store or replace the user's key for the provider (encrypted); returns (key, created)."""
@@ -113,8 +130,7 @@ def save_api_key(user, provider: str, api_key) -> tuple[ApiKey, bool]:
             stored = ApiKey(user=user, provider=provider)
         stored.set_secret(plaintext)
         stored.save(update_fields=None if created else [*SECRET_FIELDS, "updated_at"])
-    logger.info("user %s %s their %s key", user.pk, "added" if created else "replaced",
-                provider)
+    logger.info("user %s %s their %s key", user.pk, "added" if created else "replaced", provider)
     return stored, created
 
 
@@ -128,6 +144,7 @@ def delete_api_key(user, provider: str) -> bool:
 
 # --- Team keys ------------------------------------------------------------------------------
 
+
 def save_team_key(provider: str, api_key, by=None) -> TeamKey:
     """Store or replace the team key for the provider (administrators only, via the admin)."""
     check_provider_name(provider)
@@ -138,8 +155,7 @@ def save_team_key(provider: str, api_key, by=None) -> TeamKey:
         stored = stored or TeamKey(provider=provider)
         stored.set_secret(plaintext)
         stored.updated_by = by
-        stored.save(update_fields=None if created
-                    else [*SECRET_FIELDS, "updated_by", "updated_at"])
+        stored.save(update_fields=None if created else [*SECRET_FIELDS, "updated_by", "updated_at"])
     logger.info("team %s key set by user %s", provider, getattr(by, "pk", None))
     return stored
 
@@ -149,13 +165,18 @@ def team_key_availability(user) -> list[dict]:
     allowed = may_use_team_keys(user)
     present = set(TeamKey.objects.values_list("provider", flat=True))
     return [
-        {"provider": name, "label": provider_label(name), "team_key": name in present,
-         "available": allowed and name in present}
+        {
+            "provider": name,
+            "label": provider_label(name),
+            "team_key": name in present,
+            "available": allowed and name in present,
+        }
         for name in keyed_provider_names()
     ]
 
 
 # --- Test connection ------------------------------------------------------------------------
+
 
 @dataclass
 class ConnectionResult:
@@ -194,8 +215,11 @@ def check_connection(user, provider_name: str) -> ConnectionResult:
         logger.warning("provider %s: check_key raised %s", provider_name, type(exc).__name__)
     latency_ms = round((time.monotonic() - started) * 1000)
     message = _scrub(message or ("The key works." if ok else "The key was refused."), key.value)
-    fields = {"last_test_ok": bool(ok), "last_test_message": message,
-              "last_test_at": timezone.now()}
+    fields = {
+        "last_test_ok": bool(ok),
+        "last_test_message": message,
+        "last_test_at": timezone.now(),
+    }
     if key.source == KeySource.USER:
         ApiKey.objects.filter(user=user, provider=provider_name).update(**fields)
     elif key.source == KeySource.TEAM:
@@ -204,6 +228,7 @@ def check_connection(user, provider_name: str) -> ConnectionResult:
 
 
 # --- Preferences ----------------------------------------------------------------------------
+
 
 def update_preferences(user, changes: dict) -> Preferences:
     """Apply the given preference fields, validate them all together and save only those."""
@@ -221,6 +246,7 @@ def update_preferences(user, changes: dict) -> Preferences:
 
 
 # --- API tokens -----------------------------------------------------------------------------
+
 
 def create_named_token(user, name: str) -> tuple[NamedToken, str]:
     """A new API token with a name; the plaintext exists only in this return value."""
@@ -243,6 +269,7 @@ def revoke_token(named: NamedToken) -> None:
 
 
 # --- Rotation -------------------------------------------------------------------------------
+
 
 def rotate_encryption_key(old: str, new: str) -> int:
     """Re-encrypt every stored key from ``old`` to ``new`` in one transaction; returns how

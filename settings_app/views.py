@@ -22,8 +22,13 @@ def _key_rows(user, forms=None, results=None):
     stored = {k.provider: k for k in ApiKey.objects.for_user(user, "view").defer("secret")}
     forms, results = forms or {}, results or {}
     return [
-        {"provider": name, "label": services.provider_label(name), "key": stored.get(name),
-         "form": forms.get(name) or KeyForm(prefix=name), "result": results.get(name)}
+        {
+            "provider": name,
+            "label": services.provider_label(name),
+            "key": stored.get(name),
+            "form": forms.get(name) or KeyForm(prefix=name),
+            "result": results.get(name),
+        }
         for name in services.keyed_provider_names()
     ]
 
@@ -32,8 +37,7 @@ def _tokens(user):
     return NamedToken.objects.for_user(user, "view").select_related("token")
 
 
-def _page(request, *, form=None, key_forms=None, token_form=None, new_token=None,
-          status=200):
+def _page(request, *, form=None, key_forms=None, token_form=None, new_token=None, status=200):
     user = request.user
     context = {
         "form": form or PreferencesForm(instance=Preferences.for_user(user), user=user),
@@ -63,9 +67,13 @@ def settings_page(request):
 
 
 def _key_row_response(request, provider, form=None, result=None, status=200):
-    row = next(r for r in _key_rows(request.user, {provider: form} if form else None,
-                                    {provider: result} if result else None)
-               if r["provider"] == provider)
+    row = next(
+        r
+        for r in _key_rows(
+            request.user, {provider: form} if form else None, {provider: result} if result else None
+        )
+        if r["provider"] == provider
+    )
     if request.htmx:
         # htmx swaps only 2xx answers, so errors come back with a 200 too.
         return render(request, "settings_app/_key_row.html", {"row": row})
@@ -129,10 +137,15 @@ def key_test(request, provider):
 
 def _tokens_response(request, token_form=None, new_token=None, status=200):
     if request.htmx:
-        return render(request, "settings_app/_tokens.html", {
-            "tokens": _tokens(request.user), "token_form": token_form or TokenForm(),
-            "new_token": new_token,
-        })
+        return render(
+            request,
+            "settings_app/_tokens.html",
+            {
+                "tokens": _tokens(request.user),
+                "token_form": token_form or TokenForm(),
+                "new_token": new_token,
+            },
+        )
     if new_token is None and token_form is None:
         return redirect("settings")
     return _page(request, token_form=token_form, new_token=new_token, status=status)
@@ -145,13 +158,11 @@ def token_create(request):
     form = TokenForm(request.POST)
     if form.is_valid():
         try:
-            named, plaintext = services.create_named_token(request.user,
-                                                           form.cleaned_data["name"])
+            named, plaintext = services.create_named_token(request.user, form.cleaned_data["name"])
         except ValidationError as error:
             form.add_error("name", error.message_dict.get("name") or error.messages)
         else:
-            return _tokens_response(request, new_token={"name": named.name,
-                                                        "token": plaintext})
+            return _tokens_response(request, new_token={"name": named.name, "token": plaintext})
     return _tokens_response(request, token_form=form, status=400)
 
 
@@ -191,5 +202,6 @@ def signup(request):
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("generate")
-    return render(request, "registration/signup.html", {"form": form},
-                  status=400 if form.errors else 200)
+    return render(
+        request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200
+    )

@@ -109,6 +109,7 @@ def fast_time(settings, monkeypatch):
 
 # --- Users -----------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def owner(db):
     return make_user("owner")
@@ -170,6 +171,7 @@ def admin_user(db):
 
 # --- Clients ---------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def api():
     """An unauthenticated API client."""
@@ -211,6 +213,7 @@ def owner_client(client, owner):
 
 
 # --- Jobs and providers ----------------------------------------------------------------------
+
 
 @pytest.fixture
 def run_jobs(django_capture_on_commit_callbacks):

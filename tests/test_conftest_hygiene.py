@@ -35,9 +35,12 @@ def _is_fixture(decorator: ast.expr) -> bool:
 
 def _fixtures(tree: ast.Module) -> set[str]:
     """Names of the fixtures a module defines at its top level."""
-    return {node.name for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and any(_is_fixture(d) for d in node.decorator_list)}
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and any(_is_fixture(d) for d in node.decorator_list)
+    }
 
 
 def _resolve(module: str, path: Path, node: ast.ImportFrom) -> str:
@@ -63,8 +66,11 @@ def _imports(module: str, path: Path, tree: ast.Module):
 
 def _sets_pytest_plugins(tree: ast.Module):
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else (
-            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else ([node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else [])
+        )
         if any(isinstance(t, ast.Name) and t.id == "pytest_plugins" for t in targets):
             yield node.lineno
 
@@ -72,8 +78,9 @@ def _sets_pytest_plugins(tree: ast.Module):
 def problems(tests: Path = TESTS) -> list[str]:
     """Every forbidden import (and non-root ``pytest_plugins``) under ``tests``."""
     modules = _modules(tests)
-    trees = {name: ast.parse(path.read_text(), filename=str(path))
-             for name, path in modules.items()}
+    trees = {
+        name: ast.parse(path.read_text(), filename=str(path)) for name, path in modules.items()
+    }
     fixtures = {name: _fixtures(tree) for name, tree in trees.items()}
     found = []
     for module, tree in trees.items():
@@ -85,12 +92,15 @@ def problems(tests: Path = TESTS) -> list[str]:
                 found.append(f"{where}:{line} imports from a conftest ({imported})")
             elif name and source != module and name in fixtures.get(source, ()):
                 folder = modules[source].parent.relative_to(tests.parent).as_posix()
-                found.append(f"{where}:{line} imports the fixture {name!r} of {source} "
-                             f"({folder}/): put it in a conftest instead")
+                found.append(
+                    f"{where}:{line} imports the fixture {name!r} of {source} "
+                    f"({folder}/): put it in a conftest instead"
+                )
         if path.name == "conftest.py" and path.parent != tests:
             for line in _sets_pytest_plugins(tree):
-                found.append(f"{where}:{line} sets pytest_plugins, which only the root "
-                             "conftest may do")
+                found.append(
+                    f"{where}:{line} sets pytest_plugins, which only the root conftest may do"
+                )
     return found
 
 
@@ -107,15 +117,18 @@ def test_the_check_sees_each_forbidden_shape(tmp_path):
         (folder / "__init__.py").write_text("")
     (tests / "conftest.py").write_text("pytest_plugins = ['tests.a.plugin']\n")
     (tests / "a" / "conftest.py").write_text(
-        "import pytest\n\n@pytest.fixture\ndef thing():\n    return 1\n")
+        "import pytest\n\n@pytest.fixture\ndef thing():\n    return 1\n"
+    )
     (tests / "a" / "helpers.py").write_text(
         "from pytest import fixture\n\n@fixture()\ndef other():\n    return 2\n\n"
-        "def make():\n    return 3\n")
+        "def make():\n    return 3\n"
+    )
     (tests / "b" / "conftest.py").write_text("pytest_plugins = ['x']\n")
     (tests / "b" / "test_x.py").write_text(
         "from tests.a.conftest import thing\nfrom tests.a import conftest\n"
         "import tests.a.conftest\nfrom tests.a.helpers import make, other\n"
-        "def f():\n    from ..a.helpers import other as again\n")
+        "def f():\n    from ..a.helpers import other as again\n"
+    )
     found = problems(tests)
     assert found == [
         "tests/b/conftest.py:1 sets pytest_plugins, which only the root conftest may do",

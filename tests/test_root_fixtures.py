@@ -20,6 +20,7 @@ def roles(project):
 
 # --- Users ------------------------------------------------------------------------------------
 
+
 def test_member_is_an_editor_on_the_owners_shared_project(owner, member, shared_project):
     assert shared_project.owner == owner and shared_project.name == "Shared"
     assert roles(shared_project) == {"viewer": "viewer", "editor": "editor", "member": "editor"}
@@ -49,6 +50,7 @@ def test_the_outsider_sees_nothing_of_it(outsider_api, member, shared_project):
 
 
 # --- fast_time --------------------------------------------------------------------------------
+
 
 def always(status, retry_after=None):
     calls = []

@@ -29,5 +29,6 @@ def member_as(*roles):
     """Run a test once per role ``member`` has on ``shared_project``: ``@member_as("viewer")``;
     ``None`` is a ``member`` on no project at all, for tests that do the sharing themselves
     (``@member_as(None)``). Without it ``member`` is an editor (tests/conftest.py)."""
-    return pytest.mark.parametrize("member_role", roles,
-                                   ids=[f"member-{role or 'alone'}" for role in roles])
+    return pytest.mark.parametrize(
+        "member_role", roles, ids=[f"member-{role or 'alone'}" for role in roles]
+    )

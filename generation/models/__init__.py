@@ -9,7 +9,16 @@ from generation.usage.models import DailyUsage, RolledUpGeneration, TeamBudget, 
 from imagegen.providers.models import CatalogModel, PriceUnit
 
 __all__ = [
-    "FINISHED_STATUSES", "CatalogModel", "DailyUsage", "Generation", "GenerationQuerySet",
-    "HiddenPrompt", "PriceUnit", "RolledUpGeneration", "Status", "StylePreset", "TeamBudget",
+    "FINISHED_STATUSES",
+    "CatalogModel",
+    "DailyUsage",
+    "Generation",
+    "GenerationQuerySet",
+    "HiddenPrompt",
+    "PriceUnit",
+    "RolledUpGeneration",
+    "Status",
+    "StylePreset",
+    "TeamBudget",
     "UserBudget",
 ]

@@ -121,10 +121,17 @@ class Generation(models.Model):
     def request_fields(self) -> dict:
         """What was asked for, as a POST /api/generate body (retry and remix start here)."""
         return {
-            "prompt": self.prompt, "negative_prompt": self.negative_prompt,
-            "provider": self.provider, "model": self.model, "width": self.width,
-            "height": self.height, "num_images": self.num_images, "steps": self.steps,
-            "cfg_scale": self.cfg_scale, "seed": self.seed, "params": self.params,
+            "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt,
+            "provider": self.provider,
+            "model": self.model,
+            "width": self.width,
+            "height": self.height,
+            "num_images": self.num_images,
+            "steps": self.steps,
+            "cfg_scale": self.cfg_scale,
+            "seed": self.seed,
+            "params": self.params,
             "project": self.project_id,
         }
 

@@ -23,14 +23,26 @@ class StylePresetSerializer(serializers.ModelSerializer):
     """A preset as the API shows it; ``editable`` says whether this user may change it."""
 
     builtin = serializers.BooleanField(source="is_builtin", read_only=True)
-    owner = serializers.CharField(source="owner.get_username", read_only=True, default=None,
-                                  allow_null=True)
+    owner = serializers.CharField(
+        source="owner.get_username", read_only=True, default=None, allow_null=True
+    )
     editable = serializers.SerializerMethodField()
 
     class Meta:
         model = StylePreset
-        fields = ["id", "key", "name", "template", "negative_prompt", "builtin", "owner",
-                  "project", "editable", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "key",
+            "name",
+            "template",
+            "negative_prompt",
+            "builtin",
+            "owner",
+            "project",
+            "editable",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
     def get_editable(self, style) -> bool:
@@ -45,14 +57,18 @@ class StylePresetWriteSerializer(serializers.Serializer):
 
     name = serializers.CharField(max_length=100)
     template = serializers.CharField(max_length=prompt_tools.MAX_STYLE_TEMPLATE)
-    negative_prompt = serializers.CharField(required=False, allow_blank=True, default="",
-                                            max_length=2000)
+    negative_prompt = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=2000
+    )
     project = serializers.IntegerField(required=False, allow_null=True, default=None)
 
 
 def visible_styles(request):
-    return (StylePreset.objects.for_user(request.user, "view").select_related("owner")
-            .with_permission(request.user, "change", "editable"))
+    return (
+        StylePreset.objects.for_user(request.user, "view")
+        .select_related("owner")
+        .with_permission(request.user, "change", "editable")
+    )
 
 
 class StylePresetListView(APIView):
@@ -60,8 +76,7 @@ class StylePresetListView(APIView):
     def get(self, request):
         """Built-in presets, your own and those shared into your projects."""
         styles = visible_styles(request)
-        return Response(StylePresetSerializer(styles, many=True,
-                                              context={"request": request}).data)
+        return Response(StylePresetSerializer(styles, many=True, context={"request": request}).data)
 
     @extend_schema(request=StylePresetWriteSerializer, responses={201: StylePresetSerializer})
     def post(self, request):
@@ -69,8 +84,10 @@ class StylePresetListView(APIView):
         form = StylePresetWriteSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         style = prompt_tools.save_style(request.user, form.validated_data)
-        return Response(StylePresetSerializer(style, context={"request": request}).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            StylePresetSerializer(style, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class StylePresetDetailView(APIView):
@@ -87,8 +104,11 @@ class StylePresetDetailView(APIView):
         form = StylePresetWriteSerializer(data=request.data, partial=partial)
         form.is_valid(raise_exception=True)
         # PATCH changes only the keys sent; PUT replaces all (defaults for missing optionals).
-        data = {key: form.validated_data[key] for key in form.validated_data
-                if not partial or key in request.data}
+        data = {
+            key: form.validated_data[key]
+            for key in form.validated_data
+            if not partial or key in request.data
+        }
         style = prompt_tools.save_style(request.user, data, style)
         return Response(StylePresetSerializer(style, context={"request": request}).data)
 
@@ -113,8 +133,9 @@ class StylePresetDetailView(APIView):
 class EnhanceRequestSerializer(serializers.Serializer):
     prompt = serializers.CharField(max_length=10_000)
     style = serializers.IntegerField(required=False, allow_null=True)
-    provider = serializers.ChoiceField(choices=["openrouter", "openai"], required=False,
-                                       allow_blank=True)
+    provider = serializers.ChoiceField(
+        choices=["openrouter", "openai"], required=False, allow_blank=True
+    )
     model = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 
@@ -135,9 +156,13 @@ class EnhanceView(APIView):
         form.is_valid(raise_exception=True)
         data = form.validated_data
         style = prompt_tools.resolve_style(request.user, data.get("style"))
-        result = enhance_prompt(request.user, data["prompt"], style=style,
-                                provider=data.get("provider") or None,
-                                model=data.get("model") or None)
+        result = enhance_prompt(
+            request.user,
+            data["prompt"],
+            style=style,
+            provider=data.get("provider") or None,
+            model=data.get("model") or None,
+        )
         return Response(EnhanceResponseSerializer(result).data)
 
 
@@ -154,20 +179,26 @@ class HistoryEntrySerializer(serializers.Serializer):
 
 class HistoryView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("q", str, description="only prompts containing this"),
-                    OpenApiParameter("limit", int, description="1 to 100, default 20")],
-        responses={200: inline_serializer(
-            "HistoryPage", {"results": HistoryEntrySerializer(many=True)})},
+        parameters=[
+            OpenApiParameter("q", str, description="only prompts containing this"),
+            OpenApiParameter("limit", int, description="1 to 100, default 20"),
+        ],
+        responses={
+            200: inline_serializer("HistoryPage", {"results": HistoryEntrySerializer(many=True)})
+        },
     )
     def get(self, request):
         """Your distinct prompts, most recently used first."""
         try:
             limit = int(request.query_params.get("limit", 20))
         except ValueError:
-            return Response({"limit": ["Give a whole number from 1 to 100."]},
-                            status=status.HTTP_400_BAD_REQUEST)
-        entries = prompt_history.prompt_history(request.user, request.query_params.get("q", ""),
-                                                limit)
+            return Response(
+                {"limit": ["Give a whole number from 1 to 100."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        entries = prompt_history.prompt_history(
+            request.user, request.query_params.get("q", ""), limit
+        )
         return Response({"results": HistoryEntrySerializer(entries, many=True).data})
 
     @extend_schema(operation_id="api_prompts_history_clear", responses={200: None})
@@ -195,12 +226,12 @@ class PreviewResponseSerializer(serializers.Serializer):
     style = serializers.IntegerField(allow_null=True)
     estimate_usd = serializers.DecimalField(max_digits=14, decimal_places=6, allow_null=True)
     per_generation_usd = serializers.ListField(
-        child=serializers.DecimalField(max_digits=12, decimal_places=6, allow_null=True))
+        child=serializers.DecimalField(max_digits=12, decimal_places=6, allow_null=True)
+    )
 
 
 class VariationPreviewView(APIView):
-    @extend_schema(request=GenerateRequestSerializer,
-                   responses={200: PreviewResponseSerializer})
+    @extend_schema(request=GenerateRequestSerializer, responses={200: PreviewResponseSerializer})
     def post(self, request):
         """What POST /api/generate with this body would queue: the final prompts, how many
         generations, and the cost estimate for all of them (null when unknown)."""

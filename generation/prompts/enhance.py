@@ -83,8 +83,10 @@ def choose_provider(user, provider: str | None) -> tuple[str, str]:
     EnhanceRefused (400, on ``provider``) names the key that is missing."""
     if provider:
         if provider not in PROVIDERS:
-            raise EnhanceRefused(f"Unknown provider {provider!r}; enhancement uses "
-                               f"{' or '.join(PROVIDERS)}.", field="provider")
+            raise EnhanceRefused(
+                f"Unknown provider {provider!r}; enhancement uses {' or '.join(PROVIDERS)}.",
+                field="provider",
+            )
         key = resolve_api_key(user, provider)
         if key is None:
             raise EnhanceRefused(missing_key_message(PROVIDERS[provider]), field="provider")
@@ -95,17 +97,22 @@ def choose_provider(user, provider: str | None) -> tuple[str, str]:
         if key is not None:
             record_key_use(user, name, key.source)
             return name, key.value
-    raise EnhanceRefused("Enhancing a prompt needs an OpenRouter or OpenAI API key: add one "
-                       "under Settings → Provider keys, or ask an administrator for access to "
-                       "the team key.", field="provider")
+    raise EnhanceRefused(
+        "Enhancing a prompt needs an OpenRouter or OpenAI API key: add one "
+        "under Settings → Provider keys, or ask an administrator for access to "
+        "the team key.",
+        field="provider",
+    )
 
 
 def _instruction(style) -> str:
     if style is None:
         return SYSTEM_INSTRUCTION
-    return (f"{SYSTEM_INSTRUCTION} The user's prompt will then be placed into the style "
-            f"template \"{style.template}\" (style: {style.name}), so describe the subject and "
-            f"scene to suit that style without repeating the template's words.")
+    return (
+        f"{SYSTEM_INSTRUCTION} The user's prompt will then be placed into the style "
+        f'template "{style.template}" (style: {style.name}), so describe the subject and '
+        f"scene to suit that style without repeating the template's words."
+    )
 
 
 def _provider_message(exc: "openai.APIStatusError", api_key: str) -> str:
@@ -125,21 +132,20 @@ def _explain(exc: Exception, label: str, api_key: str) -> ServiceError:
         if status == 401:
             return EnhanceRefused(f"{label} rejected the API key: check it in Settings.")
         if status == 402 or code == "insufficient_quota":
-            return EnhanceRefused(f"The {label} account has no credit left: add credit or use "
-                                f"another key.")
+            return EnhanceRefused(
+                f"The {label} account has no credit left: add credit or use another key."
+            )
         if status == 403:
             detail = _provider_message(exc, api_key)
-            return EnhanceRefused(f"{label} refused the request"
-                                f"{': ' + detail if detail else '.'}")
+            return EnhanceRefused(f"{label} refused the request{': ' + detail if detail else '.'}")
         if status == 429:
-            return EnhanceError(f"{label} is rate limiting requests; wait a moment and try "
-                                f"again.")
+            return EnhanceError(f"{label} is rate limiting requests; wait a moment and try again.")
         if status >= 500:
-            return EnhanceError(f"{label} is having problems (HTTP {status}); try again "
-                                f"later.")
+            return EnhanceError(f"{label} is having problems (HTTP {status}); try again later.")
         detail = _provider_message(exc, api_key)
-        return EnhanceRefused(f"{label} did not accept the request"
-                            f"{': ' + detail if detail else '.'}")
+        return EnhanceRefused(
+            f"{label} did not accept the request{': ' + detail if detail else '.'}"
+        )
     return EnhanceError(f"{label} sent an answer that could not be read; try again.")
 
 
@@ -155,41 +161,49 @@ def _cost(provider: str, model: str, usage) -> Decimal | None:
     if prices is None:
         return None
     million = Decimal(1_000_000)
-    return (Decimal(usage.prompt_tokens or 0) * prices[0]
-            + Decimal(usage.completion_tokens or 0) * prices[1]) / million
+    return (
+        Decimal(usage.prompt_tokens or 0) * prices[0]
+        + Decimal(usage.completion_tokens or 0) * prices[1]
+    ) / million
 
 
 def _clean(text: str) -> str:
     text = text.strip()
     for prefix in ("Prompt:", "prompt:", "Enhanced prompt:"):
         if text.startswith(prefix):
-            text = text[len(prefix):].strip()
+            text = text[len(prefix) :].strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
         text = text[1:-1].strip()
     return text
 
 
-def enhance_prompt(user, prompt: str, *, style=None, provider: str | None = None,
-                   model: str | None = None) -> Enhanced:
+def enhance_prompt(
+    user, prompt: str, *, style=None, provider: str | None = None, model: str | None = None
+) -> Enhanced:
     """Ask a chat model for a more detailed prompt with the same subject, with the user's key
     for OpenRouter or OpenAI. Raises EnhanceError with a message in words."""
     provider, api_key = choose_provider(user, provider)
     label = PROVIDERS[provider]
     model = model or _default_model(provider)
-    client = openai.OpenAI(base_url=_base_url(provider), api_key=api_key, max_retries=0,
-                           timeout=settings.PROMPT_ENHANCE_TIMEOUT)
+    client = openai.OpenAI(
+        base_url=_base_url(provider),
+        api_key=api_key,
+        max_retries=0,
+        timeout=settings.PROMPT_ENHANCE_TIMEOUT,
+    )
     try:
         completion = client.chat.completions.create(
             model=model,
-            messages=[{"role": "system", "content": _instruction(style)},
-                      {"role": "user", "content": prompt}],
+            messages=[
+                {"role": "system", "content": _instruction(style)},
+                {"role": "user", "content": prompt},
+            ],
             max_tokens=300,
             temperature=0.7,
         )
     except (openai.OpenAIError, ValueError) as exc:  # ValueError: a body that is not JSON
         error = _explain(exc, label, api_key)
-        logger.warning("prompt enhancement via %s (%s) failed: %s", provider, model,
-                       error.detail)
+        logger.warning("prompt enhancement via %s (%s) failed: %s", provider, model, error.detail)
         raise error from None
     finally:
         client.close()
@@ -198,8 +212,9 @@ def enhance_prompt(user, prompt: str, *, style=None, provider: str | None = None
     extra = completion.model_extra or {}
     if isinstance(extra.get("error"), dict):
         detail = str(extra["error"].get("message") or "").replace(api_key, "***")[:300]
-        raise EnhanceError(f"{label} could not enhance the prompt"
-                           f"{': ' + detail if detail else '.'}")
+        raise EnhanceError(
+            f"{label} could not enhance the prompt{': ' + detail if detail else '.'}"
+        )
     choices = completion.choices or []
     content = choices[0].message.content if choices and choices[0].message else None
     enhanced = _clean(content or "")
@@ -207,5 +222,9 @@ def enhance_prompt(user, prompt: str, *, style=None, provider: str | None = None
         raise EnhanceError(f"{label} answered without a prompt; try again.")
     cost = _cost(provider, model, completion.usage)
     logger.info("prompt enhanced via %s (%s), cost %s", provider, model, cost)
-    return Enhanced(prompt=enhanced[:MAX_ENHANCED_LENGTH], model=completion.model or model,
-                    provider=provider, cost_usd=cost)
+    return Enhanced(
+        prompt=enhanced[:MAX_ENHANCED_LENGTH],
+        model=completion.model or model,
+        provider=provider,
+        cost_usd=cost,
+    )

@@ -24,8 +24,9 @@ def entry_id(prompt: str, negative_prompt: str) -> str:
 def _entries(user):
     generations = Generation.objects.for_user(user, "view").annotate(
         typed=Case(When(prompt_text="", then=F("prompt")), default=F("prompt_text")),
-        typed_negative=Case(When(prompt_text="", then=F("negative_prompt")),
-                            default=F("negative_prompt_text")),
+        typed_negative=Case(
+            When(prompt_text="", then=F("negative_prompt")), default=F("negative_prompt_text")
+        ),
     )
     hidden = HiddenPrompt.objects.filter(
         owner=user,
@@ -65,8 +66,9 @@ def delete_history_entry(user, key: str) -> bool:
     user has no such entry. Generating with the prompt again brings it back."""
     for row in _entries(user).values_list("typed", "typed_negative").iterator():
         if entry_id(*row) == key:
-            HiddenPrompt.objects.create(owner=user, prompt=row[0], negative_prompt=row[1],
-                                        hidden_at=timezone.now())
+            HiddenPrompt.objects.create(
+                owner=user, prompt=row[0], negative_prompt=row[1], hidden_at=timezone.now()
+            )
             return True
     return False
 
@@ -74,7 +76,9 @@ def delete_history_entry(user, key: str) -> bool:
 def clear_history(user) -> int:
     """Hide every entry of the user's history; returns how many were hidden."""
     now = timezone.now()
-    rows = [HiddenPrompt(owner=user, prompt=typed, negative_prompt=negative, hidden_at=now)
-            for typed, negative in _entries(user).values_list("typed", "typed_negative")]
+    rows = [
+        HiddenPrompt(owner=user, prompt=typed, negative_prompt=negative, hidden_at=now)
+        for typed, negative in _entries(user).values_list("typed", "typed_negative")
+    ]
     HiddenPrompt.objects.bulk_create(rows)
     return len(rows)

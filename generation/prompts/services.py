@@ -71,8 +71,11 @@ def check_variation_count(text: str) -> int:
     count = count_combinations(text)
     limit = settings.PROMPT_VARIATIONS_MAX
     if count > limit:
-        _fail("prompt", f"This prompt makes {count:,} combinations; at most {limit} can be "
-                        f"generated at once. Remove some {{a|b}} alternatives.")
+        _fail(
+            "prompt",
+            f"This prompt makes {count:,} combinations; at most {limit} can be "
+            f"generated at once. Remove some {{a|b}} alternatives.",
+        )
     return count
 
 
@@ -149,11 +152,16 @@ def save_style(user, data: dict[str, Any], style: StylePreset | None = None) -> 
     if "template" in data:
         template = (data["template"] or "").strip()
         if PROMPT_PLACEHOLDER not in template:
-            _fail("template", "The template must contain {prompt} where your text goes, "
-                              "e.g. \"{prompt}, watercolor\".")
+            _fail(
+                "template",
+                "The template must contain {prompt} where your text goes, "
+                'e.g. "{prompt}, watercolor".',
+            )
         if len(template) > MAX_STYLE_TEMPLATE:
-            _fail("template", f"The template is {len(template)} characters; at most "
-                              f"{MAX_STYLE_TEMPLATE}.")
+            _fail(
+                "template",
+                f"The template is {len(template)} characters; at most {MAX_STYLE_TEMPLATE}.",
+            )
         style.template = template
         changed.append("template")
     if "negative_prompt" in data:

@@ -18,7 +18,7 @@ def _parts(text: str) -> tuple[list[str], list[list[str]]]:
     """Split into literal pieces and the alternatives between them."""
     literals, groups, last = [], [], 0
     for match in GROUP.finditer(text):
-        literals.append(text[last:match.start()])
+        literals.append(text[last : match.start()])
         groups.append([alt.strip() for alt in match.group(1).split("|")])
         last = match.end()
     literals.append(text[last:])

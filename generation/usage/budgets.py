@@ -52,8 +52,10 @@ class SpendUse:
     def as_dict(self) -> dict:
         ratio = self.ratio()
         return {
-            "limit_usd": _money(self.limit), "spent_usd": _money(self.spent),
-            "running_usd": _money(self.running), "used_usd": _money(self.used),
+            "limit_usd": _money(self.limit),
+            "spent_usd": _money(self.spent),
+            "running_usd": _money(self.running),
+            "used_usd": _money(self.used),
             "left_usd": _money(self.left),
             "percent": None if ratio is None else round(float(ratio) * 100, 1),
         }
@@ -84,9 +86,14 @@ class ImageUse:
 
     def as_dict(self) -> dict:
         ratio = self.ratio()
-        return {"limit": self.limit, "made": self.made, "running": self.running,
-                "used": self.used, "left": self.left,
-                "percent": None if ratio is None else round(ratio * 100, 1)}
+        return {
+            "limit": self.limit,
+            "made": self.made,
+            "running": self.running,
+            "used": self.used,
+            "left": self.left,
+            "percent": None if ratio is None else round(ratio * 100, 1),
+        }
 
 
 def _money(amount: Decimal | None) -> str | None:
@@ -111,17 +118,21 @@ def month_spend(zone: tzinfo, filters: dict) -> tuple[date, dict[str, int]]:
     """The first day of the current calendar month of ``zone``, and the spend (reported and
     estimated micros) of the succeeded generations matching ``filters`` in that month."""
     first, following = month_bounds(timezone.localdate(timezone=zone))
-    sums = windows.collect(filters, windows.period_bucket(first, following - timedelta(days=1),
-                                                          zone),
-                           fields=("spend_reported_micros", "spend_estimated_micros"))
+    sums = windows.collect(
+        filters,
+        windows.period_bucket(first, following - timedelta(days=1), zone),
+        fields=("spend_reported_micros", "spend_estimated_micros"),
+    )
     return first, sums.get((0,), {})
 
 
 def _spend_this_month(zone: tzinfo, **filters) -> Decimal:
     """Spend of succeeded generations in the current calendar month of ``zone``."""
     _, found = month_spend(zone, filters)
-    return Decimal(found.get("spend_reported_micros", 0)
-                   + found.get("spend_estimated_micros", 0)) / MICROS
+    return (
+        Decimal(found.get("spend_reported_micros", 0) + found.get("spend_estimated_micros", 0))
+        / MICROS
+    )
 
 
 def _live(**filters) -> dict:
@@ -136,10 +147,18 @@ def user_usage(user) -> tuple[SpendUse, ImageUse]:
     live = _live(owner=user)
     zone = time_zone_for(user)
     today = timezone.localdate(timezone=zone)
-    made = windows.collect({"owner_id": user.pk}, windows.period_bucket(today, today, zone),
-                           fields=("images",)).get((0,), {}).get("images", 0)
-    spend = SpendUse(budget.monthly_limit(), _spend_this_month(zone, owner_id=user.pk),
-                     live["cost"] or Decimal(0))
+    made = (
+        windows.collect(
+            {"owner_id": user.pk}, windows.period_bucket(today, today, zone), fields=("images",)
+        )
+        .get((0,), {})
+        .get("images", 0)
+    )
+    spend = SpendUse(
+        budget.monthly_limit(),
+        _spend_this_month(zone, owner_id=user.pk),
+        live["cost"] or Decimal(0),
+    )
     return spend, ImageUse(budget.daily_limit(), made, live["images"] or 0)
 
 
@@ -160,9 +179,11 @@ def budget_status(user, estimate_usd: Decimal | None = None, num_images: int = 0
     team = team_usage()
     estimate = estimate_usd or Decimal(0)
     warnings = []
-    for label, use, extra in (("your monthly budget", spend, estimate),
-                              ("the team's monthly budget", team, estimate),
-                              ("your daily image limit", images, num_images)):
+    for label, use, extra in (
+        ("your monthly budget", spend, estimate),
+        ("the team's monthly budget", team, estimate),
+        ("your daily image limit", images, num_images),
+    ):
         ratio = use.ratio(extra) if use is not None else None
         if ratio is not None and ratio >= WARNING_RATIO:
             verb = "would exceed" if ratio > 1 else "reaches"
@@ -184,25 +205,40 @@ def check_submission(user, estimate_usd: Decimal | None, num_images: int) -> Non
     estimate = estimate_usd or Decimal(0)
     spend, images = user_usage(user)
     if images.limit is not None and images.used + num_images > images.limit:
-        raise QuotaExceeded({"num_images": [
-            f"Daily image limit reached: your limit is {images.limit} images a day, "
-            f"{images.used} are made or running today, and this request asks for "
-            f"{num_images}."
-        ]}, code="quota")
+        raise QuotaExceeded(
+            {
+                "num_images": [
+                    f"Daily image limit reached: your limit is {images.limit} images a day, "
+                    f"{images.used} are made or running today, and this request asks for "
+                    f"{num_images}."
+                ]
+            },
+            code="quota",
+        )
     if spend.limit is not None and spend.used + estimate > spend.limit:
-        raise ValidationError({"budget": [
-            f"This request would exceed your monthly budget of {_usd(spend.limit)}: "
-            f"{_usd(spend.used)} is spent or running this month, and this request is "
-            f"estimated at {_usd(estimate)}."
-        ]}, code="budget")
+        raise ValidationError(
+            {
+                "budget": [
+                    f"This request would exceed your monthly budget of {_usd(spend.limit)}: "
+                    f"{_usd(spend.used)} is spent or running this month, and this request is "
+                    f"estimated at {_usd(estimate)}."
+                ]
+            },
+            code="budget",
+        )
     if TeamBudget.current().monthly_limit() is None:
         return
     # Serialise submissions of different users against the team budget (PostgreSQL).
     team, _ = TeamBudget.objects.select_for_update().get_or_create(pk=1)
     use = team_usage(team)
     if use is not None and use.used + estimate > use.limit:
-        raise ValidationError({"budget": [
-            f"This request would exceed the team's monthly budget of {_usd(use.limit)}: "
-            f"{_usd(use.used)} is spent or running this month, and this request is "
-            f"estimated at {_usd(estimate)}."
-        ]}, code="budget")
+        raise ValidationError(
+            {
+                "budget": [
+                    f"This request would exceed the team's monthly budget of {_usd(use.limit)}: "
+                    f"{_usd(use.used)} is spent or running this month, and this request is "
+                    f"estimated at {_usd(estimate)}."
+                ]
+            },
+            code="budget",
+        )

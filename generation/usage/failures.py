@@ -8,20 +8,40 @@ import re
 FAILURE_KINDS: list[tuple[str, str, re.Pattern]] = [
     ("timeout", "Timed out", re.compile(r"^timed out\b|\btimed out after\b")),
     ("worker_stopped", "Worker stopped", re.compile(r"worker running this generation stopped")),
-    ("rejected_key", "Rejected or missing key",
-     re.compile(r"rejected the api key|\bno api key for\b|invalid api key|unauthori[sz]ed")),
-    ("no_credit", "No credit left",
-     re.compile(r"no credit|insufficient (credit|funds|balance)|quota exceeded|billing")),
+    (
+        "rejected_key",
+        "Rejected or missing key",
+        re.compile(r"rejected the api key|\bno api key for\b|invalid api key|unauthori[sz]ed"),
+    ),
+    (
+        "no_credit",
+        "No credit left",
+        re.compile(r"no credit|insufficient (credit|funds|balance)|quota exceeded|billing"),
+    ),
     ("rate_limited", "Rate limited", re.compile(r"rate limit|too many requests")),
-    ("content_policy", "Content policy",
-     re.compile(r"content policy|safety system|refused the prompt|nsfw")),
-    ("invalid_parameters", "Invalid parameters",
-     re.compile(r"invalid parameter|is not supported|out of range|invalid (size|value)")),
-    ("provider_outage", "Provider unavailable",
-     re.compile(r"unavailable right now|\(http 5\d\d\)|service unavailable|"
-                r"is not available|returned no images|could not reach|connection")),
-    ("invalid_image", "Unusable image",
-     re.compile(r"unusable image|image link instead of image data|not an image")),
+    (
+        "content_policy",
+        "Content policy",
+        re.compile(r"content policy|safety system|refused the prompt|nsfw"),
+    ),
+    (
+        "invalid_parameters",
+        "Invalid parameters",
+        re.compile(r"invalid parameter|is not supported|out of range|invalid (size|value)"),
+    ),
+    (
+        "provider_outage",
+        "Provider unavailable",
+        re.compile(
+            r"unavailable right now|\(http 5\d\d\)|service unavailable|"
+            r"is not available|returned no images|could not reach|connection"
+        ),
+    ),
+    (
+        "invalid_image",
+        "Unusable image",
+        re.compile(r"unusable image|image link instead of image data|not an image"),
+    ),
     ("storage", "Storage error", re.compile(r"could not store the image|disk is full")),
 ]
 OTHER = ("other", "Other")

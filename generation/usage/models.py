@@ -15,8 +15,26 @@ from django.db import models
 
 # Upper bounds (ms) of the provider-latency histogram buckets; the last bucket is open.
 LATENCY_BUCKETS_MS = (
-    250, 500, 1_000, 1_500, 2_000, 3_000, 4_000, 5_000, 7_500, 10_000, 15_000, 20_000,
-    30_000, 45_000, 60_000, 90_000, 120_000, 180_000, 300_000, None,
+    250,
+    500,
+    1_000,
+    1_500,
+    2_000,
+    3_000,
+    4_000,
+    5_000,
+    7_500,
+    10_000,
+    15_000,
+    20_000,
+    30_000,
+    45_000,
+    60_000,
+    90_000,
+    120_000,
+    180_000,
+    300_000,
+    None,
 )
 LATENCY_FIELDS = tuple(f"latency_b{index:02d}" for index in range(len(LATENCY_BUCKETS_MS)))
 MICROS = Decimal("1000000")
@@ -28,9 +46,7 @@ class DailyUsage(models.Model):
     ones is read from here."""
 
     day = models.DateField()
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
-    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     # A plain id, 0 for "no project": a deleted project keeps its history, and the unique
     # key never contains NULL (NULLs are distinct, which would break the upsert).
     project_id = models.PositiveBigIntegerField(default=0)
@@ -83,7 +99,9 @@ class RolledUpGeneration(models.Model):
     the generations and these, so they agree with the rollup."""
 
     generation = models.OneToOneField(
-        "generation.Generation", primary_key=True, on_delete=models.CASCADE,
+        "generation.Generation",
+        primary_key=True,
+        on_delete=models.CASCADE,
         related_name="rollup_marker",
     )
     images = models.PositiveIntegerField(default=0)
@@ -103,7 +121,10 @@ class UserBudget(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget"
     )
     monthly_budget_usd = models.DecimalField(
-        max_digits=12, decimal_places=2, null=True, blank=True,
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
         help_text="Spend per calendar month; empty: DEFAULT_MONTHLY_BUDGET_USD.",
     )
     daily_image_limit = models.PositiveIntegerField(
@@ -147,7 +168,10 @@ class TeamBudget(models.Model):
     serialises submissions checked against it."""
 
     monthly_budget_usd = models.DecimalField(
-        max_digits=12, decimal_places=2, null=True, blank=True,
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
         help_text="Spend of the whole team per calendar month; empty: TEAM_MONTHLY_BUDGET_USD.",
     )
     updated_at = models.DateTimeField(auto_now=True)

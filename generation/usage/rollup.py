@@ -29,11 +29,31 @@ from generation.usage.models import (
 logger = logging.getLogger(__name__)
 
 COUNTERS = (
-    "generations", "succeeded", "failed", "canceled", "images", "image_bytes",
-    "spend_reported_micros", "spend_estimated_micros", "latency_count", "latency_sum_ms",
+    "generations",
+    "succeeded",
+    "failed",
+    "canceled",
+    "images",
+    "image_bytes",
+    "spend_reported_micros",
+    "spend_estimated_micros",
+    "latency_count",
+    "latency_sum_ms",
 ) + LATENCY_FIELDS
-ROW_FIELDS = ("id", "owner_id", "project_id", "provider", "model", "status", "error",
-              "cost_usd", "cost_is_estimate", "created_at", "started_at", "finished_at")
+ROW_FIELDS = (
+    "id",
+    "owner_id",
+    "project_id",
+    "provider",
+    "model",
+    "status",
+    "error",
+    "cost_usd",
+    "cost_is_estimate",
+    "created_at",
+    "started_at",
+    "finished_at",
+)
 
 
 def team_zone() -> tzinfo:
@@ -70,10 +90,13 @@ DIMENSIONS = ("owner_id", "project_id", "provider", "model", "failure_kind")
 
 def dimensions(row: dict) -> dict:
     """What a finished generation's rollup row is keyed by, besides its day."""
-    return {"owner_id": row["owner_id"], "project_id": row["project_id"] or 0,
-            "provider": row["provider"], "model": row["model"],
-            "failure_kind": failure_kind(row["error"]) if row["status"] == Status.FAILED
-            else ""}
+    return {
+        "owner_id": row["owner_id"],
+        "project_id": row["project_id"] or 0,
+        "provider": row["provider"],
+        "model": row["model"],
+        "failure_kind": failure_kind(row["error"]) if row["status"] == Status.FAILED else "",
+    }
 
 
 def _key(row: dict) -> tuple:
@@ -83,10 +106,21 @@ def _key(row: dict) -> tuple:
 def contribution(row: dict, images: int, image_bytes: int) -> dict[str, int]:
     """What one finished generation adds to its rollup row."""
     status = row["status"]
-    add = {"generations": 1, "succeeded": 0, "failed": 0, "canceled": 0, "images": 0,
-           "image_bytes": 0, "spend_reported_micros": 0, "spend_estimated_micros": 0}
-    add[{Status.SUCCEEDED: "succeeded", Status.FAILED: "failed",
-         Status.CANCELED: "canceled"}[status]] = 1
+    add = {
+        "generations": 1,
+        "succeeded": 0,
+        "failed": 0,
+        "canceled": 0,
+        "images": 0,
+        "image_bytes": 0,
+        "spend_reported_micros": 0,
+        "spend_estimated_micros": 0,
+    }
+    add[
+        {Status.SUCCEEDED: "succeeded", Status.FAILED: "failed", Status.CANCELED: "canceled"}[
+            status
+        ]
+    ] = 1
     if status == Status.SUCCEEDED:
         # Only succeeded generations are counted as spend: a failed or canceled one still
         # carries its submission estimate, which providers do not charge.
@@ -103,8 +137,14 @@ def contribution(row: dict, images: int, image_bytes: int) -> dict[str, int]:
 
 def _add_to_rollup(key: tuple, add: dict[str, int]) -> None:
     day, owner_id, project_id, provider, model, kind = key
-    lookup = {"day": day, "owner_id": owner_id, "project_id": project_id,
-              "provider": provider, "model": model, "failure_kind": kind}
+    lookup = {
+        "day": day,
+        "owner_id": owner_id,
+        "project_id": project_id,
+        "provider": provider,
+        "model": model,
+        "failure_kind": kind,
+    }
     latency_max = add.pop("latency_max_ms", 0)
     updates = {name: F(name) + value for name, value in add.items() if value}
     if latency_max:
@@ -128,13 +168,15 @@ def record_generation_finished(generation: Generation | int) -> bool:
     made = (0, 0)
     if row["status"] == Status.SUCCEEDED:  # only a success made images
         images = Image.objects.filter(generation_id=generation_id).aggregate(
-            count=Count("id"), bytes=Sum("bytes"))
+            count=Count("id"), bytes=Sum("bytes")
+        )
         made = (images["count"], images["bytes"] or 0)
     with transaction.atomic():
         try:
             with transaction.atomic():
-                RolledUpGeneration.objects.create(generation_id=generation_id, images=made[0],
-                                                  image_bytes=made[1])
+                RolledUpGeneration.objects.create(
+                    generation_id=generation_id, images=made[0], image_bytes=made[1]
+                )
         except IntegrityError:
             return False
         _add_to_rollup(_key(row), contribution(row, *made))
@@ -154,9 +196,13 @@ def rebuild_rollups(start: date, end: date, *, chunk: int = 20_000) -> dict[str,
         RolledUpGeneration.objects.filter(
             generation__created_at__gte=begin, generation__created_at__lt=stop
         ).delete()
-        finished = Generation.objects.filter(
-            created_at__gte=begin, created_at__lt=stop, status__in=FINISHED_STATUSES
-        ).order_by("id").values(*ROW_FIELDS)
+        finished = (
+            Generation.objects.filter(
+                created_at__gte=begin, created_at__lt=stop, status__in=FINISHED_STATUSES
+            )
+            .order_by("id")
+            .values(*ROW_FIELDS)
+        )
         last_id = 0
         while True:
             rows = list(finished.filter(id__gt=last_id)[:chunk])
@@ -164,12 +210,17 @@ def rebuild_rollups(start: date, end: date, *, chunk: int = 20_000) -> dict[str,
                 break
             last_id = rows[-1]["id"]
             ids = [row["id"] for row in rows if row["status"] == Status.SUCCEEDED]
-            images = {
-                item["generation_id"]: item
-                for item in Image.objects.filter(generation_id__in=ids)
-                .values("generation_id").annotate(count=Count("id"), bytes=Sum("bytes"))
-                .order_by()
-            } if ids else {}
+            images = (
+                {
+                    item["generation_id"]: item
+                    for item in Image.objects.filter(generation_id__in=ids)
+                    .values("generation_id")
+                    .annotate(count=Count("id"), bytes=Sum("bytes"))
+                    .order_by()
+                }
+                if ids
+                else {}
+            )
             for row in rows:
                 found = images.get(row["id"], {"count": 0, "bytes": 0})
                 add = contribution(row, found["count"], found["bytes"] or 0)
@@ -179,22 +230,38 @@ def rebuild_rollups(start: date, end: date, *, chunk: int = 20_000) -> dict[str,
                 for name, value in add.items():
                     bucket[name] += value
             RolledUpGeneration.objects.bulk_create(
-                [RolledUpGeneration(generation_id=row["id"],
-                                    images=images.get(row["id"], {}).get("count", 0),
-                                    image_bytes=images.get(row["id"], {}).get("bytes") or 0)
-                 for row in rows],
+                [
+                    RolledUpGeneration(
+                        generation_id=row["id"],
+                        images=images.get(row["id"], {}).get("count", 0),
+                        image_bytes=images.get(row["id"], {}).get("bytes") or 0,
+                    )
+                    for row in rows
+                ],
                 batch_size=5000,
             )
             counted += len(rows)
         DailyUsage.objects.bulk_create(
             [
-                DailyUsage(day=key[0], owner_id=key[1], project_id=key[2], provider=key[3],
-                           model=key[4], failure_kind=key[5], latency_max_ms=latency_max[key],
-                           **values)
+                DailyUsage(
+                    day=key[0],
+                    owner_id=key[1],
+                    project_id=key[2],
+                    provider=key[3],
+                    model=key[4],
+                    failure_kind=key[5],
+                    latency_max_ms=latency_max[key],
+                    **values,
+                )
                 for key, values in totals.items()
             ],
             batch_size=2000,
         )
-    logger.info("dashboard rollups rebuilt for %s..%s: %s generations, %s rows",
-                start, end, counted, len(totals))
+    logger.info(
+        "dashboard rollups rebuilt for %s..%s: %s generations, %s rows",
+        start,
+        end,
+        counted,
+        len(totals),
+    )
     return {"generations": counted, "rows": len(totals)}

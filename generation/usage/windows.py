@@ -92,8 +92,9 @@ def plan(buckets: Buckets) -> tuple[dict[date, int], list[tuple[datetime, dateti
     return whole, rest
 
 
-def collect(filters: dict, buckets: Buckets, keys: tuple[str, ...] = (),
-            fields: tuple[str, ...] = COUNTERS) -> dict[tuple, dict[str, int]]:
+def collect(
+    filters: dict, buckets: Buckets, keys: tuple[str, ...] = (), fields: tuple[str, ...] = COUNTERS
+) -> dict[tuple, dict[str, int]]:
     """Sums of ``fields`` (DailyUsage counters; "latency_max_ms" is a maximum) of the finished
     generations matching ``filters`` (owner_id, project_id), per (bucket index, *keys)."""
     whole, rest = plan(buckets)
@@ -128,8 +129,9 @@ def _from_generations(totals, filters, buckets, rest, keys, fields) -> None:
     for begins, ends in rest:
         span |= Q(created_at__gte=begins, created_at__lt=ends)
     # Exactly the generations the rollup has counted: those with a marker.
-    counted = Generation.objects.filter(span, status__in=FINISHED_STATUSES,
-                                        rollup_marker__isnull=False, **filters)
+    counted = Generation.objects.filter(
+        span, status__in=FINISHED_STATUSES, rollup_marker__isnull=False, **filters
+    )
     if set(fields) <= SQL_FIELDS and "failure_kind" not in keys:
         _summed_by_sql(totals, counted, buckets, keys, fields)
     else:
@@ -159,11 +161,19 @@ def _summed_by_sql(totals, counted, buckets, keys, fields) -> None:
     if len(buckets.labels) == 1:
         bucket = Value(0)
     else:  # the first bound the creation time is below, as a bucket index
-        bucket = Case(*(When(created_at__lt=bound, then=Value(index))
-                        for index, bound in enumerate(buckets.bounds[1:])),
-                      output_field=IntegerField())
-    rows = counted.annotate(bucket=bucket).values("bucket", *keys).annotate(
-        **{name: SQL_AGGREGATES[name] for name in fields}).order_by()
+        bucket = Case(
+            *(
+                When(created_at__lt=bound, then=Value(index))
+                for index, bound in enumerate(buckets.bounds[1:])
+            ),
+            output_field=IntegerField(),
+        )
+    rows = (
+        counted.annotate(bucket=bucket)
+        .values("bucket", *keys)
+        .annotate(**{name: SQL_AGGREGATES[name] for name in fields})
+        .order_by()
+    )
     for row in rows:
         for name in DOLLAR_FIELDS:
             if name in row:
@@ -182,11 +192,11 @@ def _summed_row_by_row(totals, counted, buckets, keys, fields) -> None:
             return
         last_id = rows[-1]["id"]
         for row in rows:
-            add = contribution(row, row["rollup_marker__images"],
-                               row["rollup_marker__image_bytes"])
+            add = contribution(row, row["rollup_marker__images"], row["rollup_marker__image_bytes"])
             values = dimensions(row)
-            _merge(totals[(buckets.index(row["created_at"]), *(values[k] for k in keys))],
-                   add, fields)
+            _merge(
+                totals[(buckets.index(row["created_at"]), *(values[k] for k in keys))], add, fields
+            )
 
 
 def _merge(total: dict[str, int], row: dict, fields: tuple[str, ...]) -> None:

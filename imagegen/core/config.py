@@ -46,8 +46,9 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}: expected true or false, got {value!r}")
 
 
-def env_int(name: str, default: int | None, *, minimum: int | None = None,
-            maximum: int | None = None) -> int | None:
+def env_int(
+    name: str, default: int | None, *, minimum: int | None = None, maximum: int | None = None
+) -> int | None:
     value = _raw(name)
     if value is None or value == "":
         return default
@@ -62,8 +63,9 @@ def env_int(name: str, default: int | None, *, minimum: int | None = None,
     return number
 
 
-def env_float(name: str, default: float | None, *, minimum: float | None = None,
-              maximum: float | None = None) -> float | None:
+def env_float(
+    name: str, default: float | None, *, minimum: float | None = None, maximum: float | None = None
+) -> float | None:
     value = _raw(name)
     if value is None or value == "":
         return default
@@ -88,9 +90,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = (_raw(name) or default).lower()
     if value not in choices:
-        raise ImproperlyConfigured(
-            f"{name}: expected one of {', '.join(choices)}, got {value!r}"
-        )
+        raise ImproperlyConfigured(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
     return value
 
 

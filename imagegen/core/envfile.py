@@ -23,10 +23,12 @@ def write_env(path: Path) -> bool:
     """Create ``path`` with new random secrets unless it exists; return whether it wrote."""
     if path.exists():
         return False
-    path.write_text(TEMPLATE.format(
-        secret_key=secrets.token_urlsafe(50),
-        encryption_key=secrets.token_urlsafe(50),
-    ))
+    path.write_text(
+        TEMPLATE.format(
+            secret_key=secrets.token_urlsafe(50),
+            encryption_key=secrets.token_urlsafe(50),
+        )
+    )
     path.chmod(0o600)
     return True
 

@@ -54,16 +54,18 @@ def check_container(data: bytes, sniffed: str) -> None:
         while True:
             if offset + 12 > len(data):
                 raise InvalidImage("the PNG is truncated (it has no IEND chunk)")
-            length = int.from_bytes(data[offset:offset + 4], "big")
-            kind = data[offset + 4:offset + 8]
+            length = int.from_bytes(data[offset : offset + 4], "big")
+            kind = data[offset + 4 : offset + 8]
             offset += 12 + length
             if kind == b"IEND":
                 break
         end = offset
     elif sniffed == "JPEG":
         if not data.endswith(b"\xff\xd9"):
-            raise InvalidImage("the JPEG does not end with its end-of-image marker (it is "
-                               "truncated or has data appended)")
+            raise InvalidImage(
+                "the JPEG does not end with its end-of-image marker (it is "
+                "truncated or has data appended)"
+            )
         return
     else:  # WEBP: the RIFF header states the size of the rest
         size = int.from_bytes(data[4:8], "little")
@@ -71,8 +73,10 @@ def check_container(data: bytes, sniffed: str) -> None:
     if end > len(data):
         raise InvalidImage(f"the {sniffed} is truncated")
     if end < len(data):
-        raise InvalidImage(f"the file has {len(data) - end:,} bytes of other data after the "
-                           f"{sniffed} image (a polyglot)")
+        raise InvalidImage(
+            f"the file has {len(data) - end:,} bytes of other data after the "
+            f"{sniffed} image (a polyglot)"
+        )
 
 
 def validate_image(data: bytes) -> ValidatedImage:
@@ -131,8 +135,9 @@ class _Sha256:
         self._hex: str | None = None
         self._thread: threading.Thread | None = None
         if len(data) >= PARALLEL_HASH_BYTES:
-            self._thread = threading.Thread(target=self._run, args=(data,), daemon=True,
-                                            name="ingest-sha256")
+            self._thread = threading.Thread(
+                target=self._run, args=(data,), daemon=True, name="ingest-sha256"
+            )
             self._thread.start()
         else:
             self._run(data)
@@ -150,8 +155,10 @@ class _Sha256:
 
 def make_thumbnail(image: PILImage.Image, size: int) -> bytes:
     """A WebP no larger than ``size`` on its longer side, keeping the aspect ratio."""
-    thumb = image.copy() if image.mode in ("RGB", "RGBA") else image.convert(
-        "RGBA" if "A" in image.getbands() or image.mode == "P" else "RGB"
+    thumb = (
+        image.copy()
+        if image.mode in ("RGB", "RGBA")
+        else image.convert("RGBA" if "A" in image.getbands() or image.mode == "P" else "RGB")
     )
     # reducing_gap=1.0: an area-averaging reduce() does most of the shrink (a 4x box filter
     # is already anti-aliased), LANCZOS only the last fractional step; WebP method 2 encodes

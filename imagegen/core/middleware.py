@@ -18,13 +18,19 @@ class RejectNulInQueryMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        bad = sorted({key for key, values in request.GET.lists()
-                      if "\x00" in key or any("\x00" in value for value in values)})
+        bad = sorted(
+            {
+                key
+                for key, values in request.GET.lists()
+                if "\x00" in key or any("\x00" in value for value in values)
+            }
+        )
         if bad:
             message = "Null characters are not allowed."
             if request.path.startswith(JSON_PREFIXES):
-                return JsonResponse({name.replace("\x00", "\\x00"): [message] for name in bad},
-                                    status=400)
+                return JsonResponse(
+                    {name.replace("\x00", "\\x00"): [message] for name in bad}, status=400
+                )
             return HttpResponseBadRequest(message)
         return self.get_response(request)
 
@@ -48,5 +54,6 @@ class ServiceErrorMiddleware:
             return None
         if request.path.startswith(JSON_PREFIXES):
             return JsonResponse(exception.as_body(), status=exception.status_code)
-        return HttpResponse(exception.detail, status=exception.status_code,
-                            content_type="text/plain; charset=utf-8")
+        return HttpResponse(
+            exception.detail, status=exception.status_code, content_type="text/plain; charset=utf-8"
+        )

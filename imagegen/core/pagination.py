@@ -37,5 +37,6 @@ class NewestFirstPagination(CursorPagination):
                 size = 0
             if not 1 <= size <= self.max_page_size:
                 raise ValidationError(
-                    {"page_size": [f"Give a whole number from 1 to {self.max_page_size}."]})
+                    {"page_size": [f"Give a whole number from 1 to {self.max_page_size}."]}
+                )
         return super().get_page_size(request)

@@ -40,8 +40,9 @@ class PermissionQuerySet(models.QuerySet):
     def for_user(self, user, action: str = VIEW):
         """The rows ``user`` may do ``action`` to (none for an anonymous user)."""
         if action not in self.actions:
-            raise ValueError(f"{self.model.__name__} has no action {action!r}; "
-                             f"it has {', '.join(self.actions)}.")
+            raise ValueError(
+                f"{self.model.__name__} has no action {action!r}; it has {', '.join(self.actions)}."
+            )
         if user is None or not user.is_authenticated:
             return self.none()
         return self._scope(user, action)
@@ -59,8 +60,7 @@ class PermissionQuerySet(models.QuerySet):
         allowed = self.model.objects.for_user(user, action).filter(pk=OuterRef("pk"))
         return self.annotate(**{name: Exists(allowed)})
 
-    def get_for_user(self, user, action: str = VIEW, *, denied: str = "Not allowed.",
-                     **lookup):
+    def get_for_user(self, user, action: str = VIEW, *, denied: str = "Not allowed.", **lookup):
         """The one row matching ``lookup`` that the user may do ``action`` to. NotFound when
         the user cannot see it (or it does not exist: the same answer); Forbidden with
         ``denied`` when they see it but may not do ``action``."""

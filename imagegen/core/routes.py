@@ -54,8 +54,10 @@ def _url_name(schema_path: str, urlconf) -> str | None:
 def mark_deprecated_aliases(result, generator, **kwargs):
     """drf-spectacular postprocessing hook: mark every alias's operations deprecated."""
     canonical_of = aliases(generator.urlconf)
-    names = {schema_path: _url_name(schema_path, generator.urlconf)
-             for schema_path in result.get("paths", {})}
+    names = {
+        schema_path: _url_name(schema_path, generator.urlconf)
+        for schema_path in result.get("paths", {})
+    }
     path_of = {name: schema_path for schema_path, name in names.items() if name}
     for schema_path, operations in result.get("paths", {}).items():
         canonical = canonical_of.get(names[schema_path])
@@ -65,8 +67,10 @@ def mark_deprecated_aliases(result, generator, **kwargs):
             warn(f"alias {schema_path}: its canonical URL {canonical!r} is not in the schema")
             continue
         for method, operation in operations.items():
-            note = (f"Deprecated alias of `{method.upper()} {path_of[canonical]}`, kept so "
-                    f"that old clients keep working; new clients use that path.")
+            note = (
+                f"Deprecated alias of `{method.upper()} {path_of[canonical]}`, kept so "
+                f"that old clients keep working; new clients use that path."
+            )
             description = operation.get("description")
             operation["description"] = f"{note}\n\n{description}" if description else note
             operation["deprecated"] = True

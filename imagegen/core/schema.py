@@ -23,8 +23,8 @@ class ErrorSerializer(serializers.Serializer):
 VALIDATION_ERROR_SCHEMA = {
     "type": "object",
     "description": "Field errors: each key is a field (or `detail` / `non_field_errors`), "
-                   "each value a list of messages, or nested errors for list and object "
-                   "fields.",
+    "each value a list of messages, or nested errors for list and object "
+    "fields.",
     "additionalProperties": {
         "anyOf": [
             {"type": "array", "items": {}},
@@ -74,6 +74,5 @@ class AutoSchema(SpectacularAutoSchema):
         responses = super()._get_response_bodies(direction)
         for code, response in self._default_errors().items():
             if code not in responses:
-                responses[code] = self._get_response_for_code(response, code,
-                                                              direction=direction)
+                responses[code] = self._get_response_for_code(response, code, direction=direction)
         return responses

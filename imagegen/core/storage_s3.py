@@ -35,9 +35,8 @@ class ContentAddressedS3Storage(S3Storage):
         """Every object under ``prefix`` as StoredFile, paging through the listing."""
         root = self._normalize_name("x")[:-1]  # the location with its trailing slash, or ""
         for obj in self.bucket.objects.filter(Prefix=root + prefix.strip("/") + "/"):
-            name = obj.key[len(root):]
+            name = obj.key[len(root) :]
             modified = obj.last_modified
             if modified.tzinfo is None:
                 modified = modified.replace(tzinfo=UTC)
             yield StoredFile(name, modified)
-

@@ -21,8 +21,7 @@ POLL_SECONDS = 0.5
 STOP_SECONDS = 30
 
 
-def supervise(children: dict[str, list[str]], cwd: str | None = None,
-              message: str = "") -> int:
+def supervise(children: dict[str, list[str]], cwd: str | None = None, message: str = "") -> int:
     stopping = False
 
     def stop(signum, frame):
@@ -43,8 +42,9 @@ def supervise(children: dict[str, list[str]], cwd: str | None = None,
         while not stopping:
             for name, proc in procs.items():
                 if proc.poll() is not None:
-                    sys.stderr.write(f"The {name} exited with code {proc.returncode}; "
-                                     "stopping the rest.\n")
+                    sys.stderr.write(
+                        f"The {name} exited with code {proc.returncode}; stopping the rest.\n"
+                    )
                     sys.stderr.flush()
                     exit_code = proc.returncode or 1
                     stopping = True

@@ -26,6 +26,11 @@ def all_providers() -> list[Provider]:
 
 DEFAULT_PROVIDER = "offline"
 
-for _provider in (OfflineProvider(), OpenAIProvider(), OpenRouterProvider(), ReplicateProvider(),
-                  FalProvider()):
+for _provider in (
+    OfflineProvider(),
+    OpenAIProvider(),
+    OpenRouterProvider(),
+    ReplicateProvider(),
+    FalProvider(),
+):
     register(_provider)

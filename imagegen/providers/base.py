@@ -139,8 +139,13 @@ class RunContext:
     too, so a provider that ignores the context is abandoned, never waited on forever.
     """
 
-    def __init__(self, *, deadline: float, api_key: str | None = None,
-                 cancel_event: threading.Event | None = None):
+    def __init__(
+        self,
+        *,
+        deadline: float,
+        api_key: str | None = None,
+        cancel_event: threading.Event | None = None,
+    ):
         self.deadline = deadline
         self.api_key = api_key
         self.cancel_event = cancel_event or threading.Event()

@@ -13,10 +13,27 @@ from imagegen.providers.models import CatalogModel, PriceUnit
 logger = logging.getLogger(__name__)
 
 CATALOG_FILE = Path(__file__).with_name("catalog.json")
-SPEC_KEYS = ("sizes", "presets", "min_size", "max_size", "size_multiple", "max_images", "steps",
-             "default_steps", "cfg_scale", "default_cfg_scale", "negative_prompt", "seed",
-             "max_prompt_length", "options", "passthrough", "any_params", "inputs",
-             "fixed_inputs", "version")
+SPEC_KEYS = (
+    "sizes",
+    "presets",
+    "min_size",
+    "max_size",
+    "size_multiple",
+    "max_images",
+    "steps",
+    "default_steps",
+    "cfg_scale",
+    "default_cfg_scale",
+    "negative_prompt",
+    "seed",
+    "max_prompt_length",
+    "options",
+    "passthrough",
+    "any_params",
+    "inputs",
+    "fixed_inputs",
+    "version",
+)
 
 
 def builtin_entries() -> list[dict]:
@@ -44,7 +61,8 @@ def sync_builtin_catalog() -> int:
             "price_date": date.fromisoformat(price["date"]) if price.get("date") else None,
         }
         row, created = CatalogModel.objects.get_or_create(
-            provider=entry["provider"], model_id=entry["id"],
+            provider=entry["provider"],
+            model_id=entry["id"],
             defaults={**defaults, "display_name": entry["label"]},
         )
         if not created:

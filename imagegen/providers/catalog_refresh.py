@@ -16,15 +16,33 @@ from imagegen.providers.models import CatalogModel, PriceUnit
 logger = logging.getLogger(__name__)
 
 OPENROUTER_IMAGE_SPEC = {
-    "sizes": {"1024x1024": "1:1", "832x1248": "2:3", "1248x832": "3:2", "864x1184": "3:4",
-              "1184x864": "4:3", "896x1152": "4:5", "1152x896": "5:4", "768x1344": "9:16",
-              "1344x768": "16:9", "1536x672": "21:9"},
-    "max_images": 1, "steps": None, "cfg_scale": None, "negative_prompt": False, "seed": False,
+    "sizes": {
+        "1024x1024": "1:1",
+        "832x1248": "2:3",
+        "1248x832": "3:2",
+        "864x1184": "3:4",
+        "1184x864": "4:3",
+        "896x1152": "4:5",
+        "1152x896": "5:4",
+        "768x1344": "9:16",
+        "1344x768": "16:9",
+        "1536x672": "21:9",
+    },
+    "max_images": 1,
+    "steps": None,
+    "cfg_scale": None,
+    "negative_prompt": False,
+    "seed": False,
     "inputs": {"size": "aspect_ratio"},
 }
-FAL_UNITS = {"image": PriceUnit.IMAGE, "images": PriceUnit.IMAGE,
-             "megapixel": PriceUnit.MEGAPIXEL, "megapixels": PriceUnit.MEGAPIXEL,
-             "second": PriceUnit.SECOND, "seconds": PriceUnit.SECOND}
+FAL_UNITS = {
+    "image": PriceUnit.IMAGE,
+    "images": PriceUnit.IMAGE,
+    "megapixel": PriceUnit.MEGAPIXEL,
+    "megapixels": PriceUnit.MEGAPIXEL,
+    "second": PriceUnit.SECOND,
+    "seconds": PriceUnit.SECOND,
+}
 
 
 def _get_json(url: str, **kwargs) -> dict:
@@ -55,9 +73,13 @@ def refresh_openrouter_models(api_key: str | None = None) -> str:
         if "text" not in outputs:
             spec["fixed_inputs"] = {"modalities": ["image"]}
         _, created = CatalogModel.objects.get_or_create(
-            provider="openrouter", model_id=model["id"],
-            defaults={"display_name": (model.get("name") or model["id"])[:200], "spec": spec,
-                      "enabled": True},
+            provider="openrouter",
+            model_id=model["id"],
+            defaults={
+                "display_name": (model.get("name") or model["id"])[:200],
+                "spec": spec,
+                "enabled": True,
+            },
         )
         added += created
     return f"OpenRouter: {len(models)} image models listed, {added} added."
@@ -72,8 +94,11 @@ def refresh_fal_prices(api_key: str | None) -> str:
         return "fal.ai: no key to ask for prices with (set FAL_KEY or pass --fal-key)."
     url = settings.FAL_API_BASE_URL.rstrip("/") + "/models/pricing"
     try:
-        body = _get_json(url, params=[("endpoint_id", m) for m in rows],
-                         headers={"Authorization": f"Key {api_key}"})
+        body = _get_json(
+            url,
+            params=[("endpoint_id", m) for m in rows],
+            headers={"Authorization": f"Key {api_key}"},
+        )
         prices = [p for p in body.get("prices") or [] if isinstance(p, dict)]
     except (httpx.HTTPError, ValueError) as exc:
         return f"fal.ai: prices not refreshed ({type(exc).__name__})."

@@ -81,8 +81,12 @@ def transport_errors(ctx: RunContext, label: str):
 class Retryable(Exception):
     """A failure worth retrying (429, 5xx, connection trouble), with the server's hint."""
 
-    def __init__(self, status: int | str, retry_after: float | None = None,
-                 final: ProviderError | None = None):
+    def __init__(
+        self,
+        status: int | str,
+        retry_after: float | None = None,
+        final: ProviderError | None = None,
+    ):
         super().__init__(status)
         self.status = status
         self.retry_after = retry_after
@@ -131,8 +135,9 @@ def with_retries(ctx: RunContext, label: str, call):
                         f"{'s' if attempt > 1 else ''}; try again later."
                     ) from None
                 raise outage(label, exc.status) from None
-            logger.info("%s answered %s; retrying in %.1f s (attempt %d)", label, exc.status,
-                        wait, attempt)
+            logger.info(
+                "%s answered %s; retrying in %.1f s (attempt %d)", label, exc.status, wait, attempt
+            )
             ctx.sleep(wait)
             delay = min(delay * 2, MAX_BACKOFF)
     raise AssertionError("unreachable")

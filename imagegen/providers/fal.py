@@ -68,8 +68,11 @@ class FalProvider(CloudProvider):
             body = {}
         detail, kind = _detail_text(body.get("detail") if isinstance(body, dict) else "")
         detail = errors.clean(detail, ctx)
-        error_type = (body.get("error_type") if isinstance(body, dict) else None) or \
-            response.headers.get("x-fal-error-type") or kind
+        error_type = (
+            (body.get("error_type") if isinstance(body, dict) else None)
+            or response.headers.get("x-fal-error-type")
+            or kind
+        )
         if status == 401:
             raise errors.rejected_key(self.label)
         if status in (402, 403) and any(w in detail.lower() for w in NO_CREDIT_WORDS):
@@ -82,8 +85,9 @@ class FalProvider(CloudProvider):
             raise errors.Retryable(status, errors.retry_after_seconds(response.headers))
         if status in (400, 404, 422):
             raise errors.invalid_parameters(self.label, detail)
-        raise errors.unexpected(self.label, response.headers.get("x-fal-request-id", ""),
-                                f"HTTP {status}")
+        raise errors.unexpected(
+            self.label, response.headers.get("x-fal-request-id", ""), f"HTTP {status}"
+        )
 
     def _own_url(self, url, request_id: str) -> str:
         """A URL the queue handed back, accepted only on the configured queue host."""
@@ -100,7 +104,8 @@ class FalProvider(CloudProvider):
         with httpx.Client(headers=self._headers(ctx.api_key), trust_env=False) as client:
             submit_url = f"{settings.FAL_QUEUE_BASE_URL.rstrip('/')}/{request.model}"
             submitted = self.parse_json(
-                self._request(ctx, client, "POST", submit_url, json=payload).content)
+                self._request(ctx, client, "POST", submit_url, json=payload).content
+            )
             if not isinstance(submitted, dict) or not submitted.get("request_id"):
                 raise errors.unexpected(self.label, "", "submit without request_id")
             request_id = str(submitted["request_id"])
@@ -113,8 +118,10 @@ class FalProvider(CloudProvider):
             interval = settings.PROVIDER_POLL_INTERVAL
             polls, logs = 0, []
             while True:
-                status = self.parse_json(self._request(
-                    ctx, client, "GET", status_url, params={"logs": "1"}).content, request_id)
+                status = self.parse_json(
+                    self._request(ctx, client, "GET", status_url, params={"logs": "1"}).content,
+                    request_id,
+                )
                 polls += 1
                 state = status.get("status") if isinstance(status, dict) else None
                 logs = status.get("logs") or logs if isinstance(status, dict) else logs
@@ -129,7 +136,8 @@ class FalProvider(CloudProvider):
                 if status.get("error_type") == "content_policy_violation":
                     raise errors.content_policy(self.label, reason)
             result = self.parse_json(
-                self._request(ctx, client, "GET", response_url).content, request_id)
+                self._request(ctx, client, "GET", response_url).content, request_id
+            )
         items = result.get("images") if isinstance(result, dict) else None
         if not isinstance(items, list) or not items:
             raise errors.unexpected(self.label, request_id, "result without images")
@@ -139,23 +147,33 @@ class FalProvider(CloudProvider):
             url = item.get("url") if isinstance(item, dict) else None
             if not isinstance(url, str):
                 raise errors.unexpected(self.label, request_id, "image without url")
-            images.append(GeneratedImage(url=url, seed=(seed + i if isinstance(seed, int)
-                                                        else None)))
+            images.append(
+                GeneratedImage(url=url, seed=(seed + i if isinstance(seed, int) else None))
+            )
         metadata = {
             "request_id": request_id,
             "polls": polls,
             "seed": seed,
-            "timings": {**(result.get("timings") or {}),
-                        "provider_seconds": round(time.monotonic() - started, 3)},
+            "timings": {
+                **(result.get("timings") or {}),
+                "provider_seconds": round(time.monotonic() - started, 3),
+            },
             "has_nsfw_concepts": result.get("has_nsfw_concepts"),
-            "logs": [errors.clean(line.get("message", ""), ctx) for line in logs[-20:]
-                     if isinstance(line, dict)],
+            "logs": [
+                errors.clean(line.get("message", ""), ctx)
+                for line in logs[-20:]
+                if isinstance(line, dict)
+            ],
         }
         cost, estimated = self._cost(spec, request, len(images))
-        return ProviderResult(images=images, request_id=request_id, cost_usd=cost,
-                              cost_is_estimate=estimated,
-                              seed=seed if isinstance(seed, int) else None,
-                              metadata={k: v for k, v in metadata.items() if v})
+        return ProviderResult(
+            images=images,
+            request_id=request_id,
+            cost_usd=cost,
+            cost_is_estimate=estimated,
+            seed=seed if isinstance(seed, int) else None,
+            metadata={k: v for k, v in metadata.items() if v},
+        )
 
     def _cost(self, spec, request, count: int):
         price = spec.price_usd
@@ -175,6 +193,7 @@ class FalProvider(CloudProvider):
 
     def check_key(self, api_key):
         url = f"{settings.FAL_API_BASE_URL.rstrip('/')}/models/pricing"
-        _, failure = self.probe_key(url, params={"endpoint_id": "fal-ai/flux/schnell"},
-                                    headers=self._headers(api_key))
+        _, failure = self.probe_key(
+            url, params={"endpoint_id": "fal-ai/flux/schnell"}, headers=self._headers(api_key)
+        )
         return failure or (True, "fal.ai accepted the key.")

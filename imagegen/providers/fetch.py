@@ -31,8 +31,13 @@ def trusted_netlocs() -> set[str]:
     """host:port of every configured provider base URL (the only hosts allowed plain http and
     private addresses, so a gateway on the local network or a test fake works)."""
     netlocs = set()
-    for name in ("OPENAI_BASE_URL", "OPENROUTER_BASE_URL", "REPLICATE_BASE_URL",
-                 "FAL_QUEUE_BASE_URL", "FAL_API_BASE_URL"):
+    for name in (
+        "OPENAI_BASE_URL",
+        "OPENROUTER_BASE_URL",
+        "REPLICATE_BASE_URL",
+        "FAL_QUEUE_BASE_URL",
+        "FAL_API_BASE_URL",
+    ):
         parts = urlsplit(getattr(settings, name, "") or "")
         if parts.hostname:
             netlocs.add(_netloc(parts))
@@ -73,8 +78,7 @@ def check_url(url: str, trusted: set[str]) -> None:
         raise UnsafeURL(f"The image host {parts.hostname!r} could not be resolved.") from None
     addresses = {info[4][0] for info in infos}
     if not addresses or not all(_is_public(a) for a in addresses):
-        raise UnsafeURL("The provider's image link points to a private or local address; "
-                        "refused.")
+        raise UnsafeURL("The provider's image link points to a private or local address; refused.")
 
 
 def decode_data_url(url: str) -> bytes:

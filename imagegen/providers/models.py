@@ -32,15 +32,19 @@ class CatalogModel(models.Model):
     builtin = models.BooleanField(default=False, editable=False)
     sort_order = models.PositiveSmallIntegerField(default=100)
     spec = models.JSONField(
-        default=dict, blank=True,
+        default=dict,
+        blank=True,
         help_text="What the model accepts: sizes, steps, cfg_scale, max_images, options, "
-                  "inputs (unified → native names); see imagegen/providers/catalog.json "
-                  "for examples.",
+        "inputs (unified → native names); see imagegen/providers/catalog.json "
+        "for examples.",
     )
     price_unit = models.CharField(max_length=10, choices=PriceUnit.choices, blank=True)
     price_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     price_override_usd = models.DecimalField(
-        max_digits=12, decimal_places=6, null=True, blank=True,
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
         help_text="Replaces the listed price in estimates when set.",
     )
     price_date = models.DateField(null=True, blank=True)

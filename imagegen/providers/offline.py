@@ -49,8 +49,9 @@ def render(prompt: str, seed: int, width: int, height: int, negative_prompt: str
     colors = _palette(digest)
     rng = random.Random(int.from_bytes(digest[:8], "big") ^ (seed & 0xFFFFFFFFFFFFFFFF))
 
-    gradient = Image.linear_gradient("L").rotate(rng.randrange(360), resample=Image.BILINEAR,
-                                                 expand=False, fillcolor=128)
+    gradient = Image.linear_gradient("L").rotate(
+        rng.randrange(360), resample=Image.BILINEAR, expand=False, fillcolor=128
+    )
     background = ImageOps.colorize(gradient, colors[0], colors[1])
     canvas = background.resize((width, height), Image.BILINEAR).convert("RGBA")
 
@@ -89,8 +90,9 @@ def _caption(canvas: Image.Image, prompt: str, seed: int, scale: int) -> None:
     lines = textwrap.wrap(prompt, chars_per_line)[:3] + [f"seed {seed}"]
     band_height = int(len(lines) * font_size * 1.3 + font_size)
     draw = ImageDraw.Draw(canvas)
-    draw.rectangle((0, canvas.height - band_height, canvas.width, canvas.height),
-                   fill=(0, 0, 0, 160))
+    draw.rectangle(
+        (0, canvas.height - band_height, canvas.width, canvas.height), fill=(0, 0, 0, 160)
+    )
     y = canvas.height - band_height + font_size // 2
     for line in lines:
         draw.text((font_size // 2, y), line, fill=(255, 255, 255, 255), font=font)
@@ -113,8 +115,9 @@ class OfflineProvider(Provider):
         for index in range(request.num_images):
             ctx.check()
             seed = request.seed + index
-            data = render(request.prompt, seed, request.width, request.height,
-                          request.negative_prompt)
+            data = render(
+                request.prompt, seed, request.width, request.height, request.negative_prompt
+            )
             images.append(GeneratedImage(data=data, seed=seed))
         remaining = settings.OFFLINE_PROVIDER_DELAY_MS / 1000 - (time.monotonic() - started)
         if remaining > 0:

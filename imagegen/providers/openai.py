@@ -55,8 +55,11 @@ def raise_openai_error(exc: Exception, label: str, ctx: RunContext) -> None:
         raise errors.no_credit(label, message) from None
     if status == 429:
         raise errors.Retryable(429, errors.retry_after_seconds(exc.response.headers)) from None
-    if code in CONTENT_POLICY_CODES or metadata.get("reasons") or \
-            metadata.get("error_type") == "content_policy_violation":
+    if (
+        code in CONTENT_POLICY_CODES
+        or metadata.get("reasons")
+        or metadata.get("error_type") == "content_policy_violation"
+    ):
         reasons = ", ".join(map(str, metadata.get("reasons") or []))
         raise errors.content_policy(label, errors.clean(reasons or message, ctx)) from None
     if status in (400, 404, 409, 422):
@@ -74,8 +77,13 @@ class OpenAIProvider(CloudProvider):
 
     def generate(self, request: GenerationRequest, ctx: RunContext) -> ProviderResult:
         spec = self.spec(ctx, request.model)
-        body = {"model": request.model, "prompt": request.prompt, "n": request.num_images,
-                "size": f"{request.width}x{request.height}", **request.params}
+        body = {
+            "model": request.model,
+            "prompt": request.prompt,
+            "n": request.num_images,
+            "size": f"{request.width}x{request.height}",
+            **request.params,
+        }
         if request.model.startswith("dall-e"):
             body["response_format"] = "b64_json"
         client = make_client(ctx.api_key, settings.OPENAI_BASE_URL, ctx)
@@ -98,7 +106,6 @@ class OpenAIProvider(CloudProvider):
             if not isinstance(item, dict):
                 raise errors.unexpected(self.label, request_id, "data[] item")
             if item.get("b64_json"):
-
                 images.append(GeneratedImage(data=decode_base64(item["b64_json"])))
             elif item.get("url"):
                 images.append(GeneratedImage(url=item["url"]))
@@ -113,9 +120,13 @@ class OpenAIProvider(CloudProvider):
             "quality": data.get("quality"),
             "timings": {"provider_seconds": round(time.monotonic() - started, 3)},
         }
-        return ProviderResult(images=images, request_id=request_id, cost_usd=cost,
-                              cost_is_estimate=estimated,
-                              metadata={k: v for k, v in metadata.items() if v})
+        return ProviderResult(
+            images=images,
+            request_id=request_id,
+            cost_usd=cost,
+            cost_is_estimate=estimated,
+            metadata={k: v for k, v in metadata.items() if v},
+        )
 
     def _cost(self, spec, request, usage) -> tuple[Decimal | None, bool]:
         prices = spec.price_table.get("tokens_per_million")
@@ -124,9 +135,11 @@ class OpenAIProvider(CloudProvider):
             text_in = details.get("text_tokens", usage.get("input_tokens", 0)) or 0
             image_in = details.get("image_tokens", 0) or 0
             output = usage.get("output_tokens", 0) or 0
-            total = (Decimal(text_in) * Decimal(str(prices.get("input_text", 0)))
-                     + Decimal(image_in) * Decimal(str(prices.get("input_image", 0)))
-                     + Decimal(output) * Decimal(str(prices.get("output", 0)))) / 1_000_000
+            total = (
+                Decimal(text_in) * Decimal(str(prices.get("input_text", 0)))
+                + Decimal(image_in) * Decimal(str(prices.get("input_image", 0)))
+                + Decimal(output) * Decimal(str(prices.get("output", 0)))
+            ) / 1_000_000
             return total.quantize(Decimal("0.000001")), False
         return self.price(spec, request), True
 

@@ -69,19 +69,28 @@ class OpenRouterProvider(CloudProvider):
             images.append(GeneratedImage(url=url))
         if not images:
             said = errors.clean(message.get("content") or "", ctx)[:200]
-            raise ProviderError(f"{self.label} returned no image"
-                                + (f"; the model said: {said}" if said else "."))
+            raise ProviderError(
+                f"{self.label} returned no image" + (f"; the model said: {said}" if said else ".")
+            )
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         cost, estimated = self.price(spec, request), True
         if usage.get("cost") is not None:
             with contextlib.suppress(InvalidOperation):
                 cost, estimated = Decimal(str(usage["cost"])).quantize(Decimal("0.000001")), False
-        metadata = {"request_id": request_id, "provider": data.get("provider"),
-                    "usage": usage, "text": errors.clean(message.get("content") or "", ctx),
-                    "timings": {"provider_seconds": round(time.monotonic() - started, 3)}}
-        return ProviderResult(images=images, request_id=request_id, cost_usd=cost,
-                              cost_is_estimate=estimated,
-                              metadata={k: v for k, v in metadata.items() if v})
+        metadata = {
+            "request_id": request_id,
+            "provider": data.get("provider"),
+            "usage": usage,
+            "text": errors.clean(message.get("content") or "", ctx),
+            "timings": {"provider_seconds": round(time.monotonic() - started, 3)},
+        }
+        return ProviderResult(
+            images=images,
+            request_id=request_id,
+            cost_usd=cost,
+            cost_is_estimate=estimated,
+            metadata={k: v for k, v in metadata.items() if v},
+        )
 
     def _raise_embedded_error(self, data: dict, ctx: RunContext) -> None:
         error = data.get("error")
@@ -112,4 +121,5 @@ class OpenRouterProvider(CloudProvider):
         info = (response.json() or {}).get("data") or {}
         left = info.get("limit_remaining")
         return True, "OpenRouter accepted the key" + (
-            f" ({left} USD of its limit left)." if left is not None else ".")
+            f" ({left} USD of its limit left)." if left is not None else "."
+        )

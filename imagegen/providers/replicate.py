@@ -40,11 +40,13 @@ class ReplicateProvider(CloudProvider):
 
     def _client(self, api_key: str, seconds: float = 30.0):
         timeout = httpx.Timeout(min(max(seconds, 1.0), 60.0), connect=10.0)
-        return replicate_sdk.Client(api_token=api_key, base_url=settings.REPLICATE_BASE_URL,
-                                    timeout=timeout)
+        return replicate_sdk.Client(
+            api_token=api_key, base_url=settings.REPLICATE_BASE_URL, timeout=timeout
+        )
 
     def _call(self, ctx: RunContext, fn):
         """One SDK call with errors in words; 429/5xx/connection problems are retried."""
+
         def attempt():
             try:
                 with errors.transport_errors(ctx, self.label):
@@ -77,11 +79,13 @@ class ReplicateProvider(CloudProvider):
         version = version or spec.version
         started = time.monotonic()
         if version:
-            prediction = self._call(ctx, lambda: client.predictions.create(
-                version=version, input=payload))
+            prediction = self._call(
+                ctx, lambda: client.predictions.create(version=version, input=payload)
+            )
         else:
-            prediction = self._call(ctx, lambda: client.predictions.create(
-                model=model, input=payload))
+            prediction = self._call(
+                ctx, lambda: client.predictions.create(model=model, input=payload)
+            )
         ctx.remote_handle = (client, prediction.id)
 
         interval = settings.PROVIDER_POLL_INTERVAL
@@ -114,12 +118,19 @@ class ReplicateProvider(CloudProvider):
         if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
             raise errors.unexpected(self.label, prediction.id, "output is not image links")
         seed = request.seed if spec.seed else None
-        images = [GeneratedImage(url=url, seed=(seed + i if seed is not None else None))
-                  for i, url in enumerate(urls)]
+        images = [
+            GeneratedImage(url=url, seed=(seed + i if seed is not None else None))
+            for i, url in enumerate(urls)
+        ]
         cost, estimated = self._cost(spec, request, len(images), metrics)
-        return ProviderResult(images=images, request_id=prediction.id, cost_usd=cost,
-                              cost_is_estimate=estimated, seed=seed,
-                              metadata={k: v for k, v in metadata.items() if v})
+        return ProviderResult(
+            images=images,
+            request_id=prediction.id,
+            cost_usd=cost,
+            cost_is_estimate=estimated,
+            seed=seed,
+            metadata={k: v for k, v in metadata.items() if v},
+        )
 
     def _cost(self, spec, request, count: int, metrics: dict):
         price = spec.price_usd

@@ -14,7 +14,11 @@ def test_quick_ingest_run_prints_the_figure_row(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
     result = subprocess.run(
         [sys.executable, "bench/run.py", "--quick", "--only", "ingest"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     summary = result.stdout.split("All figures", 1)[1]
@@ -27,7 +31,10 @@ def test_quick_ingest_run_prints_the_figure_row(tmp_path):
 def test_unknown_figure_is_refused():
     result = subprocess.run(
         [sys.executable, "bench/run.py", "--only", "nonsense"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "unknown figures: nonsense" in result.stderr

@@ -13,12 +13,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def log_in(page, client, live_server, user):
     client.force_login(user)
     cookie = client.cookies["sessionid"]
-    page.context.add_cookies([{"name": "sessionid", "value": cookie.value,
-                               "url": live_server.url}])
+    page.context.add_cookies([{"name": "sessionid", "value": cookie.value, "url": live_server.url}])
 
 
-def test_filter_favorite_with_the_keyboard_and_bulk_move(page, live_server, client, owner,
-                                                         settings):
+def test_filter_favorite_with_the_keyboard_and_bulk_move(
+    page, live_server, client, owner, settings
+):
     first = make_image(owner, prompt="a red lighthouse", width=32, height=32)
     second = make_image(owner, prompt="a lighthouse at night", width=32, height=32)
     forest = make_image(owner, prompt="a blue forest", width=32, height=32)
@@ -56,15 +56,19 @@ def test_filter_favorite_with_the_keyboard_and_bulk_move(page, live_server, clie
     page.click('#bulk-bar button[data-bulk="move"]')
     page.wait_for_function("document.querySelector('#bulk-message').textContent.includes('2')")
     assert set(Image.objects.filter(project=project).values_list("pk", flat=True)) == {
-        first.pk, second.pk}
+        first.pk,
+        second.pk,
+    }
 
     # Drag the forest picture onto the project in the side panel.
     page.fill("#filter-q", "")
     page.wait_for_function("document.querySelectorAll('#grid .tile[data-id]').length === 3")
     page.locator(f'.tile[data-id="{forest.pk}"]').drag_to(
-        page.locator(f'.project-drop[data-project="{project.pk}"]'))
-    page.wait_for_function("document.querySelector('#bulk-message').textContent"
-                           ".includes('moved to')")
+        page.locator(f'.project-drop[data-project="{project.pk}"]')
+    )
+    page.wait_for_function(
+        "document.querySelector('#bulk-message').textContent.includes('moved to')"
+    )
     assert Image.objects.get(pk=forest.pk).project_id == project.pk
     page.screenshot(path=str(settings.STORAGE_DIR.parent / "gallery.png"))
 

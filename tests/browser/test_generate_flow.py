@@ -7,8 +7,7 @@ from tests.users import PASSWORD
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_log_in_generate_and_see_the_image_without_reloading(page, live_server, owner,
-                                                             settings):
+def test_log_in_generate_and_see_the_image_without_reloading(page, live_server, owner, settings):
     settings.OFFLINE_PROVIDER_DELAY_MS = 500  # long enough to see the running state
     page.goto(f"{live_server.url}/generate/")
     page.fill("#id_username", "owner")
@@ -23,9 +22,7 @@ def test_log_in_generate_and_see_the_image_without_reloading(page, live_server, 
     page.click("button.primary")
 
     page.wait_for_selector(".status-panel[data-status=succeeded]")
-    page.wait_for_function(
-        "document.querySelector('img.result-image')?.naturalWidth > 0"
-    )
+    page.wait_for_function("document.querySelector('img.result-image')?.naturalWidth > 0")
     assert page.locator(".status-panel .status").inner_text().startswith("Succeeded")
     assert page.evaluate("window.__marker") == "same page"
     page.screenshot(path=str(settings.STORAGE_DIR.parent / "generate.png"))
@@ -34,8 +31,7 @@ def test_log_in_generate_and_see_the_image_without_reloading(page, live_server, 
 def test_error_is_shown_in_words_next_to_the_field(page, live_server, owner, client):
     client.force_login(owner)
     cookie = client.cookies["sessionid"]
-    page.context.add_cookies([{"name": "sessionid", "value": cookie.value,
-                               "url": live_server.url}])
+    page.context.add_cookies([{"name": "sessionid", "value": cookie.value, "url": live_server.url}])
     page.goto(f"{live_server.url}/generate/")
     page.fill("#id_prompt", "too wide")
     page.fill("#id_width", "5000")
@@ -45,12 +41,12 @@ def test_error_is_shown_in_words_next_to_the_field(page, live_server, owner, cli
     assert "64 to 2048" in error.inner_text()
 
 
-def test_switching_model_fits_steps_and_cfg_to_it(page, live_server, owner, client,
-                                                  monkeypatch):
+def test_switching_model_fits_steps_and_cfg_to_it(page, live_server, owner, client, monkeypatch):
     monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_x")
     client.force_login(owner)
-    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                               "url": live_server.url}])
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
     page.goto(f"{live_server.url}/generate/")
     page.fill("#id_steps", "20")
     page.select_option("#id_provider", "replicate")

@@ -14,8 +14,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def generate_page(page, live_server, owner, client):
     client.force_login(owner)
-    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                               "url": live_server.url}])
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
     page.goto(f"{live_server.url}/generate/")
     return page
 
@@ -57,13 +58,17 @@ def test_variation_count_is_previewed_and_fans_out(generate_page):
     page.fill("#id_prompt", "a {red|blue} kite")
     page.click("button.primary")
     page.wait_for_function(
-        "document.querySelectorAll('.status-panel[data-status=succeeded]').length === 2")
+        "document.querySelectorAll('.status-panel[data-status=succeeded]').length === 2"
+    )
     assert sorted(Generation.objects.values_list("prompt", flat=True)) == [
-        "a blue kite", "a red kite"]
+        "a blue kite",
+        "a red kite",
+    ]
 
 
-def test_enhanced_prompt_replaces_the_prompt_only_when_accepted(generate_page, settings,
-                                                                 monkeypatch):
+def test_enhanced_prompt_replaces_the_prompt_only_when_accepted(
+    generate_page, settings, monkeypatch
+):
     page = generate_page
     with FakeOpenRouter() as fake:
         settings.OPENROUTER_BASE_URL = fake.base_url + "/api/v1"
@@ -151,8 +156,9 @@ def test_shortcuts_preference_off_disables_ctrl_enter(page, live_server, owner, 
     prefs.shortcuts_enabled = False
     prefs.save(update_fields=["shortcuts_enabled"])
     client.force_login(owner)
-    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                               "url": live_server.url}])
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
     page.goto(f"{live_server.url}/generate/")
     assert page.get_attribute("body", "data-shortcuts") == "off"
     page.fill("#id_prompt", "no shortcuts please")

@@ -11,8 +11,9 @@ KEY = "sk-browser-ABCDEFGHIJKLMNOP-9876"
 
 def log_in(page, live_server, client, user):
     client.force_login(user)
-    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                               "url": live_server.url}])
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
 
 
 def test_add_a_key_and_see_it_masked(page, live_server, owner, client):

@@ -16,29 +16,64 @@ def at(text: str, tz: str = "UTC") -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(tz))
 
 
-def finished(owner, created: str | datetime, *, status=Status.SUCCEEDED, latency_ms=1000,
-             cost=None, estimate=True, images=1, image_bytes=100, error="", project=None,
-             provider="offline", model="offline-shapes", favorite=False,
-             record=True) -> Generation:
+def finished(
+    owner,
+    created: str | datetime,
+    *,
+    status=Status.SUCCEEDED,
+    latency_ms=1000,
+    cost=None,
+    estimate=True,
+    images=1,
+    image_bytes=100,
+    error="",
+    project=None,
+    provider="offline",
+    model="offline-shapes",
+    favorite=False,
+    record=True,
+) -> Generation:
     """A finished generation created at ``created`` (UTC text or datetime), recorded in the
     rollup unless ``record`` is False."""
     created_at = at(created) if isinstance(created, str) else created
     started = created_at + timedelta(seconds=1)
     generation = Generation.objects.create(
-        owner=owner, project=project, provider=provider, model=model, prompt="p", width=64,
-        height=64, num_images=max(images, 1), status=status, error=error,
-        cost_usd=None if cost is None else Decimal(cost), cost_is_estimate=estimate,
-        created_at=created_at, started_at=started,
+        owner=owner,
+        project=project,
+        provider=provider,
+        model=model,
+        prompt="p",
+        width=64,
+        height=64,
+        num_images=max(images, 1),
+        status=status,
+        error=error,
+        cost_usd=None if cost is None else Decimal(cost),
+        cost_is_estimate=estimate,
+        created_at=created_at,
+        started_at=started,
         finished_at=started + timedelta(milliseconds=latency_ms),
     )
     if status == Status.SUCCEEDED:
-        Image.objects.bulk_create([
-            Image(generation=generation, owner=owner, project=project, index=i,
-                  file=f"images/{generation.pk}-{i}.png", thumbnail="t.webp", width=64,
-                  height=64, format="PNG", bytes=image_bytes, sha256=f"{generation.pk}-{i}",
-                  favorite=favorite)
-            for i in range(images)
-        ])
+        Image.objects.bulk_create(
+            [
+                Image(
+                    generation=generation,
+                    owner=owner,
+                    project=project,
+                    index=i,
+                    file=f"images/{generation.pk}-{i}.png",
+                    thumbnail="t.webp",
+                    width=64,
+                    height=64,
+                    format="PNG",
+                    bytes=image_bytes,
+                    sha256=f"{generation.pk}-{i}",
+                    favorite=favorite,
+                )
+                for i in range(images)
+            ]
+        )
     if record:
         assert record_generation_finished(generation)
     return generation
@@ -48,7 +83,14 @@ def live(owner, *, cost=None, images=1, status=Status.QUEUED, created=None) -> G
     """A queued (or running) generation holding an estimate."""
     fields = {"created_at": at(created)} if created else {}
     return Generation.objects.create(
-        owner=owner, provider="offline", model="offline-shapes", prompt="p", width=64,
-        height=64, num_images=images, status=status,
-        cost_usd=None if cost is None else Decimal(cost), **fields,
+        owner=owner,
+        provider="offline",
+        model="offline-shapes",
+        prompt="p",
+        width=64,
+        height=64,
+        num_images=images,
+        status=status,
+        cost_usd=None if cost is None else Decimal(cost),
+        **fields,
     )

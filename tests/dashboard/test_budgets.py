@@ -18,14 +18,16 @@ pytestmark = pytest.mark.usefixtures("priced")  # the $0.40-an-image provider
 
 
 def submit(client, num_images=1):
-    return client.post("/api/generate", {"prompt": "a fox", "provider": "priced",
-                                         "num_images": num_images}, format="json")
+    return client.post(
+        "/api/generate",
+        {"prompt": "a fox", "provider": "priced", "num_images": num_images},
+        format="json",
+    )
 
 
 @pytest.mark.django_db
 class TestMonthlyBudget:
-    def test_submission_over_the_monthly_budget_is_a_400_that_says_why(self, settings,
-                                                                      owner_api):
+    def test_submission_over_the_monthly_budget_is_a_400_that_says_why(self, settings, owner_api):
         settings.DEFAULT_MONTHLY_BUDGET_USD = Decimal("1.00")
         assert submit(owner_api, 2).status_code == 202  # $0.80 now running
         response = submit(owner_api, 1)
@@ -73,8 +75,9 @@ class TestMonthlyBudget:
 
 @pytest.mark.django_db
 class TestDailyImageLimit:
-    def test_submission_over_the_daily_image_limit_is_a_429_that_says_why(self, settings,
-                                                                         owner, owner_api):
+    def test_submission_over_the_daily_image_limit_is_a_429_that_says_why(
+        self, settings, owner, owner_api
+    ):
         settings.DEFAULT_DAILY_IMAGE_LIMIT = 3
         finished(owner, timezone.now(), images=2)
         response = submit(owner_api, 2)
@@ -93,9 +96,17 @@ class TestDailyImageLimit:
     def test_generate_page_shows_the_refusal_next_to_the_field(self, settings, client, owner):
         settings.DEFAULT_DAILY_IMAGE_LIMIT = 1
         client.force_login(owner)
-        response = client.post("/generate/", {"prompt": "x", "provider": "priced",
-                                              "model": "scripted-1", "width": 64,
-                                              "height": 64, "num_images": 2})
+        response = client.post(
+            "/generate/",
+            {
+                "prompt": "x",
+                "provider": "priced",
+                "model": "scripted-1",
+                "width": 64,
+                "height": 64,
+                "num_images": 2,
+            },
+        )
         assert response.status_code == 400
         assert "your limit is 1 images a day" in response.content.decode()
 
@@ -116,13 +127,20 @@ class TestTeamBudget:
         TeamBudget.objects.create(monthly_budget_usd=Decimal("0.30"))
         assert submit(owner_api, 1).status_code == 400
 
-    def test_generate_page_shows_a_budget_refusal_as_a_form_error(self, settings, client,
-                                                                 owner):
+    def test_generate_page_shows_a_budget_refusal_as_a_form_error(self, settings, client, owner):
         settings.TEAM_MONTHLY_BUDGET_USD = Decimal("0.10")
         client.force_login(owner)
-        response = client.post("/generate/", {"prompt": "x", "provider": "priced",
-                                              "model": "scripted-1", "width": 64,
-                                              "height": 64, "num_images": 1})
+        response = client.post(
+            "/generate/",
+            {
+                "prompt": "x",
+                "provider": "priced",
+                "model": "scripted-1",
+                "width": 64,
+                "height": 64,
+                "num_images": 1,
+            },
+        )
         assert response.status_code == 400
         assert "team&#x27;s monthly budget of $0.10" in response.content.decode()
 
@@ -135,11 +153,22 @@ class TestBudgetEndpoint:
         finished(owner, timezone.now(), cost="0.60", estimate=False, images=3)
         live(owner, cost="0.25", images=2)
         body = owner_api.get("/api/dashboard/budget").json()
-        assert body["monthly"] == {"limit_usd": "1.000000", "spent_usd": "0.600000",
-                                   "running_usd": "0.250000", "used_usd": "0.850000",
-                                   "left_usd": "0.150000", "percent": 85.0}
-        assert body["daily_images"] == {"limit": 10, "made": 3, "running": 2, "used": 5,
-                                        "left": 5, "percent": 50.0}
+        assert body["monthly"] == {
+            "limit_usd": "1.000000",
+            "spent_usd": "0.600000",
+            "running_usd": "0.250000",
+            "used_usd": "0.850000",
+            "left_usd": "0.150000",
+            "percent": 85.0,
+        }
+        assert body["daily_images"] == {
+            "limit": 10,
+            "made": 3,
+            "running": 2,
+            "used": 5,
+            "left": 5,
+            "percent": 50.0,
+        }
         assert body["team_monthly"] is None
         assert body["warning"] is True
         assert body["warnings"] == ["This request reaches 85% of your monthly budget."]
@@ -193,8 +222,9 @@ def test_two_parallel_submissions_cannot_overshoot_the_budget(settings, monkeypa
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_users_in_parallel_cannot_overshoot_the_team_budget(settings, monkeypatch,
-                                                                owner, member):
+def test_two_users_in_parallel_cannot_overshoot_the_team_budget(
+    settings, monkeypatch, owner, member
+):
     settings.TEAM_MONTHLY_BUDGET_USD = Decimal("0.50")
     monkeypatch.setattr(services, "enqueue_generation", lambda generation_id: None)
     barrier = threading.Barrier(2)

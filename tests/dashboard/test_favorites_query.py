@@ -8,8 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from tests.dashboard.helpers import finished
 from tests.users import client_for
 
-sqlite_only = pytest.mark.skipif("connection.vendor != 'sqlite'",
-                                 reason="SQLite's query plan; PostgreSQL matches either form")
+sqlite_only = pytest.mark.skipif(
+    "connection.vendor != 'sqlite'", reason="SQLite's query plan; PostgreSQL matches either form"
+)
 
 
 def _plans(queries, *needles) -> list[str]:

@@ -16,8 +16,14 @@ RANGE = "from=2025-03-01&to=2025-03-05"
 def history(owner, member):
     finished(owner, "2025-03-01 10:00", cost="0.10", estimate=False, images=2)
     finished(owner, "2025-03-03 09:00", status=Status.FAILED, error="Timed out after 120 s.")
-    finished(member, "2025-03-02 10:00", cost="1.00", estimate=False,
-             provider="scripted", model="scripted-1")
+    finished(
+        member,
+        "2025-03-02 10:00",
+        cost="1.00",
+        estimate=False,
+        provider="scripted",
+        model="scripted-1",
+    )
 
 
 def test_dashboard_shows_cards_chart_models_and_failures(client, owner, history):
@@ -30,8 +36,9 @@ def test_dashboard_shows_cards_chart_models_and_failures(client, owner, history)
     assert "scripted-1" not in body  # the member's model
     assert "Timed out" in body
     assert 'id="usage-users"' not in body and 'id="usage-projects"' not in body
-    assert "/api/dashboard/usage?from=2025-03-01&amp;to=2025-03-05&amp;by=model&amp;format=csv" \
-        in body
+    assert (
+        "/api/dashboard/usage?from=2025-03-01&amp;to=2025-03-05&amp;by=model&amp;format=csv" in body
+    )
 
 
 def test_staff_see_the_team_per_user_and_per_project(client, admin_user, history):
@@ -59,8 +66,9 @@ def test_bad_range_shows_the_error_and_the_default_range(client, owner):
     assert "Must not be after" in response.content.decode()
 
 
-def test_dashboard_page_query_count_does_not_grow(client, admin_user, owner, member,
-                                                  django_assert_max_num_queries):
+def test_dashboard_page_query_count_does_not_grow(
+    client, admin_user, owner, member, django_assert_max_num_queries
+):
     for day in range(1, 6):
         for user in (owner, member):
             finished(user, f"2025-03-0{day} 10:00", cost="0.01")

@@ -12,10 +12,27 @@ from tests.dashboard.helpers import finished, live
 
 pytestmark = pytest.mark.django_db
 
-COMPARED = ("day", "owner_id", "project_id", "provider", "model", "failure_kind",
-            "generations", "succeeded", "failed", "canceled", "images", "image_bytes",
-            "spend_reported_micros", "spend_estimated_micros", "latency_count",
-            "latency_sum_ms", "latency_max_ms", "latency_b03", "latency_b06")
+COMPARED = (
+    "day",
+    "owner_id",
+    "project_id",
+    "provider",
+    "model",
+    "failure_kind",
+    "generations",
+    "succeeded",
+    "failed",
+    "canceled",
+    "images",
+    "image_bytes",
+    "spend_reported_micros",
+    "spend_estimated_micros",
+    "latency_count",
+    "latency_sum_ms",
+    "latency_max_ms",
+    "latency_b03",
+    "latency_b06",
+)
 
 
 def snapshot():
@@ -27,8 +44,12 @@ def test_recording_twice_counts_once(owner):
     assert record_generation_finished(generation) is False
     assert record_generation_finished(generation.pk) is False
     row = DailyUsage.objects.get()
-    assert (row.generations, row.succeeded, row.images, row.spend_reported_micros) == \
-        (1, 1, 2, 40_000)
+    assert (row.generations, row.succeeded, row.images, row.spend_reported_micros) == (
+        1,
+        1,
+        2,
+        40_000,
+    )
 
 
 def test_unfinished_generation_is_not_recorded(owner):
@@ -49,14 +70,14 @@ def test_generations_sharing_a_key_add_up_in_one_row(owner):
 
 
 def test_failures_are_rows_of_their_kind_and_carry_no_spend(owner):
-    finished(owner, "2025-03-04 10:00", status=Status.FAILED, error="Timed out after 120 s.",
-             cost="0.50")
+    finished(
+        owner, "2025-03-04 10:00", status=Status.FAILED, error="Timed out after 120 s.", cost="0.50"
+    )
     finished(owner, "2025-03-04 10:00", status=Status.CANCELED, cost="0.50")
     rows = {r.failure_kind: r for r in DailyUsage.objects.all()}
     assert rows["timeout"].failed == 1
     assert rows[""].canceled == 1
-    assert all(r.spend_estimated_micros == r.images == r.latency_count == 0
-               for r in rows.values())
+    assert all(r.spend_estimated_micros == r.images == r.latency_count == 0 for r in rows.values())
 
 
 def test_latency_buckets_have_inclusive_upper_bounds():
@@ -95,4 +116,6 @@ def test_rebuild_leaves_days_outside_its_range_alone(owner):
     DailyUsage.objects.update(generations=7)
     rebuild_rollups(date(2025, 3, 1), date(2025, 3, 31))
     assert dict(DailyUsage.objects.values_list("day", "generations")) == {
-        date(2025, 2, 10): 7, date(2025, 3, 4): 1}
+        date(2025, 2, 10): 7,
+        date(2025, 3, 4): 1,
+    }

@@ -39,21 +39,36 @@ def trend_days(api, start: str, end: str) -> dict[str, int]:
     return {p["date"]: p["generations"] for p in body["points"]}
 
 
-@pytest.mark.parametrize(("zone", "created", "expected"), [
-    # Tokyo (+9): 14:30 UTC is 23:30 on the 1st, 15:30 UTC is 00:30 on the 2nd.
-    ("Asia/Tokyo", ["2025-03-01 14:30", "2025-03-01 15:30"],
-     {"2025-03-01": 1, "2025-03-02": 1, "2025-03-03": 0}),
-    # Kolkata (+5:30): a minute either side of local midnight.
-    ("Asia/Kolkata", ["2025-03-01 18:29", "2025-03-01 18:31"],
-     {"2025-03-01": 1, "2025-03-02": 1, "2025-03-03": 0}),
-    # Kathmandu (+5:45).
-    ("Asia/Kathmandu", ["2025-03-01 18:14", "2025-03-01 18:15", "2025-03-02 18:14"],
-     {"2025-03-01": 1, "2025-03-02": 2, "2025-03-03": 0}),
-    # New York (-5): 04:59 UTC on the 2nd is 23:59 on the 1st there, 05:00 is midnight,
-    # and 04:00 UTC on the 4th is 23:00 on the 3rd.
-    ("America/New_York", ["2025-03-02 04:59", "2025-03-02 05:00", "2025-03-04 04:00"],
-     {"2025-03-01": 1, "2025-03-02": 1, "2025-03-03": 1}),
-])
+@pytest.mark.parametrize(
+    ("zone", "created", "expected"),
+    [
+        # Tokyo (+9): 14:30 UTC is 23:30 on the 1st, 15:30 UTC is 00:30 on the 2nd.
+        (
+            "Asia/Tokyo",
+            ["2025-03-01 14:30", "2025-03-01 15:30"],
+            {"2025-03-01": 1, "2025-03-02": 1, "2025-03-03": 0},
+        ),
+        # Kolkata (+5:30): a minute either side of local midnight.
+        (
+            "Asia/Kolkata",
+            ["2025-03-01 18:29", "2025-03-01 18:31"],
+            {"2025-03-01": 1, "2025-03-02": 1, "2025-03-03": 0},
+        ),
+        # Kathmandu (+5:45).
+        (
+            "Asia/Kathmandu",
+            ["2025-03-01 18:14", "2025-03-01 18:15", "2025-03-02 18:14"],
+            {"2025-03-01": 1, "2025-03-02": 2, "2025-03-03": 0},
+        ),
+        # New York (-5): 04:59 UTC on the 2nd is 23:59 on the 1st there, 05:00 is midnight,
+        # and 04:00 UTC on the 4th is 23:00 on the 3rd.
+        (
+            "America/New_York",
+            ["2025-03-02 04:59", "2025-03-02 05:00", "2025-03-04 04:00"],
+            {"2025-03-01": 1, "2025-03-02": 1, "2025-03-03": 1},
+        ),
+    ],
+)
 def test_trends_follow_the_viewers_own_midnight(owner, owner_api, zone, created, expected):
     for moment in created:
         finished(owner, moment)
@@ -78,22 +93,36 @@ def test_a_daylight_saving_day_has_its_own_length(owner, owner_api):
     """New York sprang forward on 9 March 2025: that local day lasted 23 hours, from 05:00
     UTC to 04:00 UTC the next day."""
     set_zone(owner, "America/New_York")
-    for moment in ("2025-03-09 04:59", "2025-03-09 05:00", "2025-03-10 03:59",
-                   "2025-03-10 04:00", "2025-11-02 04:00", "2025-11-03 04:59",
-                   "2025-11-03 05:00"):
+    for moment in (
+        "2025-03-09 04:59",
+        "2025-03-09 05:00",
+        "2025-03-10 03:59",
+        "2025-03-10 04:00",
+        "2025-11-02 04:00",
+        "2025-11-03 04:59",
+        "2025-11-03 05:00",
+    ):
         finished(owner, moment)
     assert trend_days(owner_api, "2025-03-08", "2025-03-10") == {
-        "2025-03-08": 1, "2025-03-09": 2, "2025-03-10": 1}
+        "2025-03-08": 1,
+        "2025-03-09": 2,
+        "2025-03-10": 1,
+    }
     # Fell back on 2 November: that day lasted 25 hours, from 04:00 to 05:00 UTC next day.
     assert trend_days(owner_api, "2025-11-01", "2025-11-03") == {
-        "2025-11-01": 0, "2025-11-02": 2, "2025-11-03": 1}
+        "2025-11-01": 0,
+        "2025-11-02": 2,
+        "2025-11-03": 1,
+    }
 
 
 def test_range_totals_and_breakdowns_use_the_viewers_days(owner, owner_api):
-    finished(owner, "2025-03-01 14:30", cost="0.10", estimate=False, images=2,
-             model="offline-shapes")
-    finished(owner, "2025-03-01 15:30", cost="0.20", estimate=False, images=1,
-             model="offline-noise")
+    finished(
+        owner, "2025-03-01 14:30", cost="0.10", estimate=False, images=2, model="offline-shapes"
+    )
+    finished(
+        owner, "2025-03-01 15:30", cost="0.20", estimate=False, images=1, model="offline-noise"
+    )
     finished(owner, "2025-03-02 16:00", status=Status.FAILED, error="Timed out after 9 s.")
     set_zone(owner, "Asia/Tokyo")
     stats = owner_api.get("/api/dashboard/stats?from=2025-03-02&to=2025-03-02").json()
@@ -102,9 +131,12 @@ def test_range_totals_and_breakdowns_use_the_viewers_days(owner, owner_api):
     assert stats["spend"]["range"]["total_usd"] == "0.200000"
     usage = owner_api.get("/api/dashboard/usage?from=2025-03-02&to=2025-03-03").json()
     assert [(r["model"], r["generations"], r["failures"]) for r in usage["rows"]] == [
-        ("offline-noise", 1, 0), ("offline-shapes", 1, 1)]
+        ("offline-noise", 1, 0),
+        ("offline-shapes", 1, 1),
+    ]
     csv_text = owner_api.get(
-        "/api/dashboard/usage?from=2025-03-01&to=2025-03-01&format=csv").content.decode()
+        "/api/dashboard/usage?from=2025-03-01&to=2025-03-01&format=csv"
+    ).content.decode()
     assert csv_text.splitlines()[1].startswith("offline,offline-shapes,1,1,0,0,2,")
 
 
@@ -153,17 +185,27 @@ def test_counting_from_the_generations_gives_the_rollups_figures(owner, member, 
     project), counted from the generations alone, equals the rollup's."""
     rng = random.Random(7)
     garden = Project.objects.create(owner=owner, name="Garden")
-    errors = ["Timed out after 5 s.", "Rate limited by fal", "The provider said no.",
-              "Could not store the image: the disk is full."]
+    errors = [
+        "Timed out after 5 s.",
+        "Rate limited by fal",
+        "The provider said no.",
+        "Could not store the image: the disk is full.",
+    ]
     for user in (owner, member):
         for _ in range(60):
             status = rng.choice([Status.SUCCEEDED] * 3 + [Status.FAILED, Status.CANCELED])
-            finished(user, at("2025-03-01 00:00") + timedelta(minutes=rng.randrange(0, 14400)),
-                     status=status, images=rng.randint(1, 3), cost=f"0.{rng.randint(1, 999):03d}",
-                     estimate=rng.random() < 0.5, latency_ms=rng.randrange(-5, 400_000),
-                     error=rng.choice(errors) if status == Status.FAILED else "",
-                     model=rng.choice(["offline-shapes", "offline-noise"]),
-                     project=rng.choice([None, garden]) if user == owner else None)
+            finished(
+                user,
+                at("2025-03-01 00:00") + timedelta(minutes=rng.randrange(0, 14400)),
+                status=status,
+                images=rng.randint(1, 3),
+                cost=f"0.{rng.randint(1, 999):03d}",
+                estimate=rng.random() < 0.5,
+                latency_ms=rng.randrange(-5, 400_000),
+                error=rng.choice(errors) if status == Status.FAILED else "",
+                model=rng.choice(["offline-shapes", "offline-noise"]),
+                project=rng.choice([None, garden]) if user == owner else None,
+            )
     # What was asked for and what is left in the gallery are not what was counted.
     Generation.objects.update(num_images=4)
     Image.objects.filter(index=0).delete()
@@ -171,12 +213,16 @@ def test_counting_from_the_generations_gives_the_rollups_figures(owner, member, 
     def figures():
         out = []
         for kwargs in ({"owner_id": owner.pk}, {"team": True}, {"project_id": garden.pk}):
-            scope = services.make_scope(start=date(2025, 3, 1), end=date(2025, 3, 12),
-                                        **kwargs)
+            scope = services.make_scope(start=date(2025, 3, 1), end=date(2025, 3, 12), **kwargs)
             stats = services.stats(scope)
             stats.pop("in_progress")
-            out.append((stats, services.trends(scope),
-                        [services.usage(scope, by=by) for by in services.USAGE_GROUPS]))
+            out.append(
+                (
+                    stats,
+                    services.trends(scope),
+                    [services.usage(scope, by=by) for by in services.USAGE_GROUPS],
+                )
+            )
         return out
 
     from_rollup = figures()
@@ -190,8 +236,17 @@ def test_counting_from_the_generations_gives_the_rollups_figures(owner, member, 
     assert figures() == from_rollup
 
 
-ZONES = ["UTC", "Europe/Paris", "Asia/Tokyo", "Asia/Kolkata", "Asia/Kathmandu",
-         "America/New_York", "Pacific/Chatham", "America/St_Johns", "Pacific/Kiritimati"]
+ZONES = [
+    "UTC",
+    "Europe/Paris",
+    "Asia/Tokyo",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "America/New_York",
+    "Pacific/Chatham",
+    "America/St_Johns",
+    "Pacific/Kiritimati",
+]
 
 
 @pytest.mark.parametrize("team_zone", ["UTC", "Europe/Paris", "America/Los_Angeles"])
@@ -208,11 +263,23 @@ def test_every_zone_matches_a_count_by_local_day(settings, owner, team_zone):
         status = rng.choice([Status.SUCCEEDED] * 3 + [Status.FAILED, Status.CANCELED])
         images = rng.randint(1, 3)
         cost = f"0.0{rng.randint(1, 9)}"
-        finished(owner, created, status=status, images=images, cost=cost,
-                 error="Timed out after 5 s." if status == Status.FAILED else "",
-                 model=rng.choice(["offline-shapes", "offline-noise"]))
-        made.append((created, status, images if status == Status.SUCCEEDED else 0,
-                     Decimal(cost) if status == Status.SUCCEEDED else Decimal(0)))
+        finished(
+            owner,
+            created,
+            status=status,
+            images=images,
+            cost=cost,
+            error="Timed out after 5 s." if status == Status.FAILED else "",
+            model=rng.choice(["offline-shapes", "offline-noise"]),
+        )
+        made.append(
+            (
+                created,
+                status,
+                images if status == Status.SUCCEEDED else 0,
+                Decimal(cost) if status == Status.SUCCEEDED else Decimal(0),
+            )
+        )
     start, end = date(2025, 3, 3), date(2025, 4, 10)
     for name in ZONES:
         zone = ZoneInfo(name)
@@ -226,18 +293,24 @@ def test_every_zone_matches_a_count_by_local_day(settings, owner, team_zone):
                 entry[2] += cost
         scope = services.make_scope(start=start, end=end, owner_id=owner.pk, zone=zone)
         points = services.trends(scope)["points"]
-        assert {p["date"]: (p["generations"], p["images"], Decimal(p["spend_usd"]))
-                for p in points if p["generations"]} == {
-            d.isoformat(): (g, i, c) for d, (g, i, c) in expected.items()}, name
+        assert {
+            p["date"]: (p["generations"], p["images"], Decimal(p["spend_usd"]))
+            for p in points
+            if p["generations"]
+        } == {d.isoformat(): (g, i, c) for d, (g, i, c) in expected.items()}, name
         totals = services.stats(scope)
         assert totals["generations"] == sum(v[0] for v in expected.values()), name
         assert totals["images"] == sum(v[1] for v in expected.values()), name
-        assert Decimal(totals["spend"]["range"]["total_usd"]) == \
-            sum((v[2] for v in expected.values()), Decimal(0)), name
+        assert Decimal(totals["spend"]["range"]["total_usd"]) == sum(
+            (v[2] for v in expected.values()), Decimal(0)
+        ), name
         usage = services.usage(scope, by="model")
         assert sum(row["generations"] for row in usage) == totals["generations"], name
-        weekly = services.trends(services.make_scope(
-            start=date(2025, 1, 1), end=date(2025, 5, 31), owner_id=owner.pk, zone=zone))
+        weekly = services.trends(
+            services.make_scope(
+                start=date(2025, 1, 1), end=date(2025, 5, 31), owner_id=owner.pk, zone=zone
+            )
+        )
         assert weekly["interval"] == "week"
         assert sum(p["generations"] for p in weekly["points"]) == len(made), name
 
@@ -262,8 +335,7 @@ def test_the_rollup_answers_alone_when_the_zones_agree(settings):
 def test_the_daily_image_limit_counts_the_users_today(owner):
     UserBudget.objects.create(user=owner, daily_image_limit=10)
     zone = ZoneInfo("Pacific/Kiritimati")  # +14: its today starts when UTC's is 10 h old
-    midnight = datetime.combine(timezone.localdate(timezone=zone), datetime.min.time(),
-                                tzinfo=zone)
+    midnight = datetime.combine(timezone.localdate(timezone=zone), datetime.min.time(), tzinfo=zone)
     made = [(midnight - timedelta(microseconds=1), 3), (midnight, 2)]
     for moment, images in made:
         finished(owner, moment, images=images)
@@ -272,15 +344,17 @@ def test_the_daily_image_limit_counts_the_users_today(owner):
     set_zone(owner, "")
     today = timezone.localdate(timezone=ZoneInfo("UTC"))
     assert budgets.budget_status(owner)["daily_images"]["made"] == sum(
-        images for moment, images in made if moment.astimezone(ZoneInfo("UTC")).date() == today)
+        images for moment, images in made if moment.astimezone(ZoneInfo("UTC")).date() == today
+    )
 
 
 def test_the_monthly_budget_counts_the_users_month(owner, owner_api):
     UserBudget.objects.create(user=owner, monthly_budget_usd=Decimal("1.00"))
     zone = ZoneInfo("Asia/Tokyo")
     set_zone(owner, "Asia/Tokyo")
-    month_start = datetime.combine(timezone.localdate(timezone=zone).replace(day=1),
-                                   datetime.min.time(), tzinfo=zone)
+    month_start = datetime.combine(
+        timezone.localdate(timezone=zone).replace(day=1), datetime.min.time(), tzinfo=zone
+    )
     finished(owner, month_start - timedelta(seconds=1), cost="0.70", estimate=False)
     finished(owner, month_start, cost="0.40", estimate=False)
     status = owner_api.get("/api/dashboard/budget").json()
@@ -316,12 +390,17 @@ def test_pages_render_in_the_users_zone_and_the_api_does_not(owner, owner_client
     settings_page = owner_client.get("/settings/").content.decode()
     assert '<option value="Asia/Kolkata" selected>' in settings_page
     # The API's times are in one zone for every client, session or token.
-    Generation.objects.create(owner=owner, provider="offline", model="offline-shapes",
-                              prompt="p", width=64, height=64,
-                              created_at=at("2025-03-01 12:00"))
+    Generation.objects.create(
+        owner=owner,
+        provider="offline",
+        model="offline-shapes",
+        prompt="p",
+        width=64,
+        height=64,
+        created_at=at("2025-03-01 12:00"),
+    )
     listed = owner_client.get("/api/generations").json()
-    created = listed["results"][0]["created_at"] if "results" in listed else \
-        listed[0]["created_at"]
+    created = listed["results"][0]["created_at"] if "results" in listed else listed[0]["created_at"]
     assert created.startswith("2025-03-01T12:00")
 
 
@@ -346,7 +425,8 @@ def test_range_sums_are_aggregated_by_the_database(owner, owner_api):
     with CaptureQueriesContext(connection) as queries:
         budgets.budget_status(owner)
         owner_api.get("/api/dashboard/stats")
-    rollup_reads = [query["sql"] for query in queries.captured_queries
-                    if "dashboard_dailyusage" in query["sql"]]
+    rollup_reads = [
+        query["sql"] for query in queries.captured_queries if "dashboard_dailyusage" in query["sql"]
+    ]
     assert rollup_reads
     assert not any('"dashboard_dailyusage"."id"' in sql for sql in rollup_reads)

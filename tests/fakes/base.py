@@ -56,8 +56,15 @@ from PIL import Image
 MIB = 1024 * 1024
 NOT_AN_IMAGE = b"<!doctype html><html><body><h1>Totally a PNG</h1></body></html>\n"
 ERROR_SCENARIOS = (
-    "slow", "unauthorized", "no_credit", "rate_limited_once", "rate_limited",
-    "content_policy", "validation", "server_error", "malformed",
+    "slow",
+    "unauthorized",
+    "no_credit",
+    "rate_limited_once",
+    "rate_limited",
+    "content_policy",
+    "validation",
+    "server_error",
+    "malformed",
 )
 MALFORMED_BODY = b'{"id": "oops", "data": [ {"truncated": tr'
 
@@ -86,8 +93,12 @@ def make_bomb_png(width: int = 20000, height: int = 20000) -> bytes:
     """A few hundred bytes of PNG whose IHDR claims ``width``x``height`` RGB pixels."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     rows = zlib.compress(b"\x00" * (1 + 3 * width) * 4, 9)  # a handful of filtered rows
-    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", rows) + \
-        _png_chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", rows)
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "JPG": "image/jpeg", "WEBP": "image/webp"}
@@ -145,8 +156,15 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             parsed = None
         multi = parse_qs(url.query, keep_blank_values=True)
-        req = Req(self.command, url.path, {k: v[-1] for k, v in multi.items()}, multi,
-                  {k.lower(): v for k, v in self.headers.items()}, parsed, raw)
+        req = Req(
+            self.command,
+            url.path,
+            {k: v[-1] for k, v in multi.items()},
+            multi,
+            {k.lower(): v for k, v in self.headers.items()},
+            parsed,
+            raw,
+        )
         self.fake._serve(self, req)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _dispatch
@@ -158,8 +176,14 @@ class FakeServer:
     #: default ``stage`` for error scenarios; subclasses override
     default_stage = "all"
 
-    def __init__(self, *, scenario: str = "success", options: dict | None = None,
-                 huge_size: int = 11 * MIB, slow_seconds: float = 60.0):
+    def __init__(
+        self,
+        *,
+        scenario: str = "success",
+        options: dict | None = None,
+        huge_size: int = 11 * MIB,
+        slow_seconds: float = 60.0,
+    ):
         self.huge_size = huge_size
         self.slow_seconds = slow_seconds
         self.base_url = ""
@@ -180,8 +204,9 @@ class FakeServer:
         self._httpd.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -224,6 +249,7 @@ class FakeServer:
 
     def _reset_state(self) -> None:
         """Hook for subclasses to clear their own state (predictions, queues...)."""
+
     def set_scenario(self, name: str, options: dict | None = None, **kwargs) -> FakeServer:
         """Switch behaviour; options may be a dict and/or keyword arguments."""
         with self._lock:
@@ -305,9 +331,16 @@ class FakeServer:
 
     # ----------------------------------------------------------------- serving
     def _serve(self, h: _Handler, req: Req) -> None:
-        entry = {"method": req.method, "path": req.path, "query": req.query,
-                 "query_multi": req.query_multi, "headers": req.headers, "json": req.json,
-                 "body": req.body, "time": time.time()}
+        entry = {
+            "method": req.method,
+            "path": req.path,
+            "query": req.query,
+            "query_multi": req.query_multi,
+            "headers": req.headers,
+            "json": req.json,
+            "body": req.body,
+            "time": time.time(),
+        }
         is_download = req.path.startswith("/files/") or req.path == "/redirect"
         with self._lock:
             (self._downloads if is_download else self._requests).append(entry)
@@ -320,6 +353,7 @@ class FakeServer:
             return
         except Exception as exc:  # surface bugs in the fake to the test
             import traceback
+
             self.server_errors.append(traceback.format_exc())
             resp = Resp(500, {"fake_server_bug": repr(exc)})
         self._write(h, resp)
@@ -342,7 +376,7 @@ class FakeServer:
             pass
 
     def _serve_download(self, h: _Handler, req: Req) -> None:
-        name = req.path[len("/files/"):]
+        name = req.path[len("/files/") :]
         if req.path == "/redirect":
             target = req.query.get("to", "")
             status = int(req.query.get("status", 302))
@@ -395,7 +429,7 @@ class FakeServer:
         deadline = time.monotonic() + self.slow_seconds
         try:
             for i in range(len(data)):
-                h.wfile.write(data[i:i + 1])
+                h.wfile.write(data[i : i + 1])
                 h.wfile.flush()
                 if time.monotonic() >= deadline or self._stopping.wait(1.0):
                     break

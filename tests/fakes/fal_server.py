@@ -65,14 +65,27 @@ import uuid
 
 from .base import MIME, FakeServer, Req, Resp, make_image, palette
 
-PRESETS = {"square_hd": (1024, 1024), "square": (512, 512), "portrait_4_3": (768, 1024),
-           "portrait_16_9": (576, 1024), "landscape_4_3": (1024, 768),
-           "landscape_16_9": (1024, 576)}
-PRICES = {"fal-ai/flux/schnell": (0.003, "megapixels"), "fal-ai/flux/dev": (0.025, "megapixels"),
-          "fal-ai/flux-pro/v1.1": (0.04, "images"), "fal-ai/flux-pro/v1.1-ultra": (0.06, "images"),
-          "fal-ai/fast-sdxl": (0.0025, "images")}
-ERROR_TYPES = {500: "internal_error", 502: "runner_incomplete_response",
-               503: "runner_scheduling_failure", 504: "request_timeout"}
+PRESETS = {
+    "square_hd": (1024, 1024),
+    "square": (512, 512),
+    "portrait_4_3": (768, 1024),
+    "portrait_16_9": (576, 1024),
+    "landscape_4_3": (1024, 768),
+    "landscape_16_9": (1024, 576),
+}
+PRICES = {
+    "fal-ai/flux/schnell": (0.003, "megapixels"),
+    "fal-ai/flux/dev": (0.025, "megapixels"),
+    "fal-ai/flux-pro/v1.1": (0.04, "images"),
+    "fal-ai/flux-pro/v1.1-ultra": (0.06, "images"),
+    "fal-ai/fast-sdxl": (0.0025, "images"),
+}
+ERROR_TYPES = {
+    500: "internal_error",
+    502: "runner_incomplete_response",
+    503: "runner_scheduling_failure",
+    504: "request_timeout",
+}
 DOCS = "https://docs.fal.ai/errors"
 
 
@@ -86,8 +99,14 @@ def detail(status: int, text, error_type: str | None = None) -> Resp:
 
 
 def _loc_error(field: str, msg: str, type_: str, value=None, **extra) -> dict:
-    return {"loc": ["body", field], "msg": msg, "type": type_, "url": f"{DOCS}#{type_}",
-            "input": value, **extra}
+    return {
+        "loc": ["body", field],
+        "msg": msg,
+        "type": type_,
+        "url": f"{DOCS}#{type_}",
+        "input": value,
+        **extra,
+    }
 
 
 class FakeFal(FakeServer):
@@ -121,8 +140,9 @@ class FakeFal(FakeServer):
         auth = req.headers.get("authorization", "")
         scheme, _, key = auth.partition(" ")
         if scheme.lower() != "key" or ":" not in key:
-            return detail(401, "Invalid Key Authorization header format. Expected "
-                          "'<key_id>:<key_secret>'.")
+            return detail(
+                401, "Invalid Key Authorization header format. Expected '<key_id>:<key_secret>'."
+            )
         if key.strip() not in self.api_keys or self.scenario == "unauthorized":
             return detail(401, "No user found for Key ID and Secret")
         if m == "GET" and p == ["v1", "models", "pricing"]:
@@ -142,8 +162,12 @@ class FakeFal(FakeServer):
     def error_response(self, kind: str) -> Resp | None:
         msg = self.opt("message")
         if kind == "no_credit":
-            return detail(403, msg or "User is locked. Reason: Exhausted balance. Top up your "
-                          "balance at fal.ai/dashboard/billing.")
+            return detail(
+                403,
+                msg
+                or "User is locked. Reason: Exhausted balance. Top up your "
+                "balance at fal.ai/dashboard/billing.",
+            )
         if kind in ("rate_limited", "rate_limited_once"):
             resp = detail(429, msg or "Rate limit exceeded")
             resp.headers.update(self.retry_headers(kind == "rate_limited_once"))
@@ -152,48 +176,91 @@ class FakeFal(FakeServer):
             return Resp(422, {"detail": self._policy_detail(kind)})
         if kind == "server_error":
             status = int(self.opt("status", 500))
-            return detail(status, msg or "Internal server error",
-                          ERROR_TYPES.get(status, "internal_error"))
+            return detail(
+                status, msg or "Internal server error", ERROR_TYPES.get(status, "internal_error")
+            )
         return None
 
     def _policy_detail(self, kind: str, inp: dict | None = None) -> list:
         inp = inp or {}
         if kind == "content_policy":
-            return [_loc_error("prompt", self.opt("message", "The content was flagged by a "
-                               "content checker."), "content_policy_violation",
-                               inp.get("prompt"), categories=["sexual"])]
+            return [
+                _loc_error(
+                    "prompt",
+                    self.opt("message", "The content was flagged by a content checker."),
+                    "content_policy_violation",
+                    inp.get("prompt"),
+                    categories=["sexual"],
+                )
+            ]
         field = self.opt("field", "num_images")
-        return [_loc_error(field, self.opt("message", "ensure this value is less than or "
-                           "equal to 4"), "value_error.number.not_le", inp.get(field),
-                           ctx={"limit_value": 4})]
+        return [
+            _loc_error(
+                field,
+                self.opt("message", "ensure this value is less than or equal to 4"),
+                "value_error.number.not_le",
+                inp.get(field),
+                ctx={"limit_value": 4},
+            )
+        ]
 
     # ------------------------------------------------------------------ queue
     def _submit(self, req: Req, p: list[str]) -> Resp:
         endpoint, app = "/".join(p), f"{p[0]}/{p[1]}"
         if not isinstance(req.json, dict):
-            return Resp(422, {"detail": [{"loc": ["body"], "msg": "value is not a valid dict",
-                                          "type": "type_error.dict"}]})
+            return Resp(
+                422,
+                {
+                    "detail": [
+                        {
+                            "loc": ["body"],
+                            "msg": "value is not a valid dict",
+                            "type": "type_error.dict",
+                        }
+                    ]
+                },
+            )
         rid = str(uuid.uuid4())
         polls = int(self.opt("polls", 3 if self.scenario == "queue_polls" else 1))
-        job = {"request_id": rid, "endpoint": endpoint, "app": app, "input": req.json,
-               "polls": max(1, polls), "seen": 0, "state": "IN_QUEUE", "canceled": False,
-               "scenario": self.scenario, "submitted_at": time.time()}
+        job = {
+            "request_id": rid,
+            "endpoint": endpoint,
+            "app": app,
+            "input": req.json,
+            "polls": max(1, polls),
+            "seen": 0,
+            "state": "IN_QUEUE",
+            "canceled": False,
+            "scenario": self.scenario,
+            "submitted_at": time.time(),
+        }
         with self._jlock:
             self._jobs[rid] = job
         base = f"{self.base_url}/{app}/requests/{rid}"
-        return Resp(200, {"request_id": rid, "response_url": base, "status_url": f"{base}/status",
-                          "cancel_url": f"{base}/cancel", "status": "IN_QUEUE",
-                          "queue_position": max(0, (job["polls"] - 1) // 2)})
+        return Resp(
+            200,
+            {
+                "request_id": rid,
+                "response_url": base,
+                "status_url": f"{base}/status",
+                "cancel_url": f"{base}/cancel",
+                "status": "IN_QUEUE",
+                "queue_position": max(0, (job["polls"] - 1) // 2),
+            },
+        )
 
     def _failure(self, job: dict) -> tuple[str, str] | None:
         """(error text, error_type) when the job ends in an error, else ``None``."""
         if job["canceled"]:
             return "Request was cancelled by the client", "client_cancelled"
         if job["scenario"] == "model_failed":
-            return (self.opt("error", "Unexpected error in model: CUDA out of memory"),
-                    self.opt("error_type", "runner_server_error"))
+            return (
+                self.opt("error", "Unexpected error in model: CUDA out of memory"),
+                self.opt("error_type", "runner_server_error"),
+            )
         if job["scenario"] in ("content_policy", "validation") and self.stage_matches(
-                "result", "result"):
+            "result", "result"
+        ):
             first = self._policy_detail(job["scenario"])[0]
             return first["msg"], first["type"]
         checked = self._check_input(job["input"])
@@ -214,11 +281,22 @@ class FakeFal(FakeServer):
                     job["state"] = "IN_PROGRESS"
             job = dict(job)
         want_logs = req.query.get("logs", "0").lower() in ("1", "true")
-        logs = [{"message": f"step {job['seen']}/{job['polls']}", "level": "INFO",
-                 "source": "USER", "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ")}]
+        logs = [
+            {
+                "message": f"step {job['seen']}/{job['polls']}",
+                "level": "INFO",
+                "source": "USER",
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        ]
         base = f"{self.base_url}/{job['app']}/requests/{rid}"
-        out = {"status": job["state"], "request_id": rid, "response_url": base,
-               "status_url": f"{base}/status", "cancel_url": f"{base}/cancel"}
+        out = {
+            "status": job["state"],
+            "request_id": rid,
+            "response_url": base,
+            "status_url": f"{base}/status",
+            "cancel_url": f"{base}/cancel",
+        }
         if job["state"] == "IN_QUEUE":
             out["queue_position"] = (job["polls"] - 1) // 2 - job["seen"]
         else:
@@ -236,17 +314,35 @@ class FakeFal(FakeServer):
             errors.append(_loc_error("prompt", "field required", "value_error.missing"))
         n = inp.get("num_images", 1)
         if not isinstance(n, int) or n < 1:
-            errors.append(_loc_error("num_images", "ensure this value is greater than or equal "
-                                     "to 1", "value_error.number.not_ge", n,
-                                     ctx={"limit_value": 1}))
+            errors.append(
+                _loc_error(
+                    "num_images",
+                    "ensure this value is greater than or equal to 1",
+                    "value_error.number.not_ge",
+                    n,
+                    ctx={"limit_value": 1},
+                )
+            )
         elif n > 4:
-            errors.append(_loc_error("num_images", "ensure this value is less than or equal to 4",
-                                     "value_error.number.not_le", n, ctx={"limit_value": 4}))
+            errors.append(
+                _loc_error(
+                    "num_images",
+                    "ensure this value is less than or equal to 4",
+                    "value_error.number.not_le",
+                    n,
+                    ctx={"limit_value": 4},
+                )
+            )
         size = inp.get("image_size", "landscape_4_3")
-        if not ((isinstance(size, str) and size in PRESETS)
-                or (isinstance(size, dict) and {"width", "height"} <= set(size))):
-            errors.append(_loc_error("image_size", "value is not a valid enumeration member",
-                                     "type_error.enum", size))
+        if not (
+            (isinstance(size, str) and size in PRESETS)
+            or (isinstance(size, dict) and {"width", "height"} <= set(size))
+        ):
+            errors.append(
+                _loc_error(
+                    "image_size", "value is not a valid enumeration member", "type_error.enum", size
+                )
+            )
         return errors
 
     def _result(self, rid: str) -> Resp:
@@ -260,7 +356,8 @@ class FakeFal(FakeServer):
         if job["canceled"]:
             return detail(499, "Request was cancelled by the client", "client_cancelled")
         if job["scenario"] in ("content_policy", "validation") and self.stage_matches(
-                "result", "result"):
+            "result", "result"
+        ):
             return Resp(422, {"detail": self._policy_detail(job["scenario"], job["input"])})
         if job["scenario"] == "model_failed":
             err, etype = self._failure(job)
@@ -289,8 +386,13 @@ class FakeFal(FakeServer):
                     url = self.add_file(f"{job['request_id']}-{i}.{ext}", img, MIME[fmt])
             images.append({"url": url, "width": w, "height": h, "content_type": MIME[fmt]})
         seed = inp.get("seed", self.opt("seed", random.randint(0, 2**31 - 1)))
-        return {"images": images, "timings": {"inference": float(self.opt("inference_time", 1.43))},
-                "seed": seed, "has_nsfw_concepts": [False] * count, "prompt": inp.get("prompt")}
+        return {
+            "images": images,
+            "timings": {"inference": float(self.opt("inference_time", 1.43))},
+            "seed": seed,
+            "has_nsfw_concepts": [False] * count,
+            "prompt": inp.get("prompt"),
+        }
 
     def _cancel(self, app: str, rid: str) -> Resp:
         with self._jlock:
@@ -309,8 +411,17 @@ class FakeFal(FakeServer):
         ids = [i for raw in ids for i in raw.split(",") if i]
         missing = [i for i in ids if i not in self.prices]
         if missing:
-            return Resp(404, {"error": {"type": "not_found",
-                                        "message": f"Endpoint not found: {missing[0]}"}})
-        prices = [{"endpoint_id": i, "unit_price": self.prices[i][0], "unit": self.prices[i][1],
-                   "currency": "USD"} for i in ids]
+            return Resp(
+                404,
+                {"error": {"type": "not_found", "message": f"Endpoint not found: {missing[0]}"}},
+            )
+        prices = [
+            {
+                "endpoint_id": i,
+                "unit_price": self.prices[i][0],
+                "unit": self.prices[i][1],
+                "currency": "USD",
+            }
+            for i in ids
+        ]
         return Resp(200, {"prices": prices, "next_cursor": None, "has_more": False})

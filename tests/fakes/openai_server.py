@@ -59,16 +59,24 @@ from .base import (
     parse_size,
 )
 
-GPT_MODELS = ("gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "gpt-image-2",
-              "chatgpt-image-latest")
+GPT_MODELS = (
+    "gpt-image-1",
+    "gpt-image-1-mini",
+    "gpt-image-1.5",
+    "gpt-image-2",
+    "chatgpt-image-latest",
+)
 MODELS = ("dall-e-2", "dall-e-3", *GPT_MODELS)
 SIZES = {
     "dall-e-2": ("256x256", "512x512", "1024x1024"),
     "dall-e-3": ("1024x1024", "1792x1024", "1024x1792"),
     "gpt": ("1024x1024", "1536x1024", "1024x1536", "auto"),
 }
-QUALITIES = {"dall-e-2": ("standard",), "dall-e-3": ("standard", "hd"),
-             "gpt": ("low", "medium", "high", "auto")}
+QUALITIES = {
+    "dall-e-2": ("standard",),
+    "dall-e-3": ("standard", "hd"),
+    "gpt": ("low", "medium", "high", "auto"),
+}
 PROMPT_MAX = {"dall-e-2": 1000, "dall-e-3": 4000, "gpt": 32000}
 # output image tokens for gpt-image-1 by (quality, size)
 OUT_TOKENS = {"low": (272, 408, 400), "medium": (1056, 1584, 1568), "high": (4160, 6240, 6208)}
@@ -84,8 +92,14 @@ def _join(values) -> str:
     return ", ".join(quoted[:-1]) + f", and {quoted[-1]}" if len(quoted) > 1 else quoted[0]
 
 
-def oa_error(status: int, message: str, type_: str = "invalid_request_error",
-             param: str | None = None, code: str | None = None, **extra) -> Resp:
+def oa_error(
+    status: int,
+    message: str,
+    type_: str = "invalid_request_error",
+    param: str | None = None,
+    code: str | None = None,
+    **extra,
+) -> Resp:
     err = {"message": message, "type": type_, "param": param, "code": code, **extra}
     return Resp(status, {"error": err})
 
@@ -109,21 +123,29 @@ class FakeOpenAI(FakeServer):
         return resp
 
     def _route(self, req: Req) -> Resp:
-        routes = {("POST", "/v1/images/generations"): ("images", self._images),
-                  ("GET", "/v1/models"): ("models", self._models),
-                  ("POST", "/v1/chat/completions"): ("chat", self._chat)}
+        routes = {
+            ("POST", "/v1/images/generations"): ("images", self._images),
+            ("GET", "/v1/models"): ("models", self._models),
+            ("POST", "/v1/chat/completions"): ("chat", self._chat),
+        }
         stage, fn = routes.get((req.method, req.path.rstrip("/")), (None, None))
         if fn is None:
             return oa_error(404, f"Invalid URL ({req.method} {req.path})")
         key = bearer_token(req)
         if key is None:
-            return oa_error(401, "You didn't provide an API key. You need to provide your API "
-                            "key in an Authorization header using Bearer auth (i.e. "
-                            "Authorization: Bearer YOUR_KEY).")
+            return oa_error(
+                401,
+                "You didn't provide an API key. You need to provide your API "
+                "key in an Authorization header using Bearer auth (i.e. "
+                "Authorization: Bearer YOUR_KEY).",
+            )
         if key not in self.api_keys or self.scenario == "unauthorized":
-            return oa_error(401, f"Incorrect API key provided: {key[:6]}***{key[-4:]}. You can "
-                            "find your API key at https://platform.openai.com/account/api-keys.",
-                            code="invalid_api_key")
+            return oa_error(
+                401,
+                f"Incorrect API key provided: {key[:6]}***{key[-4:]}. You can "
+                "find your API key at https://platform.openai.com/account/api-keys.",
+                code="invalid_api_key",
+            )
         if req.method == "POST" and not isinstance(req.json, dict):
             return oa_error(400, "We could not parse the JSON body of your request.")
         if stage == "images":
@@ -138,96 +160,166 @@ class FakeOpenAI(FakeServer):
         if kind == "unauthorized":  # handled in _route; kept for completeness
             return oa_error(401, msg or "Incorrect API key provided.", code="invalid_api_key")
         if kind == "no_credit":
-            return oa_error(429, msg or "You exceeded your current quota, please check your plan "
-                            "and billing details.", "insufficient_quota", code="insufficient_quota")
+            return oa_error(
+                429,
+                msg
+                or "You exceeded your current quota, please check your plan and billing details.",
+                "insufficient_quota",
+                code="insufficient_quota",
+            )
         if kind in ("rate_limited", "rate_limited_once"):
-            resp = oa_error(429, msg or "Rate limit exceeded for images per minute in "
-                            "organization org-fake. Limit: 5/1min. Current: 6/1min.",
-                            "requests", code="rate_limit_exceeded")
+            resp = oa_error(
+                429,
+                msg
+                or "Rate limit exceeded for images per minute in "
+                "organization org-fake. Limit: 5/1min. Current: 6/1min.",
+                "requests",
+                code="rate_limit_exceeded",
+            )
             resp.headers.update(self.retry_headers(kind == "rate_limited_once"))
             return resp
         if kind == "content_policy":
             if self.opt("model", self._last_model) in GPT_MODELS:
-                return oa_error(400, msg or "Your request was rejected by the safety system. If "
-                                "you believe this is an error, contact us at help.openai.com and "
-                                "include the request ID. safety_violations=[sexual].",
-                                "image_generation_user_error", code="moderation_blocked",
-                                moderation_details={"moderation_stage": "input",
-                                                    "categories": ["sexual"]})
-            return oa_error(400, msg or "Your request was rejected as a result of our safety "
-                            "system. Your prompt may contain text that is not allowed by our "
-                            "safety system.", code="content_policy_violation")
+                return oa_error(
+                    400,
+                    msg
+                    or "Your request was rejected by the safety system. If "
+                    "you believe this is an error, contact us at help.openai.com and "
+                    "include the request ID. safety_violations=[sexual].",
+                    "image_generation_user_error",
+                    code="moderation_blocked",
+                    moderation_details={"moderation_stage": "input", "categories": ["sexual"]},
+                )
+            return oa_error(
+                400,
+                msg
+                or "Your request was rejected as a result of our safety "
+                "system. Your prompt may contain text that is not allowed by our "
+                "safety system.",
+                code="content_policy_violation",
+            )
         if kind == "validation":
             param = self.opt("param", "size")
-            return oa_error(400, msg or f"Invalid value for '{param}'.", param=param,
-                            code="invalid_value")
+            return oa_error(
+                400, msg or f"Invalid value for '{param}'.", param=param, code="invalid_value"
+            )
         status = int(self.opt("status", 500))
-        return oa_error(status, msg or "The server had an error while processing your request. "
-                        "Sorry about that!", "server_error")
+        return oa_error(
+            status,
+            msg or "The server had an error while processing your request. Sorry about that!",
+            "server_error",
+        )
 
     # ------------------------------------------------------------------ endpoints
     _last_model = "dall-e-2"
 
     def _models(self, req: Req) -> Resp:
-        data = [{"id": m, "object": "model", "created": 1698785189, "owned_by": "system"}
-                for m in (*MODELS, *CHAT_MODELS)]
+        data = [
+            {"id": m, "object": "model", "created": 1698785189, "owned_by": "system"}
+            for m in (*MODELS, *CHAT_MODELS)
+        ]
         return Resp(200, {"object": "list", "data": data})
 
     def _validate(self, body: dict) -> Resp | None:
         model = body.get("model") or "dall-e-2"
         if model not in MODELS:
-            return oa_error(400, f"Invalid value: '{model}'. Supported values are: "
-                            f"{_join(MODELS)}.", param="model", code="invalid_value")
+            return oa_error(
+                400,
+                f"Invalid value: '{model}'. Supported values are: {_join(MODELS)}.",
+                param="model",
+                code="invalid_value",
+            )
         fam = _family(model)
         prompt = body.get("prompt")
         if not isinstance(prompt, str) or prompt == "":
-            return oa_error(400, "Missing required parameter: 'prompt'.", param="prompt",
-                            code="missing_required_parameter")
+            return oa_error(
+                400,
+                "Missing required parameter: 'prompt'.",
+                param="prompt",
+                code="missing_required_parameter",
+            )
         if len(prompt) > PROMPT_MAX[fam]:
-            return oa_error(400, f"Invalid 'prompt': string too long. Expected a string with "
-                            f"maximum length {PROMPT_MAX[fam]}, but got a string with length "
-                            f"{len(prompt)} instead.", param="prompt",
-                            code="string_above_max_length")
+            return oa_error(
+                400,
+                f"Invalid 'prompt': string too long. Expected a string with "
+                f"maximum length {PROMPT_MAX[fam]}, but got a string with length "
+                f"{len(prompt)} instead.",
+                param="prompt",
+                code="string_above_max_length",
+            )
         n = body.get("n", 1)
         if not isinstance(n, int) or n < 1:
-            return oa_error(400, f"Invalid 'n': integer below minimum value. Expected a value "
-                            f">= 1, but got {n} instead.", param="n",
-                            code="integer_below_min_value")
+            return oa_error(
+                400,
+                f"Invalid 'n': integer below minimum value. Expected a value "
+                f">= 1, but got {n} instead.",
+                param="n",
+                code="integer_below_min_value",
+            )
         if n > 10:
-            return oa_error(400, f"Invalid 'n': integer above maximum value. Expected a value "
-                            f"<= 10, but got {n} instead.", param="n",
-                            code="integer_above_max_value")
+            return oa_error(
+                400,
+                f"Invalid 'n': integer above maximum value. Expected a value "
+                f"<= 10, but got {n} instead.",
+                param="n",
+                code="integer_above_max_value",
+            )
         if model == "dall-e-3" and n != 1:
             return oa_error(400, "You must provide n=1 for this model.")
         size = body.get("size", "1024x1024" if fam != "gpt" else "auto")
         if size not in SIZES[fam] and not (model == "gpt-image-2" and _custom_ok(size)):
-            return oa_error(400, f"Invalid value: '{size}'. Supported values are: "
-                            f"{_join(SIZES[fam])}.", param="size", code="invalid_value")
+            return oa_error(
+                400,
+                f"Invalid value: '{size}'. Supported values are: {_join(SIZES[fam])}.",
+                param="size",
+                code="invalid_value",
+            )
         quality = body.get("quality")
         if quality is not None and quality not in QUALITIES[fam]:
-            return oa_error(400, f"Invalid value: '{quality}'. Supported values are: "
-                            f"{_join(QUALITIES[fam])}.", param="quality", code="invalid_value")
+            return oa_error(
+                400,
+                f"Invalid value: '{quality}'. Supported values are: {_join(QUALITIES[fam])}.",
+                param="quality",
+                code="invalid_value",
+            )
         if fam == "gpt":
             for param in ("response_format", "style"):
                 if param in body:
-                    return oa_error(400, f"Unknown parameter: '{param}'.", param=param,
-                                    code="unknown_parameter")
+                    return oa_error(
+                        400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter"
+                    )
             fmt = body.get("output_format", "png")
             if fmt not in ("png", "jpeg", "webp"):
-                return oa_error(400, f"Invalid value: '{fmt}'. Supported values are: 'png', "
-                                "'jpeg', and 'webp'.", param="output_format", code="invalid_value")
+                return oa_error(
+                    400,
+                    f"Invalid value: '{fmt}'. Supported values are: 'png', 'jpeg', and 'webp'.",
+                    param="output_format",
+                    code="invalid_value",
+                )
             if body.get("background") == "transparent" and fmt == "jpeg":
-                return oa_error(400, "Transparent background requires output_format png or "
-                                "webp.", param="background", code="invalid_value")
+                return oa_error(
+                    400,
+                    "Transparent background requires output_format png or webp.",
+                    param="background",
+                    code="invalid_value",
+                )
         else:
             rf = body.get("response_format", "url")
             if rf not in ("url", "b64_json"):
-                return oa_error(400, f"Invalid value: '{rf}'. Supported values are: 'url' and "
-                                "'b64_json'.", param="response_format", code="invalid_value")
+                return oa_error(
+                    400,
+                    f"Invalid value: '{rf}'. Supported values are: 'url' and 'b64_json'.",
+                    param="response_format",
+                    code="invalid_value",
+                )
             style = body.get("style")
             if style is not None and (model != "dall-e-3" or style not in ("vivid", "natural")):
-                return oa_error(400, f"Invalid value: '{style}'. Supported values are: 'vivid' "
-                                "and 'natural'.", param="style", code="invalid_value")
+                return oa_error(
+                    400,
+                    f"Invalid value: '{style}'. Supported values are: 'vivid' and 'natural'.",
+                    param="style",
+                    code="invalid_value",
+                )
         return None
 
     def _images(self, req: Req) -> Resp:
@@ -251,14 +343,19 @@ class FakeOpenAI(FakeServer):
             idx = {"1024x1536": 1, "1536x1024": 2}.get(size, 0)
             out_tokens = OUT_TOKENS[q][idx] * count
             text_tokens = max(1, len(body["prompt"].split()))
-            out.update(background=body.get("background", "opaque"), output_format=fmt,
-                       quality=q, size=size if size != "auto" else "1024x1024")
-            out["usage"] = {"input_tokens": text_tokens, "output_tokens": out_tokens,
-                            "total_tokens": text_tokens + out_tokens,
-                            "input_tokens_details": {"text_tokens": text_tokens,
-                                                     "image_tokens": 0},
-                            "output_tokens_details": {"text_tokens": 0,
-                                                      "image_tokens": out_tokens}}
+            out.update(
+                background=body.get("background", "opaque"),
+                output_format=fmt,
+                quality=q,
+                size=size if size != "auto" else "1024x1024",
+            )
+            out["usage"] = {
+                "input_tokens": text_tokens,
+                "output_tokens": out_tokens,
+                "total_tokens": text_tokens + out_tokens,
+                "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": 0},
+                "output_tokens_details": {"text_tokens": 0, "image_tokens": out_tokens},
+            }
             return Resp(200, out)
         as_b64 = body.get("response_format", "url") == "b64_json"
         for i in range(count):
@@ -272,7 +369,8 @@ class FakeOpenAI(FakeServer):
                 item = {"url": self.add_file(name, img, MIME["PNG"]) + "?st=fake&se=60min&sig=x"}
             if model == "dall-e-3":
                 item["revised_prompt"] = self.opt(
-                    "revised_prompt", f"A detailed, vivid rendering of {body['prompt']}")
+                    "revised_prompt", f"A detailed, vivid rendering of {body['prompt']}"
+                )
             out["data"].append(item)
         return Resp(200, out)
 
@@ -282,21 +380,48 @@ class FakeOpenAI(FakeServer):
             return oa_error(400, "you must provide a model parameter", param="model")
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
-            return oa_error(400, "Missing required parameter: 'messages'.", param="messages",
-                            code="missing_required_parameter")
+            return oa_error(
+                400,
+                "Missing required parameter: 'messages'.",
+                param="messages",
+                code="missing_required_parameter",
+            )
         user = _last_user_text(messages)
-        reply = self.opt("reply", f"{user.strip()}, highly detailed, cinematic lighting, sharp "
-                         "focus, rich colours")
+        reply = self.opt(
+            "reply",
+            f"{user.strip()}, highly detailed, cinematic lighting, sharp focus, rich colours",
+        )
         prompt_tokens = sum(len(_text(m.get("content")).split()) for m in messages) + 3
         completion_tokens = len(reply.split())
-        return Resp(200, {
-            "id": new_id("chatcmpl-"), "object": "chat.completion", "created": int(time.time()),
-            "model": body["model"], "system_fingerprint": None, "service_tier": "default",
-            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                         "message": {"role": "assistant", "content": reply, "refusal": None,
-                                     "annotations": []}}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens}})
+        return Resp(
+            200,
+            {
+                "id": new_id("chatcmpl-"),
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body["model"],
+                "system_fingerprint": None,
+                "service_tier": "default",
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                        "message": {
+                            "role": "assistant",
+                            "content": reply,
+                            "refusal": None,
+                            "annotations": [],
+                        },
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+            },
+        )
 
 
 def _custom_ok(size: str) -> bool:
@@ -304,8 +429,15 @@ def _custom_ok(size: str) -> bool:
     if not m:
         return False
     w, h = int(m[1]), int(m[2])
-    return (w % 16 == 0 and h % 16 == 0 and w > 0 and h > 0 and max(w, h) <= 3840
-            and w * h <= 3840 * 2160 and max(w, h) / min(w, h) <= 3)
+    return (
+        w % 16 == 0
+        and h % 16 == 0
+        and w > 0
+        and h > 0
+        and max(w, h) <= 3840
+        and w * h <= 3840 * 2160
+        and max(w, h) / min(w, h) <= 3
+    )
 
 
 def _text(content) -> str:

@@ -60,8 +60,12 @@ from datetime import UTC, datetime, timedelta
 from .base import MIME, FakeServer, Req, Resp, bearer_token, make_image, new_id, palette
 
 SDXL_VERSION = "39ed52f2a78e934b3ba6e2a89f5b1c712de7dfea535525255b1aa35c5565e08b"
-SINGLE_OUTPUT = {"black-forest-labs/flux-1.1-pro", "black-forest-labs/flux-1.1-pro-ultra",
-                 "black-forest-labs/flux-2-dev", "black-forest-labs/flux-pro"}
+SINGLE_OUTPUT = {
+    "black-forest-labs/flux-1.1-pro",
+    "black-forest-labs/flux-1.1-pro-ultra",
+    "black-forest-labs/flux-2-dev",
+    "black-forest-labs/flux-pro",
+}
 NSFW = "NSFW content detected. Try running it again, or try a different prompt."
 HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -108,8 +112,10 @@ class FakeReplicate(FakeServer):
         p, m = req.parts, req.method
         if len(p) < 2 or p[0] != "v1":
             return problem(404, "Not found", "Not found")
-        if bearer_token(req, ("bearer", "token")) not in self.api_keys \
-                or self.scenario == "unauthorized":
+        if (
+            bearer_token(req, ("bearer", "token")) not in self.api_keys
+            or self.scenario == "unauthorized"
+        ):
             return problem(401, "Unauthenticated", "You did not pass a valid authentication token")
         if m == "POST" and p[1:] == ["predictions"]:
             return self._guard("create") or self._create(req, None)
@@ -122,9 +128,15 @@ class FakeReplicate(FakeServer):
         if m == "POST" and len(p) == 4 and p[1] == "predictions" and p[3] == "cancel":
             return self._guard("cancel") or self._cancel(p[2])
         if m == "GET" and p[1:] == ["account"]:
-            return self._guard("account") or Resp(200, {
-                "type": "user", "username": "fake-user", "name": "Fake User",
-                "github_url": "https://github.com/fake-user"})
+            return self._guard("account") or Resp(
+                200,
+                {
+                    "type": "user",
+                    "username": "fake-user",
+                    "name": "Fake User",
+                    "github_url": "https://github.com/fake-user",
+                },
+            )
         if m == "GET" and p[1] == "models" and len(p) in (4, 6):
             return self._guard("models") or self._model(p)
         return problem(404, "Not found", "Not found")
@@ -135,13 +147,21 @@ class FakeReplicate(FakeServer):
     def error_response(self, kind: str) -> Resp | None:
         msg = self.opt("message")
         if kind == "no_credit":
-            return problem(402, "Insufficient credit", msg or "You have insufficient credit to run "
-                           "this model. Go to https://replicate.com/account/billing#billing to "
-                           "purchase credit. Once you purchase credit, please wait a few minutes "
-                           "before trying again.")
+            return problem(
+                402,
+                "Insufficient credit",
+                msg
+                or "You have insufficient credit to run "
+                "this model. Go to https://replicate.com/account/billing#billing to "
+                "purchase credit. Once you purchase credit, please wait a few minutes "
+                "before trying again.",
+            )
         if kind in ("rate_limited", "rate_limited_once"):
-            resp = problem(429, "Request was throttled", msg or "Request was throttled. Your rate "
-                           "limit resets in ~30s.")
+            resp = problem(
+                429,
+                "Request was throttled",
+                msg or "Request was throttled. Your rate limit resets in ~30s.",
+            )
             resp.headers.update(self.retry_headers(kind == "rate_limited_once"))
             return resp
         if kind == "validation":
@@ -152,9 +172,12 @@ class FakeReplicate(FakeServer):
         return None  # content_policy is a failed prediction, not an HTTP error
 
     def _invalid(self, field: str, description: str) -> Resp:
-        return problem(422, "Input validation failed", f"- {field}: {description}\n",
-                       invalid_fields=[{"type": "invalid", "field": field,
-                                        "description": description}])
+        return problem(
+            422,
+            "Input validation failed",
+            f"- {field}: {description}\n",
+            invalid_fields=[{"type": "invalid", "field": field, "description": description}],
+        )
 
     # ------------------------------------------------------------------ predictions
     def _create(self, req: Req, model: str | None) -> Resp:
@@ -163,9 +186,18 @@ class FakeReplicate(FakeServer):
         if model is None:
             ref = body.get("version")
             if not isinstance(ref, str) or not ref:
-                return problem(422, "Input validation failed", "- version: version is required\n",
-                               invalid_fields=[{"type": "required", "field": "version",
-                                                "description": "version is required"}])
+                return problem(
+                    422,
+                    "Input validation failed",
+                    "- version: version is required\n",
+                    invalid_fields=[
+                        {
+                            "type": "required",
+                            "field": "version",
+                            "description": "version is required",
+                        }
+                    ],
+                )
             if ":" in ref:
                 model, version = ref.split(":", 1)
             elif HEX64.fullmatch(ref) and ref in self.versions:
@@ -173,8 +205,12 @@ class FakeReplicate(FakeServer):
             elif re.fullmatch(r"[\w.-]+/[\w.-]+", ref):
                 model = ref
             else:
-                return problem(422, "Invalid version or not permitted", "The specified version "
-                               "does not exist (or perhaps you don't have permission to use it?)")
+                return problem(
+                    422,
+                    "Invalid version or not permitted",
+                    "The specified version "
+                    "does not exist (or perhaps you don't have permission to use it?)",
+                )
         inp = body.get("input")
         if not isinstance(inp, dict):
             return self._invalid("input", "Invalid type. Expected: object, given: null")
@@ -187,13 +223,26 @@ class FakeReplicate(FakeServer):
             polls = max(1, polls)
         pid = new_id()[:26]
         now = datetime.now(UTC)
-        obj = {"id": pid, "model": model, "version": version, "status": "starting",
-               "input": inp, "output": None, "logs": "", "error": None, "metrics": {},
-               "data_removed": False, "created_at": _iso(now), "started_at": None,
-               "completed_at": None,
-               "urls": {"get": f"{self.base_url}/v1/predictions/{pid}",
-                        "cancel": f"{self.base_url}/v1/predictions/{pid}/cancel",
-                        "web": f"https://replicate.com/p/{pid}"}}
+        obj = {
+            "id": pid,
+            "model": model,
+            "version": version,
+            "status": "starting",
+            "input": inp,
+            "output": None,
+            "logs": "",
+            "error": None,
+            "metrics": {},
+            "data_removed": False,
+            "created_at": _iso(now),
+            "started_at": None,
+            "completed_at": None,
+            "urls": {
+                "get": f"{self.base_url}/v1/predictions/{pid}",
+                "cancel": f"{self.base_url}/v1/predictions/{pid}/cancel",
+                "web": f"https://replicate.com/p/{pid}",
+            },
+        }
         rec = {"obj": obj, "polls": polls, "seen": 0}
         with self._plock:
             self._preds[pid] = rec
@@ -226,8 +275,12 @@ class FakeReplicate(FakeServer):
         obj["metrics"] = {"predict_time": predict, "total_time": round(predict + 0.05, 3)}
         if self.scenario in ("content_policy", "model_failed"):
             obj["status"] = "failed"
-            obj["error"] = self.opt("error", NSFW if self.scenario == "content_policy"
-                                    else "Prediction failed: CUDA out of memory")
+            obj["error"] = self.opt(
+                "error",
+                NSFW
+                if self.scenario == "content_policy"
+                else "Prediction failed: CUDA out of memory",
+            )
             obj["logs"] += "Traceback (most recent call last):\n  ...\n"
             return
         obj["status"] = "succeeded"
@@ -283,24 +336,51 @@ class FakeReplicate(FakeServer):
             obj = rec["obj"]
             if obj["status"] in ("starting", "processing"):
                 now = datetime.now(UTC)
-                obj.update(status="canceled", output=None, completed_at=_iso(now),
-                           metrics={"predict_time": 0.128, "total_time": 0.175})
+                obj.update(
+                    status="canceled",
+                    output=None,
+                    completed_at=_iso(now),
+                    metrics={"predict_time": 0.128, "total_time": 0.175},
+                )
             return Resp(200, dict(obj))
 
     def _model(self, p: list[str]) -> Resp:
         name = f"{p[2]}/{p[3]}"
-        vid = p[5] if len(p) == 6 else next(
-            (v for v, n in self.versions.items() if n == name), "0" * 64)
+        vid = (
+            p[5]
+            if len(p) == 6
+            else next((v for v, n in self.versions.items() if n == name), "0" * 64)
+        )
         item = {"type": "string", "format": "uri"}
         out = item if name in self.single_output_models else {"type": "array", "items": item}
-        version = {"id": vid, "created_at": "2024-01-01T00:00:00.000000Z",
-                   "cog_version": "0.9.4",
-                   "openapi_schema": {"components": {"schemas": {
-                       "Input": {"type": "object", "required": ["prompt"],
-                                 "properties": {"prompt": {"type": "string"}}},
-                       "Output": {"title": "Output", **out}}}}}
+        version = {
+            "id": vid,
+            "created_at": "2024-01-01T00:00:00.000000Z",
+            "cog_version": "0.9.4",
+            "openapi_schema": {
+                "components": {
+                    "schemas": {
+                        "Input": {
+                            "type": "object",
+                            "required": ["prompt"],
+                            "properties": {"prompt": {"type": "string"}},
+                        },
+                        "Output": {"title": "Output", **out},
+                    }
+                }
+            },
+        }
         if len(p) == 6:
             return Resp(200, version)
-        return Resp(200, {"url": f"https://replicate.com/{name}", "owner": p[2], "name": p[3],
-                          "description": "fake model", "visibility": "public",
-                          "run_count": 1, "latest_version": version})
+        return Resp(
+            200,
+            {
+                "url": f"https://replicate.com/{name}",
+                "owner": p[2],
+                "name": p[3],
+                "description": "fake model",
+                "visibility": "public",
+                "run_count": 1,
+                "latest_version": version,
+            },
+        )

@@ -23,8 +23,9 @@ fal_server, fal_fixture = fake_fixtures("fal", FakeFal)
 def test_replicate_official_model_polling_and_account(rep):
     client = rep_client(rep)
     assert client.accounts.current().username == "fake-user"
-    p = client.predictions.create(model="black-forest-labs/flux-schnell",
-                                  input={"prompt": "a fox", "num_outputs": 2})
+    p = client.predictions.create(
+        model="black-forest-labs/flux-schnell", input={"prompt": "a fox", "num_outputs": 2}
+    )
     assert p.status == "starting" and p.urls["get"].startswith(rep.base_url)
     p.wait()
     assert p.status == "succeeded" and len(p.output) == 2 and p.metrics["predict_time"] == 0.72
@@ -43,9 +44,11 @@ def test_replicate_run_versions_and_prefer_wait(rep):
     paths = [r["path"] for r in rep.requests]
     assert paths == ["/v1/predictions", f"/v1/models/stability-ai/sdxl/versions/{SDXL_VERSION}"]
     assert rep.requests[0]["headers"]["prefer"] == "wait"
-    r = httpx.post(rep.base_url + "/v1/predictions", headers={
-        "Authorization": "Bearer r8_test_good", "Prefer": "wait"},
-        json={"version": SDXL_VERSION, "input": {"prompt": "x"}})
+    r = httpx.post(
+        rep.base_url + "/v1/predictions",
+        headers={"Authorization": "Bearer r8_test_good", "Prefer": "wait"},
+        json={"version": SDXL_VERSION, "input": {"prompt": "x"}},
+    )
     assert r.status_code == 201 and r.headers["preference-applied"] == "wait"
     assert r.json()["status"] == "succeeded" and r.json()["model"] == "stability-ai/sdxl"
     rep.set_scenario("success", data_urls=True)
@@ -76,18 +79,22 @@ def test_replicate_failures(rep):
     assert (p.status, p.error, p.output) == ("failed", "boom", None)
 
 
-@pytest.mark.parametrize("name,opts,status,title", [
-    ("unauthorized", {}, 401, "Unauthenticated"),
-    ("no_credit", {}, 402, "Insufficient credit"),
-    ("rate_limited", {}, 429, "Request was throttled"),
-    ("validation", {"field": "input.seed"}, 422, "Input validation failed"),
-    ("server_error", {}, 500, "Internal Server Error"),
-])
+@pytest.mark.parametrize(
+    "name,opts,status,title",
+    [
+        ("unauthorized", {}, 401, "Unauthenticated"),
+        ("no_credit", {}, 402, "Insufficient credit"),
+        ("rate_limited", {}, 429, "Request was throttled"),
+        ("validation", {"field": "input.seed"}, 422, "Input validation failed"),
+        ("server_error", {}, 500, "Internal Server Error"),
+    ],
+)
 def test_replicate_error_scenarios(rep, name, opts, status, title):
     rep.set_scenario(name, **opts)
     with pytest.raises(ReplicateError) as exc:
-        rep_client(rep).predictions.create(model="black-forest-labs/flux-schnell",
-                                           input={"prompt": "x"})
+        rep_client(rep).predictions.create(
+            model="black-forest-labs/flux-schnell", input={"prompt": "x"}
+        )
     assert (exc.value.status, exc.value.title) == (status, title)
 
 
@@ -97,15 +104,20 @@ def test_replicate_other_scenarios(rep):
         rep_client(rep, key="r8_bad").accounts.current()
     assert exc.value.status == 401
     with pytest.raises(ReplicateError) as exc:
-        client.predictions.create(model="black-forest-labs/flux-schnell",
-                                  input={"prompt": "x", "num_inference_steps": 8})
+        client.predictions.create(
+            model="black-forest-labs/flux-schnell", input={"prompt": "x", "num_inference_steps": 8}
+        )
     assert exc.value.status == 422 and "num_inference_steps" in exc.value.detail
     rep.set_scenario("rate_limited_once")
     with pytest.raises(ReplicateError) as exc:
         client.predictions.create(model="black-forest-labs/flux-schnell", input={"prompt": "x"})
     assert exc.value.status == 429
-    assert client.predictions.create(model="black-forest-labs/flux-schnell",
-                                     input={"prompt": "x"}).status == "starting"
+    assert (
+        client.predictions.create(
+            model="black-forest-labs/flux-schnell", input={"prompt": "x"}
+        ).status
+        == "starting"
+    )
     rep.set_scenario("malformed")
     with pytest.raises(ValueError):
         client.predictions.create(model="black-forest-labs/flux-schnell", input={"prompt": "x"})
@@ -126,14 +138,19 @@ def fal_submit(fal, body=None, endpoint="fal-ai/flux/dev"):
 
 def test_fal_queue_flow(fal):
     fal.set_scenario("queue_polls", polls=4)
-    sub = fal_submit(fal, {"prompt": "p", "num_images": 2, "image_size": "square",
-                           "output_format": "png"}).json()
+    sub = fal_submit(
+        fal, {"prompt": "p", "num_images": 2, "image_size": "square", "output_format": "png"}
+    ).json()
     base = f"{fal.base_url}/fal-ai/flux/requests/{sub['request_id']}"
     assert (sub["status_url"], sub["response_url"], sub["cancel_url"]) == (
-        base + "/status", base, base + "/cancel")
+        base + "/status",
+        base,
+        base + "/cancel",
+    )
     assert httpx.get(sub["response_url"], headers=FAL_H).status_code == 400
-    seen = [httpx.get(sub["status_url"], params={"logs": 1}, headers=FAL_H).json()
-            for _ in range(4)]
+    seen = [
+        httpx.get(sub["status_url"], params={"logs": 1}, headers=FAL_H).json() for _ in range(4)
+    ]
     assert [s["status"] for s in seen] == ["IN_QUEUE", "IN_PROGRESS", "IN_PROGRESS", "COMPLETED"]
     assert seen[0]["queue_position"] == 0 and seen[1]["logs"][0]["message"]
     assert seen[3]["metrics"]["inference_time"] > 0 and "logs" in seen[3]
@@ -157,8 +174,7 @@ def test_fal_cancel_pricing_auth(fal):
     ids = [("endpoint_id", "fal-ai/flux/dev"), ("endpoint_id", "fal-ai/flux/schnell")]
     r = httpx.get(fal.base_url + "/v1/models/pricing", headers=FAL_H, params=ids)
     assert [p["unit_price"] for p in r.json()["prices"]] == [0.025, 0.003]
-    r = httpx.post(
-        fal.base_url + "/fal-ai/flux/dev", json={}, headers={"Authorization": "Key a:b"})
+    r = httpx.post(fal.base_url + "/fal-ai/flux/dev", json={}, headers={"Authorization": "Key a:b"})
     assert (r.status_code, r.json()) == (401, {"detail": "No user found for Key ID and Secret"})
     fal.set_scenario("unauthorized")
     assert fal_submit(fal).status_code == 401
@@ -190,11 +206,14 @@ def test_fal_result_errors(fal):
     assert r.status_code == 500 and r.headers["x-fal-error-type"] == "runner_server_error"
 
 
-@pytest.mark.parametrize("name,opts,status,needle", [
-    ("no_credit", {}, 403, "Exhausted balance"),
-    ("rate_limited", {}, 429, "Rate limit"),
-    ("server_error", {"status": 503}, 503, "Internal server error"),
-])
+@pytest.mark.parametrize(
+    "name,opts,status,needle",
+    [
+        ("no_credit", {}, 403, "Exhausted balance"),
+        ("rate_limited", {}, 429, "Rate limit"),
+        ("server_error", {"status": 503}, 503, "Internal server error"),
+    ],
+)
 def test_fal_submit_errors(fal, name, opts, status, needle):
     fal.set_scenario(name, **opts)
     r = fal_submit(fal)

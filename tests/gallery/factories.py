@@ -36,34 +36,68 @@ def png_bytes(width=8, height=8, color: int | None = None) -> bytes:
     return image_bytes("PNG", (width, height), color)
 
 
-def make_image(owner, *, fmt: str = "PNG", data: bytes | None = None, project=None,
-               width: int = 48, height: int = 32, color=None, tags=(), generation=None,
-               **fields) -> Image:
+def make_image(
+    owner,
+    *,
+    fmt: str = "PNG",
+    data: bytes | None = None,
+    project=None,
+    width: int = 48,
+    height: int = 32,
+    color=None,
+    tags=(),
+    generation=None,
+    **fields,
+) -> Image:
     """A succeeded generation with one stored image; see the module docstring."""
     image_fields = {name: fields.pop(name) for name in list(fields) if name in IMAGE_FIELDS}
-    validated = validate_image(data if data is not None
-                               else image_bytes(fmt, (width, height), color))
+    validated = validate_image(
+        data if data is not None else image_bytes(fmt, (width, height), color)
+    )
     if generation is None:
         values = {
-            "provider": "offline", "model": "offline-shapes", "prompt": "a red fox in snow",
-            "negative_prompt": "blurry", "width": validated.width, "height": validated.height,
-            "num_images": 1, "seed": 42, "steps": 20, "cfg_scale": 7.5,
-            "status": Status.SUCCEEDED, "cost_usd": Decimal("0.040000"),
-            "cost_is_estimate": False, "provider_request_id": "req-1",
+            "provider": "offline",
+            "model": "offline-shapes",
+            "prompt": "a red fox in snow",
+            "negative_prompt": "blurry",
+            "width": validated.width,
+            "height": validated.height,
+            "num_images": 1,
+            "seed": 42,
+            "steps": 20,
+            "cfg_scale": 7.5,
+            "status": Status.SUCCEEDED,
+            "cost_usd": Decimal("0.040000"),
+            "cost_is_estimate": False,
+            "provider_request_id": "req-1",
         }
         if "created_at" in image_fields:
             values["created_at"] = image_fields["created_at"]
         values.update(fields)
-        values.setdefault("provider_metadata", {
-            "revised_prompt": values["prompt"] + ", revised", "timings": {"total": 1},
-            "raw_log": "not for users"})
+        values.setdefault(
+            "provider_metadata",
+            {
+                "revised_prompt": values["prompt"] + ", revised",
+                "timings": {"total": 1},
+                "raw_log": "not for users",
+            },
+        )
         generation = Generation.objects.create(owner=owner, project=project, **values)
     stored = store_image_files(validated)
     image = Image.objects.create(
-        generation=generation, owner=owner, project=project, file=stored.file,
-        thumbnail=stored.thumbnail, width=validated.width, height=validated.height,
-        format=validated.format, bytes=len(validated.data), sha256=validated.sha256,
-        seed=generation.seed, search_prompt=generation.prompt, **image_fields,
+        generation=generation,
+        owner=owner,
+        project=project,
+        file=stored.file,
+        thumbnail=stored.thumbnail,
+        width=validated.width,
+        height=validated.height,
+        format=validated.format,
+        bytes=len(validated.data),
+        sha256=validated.sha256,
+        seed=generation.seed,
+        search_prompt=generation.prompt,
+        **image_fields,
     )
     if tags:
         set_tags(image, tags)

@@ -28,10 +28,19 @@ def test_editing_tags_in_the_admin_keeps_search_in_step(client, admin_user, owne
     from gallery.models import Tag
 
     new = Tag.objects.create(name="fresh")
-    response = client.post(f"/admin/gallery/image/{image.pk}/change/", {
-        "generation": image.generation_id, "owner": owner.pk, "project": "", "index": 0,
-        "rating": 2, "tags": [new.pk], "title": "", "notes": "",
-    })
+    response = client.post(
+        f"/admin/gallery/image/{image.pk}/change/",
+        {
+            "generation": image.generation_id,
+            "owner": owner.pk,
+            "project": "",
+            "index": 0,
+            "rating": 2,
+            "tags": [new.pk],
+            "title": "",
+            "notes": "",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     image = Image.objects.get(pk=image.pk)
     assert image.tag_names == "fresh"
@@ -44,11 +53,20 @@ def test_project_admin_edits_members_inline(client, admin_user, owner, member):
     assert client.get("/admin/projects/project/").status_code == 200
     body = client.get(f"/admin/projects/project/{project.pk}/change/").content.decode()
     assert "memberships-TOTAL_FORMS" in body
-    response = client.post(f"/admin/projects/project/{project.pk}/change/", {
-        "owner": owner.pk, "name": "Admin made", "description": "", "cover_image": "",
-        "memberships-TOTAL_FORMS": 1, "memberships-INITIAL_FORMS": 0,
-        "memberships-MIN_NUM_FORMS": 0, "memberships-MAX_NUM_FORMS": 1000,
-        "memberships-0-user": member.pk, "memberships-0-role": "editor",
-    })
+    response = client.post(
+        f"/admin/projects/project/{project.pk}/change/",
+        {
+            "owner": owner.pk,
+            "name": "Admin made",
+            "description": "",
+            "cover_image": "",
+            "memberships-TOTAL_FORMS": 1,
+            "memberships-INITIAL_FORMS": 0,
+            "memberships-MIN_NUM_FORMS": 0,
+            "memberships-MAX_NUM_FORMS": 1000,
+            "memberships-0-user": member.pk,
+            "memberships-0-role": "editor",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert ProjectMembership.objects.get().role == "editor"

@@ -73,8 +73,14 @@ def test_name_cannot_carry_quotes_or_paths(owner_api, owner):
 
 
 def test_png_carries_parameters_and_imagegen_chunks(owner_api, owner):
-    image = make_image(owner, prompt="a red fox in snow", negative_prompt="blurry, dark",
-                       seed=1234, steps=30, cfg_scale=6.5)
+    image = make_image(
+        owner,
+        prompt="a red fox in snow",
+        negative_prompt="blurry, dark",
+        seed=1234,
+        steps=30,
+        cfg_scale=6.5,
+    )
     picture = opened(download(owner_api, image))
     assert picture.info["parameters"] == (
         "a red fox in snow\nNegative prompt: blurry, dark\n"
@@ -82,9 +88,16 @@ def test_png_carries_parameters_and_imagegen_chunks(owner_api, owner):
         "Provider: offline"
     )
     assert json.loads(picture.info["imagegen"]) == {
-        "prompt": "a red fox in snow", "negative_prompt": "blurry, dark",
-        "provider": "offline", "model": "offline-shapes", "seed": 1234, "steps": 30,
-        "cfg_scale": 6.5, "width": 48, "height": 32, "software": "imagegen",
+        "prompt": "a red fox in snow",
+        "negative_prompt": "blurry, dark",
+        "provider": "offline",
+        "model": "offline-shapes",
+        "seed": 1234,
+        "steps": 30,
+        "cfg_scale": 6.5,
+        "width": 48,
+        "height": 32,
+        "software": "imagegen",
     }
 
 
@@ -97,8 +110,15 @@ def test_png_with_a_non_latin_prompt_uses_an_itxt_chunk(owner_api, owner):
 
 @pytest.mark.parametrize("fmt", ["JPEG", "WEBP"])
 def test_jpeg_and_webp_carry_the_parameters_in_xmp(owner_api, owner, fmt):
-    image = make_image(owner, fmt=fmt, prompt="a <lighthouse> & the sea", seed=77, steps=12,
-                       cfg_scale=4.0, negative_prompt="")
+    image = make_image(
+        owner,
+        fmt=fmt,
+        prompt="a <lighthouse> & the sea",
+        seed=77,
+        steps=12,
+        cfg_scale=4.0,
+        negative_prompt="",
+    )
     response = download(owner_api, image)
     assert response["Content-Type"] == ("image/jpeg" if fmt == "JPEG" else "image/webp")
     picture = opened(response)

@@ -11,9 +11,28 @@ from tests.gallery.factories import make_image
 pytestmark = pytest.mark.django_db
 
 IMAGE_FIELDS = {
-    "id", "generation", "prompt", "negative_prompt", "provider", "model", "width", "height",
-    "seed", "steps", "cfg_scale", "url", "thumbnail_url", "favorite", "rating", "title",
-    "notes", "tags", "project", "owner", "cost_usd", "created_at",
+    "id",
+    "generation",
+    "prompt",
+    "negative_prompt",
+    "provider",
+    "model",
+    "width",
+    "height",
+    "seed",
+    "steps",
+    "cfg_scale",
+    "url",
+    "thumbnail_url",
+    "favorite",
+    "rating",
+    "title",
+    "notes",
+    "tags",
+    "project",
+    "owner",
+    "cost_usd",
+    "created_at",
 }
 
 
@@ -47,22 +66,26 @@ def test_anonymous_gets_401_or_403(api, owner):
     assert api.patch(f"/api/gallery/{image.pk}", {"title": "x"}).status_code in (401, 403)
     assert api.delete(f"/api/gallery/{image.pk}").status_code in (401, 403)
     assert api.post(f"/api/gallery/{image.pk}/favorite").status_code in (401, 403)
-    assert api.post("/api/gallery/bulk", {"ids": [image.pk], "action": "favorite"},
-                    format="json").status_code in (401, 403)
+    assert api.post(
+        "/api/gallery/bulk", {"ids": [image.pk], "action": "favorite"}, format="json"
+    ).status_code in (401, 403)
     assert api.get(f"/files/images/{image.pk}").status_code in (401, 403)
     assert api.get(f"/files/thumbnails/{image.pk}").status_code in (401, 403)
 
 
-def test_outsider_sees_nothing_and_gets_404_for_each_image(owner, outsider_api,
-                                                          shared_project):
+def test_outsider_sees_nothing_and_gets_404_for_each_image(owner, outsider_api, shared_project):
     own = make_image(owner)
     shared = make_image(owner, project=shared_project)
     assert ids(outsider_api.get("/api/gallery")) == []
     for image in (own, shared):
         for url in (f"/api/gallery/{image.pk}", f"/api/gallery/{image.pk}/remix"):
             assert outsider_api.get(url).status_code == 404
-        assert outsider_api.patch(f"/api/gallery/{image.pk}", {"title": "x"},
-                                  format="json").status_code == 404
+        assert (
+            outsider_api.patch(
+                f"/api/gallery/{image.pk}", {"title": "x"}, format="json"
+            ).status_code
+            == 404
+        )
         assert outsider_api.delete(f"/api/gallery/{image.pk}").status_code == 404
         assert outsider_api.post(f"/api/gallery/{image.pk}/favorite").status_code == 404
         assert outsider_api.get(f"/files/images/{image.pk}").status_code == 404
@@ -70,7 +93,8 @@ def test_outsider_sees_nothing_and_gets_404_for_each_image(owner, outsider_api,
 
 
 def test_viewer_and_editor_see_the_shared_projects_images_but_not_the_owners_others(
-        owner, viewer_api, editor_api, shared_project):
+    owner, viewer_api, editor_api, shared_project
+):
     private = make_image(owner)
     shared = make_image(owner, project=shared_project)
     for client in (viewer_api, editor_api):
@@ -82,8 +106,9 @@ def test_viewer_and_editor_see_the_shared_projects_images_but_not_the_owners_oth
         assert client.get(f"/files/images/{private.pk}").status_code == 404
 
 
-def test_project_owner_sees_an_editors_images_in_the_project(owner, owner_api, editor,
-                                                            shared_project):
+def test_project_owner_sees_an_editors_images_in_the_project(
+    owner, owner_api, editor, shared_project
+):
     editors = make_image(editor, project=shared_project)
     assert ids(owner_api.get("/api/gallery")) == [editors.pk]
     assert owner_api.get("/api/gallery?owner=editor").json()["results"][0]["owner"] == "editor"
@@ -97,7 +122,9 @@ def test_detail_has_parameters_public_metadata_and_lineage_without_raw_logs(owne
     assert body["parameters"]["num_images"] == 1
     assert body["parameters"]["prompt"] == "twins"
     assert body["provider_metadata"] == {
-        "request_id": "req-1", "revised_prompt": "twins, revised", "timings": {"total": 1}
+        "request_id": "req-1",
+        "revised_prompt": "twins, revised",
+        "timings": {"total": 1},
     }
     assert "not for users" not in str(body)
     assert body["lineage"]["generation"] == first.generation_id
@@ -115,7 +142,10 @@ def test_filters_by_project_provider_model_favorite_rating_and_orientation(owner
 
     assert ids(owner_api.get(f"/api/gallery?project={project.pk}")) == [in_project.pk]
     assert set(ids(owner_api.get("/api/gallery?project=none"))) == {
-        favorite.pk, other_model.pk, scripted.pk}
+        favorite.pk,
+        other_model.pk,
+        scripted.pk,
+    }
     assert ids(owner_api.get("/api/gallery?provider=scripted")) == [scripted.pk]
     assert ids(owner_api.get("/api/gallery?model=offline-gradient")) == [other_model.pk]
     assert ids(owner_api.get("/api/gallery?favorite=true")) == [favorite.pk]
@@ -124,7 +154,9 @@ def test_filters_by_project_provider_model_favorite_rating_and_orientation(owner
     assert ids(owner_api.get("/api/gallery?orientation=landscape")) == [in_project.pk]
     assert ids(owner_api.get("/api/gallery?orientation=portrait")) == [favorite.pk]
     assert set(ids(owner_api.get("/api/gallery?orientation=square"))) == {
-        other_model.pk, scripted.pk}
+        other_model.pk,
+        scripted.pk,
+    }
 
 
 def test_tag_filter_is_repeatable_and_needs_every_tag(owner, owner_api):
@@ -150,8 +182,15 @@ def test_bad_filters_answer_400_with_field_errors(owner_api):
         "&created_after=yesterday&tag=%3Cscript%3E"
     )
     assert response.status_code == 400
-    assert {"rating_min", "orientation", "sort", "project", "favorite", "created_after",
-            "tag"} <= set(response.json())
+    assert {
+        "rating_min",
+        "orientation",
+        "sort",
+        "project",
+        "favorite",
+        "created_after",
+        "tag",
+    } <= set(response.json())
 
 
 @pytest.mark.parametrize("project", ["%C2%B2", "1" + "0" * 20])
@@ -164,10 +203,13 @@ def test_project_ids_no_database_can_hold_are_a_400(owner_client, owner_api, pro
     assert owner_client.get(f"/gallery/?project={project}").status_code == 400
 
 
-@pytest.mark.parametrize("path, body", [
-    ("/api/gallery/bulk", {"ids": [10**20], "action": "favorite"}),
-    ("/api/gallery/download", {"ids": [10**20]}),
-])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/api/gallery/bulk", {"ids": [10**20], "action": "favorite"}),
+        ("/api/gallery/download", {"ids": [10**20]}),
+    ],
+)
 def test_ids_beyond_64_bits_are_a_400(owner_api, path, body):
     response = owner_api.post(path, body, format="json")
     assert response.status_code == 400
@@ -233,8 +275,9 @@ def test_page_size_defaults_to_items_per_page_and_caps_at_100(owner, owner_api, 
     assert owner_api.get("/api/gallery?page_size=101").status_code == 400
 
 
-def test_query_count_does_not_grow_with_page_size(owner, owner_api, shared_project,
-                                                  django_assert_max_num_queries):
+def test_query_count_does_not_grow_with_page_size(
+    owner, owner_api, shared_project, django_assert_max_num_queries
+):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 

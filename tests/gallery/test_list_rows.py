@@ -19,8 +19,13 @@ pytestmark = pytest.mark.django_db
 
 
 def serializer_items(user, **filters):
-    images = (Image.objects.for_user(user, "view").filter(**filters)
-              .select_related("generation", "owner").prefetch_related("tags").order_by("-id"))
+    images = (
+        Image.objects.for_user(user, "view")
+        .filter(**filters)
+        .select_related("generation", "owner")
+        .prefetch_related("tags")
+        .order_by("-id")
+    )
     return ImageSerializer(images, many=True).data
 
 
@@ -37,19 +42,31 @@ def assert_same_bytes(listed, expected):
 def varied_images(owner, viewer, shared_project):
     """Images covering every branch of ImageSerializer."""
     made = [
-        make_image(owner, prompt="tagged", tags=["Zebra", "apple", "mango"], rating=5,
-                   favorite=True, title="Title ü", notes="a\nnote"),
+        make_image(
+            owner,
+            prompt="tagged",
+            tags=["Zebra", "apple", "mango"],
+            rating=5,
+            favorite=True,
+            title="Title ü",
+            notes="a\nnote",
+        ),
         make_image(owner, prompt="no tags, cost null", cost_usd=None),
-        make_image(owner, prompt="three images share a cost", num_images=3,
-                   cost_usd=Decimal("0.100000")),
+        make_image(
+            owner, prompt="three images share a cost", num_images=3, cost_usd=Decimal("0.100000")
+        ),
         make_image(owner, prompt="rounds half up", num_images=8, cost_usd=Decimal("0.000004")),
         make_image(owner, prompt="no steps, cfg, seed", steps=None, cfg_scale=None, seed=None),
         make_image(owner, prompt="integral cfg", cfg_scale=7.0, seed=2**40),
         make_image(owner, prompt="in a project", project=shared_project, tags=["shared"]),
-        make_image(owner, prompt="exact second",
-                   created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)),
-        make_image(owner, prompt="microseconds",
-                   created_at=datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)),
+        make_image(
+            owner, prompt="exact second", created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+        ),
+        make_image(
+            owner,
+            prompt="microseconds",
+            created_at=datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC),
+        ),
         # another owner's image in the shared project: visible to the project's owner
         make_image(viewer, prompt="viewer's own", project=shared_project, negative_prompt=""),
     ]
@@ -58,9 +75,19 @@ def varied_images(owner, viewer, shared_project):
     Image.objects.filter(pk=made[2].pk).update(seed=7)
     # a second image of one generation (index 1)
     second = Image.objects.create(
-        generation=made[2].generation, owner=owner, index=1, file=made[2].file,
-        thumbnail=made[2].thumbnail, width=10, height=20, format="PNG", bytes=1,
-        sha256=made[2].sha256, seed=None, search_prompt=made[2].generation.prompt)
+        generation=made[2].generation,
+        owner=owner,
+        index=1,
+        file=made[2].file,
+        thumbnail=made[2].thumbnail,
+        width=10,
+        height=20,
+        format="PNG",
+        bytes=1,
+        sha256=made[2].sha256,
+        seed=None,
+        search_prompt=made[2].generation.prompt,
+    )
     return [*made, second]
 
 
@@ -132,17 +159,36 @@ def test_a_page_costs_three_queries_whatever_its_size(owner, owner_api, varied_i
 
 def test_columns_cover_only_what_the_list_shows():
     # a guard against reading the file/sha/metadata columns into the list by accident
-    assert not {"file", "thumbnail", "sha256", "generation__params",
-                "generation__provider_metadata"} & set(COLUMNS)
+    assert not {
+        "file",
+        "thumbnail",
+        "sha256",
+        "generation__params",
+        "generation__provider_metadata",
+    } & set(COLUMNS)
 
 
-def test_a_generation_without_prompt_text_still_serialises_like_the_serializer(owner,
-                                                                               owner_api):
-    generation = Generation.objects.create(owner=owner, provider="offline", model="m",
-                                           prompt="", width=8, height=8,
-                                           status=Status.SUCCEEDED)
-    Image.objects.create(generation=generation, owner=owner, file="f", thumbnail="t", width=8,
-                         height=8, format="PNG", bytes=1, sha256="0" * 64)
+def test_a_generation_without_prompt_text_still_serialises_like_the_serializer(owner, owner_api):
+    generation = Generation.objects.create(
+        owner=owner,
+        provider="offline",
+        model="m",
+        prompt="",
+        width=8,
+        height=8,
+        status=Status.SUCCEEDED,
+    )
+    Image.objects.create(
+        generation=generation,
+        owner=owner,
+        file="f",
+        thumbnail="t",
+        width=8,
+        height=8,
+        format="PNG",
+        bytes=1,
+        sha256="0" * 64,
+    )
     listed = owner_api.get("/api/gallery").data["results"]
     assert_same_bytes(listed, serializer_items(owner))
 
@@ -166,16 +212,43 @@ def test_the_schema_still_documents_image_serializer_items(owner_client):
     assert list(image["properties"]) == list(ImageSerializer.Meta.fields)
 
 
-@pytest.mark.parametrize("query", [
-    "", "page_size=50", "page_size=1", "page_size=100", "page_size=050", "sort=rating",
-    "sort=oldest&page_size=7", "cursor=eyJzIjoibmV3ZXN0In0", "page_size=", "sort=",
-    "cursor=", "page_size=10&page_size=20", "sort=newest&sort=rating",
-    # not plain: the serializer decides (and may refuse)
-    "page_size=0", "page_size=101", "page_size=1000", "page_size=abc", "page_size= 5",
-    "page_size=5.0", "page_size=%D9%A3", "page_size=-1", "sort=best", "sort=Newest",
-    "cursor=a%20b", "cursor=" + "a" * 501, "cursor=%00", "q=x", "favorite=true",
-    "page_size=5&q=", "tag=a", "unknown=1",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "page_size=50",
+        "page_size=1",
+        "page_size=100",
+        "page_size=050",
+        "sort=rating",
+        "sort=oldest&page_size=7",
+        "cursor=eyJzIjoibmV3ZXN0In0",
+        "page_size=",
+        "sort=",
+        "cursor=",
+        "page_size=10&page_size=20",
+        "sort=newest&sort=rating",
+        # not plain: the serializer decides (and may refuse)
+        "page_size=0",
+        "page_size=101",
+        "page_size=1000",
+        "page_size=abc",
+        "page_size= 5",
+        "page_size=5.0",
+        "page_size=%D9%A3",
+        "page_size=-1",
+        "sort=best",
+        "sort=Newest",
+        "cursor=a%20b",
+        "cursor=" + "a" * 501,
+        "cursor=%00",
+        "q=x",
+        "favorite=true",
+        "page_size=5&q=",
+        "tag=a",
+        "unknown=1",
+    ],
+)
 def test_quick_query_validation_agrees_with_the_serializer(query):
     from django.http import QueryDict
 

@@ -25,8 +25,15 @@ def spread(owner, viewer, outsider, shared_project, member):
     for i in range(24):
         user = (owner, outsider, member)[i % 3]
         project = shared_project if user is owner and i % 2 == 0 else None
-        made.append(make_image(user, prompt=PROMPTS[i % 5], rating=i % 4, project=project,
-                               tags=["tagged"] if i % 4 == 0 else ()))
+        made.append(
+            make_image(
+                user,
+                prompt=PROMPTS[i % 5],
+                rating=i % 4,
+                project=project,
+                tags=["tagged"] if i % 4 == 0 else (),
+            )
+        )
     made.append(make_image(viewer, prompt="red viewer recent", rating=1))
     return made
 
@@ -52,8 +59,7 @@ def walk_both_ways(user, query: dict, size: int) -> set:
         got = visible_page(user, Image.objects.all(), params, size, columns=COLUMNS)
         want = reference(user, params, size)
         assert got.items == want.items, (query, cursor)
-        assert (got.next_cursor, got.previous_cursor) == (want.next_cursor,
-                                                          want.previous_cursor)
+        assert (got.next_cursor, got.previous_cursor) == (want.next_cursor, want.previous_cursor)
         seen |= {row["id"] for row in got.items}
         pages += 1
         assert pages < 50
@@ -74,7 +80,8 @@ def walk_both_ways(user, query: dict, size: int) -> set:
 @pytest.mark.parametrize("sort", ["newest", "oldest", "rating"])
 @pytest.mark.parametrize("size", [1, 2, 5, 50])
 def test_unfiltered_pages_match_the_plain_query_for_every_user(
-        spread, owner, viewer, outsider, member, sort, size, share, monkeypatch):
+    spread, owner, viewer, outsider, member, sort, size, share, monkeypatch
+):
     """Arms, or (PostgreSQL, statistics saying the user owns much) the plain query."""
     from gallery import listing
 
@@ -96,13 +103,13 @@ def test_arms_never_widen_what_a_user_sees(spread, viewer, outsider):
 @pytest.mark.parametrize("mode", ["walk first", "matches of each arm"])
 @pytest.mark.parametrize("sort", ["newest", "rating"])
 def test_search_pages_match_the_plain_query_whichever_way_they_are_found(
-        spread, owner, viewer, monkeypatch, walk_rows, mode, sort):
+    spread, owner, viewer, monkeypatch, walk_rows, mode, sort
+):
     """On PostgreSQL: a bounded walk that fills the page or gives up (small WALK_ROWS), and
     the matches of each arm, at every depth and in both directions. On SQLite there is no
     such strategy and this checks the plain search."""
     monkeypatch.setattr(search, "WALK_ROWS", walk_rows)
-    monkeypatch.setattr(search, "_walk_rows",
-                        lambda *args: 0 if mode == "walk first" else None)
+    monkeypatch.setattr(search, "_walk_rows", lambda *args: 0 if mode == "walk first" else None)
     for user in (owner, viewer):
         for q in ("red", "re", "red fox", "whale", "nothing", "tagged red"):
             for size in (1, 2, 4):
@@ -114,18 +121,22 @@ def test_search_pages_match_the_plain_query_whichever_way_they_are_found(
 
 def test_the_walk_is_chosen_from_the_planners_statistics(monkeypatch, owner):
     stats = {
-        ("image_search", "to_tsvector", True): ({"lighthouse": 0.02, "library": 0.02,
-                                                 "watercolor": 0.05}, 0.01),
+        ("image_search", "to_tsvector", True): (
+            {"lighthouse": 0.02, "library": 0.02, "watercolor": 0.05},
+            0.01,
+        ),
         ("gallery_image", "owner_id", False): ({str(owner.pk): 0.5}, 0.01),
         ("gallery_image", "project_id", False): ({"7": 0.25}, 0.01),
     }
-    monkeypatch.setattr(search, "_pg_stats",
-                        lambda table, column, elements=False: stats.get((table, column, elements)))
+    monkeypatch.setattr(
+        search,
+        "_pg_stats",
+        lambda table, column, elements=False: stats.get((table, column, elements)),
+    )
     rows = search._walk_rows
     assert rows(["lighthouse"], owner, [], 51) == pytest.approx(51 / (0.02 * 0.5))
     assert rows(["li"], owner, [], 51) == pytest.approx(51 / (0.04 * 0.5))
-    assert rows(["lighthouse", "water"], owner, [7], 51) == pytest.approx(
-        51 / (0.02 * 0.05 * 0.75))
+    assert rows(["lighthouse", "water"], owner, [7], 51) == pytest.approx(51 / (0.02 * 0.05 * 0.75))
     assert rows(["zebra"], owner, [], 51) == pytest.approx(51 / (0.005 * 0.5))
     stats[("gallery_image", "owner_id", False)] = ({"999999": 0.5}, 0.01)
     assert rows(["lighthouse"], owner, [], 51) is None  # a user the statistics do not know

@@ -14,8 +14,16 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 def test_gallery_page_has_filters_tiles_bulk_bar_lightbox_and_script(owner_client, owner):
     make_image(owner, prompt="a quiet harbour")
     body = owner_client.get("/gallery/").content.decode()
-    for marker in ('id="gallery-filters"', 'name="q"', 'id="bulk-bar"', 'id="lightbox"',
-                   "js/gallery.js", "a quiet harbour", 'loading="lazy"', "project-drop"):
+    for marker in (
+        'id="gallery-filters"',
+        'name="q"',
+        'id="bulk-bar"',
+        'id="lightbox"',
+        "js/gallery.js",
+        "a quiet harbour",
+        'loading="lazy"',
+        "project-drop",
+    ):
         assert marker in body, marker
 
 
@@ -51,8 +59,7 @@ def test_last_tile_loads_the_next_page_when_revealed(owner_client, owner, settin
     assert 'hx-trigger="revealed"' not in rest
 
 
-def test_details_panel_for_visible_images_only(client, owner, outsider, viewer,
-                                               shared_project):
+def test_details_panel_for_visible_images_only(client, owner, outsider, viewer, shared_project):
     image = make_image(owner, project=shared_project, prompt="panel prompt", tags=["sea"])
     client.force_login(viewer)
     body = client.get(f"/gallery/images/{image.pk}/panel/").content.decode()
@@ -74,8 +81,9 @@ def test_use_these_settings_prefills_the_generate_form(owner_client, owner, outs
     assert owner_client.get("/generate/?remix=abc").status_code == 200
 
 
-def test_project_pages_show_shared_projects_members_and_images(client, owner, viewer,
-                                                                shared_project):
+def test_project_pages_show_shared_projects_members_and_images(
+    client, owner, viewer, shared_project
+):
     make_image(owner, project=shared_project, prompt="shared picture")
     client.force_login(viewer)
     listing = client.get("/projects/").content.decode()
@@ -87,16 +95,15 @@ def test_project_pages_show_shared_projects_members_and_images(client, owner, vi
     assert "Add or change member" not in body  # not the owner
 
 
-def test_owner_manages_members_and_others_cannot(client, owner, member, viewer,
-                                                 shared_project):
+def test_owner_manages_members_and_others_cannot(client, owner, member, viewer, shared_project):
     client.force_login(owner)
-    client.post(f"/projects/{shared_project.pk}/members/", {"username": "member",
-                                                             "role": "editor"})
+    client.post(f"/projects/{shared_project.pk}/members/", {"username": "member", "role": "editor"})
     client.post(f"/projects/{shared_project.pk}/members/", {"remove": "viewer"})
     assert dict(shared_project.memberships.values_list("user__username", "role")) == {
-        "member": "editor", "editor": "editor"}
-    client.post(f"/projects/{shared_project.pk}/members/", {"username": "ghost",
-                                                             "role": "viewer"})
+        "member": "editor",
+        "editor": "editor",
+    }
+    client.post(f"/projects/{shared_project.pk}/members/", {"username": "ghost", "role": "viewer"})
     assert shared_project.memberships.count() == 2
     client.force_login(member)
     client.post(f"/projects/{shared_project.pk}/members/", {"remove": "editor"})

@@ -40,18 +40,28 @@ def moto_endpoint():
 def bucket(settings, moto_endpoint):
     """A fresh bucket, made the default storage (under a prefix) for this test."""
     name = f"test-{uuid.uuid4().hex[:12]}"
-    client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1",
-                          aws_access_key_id=KEYS["access_key"],
-                          aws_secret_access_key=KEYS["secret_key"])
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=KEYS["access_key"],
+        aws_secret_access_key=KEYS["secret_key"],
+    )
     client.create_bucket(Bucket=name)
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
             "BACKEND": "imagegen.core.storage_s3.ContentAddressedS3Storage",
-            "OPTIONS": {"bucket_name": name, "endpoint_url": moto_endpoint,
-                        "region_name": "us-east-1", "location": PREFIX,
-                        "addressing_style": "path", "querystring_expire": 60,
-                        "signature_version": "s3v4", **KEYS},
+            "OPTIONS": {
+                "bucket_name": name,
+                "endpoint_url": moto_endpoint,
+                "region_name": "us-east-1",
+                "location": PREFIX,
+                "addressing_style": "path",
+                "querystring_expire": 60,
+                "signature_version": "s3v4",
+                **KEYS,
+            },
         },
     }
     settings.S3_SIGNED_REDIRECT = False
@@ -76,10 +86,8 @@ def get_object(bucket, name) -> bytes:
     return bucket.get_object(Bucket=bucket.bucket_name, Key=f"{PREFIX}/{name}")["Body"].read()
 
 
-def test_pipeline_stores_image_and_thumbnail_in_the_bucket(stored_image, bucket,
-                                                          isolated_storage):
-    assert bucket.keys() == {f"{PREFIX}/{stored_image.file}",
-                             f"{PREFIX}/{stored_image.thumbnail}"}
+def test_pipeline_stores_image_and_thumbnail_in_the_bucket(stored_image, bucket, isolated_storage):
+    assert bucket.keys() == {f"{PREFIX}/{stored_image.file}", f"{PREFIX}/{stored_image.thumbnail}"}
     data = get_object(bucket, stored_image.file)
     assert hashlib.sha256(data).hexdigest() == stored_image.sha256
     assert get_object(bucket, stored_image.thumbnail)[8:12] == b"WEBP"
@@ -104,11 +112,11 @@ def test_file_views_stream_from_the_bucket(owner_api, stored_image):
 
 
 def test_download_and_zip_read_from_the_bucket(owner_api, stored_image):
-    picture = PILImage.open(io.BytesIO(
-        owner_api.get(f"/api/gallery/{stored_image.pk}/download").content))
+    picture = PILImage.open(
+        io.BytesIO(owner_api.get(f"/api/gallery/{stored_image.pk}/download").content)
+    )
     assert picture.info["parameters"].startswith("a fox on s3\n")
-    response = owner_api.post("/api/gallery/download", {"ids": [stored_image.pk]},
-                              format="json")
+    response = owner_api.post("/api/gallery/download", {"ids": [stored_image.pk]}, format="json")
     assert response.status_code == 200 and b"".join(response.streaming_content)[:2] == b"PK"
 
 
@@ -146,8 +154,7 @@ def test_storage_check_finds_and_repairs_on_s3(stored_image, bucket):
     assert f"Rows whose thumbnail is missing: 1\n  image {stored_image.pk}:" in out.getvalue()
 
     call_command("storage_check", "--fix", "--min-age", "0", stdout=io.StringIO())
-    assert bucket.keys() == {f"{PREFIX}/{stored_image.file}",
-                             f"{PREFIX}/{stored_image.thumbnail}"}
+    assert bucket.keys() == {f"{PREFIX}/{stored_image.file}", f"{PREFIX}/{stored_image.thumbnail}"}
     out = io.StringIO()
     call_command("storage_check", "--min-age", "0", stdout=out)
     assert "Storage and database agree." in out.getvalue()
@@ -155,9 +162,15 @@ def test_storage_check_finds_and_repairs_on_s3(stored_image, bucket):
 
 # --- settings -------------------------------------------------------------------------------
 
-S3_ENV = {"STORAGE_BACKEND": "s3", "S3_BUCKET": "pictures", "S3_ACCESS_KEY_ID": "id",
-          "S3_SECRET_ACCESS_KEY": "secret", "S3_ENDPOINT_URL": "http://127.0.0.1:9000",
-          "S3_REGION": "eu-west-1", "S3_PREFIX": "/team/"}
+S3_ENV = {
+    "STORAGE_BACKEND": "s3",
+    "S3_BUCKET": "pictures",
+    "S3_ACCESS_KEY_ID": "id",
+    "S3_SECRET_ACCESS_KEY": "secret",
+    "S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+    "S3_REGION": "eu-west-1",
+    "S3_PREFIX": "/team/",
+}
 
 
 def load_settings(monkeypatch, **env):
@@ -180,10 +193,15 @@ def test_s3_backend_is_configured_from_the_environment(monkeypatch):
     loaded = load_settings(monkeypatch, **S3_ENV)
     default = loaded["STORAGES"]["default"]
     assert default["BACKEND"] == "imagegen.core.storage_s3.ContentAddressedS3Storage"
-    assert default["OPTIONS"] == {**default["OPTIONS"], "bucket_name": "pictures",
-                                  "endpoint_url": "http://127.0.0.1:9000", "location": "team",
-                                  "region_name": "eu-west-1", "addressing_style": "path",
-                                  "querystring_expire": 60}
+    assert default["OPTIONS"] == {
+        **default["OPTIONS"],
+        "bucket_name": "pictures",
+        "endpoint_url": "http://127.0.0.1:9000",
+        "location": "team",
+        "region_name": "eu-west-1",
+        "addressing_style": "path",
+        "querystring_expire": 60,
+    }
 
 
 def test_bad_storage_backend_stops_start_up_naming_the_variable(monkeypatch):

@@ -23,15 +23,18 @@ def test_search_uses_the_backends_own_full_text_engine():
         assert "prefix='2 3 4'" in sql
     else:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN "
-                           "('image_search', 'image_text_search', 'generation_prompt_search')")
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN "
+                "('image_search', 'image_text_search', 'generation_prompt_search')"
+            )
             definitions = dict(cursor.fetchall())
         # one index on one table: 0004 replaced 0003's two
         assert set(definitions) == {"image_search"}
         definition = definitions["image_search"].lower()
         assert "gin" in definition and "to_tsvector" in definition
-        assert all(column in definition
-                   for column in ("search_prompt", "title", "notes", "tag_names"))
+        assert all(
+            column in definition for column in ("search_prompt", "title", "notes", "tag_names")
+        )
 
 
 def test_search_finds_words_in_prompt_title_notes_and_tags(owner, owner_api):
@@ -40,8 +43,7 @@ def test_search_finds_words_in_prompt_title_notes_and_tags(owner, owner_api):
     by_notes = make_image(owner, notes="client liked the lighthouse")
     by_tag = make_image(owner, tags=["lighthouse"])
     make_image(owner, prompt="a cat on a sofa")
-    assert found(owner_api, "lighthouse") == {by_prompt.pk, by_title.pk, by_notes.pk,
-                                              by_tag.pk}
+    assert found(owner_api, "lighthouse") == {by_prompt.pk, by_title.pk, by_notes.pk, by_tag.pk}
 
 
 def test_every_word_must_match_somewhere_and_words_match_as_prefixes(owner, owner_api):
@@ -60,11 +62,17 @@ def test_search_follows_edits_to_title_notes_and_tags(owner, owner_api):
     owner_api.patch(f"/api/gallery/{image.pk}", {"title": "", "tags": ["dawn"]}, format="json")
     assert found(owner_api, "meadow") == set()
     assert found(owner_api, "dawn") == {image.pk}
-    owner_api.post("/api/gallery/bulk", {"ids": [image.pk], "action": "add_tag",
-                                         "tag": "golden hour"}, format="json")
+    owner_api.post(
+        "/api/gallery/bulk",
+        {"ids": [image.pk], "action": "add_tag", "tag": "golden hour"},
+        format="json",
+    )
     assert found(owner_api, "golden") == {image.pk}
-    owner_api.post("/api/gallery/bulk", {"ids": [image.pk], "action": "remove_tag",
-                                         "tag": "golden hour"}, format="json")
+    owner_api.post(
+        "/api/gallery/bulk",
+        {"ids": [image.pk], "action": "remove_tag", "tag": "golden hour"},
+        format="json",
+    )
     assert found(owner_api, "golden") == set()
 
 
@@ -104,11 +112,16 @@ def test_sqlite_search_triggers_exist_and_read_only_the_image_table():
     if connection.vendor != "sqlite":
         pytest.skip("SQLite only")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-                       "AND tbl_name = 'gallery_image'")
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+            "AND tbl_name = 'gallery_image'"
+        )
         triggers = dict(cursor.fetchall())
-    assert set(triggers) == {"gallery_image_fts_insert", "gallery_image_fts_update",
-                             "gallery_image_fts_delete"}
+    assert set(triggers) == {
+        "gallery_image_fts_insert",
+        "gallery_image_fts_update",
+        "gallery_image_fts_delete",
+    }
     assert not any("generation_generation" in sql for sql in triggers.values())
 
 
@@ -135,8 +148,23 @@ def test_two_words_must_both_match_in_any_of_the_texts(owner, owner_api):
 def test_hostile_characters_are_separators_on_both_engines(owner, owner_api):
     snake = make_image(owner, prompt="snake_case and foo-bar", notes="n°5 café")
     make_image(owner, prompt="something else")
-    for q in ("'", "\\", ":*", "&|!", "<->", "*", "_", "__", "'; DROP TABLE gallery_image;--",
-              "(", ")", '""', "NOT", "a:*b", "\x00"):
+    for q in (
+        "'",
+        "\\",
+        ":*",
+        "&|!",
+        "<->",
+        "*",
+        "_",
+        "__",
+        "'; DROP TABLE gallery_image;--",
+        "(",
+        ")",
+        '""',
+        "NOT",
+        "a:*b",
+        "\x00",
+    ):
         response = owner_api.get("/api/gallery", {"q": q})
         assert response.status_code in (200, 400), (q, response.content)
     assert found(owner_api, "snake_case") == {snake.pk}
@@ -149,23 +177,26 @@ def test_hostile_characters_are_separators_on_both_engines(owner, owner_api):
     assert found(owner_api, "snake | nothing") == set()
 
 
-def test_sqlite_prefix_indexes_agree_with_the_content_after_every_kind_of_change(owner,
-                                                                                 owner_api):
+def test_sqlite_prefix_indexes_agree_with_the_content_after_every_kind_of_change(owner, owner_api):
     """FTS5's integrity-check compares the index, prefix indexes included, with the stored
     columns; the row set must follow inserts, edits, tag changes and deletes."""
     if connection.vendor != "sqlite":
         pytest.skip("SQLite only")
     images = [make_image(owner, prompt=f"tower{i} bridge", tags=["old"]) for i in range(3)]
-    owner_api.patch(f"/api/gallery/{images[0].pk}", {"title": "Tallest tower",
-                                                    "tags": ["new"]}, format="json")
+    owner_api.patch(
+        f"/api/gallery/{images[0].pk}", {"title": "Tallest tower", "tags": ["new"]}, format="json"
+    )
     owner_api.delete(f"/api/gallery/{images[1].pk}")
     with connection.cursor() as cursor:
-        cursor.execute("INSERT INTO gallery_image_fts(gallery_image_fts, rank) "
-                       "VALUES ('integrity-check', 1)")
+        cursor.execute(
+            "INSERT INTO gallery_image_fts(gallery_image_fts, rank) VALUES ('integrity-check', 1)"
+        )
         cursor.execute("SELECT rowid, prompt, title, tags FROM gallery_image_fts ORDER BY rowid")
         rows = cursor.fetchall()
-    assert rows == [(images[0].pk, "tower0 bridge", "Tallest tower", "new"),
-                    (images[2].pk, "tower2 bridge", "", "old")]
+    assert rows == [
+        (images[0].pk, "tower0 bridge", "Tallest tower", "new"),
+        (images[2].pk, "tower2 bridge", "", "old"),
+    ]
     assert found(owner_api, "ta") == {images[0].pk}
     assert found(owner_api, "ne") == {images[0].pk}
     assert found(owner_api, "ol") == {images[2].pk}

@@ -40,8 +40,12 @@ def test_selection_zip_holds_the_images_and_both_manifests(owner_api, owner):
     assert response["X-Content-Type-Options"] == "nosniff"
     archive = archive_of(response)
     assert archive.testzip() is None
-    assert archive.namelist() == [f"an-owl-at-night-{owl.pk}.jpg", f"fox-{fox.pk}.png",
-                                  "manifest.json", "manifest.csv"]
+    assert archive.namelist() == [
+        f"an-owl-at-night-{owl.pk}.jpg",
+        f"fox-{fox.pk}.png",
+        "manifest.json",
+        "manifest.csv",
+    ]
 
     png = PILImage.open(io.BytesIO(archive.read(f"fox-{fox.pk}.png")))
     assert json.loads(png.info["imagegen"])["seed"] == 5
@@ -51,12 +55,38 @@ def test_selection_zip_holds_the_images_and_both_manifests(owner_api, owner):
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["count"] == 2
     first = manifest["images"][1]
-    assert {k: first[k] for k in ("id", "file", "title", "prompt", "negative_prompt",
-                                  "provider", "model", "width", "height", "seed", "steps",
-                                  "cfg_scale", "tags", "sha256")} == {
-        "id": fox.pk, "file": f"fox-{fox.pk}.png", "title": "Fox", "prompt": "a red fox",
-        "negative_prompt": "blurry", "provider": "offline", "model": "offline-shapes",
-        "width": 48, "height": 32, "seed": 5, "steps": 20, "cfg_scale": 7.5, "tags": [],
+    assert {
+        k: first[k]
+        for k in (
+            "id",
+            "file",
+            "title",
+            "prompt",
+            "negative_prompt",
+            "provider",
+            "model",
+            "width",
+            "height",
+            "seed",
+            "steps",
+            "cfg_scale",
+            "tags",
+            "sha256",
+        )
+    } == {
+        "id": fox.pk,
+        "file": f"fox-{fox.pk}.png",
+        "title": "Fox",
+        "prompt": "a red fox",
+        "negative_prompt": "blurry",
+        "provider": "offline",
+        "model": "offline-shapes",
+        "width": 48,
+        "height": 32,
+        "seed": 5,
+        "steps": 20,
+        "cfg_scale": 7.5,
+        "tags": [],
         "sha256": fox.sha256,
     }
     assert first["created_at"] == fox.created_at.isoformat()
@@ -64,23 +94,39 @@ def test_selection_zip_holds_the_images_and_both_manifests(owner_api, owner):
     rows = manifest_rows(archive)
     assert [row["id"] for row in rows] == [str(owl.pk), str(fox.pk)]
     assert rows[1]["file"] == f"fox-{fox.pk}.png" and rows[1]["cfg_scale"] == "7.5"
-    assert list(rows[0]) == ["id", "file", "title", "prompt", "negative_prompt", "provider",
-                             "model", "width", "height", "seed", "steps", "cfg_scale",
-                             "created_at", "tags", "sha256"]
+    assert list(rows[0]) == [
+        "id",
+        "file",
+        "title",
+        "prompt",
+        "negative_prompt",
+        "provider",
+        "model",
+        "width",
+        "height",
+        "seed",
+        "steps",
+        "cfg_scale",
+        "created_at",
+        "tags",
+        "sha256",
+    ]
 
 
 def test_csv_cells_that_look_like_formulas_are_quoted(owner_api, owner):
-    image = make_image(owner, title='=HYPERLINK("http://evil","x")', prompt="+1+1",
-                       negative_prompt="@SUM(A1)")
+    image = make_image(
+        owner, title='=HYPERLINK("http://evil","x")', prompt="+1+1", negative_prompt="@SUM(A1)"
+    )
     row = manifest_rows(archive_of(select(owner_api, [image.pk])))[0]
-    assert row["title"] == "'=HYPERLINK(\"http://evil\",\"x\")"
+    assert row["title"] == '\'=HYPERLINK("http://evil","x")'
     assert row["prompt"] == "'+1+1"
     assert row["negative_prompt"] == "'@SUM(A1)"
     assert row["model"] == "offline-shapes"
 
 
-def test_zip_streams_in_chunks_without_touching_the_database(owner_api, owner,
-                                                              django_assert_num_queries):
+def test_zip_streams_in_chunks_without_touching_the_database(
+    owner_api, owner, django_assert_num_queries
+):
     ids = [make_image(owner).pk for _ in range(3)]
     response = select(owner_api, ids)
     with django_assert_num_queries(0):
@@ -100,8 +146,7 @@ def test_selection_query_count_does_not_grow_with_the_selection(
         archive_of(select(owner_api, many))
 
 
-def test_selection_with_another_users_id_is_404_and_streams_nothing(owner_api, owner,
-                                                                   outsider):
+def test_selection_with_another_users_id_is_404_and_streams_nothing(owner_api, owner, outsider):
     mine = make_image(owner)
     theirs = make_image(outsider)
     response = select(owner_api, [mine.pk, theirs.pk])
@@ -120,8 +165,10 @@ def test_duplicate_ids_are_zipped_once(owner_api, owner):
     assert len([n for n in archive.namelist() if n.endswith(".png")]) == 1
 
 
-@pytest.mark.parametrize("body", [{}, {"ids": []}, {"ids": ["x"]}, {"ids": [0]},
-                                  {"ids": "1"}, {"ids": list(range(1, 1002))}])
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"ids": []}, {"ids": ["x"]}, {"ids": [0]}, {"ids": "1"}, {"ids": list(range(1, 1002))}],
+)
 def test_bad_selection_is_400_with_field_errors(owner_api, body):
     response = owner_api.post("/api/gallery/download", body, format="json")
     assert response.status_code == 400
@@ -139,8 +186,11 @@ def test_image_missing_from_storage_is_marked_in_the_manifest(owner_api, owner):
     kept, lost = make_image(owner), make_image(owner)
     default_storage.delete(lost.file)
     archive = archive_of(select(owner_api, [kept.pk, lost.pk]))
-    assert archive.namelist() == [f"a-red-fox-in-snow-{kept.pk}.png", "manifest.json",
-                                  "manifest.csv"]
+    assert archive.namelist() == [
+        f"a-red-fox-in-snow-{kept.pk}.png",
+        "manifest.json",
+        "manifest.csv",
+    ]
     entries = json.loads(archive.read("manifest.json"))["images"]
     assert entries[1] == {**entries[1], "id": lost.pk, "file": None, "missing": True}
 
@@ -157,7 +207,9 @@ def test_project_zip_holds_only_that_projects_images(owner_api, owner):
     )
     archive = archive_of(response)
     assert archive.namelist() == [f"a-red-fox-in-snow-{image.pk}.png" for image in inside] + [
-        "manifest.json", "manifest.csv"]
+        "manifest.json",
+        "manifest.csv",
+    ]
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["project"] == {"id": project.pk, "name": "Winter campaign"}
     assert [entry["id"] for entry in manifest["images"]] == [image.pk for image in inside]
@@ -177,11 +229,11 @@ def test_outsider_gets_404_for_a_project_zip(outsider_api, owner):
     assert response.status_code == 404 and not response.streaming
 
 
-@pytest.mark.parametrize("method,url", [("post", "/api/gallery/download"),
-                                        ("get", "/api/projects/1/download")])
+@pytest.mark.parametrize(
+    "method,url", [("post", "/api/gallery/download"), ("get", "/api/projects/1/download")]
+)
 def test_anonymous_is_refused(api, method, url):
-    response = getattr(api, method)(url, {"ids": [1]} if method == "post" else None,
-                                    format="json")
+    response = getattr(api, method)(url, {"ids": [1]} if method == "post" else None, format="json")
     assert response.status_code in (401, 403)
 
 
@@ -195,5 +247,6 @@ def test_project_zip_query_count_does_not_grow_with_the_project(
     for _ in range(6):
         make_image(owner, project=project)
     with django_assert_max_num_queries(4):
-        assert len(archive_of(owner_api.get(f"/api/projects/{project.pk}/download"))
-                   .namelist()) == 9
+        assert (
+            len(archive_of(owner_api.get(f"/api/projects/{project.pk}/download")).namelist()) == 9
+        )

@@ -16,9 +16,17 @@ from imagegen.providers.base import (
 
 def make_generation(owner, **fields) -> Generation:
     """A queued generation row, created without enqueueing it."""
-    values = {"provider": "offline", "model": "offline-shapes", "prompt": "a test",
-              "width": 64, "height": 64, "num_images": 1, "seed": 1, "steps": 20,
-              "cfg_scale": 7.5}
+    values = {
+        "provider": "offline",
+        "model": "offline-shapes",
+        "prompt": "a test",
+        "width": 64,
+        "height": 64,
+        "num_images": 1,
+        "seed": 1,
+        "steps": 20,
+        "cfg_scale": 7.5,
+    }
     values.update(fields)
     return Generation.objects.create(owner=owner, **values)
 
@@ -44,10 +52,12 @@ class ScriptedProvider(Provider):
             time.sleep(self.hang_seconds)  # ignores ctx on purpose: an uncooperative provider
         if self.error:
             raise self.error
-        return ProviderResult(images=[GeneratedImage(data=p, seed=request.seed)
-                                      for p in self.payloads],
-                              request_id="scripted-req", cost_usd=Decimal("0.01"),
-                              cost_is_estimate=False)
+        return ProviderResult(
+            images=[GeneratedImage(data=p, seed=request.seed) for p in self.payloads],
+            request_id="scripted-req",
+            cost_usd=Decimal("0.01"),
+            cost_is_estimate=False,
+        )
 
     def cancel(self, ctx):
         self.canceled = True

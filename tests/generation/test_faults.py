@@ -24,12 +24,20 @@ def stored_files(root):
 
 def png_declaring(width, height):
     def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def run_scripted(owner):
@@ -49,8 +57,9 @@ def run_scripted(owner):
         (b"", "empty"),
     ],
 )
-def test_unusable_image_fails_with_reason_and_stores_nothing(owner, scripted, isolated_storage,
-                                                             payload, words):
+def test_unusable_image_fails_with_reason_and_stores_nothing(
+    owner, scripted, isolated_storage, payload, words
+):
     scripted.payloads = [payload]
     generation = run_scripted(owner)
     assert generation.status == Status.FAILED
@@ -90,8 +99,9 @@ def test_unexpected_exception_is_a_failure_without_a_stack_trace(owner, scripted
     assert "secret internals" not in generation.error and "Traceback" not in generation.error
 
 
-def test_disk_full_while_storing_fails_and_leaves_no_partial_files(owner, scripted, monkeypatch,
-                                                                  isolated_storage):
+def test_disk_full_while_storing_fails_and_leaves_no_partial_files(
+    owner, scripted, monkeypatch, isolated_storage
+):
     scripted.payloads = [render("one", 1, 64, 64), render("two", 2, 64, 64)]
     original_save = ContentAddressedStorage._save
     calls = {"n": 0}
@@ -140,8 +150,9 @@ def test_keyed_provider_gets_the_key_and_records_its_source(owner, scripted, mon
 
 def test_keyed_provider_without_a_key_is_refused_at_submission(owner_api, scripted):
     scripted.requires_key = True
-    response = owner_api.post("/api/generate", {"prompt": "x", "provider": "scripted"},
-                              format="json")
+    response = owner_api.post(
+        "/api/generate", {"prompt": "x", "provider": "scripted"}, format="json"
+    )
     assert response.status_code == 400
     assert "No API key for Scripted" in response.json()["provider"][0]
     assert not Generation.objects.exists()

@@ -44,8 +44,9 @@ def test_staff_with_view_permission_sees_files_for_the_admin(admin_user, owners_
     assert client_for(admin_user).get(f"/files/thumbnails/{image.pk}").status_code == 200
 
 
-@pytest.mark.parametrize("url", ["/api/generations", "/api/generation/1", "/files/images/1",
-                                 "/files/thumbnails/1"])
+@pytest.mark.parametrize(
+    "url", ["/api/generations", "/api/generation/1", "/files/images/1", "/files/thumbnails/1"]
+)
 def test_anonymous_is_refused(api, url):
     assert api.get(url).status_code in (401, 403)
 

@@ -24,8 +24,9 @@ sys.exit(f"imported at start-up: {loaded}" if loaded else 0)
 
 
 def test_django_start_up_imports_no_provider_sdk():
-    result = subprocess.run([sys.executable, "-c", _CHECK], cwd=ROOT, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", _CHECK], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr[-2000:]
 
 

@@ -89,8 +89,9 @@ def test_uncooperative_provider_is_abandoned_at_the_deadline(owner, settings, sc
 @pytest.mark.django_db
 def test_dead_worker_generation_is_requeued_once_then_succeeds(owner, settings):
     old = timezone.now() - timedelta(seconds=settings.GENERATION_TIMEOUT + 60)
-    generation = make_generation(owner, status=Status.RUNNING, attempts=1, started_at=old,
-                                 heartbeat_at=old)
+    generation = make_generation(
+        owner, status=Status.RUNNING, attempts=1, started_at=old, heartbeat_at=old
+    )
     counts = recover_stale_generations()
     assert counts["requeued"] == 1
     generation.refresh_from_db()
@@ -101,8 +102,9 @@ def test_dead_worker_generation_is_requeued_once_then_succeeds(owner, settings):
 @pytest.mark.django_db
 def test_dead_worker_generation_already_retried_fails_with_reason(owner, settings):
     old = timezone.now() - timedelta(seconds=settings.GENERATION_TIMEOUT + 60)
-    generation = make_generation(owner, status=Status.RUNNING, attempts=2, started_at=old,
-                                 heartbeat_at=old)
+    generation = make_generation(
+        owner, status=Status.RUNNING, attempts=2, started_at=old, heartbeat_at=old
+    )
     assert recover_stale_generations()["failed"] == 1
     generation.refresh_from_db()
     assert generation.status == Status.FAILED
@@ -111,8 +113,13 @@ def test_dead_worker_generation_already_retried_fails_with_reason(owner, setting
 
 @pytest.mark.django_db
 def test_live_generation_is_left_alone_by_recovery(owner):
-    generation = make_generation(owner, status=Status.RUNNING, attempts=1,
-                                 started_at=timezone.now(), heartbeat_at=timezone.now())
+    generation = make_generation(
+        owner,
+        status=Status.RUNNING,
+        attempts=1,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+    )
     assert recover_stale_generations() == {"requeued": 0, "failed": 0, "canceled": 0}
     assert Generation.objects.get(pk=generation.pk).status == Status.RUNNING
 
@@ -120,8 +127,9 @@ def test_live_generation_is_left_alone_by_recovery(owner):
 @pytest.mark.django_db
 def test_stale_cancel_requested_generation_ends_canceled(owner, settings):
     old = timezone.now() - timedelta(seconds=settings.GENERATION_TIMEOUT + 60)
-    generation = make_generation(owner, status=Status.RUNNING, attempts=1, heartbeat_at=old,
-                                 cancel_requested=True)
+    generation = make_generation(
+        owner, status=Status.RUNNING, attempts=1, heartbeat_at=old, cancel_requested=True
+    )
     assert recover_stale_generations()["canceled"] == 1
     assert Generation.objects.get(pk=generation.pk).status == Status.CANCELED
 
@@ -143,8 +151,7 @@ def test_missing_generation_is_ignored(db):
 @pytest.mark.django_db
 def test_per_user_cap_defers_and_next_starts_when_one_finishes(owner, member, settings):
     settings.GENERATION_MAX_CONCURRENT = 1
-    busy = make_generation(owner, status=Status.RUNNING, attempts=1,
-                           heartbeat_at=timezone.now())
+    busy = make_generation(owner, status=Status.RUNNING, attempts=1, heartbeat_at=timezone.now())
     waiting = make_generation(owner)
     assert runner.claim(waiting.pk) is None  # owner is at the cap: stays queued
     assert Generation.objects.get(pk=waiting.pk).status == Status.QUEUED
@@ -176,7 +183,8 @@ def test_every_final_state_reaches_the_dashboard_rollup(owner, settings):
 
 @pytest.mark.django_db
 def test_cancel_landing_after_the_provider_returned_keeps_no_images_or_files(
-        owner, settings, monkeypatch):
+    owner, settings, monkeypatch
+):
     """The runner reads cancel/ownership once when the provider returns; a cancel that lands
     later (here: while the image is validated) is caught by the conditional success update,
     and the files already written are removed."""

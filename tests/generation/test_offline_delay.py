@@ -20,8 +20,9 @@ class RecordingContext(RunContext):
 
 
 def _request():
-    return GenerationRequest(prompt="a lighthouse", model="offline-shapes", width=64,
-                             height=64, num_images=2, seed=7)
+    return GenerationRequest(
+        prompt="a lighthouse", model="offline-shapes", width=64, height=64, num_images=2, seed=7
+    )
 
 
 def test_delay_waits_only_what_drawing_left_of_it(settings):

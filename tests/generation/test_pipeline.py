@@ -14,8 +14,10 @@ pytestmark = pytest.mark.django_db
 
 
 def test_generate_with_offline_provider_stores_images_and_thumbnails(owner_api, run_jobs):
-    response = run_jobs(owner_api, {"prompt": "a red fox in snow", "width": 320, "height": 256,
-                                    "num_images": 2, "seed": 7})
+    response = run_jobs(
+        owner_api,
+        {"prompt": "a red fox in snow", "width": 320, "height": 256, "num_images": 2, "seed": 7},
+    )
     body = response.json()
     assert body["status"] == "queued"
     assert body["provider"] == "offline" and body["model"] == "offline-shapes"
@@ -83,16 +85,19 @@ def test_generation_into_own_project(owner, owner_api, run_jobs):
     from projects.models import Project
 
     project = Project.objects.create(owner=owner, name="Fox studies")
-    body = run_jobs(owner_api, {"prompt": "fox", "width": 64, "height": 64,
-                                "project": project.pk}).json()
+    body = run_jobs(
+        owner_api, {"prompt": "fox", "width": 64, "height": 64, "project": project.pk}
+    ).json()
     assert body["project"] == project.pk
     assert Image.objects.get(generation_id=body["id"]).project == project
 
 
 def test_list_is_newest_first_cursor_paginated_and_filterable(owner_api, run_jobs, settings):
     settings.ITEMS_PER_PAGE = 2
-    ids = [run_jobs(owner_api, {"prompt": f"p{i}", "width": 64, "height": 64}).json()["id"]
-           for i in range(3)]
+    ids = [
+        run_jobs(owner_api, {"prompt": f"p{i}", "width": 64, "height": 64}).json()["id"]
+        for i in range(3)
+    ]
     Generation.objects.filter(pk=ids[0]).update(status=Status.FAILED)
 
     page = owner_api.get("/api/generations").json()
@@ -106,8 +111,9 @@ def test_list_is_newest_first_cursor_paginated_and_filterable(owner_api, run_job
     assert owner_api.get("/api/generations?status=bogus").status_code == 400
 
 
-def test_list_query_count_does_not_grow_with_results(owner_api, run_jobs,
-                                                     django_assert_max_num_queries):
+def test_list_query_count_does_not_grow_with_results(
+    owner_api, run_jobs, django_assert_max_num_queries
+):
     for i in range(5):
         run_jobs(owner_api, {"prompt": f"p{i}", "width": 64, "height": 64})
     with django_assert_max_num_queries(4):

@@ -59,12 +59,14 @@ def enhance(client, expect, **payload):
     return response.json()
 
 
-def test_openrouter_enhances_with_the_default_model_and_reports_its_cost(owner_api,
-                                                                          openrouter):
+def test_openrouter_enhances_with_the_default_model_and_reports_its_cost(owner_api, openrouter):
     body = enhance(owner_api, 200)
-    assert body == {"prompt": "a fox in snow, highly detailed, cinematic lighting, sharp focus",
-                    "model": "openai/gpt-4o-mini", "provider": "openrouter",
-                    "cost_usd": "0.000010"}
+    assert body == {
+        "prompt": "a fox in snow, highly detailed, cinematic lighting, sharp focus",
+        "model": "openai/gpt-4o-mini",
+        "provider": "openrouter",
+        "cost_usd": "0.000010",
+    }
     (request,) = openrouter.requests
     assert request["path"] == "/api/v1/chat/completions"
     assert request["headers"]["authorization"] == f"Bearer {OPENROUTER_KEY}"
@@ -82,8 +84,10 @@ def test_the_style_is_described_to_the_model(owner_api, openrouter):
 
 
 def test_a_chosen_model_and_the_model_setting_are_used(owner_api, openrouter, settings):
-    assert enhance(owner_api, 200, model="google/gemini-2.5-flash")["model"] == \
-        "google/gemini-2.5-flash"
+    assert (
+        enhance(owner_api, 200, model="google/gemini-2.5-flash")["model"]
+        == "google/gemini-2.5-flash"
+    )
     settings.PROMPT_ENHANCE_MODEL_OPENROUTER = "google/gemini-2.5-flash"
     enhance(owner_api, 200)
     assert [r["json"]["model"] for r in openrouter.requests] == ["google/gemini-2.5-flash"] * 2
@@ -141,12 +145,17 @@ def test_named_provider_without_a_key_is_400_naming_it(owner_api, openrouter):
         ("malformed", {}, 502, "could not be read"),
         ("error_in_200", {}, 502, "could not enhance the prompt: Provider returned error"),
         ("content_policy", {}, 400, "refused the request"),
-        ("validation", {"message": "Prompt too long"}, 400,
-         "did not accept the request: Prompt too long"),
+        (
+            "validation",
+            {"message": "Prompt too long"},
+            400,
+            "did not accept the request: Prompt too long",
+        ),
     ],
 )
-def test_openrouter_failures_in_words(owner_api, openrouter, scenario, options, status, words,
-                                      caplog):
+def test_openrouter_failures_in_words(
+    owner_api, openrouter, scenario, options, status, words, caplog
+):
     openrouter.set_scenario(scenario, **options)
     with caplog.at_level(logging.DEBUG):
         response = owner_api.post(URL, {"prompt": "a fox"}, format="json")
@@ -198,8 +207,11 @@ def test_unreachable_provider_in_words(owner_api, openrouter, settings):
 
 @pytest.mark.parametrize(
     ("payload", "field"),
-    [({"prompt": ""}, "prompt"), ({"prompt": "x", "provider": "replicate"}, "provider"),
-     ({"prompt": "x", "style": 999999}, "style")],
+    [
+        ({"prompt": ""}, "prompt"),
+        ({"prompt": "x", "provider": "replicate"}, "provider"),
+        ({"prompt": "x", "style": 999999}, "style"),
+    ],
 )
 def test_bad_input_is_400_and_calls_nobody(owner_api, openrouter, payload, field):
     response = owner_api.post(URL, payload, format="json")

@@ -14,8 +14,13 @@ URL = "/api/prompts/history"
 
 
 def used(owner, prompt, negative="", minutes_ago=0, **fields):
-    return make_generation(owner, prompt=prompt, negative_prompt=negative,
-                           created_at=timezone.now() - timedelta(minutes=minutes_ago), **fields)
+    return make_generation(
+        owner,
+        prompt=prompt,
+        negative_prompt=negative,
+        created_at=timezone.now() - timedelta(minutes=minutes_ago),
+        **fields,
+    )
 
 
 def history(client, **params):
@@ -31,7 +36,10 @@ def test_distinct_prompts_with_counts_newest_first(owner, owner_api):
     used(owner, "an owl", minutes_ago=5)
     entries = history(owner_api)
     assert [(e["prompt"], e["negative_prompt"], e["count"]) for e in entries] == [
-        ("an owl", "", 1), ("a fox", "", 2), ("a fox", "blurry", 1)]
+        ("an owl", "", 1),
+        ("a fox", "", 2),
+        ("a fox", "blurry", 1),
+    ]
     assert entries[1]["last_used"] > entries[2]["last_used"]
     assert len({e["id"] for e in entries}) == 3
 
@@ -40,12 +48,22 @@ def test_history_lists_what_the_user_typed_not_the_styled_prompt(owner, owner_ap
     from generation.models import StylePreset
 
     style = StylePreset.objects.get(key="cinematic")
-    run_jobs(owner_api, {"prompt": "a {red|blue} car", "negative_prompt": "rust",
-                         "style": style.pk, "width": 64, "height": 64})
+    run_jobs(
+        owner_api,
+        {
+            "prompt": "a {red|blue} car",
+            "negative_prompt": "rust",
+            "style": style.pk,
+            "width": 64,
+            "height": 64,
+        },
+    )
     used(owner, "an old prompt", "old negative", minutes_ago=60)  # from before prompt tools
     entries = history(owner_api)
     assert [(e["prompt"], e["negative_prompt"], e["count"]) for e in entries] == [
-        ("a {red|blue} car", "rust", 2), ("an old prompt", "old negative", 1)]
+        ("a {red|blue} car", "rust", 2),
+        ("an old prompt", "old negative", 1),
+    ]
 
 
 def test_search_is_case_insensitive(owner, owner_api):
@@ -91,8 +109,9 @@ def test_outsider_cannot_delete_another_users_entry(owner, owner_api, outsider_a
     assert [e["prompt"] for e in history(owner_api)] == ["a fox"]
 
 
-def test_deleting_for_one_user_leaves_the_same_prompt_of_another(owner, outsider, owner_api,
-                                                                 outsider_api):
+def test_deleting_for_one_user_leaves_the_same_prompt_of_another(
+    owner, outsider, owner_api, outsider_api
+):
     used(owner, "a fox")
     used(outsider, "a fox")
     entry = history(owner_api)[0]

@@ -35,15 +35,24 @@ needs_db = pytest.mark.django_db
 
 @needs_db
 def test_variations_make_one_generation_per_combination(owner_api, run_jobs):
-    response = run_jobs(owner_api, {"prompt": "a {red|blue|green} fox in {snow|rain}",
-                                    "width": 64, "height": 64, "seed": 7})
+    response = run_jobs(
+        owner_api,
+        {"prompt": "a {red|blue|green} fox in {snow|rain}", "width": 64, "height": 64, "seed": 7},
+    )
     body = response.json()
     assert body["count"] == 6
     prompts = [g["prompt"] for g in body["generations"]]
-    assert prompts == ["a red fox in snow", "a red fox in rain", "a blue fox in snow",
-                       "a blue fox in rain", "a green fox in snow", "a green fox in rain"]
+    assert prompts == [
+        "a red fox in snow",
+        "a red fox in rain",
+        "a blue fox in snow",
+        "a blue fox in rain",
+        "a green fox in snow",
+        "a green fox in rain",
+    ]
     assert {g["prompt_text"] for g in body["generations"]} == {
-        "a {red|blue|green} fox in {snow|rain}"}
+        "a {red|blue|green} fox in {snow|rain}"
+    }
     assert {g["seed"] for g in body["generations"]} == {7}
     assert Generation.objects.filter(status="succeeded").count() == 6
 
@@ -57,17 +66,19 @@ def test_one_combination_answers_with_the_generation_itself(owner_api, run_jobs)
 @needs_db
 def test_variations_with_a_style(owner_api, run_jobs):
     style = StylePreset.objects.get(key="pixel-art")
-    body = run_jobs(owner_api, {"prompt": "a {cat|dog}", "style": style.pk, "width": 64,
-                                "height": 64}).json()
-    assert [g["prompt"][:18] for g in body["generations"]] == ["pixel art of a cat",
-                                                              "pixel art of a dog"]
+    body = run_jobs(
+        owner_api, {"prompt": "a {cat|dog}", "style": style.pk, "width": 64, "height": 64}
+    ).json()
+    assert [g["prompt"][:18] for g in body["generations"]] == [
+        "pixel art of a cat",
+        "pixel art of a dog",
+    ]
     assert all(g["style"] == style.pk for g in body["generations"])
 
 
 @needs_db
 def test_beyond_the_cap_is_400_saying_how_many(owner_api):
-    response = owner_api.post("/api/generate", {"prompt": "{a|b|c} {d|e|f} {g|h}"},
-                              format="json")
+    response = owner_api.post("/api/generate", {"prompt": "{a|b|c} {d|e|f} {g|h}"}, format="json")
     assert response.status_code == 400
     message = response.json()["prompt"][0]
     assert "18 combinations" in message and "16" in message
@@ -77,17 +88,18 @@ def test_beyond_the_cap_is_400_saying_how_many(owner_api):
 @needs_db
 def test_cap_is_configurable(owner_api, run_jobs, settings):
     settings.PROMPT_VARIATIONS_MAX = 2
-    assert owner_api.post("/api/generate", {"prompt": "{a|b|c}"},
-                          format="json").status_code == 400
-    assert run_jobs(owner_api, {"prompt": "{a|b}", "width": 64,
-                                "height": 64}).json()["count"] == 2
+    assert owner_api.post("/api/generate", {"prompt": "{a|b|c}"}, format="json").status_code == 400
+    assert run_jobs(owner_api, {"prompt": "{a|b}", "width": 64, "height": 64}).json()["count"] == 2
 
 
 @needs_db
 def test_one_invalid_combination_queues_none(owner_api, priced):
     # priced-1 takes no negative prompt: every combination fails the same way, none is kept.
-    response = owner_api.post("/api/generate", {"prompt": "{a|b}", "provider": "priced",
-                                                "negative_prompt": "blur"}, format="json")
+    response = owner_api.post(
+        "/api/generate",
+        {"prompt": "{a|b}", "provider": "priced", "negative_prompt": "blur"},
+        format="json",
+    )
     assert response.status_code == 400
     assert Generation.objects.count() == 0
 
@@ -96,10 +108,14 @@ def test_one_invalid_combination_queues_none(owner_api, priced):
 def test_too_long_combination_queues_none(owner_api, priced, monkeypatch):
     from imagegen.providers.base import ModelSpec
 
-    monkeypatch.setattr(type(priced), "models",
-                        lambda self: [ModelSpec(id="priced-1", label="P", max_prompt_length=5)])
-    response = owner_api.post("/api/generate", {"prompt": "{ab|abcdefgh}", "provider": "priced"},
-                              format="json")
+    monkeypatch.setattr(
+        type(priced),
+        "models",
+        lambda self: [ModelSpec(id="priced-1", label="P", max_prompt_length=5)],
+    )
+    response = owner_api.post(
+        "/api/generate", {"prompt": "{ab|abcdefgh}", "provider": "priced"}, format="json"
+    )
     assert response.status_code == 400
     assert "at most 5" in response.json()["prompt"][0]
     assert Generation.objects.count() == 0
@@ -107,8 +123,11 @@ def test_too_long_combination_queues_none(owner_api, priced, monkeypatch):
 
 @needs_db
 def test_preview_counts_and_estimates_every_combination(owner_api, priced):
-    response = owner_api.post(PREVIEW, {"prompt": "a {red|blue|green} fox", "provider": "priced",
-                                        "num_images": 2}, format="json")
+    response = owner_api.post(
+        PREVIEW,
+        {"prompt": "a {red|blue|green} fox", "provider": "priced", "num_images": 2},
+        format="json",
+    )
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["count"] == 3
@@ -120,9 +139,11 @@ def test_preview_counts_and_estimates_every_combination(owner_api, priced):
 
 @needs_db
 def test_submitted_variations_carry_the_same_estimate(owner_api, priced):
-    response = owner_api.post("/api/generate", {"prompt": "a {red|blue|green} fox",
-                                                "provider": "priced", "num_images": 2},
-                              format="json")
+    response = owner_api.post(
+        "/api/generate",
+        {"prompt": "a {red|blue|green} fox", "provider": "priced", "num_images": 2},
+        format="json",
+    )
     assert response.status_code == 202
     total = sum(Decimal(g["cost_usd"]) for g in response.json()["generations"])
     assert total == Decimal("0.24")
@@ -131,8 +152,9 @@ def test_submitted_variations_carry_the_same_estimate(owner_api, priced):
 @needs_db
 def test_preview_with_a_style_on_the_free_offline_provider(owner_api):
     style = StylePreset.objects.get(key="logo")
-    body = owner_api.post(PREVIEW, {"prompt": "a {fox|owl}", "style": style.pk},
-                          format="json").json()
+    body = owner_api.post(
+        PREVIEW, {"prompt": "a {fox|owl}", "style": style.pk}, format="json"
+    ).json()
     assert body["count"] == 2 and Decimal(body["estimate_usd"]) == 0
     assert body["prompts"][1].startswith("minimalist vector logo of a owl")
     assert body["negative_prompt"] == style.negative_prompt and body["style"] == style.pk
@@ -140,8 +162,9 @@ def test_preview_with_a_style_on_the_free_offline_provider(owner_api):
 
 @needs_db
 def test_preview_estimate_is_null_when_the_provider_cannot_say(owner_api, scripted):
-    body = owner_api.post(PREVIEW, {"prompt": "{a|b}", "provider": "scripted"},
-                          format="json").json()
+    body = owner_api.post(
+        PREVIEW, {"prompt": "{a|b}", "provider": "scripted"}, format="json"
+    ).json()
     assert body["count"] == 2
     assert body["estimate_usd"] is None and body["per_generation_usd"] == [None, None]
 
@@ -163,25 +186,36 @@ def test_preview_with_another_users_style_is_400(owner, outsider_api):
 @needs_db
 def test_generate_page_fans_out_variations(client, owner):
     client.force_login(owner)
-    response = client.post("/generate/", {
-        "prompt": "a {red|blue} kite", "provider": "offline", "model": "offline-shapes",
-        "width": 64, "height": 64, "num_images": 1, "steps": 20, "cfg_scale": 7.5,
-        "style": StylePreset.objects.get(key="line-art").pk,
-    }, HTTP_HX_REQUEST="true")
+    response = client.post(
+        "/generate/",
+        {
+            "prompt": "a {red|blue} kite",
+            "provider": "offline",
+            "model": "offline-shapes",
+            "width": 64,
+            "height": 64,
+            "num_images": 1,
+            "steps": 20,
+            "cfg_scale": 7.5,
+            "style": StylePreset.objects.get(key="line-art").pk,
+        },
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 200
     body = response.content.decode()
     assert body.count('<section class="card status-panel"') == 2
     prompts = sorted(Generation.objects.values_list("prompt", flat=True))
     assert prompts[0].startswith("line art drawing of a blue kite")
-    assert Generation.objects.filter(style__key="line-art", prompt_text="a {red|blue} kite"
-                                     ).count() == 2
+    assert (
+        Generation.objects.filter(style__key="line-art", prompt_text="a {red|blue} kite").count()
+        == 2
+    )
 
 
 @needs_db
 def test_empty_alternatives_with_a_style_still_ask_for_a_prompt(owner_api):
     style = StylePreset.objects.get(key="anime")
-    response = owner_api.post("/api/generate", {"prompt": "{|}", "style": style.pk},
-                              format="json")
+    response = owner_api.post("/api/generate", {"prompt": "{|}", "style": style.pk}, format="json")
     assert response.status_code == 400
     assert response.json()["prompt"] == ["Write a prompt."]
     assert Generation.objects.count() == 0
@@ -190,8 +224,10 @@ def test_empty_alternatives_with_a_style_still_ask_for_a_prompt(owner_api):
 @needs_db
 def test_detail_page_shows_the_style_and_the_typed_prompt(client, owner, owner_api, run_jobs):
     style = StylePreset.objects.get(key="isometric")
-    body = run_jobs(owner_api, {"prompt": "a tiny {castle|harbour}", "style": style.pk,
-                                "width": 64, "height": 64}).json()
+    body = run_jobs(
+        owner_api,
+        {"prompt": "a tiny {castle|harbour}", "style": style.pk, "width": 64, "height": 64},
+    ).json()
     client.force_login(owner)
     page = client.get(f"/generations/{body['generations'][0]['id']}/").content.decode()
     assert "Isometric" in page and "a tiny {castle|harbour}" in page

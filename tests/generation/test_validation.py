@@ -46,7 +46,8 @@ def test_another_users_project_is_refused(owner, outsider_api):
     from projects.models import Project
 
     project = Project.objects.create(owner=owner, name="Private")
-    response = outsider_api.post("/api/generate", {"prompt": "x", "project": project.pk},
-                                 format="json")
+    response = outsider_api.post(
+        "/api/generate", {"prompt": "x", "project": project.pk}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["project"] == ["No such project."]

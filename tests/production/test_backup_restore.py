@@ -47,29 +47,54 @@ def use_storage(settings, location: Path) -> None:
 def snapshot() -> dict:
     """Everything the test expects to find again, read from the current database."""
     return {
-        "users": sorted(get_user_model().objects.values_list(
-            "pk", "username", "password", "is_staff", "is_superuser")),
-        "generations": sorted(Generation.objects.values_list(
-            "pk", "owner_id", "project_id", "prompt", "status", "seed", "width", "height")),
-        "images": sorted(Image.objects.values_list(
-            "pk", "generation_id", "owner_id", "project_id", "file", "thumbnail", "sha256",
-            "title", "favorite", "rating")),
+        "users": sorted(
+            get_user_model().objects.values_list(
+                "pk", "username", "password", "is_staff", "is_superuser"
+            )
+        ),
+        "generations": sorted(
+            Generation.objects.values_list(
+                "pk", "owner_id", "project_id", "prompt", "status", "seed", "width", "height"
+            )
+        ),
+        "images": sorted(
+            Image.objects.values_list(
+                "pk",
+                "generation_id",
+                "owner_id",
+                "project_id",
+                "file",
+                "thumbnail",
+                "sha256",
+                "title",
+                "favorite",
+                "rating",
+            )
+        ),
         "tags": sorted(Tag.objects.values_list("pk", "name")),
         "projects": sorted(Project.objects.values_list("pk", "owner_id", "name")),
         "members": sorted(ProjectMembership.objects.values_list("project_id", "user_id", "role")),
-        "preferences": sorted(Preferences.objects.values_list(
-            "user_id", "theme", "default_width", "default_steps", "default_project_id")),
-        "keys": sorted((k.user_id, k.provider, k.secret, k.last4)
-                       for k in ApiKey.objects.all()),
+        "preferences": sorted(
+            Preferences.objects.values_list(
+                "user_id", "theme", "default_width", "default_steps", "default_project_id"
+            )
+        ),
+        "keys": sorted((k.user_id, k.provider, k.secret, k.last4) for k in ApiKey.objects.all()),
         "team_keys": sorted((k.provider, k.secret) for k in TeamKey.objects.all()),
-        "team_key_users": sorted(get_user_model().objects.filter(
-            user_permissions__codename="use_team_keys").values_list("username", flat=True)),
+        "team_key_users": sorted(
+            get_user_model()
+            .objects.filter(user_permissions__codename="use_team_keys")
+            .values_list("username", flat=True)
+        ),
     }
 
 
 def stored_files(location: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(location)): p.read_bytes()
-            for p in location.rglob("*") if p.is_file() and "temp" not in p.parts}
+    return {
+        str(p.relative_to(location)): p.read_bytes()
+        for p in location.rglob("*")
+        if p.is_file() and "temp" not in p.parts
+    }
 
 
 @pytest.fixture
@@ -79,16 +104,28 @@ def team(owner, member, outsider, admin_user, run_jobs):
     moodboard = Project.objects.create(owner=owner, name="Moodboard")
     ProjectMembership.objects.create(project=moodboard, user=member, role=Role.EDITOR)
     ProjectMembership.objects.create(project=moodboard, user=outsider, role=Role.VIEWER)
-    run_jobs(owner_api, {"prompt": "a red fox in snow", "width": 64, "height": 64,
-                         "num_images": 2, "seed": 7, "project": moodboard.pk})
-    run_jobs(owner_api, {"prompt": "a lighthouse at night", "width": 96, "height": 64,
-                         "seed": 8})
-    run_jobs(client_for(member), {"prompt": "a blue forest", "width": 64, "height": 96,
-                                  "seed": 9, "project": moodboard.pk})
+    run_jobs(
+        owner_api,
+        {
+            "prompt": "a red fox in snow",
+            "width": 64,
+            "height": 64,
+            "num_images": 2,
+            "seed": 7,
+            "project": moodboard.pk,
+        },
+    )
+    run_jobs(owner_api, {"prompt": "a lighthouse at night", "width": 96, "height": 64, "seed": 8})
+    run_jobs(
+        client_for(member),
+        {"prompt": "a blue forest", "width": 64, "height": 96, "seed": 9, "project": moodboard.pk},
+    )
     image = Image.objects.order_by("pk").first()
-    client_for(owner).patch(f"/api/gallery/{image.pk}", {
-        "title": "Fox", "favorite": True, "rating": 4, "tags": ["winter", "fox"]},
-        format="json")
+    client_for(owner).patch(
+        f"/api/gallery/{image.pk}",
+        {"title": "Fox", "favorite": True, "rating": 4, "tags": ["winter", "fox"]},
+        format="json",
+    )
     prefs = Preferences.for_user(owner)
     prefs.theme, prefs.default_width, prefs.default_steps = "light", 512, 30
     prefs.default_project = moodboard
@@ -106,8 +143,9 @@ def archive_bytes(path: Path) -> bytes:
     return gzip.decompress(path.read_bytes())
 
 
-def test_backup_restores_everything_onto_a_fresh_install(team, settings, tmp_path,
-                                                         isolated_storage):
+def test_backup_restores_everything_onto_a_fresh_install(
+    team, settings, tmp_path, isolated_storage
+):
     before_files = stored_files(isolated_storage)
     assert len(before_files) == 8  # four originals and four thumbnails
     backup = tmp_path / "backups" / "imagegen.tar.gz"
@@ -155,7 +193,6 @@ def test_backup_holds_no_plaintext_key(team, tmp_path):
     assert b"owner" in content
 
 
-
 def test_backup_holds_no_session_or_login_failure(owner, tmp_path):
     """A session key signs its owner in, and login failures name people and addresses:
     neither is in a backup (of either engine)."""
@@ -166,8 +203,9 @@ def test_backup_holds_no_session_or_login_failure(owner, tmp_path):
     browser = Client()
     browser.force_login(owner)
     session_key = browser.cookies["sessionid"].value
-    AccessAttempt.objects.create(username="canary-attempt-user", ip_address="203.0.113.77",
-                                 failures_since_start=1)
+    AccessAttempt.objects.create(
+        username="canary-attempt-user", ip_address="203.0.113.77", failures_since_start=1
+    )
     backup = tmp_path / "imagegen.tar.gz"
     call_command("backup", str(backup), stdout=io.StringIO())
     content = archive_bytes(backup)
@@ -177,6 +215,7 @@ def test_backup_holds_no_session_or_login_failure(owner, tmp_path):
     # The live install keeps both.
     assert Session.objects.filter(session_key=session_key).exists()
     assert AccessAttempt.objects.filter(username="canary-attempt-user").exists()
+
 
 def test_manifest_lists_every_file_with_size_and_hash(team, tmp_path, isolated_storage):
     backup = tmp_path / "imagegen.tar.gz"
@@ -230,8 +269,7 @@ def rewrite(backup: Path, target: Path, change) -> None:
             out.addfile(info, io.BytesIO(data))
 
 
-def test_restore_refuses_a_tampered_file_before_touching_the_database(team, tmp_path,
-                                                                       settings):
+def test_restore_refuses_a_tampered_file_before_touching_the_database(team, tmp_path, settings):
     backup = tmp_path / "imagegen.tar.gz"
     call_command("backup", str(backup), stdout=io.StringIO())
     tampered = tmp_path / "tampered.tar.gz"
@@ -271,7 +309,6 @@ def test_restore_refuses_an_unsafe_file_name(team, tmp_path, settings):
     assert not (tmp_path / "outside.png").exists()
 
 
-
 def restore_refused(backup: Path, tmp_path: Path, settings, change, match: str) -> Path:
     """Restore a changed copy of ``backup`` onto a fresh install; it must be refused before
     any file or row is written. Returns the fresh storage folder."""
@@ -287,8 +324,9 @@ def restore_refused(backup: Path, tmp_path: Path, settings, change, match: str) 
     return fresh
 
 
-def test_an_unsafe_name_anywhere_in_the_manifest_is_refused_before_any_file(team, tmp_path,
-                                                                              settings):
+def test_an_unsafe_name_anywhere_in_the_manifest_is_refused_before_any_file(
+    team, tmp_path, settings
+):
     backup = tmp_path / "imagegen.tar.gz"
     call_command("backup", str(backup), stdout=io.StringIO())
 
@@ -315,6 +353,7 @@ def test_other_migrations_are_refused_before_any_file(team, tmp_path, settings):
         return info, data
 
     restore_refused(backup, tmp_path, settings, newer, "other migrations")
+
 
 def test_restore_refuses_something_that_is_not_a_backup(db, tmp_path):
     junk = tmp_path / "junk.tar.gz"

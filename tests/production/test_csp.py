@@ -10,8 +10,15 @@ from gallery.views import FILE_CSP
 from tests.gallery.factories import make_image
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ["/generate/", "/gallery/", "/projects/", "/dashboard/", "/settings/",
-         "/account/password/", "/api/docs/"]
+PAGES = [
+    "/generate/",
+    "/gallery/",
+    "/projects/",
+    "/dashboard/",
+    "/settings/",
+    "/account/password/",
+    "/api/docs/",
+]
 
 
 def directives(header: str) -> dict[str, str]:
@@ -92,8 +99,7 @@ def test_htmx_is_told_not_to_inject_styles_or_eval(client, db):
     assert re.search(r'<script src="[^"]*htmx[^"]*\.js"', body)
 
 
-def test_admin_has_the_policy_and_its_image_list_needs_no_inline_style(client, admin_user,
-                                                                       owner):
+def test_admin_has_the_policy_and_its_image_list_needs_no_inline_style(client, admin_user, owner):
     make_image(owner)
     client.force_login(admin_user)
     response = client.get("/admin/gallery/image/")

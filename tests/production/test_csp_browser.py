@@ -22,8 +22,14 @@ document.addEventListener("securitypolicyviolation", (e) => {
 def watched(page):
     """The page, recording CSP violations from events and from the console."""
     console = []
-    page.on("console", lambda m: console.append(m.text)
-            if "Content Security Policy" in m.text or "Refused to" in m.text else None)
+    page.on(
+        "console",
+        lambda m: (
+            console.append(m.text)
+            if "Content Security Policy" in m.text or "Refused to" in m.text
+            else None
+        ),
+    )
     page.on("pageerror", lambda e: console.append(f"page error: {e}"))
     page.add_init_script(RECORD_VIOLATIONS)
 
@@ -40,7 +46,8 @@ def test_generate_and_gallery_raise_no_csp_violation(watched, live_server, owner
     make_image(owner, prompt="an older picture", project=project)
     page.goto(f"{live_server.url}/login/")
     assert "frame-ancestors 'none'" in page.evaluate(
-        "fetch(location.href).then(r => r.headers.get('content-security-policy'))")
+        "fetch(location.href).then(r => r.headers.get('content-security-policy'))"
+    )
     page.fill("#id_username", "owner")
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
@@ -71,13 +78,13 @@ def test_generate_and_gallery_raise_no_csp_violation(watched, live_server, owner
     assert page.violations() == []
 
 
-def test_project_delete_asks_first_without_an_inline_handler(watched, live_server, owner,
-                                                             client):
+def test_project_delete_asks_first_without_an_inline_handler(watched, live_server, owner, client):
     page = watched
     project = Project.objects.create(owner=owner, name="Keep me")
     client.force_login(owner)
-    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                               "url": live_server.url}])
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
     page.goto(f"{live_server.url}/projects/{project.pk}/")
     page.locator("details").first.evaluate("d => d.open = true")
     asked = []
@@ -92,8 +99,9 @@ def test_project_delete_asks_first_without_an_inline_handler(watched, live_serve
 def test_api_docs_render_under_the_policy(watched, live_server, owner, client):
     page = watched
     client.force_login(owner)
-    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
-                               "url": live_server.url}])
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
     page.goto(f"{live_server.url}/api/docs/")
     page.wait_for_selector(".swagger-ui .opblock", timeout=20_000)
     # Swagger UI (third-party) tries one inline <style>, which is blocked without visible

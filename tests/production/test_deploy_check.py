@@ -27,8 +27,13 @@ PRODUCTION = {
     "FILE_SERVING": "x-accel",
 }
 OURS = set(PRODUCTION) | {
-    "DATABASE_URL", "SECURE_SSL_REDIRECT", "USE_X_FORWARDED_HOST", "X_ACCEL_PREFIX",
-    "AXES_FAILURE_LIMIT", "AXES_COOLOFF_MINUTES", "DJANGO_SETTINGS_MODULE",
+    "DATABASE_URL",
+    "SECURE_SSL_REDIRECT",
+    "USE_X_FORWARDED_HOST",
+    "X_ACCEL_PREFIX",
+    "AXES_FAILURE_LIMIT",
+    "AXES_COOLOFF_MINUTES",
+    "DJANGO_SETTINGS_MODULE",
     # Set by the browser tests' fixture in this process; a deployment never has it.
     "DJANGO_ALLOW_ASYNC_UNSAFE",
 }
@@ -36,14 +41,22 @@ OURS = set(PRODUCTION) | {
 
 def manage(*args, tmp_path, **env):
     environment = {k: v for k, v in os.environ.items() if k not in OURS}
-    environment.update({
-        "DJANGO_SETTINGS_MODULE": "imagegen.settings",
-        "ENV_FILE": os.devnull,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.db'}",
-        **env,
-    })
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=environment,
-                          capture_output=True, text=True, timeout=120)
+    environment.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "imagegen.settings",
+            "ENV_FILE": os.devnull,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.db'}",
+            **env,
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def deploy_check(tmp_path, **env):
@@ -76,22 +89,47 @@ def test_redirect_check_is_silenced_only_behind_a_trusted_proxy(tmp_path):
 
 
 def settings_values(tmp_path, names, **env):
-    code = ("import json, django; django.setup(); from django.conf import settings as s; "
-            f"print(json.dumps({{n: getattr(s, n, None) for n in {names!r}}}, default=str))")
+    code = (
+        "import json, django; django.setup(); from django.conf import settings as s; "
+        f"print(json.dumps({{n: getattr(s, n, None) for n in {names!r}}}, default=str))"
+    )
     environment = {k: v for k, v in os.environ.items() if k not in OURS}
-    environment.update({"DJANGO_SETTINGS_MODULE": "imagegen.settings", "ENV_FILE": os.devnull,
-                        "DATABASE_URL": f"sqlite:///{tmp_path / 'values.db'}", **env})
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environment,
-                            capture_output=True, text=True, timeout=60)
+    environment.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "imagegen.settings",
+            "ENV_FILE": os.devnull,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'values.db'}",
+            **env,
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
-NAMES = ["SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
-         "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
-         "SECURE_PROXY_SSL_HEADER", "USE_X_FORWARDED_HOST", "SILENCED_SYSTEM_CHECKS",
-         "FILE_SERVING", "X_ACCEL_PREFIX", "AXES_FAILURE_LIMIT", "AXES_COOLOFF_TIME",
-         "AUTH_PASSWORD_VALIDATORS"]
+NAMES = [
+    "SECURE_SSL_REDIRECT",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "SECURE_PROXY_SSL_HEADER",
+    "USE_X_FORWARDED_HOST",
+    "SILENCED_SYSTEM_CHECKS",
+    "FILE_SERVING",
+    "X_ACCEL_PREFIX",
+    "AXES_FAILURE_LIMIT",
+    "AXES_COOLOFF_TIME",
+    "AUTH_PASSWORD_VALIDATORS",
+]
 
 
 def test_defaults_keep_the_quick_start_on_plain_http(tmp_path):
@@ -108,9 +146,16 @@ def test_defaults_keep_the_quick_start_on_plain_http(tmp_path):
 
 
 def test_each_production_setting_is_read_from_the_environment(tmp_path):
-    values = settings_values(tmp_path, NAMES, **PRODUCTION, SECURE_SSL_REDIRECT="true",
-                             USE_X_FORWARDED_HOST="true", X_ACCEL_PREFIX="/internal/files/",
-                             AXES_FAILURE_LIMIT="3", AXES_COOLOFF_MINUTES="60")
+    values = settings_values(
+        tmp_path,
+        NAMES,
+        **PRODUCTION,
+        SECURE_SSL_REDIRECT="true",
+        USE_X_FORWARDED_HOST="true",
+        X_ACCEL_PREFIX="/internal/files/",
+        AXES_FAILURE_LIMIT="3",
+        AXES_COOLOFF_MINUTES="60",
+    )
     assert values["SECURE_SSL_REDIRECT"] is True
     assert values["SESSION_COOKIE_SECURE"] is True and values["CSRF_COOKIE_SECURE"] is True
     assert values["SECURE_HSTS_SECONDS"] == 31536000
@@ -148,15 +193,33 @@ def test_bad_production_value_stops_start_up_naming_the_variable(tmp_path, name,
 
 
 def test_x_accel_on_s3_storage_is_refused(tmp_path):
-    result = manage("check", tmp_path=tmp_path, **PRODUCTION, STORAGE_BACKEND="s3",
-                    S3_BUCKET="b", S3_ACCESS_KEY_ID="a", S3_SECRET_ACCESS_KEY="s")
+    result = manage(
+        "check",
+        tmp_path=tmp_path,
+        **PRODUCTION,
+        STORAGE_BACKEND="s3",
+        S3_BUCKET="b",
+        S3_ACCESS_KEY_ID="a",
+        S3_SECRET_ACCESS_KEY="s",
+    )
     assert result.returncode != 0 and "FILE_SERVING: x-accel needs" in result.stderr
 
 
-NEW_VARIABLES = ["SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE",
-                 "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
-                 "TRUST_PROXY_HEADERS", "USE_X_FORWARDED_HOST", "FILE_SERVING", "X_ACCEL_PREFIX",
-                 "AXES_ENABLED", "AXES_FAILURE_LIMIT", "AXES_COOLOFF_MINUTES"]
+NEW_VARIABLES = [
+    "SECURE_SSL_REDIRECT",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "TRUST_PROXY_HEADERS",
+    "USE_X_FORWARDED_HOST",
+    "FILE_SERVING",
+    "X_ACCEL_PREFIX",
+    "AXES_ENABLED",
+    "AXES_FAILURE_LIMIT",
+    "AXES_COOLOFF_MINUTES",
+]
 
 
 @pytest.mark.parametrize("name", NEW_VARIABLES)

@@ -20,8 +20,9 @@ def fresh_throttle_counts(settings):
 
 
 def token(api, username, password, **extra):
-    return api.post("/api/auth/token", {"username": username, "password": password},
-                    format="json", **extra)
+    return api.post(
+        "/api/auth/token", {"username": username, "password": password}, format="json", **extra
+    )
 
 
 def test_token_endpoint_locks_out_after_the_failure_limit(api, owner):
@@ -105,8 +106,10 @@ def test_password_validators_refuse_weak_passwords(owner):
 
 def test_password_change_page_refuses_a_weak_password(client, owner):
     client.force_login(owner)
-    response = client.post("/account/password/", {
-        "old_password": PASSWORD, "new_password1": "password", "new_password2": "password"})
+    response = client.post(
+        "/account/password/",
+        {"old_password": PASSWORD, "new_password1": "password", "new_password2": "password"},
+    )
     assert response.status_code == 200
     assert b"too common" in response.content
 

@@ -13,10 +13,15 @@ pytestmark = pytest.mark.django_db
 
 
 def test_create_and_read_a_project_with_counts_cover_and_members(owner, owner_api, member):
-    response = owner_api.post("/api/projects", {
-        "name": " Posters ", "description": "spring",
-        "members": [{"username": "member", "role": "editor"}],
-    }, format="json")
+    response = owner_api.post(
+        "/api/projects",
+        {
+            "name": " Posters ",
+            "description": "spring",
+            "members": [{"username": "member", "role": "editor"}],
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["name"] == "Posters"
@@ -31,14 +36,16 @@ def test_create_and_read_a_project_with_counts_cover_and_members(owner, owner_ap
     assert Decimal(body["total_cost_usd"]) == Decimal("0.75")
     assert body["cover_image"] is None
     assert body["cover_thumbnail_url"] == f"/files/thumbnails/{latest.pk}"
-    body = owner_api.patch(f"/api/projects/{project.pk}", {"cover_image": first.pk},
-                           format="json").json()
+    body = owner_api.patch(
+        f"/api/projects/{project.pk}", {"cover_image": first.pk}, format="json"
+    ).json()
     assert body["cover_image"] == first.pk
     assert body["cover_thumbnail_url"] == f"/files/thumbnails/{first.pk}"
 
 
 def test_list_shows_owned_and_shared_projects_with_the_users_role(
-        owner, viewer_api, owner_api, outsider_api, shared_project, django_assert_max_num_queries):
+    owner, viewer_api, owner_api, outsider_api, shared_project, django_assert_max_num_queries
+):
     Project.objects.create(owner=owner, name="Private")
     for i in range(3):
         make_image(owner, project=shared_project, tags=[f"t{i}"])
@@ -47,8 +54,10 @@ def test_list_shows_owned_and_shared_projects_with_the_users_role(
     assert {r["name"] for r in rows} == {"Shared", "Private"}
     (row,) = viewer_api.get("/api/projects").json()["results"]
     assert (row["name"], row["role"], row["image_count"]) == ("Shared", "viewer", 3)
-    assert row["members"] == [{"username": "editor", "role": "editor"},
-                              {"username": "viewer", "role": "viewer"}]
+    assert row["members"] == [
+        {"username": "editor", "role": "editor"},
+        {"username": "viewer", "role": "viewer"},
+    ]
     assert outsider_api.get("/api/projects").json()["results"] == []
 
 
@@ -56,8 +65,7 @@ def test_anonymous_gets_401_or_403(api, shared_project):
     assert api.get("/api/projects").status_code in (401, 403)
     assert api.post("/api/projects", {"name": "x"}).status_code in (401, 403)
     for method in ("get", "patch", "put", "delete"):
-        assert getattr(api, method)(f"/api/projects/{shared_project.pk}").status_code in (
-            401, 403)
+        assert getattr(api, method)(f"/api/projects/{shared_project.pk}").status_code in (401, 403)
 
 
 def test_outsider_gets_404_for_everything(outsider_api, shared_project):
@@ -84,19 +92,30 @@ def test_members_read_but_only_the_owner_changes_or_deletes(who, request, shared
     assert shared_project.memberships.count() == 2
 
 
-def test_owner_replaces_members_and_access_follows(owner_api, viewer_api, editor_api,
-                                                  shared_project, owner, member):
+def test_owner_replaces_members_and_access_follows(
+    owner_api, viewer_api, editor_api, shared_project, owner, member
+):
     image = make_image(owner, project=shared_project)
-    response = owner_api.patch(f"/api/projects/{shared_project.pk}", {
-        "members": [{"username": "viewer", "role": "editor"},
-                    {"username": "member", "role": "viewer"}],
-    }, format="json")
+    response = owner_api.patch(
+        f"/api/projects/{shared_project.pk}",
+        {
+            "members": [
+                {"username": "viewer", "role": "editor"},
+                {"username": "member", "role": "viewer"},
+            ],
+        },
+        format="json",
+    )
     assert response.status_code == 200
-    assert response.json()["members"] == [{"username": "member", "role": "viewer"},
-                                          {"username": "viewer", "role": "editor"}]
+    assert response.json()["members"] == [
+        {"username": "member", "role": "viewer"},
+        {"username": "viewer", "role": "editor"},
+    ]
     assert editor_api.get(f"/api/gallery/{image.pk}").status_code == 404
-    assert viewer_api.patch(f"/api/gallery/{image.pk}", {"project": None},
-                            format="json").status_code == 200  # now an editor
+    assert (
+        viewer_api.patch(f"/api/gallery/{image.pk}", {"project": None}, format="json").status_code
+        == 200
+    )  # now an editor
 
 
 def test_bad_project_input_is_a_400_with_field_errors(owner, owner_api, shared_project):
@@ -112,27 +131,29 @@ def test_bad_project_input_is_a_400_with_field_errors(owner, owner_api, shared_p
         response = owner_api.post("/api/projects", body, format="json")
         assert response.status_code == 400, (body, response.content)
         assert field in response.json(), response.json()
-    response = owner_api.patch(f"/api/projects/{shared_project.pk}", {"cover_image": other.pk},
-                               format="json")
+    response = owner_api.patch(
+        f"/api/projects/{shared_project.pk}", {"cover_image": other.pk}, format="json"
+    )
     assert response.status_code == 400
     assert "cover_image" in response.json()
     assert Project.objects.count() == 1
 
 
-def test_delete_keeps_images_unassigned_in_their_owners_galleries(owner, owner_api, editor,
-                                                                 editor_api, shared_project):
+def test_delete_keeps_images_unassigned_in_their_owners_galleries(
+    owner, owner_api, editor, editor_api, shared_project
+):
     mine = make_image(owner, project=shared_project)
     theirs = make_image(editor, project=shared_project)
     assert owner_api.delete(f"/api/projects/{shared_project.pk}").status_code == 204
     assert not Project.objects.exists()
     assert not ProjectMembership.objects.exists()
-    assert set(Image.objects.values_list("pk", "project")) == {(mine.pk, None),
-                                                               (theirs.pk, None)}
+    assert set(Image.objects.values_list("pk", "project")) == {(mine.pk, None), (theirs.pk, None)}
     assert [r["id"] for r in editor_api.get("/api/gallery").json()["results"]] == [theirs.pk]
 
 
-def test_delete_with_delete_images_removes_images_and_files(owner, owner_api, shared_project,
-                                                           django_capture_on_commit_callbacks):
+def test_delete_with_delete_images_removes_images_and_files(
+    owner, owner_api, shared_project, django_capture_on_commit_callbacks
+):
     inside = make_image(owner, project=shared_project)
     outside = make_image(owner)
     with django_capture_on_commit_callbacks(execute=True):
@@ -146,10 +167,12 @@ def test_delete_with_delete_images_removes_images_and_files(owner, owner_api, sh
 def test_moving_the_cover_image_out_clears_the_cover(owner, owner_api, shared_project):
     cover = make_image(owner, project=shared_project)
     other = make_image(owner, project=shared_project)
-    owner_api.patch(f"/api/projects/{shared_project.pk}", {"cover_image": cover.pk},
-                    format="json")
-    owner_api.post("/api/gallery/bulk", {"ids": [other.pk], "action": "move",
-                                         "project": shared_project.pk}, format="json")
+    owner_api.patch(f"/api/projects/{shared_project.pk}", {"cover_image": cover.pk}, format="json")
+    owner_api.post(
+        "/api/gallery/bulk",
+        {"ids": [other.pk], "action": "move", "project": shared_project.pk},
+        format="json",
+    )
     shared_project.refresh_from_db()
     assert shared_project.cover_image_id == cover.pk
     owner_api.patch(f"/api/gallery/{cover.pk}", {"project": None}, format="json")
@@ -157,15 +180,17 @@ def test_moving_the_cover_image_out_clears_the_cover(owner, owner_api, shared_pr
     assert shared_project.cover_image_id is None
 
 
-def test_a_rename_that_loses_a_race_for_the_name_is_a_400(owner, owner_api, shared_project,
-                                                          monkeypatch):
+def test_a_rename_that_loses_a_race_for_the_name_is_a_400(
+    owner, owner_api, shared_project, monkeypatch
+):
     # Another request takes the name between the check and the save: the unique
     # constraint's IntegrityError is the same field error, not a 500.
     from projects import services
 
     Project.objects.create(owner=owner, name="Taken")
     monkeypatch.setattr(services, "_check_name", lambda owner, name, project=None: name)
-    response = owner_api.patch(f"/api/projects/{shared_project.pk}", {"name": "Taken"},
-                               format="json")
+    response = owner_api.patch(
+        f"/api/projects/{shared_project.pk}", {"name": "Taken"}, format="json"
+    )
     assert response.status_code == 400
     assert response.json() == {"name": ["You already have a project with this name."]}

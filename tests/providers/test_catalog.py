@@ -11,8 +11,12 @@ pytestmark = pytest.mark.django_db
 
 REQUIRED = {
     "openai": {"gpt-image-1", "gpt-image-1-mini", "dall-e-3", "dall-e-2"},
-    "replicate": {"black-forest-labs/flux-schnell", "black-forest-labs/flux-dev",
-                  "black-forest-labs/flux-1.1-pro", "stability-ai/sdxl"},
+    "replicate": {
+        "black-forest-labs/flux-schnell",
+        "black-forest-labs/flux-dev",
+        "black-forest-labs/flux-1.1-pro",
+        "stability-ai/sdxl",
+    },
     "fal": {"fal-ai/flux/schnell", "fal-ai/flux/dev", "fal-ai/flux-pro/v1.1", "fal-ai/fast-sdxl"},
     "openrouter": {"google/gemini-2.5-flash-image"},
 }
@@ -33,7 +37,10 @@ def test_resync_keeps_admin_edits():
     sync_builtin_catalog()
     row.refresh_from_db()
     assert (row.enabled, row.display_name, str(row.price_override_usd)) == (
-        False, "Old faithful", "1.000000")
+        False,
+        "Old faithful",
+        "1.000000",
+    )
 
 
 def test_migrating_back_past_the_catalog_skips_the_sync(monkeypatch):
@@ -53,8 +60,9 @@ def test_migrating_back_past_the_catalog_skips_the_sync(monkeypatch):
 def test_disabled_model_is_refused(owner_api, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-good")
     CatalogModel.objects.filter(model_id="dall-e-2").update(enabled=False)
-    response = owner_api.post("/api/generate", {"prompt": "x", "provider": "openai",
-                                                "model": "dall-e-2"}, format="json")
+    response = owner_api.post(
+        "/api/generate", {"prompt": "x", "provider": "openai", "model": "dall-e-2"}, format="json"
+    )
     assert response.status_code == 400 and "Unknown model" in response.json()["model"][0]
 
 
@@ -75,22 +83,53 @@ def test_providers_api_lists_models_prices_and_key_status(owner_api, monkeypatch
 @pytest.mark.parametrize(
     ("payload", "estimate"),
     [
-        ({"provider": "openai", "model": "dall-e-3", "width": 1024, "height": 1792,
-          "params": {"quality": "hd"}}, "0.120000"),
-        ({"provider": "openai", "model": "gpt-image-1", "width": 1024, "height": 1024,
-          "num_images": 2}, "0.084000"),
-        ({"provider": "fal", "model": "fal-ai/flux/dev", "width": 1536, "height": 1024,
-          "num_images": 2}, "0.100000"),
-        ({"provider": "replicate", "model": "black-forest-labs/flux-dev", "width": 1024,
-          "height": 1024, "num_images": 3}, "0.075000"),
+        (
+            {
+                "provider": "openai",
+                "model": "dall-e-3",
+                "width": 1024,
+                "height": 1792,
+                "params": {"quality": "hd"},
+            },
+            "0.120000",
+        ),
+        (
+            {
+                "provider": "openai",
+                "model": "gpt-image-1",
+                "width": 1024,
+                "height": 1024,
+                "num_images": 2,
+            },
+            "0.084000",
+        ),
+        (
+            {
+                "provider": "fal",
+                "model": "fal-ai/flux/dev",
+                "width": 1536,
+                "height": 1024,
+                "num_images": 2,
+            },
+            "0.100000",
+        ),
+        (
+            {
+                "provider": "replicate",
+                "model": "black-forest-labs/flux-dev",
+                "width": 1024,
+                "height": 1024,
+                "num_images": 3,
+            },
+            "0.075000",
+        ),
         ({"provider": "offline"}, "0.000000"),
     ],
 )
 def test_estimate_prices_without_running(owner_api, monkeypatch, payload, estimate):
     for variable in ("OPENAI_API_KEY", "FAL_KEY", "REPLICATE_API_TOKEN"):
         monkeypatch.setenv(variable, "x:y")
-    response = owner_api.post("/api/generate/estimate", {"prompt": "x", **payload},
-                              format="json")
+    response = owner_api.post("/api/generate/estimate", {"prompt": "x", **payload}, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["estimate_usd"] == estimate
     assert not Generation.objects.exists()
@@ -99,54 +138,90 @@ def test_estimate_prices_without_running(owner_api, monkeypatch, payload, estima
 def test_price_override_is_used_in_estimates(owner_api, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk")
     CatalogModel.objects.filter(model_id="gpt-image-1").update(price_override_usd="0.5")
-    response = owner_api.post("/api/generate/estimate", {
-        "prompt": "x", "provider": "openai", "model": "gpt-image-1", "num_images": 2},
-        format="json")
+    response = owner_api.post(
+        "/api/generate/estimate",
+        {"prompt": "x", "provider": "openai", "model": "gpt-image-1", "num_images": 2},
+        format="json",
+    )
     assert response.json()["estimate_usd"] == "1.000000"
 
 
 def test_estimate_validates_like_generate(owner_api):
-    response = owner_api.post("/api/generate/estimate", {"prompt": "x", "width": 5000,
-                                                         "height": 10}, format="json")
+    response = owner_api.post(
+        "/api/generate/estimate", {"prompt": "x", "width": 5000, "height": 10}, format="json"
+    )
     assert response.status_code == 400 and "width" in response.json()
 
 
-def test_admin_custom_replicate_model_works_without_code(owner_api, run_jobs, fake_replicate,
-                                                         client, admin_user):
+def test_admin_custom_replicate_model_works_without_code(
+    owner_api, run_jobs, fake_replicate, client, admin_user
+):
     client.force_login(admin_user)
-    spec = ('{"min_size": 256, "max_size": 1440, "size_multiple": 32, "max_images": 2, '
-            '"steps": [1, 50], "default_steps": 28, "cfg_scale": [1, 10], '
-            '"default_cfg_scale": 3.5, "negative_prompt": false, "seed": true, "inputs": '
-            '{"width": "width", "height": "height", "num_images": "num_outputs", '
-            '"steps": "num_inference_steps", "cfg_scale": "guidance", "seed": "seed"}, '
-            '"any_params": true}')
-    response = client.post("/admin/generation/catalogmodel/add/", {
-        "provider": "replicate", "model_id": "acme/painter", "display_name": "Acme painter",
-        "enabled": "on", "sort_order": 200, "spec": spec, "price_unit": "image",
-        "price_usd": "0.01"})
+    spec = (
+        '{"min_size": 256, "max_size": 1440, "size_multiple": 32, "max_images": 2, '
+        '"steps": [1, 50], "default_steps": 28, "cfg_scale": [1, 10], '
+        '"default_cfg_scale": 3.5, "negative_prompt": false, "seed": true, "inputs": '
+        '{"width": "width", "height": "height", "num_images": "num_outputs", '
+        '"steps": "num_inference_steps", "cfg_scale": "guidance", "seed": "seed"}, '
+        '"any_params": true}'
+    )
+    response = client.post(
+        "/admin/generation/catalogmodel/add/",
+        {
+            "provider": "replicate",
+            "model_id": "acme/painter",
+            "display_name": "Acme painter",
+            "enabled": "on",
+            "sort_order": 200,
+            "spec": spec,
+            "price_unit": "image",
+            "price_usd": "0.01",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
-    result = generate(owner_api, run_jobs, provider="replicate", model="acme/painter",
-                      prompt="x", width=512, height=768, steps=10, cfg_scale=2,
-                      params={"lora": "watercolor"})
+    result = generate(
+        owner_api,
+        run_jobs,
+        provider="replicate",
+        model="acme/painter",
+        prompt="x",
+        width=512,
+        height=768,
+        steps=10,
+        cfg_scale=2,
+        params={"lora": "watercolor"},
+    )
     assert result["status"] == "succeeded", result["error"]
     sent = fake_replicate.requests[0]
     assert sent["path"] == "/v1/models/acme/painter/predictions"
-    assert sent["json"]["input"] == {"prompt": "x", "width": 512, "height": 768,
-                                     "num_outputs": 1, "num_inference_steps": 10,
-                                     "guidance": 2.0, "seed": result["seed"],
-                                     "lora": "watercolor"}
+    assert sent["json"]["input"] == {
+        "prompt": "x",
+        "width": 512,
+        "height": 768,
+        "num_outputs": 1,
+        "num_inference_steps": 10,
+        "guidance": 2.0,
+        "seed": result["seed"],
+        "lora": "watercolor",
+    }
 
 
 def test_admin_rejects_a_spec_that_is_not_an_object(client, admin_user):
     client.force_login(admin_user)
-    response = client.post("/admin/generation/catalogmodel/add/", {
-        "provider": "fal", "model_id": "fal-ai/x", "display_name": "X", "sort_order": 1,
-        "spec": "[1, 2]"})
+    response = client.post(
+        "/admin/generation/catalogmodel/add/",
+        {
+            "provider": "fal",
+            "model_id": "fal-ai/x",
+            "display_name": "X",
+            "sort_order": 1,
+            "spec": "[1, 2]",
+        },
+    )
     assert response.status_code == 200 and "must be a JSON object" in response.content.decode()
 
 
-def test_refresh_adds_openrouter_image_models_and_fal_prices(fake_openrouter, fake_fal,
-                                                             capsys):
+def test_refresh_adds_openrouter_image_models_and_fal_prices(fake_openrouter, fake_fal, capsys):
     call_command("refresh_catalog", "--fal-key", "fal-key-id:fal-key-secret")
     out = capsys.readouterr().out
     assert "OpenRouter:" in out and "fal.ai:" in out and "prices updated" in out
@@ -176,10 +251,10 @@ def test_refresh_reports_a_listing_that_is_not_an_object(monkeypatch):
     from imagegen.providers import catalog_refresh
 
     def listing(url, **kwargs):
-        return httpx.Response(200, json=["not", "an", "object"],
-                              request=httpx.Request("GET", url))
+        return httpx.Response(200, json=["not", "an", "object"], request=httpx.Request("GET", url))
 
     monkeypatch.setattr(catalog_refresh.httpx, "get", listing)
     assert catalog_refresh.refresh_openrouter_models("k") == (
-        "OpenRouter: not refreshed (ValueError).")
+        "OpenRouter: not refreshed (ValueError)."
+    )
     assert catalog_refresh.refresh_fal_prices("k") == "fal.ai: prices not refreshed (ValueError)."

@@ -13,13 +13,21 @@ CASES = [
 
 
 @pytest.mark.parametrize(("provider", "fake", "good_key", "words"), CASES)
-def test_stored_key_is_tested_and_the_result_recorded(request, owner_api, monkeypatch,
-                                                      provider, fake, good_key, words):
+def test_stored_key_is_tested_and_the_result_recorded(
+    request, owner_api, monkeypatch, provider, fake, good_key, words
+):
     request.getfixturevalue(fake)
-    monkeypatch.delenv({"openai": "OPENAI_API_KEY", "replicate": "REPLICATE_API_TOKEN",
-                        "fal": "FAL_KEY", "openrouter": "OPENROUTER_API_KEY"}[provider])
-    assert owner_api.post("/api/settings/api-keys", {"provider": provider, "api_key": good_key},
-                          format="json").status_code in (200, 201)
+    monkeypatch.delenv(
+        {
+            "openai": "OPENAI_API_KEY",
+            "replicate": "REPLICATE_API_TOKEN",
+            "fal": "FAL_KEY",
+            "openrouter": "OPENROUTER_API_KEY",
+        }[provider]
+    )
+    assert owner_api.post(
+        "/api/settings/api-keys", {"provider": provider, "api_key": good_key}, format="json"
+    ).status_code in (200, 201)
     result = owner_api.get(f"/api/settings/test-connection?provider={provider}").json()
     assert result["ok"] is True and result["message"].startswith(words)
     assert isinstance(result["latency_ms"], int | float)
@@ -27,8 +35,7 @@ def test_stored_key_is_tested_and_the_result_recorded(request, owner_api, monkey
     assert listed[provider]["last_test"]["ok"] is True
 
     bad = "fal-bad:key-bad" if provider == "fal" else good_key[:-4] + "nope"
-    owner_api.post("/api/settings/api-keys", {"provider": provider, "api_key": bad},
-                   format="json")
+    owner_api.post("/api/settings/api-keys", {"provider": provider, "api_key": bad}, format="json")
     result = owner_api.get(f"/api/settings/test-connection?provider={provider}").json()
     assert result["ok"] is False and "rejected the API key" in result["message"]
     assert bad not in result["message"]

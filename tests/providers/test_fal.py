@@ -12,8 +12,18 @@ DEV = "fal-ai/flux/dev"
 
 def test_queue_flow_with_several_polls_and_preset_size(owner_api, run_jobs, fake_fal):
     fake_fal.set_scenario("queue_polls", polls=3, images=2, seed=777)
-    result = generate(owner_api, run_jobs, provider="fal", model=DEV, prompt="a fox",
-                      width=1024, height=768, num_images=2, steps=20, cfg_scale=4)
+    result = generate(
+        owner_api,
+        run_jobs,
+        provider="fal",
+        model=DEV,
+        prompt="a fox",
+        width=1024,
+        height=768,
+        num_images=2,
+        steps=20,
+        cfg_scale=4,
+    )
     assert result["status"] == "succeeded", result["error"]
     assert stored_image_count(result["id"]) == 2
     submit = fake_fal.requests[0]
@@ -29,8 +39,16 @@ def test_queue_flow_with_several_polls_and_preset_size(owner_api, run_jobs, fake
 
 
 def test_custom_size_is_sent_as_width_and_height(owner_api, run_jobs, fake_fal):
-    result = generate(owner_api, run_jobs, provider="fal", model="fal-ai/fast-sdxl",
-                      prompt="x", width=640, height=480, negative_prompt="blur")
+    result = generate(
+        owner_api,
+        run_jobs,
+        provider="fal",
+        model="fal-ai/fast-sdxl",
+        prompt="x",
+        width=640,
+        height=480,
+        negative_prompt="blur",
+    )
     assert result["status"] == "succeeded", result["error"]
     sent = fake_fal.requests[0]["json"]
     assert sent["image_size"] == {"width": 640, "height": 480}
@@ -49,8 +67,9 @@ def test_custom_size_is_sent_as_width_and_height(owner_api, run_jobs, fake_fal):
 )
 def test_failures_are_explained_in_words(owner_api, run_jobs, fake_fal, scenario, words):
     fake_fal.set_scenario(scenario)
-    result = generate(owner_api, run_jobs, provider="fal", model=DEV, prompt="x", width=1024,
-                      height=1024)
+    result = generate(
+        owner_api, run_jobs, provider="fal", model=DEV, prompt="x", width=1024, height=1024
+    )
     assert result["status"] == "failed"
     assert result["error"].startswith(words), result["error"]
     assert stored_image_count(result["id"]) == 0
@@ -59,24 +78,27 @@ def test_failures_are_explained_in_words(owner_api, run_jobs, fake_fal, scenario
 def test_model_failure_is_retried_then_reported(owner_api, run_jobs, fake_fal, settings):
     settings.GENERATION_TIMEOUT = 3
     fake_fal.set_scenario("model_failed")
-    result = generate(owner_api, run_jobs, provider="fal", model=DEV, prompt="x", width=1024,
-                      height=1024)
+    result = generate(
+        owner_api, run_jobs, provider="fal", model=DEV, prompt="x", width=1024, height=1024
+    )
     assert result["status"] == "failed"
     assert "fal.ai is unavailable right now (HTTP 500)" in result["error"]
 
 
 def test_rate_limited_once_then_success(owner_api, run_jobs, fake_fal):
     fake_fal.set_scenario("rate_limited_once")
-    result = generate(owner_api, run_jobs, provider="fal", model=DEV, prompt="x", width=1024,
-                      height=1024)
+    result = generate(
+        owner_api, run_jobs, provider="fal", model=DEV, prompt="x", width=1024, height=1024
+    )
     assert result["status"] == "succeeded", result["error"]
 
 
 def test_timeout_cancels_the_queued_request(owner_api, run_jobs, fake_fal, settings):
     settings.GENERATION_TIMEOUT = 1
     fake_fal.set_scenario("queue_polls", polls=100000)
-    result = generate(owner_api, run_jobs, provider="fal", model=DEV, prompt="x", width=1024,
-                      height=1024)
+    result = generate(
+        owner_api, run_jobs, provider="fal", model=DEV, prompt="x", width=1024, height=1024
+    )
     assert result["error"] == "Timed out after 1 s."
     assert len(fake_fal.cancels) == 1
 

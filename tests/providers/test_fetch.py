@@ -57,11 +57,13 @@ def test_the_configured_provider_host_is_trusted():
         ("/files/missing.png", "HTTP 404"),
     ],
 )
-def test_hostile_results_fail_with_reason_and_store_nothing(owner_api, run_jobs,
-                                                            fake_replicate, url, words):
+def test_hostile_results_fail_with_reason_and_store_nothing(
+    owner_api, run_jobs, fake_replicate, url, words
+):
     fake_replicate.set_scenario("result_url", url=url)
-    result = generate(owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x",
-                      width=1024, height=1024)
+    result = generate(
+        owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x", width=1024, height=1024
+    )
     assert result["status"] == "failed"
     assert words in result["error"], result["error"]
     assert stored_image_count(result["id"]) == 0
@@ -70,8 +72,9 @@ def test_hostile_results_fail_with_reason_and_store_nothing(owner_api, run_jobs,
 def test_slow_drip_download_is_cut_off(owner_api, run_jobs, fake_replicate, settings):
     settings.FETCH_TIMEOUT = 2
     fake_replicate.set_scenario("result_url", url="/files/slow.png")
-    result = generate(owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x",
-                      width=1024, height=1024)
+    result = generate(
+        owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x", width=1024, height=1024
+    )
     assert result["status"] == "failed"
     assert "took longer than 2 s" in result["error"]
 
@@ -81,6 +84,7 @@ def test_redirect_within_the_provider_host_is_followed(owner_api, run_jobs, fake
 
     target = fake_replicate.add_file("ok.png", make_png(64, 64, (1, 2, 3)), "image/png")
     fake_replicate.set_scenario("result_url", url="/redirect?to=" + quote(target))
-    result = generate(owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x",
-                      width=1024, height=1024)
+    result = generate(
+        owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x", width=1024, height=1024
+    )
     assert result["status"] == "succeeded", result["error"]

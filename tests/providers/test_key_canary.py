@@ -15,14 +15,14 @@ CASES = [
     ("openai", "fake_openai", "sk-" + CANARY, "dall-e-2", 256),
     ("replicate", "fake_replicate", "r8_" + CANARY, "black-forest-labs/flux-schnell", 1024),
     ("fal", "fake_fal", FAL_CANARY, "fal-ai/flux/schnell", 1024),
-    ("openrouter", "fake_openrouter", "sk-or-v1-" + CANARY, "google/gemini-2.5-flash-image",
-     1024),
+    ("openrouter", "fake_openrouter", "sk-or-v1-" + CANARY, "google/gemini-2.5-flash-image", 1024),
 ]
 
 
 @pytest.mark.parametrize(("provider", "fake_name", "key", "model", "side"), CASES)
-def test_key_is_used_and_never_leaks(request, owner, run_jobs, caplog, monkeypatch,
-                                     provider, fake_name, key, model, side):
+def test_key_is_used_and_never_leaks(
+    request, owner, run_jobs, caplog, monkeypatch, provider, fake_name, key, model, side
+):
     import logging
 
     caplog.set_level(logging.DEBUG)
@@ -31,10 +31,18 @@ def test_key_is_used_and_never_leaks(request, owner, run_jobs, caplog, monkeypat
         monkeypatch.delenv(variable, raising=False)
     fake.api_keys.add(key)
     api = client_for(owner)
-    texts = [api.post("/api/settings/api-keys", {"provider": provider, "api_key": key},
-                      format="json").content]
-    body = {"prompt": "a canary", "provider": provider, "model": model, "width": side,
-            "height": side}
+    texts = [
+        api.post(
+            "/api/settings/api-keys", {"provider": provider, "api_key": key}, format="json"
+        ).content
+    ]
+    body = {
+        "prompt": "a canary",
+        "provider": provider,
+        "model": model,
+        "width": side,
+        "height": side,
+    }
     ok = run_jobs(api, body).json()
     fake.set_scenario("unauthorized")
     failed = run_jobs(api, body).json()
@@ -45,8 +53,9 @@ def test_key_is_used_and_never_leaks(request, owner, run_jobs, caplog, monkeypat
     texts.append(api.get("/api/generations").content)
     texts.append(api.get("/api/settings/api-keys").content)
 
-    statuses = [api.get(f"/api/generation/{g['id']}").json()["status"]
-                for g in (ok, failed, invalid)]
+    statuses = [
+        api.get(f"/api/generation/{g['id']}").json()["status"] for g in (ok, failed, invalid)
+    ]
     assert statuses == ["succeeded", "failed", "failed"]
     assert any(r["headers"].get("authorization", "").endswith(key) for r in fake.requests)
     assert rows_holding(key, skip_encrypted=True) == []

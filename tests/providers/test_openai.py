@@ -8,17 +8,29 @@ from tests.providers.helpers import generate, stored_image_count
 pytestmark = pytest.mark.django_db
 
 
-def test_gpt_image_success_with_several_images_records_token_cost(owner_api, run_jobs,
-                                                                   fake_openai):
-    result = generate(owner_api, run_jobs, provider="openai", model="gpt-image-1",
-                      prompt="a red fox", width=1024, height=1024, num_images=2,
-                      params={"quality": "low"})
+def test_gpt_image_success_with_several_images_records_token_cost(owner_api, run_jobs, fake_openai):
+    result = generate(
+        owner_api,
+        run_jobs,
+        provider="openai",
+        model="gpt-image-1",
+        prompt="a red fox",
+        width=1024,
+        height=1024,
+        num_images=2,
+        params={"quality": "low"},
+    )
     assert result["status"] == "succeeded", result["error"]
     assert len(result["images"]) == 2 and stored_image_count(result["id"]) == 2
     sent = fake_openai.requests[-1]
     assert sent["path"] == "/v1/images/generations"
-    assert sent["json"] == {"model": "gpt-image-1", "prompt": "a red fox", "n": 2,
-                            "size": "1024x1024", "quality": "low"}
+    assert sent["json"] == {
+        "model": "gpt-image-1",
+        "prompt": "a red fox",
+        "n": 2,
+        "size": "1024x1024",
+        "quality": "low",
+    }
     assert sent["headers"]["authorization"] == "Bearer sk-test-good"
     generation = Generation.objects.get(pk=result["id"])
     assert generation.cost_is_estimate is False and generation.cost_usd > 0
@@ -27,9 +39,16 @@ def test_gpt_image_success_with_several_images_records_token_cost(owner_api, run
 
 
 def test_dalle3_records_revised_prompt_and_table_price(owner_api, run_jobs, fake_openai):
-    result = generate(owner_api, run_jobs, provider="openai", model="dall-e-3",
-                      prompt="a lighthouse", width=1792, height=1024,
-                      params={"quality": "hd", "style": "natural"})
+    result = generate(
+        owner_api,
+        run_jobs,
+        provider="openai",
+        model="dall-e-3",
+        prompt="a lighthouse",
+        width=1792,
+        height=1024,
+        params={"quality": "hd", "style": "natural"},
+    )
     assert result["status"] == "succeeded", result["error"]
     generation = Generation.objects.get(pk=result["id"])
     assert generation.provider_metadata["revised_prompts"]
@@ -69,8 +88,9 @@ def test_values_the_model_cannot_take_are_400(owner_api, fake_openai, payload, f
 )
 def test_failures_are_explained_in_words(owner_api, run_jobs, fake_openai, scenario, words):
     fake_openai.set_scenario(scenario)
-    result = generate(owner_api, run_jobs, provider="openai", model="dall-e-2", prompt="x",
-                      width=256, height=256)
+    result = generate(
+        owner_api, run_jobs, provider="openai", model="dall-e-2", prompt="x", width=256, height=256
+    )
     assert result["status"] == "failed"
     assert result["error"].startswith(words), result["error"]
     assert "sk-test-good" not in result["error"] and "Traceback" not in result["error"]
@@ -79,18 +99,21 @@ def test_failures_are_explained_in_words(owner_api, run_jobs, fake_openai, scena
 
 def test_rate_limited_once_then_success(owner_api, run_jobs, fake_openai):
     fake_openai.set_scenario("rate_limited_once")
-    result = generate(owner_api, run_jobs, provider="openai", model="dall-e-2", prompt="x",
-                      width=256, height=256)
+    result = generate(
+        owner_api, run_jobs, provider="openai", model="dall-e-2", prompt="x", width=256, height=256
+    )
     assert result["status"] == "succeeded", result["error"]
     assert len(fake_openai.requests) == 2
 
 
-def test_rate_limited_forever_gives_up_within_the_deadline(owner_api, run_jobs, fake_openai,
-                                                           settings):
+def test_rate_limited_forever_gives_up_within_the_deadline(
+    owner_api, run_jobs, fake_openai, settings
+):
     settings.GENERATION_TIMEOUT = 4
     fake_openai.set_scenario("rate_limited", retry_after=1)
-    result = generate(owner_api, run_jobs, provider="openai", model="dall-e-2", prompt="x",
-                      width=256, height=256)
+    result = generate(
+        owner_api, run_jobs, provider="openai", model="dall-e-2", prompt="x", width=256, height=256
+    )
     assert result["status"] == "failed"
     assert result["error"].startswith("Rate limited by OpenAI after")
     assert 2 <= len(fake_openai.requests) <= 4
@@ -99,8 +122,9 @@ def test_rate_limited_forever_gives_up_within_the_deadline(owner_api, run_jobs, 
 def test_server_error_is_retried_then_reported(owner_api, run_jobs, fake_openai, settings):
     settings.GENERATION_TIMEOUT = 3
     fake_openai.set_scenario("server_error", status=503)
-    result = generate(owner_api, run_jobs, provider="openai", model="dall-e-2", prompt="x",
-                      width=256, height=256)
+    result = generate(
+        owner_api, run_jobs, provider="openai", model="dall-e-2", prompt="x", width=256, height=256
+    )
     assert result["status"] == "failed"
     assert result["error"] == "OpenAI is unavailable right now (HTTP 503); try again later."
     assert len(fake_openai.requests) >= 2
@@ -109,8 +133,9 @@ def test_server_error_is_retried_then_reported(owner_api, run_jobs, fake_openai,
 def test_timeout(owner_api, run_jobs, fake_openai, settings):
     settings.GENERATION_TIMEOUT = 1
     fake_openai.set_scenario("slow", seconds=5)
-    result = generate(owner_api, run_jobs, provider="openai", model="dall-e-2", prompt="x",
-                      width=256, height=256)
+    result = generate(
+        owner_api, run_jobs, provider="openai", model="dall-e-2", prompt="x", width=256, height=256
+    )
     assert result["status"] == "failed" and result["error"] == "Timed out after 1 s."
 
 

@@ -11,8 +11,15 @@ GEMINI = "google/gemini-2.5-flash-image"
 
 
 def test_success_records_reported_cost(owner_api, run_jobs, fake_openrouter):
-    result = generate(owner_api, run_jobs, provider="openrouter", model=GEMINI,
-                      prompt="a sunset", width=1344, height=768)
+    result = generate(
+        owner_api,
+        run_jobs,
+        provider="openrouter",
+        model=GEMINI,
+        prompt="a sunset",
+        width=1344,
+        height=768,
+    )
     assert result["status"] == "succeeded", result["error"]
     sent = fake_openrouter.requests[-1]["json"]
     assert sent["modalities"] == ["image", "text"]
@@ -34,19 +41,34 @@ def test_success_records_reported_cost(owner_api, run_jobs, fake_openrouter):
         ("no_image", {}, "OpenRouter returned no image"),
     ],
 )
-def test_failures_are_explained_in_words(owner_api, run_jobs, fake_openrouter, scenario,
-                                         options, words):
+def test_failures_are_explained_in_words(
+    owner_api, run_jobs, fake_openrouter, scenario, options, words
+):
     fake_openrouter.set_scenario(scenario, **options)
-    result = generate(owner_api, run_jobs, provider="openrouter", model=GEMINI, prompt="x",
-                      width=1024, height=1024)
+    result = generate(
+        owner_api,
+        run_jobs,
+        provider="openrouter",
+        model=GEMINI,
+        prompt="x",
+        width=1024,
+        height=1024,
+    )
     assert result["status"] == "failed"
     assert result["error"].startswith(words), result["error"]
 
 
 def test_rate_limited_once_then_success(owner_api, run_jobs, fake_openrouter):
     fake_openrouter.set_scenario("rate_limited_once")
-    result = generate(owner_api, run_jobs, provider="openrouter", model=GEMINI, prompt="x",
-                      width=1024, height=1024)
+    result = generate(
+        owner_api,
+        run_jobs,
+        provider="openrouter",
+        model=GEMINI,
+        prompt="x",
+        width=1024,
+        height=1024,
+    )
     assert result["status"] == "succeeded", result["error"]
 
 

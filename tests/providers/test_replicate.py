@@ -16,15 +16,29 @@ FLUX = "black-forest-labs/flux-schnell"
 
 def test_official_model_queue_flow_with_several_polls(owner_api, run_jobs, fake_replicate):
     fake_replicate.set_scenario("queue_polls", polls=3, images=2)
-    result = generate(owner_api, run_jobs, provider="replicate", model=FLUX, prompt="a corgi",
-                      width=1344, height=768, num_images=2, seed=5)
+    result = generate(
+        owner_api,
+        run_jobs,
+        provider="replicate",
+        model=FLUX,
+        prompt="a corgi",
+        width=1344,
+        height=768,
+        num_images=2,
+        seed=5,
+    )
     assert result["status"] == "succeeded", result["error"]
     assert stored_image_count(result["id"]) == 2
     create = fake_replicate.requests[0]
     assert create["path"] == f"/v1/models/{FLUX}/predictions"
-    assert create["json"]["input"] == {"prompt": "a corgi", "aspect_ratio": "16:9",
-                                       "num_outputs": 2, "num_inference_steps": 4, "seed": 5,
-                                       "output_format": "webp"}
+    assert create["json"]["input"] == {
+        "prompt": "a corgi",
+        "aspect_ratio": "16:9",
+        "num_outputs": 2,
+        "num_inference_steps": 4,
+        "seed": 5,
+        "output_format": "webp",
+    }
     polls = [r for r in fake_replicate.requests if r["method"] == "GET"]
     assert len(polls) == 3
     generation = Generation.objects.get(pk=result["id"])
@@ -32,12 +46,20 @@ def test_official_model_queue_flow_with_several_polls(owner_api, run_jobs, fake_
     assert generation.provider_metadata["polls"] == 3
 
 
-def test_versioned_model_uses_the_version_and_per_second_cost(owner_api, run_jobs,
-                                                              fake_replicate):
+def test_versioned_model_uses_the_version_and_per_second_cost(owner_api, run_jobs, fake_replicate):
     fake_replicate.set_scenario("success", predict_time=4.0)
-    result = generate(owner_api, run_jobs, provider="replicate", model="stability-ai/sdxl",
-                      prompt="a castle", negative_prompt="blurry", width=1024, height=768,
-                      steps=30, cfg_scale=7)
+    result = generate(
+        owner_api,
+        run_jobs,
+        provider="replicate",
+        model="stability-ai/sdxl",
+        prompt="a castle",
+        negative_prompt="blurry",
+        width=1024,
+        height=768,
+        steps=30,
+        cfg_scale=7,
+    )
     assert result["status"] == "succeeded", result["error"]
     create = fake_replicate.requests[0]
     assert create["path"] == "/v1/predictions"
@@ -48,17 +70,25 @@ def test_versioned_model_uses_the_version_and_per_second_cost(owner_api, run_job
 
 
 def test_single_url_output(owner_api, run_jobs, fake_replicate):
-    result = generate(owner_api, run_jobs, provider="replicate",
-                      model="black-forest-labs/flux-1.1-pro", prompt="x", width=1024,
-                      height=1024)
+    result = generate(
+        owner_api,
+        run_jobs,
+        provider="replicate",
+        model="black-forest-labs/flux-1.1-pro",
+        prompt="x",
+        width=1024,
+        height=1024,
+    )
     assert result["status"] == "succeeded", result["error"]
     assert stored_image_count(result["id"]) == 1
 
 
 def test_size_outside_the_aspect_ratios_is_400(owner_api, fake_replicate):
-    response = owner_api.post("/api/generate", {"prompt": "x", "provider": "replicate",
-                                                "model": FLUX, "width": 1000, "height": 1000},
-                              format="json")
+    response = owner_api.post(
+        "/api/generate",
+        {"prompt": "x", "provider": "replicate", "model": FLUX, "width": 1000, "height": 1000},
+        format="json",
+    )
     assert response.status_code == 400 and "1344x768" in response.json()["width"][0]
 
 
@@ -68,17 +98,22 @@ def test_size_outside_the_aspect_ratios_is_400(owner_api, fake_replicate):
         ("unauthorized", {}, "Replicate rejected the API key: check it in Settings."),
         ("no_credit", {}, "Replicate reports no credit left"),
         ("content_policy", {}, "Replicate refused the prompt (content policy): NSFW"),
-        ("model_failed", {"error": "CUDA out of memory"},
-         "Replicate could not generate the image: CUDA out of memory"),
+        (
+            "model_failed",
+            {"error": "CUDA out of memory"},
+            "Replicate could not generate the image: CUDA out of memory",
+        ),
         ("validation", {}, "Replicate rejected the parameters"),
         ("malformed", {}, "Unexpected response from Replicate."),
     ],
 )
-def test_failures_are_explained_in_words(owner_api, run_jobs, fake_replicate, scenario,
-                                         options, words):
+def test_failures_are_explained_in_words(
+    owner_api, run_jobs, fake_replicate, scenario, options, words
+):
     fake_replicate.set_scenario(scenario, **options)
-    result = generate(owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x",
-                      width=1024, height=1024)
+    result = generate(
+        owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x", width=1024, height=1024
+    )
     assert result["status"] == "failed"
     assert result["error"].startswith(words), result["error"]
     assert stored_image_count(result["id"]) == 0
@@ -86,32 +121,36 @@ def test_failures_are_explained_in_words(owner_api, run_jobs, fake_replicate, sc
 
 def test_rate_limited_once_then_success(owner_api, run_jobs, fake_replicate):
     fake_replicate.set_scenario("rate_limited_once")
-    result = generate(owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x",
-                      width=1024, height=1024)
+    result = generate(
+        owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x", width=1024, height=1024
+    )
     assert result["status"] == "succeeded", result["error"]
 
 
 def test_rate_limited_forever(owner_api, run_jobs, fake_replicate, settings):
     settings.GENERATION_TIMEOUT = 3
     fake_replicate.set_scenario("rate_limited", retry_after=1)
-    result = generate(owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x",
-                      width=1024, height=1024)
+    result = generate(
+        owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x", width=1024, height=1024
+    )
     assert result["error"].startswith("Rate limited by Replicate after")
 
 
 def test_server_error(owner_api, run_jobs, fake_replicate, settings):
     settings.GENERATION_TIMEOUT = 3
     fake_replicate.set_scenario("server_error", status=503)
-    result = generate(owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x",
-                      width=1024, height=1024)
+    result = generate(
+        owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x", width=1024, height=1024
+    )
     assert result["error"] == "Replicate is unavailable right now (HTTP 503); try again later."
 
 
 def test_timeout_while_polling_cancels_remotely(owner_api, run_jobs, fake_replicate, settings):
     settings.GENERATION_TIMEOUT = 1
     fake_replicate.set_scenario("queue_polls", polls=100000)
-    result = generate(owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x",
-                      width=1024, height=1024)
+    result = generate(
+        owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x", width=1024, height=1024
+    )
     assert result["status"] == "failed" and result["error"] == "Timed out after 1 s."
     assert len(fake_replicate.cancels) == 1
 
@@ -121,8 +160,9 @@ def test_cancel_while_running_reaches_replicate(owner, owner_api, fake_replicate
     from tests.generation.helpers import make_generation
 
     fake_replicate.set_scenario("queue_polls", polls=100000)
-    generation = make_generation(owner, provider="replicate", model=FLUX, width=1024,
-                                 height=1024, steps=4, cfg_scale=None)
+    generation = make_generation(
+        owner, provider="replicate", model=FLUX, width=1024, height=1024, steps=4, cfg_scale=None
+    )
     thread = threading.Thread(target=runner.execute, args=(generation.pk,))
     thread.start()
     deadline = time.monotonic() + 10
@@ -141,4 +181,6 @@ def test_key_check(fake_replicate):
     ok, message = get_provider("replicate").check_key("r8_test_good")
     assert ok and message.startswith("Replicate accepted the key")
     assert get_provider("replicate").check_key("r8_wrong") == (
-        False, "Replicate rejected the API key.")
+        False,
+        "Replicate rejected the API key.",
+    )

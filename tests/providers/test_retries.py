@@ -15,12 +15,14 @@ CASES = [
 
 
 @pytest.mark.parametrize(("provider", "fake", "model", "side", "label"), CASES)
-def test_rate_limited_forever(request, owner_api, run_jobs, settings, provider, fake, model,
-                              side, label):
+def test_rate_limited_forever(
+    request, owner_api, run_jobs, settings, provider, fake, model, side, label
+):
     settings.GENERATION_TIMEOUT = 3
     request.getfixturevalue(fake).set_scenario("rate_limited", retry_after=1)
-    result = generate(owner_api, run_jobs, provider=provider, model=model, prompt="x",
-                      width=side, height=side)
+    result = generate(
+        owner_api, run_jobs, provider=provider, model=model, prompt="x", width=side, height=side
+    )
     assert result["status"] == "failed"
     assert result["error"].startswith(f"Rate limited by {label} after"), result["error"]
 
@@ -29,17 +31,20 @@ def test_rate_limited_forever(request, owner_api, run_jobs, settings, provider, 
 def test_outage(request, owner_api, run_jobs, settings, provider, fake, model, side, label):
     settings.GENERATION_TIMEOUT = 3
     request.getfixturevalue(fake).set_scenario("server_error", status=503)
-    result = generate(owner_api, run_jobs, provider=provider, model=model, prompt="x",
-                      width=side, height=side)
+    result = generate(
+        owner_api, run_jobs, provider=provider, model=model, prompt="x", width=side, height=side
+    )
     assert result["status"] == "failed"
     assert result["error"] == f"{label} is unavailable right now (HTTP 503); try again later."
 
 
 @pytest.mark.parametrize(("provider", "fake", "model", "side", "label"), CASES)
-def test_provider_too_slow_times_out(request, owner_api, run_jobs, settings, provider, fake,
-                                     model, side, label):
+def test_provider_too_slow_times_out(
+    request, owner_api, run_jobs, settings, provider, fake, model, side, label
+):
     settings.GENERATION_TIMEOUT = 1
     request.getfixturevalue(fake).set_scenario("slow", seconds=4)
-    result = generate(owner_api, run_jobs, provider=provider, model=model, prompt="x",
-                      width=side, height=side)
+    result = generate(
+        owner_api, run_jobs, provider=provider, model=model, prompt="x", width=side, height=side
+    )
     assert result["status"] == "failed" and result["error"] == "Timed out after 1 s."

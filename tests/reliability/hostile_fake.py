@@ -18,7 +18,7 @@ class HostileReplicate(FakeReplicate):
     sent = 0
 
     def _serve_download(self, h, req):
-        name = req.path[len("/files/"):]
+        name = req.path[len("/files/") :]
         if name == "loop.png":
             self._write(h, Resp(302, b"", {"Location": "/files/loop.png"}, "text/plain"))
         elif name == "reset.png":

@@ -16,8 +16,12 @@ def encode(fmt: str, size=(64, 64), **options) -> bytes:
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return (struct.pack(">I", len(data)) + kind + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def png_of_exactly(total: int) -> bytes:
@@ -30,8 +34,7 @@ def png_of_exactly(total: int) -> bytes:
 
 
 SCRIPT = b"<html><body><script>alert(document.cookie)</script></body></html>"
-SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)">'
-       b"<script>alert(2)</script></svg>")
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>'
 PNG, JPEG, WEBP = encode("PNG"), encode("JPEG"), encode("WEBP")
 
 # name: (bytes, words the failure reason must contain)

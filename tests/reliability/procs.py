@@ -54,9 +54,14 @@ def _pg_admin():
     import psycopg
 
     url = urlsplit(SUITE_URL)
-    return psycopg.connect(host=url.hostname or "127.0.0.1", port=url.port or 5432,
-                           user=url.username or "postgres", password=url.password or None,
-                           dbname="postgres", autocommit=True)
+    return psycopg.connect(
+        host=url.hostname or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password or None,
+        dbname="postgres",
+        autocommit=True,
+    )
 
 
 def _pg_url(name: str) -> str:
@@ -82,31 +87,40 @@ class App:
         self.port = free_port()
         base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))}
         base.pop("REDIS_URL", None)
-        base.update({
-            "DJANGO_SETTINGS_MODULE": "imagegen.settings",
-            "ENV_FILE": os.devnull,
-            "SECRET_KEY": "s" * 50,
-            "ENCRYPTION_KEY": "e" * 50,
-            "DEBUG": "false",
-            "DATABASE_URL": (_pg_url(self.pg_name) if ON_POSTGRES
-                             else f"sqlite:///{self.db_path}"),
-            "STORAGE_DIR": str(self.storage),
-            "STATIC_ROOT": str(tmp_path / "static"),
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "Q_WORKERS": "1",
-            "WEB_CONCURRENCY": "1",
-            "LOG_LEVEL": "info",
-        })
+        base.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "imagegen.settings",
+                "ENV_FILE": os.devnull,
+                "SECRET_KEY": "s" * 50,
+                "ENCRYPTION_KEY": "e" * 50,
+                "DEBUG": "false",
+                "DATABASE_URL": (
+                    _pg_url(self.pg_name) if ON_POSTGRES else f"sqlite:///{self.db_path}"
+                ),
+                "STORAGE_DIR": str(self.storage),
+                "STATIC_ROOT": str(tmp_path / "static"),
+                "HOST": "127.0.0.1",
+                "PORT": str(self.port),
+                "Q_WORKERS": "1",
+                "WEB_CONCURRENCY": "1",
+                "LOG_LEVEL": "info",
+            }
+        )
         base.update({k: str(v) for k, v in env.items()})
         self.env = base
         self.children: list[tuple[subprocess.Popen, Path]] = []
 
     # --- commands ------------------------------------------------------------------------
     def manage(self, *args, timeout=120, **env) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT,
-                              env={**self.env, **env}, check=True, capture_output=True,
-                              text=True, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env={**self.env, **env},
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def migrate(self) -> App:
         """A migrated database: migrated once per test session, then copied."""
@@ -141,17 +155,29 @@ class App:
     def create_generations(self, n=1, user="tester", **data) -> list[int]:
         data = {"prompt": "fault test", "width": 64, "height": 64, **data}
         spec = json.dumps({"user": user, "n": n, "data": data})
-        out = subprocess.run([sys.executable, "-c", _MAKE, spec], cwd=ROOT, env=self.env,
-                             check=True, capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-c", _MAKE, spec],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     # --- children ------------------------------------------------------------------------
     def start(self, *args, name="worker", **env) -> subprocess.Popen:
         log_path = self.tmp / f"{name}-{len(self.children)}.log"
         log = open(log_path, "w")  # noqa: SIM115 - closed with the child
-        proc = subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT,
-                                env={**self.env, **{k: str(v) for k, v in env.items()}},
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env={**self.env, **{k: str(v) for k, v in env.items()}},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         self.children.append((proc, log_path))
         return proc
@@ -188,9 +214,14 @@ class App:
             import psycopg
 
             url = urlsplit(_pg_url(self.pg_name))
-            with psycopg.connect(host=url.hostname, port=url.port or 5432,
-                                 user=url.username or "postgres", dbname=self.pg_name,
-                                 password=url.password or None, autocommit=True) as conn:
+            with psycopg.connect(
+                host=url.hostname,
+                port=url.port or 5432,
+                user=url.username or "postgres",
+                dbname=self.pg_name,
+                password=url.password or None,
+                autocommit=True,
+            ) as conn:
                 return [tuple(row) for row in conn.execute(sql.replace("?", "%s"), params)]
         conn = sqlite3.connect(self.db_path, timeout=30)
         try:
@@ -199,11 +230,11 @@ class App:
             conn.close()
 
     def generations(self, ids=None) -> dict[int, dict]:
-        sql = ("SELECT id, status, attempts, error, cancel_requested "
-               "FROM generation_generation")
+        sql = "SELECT id, status, attempts, error, cancel_requested FROM generation_generation"
         rows = self.query(sql)
-        found = {r[0]: {"status": r[1], "attempts": r[2], "error": r[3], "cancel": r[4]}
-                 for r in rows}
+        found = {
+            r[0]: {"status": r[1], "attempts": r[2], "error": r[3], "cancel": r[4]} for r in rows
+        }
         return found if ids is None else {i: found[i] for i in ids}
 
     def wait_final(self, ids, timeout=60.0, proc=None) -> dict[int, dict]:
@@ -228,13 +259,13 @@ class App:
     # --- invariants after every fault ------------------------------------------------------
     def files(self, sub: str) -> set[str]:
         root = self.storage / sub
-        return {str(Path(d, f).relative_to(self.storage)) for d, _, fs in os.walk(root)
-                for f in fs}
+        return {str(Path(d, f).relative_to(self.storage)) for d, _, fs in os.walk(root) for f in fs}
 
     def assert_consistent(self) -> None:
         """Nothing stuck, no half-written file, no row without files, no file without a row."""
-        stuck = self.query("SELECT id, status FROM generation_generation "
-                           "WHERE status IN ('queued', 'running')")
+        stuck = self.query(
+            "SELECT id, status FROM generation_generation WHERE status IN ('queued', 'running')"
+        )
         assert stuck == [], f"stuck generations: {stuck}"
         assert self.files("temp") == set(), f"half-written files: {self.files('temp')}"
         rows = self.query("SELECT file, thumbnail FROM gallery_image")
@@ -242,12 +273,15 @@ class App:
         on_disk = self.files("images") | self.files("thumbnails")
         assert names - on_disk == set(), f"rows without files: {names - on_disk}"
         assert on_disk - names == set(), f"files without rows: {on_disk - names}"
-        failed = self.query("SELECT id, error FROM generation_generation "
-                            "WHERE status = 'failed' AND (error IS NULL OR error = '')")
+        failed = self.query(
+            "SELECT id, error FROM generation_generation "
+            "WHERE status = 'failed' AND (error IS NULL OR error = '')"
+        )
         assert failed == [], f"failed without a reason: {failed}"
         succeeded_without_images = self.query(
             "SELECT g.id FROM generation_generation g WHERE g.status = 'succeeded' AND "
             "(SELECT COUNT(*) FROM gallery_image i WHERE i.generation_id = g.id) "
-            "!= g.num_images")
+            "!= g.num_images"
+        )
         assert succeeded_without_images == [], f"lost images: {succeeded_without_images}"
         assert "database is locked" not in self.logs()

@@ -5,6 +5,8 @@ from imagegen.settings import STORAGES
 
 STORAGES = {
     **STORAGES,
-    "default": {**STORAGES["default"],
-                "BACKEND": "tests.reliability.faulty_storage.DiskFullStorage"},
+    "default": {
+        **STORAGES["default"],
+        "BACKEND": "tests.reliability.faulty_storage.DiskFullStorage",
+    },
 }

@@ -24,6 +24,7 @@ def test_every_builtin_models_sizes_come_back_in_file_order():
 
 
 def test_an_admin_written_dict_of_sizes_still_works():
-    row = CatalogModel(model_id="x", display_name="x",
-                       spec={"sizes": {"512x512": "1:1", "768x512": "3:2"}})
+    row = CatalogModel(
+        model_id="x", display_name="x", spec={"sizes": {"512x512": "1:1", "768x512": "3:2"}}
+    )
     assert set(spec_from_row(row).sizes) == {(512, 512), (768, 512)}

@@ -21,12 +21,27 @@ FLUX = "black-forest-labs/flux-schnell"
 # Every way of writing an inward address that we know of, as https (the scheme we would
 # otherwise allow) and as plain http.
 INWARD = [
-    "127.0.0.1", "127.1", "10.0.0.1", "10.255.255.254", "172.16.0.1", "192.168.1.1",
-    "169.254.169.254", "100.64.0.1", "0.0.0.0", "localhost", "[::1]", "[::ffff:127.0.0.1]",
-    "[::ffff:7f00:1]", "[::ffff:169.254.169.254]", "[fe80::1]", "[fd00::1]",
+    "127.0.0.1",
+    "127.1",
+    "10.0.0.1",
+    "10.255.255.254",
+    "172.16.0.1",
+    "192.168.1.1",
+    "169.254.169.254",
+    "100.64.0.1",
+    "0.0.0.0",
+    "localhost",
+    "[::1]",
+    "[::ffff:127.0.0.1]",
+    "[::ffff:7f00:1]",
+    "[::ffff:169.254.169.254]",
+    "[fe80::1]",
+    "[fd00::1]",
     "2130706433",  # decimal 127.0.0.1
-    "0177.0.0.1", "017700000001",  # octal
-    "0x7f.0.0.1", "0x7f000001",  # hex
+    "0177.0.0.1",
+    "017700000001",  # octal
+    "0x7f.0.0.1",
+    "0x7f000001",  # hex
     "0xa9fea9fe",  # hex 169.254.169.254
     "2852039166",  # decimal 169.254.169.254
     "167772161",  # decimal 10.0.0.1
@@ -40,8 +55,9 @@ def files_under(root) -> list[str]:
 
 def run(owner_api, run_jobs, fake, url):
     fake.set_scenario("result_url", url=url)
-    return generate(owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x",
-                    width=1024, height=1024)
+    return generate(
+        owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x", width=1024, height=1024
+    )
 
 
 def assert_failed_and_nothing_stored(result, storage, *words):
@@ -52,8 +68,9 @@ def assert_failed_and_nothing_stored(result, storage, *words):
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
-def test_hostile_image_disguised_as_png_fails_with_reason(owner_api, run_jobs, hostile,
-                                                          isolated_storage, name):
+def test_hostile_image_disguised_as_png_fails_with_reason(
+    owner_api, run_jobs, hostile, isolated_storage, name
+):
     data, words = HOSTILE[name]
     url = hostile.add_file(f"{name}.png", data, "image/png")
     result = run(owner_api, run_jobs, hostile, url)
@@ -63,34 +80,35 @@ def test_hostile_image_disguised_as_png_fails_with_reason(owner_api, run_jobs, h
 
 @pytest.mark.parametrize("host", INWARD)
 @pytest.mark.parametrize("scheme", ["https", "http"])
-def test_result_url_pointing_inward_is_refused(owner_api, run_jobs, hostile, isolated_storage,
-                                               host, scheme):
+def test_result_url_pointing_inward_is_refused(
+    owner_api, run_jobs, hostile, isolated_storage, host, scheme
+):
     result = run(owner_api, run_jobs, hostile, f"{scheme}://{host}/latest/meta-data/x.png")
     assert_failed_and_nothing_stored(result, isolated_storage, *REFUSALS)
 
 
 @pytest.mark.parametrize("host", INWARD)
 @pytest.mark.parametrize("status", [302, 308])
-def test_redirect_to_an_inward_address_is_refused(owner_api, run_jobs, hostile,
-                                                  isolated_storage, host, status):
+def test_redirect_to_an_inward_address_is_refused(
+    owner_api, run_jobs, hostile, isolated_storage, host, status
+):
     target = quote(f"https://{host}/latest/meta-data/x.png", safe="")
     result = run(owner_api, run_jobs, hostile, f"/redirect?status={status}&to={target}")
     # httpx itself refuses to parse some forms (octal) in a Location header.
-    assert_failed_and_nothing_stored(result, isolated_storage, *REFUSALS,
-                                     "Downloading the image failed (RemoteProtocolError)")
+    assert_failed_and_nothing_stored(
+        result, isolated_storage, *REFUSALS, "Downloading the image failed (RemoteProtocolError)"
+    )
     assert len(hostile.downloads) == 1  # the hop inward was never made
 
 
 @pytest.mark.parametrize("status", [301, 303, 307])
-def test_every_redirect_status_is_checked(owner_api, run_jobs, hostile, isolated_storage,
-                                          status):
+def test_every_redirect_status_is_checked(owner_api, run_jobs, hostile, isolated_storage, status):
     target = quote("https://169.254.169.254/latest/meta-data/", safe="")
     result = run(owner_api, run_jobs, hostile, f"/redirect?status={status}&to={target}")
     assert_failed_and_nothing_stored(result, isolated_storage, "private or local address")
 
 
-def test_redirect_chain_ending_inward_is_refused(owner_api, run_jobs, hostile,
-                                                 isolated_storage):
+def test_redirect_chain_ending_inward_is_refused(owner_api, run_jobs, hostile, isolated_storage):
     inward = quote("https://[::ffff:127.0.0.1]/x.png", safe="")
     url = "/redirect?to=" + quote(f"/redirect?to={inward}", safe="")
     result = run(owner_api, run_jobs, hostile, url)
@@ -111,16 +129,18 @@ def test_image_of_exactly_max_image_size_is_accepted(owner_api, run_jobs, hostil
     assert Image.objects.get(generation_id=result["id"]).bytes == 5000
 
 
-def test_image_one_byte_over_max_image_size_fails(owner_api, run_jobs, hostile, settings,
-                                                  isolated_storage):
+def test_image_one_byte_over_max_image_size_fails(
+    owner_api, run_jobs, hostile, settings, isolated_storage
+):
     settings.MAX_IMAGE_SIZE = 5000
     url = hostile.add_file("over.png", png_of_exactly(5001), "image/png")
     result = run(owner_api, run_jobs, hostile, url)
     assert_failed_and_nothing_stored(result, isolated_storage, "over the 5,000-byte limit")
 
 
-def test_data_url_over_max_image_size_fails(owner_api, run_jobs, hostile, settings,
-                                            isolated_storage):
+def test_data_url_over_max_image_size_fails(
+    owner_api, run_jobs, hostile, settings, isolated_storage
+):
     import base64
 
     settings.MAX_IMAGE_SIZE = 5000
@@ -129,8 +149,9 @@ def test_data_url_over_max_image_size_fails(owner_api, run_jobs, hostile, settin
     assert_failed_and_nothing_stored(result, isolated_storage, "over the 5,000-byte limit")
 
 
-def test_connection_reset_mid_download_fails_with_reason(owner_api, run_jobs, hostile,
-                                                         isolated_storage):
+def test_connection_reset_mid_download_fails_with_reason(
+    owner_api, run_jobs, hostile, isolated_storage
+):
     result = run(owner_api, run_jobs, hostile, "/files/reset.png")
     assert_failed_and_nothing_stored(result, isolated_storage, "Downloading the image failed")
 
@@ -141,8 +162,9 @@ def test_slow_drip_fails_with_reason(owner_api, run_jobs, hostile, settings, iso
     assert_failed_and_nothing_stored(result, isolated_storage, "took longer than 2 s")
 
 
-def test_endless_body_is_cut_at_the_limit_with_memory_bounded(owner_api, run_jobs, hostile,
-                                                              settings, isolated_storage):
+def test_endless_body_is_cut_at_the_limit_with_memory_bounded(
+    owner_api, run_jobs, hostile, settings, isolated_storage
+):
     limit = settings.MAX_IMAGE_SIZE = 4 * 1024 * 1024
     tracemalloc.start()
     try:
@@ -157,8 +179,9 @@ def test_endless_body_is_cut_at_the_limit_with_memory_bounded(owner_api, run_job
     assert peak < 2 * limit, f"peak {peak:,} bytes for a {limit:,}-byte limit"
 
 
-def test_huge_declared_body_is_refused_before_reading(owner_api, run_jobs, hostile, settings,
-                                                      isolated_storage):
+def test_huge_declared_body_is_refused_before_reading(
+    owner_api, run_jobs, hostile, settings, isolated_storage
+):
     settings.MAX_IMAGE_SIZE = 1024 * 1024
     tracemalloc.start()
     try:

@@ -25,14 +25,20 @@ def soak_database_url() -> str:
 
 def test_fifty_clients_get_no_5xx_and_no_database_locked(tmp_path):
     report = tmp_path / "soak.json"
-    command = [sys.executable, "scripts/soak.py", "--json", str(report),
-               "--seconds", os.environ.get("SOAK_SECONDS", "10"),
-               "--clients", os.environ.get("SOAK_CLIENTS", "50")]
+    command = [
+        sys.executable,
+        "scripts/soak.py",
+        "--json",
+        str(report),
+        "--seconds",
+        os.environ.get("SOAK_SECONDS", "10"),
+        "--clients",
+        os.environ.get("SOAK_CLIENTS", "50"),
+    ]
     if soak_database_url():
         command += ["--database-url", soak_database_url()]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))}
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads(report.read_text())
     assert result["requests"] > 100

@@ -29,8 +29,13 @@ def wait_up(base, proc, app, timeout=60):
 
 
 def test_web_server_killed_mid_request_loses_and_duplicates_nothing(tmp_path):
-    app = App(tmp_path, ADMIN_USERNAME=ADMIN["username"], ADMIN_PASSWORD=ADMIN["password"],
-              OFFLINE_PROVIDER_DELAY_MS=100, WEB_THREADS=4).migrate()
+    app = App(
+        tmp_path,
+        ADMIN_USERNAME=ADMIN["username"],
+        ADMIN_PASSWORD=ADMIN["password"],
+        OFFLINE_PROVIDER_DELAY_MS=100,
+        WEB_THREADS=4,
+    ).migrate()
     base = f"http://127.0.0.1:{app.port}"
     try:
         web = app.start("serve", "--no-worker", name="web")
@@ -43,14 +48,17 @@ def test_web_server_killed_mid_request_loses_and_duplicates_nothing(tmp_path):
         lock = threading.Lock()
 
         def client(n):
-            with httpx.Client(base_url=base, timeout=10,
-                              headers={"Authorization": f"Token {token}"}) as http:
+            with httpx.Client(
+                base_url=base, timeout=10, headers={"Authorization": f"Token {token}"}
+            ) as http:
                 while not stop.is_set():
                     with lock:
                         attempted[0] += 1
                     try:
-                        response = http.post("/api/generate", json={
-                            "prompt": f"restart {n}", "width": 64, "height": 64})
+                        response = http.post(
+                            "/api/generate",
+                            json={"prompt": f"restart {n}", "width": 64, "height": 64},
+                        )
                     except httpx.HTTPError as exc:  # the server is down: try again
                         with lock:
                             errors.append(type(exc).__name__)

@@ -15,15 +15,20 @@ pytestmark = [pytest.mark.slow]
 
 # Short deadlines so the recovery sweep acts within seconds: a silent run is dead after
 # GENERATION_TIMEOUT + GENERATION_STALE_GRACE = 6 s.
-FAST_RECOVERY = {"GENERATION_TIMEOUT": 5, "GENERATION_STALE_GRACE": 1,
-                 "OFFLINE_PROVIDER_DELAY_MS": 2500, "GENERATION_MAX_CONCURRENT": 10}
+FAST_RECOVERY = {
+    "GENERATION_TIMEOUT": 5,
+    "GENERATION_STALE_GRACE": 1,
+    "OFFLINE_PROVIDER_DELAY_MS": 2500,
+    "GENERATION_MAX_CONCURRENT": 10,
+}
 STALE_AFTER = 6
 
 
 def wait_all_running(app, ids, proc, attempts=1, timeout=30):
     deadline = time.monotonic() + timeout
-    while any(g["status"] != "running" or g["attempts"] != attempts
-              for g in app.generations(ids).values()):
+    while any(
+        g["status"] != "running" or g["attempts"] != attempts for g in app.generations(ids).values()
+    ):
         assert proc.poll() is None, app.logs()[-3000:]
         assert time.monotonic() < deadline, app.generations(ids)
         time.sleep(0.05)
@@ -100,8 +105,11 @@ def test_database_locked_for_seconds_generations_still_finish(app):
 @pytest.mark.parametrize("prefix", ["images/", "thumbnails/"])
 def test_disk_full_through_the_real_worker_leaves_nothing_half_written(tmp_path, prefix):
     marker = tmp_path / "disk-full"
-    app = App(tmp_path, DJANGO_SETTINGS_MODULE="tests.reliability.settings_diskfull",
-              DISK_FULL_MARKER=marker).migrate()
+    app = App(
+        tmp_path,
+        DJANGO_SETTINGS_MODULE="tests.reliability.settings_diskfull",
+        DISK_FULL_MARKER=marker,
+    ).migrate()
     try:
         marker.write_text(prefix)
         worker = app.start_worker()

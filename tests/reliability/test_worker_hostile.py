@@ -17,8 +17,12 @@ from tests.reliability.procs import App
 pytestmark = [pytest.mark.slow]
 
 LIMIT = 8 * 1024 * 1024
-FLUX = {"provider": "replicate", "model": "black-forest-labs/flux-schnell",
-        "width": 1024, "height": 1024}
+FLUX = {
+    "provider": "replicate",
+    "model": "black-forest-labs/flux-schnell",
+    "width": 1024,
+    "height": 1024,
+}
 
 
 def peak_rss_kib(pid: int) -> int:
@@ -45,9 +49,15 @@ def fake():
 
 def test_real_worker_refuses_hostile_results_and_stays_alive(tmp_path, fake):
     variable, value = KEYS["replicate"]
-    app = App(tmp_path, REPLICATE_BASE_URL=fake.base_url, PROVIDER_POLL_INTERVAL="0.05",
-              FETCH_TIMEOUT=2, MAX_IMAGE_SIZE=LIMIT, GENERATION_TIMEOUT=20,
-              **{variable: value}).migrate()
+    app = App(
+        tmp_path,
+        REPLICATE_BASE_URL=fake.base_url,
+        PROVIDER_POLL_INTERVAL="0.05",
+        FETCH_TIMEOUT=2,
+        MAX_IMAGE_SIZE=LIMIT,
+        GENERATION_TIMEOUT=20,
+        **{variable: value},
+    ).migrate()
     try:
         worker = app.start_worker()
 

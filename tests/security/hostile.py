@@ -5,8 +5,10 @@ import re
 # Everything at once: a script element, an attribute break-out with an event handler, a
 # template expression, a javascript: URL, a right-to-left override and an emoji. ``{f}``
 # names the field, so a page that shows the text can be told apart from one that does not.
-TEMPLATE = ('<script>alert({f})</script>"><img src=x onerror=alert({f})>{{{{7*7}}}} '
-            'javascript:alert({f}) \u202e\U0001f98a')
+TEMPLATE = (
+    '<script>alert({f})</script>"><img src=x onerror=alert({f})>{{{{7*7}}}} '
+    "javascript:alert({f}) \u202e\U0001f98a"
+)
 
 
 def hostile(field: str) -> str:
@@ -19,11 +21,14 @@ def escaped_marker(field: str) -> str:
 
 
 # What must never reach an HTML page as markup.
-RAW = [re.compile(p, re.IGNORECASE) for p in (
-    r"<script>alert\(",
-    r"<img src=x onerror",
-    r"""(?:href|src|action)\s*=\s*["']?\s*javascript:""",
-)]
+RAW = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"<script>alert\(",
+        r"<img src=x onerror",
+        r"""(?:href|src|action)\s*=\s*["']?\s*javascript:""",
+    )
+]
 
 
 def raw_markup(html: str) -> list[str]:

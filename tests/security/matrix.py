@@ -85,8 +85,14 @@ def _pk(attr):
 
 
 ALL_SIGNED_IN = frozenset(ROLES) - {"anonymous"}
-GENERATE = {"provider": "offline", "model": "offline-shapes", "prompt": "a quiet harbour",
-            "width": 64, "height": 64, "num_images": 1}
+GENERATE = {
+    "provider": "offline",
+    "model": "offline-shapes",
+    "prompt": "a quiet harbour",
+    "width": 64,
+    "height": 64,
+    "num_images": 1,
+}
 # Reading one's settings (or the Generate page, which starts from them) creates one's own
 # preferences row on first use; that is the only write a read may do.
 OWN_PREFERENCES = ALL_SIGNED_IN
@@ -94,34 +100,51 @@ OWN_PREFERENCES = ALL_SIGNED_IN
 REGISTRY: dict[str, Entry] = {
     # --- Auth -------------------------------------------------------------------------------
     "home": Entry((Case("GET", expect(302)),)),
-    "login": Entry((
-        Case("GET", expect(302, anonymous=200)),
-        Case("POST", expect(302, anonymous=200), form=True,
-             data={"username": "owner", "password": "wrong"}, writers=frozenset()),
-    )),
+    "login": Entry(
+        (
+            Case("GET", expect(302, anonymous=200)),
+            Case(
+                "POST",
+                expect(302, anonymous=200),
+                form=True,
+                data={"username": "owner", "password": "wrong"},
+                writers=frozenset(),
+            ),
+        )
+    ),
     "logout": Entry((Case("POST", expect(302), writers=ALL_SIGNED_IN),)),
-    "password_change": Entry((
-        Case("GET", PAGE_ANY),
-        Case("POST", PAGE_ANY, form=True, data={"old_password": "wrong"}),
-    )),
+    "password_change": Entry(
+        (
+            Case("GET", PAGE_ANY),
+            Case("POST", PAGE_ANY, form=True, data={"old_password": "wrong"}),
+        )
+    ),
     "password_change_done": Entry((Case("GET", PAGE_ANY),)),
-    "rest_framework:login": Entry((
-        Case("GET", expect(200)),
-        Case("POST", expect(200), form=True, data={"username": "owner", "password": "x"}),
-    )),
+    "rest_framework:login": Entry(
+        (
+            Case("GET", expect(200)),
+            Case("POST", expect(200), form=True, data={"username": "owner", "password": "x"}),
+        )
+    ),
     "rest_framework:logout": Entry((Case("POST", expect(302), writers=ALL_SIGNED_IN),)),
-    "signup": Entry((Case("GET", expect(404)), Case("POST", expect(404), form=True,
-                                                      data={"username": "new"}))),
-    "api-token": Entry((
-        Case("POST", expect(400), data={"username": "owner", "password": "wrong"}),
-    )),
+    "signup": Entry(
+        (Case("GET", expect(404)), Case("POST", expect(404), form=True, data={"username": "new"}))
+    ),
+    "api-token": Entry(
+        (Case("POST", expect(400), data={"username": "owner", "password": "wrong"}),)
+    ),
     # --- Generation -------------------------------------------------------------------------
-    "api-generate": Entry((
-        Case("POST", expect(202, anonymous=401), data=GENERATE),
-        # Into the shared project: only its owner and editors may generate there.
-        Case("POST", expect(400, anonymous=401, owner=202, editor=202),
-             data=lambda w: {**GENERATE, "project": w.project.pk}),
-    )),
+    "api-generate": Entry(
+        (
+            Case("POST", expect(202, anonymous=401), data=GENERATE),
+            # Into the shared project: only its owner and editors may generate there.
+            Case(
+                "POST",
+                expect(400, anonymous=401, owner=202, editor=202),
+                data=lambda w: {**GENERATE, "project": w.project.pk},
+            ),
+        )
+    ),
     "api-estimate": Entry((Case("POST", API_ANY, data=GENERATE, writers=frozenset()),)),
     "api-providers": Entry((Case("GET", API_ANY),)),
     "api-generation": Entry((Case("GET", OWN_API),), kwargs=_pk("generation")),
@@ -130,168 +153,283 @@ REGISTRY: dict[str, Entry] = {
     "api-generation-alias": Entry((Case("GET", OWN_API),), kwargs=_pk("generation")),
     "api-generation-cancel-alias": Entry((Case("POST", OWN_API),), kwargs=_pk("pending")),
     "api-generations": Entry((Case("GET", API_ANY),)),
-    "generate": Entry((
-        Case("GET", PAGE_ANY, writers=OWN_PREFERENCES),
-        Case("POST", expect(302, anonymous=302), form=True, data=GENERATE,
-             writers=ALL_SIGNED_IN),
-        Case("POST", expect(400, anonymous=302, owner=302, editor=302), form=True,
-             data=lambda w: {**GENERATE, "project": w.project.pk},
-             writers=frozenset({"owner", "editor"})),
-    )),
+    "generate": Entry(
+        (
+            Case("GET", PAGE_ANY, writers=OWN_PREFERENCES),
+            Case(
+                "POST", expect(302, anonymous=302), form=True, data=GENERATE, writers=ALL_SIGNED_IN
+            ),
+            Case(
+                "POST",
+                expect(400, anonymous=302, owner=302, editor=302),
+                form=True,
+                data=lambda w: {**GENERATE, "project": w.project.pk},
+                writers=frozenset({"owner", "editor"}),
+            ),
+        )
+    ),
     "generate-models": Entry((Case("GET", PAGE_ANY, query="provider=offline"),)),
-    "generate-model-info": Entry((
-        Case("GET", PAGE_ANY, query="provider=offline&model=offline-shapes"),
-    )),
+    "generate-model-info": Entry(
+        (Case("GET", PAGE_ANY, query="provider=offline&model=offline-shapes"),)
+    ),
     "generation-detail": Entry((Case("GET", OWN_PAGE),), kwargs=_pk("generation")),
     "generation-status": Entry((Case("GET", OWN_PAGE),), kwargs=_pk("generation")),
-    "generation-cancel": Entry((
-        Case("POST", expect(404, anonymous=302, owner=302), writers=frozenset({"owner"})),
-    ), kwargs=_pk("pending")),
+    "generation-cancel": Entry(
+        (Case("POST", expect(404, anonymous=302, owner=302), writers=frozenset({"owner"})),),
+        kwargs=_pk("pending"),
+    ),
     # --- Prompt tools -----------------------------------------------------------------------
-    "api-prompt-styles": Entry((
-        Case("GET", API_ANY),
-        Case("POST", expect(201, anonymous=401),
-             data={"name": "Mine", "template": "{prompt}, ink"}),
-        # Sharing a preset into a project needs write access to it.
-        Case("POST", expect(400, anonymous=401, owner=201, editor=201),
-             data=lambda w: {"name": "Shared", "template": "{prompt}, ink",
-                             "project": w.project.pk}),
-    )),
-    "api-prompt-style": Entry((
-        Case("GET", SHARED_API),
-        Case("PATCH", OWNER_WRITE_API, data={"name": "Renamed"}),
-        Case("PUT", OWNER_WRITE_API, data={"name": "Renamed", "template": "{prompt}"}),
-        Case("DELETE", expect(403, anonymous=401, outsider=404, staff=404, owner=204)),
-    ), kwargs=_pk("style")),
+    "api-prompt-styles": Entry(
+        (
+            Case("GET", API_ANY),
+            Case(
+                "POST",
+                expect(201, anonymous=401),
+                data={"name": "Mine", "template": "{prompt}, ink"},
+            ),
+            # Sharing a preset into a project needs write access to it.
+            Case(
+                "POST",
+                expect(400, anonymous=401, owner=201, editor=201),
+                data=lambda w: {
+                    "name": "Shared",
+                    "template": "{prompt}, ink",
+                    "project": w.project.pk,
+                },
+            ),
+        )
+    ),
+    "api-prompt-style": Entry(
+        (
+            Case("GET", SHARED_API),
+            Case("PATCH", OWNER_WRITE_API, data={"name": "Renamed"}),
+            Case("PUT", OWNER_WRITE_API, data={"name": "Renamed", "template": "{prompt}"}),
+            Case("DELETE", expect(403, anonymous=401, outsider=404, staff=404, owner=204)),
+        ),
+        kwargs=_pk("style"),
+    ),
     "api-prompt-enhance": Entry((Case("POST", expect(400, anonymous=401), data={}),)),
-    "api-prompt-history": Entry((
-        Case("GET", API_ANY),
-        Case("DELETE", expect(200, anonymous=401)),
-    )),
-    "api-prompt-history-entry": Entry((
-        Case("DELETE", expect(404, anonymous=401, owner=204)),
-    ), kwargs=lambda w: {"key": w.history_key}),
-    "api-prompt-variations-preview": Entry((
-        Case("POST", API_ANY, data={**GENERATE, "prompt": "a {red|blue} fox"},
-             writers=frozenset()),
-    )),
+    "api-prompt-history": Entry(
+        (
+            Case("GET", API_ANY),
+            Case("DELETE", expect(200, anonymous=401)),
+        )
+    ),
+    "api-prompt-history-entry": Entry(
+        (Case("DELETE", expect(404, anonymous=401, owner=204)),),
+        kwargs=lambda w: {"key": w.history_key},
+    ),
+    "api-prompt-variations-preview": Entry(
+        (
+            Case(
+                "POST",
+                API_ANY,
+                data={**GENERATE, "prompt": "a {red|blue} fox"},
+                writers=frozenset(),
+            ),
+        )
+    ),
     # --- Gallery ----------------------------------------------------------------------------
     "api-gallery": Entry((Case("GET", API_ANY),)),
-    "api-gallery-bulk": Entry((
-        # Favoriting is the image owner's alone: anyone else's id refuses the whole request.
-        Case("POST", expect(404, anonymous=401, owner=200),
-             data=lambda w: {"ids": [w.image.pk], "action": "favorite"}),
-        # Moving out of the project: the image owner and the project's editors.
-        Case("POST", expect(404, anonymous=401, owner=200, editor=200),
-             data=lambda w: {"ids": [w.image.pk], "action": "move", "project": None}),
-    )),
-    "api-gallery-image": Entry((
-        Case("GET", SHARED_API),
-        Case("PATCH", OWNER_WRITE_API, data={"title": "changed"}),
-        Case("PUT", OWNER_WRITE_API, data={"title": "changed", "notes": "", "tags": []}),
-        Case("DELETE", expect(403, anonymous=401, outsider=404, staff=404, owner=204)),
-        # The editor's image in the owner's project: the project owner may not retitle it.
-        Case("PATCH", expect(403, anonymous=401, outsider=404, staff=404, editor=200),
-             data={"title": "changed"}, kwargs=_pk("editor_image")),
-    ), kwargs=_pk("image")),
+    "api-gallery-bulk": Entry(
+        (
+            # Favoriting is the image owner's alone: anyone else's id refuses the whole request.
+            Case(
+                "POST",
+                expect(404, anonymous=401, owner=200),
+                data=lambda w: {"ids": [w.image.pk], "action": "favorite"},
+            ),
+            # Moving out of the project: the image owner and the project's editors.
+            Case(
+                "POST",
+                expect(404, anonymous=401, owner=200, editor=200),
+                data=lambda w: {"ids": [w.image.pk], "action": "move", "project": None},
+            ),
+        )
+    ),
+    "api-gallery-image": Entry(
+        (
+            Case("GET", SHARED_API),
+            Case("PATCH", OWNER_WRITE_API, data={"title": "changed"}),
+            Case("PUT", OWNER_WRITE_API, data={"title": "changed", "notes": "", "tags": []}),
+            Case("DELETE", expect(403, anonymous=401, outsider=404, staff=404, owner=204)),
+            # The editor's image in the owner's project: the project owner may not retitle it.
+            Case(
+                "PATCH",
+                expect(403, anonymous=401, outsider=404, staff=404, editor=200),
+                data={"title": "changed"},
+                kwargs=_pk("editor_image"),
+            ),
+        ),
+        kwargs=_pk("image"),
+    ),
     "api-gallery-favorite": Entry((Case("POST", OWNER_WRITE_API),), kwargs=_pk("image")),
     "api-gallery-remix": Entry((Case("GET", SHARED_API),), kwargs=_pk("image")),
     "api-image-download": Entry((Case("GET", SHARED_API),), kwargs=_pk("image")),
-    "api-gallery-download": Entry((
-        Case("POST", SHARED_API, data=lambda w: {"ids": [w.image.pk]}, writers=frozenset()),
-    )),
+    "api-gallery-download": Entry(
+        (Case("POST", SHARED_API, data=lambda w: {"ids": [w.image.pk]}, writers=frozenset()),)
+    ),
     "gallery": Entry((Case("GET", PAGE_ANY),)),
     "gallery-image-panel": Entry((Case("GET", SHARED_PAGE),), kwargs=_pk("image")),
     # Files: staff who may view images in the admin see the files too (the admin shows them).
-    "image-file": Entry((Case("GET", expect(200, anonymous=401, outsider=404)),),
-                        kwargs=_pk("image")),
-    "image-thumbnail": Entry((Case("GET", expect(200, anonymous=401, outsider=404)),),
-                             kwargs=_pk("image")),
+    "image-file": Entry(
+        (Case("GET", expect(200, anonymous=401, outsider=404)),), kwargs=_pk("image")
+    ),
+    "image-thumbnail": Entry(
+        (Case("GET", expect(200, anonymous=401, outsider=404)),), kwargs=_pk("image")
+    ),
     # --- Projects ---------------------------------------------------------------------------
-    "api-projects": Entry((
-        Case("GET", API_ANY),
-        Case("POST", expect(201, anonymous=401), data={"name": "New one"}),
-    )),
-    "api-project": Entry((
-        Case("GET", SHARED_API),
-        Case("PATCH", OWNER_WRITE_API, data={"name": "Renamed"}),
-        Case("PUT", OWNER_WRITE_API, data={"name": "Renamed", "description": ""}),
-        Case("DELETE", expect(403, anonymous=401, outsider=404, staff=404, owner=204)),
-    ), kwargs=_pk("project")),
+    "api-projects": Entry(
+        (
+            Case("GET", API_ANY),
+            Case("POST", expect(201, anonymous=401), data={"name": "New one"}),
+        )
+    ),
+    "api-project": Entry(
+        (
+            Case("GET", SHARED_API),
+            Case("PATCH", OWNER_WRITE_API, data={"name": "Renamed"}),
+            Case("PUT", OWNER_WRITE_API, data={"name": "Renamed", "description": ""}),
+            Case("DELETE", expect(403, anonymous=401, outsider=404, staff=404, owner=204)),
+        ),
+        kwargs=_pk("project"),
+    ),
     "api-project-download": Entry((Case("GET", SHARED_API),), kwargs=_pk("project")),
-    "projects": Entry((
-        Case("GET", PAGE_ANY),
-        Case("POST", expect(302), form=True, data={"name": "From the page"},
-             writers=ALL_SIGNED_IN),
-    )),
+    "projects": Entry(
+        (
+            Case("GET", PAGE_ANY),
+            Case(
+                "POST",
+                expect(302),
+                form=True,
+                data={"name": "From the page"},
+                writers=ALL_SIGNED_IN,
+            ),
+        )
+    ),
     "project-detail": Entry((Case("GET", SHARED_PAGE),), kwargs=_pk("project")),
     # Members are sent back to the project with a message; nothing changes.
-    "project-edit": Entry((
-        Case("POST", expect(302, outsider=404, staff=404), form=True,
-             data={"name": "Renamed"}, writers=frozenset({"owner"})),
-    ), kwargs=_pk("project")),
-    "project-members": Entry((
-        Case("POST", expect(302, outsider=404, staff=404), form=True,
-             data={"username": "outsider", "role": "editor"}, writers=frozenset({"owner"})),
-    ), kwargs=_pk("project")),
-    "project-delete": Entry((
-        Case("POST", expect(302, outsider=404, staff=404), form=True,
-             data={"delete_images": "on"}, writers=frozenset({"owner"})),
-    ), kwargs=_pk("project")),
+    "project-edit": Entry(
+        (
+            Case(
+                "POST",
+                expect(302, outsider=404, staff=404),
+                form=True,
+                data={"name": "Renamed"},
+                writers=frozenset({"owner"}),
+            ),
+        ),
+        kwargs=_pk("project"),
+    ),
+    "project-members": Entry(
+        (
+            Case(
+                "POST",
+                expect(302, outsider=404, staff=404),
+                form=True,
+                data={"username": "outsider", "role": "editor"},
+                writers=frozenset({"owner"}),
+            ),
+        ),
+        kwargs=_pk("project"),
+    ),
+    "project-delete": Entry(
+        (
+            Case(
+                "POST",
+                expect(302, outsider=404, staff=404),
+                form=True,
+                data={"delete_images": "on"},
+                writers=frozenset({"owner"}),
+            ),
+        ),
+        kwargs=_pk("project"),
+    ),
     # --- Dashboard --------------------------------------------------------------------------
-    "api-dashboard-stats": Entry((
-        Case("GET", API_ANY),
-        Case("GET", expect(403, anonymous=401, staff=200), query="scope=team"),
-    )),
+    "api-dashboard-stats": Entry(
+        (
+            Case("GET", API_ANY),
+            Case("GET", expect(403, anonymous=401, staff=200), query="scope=team"),
+        )
+    ),
     "api-dashboard-usage": Entry((Case("GET", API_ANY),)),
     "api-dashboard-trends": Entry((Case("GET", API_ANY),)),
     "api-dashboard-budget": Entry((Case("GET", API_ANY),)),
     "dashboard": Entry((Case("GET", PAGE_ANY),)),
     "dashboard-budget-notice": Entry((Case("GET", PAGE_ANY),)),
     # --- Settings, keys, tokens -------------------------------------------------------------
-    "api-settings": Entry((
-        Case("GET", API_ANY, writers=OWN_PREFERENCES),
-        Case("PATCH", API_ANY, data={"theme": "light"}),
-    )),
-    "api-keys": Entry((
-        Case("GET", API_ANY),
-        Case("POST", expect(201, anonymous=401, owner=200),
-             data={"provider": "openai", "api_key": "sk-new-key-0123456789abcdef"}),
-    )),
-    "api-key": Entry((Case("DELETE", expect(404, anonymous=401, owner=204)),),
-                     kwargs=lambda w: {"provider": "openai"}),
+    "api-settings": Entry(
+        (
+            Case("GET", API_ANY, writers=OWN_PREFERENCES),
+            Case("PATCH", API_ANY, data={"theme": "light"}),
+        )
+    ),
+    "api-keys": Entry(
+        (
+            Case("GET", API_ANY),
+            Case(
+                "POST",
+                expect(201, anonymous=401, owner=200),
+                data={"provider": "openai", "api_key": "sk-new-key-0123456789abcdef"},
+            ),
+        )
+    ),
+    "api-key": Entry(
+        (Case("DELETE", expect(404, anonymous=401, owner=204)),),
+        kwargs=lambda w: {"provider": "openai"},
+    ),
     # An unknown provider: nothing is called, so no test reaches the network.
-    "api-test-connection": Entry((
-        Case("GET", expect(400, anonymous=401), query="provider=nope"),
-    )),
-    "api-tokens": Entry((
-        Case("GET", API_ANY),
-        Case("POST", expect(201, anonymous=401), data={"name": "ci"}),
-    )),
-    "api-token-detail": Entry((Case("DELETE", expect(404, anonymous=401, owner=204)),),
-                              kwargs=lambda w: {"pk": w.token_pk}),
-    "settings": Entry((
-        Case("GET", PAGE_ANY, writers=OWN_PREFERENCES),
-        Case("POST", expect(302), form=True, data={"theme": "light", "items_per_page": 20},
-             writers=ALL_SIGNED_IN),
-    )),
+    "api-test-connection": Entry((Case("GET", expect(400, anonymous=401), query="provider=nope"),)),
+    "api-tokens": Entry(
+        (
+            Case("GET", API_ANY),
+            Case("POST", expect(201, anonymous=401), data={"name": "ci"}),
+        )
+    ),
+    "api-token-detail": Entry(
+        (Case("DELETE", expect(404, anonymous=401, owner=204)),),
+        kwargs=lambda w: {"pk": w.token_pk},
+    ),
+    "settings": Entry(
+        (
+            Case("GET", PAGE_ANY, writers=OWN_PREFERENCES),
+            Case(
+                "POST",
+                expect(302),
+                form=True,
+                data={"theme": "light", "items_per_page": 20},
+                writers=ALL_SIGNED_IN,
+            ),
+        )
+    ),
     "toggle-theme": Entry((Case("POST", expect(302), writers=ALL_SIGNED_IN),)),
-    "settings-key-save": Entry((
-        Case("POST", expect(302), form=True, writers=ALL_SIGNED_IN,
-             data={"openai-api_key": "sk-new-key-0123456789abcdef"}),
-    ), kwargs=lambda w: {"provider": "openai"}),
+    "settings-key-save": Entry(
+        (
+            Case(
+                "POST",
+                expect(302),
+                form=True,
+                writers=ALL_SIGNED_IN,
+                data={"openai-api_key": "sk-new-key-0123456789abcdef"},
+            ),
+        ),
+        kwargs=lambda w: {"provider": "openai"},
+    ),
     # Removing "your" key removes only your own: the owner's stays for everyone else.
-    "settings-key-delete": Entry((
-        Case("POST", expect(302), writers=frozenset({"owner"})),
-    ), kwargs=lambda w: {"provider": "openai"}),
-    "settings-key-test": Entry((Case("POST", expect(404, anonymous=302)),),
-                               kwargs=lambda w: {"provider": "nope"}),
-    "settings-token-create": Entry((
-        Case("POST", expect(200, anonymous=302), form=True, data={"name": "ci"}),
-    )),
-    "settings-token-revoke": Entry((
-        Case("POST", expect(404, anonymous=302, owner=302), writers=frozenset({"owner"})),
-    ), kwargs=lambda w: {"pk": w.token_pk}),
+    "settings-key-delete": Entry(
+        (Case("POST", expect(302), writers=frozenset({"owner"})),),
+        kwargs=lambda w: {"provider": "openai"},
+    ),
+    "settings-key-test": Entry(
+        (Case("POST", expect(404, anonymous=302)),), kwargs=lambda w: {"provider": "nope"}
+    ),
+    "settings-token-create": Entry(
+        (Case("POST", expect(200, anonymous=302), form=True, data={"name": "ci"}),)
+    ),
+    "settings-token-revoke": Entry(
+        (Case("POST", expect(404, anonymous=302, owner=302), writers=frozenset({"owner"})),),
+        kwargs=lambda w: {"pk": w.token_pk},
+    ),
     # --- API schema and docs ----------------------------------------------------------------
     # Public on purpose: they describe the API's shape and hold no one's data.
     "api-schema": Entry((Case("GET", expect(200)),)),
@@ -307,6 +445,7 @@ STAFF_ONLY_WRITE = expect(302)
 def _admin_object(model):
     def kwargs(world):
         return {"object_id": world.admin_rows[model].pk}
+
     return kwargs
 
 
@@ -318,22 +457,33 @@ def _admin_entries() -> dict[str, Entry]:
         "admin:jsi18n": Entry((Case("GET", STAFF_ONLY),)),
         # Staff only; without the app/model/field arguments it refuses with 403.
         "admin:autocomplete": Entry((Case("GET", expect(302, staff=403)),)),
-        "admin:view_on_site": Entry((Case("GET", expect(302, staff=404)),),
-                                    kwargs=lambda w: {"content_type_id": 1, "object_id": 1}),
-        "admin:app_list": Entry((Case("GET", STAFF_ONLY),),
-                                kwargs=lambda w: {"app_label": "gallery"}),
+        "admin:view_on_site": Entry(
+            (Case("GET", expect(302, staff=404)),),
+            kwargs=lambda w: {"content_type_id": 1, "object_id": 1},
+        ),
+        "admin:app_list": Entry(
+            (Case("GET", STAFF_ONLY),), kwargs=lambda w: {"app_label": "gallery"}
+        ),
         "admin:password_change": Entry((Case("GET", STAFF_ONLY),)),
         "admin:password_change_done": Entry((Case("GET", STAFF_ONLY),)),
         # UserAdmin's own URL: setting another user's password.
-        "admin:auth_user_password_change": Entry((
-            Case("GET", STAFF_ONLY),
-            Case("POST", STAFF_ONLY_WRITE, form=True,
-                 data={"password1": "n3w-Passw0rd!x", "password2": "n3w-Passw0rd!x"},
-                 writers=frozenset({"staff"})),
-        ), kwargs=lambda w: {"id": w.users["owner"].pk}),
+        "admin:auth_user_password_change": Entry(
+            (
+                Case("GET", STAFF_ONLY),
+                Case(
+                    "POST",
+                    STAFF_ONLY_WRITE,
+                    form=True,
+                    data={"password1": "n3w-Passw0rd!x", "password2": "n3w-Passw0rd!x"},
+                    writers=frozenset({"staff"}),
+                ),
+            ),
+            kwargs=lambda w: {"id": w.users["owner"].pk},
+        ),
         # The catch-all: unknown admin paths.
-        "admin/(?P<url>.*)$": Entry((Case("GET", expect(302, staff=404)),),
-                                    kwargs=lambda w: {"url": "nothing/here/"}),
+        "admin/(?P<url>.*)$": Entry(
+            (Case("GET", expect(302, staff=404)),), kwargs=lambda w: {"url": "nothing/here/"}
+        ),
     }
     for model in admin.site._registry:
         info = f"admin:{model._meta.app_label}_{model._meta.model_name}"
@@ -342,14 +492,23 @@ def _admin_entries() -> dict[str, Entry]:
         entries[f"{info}_add"] = Entry((Case("GET", expect(302, staff=_may(model, "add"))),))
         entries[f"{info}_change"] = Entry((Case("GET", STAFF_ONLY),), kwargs=obj)
         entries[f"{info}_history"] = Entry((Case("GET", STAFF_ONLY),), kwargs=obj)
-        entries[f"{info}_delete"] = Entry((
-            Case("GET", expect(302, staff=_may(model, "delete"))),
-            Case("POST", expect(302, staff=_may(model, "delete", 302)),
-                 form=True, data={"post": "yes"}, writers=frozenset({"staff"})),
-        ), kwargs=obj)
+        entries[f"{info}_delete"] = Entry(
+            (
+                Case("GET", expect(302, staff=_may(model, "delete"))),
+                Case(
+                    "POST",
+                    expect(302, staff=_may(model, "delete", 302)),
+                    form=True,
+                    data={"post": "yes"},
+                    writers=frozenset({"staff"}),
+                ),
+            ),
+            kwargs=obj,
+        )
         # The old-style change URL admin/app/model/<id>/ redirects to .../<id>/change/.
         entries[f"admin/{model._meta.app_label}/{model._meta.model_name}/<path:object_id>/"] = (
-            Entry((Case("GET", expect(302)),), kwargs=obj))
+            Entry((Case("GET", expect(302)),), kwargs=obj)
+        )
     return entries
 
 
@@ -365,6 +524,7 @@ def _may(model, action, allowed=200):
         else:
             permitted = model_admin.has_delete_permission(request, world.admin_rows[model])
         return allowed if permitted else 403
+
     return status
 
 

@@ -13,8 +13,14 @@ from tests.users import PASSWORD, make_user
 
 
 def _secrets(world) -> list[str]:
-    return [OWNER_KEY, TEAM_KEY, world.token, PASSWORD, settings.SECRET_KEY,
-            settings.ENCRYPTION_KEY]
+    return [
+        OWNER_KEY,
+        TEAM_KEY,
+        world.token,
+        PASSWORD,
+        settings.SECRET_KEY,
+        settings.ENCRYPTION_KEY,
+    ]
 
 
 def _admin_urls(world):

@@ -5,8 +5,7 @@ import pytest
 from tests.gallery.factories import make_image
 
 
-@pytest.mark.parametrize("path", ["/api/gallery/abc", "/api/nothing-here",
-                                  "/files/images/abc"])
+@pytest.mark.parametrize("path", ["/api/gallery/abc", "/api/nothing-here", "/files/images/abc"])
 def test_an_unrouted_api_or_file_url_answers_json_404(owner_api, path):
     response = owner_api.get(path)
     assert response.status_code == 404
@@ -23,8 +22,7 @@ def test_an_unrouted_page_still_answers_the_html_404(client, owner):
 
 def test_too_many_form_fields_on_the_api_answer_json_400(owner_api, settings):
     settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
-    response = owner_api.post("/api/gallery/bulk", {"ids": list(range(1, 20))},
-                              format="multipart")
+    response = owner_api.post("/api/gallery/bulk", {"ids": list(range(1, 20))}, format="multipart")
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
 
@@ -59,4 +57,5 @@ def test_an_empty_usage_csv_keeps_its_header_and_content_type(owner_api):
     assert response["Content-Type"].startswith("text/csv")
     assert response.content.decode().splitlines() == [
         "project_id,project,generations,succeeded,failures,canceled,images,avg_latency_ms,"
-        "spend_usd,spend_reported_usd,spend_estimated_usd"]
+        "spend_usd,spend_reported_usd,spend_estimated_usd"
+    ]

@@ -29,26 +29,49 @@ FIELDS = ("prompt", "neg", "title", "notes", "project", "pdesc", "style", "token
 @pytest.fixture
 def hostile_world(owner, owner_api, run_jobs):
     """One of everything, each text field holding hostile(field), created through the API."""
-    style = owner_api.post("/api/prompts/styles", {
-        "name": hostile("style"), "template": "{prompt}, " + hostile("tpl")}, format="json")
+    style = owner_api.post(
+        "/api/prompts/styles",
+        {"name": hostile("style"), "template": "{prompt}, " + hostile("tpl")},
+        format="json",
+    )
     assert style.status_code == 201, style.content
-    project = owner_api.post("/api/projects", {"name": hostile("project"),
-                                               "description": hostile("pdesc")}, format="json")
+    project = owner_api.post(
+        "/api/projects",
+        {"name": hostile("project"), "description": hostile("pdesc")},
+        format="json",
+    )
     assert project.status_code == 201, project.content
-    run_jobs(owner_api, {"prompt": hostile("prompt"), "negative_prompt": hostile("neg"),
-                         "provider": "offline", "model": "offline-shapes", "width": 64,
-                         "height": 64, "num_images": 1, "style": style.json()["id"],
-                         "project": project.json()["id"]})
+    run_jobs(
+        owner_api,
+        {
+            "prompt": hostile("prompt"),
+            "negative_prompt": hostile("neg"),
+            "provider": "offline",
+            "model": "offline-shapes",
+            "width": 64,
+            "height": 64,
+            "num_images": 1,
+            "style": style.json()["id"],
+            "project": project.json()["id"],
+        },
+    )
     generation = Generation.objects.get(owner=owner)
     image = Image.objects.get(owner=owner)
-    changed = owner_api.patch(f"/api/gallery/{image.pk}", {
-        "title": hostile("title"), "notes": hostile("notes"),
-        "tags": ["fox", "שלום", "café_2.0"]}, format="json")
+    changed = owner_api.patch(
+        f"/api/gallery/{image.pk}",
+        {"title": hostile("title"), "notes": hostile("notes"), "tags": ["fox", "שלום", "café_2.0"]},
+        format="json",
+    )
     assert changed.status_code == 200, changed.content
     token = owner_api.post("/api/settings/tokens", {"name": hostile("token")}, format="json")
     assert token.status_code == 201, token.content
-    return {"generation": generation, "image": image, "project_id": project.json()["id"],
-            "style_id": style.json()["id"], "token_id": token.json()["id"]}
+    return {
+        "generation": generation,
+        "image": image,
+        "project_id": project.json()["id"],
+        "style_id": style.json()["id"],
+        "token_id": token.json()["id"],
+    }
 
 
 def test_hostile_text_round_trips_through_the_api_unchanged(owner_api, hostile_world):
@@ -134,15 +157,24 @@ def test_every_admin_and_staff_page_shows_hostile_text_escaped(admin_user, hosti
 
 # --- Input rules: NUL, controls, lengths, tags ------------------------------------------------
 
+
 # (how to send one text field, the field's limit or None). Each sender answers the response.
 def _senders(owner_api, w):
     image, project = w["image"].pk, w["project_id"]
 
     def generate(field):
         def send(value):
-            body = {"prompt": "a fox", "provider": "offline", "model": "offline-shapes",
-                    "width": 64, "height": 64, "num_images": 1, field: value}
+            body = {
+                "prompt": "a fox",
+                "provider": "offline",
+                "model": "offline-shapes",
+                "width": 64,
+                "height": 64,
+                "num_images": 1,
+                field: value,
+            }
             return owner_api.post("/api/generate", body, format="json")
+
         return send
 
     def patch(url, field):
@@ -167,8 +199,19 @@ def _field(label):
     return label.split()[-1]
 
 
-@pytest.mark.parametrize("label", ["prompt", "negative_prompt", "title", "notes", "name",
-                                   "description", "style name", "token name"])
+@pytest.mark.parametrize(
+    "label",
+    [
+        "prompt",
+        "negative_prompt",
+        "title",
+        "notes",
+        "name",
+        "description",
+        "style name",
+        "token name",
+    ],
+)
 def test_nul_is_refused_with_a_field_error(owner_api, hostile_world, label):
     send, _ = _senders(owner_api, hostile_world)[label]
     response = send("before\x00after")
@@ -176,8 +219,19 @@ def test_nul_is_refused_with_a_field_error(owner_api, hostile_world, label):
     assert _field(label) in response.json()
 
 
-@pytest.mark.parametrize("label", ["prompt", "negative_prompt", "title", "notes", "name",
-                                   "description", "style name", "token name"])
+@pytest.mark.parametrize(
+    "label",
+    [
+        "prompt",
+        "negative_prompt",
+        "title",
+        "notes",
+        "name",
+        "description",
+        "style name",
+        "token name",
+    ],
+)
 def test_other_control_characters_are_stored_as_sent(owner_api, hostile_world, label):
     send, _ = _senders(owner_api, hostile_world)[label]
     response = send(CONTROLS)
@@ -185,8 +239,19 @@ def test_other_control_characters_are_stored_as_sent(owner_api, hostile_world, l
     assert response.json()[_field(label)] == CONTROLS
 
 
-@pytest.mark.parametrize("label", ["prompt", "negative_prompt", "title", "notes", "name",
-                                   "description", "style name", "token name"])
+@pytest.mark.parametrize(
+    "label",
+    [
+        "prompt",
+        "negative_prompt",
+        "title",
+        "notes",
+        "name",
+        "description",
+        "style name",
+        "token name",
+    ],
+)
 def test_text_at_its_limit_is_kept_and_beyond_it_is_a_400(owner_api, hostile_world, label):
     send, limit = _senders(owner_api, hostile_world)[label]
     at_limit = ("🦊<b>" * limit)[:limit]
@@ -198,20 +263,31 @@ def test_text_at_its_limit_is_kept_and_beyond_it_is_a_400(owner_api, hostile_wor
     assert _field(label) in beyond.json()
 
 
-@pytest.mark.parametrize("tag", ["<script>", "a\"b", "emoji 🦊", "rtl\u202eoverride",
-                                 "bell\x07", "x" * 51])
+@pytest.mark.parametrize(
+    "tag", ["<script>", 'a"b', "emoji 🦊", "rtl\u202eoverride", "bell\x07", "x" * 51]
+)
 def test_a_tag_outside_the_tag_rules_is_a_400(owner_api, hostile_world, tag):
-    response = owner_api.patch(f"/api/gallery/{hostile_world['image'].pk}", {"tags": [tag]},
-                               format="json")
+    response = owner_api.patch(
+        f"/api/gallery/{hostile_world['image'].pk}", {"tags": [tag]}, format="json"
+    )
     assert response.status_code == 400
     assert "tags" in response.json()
 
 
-@pytest.mark.parametrize("query", [
-    {"q": '"unbalanced'}, {"q": "a* OR NEAR(b c) NOT :col ^x"}, {"q": "x\x00y"},
-    {"q": "<script>alert(1)</script>"}, {"q": "🦊 \u202e"}, {"tag": "x\x00"},
-    {"owner": "x\x00"}, {"model": "'; DROP TABLE gallery_image; --"}, {"provider": "x\x00"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"q": '"unbalanced'},
+        {"q": "a* OR NEAR(b c) NOT :col ^x"},
+        {"q": "x\x00y"},
+        {"q": "<script>alert(1)</script>"},
+        {"q": "🦊 \u202e"},
+        {"tag": "x\x00"},
+        {"owner": "x\x00"},
+        {"model": "'; DROP TABLE gallery_image; --"},
+        {"provider": "x\x00"},
+    ],
+)
 def test_hostile_search_and_filters_never_fail(owner_api, hostile_world, query):
     response = owner_api.get("/api/gallery", query)
     assert response.status_code in (200, 400), (query, response.status_code)
@@ -227,8 +303,7 @@ def test_a_body_beyond_the_upload_limit_is_a_400(owner_api, settings):
 
 
 def test_download_embeds_hostile_text_and_serves_inert(owner_api, hostile_world):
-    owner_api.patch(f"/api/gallery/{hostile_world['image'].pk}", {"notes": CONTROLS},
-                    format="json")
+    owner_api.patch(f"/api/gallery/{hostile_world['image'].pk}", {"notes": CONTROLS}, format="json")
     response = owner_api.get(f"/api/gallery/{hostile_world['image'].pk}/download")
     assert response.status_code == 200
     assert response["X-Content-Type-Options"] == "nosniff"
@@ -251,17 +326,17 @@ def _zip(response) -> zipfile.ZipFile:
     return zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
 
 
-FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+2", "-2+3", "@SUM(A1)",
-            "\t=1+1", "\r=1+1"]
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+2", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1"]
 
 
 @pytest.mark.parametrize("formula", FORMULAS)
-def test_zip_manifests_keep_hostile_text_and_neutralise_formulas(owner_api, hostile_world,
-                                                                 formula):
+def test_zip_manifests_keep_hostile_text_and_neutralise_formulas(owner_api, hostile_world, formula):
     image = hostile_world["image"].pk
     owner_api.patch(f"/api/gallery/{image}", {"title": formula}, format="json")
-    for response in (owner_api.post("/api/gallery/download", {"ids": [image]}, format="json"),
-                     owner_api.get(f"/api/projects/{hostile_world['project_id']}/download")):
+    for response in (
+        owner_api.post("/api/gallery/download", {"ids": [image]}, format="json"),
+        owner_api.get(f"/api/projects/{hostile_world['project_id']}/download"),
+    ):
         assert response.status_code == 200
         archive = _zip(response)
         entry = json.loads(archive.read("manifest.json"))["images"][0]
@@ -287,14 +362,17 @@ def _is_number(value) -> bool:
 
 
 @pytest.mark.parametrize("formula", FORMULAS)
-def test_dashboard_csv_neutralises_formulas_in_names(owner, owner_api, admin_user, formula,
-                                                     hostile_world):
-    owner_api.patch(f"/api/projects/{hostile_world['project_id']}", {"name": formula},
-                    format="json")
+def test_dashboard_csv_neutralises_formulas_in_names(
+    owner, owner_api, admin_user, formula, hostile_world
+):
+    owner_api.patch(
+        f"/api/projects/{hostile_world['project_id']}", {"name": formula}, format="json"
+    )
     staff = Client()
     staff.force_login(admin_user)
-    response = staff.get("/api/dashboard/usage", {"format": "csv", "by": "project",
-                                                  "scope": "team"})
+    response = staff.get(
+        "/api/dashboard/usage", {"format": "csv", "by": "project", "scope": "team"}
+    )
     assert response.status_code == 200
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert [r["project"] for r in rows] == ["'" + formula.strip()]
@@ -304,30 +382,40 @@ def test_dashboard_csv_neutralises_formulas_in_names(owner, owner_api, admin_use
 # --- The HTML forms take the same rules -------------------------------------------------------
 
 
-@pytest.mark.parametrize("data", [
-    {"name": "x" * 201}, {"name": "bad\x00name"}, {"description": "bad\x00text"},
-    {"name": "ok", "description": "y" * 10_001},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"name": "x" * 201},
+        {"name": "bad\x00name"},
+        {"description": "bad\x00text"},
+        {"name": "ok", "description": "y" * 10_001},
+    ],
+)
 def test_project_edit_page_refuses_what_the_api_refuses(client, owner, hostile_world, data):
     from projects.models import Project
 
     client.force_login(owner)
     before = Project.objects.values("name", "description").get(pk=hostile_world["project_id"])
-    response = client.post(f"/projects/{hostile_world['project_id']}/edit/",
-                            {"name": before["name"], "description": "", **data})
+    response = client.post(
+        f"/projects/{hostile_world['project_id']}/edit/",
+        {"name": before["name"], "description": "", **data},
+    )
     assert response.status_code == 302
     after = Project.objects.values("name", "description").get(pk=hostile_world["project_id"])
     assert after == before
 
 
 @pytest.mark.parametrize("username", ["ghost\x00", "<script>alert(1)</script>", "🦊" * 200])
-def test_project_members_page_refuses_unknown_hostile_usernames(client, owner, hostile_world,
-                                                                username):
+def test_project_members_page_refuses_unknown_hostile_usernames(
+    client, owner, hostile_world, username
+):
     from projects.models import ProjectMembership
 
     client.force_login(owner)
-    response = client.post(f"/projects/{hostile_world['project_id']}/members/",
-                           {"username": username, "role": "viewer"})
+    response = client.post(
+        f"/projects/{hostile_world['project_id']}/members/",
+        {"username": username, "role": "viewer"},
+    )
     assert response.status_code == 302
     assert not ProjectMembership.objects.exists()
     page = client.get(f"/projects/{hostile_world['project_id']}/").content.decode()
@@ -367,10 +455,21 @@ def test_nul_in_a_page_query_is_a_400(client, owner):
     assert client.get("/gallery/", {"q": "fox\x00"}).status_code == 400
 
 
-@pytest.mark.parametrize("params", [{"style": "vivid\x00"}, {"x\x00": 1},
-                                    {"nested": {"deep": ["\x00"]}}])
+@pytest.mark.parametrize(
+    "params", [{"style": "vivid\x00"}, {"x\x00": 1}, {"nested": {"deep": ["\x00"]}}]
+)
 def test_nul_inside_generation_params_is_never_a_server_error(owner_api, params):
-    response = owner_api.post("/api/generate", {
-        "prompt": "a fox", "provider": "offline", "model": "offline-shapes", "width": 64,
-        "height": 64, "num_images": 1, "params": params}, format="json")
+    response = owner_api.post(
+        "/api/generate",
+        {
+            "prompt": "a fox",
+            "provider": "offline",
+            "model": "offline-shapes",
+            "width": 64,
+            "height": 64,
+            "num_images": 1,
+            "params": params,
+        },
+        format="json",
+    )
     assert response.status_code in (202, 400), response.content

@@ -10,8 +10,16 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tests.security.matrix import REGISTRY, ROLES
 
-SNAPSHOT_APPS = ("gallery", "generation", "projects", "settings_app", "dashboard", "knox",
-                 "auth", "django_q")
+SNAPSHOT_APPS = (
+    "gallery",
+    "generation",
+    "projects",
+    "settings_app",
+    "dashboard",
+    "knox",
+    "auth",
+    "django_q",
+)
 VOLATILE_FIELDS = {"last_login"}  # signing a test client in writes it
 
 
@@ -78,12 +86,17 @@ def snapshot(storage_dir: Path) -> dict:
         for model in apps.get_app_config(app).get_models(include_auto_created=True):
             if model._meta.proxy:
                 continue
-            names = [f.attname for f in model._meta.concrete_fields
-                     if f.attname not in VOLATILE_FIELDS]
+            names = [
+                f.attname for f in model._meta.concrete_fields if f.attname not in VOLATILE_FIELDS
+            ]
             rows[model._meta.label] = list(
-                model._default_manager.order_by("pk").values_list(*names))
-    files = sorted(str(p.relative_to(storage_dir)) for p in storage_dir.rglob("*")
-                   if p.is_file()) if storage_dir.exists() else []
+                model._default_manager.order_by("pk").values_list(*names)
+            )
+    files = (
+        sorted(str(p.relative_to(storage_dir)) for p in storage_dir.rglob("*") if p.is_file())
+        if storage_dir.exists()
+        else []
+    )
     return {"rows": rows, "files": files}
 
 
@@ -99,6 +112,7 @@ def request(client: Client, case, path: str, world):
         if case.method == "POST":
             return method(url, data)
         from urllib.parse import urlencode
+
         return method(url, urlencode(data), content_type="application/x-www-form-urlencoded")
     return method(url, data, content_type="application/json")
 

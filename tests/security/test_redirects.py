@@ -3,10 +3,15 @@
 import pytest
 
 
-@pytest.mark.parametrize("target", [
-    "https://evil.example/phish", "//evil.example/phish", "javascript:alert(1)",
-    "/\\evil.example",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/phish",
+        "//evil.example/phish",
+        "javascript:alert(1)",
+        "/\\evil.example",
+    ],
+)
 def test_theme_toggle_does_not_redirect_off_site(client, owner, target):
     client.force_login(owner)
     response = client.post("/settings/theme/", {"next": target})

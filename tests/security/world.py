@@ -50,25 +50,46 @@ def build_world(project, viewer, editor, outsider, staff) -> World:
     """Every object the permission matrix and the hostile-text tests need, in and around
     ``project`` (the owner's, shared with ``viewer`` and ``editor``)."""
     owner = project.owner
-    image = make_image(owner, project=project, title="owner's image", tags=["fox"],
-                       prompt="the owner's own prompt")
+    image = make_image(
+        owner, project=project, title="owner's image", tags=["fox"], prompt="the owner's own prompt"
+    )
     editor_image = make_image(editor, project=project, title="editor's image")
     pending = Generation.objects.create(
-        owner=owner, provider="offline", model="offline-shapes", prompt="still queued",
-        width=64, height=64, status=Status.QUEUED,
+        owner=owner,
+        provider="offline",
+        model="offline-shapes",
+        prompt="still queued",
+        width=64,
+        height=64,
+        status=Status.QUEUED,
     )
-    style = StylePreset.objects.create(owner=owner, project=project, name="Owner style",
-                                       template="{prompt}, watercolor")
+    style = StylePreset.objects.create(
+        owner=owner, project=project, name="Owner style", template="{prompt}, watercolor"
+    )
     settings_services.save_api_key(owner, "openai", OWNER_KEY)
     named, token = settings_services.create_named_token(owner, "laptop")
     generation = image.generation
     return World(
-        users={"anonymous": None, "outsider": outsider, "viewer": viewer, "editor": editor,
-               "owner": owner, "staff": staff},
-        project=project, image=image, editor_image=editor_image, generation=generation,
-        pending=pending, style=style, token_pk=named.pk, token=token,
-        history_key=entry_id(generation.prompt_text or generation.prompt,
-                             generation.negative_prompt_text or generation.negative_prompt),
+        users={
+            "anonymous": None,
+            "outsider": outsider,
+            "viewer": viewer,
+            "editor": editor,
+            "owner": owner,
+            "staff": staff,
+        },
+        project=project,
+        image=image,
+        editor_image=editor_image,
+        generation=generation,
+        pending=pending,
+        style=style,
+        token_pk=named.pk,
+        token=token,
+        history_key=entry_id(
+            generation.prompt_text or generation.prompt,
+            generation.negative_prompt_text or generation.negative_prompt,
+        ),
     )
 
 
@@ -82,24 +103,35 @@ def _admin_factories(world: World) -> dict:
 
     def task(success):
         now = timezone.now()
-        return Task.objects.create(id=f"task-{int(success)}", name=f"task {success}",
-                                   func="generation.tasks.run_generation", args=(1,),
-                                   started=now, stopped=now, success=success)
+        return Task.objects.create(
+            id=f"task-{int(success)}",
+            name=f"task {success}",
+            func="generation.tasks.run_generation",
+            args=(1,),
+            started=now,
+            stopped=now,
+            success=success,
+        )
 
     def axes_row(name, **extra):
         from django.apps import apps
 
         model = apps.get_model("axes", name)
         fields = {f.name for f in model._meta.get_fields()}
-        values = {"username": "owner", "ip_address": "127.0.0.1", "user_agent": "matrix",
-                  "path_info": "/login/", "http_accept": "text/html", **extra}
+        values = {
+            "username": "owner",
+            "ip_address": "127.0.0.1",
+            "user_agent": "matrix",
+            "path_info": "/login/",
+            "http_accept": "text/html",
+            **extra,
+        }
         return model.objects.create(**{k: v for k, v in values.items() if k in fields})
 
     return {
         Group: lambda: Group.objects.create(name="Artists"),
         Tag: lambda: Tag.objects.get_or_create(name="fox")[0],
-        Schedule: lambda: Schedule.objects.create(func="generation.recovery.sweep",
-                                                  name="matrix"),
+        Schedule: lambda: Schedule.objects.create(func="generation.recovery.sweep", name="matrix"),
         OrmQ: lambda: OrmQ.objects.create(key="default", payload="x", lock=None),
         Preferences: lambda: Preferences.for_user(owner),
         TeamKey: lambda: settings_services.save_team_key("openai", TEAM_KEY, owner),

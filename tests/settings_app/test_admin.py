@@ -18,8 +18,9 @@ def admin_client(client, admin_user):
     return client
 
 
-def test_users_list_shows_key_status_masked(admin_client, owner, member,
-                                            django_assert_max_num_queries):
+def test_users_list_shows_key_status_masked(
+    admin_client, owner, member, django_assert_max_num_queries
+):
     services.save_api_key(owner, "openai", "sk-owner-key-1234")
     services.save_api_key(owner, "fal", "id:secret-5678")
     with django_assert_max_num_queries(12):
@@ -39,8 +40,9 @@ def test_user_page_lists_the_users_keys_masked(admin_client, owner):
 def test_admin_adds_a_team_key_through_a_write_only_field(admin_client, admin_user):
     form = admin_client.get("/admin/settings_app/teamkey/add/").content.decode()
     assert 'type="password"' in form
-    response = admin_client.post("/admin/settings_app/teamkey/add/",
-                                 {"provider": "openai", "api_key": TEAM})
+    response = admin_client.post(
+        "/admin/settings_app/teamkey/add/", {"provider": "openai", "api_key": TEAM}
+    )
     assert response.status_code == 302
     key = TeamKey.objects.get()
     assert key.secret == TEAM and key.updated_by == admin_user and key.masked == "••••7777"
@@ -51,39 +53,41 @@ def test_admin_adds_a_team_key_through_a_write_only_field(admin_client, admin_us
 
 def test_saving_the_team_key_form_empty_keeps_the_key(admin_client):
     key = services.save_team_key("openai", TEAM)
-    response = admin_client.post(f"/admin/settings_app/teamkey/{key.pk}/change/",
-                                 {"provider": "openai", "api_key": ""})
+    response = admin_client.post(
+        f"/admin/settings_app/teamkey/{key.pk}/change/", {"provider": "openai", "api_key": ""}
+    )
     assert response.status_code == 302
     assert TeamKey.objects.get().secret == TEAM
 
 
 def test_a_badly_formed_team_key_is_an_error_next_to_the_field(admin_client):
-    response = admin_client.post("/admin/settings_app/teamkey/add/",
-                                 {"provider": "fal", "api_key": "no-colon-key"})
+    response = admin_client.post(
+        "/admin/settings_app/teamkey/add/", {"provider": "fal", "api_key": "no-colon-key"}
+    )
     body = response.content.decode()
     assert response.status_code == 200 and "key_id:key_secret" in body
     assert "no-colon-key" not in body  # not even re-rendered into the password input
     assert not TeamKey.objects.exists()
 
 
-def test_admin_grants_and_removes_team_key_use_per_user(admin_client, owner, member,
-                                                        no_env_keys):
+def test_admin_grants_and_removes_team_key_use_per_user(admin_client, owner, member, no_env_keys):
     services.save_team_key("openai", TEAM)
-    admin_client.post("/admin/auth/user/", {"action": "allow_team_keys",
-                                            "_selected_action": [owner.pk]})
+    admin_client.post(
+        "/admin/auth/user/", {"action": "allow_team_keys", "_selected_action": [owner.pk]}
+    )
     User = get_user_model()
     assert resolve_api_key(User.objects.get(pk=owner.pk), "openai").source == KeySource.TEAM
     assert resolve_api_key(User.objects.get(pk=member.pk), "openai") is None
     body = admin_client.get("/admin/auth/user/?team_keys=yes").content.decode()
     assert ">owner<" in body and ">member<" not in body
-    admin_client.post("/admin/auth/user/", {"action": "disallow_team_keys",
-                                            "_selected_action": [owner.pk]})
+    admin_client.post(
+        "/admin/auth/user/", {"action": "disallow_team_keys", "_selected_action": [owner.pk]}
+    )
     assert resolve_api_key(User.objects.get(pk=owner.pk), "openai") is None
 
 
 def test_admin_deactivates_a_user_who_then_cannot_log_in(admin_client, owner, client):
-    admin_client.post("/admin/auth/user/", {"action": "deactivate",
-                                            "_selected_action": [owner.pk]})
+    admin_client.post("/admin/auth/user/", {"action": "deactivate", "_selected_action": [owner.pk]})
     owner.refresh_from_db()
     assert owner.is_active is False
     from tests.users import PASSWORD
@@ -109,8 +113,7 @@ def test_granting_team_keys_to_many_users_takes_as_many_queries_as_to_one(admin_
 
     def queries(action, selected):
         with CaptureQueriesContext(connection) as ctx:
-            admin_client.post("/admin/auth/user/", {"action": action,
-                                                    "_selected_action": selected})
+            admin_client.post("/admin/auth/user/", {"action": action, "_selected_action": selected})
         return len(ctx.captured_queries)
 
     for action in ("allow_team_keys", "disallow_team_keys"):

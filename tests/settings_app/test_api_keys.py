@@ -21,8 +21,14 @@ def test_storing_a_key_answers_the_masked_form_only(owner_api):
     body = response.json()
     assert body["provider"] == "openai" and body["masked"] == "••••wxyz"
     assert KEY not in response.content.decode() and "api_key" not in body
-    assert set(body) == {"provider", "masked", "created_at", "updated_at", "last_used_at",
-                         "last_test"}
+    assert set(body) == {
+        "provider",
+        "masked",
+        "created_at",
+        "updated_at",
+        "last_used_at",
+        "last_test",
+    }
 
 
 def test_listing_keys_shows_masked_keys_with_their_history(owner_api):
@@ -31,8 +37,10 @@ def test_listing_keys_shows_masked_keys_with_their_history(owner_api):
     response = owner_api.get(URL)
     assert response.status_code == 200
     rows = response.json()
-    assert [(r["provider"], r["masked"]) for r in rows] == [("fal", "••••9876"),
-                                                            ("openai", "••••wxyz")]
+    assert [(r["provider"], r["masked"]) for r in rows] == [
+        ("fal", "••••9876"),
+        ("openai", "••••wxyz"),
+    ]
     assert rows[1]["last_used_at"] is None and rows[1]["last_test"] is None
     assert KEY not in response.content.decode()
 
@@ -57,19 +65,22 @@ def test_deleting_a_key_removes_it(owner_api, owner):
     assert owner_api.delete(f"{URL}/openai").status_code == 404
 
 
-@pytest.mark.parametrize("provider, api_key, words", [
-    ("openai", "", "Enter the key"),
-    ("openai", "   \t ", "only whitespace"),
-    ("openai", "sk-abc def", "spaces or line breaks"),
-    ("openai", "sk-abc\ndef", "spaces or line breaks"),
-    ("openai", "sk-abc\x00def", "characters are not allowed"),
-    ("openai", "sk-\u200bhidden", "control characters"),
-    ("openai", "s" * 501, "at most 500"),
-    ("fal", "no-colon-here", "key_id:key_secret"),
-    ("fal", ":secret-only", "key_id:key_secret"),
-    ("fal", "id-only:", "key_id:key_secret"),
-    ("fal", "a:b:c", "key_id:key_secret"),
-])
+@pytest.mark.parametrize(
+    "provider, api_key, words",
+    [
+        ("openai", "", "Enter the key"),
+        ("openai", "   \t ", "only whitespace"),
+        ("openai", "sk-abc def", "spaces or line breaks"),
+        ("openai", "sk-abc\ndef", "spaces or line breaks"),
+        ("openai", "sk-abc\x00def", "characters are not allowed"),
+        ("openai", "sk-\u200bhidden", "control characters"),
+        ("openai", "s" * 501, "at most 500"),
+        ("fal", "no-colon-here", "key_id:key_secret"),
+        ("fal", ":secret-only", "key_id:key_secret"),
+        ("fal", "id-only:", "key_id:key_secret"),
+        ("fal", "a:b:c", "key_id:key_secret"),
+    ],
+)
 def test_badly_formed_keys_are_rejected_in_words(owner_api, provider, api_key, words):
     response = store(owner_api, provider, api_key)
     assert response.status_code == 400

@@ -25,7 +25,7 @@ def needles(secret: str) -> list[bytes]:
     raw = secret.encode()
     forms = [raw]
     for shift in range(3):
-        encoded = base64.b64encode(b"\0" * shift + raw)[4 if shift else 0:]
+        encoded = base64.b64encode(b"\0" * shift + raw)[4 if shift else 0 :]
         forms.append(encoded[4:-4])  # the middle is independent of the neighbours
     return forms
 
@@ -44,8 +44,9 @@ def rows_holding(secret: str, skip_encrypted: bool) -> list[str]:
     found = []
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names(cursor):
-            columns = [c.name for c in connection.introspection.get_table_description(
-                cursor, table)]
+            columns = [
+                c.name for c in connection.introspection.get_table_description(cursor, table)
+            ]
             quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
             cursor.execute(f"SELECT {quoted} FROM {connection.ops.quote_name(table)}")
             for row in cursor.fetchall():
@@ -77,8 +78,16 @@ def django_q_contents() -> list[str]:
 def capture_everything(caplog):
     """Capture every logger at DEBUG, SQL statements with their parameters included."""
     caplog.set_level(logging.DEBUG)
-    for name in ("imagegen", "generation", "gallery", "settings_app", "django", "django_q",
-                 "django.db.backends", "django.request"):
+    for name in (
+        "imagegen",
+        "generation",
+        "gallery",
+        "settings_app",
+        "django",
+        "django_q",
+        "django.db.backends",
+        "django.request",
+    ):
         caplog.set_level(logging.DEBUG, logger=name)
     previous = connection.force_debug_cursor
     connection.force_debug_cursor = True
@@ -86,8 +95,9 @@ def capture_everything(caplog):
     connection.force_debug_cursor = previous
 
 
-def test_the_plaintext_key_appears_nowhere(owner, admin_user, keyed, run_jobs,
-                                           capture_everything, client, no_env_keys):
+def test_the_plaintext_key_appears_nowhere(
+    owner, admin_user, keyed, run_jobs, capture_everything, client, no_env_keys
+):
     keyed.accepted = {CANARY, TEAM_CANARY}
     api = client_for(owner)
     responses = []
@@ -97,12 +107,17 @@ def test_the_plaintext_key_appears_nowhere(owner, admin_user, keyed, run_jobs,
         return response
 
     # The key goes in through the API and comes back masked.
-    keep(api.post("/api/settings/api-keys", {"provider": "keyed", "api_key": CANARY},
-                  format="json"))
-    keep(api.post("/api/settings/api-keys", {"provider": "keyed", "api_key": f" {CANARY} "},
-                  format="json"))
-    keep(api.post("/api/settings/api-keys", {"provider": "fal", "api_key": CANARY},
-                  format="json"))  # rejected: not id:secret
+    keep(
+        api.post("/api/settings/api-keys", {"provider": "keyed", "api_key": CANARY}, format="json")
+    )
+    keep(
+        api.post(
+            "/api/settings/api-keys", {"provider": "keyed", "api_key": f" {CANARY} "}, format="json"
+        )
+    )
+    keep(
+        api.post("/api/settings/api-keys", {"provider": "fal", "api_key": CANARY}, format="json")
+    )  # rejected: not id:secret
     keep(api.get("/api/settings/api-keys"))
     keep(api.get("/api/settings/test-connection", {"provider": "keyed"}))
 
@@ -122,8 +137,14 @@ def test_the_plaintext_key_appears_nowhere(owner, admin_user, keyed, run_jobs,
     keep(teammate.get("/api/settings/test-connection", {"provider": "keyed"}))
 
     statuses = sorted(Generation.objects.values_list("status", "key_source"))
-    assert statuses == sorted([(Status.SUCCEEDED, "user"), (Status.FAILED, "user"),
-                               (Status.FAILED, "user"), (Status.SUCCEEDED, "team")])
+    assert statuses == sorted(
+        [
+            (Status.SUCCEEDED, "user"),
+            (Status.FAILED, "user"),
+            (Status.FAILED, "user"),
+            (Status.SUCCEEDED, "team"),
+        ]
+    )
     for generation in Generation.objects.all():
         keep(api.get(f"/api/generation/{generation.pk}"))
     keep(api.get("/api/generations"))
@@ -133,19 +154,31 @@ def test_the_plaintext_key_appears_nowhere(owner, admin_user, keyed, run_jobs,
     # The pages: the user's settings, the browsable API, and the admin's lists and forms.
     client.force_login(owner)
     for value in (CANARY, f"{CANARY} x"):  # accepted, then refused: neither is echoed
-        keep(client.post("/api/settings/api-keys", {"provider": "keyed", "api_key": value},
-                         HTTP_ACCEPT="text/html"))
+        keep(
+            client.post(
+                "/api/settings/api-keys",
+                {"provider": "keyed", "api_key": value},
+                HTTP_ACCEPT="text/html",
+            )
+        )
     keep(client.post("/settings/keys/keyed/", {"keyed-api_key": CANARY}))
-    keep(client.post("/settings/keys/keyed/", {"keyed-api_key": f"{CANARY}\n!"},
-                     HTTP_HX_REQUEST="true"))
+    keep(
+        client.post(
+            "/settings/keys/keyed/", {"keyed-api_key": f"{CANARY}\n!"}, HTTP_HX_REQUEST="true"
+        )
+    )
     keep(client.post("/settings/keys/keyed/test/", HTTP_HX_REQUEST="true"))
     keep(client.get("/settings/"))
     keep(client.get("/generate/"))
     client.force_login(admin_user)
-    for url in ("/admin/auth/user/", f"/admin/auth/user/{owner.pk}/change/",
-                "/admin/settings_app/apikey/", "/admin/settings_app/teamkey/",
-                f"/admin/settings_app/teamkey/{TeamKey.objects.get().pk}/change/",
-                f"/admin/settings_app/apikey/{ApiKey.objects.get().pk}/change/"):
+    for url in (
+        "/admin/auth/user/",
+        f"/admin/auth/user/{owner.pk}/change/",
+        "/admin/settings_app/apikey/",
+        "/admin/settings_app/teamkey/",
+        f"/admin/settings_app/teamkey/{TeamKey.objects.get().pk}/change/",
+        f"/admin/settings_app/apikey/{ApiKey.objects.get().pk}/change/",
+    ):
         assert keep(client.get(url)).status_code == 200, url
 
     assert all(r.status_code < 500 for r in responses)

@@ -77,24 +77,26 @@ def test_generation_with_the_team_key_records_team_as_its_source(owner, keyed, r
 
 
 def test_generation_without_any_key_is_refused_saying_where_to_add_one(owner_api, keyed):
-    response = owner_api.post("/api/generate", {"prompt": "x", "provider": "keyed"},
-                              format="json")
+    response = owner_api.post("/api/generate", {"prompt": "x", "provider": "keyed"}, format="json")
     assert response.status_code == 400
     assert "Settings → Provider keys" in response.json()["provider"][0]
 
 
 def test_team_key_without_permission_is_refused(owner_api, keyed):
     services.save_team_key("keyed", GOOD_KEY)
-    response = owner_api.post("/api/generate", {"prompt": "x", "provider": "keyed"},
-                              format="json")
+    response = owner_api.post("/api/generate", {"prompt": "x", "provider": "keyed"}, format="json")
     assert response.status_code == 400 and not Generation.objects.exists()
 
 
 def test_settings_show_team_key_availability(owner, owner_api, keyed):
     services.save_team_key("keyed", GOOD_KEY)
     rows = {r["provider"]: r for r in owner_api.get("/api/settings").json()["team_keys"]}
-    assert rows["keyed"] == {"provider": "keyed", "label": "Keyed Test Cloud",
-                             "team_key": True, "available": False}
+    assert rows["keyed"] == {
+        "provider": "keyed",
+        "label": "Keyed Test Cloud",
+        "team_key": True,
+        "available": False,
+    }
     from tests.users import client_for
 
     client = client_for(allow_team_keys(owner))

@@ -20,8 +20,7 @@ def test_settings_page_has_every_section(owner_client, owner, django_assert_max_
         response = owner_client.get("/settings/")
     body = response.content.decode()
     assert response.status_code == 200
-    for section in ('id="preferences"', 'id="provider-keys"', 'id="team-keys"',
-                    'id="api-tokens"'):
+    for section in ('id="preferences"', 'id="provider-keys"', 'id="team-keys"', 'id="api-tokens"'):
         assert section in body
     assert "••••4321" in body and KEY not in body
     assert 'type="password"' in body and "cdn" not in body.lower()
@@ -64,8 +63,9 @@ def test_the_test_button_shows_the_result_in_words(owner_client, owner, keyed):
 
 
 def test_unknown_provider_pages_are_404(owner_client):
-    assert owner_client.post("/settings/keys/nonsense/", {"nonsense-api_key": KEY}).status_code \
-        == 404
+    assert (
+        owner_client.post("/settings/keys/nonsense/", {"nonsense-api_key": KEY}).status_code == 404
+    )
 
 
 def test_team_key_availability_is_shown(owner_client):
@@ -75,8 +75,9 @@ def test_team_key_availability_is_shown(owner_client):
 
 
 def test_tokens_are_created_shown_once_and_revoked_from_the_page(owner_client):
-    body = owner_client.post("/settings/tokens/", {"name": "backup script"},
-                             **HTMX).content.decode()
+    body = owner_client.post(
+        "/settings/tokens/", {"name": "backup script"}, **HTMX
+    ).content.decode()
     named = NamedToken.objects.get()
     assert "shown only this once" in body and "backup script" in body
     token_text = body.split("<code>")[1].split("</code>")[0]
@@ -103,8 +104,7 @@ def test_preferences_form_saves_and_shows_errors_next_to_fields(owner_client, ow
     body = response.content.decode()
     assert response.status_code == 400
     assert 'data-field="items_per_page"' in body and 'data-field="default_steps"' in body
-    response = owner_client.post("/settings/", {"items_per_page": 50,
-                                                "shortcuts_enabled": "False"})
+    response = owner_client.post("/settings/", {"items_per_page": 50, "shortcuts_enabled": "False"})
     assert response.status_code == 302
     prefs = Preferences.objects.get(user=owner)
     assert (prefs.items_per_page, prefs.shortcuts_enabled, prefs.theme) == (50, False, "dark")
@@ -118,8 +118,9 @@ def test_signup_is_off_by_default(client):
 def test_signup_when_allowed_creates_an_ordinary_user(client, settings, db):
     settings.ALLOW_SIGNUP = True
     assert b'href="/signup/"' in client.get("/login/").content
-    response = client.post("/signup/", {"username": "newcomer", "password1": PASSWORD,
-                                        "password2": PASSWORD})
+    response = client.post(
+        "/signup/", {"username": "newcomer", "password1": PASSWORD, "password2": PASSWORD}
+    )
     assert response.status_code == 302
     user = get_user_model().objects.get(username="newcomer")
     assert user.is_active and not user.is_staff and not user.is_superuser

@@ -36,10 +36,17 @@ def test_items_per_page_defaults_to_the_server_setting(owner, settings):
 
 def test_patch_changes_only_what_it_names(owner_api, owner):
     project = Project.objects.create(owner=owner, name="Posters")
-    response = owner_api.patch(URL, {"theme": "light", "default_steps": 30,
-                                     "default_project": project.pk,
-                                     "default_provider": "offline",
-                                     "default_model": "offline-shapes"}, format="json")
+    response = owner_api.patch(
+        URL,
+        {
+            "theme": "light",
+            "default_steps": 30,
+            "default_project": project.pk,
+            "default_provider": "offline",
+            "default_model": "offline-shapes",
+        },
+        format="json",
+    )
     assert response.status_code == 200, response.content
     prefs = Preferences.objects.get(user=owner)
     assert (prefs.theme, prefs.default_steps, prefs.default_project) == ("light", 30, project)
@@ -47,9 +54,17 @@ def test_patch_changes_only_what_it_names(owner_api, owner):
 
 
 def test_put_updates_preferences(owner_api, owner):
-    response = owner_api.put(URL, {"theme": "system", "items_per_page": 50,
-                                   "shortcuts_enabled": False, "default_width": 512,
-                                   "default_height": 768}, format="json")
+    response = owner_api.put(
+        URL,
+        {
+            "theme": "system",
+            "items_per_page": 50,
+            "shortcuts_enabled": False,
+            "default_width": 512,
+            "default_height": 768,
+        },
+        format="json",
+    )
     assert response.status_code == 200
     prefs = Preferences.objects.get(user=owner)
     assert (prefs.theme, prefs.items_per_page, prefs.shortcuts_enabled) == ("system", 50, False)
@@ -57,27 +72,30 @@ def test_put_updates_preferences(owner_api, owner):
 
 
 def test_limits_are_read_only(owner_api, settings):
-    response = owner_api.patch(URL, {"limits": {"generation_max_concurrent": 99}},
-                               format="json")
+    response = owner_api.patch(URL, {"limits": {"generation_max_concurrent": 99}}, format="json")
     assert response.status_code == 200
-    assert response.json()["limits"]["generation_max_concurrent"] == \
-        settings.GENERATION_MAX_CONCURRENT
+    assert (
+        response.json()["limits"]["generation_max_concurrent"] == settings.GENERATION_MAX_CONCURRENT
+    )
 
 
-@pytest.mark.parametrize("field, value", [
-    ("theme", "neon"),
-    ("items_per_page", 0),
-    ("items_per_page", 101),
-    ("default_steps", 0),
-    ("default_cfg_scale", -1),
-    ("default_cfg_scale", 51),
-    ("default_num_images", 5),
-    ("default_width", 10),
-    ("default_height", 99999),
-    ("default_provider", "nonsense"),
-    ("shortcuts_enabled", "perhaps"),
-    ("default_project", 999999),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("theme", "neon"),
+        ("items_per_page", 0),
+        ("items_per_page", 101),
+        ("default_steps", 0),
+        ("default_cfg_scale", -1),
+        ("default_cfg_scale", 51),
+        ("default_num_images", 5),
+        ("default_width", 10),
+        ("default_height", 99999),
+        ("default_provider", "nonsense"),
+        ("shortcuts_enabled", "perhaps"),
+        ("default_project", 999999),
+    ],
+)
 def test_invalid_values_are_field_errors(owner_api, owner, field, value):
     response = owner_api.patch(URL, {field: value}, format="json")
     assert response.status_code == 400
@@ -87,8 +105,9 @@ def test_invalid_values_are_field_errors(owner_api, owner, field, value):
 
 
 def test_unknown_model_for_the_provider_is_rejected_with_the_choices(owner_api):
-    response = owner_api.patch(URL, {"default_provider": "offline", "default_model": "nope"},
-                               format="json")
+    response = owner_api.patch(
+        URL, {"default_provider": "offline", "default_model": "nope"}, format="json"
+    )
     assert response.status_code == 400
     assert "offline-shapes" in response.json()["default_model"][0]
 
@@ -119,17 +138,28 @@ def test_anonymous_gets_nothing(api):
 
 def test_generate_page_starts_from_the_preferences(client, owner):
     project = Project.objects.create(owner=owner, name="Posters")
-    Preferences.objects.create(user=owner, default_width=320, default_height=448,
-                               default_steps=33, default_cfg_scale=4.5, default_num_images=3,
-                               default_project=project, default_provider="offline",
-                               default_model="offline-shapes")
+    Preferences.objects.create(
+        user=owner,
+        default_width=320,
+        default_height=448,
+        default_steps=33,
+        default_cfg_scale=4.5,
+        default_num_images=3,
+        default_project=project,
+        default_provider="offline",
+        default_model="offline-shapes",
+    )
     client.force_login(owner)
     body = client.get("/generate/").content.decode()
-    for expected in ('name="width" value="320"', 'name="height" value="448"',
-                     'name="steps" value="33"', 'name="cfg_scale" value="4.5"',
-                     'name="num_images" value="3"',
-                     f'<option value="{project.pk}" selected>',
-                     '<option value="offline-shapes" selected>'):
+    for expected in (
+        'name="width" value="320"',
+        'name="height" value="448"',
+        'name="steps" value="33"',
+        'name="cfg_scale" value="4.5"',
+        'name="num_images" value="3"',
+        f'<option value="{project.pk}" selected>',
+        '<option value="offline-shapes" selected>',
+    ):
         assert expected in body, expected
 
 
@@ -138,8 +168,7 @@ def test_submission_without_a_provider_uses_the_preferred_one(owner, keyed, run_
     from tests.settings_app.helpers import GOOD_KEY
     from tests.users import client_for
 
-    services.update_preferences(owner, {"default_provider": "keyed",
-                                        "default_model": "keyed-1"})
+    services.update_preferences(owner, {"default_provider": "keyed", "default_model": "keyed-1"})
     services.save_api_key(owner, "keyed", GOOD_KEY)
     run_jobs(client_for(owner), {"prompt": "a quiet lake"})
     generation = Generation.objects.get()
@@ -150,8 +179,11 @@ def test_a_named_provider_wins_over_the_preference(owner_api, owner):
     from settings_app import services
 
     services.update_preferences(owner, {"default_provider": "openai"})
-    response = owner_api.post("/api/generate", {"prompt": "x", "provider": "offline",
-                                                "width": 64, "height": 64}, format="json")
+    response = owner_api.post(
+        "/api/generate",
+        {"prompt": "x", "provider": "offline", "width": 64, "height": 64},
+        format="json",
+    )
     assert response.status_code == 202 and response.json()["provider"] == "offline"
 
 

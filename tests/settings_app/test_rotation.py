@@ -26,9 +26,11 @@ def stored(owner, member):
     services.save_api_key(owner, "fal", "owner-id:owner-secret-2222")
     services.save_api_key(member, "openai", "sk-member-openai-3333")
     services.save_team_key("replicate", "r8_team_token_4444")
-    return {("owner", "openai"): "sk-owner-openai-1111",
-            ("owner", "fal"): "owner-id:owner-secret-2222",
-            ("member", "openai"): "sk-member-openai-3333"}
+    return {
+        ("owner", "openai"): "sk-owner-openai-1111",
+        ("owner", "fal"): "owner-id:owner-secret-2222",
+        ("member", "openai"): "sk-member-openai-3333",
+    }
 
 
 def test_rotation_round_trip_loses_nothing(stored, settings):
@@ -44,8 +46,7 @@ def test_rotation_round_trip_loses_nothing(stored, settings):
             decrypt_text(value, old)
         decrypt_text(value, NEW)
     settings.ENCRYPTION_KEY = NEW
-    found = {(k.user.username, k.provider): k.secret
-             for k in ApiKey.objects.select_related("user")}
+    found = {(k.user.username, k.provider): k.secret for k in ApiKey.objects.select_related("user")}
     assert found == stored
     assert TeamKey.objects.get().secret == "r8_team_token_4444"
     # ...and under the old key the app would now see no usable keys.
@@ -73,19 +74,24 @@ def test_a_half_done_rotation_is_rolled_back(stored, settings, owner):
     services.save_api_key(owner, "openrouter", "sk-or-5555")
     last = ApiKey.objects.order_by("-id").first()
     with connection.cursor() as cursor:  # this row was encrypted with some other key
-        cursor.execute(f"UPDATE {ApiKey._meta.db_table} SET secret = %s WHERE id = %s",
-                       [services.encrypt_text("sk-or-5555", "some-other-key"), last.pk])
+        cursor.execute(
+            f"UPDATE {ApiKey._meta.db_table} SET secret = %s WHERE id = %s",
+            [services.encrypt_text("sk-or-5555", "some-other-key"), last.pk],
+        )
     before = raw_secrets(ApiKey)
     with pytest.raises(CommandError):
         call_command("rotate_encryption_key", "--old", settings.ENCRYPTION_KEY, "--new", NEW)
     assert raw_secrets(ApiKey) == before
 
 
-@pytest.mark.parametrize("args, words", [
-    ([], "Give the old and the new key"),
-    (["--old", "x"], "Give the old and the new key"),
-    (["--old", "x", "--new", "short"], "too short"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        ([], "Give the old and the new key"),
+        (["--old", "x"], "Give the old and the new key"),
+        (["--old", "x", "--new", "short"], "too short"),
+    ],
+)
 def test_missing_or_weak_keys_are_refused(args, words, monkeypatch, db):
     monkeypatch.delenv("OLD_ENCRYPTION_KEY", raising=False)
     monkeypatch.delenv("NEW_ENCRYPTION_KEY", raising=False)

@@ -48,8 +48,7 @@ def test_outsider_cannot_see_or_revoke_the_owners_tokens(owner_api, outsider_api
     assert NamedToken.objects.filter(pk=body["id"]).exists()
 
 
-def test_listing_tokens_takes_a_fixed_number_of_queries(owner_api,
-                                                        django_assert_max_num_queries):
+def test_listing_tokens_takes_a_fixed_number_of_queries(owner_api, django_assert_max_num_queries):
     for name in ("a", "b", "c", "d"):
         owner_api.post(URL, {"name": name}, format="json")
     with django_assert_max_num_queries(2):

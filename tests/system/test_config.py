@@ -12,11 +12,20 @@ GOOD = {"SECRET_KEY": "k" * 50, "ENCRYPTION_KEY": "e" * 50, "ENV_FILE": os.devnu
 
 
 def start(**env):
-    environment = {k: v for k, v in os.environ.items()
-                   if k not in ("SECRET_KEY", "ENCRYPTION_KEY", "DEBUG", "DATABASE_URL")}
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SECRET_KEY", "ENCRYPTION_KEY", "DEBUG", "DATABASE_URL")
+    }
     environment.update({"DJANGO_SETTINGS_MODULE": "imagegen.settings", **env})
-    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=environment,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_good_configuration_starts():
@@ -102,7 +111,10 @@ def test_env_example_copied_to_env_starts_with_its_values(tmp_path):
         if re.match(r"^[A-Z][A-Z0-9_]*=", line):
             assert "#" not in line, f"inline comment would become part of the value: {line}"
     env_file = tmp_path / ".env"
-    env_file.write_text(example.replace("SECRET_KEY=change-me", "SECRET_KEY=" + "k" * 50)
-                        .replace("ENCRYPTION_KEY=change-me", "ENCRYPTION_KEY=" + "e" * 50))
+    env_file.write_text(
+        example.replace("SECRET_KEY=change-me", "SECRET_KEY=" + "k" * 50).replace(
+            "ENCRYPTION_KEY=change-me", "ENCRYPTION_KEY=" + "e" * 50
+        )
+    )
     result = start(ENV_FILE=str(env_file))
     assert result.returncode == 0, result.stderr

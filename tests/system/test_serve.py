@@ -36,8 +36,9 @@ def request(url, data=None, token=None, timeout=10):
     if token:
         headers["Authorization"] = f"Token {token}"
     body = json.dumps(data).encode() if data is not None else None
-    req = urllib.request.Request(url, data=body, headers=headers,
-                                 method="POST" if data is not None else "GET")
+    req = urllib.request.Request(
+        url, data=body, headers=headers, method="POST" if data is not None else "GET"
+    )
     with urllib.request.urlopen(req, timeout=timeout) as response:
         return response.status, response.read()
 
@@ -46,27 +47,35 @@ def request(url, data=None, token=None, timeout=10):
 def app_env(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST"))}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "imagegen.settings",
-        "ENV_FILE": os.devnull,
-        "SECRET_KEY": "s" * 50,
-        "ENCRYPTION_KEY": "e" * 50,
-        "DEBUG": "false",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
-        "STORAGE_DIR": str(tmp_path / "storage"),
-        "STATIC_ROOT": str(tmp_path / "static"),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "ADMIN_USERNAME": "chief",
-        "ADMIN_PASSWORD": "a-long-admin-password",
-        "Q_WORKERS": "1",
-        "WEB_CONCURRENCY": "1",
-        "OFFLINE_PROVIDER_DELAY_MS": "300",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "imagegen.settings",
+            "ENV_FILE": os.devnull,
+            "SECRET_KEY": "s" * 50,
+            "ENCRYPTION_KEY": "e" * 50,
+            "DEBUG": "false",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+            "STORAGE_DIR": str(tmp_path / "storage"),
+            "STATIC_ROOT": str(tmp_path / "static"),
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "ADMIN_USERNAME": "chief",
+            "ADMIN_PASSWORD": "a-long-admin-password",
+            "Q_WORKERS": "1",
+            "WEB_CONCURRENCY": "1",
+            "OFFLINE_PROVIDER_DELAY_MS": "300",
+        }
+    )
     env.pop("REDIS_URL", None)
     for command in (["migrate", "--noinput"], ["collectstatic", "--noinput", "-v", "0"]):
-        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "manage.py", *command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
     return env, port
 
 
@@ -78,8 +87,13 @@ def test_serve_generates_through_a_real_worker_and_stops_cleanly(app_env, broker
             pytest.skip("no Redis on 127.0.0.1:6379")
         env = {**env, "REDIS_URL": "redis://127.0.0.1:6379/15"}
     log = open(tmp_path / "serve.log", "w+")  # noqa: SIM115 - outlives the block below
-    proc = subprocess.Popen([sys.executable, "manage.py", "serve"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -93,20 +107,24 @@ def test_serve_generates_through_a_real_worker_and_stops_cleanly(app_env, broker
             assert time.monotonic() < deadline, "server did not come up"
             time.sleep(0.3)
 
-        _, body = request(f"{base}/api/auth/token",
-                          {"username": "chief", "password": "a-long-admin-password"})
+        _, body = request(
+            f"{base}/api/auth/token", {"username": "chief", "password": "a-long-admin-password"}
+        )
         token = json.loads(body)["token"]
-        _, body = request(f"{base}/api/generate",
-                          {"prompt": "a real worker", "width": 128, "height": 128,
-                           "num_images": 2}, token=token)
+        _, body = request(
+            f"{base}/api/generate",
+            {"prompt": "a real worker", "width": 128, "height": 128, "num_images": 2},
+            token=token,
+        )
         generation = json.loads(body)
 
         deadline = time.monotonic() + 60
         while generation["status"] not in ("succeeded", "failed", "canceled"):
             assert time.monotonic() < deadline, f"stuck: {generation}"
             time.sleep(0.3)
-            generation = json.loads(request(f"{base}/api/generation/{generation['id']}",
-                                            token=token)[1])
+            generation = json.loads(
+                request(f"{base}/api/generation/{generation['id']}", token=token)[1]
+            )
         assert generation["status"] == "succeeded", generation["error"]
         assert len(generation["images"]) == 2
         status, data = request(base + generation["images"][0]["url"], token=token)

@@ -15,19 +15,27 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_supervisor_does_not_import_django():
-    code = ("import sys, imagegen.core.supervisor; "
-            "sys.exit(1 if any(m.split('.')[0] == 'django' for m in sys.modules) else 0)")
+    code = (
+        "import sys, imagegen.core.supervisor; "
+        "sys.exit(1 if any(m.split('.')[0] == 'django' for m in sys.modules) else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
 def test_a_child_exiting_stops_the_others_with_its_code(tmp_path):
     marker = tmp_path / "sleeper-started"
-    sleeper = [sys.executable, "-c",
-               f"import pathlib, time; pathlib.Path({str(marker)!r}).touch(); time.sleep(60)"]
-    failing = [sys.executable, "-c",
-               f"import pathlib, sys, time\n"
-               f"while not pathlib.Path({str(marker)!r}).exists(): time.sleep(0.05)\n"
-               f"sys.exit(3)"]
+    sleeper = [
+        sys.executable,
+        "-c",
+        f"import pathlib, time; pathlib.Path({str(marker)!r}).touch(); time.sleep(60)",
+    ]
+    failing = [
+        sys.executable,
+        "-c",
+        f"import pathlib, sys, time\n"
+        f"while not pathlib.Path({str(marker)!r}).exists(): time.sleep(0.05)\n"
+        f"sys.exit(3)",
+    ]
     started = time.monotonic()
     assert supervise({"web server": sleeper, "job worker": failing}) == 3
     assert time.monotonic() - started < 50  # the sleeper was stopped, not waited out

@@ -64,16 +64,19 @@ def test_project_actions(owner, member, member_role, outsider, shared_project):
     assert list(Project.objects.for_user(owner, "delete")) == [shared_project]
 
 
-@pytest.mark.parametrize(("error", "status", "body"), [
-    (BadRequest("Bad."), 400, {"detail": "Bad."}),
-    (BadRequest("Bad cursor.", field="cursor"), 400, {"cursor": ["Bad cursor."]}),
-    (Forbidden("No."), 403, {"detail": "No."}),
-    (NotFound(extra={"ids": [3]}), 404, {"detail": "Not found.", "ids": [3]}),
-    (Conflict("Finished."), 409, {"detail": "Finished."}),
-    (UpstreamError("Down."), 502, {"detail": "Down."}),
-    (QuotaExceeded({"num_images": ["Limit."]}), 429, {"num_images": ["Limit."]}),
-    (ValidationError({"prompt": ["Write one."]}), 400, {"prompt": ["Write one."]}),
-])
+@pytest.mark.parametrize(
+    ("error", "status", "body"),
+    [
+        (BadRequest("Bad."), 400, {"detail": "Bad."}),
+        (BadRequest("Bad cursor.", field="cursor"), 400, {"cursor": ["Bad cursor."]}),
+        (Forbidden("No."), 403, {"detail": "No."}),
+        (NotFound(extra={"ids": [3]}), 404, {"detail": "Not found.", "ids": [3]}),
+        (Conflict("Finished."), 409, {"detail": "Finished."}),
+        (UpstreamError("Down."), 502, {"detail": "Down."}),
+        (QuotaExceeded({"num_images": ["Limit."]}), 429, {"num_images": ["Limit."]}),
+        (ValidationError({"prompt": ["Write one."]}), 400, {"prompt": ["Write one."]}),
+    ],
+)
 def test_the_api_maps_each_base_class(error, status, body):
     request = APIRequestFactory().get("/api/anything")
     response = exception_handler(error, {"view": APIView(), "request": request})
@@ -117,7 +120,8 @@ def test_deleting_a_project_with_its_images_goes_through_the_gallery(owner, shar
     assert stays.project_id is None
     assert project_services.delete_project(shared, delete_images=True) == 1
     assert list(Image.objects.values_list("pk", flat=True).order_by("pk")) == sorted(
-        [kept.pk, stays.pk])
+        [kept.pk, stays.pk]
+    )
     assert not Image.objects.filter(pk=gone.pk).exists()
 
 

@@ -13,8 +13,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_token_for_password_authenticates_api_calls(api, owner):
-    response = api.post("/api/auth/token", {"username": "owner", "password": PASSWORD},
-                        format="json")
+    response = api.post(
+        "/api/auth/token", {"username": "owner", "password": PASSWORD}, format="json"
+    )
     assert response.status_code == 200
     token, expires_at = response.json()["token"], response.json()["expires_at"]
     assert expires_at
@@ -26,8 +27,9 @@ def test_token_for_password_authenticates_api_calls(api, owner):
 
 
 def test_wrong_password_is_400(api, owner):
-    response = api.post("/api/auth/token", {"username": "owner", "password": "wrong"},
-                        format="json")
+    response = api.post(
+        "/api/auth/token", {"username": "owner", "password": "wrong"}, format="json"
+    )
     assert response.status_code == 400 and "Wrong username or password" in str(response.json())
     assert api.post("/api/auth/token", {}, format="json").status_code == 400
 
@@ -74,8 +76,12 @@ def test_ensure_admin_uses_the_configured_credentials(db, settings):
 
 
 def test_password_and_command_tokens_are_listed_and_revocable(api, owner, capsys):
-    response = api.post("/api/auth/token", {"username": "owner", "password": PASSWORD},
-                        format="json", HTTP_USER_AGENT="curl/8.0 (x)")
+    response = api.post(
+        "/api/auth/token",
+        {"username": "owner", "password": PASSWORD},
+        format="json",
+        HTTP_USER_AGENT="curl/8.0 (x)",
+    )
     token = response.json()["token"]
     call_command("create_api_token", "owner", "--name", "nightly export")
     api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
@@ -84,7 +90,10 @@ def test_password_and_command_tokens_are_listed_and_revocable(api, owner, capsys
     names = {row["name"]: row["id"] for row in rows}
     assert set(names) == {"Signed in with a password (curl/8.0)", "nightly export"}
     assert api.delete(f"/api/settings/tokens/{names['nightly export']}").status_code == 204
-    assert api.delete(
-        f"/api/settings/tokens/{names['Signed in with a password (curl/8.0)']}"
-    ).status_code == 204
+    assert (
+        api.delete(
+            f"/api/settings/tokens/{names['Signed in with a password (curl/8.0)']}"
+        ).status_code
+        == 204
+    )
     assert api.get("/api/generations").status_code == 401  # revoked itself

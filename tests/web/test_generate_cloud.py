@@ -24,10 +24,19 @@ def test_model_info_falls_back_to_the_providers_default_model(owner_client):
 
 def test_submitting_with_options_records_typed_params(owner_client, monkeypatch):
     monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_x")
-    form = {"prompt": "x", "provider": "replicate", "model": "black-forest-labs/flux-1.1-pro",
-            "width": 1344, "height": 768, "num_images": 1, "steps": "20", "cfg_scale": "7.5",
-            "param_safety_tolerance": "4",
-            "param_prompt_upsampling": "True", "param_go_fast": ""}
+    form = {
+        "prompt": "x",
+        "provider": "replicate",
+        "model": "black-forest-labs/flux-1.1-pro",
+        "width": 1344,
+        "height": 768,
+        "num_images": 1,
+        "steps": "20",
+        "cfg_scale": "7.5",
+        "param_safety_tolerance": "4",
+        "param_prompt_upsampling": "True",
+        "param_go_fast": "",
+    }
     response = owner_client.post("/generate/", form, HTTP_HX_REQUEST="true")
     assert response.status_code == 200, response.content.decode()[:500]
     generation = Generation.objects.get()
@@ -37,7 +46,13 @@ def test_submitting_with_options_records_typed_params(owner_client, monkeypatch)
 
 def test_model_errors_show_next_to_the_field(owner_client, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk")
-    form = {"prompt": "x", "provider": "openai", "model": "dall-e-3", "width": 512,
-            "height": 512, "num_images": 1}
+    form = {
+        "prompt": "x",
+        "provider": "openai",
+        "model": "dall-e-3",
+        "width": 512,
+        "height": 512,
+        "num_images": 1,
+    }
     html = owner_client.post("/generate/", form, HTTP_HX_REQUEST="true").content.decode()
     assert 'data-field="width"' in html and "1792x1024" in html

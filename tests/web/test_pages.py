@@ -12,8 +12,9 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.mark.parametrize("url", ["/generate/", "/gallery/", "/projects/", "/dashboard/",
-                                 "/settings/"])
+@pytest.mark.parametrize(
+    "url", ["/generate/", "/gallery/", "/projects/", "/dashboard/", "/settings/"]
+)
 def test_pages_require_login(client, url):
     response = client.get(url)
     assert response.status_code == 302 and response["Location"].startswith("/login/")
@@ -42,8 +43,16 @@ def test_generate_page_shows_the_form_with_defaults(owner_client):
 def test_htmx_submit_shows_a_status_panel_that_polls_until_finished(
     owner_client, django_capture_on_commit_callbacks
 ):
-    form = {"prompt": "a paper boat", "provider": "offline", "model": "offline-shapes",
-            "width": 96, "height": 96, "num_images": 1, "steps": 20, "cfg_scale": 7.5}
+    form = {
+        "prompt": "a paper boat",
+        "provider": "offline",
+        "model": "offline-shapes",
+        "width": 96,
+        "height": 96,
+        "num_images": 1,
+        "steps": 20,
+        "cfg_scale": 7.5,
+    }
     response = owner_client.post("/generate/", form, **HTMX)
     body = response.content.decode()
     generation = Generation.objects.get()
@@ -63,8 +72,14 @@ def test_htmx_submit_shows_a_status_panel_that_polls_until_finished(
 
 
 def test_invalid_submit_shows_errors_next_to_fields(owner_client):
-    form = {"prompt": "x", "provider": "offline", "model": "offline-shapes", "width": 9000,
-            "height": 96, "num_images": 1}
+    form = {
+        "prompt": "x",
+        "provider": "offline",
+        "model": "offline-shapes",
+        "width": 9000,
+        "height": 96,
+        "num_images": 1,
+    }
     response = owner_client.post("/generate/", form, **HTMX)
     body = response.content.decode()
     assert response.status_code == 200  # htmx swaps only 2xx
@@ -75,8 +90,14 @@ def test_invalid_submit_shows_errors_next_to_fields(owner_client):
 
 
 def test_plain_submit_redirects_to_the_generation(owner_client):
-    form = {"prompt": "x", "provider": "offline", "model": "offline-shapes", "width": 64,
-            "height": 64, "num_images": 1}
+    form = {
+        "prompt": "x",
+        "provider": "offline",
+        "model": "offline-shapes",
+        "width": 64,
+        "height": 64,
+        "num_images": 1,
+    }
     response = owner_client.post("/generate/", form)
     generation = Generation.objects.get()
     assert response.status_code == 302
@@ -151,18 +172,26 @@ def test_admin_lists_and_actions(client, admin_user, owner, run_jobs):
     run_jobs(client_for(owner), {"prompt": "for the admin", "width": 64, "height": 64})
     queued = make_generation(owner, prompt="stuck in line")
     client.force_login(admin_user)
-    for url in ["/admin/generation/generation/", "/admin/gallery/image/",
-                "/admin/projects/project/", "/admin/generation/generation/?status=succeeded",
-                "/admin/generation/generation/?q=admin"]:
+    for url in [
+        "/admin/generation/generation/",
+        "/admin/gallery/image/",
+        "/admin/projects/project/",
+        "/admin/generation/generation/?status=succeeded",
+        "/admin/generation/generation/?q=admin",
+    ]:
         assert client.get(url).status_code == 200, url
     assert "/files/thumbnails/" in client.get("/admin/generation/generation/").content.decode()
 
-    client.post("/admin/generation/generation/",
-                {"action": "cancel_selected", "_selected_action": [queued.pk]})
+    client.post(
+        "/admin/generation/generation/",
+        {"action": "cancel_selected", "_selected_action": [queued.pk]},
+    )
     assert Generation.objects.get(pk=queued.pk).status == Status.CANCELED
     before = Generation.objects.count()
-    client.post("/admin/generation/generation/",
-                {"action": "retry_selected", "_selected_action": [queued.pk]})
+    client.post(
+        "/admin/generation/generation/",
+        {"action": "retry_selected", "_selected_action": [queued.pk]},
+    )
     assert Generation.objects.count() == before + 1
     retry = Generation.objects.order_by("-id").first()
     assert retry.prompt == "stuck in line" and retry.owner == owner

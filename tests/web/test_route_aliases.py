@@ -28,8 +28,13 @@ class Alias:
 
 ALIASES = [
     Alias("/api/generation/{pk}", "/api/generations/{pk}", "api-generation", "get", 200),
-    Alias("/api/generation/cancel/{pk}", "/api/generations/{pk}/cancel",
-          "api-generation-cancel", "post", 200),
+    Alias(
+        "/api/generation/cancel/{pk}",
+        "/api/generations/{pk}/cancel",
+        "api-generation-cancel",
+        "post",
+        200,
+    ),
 ]
 
 
@@ -74,10 +79,16 @@ def test_the_schema_marks_every_alias_deprecated_and_no_canonical_path():
         assert f"{method.upper()} {canonical}`" in paths[old][method]["description"]
         assert not paths[canonical][method].get("deprecated")
         # Apart from the marking, the same operation.
-        unmarked = {k: v for k, v in paths[old][method].items()
-                    if k not in ("deprecated", "description", "operationId")}
-        assert unmarked == {k: v for k, v in paths[canonical][method].items()
-                            if k not in ("description", "operationId")}
+        unmarked = {
+            k: v
+            for k, v in paths[old][method].items()
+            if k not in ("deprecated", "description", "operationId")
+        }
+        assert unmarked == {
+            k: v
+            for k, v in paths[canonical][method].items()
+            if k not in ("description", "operationId")
+        }
     old_paths = {entry.old.replace("{pk}", "{id}") for entry in ALIASES}
     deprecated = {p for p, item in paths.items() for op in item.values() if op.get("deprecated")}
     assert deprecated == old_paths
@@ -86,6 +97,7 @@ def test_the_schema_marks_every_alias_deprecated_and_no_canonical_path():
 
 
 # --- The layout ------------------------------------------------------------------------------
+
 
 def _is_api_view(callback) -> bool:
     return issubclass(getattr(callback, "view_class", object), APIView)
@@ -123,8 +135,11 @@ def test_the_file_routes_are_only_files():
 
 
 def test_the_root_urlconf_includes_each_route_module_once():
-    included = [(str(p.pattern), getattr(p.urlconf_name, "__name__", None))
-                for p in root_urls.urlpatterns if isinstance(p, URLResolver)]
+    included = [
+        (str(p.pattern), getattr(p.urlconf_name, "__name__", None))
+        for p in root_urls.urlpatterns
+        if isinstance(p, URLResolver)
+    ]
     names = [name for _, name in included]
     for app in APPS:
         for module, prefix in ((f"{app}.urls", ""), (f"{app}.api_urls", "api/")):
@@ -132,8 +147,11 @@ def test_the_root_urlconf_includes_each_route_module_once():
                 assert included.count((prefix, module)) == 1, module
                 assert names.count(module) == 1, module
     # Declared inline: only the schema and its docs under api/, no API routes.
-    inline_api = sorted(p.name for p in root_urls.urlpatterns
-                        if isinstance(p, URLPattern) and str(p.pattern).startswith("api/"))
+    inline_api = sorted(
+        p.name
+        for p in root_urls.urlpatterns
+        if isinstance(p, URLPattern) and str(p.pattern).startswith("api/")
+    )
     assert inline_api == ["api-docs", "api-schema"]
 
 

@@ -6,8 +6,10 @@ from backups.services import BackupError, create_backup
 
 
 class Command(BaseCommand):
-    help = ("Write a backup archive (.tar.gz): a consistent database dump plus every stored "
-            "file with its SHA-256. Safe while the server runs.")
+    help = (
+        "Write a backup archive (.tar.gz): a consistent database dump plus every stored "
+        "file with its SHA-256. Safe while the server runs."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("path", help="the archive to write, e.g. /backups/imagegen.tar.gz")

@@ -7,13 +7,16 @@ from backups.services import BackupError, restore_backup
 
 
 class Command(BaseCommand):
-    help = ("Restore a backup archive written by `manage.py backup` onto an empty install "
-            "(stop the web server and workers first). Verifies every file's hash.")
+    help = (
+        "Restore a backup archive written by `manage.py backup` onto an empty install "
+        "(stop the web server and workers first). Verifies every file's hash."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("path", help="the archive written by `manage.py backup`")
-        parser.add_argument("--force", action="store_true",
-                            help="replace a database that already holds data")
+        parser.add_argument(
+            "--force", action="store_true", help="replace a database that already holds data"
+        )
 
     def handle(self, *args, path, force, **options):
         try:
@@ -28,5 +31,7 @@ class Command(BaseCommand):
             f"already in storage) from {report.path}"
         )
         if report.missing_files:
-            self.stderr.write(f"{len(report.missing_files)} files were missing when the "
-                              "backup was made; their images will show as missing")
+            self.stderr.write(
+                f"{len(report.missing_files)} files were missing when the "
+                "backup was made; their images will show as missing"
+            )

@@ -11,8 +11,10 @@ from generation.usage.rollup import local_day, rebuild_rollups
 
 
 class Command(BaseCommand):
-    help = ("Recompute the dashboard rollups for a range of days (default: every day with "
-            "generations). Run it while few generations are finishing.")
+    help = (
+        "Recompute the dashboard rollups for a range of days (default: every day with "
+        "generations). Run it while few generations are finishing."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--from", dest="start", help="first day, YYYY-MM-DD")
@@ -40,5 +42,7 @@ class Command(BaseCommand):
         if start > end:
             raise CommandError("--from must not be after --to.")
         result = rebuild_rollups(start, end)
-        self.stdout.write(f"Rebuilt {start}..{end}: {result['generations']} generations in "
-                          f"{result['rows']} rollup rows.")
+        self.stdout.write(
+            f"Rebuilt {start}..{end}: {result['generations']} generations in "
+            f"{result['rows']} rollup rows."
+        )

@@ -7,9 +7,12 @@ class Command(BaseCommand):
     help = "Re-queue or fail generations whose worker died, and start waiting ones."
 
     def add_arguments(self, parser):
-        parser.add_argument("--at-start", action="store_true",
-                            help="As run by `serve` at start-up: say something only when "
-                                 "generations were recovered.")
+        parser.add_argument(
+            "--at-start",
+            action="store_true",
+            help="As run by `serve` at start-up: say something only when "
+            "generations were recovered.",
+        )
 
     def handle(self, *args, at_start=False, **options):
         counts = recover_stale_generations()

@@ -5,8 +5,10 @@ from imagegen.providers.catalog_refresh import refresh_catalog
 
 
 class Command(BaseCommand):
-    help = ("Reload the built-in model catalog, add OpenRouter's image models and refresh "
-            "fal.ai prices (when reachable).")
+    help = (
+        "Reload the built-in model catalog, add OpenRouter's image models and refresh "
+        "fal.ai prices (when reachable)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--fal-key", help="fal.ai key to read prices with (else FAL_KEY)")

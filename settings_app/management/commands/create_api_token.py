@@ -9,8 +9,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("username")
-        parser.add_argument("--name", default="manage.py create_api_token",
-                            help="How the token is listed under Settings → API tokens.")
+        parser.add_argument(
+            "--name",
+            default="manage.py create_api_token",
+            help="How the token is listed under Settings → API tokens.",
+        )
 
     def handle(self, *args, username, name, **options):
         user = get_user_model().objects.filter(username=username, is_active=True).first()

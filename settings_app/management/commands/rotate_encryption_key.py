@@ -22,16 +22,22 @@ class Command(BaseCommand):
         old = old or os.environ.get("OLD_ENCRYPTION_KEY", "")
         new = new or os.environ.get("NEW_ENCRYPTION_KEY", "")
         if not old or not new:
-            raise CommandError("Give the old and the new key: --old OLD --new NEW, or set "
-                               "OLD_ENCRYPTION_KEY and NEW_ENCRYPTION_KEY.")
+            raise CommandError(
+                "Give the old and the new key: --old OLD --new NEW, or set "
+                "OLD_ENCRYPTION_KEY and NEW_ENCRYPTION_KEY."
+            )
         if len(new) < 32:
-            raise CommandError("The new key is too short: use at least 32 random characters, "
-                               "e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+            raise CommandError(
+                "The new key is too short: use at least 32 random characters, "
+                "e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
         try:
             count = rotate_encryption_key(old, new)
         except (UndecryptableSecret, ValueError) as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(self.style.SUCCESS(
-            f"Re-encrypted {count} stored key(s). Now set ENCRYPTION_KEY to the new key and "
-            "restart the web server and the workers."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Re-encrypted {count} stored key(s). Now set ENCRYPTION_KEY to the new key and "
+                "restart the web server and the workers."
+            )
+        )

@@ -12,9 +12,11 @@ class Command(BaseCommand):
             return
         username, generated = created
         if generated:
-            self.stdout.write(self.style.WARNING(
-                f"\nCreated administrator '{username}' with password: {generated}\n"
-                "It is shown only this once: log in and change it under Settings.\n"
-            ))
+            self.stdout.write(
+                self.style.WARNING(
+                    f"\nCreated administrator '{username}' with password: {generated}\n"
+                    "It is shown only this once: log in and change it under Settings.\n"
+                )
+            )
         else:
             self.stdout.write(f"Created administrator '{username}' from ADMIN_USERNAME.")

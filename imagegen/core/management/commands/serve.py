@@ -22,12 +22,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default=settings.HOST)
         parser.add_argument("--port", type=int, default=settings.PORT)
-        parser.add_argument("--web-workers", type=int,
-                            default=int(os.environ.get("WEB_CONCURRENCY", "2")))
-        parser.add_argument("--web-threads", type=int,
-                            default=int(os.environ.get("WEB_THREADS", "4")))
-        parser.add_argument("--no-worker", action="store_true",
-                            help="Serve the web app only (workers run elsewhere).")
+        parser.add_argument(
+            "--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2"))
+        )
+        parser.add_argument(
+            "--web-threads", type=int, default=int(os.environ.get("WEB_THREADS", "4"))
+        )
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="Serve the web app only (workers run elsewhere).",
+        )
 
     def handle(self, *args, host, port, web_workers, web_threads, no_worker, **options):
         call_command("ensure_admin")
@@ -35,9 +40,24 @@ class Command(BaseCommand):
         call_command("recover_generations", at_start=True, stdout=self.stdout)
 
         bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        web = [sys.executable, "-m", "gunicorn", "imagegen.wsgi:application",
-               "--bind", bind, "--workers", str(web_workers), "--threads", str(web_threads),
-               "--timeout", "120", "--graceful-timeout", "20", "--access-logfile", "-"]
+        web = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "imagegen.wsgi:application",
+            "--bind",
+            bind,
+            "--workers",
+            str(web_workers),
+            "--threads",
+            str(web_threads),
+            "--timeout",
+            "120",
+            "--graceful-timeout",
+            "20",
+            "--access-logfile",
+            "-",
+        ]
         children = {"web server": web}
         if not no_worker:
             children["job worker"] = [sys.executable, "manage.py", "qcluster"]
@@ -50,11 +70,13 @@ class Command(BaseCommand):
             "children": children,
             "cwd": str(settings.BASE_DIR),
             "message": self.style.SUCCESS(
-                f"imagegen is running on http://{host}:{port}/ (Ctrl-C stops it)"),
+                f"imagegen is running on http://{host}:{port}/ (Ctrl-C stops it)"
+            ),
         }
         # Become the supervisor: same process id, but without Django in memory.
         connections.close_all()
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execv(sys.executable,
-                 [sys.executable, "-m", "imagegen.core.supervisor", json.dumps(spec)])
+        os.execv(
+            sys.executable, [sys.executable, "-m", "imagegen.core.supervisor", json.dumps(spec)]
+        )

@@ -52,8 +52,9 @@ class ImageQuerySet(PermissionQuerySet):
     def _scope(self, user, action):
         """view: the user's own images, plus every image in a project they own or that is
         shared with them (viewer or editor); everything else is a 404. change (title, notes,
-        tags, rating, favorite) and delete: their own. move (into or out of a project): their
-        own, and any image in a project they may contribute to (its owner or an editor).
+        tags, rating, favorite) and delete: their own. move (out of its project): their own, and
+        any image in a project they may contribute to (its owner or an editor); where to is
+        ``movable_to``.
         download (the files): view, or any image for an admin who holds the view permission
         (the admin shows thumbnails)."""
         if action in (CHANGE, DELETE):
@@ -62,6 +63,21 @@ class ImageQuerySet(PermissionQuerySet):
             return self.all()
         projects = Project.objects.for_user(user, CONTRIBUTE if action == MOVE else VIEW)
         return self.filter(Q(owner=user) | Q(project__in=projects.values("pk")))
+
+    def movable_to(self, user, target):
+        """The images ``user`` may move into ``target`` (a Project, or None: no project). The
+        one rule of every move path (docs/security.md): the user may take the image out of
+        its project (``move``), and the move shows it to no one its owner had not already
+        shared it with, unless the user is its owner. So: anyone who may move an image may
+        give it back to its owner alone (no project); its owner may move it into any project
+        they may contribute to; anyone else only into a project that the image's owner owns
+        and that they may contribute to."""
+        movable = self.for_user(user, MOVE)
+        if target is None:
+            return movable
+        if not Project.objects.allows(user, CONTRIBUTE, target):
+            return movable.none()
+        return movable.filter(Q(owner=user) | Q(owner_id=target.owner_id))
 
     def visible_arms(self, user) -> list | None:
         """``for_user(user, "view")`` as one queryset per index range: the user's own images,

@@ -131,10 +131,10 @@ class ImagesRefused(NotFound):
     """Some of the ids asked for are not images the user may change; nothing was changed.
     404 with the refused ``ids`` beside the message."""
 
-    def __init__(self, ids):
+    def __init__(self, ids, what: str = "change"):
         self.ids = sorted(ids)
         super().__init__(
-            f"Nothing was changed: No image you may change with id "
+            f"Nothing was changed: No image you may {what} with id "
             f"{', '.join(map(str, self.ids))}.",
             extra={"ids": self.ids},
         )
@@ -202,9 +202,10 @@ def _forget_covers(image_ids, target) -> None:
 
 def update_image(user, image: Image, data: dict) -> Image:
     """Change an image's title, notes, tags, rating, favorite (its owner only) and project
-    (its owner, or an owner/editor of its current project; the target must be writable by
-    the user). Forbidden when the user may see the image but not make this change;
-    Image.DoesNotExist when it was deleted since it was looked up."""
+    (``Image.objects.movable_to``: its owner into any project they may contribute to; an
+    owner/editor of its current project to no project or into a project of the image's
+    owner that they may contribute to). Forbidden when the user may see the image but not
+    make this change; Image.DoesNotExist when it was deleted since it was looked up."""
     own_changes = [name for name in OWN_FIELDS if name in data]
     with transaction.atomic():
         # Under the write lock (IMMEDIATE on SQLite, the row lock on PostgreSQL): a concurrent
@@ -218,6 +219,10 @@ def update_image(user, image: Image, data: dict) -> Image:
             if not Image.objects.for_user(user, "move").filter(pk=image.pk).exists():
                 raise Forbidden("You may not move this image out of its project.")
             target = _check_target_project(user, data["project"])
+            if not Image.objects.movable_to(user, target).filter(pk=image.pk).exists():
+                raise Forbidden(
+                    "Only the image's owner may move it into a project its owner does not own."
+                )
             image.project = target
             fields.append("project")
             _forget_covers([image.pk], target)
@@ -276,9 +281,10 @@ BULK_ACTIONS = ("delete", "favorite", "unfavorite", "move", "add_tag", "remove_t
 
 
 def bulk_change(user, ids, action: str, *, project=None, tag=None, rating=None) -> int:
-    """Apply one action to every listed image, all or nothing. ``move`` needs images the user
-    may move (``Image.objects.for_user(user, "move")``) and a writable target (or None to unassign);
-    every other action needs the user's own images. ImagesRefused (changing nothing) names
+    """Apply one action to every listed image, all or nothing. ``move`` needs a target the
+    user may contribute to (or None to unassign) and images the user may move there
+    (``Image.objects.movable_to(user, target)``); every other action needs the user's own
+    images. ImagesRefused (changing nothing) names
     the ids that are not such images. Return how many images the action covered."""
     ids = list(dict.fromkeys(ids))
     if action not in BULK_ACTIONS:
@@ -287,7 +293,6 @@ def bulk_change(user, ids, action: str, *, project=None, tag=None, rating=None) 
         raise ValidationError({"ids": ["Give at least one image id."]})
     if len(ids) > MAX_BULK_IDS:
         raise ValidationError({"ids": [f"At most {MAX_BULK_IDS} images at once."]})
-    scope = Image.objects.for_user(user, "move" if action == "move" else "change")
     if action == "set_rating" and (rating is None or not 0 <= rating <= MAX_RATING):
         raise ValidationError({"rating": [f"Give a rating from 0 to {MAX_RATING}."]})
     if action in ("add_tag", "remove_tag"):
@@ -298,12 +303,16 @@ def bulk_change(user, ids, action: str, *, project=None, tag=None, rating=None) 
         except ValidationError as exc:
             raise ValidationError({"tag": exc.messages}) from None
     with transaction.atomic():
-        target = _check_target_project(user, project) if action == "move" else None
+        if action == "move":
+            target = _check_target_project(user, project)
+            scope = Image.objects.movable_to(user, target)
+        else:
+            target, scope = None, Image.objects.for_user(user, "change")
         images = scope.filter(pk__in=ids)
         found = set(images.values_list("pk", flat=True))
         refused = set(ids) - found
         if refused:
-            raise ImagesRefused(refused)
+            raise ImagesRefused(refused, "move there" if action == "move" else "change")
         if action == "delete":
             return delete_images(images.only("pk", "file", "thumbnail"))
         if action in ("favorite", "unfavorite"):

@@ -61,3 +61,5 @@ urlpatterns = [
 
 handler404 = "imagegen.core.error_pages.not_found"
 handler400 = "imagegen.core.error_pages.bad_request"
+handler403 = "imagegen.core.error_pages.permission_denied"
+handler500 = "imagegen.core.error_pages.server_error"

@@ -16,11 +16,21 @@ on every run). Checks left out, and why:
   operations; the runs here are stateless.
 - ``ignored_auth``: it calls each operation without credentials; the permission matrix
   (test_permission_matrix.py) covers that exhaustively, per role.
+
+Hostile cursors: the schema says only that ``cursor`` is a string, so schemathesis would
+rarely make one that decodes. ``flatmap_query`` below gives every operation with a ``cursor``
+parameter, besides the generated queries, queries whose cursor is forged the way an attacker
+would: base64 of a query string with a made-up position (text, a number beyond 64 bits),
+offset or reverse flag, base64 of random bytes, a truncated real-looking cursor, or long
+random text. test_malformed_input.py checks the same by hand on every list endpoint.
 """
+
+import base64
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from knox.models import AuthToken
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -70,6 +80,45 @@ def token_header(db, owner, keep_test_connection):
 
 # The schema is public and built without the database, so it is loaded at collection.
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+_POSITIONS = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.text(max_size=20),
+    st.sampled_from(["abc", "", "1.5", "\x00", str(2**64)]),
+)
+_CURSOR_FIELDS = st.fixed_dictionaries(
+    {"p": _POSITIONS},
+    optional={
+        "o": st.integers(min_value=-(2**70), max_value=2**70).map(str),
+        "r": st.sampled_from(["0", "1", "2", "x", ""]),
+    },
+)
+HOSTILE_CURSORS = st.one_of(
+    # A DRF cursor (base64 of "o=…&r=…&p=…") with made-up values.
+    _CURSOR_FIELDS.map(
+        lambda fields: _b64("&".join(f"{k}={v}" for k, v in fields.items()).encode())
+    ),
+    # The same, truncated (padding and all).
+    _CURSOR_FIELDS.map(lambda fields: _b64(f"p={fields['p']}".encode())[:-2]),
+    # base64 of anything, and anything at all (long, non-ASCII, NUL).
+    st.binary(max_size=64).map(_b64),
+    st.text(max_size=600),
+)
+
+
+@schema.hook
+def flatmap_query(context, query):
+    """The generated query, or (operations that page) a query with only a hostile
+    ``cursor``: alone, so that no other bad parameter answers 400 before it is read."""
+    operation = context.operation
+    if operation is None or not any(param.name == "cursor" for param in operation.query):
+        return st.just(query)
+    return st.one_of(st.just(query), HOSTILE_CURSORS.map(lambda cursor: {"cursor": cursor}))
 
 
 @schema.parametrize()

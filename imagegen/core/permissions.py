@@ -11,7 +11,9 @@ The actions:
 - ``view``: see the row (and its files).
 - ``change``: change the row's own fields.
 - ``delete``: delete the row.
-- ``move``: take the row out of its container (an image out of its project).
+- ``move``: take the row out of its container (an image out of its project). Where it may
+  go is one more question of the model's queryset (``Image.objects.movable_to(user,
+  target)``): a move must not show the row to anyone its owner had not shared it with.
 - ``contribute``: put things into the row or take them out (a project's images and
   generations).
 - ``download``: fetch the row's files: ``view``, plus staff who may view the model in the

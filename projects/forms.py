@@ -1,5 +1,6 @@
 from django import forms
 
+from imagegen.core import limits
 from projects.models import Project
 
 
@@ -10,3 +11,10 @@ class ProjectForm(forms.ModelForm):
         model = Project
         fields = ["name", "description"]
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+    # The model's TextField has no length; the service's limit, shown and checked here too.
+    description = forms.CharField(
+        required=False,
+        max_length=limits.MAX_LONG_TEXT,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

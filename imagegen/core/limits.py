@@ -11,6 +11,8 @@ Where a column or a model has a smaller limit of its own (a project name's colum
 # each model's own limit is checked by generation.validation once the model is known.
 MAX_PROMPT = 32_000
 MAX_NEGATIVE_PROMPT = 10_000
+# A prompt sent to a chat model to be enhanced.
+MAX_ENHANCE_PROMPT = 10_000
 # A style preset: its template (with {prompt}) and negative prompt, and any short name.
 MAX_STYLE_TEMPLATE = 2_000
 MAX_STYLE_NEGATIVE_PROMPT = 2_000

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from generation import services
 from generation.models import Generation, Status
 from imagegen.core import limits
-from imagegen.core.schema import CONFLICT
+from imagegen.core.schema import CONFLICT, TOO_MANY
 from imagegen.providers import all_providers
 from settings_app.keys import has_usable_key
 
@@ -99,9 +99,10 @@ def visible_generations(request):
 class GenerateView(APIView):
     @extend_schema(
         request=GenerateRequestSerializer,
-        responses={202: GenerationSerializer},
+        responses={202: GenerationSerializer, 429: TOO_MANY},
         description="One generation answers with it; a prompt with {a|b} "
-        "variations answers with {count, generations: [...]}.",
+        "variations answers with {count, generations: [...]}. 429: over the daily image "
+        "limit or the cap on generations queued or running at once.",
     )
     def post(self, request):
         form = GenerateRequestSerializer(data=request.data)

@@ -17,4 +17,6 @@ class ProjectForm(forms.ModelForm):
         required=False,
         max_length=limits.MAX_LONG_TEXT,
         widget=forms.Textarea(attrs={"rows": 2}),
+        # The service's words (projects.services._check_text), so both paths read the same.
+        error_messages={"max_length": "At most %(limit_value)d characters (%(show_value)d given)."},
     )

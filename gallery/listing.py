@@ -20,6 +20,7 @@ from rest_framework import serializers
 
 from gallery.models import MAX_ID, MAX_RATING, Image, normalize_tag
 from gallery.search import owner_share, postgres_candidates, search_images
+from imagegen.core import limits
 from imagegen.core.exceptions import BadRequest
 from settings_app.models import items_per_page_for
 
@@ -36,7 +37,7 @@ ORIENTATIONS = ("landscape", "portrait", "square")
 
 # What encode_cursor writes (urlsafe base64 without padding), as GalleryQuerySerializer.quick
 # accepts it without the serializer.
-_PLAIN_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,500}\Z")
+_PLAIN_CURSOR = re.compile(r"[A-Za-z0-9_-]+\Z")  # one class, one quantifier: linear
 
 
 class InvalidCursor(BadRequest):
@@ -59,9 +60,9 @@ class GalleryQuerySerializer(serializers.Serializer):
     created_before = serializers.DateTimeField(required=False)
     orientation = serializers.ChoiceField(ORIENTATIONS, required=False)
     owner = serializers.CharField(required=False, max_length=150, help_text="a username")
-    q = serializers.CharField(required=False, max_length=500, allow_blank=True)
+    q = serializers.CharField(required=False, max_length=limits.MAX_SEARCH, allow_blank=True)
     sort = serializers.ChoiceField(list(SORTS), required=False, default="newest")
-    cursor = serializers.CharField(required=False, max_length=500)
+    cursor = serializers.CharField(required=False, max_length=limits.MAX_CURSOR)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE)
 
     def validate_project(self, value):
@@ -108,7 +109,7 @@ class GalleryQuerySerializer(serializers.Serializer):
                 if value not in SORTS:
                     return None
                 data["sort"] = value
-            elif _PLAIN_CURSOR.match(value):
+            elif len(value) <= limits.MAX_CURSOR and _PLAIN_CURSOR.match(value):
                 data["cursor"] = value
             else:
                 return None
@@ -177,6 +178,10 @@ def encode_cursor(sort: str, values: list, backwards: bool) -> str:
 
 def decode_cursor(cursor: str, sort: str) -> tuple[list, bool]:
     """(position values, backwards) from a cursor; InvalidCursor when it is not ours."""
+    if not isinstance(cursor, str) or len(cursor) > limits.MAX_CURSOR:
+        # Before any decoding: ours are short, and a long one could nest deeper than
+        # json.loads recurses (a RecursionError, a 500) or carry huge numbers.
+        raise InvalidCursor("Invalid cursor.")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))

@@ -15,6 +15,7 @@ matches as a prefix, so "lightho" finds "lighthouse".
 
 import re
 import time
+from itertools import islice
 
 from django.db import connection
 from django.db.models import Q
@@ -24,8 +25,9 @@ from django.db.models.expressions import RawSQL
 # match the same way (SQLite FTS5 uses its plain unicode61 tokenizer to match).
 CONFIG = "simple"
 MAX_TERMS = 16
-# Letters and digits; "_" separates words as it does in both engines' tokenizers (FTS5's
-# unicode61 and PostgreSQL's parser), so "snake_case" is the two words "snake" and "case".
+# Letters and digits (one class, one quantifier: linear); "_" separates words as it does in
+# both engines' tokenizers (FTS5's unicode61 and PostgreSQL's parser), so "snake_case" is the
+# two words "snake" and "case".
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 SQLITE_PREFIXES = "2 3 4"
 # The searchable text of an image, all on its own row.
@@ -34,7 +36,8 @@ TEXT_COLUMNS = ("search_prompt", "title", "notes", "tag_names")
 
 def search_terms(text: str) -> list[str]:
     """The words of a search box, lower case, without any query-syntax characters."""
-    return _WORD.findall((text or "").lower())[:MAX_TERMS]
+    # finditer stops after MAX_TERMS words: a long text costs no list of all its words.
+    return [word.group() for word in islice(_WORD.finditer((text or "").lower()), MAX_TERMS)]
 
 
 def image_vector():

@@ -10,22 +10,27 @@ from rest_framework.views import APIView
 
 from generation import services
 from generation.models import Generation, Status
-from imagegen.core.schema import CONFLICT
+from imagegen.core import limits
+from imagegen.core.schema import CONFLICT, TOO_MANY
 from imagegen.providers import all_providers
 from settings_app.keys import has_usable_key
 
-MAX_NEGATIVE_PROMPT = 10_000
+MAX_NEGATIVE_PROMPT = limits.MAX_NEGATIVE_PROMPT
 
 
 class GenerateRequestSerializer(serializers.Serializer):
     """The body of POST /api/generate. Ranges are checked against the chosen model."""
 
-    prompt = serializers.CharField(trim_whitespace=True)
+    prompt = serializers.CharField(trim_whitespace=True, max_length=limits.MAX_PROMPT)
     negative_prompt = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=MAX_NEGATIVE_PROMPT
     )
-    provider = serializers.CharField(required=False, allow_blank=True)
-    model = serializers.CharField(required=False, allow_blank=True)
+    provider = serializers.CharField(
+        required=False, allow_blank=True, max_length=limits.MAX_IDENTIFIER
+    )
+    model = serializers.CharField(
+        required=False, allow_blank=True, max_length=limits.MAX_IDENTIFIER
+    )
     width = serializers.IntegerField(required=False, min_value=1)
     height = serializers.IntegerField(required=False, min_value=1)
     num_images = serializers.IntegerField(required=False, min_value=1, max_value=4, default=1)
@@ -94,9 +99,10 @@ def visible_generations(request):
 class GenerateView(APIView):
     @extend_schema(
         request=GenerateRequestSerializer,
-        responses={202: GenerationSerializer},
+        responses={202: GenerationSerializer, 429: TOO_MANY},
         description="One generation answers with it; a prompt with {a|b} "
-        "variations answers with {count, generations: [...]}.",
+        "variations answers with {count, generations: [...]}. 429: over the daily image "
+        "limit or the cap on generations queued or running at once.",
     )
     def post(self, request):
         form = GenerateRequestSerializer(data=request.data)

@@ -3,6 +3,7 @@
 from django import forms
 
 from generation.models import StylePreset
+from imagegen.core import limits
 from imagegen.providers import DEFAULT_PROVIDER, all_providers, get_provider
 from projects.models import Project
 
@@ -17,13 +18,17 @@ def model_choices(provider_name: str | None):
 
 
 class GenerateForm(forms.Form):
-    prompt = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "autofocus": True}))
+    prompt = forms.CharField(
+        max_length=limits.MAX_PROMPT, widget=forms.Textarea(attrs={"rows": 3, "autofocus": True})
+    )
     negative_prompt = forms.CharField(
-        required=False, max_length=10_000, widget=forms.Textarea(attrs={"rows": 2})
+        required=False,
+        max_length=limits.MAX_NEGATIVE_PROMPT,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
     provider = forms.ChoiceField(choices=provider_choices)
     # Optional like the API's: the service picks the provider's default model and size.
-    model = forms.CharField(required=False)
+    model = forms.CharField(required=False, max_length=limits.MAX_IDENTIFIER)
     width = forms.IntegerField(min_value=1, initial=1024, required=False)
     height = forms.IntegerField(min_value=1, initial=1024, required=False)
     num_images = forms.IntegerField(

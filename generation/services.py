@@ -15,9 +15,9 @@ from django_q.tasks import async_task
 
 from gallery.services import remix_initial
 from generation.finish_hooks import generation_finished
-from generation.models import Generation, Status
+from generation.models import Generation, Status, StylePreset
 from generation.prompts import services as prompt_tools
-from generation.usage.budgets import check_submission
+from generation.usage.budgets import check_queued, check_submission
 from generation.validation import build_request
 from imagegen.core.exceptions import Conflict
 from imagegen.providers import DEFAULT_PROVIDER, get_provider
@@ -74,7 +74,11 @@ class CostEstimate:
 def estimate_cost(user, data: dict[str, Any], *, prompt_required: bool = True) -> CostEstimate:
     """The one cost estimate: validate ``data`` as a submission (ValidationError otherwise)
     and price it from the catalog, without queueing anything. The API's estimate, the
-    variation preview, the budget notice and the submission itself all ask here."""
+    variation preview, the budget notice and the submission itself all ask here. A style
+    named by id is checked as a submission checks it (one the user may not see is "No such
+    style preset."); an instance has been checked by whoever resolved it."""
+    if not isinstance(data.get("style"), StylePreset):
+        prompt_tools.resolve_style(user, data.get("style"))
     provider, request = build_request(user, data, prompt_required=prompt_required)
     return CostEstimate(provider, request, provider.estimate_cost(request))
 
@@ -93,6 +97,12 @@ def preview_submission(user, data: dict[str, Any]) -> dict[str, Any]:
         "estimate_usd": sum(estimates, Decimal(0)) if known else None,
         "per_generation_usd": estimates,
     }
+
+
+def _lock_owner(user) -> None:
+    """Budgets and quotas: lock the owner's row (PostgreSQL; SQLite's IMMEDIATE transaction
+    serialises writers) so parallel submissions are checked one at a time."""
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values("pk"))
 
 
 def create_generation(user, data: dict[str, Any]) -> Generation:
@@ -117,9 +127,8 @@ def create_generation(user, data: dict[str, Any]) -> Generation:
     fields = asdict(request)
     fields.update(prompt_tools.recorded_fields(data))  # style preset and the typed prompt
     with transaction.atomic():
-        # Budgets: lock the owner's row (PostgreSQL; SQLite's IMMEDIATE transaction
-        # serialises writers) so parallel submissions are checked one at a time.
-        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values("pk"))
+        _lock_owner(user)
+        check_queued(user, 1)
         check_submission(user, estimate.usd, request.num_images)
         generation = Generation.objects.create(
             owner=user,
@@ -137,10 +146,13 @@ def create_generation(user, data: dict[str, Any]) -> Generation:
 def create_generations(user, data: dict[str, Any]) -> list[Generation]:
     """A user's submission: apply its style preset, expand its {a|b} variations
     (generation.prompts.services) and queue one generation per combination, all or none."""
+    items = prompt_tools.expand_submission(user, data)
     with transaction.atomic():
-        return [
-            create_generation(user, item) for item in prompt_tools.expand_submission(user, data)
-        ]
+        # The whole submission against the queue cap at once (each create_generation checks
+        # again, under the same lock, for callers that queue one).
+        _lock_owner(user)
+        check_queued(user, len(items))
+        return [create_generation(user, item) for item in items]
 
 
 def enqueue_generation(generation_id: int) -> None:

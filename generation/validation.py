@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from imagegen.core import limits
 from imagegen.providers import DEFAULT_PROVIDER, all_providers, get_provider
 from imagegen.providers.base import GenerationRequest, ModelSpec, Provider
 from settings_app.models import Preferences
@@ -116,6 +117,9 @@ def build_request(
             f"{spec.max_prompt_length}.",
         )
     negative_prompt = (data.get("negative_prompt") or "").strip()
+    too_long = limits.too_long(negative_prompt, limits.MAX_NEGATIVE_PROMPT)
+    if too_long:
+        _fail("negative_prompt", too_long)
     if negative_prompt and not spec.negative_prompt:
         _fail("negative_prompt", f"{spec.id} does not take a negative prompt.")
 

@@ -360,6 +360,9 @@ PROMPT_ENHANCE_MODEL_OPENAI = env_str("PROMPT_ENHANCE_MODEL_OPENAI", "gpt-4o-min
 PROMPT_ENHANCE_TIMEOUT = env_int("PROMPT_ENHANCE_TIMEOUT", 30, minimum=1, maximum=300)
 # Most generations one {a|b} variation prompt may fan out to.
 PROMPT_VARIATIONS_MAX = env_int("PROMPT_VARIATIONS_MAX", 16, minimum=1, maximum=256)
+# Most generations one user may have queued or running at once (0: no cap); a submission
+# that would pass it is a 429 (generation.usage.budgets.check_queued).
+MAX_QUEUED_GENERATIONS_PER_USER = env_int("MAX_QUEUED_GENERATIONS_PER_USER", 20, minimum=0)
 
 # A NUL in a query parameter is a 400 before any view (PostgreSQL cannot compare it).
 MIDDLEWARE += [

@@ -6,14 +6,15 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from imagegen.core import limits
 from projects.models import Project, ProjectMembership, Role
 from projects.signals import project_deleting
 
 logger = logging.getLogger(__name__)
 
 MAX_MEMBERS = 200
-MAX_NAME = 200  # Project.name's column
-MAX_DESCRIPTION = 10_000
+MAX_NAME = limits.MAX_TITLE  # Project.name's column
+MAX_DESCRIPTION = limits.MAX_LONG_TEXT
 
 
 def _check_text(field: str, value: str, limit: int) -> str:

@@ -11,6 +11,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from imagegen.core import limits
 from imagegen.core.exceptions import NotFound
 from projects.models import Project
 from settings_app import services
@@ -37,10 +38,15 @@ class ApiKeySerializer(serializers.ModelSerializer):
 class ApiKeyInputSerializer(serializers.Serializer):
     """The body of POST /api/settings/api-keys; the format is checked per provider."""
 
-    provider = serializers.CharField()
-    # No trimming or length limits here: the service checks and words every problem.
+    provider = serializers.CharField(max_length=limits.MAX_IDENTIFIER)
+    # No trimming here, and only an outer length limit: the service checks and words every
+    # problem (a key longer than services.MAX_KEY_LENGTH included).
     api_key = serializers.CharField(
-        trim_whitespace=False, allow_blank=True, write_only=True, style={"input_type": "password"}
+        trim_whitespace=False,
+        allow_blank=True,
+        write_only=True,
+        max_length=limits.MAX_API_KEY_INPUT,
+        style={"input_type": "password"},
     )
 
 

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from imagegen.core import limits
 from settings_app.services import create_named_token
 
 
@@ -17,8 +18,10 @@ class LoginThrottle(AnonRateThrottle):
 
 
 class CredentialsSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+    username = serializers.CharField(max_length=limits.MAX_USERNAME)
+    password = serializers.CharField(
+        trim_whitespace=False, max_length=limits.MAX_PASSWORD, style={"input_type": "password"}
+    )
 
 
 TokenSerializer = inline_serializer(

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 
+from imagegen.core import limits
 from projects.models import Project
 from settings_app.models import Preferences, available_time_zones, provider_names
 from settings_app.services import provider_label
@@ -66,6 +67,7 @@ class KeyForm(forms.Form):
 
     api_key = forms.CharField(
         label="API key",
+        max_length=limits.MAX_API_KEY_INPUT,
         strip=False,
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),

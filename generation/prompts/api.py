@@ -14,6 +14,7 @@ from generation.models import StylePreset
 from generation.prompts import history as prompt_history
 from generation.prompts import services as prompt_tools
 from generation.prompts.enhance import enhance_prompt
+from imagegen.core import limits
 from imagegen.core.exceptions import NotFound
 
 # --- Style presets ---------------------------------------------------------------------------
@@ -55,10 +56,10 @@ class StylePresetWriteSerializer(serializers.Serializer):
     """The body of POST/PUT/PATCH: field types and lengths; prompt_tools.save_style checks
     the rest (``{prompt}`` in the template, unique names, a project the user may edit)."""
 
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=limits.MAX_STYLE_NAME)
     template = serializers.CharField(max_length=prompt_tools.MAX_STYLE_TEMPLATE)
     negative_prompt = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=2000
+        required=False, allow_blank=True, default="", max_length=limits.MAX_STYLE_NEGATIVE_PROMPT
     )
     project = serializers.IntegerField(required=False, allow_null=True, default=None)
 
@@ -131,12 +132,14 @@ class StylePresetDetailView(APIView):
 
 
 class EnhanceRequestSerializer(serializers.Serializer):
-    prompt = serializers.CharField(max_length=10_000)
+    prompt = serializers.CharField(max_length=limits.MAX_ENHANCE_PROMPT)
     style = serializers.IntegerField(required=False, allow_null=True)
     provider = serializers.ChoiceField(
         choices=["openrouter", "openai"], required=False, allow_blank=True
     )
-    model = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    model = serializers.CharField(
+        required=False, allow_blank=True, max_length=limits.MAX_IDENTIFIER
+    )
 
 
 class EnhanceResponseSerializer(serializers.Serializer):

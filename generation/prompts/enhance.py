@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
+from imagegen.core import limits
 from imagegen.core.exceptions import BadRequest, ServiceError, UpstreamError
 from imagegen.core.lazy_import import lazy_module
 from settings_app.keys import missing_key_message, record_key_use, resolve_api_key
@@ -182,6 +184,9 @@ def enhance_prompt(
 ) -> Enhanced:
     """Ask a chat model for a more detailed prompt with the same subject, with the user's key
     for OpenRouter or OpenAI. Raises EnhanceError with a message in words."""
+    too_long = limits.too_long(prompt or "", limits.MAX_ENHANCE_PROMPT)
+    if too_long:
+        raise ValidationError({"prompt": [too_long]})
     provider, api_key = choose_provider(user, provider)
     label = PROVIDERS[provider]
     model = model or _default_model(provider)

@@ -8,10 +8,12 @@ the API can name an entry that has no row of its own.
 
 import hashlib
 
+from django.core.exceptions import ValidationError
 from django.db.models import Case, Count, Exists, F, Max, OuterRef, When
 from django.utils import timezone
 
 from generation.models import Generation, HiddenPrompt
+from imagegen.core import limits
 
 MAX_ENTRIES = 100
 
@@ -45,6 +47,9 @@ def _entries(user):
 def prompt_history(user, query: str = "", limit: int = 20) -> list[dict]:
     """The user's distinct prompts, most recently used first, optionally only those
     containing ``query`` (case-insensitive): id, prompt, negative_prompt, count, last_used."""
+    too_long = limits.too_long(query, limits.MAX_SEARCH)
+    if too_long:
+        raise ValidationError({"q": [too_long]})
     entries = _entries(user)
     query = query.strip()
     if query:

@@ -15,10 +15,13 @@ from generation.models import StylePreset
 from generation.prompts.models import PROMPT_PLACEHOLDER
 from generation.prompts.variations import count_combinations, expand
 from generation.validation import resolve_model
+from imagegen.core import limits
 from imagegen.core.exceptions import Forbidden
 from projects.models import Project
 
-MAX_STYLE_TEMPLATE = 2000
+MAX_STYLE_TEMPLATE = limits.MAX_STYLE_TEMPLATE
+# Counting stops here: the message says "more than" instead of building a huge number.
+COUNT_CEILING = 1_000_000
 
 
 class NotYourStyle(Forbidden):
@@ -68,8 +71,14 @@ def _model_takes_negative_prompt(user, data: dict[str, Any]) -> bool:
 def check_variation_count(text: str) -> int:
     """How many combinations the prompt makes; a ValidationError beyond
     PROMPT_VARIATIONS_MAX that says how many it makes."""
-    count = count_combinations(text)
     limit = settings.PROMPT_VARIATIONS_MAX
+    count = count_combinations(text, at_most=max(limit, COUNT_CEILING))
+    if count > COUNT_CEILING:
+        _fail(
+            "prompt",
+            f"This prompt makes more than {COUNT_CEILING:,} combinations; at most {limit} can "
+            "be generated at once. Remove some {a|b} alternatives.",
+        )
     if count > limit:
         _fail(
             "prompt",
@@ -79,13 +88,24 @@ def check_variation_count(text: str) -> int:
     return count
 
 
+def check_length(field: str, value: str, limit: int) -> str:
+    """``value``, or a ValidationError on ``field`` when it is longer than ``limit``: before
+    anything parses it, whoever the caller (serializers and forms check it first)."""
+    message = limits.too_long(value, limit)
+    if message:
+        _fail(field, message)
+    return value
+
+
 def expand_submission(user, data: dict[str, Any]) -> list[dict[str, Any]]:
     """One submission per ``{a|b}`` combination, each with the style applied: ``prompt`` and
     ``negative_prompt`` become what is sent; ``style``, ``prompt_text`` and
     ``negative_prompt_text`` record the preset and what the user typed."""
+    text = check_length("prompt", (data.get("prompt") or "").strip(), limits.MAX_PROMPT)
+    negative = check_length(
+        "negative_prompt", (data.get("negative_prompt") or "").strip(), limits.MAX_NEGATIVE_PROMPT
+    )
     style = resolve_style(user, data.get("style"))
-    text = (data.get("prompt") or "").strip()
-    negative = (data.get("negative_prompt") or "").strip()
     check_variation_count(text)
 
     final_negative = negative
@@ -144,28 +164,32 @@ def save_style(user, data: dict[str, Any], style: StylePreset | None = None) -> 
     style = style or StylePreset(owner=user)
     changed = []
     if "name" in data:
-        name = (data["name"] or "").strip()
+        name = check_length("name", (data["name"] or "").strip(), limits.MAX_STYLE_NAME)
         if not name:
             _fail("name", "Give the preset a name.")
         style.name = name
         changed.append("name")
     if "template" in data:
         template = (data["template"] or "").strip()
+        if len(template) > MAX_STYLE_TEMPLATE:
+            _fail(
+                "template",
+                f"The template is {len(template)} characters; at most {MAX_STYLE_TEMPLATE}.",
+            )
         if PROMPT_PLACEHOLDER not in template:
             _fail(
                 "template",
                 "The template must contain {prompt} where your text goes, "
                 'e.g. "{prompt}, watercolor".',
             )
-        if len(template) > MAX_STYLE_TEMPLATE:
-            _fail(
-                "template",
-                f"The template is {len(template)} characters; at most {MAX_STYLE_TEMPLATE}.",
-            )
         style.template = template
         changed.append("template")
     if "negative_prompt" in data:
-        style.negative_prompt = (data["negative_prompt"] or "").strip()
+        style.negative_prompt = check_length(
+            "negative_prompt",
+            (data["negative_prompt"] or "").strip(),
+            limits.MAX_STYLE_NEGATIVE_PROMPT,
+        )
         changed.append("negative_prompt")
     if "project" in data:
         style.project = _writable_project(user, data["project"])

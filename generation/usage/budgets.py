@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta, tzinfo
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.utils import timezone
@@ -196,6 +197,28 @@ def budget_status(user, estimate_usd: Decimal | None = None, num_images: int = 0
         "warning": bool(warnings),
         "warnings": warnings,
     }
+
+
+def check_queued(user, adding: int) -> None:
+    """Refuse (QuotaExceeded, 429) a submission that would leave the user more than
+    MAX_QUEUED_GENERATIONS_PER_USER generations queued or running (0: no cap). Call it inside
+    the submission's transaction after locking the user's row, so that parallel submissions
+    are counted one after the other."""
+    cap = settings.MAX_QUEUED_GENERATIONS_PER_USER
+    if not cap:
+        return
+    live = Generation.objects.filter(owner=user, status__in=LIVE_STATUSES).count()
+    if live + adding > cap:
+        raise QuotaExceeded(
+            {
+                "queued": [
+                    f"Too many generations at once: you may have {cap} queued or running, "
+                    f"{live} are, and this request adds {adding}. Wait for some to finish "
+                    "or cancel them."
+                ]
+            },
+            code="quota",
+        )
 
 
 def check_submission(user, estimate_usd: Decimal | None, num_images: int) -> None:

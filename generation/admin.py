@@ -1,10 +1,14 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django_q import admin as q_admin
+from django_q.models import Failure, OrmQ, Schedule, Success
 
 from gallery.admin import thumbnail_tag
 from gallery.models import Image
 from generation import services
 from generation.models import CatalogModel, Generation, StylePreset
+from generation.tasks import TASK_FUNCS, check_schedule
 from imagegen.providers.catalog import spec_from_row
 from imagegen.providers.catalog_refresh import refresh_catalog
 
@@ -186,3 +190,101 @@ class StylePresetAdmin(admin.ModelAdmin):
     search_fields = ["name", "template", "owner__username"]
     list_select_related = ["owner", "project"]
     raw_id_fields = ["owner", "project"]
+
+
+# --- The job queue (django-q2) -----------------------------------------------------------------
+# A schedule or a queued task names a function the worker imports and runs, so these pages are
+# code execution for whoever may write them. Only superusers add or change schedules, and only
+# with one of our own task functions (generation.tasks.check_schedule, also enforced on every
+# save by generation/signals.py); re-queueing a finished task is for superusers, and only for
+# our own functions; queued rows are read-only. Staff with the other permissions may look, and
+# delete.
+
+
+class ScheduleForm(forms.ModelForm):
+    class Meta:
+        model = Schedule
+        fields = [
+            "name",
+            "func",
+            "hook",
+            "args",
+            "kwargs",
+            "schedule_type",
+            "minutes",
+            "repeats",
+            "next_run",
+            "cron",
+            "cluster",
+            "intended_date_kwarg",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            check_schedule(cleaned.get("func"), cleaned.get("hook"), cleaned.get("kwargs"))
+        except ValidationError as error:
+            for field, messages_ in error.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages_)
+        return cleaned
+
+
+def _superuser(request) -> bool:
+    return bool(request.user.is_active and request.user.is_superuser)
+
+
+if admin.site.is_registered(Schedule):
+    admin.site.unregister(Schedule)
+
+
+@admin.register(Schedule)
+class JobScheduleAdmin(q_admin.ScheduleAdmin):
+    form = ScheduleForm
+
+    def has_add_permission(self, request):
+        return _superuser(request)
+
+    def has_change_permission(self, request, obj=None):
+        return _superuser(request)
+
+
+@admin.action(description="Resubmit selected tasks to queue (superusers, our own functions)")
+def resubmit_own_tasks(model_admin, request, queryset):
+    if not _superuser(request):
+        raise PermissionDenied
+    refused = [task.name for task in queryset if task.func not in TASK_FUNCS or task.hook]
+    if refused:
+        model_admin.message_user(
+            request, f"Not resubmitted (not our own task): {', '.join(refused)}", messages.ERROR
+        )
+        return
+    q_admin.resubmit_task(model_admin, request, queryset)
+
+
+class _OwnTasksOnly:
+    """django-q2's task pages with the resubmit action for superusers, checked."""
+
+    actions = [resubmit_own_tasks]
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not _superuser(request):
+            actions.pop("resubmit_own_tasks", None)
+        return actions
+
+
+for _model, _base in ((Success, q_admin.TaskAdmin), (Failure, q_admin.FailAdmin)):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    admin.site.register(_model, type(_base.__name__, (_OwnTasksOnly, _base), {}))
+
+
+if admin.site.is_registered(OrmQ):
+    admin.site.unregister(OrmQ)
+
+    @admin.register(OrmQ)
+    class QueuedJobAdmin(q_admin.QueueAdmin):
+        """Queued packages are read-only here (deleting one drops the job)."""
+
+        def has_change_permission(self, request, obj=None):
+            return False

@@ -1,13 +1,17 @@
-"""Hooks into django-q2: recover stale generations when a worker process starts."""
+"""Hooks into django-q2: recover stale generations when a worker process starts; refuse a
+schedule that would run anything but our own task functions."""
 
 import logging
 
 from django.db import close_old_connections
+from django.db.models.signals import pre_save
 from django.dispatch import receiver
 from django_q.conf import Conf
+from django_q.models import Schedule
 from django_q.signals import post_spawn
 
 from generation.recovery import recover_stale_generations
+from generation.tasks import check_schedule
 from imagegen.providers.catalog import sync_builtin_catalog
 
 logger = logging.getLogger(__name__)
@@ -37,3 +41,10 @@ def sync_catalog_after_migrate(sender, apps=None, **kwargs):
         except LookupError:  # migrating backwards past the catalog: no table to fill
             return
     sync_builtin_catalog()
+
+
+@receiver(pre_save, sender=Schedule, dispatch_uid="generation.refuse_unknown_schedule")
+def refuse_unknown_schedule(sender, instance, raw=False, **kwargs):
+    """Every way a schedule is saved (the admin, code, ``loaddata``) runs only our own task
+    functions: see generation.tasks.check_schedule."""
+    check_schedule(instance.func, instance.hook, instance.kwargs)

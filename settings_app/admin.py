@@ -1,13 +1,20 @@
 """Admin: users with their key status and team-key permission, team keys (write-only),
-user keys (masked, removable), named tokens, preferences. No page renders a stored key."""
+user keys (masked, removable), named tokens, preferences. No page renders a stored key.
+
+Powers that make someone more powerful are a superuser's alone (docs/security.md, "Admin
+power"): making a user staff or superuser, giving permissions or groups (to a user or a
+group), granting the team keys, and editing another staff account; API tokens are never
+made or edited here (their owner creates them, and sees the plaintext once)."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
-from django.contrib.auth.models import Permission
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Prefetch, Q
+from knox.admin import AuthTokenAdmin
+from knox.models import AuthToken
 
 from settings_app import services
 from settings_app.models import ApiKey, NamedToken, Preferences, TeamKey
@@ -197,7 +204,53 @@ class NamedTokenAdmin(admin.ModelAdmin):
             services.revoke_token(named)
 
 
+# --- API tokens (knox) ---------------------------------------------------------------------
+
+
+def _superuser(request) -> bool:
+    return bool(request.user.is_active and request.user.is_superuser)
+
+
+if admin.site.is_registered(AuthToken):
+    admin.site.unregister(AuthToken)
+
+
+@admin.register(AuthToken)
+class ApiTokenAdmin(AuthTokenAdmin):
+    """Read-only, removable. knox's own page would let staff make a token for any user
+    (a superuser's included, shown in plaintext) or move a token to another user."""
+
+    list_display = ["token_key", "user", "created", "expiry"]
+    search_fields = ["token_key", "user__username"]
+    fields = ["token_key", "user", "created", "expiry"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+# --- Groups ---------------------------------------------------------------------------------
+
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class TeamGroupAdmin(GroupAdmin):
+    """Django's group admin; only superusers give a group permissions."""
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if _superuser(request) else [*fields, "permissions"]
+
+
 # --- Users ----------------------------------------------------------------------------------
+
+# Fields only a superuser changes: each makes someone more powerful.
+POWER_FIELDS = ["is_superuser", "is_staff", "groups", "user_permissions"]
 
 
 def _team_permission():
@@ -240,6 +293,35 @@ class MemberAdmin(UserAdmin):
     list_filter = [*UserAdmin.list_filter, TeamKeysAllowedFilter]
     inlines = [ApiKeyInline]
     actions = ["allow_team_keys", "disallow_team_keys", "deactivate", "activate"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if _superuser(request) else [*fields, *POWER_FIELDS]
+
+    def _may_edit(self, request, obj) -> bool:
+        """Staff who are not superusers edit only themselves and accounts without admin
+        access: never a superuser's or another staff member's (password included)."""
+        if obj is None or _superuser(request) or obj.pk == request.user.pk:
+            return True
+        return not (obj.is_staff or obj.is_superuser)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._may_edit(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._may_edit(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not _superuser(request):  # granting the team keys is granting a permission
+            actions.pop("allow_team_keys", None)
+            actions.pop("disallow_team_keys", None)
+        return actions
+
+    def _editable(self, request, queryset):
+        if _superuser(request):
+            return queryset
+        return queryset.filter(is_staff=False, is_superuser=False)
 
     def get_queryset(self, request):
         # The permission may come directly, through a group, or from being a superuser.
@@ -284,10 +366,11 @@ class MemberAdmin(UserAdmin):
 
     @admin.action(description="Deactivate the selected users (they can no longer log in)")
     def deactivate(self, request, queryset):
-        count = queryset.exclude(pk=request.user.pk).update(is_active=False)
+        users = self._editable(request, queryset).exclude(pk=request.user.pk)
+        count = users.update(is_active=False)
         messages.success(request, f"{count} user(s) deactivated.")
 
     @admin.action(description="Reactivate the selected users")
     def activate(self, request, queryset):
-        count = queryset.update(is_active=True)
+        count = self._editable(request, queryset).update(is_active=True)
         messages.success(request, f"{count} user(s) reactivated.")

@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from imagegen.core import limits
 from imagegen.core.exceptions import BadRequest, ServiceError, UpstreamError
 from imagegen.core.lazy_import import lazy_module
+from imagegen.providers.errors import redact
 from settings_app.keys import missing_key_message, record_key_use, resolve_api_key
 
 logger = logging.getLogger(__name__)
@@ -120,7 +121,7 @@ def _instruction(style) -> str:
 def _provider_message(exc: "openai.APIStatusError", api_key: str) -> str:
     body = exc.body if isinstance(exc.body, dict) else {}
     message = body.get("message") or (body.get("error") or {}).get("message") or ""
-    return str(message).replace(api_key, "***")[:300]
+    return redact(message, api_key)[:300]
 
 
 def _explain(exc: Exception, label: str, api_key: str) -> ServiceError:
@@ -216,7 +217,7 @@ def enhance_prompt(
     # OpenRouter may answer 200 with {"error": {...}} and no choices.
     extra = completion.model_extra or {}
     if isinstance(extra.get("error"), dict):
-        detail = str(extra["error"].get("message") or "").replace(api_key, "***")[:300]
+        detail = redact(extra["error"].get("message"), api_key)[:300]
         raise EnhanceError(
             f"{label} could not enhance the prompt{': ' + detail if detail else '.'}"
         )

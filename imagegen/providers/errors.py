@@ -7,6 +7,7 @@ parameters", "is unavailable right now", "Unexpected response from", "could not 
 
 import email.utils
 import logging
+import re
 import time
 from contextlib import contextmanager
 
@@ -20,13 +21,58 @@ MAX_ATTEMPTS = 6
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 8.0
 MAX_DETAIL = 500
+REDACTED = "[API key]"
+# The shortest run of a key's characters that counts as the key (a provider may echo a part).
+MIN_KEY_FRAGMENT = 8
+# What providers put in front of the secret part of a key (the longest first).
+KEY_PREFIXES = ("sk-or-v1-", "sk-proj-", "sk-", "r8_")
 
 
-def clean(text, ctx: RunContext | None = None) -> str:
+def _lower_same_length(text: str) -> str:
+    """``text.lower()`` character by character, keeping indexes aligned with ``text``."""
+    return "".join(c if len(low := c.lower()) != 1 else low for c in text)
+
+
+def redact(text, api_key: str | None) -> str:
+    """``text`` without the key in it: the whole key in any case, the key without its
+    provider prefix (``sk-``, ``sk-or-v1-``, ``r8_``), either half of a fal
+    ``key_id:key_secret``, and any run of 8 or more of its characters. The one redaction
+    every provider answer goes through before it becomes a message or a log line."""
+    text = str(text or "")
+    key = _lower_same_length((api_key or "").strip())
+    if not key or not text:
+        return text
+    lowered = _lower_same_length(text)
+    if len(key) < MIN_KEY_FRAGMENT:  # too short to look for parts of: the whole key only
+        return re.sub(re.escape(key), REDACTED, text, flags=re.IGNORECASE)
+    prefix = next((p for p in KEY_PREFIXES if key.startswith(p)), "")
+    # Every 8-character window of the key that reaches past its public prefix: a text run
+    # made of such windows is (part of) the key, however the provider cut or cased it.
+    windows = {
+        key[i : i + MIN_KEY_FRAGMENT]
+        for i in range(len(key) - MIN_KEY_FRAGMENT + 1)
+        if i + MIN_KEY_FRAGMENT > len(prefix)
+    }
+    hidden = [False] * len(text)
+    for i in range(len(text) - MIN_KEY_FRAGMENT + 1):
+        if lowered[i : i + MIN_KEY_FRAGMENT] in windows:
+            hidden[i : i + MIN_KEY_FRAGMENT] = [True] * MIN_KEY_FRAGMENT
+    out, i = [], 0
+    while i < len(text):
+        if hidden[i]:
+            while i < len(text) and hidden[i]:
+                i += 1
+            out.append(REDACTED)
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def clean(text, ctx: RunContext | None = None, api_key: str | None = None) -> str:
     """Provider text made safe to store and show: one line, bounded, never the key."""
     text = " ".join(str(text or "").split())
-    if ctx is not None and ctx.api_key:
-        text = text.replace(ctx.api_key, "[API key]")
+    text = redact(text, api_key or (ctx.api_key if ctx is not None else None))
     return text[:MAX_DETAIL]
 
 

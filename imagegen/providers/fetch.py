@@ -3,9 +3,12 @@
 Rules: ``data:`` URLs are decoded; otherwise https only, except plain http to a configured
 provider base URL's own host:port; every address the host resolves to must be public (no
 loopback, private, link-local, multicast, reserved, or IPv4-mapped forms of those), unless the
-host:port is a configured base URL's; redirects are followed by hand, each hop re-checked, at
-most 5; the body is capped at MAX_IMAGE_SIZE and the whole download at FETCH_TIMEOUT (and the
-generation's deadline), so a slow drip cannot hold a worker.
+host:port is a configured base URL's; the connection goes to the very address that was checked
+(``PinnedBackend``: no second lookup, so a DNS answer that changes between the check and the
+connection cannot point it inward), with the original Host header and, for https, the host's
+name for SNI and certificate verification; redirects are followed by hand, each hop re-checked
+and pinned the same way, at most 5; the body is capped at MAX_IMAGE_SIZE and the whole
+download at FETCH_TIMEOUT (and the generation's deadline), so a slow drip cannot hold a worker.
 """
 
 import base64
@@ -15,6 +18,7 @@ import socket
 import time
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 from django.conf import settings
 
@@ -56,8 +60,9 @@ def _is_public(address: str) -> bool:
     return ip.is_global and not (ip.is_multicast or ip.is_reserved)
 
 
-def check_url(url: str, trusted: set[str]) -> None:
-    """Raise UnsafeURL unless the URL may be fetched under the rules above."""
+def check_url(url: str, trusted: set[str]) -> str | None:
+    """Raise UnsafeURL unless the URL may be fetched under the rules above; return the
+    checked address to connect to (None for a configured provider host: its own resolution)."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -69,16 +74,59 @@ def check_url(url: str, trusted: set[str]) -> None:
         raise UnsafeURL("The provider returned an image link with credentials in it.")
     netloc = _netloc(parts)
     if netloc in trusted:
-        return
+        return None
     if parts.scheme != "https":
         raise UnsafeURL("The provider returned an insecure (http) image link; refused.")
     try:
         infos = socket.getaddrinfo(parts.hostname, port or 443, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise UnsafeURL(f"The image host {parts.hostname!r} could not be resolved.") from None
-    addresses = {info[4][0] for info in infos}
+    addresses = [info[4][0] for info in infos]
     if not addresses or not all(_is_public(a) for a in addresses):
         raise UnsafeURL("The provider's image link points to a private or local address; refused.")
+    return addresses[0].split("%", 1)[0]
+
+
+class PinnedBackend(httpcore.NetworkBackend):
+    """httpcore's network backend that connects a (host, port) to the address checked for it,
+    never resolving the name again. httpcore still sends the URL's host in the Host header and
+    uses it as the TLS server name, so the certificate is verified for the name, not the IP."""
+
+    def __init__(self):
+        self.pins: dict[tuple[str, int], str | None] = {}
+        self._backend = httpcore.SyncBackend()
+
+    def pin(self, url: str, address: str | None) -> None:
+        """Connect ``url``'s host:port to ``address`` (None: a configured provider host,
+        resolved as usual). A host:port never pinned is never connected to."""
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.pins[((parts.hostname or "").lower(), port)] = address
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        key = (host.lower(), port)
+        if key not in self.pins:
+            raise httpcore.ConnectError(f"{host}:{port} was not checked before connecting")
+        address = self.pins[key] or host
+        return self._backend.connect_tcp(address, port, timeout, local_address, socket_options)
+
+    def connect_unix_socket(self, *args, **kwargs):  # pragma: no cover - never used here
+        raise httpcore.ConnectError("unix sockets are not fetched from")
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def _pinned_client(backend: PinnedBackend) -> httpx.Client:
+    """An httpx client whose every connection goes through ``backend`` (no proxies)."""
+    transport = httpx.HTTPTransport(trust_env=False)
+    # httpx takes no network backend, so its pool is replaced by the same one built over
+    # ours (httpx's transport only maps the pool's requests and errors).
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        network_backend=backend,
+    )
+    return httpx.Client(follow_redirects=False, trust_env=False, transport=transport)
 
 
 def decode_data_url(url: str) -> bytes:
@@ -105,9 +153,10 @@ def fetch_image(url: str, ctx: RunContext, *, headers: dict | None = None) -> by
     trusted = trusted_netlocs()
     limit = settings.MAX_IMAGE_SIZE
     deadline = min(ctx.deadline, time.monotonic() + settings.FETCH_TIMEOUT)
-    with httpx.Client(follow_redirects=False, trust_env=False) as client:
+    backend = PinnedBackend()
+    with _pinned_client(backend) as client:
         for _ in range(MAX_REDIRECTS + 1):
-            check_url(url, trusted)
+            backend.pin(url, check_url(url, trusted))
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _timed_out(ctx)

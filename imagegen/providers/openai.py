@@ -65,7 +65,7 @@ def raise_openai_error(exc: Exception, label: str, ctx: RunContext) -> None:
     if status in (400, 404, 409, 422):
         param = body.get("param")
         detail = f"{param}: {message}" if param and param not in message else message
-        raise errors.invalid_parameters(label, detail) from None
+        raise errors.invalid_parameters(label, errors.clean(detail, ctx)) from None
     if status in (408,) or status >= 500:
         raise errors.Retryable(status, errors.retry_after_seconds(exc.response.headers)) from None
     raise errors.unexpected(label, exc.request_id or "", f"HTTP {status}") from None

@@ -54,7 +54,9 @@ class ReplicateProvider(CloudProvider):
             except _sdk_errors.ReplicateError as exc:
                 self._raise(exc, ctx)
             except (ValueError, TypeError, KeyError) as exc:  # malformed JSON or shape
-                raise errors.unexpected(self.label, "", repr(exc)[:200]) from None
+                raise errors.unexpected(
+                    self.label, "", errors.clean(repr(exc), ctx)[:200]
+                ) from None
 
         return errors.with_retries(ctx, self.label, attempt)
 
@@ -155,7 +157,8 @@ class ReplicateProvider(CloudProvider):
             return False, f"Replicate answered HTTP {exc.status}."
         except httpx.HTTPError:
             return False, "Could not reach Replicate; check the server's network or the base URL."
-        return True, f"Replicate accepted the key (account {account.username})."
+        name = errors.clean(account.username, api_key=api_key)
+        return True, f"Replicate accepted the key (account {name})."
 
 
 __all__ = ["ReplicateProvider"]

@@ -1,26 +1,15 @@
 """The admin: staff with permissions (or a superuser) get in, everyone else goes to the login;
-no admin page shows a secret."""
+no admin page shows a secret (tests/security/world.py: admin_secrets; what staff members who
+are not superusers can do with each permission is in test_admin_power.py)."""
 
 import pytest
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
-from tests.security.world import OWNER_KEY, TEAM_KEY
-from tests.users import PASSWORD, make_user
-
-
-def _secrets(world) -> list[str]:
-    return [
-        OWNER_KEY,
-        TEAM_KEY,
-        world.token,
-        PASSWORD,
-        settings.SECRET_KEY,
-        settings.ENCRYPTION_KEY,
-    ]
+from tests.security.world import admin_secrets
+from tests.users import make_user
 
 
 def _admin_urls(world):
@@ -38,7 +27,7 @@ def test_superuser_opens_every_changelist_and_change_page_without_seeing_a_secre
         response = client.get(url)
         assert response.status_code == 200, (model._meta.label, url, response.status_code)
         html = response.content.decode()
-        for secret in _secrets(world):
+        for secret in admin_secrets(world):
             assert secret not in html, f"{url} shows a secret"
         opened += 1
     assert opened == 2 * len(admin.site._registry)

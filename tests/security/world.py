@@ -93,6 +93,29 @@ def build_world(project, viewer, editor, outsider, staff) -> World:
     )
 
 
+def admin_secrets(world: World) -> list[str]:
+    """What no admin page may show: provider keys, the API token, the test password, the
+    site's keys, and every stored password hash (and its hash part). (An API token's digest
+    is its row's primary key, in every admin URL: a one-way hash of a random token, it signs
+    nobody in.)"""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    from tests.users import PASSWORD
+
+    hashes = [h for h in get_user_model().objects.values_list("password", flat=True) if h]
+    return [
+        OWNER_KEY,
+        TEAM_KEY,
+        world.token,
+        PASSWORD,
+        settings.SECRET_KEY,
+        settings.ENCRYPTION_KEY,
+        *hashes,
+        *(h.rsplit("$", 1)[-1] for h in hashes),
+    ]
+
+
 def _admin_factories(world: World) -> dict:
     """How to make one row of each admin-registered model that may have none yet."""
     from django_q.models import OrmQ, Schedule, Task
@@ -131,7 +154,9 @@ def _admin_factories(world: World) -> dict:
     return {
         Group: lambda: Group.objects.create(name="Artists"),
         Tag: lambda: Tag.objects.get_or_create(name="fox")[0],
-        Schedule: lambda: Schedule.objects.create(func="generation.recovery.sweep", name="matrix"),
+        Schedule: lambda: Schedule.objects.create(
+            func="generation.tasks.recover_generations", name="matrix"
+        ),
         OrmQ: lambda: OrmQ.objects.create(key="default", payload="x", lock=None),
         Preferences: lambda: Preferences.for_user(owner),
         TeamKey: lambda: settings_services.save_team_key("openai", TEAM_KEY, owner),

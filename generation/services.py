@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django_q.tasks import async_task
@@ -17,7 +16,7 @@ from gallery.services import remix_initial
 from generation.finish_hooks import generation_finished
 from generation.models import Generation, Status
 from generation.prompts import services as prompt_tools
-from generation.usage.budgets import check_submission
+from generation.usage.gate import admit_spending
 from generation.validation import build_request
 from imagegen.core.exceptions import Conflict
 from imagegen.providers import DEFAULT_PROVIDER, get_provider
@@ -117,10 +116,9 @@ def create_generation(user, data: dict[str, Any]) -> Generation:
     fields = asdict(request)
     fields.update(prompt_tools.recorded_fields(data))  # style preset and the typed prompt
     with transaction.atomic():
-        # Budgets: lock the owner's row (PostgreSQL; SQLite's IMMEDIATE transaction
-        # serialises writers) so parallel submissions are checked one at a time.
-        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values("pk"))
-        check_submission(user, estimate.usd, request.num_images)
+        # The spending gate (budgets and the daily image limit), with the owner's row locked
+        # until this transaction, which records the generation, commits.
+        admit_spending(user, estimate.usd, num_images=request.num_images)
         generation = Generation.objects.create(
             owner=user,
             project=project,

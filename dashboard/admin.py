@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from generation.usage.models import TeamBudget, UserBudget
+from generation.usage.models import SpendEntry, TeamBudget, UserBudget
 
 
 @admin.register(UserBudget)
@@ -19,4 +19,22 @@ class TeamBudgetAdmin(admin.ModelAdmin):
         return not TeamBudget.objects.exists()
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SpendEntry)
+class SpendEntryAdmin(admin.ModelAdmin):
+    """Paid calls that are not generations (prompt enhancement), as the budgets count them;
+    written only by the spending gate."""
+
+    list_display = ["created_at", "owner", "kind", "provider", "model", "cost_usd", "settled"]
+    list_filter = ["kind", "provider", "settled"]
+    list_select_related = ["owner"]
+    search_fields = ["owner__username", "model"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

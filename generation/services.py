@@ -8,7 +8,6 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django_q.tasks import async_task
@@ -17,7 +16,8 @@ from gallery.services import remix_initial
 from generation.finish_hooks import generation_finished
 from generation.models import Generation, Status, StylePreset
 from generation.prompts import services as prompt_tools
-from generation.usage.budgets import check_queued, check_submission
+from generation.usage.budgets import check_queued
+from generation.usage.gate import admit_spending, lock_user
 from generation.validation import build_request
 from imagegen.core.exceptions import Conflict
 from imagegen.providers import DEFAULT_PROVIDER, get_provider
@@ -99,12 +99,6 @@ def preview_submission(user, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _lock_owner(user) -> None:
-    """Budgets and quotas: lock the owner's row (PostgreSQL; SQLite's IMMEDIATE transaction
-    serialises writers) so parallel submissions are checked one at a time."""
-    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values("pk"))
-
-
 def create_generation(user, data: dict[str, Any]) -> Generation:
     """Validate, store a queued generation and enqueue it once the transaction commits.
     The prompt is sent as given: user submissions go through create_generations."""
@@ -127,9 +121,11 @@ def create_generation(user, data: dict[str, Any]) -> Generation:
     fields = asdict(request)
     fields.update(prompt_tools.recorded_fields(data))  # style preset and the typed prompt
     with transaction.atomic():
-        _lock_owner(user)
+        # The spending gate (budgets and the daily image limit) locks the owner's row until
+        # this transaction, which records the generation, commits; the queue cap counts
+        # under the same lock.
+        admit_spending(user, estimate.usd, num_images=request.num_images)
         check_queued(user, 1)
-        check_submission(user, estimate.usd, request.num_images)
         generation = Generation.objects.create(
             owner=user,
             project=project,
@@ -150,7 +146,7 @@ def create_generations(user, data: dict[str, Any]) -> list[Generation]:
     with transaction.atomic():
         # The whole submission against the queue cap at once (each create_generation checks
         # again, under the same lock, for callers that queue one).
-        _lock_owner(user)
+        lock_user(user)
         check_queued(user, len(items))
         return [create_generation(user, item) for item in items]
 

@@ -6,6 +6,7 @@ with an ``ImproperlyConfigured`` error naming the variable (see ``imagegen/core/
 
 import os
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -18,6 +19,7 @@ from imagegen.core.config import (
     env_float,
     env_int,
     env_list,
+    env_rate,
     env_str,
 )
 
@@ -358,6 +360,17 @@ TEAM_MONTHLY_BUDGET_USD = env_decimal("TEAM_MONTHLY_BUDGET_USD", None, minimum=0
 PROMPT_ENHANCE_MODEL_OPENROUTER = env_str("PROMPT_ENHANCE_MODEL_OPENROUTER", "openai/gpt-4o-mini")
 PROMPT_ENHANCE_MODEL_OPENAI = env_str("PROMPT_ENHANCE_MODEL_OPENAI", "gpt-4o-mini")
 PROMPT_ENHANCE_TIMEOUT = env_int("PROMPT_ENHANCE_TIMEOUT", 30, minimum=1, maximum=300)
+# Enhancement spends like a generation (the team's or the server's key may pay): it passes the
+# same budget gate (generation.usage.gate) and its cost counts against the monthly budgets.
+# Models a request may name besides the two above (comma-separated; empty: only those two).
+PROMPT_ENHANCE_ALLOWED_MODELS = env_list("PROMPT_ENHANCE_ALLOWED_MODELS", [])
+# Enhancements per user ("N/second|minute|hour|day"; "off": no limit), a DRF throttle.
+PROMPT_ENHANCE_RATE = env_rate("PROMPT_ENHANCE_RATE", "30/hour")
+# What one call of a model with no known price is counted at, in USD (OPENAI_CHAT_PRICES
+# prices the others from their token limits), until the provider reports its cost.
+PROMPT_ENHANCE_UNPRICED_COST_USD = env_decimal(
+    "PROMPT_ENHANCE_UNPRICED_COST_USD", Decimal("0.05"), minimum=0
+)
 # Most generations one {a|b} variation prompt may fan out to.
 PROMPT_VARIATIONS_MAX = env_int("PROMPT_VARIATIONS_MAX", 16, minimum=1, maximum=256)
 # Most generations one user may have queued or running at once (0: no cap); a submission

@@ -29,3 +29,7 @@ WHITENOISE_AUTOREFRESH = True
 # Threaded tests (cancel while running) need a real file, not a shared-cache memory database.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "database" / "test_suite.db")}  # noqa: F405
+
+# Throttle counts live in the (per-process) cache and user ids repeat from test to test, so a
+# per-user rate would carry over between tests; the tests of the rate limit set their own.
+PROMPT_ENHANCE_RATE = None

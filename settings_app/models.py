@@ -106,8 +106,8 @@ class Preferences(models.Model):
         max_length=64,
         blank=True,
         validators=[validate_time_zone],
-        help_text="Days on the dashboard and for your daily limits, and times on pages; "
-        "empty: the team's time zone (TIME_ZONE).",
+        help_text="Days on the dashboard and times on pages (your limits always count the "
+        "team's days and months); empty: the team's time zone (TIME_ZONE).",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -157,7 +157,9 @@ class Preferences(models.Model):
 
 
 def time_zone_for(user) -> zoneinfo.ZoneInfo:
-    """The zone this user's days are counted in: their choice, else the team's TIME_ZONE."""
+    """The zone this user's days are shown in (the dashboard, times on pages): their choice,
+    else the team's TIME_ZONE. Never for quotas, which count the team's days and months
+    (generation.usage.budgets): a zone the user chooses must not move a limit."""
     chosen = ""
     if user is not None and user.is_authenticated:
         # Cached on the user: the context processor reads the same row.

@@ -5,7 +5,13 @@ table, which the providers package defines (``imagegen.providers.models``)."""
 
 from generation.models.generation import FINISHED_STATUSES, Generation, GenerationQuerySet, Status
 from generation.prompts.models import HiddenPrompt, StylePreset
-from generation.usage.models import DailyUsage, RolledUpGeneration, TeamBudget, UserBudget
+from generation.usage.models import (
+    DailyUsage,
+    RolledUpGeneration,
+    SpendEntry,
+    TeamBudget,
+    UserBudget,
+)
 from imagegen.providers.models import CatalogModel, PriceUnit
 
 __all__ = [
@@ -17,6 +23,7 @@ __all__ = [
     "HiddenPrompt",
     "PriceUnit",
     "RolledUpGeneration",
+    "SpendEntry",
     "Status",
     "StylePreset",
     "TeamBudget",

@@ -14,6 +14,7 @@ from generation.models import StylePreset
 from generation.prompts import history as prompt_history
 from generation.prompts import services as prompt_tools
 from generation.prompts.enhance import enhance_prompt
+from generation.usage.gate import PromptEnhanceThrottle
 from imagegen.core import limits
 from imagegen.core.exceptions import NotFound
 
@@ -150,11 +151,16 @@ class EnhanceResponseSerializer(serializers.Serializer):
 
 
 class EnhanceView(APIView):
+    # Per-user rate limit (PROMPT_ENHANCE_RATE); budgets are checked by enhance_prompt.
+    throttle_classes = [PromptEnhanceThrottle]
+
     @extend_schema(request=EnhanceRequestSerializer, responses={200: EnhanceResponseSerializer})
     def post(self, request):
         """A more detailed prompt with the same subject, from a chat model paid with your
-        OpenRouter or OpenAI key. 400: fix something (key, credit, model); 502: the provider
-        failed. Errors are ``{detail}`` or field errors, in words."""
+        OpenRouter or OpenAI key (or the team's). ``model`` must be one of the allowed models.
+        Its cost counts against your and the team's monthly budgets. 400: fix something
+        (key, credit, a model not allowed, a budget it would exceed); 429: too many requests;
+        502: the provider failed. Errors are ``{detail}`` or field errors, in words."""
         form = EnhanceRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data

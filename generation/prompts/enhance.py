@@ -10,15 +10,23 @@ The key never appears in a message, a log line or a response.
 Cost: OpenRouter reports it (``usage.cost``, USD). For OpenAI it is computed from the token
 counts and ``OPENAI_CHAT_PRICES`` (USD per million tokens, list prices of late 2025); a model
 not in the table has an unknown cost (``None``).
+
+Spending: enhancement may be paid by the team's or the server's key, so it passes the same
+gate as a generation (``generation.usage.gate``): only the models of ``allowed_models()``,
+the most the call can cost (``estimate_cost``) checked against the user's and the team's
+monthly budgets and reserved before the call, and the reported cost (or the estimate, when
+none is reported) recorded after it, so it counts against those budgets. The API view adds
+the per-user rate limit (``PromptEnhanceThrottle``).
 """
 
 import logging
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_UP, Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from generation.usage.gate import release_spend, reserve_spend, settle_spend
 from imagegen.core import limits
 from imagegen.core.exceptions import BadRequest, ServiceError, UpstreamError
 from imagegen.core.lazy_import import lazy_module
@@ -44,6 +52,11 @@ OPENAI_CHAT_PRICES: dict[str, tuple[Decimal, Decimal]] = {
     "gpt-5-mini": (Decimal("0.25"), Decimal("2.00")),
 }
 MAX_ENHANCED_LENGTH = 4000
+# The longest answer asked for, in tokens: the bound of the output side of a call's cost.
+MAX_COMPLETION_TOKENS = 300
+# Tokens a chat request adds around each message and the whole conversation (generous).
+MESSAGE_OVERHEAD_TOKENS = 8
+SPEND_KIND = "prompt_enhance"
 
 SYSTEM_INSTRUCTION = (
     "You improve prompts for text-to-image models. Rewrite the user's prompt into one richer "
@@ -79,6 +92,58 @@ def _default_model(provider: str) -> str:
     if provider == "openrouter":
         return settings.PROMPT_ENHANCE_MODEL_OPENROUTER
     return settings.PROMPT_ENHANCE_MODEL_OPENAI
+
+
+def allowed_models() -> list[str]:
+    """The models a request may name: the two defaults and PROMPT_ENHANCE_ALLOWED_MODELS."""
+    models = [settings.PROMPT_ENHANCE_MODEL_OPENROUTER, settings.PROMPT_ENHANCE_MODEL_OPENAI]
+    models += settings.PROMPT_ENHANCE_ALLOWED_MODELS
+    return list(dict.fromkeys(model for model in models if model))
+
+
+def check_model(model: str | None) -> None:
+    """EnhanceRefused (400, on ``model``) for a model that is not allowed, naming those that
+    are: a caller may not pick any model on the team's bill."""
+    if model and model not in allowed_models():
+        raise EnhanceRefused(
+            f"The model {model!r} is not allowed for prompt enhancement; use one of: "
+            f"{', '.join(allowed_models())}.",
+            field="model",
+        )
+
+
+def _prices(provider: str, model: str) -> tuple[Decimal, Decimal] | None:
+    """Input and output prices per 1M tokens, when known: OpenAI's models, directly or as
+    OpenRouter's ``openai/…``."""
+    if provider == "openrouter":
+        if not model.startswith("openai/"):
+            return None
+        model = model.removeprefix("openai/")
+    return OPENAI_CHAT_PRICES.get(model)
+
+
+def estimate_cost(provider: str, model: str, messages: list[dict]) -> Decimal:
+    """The most one call can cost, in USD: every byte of the messages counted as a token (a
+    token is never shorter than a byte) plus overheads, and the longest answer asked for, at
+    the model's prices; PROMPT_ENHANCE_UNPRICED_COST_USD for a model without a known price."""
+    prices = _prices(provider, model)
+    if prices is None:
+        return settings.PROMPT_ENHANCE_UNPRICED_COST_USD
+    tokens_in = sum(
+        len(message["content"].encode()) + MESSAGE_OVERHEAD_TOKENS for message in messages
+    )
+    most = (tokens_in * prices[0] + MAX_COMPLETION_TOKENS * prices[1]) / Decimal(1_000_000)
+    return most.quantize(Decimal("0.000001"), rounding=ROUND_UP)
+
+
+def _costs_nothing(exc: Exception) -> bool:
+    """A call the provider refused with an error status, or that never reached it (not a
+    timeout: the provider may have run it), is not charged."""
+    if isinstance(exc, openai.APIStatusError):
+        return True
+    return isinstance(exc, openai.APIConnectionError) and not isinstance(
+        exc, openai.APITimeoutError
+    )
 
 
 def choose_provider(user, provider: str | None) -> tuple[str, str]:
@@ -184,13 +249,29 @@ def enhance_prompt(
     user, prompt: str, *, style=None, provider: str | None = None, model: str | None = None
 ) -> Enhanced:
     """Ask a chat model for a more detailed prompt with the same subject, with the user's key
-    for OpenRouter or OpenAI. Raises EnhanceError with a message in words."""
+    for OpenRouter or OpenAI (or the team's or the server's), through the spending gate.
+    Raises EnhanceRefused (a model not allowed, a key missing), the budget refusals of
+    ``generation.usage.gate`` and EnhanceError, each with a message in words."""
     too_long = limits.too_long(prompt or "", limits.MAX_ENHANCE_PROMPT)
     if too_long:
         raise ValidationError({"prompt": [too_long]})
+    check_model(model)
     provider, api_key = choose_provider(user, provider)
     label = PROVIDERS[provider]
     model = model or _default_model(provider)
+    messages = [
+        {"role": "system", "content": _instruction(style)},
+        {"role": "user", "content": prompt},
+    ]
+    # The spending gate: refused (400/429) before any call when a budget cannot take the
+    # most this call can cost; otherwise that estimate counts as running until it answers.
+    spend = reserve_spend(
+        user,
+        kind=SPEND_KIND,
+        provider=provider,
+        model=model,
+        estimate_usd=estimate_cost(provider, model, messages),
+    )
     client = openai.OpenAI(
         base_url=_base_url(provider),
         api_key=api_key,
@@ -200,19 +281,25 @@ def enhance_prompt(
     try:
         completion = client.chat.completions.create(
             model=model,
-            messages=[
-                {"role": "system", "content": _instruction(style)},
-                {"role": "user", "content": prompt},
-            ],
-            max_tokens=300,
+            messages=messages,
+            max_tokens=MAX_COMPLETION_TOKENS,
             temperature=0.7,
         )
     except (openai.OpenAIError, ValueError) as exc:  # ValueError: a body that is not JSON
+        if _costs_nothing(exc):
+            release_spend(spend)
+        else:
+            settle_spend(spend, None)
         error = _explain(exc, label, api_key)
         logger.warning("prompt enhancement via %s (%s) failed: %s", provider, model, error.detail)
         raise error from None
+    except BaseException:
+        settle_spend(spend, None)
+        raise
     finally:
         client.close()
+    cost = _cost(provider, model, completion.usage)
+    settle_spend(spend, cost)
 
     # OpenRouter may answer 200 with {"error": {...}} and no choices.
     extra = completion.model_extra or {}
@@ -226,7 +313,6 @@ def enhance_prompt(
     enhanced = _clean(content or "")
     if not enhanced:
         raise EnhanceError(f"{label} answered without a prompt; try again.")
-    cost = _cost(provider, model, completion.usage)
     logger.info("prompt enhanced via %s (%s), cost %s", provider, model, cost)
     return Enhanced(
         prompt=enhanced[:MAX_ENHANCED_LENGTH],

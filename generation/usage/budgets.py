@@ -1,9 +1,13 @@
-"""Budgets and quotas: what a user (and the team) has used, and the check at submission.
+"""Budgets and quotas: what a user (and the team) has used, and the limits checked by the
+spending gate (``generation.usage.gate``).
 
 Used = spend recorded in the rollup for this calendar month (succeeded generations) plus the
-estimates of generations still queued or running, read from the live Generation rows. A
-user's month and day are those of their own time zone (Preferences.time_zone); the team's
-month is that of TIME_ZONE.
+spend of other paid calls (SpendEntry: prompt enhancement), plus the estimates of what is
+still running: generations queued or running, read from the live Generation rows, and
+unsettled SpendEntry reservations. Every quota counts the team's days and months
+(TIME_ZONE), never a zone the user chooses: changing one's own time zone (a preference,
+for display) must not start a new day or month for the limits. The dashboard's own figures
+(``dashboard.services``) stay in the viewer's zone.
 """
 
 from dataclasses import dataclass
@@ -12,15 +16,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from generation.models import Generation, Status
 from generation.usage import windows
-from generation.usage.models import MICROS, TeamBudget, UserBudget
-from generation.usage.rollup import team_zone
+from generation.usage.models import MICROS, SpendEntry, TeamBudget, UserBudget
+from generation.usage.rollup import day_start, team_zone
 from imagegen.core.exceptions import QuotaExceeded
-from settings_app.models import time_zone_for
 
 WARNING_RATIO = Decimal("0.8")
 LIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
@@ -127,13 +130,32 @@ def month_spend(zone: tzinfo, filters: dict) -> tuple[date, dict[str, int]]:
     return first, sums.get((0,), {})
 
 
-def _spend_this_month(zone: tzinfo, **filters) -> Decimal:
-    """Spend of succeeded generations in the current calendar month of ``zone``."""
-    _, found = month_spend(zone, filters)
-    return (
+def _other_spend(**filters) -> tuple[Decimal, Decimal]:
+    """Spend of paid calls that are not generations (SpendEntry) in the team's current
+    month: (settled, still running)."""
+    zone = team_zone()
+    first, following = month_bounds(timezone.localdate(timezone=zone))
+    rows = SpendEntry.objects.filter(
+        created_at__gte=day_start(first, zone), created_at__lt=day_start(following, zone), **filters
+    )
+    sums = rows.aggregate(
+        done=Sum("cost_usd", filter=Q(settled=True)),
+        running=Sum("cost_usd", filter=Q(settled=False)),
+    )
+    return sums["done"] or Decimal(0), sums["running"] or Decimal(0)
+
+
+def _month_use(limit: Decimal | None, live_cost: Decimal | None, **filters) -> SpendUse:
+    """A monthly limit against the team month's spend of the generations and other paid
+    calls matching ``filters`` (owner_id, or nothing for the team)."""
+    _, found = month_spend(team_zone(), filters)
+    generations = (
         Decimal(found.get("spend_reported_micros", 0) + found.get("spend_estimated_micros", 0))
         / MICROS
     )
+    other_owner = {"owner_id": filters["owner_id"]} if "owner_id" in filters else {}
+    settled, running = _other_spend(**other_owner)
+    return SpendUse(limit, generations + settled, (live_cost or Decimal(0)) + running)
 
 
 def _live(**filters) -> dict:
@@ -143,10 +165,11 @@ def _live(**filters) -> dict:
 
 
 def user_usage(user) -> tuple[SpendUse, ImageUse]:
-    """The user's monthly spend and today's images against their limits."""
+    """The user's monthly spend and today's images against their limits, in the team's
+    month and day (TIME_ZONE), whatever zone the user has chosen."""
     budget = UserBudget.for_user(user)
     live = _live(owner=user)
-    zone = time_zone_for(user)
+    zone = team_zone()
     today = timezone.localdate(timezone=zone)
     made = (
         windows.collect(
@@ -155,11 +178,7 @@ def user_usage(user) -> tuple[SpendUse, ImageUse]:
         .get((0,), {})
         .get("images", 0)
     )
-    spend = SpendUse(
-        budget.monthly_limit(),
-        _spend_this_month(zone, owner_id=user.pk),
-        live["cost"] or Decimal(0),
-    )
+    spend = _month_use(budget.monthly_limit(), live["cost"], owner_id=user.pk)
     return spend, ImageUse(budget.daily_limit(), made, live["images"] or 0)
 
 
@@ -170,7 +189,7 @@ def team_usage(team: TeamBudget | None = None) -> SpendUse | None:
     limit = team.monthly_limit()
     if limit is None:
         return None
-    return SpendUse(limit, _spend_this_month(team_zone()), _live()["cost"] or Decimal(0))
+    return _month_use(limit, _live()["cost"])
 
 
 def budget_status(user, estimate_usd: Decimal | None = None, num_images: int = 0) -> dict:
@@ -189,7 +208,13 @@ def budget_status(user, estimate_usd: Decimal | None = None, num_images: int = 0
         if ratio is not None and ratio >= WARNING_RATIO:
             verb = "would exceed" if ratio > 1 else "reaches"
             warnings.append(f"This request {verb} {round(float(ratio) * 100)}% of {label}.")
+    zone = team_zone()
+    today = timezone.localdate(timezone=zone)
     return {
+        # The limits' day and month: the team's, as check_limits counts them.
+        "time_zone": str(zone),
+        "day": today.isoformat(),
+        "month": today.isoformat()[:7],
         "monthly": spend.as_dict(),
         "daily_images": images.as_dict(),
         "team_monthly": team.as_dict() if team is not None else None,
@@ -221,13 +246,14 @@ def check_queued(user, adding: int) -> None:
         )
 
 
-def check_submission(user, estimate_usd: Decimal | None, num_images: int) -> None:
-    """Refuse a submission that would pass a limit: QuotaExceeded (429) for the daily image
-    limit, ValidationError (400) for a monthly budget. Call it inside the submission's
-    transaction after locking the user's row; it locks the team budget row itself."""
+def check_limits(user, estimate_usd: Decimal | None, num_images: int = 0) -> None:
+    """Refuse spending that would pass a limit: QuotaExceeded (429) for the daily image
+    limit (only when ``num_images`` asks for images), ValidationError (400) for a monthly
+    budget. Not called directly: ``generation.usage.gate.admit_spending`` locks the user's
+    row and calls it; it locks the team budget row itself."""
     estimate = estimate_usd or Decimal(0)
     spend, images = user_usage(user)
-    if images.limit is not None and images.used + num_images > images.limit:
+    if num_images and images.limit is not None and images.used + num_images > images.limit:
         raise QuotaExceeded(
             {
                 "num_images": [

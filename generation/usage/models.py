@@ -1,5 +1,5 @@
-"""The usage ledger: a daily rollup of finished generations, and the budgets checked at
-submission.
+"""The usage ledger: a daily rollup of finished generations, the spend of paid calls that are
+not generations (SpendEntry: prompt enhancement), and the budgets checked at submission.
 
 The tables belong to the ``dashboard`` app (app label, table names, migrations, admin pages
 and permissions as before); the classes live with the submission because the budget and
@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 # Upper bounds (ms) of the provider-latency histogram buckets; the last bucket is open.
 LATENCY_BUCKETS_MS = (
@@ -112,6 +113,36 @@ class RolledUpGeneration(models.Model):
 
     def __str__(self):
         return f"Rolled up {self.generation_id}"
+
+
+class SpendEntry(models.Model):
+    """One paid call that is not a generation (a prompt enhancement; later the gateway or a
+    comparison), counted against the monthly budgets with the generations' spend.
+
+    ``generation.usage.gate.reserve_spend`` writes it with the call's estimate before the call
+    (``settled`` False: it counts as running), and ``settle_spend`` replaces the estimate with
+    the cost the call reported once it answers (``cost_is_estimate`` stays True when the
+    provider did not say)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32, help_text="What was paid for: prompt_enhance.")
+    provider = models.CharField(max_length=32)
+    model = models.CharField(max_length=200)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6)
+    cost_is_estimate = models.BooleanField(default=True)
+    settled = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        app_label = "dashboard"
+        verbose_name_plural = "spend entries"
+        indexes = [
+            models.Index(fields=["owner", "created_at"], name="spendentry_owner_created"),
+            models.Index(fields=["created_at"], name="spendentry_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.owner_id} {self.provider}/{self.model} ${self.cost_usd}"
 
 
 class UserBudget(models.Model):

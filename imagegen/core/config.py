@@ -87,6 +87,27 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+_RATE_PERIODS = ("second", "minute", "hour", "day")
+_OFF = {"off", "none"}
+
+
+def env_rate(name: str, default: str | None) -> str | None:
+    """A request rate as DRF's throttles read it, ``N/second|minute|hour|day`` (a positive
+    whole N); ``off`` means no limit (None)."""
+    value = _raw(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in _OFF:
+        return None
+    count, _, period = value.partition("/")
+    if not count.strip().isdigit() or int(count) < 1 or period.strip() not in _RATE_PERIODS:
+        raise ImproperlyConfigured(
+            f"{name}: expected a rate such as 30/hour (per {', '.join(_RATE_PERIODS)}) "
+            f"or off, got {value!r}"
+        )
+    return f"{int(count)}/{period.strip()}"
+
+
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = (_raw(name) or default).lower()
     if value not in choices:

@@ -332,36 +332,43 @@ def test_the_rollup_answers_alone_when_the_zones_agree(settings):
     assert all(end - begin <= timedelta(hours=24) for begin, end in rest)
 
 
-def test_the_daily_image_limit_counts_the_users_today(owner):
+def test_the_daily_image_limit_counts_the_teams_today(owner):
+    """The limit's day is the team's (UTC here), whatever zone the user chose: a quota the
+    user could move by changing a preference would be no quota (it used to follow the
+    user's zone)."""
     UserBudget.objects.create(user=owner, daily_image_limit=10)
     zone = ZoneInfo("Pacific/Kiritimati")  # +14: its today starts when UTC's is 10 h old
     midnight = datetime.combine(timezone.localdate(timezone=zone), datetime.min.time(), tzinfo=zone)
     made = [(midnight - timedelta(microseconds=1), 3), (midnight, 2)]
     for moment, images in made:
         finished(owner, moment, images=images)
-    set_zone(owner, "Pacific/Kiritimati")
-    assert budgets.budget_status(owner)["daily_images"]["made"] == 2  # 3 were yesterday
-    set_zone(owner, "")
     today = timezone.localdate(timezone=ZoneInfo("UTC"))
-    assert budgets.budget_status(owner)["daily_images"]["made"] == sum(
+    in_utc_today = sum(
         images for moment, images in made if moment.astimezone(ZoneInfo("UTC")).date() == today
     )
+    set_zone(owner, "Pacific/Kiritimati")
+    assert budgets.budget_status(owner)["daily_images"]["made"] == in_utc_today
+    set_zone(owner, "")
+    assert budgets.budget_status(owner)["daily_images"]["made"] == in_utc_today
 
 
-def test_the_monthly_budget_counts_the_users_month(owner, owner_api):
+def test_the_monthly_budget_counts_the_teams_month_and_stats_the_users(
+    owner, owner_api, monkeypatch
+):
+    """The budget's month is the team's (it used to be the user's); the dashboard's
+    "this month" figure stays in the user's own zone."""
     UserBudget.objects.create(user=owner, monthly_budget_usd=Decimal("1.00"))
-    zone = ZoneInfo("Asia/Tokyo")
-    set_zone(owner, "Asia/Tokyo")
-    month_start = datetime.combine(
-        timezone.localdate(timezone=zone).replace(day=1), datetime.min.time(), tzinfo=zone
-    )
-    finished(owner, month_start - timedelta(seconds=1), cost="0.70", estimate=False)
-    finished(owner, month_start, cost="0.40", estimate=False)
+    monkeypatch.setattr(timezone, "now", lambda: at("2025-03-10 12:00"))
+    set_zone(owner, "Asia/Tokyo")  # Tokyo's March starts at 15:00 UTC on 28 February
+    finished(owner, "2025-02-28 14:59", cost="0.70", estimate=False)
+    finished(owner, "2025-02-28 15:00", cost="0.40", estimate=False)
+    finished(owner, "2025-03-01 10:00", cost="0.20", estimate=False)
     status = owner_api.get("/api/dashboard/budget").json()
-    assert status["monthly"]["spent_usd"] == "0.400000"
+    assert status["monthly"]["spent_usd"] == "0.200000"
+    assert (status["time_zone"], status["month"]) == ("UTC", "2025-03")
     stats = owner_api.get("/api/dashboard/stats").json()
-    assert stats["spend"]["this_month"]["total_usd"] == "0.400000"
-    assert stats["spend"]["month"] == month_start.date().isoformat()[:7]
+    assert stats["spend"]["this_month"]["total_usd"] == "0.600000"
+    assert stats["spend"]["month"] == "2025-03"
 
 
 def test_the_default_range_ends_on_the_users_today(owner, owner_api):
@@ -430,3 +437,65 @@ def test_range_sums_are_aggregated_by_the_database(owner, owner_api):
     ]
     assert rollup_reads
     assert not any('"dashboard_dailyusage"."id"' in sql for sql in rollup_reads)
+
+
+# --- Quotas are counted in the team's days, whatever zone the user chooses -------------------
+
+
+def freeze(monkeypatch, moment: str) -> None:
+    frozen = at(moment)
+    monkeypatch.setattr(timezone, "now", lambda: frozen)
+
+
+def signed_in(user):
+    """An API client with a session: every request loads the user (and their preferences)
+    afresh, as a browser's requests do."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+def submit_priced(api, num_images=1):
+    return api.post(
+        "/api/generate",
+        {"prompt": "a fox", "provider": "priced", "num_images": num_images},
+        format="json",
+    )
+
+
+@pytest.mark.usefixtures("priced")
+def test_changing_ones_zone_does_not_reset_the_daily_image_limit(owner, monkeypatch):
+    """At 12:00 UTC it is already tomorrow in Kiritimati (+14): a user at their limit who
+    moves there is still at it, because the limit counts the team's day."""
+    owner_api = signed_in(owner)
+    UserBudget.objects.create(user=owner, daily_image_limit=3)
+    freeze(monkeypatch, "2025-03-10 12:00")
+    finished(owner, "2025-03-10 09:00", images=3)
+    assert submit_priced(owner_api).status_code == 429
+    answer = owner_api.patch("/api/settings", {"time_zone": "Pacific/Kiritimati"}, format="json")
+    assert answer.status_code == 200
+    response = submit_priced(owner_api)
+    assert response.status_code == 429
+    assert "3 are made or running today" in response.json()["num_images"][0]
+    assert owner_api.get("/api/dashboard/budget").json()["daily_images"]["used"] == 3
+
+
+@pytest.mark.usefixtures("priced")
+def test_changing_ones_zone_does_not_reset_the_monthly_budget(owner, monkeypatch):
+    """At 20:00 UTC on 31 March it is already April in Tokyo: the budget still counts the
+    team's March."""
+    owner_api = signed_in(owner)
+    UserBudget.objects.create(user=owner, monthly_budget_usd=Decimal("1.00"))
+    freeze(monkeypatch, "2025-03-31 20:00")
+    finished(owner, "2025-03-15 10:00", cost="0.90", estimate=False)
+    assert submit_priced(owner_api).status_code == 400
+    answer = owner_api.patch("/api/settings", {"time_zone": "Asia/Tokyo"}, format="json")
+    assert answer.status_code == 200
+    response = submit_priced(owner_api)
+    assert response.status_code == 400
+    assert "$0.90 is spent or running" in response.json()["budget"][0]
+    status = owner_api.get("/api/dashboard/budget").json()
+    assert status["monthly"]["spent_usd"] == "0.900000"
+    assert status["time_zone"] == "UTC"

@@ -6,9 +6,12 @@ import socket
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 
 from generation.models import StylePreset
 from generation.prompts.enhance import OPENAI_CHAT_PRICES
+from generation.usage import budgets
+from generation.usage.models import TeamBudget, UserBudget
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.openrouter_server import FakeOpenRouter
 
@@ -29,6 +32,14 @@ def openrouter_server():
 def openai_server():
     with FakeOpenAI(api_keys={OPENAI_KEY}) as fake:
         yield fake
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_counts():
+    """The per-user enhancement rate limit counts in the cache; keep each test's apart."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -84,6 +95,7 @@ def test_the_style_is_described_to_the_model(owner_api, openrouter):
 
 
 def test_a_chosen_model_and_the_model_setting_are_used(owner_api, openrouter, settings):
+    settings.PROMPT_ENHANCE_ALLOWED_MODELS = ["google/gemini-2.5-flash"]
     assert (
         enhance(owner_api, 200, model="google/gemini-2.5-flash")["model"]
         == "google/gemini-2.5-flash"
@@ -110,7 +122,8 @@ def test_openai_cost_comes_from_tokens_and_the_price_table(owner_api, openai_fak
     assert Decimal(body["cost_usd"]) == expected.quantize(Decimal("0.000001"))
 
 
-def test_openai_model_without_a_price_has_unknown_cost(owner_api, openai_fake):
+def test_openai_model_without_a_price_has_unknown_cost(owner_api, openai_fake, settings):
+    settings.PROMPT_ENHANCE_ALLOWED_MODELS = ["gpt-9-turbo"]
     assert enhance(owner_api, 200, provider="openai", model="gpt-9-turbo")["cost_usd"] is None
 
 
@@ -185,7 +198,8 @@ def test_openai_failures_in_words(owner_api, openai_fake, scenario, status, word
     assert OPENAI_KEY not in text and "***good" not in text
 
 
-def test_unknown_model_is_400_with_the_providers_words(owner_api, openrouter):
+def test_unknown_model_is_400_with_the_providers_words(owner_api, openrouter, settings):
+    settings.PROMPT_ENHANCE_ALLOWED_MODELS = ["nope/not-a-model"]  # allowed, but not there
     body = enhance(owner_api, 400, model="nope/not-a-model")
     assert "nope/not-a-model is not a valid model ID" in body["detail"]
 
@@ -230,3 +244,78 @@ def test_another_users_style_is_refused(owner, outsider_api, openrouter):
 def test_anonymous_is_refused(api, openrouter):
     assert api.post(URL, {"prompt": "x"}, format="json").status_code in (401, 403)
     assert openrouter.requests == []
+
+
+# --- One gate for spending: allow-list, budgets, rate limit, recorded spend -------------------
+
+
+def test_a_model_outside_the_allow_list_is_refused_naming_the_allowed_ones(
+    owner_api, openrouter, settings
+):
+    settings.PROMPT_ENHANCE_ALLOWED_MODELS = ["google/gemini-2.5-flash"]
+    body = enhance(owner_api, 400, model="anthropic/claude-opus-4")
+    message = body["model"][0]
+    assert "anthropic/claude-opus-4" in message
+    assert "openai/gpt-4o-mini" in message and "google/gemini-2.5-flash" in message
+    assert openrouter.requests == []
+
+
+def test_a_zero_budget_refuses_enhancement_on_the_team_key(member_api, member, openrouter):
+    UserBudget.objects.create(user=member, monthly_budget_usd=Decimal("0"))
+    body = enhance(member_api, 400)
+    assert "would exceed your monthly budget of $0.00" in body["budget"][0]
+    assert openrouter.requests == []
+
+
+def test_an_exhausted_team_budget_refuses_enhancement(owner_api, openrouter, settings):
+    TeamBudget.objects.create(monthly_budget_usd=Decimal("0"))
+    body = enhance(owner_api, 400)
+    assert "would exceed the team's monthly budget" in body["budget"][0]
+    assert openrouter.requests == []
+
+
+def test_a_daily_image_limit_alone_does_not_refuse_enhancement(owner, owner_api, openrouter):
+    """Enhancement makes no image: only the spend limits apply to it."""
+    UserBudget.objects.create(user=owner, daily_image_limit=0)
+    enhance(owner_api, 200)
+
+
+def test_enhancement_spend_counts_against_the_monthly_budgets(owner, owner_api, openrouter):
+    TeamBudget.objects.create(monthly_budget_usd=Decimal("5"))
+    enhance(owner_api, 200)  # the fake reports $0.00001
+    status = owner_api.get("/api/dashboard/budget").json()
+    assert status["monthly"]["spent_usd"] == "0.000010"
+    assert status["team_monthly"]["spent_usd"] == "0.000010"
+
+
+def test_enhancement_is_refused_once_its_spend_exhausts_the_budget(
+    owner, owner_api, openai_fake, settings
+):
+    """A model with no known price is recorded at the conservative per-call figure, which
+    counts against the budget like any other spend."""
+    settings.PROMPT_ENHANCE_ALLOWED_MODELS = ["gpt-9-turbo"]
+    settings.PROMPT_ENHANCE_UNPRICED_COST_USD = Decimal("0.50")
+    UserBudget.objects.create(user=owner, monthly_budget_usd=Decimal("1.00"))
+    for _ in range(2):
+        enhance(owner_api, 200, provider="openai", model="gpt-9-turbo")
+    spend, _ = budgets.user_usage(owner)
+    assert spend.used == Decimal("1.00")
+    body = enhance(owner_api, 400, provider="openai", model="gpt-9-turbo")
+    assert "monthly budget of $1.00" in body["budget"][0]
+    assert len(openai_fake.requests) == 2
+
+
+def test_a_refused_call_costs_nothing(owner, owner_api, openrouter):
+    openrouter.set_scenario("unauthorized")
+    enhance(owner_api, 400)
+    spend, _ = budgets.user_usage(owner)
+    assert spend.used == 0
+
+
+def test_enhancement_is_rate_limited_per_user(owner_api, member_api, openrouter, settings):
+    settings.PROMPT_ENHANCE_RATE = "2/hour"
+    enhance(owner_api, 200)
+    enhance(owner_api, 200)
+    assert owner_api.post(URL, {"prompt": "a fox"}, format="json").status_code == 429
+    enhance(member_api, 200)  # another user's count is their own
+    assert len(openrouter.requests) == 3

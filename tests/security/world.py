@@ -120,7 +120,7 @@ def _admin_factories(world: World) -> dict:
     """How to make one row of each admin-registered model that may have none yet."""
     from django_q.models import OrmQ, Schedule, Task
 
-    from generation.usage.models import TeamBudget, UserBudget
+    from generation.usage.models import SpendEntry, TeamBudget, UserBudget
 
     owner = world.users["owner"]
 
@@ -163,6 +163,9 @@ def _admin_factories(world: World) -> dict:
         ApiKey: lambda: ApiKey.objects.first(),
         UserBudget: lambda: UserBudget.objects.create(user=owner),
         TeamBudget: lambda: TeamBudget.objects.get_or_create(pk=1)[0],
+        SpendEntry: lambda: SpendEntry.objects.create(
+            owner=owner, kind="prompt_enhance", provider="openai", model="m", cost_usd=1
+        ),
         "django_q.Success": lambda: task(True),
         "django_q.Failure": lambda: task(False),
         "axes.AccessAttempt": lambda: axes_row("AccessAttempt", failures_since_start=1),

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_q.models import Failure, OrmQ, Schedule, Success
 from knox.models import AuthToken
 
+from generation.usage.models import SpendEntry
 from tests.security.world import admin_secrets
 from tests.users import PASSWORD, make_user
 
@@ -45,6 +46,7 @@ REVIEWED = {
     "settings_app.NamedToken": "view token names and revoke them",
     "dashboard.UserBudget": "budgets",
     "dashboard.TeamBudget": "the team budget",
+    "dashboard.SpendEntry": "view paid calls that are not generations; only the gate writes them",
     "axes.AccessAttempt": "login failure records",
     "axes.AccessLog": "login records",
     "axes.AccessFailureLog": "login failure records",
@@ -61,8 +63,8 @@ STAFF_ACTIONS = {
     "cleanup_expired_attempts",  # axes: removes expired login-failure rows
 }
 # Admins whose rows name a function the worker runs, or a credential: never written by staff.
-NEVER_ADDED = {Schedule, AuthToken, OrmQ, Success, Failure}
-NEVER_CHANGED = {Schedule, AuthToken, OrmQ}
+NEVER_ADDED = {Schedule, AuthToken, OrmQ, Success, Failure, SpendEntry}
+NEVER_CHANGED = {Schedule, AuthToken, OrmQ, SpendEntry}
 
 
 def _permissions(model):

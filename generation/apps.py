@@ -10,9 +10,14 @@ class GenerationConfig(AppConfig):
         # Deferred (import time), as Django asks: receivers load once the models have.
         from generation import signals  # also connects the django-q2 signals
         from generation.prompts.styles import sync_builtin_styles
+        from settings_app.signals import user_deactivated
 
         post_migrate.connect(
             signals.sync_catalog_after_migrate, sender=self, dispatch_uid="generation.sync_catalog"
+        )
+        user_deactivated.connect(
+            signals.cancel_generations_of_deactivated_user,
+            dispatch_uid="generation.cancel_on_deactivation",
         )
         post_migrate.connect(
             sync_builtin_styles, sender=self, dispatch_uid="generation.sync_builtin_styles"

@@ -1,4 +1,5 @@
-"""Hooks into django-q2: recover stale generations when a worker process starts."""
+"""Hooks into django-q2 (recover stale generations when a worker process starts) and into
+settings_app (a deactivated user's generations are cancelled)."""
 
 import logging
 
@@ -7,7 +8,9 @@ from django.dispatch import receiver
 from django_q.conf import Conf
 from django_q.signals import post_spawn
 
+from generation.models import Generation, Status
 from generation.recovery import recover_stale_generations
+from generation.services import GenerationConflict, cancel_generation
 from imagegen.providers.catalog import sync_builtin_catalog
 
 logger = logging.getLogger(__name__)
@@ -37,3 +40,14 @@ def sync_catalog_after_migrate(sender, apps=None, **kwargs):
         except LookupError:  # migrating backwards past the catalog: no table to fill
             return
     sync_builtin_catalog()
+
+
+def cancel_generations_of_deactivated_user(sender, user, **kwargs):
+    """settings_app.signals.user_deactivated: cancel the user's queued generations and ask
+    their running ones to stop."""
+    pending = Generation.objects.filter(owner=user, status__in=(Status.QUEUED, Status.RUNNING))
+    for generation in pending:
+        try:
+            cancel_generation(generation)
+        except GenerationConflict:  # finished meanwhile
+            continue

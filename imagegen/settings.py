@@ -440,3 +440,7 @@ if FILE_SERVING == "x-accel" and STORAGE_BACKEND != "local":
     raise ImproperlyConfigured(
         "FILE_SERVING: x-accel needs STORAGE_BACKEND=local (on S3 use S3_SIGNED_REDIRECT)"
     )
+# Stored files are private to the app's account (every process runs under umask 077, see
+# imagegen/core/umask.py); nginx sending them itself (x-accel) reads them through the group.
+FILE_UPLOAD_PERMISSIONS = 0o640 if FILE_SERVING == "x-accel" else 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750 if FILE_SERVING == "x-accel" else 0o700

@@ -10,6 +10,8 @@ class GenerationConfig(AppConfig):
         # Deferred (import time), as Django asks: receivers load once the models have.
         from generation import signals  # also connects the django-q2 signals
         from generation.prompts.styles import sync_builtin_styles
+
+        # Deferred (import time): settings_app.signals loads models.
         from settings_app.signals import user_deactivated
 
         post_migrate.connect(

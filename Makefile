@@ -39,6 +39,7 @@ hooks: $(VENV)/.installed-dev
 run: $(VENV)/.installed .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v 0
+	@echo "Serving for this machine; beyond localhost put a reverse proxy in front (docs/deploy.md)."
 	$(PY) manage.py serve
 
 ## dev: Django's autoreloading server and the worker, with DEBUG on

@@ -6,6 +6,11 @@ import sys
 
 
 def main():
+    # Every file a command creates (the SQLite database and its WAL, backups, stored files)
+    # is private to this account; serve's supervisor and workers inherit the mask.
+    from imagegen.core.umask import set_private_umask
+
+    set_private_umask()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imagegen.settings")
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured

@@ -235,6 +235,7 @@ def create_backup(path) -> BackupReport:
                 report.missing_files = sorted(referenced - stored)
                 manifest["missing_files"] = report.missing_files
                 _add_bytes(tar, MANIFEST, json.dumps(manifest, indent=1).encode())
+            os.chmod(partial, 0o600)  # everyone's images and prompts: the owner's eyes only
             os.replace(partial, path)
         finally:
             partial.unlink(missing_ok=True)

@@ -11,8 +11,15 @@ class GenerationConfig(AppConfig):
         from generation import signals  # also connects the django-q2 signals
         from generation.prompts.styles import sync_builtin_styles
 
+        # Deferred (import time): settings_app.signals loads models.
+        from settings_app.signals import user_deactivated
+
         post_migrate.connect(
             signals.sync_catalog_after_migrate, sender=self, dispatch_uid="generation.sync_catalog"
+        )
+        user_deactivated.connect(
+            signals.cancel_generations_of_deactivated_user,
+            dispatch_uid="generation.cancel_on_deactivation",
         )
         post_migrate.connect(
             sync_builtin_styles, sender=self, dispatch_uid="generation.sync_builtin_styles"

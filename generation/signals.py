@@ -1,5 +1,6 @@
-"""Hooks into django-q2: recover stale generations when a worker process starts; refuse a
-schedule that would run anything but our own task functions."""
+"""Hooks into django-q2 (recover stale generations when a worker process starts; refuse a
+schedule that would run anything but our own task functions) and into settings_app (a
+deactivated user's generations are cancelled)."""
 
 import logging
 
@@ -10,7 +11,9 @@ from django_q.conf import Conf
 from django_q.models import Schedule
 from django_q.signals import post_spawn
 
+from generation.models import Generation, Status
 from generation.recovery import recover_stale_generations
+from generation.services import GenerationConflict, cancel_generation
 from generation.tasks import check_schedule
 from imagegen.providers.catalog import sync_builtin_catalog
 
@@ -48,3 +51,14 @@ def refuse_unknown_schedule(sender, instance, raw=False, **kwargs):
     """Every way a schedule is saved (the admin, code, ``loaddata``) runs only our own task
     functions: see generation.tasks.check_schedule."""
     check_schedule(instance.func, instance.hook, instance.kwargs)
+
+
+def cancel_generations_of_deactivated_user(sender, user, **kwargs):
+    """settings_app.signals.user_deactivated: cancel the user's queued generations and ask
+    their running ones to stop."""
+    pending = Generation.objects.filter(owner=user, status__in=(Status.QUEUED, Status.RUNNING))
+    for generation in pending:
+        try:
+            cancel_generation(generation)
+        except GenerationConflict:  # finished meanwhile
+            continue

@@ -420,8 +420,10 @@ CONTENT_SECURITY_POLICY = {
 MIDDLEWARE.append("csp.middleware.CSPMiddleware")
 
 # Login throttling (django-axes): after AXES_FAILURE_LIMIT failures for one username from one
-# address, that pair is locked out for AXES_COOLOFF_MINUTES. Covers the login page, the admin
-# and POST /api/auth/token; DRF's throttle on the token endpoint stays as well.
+# address, that pair is locked out for AXES_COOLOFF_MINUTES; after AXES_IP_FAILURE_LIMIT
+# failures from one address, whatever the usernames, the address is (imagegen/core/
+# login_throttle.py). Covers the login page, the admin, the browsable API's login and
+# POST /api/auth/token; DRF's throttle on the token endpoint stays as well.
 INSTALLED_APPS.append("axes")
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # must come last
 AUTHENTICATION_BACKENDS = [
@@ -431,7 +433,9 @@ AUTHENTICATION_BACKENDS = [
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_IP_FAILURE_LIMIT = env_int("AXES_IP_FAILURE_LIMIT", 20, minimum=1, maximum=100000)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_HANDLER = "imagegen.core.login_throttle.LoginThrottleHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "imagegen.core.client_ip.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
@@ -452,3 +456,7 @@ if FILE_SERVING == "x-accel" and STORAGE_BACKEND != "local":
     raise ImproperlyConfigured(
         "FILE_SERVING: x-accel needs STORAGE_BACKEND=local (on S3 use S3_SIGNED_REDIRECT)"
     )
+# Stored files are private to the app's account (every process runs under umask 077, see
+# imagegen/core/umask.py); nginx sending them itself (x-accel) reads them through the group.
+FILE_UPLOAD_PERMISSIONS = 0o640 if FILE_SERVING == "x-accel" else 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750 if FILE_SERVING == "x-accel" else 0o700

@@ -52,6 +52,9 @@ def _check_cover(project: Project, image_id):
     return image
 
 
+UNKNOWN_MEMBER = "Not every username listed is an active user here; check the spelling."
+
+
 def _check_members(owner, members) -> dict:
     """{user: role} from a list of {"username", "role"}; ValidationError naming the problem."""
     if len(members) > MAX_MEMBERS:
@@ -72,9 +75,10 @@ def _check_members(owner, members) -> dict:
         u.username: u
         for u in get_user_model().objects.filter(username__in=list(wanted), is_active=True)
     }
-    unknown = sorted(set(wanted) - set(users))
-    if unknown:
-        raise ValidationError({"members": [f"No such user: {', '.join(unknown)}."]})
+    if set(wanted) - set(users):
+        # One answer for a name nobody has and for an inactive account, naming no entry: the
+        # form must not tell which usernames exist on the team.
+        raise ValidationError({"members": [UNKNOWN_MEMBER]})
     if owner.username in wanted:
         raise ValidationError({"members": ["The owner is not listed as a member."]})
     return {users[name]: role for name, role in wanted.items()}

@@ -1,5 +1,6 @@
 """Business actions on settings: store and remove provider keys, test them, update
-preferences, issue and revoke named API tokens, rotate the encryption key.
+preferences, issue and revoke named API tokens, end a user's sessions and tokens when their
+credentials change, rotate the encryption key.
 
 Views, the API, the admin and commands call these. No function here logs, returns or raises
 with a key's plaintext in it.
@@ -9,7 +10,9 @@ import logging
 import time
 import unicodedata
 from dataclasses import dataclass
+from importlib import import_module
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import BinaryField, Value
@@ -266,6 +269,46 @@ def revoke_token(named: NamedToken) -> None:
     """Delete the token (it stops working at once) and its name."""
     named.token.delete()  # cascades to the NamedToken
     logger.info("API token %s revoked", named.pk)
+
+
+def end_sessions_and_tokens(user) -> tuple[int, int]:
+    """Sign ``user`` out everywhere: delete every API token (and its name) and every stored
+    session. Called when the password changes, the account is deactivated or deleted
+    (settings_app.signals). Returns (tokens, sessions) deleted.
+
+    A request that is changing its own password keeps its session: Django's
+    ``update_session_auth_hash`` moves it to a new key after this runs.
+    """
+    tokens = AuthToken.objects.filter(user_id=user.pk)
+    named = NamedToken.objects.filter(token__in=tokens).delete()[1].get(NamedToken._meta.label, 0)
+    count = tokens.delete()[1].get(AuthToken._meta.label, 0)
+    sessions = _delete_sessions_of(user.pk)
+    if count or sessions:
+        logger.info(
+            "user %s: credentials changed, %s API token(s) (%s named) and %s session(s) ended",
+            user.pk,
+            count,
+            named,
+            sessions,
+        )
+    return count, sessions
+
+
+def _delete_sessions_of(user_id) -> int:
+    """Delete the stored sessions signed in as ``user_id``. Only database-backed session
+    engines can be searched; with the others Django's own checks (the password hash in the
+    session, ``is_active``) refuse the session at its next request."""
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    if not hasattr(store_class, "get_model_class"):
+        return 0
+    wanted = str(user_id)
+    deleted = 0
+    rows = store_class.get_model_class().objects.filter(expire_date__gt=timezone.now())
+    for key, data in rows.values_list("session_key", "session_data").iterator():
+        if str(store_class().decode(data).get("_auth_user_id")) == wanted:
+            store_class(key).delete()  # also drops a cached copy (cached_db)
+            deleted += 1
+    return deleted
 
 
 # --- Rotation -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ crash or a full disk never leaves a half-written file under a real name.
 import contextlib
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,14 +51,30 @@ class ContentAddressedStorage(FileSystemStorage):
     def get_available_name(self, name, max_length=None):
         return name
 
+    def _makedirs(self, directory):
+        """Create folders with FILE_UPLOAD_DIRECTORY_PERMISSIONS (0700, 0750 for x-accel),
+        whatever the process umask; existing folders keep their mode."""
+        os.makedirs(directory, exist_ok=True)
+        mode = self.directory_permissions_mode
+        if mode is None:
+            return
+        root = os.path.abspath(self.location)
+        path = os.path.abspath(directory)
+        while path.startswith(root) and path != os.path.dirname(path):
+            if stat.S_IMODE(os.stat(path).st_mode) != mode:
+                os.chmod(path, mode)
+            if path == root:
+                break
+            path = os.path.dirname(path)
+
     def _save(self, name, content):
         full_path = self.path(name)
         if os.path.exists(full_path):
             return name
         directory = os.path.dirname(full_path)
-        os.makedirs(directory, exist_ok=True)
+        self._makedirs(directory)
         temp_dir = self.path("temp")
-        os.makedirs(temp_dir, exist_ok=True)
+        self._makedirs(temp_dir)
         fd, temp_path = tempfile.mkstemp(dir=temp_dir, prefix="upload-")
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -80,4 +97,4 @@ class ContentAddressedStorage(FileSystemStorage):
     def ensure_layout(self):
         """Create images/, thumbnails/ and temp/ under the storage folder."""
         for sub in SUBDIRS:
-            os.makedirs(self.path(sub), exist_ok=True)
+            self._makedirs(self.path(sub))

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 
+from imagegen.core.umask import set_private_umask
+
 POLL_SECONDS = 0.5
 STOP_SECONDS = 30
 
@@ -30,6 +32,7 @@ def supervise(children: dict[str, list[str]], cwd: str | None = None, message: s
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    set_private_umask()  # the children (gunicorn, the worker) inherit it
     procs: dict[str, subprocess.Popen] = {}
     exit_code = 0
     try:

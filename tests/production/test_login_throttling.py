@@ -124,3 +124,51 @@ def test_tried_passwords_are_not_stored_by_the_throttle(client, api, owner):
     rows = [*AccessAttempt.objects.values(), *AccessFailureLog.objects.values()]
     assert rows
     assert tried not in repr(rows)
+
+
+# --- Per-address limit: one address may not spread guesses over many usernames ----------------
+
+
+def login_page(client, username, password, path="/login/", **extra):
+    return client.post(path, {"username": username, "password": password}, **extra)
+
+
+@pytest.fixture
+def address_limit(settings):
+    settings.AXES_IP_FAILURE_LIMIT = 6
+    return 6
+
+
+def spread_guesses(send, count):
+    """``count`` wrong passwords, two per username, over names that mostly do not exist."""
+    for n in range(count):
+        send(f"name-{n // 2}", "wrong")
+
+
+@pytest.mark.parametrize("where", ["token", "/login/", "/api-auth/login/"])
+def test_one_address_is_locked_out_after_the_address_limit_across_usernames(
+    api, client, owner, address_limit, where
+):
+    def send(username, password, **extra):
+        if where == "token":
+            return token(api, username, password, **extra)
+        return login_page(client, username, password, path=where, **extra)
+
+    spread_guesses(send, address_limit)
+    # No single username reached AXES_FAILURE_LIMIT, but the address did: even a right
+    # password for an untouched account is refused from it...
+    assert send("owner", PASSWORD).status_code == 429
+    # ...and only from it.
+    assert send("owner", PASSWORD, REMOTE_ADDR="192.0.2.9").status_code in (200, 302)
+
+
+def test_a_success_does_not_reset_the_addresses_other_failures(api, owner, outsider, address_limit):
+    spread_guesses(lambda u, p: token(api, u, p), address_limit - 1)
+    # The attacker signs in to their own account: only outsider's failures (none) are reset.
+    assert token(api, "outsider", PASSWORD).status_code == 200
+    assert token(api, "ghost", "wrong").status_code == 429
+    assert token(api, "owner", PASSWORD).status_code == 429
+
+
+def test_the_address_limit_defaults_above_the_username_limit(settings):
+    assert settings.AXES_IP_FAILURE_LIMIT > settings.AXES_FAILURE_LIMIT

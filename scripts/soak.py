@@ -230,6 +230,8 @@ def run(args) -> dict:
             "HOST": "127.0.0.1",
             "PORT": str(port),
             "LOG_LEVEL": "info",
+            # No queue cap: the soak submits far more than a person would queue at once.
+            "MAX_QUEUED_GENERATIONS_PER_USER": "0",
             "WEB_CONCURRENCY": str(args.web_workers),
             "WEB_THREADS": str(args.web_threads),
             "Q_WORKERS": "2",

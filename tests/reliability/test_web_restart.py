@@ -35,6 +35,8 @@ def test_web_server_killed_mid_request_loses_and_duplicates_nothing(tmp_path):
         ADMIN_PASSWORD=ADMIN["password"],
         OFFLINE_PROVIDER_DELAY_MS=100,
         WEB_THREADS=4,
+        # Six clients submit as fast as they can: the default queue cap would refuse them.
+        MAX_QUEUED_GENERATIONS_PER_USER=0,
     ).migrate()
     base = f"http://127.0.0.1:{app.port}"
     try:

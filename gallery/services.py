@@ -262,8 +262,14 @@ def delete_images(images) -> int:
     if not images:
         return 0
     names = sorted({name for image in images for name in (image.file, image.thumbnail)})
+    ids = [image.pk for image in images]
     with transaction.atomic():
-        Image.objects.filter(pk__in=[image.pk for image in images]).delete()
+        # Lock the rows first, as every edit does (update_image): an edit that adds a tag
+        # meanwhile then either commits before the delete collects the tag rows, or finds the
+        # image gone. Without the lock PostgreSQL refused the commit (a tag row inserted
+        # between the delete's two statements): a 500 under load (the soak found it).
+        list(Image.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True))
+        Image.objects.filter(pk__in=ids).delete()
         transaction.on_commit(lambda: discard_unreferenced(names))
     logger.info("deleted %d image(s)", len(images))
     return len(images)
@@ -309,7 +315,9 @@ def bulk_change(user, ids, action: str, *, project=None, tag=None, rating=None) 
         else:
             target, scope = None, Image.objects.for_user(user, "change")
         images = scope.filter(pk__in=ids)
-        found = set(images.values_list("pk", flat=True))
+        # Locked like the rows update_image changes, so a concurrent delete waits for the tags
+        # this adds (see delete_images).
+        found = set(images.select_for_update().values_list("pk", flat=True))
         refused = set(ids) - found
         if refused:
             raise ImagesRefused(refused, "move there" if action == "move" else "change")

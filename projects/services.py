@@ -99,22 +99,20 @@ def set_members(project: Project, members) -> None:
                 membership.save(update_fields=["role"])
 
 
-def _members_of(project: Project) -> dict[str, str]:
-    return {m.user.username: m.role for m in project.memberships.select_related("user")}
-
-
-def change_member(project: Project, username: str, role: str) -> None:
-    """Add one member with ``role``, or change their role; the other members stay."""
-    members = _members_of(project)
-    members[username] = role
+def change_member(project: Project, username: str, role: str | None) -> None:
+    """Add one member with ``role`` or change their role; ``role`` None removes them (nothing
+    happens for a name that is not a member). The other members stay."""
+    members = {m.user.username: m.role for m in project.memberships.select_related("user")}
+    if role is None:
+        members.pop(username, None)
+    else:
+        members[username] = role
     set_members(project, [{"username": u, "role": r} for u, r in members.items()])
 
 
 def remove_member(project: Project, username: str) -> None:
     """Remove one member (nothing happens for a name that is not a member)."""
-    members = _members_of(project)
-    members.pop(username, None)
-    set_members(project, [{"username": u, "role": r} for u, r in members.items()])
+    change_member(project, username, None)
 
 
 def create_project(owner, data: dict) -> Project:

@@ -8,16 +8,28 @@ a ``RunContext`` (deadline, cancellation, key), may cancel remote work, and chec
 
 from __future__ import annotations
 
+import enum
 import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 
 class ProviderError(Exception):
     """A failure to report to the user in words (stored as the generation's error)."""
+
+
+class KeyRestricted(ProviderError):
+    """The provider accepted the key but will not let it use this model (e.g. OpenAI's 403
+    "Your organization must be verified to use the model …"). The runner records it on the
+    key, so the key's status says what the last run learned."""
+
+    def __init__(self, message: str, model: str = ""):
+        super().__init__(message)
+        self.model = model
 
 
 class GenerationCanceled(Exception):
@@ -62,6 +74,11 @@ class ModelSpec:
     price_date: str = ""
     price_table: dict = field(default_factory=dict)  # e.g. {"1024x1024/hd": 0.08}
     typical_seconds: float | None = None  # for per-second prices: the estimate's run time
+    # What the provider says of the model's life (catalog.json or refresh_catalog):
+    # ``available`` False once the provider stopped listing it (kept for history, not offered).
+    available: bool = True
+    deprecated: bool = False
+    shutdown_date: str = ""  # ISO date, when announced
 
     def allowed_sizes_text(self) -> str:
         if self.sizes:
@@ -94,7 +111,67 @@ class ModelSpec:
             "default_cfg_scale": self.default_cfg_scale,
             "negative_prompt": self.negative_prompt,
             "seed": self.seed,
+            "available": self.available,
+            "deprecated": self.deprecated,
+            "shutdown_date": self.shutdown_date or None,
         }
+
+
+class KeyStatus(enum.StrEnum):
+    """What a key check knows. ``VALID`` and ``RESTRICTED`` keys can generate (the latter not
+    with every model); ``UNVERIFIED`` means the check itself was refused or unreachable."""
+
+    VALID = "valid"
+    INVALID = "invalid"
+    RESTRICTED = "restricted"  # valid, but not allowed to use a model (say which in message)
+    UNVERIFIED = "unverified"  # could not verify: the provider refused the check endpoint
+    NO_CREDIT = "no_credit"
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """The answer of ``Provider.check_key``: a status and a message in words (never the key)."""
+
+    status: KeyStatus
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        """The key can be used to generate (with at least some models)."""
+        return self.status in (KeyStatus.VALID, KeyStatus.RESTRICTED)
+
+
+@dataclass
+class ListedModel:
+    """One model as the provider's own listing describes it (read by ``refresh_catalog``).
+
+    ``input_schema`` is the JSON Schema of the model's input object where the provider
+    publishes one (Replicate's OpenAPI ``Input``, fal's endpoint OpenAPI request body); the
+    catalog derives sizes, steps, guidance and options from it. A provider without schemas
+    (OpenAI, OpenRouter) may instead give ``spec``: a catalog spec dict (see catalog.json).
+    """
+
+    id: str
+    label: str = ""
+    input_schema: dict | None = None
+    spec: dict | None = None
+    deprecated: bool = False
+    shutdown_date: date | None = None
+    price_unit: str = ""  # a PriceUnit value, when the listing states a price
+    price_usd: Decimal | None = None
+    version: str = ""  # Replicate: the latest version id, for community models
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Listing:
+    """A provider's listing. ``complete``: every model the provider still offers (within the
+    scope the catalog uses) is in ``models``, so a catalog row of this provider that is
+    missing from it has been retired."""
+
+    models: list[ListedModel]
+    complete: bool = True
+    notes: list[str] = field(default_factory=list)  # words for the refresh report
 
 
 @dataclass
@@ -202,6 +279,13 @@ class Provider(ABC):
         """What the request will cost before it runs, or None when unknown."""
         return None
 
-    def check_key(self, api_key: str | None) -> tuple[bool, str]:
-        """Whether the key works, with a message in words."""
-        return True, "No key needed."
+    def check_key(self, api_key: str | None) -> KeyCheck:
+        """What the provider says of the key, in words (see ``KeyStatus``)."""
+        return KeyCheck(KeyStatus.VALID, "No key needed.")
+
+    def list_models(self, api_key: str | None, known: list[str]) -> Listing | None:
+        """The provider's own model listing, for ``refresh_catalog``; ``known`` are the
+        catalog's model ids for this provider (a provider that can only look models up one by
+        one checks those). None: this provider has no listing. Raises ProviderError (in
+        words) when the listing cannot be read; the refresh then changes nothing."""
+        return None

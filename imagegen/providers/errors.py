@@ -111,6 +111,35 @@ def no_connection(label: str) -> ProviderError:
     return ProviderError(f"Could not reach {label}; check the server's network or the base URL.")
 
 
+def unconfirmed_submission(label: str, what: str) -> ProviderError:
+    """A create/submit POST whose answer was lost after it was sent: the provider may have
+    started (and will bill) the job, so it is not sent again (the official SDKs retry such
+    POSTs only on 429)."""
+    return ProviderError(
+        f"{label} did not confirm the request ({what}); it may still run and be billed, so it "
+        "was not sent again. Check the provider's dashboard before trying again."
+    )
+
+
+@contextmanager
+def submission_errors(ctx: RunContext, label: str):
+    """Transport failures of a non-idempotent POST (create a prediction, submit a job).
+
+    Failing to connect at all (nothing was sent) is Retryable; a timeout or a broken answer
+    after the request went out is final (``unconfirmed_submission``): a retry could create
+    and bill a second job."""
+    try:
+        yield
+    except (httpx.ConnectError, httpx.ConnectTimeout):
+        raise Retryable("connection", final=no_connection(label)) from None
+    except httpx.TimeoutException:
+        if ctx.remaining() <= 1:
+            raise GenerationTimedOut() from None
+        raise unconfirmed_submission(label, "no answer in time") from None
+    except httpx.HTTPError:
+        raise unconfirmed_submission(label, "the connection broke") from None
+
+
 @contextmanager
 def transport_errors(ctx: RunContext, label: str):
     """httpx timeouts and connection failures as Retryable (or the deadline, when spent)."""

@@ -30,12 +30,18 @@ from imagegen.providers.base import (
     GenerationCanceled,
     GenerationRequest,
     GenerationTimedOut,
+    KeyRestricted,
     ProviderError,
     ProviderResult,
     RunContext,
 )
 from imagegen.providers.fetch import fetch_image
-from settings_app.keys import missing_key_message, record_key_use, resolve_api_key
+from settings_app.keys import (
+    missing_key_message,
+    record_key_restricted,
+    record_key_use,
+    resolve_api_key,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +231,9 @@ def _run(generation: Generation) -> None:
     except GenerationTimedOut:
         _cancel_remote(provider, ctx)
         generation.mark_failed(f"Timed out after {timeout} s.")
+    except KeyRestricted as exc:
+        generation.mark_failed(str(exc))
+        record_key_restricted(generation.owner, provider.name, generation.key_source, str(exc))
     except ProviderError as exc:
         generation.mark_failed(str(exc))
     except InvalidImage as exc:

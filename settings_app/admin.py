@@ -41,7 +41,8 @@ def _last_test_text(key) -> str:
     test = key.last_test
     if test is None:
         return "not tested"
-    return f"{'works' if test['ok'] else 'failed'}: {test['message']}"
+    words = test["label"] or ("works" if test["ok"] else "failed")
+    return f"{words}: {test['message']}"
 
 
 # --- Team keys ------------------------------------------------------------------------------

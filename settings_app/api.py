@@ -20,6 +20,8 @@ from settings_app.models import ApiKey, NamedToken, Preferences, Theme
 
 class LastTestSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
+    status = serializers.CharField(allow_null=True)
+    label = serializers.CharField()
     message = serializers.CharField()
     at = serializers.DateTimeField()
 
@@ -91,6 +93,10 @@ ConnectionSerializer = inline_serializer(
     "ConnectionResult",
     {
         "ok": serializers.BooleanField(),
+        "status": serializers.ChoiceField(
+            choices=["valid", "invalid", "restricted", "unverified", "no_credit", ""],
+            help_text="What the check found; empty when there was no key to check.",
+        ),
         "message": serializers.CharField(),
         "latency_ms": serializers.IntegerField(allow_null=True),
         "key_source": serializers.CharField(),
@@ -116,6 +122,7 @@ class ConnectionTestView(APIView):
         return Response(
             {
                 "ok": result.ok,
+                "status": result.status,
                 "message": result.message,
                 "latency_ms": result.latency_ms,
                 "key_source": result.source,

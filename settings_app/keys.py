@@ -4,7 +4,8 @@
 came from: the user's own stored key first, then the team key when an administrator allowed
 this user (permission ``settings_app.use_team_keys``), then the single-user environment
 variables (OPENAI_API_KEY, REPLICATE_API_TOKEN, FAL_KEY, OPENROUTER_API_KEY).
-``record_key_use`` notes on the stored key that it was used.
+``record_key_use`` notes on the stored key that it was used; ``record_key_status`` what a
+check (or a run) found out about it.
 """
 
 import os
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from imagegen.providers.base import KeyStatus
 from settings_app.models import ApiKey, TeamKey
 
 TEAM_KEY_PERMISSION = "settings_app.use_team_keys"
@@ -90,3 +92,25 @@ def record_key_use(user, provider_name: str, source: str) -> None:
         ApiKey.objects.filter(user=user, provider=provider_name).update(last_used_at=now)
     elif source == KeySource.TEAM:
         TeamKey.objects.filter(provider=provider_name).update(last_used_at=now)
+
+
+def record_key_status(user, provider_name: str, source: str, status, message: str) -> None:
+    """Store what was learned about a stored key (environment keys have no row)."""
+    fields = {
+        "last_test_ok": status in (KeyStatus.VALID, KeyStatus.RESTRICTED),
+        "last_test_status": str(status),
+        "last_test_message": message[:500],
+        "last_test_at": timezone.now(),
+    }
+    if source == KeySource.USER:
+        ApiKey.objects.filter(user=user, provider=provider_name).update(**fields)
+    elif source == KeySource.TEAM:
+        TeamKey.objects.filter(provider=provider_name).update(**fields)
+
+
+def record_key_restricted(user, provider_name: str, source: str, message: str) -> None:
+    """A run learned that the provider accepts this key but not for the model it asked for
+    (e.g. OpenAI's organisation verification): the key's status says so until the next
+    check, so the Settings page explains the failure instead of "works". ``message`` is the
+    generation's failure text, already cleaned of the key by the provider (errors.clean)."""
+    record_key_status(user, provider_name, source, KeyStatus.RESTRICTED, message)

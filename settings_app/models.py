@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from imagegen.core.permissions import CHANGE, DELETE, VIEW, PermissionQuerySet
 from imagegen.providers import all_providers, get_provider
+from imagegen.providers.base import KeyStatus
 from projects.models import Project
 from settings_app.crypto import EncryptedSecretField
 
@@ -184,6 +185,16 @@ def provider_names() -> list[str]:
     return names + [n for n in CLOUD_PROVIDERS if n not in names]
 
 
+# A key check's status in words (KeyStatus values, imagegen/providers/base.py).
+KEY_STATUS_WORDS = {
+    KeyStatus.VALID: "works",
+    KeyStatus.RESTRICTED: "works, not with every model",
+    KeyStatus.UNVERIFIED: "could not be verified",
+    KeyStatus.INVALID: "refused",
+    KeyStatus.NO_CREDIT: "no credit left",
+}
+
+
 def mask(last4: str) -> str:
     """How a stored key is shown: never more than its last four characters."""
     return f"••••{last4}" if last4 else "••••"
@@ -199,6 +210,9 @@ class StoredKey(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_test_ok = models.BooleanField(null=True, editable=False)
+    # What the last check (or a run that learned something about the key) found: a
+    # KeyStatus value (valid, invalid, restricted, unverified, no_credit).
+    last_test_status = models.CharField(max_length=16, blank=True, editable=False)
     last_test_message = models.CharField(max_length=500, blank=True, editable=False)
     last_test_at = models.DateTimeField(null=True, blank=True, editable=False)
 
@@ -213,13 +227,20 @@ class StoredKey(models.Model):
     def last_test(self) -> dict | None:
         if self.last_test_at is None:
             return None
-        return {"ok": self.last_test_ok, "message": self.last_test_message, "at": self.last_test_at}
+        return {
+            "ok": self.last_test_ok,
+            "status": self.last_test_status or None,
+            "label": KEY_STATUS_WORDS.get(self.last_test_status, ""),
+            "message": self.last_test_message,
+            "at": self.last_test_at,
+        }
 
     def set_secret(self, plaintext: str) -> None:
         """Replace the stored value (encrypted on save) and its masked tail."""
         self.secret = plaintext
         self.last4 = plaintext[-4:]
         self.last_test_ok, self.last_test_message, self.last_test_at = None, "", None
+        self.last_test_status = ""
 
 
 class ApiKeyQuerySet(PermissionQuerySet):

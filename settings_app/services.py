@@ -20,10 +20,18 @@ from django.utils import timezone
 from knox.models import AuthToken
 
 from imagegen.providers import all_providers, get_provider
+from imagegen.providers.base import KeyCheck, KeyStatus
 from settings_app.crypto import UndecryptableSecret, decrypt_text, encrypt_text
-from settings_app.keys import KeySource, may_use_team_keys, missing_key_message, resolve_api_key
+from settings_app.keys import (
+    KeySource,
+    may_use_team_keys,
+    missing_key_message,
+    record_key_status,
+    resolve_api_key,
+)
 from settings_app.models import (
     CLOUD_PROVIDERS,
+    KEY_STATUS_WORDS,
     PROVIDER_LABELS,
     ApiKey,
     NamedToken,
@@ -35,7 +43,14 @@ logger = logging.getLogger(__name__)
 
 MAX_KEY_LENGTH = 500
 # What replacing a key changes (StoredKey.set_secret).
-SECRET_FIELDS = ["secret", "last4", "last_test_ok", "last_test_message", "last_test_at"]
+SECRET_FIELDS = [
+    "secret",
+    "last4",
+    "last_test_ok",
+    "last_test_status",
+    "last_test_message",
+    "last_test_at",
+]
 PREFERENCE_FIELDS = [
     "default_provider",
     "default_model",
@@ -189,6 +204,7 @@ class ConnectionResult:
     message: str
     latency_ms: int | None
     source: str = KeySource.NONE
+    status: str = ""  # a KeyStatus value; empty when nothing was checked
 
 
 def _scrub(text: str, secret: str) -> str:
@@ -212,22 +228,16 @@ def check_connection(user, provider_name: str) -> ConnectionResult:
         return ConnectionResult(False, missing_key_message(label), None)
     started = time.monotonic()
     try:
-        ok, message = provider.check_key(key.value)
+        check = provider.check_key(key.value)
     except Exception as exc:  # a provider bug must not leak the key in a traceback message
-        ok, message = False, f"The check could not complete ({type(exc).__name__})."
+        check = KeyCheck(
+            KeyStatus.UNVERIFIED, f"The check could not complete ({type(exc).__name__})."
+        )
         logger.warning("provider %s: check_key raised %s", provider_name, type(exc).__name__)
     latency_ms = round((time.monotonic() - started) * 1000)
-    message = _scrub(message or ("The key works." if ok else "The key was refused."), key.value)
-    fields = {
-        "last_test_ok": bool(ok),
-        "last_test_message": message,
-        "last_test_at": timezone.now(),
-    }
-    if key.source == KeySource.USER:
-        ApiKey.objects.filter(user=user, provider=provider_name).update(**fields)
-    elif key.source == KeySource.TEAM:
-        TeamKey.objects.filter(provider=provider_name).update(**fields)
-    return ConnectionResult(bool(ok), message, latency_ms, key.source)
+    message = _scrub(check.message or KEY_STATUS_WORDS[check.status], key.value)
+    record_key_status(user, provider_name, key.source, check.status, message)
+    return ConnectionResult(check.ok, message, latency_ms, key.source, str(check.status))
 
 
 # --- Preferences ----------------------------------------------------------------------------

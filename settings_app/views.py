@@ -127,7 +127,7 @@ def key_test(request, provider):
         text = result.message
         if result.latency_ms is not None:
             text += f" ({result.latency_ms} ms, {result.source} key)"
-        outcome = {"ok": result.ok, "message": text}
+        outcome = {"ok": result.ok, "message": text, "status": result.status}
     except ValidationError as error:
         outcome = {"ok": False, "message": " ".join(error.messages)}
     if not request.htmx:

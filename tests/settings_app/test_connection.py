@@ -86,3 +86,48 @@ def test_outsider_testing_records_nothing_on_the_owners_key(owner, outsider_api,
     body = outsider_api.get(URL, {"provider": "keyed"}).json()
     assert body["ok"] is False
     assert ApiKey.objects.get().last_test_at is None
+
+
+@pytest.mark.parametrize(
+    ("status", "ok", "words"),
+    [
+        ("valid", True, "works"),
+        ("restricted", True, "works, not with every model"),
+        ("unverified", False, "could not be verified"),
+        ("no_credit", False, "no credit left"),
+        ("invalid", False, "refused"),
+    ],
+)
+def test_each_check_status_is_answered_stored_and_listed(
+    owner_api, owner, keyed, status, ok, words
+):
+    from imagegen.providers.base import KeyCheck, KeyStatus
+
+    keyed.check_answer = KeyCheck(KeyStatus(status), f"The provider says: {status}.")
+    services.save_api_key(owner, "keyed", GOOD_KEY)
+    body = owner_api.get(URL, {"provider": "keyed"}).json()
+    assert body["ok"] is ok and body["status"] == status
+    assert body["message"] == f"The provider says: {status}."
+    stored = ApiKey.objects.get()
+    assert stored.last_test_status == status and stored.last_test_ok is ok
+    listed = owner_api.get("/api/settings/api-keys").json()[0]["last_test"]
+    assert listed["status"] == status and listed["label"] == words
+
+
+def test_the_settings_page_marks_a_restricted_or_unverified_key_as_a_warning(owner, keyed, client):
+    from imagegen.providers.base import KeyCheck, KeyStatus
+
+    client.force_login(owner)
+    services.save_api_key(owner, "keyed", GOOD_KEY)
+    keyed.check_answer = KeyCheck(KeyStatus.UNVERIFIED, "could not verify: refused the check.")
+    html = client.post("/settings/keys/keyed/test/", HTTP_HX_REQUEST="true").content.decode()
+    assert 'class="test-result warn"' in html and "could not verify" in html
+    assert 'data-status="unverified"' in html and "Last test: could not be verified" in html
+
+
+def test_replacing_a_key_forgets_what_was_learned_about_the_old_one(owner_api, owner, keyed):
+    services.save_api_key(owner, "keyed", GOOD_KEY)
+    owner_api.get(URL, {"provider": "keyed"})
+    services.save_api_key(owner, "keyed", "sk-another-key-123456")
+    stored = ApiKey.objects.get()
+    assert stored.last_test_status == "" and stored.last_test is None

@@ -102,3 +102,23 @@ def test_settings_show_team_key_availability(owner, owner_api, keyed):
     client = client_for(allow_team_keys(owner))
     rows = {r["provider"]: r for r in client.get("/api/settings").json()["team_keys"]}
     assert rows["keyed"]["available"] is True and rows["openai"]["available"] is False
+
+
+def test_a_run_the_provider_refuses_for_this_model_marks_the_key_restricted(
+    owner, owner_api, keyed, run_jobs, no_env_keys
+):
+    """OpenAI's "organization must be verified" 403: the key is fine, the model is not
+    allowed. The generation fails with the provider's words and the key's status says so
+    (it was "works" before), so Settings explains the failure instead of blaming the key."""
+    services.save_api_key(owner, "keyed", GOOD_KEY)
+    owner_api.get("/api/settings/test-connection", {"provider": "keyed"})
+    assert ApiKey.objects.get().last_test_status == "valid"
+    run_jobs(owner_api, {"prompt": "verify me", "provider": "keyed"})
+    generation = Generation.objects.get()
+    assert generation.status == Status.FAILED
+    assert "organisation must be verified" in generation.error
+    stored = ApiKey.objects.get()
+    assert stored.last_test_status == "restricted" and stored.last_test_ok is True
+    assert "will not let it use keyed-1" in stored.last_test_message
+    listed = owner_api.get("/api/settings/api-keys").json()[0]["last_test"]
+    assert listed["label"] == "works, not with every model"

@@ -1,4 +1,5 @@
-"""Fake fal.ai queue API (plus the platform pricing endpoint) for plain-httpx clients.
+"""Fake fal.ai: the queue API, the platform model listing and the pricing endpoint, as strict
+as the real ones for the endpoints it knows.
 
 Use::
 
@@ -8,56 +9,97 @@ Use::
         httpx.get(sub["status_url"], headers=h).json()   # {"status": "COMPLETED", ...}
         httpx.get(sub["response_url"], headers=h).json()  # {"images": [...], ...}
 
-(Untested with ``fal_client``: per the spec it would need
-``fal_client.client.QUEUE_URL_FORMAT = fake.base_url + "/"`` since its scheme is hard-coded https.)
+Sources (cited again where each behaviour is written):
 
-Constructor: ``FakeFal(api_keys={"fal-key-id:fal-key-secret"}, prices=None, scenario="success",
-options=None, ...)``; ``prices`` maps endpoint id -> ``(unit_price, unit)``.
+* fal_client (github fal-ai/fal ``projects/fal_client/src/fal_client/client.py`` at c6f0afa):
+  submit/status/result/cancel URLs, ``_parse_status`` (IN_QUEUE needs ``queue_position``,
+  IN_PROGRESS/COMPLETED need ``logs``, COMPLETED may carry ``error``/``error_type``),
+  ``_raise_for_status`` (``detail`` + ``error_type`` or ``X-Fal-Error-Type``), and the retry
+  rules (``RETRY_CODES = [408, 409, 429]``; ``_is_ingress_error``: 502/503/504 with no
+  ``x-fal-request-id`` header and ``nginx`` in the body).
+* fal-js ``libs/client/src/types/endpoints.ts`` (FluxDevInput, ``FluxSchnellInput =
+  FluxDevInput``, FluxProV11Input, FastSdxlInput, ImageSize, the outputs' ``seed`` and
+  ``has_nsfw_concepts``) for field names, enums and defaults; fal's model reference pages
+  (fal.ai/docs/model-api-reference/image-generation-api/flux-schnell: steps 1..12, guidance
+  1..20, num_images 1..4) and the OpenAPI documents fal serves (``x-fal-order-properties``,
+  ``ImageSize`` with ``exclusiveMinimum: 0, maximum: 14142``) for ranges.
+* docs.fal.ai/errors: 422 ``{"detail": [{loc, msg, type, url, ctx?, input?}]}`` and the
+  ``X-Fal-Retryable`` header; request errors ``{"detail", "error_type"}`` + ``X-Fal-Error-Type``
+  (request_timeout 504, runner_* 503/502, runner_server_error/internal_error 500).
+  fal's apps validate with pydantic v2, hence its error types (``missing``,
+  ``less_than_equal``, ``literal_error``, ``int_type``...) and that unknown fields are
+  ignored (``extra="ignore"``): the fake ignores them too but records them
+  (``.ignored_fields``) so tests can catch misnamed fields.
+* docs.fal.ai/platform-apis/v1/models (``GET /v1/models``: ``endpoint_id`` (1-50, repeated),
+  ``category``, ``status`` active|deprecated, ``expand=openapi-3.0``, ``limit``, ``cursor``
+  (base64 page number, e.g. ``"Mg=="``); answer ``{"models": [{"endpoint_id", "metadata":
+  {display_name, category, description, status, ...}, "openapi"?}], "next_cursor",
+  "has_more"}``) and .../v1/models/pricing (``{"prices": [{endpoint_id, unit_price, unit,
+  currency}], "next_cursor", "has_more"}``; its own example answers ``fal-ai/flux/dev``
+  with ``unit_price 0.025, unit "image"`` though the model is billed per megapixel, as is
+  the fal-platform skill's sample output "fal-ai/flux/dev Price: $0.025 per image").
+  One rendering of those pages names the key an "Admin API key": the
+  ``pricing_admin_only`` scenario refuses other keys.
+* docs.fal.ai/faq: a locked account (balance below the lock threshold) has its requests
+  rejected ("User is locked. Reason: Exhausted balance" as fal words it).
 
-Routes:
-``POST /{owner}/{app}[/{subpath}]`` submit -> 200 ``{request_id, response_url, status_url,
-cancel_url, status: "IN_QUEUE", queue_position}`` with absolute URLs *without* the subpath;
-``GET /{owner}/{app}/requests/{id}/status[?logs=1]``; ``GET /{owner}/{app}/requests/{id}`` (400
-``Request is still in progress`` until COMPLETED); ``PUT /{owner}/{app}/requests/{id}/cancel``
-(202 ``CANCELLATION_REQUESTED``, or 400 ``ALREADY_COMPLETED``; recorded in ``.cancels`` as
-``{"request_id", "endpoint"}``); ``GET /v1/models/pricing?endpoint_id=...`` (repeatable; lives on
-``api.fal.ai`` in reality). ``.jobs`` maps request id -> job state (endpoint, input, polls...).
-Auth ``Authorization: Key <id>:<secret>``; wrong key 401 ``No user found for Key ID and Secret``.
+Not found in any source (chosen, marked UNVERIFIED where used): the body of a submit to an
+unknown app (404 ``{"detail": "Application '<app>' not found"}``), the platform API's error
+object (``{"error": {"type", "message"}}``, kept from the earlier fake), a published
+shutdown date (fal's listing has only ``status: deprecated``; ``set_model_shutdown`` adds a
+``metadata.shutdown_date`` stand-in so refresh code can be tested), and whether a status
+GET for an unknown request id answers 404 (used by the provider's key check).
 
-Status progression with ``polls=N``: status polls 1..N-1 are ``IN_QUEUE`` (first half, with a
-decreasing ``queue_position``) then ``IN_PROGRESS`` (with ``logs``); poll N is ``COMPLETED``
-(``logs``, ``metrics.inference_time``). ``logs`` is ``null`` unless ``?logs=1``/``true``.
-Input checks happen when the result is fetched (422 ``detail`` list): ``prompt`` required,
-``num_images`` 1-4, ``image_size`` preset or ``{width, height}``.
+Constructor: ``FakeFal(api_keys={"fal-key-id:fal-key-secret"}, admin_keys=(), prices=None,
+scenario="success", options=None, ...)``; ``prices`` maps endpoint id -> ``(unit_price,
+unit)`` as the pricing API states them.
 
-Scenarios (``fake.set_scenario(name, **options)``); stages are ``submit``, ``status``,
-``result``, ``cancel``, ``pricing``; default ``stage="submit"``:
+Queue routes: ``POST /{owner}/{app}[/{subpath}]`` submit -> 200 ``{request_id, response_url,
+status_url, cancel_url, status: "IN_QUEUE", queue_position}`` (absolute URLs *without* the
+subpath) or 404 for an endpoint the fake does not know; ``GET .../requests/{id}/status``;
+``GET .../requests/{id}`` (400 ``Request is still in progress`` until COMPLETED); ``PUT
+.../requests/{id}/cancel``. Input is validated when the job runs, as fal's runner does: the
+submit is accepted, the status turns COMPLETED with ``error``/``error_type``, and the result
+answers 422 with the ``detail`` list.
 
-``success``           options ``images`` / ``n`` (default input ``num_images`` or 1), ``seed``,
-                      ``polls`` (default 1), ``inference_time``; ``sync_mode`` input -> data URIs.
-``queue_polls``       ``polls`` (default 3).
-``slow``              ``seconds`` (default 1, max 30).
-``unauthorized``      401 on every route.
-``no_credit``         403 ``User is locked. Reason: Exhausted balance...``.
-``rate_limited_once`` first submit 429 (``Retry-After: 0``, ``retry-after-ms: 10``), then success.
-``rate_limited``      always 429 ``{"detail": "Rate limit exceeded"}`` with ``Retry-After``.
-``content_policy``    default stage ``result``: COMPLETED status carries ``error``/``error_type``
-                      and the result is 422 with a ``content_policy_violation`` detail list
-                      (``stage="submit"`` makes the submit itself answer 422).
-``validation``        like ``content_policy`` but a ``value_error`` detail; options ``field``
-                      (default ``num_images``), ``message``.
-``model_failed``      COMPLETED with ``error``; result 500 ``{"detail", "error_type":
-                      "runner_server_error"}`` + ``X-Fal-Error-Type``; options ``error``,
-                      ``error_type``, ``status``.
-``server_error``      500 ``internal_error`` (``status=503`` -> ``runner_scheduling_failure``,
-                      502 -> ``runner_incomplete_response``, 504 -> ``request_timeout``).
-``malformed``         200 with an invalid JSON body.
-``result_url``        option ``url``: every ``images[].url`` (relative paths made absolute).
+Platform routes (``/v1/...``, on api.fal.ai in reality): ``GET /v1/models`` and ``GET
+/v1/models/pricing``. Listing state: ``add_listed_model(endpoint_id, schema=None, label=...,
+category="text-to-image", price=(0.01, "image"))`` (also makes the endpoint submittable),
+``remove_listed_model(id)`` (gone from listing, pricing and queue), ``set_model_deprecated(id)``,
+``set_model_shutdown(id, "YYYY-MM-DD")``. ``listing_page_size`` (default 2) forces pages.
+
+Scenarios (``fake.set_scenario(name, **options)``); stages ``submit``, ``status``, ``result``,
+``cancel``, ``pricing``, ``models``; default ``stage="submit"``:
+
+``success``            options ``images`` / ``n``, ``seed``, ``polls`` (default 1),
+                       ``inference_time``; ``sync_mode`` input -> data URIs.
+``queue_polls``        ``polls`` (default 3).
+``slow``               ``seconds`` (default 1, max 30).
+``unauthorized``       401 on every route.
+``no_credit``          403 ``User is locked. Reason: Exhausted balance...``.
+``rate_limited_once``  first submit 429, then success.  ``rate_limited``: always 429.
+``content_policy``     default stage ``result``: COMPLETED with ``error_type
+                       content_policy_violation``, result 422 (``stage="submit"``: the submit).
+``validation``         like ``content_policy`` with a ``less_than_equal`` detail on ``field``.
+``model_failed``       COMPLETED with ``error``/``error_type`` (``runner_server_error``); the
+                       result answers ``status`` (500) ``{"detail", "error_type"}`` with
+                       ``X-Fal-Error-Type`` and ``x-fal-request-id`` (fal's own server).
+``server_error``       500 ``internal_error`` from fal's server (``status=503`` ->
+                       ``runner_scheduling_failure`` ...); not an ingress error.
+``ingress_error``      ``status`` (502) with nginx's HTML page and no ``x-fal-request-id``:
+                       what fal_client retries; ``times`` (default 1) then success.
+``submit_timeout``     the job is queued, then the submit answer is held ``seconds`` (5).
+``nsfw``               ``flags`` (default ``[True, False]``): flagged images come back black
+                       and ``has_nsfw_concepts`` says which.
+``pricing_admin_only`` the pricing endpoint answers 403 to keys not in ``admin_keys``.
+``malformed``          200 with an invalid JSON body.
+``result_url``         option ``url``: every ``images[].url`` (relative paths made absolute).
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import random
 import threading
 import time
@@ -65,7 +107,7 @@ import uuid
 
 from .base import MIME, FakeServer, Req, Resp, make_image, palette
 
-PRESETS = {
+PRESETS = {  # fal-js ImageSize presets; pixel sizes as fal's docs table gives them
     "square_hd": (1024, 1024),
     "square": (512, 512),
     "portrait_4_3": (768, 1024),
@@ -73,12 +115,13 @@ PRESETS = {
     "landscape_4_3": (1024, 768),
     "landscape_16_9": (1024, 576),
 }
+# As fal's pricing API states them: ``unit: "image"`` even for the FLUX.1 models billed per
+# megapixel (the pricing page's own example for fal-ai/flux/dev).
 PRICES = {
-    "fal-ai/flux/schnell": (0.003, "megapixels"),
-    "fal-ai/flux/dev": (0.025, "megapixels"),
-    "fal-ai/flux-pro/v1.1": (0.04, "images"),
-    "fal-ai/flux-pro/v1.1-ultra": (0.06, "images"),
-    "fal-ai/fast-sdxl": (0.0025, "images"),
+    "fal-ai/flux/schnell": (0.003, "image"),
+    "fal-ai/flux/dev": (0.025, "image"),
+    "fal-ai/flux-pro/v1.1": (0.04, "image"),
+    "fal-ai/fast-sdxl": (0.0025, "image"),
 }
 ERROR_TYPES = {
     500: "internal_error",
@@ -87,45 +130,372 @@ ERROR_TYPES = {
     504: "request_timeout",
 }
 DOCS = "https://docs.fal.ai/errors"
+NGINX_PAGE = (
+    "<html>\r\n<head><title>{status} Bad Gateway</title></head>\r\n<body>\r\n<center><h1>"
+    "{status} Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+BLACK = (0, 0, 0)
 
 
-def detail(status: int, text, error_type: str | None = None) -> Resp:
+# --------------------------------------------------------------------------- schemas
+def _image_size_prop(default: str) -> dict:
+    return {
+        "anyOf": [
+            {"$ref": "#/components/schemas/ImageSize"},
+            {"enum": list(PRESETS), "type": "string"},
+        ],
+        "title": "Image Size",
+        "description": "The size of the generated image.",
+        "default": default,
+    }
+
+
+IMAGE_SIZE = {  # as in fal's served OpenAPI documents
+    "type": "object",
+    "title": "ImageSize",
+    "properties": {
+        "width": {"type": "integer", "exclusiveMinimum": 0, "maximum": 14142, "default": 512},
+        "height": {"type": "integer", "exclusiveMinimum": 0, "maximum": 14142, "default": 512},
+    },
+}
+COMMON = {
+    "prompt": {"type": "string", "title": "Prompt"},
+    "seed": {"type": "integer", "title": "Seed"},
+    "sync_mode": {"type": "boolean", "title": "Sync Mode", "default": False},
+}
+
+
+def _flux(steps_max: int, steps_default: int) -> dict:
+    """FluxDevInput (fal-js); FluxSchnellInput is the same type with its own ranges."""
+    return {
+        "type": "object",
+        "required": ["prompt"],
+        "properties": {
+            **COMMON,
+            "image_size": _image_size_prop("landscape_4_3"),
+            "num_inference_steps": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": steps_max,
+                "default": steps_default,
+            },
+            "guidance_scale": {"type": "number", "minimum": 1, "maximum": 20, "default": 3.5},
+            "num_images": {"type": "integer", "minimum": 1, "maximum": 4, "default": 1},
+            "enable_safety_checker": {"type": "boolean", "default": True},
+            "output_format": {"enum": ["jpeg", "png"], "type": "string", "default": "jpeg"},
+            "acceleration": {
+                "enum": ["none", "regular", "high"],
+                "type": "string",
+                "default": "none",
+            },
+        },
+    }
+
+
+FLUX_PRO_V11 = {  # FluxProV11Input (fal-js): no steps, no guidance; safety_tolerance "1".."6"
+    "type": "object",
+    "required": ["prompt"],
+    "properties": {
+        **COMMON,
+        "image_size": _image_size_prop("landscape_4_3"),
+        "num_images": {"type": "integer", "minimum": 1, "maximum": 4, "default": 1},
+        "output_format": {"enum": ["jpeg", "png"], "type": "string", "default": "jpeg"},
+        "safety_tolerance": {
+            "enum": ["1", "2", "3", "4", "5", "6"],
+            "type": "string",
+            "default": "2",
+        },
+        "enhance_prompt": {"type": "boolean", "default": False},
+    },
+}
+FAST_SDXL = {  # FastSdxlInput (fal-js); note ``format``, not ``output_format``
+    "type": "object",
+    "required": ["prompt"],
+    "properties": {
+        **COMMON,
+        "negative_prompt": {"type": "string", "default": ""},
+        "image_size": _image_size_prop("square_hd"),
+        "num_inference_steps": {"type": "integer", "minimum": 1, "maximum": 50, "default": 25},
+        "guidance_scale": {"type": "number", "minimum": 0, "maximum": 20, "default": 7.5},
+        "num_images": {"type": "integer", "minimum": 1, "maximum": 8, "default": 1},
+        "enable_safety_checker": {"type": "boolean", "default": True},
+        "safety_checker_version": {"enum": ["v1", "v2"], "type": "string", "default": "v1"},
+        "expand_prompt": {"type": "boolean", "default": False},
+        "format": {"enum": ["jpeg", "png"], "type": "string", "default": "jpeg"},
+        "loras": {"type": "array", "items": {"type": "object"}, "default": []},
+        "embeddings": {"type": "array", "items": {"type": "object"}, "default": []},
+        "request_id": {"type": "string", "default": ""},
+    },
+}
+ENDPOINTS = {
+    "fal-ai/flux/schnell": ("FLUX.1 [schnell]", "text-to-image", _flux(12, 4)),
+    "fal-ai/flux/dev": ("FLUX.1 [dev]", "text-to-image", _flux(50, 28)),
+    "fal-ai/flux-pro/v1.1": ("FLUX1.1 [pro]", "text-to-image", FLUX_PRO_V11),
+    "fal-ai/fast-sdxl": ("Fast SDXL", "text-to-image", FAST_SDXL),
+    # Another category, so a listing filtered to text-to-image has something to leave out.
+    "fal-ai/kling-video/v2.1/pro/image-to-video": (
+        "Kling 2.1 Pro",
+        "image-to-video",
+        {
+            "type": "object",
+            "required": ["prompt", "image_url"],
+            "properties": {"prompt": {"type": "string"}, "image_url": {"type": "string"}},
+        },
+    ),
+}
+
+
+def _schema_name(endpoint_id: str) -> str:
+    return "".join(p.capitalize() for p in endpoint_id.replace("-", "/").split("/")) + "Input"
+
+
+def openapi_document(endpoint_id: str, input_schema: dict, category: str) -> dict:
+    """The endpoint's OpenAPI 3.0 document as fal serves it (input as a component, ImageSize
+    as another, the submit path's request body a ``$ref``)."""
+    name = _schema_name(endpoint_id)
+    schema = copy.deepcopy(input_schema)
+    schema["x-fal-order-properties"] = list(schema.get("properties", {}))
+    return {
+        "openapi": "3.0.4",
+        "info": {
+            "title": f"Queue OpenAPI for {endpoint_id}",
+            "version": "1.0.0",
+            "x-fal-metadata": {"endpointId": endpoint_id, "category": category},
+        },
+        "components": {"schemas": {name: schema, "ImageSize": copy.deepcopy(IMAGE_SIZE)}},
+        "paths": {
+            f"/{endpoint_id}": {
+                "post": {
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}
+                        },
+                    },
+                    "responses": {"200": {"description": "The request status."}},
+                }
+            }
+        },
+    }
+
+
+def _resolve(node, root: dict, depth: int = 0):
+    """Inline local ``$ref``s (the fake's own copy: it must not borrow the code under test)."""
+    if depth > 20:
+        return {}
+    if isinstance(node, list):
+        return [_resolve(n, root, depth + 1) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = root
+        for part in node["$ref"][2:].split("/"):
+            target = target[part]
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        return {**_resolve(target, root, depth + 1), **_resolve(rest, root, depth + 1)}
+    return {k: _resolve(v, root, depth + 1) for k, v in node.items()}
+
+
+# --------------------------------------------------------------------------- validation
+def _err(loc: list, type_: str, msg: str, value, ctx: dict | None = None) -> dict:
+    """One item of fal's ``detail`` list (docs.fal.ai/errors; pydantic v2 types)."""
+    out = {"loc": loc, "msg": msg, "type": type_, "url": f"{DOCS}#{type_}", "input": value}
+    if ctx:
+        out["ctx"] = ctx
+    return out
+
+
+def _quote(values) -> str:
+    shown = [repr(v) for v in values]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+
+
+def validate(value, schema: dict, loc: list) -> list[dict]:
+    """Pydantic-v2-style errors for ``value`` against a resolved JSON schema node."""
+    if "anyOf" in schema:
+        branches = schema["anyOf"]
+        results = [validate(value, b, loc) for b in branches]
+        if any(not r for r in results):
+            return []
+        # Report the branch of the value's own kind (a string against the preset enum).
+        for branch, result in zip(branches, results, strict=True):
+            kind = branch.get("type")
+            if (kind == "string" and isinstance(value, str)) or (
+                kind == "object" and isinstance(value, dict)
+            ):
+                return result
+        return results[-1]
+    if "enum" in schema:
+        if value not in schema["enum"]:
+            expected = _quote(schema["enum"])
+            return [
+                _err(
+                    loc,
+                    "literal_error",
+                    f"Input should be {expected}",
+                    value,
+                    {"expected": expected},
+                )
+            ]
+        return []
+    kind = schema.get("type")
+    if kind == "integer":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return [_err(loc, "int_type", "Input should be a valid integer", value)]
+    elif kind == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return [_err(loc, "float_type", "Input should be a valid number", value)]
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            return [_err(loc, "bool_type", "Input should be a valid boolean", value)]
+    elif kind == "string":
+        if not isinstance(value, str):
+            return [_err(loc, "string_type", "Input should be a valid string", value)]
+    elif kind == "array":
+        if not isinstance(value, list):
+            return [_err(loc, "list_type", "Input should be a valid list", value)]
+    elif kind == "object":
+        if not isinstance(value, dict):
+            return [_err(loc, "dict_type", "Input should be a valid dictionary", value)]
+        errors = []
+        for name in schema.get("required", []):
+            if name not in value:
+                errors.append(_err([*loc, name], "missing", "Field required", value))
+        for name, sub in schema.get("properties", {}).items():
+            if name in value:
+                errors += validate(value[name], sub, [*loc, name])
+        return errors
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            m = schema["minimum"]
+            return [
+                _err(
+                    loc,
+                    "greater_than_equal",
+                    f"Input should be greater than or equal to {m}",
+                    value,
+                    {"ge": m},
+                )
+            ]
+        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+            m = schema["exclusiveMinimum"]
+            return [
+                _err(loc, "greater_than", f"Input should be greater than {m}", value, {"gt": m})
+            ]
+        if "maximum" in schema and value > schema["maximum"]:
+            m = schema["maximum"]
+            return [
+                _err(
+                    loc,
+                    "less_than_equal",
+                    f"Input should be less than or equal to {m}",
+                    value,
+                    {"le": m},
+                )
+            ]
+    return []
+
+
+def detail(status: int, text, error_type: str | None = None, request_id: str = "") -> Resp:
+    """A request error as fal's server words it: ``{"detail", "error_type"}`` plus the
+    ``X-Fal-Error-Type`` header; ``x-fal-request-id`` when the answer concerns a request."""
     body = {"detail": text}
     headers = {}
     if error_type:
         body["error_type"] = error_type
         headers["X-Fal-Error-Type"] = error_type
+    if request_id:
+        headers["x-fal-request-id"] = request_id
     return Resp(status, body, headers)
 
 
-def _loc_error(field: str, msg: str, type_: str, value=None, **extra) -> dict:
-    return {
-        "loc": ["body", field],
-        "msg": msg,
-        "type": type_,
-        "url": f"{DOCS}#{type_}",
-        "input": value,
-        **extra,
-    }
+def platform_error(status: int, type_: str, message: str) -> Resp:
+    """The platform API's error object (UNVERIFIED wording, see the module docstring)."""
+    return Resp(status, {"error": {"type": type_, "message": message}})
 
 
 class FakeFal(FakeServer):
     default_stage = "submit"
 
-    def __init__(self, *, api_keys=None, prices=None, **kwargs):
+    def __init__(self, *, api_keys=None, admin_keys=(), prices=None, **kwargs):
         self.api_keys = set(api_keys or {"fal-key-id:fal-key-secret"})
-        self.prices = dict(prices or PRICES)
+        self.admin_keys = set(admin_keys)
+        self._default_prices = dict(prices or PRICES)
+        self.listing_page_size = 2
         self._jlock = threading.Lock()
         super().__init__(**kwargs)
 
     def _reset_state(self) -> None:
         self._jobs: dict[str, dict] = {}
+        self._ignored: list[dict] = []
+        self._ingress_fired = 0
+        self.prices = dict(self._default_prices)
+        self.endpoints = {
+            eid: {
+                "label": label,
+                "category": category,
+                "schema": copy.deepcopy(schema),
+                "status": "active",
+                "shutdown_date": None,
+                "listed": True,
+            }
+            for eid, (label, category, schema) in ENDPOINTS.items()
+        }
 
     @property
     def jobs(self) -> dict[str, dict]:
         with self._jlock:
             return {k: dict(v) for k, v in self._jobs.items()}
 
+    @property
+    def ignored_fields(self) -> list[dict]:
+        """Fields a submit carried that the endpoint's schema does not have (fal ignores
+        them): ``[{"endpoint", "fields"}]``."""
+        with self._jlock:
+            return list(self._ignored)
+
+    def input_schema(self, endpoint_id: str) -> dict:
+        """The endpoint's input schema with references inlined (for tests)."""
+        schema = self.endpoints[endpoint_id]["schema"]
+        return _resolve(schema, openapi_document(endpoint_id, schema, ""))
+
+    # ------------------------------------------------------------------ listing state
+    def add_listed_model(
+        self,
+        endpoint_id: str,
+        schema: dict | None = None,
+        label: str = "",
+        category: str = "text-to-image",
+        price: tuple | None = (0.01, "image"),
+    ) -> None:
+        with self._jlock:
+            self.endpoints[endpoint_id] = {
+                "label": label or endpoint_id,
+                "category": category,
+                "schema": copy.deepcopy(schema or _flux(50, 28)),
+                "status": "active",
+                "shutdown_date": None,
+                "listed": True,
+            }
+            if price:
+                self.prices[endpoint_id] = price
+
+    def remove_listed_model(self, endpoint_id: str) -> None:
+        with self._jlock:
+            self.endpoints.pop(endpoint_id, None)
+            self.prices.pop(endpoint_id, None)
+
+    def set_model_deprecated(self, endpoint_id: str, deprecated: bool = True) -> None:
+        with self._jlock:
+            self.endpoints[endpoint_id]["status"] = "deprecated" if deprecated else "active"
+
+    def set_model_shutdown(self, endpoint_id: str, when: str) -> None:
+        """Deprecated (as fal says it) with a ``metadata.shutdown_date`` stand-in."""
+        with self._jlock:
+            self.endpoints[endpoint_id]["status"] = "deprecated"
+            self.endpoints[endpoint_id]["shutdown_date"] = when
+
+    # ------------------------------------------------------------------ routing
     def stage_for(self, scenario: str) -> str | None:
         return "result" if scenario in ("content_policy", "validation") else None
 
@@ -134,18 +504,24 @@ class FakeFal(FakeServer):
             return None  # _result() answers once the job is COMPLETED
         return super().scenario_error(stage)
 
-    # ------------------------------------------------------------------ routing
     def handle_api(self, req: Req) -> Resp:
         p, m = req.parts, req.method
         auth = req.headers.get("authorization", "")
         scheme, _, key = auth.partition(" ")
+        key = key.strip()
+        if m == "GET" and p == ["v1", "models"] and not auth:
+            return self.scenario_error("models") or self._models(req)  # auth is optional here
         if scheme.lower() != "key" or ":" not in key:
             return detail(
                 401, "Invalid Key Authorization header format. Expected '<key_id>:<key_secret>'."
             )
-        if key.strip() not in self.api_keys or self.scenario == "unauthorized":
+        if key not in self.api_keys or self.scenario == "unauthorized":
             return detail(401, "No user found for Key ID and Secret")
+        if m == "GET" and p == ["v1", "models"]:
+            return self.scenario_error("models") or self._models(req)
         if m == "GET" and p == ["v1", "models", "pricing"]:
+            if self.scenario == "pricing_admin_only" and key not in self.admin_keys:
+                return platform_error(403, "authorization_error", "Admin API key required")
             return self.scenario_error("pricing") or self._pricing(req)
         if len(p) >= 4 and p[2] == "requests":
             rid, rest = p[3], p[4:]
@@ -156,6 +532,14 @@ class FakeFal(FakeServer):
             if m == "PUT" and rest == ["cancel"]:
                 return self.scenario_error("cancel") or self._cancel(f"{p[0]}/{p[1]}", rid)
         if m == "POST" and len(p) >= 2:
+            if self.scenario == "ingress_error" and self.stage_matches("submit"):
+                with self._jlock:
+                    fire = self._ingress_fired < int(self.opt("times", 1))
+                    self._ingress_fired += fire
+                if fire:  # what fal_client's _is_ingress_error recognises
+                    status = int(self.opt("status", 502))
+                    page = NGINX_PAGE.format(status=status).encode()
+                    return Resp(status, page, content_type="text/html")
             return self.scenario_error("submit") or self._submit(req, p)
         return detail(404, "Not Found")
 
@@ -184,42 +568,37 @@ class FakeFal(FakeServer):
     def _policy_detail(self, kind: str, inp: dict | None = None) -> list:
         inp = inp or {}
         if kind == "content_policy":
-            return [
-                _loc_error(
-                    "prompt",
-                    self.opt("message", "The content was flagged by a content checker."),
-                    "content_policy_violation",
-                    inp.get("prompt"),
-                    categories=["sexual"],
-                )
-            ]
+            item = _err(
+                ["body", "prompt"],
+                "content_policy_violation",
+                self.opt("message", "The content was flagged by a content checker."),
+                inp.get("prompt"),
+            )
+            return [{**item, "categories": ["sexual"]}]
         field = self.opt("field", "num_images")
         return [
-            _loc_error(
-                field,
-                self.opt("message", "ensure this value is less than or equal to 4"),
-                "value_error.number.not_le",
+            _err(
+                ["body", field],
+                "less_than_equal",
+                self.opt("message", "Input should be less than or equal to 4"),
                 inp.get(field),
-                ctx={"limit_value": 4},
+                {"le": 4},
             )
         ]
 
     # ------------------------------------------------------------------ queue
     def _submit(self, req: Req, p: list[str]) -> Resp:
         endpoint, app = "/".join(p), f"{p[0]}/{p[1]}"
-        if not isinstance(req.json, dict):
-            return Resp(
-                422,
-                {
-                    "detail": [
-                        {
-                            "loc": ["body"],
-                            "msg": "value is not a valid dict",
-                            "type": "type_error.dict",
-                        }
-                    ]
-                },
-            )
+        with self._jlock:
+            known = endpoint in self.endpoints
+            schema = self.endpoints[endpoint]["schema"] if known else None
+        if not known:  # UNVERIFIED body (see the module docstring)
+            return detail(404, f"Application '{app}' not found")
+        if isinstance(req.json, dict):
+            extra = sorted(set(req.json) - set(schema.get("properties", {})))
+            if extra:
+                with self._jlock:
+                    self._ignored.append({"endpoint": endpoint, "fields": extra})
         rid = str(uuid.uuid4())
         polls = int(self.opt("polls", 3 if self.scenario == "queue_polls" else 1))
         job = {
@@ -232,10 +611,13 @@ class FakeFal(FakeServer):
             "state": "IN_QUEUE",
             "canceled": False,
             "scenario": self.scenario,
+            "options": dict(self.options),
             "submitted_at": time.time(),
         }
         with self._jlock:
             self._jobs[rid] = job
+        if self.scenario == "submit_timeout":  # queued (and billable); the answer is late
+            self._stopping.wait(min(float(self.opt("seconds", 5)), 30.0))
         base = f"{self.base_url}/{app}/requests/{rid}"
         return Resp(
             200,
@@ -247,23 +629,37 @@ class FakeFal(FakeServer):
                 "status": "IN_QUEUE",
                 "queue_position": max(0, (job["polls"] - 1) // 2),
             },
+            {"x-fal-request-id": rid},
         )
+
+    def _check_input(self, job: dict) -> list:
+        with self._jlock:
+            entry = self.endpoints.get(job["endpoint"])
+        if entry is None:
+            return []
+        schema = self.input_schema(job["endpoint"])
+        inp = job["input"]
+        if not isinstance(inp, dict):
+            return [_err(["body"], "dict_type", "Input should be a valid dictionary", inp)]
+        return validate(inp, schema, ["body"])
 
     def _failure(self, job: dict) -> tuple[str, str] | None:
         """(error text, error_type) when the job ends in an error, else ``None``."""
+        opts = job["options"]
         if job["canceled"]:
             return "Request was cancelled by the client", "client_cancelled"
         if job["scenario"] == "model_failed":
             return (
-                self.opt("error", "Unexpected error in model: CUDA out of memory"),
-                self.opt("error_type", "runner_server_error"),
+                opts.get("error", "Unexpected error in model: CUDA out of memory"),
+                opts.get("error_type", "runner_server_error"),
             )
-        if job["scenario"] in ("content_policy", "validation") and self.stage_matches(
-            "result", "result"
+        if job["scenario"] in ("content_policy", "validation") and opts.get("stage", "result") in (
+            "result",
+            "all",
         ):
             first = self._policy_detail(job["scenario"])[0]
             return first["msg"], first["type"]
-        checked = self._check_input(job["input"])
+        checked = self._check_input(job)
         return (checked[0]["msg"], checked[0]["type"]) if checked else None
 
     def _status(self, req: Req, rid: str) -> Resp:
@@ -308,43 +704,6 @@ class FakeFal(FakeServer):
                 out["error"], out["error_type"] = failure
         return Resp(200, out)
 
-    def _check_input(self, inp: dict) -> list:
-        errors = []
-        if not isinstance(inp.get("prompt"), str):
-            errors.append(_loc_error("prompt", "field required", "value_error.missing"))
-        n = inp.get("num_images", 1)
-        if not isinstance(n, int) or n < 1:
-            errors.append(
-                _loc_error(
-                    "num_images",
-                    "ensure this value is greater than or equal to 1",
-                    "value_error.number.not_ge",
-                    n,
-                    ctx={"limit_value": 1},
-                )
-            )
-        elif n > 4:
-            errors.append(
-                _loc_error(
-                    "num_images",
-                    "ensure this value is less than or equal to 4",
-                    "value_error.number.not_le",
-                    n,
-                    ctx={"limit_value": 4},
-                )
-            )
-        size = inp.get("image_size", "landscape_4_3")
-        if not (
-            (isinstance(size, str) and size in PRESETS)
-            or (isinstance(size, dict) and {"width", "height"} <= set(size))
-        ):
-            errors.append(
-                _loc_error(
-                    "image_size", "value is not a valid enumeration member", "type_error.enum", size
-                )
-            )
-        return errors
-
     def _result(self, rid: str) -> Resp:
         with self._jlock:
             job = self._jobs.get(rid)
@@ -354,43 +713,58 @@ class FakeFal(FakeServer):
         if job["state"] != "COMPLETED":
             return detail(400, "Request is still in progress")
         if job["canceled"]:
-            return detail(499, "Request was cancelled by the client", "client_cancelled")
-        if job["scenario"] in ("content_policy", "validation") and self.stage_matches(
-            "result", "result"
+            return detail(499, "Request was cancelled by the client", "client_cancelled", rid)
+        opts = job["options"]
+        if job["scenario"] in ("content_policy", "validation") and opts.get("stage", "result") in (
+            "result",
+            "all",
         ):
-            return Resp(422, {"detail": self._policy_detail(job["scenario"], job["input"])})
+            return Resp(
+                422,
+                {"detail": self._policy_detail(job["scenario"], job["input"])},
+                {"x-fal-request-id": rid, "X-Fal-Retryable": "false"},
+            )
         if job["scenario"] == "model_failed":
+            # The stored answer of the failed run, from fal's own server (so it carries
+            # x-fal-request-id and is not an ingress error fal_client would retry).
             err, etype = self._failure(job)
-            return detail(int(self.opt("status", 500)), err, etype)
-        errors = self._check_input(job["input"])
+            return detail(int(opts.get("status", 500)), err, etype, rid)
+        errors = self._check_input(job)
         if errors:
-            return Resp(422, {"detail": errors})
+            return Resp(422, {"detail": errors}, {"x-fal-request-id": rid})
         return Resp(200, self._output(job), {"x-fal-request-id": rid})
 
     def _output(self, job: dict) -> dict:
-        inp = job["input"]
-        size = inp.get("image_size", "square_hd" if "sdxl" in job["endpoint"] else "landscape_4_3")
+        inp, opts = job["input"], job["options"]
+        default = "square_hd" if "sdxl" in job["endpoint"] else "landscape_4_3"
+        size = inp.get("image_size", default)
         w, h = (size["width"], size["height"]) if isinstance(size, dict) else PRESETS[size]
         ext = str(inp.get("output_format", inp.get("format", "jpeg"))).lower()
         fmt = "PNG" if ext == "png" else "JPEG"
-        count = int(self.opt("images", self.opt("n", inp.get("num_images", 1))))
+        count = int(opts.get("images", opts.get("n", inp.get("num_images", 1))))
+        flags = [False] * count
+        if job["scenario"] == "nsfw":
+            wanted = list(opts.get("flags", [True, False]))
+            flags = (wanted + [False] * count)[:count]
         images = []
         for i in range(count):
             if job["scenario"] == "result_url":
-                url = self.absolute(self.opt("url", "/files/not-an-image.png"))
+                url = self.absolute(opts.get("url", "/files/not-an-image.png"))
             else:
-                img = make_image(w, h, tuple(self.opt("color", palette(i))), fmt)
+                # A flagged image comes back black (the safety checker blanks it).
+                color = BLACK if flags[i] else tuple(opts.get("color", palette(i)))
+                img = make_image(w, h, color, fmt)
                 if inp.get("sync_mode"):
                     url = f"data:{MIME[fmt]};base64,{base64.b64encode(img).decode()}"
                 else:
                     url = self.add_file(f"{job['request_id']}-{i}.{ext}", img, MIME[fmt])
             images.append({"url": url, "width": w, "height": h, "content_type": MIME[fmt]})
-        seed = inp.get("seed", self.opt("seed", random.randint(0, 2**31 - 1)))
+        seed = inp.get("seed", opts.get("seed", random.randint(0, 2**31 - 1)))
         return {
             "images": images,
-            "timings": {"inference": float(self.opt("inference_time", 1.43))},
-            "seed": seed,
-            "has_nsfw_concepts": [False] * count,
+            "timings": {"inference": float(opts.get("inference_time", 1.43))},
+            "seed": seed,  # one seed for the whole batch (fal-js outputs: ``seed: number``)
+            "has_nsfw_concepts": flags,
             "prompt": inp.get("prompt"),
         }
 
@@ -405,16 +779,62 @@ class FakeFal(FakeServer):
             job["canceled"] = True
         return Resp(202, {"status": "CANCELLATION_REQUESTED"})
 
-    # ------------------------------------------------------------------ pricing
+    # ------------------------------------------------------------------ platform
+    def _ids(self, req: Req) -> list[str]:
+        return [i for raw in req.query_multi.get("endpoint_id", []) for i in raw.split(",") if i]
+
+    def _models(self, req: Req) -> Resp:
+        ids = self._ids(req)
+        if len(ids) > 50:
+            return platform_error(400, "validation_error", "At most 50 endpoint_id values")
+        category = req.query.get("category")
+        status = req.query.get("status")
+        if status and status not in ("active", "deprecated"):
+            return platform_error(400, "validation_error", f"Invalid status: {status}")
+        expand = [e for raw in req.query_multi.get("expand", []) for e in raw.split(",")]
+        with self._jlock:
+            entries = [(eid, dict(e)) for eid, e in self.endpoints.items() if e["listed"]]
+        if ids:  # find mode: unknown ids are simply absent
+            entries = [(eid, e) for eid, e in entries if eid in ids]
+        if category:
+            entries = [(eid, e) for eid, e in entries if e["category"] == category]
+        if status:
+            entries = [(eid, e) for eid, e in entries if e["status"] == status]
+        try:
+            # "Actual maximum depends on query type and expansion parameters" (fal docs): capped.
+            limit = max(1, min(int(req.query.get("limit", 50)), self.listing_page_size))
+            page = (
+                int(base64.b64decode(req.query["cursor"]).decode()) if "cursor" in req.query else 0
+            )
+        except ValueError:
+            return platform_error(400, "validation_error", "Invalid limit or cursor")
+        chunk = entries[page * limit : (page + 1) * limit]
+        more = (page + 1) * limit < len(entries)
+        models = []
+        for eid, e in chunk:
+            metadata = {
+                "display_name": e["label"],
+                "category": e["category"],
+                "description": f"{e['label']} on fal",
+                "status": e["status"],
+                "tags": [],
+                "updated_at": "2026-11-01T00:00:00Z",
+                "model_url": f"https://fal.run/{eid}",
+            }
+            if e["shutdown_date"]:
+                metadata["shutdown_date"] = e["shutdown_date"]  # stand-in, see docstring
+            model = {"endpoint_id": eid, "metadata": metadata}
+            if "openapi-3.0" in expand:
+                model["openapi"] = openapi_document(eid, e["schema"], e["category"])
+            models.append(model)
+        cursor = base64.b64encode(str(page + 1).encode()).decode() if more else None
+        return Resp(200, {"models": models, "next_cursor": cursor, "has_more": more})
+
     def _pricing(self, req: Req) -> Resp:
-        ids = req.query_multi.get("endpoint_id") or list(self.prices)
-        ids = [i for raw in ids for i in raw.split(",") if i]
+        ids = self._ids(req) or list(self.prices)
         missing = [i for i in ids if i not in self.prices]
         if missing:
-            return Resp(
-                404,
-                {"error": {"type": "not_found", "message": f"Endpoint not found: {missing[0]}"}},
-            )
+            return platform_error(404, "not_found", f"Endpoint not found: {missing[0]}")
         prices = [
             {
                 "endpoint_id": i,

@@ -7,11 +7,20 @@ import pytest
 
 from generation import runner
 from generation.models import Generation, Status
+from imagegen.providers.base import KeyStatus
 from tests.providers.helpers import generate, stored_image_count
 
 pytestmark = pytest.mark.django_db
 
 FLUX = "black-forest-labs/flux-schnell"
+
+
+@pytest.fixture(autouse=True)
+def inputs_match_the_schema(fake_replicate):
+    """Replicate ignores input fields a model does not have, so a misnamed field "works";
+    every prediction a test made must use only its model's own fields."""
+    yield
+    assert fake_replicate.schema_violations() == {}
 
 
 def test_official_model_queue_flow_with_several_polls(owner_api, run_jobs, fake_replicate):
@@ -136,13 +145,16 @@ def test_rate_limited_forever(owner_api, run_jobs, fake_replicate, settings):
     assert result["error"].startswith("Rate limited by Replicate after")
 
 
-def test_server_error(owner_api, run_jobs, fake_replicate, settings):
-    settings.GENERATION_TIMEOUT = 3
+def test_a_create_answered_5xx_is_not_sent_again(owner_api, run_jobs, fake_replicate):
     fake_replicate.set_scenario("server_error", status=503)
     result = generate(
         owner_api, run_jobs, provider="replicate", model=FLUX, prompt="x", width=1024, height=1024
     )
-    assert result["error"] == "Replicate is unavailable right now (HTTP 503); try again later."
+    assert result["error"] == (
+        "Replicate is unavailable right now (HTTP 503); the request was not sent again, as it "
+        "may have started anyway. Check the provider's dashboard before trying again."
+    )
+    assert [r["method"] for r in fake_replicate.requests] == ["POST"]
 
 
 def test_timeout_while_polling_cancels_remotely(owner_api, run_jobs, fake_replicate, settings):
@@ -175,12 +187,25 @@ def test_cancel_while_running_reaches_replicate(owner, owner_api, fake_replicate
     assert [c["id"] for c in fake_replicate.cancels] == list(fake_replicate.predictions)
 
 
-def test_key_check(fake_replicate):
+@pytest.mark.parametrize(
+    ("key", "scenario", "status", "words"),
+    [
+        (
+            "r8_test_good",
+            "success",
+            KeyStatus.VALID,
+            "Replicate accepted the key (account fake-user).",
+        ),
+        ("r8_wrong", "success", KeyStatus.INVALID, "Replicate rejected the API key."),
+        ("r8_test_good", "no_credit", KeyStatus.NO_CREDIT, "Replicate reports no credit left"),
+        ("r8_test_good", "forbidden", KeyStatus.UNVERIFIED, "Replicate refused the key check"),
+        ("r8_test_good", "server_error", KeyStatus.UNVERIFIED, "Replicate answered HTTP 500"),
+    ],
+)
+def test_key_check_says_what_it_knows(fake_replicate, key, scenario, status, words):
     from imagegen.providers import get_provider
 
-    ok, message = get_provider("replicate").check_key("r8_test_good")
-    assert ok and message.startswith("Replicate accepted the key")
-    assert get_provider("replicate").check_key("r8_wrong") == (
-        False,
-        "Replicate rejected the API key.",
-    )
+    fake_replicate.set_scenario(scenario, stage="account")
+    check = get_provider("replicate").check_key(key)
+    assert check.status == status and check.message.startswith(words), check
+    assert key not in check.message

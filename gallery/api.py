@@ -72,7 +72,7 @@ class ImageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_seed(self, image) -> int | None:
-        return image.seed if image.seed is not None else image.generation.seed
+        return image.known_seed
 
     def get_url(self, image) -> str:
         return reverse("image-file", args=[image.pk])

@@ -138,7 +138,7 @@ def manifest_entry(image: Image, file_name: str | None) -> dict:
         "model": generation.model,
         "width": image.width,
         "height": image.height,
-        "seed": image.seed if image.seed is not None else generation.seed,
+        "seed": image.known_seed,
         "steps": generation.steps,
         "cfg_scale": generation.cfg_scale,
         "created_at": image.created_at.isoformat(),

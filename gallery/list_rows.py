@@ -16,7 +16,7 @@ from django.utils import timezone
 from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
-from gallery.models import Image, Tag
+from gallery.models import Image, Tag, seed_of
 
 # Everything a list item shows, as ``values()`` names (joins: generation and owner).
 COLUMNS = (
@@ -30,6 +30,7 @@ COLUMNS = (
     "height",
     "seed",
     "generation__seed",
+    "generation__num_images",
     "generation__steps",
     "generation__cfg_scale",
     "favorite",
@@ -116,7 +117,7 @@ def image_rows(rows: list[dict]) -> list[dict]:
     items = []
     for row in rows:
         pk = row["id"]
-        seed = row["seed"] if row["seed"] is not None else row["generation__seed"]
+        seed = seed_of(row["seed"], row["generation__seed"], row["generation__num_images"])
         steps = row["generation__steps"]
         cfg_scale = row["generation__cfg_scale"]
         project = row["project_id"]

@@ -36,7 +36,7 @@ def image_metadata(image) -> dict:
     """The parameters a file carries: prompt, negative prompt, provider, model, seed, steps,
     CFG and size. ``image`` is a gallery Image with its generation loaded."""
     generation = image.generation
-    seed = image.seed if image.seed is not None else generation.seed
+    seed = image.known_seed
     return {
         "prompt": generation.prompt,
         "negative_prompt": generation.negative_prompt,

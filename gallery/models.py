@@ -116,6 +116,13 @@ class Tag(models.Model):
         return self.name
 
 
+def seed_of(image_seed, generation_seed, generation_images: int) -> int | None:
+    """``Image.known_seed`` for rows read as values (the gallery's list)."""
+    if image_seed is not None:
+        return image_seed
+    return generation_seed if generation_images == 1 else None
+
+
 class Image(models.Model):
     """One stored image file with its thumbnail, produced by a generation."""
 
@@ -177,6 +184,14 @@ class Image(models.Model):
 
     def __str__(self):
         return self.title or f"Image {self.pk}"
+
+    @property
+    def known_seed(self) -> int | None:
+        """The seed that reproduces this image: its own, else its generation's when that made
+        this image alone. A batch's seed reproduces the batch, not one of its images
+        (providers such as fal and Replicate report one seed per batch), so it is no image's
+        seed: showing it, embedding it or remixing with it would be an invention."""
+        return seed_of(self.seed, self.generation.seed, self.generation.num_images)
 
     @property
     def orientation(self) -> str:

@@ -354,7 +354,7 @@ def remix_body(user, image: Image) -> dict:
         and Project.objects.for_user(user, "contribute").filter(pk=image.project_id).exists()
     ):
         project = image.project_id
-    seed = image.seed if image.seed is not None else generation.seed
+    seed = image.known_seed
     return {**generation.request_fields(), "num_images": 1, "seed": seed, "project": project}
 
 

@@ -157,6 +157,23 @@ def test_admin_custom_replicate_model_works_without_code(
     owner_api, run_jobs, fake_replicate, client, admin_user
 ):
     client.force_login(admin_user)
+    # Replicate publishes the model (the fake refuses models it does not know, as the API does).
+    fake_replicate.add_listed_model(
+        "acme/painter",
+        {
+            "required": ["prompt"],
+            "properties": {
+                "prompt": {"type": "string"},
+                "width": {"type": "integer", "minimum": 256, "maximum": 1440},
+                "height": {"type": "integer", "minimum": 256, "maximum": 1440},
+                "num_outputs": {"type": "integer", "minimum": 1, "maximum": 2},
+                "num_inference_steps": {"type": "integer", "minimum": 1, "maximum": 50},
+                "guidance": {"type": "number", "minimum": 1, "maximum": 10},
+                "seed": {"type": "integer"},
+                "lora": {"type": "string"},
+            },
+        },
+    )
     spec = (
         '{"min_size": 256, "max_size": 1440, "size_multiple": 32, "max_images": 2, '
         '"steps": [1, 50], "default_steps": 28, "cfg_scale": [1, 10], '

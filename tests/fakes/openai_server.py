@@ -26,8 +26,9 @@ Real validation (always on), in the order the API applies it:
   fields are ``ImageGenerateParams``; ``response_format`` and ``style`` are unknown to the GPT
   image models (the SDK docstrings: "isn't supported for the GPT image models", "only
   supported for dall-e-3").
-* ``model``: DALL·E 2 and 3 were removed on 2026-05-12 and, like an unknown id or a model the
-  key cannot see, answer 404 ``model_not_found`` (a request without ``model`` means
+* ``model``: DALL·E 2 and 3 were removed on 2026-05-12 and, like an unknown id, a model shut
+  down (gpt-image-1 on 2026-10-23, gpt-image-1-mini on 2026-12-01: not listed by default) or a
+  model the key cannot see, answer 404 ``model_not_found`` (a request without ``model`` means
   ``dall-e-2``, the documented default, so it is 404 too).
 * ``prompt`` (required, at most 32000 characters), ``n`` (1-10), ``size`` (the three standard
   sizes or ``auto``; gpt-image-2 also any ``WxH`` with both sides divisible by 16, a ratio
@@ -96,12 +97,15 @@ GPT_MODELS = (
     "gpt-image-2-2026-04-21",
     "chatgpt-image-latest",
 )
-# Removed from the API on 2026-05-12 (OpenAI's deprecations page): 404 model_not_found.
+# Shut down (OpenAI's deprecations page): DALL·E removed on 2026-05-12 (404 model_not_found);
+# gpt-image-1 on 2026-10-23 and gpt-image-1-mini on 2026-12-01, so neither is listed or served
+# by default (``add_listed_model`` brings one back for a test).
 RETIRED_MODELS = ("dall-e-2", "dall-e-3")
+SHUT_DOWN = ("gpt-image-1", "gpt-image-1-mini")
 # image_generate_params.py: "For gpt-image-2 and gpt-image-2-2026-04-21, arbitrary resolutions".
 FREE_SIZE_MODELS = ("gpt-image-2", "gpt-image-2-2026-04-21")
 CHAT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-5-mini")
-LISTED_BY_DEFAULT = (*GPT_MODELS, *CHAT_MODELS)
+LISTED_BY_DEFAULT = tuple(m for m in (*GPT_MODELS, *CHAT_MODELS) if m not in SHUT_DOWN)
 # ImageGenerateParamsBase + ImageGenerateParams*.stream: every field the endpoint knows.
 IMAGE_FIELDS = frozenset(
     {

@@ -431,7 +431,8 @@ class FakeOpenRouter(FakeServer):
                 f"modalities: {', '.join(modalities)}",
             )
         image_config = body.get("image_config") or {}
-        takes = IMAGE_CONFIG.get(model["id"], {"aspect_ratio": {}, "image_size": ()})
+        # A model without its own entry takes the ratios the image guide lists for all.
+        takes = IMAGE_CONFIG.get(model["id"], {"aspect_ratio": ASPECTS, "image_size": ()})
         aspect = image_config.get("aspect_ratio", "1:1")
         if stage == "image" and aspect not in takes["aspect_ratio"]:
             return or_error(

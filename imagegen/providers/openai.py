@@ -1,11 +1,16 @@
-"""OpenAI images (gpt-image-1, gpt-image-1-mini, dall-e-3, dall-e-2) through the openai SDK.
+"""OpenAI images (the GPT image models: gpt-image-2, gpt-image-1.5, …) through the openai SDK.
 
-A timed call to ``POST /images/generations``; results arrive as base64 (requested for
-DALL·E too, so nothing has to be fetched) or, from a gateway that insists, as URLs. Cost comes
-from the ``usage`` tokens of GPT image models, and from the catalog's size/quality table for
-DALL·E. No remote cancel exists: a canceled call is abandoned and its result discarded.
+A timed call to ``POST /images/generations``. GPT image models always answer base64; an
+OpenAI-compatible gateway (``OPENAI_BASE_URL``) may answer URLs instead, which the safe
+fetcher downloads. Cost comes from the ``usage`` tokens, else from the catalog's size/quality
+table. No remote cancel exists: a canceled call is abandoned and its result discarded.
+
+DALL·E 2 and 3 were removed from the API on 2026-05-12: their catalog rows stay for history and
+a call for them gets 404 ``model_not_found``, reported as a model OpenAI no longer offers.
 """
 
+import copy
+import re
 import time
 from decimal import Decimal
 
@@ -17,6 +22,12 @@ from imagegen.providers.base import (
     GeneratedImage,
     GenerationRequest,
     GenerationTimedOut,
+    KeyCheck,
+    KeyRestricted,
+    KeyStatus,
+    ListedModel,
+    Listing,
+    ProviderError,
     ProviderResult,
     RunContext,
 )
@@ -27,6 +38,29 @@ from imagegen.providers.fetch import decode_base64
 openai_sdk = lazy_module("openai")
 
 CONTENT_POLICY_CODES = {"content_policy_violation", "moderation_blocked"}
+# Where OpenAI asks an organisation to verify itself (its own 403 message names this page).
+VERIFY_URL = "https://platform.openai.com/settings/organization/general"
+# Ids of image models in OpenAI's model listing (``GET /v1/models``).
+IMAGE_MODEL_PREFIXES = ("gpt-image-", "chatgpt-image-")
+# What a GPT image model takes, as a catalog spec (the shape of a catalog.json entry, without
+# provider, id, label and price): the parameters of ``ImageGenerateParams`` in openai-python
+# (src/openai/types/image_generate_params.py, read 2026-12-05) common to every GPT image model.
+GPT_IMAGE_SPEC = {
+    "sizes": {"1024x1024": "1024x1024", "1536x1024": "1536x1024", "1024x1536": "1024x1536"},
+    "max_images": 4,
+    "steps": None,
+    "cfg_scale": None,
+    "negative_prompt": False,
+    "seed": False,
+    "max_prompt_length": 32000,
+    "options": {
+        "quality": ["low", "medium", "high", "auto"],
+        "background": ["transparent", "opaque", "auto"],
+        "output_format": ["png", "jpeg", "webp"],
+        "moderation": ["low", "auto"],
+    },
+    "passthrough": ["output_compression"],
+}
 
 
 def make_client(api_key: str, base_url: str, ctx: RunContext | None, default_timeout=30.0):
@@ -34,8 +68,26 @@ def make_client(api_key: str, base_url: str, ctx: RunContext | None, default_tim
     return openai_sdk.OpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
 
 
-def raise_openai_error(exc: Exception, label: str, ctx: RunContext) -> None:
-    """Turn an openai SDK exception into a ProviderError in words, or Retryable."""
+def model_gone(label: str, model: str) -> ProviderError:
+    """The provider has removed (or never had) the model: no retry or key change helps."""
+    return ProviderError(f"{label} no longer offers the model {model}; choose another model.")
+
+
+def verification_needed(label: str, model: str) -> KeyRestricted:
+    return KeyRestricted(
+        f"{label} accepted the key, but the organisation must be verified to use the model "
+        f"{model}: verify it at {VERIFY_URL} (access can take 15 minutes to arrive after "
+        "verification).",
+        model=model,
+    )
+
+
+def raise_openai_error(exc: Exception, label: str, ctx: RunContext, model: str = "") -> None:
+    """Turn an openai SDK exception into a ProviderError in words, or Retryable.
+
+    The codes are OpenAI's documented ones (error-codes guide) plus the answers the images
+    endpoint gives: 404 ``model_not_found`` (a removed model), 403 "Your organization must be
+    verified to use the model …" (code null), 400 ``billing_hard_limit_reached``."""
     if isinstance(exc, openai_sdk.APITimeoutError):
         if ctx.remaining() <= 1:
             raise GenerationTimedOut() from None
@@ -46,12 +98,26 @@ def raise_openai_error(exc: Exception, label: str, ctx: RunContext) -> None:
         raise exc
     status = exc.status_code
     body = exc.body if isinstance(exc.body, dict) else {}
-    message = errors.clean(body.get("message") or "", ctx)
+    raw_message = str(body.get("message") or "")
+    message = errors.clean(raw_message, ctx)
     code = str(body.get("code") or body.get("type") or "")
     metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    if status == 404 and code == "model_not_found":
+        raise model_gone(label, model or "requested") from None
+    if status == 403 and "must be verified" in raw_message:
+        raise verification_needed(label, model) from None
+    if status == 403 and code == "unsupported_country_region_territory":
+        raise ProviderError(
+            f"{label} does not serve the country or region this server is in (HTTP 403)."
+        ) from None
+    if status == 403 and "insufficient permissions" in raw_message.lower():
+        raise KeyRestricted(
+            f"{label} accepted the key, but it lacks the permission for this request: {message}",
+            model=model,
+        ) from None
     if status in (401, 403) and not (status == 403 and metadata.get("reasons")):
         raise errors.rejected_key(label) from None
-    if status == 402 or code == "insufficient_quota":
+    if status == 402 or code in ("insufficient_quota", "billing_hard_limit_reached"):
         raise errors.no_credit(label, message) from None
     if status == 429:
         raise errors.Retryable(429, errors.retry_after_seconds(exc.response.headers)) from None
@@ -71,6 +137,16 @@ def raise_openai_error(exc: Exception, label: str, ctx: RunContext) -> None:
     raise errors.unexpected(label, exc.request_id or "", f"HTTP {status}") from None
 
 
+def model_label(model_id: str) -> str:
+    """A readable name for a listed id: ``gpt-image-1.5`` → ``GPT Image 1.5``,
+    ``gpt-image-2-2026-04-21`` → ``GPT Image 2 (2026-04-21)``."""
+    dated = re.fullmatch(r"(.*)-(\d{4}-\d{2}-\d{2})", model_id)
+    base, snapshot = (dated[1], dated[2]) if dated else (model_id, "")
+    names = {"gpt": "GPT", "chatgpt": "ChatGPT"}
+    words = [names.get(w, w[:1].upper() + w[1:]) for w in base.split("-")]
+    return " ".join(words) + (f" ({snapshot})" if snapshot else "")
+
+
 class OpenAIProvider(CloudProvider):
     name = "openai"
     label = "OpenAI"
@@ -84,8 +160,6 @@ class OpenAIProvider(CloudProvider):
             "size": f"{request.width}x{request.height}",
             **request.params,
         }
-        if request.model.startswith("dall-e"):
-            body["response_format"] = "b64_json"
         client = make_client(ctx.api_key, settings.OPENAI_BASE_URL, ctx)
         started = time.monotonic()
 
@@ -93,7 +167,7 @@ class OpenAIProvider(CloudProvider):
             try:
                 return client.images.with_raw_response.generate(**body)
             except openai_sdk.OpenAIError as exc:
-                raise_openai_error(exc, self.label, ctx)
+                raise_openai_error(exc, self.label, ctx, request.model)
 
         raw = errors.with_retries(ctx, self.label, call)
         request_id = raw.headers.get("x-request-id", "")
@@ -107,7 +181,7 @@ class OpenAIProvider(CloudProvider):
                 raise errors.unexpected(self.label, request_id, "data[] item")
             if item.get("b64_json"):
                 images.append(GeneratedImage(data=decode_base64(item["b64_json"])))
-            elif item.get("url"):
+            elif item.get("url"):  # an OpenAI-compatible gateway may answer URLs
                 images.append(GeneratedImage(url=item["url"]))
             else:
                 raise errors.unexpected(self.label, request_id, "item without image")
@@ -143,14 +217,73 @@ class OpenAIProvider(CloudProvider):
             return total.quantize(Decimal("0.000001")), False
         return self.price(spec, request), True
 
-    def check_key(self, api_key):
+    def _listed_ids(self, api_key) -> list[str]:
+        """The ids of ``GET /v1/models`` for this key (SDK errors propagate)."""
         client = make_client(api_key, settings.OPENAI_BASE_URL, None, default_timeout=15)
+        return [m.id for m in client.models.list()]
+
+    def check_key(self, api_key) -> KeyCheck:
+        """``models.list()`` answers for the key: valid, invalid, no credit, or restricted
+        when catalog models the admin enabled are missing from the key's list."""
         try:
-            client.models.list()
+            listed = set(self._listed_ids(api_key))
         except openai_sdk.AuthenticationError:
-            return False, "OpenAI rejected the API key."
+            return KeyCheck(KeyStatus.INVALID, "OpenAI rejected the API key.")
+        except openai_sdk.PermissionDeniedError:
+            return KeyCheck(
+                KeyStatus.UNVERIFIED,
+                "Could not verify the key: OpenAI refused the check endpoint (HTTP 403; a "
+                "restricted key may lack the Models read permission).",
+            )
+        except openai_sdk.RateLimitError as exc:
+            body = exc.body if isinstance(exc.body, dict) else {}
+            if body.get("code") == "insufficient_quota":
+                return KeyCheck(
+                    KeyStatus.NO_CREDIT, "OpenAI accepted the key but reports no credit left."
+                )
+            return KeyCheck(KeyStatus.UNVERIFIED, "Could not verify the key: rate limited.")
         except openai_sdk.APIConnectionError:
-            return False, "Could not reach OpenAI; check the server's network or the base URL."
+            return KeyCheck(KeyStatus.UNVERIFIED, str(errors.no_connection(self.label)))
         except openai_sdk.APIStatusError as exc:
-            return False, f"OpenAI answered HTTP {exc.status_code}."
-        return True, "OpenAI accepted the key."
+            return KeyCheck(
+                KeyStatus.UNVERIFIED,
+                f"Could not verify the key: OpenAI answered HTTP {exc.status_code}.",
+            )
+        missing = [m.id for m in self.models() if m.available and m.id not in listed]
+        if missing:
+            return KeyCheck(
+                KeyStatus.RESTRICTED,
+                "OpenAI accepted the key, but it cannot use "
+                + ", ".join(missing)
+                + " (not in the key's model list: the project may limit its models).",
+            )
+        return KeyCheck(KeyStatus.VALID, "OpenAI accepted the key.")
+
+    def list_models(self, api_key, known: list[str]) -> Listing:
+        """OpenAI's own listing: the GPT image models (and any catalog id) it still lists.
+
+        Each new GPT image model gets the common GPT image spec; OpenAI publishes no
+        shutdown dates in the API (they are hand-written in catalog.json)."""
+        try:
+            listed = self._listed_ids(api_key)
+        except openai_sdk.AuthenticationError:
+            raise errors.rejected_key(self.label) from None
+        except openai_sdk.APIConnectionError:
+            raise errors.no_connection(self.label) from None
+        except openai_sdk.APIStatusError as exc:
+            raise ProviderError(
+                f"Could not read OpenAI's model list (HTTP {exc.status_code})."
+            ) from None
+        models = []
+        for model_id in listed:
+            is_gpt_image = model_id.startswith(IMAGE_MODEL_PREFIXES)
+            if not is_gpt_image and model_id not in known:
+                continue
+            models.append(
+                ListedModel(
+                    id=model_id,
+                    label=model_label(model_id),
+                    spec=copy.deepcopy(GPT_IMAGE_SPEC) if is_gpt_image else None,
+                )
+            )
+        return Listing(models=models, complete=True)

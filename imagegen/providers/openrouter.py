@@ -1,14 +1,19 @@
-"""OpenRouter image models (e.g. google/gemini-2.5-flash-image) through chat completions.
+"""OpenRouter image models (e.g. google/gemini-3.1-flash-image) through chat completions.
 
 Uses the openai SDK pointed at OpenRouter's base URL. Images come back as data URLs in
 ``choices[0].message.images``; the charge is ``usage.cost``. Errors can arrive inside a 200
-(``{"error": …}`` or ``finish_reason: "error"``), and are reported like any other.
+(``{"error": …}`` or ``finish_reason: "error"``), and are reported like any other; so do
+safety refusals (a 200 without images whose ``native_finish_reason`` is Google's reason, e.g.
+``IMAGE_SAFETY``), reported as a content-policy refusal.
 """
 
 import contextlib
+import copy
 import time
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
+import httpx
 from django.conf import settings
 
 from imagegen.core.lazy_import import lazy_module
@@ -16,16 +21,73 @@ from imagegen.providers import errors
 from imagegen.providers.base import (
     GeneratedImage,
     GenerationRequest,
+    KeyCheck,
+    KeyStatus,
+    ListedModel,
+    Listing,
     ProviderError,
     ProviderResult,
     RunContext,
 )
 from imagegen.providers.cloud import CloudProvider
 from imagegen.providers.mapping import native_size
-from imagegen.providers.openai import make_client, raise_openai_error
+from imagegen.providers.openai import make_client, model_gone, raise_openai_error
 
 # Imported on first use: see imagegen/core/lazy_import.py.
 openai_sdk = lazy_module("openai")
+
+# Why a model stopped without an image, in words: Google's FinishReason values, which
+# OpenRouter passes on as ``native_finish_reason`` (its own ``finish_reason`` is then
+# ``content_filter``, or ``stop``); see OpenRouter's api_reference/overview.mdx.
+REFUSALS = {
+    "IMAGE_SAFETY": "the image was blocked by the model's safety filter",
+    "IMAGE_PROHIBITED_CONTENT": "the image would contain prohibited content",
+    "IMAGE_RECITATION": "the image would reproduce protected material",
+    "IMAGE_OTHER": "the image was blocked for another reason",
+    "NO_IMAGE": "the model produced no image for this prompt",
+    "SAFETY": "the answer was blocked by the model's safety filter",
+    "PROHIBITED_CONTENT": "the prompt contains prohibited content",
+    "BLOCKLIST": "the prompt contains blocked terms",
+    "SPII": "the answer would contain sensitive personal information",
+    "RECITATION": "the answer would reproduce protected material",
+}
+# The image models' listing spec (a catalog spec dict): the aspect ratios OpenRouter's image
+# guide documents for image_config.aspect_ratio, at Gemini's 1K pixel sizes.
+OPENROUTER_IMAGE_SPEC = {
+    "sizes": {
+        "1024x1024": "1:1",
+        "832x1248": "2:3",
+        "1248x832": "3:2",
+        "864x1184": "3:4",
+        "1184x864": "4:3",
+        "896x1152": "4:5",
+        "1152x896": "5:4",
+        "768x1344": "9:16",
+        "1344x768": "16:9",
+        "1536x672": "21:9",
+    },
+    "max_images": 1,
+    "steps": None,
+    "cfg_scale": None,
+    "negative_prompt": False,
+    "seed": False,
+    "inputs": {"size": "aspect_ratio"},
+}
+
+
+def raise_openrouter_error(exc: Exception, label: str, ctx: RunContext, model: str) -> None:
+    """OpenRouter's own answers first (a model it does not know or no longer serves), then
+    the OpenAI-shaped mapping every other answer shares."""
+    if isinstance(exc, openai_sdk.APIStatusError):
+        body = exc.body if isinstance(exc.body, dict) else {}
+        message = str(body.get("message") or "")
+        # 400 "<id> is not a valid model ID" (unknown or removed model) and 404 "No endpoints
+        # found for <id>." (listed, but no provider serves it any more).
+        if (exc.status_code == 400 and "is not a valid model ID" in message) or (
+            exc.status_code == 404 and message.startswith("No endpoints found for ")
+        ):
+            raise model_gone(label, model) from None
+    raise_openai_error(exc, label, ctx, model)
 
 
 class OpenRouterProvider(CloudProvider):
@@ -37,6 +99,8 @@ class OpenRouterProvider(CloudProvider):
         extra = {"modalities": spec.fixed_inputs.get("modalities", ["image", "text"])}
         if "size" in spec.inputs:
             extra["image_config"] = {spec.inputs["size"]: native_size(spec, request)}
+        if spec.seed and request.seed is not None:
+            extra["seed"] = request.seed
         extra.update(request.params)
         client = make_client(ctx.api_key, settings.OPENROUTER_BASE_URL, ctx)
         started = time.monotonic()
@@ -49,7 +113,7 @@ class OpenRouterProvider(CloudProvider):
                     extra_body=extra,
                 )
             except openai_sdk.OpenAIError as exc:
-                raise_openai_error(exc, self.label, ctx)
+                raise_openrouter_error(exc, self.label, ctx, request.model)
 
         raw = errors.with_retries(ctx, self.label, call)
         data = self.parse_json(raw.http_response.content)
@@ -61,6 +125,8 @@ class OpenRouterProvider(CloudProvider):
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise errors.unexpected(self.label, request_id, "no choices")
         message = choices[0].get("message") or {}
+        if not isinstance(message, dict):
+            raise errors.unexpected(self.label, request_id, "message is not an object")
         images = []
         for item in message.get("images") or []:
             url = (item.get("image_url") or {}).get("url") if isinstance(item, dict) else None
@@ -68,6 +134,7 @@ class OpenRouterProvider(CloudProvider):
                 raise errors.unexpected(self.label, request_id, "image without url")
             images.append(GeneratedImage(url=url))
         if not images:
+            self._raise_refusal(choices[0], message, ctx)
             said = errors.clean(message.get("content") or "", ctx)[:200]
             raise ProviderError(
                 f"{self.label} returned no image" + (f"; the model said: {said}" if said else ".")
@@ -92,6 +159,23 @@ class OpenRouterProvider(CloudProvider):
             metadata={k: v for k, v in metadata.items() if v},
         )
 
+    def _raise_refusal(self, choice: dict, message: dict, ctx: RunContext) -> None:
+        """A 200 without images that says why: a content-policy refusal in words."""
+        native = str(choice.get("native_finish_reason") or "")
+        finish = choice.get("finish_reason")
+        if native.upper() in REFUSALS:
+            reason = f"{REFUSALS[native.upper()]} ({native.upper()})"
+        elif finish == "content_filter":
+            reason = "the provider's content filter stopped the answer" + (
+                f" ({errors.clean(native, ctx)})" if native else ""
+            )
+        else:
+            return
+        said = errors.clean(message.get("content") or message.get("refusal") or "", ctx)[:200]
+        raise errors.content_policy(
+            self.label, reason + (f"; the model said: {said}" if said else "")
+        )
+
     def _raise_embedded_error(self, data: dict, ctx: RunContext) -> None:
         error = data.get("error")
         choice = (data.get("choices") or [{}])[0] if isinstance(data.get("choices"), list) else {}
@@ -113,13 +197,102 @@ class OpenRouterProvider(CloudProvider):
             raise errors.outage(self.label, code)
         raise errors.model_failed(self.label, message)
 
-    def check_key(self, api_key):
+    def check_key(self, api_key) -> KeyCheck:
+        """``GET /key``: invalid (401), no credit (nothing left of the key's limit), or valid
+        with what is left in words."""
         url = settings.OPENROUTER_BASE_URL.rstrip("/") + "/key"
-        response, failure = self.probe_key(url, headers={"Authorization": f"Bearer {api_key}"})
-        if failure:
-            return failure
-        info = (response.json() or {}).get("data") or {}
-        left = info.get("limit_remaining")
-        return True, "OpenRouter accepted the key" + (
-            f" ({left} USD of its limit left)." if left is not None else "."
+        try:
+            response = httpx.get(
+                url, headers={"Authorization": f"Bearer {api_key}"}, timeout=15, trust_env=False
+            )
+        except httpx.HTTPError:
+            return KeyCheck(KeyStatus.UNVERIFIED, str(errors.no_connection(self.label)))
+        if response.status_code == 401:
+            return KeyCheck(KeyStatus.INVALID, f"{self.label} rejected the API key.")
+        if response.status_code == 402:
+            return KeyCheck(KeyStatus.NO_CREDIT, f"{self.label} reports no credit left.")
+        if response.status_code != 200:
+            return KeyCheck(
+                KeyStatus.UNVERIFIED,
+                f"Could not verify the key: {self.label} answered HTTP {response.status_code}.",
+            )
+        try:
+            info = response.json().get("data") or {}
+            left = info.get("limit_remaining")
+            left = None if left is None else Decimal(str(left))
+        except (ValueError, AttributeError, InvalidOperation):
+            return KeyCheck(
+                KeyStatus.UNVERIFIED,
+                f"Could not verify the key: {self.label}'s answer was not understood.",
+            )
+        if left is not None and left <= 0:
+            return KeyCheck(
+                KeyStatus.NO_CREDIT,
+                f"{self.label} accepted the key, but nothing is left of its spending limit.",
+            )
+        return KeyCheck(
+            KeyStatus.VALID,
+            f"{self.label} accepted the key"
+            + (f" ({left} USD of its limit left)." if left is not None else " (no limit set)."),
+        )
+
+    def list_models(self, api_key, known: list[str]) -> Listing:
+        """OpenRouter's image models: ``GET /models?output_modalities=image`` (the listing's
+        default filter is text). Each model's spec follows its architecture (an image-only
+        model is asked for ``modalities: ["image"]``) and supported parameters (seed);
+        ``expiration_date`` becomes the shutdown date, ``pricing.image_output`` the price."""
+        url = settings.OPENROUTER_BASE_URL.rstrip("/") + "/models"
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        try:
+            response = httpx.get(
+                url,
+                params={"output_modalities": "image"},
+                headers=headers,
+                timeout=20,
+                trust_env=False,
+            )
+        except httpx.HTTPError:
+            raise errors.no_connection(self.label) from None
+        if response.status_code == 401:
+            raise errors.rejected_key(self.label)
+        if response.status_code != 200:
+            raise ProviderError(
+                f"Could not read {self.label}'s model list (HTTP {response.status_code})."
+            )
+        try:
+            body = response.json()
+        except ValueError:
+            raise ProviderError(f"Could not read {self.label}'s model list (not JSON).") from None
+        entries = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(entries, list):
+            raise ProviderError(f"Could not read {self.label}'s model list (no data list).")
+        models = [m for m in map(self._listed, entries) if m is not None]
+        return Listing(models=models, complete=True)
+
+    def _listed(self, entry) -> ListedModel | None:
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+            return None
+        architecture = entry.get("architecture") or {}
+        outputs = architecture.get("output_modalities") or []
+        if "image" not in outputs:
+            return None
+        spec = copy.deepcopy(OPENROUTER_IMAGE_SPEC)
+        spec["fixed_inputs"] = {"modalities": ["image", "text"] if "text" in outputs else ["image"]}
+        if "seed" in (entry.get("supported_parameters") or []):
+            spec["seed"] = True
+        shutdown = None
+        with contextlib.suppress(TypeError, ValueError):
+            shutdown = date.fromisoformat(str(entry.get("expiration_date"))[:10])
+        price = None
+        with contextlib.suppress(InvalidOperation, TypeError, ValueError):
+            raw = (entry.get("pricing") or {}).get("image_output")
+            price = Decimal(str(raw)) if raw not in (None, "", "0") else None
+        return ListedModel(
+            id=entry["id"],
+            label=str(entry.get("name") or entry["id"])[:200],
+            spec=spec,
+            deprecated=shutdown is not None,
+            shutdown_date=shutdown,
+            price_unit="image" if price is not None else "",
+            price_usd=price,
         )

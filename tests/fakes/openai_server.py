@@ -1,11 +1,11 @@
-"""Fake OpenAI API (images + chat) speaking the real wire protocol.
+"""Fake OpenAI API (images + chat) speaking the real wire protocol, as strict as the real one.
 
 Use with the official SDK::
 
     with FakeOpenAI() as fake:
         client = openai.OpenAI(base_url=fake.base_url + "/v1", api_key="sk-test-good",
                                max_retries=0)
-        client.images.generate(model="gpt-image-1", prompt="a fox")
+        client.images.generate(model="gpt-image-2", prompt="a fox")
 
 Constructor: ``FakeOpenAI(api_keys={"sk-test-good"}, should_retry="false", scenario="success",
 options=None, huge_size=..., slow_seconds=...)``. ``should_retry`` is the ``x-should-retry``
@@ -14,31 +14,60 @@ header value sent on every error response (``None`` = omit it).
 Routes: ``POST /v1/images/generations``, ``GET /v1/models``, ``POST /v1/chat/completions``.
 Every response carries ``x-request-id``. Unknown routes answer 404 ``Invalid URL (...)``.
 
-Real validation (always on): model, prompt length, ``n``, ``size``, ``quality``, ``style``,
-``response_format`` (400 ``unknown_parameter`` for GPT image models) and ``output_format``.
-dall-e models return ``url`` (served from this fake's ``/files/``) unless
-``response_format="b64_json"``; dall-e-3 adds ``revised_prompt``; GPT image models always return
-``b64_json`` plus ``usage``/``size``/``quality``/``background``/``output_format``.
+Sources for every rule below (read 2026-12-05): the openai-python SDK at ``e43b422``
+(2026-08-21), ``src/openai/types/image_generate_params.py`` (fields, enums, ranges, the
+gpt-image-2 size rules) and ``image_model.py`` (model ids); ``openai/openai-openapi`` at
+``f85dbe2`` (``createImage``); OpenAI's error-codes guide and answers quoted in public issue
+threads for the error bodies (cited where used).
+
+Real validation (always on), in the order the API applies it:
+
+* unknown body fields: 400 ``unknown_parameter`` ("Unknown parameter: 'qualty'."). The known
+  fields are ``ImageGenerateParams``; ``response_format`` and ``style`` are unknown to the GPT
+  image models (the SDK docstrings: "isn't supported for the GPT image models", "only
+  supported for dall-e-3").
+* ``model``: DALL·E 2 and 3 were removed on 2026-05-12 and, like an unknown id, a model shut
+  down (gpt-image-1 on 2026-10-23, gpt-image-1-mini on 2026-12-01: not listed by default) or a
+  model the key cannot see, answer 404 ``model_not_found`` (a request without ``model`` means
+  ``dall-e-2``, the documented default, so it is 404 too).
+* ``prompt`` (required, at most 32000 characters), ``n`` (1-10), ``size`` (the three standard
+  sizes or ``auto``; gpt-image-2 also any ``WxH`` with both sides divisible by 16, a ratio
+  within 3:1, at most 3840 per side and between 655,360 and 8,294,400 pixels), ``quality``,
+  ``background`` (``transparent`` needs png or webp), ``moderation``, ``output_format``,
+  ``output_compression`` (0-100, only with jpeg or webp), ``partial_images`` (0-3): 400
+  ``invalid_value`` / ``integer_below_min_value`` / ``integer_above_max_value``.
+
+The model listing (``GET /v1/models``) returns what the fake currently lists:
+``fake.add_listed_model(id)`` / ``fake.remove_listed_model(id)`` change it at runtime, and
+``fake.hide_model(key, id)`` keeps one model out of one key's list and refuses it to that key
+(404 ``model_not_found``, as OpenAI answers a project that may not use a model). A model that
+is not listed is not served either.
 
 Scenarios (``fake.set_scenario(name, **options)``); stages are ``images``, ``chat``, ``models``,
 default ``stage="images,chat"``:
 
 ``success``           options ``images`` (number of images, overrides request ``n``), ``color``,
-                      ``reply`` (fixed chat completion text), ``revised_prompt``.
+                      ``reply`` (fixed chat completion text).
 ``slow``              ``seconds`` (default 1, max 30) before answering.
 ``unauthorized``      401 ``invalid_api_key`` (fires on every route, including ``/v1/models``).
-``no_credit``         429 ``insufficient_quota``.
+``no_credit``         429 ``insufficient_quota`` (stage ``images,chat,models``).
+``billing_limit``     400 ``billing_hard_limit_reached`` ("Billing hard limit has been reached").
+``org_unverified``    403 "Your organization must be verified to use the model `<model>`…"
+                      (code null); option ``model`` limits it to one model.
+``check_forbidden``   403 on ``GET /v1/models`` (a restricted key without the Models read
+                      permission: "You have insufficient permissions for this operation…").
 ``rate_limited_once`` first matching request 429 ``rate_limit_exceeded`` with ``Retry-After: 0``
                       and ``retry-after-ms: 10``; later ones succeed. Pass ``should_retry=True``
                       to send ``x-should-retry: true`` so the SDK's own retry succeeds.
 ``rate_limited``      always 429 with ``Retry-After`` (``retry_after``, default 1).
-``content_policy``    400 ``content_policy_violation`` (dall-e) / ``moderation_blocked`` (GPT
-                      image models); default stage ``images``.
+``content_policy``    400 ``moderation_blocked`` (type ``image_generation_user_error``); default
+                      stage ``images``.
 ``validation``        400 ``invalid_value``; options ``param`` (default ``size``), ``message``.
 ``server_error``      500 ``server_error`` (``status=503`` for 503).
 ``malformed``         200 with an invalid JSON body.
-``result_url``        option ``url``: the ``data[].url`` returned for dall-e ``url`` responses
-                      (relative paths such as ``/files/huge.png`` are made absolute).
+``result_url``        answer as an OpenAI-compatible gateway that returns ``data[].url``
+                      (option ``url``: relative paths such as ``/files/huge.png`` are made
+                      absolute; default: a PNG served by this fake).
 """
 
 from __future__ import annotations
@@ -59,32 +88,58 @@ from .base import (
     parse_size,
 )
 
+# openai-python src/openai/types/image_model.py (e43b422): the GPT image models.
 GPT_MODELS = (
     "gpt-image-1",
     "gpt-image-1-mini",
     "gpt-image-1.5",
     "gpt-image-2",
+    "gpt-image-2-2026-04-21",
     "chatgpt-image-latest",
 )
-MODELS = ("dall-e-2", "dall-e-3", *GPT_MODELS)
-SIZES = {
-    "dall-e-2": ("256x256", "512x512", "1024x1024"),
-    "dall-e-3": ("1024x1024", "1792x1024", "1024x1792"),
-    "gpt": ("1024x1024", "1536x1024", "1024x1536", "auto"),
-}
-QUALITIES = {
-    "dall-e-2": ("standard",),
-    "dall-e-3": ("standard", "hd"),
-    "gpt": ("low", "medium", "high", "auto"),
-}
-PROMPT_MAX = {"dall-e-2": 1000, "dall-e-3": 4000, "gpt": 32000}
-# output image tokens for gpt-image-1 by (quality, size)
-OUT_TOKENS = {"low": (272, 408, 400), "medium": (1056, 1584, 1568), "high": (4160, 6240, 6208)}
+# Shut down (OpenAI's deprecations page): DALL·E removed on 2026-05-12 (404 model_not_found);
+# gpt-image-1 on 2026-10-23 and gpt-image-1-mini on 2026-12-01, so neither is listed or served
+# by default (``add_listed_model`` brings one back for a test).
+RETIRED_MODELS = ("dall-e-2", "dall-e-3")
+SHUT_DOWN = ("gpt-image-1", "gpt-image-1-mini")
+# image_generate_params.py: "For gpt-image-2 and gpt-image-2-2026-04-21, arbitrary resolutions".
+FREE_SIZE_MODELS = ("gpt-image-2", "gpt-image-2-2026-04-21")
 CHAT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-5-mini")
-
-
-def _family(model: str) -> str:
-    return "gpt" if model in GPT_MODELS else model
+LISTED_BY_DEFAULT = tuple(m for m in (*GPT_MODELS, *CHAT_MODELS) if m not in SHUT_DOWN)
+# ImageGenerateParamsBase + ImageGenerateParams*.stream: every field the endpoint knows.
+IMAGE_FIELDS = frozenset(
+    {
+        "prompt",
+        "background",
+        "model",
+        "moderation",
+        "n",
+        "output_compression",
+        "output_format",
+        "partial_images",
+        "quality",
+        "response_format",
+        "size",
+        "style",
+        "user",
+        "stream",
+    }
+)
+DALLE_ONLY_FIELDS = ("response_format", "style")  # not supported by the GPT image models
+STANDARD_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
+QUALITIES = ("low", "medium", "high", "auto")
+BACKGROUNDS = ("transparent", "opaque", "auto")
+MODERATIONS = ("low", "auto")
+OUTPUT_FORMATS = ("png", "jpeg", "webp")
+PROMPT_MAX = 32000
+# gpt-image-2 free sizes: the SDK docstring (16-multiples, 1:3..3:1, at most 3840x2160) and the
+# pixel range fal documents for the same model (655,360 to 8,294,400 pixels).
+MIN_PIXELS, MAX_PIXELS, MAX_EDGE = 655_360, 3840 * 2160, 3840
+# Output image tokens by (quality, size index) for the usage block: gpt-image-1's published
+# table (1024x1024, 1024x1536, 1536x1024).
+OUT_TOKENS = {"low": (272, 408, 400), "medium": (1056, 1584, 1568), "high": (4160, 6240, 6208)}
+# OpenAI's own wording (quoted in openai-php/client#565 and many threads since).
+VERIFY_URL = "https://platform.openai.com/settings/organization/general"
 
 
 def _join(values) -> str:
@@ -104,6 +159,69 @@ def oa_error(
     return Resp(status, {"error": err})
 
 
+def invalid_value(param: str, value, allowed) -> Resp:
+    return oa_error(
+        400,
+        f"Invalid value: '{value}'. Supported values are: {_join(allowed)}.",
+        param=param,
+        code="invalid_value",
+    )
+
+
+def model_not_found(model: str) -> Resp:
+    """404 for a removed, unknown or hidden model (the API's answer since DALL·E's removal)."""
+    return oa_error(
+        404,
+        f"The model `{model}` does not exist or you do not have access to it.",
+        code="model_not_found",
+    )
+
+
+def _int_range(param: str, value, low: int, high: int) -> Resp | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return oa_error(
+            400,
+            f"Invalid type for '{param}': expected an integer, but got a "
+            f"{type(value).__name__} instead.",
+            param=param,
+            code="invalid_type",
+        )
+    if value < low:
+        return oa_error(
+            400,
+            f"Invalid '{param}': integer below minimum value. Expected a value >= {low}, but "
+            f"got {value} instead.",
+            param=param,
+            code="integer_below_min_value",
+        )
+    if value > high:
+        return oa_error(
+            400,
+            f"Invalid '{param}': integer above maximum value. Expected a value <= {high}, but "
+            f"got {value} instead.",
+            param=param,
+            code="integer_above_max_value",
+        )
+    return None
+
+
+def free_size_ok(size: str) -> bool:
+    """gpt-image-2's ``WIDTHxHEIGHT`` rule (see FREE_SIZE_MODELS)."""
+    m = re.fullmatch(r"(\d+)x(\d+)", str(size))
+    if not m:
+        return False
+    w, h = int(m[1]), int(m[2])
+    return (
+        w > 0
+        and h > 0
+        and w % 16 == 0
+        and h % 16 == 0
+        and max(w, h) <= MAX_EDGE
+        and MIN_PIXELS <= w * h <= MAX_PIXELS
+        and max(w, h) / min(w, h) <= 3
+    )
+
+
 class FakeOpenAI(FakeServer):
     default_stage = "images,chat"
 
@@ -111,6 +229,33 @@ class FakeOpenAI(FakeServer):
         self.api_keys = set(api_keys or {"sk-test-good"})
         self.should_retry = should_retry
         super().__init__(**kwargs)
+
+    def _reset_state(self) -> None:
+        self._listed: list[str] = list(LISTED_BY_DEFAULT)
+        self._hidden: dict[str, set[str]] = {}
+
+    # ------------------------------------------------------------------ listing control
+    def add_listed_model(self, model_id: str) -> None:
+        """List (and serve) ``model_id`` from now on, e.g. a newly released model."""
+        with self._lock:
+            if model_id not in self._listed:
+                self._listed.append(model_id)
+
+    def remove_listed_model(self, model_id: str) -> None:
+        """Stop listing and serving ``model_id`` (404 ``model_not_found`` from now on)."""
+        with self._lock:
+            if model_id in self._listed:
+                self._listed.remove(model_id)
+
+    def hide_model(self, api_key: str, model_id: str) -> None:
+        """Keep ``model_id`` out of what ``api_key`` may list and use (a restricted project)."""
+        with self._lock:
+            self._hidden.setdefault(api_key, set()).add(model_id)
+
+    def listed_models(self, api_key: str | None = None) -> list[str]:
+        with self._lock:
+            hidden = self._hidden.get(api_key or "", set())
+            return [m for m in self._listed if m not in hidden]
 
     # ------------------------------------------------------------------ plumbing
     def handle_api(self, req: Req) -> Resp:
@@ -148,17 +293,49 @@ class FakeOpenAI(FakeServer):
             )
         if req.method == "POST" and not isinstance(req.json, dict):
             return oa_error(400, "We could not parse the JSON body of your request.")
+        self._key = key
         if stage == "images":
             self._last_model = req.json.get("model") or "dall-e-2"
-        return self.scenario_error(stage) or fn(req)
+        return self.scenario_error(stage) or self._account_error(stage) or fn(req)
 
     def stage_for(self, scenario: str) -> str | None:
-        return "images" if scenario == "content_policy" else None
+        if scenario == "content_policy":
+            return "images"
+        if scenario == "no_credit":
+            return "images,chat,models"
+        return None
+
+    def _account_error(self, stage: str) -> Resp | None:
+        """The account-level answers that are not generic scenarios."""
+        name = self.scenario
+        if name == "check_forbidden" and stage == "models":
+            # A restricted key without the "Models: Read" permission (OpenAI's 403 wording).
+            return oa_error(
+                403,
+                "You have insufficient permissions for this operation. Missing scopes: "
+                "api.model.read. Check that you have the correct role in your organization "
+                "(Reader, Writer, Owner) and project (Member, Owner), and if you're using a "
+                "restricted API key, that it has the necessary scopes.",
+            )
+        if stage != "images":
+            return None
+        if name == "billing_limit":
+            # {"code": "billing_hard_limit_reached", ...} HTTP 400 (dfinke/PowerShellAI#127).
+            return oa_error(
+                400, "Billing hard limit has been reached", code="billing_hard_limit_reached"
+            )
+        if name == "org_unverified" and self.opt("model", self._last_model) == self._last_model:
+            # HTTP 403, code null (openai-php/client#565).
+            return oa_error(
+                403,
+                f"Your organization must be verified to use the model `{self._last_model}`. "
+                f"Please go to: {VERIFY_URL} and click on Verify Organization. If you just "
+                "verified, it can take up to 15 minutes for access to propagate.",
+            )
+        return None
 
     def error_response(self, kind: str) -> Resp:
         msg = self.opt("message")
-        if kind == "unauthorized":  # handled in _route; kept for completeness
-            return oa_error(401, msg or "Incorrect API key provided.", code="invalid_api_key")
         if kind == "no_credit":
             return oa_error(
                 429,
@@ -179,24 +356,15 @@ class FakeOpenAI(FakeServer):
             resp.headers.update(self.retry_headers(kind == "rate_limited_once"))
             return resp
         if kind == "content_policy":
-            if self.opt("model", self._last_model) in GPT_MODELS:
-                return oa_error(
-                    400,
-                    msg
-                    or "Your request was rejected by the safety system. If "
-                    "you believe this is an error, contact us at help.openai.com and "
-                    "include the request ID. safety_violations=[sexual].",
-                    "image_generation_user_error",
-                    code="moderation_blocked",
-                    moderation_details={"moderation_stage": "input", "categories": ["sexual"]},
-                )
             return oa_error(
                 400,
                 msg
-                or "Your request was rejected as a result of our safety "
-                "system. Your prompt may contain text that is not allowed by our "
-                "safety system.",
-                code="content_policy_violation",
+                or "Your request was rejected by the safety system. If "
+                "you believe this is an error, contact us at help.openai.com and "
+                "include the request ID. safety_violations=[sexual].",
+                "image_generation_user_error",
+                code="moderation_blocked",
+                moderation_details={"moderation_stage": "input", "categories": ["sexual"]},
             )
         if kind == "validation":
             param = self.opt("param", "size")
@@ -212,24 +380,29 @@ class FakeOpenAI(FakeServer):
 
     # ------------------------------------------------------------------ endpoints
     _last_model = "dall-e-2"
+    _key = ""
 
     def _models(self, req: Req) -> Resp:
         data = [
             {"id": m, "object": "model", "created": 1698785189, "owned_by": "system"}
-            for m in (*MODELS, *CHAT_MODELS)
+            for m in self.listed_models(self._key)
         ]
         return Resp(200, {"object": "list", "data": data})
 
     def _validate(self, body: dict) -> Resp | None:
-        model = body.get("model") or "dall-e-2"
-        if model not in MODELS:
+        unknown = next((k for k in body if k not in IMAGE_FIELDS), None)
+        if unknown is not None:
             return oa_error(
-                400,
-                f"Invalid value: '{model}'. Supported values are: {_join(MODELS)}.",
-                param="model",
-                code="invalid_value",
+                400, f"Unknown parameter: '{unknown}'.", param=unknown, code="unknown_parameter"
             )
-        fam = _family(model)
+        model = body.get("model") or "dall-e-2"  # the documented default
+        if model not in GPT_MODELS or model not in self.listed_models(self._key):
+            return model_not_found(model)
+        for param in DALLE_ONLY_FIELDS:
+            if param in body:
+                return oa_error(
+                    400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter"
+                )
         prompt = body.get("prompt")
         if not isinstance(prompt, str) or prompt == "":
             return oa_error(
@@ -238,88 +411,59 @@ class FakeOpenAI(FakeServer):
                 param="prompt",
                 code="missing_required_parameter",
             )
-        if len(prompt) > PROMPT_MAX[fam]:
+        if len(prompt) > PROMPT_MAX:
             return oa_error(
                 400,
                 f"Invalid 'prompt': string too long. Expected a string with "
-                f"maximum length {PROMPT_MAX[fam]}, but got a string with length "
+                f"maximum length {PROMPT_MAX}, but got a string with length "
                 f"{len(prompt)} instead.",
                 param="prompt",
                 code="string_above_max_length",
             )
-        n = body.get("n", 1)
-        if not isinstance(n, int) or n < 1:
+        if "n" in body and (bad := _int_range("n", body["n"], 1, 10)):
+            return bad
+        size = body.get("size", "auto")
+        if size not in STANDARD_SIZES and not (model in FREE_SIZE_MODELS and free_size_ok(size)):
+            if model in FREE_SIZE_MODELS:
+                return oa_error(
+                    400,
+                    f"Invalid value: '{size}'. Use 'auto' or WIDTHxHEIGHT with both sides "
+                    "divisible by 16, an aspect ratio between 1:3 and 3:1, at most 3840 pixels "
+                    f"per side and between {MIN_PIXELS} and {MAX_PIXELS} pixels in total.",
+                    param="size",
+                    code="invalid_value",
+                )
+            return invalid_value("size", size, STANDARD_SIZES)
+        for param, allowed in (
+            ("quality", QUALITIES),
+            ("background", BACKGROUNDS),
+            ("moderation", MODERATIONS),
+            ("output_format", OUTPUT_FORMATS),
+        ):
+            if body.get(param) is not None and body[param] not in allowed:
+                return invalid_value(param, body[param], allowed)
+        fmt = body.get("output_format") or "png"
+        if body.get("background") == "transparent" and fmt not in ("png", "webp"):
             return oa_error(
                 400,
-                f"Invalid 'n': integer below minimum value. Expected a value "
-                f">= 1, but got {n} instead.",
-                param="n",
-                code="integer_below_min_value",
-            )
-        if n > 10:
-            return oa_error(
-                400,
-                f"Invalid 'n': integer above maximum value. Expected a value "
-                f"<= 10, but got {n} instead.",
-                param="n",
-                code="integer_above_max_value",
-            )
-        if model == "dall-e-3" and n != 1:
-            return oa_error(400, "You must provide n=1 for this model.")
-        size = body.get("size", "1024x1024" if fam != "gpt" else "auto")
-        if size not in SIZES[fam] and not (model == "gpt-image-2" and _custom_ok(size)):
-            return oa_error(
-                400,
-                f"Invalid value: '{size}'. Supported values are: {_join(SIZES[fam])}.",
-                param="size",
+                "Transparent background requires output_format png or webp.",
+                param="background",
                 code="invalid_value",
             )
-        quality = body.get("quality")
-        if quality is not None and quality not in QUALITIES[fam]:
-            return oa_error(
-                400,
-                f"Invalid value: '{quality}'. Supported values are: {_join(QUALITIES[fam])}.",
-                param="quality",
-                code="invalid_value",
-            )
-        if fam == "gpt":
-            for param in ("response_format", "style"):
-                if param in body:
-                    return oa_error(
-                        400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter"
-                    )
-            fmt = body.get("output_format", "png")
-            if fmt not in ("png", "jpeg", "webp"):
+        if body.get("output_compression") is not None:
+            if bad := _int_range("output_compression", body["output_compression"], 0, 100):
+                return bad
+            if fmt not in ("jpeg", "webp"):
                 return oa_error(
                     400,
-                    f"Invalid value: '{fmt}'. Supported values are: 'png', 'jpeg', and 'webp'.",
-                    param="output_format",
+                    "output_compression is only supported for the jpeg and webp output formats.",
+                    param="output_compression",
                     code="invalid_value",
                 )
-            if body.get("background") == "transparent" and fmt == "jpeg":
-                return oa_error(
-                    400,
-                    "Transparent background requires output_format png or webp.",
-                    param="background",
-                    code="invalid_value",
-                )
-        else:
-            rf = body.get("response_format", "url")
-            if rf not in ("url", "b64_json"):
-                return oa_error(
-                    400,
-                    f"Invalid value: '{rf}'. Supported values are: 'url' and 'b64_json'.",
-                    param="response_format",
-                    code="invalid_value",
-                )
-            style = body.get("style")
-            if style is not None and (model != "dall-e-3" or style not in ("vivid", "natural")):
-                return oa_error(
-                    400,
-                    f"Invalid value: '{style}'. Supported values are: 'vivid' and 'natural'.",
-                    param="style",
-                    code="invalid_value",
-                )
+        if body.get("partial_images") is not None and (
+            bad := _int_range("partial_images", body["partial_images"], 0, 3)
+        ):
+            return bad
         return None
 
     def _images(self, req: Req) -> Resp:
@@ -327,51 +471,39 @@ class FakeOpenAI(FakeServer):
         invalid = self._validate(body)
         if invalid:
             return invalid
-        model = self._last_model
-        fam = _family(model)
         count = int(self.opt("images", self.opt("n", body.get("n", 1))))
-        size = body.get("size", "auto" if fam == "gpt" else "1024x1024")
-        w, h = parse_size(size)
-        out = {"created": int(time.time()), "data": []}
-        if fam == "gpt":
-            fmt = body.get("output_format", "png")
-            quality = body.get("quality", "auto")
-            for i in range(count):
-                img = make_image(w, h, tuple(self.opt("color", palette(i))), fmt)
-                out["data"].append({"b64_json": base64.b64encode(img).decode()})
-            q = "medium" if quality == "auto" else quality
-            idx = {"1024x1536": 1, "1536x1024": 2}.get(size, 0)
-            out_tokens = OUT_TOKENS[q][idx] * count
-            text_tokens = max(1, len(body["prompt"].split()))
-            out.update(
-                background=body.get("background", "opaque"),
-                output_format=fmt,
-                quality=q,
-                size=size if size != "auto" else "1024x1024",
-            )
-            out["usage"] = {
-                "input_tokens": text_tokens,
-                "output_tokens": out_tokens,
-                "total_tokens": text_tokens + out_tokens,
-                "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": 0},
-                "output_tokens_details": {"text_tokens": 0, "image_tokens": out_tokens},
-            }
-            return Resp(200, out)
-        as_b64 = body.get("response_format", "url") == "b64_json"
+        size = body.get("size", "auto")
+        actual = "1024x1024" if size == "auto" else size
+        w, h = parse_size(actual)
+        fmt = body.get("output_format", "png")
+        quality = body.get("quality", "auto")
+        out: dict = {"created": int(time.time()), "data": []}
         for i in range(count):
-            img = make_image(w, h, tuple(self.opt("color", palette(i))), "PNG")
-            if as_b64:
-                item = {"b64_json": base64.b64encode(img).decode()}
-            elif self.scenario == "result_url":
-                item = {"url": self.absolute(self.opt("url", "/files/not-an-image.png"))}
+            img = make_image(w, h, tuple(self.opt("color", palette(i))), fmt)
+            if self.scenario == "result_url":  # an OpenAI-compatible gateway answering URLs
+                url = self.opt("url")
+                if url is None:
+                    url = self.add_file(f"img-{new_id()}.{fmt}", img, MIME[fmt.upper()])
+                out["data"].append({"url": self.absolute(url)})
             else:
-                name = f"img-{new_id()}.png"
-                item = {"url": self.add_file(name, img, MIME["PNG"]) + "?st=fake&se=60min&sig=x"}
-            if model == "dall-e-3":
-                item["revised_prompt"] = self.opt(
-                    "revised_prompt", f"A detailed, vivid rendering of {body['prompt']}"
-                )
-            out["data"].append(item)
+                out["data"].append({"b64_json": base64.b64encode(img).decode()})
+        q = "medium" if quality == "auto" else quality
+        idx = {"1024x1536": 1, "1536x1024": 2}.get(actual, 0)
+        out_tokens = OUT_TOKENS[q][idx] * count
+        text_tokens = max(1, len(body["prompt"].split()))
+        out.update(
+            background=body.get("background") or "opaque",
+            output_format=fmt,
+            quality=q,
+            size=actual,
+        )
+        out["usage"] = {
+            "input_tokens": text_tokens,
+            "output_tokens": out_tokens,
+            "total_tokens": text_tokens + out_tokens,
+            "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": 0},
+            "output_tokens_details": {"text_tokens": 0, "image_tokens": out_tokens},
+        }
         return Resp(200, out)
 
     def _chat(self, req: Req) -> Resp:
@@ -422,22 +554,6 @@ class FakeOpenAI(FakeServer):
                 },
             },
         )
-
-
-def _custom_ok(size: str) -> bool:
-    m = re.fullmatch(r"(\d+)x(\d+)", str(size))
-    if not m:
-        return False
-    w, h = int(m[1]), int(m[2])
-    return (
-        w % 16 == 0
-        and h % 16 == 0
-        and w > 0
-        and h > 0
-        and max(w, h) <= 3840
-        and w * h <= 3840 * 2160
-        and max(w, h) / min(w, h) <= 3
-    )
 
 
 def _text(content) -> str:

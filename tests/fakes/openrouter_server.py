@@ -6,7 +6,7 @@ Use::
         client = openai.OpenAI(base_url=fake.base_url + "/api/v1", api_key="sk-or-v1-test-good",
                                max_retries=0)
         r = client.chat.completions.create(
-            model="google/gemini-2.5-flash-image",
+            model="google/gemini-3.1-flash-image",
             messages=[{"role": "user", "content": "a fox"}],
             extra_body={"modalities": ["image", "text"]})
         r.choices[0].message.images[0]["image_url"]["url"]   # "data:image/png;base64,..."
@@ -16,14 +16,31 @@ scenario="success", options=None, ...)``. ``models`` replaces the catalogue (lis
 in the ``/models`` shape); ``should_retry`` sends ``x-should-retry`` on errors (the real service
 does not, so the default is to omit it).
 
+Sources (read 2026-12-05): ``OpenRouterTeam/docs`` at ``c26125a`` (2026-08-22):
+``openapi/openapi.yaml`` (``ChatRequest``, ``ChatFinishReasonEnum``, ``Model`` with
+``expiration_date``, ``PublicPricing.image_output``, ``GET /models`` whose ``output_modalities``
+filter defaults to ``text``), ``api_reference/overview.mdx`` (``native_finish_reason``) and the
+image-generation guide as of ``1c9b462`` (``image_config.aspect_ratio``, the extended ratios
+1:4, 4:1, 1:8, 8:1 and ``image_size`` 0.5K of Gemini 3.1 Flash Image only); answers quoted in
+public issue threads for the error bodies (cited where used).
+
 Routes: ``POST /api/v1/chat/completions`` (``modalities`` containing ``image`` -> image generation,
 ``message.images[].image_url.url`` data URLs sized by ``image_config.aspect_ratio``; otherwise a
 plain text completion built from the last user message), ``GET /api/v1/models`` (filter
 ``output_modalities``, default ``text``; ``all`` for everything), ``GET /api/v1/key`` and
-``GET /api/v1/auth/key``. Every completion has ``usage.cost`` (USD). Real checks: unknown model
-400 ``... is not a valid model ID``, missing messages 400, modalities the model cannot output 404
-``No endpoints found ...``, unknown ``aspect_ratio`` 400. Errors are
-``{"error": {"code": <HTTP status>, "message", "metadata"?}, "user_id"}``.
+``GET /api/v1/auth/key``. Every completion has ``usage.cost`` (USD). Real checks: a model id
+it does not list 400 ``<id> is not a valid model ID``, missing messages 400, a ``modalities``
+value other than text/image/audio 400, modalities the model cannot output 404 ``No endpoints
+found that support the requested output modalities``, an ``image_config.aspect_ratio`` or
+``image_size`` the model does not take 400. Unknown top-level fields are ignored, as OpenRouter
+does (``KNOWN_CHAT_FIELDS`` lists the documented ones for tests to check against).
+
+Listing control: ``fake.add_listed_model(model_dict_or_id)``, ``fake.remove_listed_model(id)``
+(it is then neither listed nor served) and ``fake.set_model_shutdown(id, "YYYY-MM-DD")``
+(``expiration_date``). ``fake.key_info`` overrides fields of the ``/key`` answer (e.g.
+``limit_remaining=0``).
+
+Errors are ``{"error": {"code": <HTTP status>, "message", "metadata"?}, "user_id"}``.
 
 Scenarios (``fake.set_scenario(name, **options)``); stages are ``image`` (image generation),
 ``text`` (text completion), ``models``, ``key``; default ``stage="image,text"``:
@@ -45,15 +62,22 @@ Scenarios (``fake.set_scenario(name, **options)``); stages are ``image`` (image 
                       choice with ``finish_reason: "error"``); option ``code`` (default 502).
 ``no_image``          image request answered with text only (no ``images`` key).
 ``result_url``        option ``url``: the ``image_url.url`` returned (relative -> absolute).
+``safety_refusal``    HTTP 200, no images: ``choices[0].native_finish_reason`` is option
+                      ``reason`` (default ``IMAGE_SAFETY``; also ``IMAGE_PROHIBITED_CONTENT``,
+                      ``IMAGE_RECITATION``, ``IMAGE_OTHER``, ``NO_IMAGE``, ``SAFETY``…), and
+                      ``finish_reason`` option ``finish_reason`` (default ``content_filter``,
+                      ``stop`` for ``NO_IMAGE``), as Google's refusals reach OpenRouter users.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import time
 
 from .base import FakeServer, Req, Resp, bearer_token, make_png, new_id, palette
 
+# Gemini 2.5 Flash Image's ratios and 1K pixel sizes (the image-generation guide's table).
 ASPECTS = {
     "1:1": (1024, 1024),
     "2:3": (832, 1248),
@@ -66,9 +90,107 @@ ASPECTS = {
     "16:9": (1344, 768),
     "21:9": (1536, 672),
 }
+# Gemini 3.1 Flash Image at 1K (Google's table, ai.google.dev image-generation
+# #aspect_ratios_and_image_size), including the extended ratios only it takes.
+ASPECTS_31 = {
+    "1:1": (1024, 1024),
+    "2:3": (848, 1264),
+    "3:2": (1264, 848),
+    "3:4": (896, 1200),
+    "4:3": (1200, 896),
+    "4:5": (928, 1152),
+    "5:4": (1152, 928),
+    "9:16": (768, 1376),
+    "16:9": (1376, 768),
+    "21:9": (1584, 672),
+    "1:4": (512, 2048),
+    "4:1": (2048, 512),
+    "1:8": (384, 3072),
+    "8:1": (3072, 384),
+}
+IMAGE_SIZE_SCALE = {"0.5K": 0.5, "1K": 1, "2K": 2, "4K": 4}
+# What each image model takes in ``image_config`` (absent: the model takes no image_config).
+IMAGE_CONFIG = {
+    "google/gemini-2.5-flash-image": {"aspect_ratio": ASPECTS, "image_size": ()},
+    "google/gemini-3.1-flash-image": {
+        "aspect_ratio": ASPECTS_31,
+        "image_size": tuple(IMAGE_SIZE_SCALE),
+    },
+    "black-forest-labs/flux.2-pro": {"aspect_ratio": ASPECTS, "image_size": ()},
+}
+MODALITIES = ("text", "image", "audio")  # ChatRequest.modalities items enum
+# ChatRequest properties (openapi.yaml): the top-level fields OpenRouter documents.
+KNOWN_CHAT_FIELDS = frozenset(
+    {
+        "cache_control",
+        "debug",
+        "frequency_penalty",
+        "image_config",
+        "logit_bias",
+        "logprobs",
+        "max_completion_tokens",
+        "max_tokens",
+        "messages",
+        "metadata",
+        "min_p",
+        "modalities",
+        "model",
+        "models",
+        "parallel_tool_calls",
+        "plugins",
+        "prediction",
+        "presence_penalty",
+        "prompt_cache_key",
+        "prompt_cache_options",
+        "provider",
+        "reasoning",
+        "reasoning_effort",
+        "repetition_penalty",
+        "response_format",
+        "route",
+        "seed",
+        "service_tier",
+        "session_id",
+        "stop",
+        "stop_server_tools_when",
+        "stream",
+        "stream_options",
+        "temperature",
+        "tool_choice",
+        "tools",
+        "top_a",
+        "top_k",
+        "top_logprobs",
+        "top_p",
+        "trace",
+        "user",
+    }
+)
+# Gemini's image refusals (FinishReason in Google's GenerateContentResponse) and the
+# normalised finish_reason OpenRouter reports with them.
+SAFETY_REASONS = (
+    "IMAGE_SAFETY",
+    "IMAGE_PROHIBITED_CONTENT",
+    "IMAGE_RECITATION",
+    "IMAGE_OTHER",
+    "NO_IMAGE",
+    "SAFETY",
+    "PROHIBITED_CONTENT",
+    "BLOCKLIST",
+    "SPII",
+    "RECITATION",
+)
 
 
-def _model(mid: str, name: str, inputs: list, outputs: list, pricing: dict) -> dict:
+def _model(
+    mid: str,
+    name: str,
+    inputs: list,
+    outputs: list,
+    pricing: dict,
+    parameters: tuple = ("max_tokens", "seed", "temperature", "top_p"),
+    expiration_date: str | None = None,
+) -> dict:
     return {
         "id": mid,
         "canonical_slug": mid,
@@ -98,19 +220,27 @@ def _model(mid: str, name: str, inputs: list, outputs: list, pricing: dict) -> d
             "is_moderated": False,
         },
         "per_request_limits": None,
-        "expiration_date": None,
+        "expiration_date": expiration_date,
         "default_parameters": {},
-        "supported_parameters": ["max_tokens", "seed", "temperature", "top_p"],
+        "supported_parameters": list(parameters),
     }
 
 
 MODELS = [
+    _model(
+        "google/gemini-3.1-flash-image",
+        "Google: Nano Banana 2 (Gemini 3.1 Flash Image)",
+        ["image", "text"],
+        ["image", "text"],
+        {"prompt": "0.0000005", "completion": "0.000003"},
+    ),
     _model(
         "google/gemini-2.5-flash-image",
         "Google: Gemini 2.5 Flash Image (Nano Banana)",
         ["image", "text"],
         ["image", "text"],
         {"prompt": "0.0000003", "completion": "0.0000025", "image": "0.001238"},
+        expiration_date="2026-10-02",  # Google's shutdown date for gemini-2.5-flash-image
     ),
     _model(
         "black-forest-labs/flux.2-pro",
@@ -118,6 +248,7 @@ MODELS = [
         ["text", "image"],
         ["image"],
         {"image_output": "0.03"},
+        parameters=("seed",),
     ),
     _model(
         "openai/gpt-4o-mini",
@@ -136,6 +267,12 @@ MODELS = [
 ]
 
 
+def image_model(mid: str, name: str = "", image_only: bool = False, **kwargs) -> dict:
+    """A listing entry for a new image model (for ``add_listed_model``)."""
+    outputs = ["image"] if image_only else ["image", "text"]
+    return _model(mid, name or mid, ["text", "image"], outputs, kwargs.pop("pricing", {}), **kwargs)
+
+
 def or_error(status: int, message: str, metadata: dict | None = None) -> Resp:
     err = {"code": status, "message": message}
     if metadata is not None:
@@ -148,9 +285,33 @@ class FakeOpenRouter(FakeServer):
 
     def __init__(self, *, api_keys=None, models=None, should_retry: str | None = None, **kwargs):
         self.api_keys = set(api_keys or {"sk-or-v1-test-good"})
-        self.models = list(models or MODELS)
+        self._initial_models = copy.deepcopy(list(models or MODELS))
         self.should_retry = should_retry
         super().__init__(**kwargs)
+
+    def _reset_state(self) -> None:
+        self.models = copy.deepcopy(self._initial_models)
+        self.key_info: dict = {}
+
+    # ------------------------------------------------------------------ listing control
+    def add_listed_model(self, model) -> None:
+        """List (and serve) a model: a ``/models`` entry dict, or an id (a new image model
+        that outputs image and text)."""
+        entry = model if isinstance(model, dict) else image_model(model)
+        with self._lock:
+            self.models = [m for m in self.models if m["id"] != entry["id"]] + [entry]
+
+    def remove_listed_model(self, model_id: str) -> None:
+        """Stop listing and serving ``model_id`` (400 ``… is not a valid model ID``)."""
+        with self._lock:
+            self.models = [m for m in self.models if m["id"] != model_id]
+
+    def set_model_shutdown(self, model_id: str, day: str | None) -> None:
+        """Set the model's ``expiration_date`` (ISO date, or None to clear it)."""
+        with self._lock:
+            for m in self.models:
+                if m["id"] == model_id:
+                    m["expiration_date"] = day
 
     def handle_api(self, req: Req) -> Resp:
         resp = self._route(req)
@@ -254,11 +415,14 @@ class FakeOpenRouter(FakeServer):
         if self.scenario == "error_in_200" and self.stage_matches(stage):
             return self._error_in_200(body)
         model = next((m for m in self.models if m["id"] == body.get("model")), None)
-        if model is None:
+        if model is None:  # 400 with this message: OpenRouter's answer (see e.g.
+            # OpenRouterTeam/openrouter-examples#74)
             return or_error(400, f"{body.get('model')} is not a valid model ID")
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             return or_error(400, 'Input required: specify "prompt" or "messages"')
+        if not isinstance(modalities, list) or any(m not in MODALITIES for m in modalities):
+            return or_error(400, f"Invalid modalities: expected a list of {', '.join(MODALITIES)}")
         outs = model["architecture"]["output_modalities"]
         if any(m not in outs for m in modalities):
             return or_error(
@@ -266,11 +430,24 @@ class FakeOpenRouter(FakeServer):
                 "No endpoints found that support the requested output "
                 f"modalities: {', '.join(modalities)}",
             )
-        aspect = (body.get("image_config") or {}).get("aspect_ratio", "1:1")
-        if stage == "image" and aspect not in ASPECTS:
+        image_config = body.get("image_config") or {}
+        # A model without its own entry takes the ratios the image guide lists for all.
+        takes = IMAGE_CONFIG.get(model["id"], {"aspect_ratio": ASPECTS, "image_size": ()})
+        aspect = image_config.get("aspect_ratio", "1:1")
+        if stage == "image" and aspect not in takes["aspect_ratio"]:
             return or_error(
-                400, f"Invalid aspect_ratio '{aspect}': expected one of " + ", ".join(ASPECTS)
+                400,
+                f"Invalid aspect_ratio '{aspect}' for {model['id']}: expected one of "
+                + ", ".join(takes["aspect_ratio"]),
             )
+        size = image_config.get("image_size")
+        if stage == "image" and size is not None and size not in takes["image_size"]:
+            allowed = ", ".join(takes["image_size"]) or "none (the model has one size)"
+            return or_error(
+                400, f"Invalid image_size '{size}' for {model['id']}: expected one of {allowed}"
+            )
+        if stage == "image" and self.scenario == "safety_refusal":
+            return self._safety_refusal(model)
         prompt = self._last_prompt
         message = {"role": "assistant", "content": None, "refusal": None, "reasoning": None}
         prompt_tokens = max(1, len(prompt.split())) + 4
@@ -287,7 +464,11 @@ class FakeOpenRouter(FakeServer):
             count = int(self.opt("images", self.opt("n", 1)))
             message["content"] = "Here is your image." if "text" in modalities else ""
             message["images"] = [
-                {"type": "image_url", "image_url": {"url": self._image_url(aspect, i)}, "index": i}
+                {
+                    "type": "image_url",
+                    "image_url": {"url": self._image_url(model["id"], image_config, i)},
+                    "index": i,
+                }
                 for i in range(count)
             ]
             completion, cost = 1290 * count, float(self.opt("cost", 0.039)) * count
@@ -319,12 +500,49 @@ class FakeOpenRouter(FakeServer):
             },
         )
 
-    def _image_url(self, aspect: str, i: int) -> str:
+    def _image_url(self, model: str, image_config: dict, i: int) -> str:
         if self.scenario == "result_url":
             return self.absolute(self.opt("url", "/files/not-an-image.png"))
-        w, h = ASPECTS[aspect]
+        takes = IMAGE_CONFIG.get(model, {"aspect_ratio": ASPECTS})
+        w, h = takes["aspect_ratio"].get(image_config.get("aspect_ratio", "1:1"), (1024, 1024))
+        scale = IMAGE_SIZE_SCALE.get(image_config.get("image_size", "1K"), 1)
+        w, h = int(w * scale), int(h * scale)
         png = make_png(w, h, tuple(self.opt("color", palette(i))))
         return "data:image/png;base64," + base64.b64encode(png).decode()
+
+    def _safety_refusal(self, model: dict) -> Resp:
+        """HTTP 200 without images: Google refused, and OpenRouter passes its reason on in
+        ``native_finish_reason`` (``finish_reason`` normalised per ChatFinishReasonEnum)."""
+        reason = self.opt("reason", "IMAGE_SAFETY")
+        finish = self.opt("finish_reason", "stop" if reason == "NO_IMAGE" else "content_filter")
+        message = {"role": "assistant", "content": self.opt("text", ""), "refusal": None}
+        return Resp(
+            200,
+            {
+                "id": f"gen-{int(time.time())}-{new_id()[:20]}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model["id"],
+                "provider": "Google",
+                "system_fingerprint": None,
+                "choices": [
+                    {
+                        "index": 0,
+                        "logprobs": None,
+                        "finish_reason": finish,
+                        "native_finish_reason": reason,
+                        "message": message,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": 12,
+                    "completion_tokens": 0,
+                    "total_tokens": 12,
+                    "cost": 0,
+                    "is_byok": False,
+                },
+            },
+        )
 
     def _error_in_200(self, body: dict) -> Resp:
         code = int(self.opt("code", 502))
@@ -366,33 +584,36 @@ class FakeOpenRouter(FakeServer):
         return Resp(
             200,
             {
-                "data": {
-                    "label": f"{key[:11]}...{key[-3:]}",
-                    "limit": 100,
-                    "limit_remaining": 74.5,
-                    "limit_reset": "monthly",
-                    "include_byok_in_limit": False,
-                    "usage": 25.5,
-                    "usage_daily": 25.5,
-                    "usage_weekly": 25.5,
-                    "usage_monthly": 25.5,
-                    "byok_usage": 0,
-                    "byok_usage_daily": 0,
-                    "byok_usage_weekly": 0,
-                    "byok_usage_monthly": 0,
-                    "is_free_tier": False,
-                    "is_management_key": False,
-                    "is_provisioning_key": False,
-                    "creator_user_id": "user_fake123",
-                    "expires_at": None,
-                    "rate_limit": {
-                        "requests": 1000,
-                        "interval": "1h",
-                        "note": "This field is deprecated and safe to ignore.",
-                    },
-                }
+                "data": {**self._key_data(key), **self.key_info},
             },
         )
+
+    def _key_data(self, key: str) -> dict:
+        return {
+            "label": f"{key[:11]}...{key[-3:]}",
+            "limit": 100,
+            "limit_remaining": 74.5,
+            "limit_reset": "monthly",
+            "include_byok_in_limit": False,
+            "usage": 25.5,
+            "usage_daily": 25.5,
+            "usage_weekly": 25.5,
+            "usage_monthly": 25.5,
+            "byok_usage": 0,
+            "byok_usage_daily": 0,
+            "byok_usage_weekly": 0,
+            "byok_usage_monthly": 0,
+            "is_free_tier": False,
+            "is_management_key": False,
+            "is_provisioning_key": False,
+            "creator_user_id": "user_fake123",
+            "expires_at": None,
+            "rate_limit": {
+                "requests": 1000,
+                "interval": "1h",
+                "note": "This field is deprecated and safe to ignore.",
+            },
+        }
 
 
 def _last_user_text(messages: list) -> str:

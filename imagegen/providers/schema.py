@@ -331,9 +331,9 @@ def derive_spec(input_schema: Any, provider: str = "", model_id: str = "") -> De
         return DerivedSpec({**spec, "text_to_image": False, "operations": []}, notes)
     try:
         schema = resolve_refs(input_schema, input_schema)
-    except (ValueError, RecursionError, TypeError):
-        notes.append("its input schema has references that cannot be resolved")
-        schema = input_schema
+    except (ValueError, RecursionError, TypeError) as exc:
+        notes.append(f"its input schema could not be read in full ({str(exc)[:100]})")
+        schema = input_schema  # read what is there; references stay unresolved
     schema = _flatten(schema)
     raw = schema.get("properties")
     props = {

@@ -399,17 +399,28 @@ def test_the_scheduled_task_runs(stub):
     assert lines[0].startswith("Stub: 1 listed; added 1")
 
 
-def test_the_daily_setting_is_read_from_the_environment(monkeypatch):
-    import importlib
+@pytest.mark.parametrize(("value", "expected"), [("true", "True"), (None, "False")])
+def test_the_daily_setting_is_read_from_the_environment(value, expected):
+    """One setting turns it on; unset it is off (a fresh process reads the environment)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
 
-    from imagegen import settings as project_settings
-
-    monkeypatch.setenv("CATALOG_REFRESH_DAILY", "true")
-    try:
-        assert importlib.reload(project_settings).CATALOG_REFRESH_DAILY is True
-    finally:
-        monkeypatch.delenv("CATALOG_REFRESH_DAILY")
-        importlib.reload(project_settings)
+    env = {k: v for k, v in os.environ.items() if k != "CATALOG_REFRESH_DAILY"}
+    env["DJANGO_SETTINGS_MODULE"] = "imagegen.settings_test"
+    if value is not None:
+        env["CATALOG_REFRESH_DAILY"] = value
+    code = "import django; django.setup(); from django.conf import settings; "
+    code += "print(settings.CATALOG_REFRESH_DAILY)"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.stdout.strip() == expected, result.stderr[-2000:]
 
 
 def test_every_builtin_row_has_the_builtin_source():

@@ -8,9 +8,9 @@ from gallery.admin import thumbnail_tag
 from gallery.models import Image
 from generation import services
 from generation.models import CatalogModel, Generation, StylePreset
-from generation.tasks import TASK_FUNCS, check_schedule
+from generation.tasks import TASK_FUNCS, check_schedule, refresh_catalog
 from imagegen.providers.catalog import spec_from_row
-from imagegen.providers.catalog_refresh import refresh_catalog
+from imagegen.providers.models import CatalogSource
 
 CLOUD_PROVIDERS = ["openai", "openrouter", "replicate", "fal"]
 SPEC_TEMPLATE = (
@@ -151,6 +151,21 @@ class CatalogModelForm(forms.ModelForm):
         return cleaned
 
 
+BUILTIN_FIELDS = ["provider", "model_id", "spec", "price_unit", "price_usd", "price_date"]
+# What the machine owns (catalog.json and refresh_catalog): shown, never edited here.
+MACHINE_FIELDS = [
+    "source",
+    "available",
+    "deprecated",
+    "shutdown_date",
+    "last_listed_at",
+    "missing_since",
+    "listing_note",
+    "spec_edited",
+    "listed_schema",
+]
+
+
 @admin.register(CatalogModel)
 class CatalogModelAdmin(admin.ModelAdmin):
     form = CatalogModelForm
@@ -159,26 +174,41 @@ class CatalogModelAdmin(admin.ModelAdmin):
         "provider",
         "display_name",
         "enabled",
+        "available",
+        "deprecated",
+        "shutdown_date",
+        "source",
         "price_unit",
         "price_usd",
         "price_override_usd",
         "price_date",
-        "builtin",
     ]
     list_editable = ["enabled", "display_name", "price_override_usd"]
-    list_filter = ["provider", "enabled", "builtin", "price_unit"]
+    list_filter = ["provider", "enabled", "available", "deprecated", "source", "price_unit"]
     search_fields = ["model_id", "display_name"]
     actions = ["refresh_from_providers"]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.builtin:  # built-in specs come from catalog.json
-            return ["provider", "model_id", "spec", "price_unit", "price_usd", "price_date"]
-        return []
+            return [*BUILTIN_FIELDS, *MACHINE_FIELDS]
+        if obj is not None and obj.source == CatalogSource.LISTED:  # the provider named it
+            return ["provider", "model_id", *MACHINE_FIELDS]
+        return MACHINE_FIELDS
 
-    @admin.action(description="Refresh OpenRouter models and fal.ai prices from the providers")
+    def save_model(self, request, obj, form, change):
+        """An admin's spec of a listed row is theirs from now on: refreshes keep it."""
+        if change and "spec" in form.changed_data and obj.source == CatalogSource.LISTED:
+            obj.spec_edited = True
+        super().save_model(request, obj, form, change)
+
+    @admin.action(
+        description="Refresh the catalog from the providers' model listings "
+        "(new models arrive disabled; admin edits are kept)"
+    )
     def refresh_from_providers(self, request, queryset):
         for line in refresh_catalog():
-            self.message_user(request, line)
+            level = messages.WARNING if "not refreshed" in line else messages.INFO
+            self.message_user(request, line, level=level)
 
 
 @admin.register(StylePreset)

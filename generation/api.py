@@ -13,6 +13,8 @@ from generation.models import Generation, Status
 from imagegen.core import limits
 from imagegen.core.schema import CONFLICT, TOO_MANY
 from imagegen.providers import all_providers
+from imagegen.providers.catalog import listed_specs
+from imagegen.providers.cloud import CloudProvider
 from settings_app.keys import has_usable_key
 
 MAX_NEGATIVE_PROMPT = limits.MAX_NEGATIVE_PROMPT
@@ -173,9 +175,18 @@ class EstimateView(APIView):
         )
 
 
+def _listed_models(provider) -> list:
+    """A catalog provider's offered and retired-but-enabled models; another's own list."""
+    if isinstance(provider, CloudProvider):
+        return listed_specs(provider.name)
+    return provider.models()
+
+
 class ProvidersView(APIView):
     """Every provider with its models, parameters and prices, and whether the current user
-    has a usable key."""
+    has a usable key. Each model says ``available``, ``deprecated`` and ``shutdown_date``;
+    enabled catalog models the provider no longer offers are listed too, with
+    ``available`` false, so a script learns why a model vanished."""
 
     @extend_schema(responses={200: dict})
     def get(self, request):
@@ -187,7 +198,7 @@ class ProvidersView(APIView):
                     "label": provider.label,
                     "requires_key": provider.requires_key,
                     "has_usable_key": has_usable_key(request.user, provider),
-                    "models": [spec.to_dict() for spec in provider.models()],
+                    "models": [spec.to_dict() for spec in _listed_models(provider)],
                 }
             )
         return Response({"providers": providers})

@@ -12,9 +12,22 @@ def provider_choices():
     return [(p.name, p.label) for p in all_providers()]
 
 
+def model_note(spec) -> str:
+    """What the Generate page says beside a model the provider is retiring."""
+    if spec.shutdown_date:
+        return f"shuts down {spec.shutdown_date}"
+    return "deprecated" if spec.deprecated else ""
+
+
 def model_choices(provider_name: str | None):
+    """The offered models of the provider as (id, label) for the model picker; a model with
+    an announced shutdown or a deprecation says so in its label."""
     provider = get_provider(provider_name or DEFAULT_PROVIDER) or get_provider(DEFAULT_PROVIDER)
-    return [(m.id, m.label) for m in provider.models()]
+    choices = []
+    for spec in provider.models():
+        note = model_note(spec)
+        choices.append((spec.id, f"{spec.label} ({note})" if note else spec.label))
+    return choices
 
 
 class GenerateForm(forms.Form):

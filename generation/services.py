@@ -45,15 +45,19 @@ def form_initial(user, *, remix=None) -> dict[str, Any]:
     ``remix`` (an image id, "use these settings") that visible image's settings."""
     prefs = Preferences.for_user(user)
     provider = get_provider(prefs.default_provider or "") or get_provider(DEFAULT_PROVIDER)
-    spec = provider.get_model(prefs.default_model or "") or provider.default_model
+    offered = provider.models()
+    # A saved default model the provider no longer offers falls back silently to its default.
+    spec = next((m for m in offered if m.id == prefs.default_model), None) or (
+        offered[0] if offered else None
+    )
     initial = {
         "provider": prefs.default_provider or DEFAULT_PROVIDER,
-        "model": prefs.default_model,
+        "model": prefs.default_model if spec and spec.id == prefs.default_model else "",
         "width": prefs.default_width,
         "height": prefs.default_height,
         "num_images": prefs.default_num_images,
-        "steps": _within(prefs.default_steps, spec.steps),
-        "cfg_scale": _within(prefs.default_cfg_scale, spec.cfg_scale),
+        "steps": _within(prefs.default_steps, spec.steps if spec else None),
+        "cfg_scale": _within(prefs.default_cfg_scale, spec.cfg_scale if spec else None),
         "project": prefs.default_project_id,
     }
     if remix:

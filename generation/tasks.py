@@ -1,10 +1,18 @@
 """django-q2 task entry points. Tasks take ids only: never secrets, never objects."""
 
 import logging
+import os
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db.models.signals import post_migrate
+from django.dispatch import receiver
+from django_q.models import Schedule
 
 from generation import recovery, runner
+from imagegen.providers import all_providers, catalog_refresh
+from settings_app.keys import ENVIRONMENT_KEYS
+from settings_app.models import TeamKey
 
 logger = logging.getLogger(__name__)
 
@@ -19,14 +27,70 @@ def recover_generations() -> dict[str, int]:
     return recovery.recover_stale_generations()
 
 
+def catalog_keys(given: dict[str, str | None] | None = None) -> dict[str, str | None]:
+    """The key each provider lists its models with: the one given (the command's
+    ``--<provider>-key``), else the team key an admin stored (settings_app), else the
+    provider's environment variable (OPENAI_API_KEY, …). Never logged."""
+    given = given or {}
+    team = dict(TeamKey.objects.values_list("provider", "secret"))
+    keys = {}
+    for provider in all_providers():
+        name = provider.name
+        variable = ENVIRONMENT_KEYS.get(name)
+        environment = os.environ.get(variable, "").strip() if variable else ""
+        keys[name] = given.get(name) or team.get(name) or environment or None
+    return keys
+
+
+def refresh_catalog(given_keys: dict[str, str | None] | None = None) -> list[str]:
+    """Refresh the model catalog from the providers' listings (the command, the admin action
+    and the daily schedule all run this); report lines in words, also logged."""
+    lines = catalog_refresh.refresh_catalog(catalog_keys(given_keys))
+    logger.info("catalog refresh finished: %s", " | ".join(lines))
+    return lines
+
+
+REFRESH_SCHEDULE = "refresh-model-catalog"
+REFRESH_FUNC = "generation.tasks.refresh_catalog"
+
+
+def sync_refresh_schedule() -> bool:
+    """Create the daily catalog refresh schedule when CATALOG_REFRESH_DAILY is on, remove it
+    when off (an admin's own schedule of it under another name is left alone). True when the
+    schedule exists afterwards."""
+    if settings.CATALOG_REFRESH_DAILY:
+        Schedule.objects.update_or_create(
+            name=REFRESH_SCHEDULE,
+            defaults={"func": REFRESH_FUNC, "schedule_type": Schedule.DAILY, "repeats": -1},
+        )
+        return True
+    Schedule.objects.filter(name=REFRESH_SCHEDULE).delete()
+    return False
+
+
+@receiver(post_migrate, dispatch_uid="generation.sync_refresh_schedule")
+def sync_refresh_schedule_after_migrate(sender, app_config=None, apps=None, **kwargs):
+    """After ``migrate`` (every start runs it) the schedule follows the setting."""
+    if getattr(app_config, "label", None) != "generation":
+        return
+    if apps is not None:
+        try:
+            apps.get_model("django_q", "Schedule")
+        except LookupError:  # migrating django_q backwards: no table
+            return
+    sync_refresh_schedule()
+
+
 # The only functions the job queue may run for this project: what services.enqueue_generation
-# queues and what migration 0002 schedules. The schedule admin and a pre_save receiver
-# (generation/signals.py) refuse a schedule naming anything else, so a staff member or a
-# fixture cannot make the worker run arbitrary code (docs/security.md).
+# queues, what migration 0002 schedules and the daily catalog refresh (CATALOG_REFRESH_DAILY).
+# The schedule admin and a pre_save receiver (generation/signals.py) refuse a schedule naming
+# anything else, so a staff member or a fixture cannot make the worker run arbitrary code
+# (docs/security.md).
 TASK_FUNCS = frozenset(
     {
         "generation.tasks.run_generation",
         "generation.tasks.recover_generations",
+        REFRESH_FUNC,
     }
 )
 

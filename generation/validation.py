@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from imagegen.core import limits
 from imagegen.providers import DEFAULT_PROVIDER, all_providers, get_provider
 from imagegen.providers.base import GenerationRequest, ModelSpec, Provider
+from imagegen.providers.catalog import unoffered_reason
 from settings_app.models import Preferences
 
 MAX_SEED = 2**32 - 1
@@ -81,20 +82,40 @@ def _preferences(user):
     return Preferences.objects.filter(user=user).first() or Preferences()
 
 
+def unoffered_model_message(provider_name: str | None, model_id: str | None) -> str:
+    """Why the catalog's model is not offered (retired, shut down, disabled), in words; empty
+    when it is offered or unknown. The Generate page shows it when a remix names one."""
+    provider = get_provider(provider_name or "")
+    if provider is None or not model_id:
+        return ""
+    return unoffered_reason(provider.name, provider.label, model_id)
+
+
 def resolve_model(user, data: dict[str, Any]) -> tuple[Provider, ModelSpec]:
     """The provider and model a submission names or, unnamed, the user's preferred ones
-    (settings_app, issue #4), else the defaults; ValidationError when either is unknown."""
+    (settings_app, issue #4), else the defaults; ValidationError when either is unknown or
+    the model is no longer offered (retired, shut down, disabled: the message says which).
+    A saved default model that is no longer offered falls back to the provider's default."""
     prefs = _preferences(user)
     provider_name = data.get("provider") or prefs.default_provider or DEFAULT_PROVIDER
     provider = get_provider(provider_name)
     if provider is None:
         names = ", ".join(p.name for p in all_providers())
         _fail("provider", f"Unknown provider {provider_name!r}; available: {names}.")
-    preferred_model = prefs.default_model if provider_name == prefs.default_provider else ""
-    model_id = data.get("model") or preferred_model or provider.default_model.id
-    spec = provider.get_model(model_id)
+    offered = provider.models()
+    if not offered:
+        _fail("model", f"{provider.label} offers no models right now; choose another provider.")
+    model_id = data.get("model")
+    if not model_id:
+        # The user's saved default model, while it is still offered; else the provider's.
+        preferred = prefs.default_model if provider_name == prefs.default_provider else ""
+        model_id = preferred if any(m.id == preferred for m in offered) else offered[0].id
+    spec = next((m for m in offered if m.id == model_id), None)
     if spec is None:
-        models = ", ".join(m.id for m in provider.models())
+        reason = unoffered_reason(provider.name, provider.label, model_id)
+        if reason:  # the catalog knows it: retired, shut down, disabled
+            _fail("model", reason)
+        models = ", ".join(m.id for m in offered)
         _fail("model", f"Unknown model {model_id!r} for {provider.label}; available: {models}.")
     return provider, spec
 

@@ -6,8 +6,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from generation import services
-from generation.forms import GenerateForm, model_choices
+from generation.forms import GenerateForm, model_choices, model_note
 from generation.models import Generation
+from generation.validation import unoffered_model_message
 from imagegen.providers import DEFAULT_PROVIDER, get_provider
 from imagegen.providers.models import PriceUnit
 from settings_app.keys import has_usable_key, missing_key_message
@@ -39,10 +40,13 @@ def generate_page(request):
         initial = services.form_initial(request.user, remix=request.GET.get("remix"))
         form = GenerateForm(user=request.user, initial=initial)
     provider = form.data.get("provider") or form.initial.get("provider")
+    selected_model = form.data.get("model") or form.initial.get("model")
     context = {
         "form": form,
         "models": model_choices(provider),
-        "selected_model": form.data.get("model") or form.initial.get("model"),
+        "selected_model": selected_model,
+        # A remix of a model no longer offered: say why it is not in the picker.
+        "model_notice": unoffered_model_message(provider, selected_model),
         "generation": generation,
         "generations": generations,
         "recent": _recent(request.user),
@@ -67,13 +71,18 @@ def model_options(request):
 def model_info(request):
     """What the chosen model accepts and costs, and whether the user has a key for it."""
     provider = get_provider(request.GET.get("provider") or "") or get_provider(DEFAULT_PROVIDER)
-    spec = provider.get_model(request.GET.get("model") or "") or provider.default_model
+    offered = provider.models()
+    model_id = request.GET.get("model") or ""
+    spec = next((m for m in offered if m.id == model_id), None) or next(iter(offered), None)
     context = {
         "spec": spec,
+        "model_note": model_note(spec) if spec else "",
         "needs_key": provider.requires_key,
         "has_key": has_usable_key(request.user, provider),
         "missing_key": missing_key_message(provider.label),
-        "price_unit_label": dict(PriceUnit.choices).get(spec.price_unit, ""),
+        "price_unit_label": dict(PriceUnit.choices).get(spec.price_unit, "") if spec else "",
+        "none_offered": not offered,
+        "provider_label": provider.label,
     }
     return render(request, "generation/_model_info.html", context)
 

@@ -279,6 +279,10 @@ Q_CLUSTER = {
     "sync": env_bool("Q_SYNC", False),
     "label": "Job queue",
 }
+# A daily job that refreshes the model catalog from the providers' listings (new models
+# arrive disabled; retired ones are hidden). Off by default: it calls the providers with the
+# team keys. Applied at the next start (migrate creates or removes the schedule).
+CATALOG_REFRESH_DAILY = env_bool("CATALOG_REFRESH_DAILY", False)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:

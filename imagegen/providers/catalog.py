@@ -1,4 +1,10 @@
-"""The model catalog: built-in data file → database rows → ModelSpec, prices and estimates."""
+"""The model catalog: built-in data file → database rows → ModelSpec, prices and estimates.
+
+What is offered (``specs_for``: ``Provider.models()``, the Generate page, validation, the
+default model) is every row that is enabled by an admin, still available at the provider,
+not at or past its shutdown date, and runnable from a prompt (``text_to_image``; no required
+input left unfilled). ``unoffered_reason`` says in words why a model the catalog knows is not.
+"""
 
 import json
 import logging
@@ -7,8 +13,10 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from django.utils import timezone
+
 from imagegen.providers.base import GenerationRequest, ModelSpec
-from imagegen.providers.models import CatalogModel, PriceUnit
+from imagegen.providers.models import CatalogModel, CatalogSource, PriceUnit
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +41,10 @@ SPEC_KEYS = (
     "inputs",
     "fixed_inputs",
     "version",
+    # Written by refresh_catalog from a provider's schema (providers/schema.py):
+    "operations",  # generate, edit, inpaint, upscale, remove_background
+    "text_to_image",  # False: needs an input image or takes no prompt; never offered
+    "unmapped_required",  # required inputs the site cannot fill: not offered until fixed
 )
 
 
@@ -40,9 +52,36 @@ def builtin_entries() -> list[dict]:
     return json.loads(CATALOG_FILE.read_text())["models"]
 
 
+def _life(entry: dict, row: CatalogModel | None) -> dict:
+    """The built-in entry's availability, deprecation and shutdown date. The file decides
+    where it says something; where it is silent, what a refresh recorded stays (a date the
+    provider announced is not forgotten because the file has none), and a model a complete
+    listing stopped naming (``missing_since``) stays unavailable until a listing names it."""
+    shutdown = entry.get("shutdown_date")
+    missing = row is not None and row.missing_since is not None
+    return {
+        "available": entry.get("available", True) is not False and not missing,
+        "deprecated": bool(entry.get("deprecated")) or bool(row and row.deprecated),
+        "shutdown_date": date.fromisoformat(shutdown)
+        if shutdown
+        else (row.shutdown_date if row else None),
+    }
+
+
+def _newer_price(row: CatalogModel | None, file_date: date | None) -> bool:
+    return bool(
+        row is not None
+        and row.price_usd is not None
+        and row.price_date is not None
+        and (file_date is None or row.price_date > file_date)
+    )
+
+
 def sync_builtin_catalog() -> int:
     """Create or refresh the built-in rows; keep what an admin changed (enabled, display name,
-    price override). Returns the number of rows written."""
+    price override). Reads the entries' ``available`` (false: the provider removed it; kept
+    for history, never offered), ``deprecated`` and ``shutdown_date``. Returns the number of
+    rows written."""
     written = 0
     for order, entry in enumerate(builtin_entries()):
         price = entry.get("price", {})
@@ -55,17 +94,25 @@ def sync_builtin_catalog() -> int:
         defaults = {
             "spec": spec,
             "builtin": True,
+            "source": CatalogSource.BUILTIN,
             "sort_order": order,
             "price_unit": price.get("unit", ""),
             "price_usd": Decimal(str(price["usd"])) if price.get("usd") is not None else None,
             "price_date": date.fromisoformat(price["date"]) if price.get("date") else None,
         }
-        row, created = CatalogModel.objects.get_or_create(
-            provider=entry["provider"],
-            model_id=entry["id"],
-            defaults={**defaults, "display_name": entry["label"]},
-        )
-        if not created:
+        row = CatalogModel.objects.filter(provider=entry["provider"], model_id=entry["id"]).first()
+        defaults.update(_life(entry, row))
+        if _newer_price(row, defaults["price_date"]):  # a refresh read a newer price: keep it
+            del defaults["price_usd"], defaults["price_date"]
+        created = row is None
+        if created:
+            row = CatalogModel.objects.create(
+                provider=entry["provider"],
+                model_id=entry["id"],
+                display_name=entry["label"],
+                **defaults,
+            )
+        else:
             for field, value in defaults.items():
                 setattr(row, field, value)
             row.save(update_fields=[*defaults, "updated_at"])
@@ -119,13 +166,67 @@ def spec_from_row(row: CatalogModel) -> ModelSpec:
         price_date=row.price_date.isoformat() if row.price_date else "",
         price_table=price_table,
         typical_seconds=spec.get("price_typical_seconds"),
+        available=row.available and not _shut_down(row),
+        deprecated=row.deprecated,
+        shutdown_date=row.shutdown_date.isoformat() if row.shutdown_date else "",
+    )
+
+
+def _shut_down(row: CatalogModel) -> bool:
+    """Whether the row's shutdown date has come (on that day the provider turns it off)."""
+    return row.shutdown_date is not None and row.shutdown_date <= timezone.localdate()
+
+
+def not_runnable_reason(spec: dict) -> str:
+    """Why a spec cannot be run from a prompt (empty when it can): it needs an input image
+    or takes no prompt, or a required input has no value the site can fill."""
+    spec = spec if isinstance(spec, dict) else {}
+    if spec.get("text_to_image") is False:
+        return "it is not a text-to-image model (it needs an input image)"
+    fixed = spec.get("fixed_inputs") or {}
+    unfilled = [name for name in spec.get("unmapped_required") or () if name not in fixed]
+    if unfilled:
+        return f"its required input {', '.join(map(str, unfilled))} has no value yet"
+    return ""
+
+
+def _offered(row: CatalogModel) -> bool:
+    return (
+        row.enabled and row.available and not _shut_down(row) and not not_runnable_reason(row.spec)
     )
 
 
 def specs_for(provider_name: str) -> list[ModelSpec]:
-    """Enabled models of one provider, in catalog order."""
+    """The models of one provider that are offered, in catalog order (the first is the
+    provider's default): enabled, available, not shut down, runnable from a prompt."""
+    rows = CatalogModel.objects.filter(provider=provider_name, enabled=True, available=True)
+    return [spec_from_row(row) for row in rows if _offered(row)]
+
+
+def listed_specs(provider_name: str) -> list[ModelSpec]:
+    """What ``GET /api/providers`` lists: the offered models and, flagged ``available``
+    False, enabled ones the provider no longer offers (retired or shut down), so a script
+    learns why a model vanished."""
     rows = CatalogModel.objects.filter(provider=provider_name, enabled=True)
-    return [spec_from_row(row) for row in rows]
+    return [
+        spec_from_row(row) for row in rows if _offered(row) or not row.available or _shut_down(row)
+    ]
+
+
+def unoffered_reason(provider_name: str, provider_label: str, model_id: str) -> str:
+    """Why a model the catalog knows is not offered, in words for a field error; empty when
+    it is offered or the catalog has no such model."""
+    row = CatalogModel.objects.filter(provider=provider_name, model_id=model_id).first()
+    if row is None or _offered(row):
+        return ""
+    if not row.available or _shut_down(row):
+        when = row.shutdown_date or (row.missing_since and row.missing_since.date())
+        retired = f" (retired on {when.isoformat()})" if when else ""
+        return f"{provider_label} no longer offers {model_id}{retired}; choose another model."
+    if not row.enabled:
+        return f"{model_id} was disabled by an admin; choose another model."
+    reason = not_runnable_reason(row.spec)
+    return f"{model_id} cannot be used here yet: {reason}; choose another model."
 
 
 def estimate_cost(spec: ModelSpec, request: GenerationRequest) -> Decimal | None:

@@ -1,125 +1,296 @@
-"""Refresh the catalog from the providers: OpenRouter's image models, fal's prices.
+"""Refresh the catalog from the providers' own model listings (``Provider.list_models``).
 
-Both are best effort: an unreachable provider is reported and nothing is changed.
+For each provider whose ``list_models`` returns a ``Listing``:
+
+- a listed model the catalog has: available again, ``last_listed_at`` now, deprecation and
+  shutdown date when the listing states them (a date is never cleared because a listing is
+  silent), the listed price (keeping the row's unit when it has one: fal's pricing API says
+  "image" for models billed per megapixel, so a listed unit never replaces a hand-written
+  one), the listed schema, and for a listed row nobody edited the spec derived again;
+- a listed model the catalog lacks: a new row (source ``listed``), DISABLED until an admin
+  enables it (cost safety), named by the listing's label, its spec from the listing's
+  ``spec`` or derived from its ``input_schema`` (providers/schema.py);
+- a row of that provider missing from a ``complete`` listing: unavailable (kept for history;
+  never offered), ``missing_since`` now.
+
+An admin's edits are never overwritten: enabled, display name, price override, and the spec of
+a custom row or of a listed row they edited (``spec_edited``); built-in rows keep their
+hand-written spec (catalog.json). A provider whose listing fails (ProviderError, network, a
+malformed answer) is reported "not refreshed (reason)" and nothing of it changes; the other
+providers still refresh. The caller passes the keys (``generation.tasks.refresh_catalog``
+resolves them: this package imports no app).
 """
 
+import json
 import logging
-import os
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-import httpx
-from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
-from imagegen.providers.models import CatalogModel, PriceUnit
+from imagegen.providers import all_providers, errors
+from imagegen.providers.base import ListedModel, Listing, Provider, ProviderError
+from imagegen.providers.catalog import SPEC_KEYS, builtin_entries, not_runnable_reason
+from imagegen.providers.models import CatalogModel, CatalogSource, PriceUnit
+from imagegen.providers.schema import derive_spec
 
 logger = logging.getLogger(__name__)
 
-OPENROUTER_IMAGE_SPEC = {
-    "sizes": {
-        "1024x1024": "1:1",
-        "832x1248": "2:3",
-        "1248x832": "3:2",
-        "864x1184": "3:4",
-        "1184x864": "4:3",
-        "896x1152": "4:5",
-        "1152x896": "5:4",
-        "768x1344": "9:16",
-        "1344x768": "16:9",
-        "1536x672": "21:9",
-    },
-    "max_images": 1,
-    "steps": None,
-    "cfg_scale": None,
-    "negative_prompt": False,
-    "seed": False,
-    "inputs": {"size": "aspect_ratio"},
-}
-FAL_UNITS = {
-    "image": PriceUnit.IMAGE,
-    "images": PriceUnit.IMAGE,
-    "megapixel": PriceUnit.MEGAPIXEL,
-    "megapixels": PriceUnit.MEGAPIXEL,
-    "second": PriceUnit.SECOND,
-    "seconds": PriceUnit.SECOND,
-}
+NEW_ROW_SORT_ORDER = 1000  # listed models come after the hand-ordered ones
+MAX_NAMED = 10  # how many model ids a report line names before "and N more"
+MAX_SCHEMA_CHARS = 200_000  # a listed schema larger than this is not stored
 
 
-def _get_json(url: str, **kwargs) -> dict:
-    """GET a provider listing as a JSON object; httpx.HTTPError or ValueError when it fails."""
-    response = httpx.get(url, timeout=20, trust_env=False, **kwargs)
-    response.raise_for_status()
-    body = response.json()
-    if not isinstance(body, dict):
-        raise ValueError("the answer is not a JSON object")
-    return body
+@dataclass
+class _Outcome:
+    listed: int = 0
+    added: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
+    returned: list[str] = field(default_factory=list)
+    dates: int = 0
+    prices: int = 0
+    not_runnable: list[str] = field(default_factory=list)
+    skipped: int = 0
 
 
-def refresh_openrouter_models(api_key: str | None = None) -> str:
-    """Add OpenRouter models that output images and are not in the catalog yet."""
-    url = settings.OPENROUTER_BASE_URL.rstrip("/") + "/models"
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+def _names(ids: list[str]) -> str:
+    shown = ", ".join(ids[:MAX_NAMED])
+    return shown + (f" and {len(ids) - MAX_NAMED} more" if len(ids) > MAX_NAMED else "")
+
+
+def _clean_spec(spec: dict) -> dict:
+    """A listing's own spec, limited to the catalog's keys."""
+    return {key: value for key, value in spec.items() if key in SPEC_KEYS}
+
+
+def _spec_for(provider: Provider, listed: ListedModel) -> tuple[dict, list[str]]:
+    """The spec of a listed model and notes on it: the listing's spec, else one derived from
+    its input schema, else an empty one (the model is then not runnable until an admin writes
+    its spec)."""
+    if isinstance(listed.spec, dict) and listed.spec:
+        spec = _clean_spec(listed.spec)
+        notes = []
+    elif isinstance(listed.input_schema, dict):
+        derived = derive_spec(listed.input_schema, provider.name, listed.id)
+        spec, notes = derived.spec, derived.notes
+    else:
+        spec = {"text_to_image": False, "operations": []}
+        notes = ["the listing gives no parameters: write its spec before enabling it"]
+    if listed.version and isinstance(listed.version, str):
+        spec["version"] = listed.version
+    return spec, notes
+
+
+def _price(listed: ListedModel) -> Decimal | None:
+    if listed.price_usd is None:
+        return None
     try:
-        body = _get_json(url, params={"output_modalities": "image"}, headers=headers)
-        models = [m for m in body.get("data") or [] if isinstance(m, dict)]
-    except (httpx.HTTPError, ValueError) as exc:
-        return f"OpenRouter: not refreshed ({type(exc).__name__})."
-    added = 0
-    for model in models:
-        outputs = (model.get("architecture") or {}).get("output_modalities") or []
-        if "image" not in outputs or not model.get("id"):
-            continue
-        spec = {**OPENROUTER_IMAGE_SPEC}
-        if "text" not in outputs:
-            spec["fixed_inputs"] = {"modalities": ["image"]}
-        _, created = CatalogModel.objects.get_or_create(
-            provider="openrouter",
-            model_id=model["id"],
-            defaults={
-                "display_name": (model.get("name") or model["id"])[:200],
-                "spec": spec,
-                "enabled": True,
-            },
-        )
-        added += created
-    return f"OpenRouter: {len(models)} image models listed, {added} added."
+        price = Decimal(str(listed.price_usd))
+    except (InvalidOperation, ValueError):
+        return None
+    return price if price.is_finite() and price >= 0 else None
 
 
-def refresh_fal_prices(api_key: str | None) -> str:
-    """Update fal rows' prices from fal's pricing API."""
-    rows = {row.model_id: row for row in CatalogModel.objects.filter(provider="fal")}
-    if not rows:
-        return "fal.ai: no models to price."
-    if not api_key:
-        return "fal.ai: no key to ask for prices with (set FAL_KEY or pass --fal-key)."
-    url = settings.FAL_API_BASE_URL.rstrip("/") + "/models/pricing"
+def _schema_to_store(listed: ListedModel):
+    schema = listed.input_schema
+    if not isinstance(schema, dict):
+        return None
     try:
-        body = _get_json(
-            url,
-            params=[("endpoint_id", m) for m in rows],
-            headers={"Authorization": f"Key {api_key}"},
+        return schema if len(json.dumps(schema, default=str)) <= MAX_SCHEMA_CHARS else None
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+def _update_row(
+    row: CatalogModel, provider: Provider, listed: ListedModel, now, out, removed: set
+) -> None:
+    """What the listing says of a model the catalog has; never an admin's fields."""
+    changed = {"last_listed_at", "updated_at"}
+    row.last_listed_at = now
+    if row.missing_since is not None:  # a refresh retired it; the provider lists it again
+        row.missing_since = None
+        changed.add("missing_since")
+        out.returned.append(row.model_id)
+    # catalog.json's "available": false (a model the provider removed) outranks a listing
+    # that still names it; otherwise a listed model is available.
+    available = (provider.name, row.model_id) not in removed
+    if row.available != available:
+        row.available = available
+        changed.add("available")
+    if listed.deprecated and not row.deprecated:
+        row.deprecated = True
+        changed.add("deprecated")
+    if isinstance(listed.shutdown_date, date) and listed.shutdown_date != row.shutdown_date:
+        row.shutdown_date = listed.shutdown_date
+        changed.add("shutdown_date")
+        out.dates += 1
+    price = _price(listed)
+    if price is not None:
+        if price != row.price_usd:
+            out.prices += 1
+        row.price_usd, row.price_date = price, timezone.localdate()
+        changed |= {"price_usd", "price_date"}
+        if not row.price_unit and listed.price_unit in PriceUnit.values:
+            row.price_unit = listed.price_unit  # only a row without a unit takes the listed one
+            changed.add("price_unit")
+    schema = _schema_to_store(listed)
+    if schema is not None:
+        row.listed_schema = schema
+        changed.add("listed_schema")
+    if row.source == CatalogSource.LISTED and not row.spec_edited:
+        row.spec, notes = _spec_for(provider, listed)
+        row.listing_note = "; ".join(notes)[:500]
+        changed |= {"spec", "listing_note"}
+    row.save(update_fields=sorted(changed))
+
+
+def _add_row(provider: Provider, listed: ListedModel, now, out) -> None:
+    spec, notes = _spec_for(provider, listed)
+    price = _price(listed)
+    unit = listed.price_unit if listed.price_unit in PriceUnit.values else ""
+    label = listed.label if isinstance(listed.label, str) and listed.label.strip() else listed.id
+    CatalogModel.objects.create(
+        provider=provider.name,
+        model_id=listed.id,
+        display_name=label.strip()[:200],
+        enabled=False,  # cost safety: an admin enables a new model
+        source=CatalogSource.LISTED,
+        sort_order=NEW_ROW_SORT_ORDER,
+        spec=spec,
+        price_unit=unit if price is not None else "",
+        price_usd=price,
+        price_date=timezone.localdate() if price is not None else None,
+        deprecated=bool(listed.deprecated),
+        shutdown_date=listed.shutdown_date if isinstance(listed.shutdown_date, date) else None,
+        last_listed_at=now,
+        listed_schema=_schema_to_store(listed),
+        listing_note="; ".join(notes)[:500],
+    )
+    out.added.append(listed.id)
+    if isinstance(listed.shutdown_date, date):
+        out.dates += 1
+    reason = not_runnable_reason(spec)
+    if reason:
+        out.not_runnable.append(f"{listed.id} ({reason})")
+
+
+def _removed_builtins() -> set[tuple[str, str]]:
+    """The built-in entries catalog.json marks ``"available": false``."""
+    return {
+        (entry.get("provider"), entry.get("id"))
+        for entry in builtin_entries()
+        if entry.get("available") is False
+    }
+
+
+def _valid(listed) -> bool:
+    return (
+        isinstance(listed, ListedModel)
+        and isinstance(listed.id, str)
+        and 0 < len(listed.id.strip()) <= 200
+    )
+
+
+def apply_listing(provider: Provider, listing: Listing) -> str:
+    """Write one provider's listing into the catalog (atomically) and say what changed."""
+    now = timezone.now()
+    out = _Outcome()
+    entries = listing.models if isinstance(listing.models, list) else []
+    listed_by_id: dict[str, ListedModel] = {}
+    for listed in entries:
+        if _valid(listed):
+            listed_by_id.setdefault(listed.id.strip(), listed)
+        else:
+            out.skipped += 1
+    out.listed = len(listed_by_id)
+    with transaction.atomic():
+        rows = {
+            row.model_id: row
+            for row in CatalogModel.objects.select_for_update().filter(provider=provider.name)
+        }
+        removed = _removed_builtins()
+        for model_id, listed in listed_by_id.items():
+            listed.id = model_id
+            if model_id in rows:
+                _update_row(rows[model_id], provider, listed, now, out, removed)
+            else:
+                _add_row(provider, listed, now, out)
+        if listing.complete:
+            for model_id, row in rows.items():
+                if model_id not in listed_by_id and row.missing_since is None:
+                    was_available = row.available
+                    row.available, row.missing_since = False, now
+                    row.save(update_fields=["available", "missing_since", "updated_at"])
+                    if was_available:
+                        out.retired.append(model_id)
+    return _report(provider, listing, out)
+
+
+def _report(provider: Provider, listing: Listing, out: _Outcome) -> str:
+    parts = [f"{out.listed} listed"]
+    if out.added:
+        parts.append(
+            f"added {len(out.added)} (disabled until an admin enables it): {_names(out.added)}"
         )
-        prices = [p for p in body.get("prices") or [] if isinstance(p, dict)]
-    except (httpx.HTTPError, ValueError) as exc:
-        return f"fal.ai: prices not refreshed ({type(exc).__name__})."
-    updated = 0
-    for price in prices:
-        row = rows.get(price.get("endpoint_id"))
-        unit = FAL_UNITS.get(str(price.get("unit", "")).lower())
-        if row is None or unit is None or price.get("currency", "USD") != "USD":
-            continue
-        try:
-            row.price_usd = Decimal(str(price["unit_price"]))
-        except (KeyError, InvalidOperation):
-            continue
-        row.price_unit, row.price_date = unit, date.today()
-        row.save(update_fields=["price_usd", "price_unit", "price_date", "updated_at"])
-        updated += 1
-    return f"fal.ai: {updated} prices updated."
+    if out.retired:
+        parts.append(f"retired {len(out.retired)}: {_names(out.retired)}")
+    if out.returned:
+        parts.append(f"listed again {len(out.returned)}: {_names(out.returned)}")
+    if out.dates:
+        parts.append(f"shutdown dates recorded: {out.dates}")
+    if out.prices:
+        parts.append(f"prices changed: {out.prices}")
+    if out.not_runnable:
+        parts.append(f"not runnable as listed (kept disabled): {_names(out.not_runnable)}")
+    if not listing.complete:
+        parts.append("the listing is partial, so nothing was retired")
+    if out.skipped:
+        parts.append(f"{out.skipped} malformed entries skipped")
+    notes = [str(note) for note in (listing.notes or []) if str(note).strip()]
+    parts.extend(notes[:MAX_NAMED])
+    return f"{provider.label}: " + "; ".join(parts) + "."
 
 
-def refresh_catalog(fal_key: str | None = None, openrouter_key: str | None = None) -> list[str]:
-    return [
-        refresh_openrouter_models(openrouter_key or os.environ.get("OPENROUTER_API_KEY")),
-        refresh_fal_prices(fal_key or os.environ.get("FAL_KEY")),
-    ]
+def refresh_provider(provider: Provider, api_key: str | None) -> str | None:
+    """Refresh one provider; its report line, or None when it publishes no listing."""
+    known = list(
+        CatalogModel.objects.filter(provider=provider.name).values_list("model_id", flat=True)
+    )
+    try:
+        listing = provider.list_models(api_key, known)
+    except ProviderError as exc:
+        reason = errors.clean(exc, api_key=api_key)
+        return f"{provider.label}: not refreshed ({reason})."
+    except Exception as exc:  # a bug or an unexpected answer in one provider stops only it
+        logger.exception("listing the %s models failed", provider.name)
+        reason = errors.clean(f"{type(exc).__name__}", api_key=api_key)
+        return f"{provider.label}: not refreshed (unexpected error: {reason})."
+    if listing is None:
+        return None
+    if not isinstance(listing, Listing):
+        return f"{provider.label}: not refreshed (the listing was not understood)."
+    try:
+        return apply_listing(provider, listing)
+    except Exception as exc:  # nothing of this provider changed (the transaction rolled back)
+        logger.exception("writing the %s listing failed", provider.name)
+        kind = type(exc).__name__
+        return f"{provider.label}: not refreshed (the listing could not be stored: {kind})."
+
+
+def refresh_catalog(keys: dict[str, str | None] | None = None) -> list[str]:
+    """Refresh every registered provider that publishes a listing, each with its key from
+    ``keys`` (by provider name; None: list without a key). Report lines in words, one per
+    provider; a summary also goes to the log."""
+    keys = keys or {}
+    lines = []
+    for provider in all_providers():
+        line = refresh_provider(provider, keys.get(provider.name))
+        if line is None:
+            continue
+        lines.append(line)
+        logger.info("catalog refresh: %s", line)
+    if not lines:
+        lines.append("No provider publishes a model listing: nothing changed.")
+    return lines

@@ -17,12 +17,25 @@ class PriceUnit(models.TextChoices):
     REQUEST = "request", "per request"
 
 
+class CatalogSource(models.TextChoices):
+    BUILTIN = "builtin", "built in (catalog.json)"
+    LISTED = "listed", "listed by the provider (refresh_catalog)"
+    CUSTOM = "custom", "added by an admin"
+
+
 class CatalogModel(models.Model):
     """One model a cloud provider offers: what it accepts and what it costs.
 
     Built-in rows come from imagegen/providers/catalog.json (synced after every migrate without
-    touching what an admin changed: enabled, display name, price override); an admin may add
-    custom rows for any Replicate ``owner/name[:version]``, fal endpoint or OpenRouter model.
+    touching what an admin changed: enabled, display name, price override); ``refresh_catalog``
+    adds the models a provider newly lists (disabled until an admin enables them) and marks the
+    ones it stopped listing unavailable; an admin may add custom rows for any Replicate
+    ``owner/name[:version]``, fal endpoint or OpenRouter model.
+
+    Who owns what: an admin owns ``enabled``, ``display_name``, ``price_override_usd`` and the
+    spec of a custom row or of a listed row they edited (``spec_edited``); the machine owns
+    ``available``, ``deprecated``, ``shutdown_date``, ``source``, ``last_listed_at``,
+    ``missing_since``, ``listed_schema`` and ``listing_note`` (read-only in the admin).
     """
 
     provider = models.CharField(max_length=32)
@@ -48,6 +61,42 @@ class CatalogModel(models.Model):
         help_text="Replaces the listed price in estimates when set.",
     )
     price_date = models.DateField(null=True, blank=True)
+    # What the provider says of the model's life (catalog.json and refresh_catalog).
+    available = models.BooleanField(
+        default=True,
+        help_text="The provider still offers it. An unavailable model is kept for history "
+        "and never offered.",
+    )
+    deprecated = models.BooleanField(default=False)
+    shutdown_date = models.DateField(
+        null=True, blank=True, help_text="From this day on the model is no longer offered."
+    )
+    source = models.CharField(
+        max_length=10, choices=CatalogSource.choices, default=CatalogSource.CUSTOM
+    )
+    last_listed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a refresh last saw it in the provider's listing."
+    )
+    missing_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a complete listing of the provider first lacked it (it is then "
+        "unavailable until a listing names it again).",
+    )
+    listed_schema = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The provider's input schema for the model, as the last refresh read it.",
+    )
+    listing_note = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="What the last refresh noticed, e.g. an input it cannot fill.",
+    )
+    spec_edited = models.BooleanField(
+        default=False,
+        help_text="An admin changed the spec of this listed model: refreshes keep their spec.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

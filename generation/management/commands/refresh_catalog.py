@@ -1,20 +1,34 @@
 from django.core.management.base import BaseCommand
 
+from generation.tasks import refresh_catalog
+from imagegen.providers import all_providers
 from imagegen.providers.catalog import sync_builtin_catalog
-from imagegen.providers.catalog_refresh import refresh_catalog
 
 
 class Command(BaseCommand):
     help = (
-        "Reload the built-in model catalog, add OpenRouter's image models and refresh "
-        "fal.ai prices (when reachable)."
+        "Reload the built-in model catalog, then refresh it from each provider's own model "
+        "listing: new models are added disabled (an admin enables them), models a provider "
+        "no longer lists are marked unavailable, deprecations, shutdown dates and prices are "
+        "recorded. An admin's edits are kept; a provider that cannot be read changes nothing."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--fal-key", help="fal.ai key to read prices with (else FAL_KEY)")
-        parser.add_argument("--openrouter-key", help="OpenRouter key (else OPENROUTER_API_KEY)")
+        for provider in all_providers():
+            if provider.requires_key:
+                parser.add_argument(
+                    f"--{provider.name}-key",
+                    dest=f"key_{provider.name}",
+                    help=f"{provider.label} key to list models with (else the team key, "
+                    "else the environment variable)",
+                )
 
-    def handle(self, *args, fal_key=None, openrouter_key=None, **options):
+    def handle(self, *args, **options):
         self.stdout.write(f"Built-in catalog: {sync_builtin_catalog()} models.")
-        for line in refresh_catalog(fal_key=fal_key, openrouter_key=openrouter_key):
+        given = {
+            name.removeprefix("key_"): value
+            for name, value in options.items()
+            if name.startswith("key_") and value
+        }
+        for line in refresh_catalog(given):
             self.stdout.write(line)

@@ -443,6 +443,15 @@ class FakeOpenAI(FakeServer):
             if body.get(param) is not None and body[param] not in allowed:
                 return invalid_value(param, body[param], allowed)
         fmt = body.get("output_format") or "png"
+        if body.get("background") == "transparent" and model in FREE_SIZE_MODELS:
+            # gpt-image-2 makes no transparent output (OpenAI's image skill: "gpt-image-2 does
+            # not support transparent output"; use gpt-image-1.5). The wording is ours.
+            return oa_error(
+                400,
+                f"Transparent background is not supported for {model}.",
+                param="background",
+                code="invalid_value",
+            )
         if body.get("background") == "transparent" and fmt not in ("png", "webp"):
             return oa_error(
                 400,

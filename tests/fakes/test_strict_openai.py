@@ -40,6 +40,7 @@ def refused(oa, exc_type, **kwargs):
         ({"quality": "standard"}, "quality", "invalid_value"),
         ({"output_format": "gif"}, "output_format", "invalid_value"),
         ({"background": "transparent", "output_format": "jpeg"}, "background", "invalid_value"),
+        ({"background": "transparent"}, "background", "invalid_value"),  # gpt-image-2: none
         ({"output_compression": 80}, "output_compression", "invalid_value"),  # png
         ({"output_compression": 101, "output_format": "jpeg"}, "output_compression", None),
         ({"output_compression": -1, "output_format": "webp"}, "output_compression", None),
@@ -82,7 +83,7 @@ def test_only_gpt_image_2_takes_free_sizes(oa):
 
 def test_documented_values_are_accepted(oa):
     r = oa_client(oa).images.generate(
-        model="gpt-image-2",
+        model="gpt-image-1.5",
         prompt="x",
         n=10,
         size="auto",

@@ -189,7 +189,7 @@ def test_sync_reads_available_deprecated_and_shutdown_date(monkeypatch):
     entries = catalog.builtin_entries()
     by_id = {entry["id"]: entry for entry in entries}
     by_id["dall-e-3"].update({"available": False, "shutdown_date": "2026-05-12"})
-    by_id["gpt-image-1"].update({"deprecated": True, "shutdown_date": "2026-10-23"})
+    by_id["gpt-image-1.5"].update({"deprecated": True, "shutdown_date": "2027-03-01"})
     by_id["dall-e-3"].pop("deprecated", None)
     monkeypatch.setattr(catalog, "builtin_entries", lambda: entries)
     row = CatalogModel.objects.get(model_id="dall-e-3")
@@ -197,10 +197,10 @@ def test_sync_reads_available_deprecated_and_shutdown_date(monkeypatch):
     row.save()
     sync_builtin_catalog()
     dalle = CatalogModel.objects.get(model_id="dall-e-3")
-    gpt = CatalogModel.objects.get(model_id="gpt-image-1")
+    gpt = CatalogModel.objects.get(model_id="gpt-image-1.5")
     assert (dalle.available, dalle.shutdown_date) == (False, date(2026, 5, 12))
     assert (dalle.enabled, dalle.display_name) == (False, "Old faithful")  # admin's, kept
-    assert (gpt.deprecated, gpt.shutdown_date, gpt.available) == (True, date(2026, 10, 23), True)
+    assert (gpt.deprecated, gpt.shutdown_date, gpt.available) == (True, date(2027, 3, 1), True)
 
 
 def test_sync_keeps_what_a_refresh_recorded(monkeypatch):
@@ -331,7 +331,7 @@ def test_the_catalog_admin_lists_and_filters_the_new_fields(admin_user, client):
     assert "?available__exact=0" in body and "?source__exact=listed" in body  # the filters
     CatalogModel.objects.filter(model_id="dall-e-3").update(available=False)
     body = client.get("/admin/generation/catalogmodel/?available__exact=0").content.decode()
-    assert "dall-e-3" in body and "gpt-image-1-mini" not in body
+    assert "dall-e-3" in body and "gpt-image-1.5" not in body
     assert client.get("/admin/generation/catalogmodel/?source__exact=listed").status_code == 200
 
 

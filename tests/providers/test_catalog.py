@@ -10,7 +10,7 @@ from tests.providers.helpers import generate
 pytestmark = pytest.mark.django_db
 
 REQUIRED = {
-    "openai": {"gpt-image-1", "gpt-image-1-mini", "dall-e-3", "dall-e-2"},
+    "openai": {"gpt-image-2", "gpt-image-1.5", "gpt-image-1", "gpt-image-1-mini", "dall-e-3"},
     "replicate": {
         "black-forest-labs/flux-schnell",
         "black-forest-labs/flux-dev",
@@ -18,7 +18,7 @@ REQUIRED = {
         "stability-ai/sdxl",
     },
     "fal": {"fal-ai/flux/schnell", "fal-ai/flux/dev", "fal-ai/flux-pro/v1.1", "fal-ai/fast-sdxl"},
-    "openrouter": {"google/gemini-2.5-flash-image"},
+    "openrouter": {"google/gemini-3.1-flash-image", "google/gemini-2.5-flash-image"},
 }
 
 
@@ -59,12 +59,15 @@ def test_migrating_back_past_the_catalog_skips_the_sync(monkeypatch):
 
 def test_disabled_model_is_refused(owner_api, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-good")
-    CatalogModel.objects.filter(model_id="dall-e-2").update(enabled=False)
+    CatalogModel.objects.filter(model_id="gpt-image-1.5").update(enabled=False)
     response = owner_api.post(
-        "/api/generate", {"prompt": "x", "provider": "openai", "model": "dall-e-2"}, format="json"
+        "/api/generate",
+        {"prompt": "x", "provider": "openai", "model": "gpt-image-1.5"},
+        format="json",
     )
     assert (
-        response.json()["model"] == ["dall-e-2 was disabled by an admin; choose another model."]
+        response.json()["model"]
+        == ["gpt-image-1.5 was disabled by an admin; choose another model."]
         and response.status_code == 400
     )
 
@@ -90,22 +93,22 @@ def test_providers_api_lists_models_prices_and_key_status(owner_api, monkeypatch
         (
             {
                 "provider": "openai",
-                "model": "dall-e-3",
+                "model": "gpt-image-1.5",
                 "width": 1024,
-                "height": 1792,
-                "params": {"quality": "hd"},
+                "height": 1536,
+                "params": {"quality": "high"},
             },
-            "0.120000",
+            "0.200000",
         ),
         (
             {
                 "provider": "openai",
-                "model": "gpt-image-1",
+                "model": "gpt-image-2",
                 "width": 1024,
                 "height": 1024,
                 "num_images": 2,
             },
-            "0.084000",
+            "0.106000",
         ),
         (
             {
@@ -143,10 +146,10 @@ def test_estimate_prices_without_running(owner_api, monkeypatch, payload, estima
 
 def test_price_override_is_used_in_estimates(owner_api, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk")
-    CatalogModel.objects.filter(model_id="gpt-image-1").update(price_override_usd="0.5")
+    CatalogModel.objects.filter(model_id="gpt-image-2").update(price_override_usd="0.5")
     response = owner_api.post(
         "/api/generate/estimate",
-        {"prompt": "x", "provider": "openai", "model": "gpt-image-1", "num_images": 2},
+        {"prompt": "x", "provider": "openai", "model": "gpt-image-2", "num_images": 2},
         format="json",
     )
     assert response.json()["estimate_usd"] == "1.000000"

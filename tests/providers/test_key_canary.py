@@ -12,10 +12,10 @@ pytestmark = pytest.mark.django_db
 CANARY = "CANARY0123456789abcdef"
 FAL_CANARY = "canary-id:CANARY0123456789abcdef"
 CASES = [
-    ("openai", "fake_openai", "sk-" + CANARY, "dall-e-2", 256),
+    ("openai", "fake_openai", "sk-" + CANARY, "gpt-image-2", 1024),
     ("replicate", "fake_replicate", "r8_" + CANARY, "black-forest-labs/flux-schnell", 1024),
     ("fal", "fake_fal", FAL_CANARY, "fal-ai/flux/schnell", 1024),
-    ("openrouter", "fake_openrouter", "sk-or-v1-" + CANARY, "google/gemini-2.5-flash-image", 1024),
+    ("openrouter", "fake_openrouter", "sk-or-v1-" + CANARY, "google/gemini-3.1-flash-image", 1024),
 ]
 
 

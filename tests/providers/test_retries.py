@@ -7,10 +7,10 @@ from tests.providers.helpers import generate
 pytestmark = pytest.mark.django_db
 
 CASES = [
-    ("openai", "fake_openai", "dall-e-2", 256, "OpenAI"),
+    ("openai", "fake_openai", "gpt-image-2", 1024, "OpenAI"),
     ("replicate", "fake_replicate", "black-forest-labs/flux-schnell", 1024, "Replicate"),
     ("fal", "fake_fal", "fal-ai/flux/schnell", 1024, "fal.ai"),
-    ("openrouter", "fake_openrouter", "google/gemini-2.5-flash-image", 1024, "OpenRouter"),
+    ("openrouter", "fake_openrouter", "google/gemini-3.1-flash-image", 1024, "OpenRouter"),
 ]
 
 

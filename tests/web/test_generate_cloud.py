@@ -8,13 +8,15 @@ pytestmark = pytest.mark.django_db
 
 
 def test_model_info_lists_sizes_options_price_and_missing_key(owner_client):
-    body = owner_client.get("/generate/model-info/?provider=openai&model=dall-e-3")
+    body = owner_client.get("/generate/model-info/?provider=fal&model=fal-ai/flux-pro/v1.1")
     html = body.content.decode()
-    assert 'data-width="1792" data-height="1024"' in html
-    assert 'name="param_quality"' in html and 'value="hd"' in html
-    assert 'name="param_style"' in html
-    assert "$0.0400 per image (as of 2023-12-25)" in html
-    assert "No API key for OpenAI" in html
+    assert 'name="param_safety_tolerance"' in html and 'value="5"' in html
+    assert 'name="param_enhance_prompt"' in html
+    assert "per image (as of " in html
+    assert "No API key for fal.ai" in html
+    html = owner_client.get("/generate/model-info/?provider=openai&model=gpt-image-2").content
+    assert b'data-width="1536" data-height="1024"' in html
+    assert b'name="param_quality"' in html and b'value="high"' in html
 
 
 def test_model_info_falls_back_to_the_providers_default_model(owner_client):
@@ -49,10 +51,10 @@ def test_model_errors_show_next_to_the_field(owner_client, monkeypatch):
     form = {
         "prompt": "x",
         "provider": "openai",
-        "model": "dall-e-3",
+        "model": "gpt-image-2",
         "width": 512,
         "height": 512,
         "num_images": 1,
     }
     html = owner_client.post("/generate/", form, HTTP_HX_REQUEST="true").content.decode()
-    assert 'data-field="width"' in html and "1792x1024" in html
+    assert 'data-field="width"' in html and "1536x1024" in html

@@ -31,7 +31,6 @@ import functools
 import math
 import time
 import uuid
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
@@ -417,18 +416,13 @@ class FalProvider(CloudProvider):
         document = model.get("openapi")
         if isinstance(document, dict):
             schema = self._input_schema(document, endpoint_id)
-        shutdown = None
-        try:
-            if metadata.get("shutdown_date"):  # not in fal's documented schema; read if given
-                shutdown = date.fromisoformat(str(metadata["shutdown_date"])[:10])
-        except ValueError:
-            shutdown = None
+        # fal's listing says only ``status: deprecated`` (docs.fal.ai platform APIs v1):
+        # no shutdown date is published, so none is read.
         listed = ListedModel(
             id=endpoint_id,
             label=str(metadata.get("display_name") or endpoint_id)[:200],
             input_schema=schema,
             deprecated=metadata.get("status") == "deprecated",
-            shutdown_date=shutdown,
             extra={"category": metadata.get("category", "")},
         )
         if price:

@@ -46,9 +46,8 @@ Sources (cited again where each behaviour is written):
 Not found in any source (chosen, marked UNVERIFIED where used): the body of a submit to an
 unknown app (404 ``{"detail": "Application '<app>' not found"}``), the platform API's error
 object (``{"error": {"type", "message"}}``, kept from the earlier fake), a published
-shutdown date (fal's listing has only ``status: deprecated``; ``set_model_shutdown`` adds a
-``metadata.shutdown_date`` stand-in so refresh code can be tested), and whether a status
-GET for an unknown request id answers 404 (used by the provider's key check).
+shutdown date (fal's listing has only ``status: deprecated``, so the fake has none), and
+whether a status GET for an unknown request id answers 404 (used by the provider's key check).
 
 Constructor: ``FakeFal(api_keys={"fal-key-id:fal-key-secret"}, admin_keys=(), prices=None,
 scenario="success", options=None, ...)``; ``prices`` maps endpoint id -> ``(unit_price,
@@ -65,8 +64,8 @@ answers 422 with the ``detail`` list.
 Platform routes (``/v1/...``, on api.fal.ai in reality): ``GET /v1/models`` and ``GET
 /v1/models/pricing``. Listing state: ``add_listed_model(endpoint_id, schema=None, label=...,
 category="text-to-image", price=(0.01, "image"))`` (also makes the endpoint submittable),
-``remove_listed_model(id)`` (gone from listing, pricing and queue), ``set_model_deprecated(id)``,
-``set_model_shutdown(id, "YYYY-MM-DD")``. ``listing_page_size`` (default 2) forces pages.
+``remove_listed_model(id)`` (gone from listing, pricing and queue), ``set_model_deprecated(id)``.
+``listing_page_size`` (default 2) forces pages.
 
 Scenarios (``fake.set_scenario(name, **options)``); stages ``submit``, ``status``, ``result``,
 ``cancel``, ``pricing``, ``models``; default ``stage="submit"``:
@@ -436,7 +435,6 @@ class FakeFal(FakeServer):
                 "category": category,
                 "schema": copy.deepcopy(schema),
                 "status": "active",
-                "shutdown_date": None,
                 "listed": True,
             }
             for eid, (label, category, schema) in ENDPOINTS.items()
@@ -474,7 +472,6 @@ class FakeFal(FakeServer):
                 "category": category,
                 "schema": copy.deepcopy(schema or _flux(50, 28)),
                 "status": "active",
-                "shutdown_date": None,
                 "listed": True,
             }
             if price:
@@ -488,12 +485,6 @@ class FakeFal(FakeServer):
     def set_model_deprecated(self, endpoint_id: str, deprecated: bool = True) -> None:
         with self._jlock:
             self.endpoints[endpoint_id]["status"] = "deprecated" if deprecated else "active"
-
-    def set_model_shutdown(self, endpoint_id: str, when: str) -> None:
-        """Deprecated (as fal says it) with a ``metadata.shutdown_date`` stand-in."""
-        with self._jlock:
-            self.endpoints[endpoint_id]["status"] = "deprecated"
-            self.endpoints[endpoint_id]["shutdown_date"] = when
 
     # ------------------------------------------------------------------ routing
     def stage_for(self, scenario: str) -> str | None:
@@ -821,8 +812,6 @@ class FakeFal(FakeServer):
                 "updated_at": "2026-11-01T00:00:00Z",
                 "model_url": f"https://fal.run/{eid}",
             }
-            if e["shutdown_date"]:
-                metadata["shutdown_date"] = e["shutdown_date"]  # stand-in, see docstring
             model = {"endpoint_id": eid, "metadata": metadata}
             if "openapi-3.0" in expand:
                 model["openapi"] = openapi_document(eid, e["schema"], e["category"])

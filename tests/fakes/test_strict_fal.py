@@ -173,7 +173,7 @@ def test_the_listing_pages_filters_and_expands(fal):
         body = document["paths"][f"/{page['models'][0]['endpoint_id']}"]["post"]["requestBody"]
         assert body["content"]["application/json"]["schema"]["$ref"].startswith("#/components/")
     assert len(ids) == 4 and not any("video" in i for i in ids)
-    fal.set_model_shutdown("fal-ai/flux/dev", "2027-01-31")
+    fal.set_model_deprecated("fal-ai/flux/dev")
     found = httpx.get(url, params={"endpoint_id": "fal-ai/flux/dev"}, headers=FAL_H).json()
     assert found["models"][0]["metadata"]["status"] == "deprecated"
     fal.remove_listed_model("fal-ai/flux/dev")

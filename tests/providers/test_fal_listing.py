@@ -83,7 +83,7 @@ def test_new_retired_deprecated_and_shut_down_models(fake_fal):
     fake_fal.add_listed_model("fal-ai/new-flux", label="New FLUX", price=(0.01, "image"))
     fake_fal.remove_listed_model("fal-ai/fast-sdxl")
     fake_fal.set_model_deprecated("fal-ai/flux/schnell")
-    fake_fal.set_model_shutdown("fal-ai/flux-pro/v1.1", "2027-03-01")
+    fake_fal.set_model_deprecated("fal-ai/flux-pro/v1.1")
     listing = provider().list_models(GOOD, known=sorted(T2I))
     by_id = {m.id: m for m in listing.models}
     assert listing.complete and "fal-ai/fast-sdxl" not in by_id
@@ -93,7 +93,7 @@ def test_new_retired_deprecated_and_shut_down_models(fake_fal):
     assert any("fal-ai/new-flux" in note and "estimates" in note for note in listing.notes)
     assert by_id["fal-ai/flux/schnell"].deprecated
     pro = by_id["fal-ai/flux-pro/v1.1"]
-    assert pro.deprecated and pro.shutdown_date.isoformat() == "2027-03-01"
+    assert pro.deprecated and pro.shutdown_date is None  # fal publishes no shutdown dates
 
 
 @pytest.mark.django_db

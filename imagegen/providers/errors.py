@@ -107,6 +107,14 @@ def model_failed(label: str, detail: str) -> ProviderError:
     return ProviderError(f"{label} could not generate the image: {detail or 'no reason given'}")
 
 
+def no_listing_key(label: str) -> ProviderError:
+    """A model listing that needs a key, asked without one (refresh_catalog)."""
+    return ProviderError(
+        f"no {label} key to read its model list with: store a team key (admin → Team keys), "
+        "set the provider's environment variable or pass the command's key flag"
+    )
+
+
 def no_connection(label: str) -> ProviderError:
     return ProviderError(f"Could not reach {label}; check the server's network or the base URL.")
 

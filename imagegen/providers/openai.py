@@ -264,6 +264,8 @@ class OpenAIProvider(CloudProvider):
 
         Each new GPT image model gets the common GPT image spec; OpenAI publishes no
         shutdown dates in the API (they are hand-written in catalog.json)."""
+        if not api_key:
+            raise errors.no_listing_key(self.label)
         try:
             listed = self._listed_ids(api_key)
         except openai_sdk.AuthenticationError:

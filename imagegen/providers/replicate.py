@@ -322,6 +322,8 @@ class ReplicateProvider(CloudProvider):
         text-to-image collection. Replicate's model object has no deprecation or shutdown
         field (its OpenAPI: url, owner, name, description, visibility, is_official,
         latest_version, ...), so none is reported; a removed model answers 404."""
+        if not api_key:
+            raise errors.no_listing_key(self.label)
         client, wire = self._client(api_key, READ_TIMEOUT)
         models, notes, complete = [], [], True
         for model_id in known:

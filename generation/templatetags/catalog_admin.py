@@ -1,4 +1,4 @@
-"""The admin index's warning about enabled models whose shutdown is near (or passed)."""
+"""The admin index's warning about offered models whose announced shutdown is near."""
 
 from datetime import timedelta
 
@@ -6,6 +6,7 @@ from django import template
 from django.utils import timezone
 
 from generation.models import CatalogModel
+from imagegen.providers import get_provider
 
 register = template.Library()
 
@@ -14,20 +15,21 @@ WARN_DAYS = 30
 
 @register.simple_tag
 def catalog_shutdown_warnings() -> list[dict]:
-    """Enabled catalog models whose shutdown date is within WARN_DAYS days or has passed,
-    soonest first, each with the words to show."""
+    """Models people can still pick (enabled and available) whose shutdown date falls within
+    the next WARN_DAYS days, soonest first, each with the words to show. A model past its
+    date is no longer offered (catalog.specs_for) and needs nothing from the admin."""
     today = timezone.localdate()
     rows = CatalogModel.objects.filter(
-        enabled=True, shutdown_date__isnull=False, shutdown_date__lte=today + timedelta(WARN_DAYS)
+        enabled=True,
+        available=True,
+        shutdown_date__gt=today,
+        shutdown_date__lte=today + timedelta(WARN_DAYS),
     ).order_by("shutdown_date", "provider", "model_id")
     warnings = []
     for row in rows:
         days = (row.shutdown_date - today).days
-        if days < 0:
-            when = f"shut down on {row.shutdown_date.isoformat()}"
-        elif days == 0:
-            when = "shuts down today"
-        else:
-            when = f"shuts down on {row.shutdown_date.isoformat()} (in {days} days)"
-        warnings.append({"row": row, "text": f"{row.provider}: {row.display_name} {when}"})
+        provider = get_provider(row.provider)
+        label = provider.label if provider else row.provider
+        when = f"{row.shutdown_date.isoformat()} (in {days} day{'s' if days != 1 else ''})"
+        warnings.append({"row": row, "text": f"{label}: {row.display_name} shuts down on {when}"})
     return warnings

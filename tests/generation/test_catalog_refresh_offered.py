@@ -294,27 +294,35 @@ def test_a_submission_to_a_provider_with_nothing_offered_is_a_400(owner_api):
 
 def test_the_admin_index_warns_of_shutdowns_within_30_days(admin_user, client):
     CatalogModel.objects.update(shutdown_date=None)
-    CatalogModel.objects.filter(model_id="gpt-image-1").update(
+    CatalogModel.objects.filter(model_id="gpt-image-1.5").update(
         enabled=True, shutdown_date=today() + timedelta(days=10)
     )
-    CatalogModel.objects.filter(model_id="dall-e-3").update(
+    CatalogModel.objects.filter(model_id="gpt-image-2").update(
+        enabled=True, shutdown_date=today() + timedelta(days=1)
+    )
+    CatalogModel.objects.filter(model_id="dall-e-3").update(  # retired: nothing to do
         enabled=True, shutdown_date=date(2026, 5, 12)
     )
     CatalogModel.objects.filter(model_id="fal-ai/flux/dev").update(
         enabled=True, shutdown_date=today() + timedelta(days=40)
     )
-    CatalogModel.objects.filter(model_id="dall-e-2").update(
+    CatalogModel.objects.filter(model_id="fal-ai/flux/schnell").update(  # not offered
         enabled=False, shutdown_date=today() + timedelta(days=3)
+    )
+    CatalogModel.objects.filter(model_id="fal-ai/fast-sdxl").update(  # no longer listed
+        available=False, shutdown_date=today() + timedelta(days=3)
     )
     client.force_login(admin_user)
     body = client.get("/admin/").content.decode()
-    assert "catalog-shutdown-warnings" in body
+    warning = body.split("catalog-shutdown-warnings")[1].split("</ul>")[0]
     soon = (today() + timedelta(days=10)).isoformat()
-    assert f"shuts down on {soon} (in 10 days)" in body
-    assert "shut down on 2026-05-12" in body
-    assert "FLUX.1 [dev] shuts down" not in body  # 40 days away
-    assert "DALL·E 2" not in body.split("catalog-shutdown-warnings")[1].split("</ul>")[0]
-    assert "/admin/generation/catalogmodel/?enabled__exact=1" in body
+    tomorrow = (today() + timedelta(days=1)).isoformat()
+    assert f"OpenAI: GPT Image 2 shuts down on {tomorrow} (in 1 day)" in warning
+    assert f"OpenAI: GPT Image 1.5 shuts down on {soon} (in 10 days)" in warning
+    assert warning.index("GPT Image 2") < warning.index("GPT Image 1.5")  # soonest first
+    for absent in ("DALL", "FLUX.1 [dev]", "schnell", "fast-sdxl", "SDXL"):
+        assert absent not in warning, absent
+    assert "/admin/generation/catalogmodel/?enabled__exact=1" in warning
 
 
 def test_the_admin_index_has_no_warning_without_near_shutdowns(admin_user, client):

@@ -124,6 +124,17 @@ class Preferences(models.Model):
         prefs, _ = cls.objects.get_or_create(user=user)
         return prefs
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        prefs = super().from_db(db, field_names, values)
+        # The saved default as read: a model the provider retired since is not an error in
+        # a save that leaves it alone (generation falls back to the provider's default).
+        prefs._saved_default = (
+            prefs.__dict__.get("default_provider"),
+            prefs.__dict__.get("default_model"),
+        )
+        return prefs
+
     def clean(self):
         """Check the provider, model and project against what this user may choose."""
         errors = {}
@@ -139,6 +150,8 @@ class Preferences(models.Model):
                 self.default_model
                 and provider is not None
                 and provider.get_model(self.default_model) is None
+                and (self.default_provider, self.default_model)
+                != getattr(self, "_saved_default", None)
             ):
                 models_text = ", ".join(m.id for m in provider.models())
                 errors["default_model"] = (

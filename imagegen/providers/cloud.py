@@ -3,8 +3,6 @@
 import json
 from decimal import Decimal
 
-import httpx
-
 from imagegen.providers import errors
 from imagegen.providers.base import (
     GenerationRequest,
@@ -50,16 +48,3 @@ class CloudProvider(Provider):
             return json.loads(content)
         except (ValueError, UnicodeDecodeError):
             raise errors.unexpected(self.label, request_id, "body is not JSON") from None
-
-    def probe_key(self, url: str, **kwargs):
-        """GET ``url`` to test a key (check_key): ``(response, None)`` when it answers 200,
-        else ``(None, (False, message in words))``."""
-        try:
-            response = httpx.get(url, timeout=15, trust_env=False, **kwargs)
-        except httpx.HTTPError:
-            return None, (False, str(errors.no_connection(self.label)))
-        if response.status_code in (401, 403):
-            return None, (False, f"{self.label} rejected the API key.")
-        if response.status_code != 200:
-            return None, (False, f"{self.label} answered HTTP {response.status_code}.")
-        return response, None

@@ -138,7 +138,7 @@ def submission_errors(ctx: RunContext, label: str):
     and bill a second job."""
     try:
         yield
-    except (httpx.ConnectError, httpx.ConnectTimeout):
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):  # nothing was sent
         raise Retryable("connection", final=no_connection(label)) from None
     except httpx.TimeoutException:
         if ctx.remaining() <= 1:

@@ -55,7 +55,9 @@ GPT_IMAGE_SPEC = {
     "max_prompt_length": 32000,
     "options": {
         "quality": ["low", "medium", "high", "auto"],
-        "background": ["transparent", "opaque", "auto"],
+        # Not "transparent": gpt-image-2 refuses it, so a newly listed model is not offered
+        # it until an admin adds it to the model's spec.
+        "background": ["opaque", "auto"],
         "output_format": ["png", "jpeg", "webp"],
         "moderation": ["low", "auto"],
     },
@@ -68,8 +70,15 @@ def make_client(api_key: str, base_url: str, ctx: RunContext | None, default_tim
     return openai_sdk.OpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
 
 
-def model_gone(label: str, model: str) -> ProviderError:
-    """The provider has removed (or never had) the model: no retry or key change helps."""
+def model_gone(label: str, model: str, per_key: bool = False) -> ProviderError:
+    """The provider has removed (or never had) the model: no retry helps. ``per_key``: the
+    provider's answer may also mean this key may not use it (OpenAI: "The model `x` does
+    not exist or you do not have access to it.")."""
+    if per_key:
+        return ProviderError(
+            f"{label} no longer offers the model {model} to this key (it was retired, or the "
+            "key's project may not use it); choose another model."
+        )
     return ProviderError(f"{label} no longer offers the model {model}; choose another model.")
 
 
@@ -103,7 +112,7 @@ def raise_openai_error(exc: Exception, label: str, ctx: RunContext, model: str =
     code = str(body.get("code") or body.get("type") or "")
     metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
     if status == 404 and code == "model_not_found":
-        raise model_gone(label, model or "requested") from None
+        raise model_gone(label, model or "requested", per_key=True) from None
     if status == 403 and "must be verified" in raw_message:
         raise verification_needed(label, model) from None
     if status == 403 and code == "unsupported_country_region_territory":

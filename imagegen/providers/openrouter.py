@@ -240,7 +240,7 @@ class OpenRouterProvider(CloudProvider):
         """OpenRouter's image models: ``GET /models?output_modalities=image`` (the listing's
         default filter is text). Each model's spec follows its architecture (an image-only
         model is asked for ``modalities: ["image"]``) and supported parameters (seed);
-        ``expiration_date`` becomes the shutdown date, ``pricing.image_output`` the price."""
+        ``expiration_date`` becomes the shutdown date; no price is read (see below)."""
         url = settings.OPENROUTER_BASE_URL.rstrip("/") + "/models"
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         try:
@@ -283,16 +283,13 @@ class OpenRouterProvider(CloudProvider):
         shutdown = None
         with contextlib.suppress(TypeError, ValueError):
             shutdown = date.fromisoformat(str(entry.get("expiration_date"))[:10])
-        price = None
-        with contextlib.suppress(InvalidOperation, TypeError, ValueError):
-            raw = (entry.get("pricing") or {}).get("image_output")
-            price = Decimal(str(raw)) if raw not in (None, "", "0") else None
+        # No price: the listing's pricing values are USD per token, request or unit
+        # (PublicPricing); ``image_output`` prices output image *tokens*, not images, so a
+        # per-image price cannot be read from it. Actual charges come from usage.cost.
         return ListedModel(
             id=entry["id"],
             label=str(entry.get("name") or entry["id"])[:200],
             spec=spec,
             deprecated=shutdown is not None,
             shutdown_date=shutdown,
-            price_unit="image" if price is not None else "",
-            price_usd=price,
         )

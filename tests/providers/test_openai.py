@@ -111,11 +111,14 @@ def test_no_response_format_is_sent_and_a_gateway_url_is_fetched_later(fake_open
 def test_a_removed_model_is_reported_as_no_longer_offered(fake_openai, model):
     with pytest.raises(ProviderError) as exc:
         run(model)
-    assert str(exc.value) == f"OpenAI no longer offers the model {model}; choose another model."
+    assert str(exc.value) == (
+        f"OpenAI no longer offers the model {model} to this key (it was retired, or the key's "
+        "project may not use it); choose another model."
+    )
 
 
 def test_a_model_the_fake_stops_listing_is_no_longer_offered(fake_openai):
-    with pytest.raises(ProviderError, match="no longer offers the model gpt-image-1;"):
+    with pytest.raises(ProviderError, match="no longer offers the model gpt-image-1 to"):
         run("gpt-image-1")  # shut down on 2026-10-23
     fake_openai.add_listed_model("gpt-image-1")
     assert run("gpt-image-1").images

@@ -237,7 +237,8 @@ def test_list_models_reads_the_image_listing(fake_openrouter):
     assert painter.label == "Acme: Painter 1" and painter.shutdown_date is None
     assert painter.spec["fixed_inputs"] == {"modalities": ["image"]}
     assert painter.spec["sizes"]["1344x768"] == "16:9"
-    assert (painter.price_unit, str(painter.price_usd)) == ("image", "0.02")
+    # image_output prices output image tokens: no per-image price is made of it.
+    assert (painter.price_unit, painter.price_usd) == ("", None)
     gemini = by_id[GEMINI]
     assert gemini.shutdown_date == date(2027, 3, 1) and gemini.deprecated
     assert gemini.spec["fixed_inputs"] == {"modalities": ["image", "text"]}

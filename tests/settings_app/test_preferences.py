@@ -196,3 +196,27 @@ def test_api_lists_use_the_chosen_page_size(owner, owner_api, settings):
     assert len(owner_api.get("/api/generations").json()["results"]) == 3
     owner_api.patch(URL, {"items_per_page": 2}, format="json")
     assert len(owner_api.get("/api/generations").json()["results"]) == 2
+
+
+def test_a_saved_default_model_the_provider_retired_does_not_block_other_changes(owner_api, owner):
+    """The daily catalog refresh can retire a model someone saved as their default: saving
+    the theme must still work (generation falls back to the provider's default), while
+    choosing the retired model anew is still refused."""
+    from generation.models import CatalogModel
+
+    assert (
+        owner_api.patch(
+            URL, {"default_provider": "openai", "default_model": "gpt-image-1.5"}, format="json"
+        ).status_code
+        == 200
+    )
+    CatalogModel.objects.filter(model_id="gpt-image-1.5").update(available=False)
+    response = owner_api.patch(URL, {"theme": "light"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert Preferences.objects.get(user=owner).theme == "light"
+    again = owner_api.patch(
+        URL, {"default_provider": "openai", "default_model": "gpt-image-1.5"}, format="json"
+    )
+    assert again.status_code == 200  # unchanged: nothing new was chosen
+    other = owner_api.patch(URL, {"default_model": "dall-e-3"}, format="json")
+    assert other.status_code == 400 and "dall-e-3" in other.json()["default_model"][0]

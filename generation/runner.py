@@ -37,6 +37,7 @@ from imagegen.providers.base import (
 )
 from imagegen.providers.fetch import fetch_image
 from settings_app.keys import (
+    clear_key_restriction,
     missing_key_message,
     record_key_restricted,
     record_key_use,
@@ -225,6 +226,10 @@ def _run(generation: Generation) -> None:
         # provider returned, and _finish's success update is conditional on them (a cancel
         # that lands during validation or storage is handled there, files removed).
         _finish(generation, result, images)
+        if provider.requires_key:  # the provider let this key use the model after all
+            clear_key_restriction(
+                generation.owner, provider.name, generation.key_source, generation.model
+            )
     except GenerationCanceled:
         _cancel_remote(provider, ctx)
         generation.mark_canceled()
@@ -233,7 +238,9 @@ def _run(generation: Generation) -> None:
         generation.mark_failed(f"Timed out after {timeout} s.")
     except KeyRestricted as exc:
         generation.mark_failed(str(exc))
-        record_key_restricted(generation.owner, provider.name, generation.key_source, str(exc))
+        record_key_restricted(
+            generation.owner, provider.name, generation.key_source, str(exc), exc.model
+        )
     except ProviderError as exc:
         generation.mark_failed(str(exc))
     except InvalidImage as exc:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from imagegen.providers.base import KeyStatus
+from imagegen.providers.base import KeyCheck, KeyStatus
 from settings_app.models import ApiKey, TeamKey
 
 TEAM_KEY_PERMISSION = "settings_app.use_team_keys"
@@ -108,9 +108,53 @@ def record_key_status(user, provider_name: str, source: str, status, message: st
         TeamKey.objects.filter(provider=provider_name).update(**fields)
 
 
-def record_key_restricted(user, provider_name: str, source: str, message: str) -> None:
+def _stored_keys(user, provider_name: str, source: str):
+    """The stored row(s) a resolved key came from (none for an environment key)."""
+    if source == KeySource.USER:
+        return ApiKey.objects.filter(user=user, provider=provider_name)
+    if source == KeySource.TEAM:
+        return TeamKey.objects.filter(provider=provider_name)
+    return ApiKey.objects.none()
+
+
+def record_key_restricted(
+    user, provider_name: str, source: str, message: str, model: str = ""
+) -> None:
     """A run learned that the provider accepts this key but not for the model it asked for
-    (e.g. OpenAI's organisation verification): the key's status says so until the next
-    check, so the Settings page explains the failure instead of "works". ``message`` is the
-    generation's failure text, already cleaned of the key by the provider (errors.clean)."""
+    (e.g. OpenAI's organisation verification): the key's status says so, and keeps saying
+    so through later checks (which cannot see it) until that model succeeds with the key or
+    the key is replaced. ``message`` is the generation's failure text, already cleaned of
+    the key by the provider (errors.clean)."""
     record_key_status(user, provider_name, source, KeyStatus.RESTRICTED, message)
+    _stored_keys(user, provider_name, source).update(
+        restricted_model=model[:200], restriction=message[:500], restricted_at=timezone.now()
+    )
+
+
+def with_known_restriction(user, provider_name: str, source: str, check: KeyCheck) -> KeyCheck:
+    """A check's answer, with what a run learned about the key added: a check that finds
+    the key valid cannot see that a model is refused to it (OpenAI's models list shows
+    models an unverified organisation still may not use)."""
+    if check.status != KeyStatus.VALID:
+        return check
+    known = (
+        _stored_keys(user, provider_name, source)
+        .exclude(restriction="")
+        .values("restricted_model", "restriction", "restricted_at")
+        .first()
+    )
+    if not known:
+        return check
+    when = timezone.localtime(known["restricted_at"]).date().isoformat()
+    model = known["restricted_model"] or "a model"
+    return KeyCheck(
+        KeyStatus.RESTRICTED,
+        f"{check.message} But a run with {model} was refused on {when}: {known['restriction']}",
+    )
+
+
+def clear_key_restriction(user, provider_name: str, source: str, model: str) -> None:
+    """That model just succeeded with this key: what a run learned no longer holds."""
+    _stored_keys(user, provider_name, source).filter(restricted_model=model).update(
+        restricted_model="", restriction="", restricted_at=None
+    )

@@ -228,6 +228,12 @@ class StoredKey(models.Model):
     last_test_status = models.CharField(max_length=16, blank=True, editable=False)
     last_test_message = models.CharField(max_length=500, blank=True, editable=False)
     last_test_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # What a run learned that a check cannot see (OpenAI's "organization must be verified to
+    # use the model …" comes only from a generation): kept through later checks until that
+    # model succeeds with this key or the key is replaced.
+    restricted_model = models.CharField(max_length=200, blank=True, editable=False)
+    restriction = models.CharField(max_length=500, blank=True, editable=False)
+    restricted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         abstract = True
@@ -254,6 +260,7 @@ class StoredKey(models.Model):
         self.last4 = plaintext[-4:]
         self.last_test_ok, self.last_test_message, self.last_test_at = None, "", None
         self.last_test_status = ""
+        self.restricted_model, self.restriction, self.restricted_at = "", "", None
 
 
 class ApiKeyQuerySet(PermissionQuerySet):

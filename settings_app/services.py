@@ -28,6 +28,7 @@ from settings_app.keys import (
     missing_key_message,
     record_key_status,
     resolve_api_key,
+    with_known_restriction,
 )
 from settings_app.models import (
     CLOUD_PROVIDERS,
@@ -50,6 +51,9 @@ SECRET_FIELDS = [
     "last_test_status",
     "last_test_message",
     "last_test_at",
+    "restricted_model",
+    "restriction",
+    "restricted_at",
 ]
 PREFERENCE_FIELDS = [
     "default_provider",
@@ -235,6 +239,7 @@ def check_connection(user, provider_name: str) -> ConnectionResult:
         )
         logger.warning("provider %s: check_key raised %s", provider_name, type(exc).__name__)
     latency_ms = round((time.monotonic() - started) * 1000)
+    check = with_known_restriction(user, provider_name, key.source, check)
     message = _scrub(check.message or KEY_STATUS_WORDS[check.status], key.value)
     record_key_status(user, provider_name, key.source, check.status, message)
     return ConnectionResult(check.ok, message, latency_ms, key.source, str(check.status))

@@ -48,3 +48,42 @@ def test_a_single_image_keeps_the_seed_it_was_made_with(owner_api, run_jobs, fak
     image = Image.objects.get(generation_id=result["id"])
     assert owner_api.get(f"/api/gallery/{image.pk}").json()["seed"] == 5
     assert owner_api.get("/api/gallery").json()["results"][0]["seed"] == 5
+
+
+def test_the_migration_forgets_seeds_earlier_versions_invented(owner_api, run_jobs, fake_fal):
+    """Before the fix, image i of a fal/Replicate batch got ``seed + i``; the data migration
+    clears exactly those, and leaves seeds that do not follow the pattern (the offline
+    provider knows each image's own seed)."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("generation.migrations.0009_forget_invented_batch_seeds")
+    batch = generate(
+        owner_api, run_jobs, provider="fal", model="fal-ai/flux/schnell", prompt="k", num_images=3,
+        seed=40,
+    )  # fmt: skip
+    images = list(Image.objects.filter(generation_id=batch["id"]).order_by("pk"))
+    for index, image in enumerate(images):  # what the old code stored
+        Image.objects.filter(pk=image.pk).update(seed=40 + index)
+    Image.objects.filter(pk=images[2].pk).update(seed=7)  # not the pattern: kept
+    offline = generate(owner_api, run_jobs, prompt="own seeds", num_images=2, seed=9)
+    offline_seeds = list(
+        Image.objects.filter(generation_id=offline["id"])
+        .order_by("pk")
+        .values_list("seed", flat=True)
+    )
+    migration.forget_invented_seeds(apps, None)
+    assert list(
+        Image.objects.filter(generation_id=batch["id"])
+        .order_by("pk")
+        .values_list("seed", flat=True)
+    ) == [None, None, 7]
+    assert (
+        list(
+            Image.objects.filter(generation_id=offline["id"])
+            .order_by("pk")
+            .values_list("seed", flat=True)
+        )
+        == offline_seeds
+    )

@@ -122,3 +122,30 @@ def test_a_run_the_provider_refuses_for_this_model_marks_the_key_restricted(
     assert "will not let it use keyed-1" in stored.last_test_message
     listed = owner_api.get("/api/settings/api-keys").json()[0]["last_test"]
     assert listed["label"] == "works, not with every model"
+
+
+def test_what_a_run_learned_survives_a_check_until_the_model_succeeds(
+    owner, owner_api, keyed, run_jobs, no_env_keys
+):
+    """A check cannot see an organisation-verification refusal (the models list still shows
+    the model), so a later "Test" must not erase what the failed run learned; a successful
+    run with that model (the organisation got verified) clears it, as does a new key."""
+    services.save_api_key(owner, "keyed", GOOD_KEY)
+    run_jobs(owner_api, {"prompt": "verify me", "provider": "keyed"})
+    body = owner_api.get("/api/settings/test-connection", {"provider": "keyed"}).json()
+    assert body["ok"] is True and body["status"] == "restricted"
+    assert body["message"].startswith("The key works: Keyed Test Cloud answered. But a run")
+    assert "keyed-1 was refused on" in body["message"]
+    assert "organisation must be verified" in body["message"]
+    assert ApiKey.objects.get().last_test_status == "restricted"
+
+    run_jobs(owner_api, {"prompt": "a kite", "provider": "keyed"})  # verified meanwhile
+    body = owner_api.get("/api/settings/test-connection", {"provider": "keyed"}).json()
+    assert body["status"] == "valid" and "refused" not in body["message"]
+
+    run_jobs(owner_api, {"prompt": "verify again", "provider": "keyed"})
+    services.save_api_key(owner, "keyed", GOOD_KEY)  # replaced: nothing is known of it
+    stored = ApiKey.objects.get()
+    assert (stored.restriction, stored.restricted_model, stored.last_test_status) == ("", "", "")
+    body = owner_api.get("/api/settings/test-connection", {"provider": "keyed"}).json()
+    assert body["status"] == "valid"

@@ -286,7 +286,10 @@ class FalProvider(CloudProvider):
                 if isinstance(line, dict)
             ],
         }
-        cost, estimated = self._cost(spec, request, len(items))
+        # fal bills "successful outputs" and does not say whether a flagged (blacked-out) one
+        # is one: flagged images are not counted, here as when all are flagged (a failure,
+        # no spend), and the cost is marked an estimate whenever any were removed.
+        cost, estimated = self._cost(spec, request, len(kept))
         return ProviderResult(
             images=images,
             request_id=request_id,

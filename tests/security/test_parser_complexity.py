@@ -61,6 +61,20 @@ def assert_linear(parse, text, refusals=()):
     exception in ``refusals`` counts as an answer)."""
     baseline = min(_seconds(_scan, text) for _ in range(3))
     budget = baseline * FACTOR
+    # The best of up to three runs: a busy machine (parallel test workers) can stall one run,
+    # while a super-linear parser is over budget every time.
+    elapsed = float("inf")
+    for _ in range(3):
+        elapsed = min(elapsed, _timed_run(parse, text, refusals, budget))
+        if elapsed <= budget:
+            break
+    assert elapsed <= budget, (
+        f"{getattr(parse, '__name__', parse)} took {elapsed:.3f}s on {len(text):,} characters "
+        f"({text[:20]!r}…); budget {budget:.3f}s = {FACTOR} x a linear scan ({baseline:.4f}s)"
+    )
+
+
+def _timed_run(parse, text, refusals, budget) -> float:
     in_main = threading.current_thread() is threading.main_thread()
     if in_main:
 
@@ -77,10 +91,7 @@ def assert_linear(parse, text, refusals=()):
         if in_main:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
-    assert elapsed <= budget, (
-        f"{getattr(parse, '__name__', parse)} took {elapsed:.3f}s on {len(text):,} characters "
-        f"({text[:20]!r}…); budget {budget:.3f}s = {FACTOR} x a linear scan ({baseline:.4f}s)"
-    )
+    return elapsed
 
 
 def _fill(pattern: str, prefix: str = "", suffix: str = "") -> str:

@@ -280,6 +280,38 @@ def or_error(status: int, message: str, metadata: dict | None = None) -> Resp:
     return Resp(status, {"error": err, "user_id": "user_fake123"})
 
 
+def completion(model_id, message, finish, native, prompt_tokens, completion_tokens, cost) -> Resp:
+    """A ``ChatResult`` (openapi.yaml: id, choices, created, model, object,
+    system_fingerprint required) with one choice and OpenRouter's usage (``cost`` in USD)."""
+    return Resp(
+        200,
+        {
+            "id": f"gen-{int(time.time())}-{new_id()[:20]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model_id,
+            "provider": "Google",
+            "system_fingerprint": None,
+            "choices": [
+                {
+                    "index": 0,
+                    "logprobs": None,
+                    "finish_reason": finish,
+                    "native_finish_reason": native,
+                    "message": message,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+                "cost": round(cost, 6),
+                "is_byok": False,
+            },
+        },
+    )
+
+
 class FakeOpenRouter(FakeServer):
     default_stage = "image,text"
 
@@ -459,7 +491,7 @@ class FakeOpenRouter(FakeServer):
                 else "I can't draw that, sorry.",
             )
             message["content"] = reply
-            completion, cost = len(reply.split()), 0.00001
+            completion_tokens, cost = len(reply.split()), 0.00001
         else:
             count = int(self.opt("images", self.opt("n", 1)))
             message["content"] = "Here is your image." if "text" in modalities else ""
@@ -471,33 +503,9 @@ class FakeOpenRouter(FakeServer):
                 }
                 for i in range(count)
             ]
-            completion, cost = 1290 * count, float(self.opt("cost", 0.039)) * count
-        return Resp(
-            200,
-            {
-                "id": f"gen-{int(time.time())}-{new_id()[:20]}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": model["id"],
-                "provider": "Google",
-                "system_fingerprint": None,
-                "choices": [
-                    {
-                        "index": 0,
-                        "logprobs": None,
-                        "finish_reason": "stop",
-                        "native_finish_reason": "STOP",
-                        "message": message,
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion,
-                    "total_tokens": prompt_tokens + completion,
-                    "cost": round(cost, 6),
-                    "is_byok": False,
-                },
-            },
+            completion_tokens, cost = 1290 * count, float(self.opt("cost", 0.039)) * count
+        return completion(
+            model["id"], message, "stop", "STOP", prompt_tokens, completion_tokens, cost
         )
 
     def _image_url(self, model: str, image_config: dict, i: int) -> str:
@@ -516,33 +524,7 @@ class FakeOpenRouter(FakeServer):
         reason = self.opt("reason", "IMAGE_SAFETY")
         finish = self.opt("finish_reason", "stop" if reason == "NO_IMAGE" else "content_filter")
         message = {"role": "assistant", "content": self.opt("text", ""), "refusal": None}
-        return Resp(
-            200,
-            {
-                "id": f"gen-{int(time.time())}-{new_id()[:20]}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": model["id"],
-                "provider": "Google",
-                "system_fingerprint": None,
-                "choices": [
-                    {
-                        "index": 0,
-                        "logprobs": None,
-                        "finish_reason": finish,
-                        "native_finish_reason": reason,
-                        "message": message,
-                    }
-                ],
-                "usage": {
-                    "prompt_tokens": 12,
-                    "completion_tokens": 0,
-                    "total_tokens": 12,
-                    "cost": 0,
-                    "is_byok": False,
-                },
-            },
-        )
+        return completion(model["id"], message, finish, reason, 12, 0, 0)
 
     def _error_in_200(self, body: dict) -> Resp:
         code = int(self.opt("code", 502))

@@ -444,6 +444,24 @@ def test_the_key_comes_from_the_flag_then_the_team_key_then_the_environment(
     assert "fal-ai/flux/dev" in fal.calls[-1][1]  # the catalog's known ids are passed
 
 
+def test_the_site_key_is_the_team_key_then_the_environment_never_a_users(monkeypatch, admin_user):
+    from settings_app.keys import site_key
+    from settings_app.models import ApiKey, TeamKey
+
+    monkeypatch.delenv("FAL_KEY", raising=False)
+    own = ApiKey(user=admin_user, provider="fal")
+    own.set_secret("user-id:user-secret")
+    own.save()
+    assert site_key("fal") is None
+    monkeypatch.setenv("FAL_KEY", " env-id:env-secret ")
+    assert site_key("fal") == "env-id:env-secret"
+    team = TeamKey(provider="fal")
+    team.set_secret("team-id:team-secret")
+    team.save()
+    assert site_key("fal") == "team-id:team-secret"
+    assert site_key("local") is None
+
+
 def test_the_admin_action_queues_the_refresh_and_calls_no_provider(
     stub, admin_user, client, monkeypatch
 ):

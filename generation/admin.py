@@ -3,12 +3,13 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django_q import admin as q_admin
 from django_q.models import Failure, OrmQ, Schedule, Success
+from django_q.tasks import async_task
 
 from gallery.admin import thumbnail_tag
 from gallery.models import Image
 from generation import services
 from generation.models import CatalogModel, Generation, StylePreset
-from generation.tasks import TASK_FUNCS, check_schedule, refresh_catalog
+from generation.tasks import REFRESH_FUNC, TASK_FUNCS, check_schedule
 from imagegen.providers.catalog import spec_from_row
 from imagegen.providers.models import CatalogSource
 
@@ -162,6 +163,7 @@ MACHINE_FIELDS = [
     "missing_since",
     "listing_note",
     "spec_edited",
+    "price_edited",
     "listed_schema",
 ]
 
@@ -196,9 +198,12 @@ class CatalogModelAdmin(admin.ModelAdmin):
         return MACHINE_FIELDS
 
     def save_model(self, request, obj, form, change):
-        """An admin's spec of a listed row is theirs from now on: refreshes keep it."""
+        """An admin's spec, price or unit of a listed row is theirs from now on: refreshes keep
+        them (a custom row's are always the admin's; a built-in row's are read-only here)."""
         if change and "spec" in form.changed_data and obj.source == CatalogSource.LISTED:
             obj.spec_edited = True
+        if change and not obj.builtin and {"price_usd", "price_unit"} & set(form.changed_data):
+            obj.price_edited = True
         super().save_model(request, obj, form, change)
 
     @admin.action(
@@ -206,9 +211,15 @@ class CatalogModelAdmin(admin.ModelAdmin):
         "(new models arrive disabled; admin edits are kept)"
     )
     def refresh_from_providers(self, request, queryset):
-        for line in refresh_catalog():
-            level = messages.WARNING if "not refreshed" in line else messages.INFO
-            self.message_user(request, line, level=level)
+        """Queued, not run here: a refresh reads every provider's listing (Replicate one
+        request per known model, fal many pages), far longer than an admin request may take.
+        The ``refresh_catalog`` command still runs it in the foreground."""
+        async_task(REFRESH_FUNC, task_name="refresh-model-catalog-now", group="catalog")
+        self.message_user(
+            request,
+            "Refresh queued: its report appears under Job queue → Successful tasks in a minute, "
+            "and in the log.",
+        )
 
 
 @admin.register(StylePreset)

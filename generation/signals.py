@@ -1,11 +1,12 @@
 """Hooks into django-q2 (recover stale generations when a worker process starts; refuse a
-schedule that would run anything but our own task functions) and into settings_app (a
-deactivated user's generations are cancelled)."""
+schedule that would run anything but our own task functions; keep the daily catalog refresh
+schedule in line with its setting after every migrate) and into settings_app (a deactivated
+user's generations are cancelled)."""
 
 import logging
 
 from django.db import close_old_connections
-from django.db.models.signals import pre_save
+from django.db.models.signals import post_migrate, pre_save
 from django.dispatch import receiver
 from django_q.conf import Conf
 from django_q.models import Schedule
@@ -14,7 +15,7 @@ from django_q.signals import post_spawn
 from generation.models import Generation, Status
 from generation.recovery import recover_stale_generations
 from generation.services import GenerationConflict, cancel_generation
-from generation.tasks import check_schedule
+from generation.tasks import check_schedule, sync_refresh_schedule
 from imagegen.providers.catalog import sync_builtin_catalog
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,20 @@ def refuse_unknown_schedule(sender, instance, raw=False, **kwargs):
     """Every way a schedule is saved (the admin, code, ``loaddata``) runs only our own task
     functions: see generation.tasks.check_schedule."""
     check_schedule(instance.func, instance.hook, instance.kwargs)
+
+
+@receiver(post_migrate, dispatch_uid="generation.sync_refresh_schedule")
+def sync_refresh_schedule_after_migrate(sender, app_config=None, apps=None, **kwargs):
+    """After ``migrate`` (every start runs it) the daily catalog refresh schedule follows
+    CATALOG_REFRESH_DAILY (generation.tasks.sync_refresh_schedule)."""
+    if getattr(app_config, "label", None) != "generation":
+        return
+    if apps is not None:
+        try:
+            apps.get_model("django_q", "Schedule")
+        except LookupError:  # migrating django_q backwards: no table
+            return
+    sync_refresh_schedule()
 
 
 def cancel_generations_of_deactivated_user(sender, user, **kwargs):

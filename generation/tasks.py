@@ -1,18 +1,14 @@
 """django-q2 task entry points. Tasks take ids only: never secrets, never objects."""
 
 import logging
-import os
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models.signals import post_migrate
-from django.dispatch import receiver
 from django_q.models import Schedule
 
 from generation import recovery, runner
 from imagegen.providers import all_providers, catalog_refresh
-from settings_app.keys import ENVIRONMENT_KEYS
-from settings_app.models import TeamKey
+from settings_app.keys import site_key
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +28,10 @@ def catalog_keys(given: dict[str, str | None] | None = None) -> dict[str, str | 
     ``--<provider>-key``), else the team key an admin stored (settings_app), else the
     provider's environment variable (OPENAI_API_KEY, …). Never logged."""
     given = given or {}
-    team = dict(TeamKey.objects.values_list("provider", "secret"))
-    keys = {}
-    for provider in all_providers():
-        name = provider.name
-        variable = ENVIRONMENT_KEYS.get(name)
-        environment = os.environ.get(variable, "").strip() if variable else ""
-        keys[name] = given.get(name) or team.get(name) or environment or None
-    return keys
+    return {
+        provider.name: given.get(provider.name) or site_key(provider.name)
+        for provider in all_providers()
+    }
 
 
 def refresh_catalog(given_keys: dict[str, str | None] | None = None) -> list[str]:
@@ -57,7 +49,7 @@ REFRESH_FUNC = "generation.tasks.refresh_catalog"
 def sync_refresh_schedule() -> bool:
     """Create the daily catalog refresh schedule when CATALOG_REFRESH_DAILY is on, remove it
     when off (an admin's own schedule of it under another name is left alone). True when the
-    schedule exists afterwards."""
+    schedule exists afterwards. Run after every ``migrate`` (generation/signals.py)."""
     if settings.CATALOG_REFRESH_DAILY:
         Schedule.objects.update_or_create(
             name=REFRESH_SCHEDULE,
@@ -66,19 +58,6 @@ def sync_refresh_schedule() -> bool:
         return True
     Schedule.objects.filter(name=REFRESH_SCHEDULE).delete()
     return False
-
-
-@receiver(post_migrate, dispatch_uid="generation.sync_refresh_schedule")
-def sync_refresh_schedule_after_migrate(sender, app_config=None, apps=None, **kwargs):
-    """After ``migrate`` (every start runs it) the schedule follows the setting."""
-    if getattr(app_config, "label", None) != "generation":
-        return
-    if apps is not None:
-        try:
-            apps.get_model("django_q", "Schedule")
-        except LookupError:  # migrating django_q backwards: no table
-            return
-    sync_refresh_schedule()
 
 
 # The only functions the job queue may run for this project: what services.enqueue_generation

@@ -67,6 +67,18 @@ def resolve_api_key(user, provider_name: str) -> ResolvedKey | None:
     return None
 
 
+def site_key(provider_name: str) -> str | None:
+    """The site's own key for a provider, used where no user is asking (the catalog refresh):
+    the team key an administrator stored, else the environment variable; the order
+    ``resolve_api_key`` falls back on after a user's own key. Never logged."""
+    team = TeamKey.objects.filter(provider=provider_name).values_list("secret", flat=True).first()
+    if team:  # None when the row is missing or no longer decrypts
+        return team
+    variable = ENVIRONMENT_KEYS.get(provider_name)
+    value = os.environ.get(variable, "").strip() if variable else ""
+    return value or None
+
+
 def has_usable_key(user, provider) -> bool:
     """Whether the user can run this provider: it needs no key, or they have one to use."""
     return not provider.requires_key or resolve_api_key(user, provider.name) is not None

@@ -4,18 +4,22 @@ For each provider whose ``list_models`` returns a ``Listing``:
 
 - a listed model the catalog has: available again, ``last_listed_at`` now, deprecation and
   shutdown date when the listing states them (a date is never cleared because a listing is
-  silent), the listed price (keeping the row's unit when it has one: fal's pricing API says
-  "image" for models billed per megapixel, so a listed unit never replaces a hand-written
-  one), the listed schema, and for a listed row nobody edited the spec derived again;
+  silent), the listed price for a built-in row or a listed row whose price no admin edited,
+  and only in the row's unit (a row without a unit takes the listed one; a price in another
+  unit is reported, not taken: fal's pricing API says "image" for some models billed per
+  megapixel), the listed schema, and for a listed row nobody edited the spec derived again;
 - a listed model the catalog lacks: a new row (source ``listed``), DISABLED until an admin
   enables it (cost safety), named by the listing's label, its spec from the listing's
   ``spec`` or derived from its ``input_schema`` (providers/schema.py);
 - a row of that provider missing from a ``complete`` listing: unavailable (kept for history;
-  never offered), ``missing_since`` now.
+  never offered), ``missing_since`` now; but never when the listing names no model, nor more
+  than half of the provider's available rows in one refresh (reported, nothing retired: a
+  broken listing or a narrow key must not empty the catalog).
 
-An admin's edits are never overwritten: enabled, display name, price override, and the spec of
-a custom row or of a listed row they edited (``spec_edited``); built-in rows keep their
-hand-written spec (catalog.json). A provider whose listing fails (ProviderError, network, a
+An admin's edits are never overwritten: enabled, display name, price override, the spec of a
+custom row or of a listed row they edited (``spec_edited``), the price and unit of a custom
+row or of a listed row they edited (``price_edited``); built-in rows keep their hand-written
+spec (catalog.json). A provider whose listing fails (ProviderError, network, a
 malformed answer) is reported "not refreshed (reason)" and nothing of it changes; the other
 providers still refresh. The caller passes the keys (``generation.tasks.refresh_catalog``
 resolves them: this package imports no app).
@@ -53,6 +57,8 @@ class _Outcome:
     prices: int = 0
     not_runnable: list[str] = field(default_factory=list)
     skipped: int = 0
+    price_notes: list[str] = field(default_factory=list)
+    retire_refused: str = ""
 
 
 def _names(ids: list[str]) -> str:
@@ -103,6 +109,41 @@ def _schema_to_store(listed: ListedModel):
         return None
 
 
+def _unit_words(unit: str) -> str:
+    return f"per {unit}" if unit else "with no unit"
+
+
+def _take_price(row: CatalogModel, listed: ListedModel, out) -> set[str]:
+    """The listed price, where it is the machine's to write; the fields it changed.
+
+    A custom row's price, and a listed row's whose price an admin edited (``price_edited``),
+    are the admin's: never replaced. Otherwise a price is taken only in the row's own unit (or
+    with the listed unit when the row has none yet): a price per image written over a price
+    per megapixel would be wrong by the image's size, so a listed price in another unit is
+    left out and reported."""
+    price = _price(listed)
+    if price is None:
+        return set()
+    machine_priced = row.builtin or (row.source == CatalogSource.LISTED and not row.price_edited)
+    if not machine_priced:
+        return set()
+    unit = listed.price_unit if listed.price_unit in PriceUnit.values else ""
+    if not unit or (row.price_unit and unit != row.price_unit):
+        out.price_notes.append(
+            f"price not taken for {row.model_id}: listed {_unit_words(unit)}, "
+            f"catalog {_unit_words(row.price_unit)}"
+        )
+        return set()
+    changed = {"price_usd", "price_date"}
+    if price != row.price_usd:
+        out.prices += 1
+    row.price_usd, row.price_date = price, timezone.localdate()
+    if not row.price_unit:
+        row.price_unit = unit
+        changed.add("price_unit")
+    return changed
+
+
 def _update_row(
     row: CatalogModel, provider: Provider, listed: ListedModel, now, out, removed: set
 ) -> None:
@@ -126,15 +167,7 @@ def _update_row(
         row.shutdown_date = listed.shutdown_date
         changed.add("shutdown_date")
         out.dates += 1
-    price = _price(listed)
-    if price is not None:
-        if price != row.price_usd:
-            out.prices += 1
-        row.price_usd, row.price_date = price, timezone.localdate()
-        changed |= {"price_usd", "price_date"}
-        if not row.price_unit and listed.price_unit in PriceUnit.values:
-            row.price_unit = listed.price_unit  # only a row without a unit takes the listed one
-            changed.add("price_unit")
+    changed |= _take_price(row, listed, out)
     schema = _schema_to_store(listed)
     if schema is not None:
         row.listed_schema = schema
@@ -210,6 +243,7 @@ def apply_listing(provider: Provider, listing: Listing) -> str:
             row.model_id: row
             for row in CatalogModel.objects.select_for_update().filter(provider=provider.name)
         }
+        available_before = sum(1 for row in rows.values() if row.available)
         removed = _removed_builtins()
         for model_id, listed in listed_by_id.items():
             listed.id = model_id
@@ -218,14 +252,41 @@ def apply_listing(provider: Provider, listing: Listing) -> str:
             else:
                 _add_row(provider, listed, now, out)
         if listing.complete:
-            for model_id, row in rows.items():
-                if model_id not in listed_by_id and row.missing_since is None:
-                    was_available = row.available
-                    row.available, row.missing_since = False, now
-                    row.save(update_fields=["available", "missing_since", "updated_at"])
-                    if was_available:
-                        out.retired.append(model_id)
+            _retire_missing(rows, listed_by_id, available_before, now, out)
     return _report(provider, listing, out)
+
+
+def _retire_missing(rows: dict, listed_by_id: dict, available_before: int, now, out) -> None:
+    """Retire the rows a complete listing lacks, unless the listing looks broken rather than
+    true: one that names no model at all, or one that would retire more than half of the
+    provider's available models at once (a key that sees only part of the catalog, an API
+    change, an outage answered with an empty page). Then nothing is retired and the report
+    says so, for an admin to check; the listed models were still updated."""
+    missing = [
+        (model_id, row)
+        for model_id, row in rows.items()
+        if model_id not in listed_by_id and row.missing_since is None
+    ]
+    if not missing:
+        return
+    if not listed_by_id:
+        out.retire_refused = (
+            "the listing names no model: nothing was retired; check the provider's listing/key"
+        )
+        return
+    would_retire = sum(1 for _, row in missing if row.available)
+    if would_retire * 2 > available_before:
+        out.retire_refused = (
+            f"would retire {would_retire} of {available_before}: not applied; "
+            "check the provider's listing/key"
+        )
+        return
+    for model_id, row in missing:
+        was_available = row.available
+        row.available, row.missing_since = False, now
+        row.save(update_fields=["available", "missing_since", "updated_at"])
+        if was_available:
+            out.retired.append(model_id)
 
 
 def _report(provider: Provider, listing: Listing, out: _Outcome) -> str:
@@ -236,12 +297,18 @@ def _report(provider: Provider, listing: Listing, out: _Outcome) -> str:
         )
     if out.retired:
         parts.append(f"retired {len(out.retired)}: {_names(out.retired)}")
+    if out.retire_refused:
+        parts.append(out.retire_refused)
     if out.returned:
         parts.append(f"listed again {len(out.returned)}: {_names(out.returned)}")
     if out.dates:
         parts.append(f"shutdown dates recorded: {out.dates}")
     if out.prices:
         parts.append(f"prices changed: {out.prices}")
+    if out.price_notes:
+        parts.extend(out.price_notes[:MAX_NAMED])
+        if len(out.price_notes) > MAX_NAMED:
+            parts.append(f"{len(out.price_notes) - MAX_NAMED} more prices not taken")
     if out.not_runnable:
         parts.append(f"not runnable as listed (kept disabled): {_names(out.not_runnable)}")
     if not listing.complete:

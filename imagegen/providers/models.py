@@ -32,8 +32,9 @@ class CatalogModel(models.Model):
     ones it stopped listing unavailable; an admin may add custom rows for any Replicate
     ``owner/name[:version]``, fal endpoint or OpenRouter model.
 
-    Who owns what: an admin owns ``enabled``, ``display_name``, ``price_override_usd`` and the
-    spec of a custom row or of a listed row they edited (``spec_edited``); the machine owns
+    Who owns what: an admin owns ``enabled``, ``display_name``, ``price_override_usd``, the
+    spec of a custom row or of a listed row they edited (``spec_edited``) and the price and
+    unit of a custom row or of a listed row they edited (``price_edited``); the machine owns
     ``available``, ``deprecated``, ``shutdown_date``, ``source``, ``last_listed_at``,
     ``missing_since``, ``listed_schema`` and ``listing_note`` (read-only in the admin).
     """
@@ -96,6 +97,10 @@ class CatalogModel(models.Model):
     spec_edited = models.BooleanField(
         default=False,
         help_text="An admin changed the spec of this listed model: refreshes keep their spec.",
+    )
+    price_edited = models.BooleanField(
+        default=False,
+        help_text="An admin changed the price or unit of this listed model: refreshes keep them.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -75,6 +75,17 @@ IMAGE_INPUTS = (
 MASK_INPUTS = ("mask", "mask_url", "mask_image", "mask_image_url")
 # Inputs never offered to users: they change how the answer is delivered, not the image.
 DELIVERY_INPUTS = ("sync_mode", "webhook", "webhook_url", "webhook_events_filter")
+# Safety switches are pinned in ``fixed_inputs`` to the value that keeps the provider's checker
+# on (Replicate's ``disable_safety_checker: boolean``, fal's ``enable_safety_checker``), never
+# offered to users.
+SAFETY_PINNED = {
+    "disable_safety_checker": False,
+    "enable_safety_checker": True,
+    "safety_checker": True,
+}
+# How permissive the provider's moderation is (FLUX Pro/Ultra): users may lower it, never
+# raise it past the model's default.
+TOLERANCE_INPUTS = ("safety_tolerance",)
 # fal's image-size presets and the pixel sizes fal documents for them (fal's "Model
 # endpoints" reference, ImageSize presets; the same table is in shared/providers.md 3.2).
 FAL_PRESETS = {
@@ -290,6 +301,31 @@ def _scalar_option(node: dict) -> list | None:
     return None
 
 
+def _level(value) -> float | None:
+    """A tolerance level as a number (fal writes them as strings, "1" … "6")."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    number = _number(value)
+    return float(number) if number is not None else None
+
+
+def _capped_tolerance(values: list | None, default) -> list | None:
+    """A tolerance's offered values up to the schema's default, the default first (all of
+    them when it has no default); None when nothing can be offered."""
+    if values is None:
+        return None
+    ceiling = _level(default)
+    if ceiling is None:
+        return values
+    capped = [
+        value for value in values if (level := _level(value)) is not None and level <= ceiling
+    ]
+    return _first_default(capped, default) or None
+
+
 def _operations(props: dict, model_id: str, takes_prompt: bool) -> list[str]:
     images = [name for name in IMAGE_INPUTS if name in props]
     masks = [name for name in MASK_INPUTS if name in props]
@@ -430,10 +466,19 @@ def derive_spec(input_schema: Any, provider: str = "", model_id: str = "") -> De
     for name, node in props.items():
         if name in mapped or name in image_inputs or name in DELIVERY_INPUTS:
             continue
-        if name == "enable_safety_checker":
-            fixed[name] = True  # the site keeps the provider's safety checker on
+        if name in SAFETY_PINNED:
+            # The site keeps the provider's safety checker on: pinned, never a user's choice.
+            if "boolean" in _types(node) or (name != "safety_checker" and not _types(node)):
+                fixed[name] = SAFETY_PINNED[name]
+            else:
+                notes.append(f"its {name} input is not a switch: left to the model")
             continue
         values = _scalar_option(node)
+        if name in TOLERANCE_INPUTS:
+            values = _capped_tolerance(values, node.get("default"))
+            if values is None:  # no list to cap: the model's own default applies
+                notes.append(f"its {name} input is left at the model's default")
+                continue
         if values is not None:
             options[name] = values
         else:

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from generation import tasks
+from generation import signals, tasks
 from generation.models import CatalogModel
 from imagegen import providers
 from imagegen.providers.base import ListedModel, Listing, ProviderError
@@ -133,6 +133,44 @@ def test_an_incomplete_listing_retires_nothing(stub):
     assert other.available is True
 
 
+def test_a_complete_listing_that_names_no_model_retires_nothing(stub):
+    kept = [row(f"stub/m{n}") for n in range(4)]
+    for listing in (Listing([], complete=True), Listing([ListedModel(id="")], complete=True)):
+        stub.listing = listing
+        [line] = refresh()
+        assert "the listing names no model: nothing was retired" in line, line
+        assert "retired" not in line.replace("nothing was retired", "")
+    for each in kept:
+        each.refresh_from_db()
+        assert each.available is True and each.missing_since is None
+
+
+def test_a_listing_that_would_retire_more_than_half_retires_nothing(stub):
+    kept = row("stub/kept", price_unit="image", price_usd=Decimal("0.02"))
+    others = [row(f"stub/m{n}") for n in range(3)]
+    stub.listing = Listing(
+        [
+            ListedModel(id="stub/kept", price_unit="image", price_usd=Decimal("0.03")),
+            ListedModel(id="stub/new"),
+        ],
+        complete=True,
+    )
+    [line] = refresh()
+    assert "would retire 3 of 4: not applied; check the provider's listing/key" in line
+    for each in others:
+        each.refresh_from_db()
+        assert each.available is True and each.missing_since is None
+    kept.refresh_from_db()  # the rest of the listing still applies
+    assert kept.price_usd == Decimal("0.03") and kept.last_listed_at is not None
+    assert CatalogModel.objects.filter(model_id="stub/new", enabled=False).exists()
+    # Half of them is not more than half: applied.
+    stub.listing = Listing(
+        [ListedModel(id=model_id) for model_id in ("stub/kept", "stub/m0", "stub/new")]
+    )
+    [line] = refresh()
+    assert "retired 2: stub/m1, stub/m2" in line and "not applied" not in line
+
+
 def test_shutdown_dates_and_deprecation_are_recorded_and_never_cleared_by_silence(stub):
     model = row("stub/old", shutdown_date=None)
     dated = row("stub/dated", shutdown_date=date(2027, 3, 1))
@@ -200,25 +238,103 @@ def test_an_unedited_listed_row_follows_its_schema(stub):
     assert stale.spec["inputs"]["size"] == "image_size" and stale.spec["max_images"] == 4
 
 
-def test_a_listed_price_keeps_the_rows_unit(stub):
-    """fal's pricing API says "image" for a model billed per megapixel: only the price moves."""
+def test_a_listed_price_is_taken_only_in_the_rows_unit(stub):
+    """fal's pricing API says "image" for some models billed per megapixel: a price in another
+    unit is reported and left out, never paired with the row's unit."""
+    same = row("stub/same", price_unit="image", price_usd=Decimal("0.02"))
     priced = row(
         "stub/mp", price_unit="megapixel", price_usd=Decimal("0.025"), price_date=date(2026, 5, 1)
     )
     bare = row("stub/bare", price_unit="", price_usd=None)
     stub.listing = Listing(
         [
+            ListedModel(id="stub/same", price_unit="image", price_usd=Decimal("0.03")),
             ListedModel(id="stub/mp", price_unit="image", price_usd=Decimal("0.03")),
             ListedModel(id="stub/bare", price_unit="image", price_usd=Decimal("0.01")),
         ]
     )
     [line] = refresh()
     assert "prices changed: 2" in line
-    priced.refresh_from_db()
-    bare.refresh_from_db()
-    assert (priced.price_unit, priced.price_usd) == ("megapixel", Decimal("0.03"))
-    assert priced.price_date == timezone.localdate()
+    assert "price not taken for stub/mp: listed per image, catalog per megapixel" in line
+    for each in (same, priced, bare):
+        each.refresh_from_db()
+    assert (same.price_unit, same.price_usd) == ("image", Decimal("0.03"))
+    assert same.price_date == timezone.localdate()
+    assert (priced.price_unit, priced.price_usd) == ("megapixel", Decimal("0.025"))
+    assert priced.price_date == date(2026, 5, 1)
     assert (bare.price_unit, bare.price_usd) == ("image", Decimal("0.01"))
+
+
+def test_an_admins_price_is_never_replaced_by_a_listed_one(stub):
+    custom = row(
+        "stub/custom",
+        source=CatalogSource.CUSTOM,
+        builtin=False,
+        price_unit="second",
+        price_usd=Decimal("0.0011"),
+    )
+    edited = row(
+        "stub/edited",
+        source=CatalogSource.LISTED,
+        builtin=False,
+        price_unit="image",
+        price_usd=Decimal("0.04"),
+        price_edited=True,
+    )
+    unedited = row(
+        "stub/unedited",
+        source=CatalogSource.LISTED,
+        builtin=False,
+        price_unit="image",
+        price_usd=Decimal("0.04"),
+    )
+    stub.listing = Listing(
+        [
+            ListedModel(id=model_id, price_unit="image", price_usd=Decimal("0.05"))
+            for model_id in ("stub/custom", "stub/edited", "stub/unedited")
+        ]
+    )
+    [line] = refresh()
+    assert "prices changed: 1" in line
+    for each in (custom, edited, unedited):
+        each.refresh_from_db()
+    assert (custom.price_unit, custom.price_usd) == ("second", Decimal("0.0011"))
+    assert (edited.price_unit, edited.price_usd) == ("image", Decimal("0.04"))
+    assert (unedited.price_unit, unedited.price_usd) == ("image", Decimal("0.05"))
+
+
+def test_an_admins_price_edit_of_a_listed_row_is_marked(stub, admin_user, client):
+    listed = row(
+        "stub/listed",
+        source=CatalogSource.LISTED,
+        builtin=False,
+        enabled=False,
+        spec={"max_images": 1},
+        price_unit="image",
+        price_usd=Decimal("0.04"),
+    )
+    client.force_login(admin_user)
+    url = f"/admin/generation/catalogmodel/{listed.pk}/change/"
+    form = {
+        "display_name": "stub/listed",
+        "sort_order": 100,
+        "spec": '{"max_images": 1}',
+        "initial-spec": '{"max_images": 1}',  # what the page sends (a callable default)
+        "price_unit": "image",
+        "price_usd": "0.04",
+    }
+    assert client.post(url, form).status_code == 302
+    listed.refresh_from_db()
+    assert (listed.price_edited, listed.spec_edited) == (False, False)  # nothing changed
+    assert client.post(url, {**form, "price_unit": "megapixel"}).status_code == 302
+    listed.refresh_from_db()
+    assert listed.price_edited is True and listed.spec_edited is False
+    stub.listing = Listing(
+        [ListedModel(id="stub/listed", price_unit="image", price_usd=Decimal("0.05"))]
+    )
+    refresh()
+    listed.refresh_from_db()
+    assert (listed.price_unit, listed.price_usd) == ("megapixel", Decimal("0.04"))
 
 
 def test_a_provider_whose_listing_fails_changes_nothing_and_the_others_still_refresh(registry):
@@ -328,7 +444,33 @@ def test_the_key_comes_from_the_flag_then_the_team_key_then_the_environment(
     assert "fal-ai/flux/dev" in fal.calls[-1][1]  # the catalog's known ids are passed
 
 
-def test_the_admin_action_refreshes(stub, admin_user, client):
+def test_the_site_key_is_the_team_key_then_the_environment_never_a_users(monkeypatch, admin_user):
+    from settings_app.keys import site_key
+    from settings_app.models import ApiKey, TeamKey
+
+    monkeypatch.delenv("FAL_KEY", raising=False)
+    own = ApiKey(user=admin_user, provider="fal")
+    own.set_secret("user-id:user-secret")
+    own.save()
+    assert site_key("fal") is None
+    monkeypatch.setenv("FAL_KEY", " env-id:env-secret ")
+    assert site_key("fal") == "env-id:env-secret"
+    team = TeamKey(provider="fal")
+    team.set_secret("team-id:team-secret")
+    team.save()
+    assert site_key("fal") == "team-id:team-secret"
+    assert site_key("local") is None
+
+
+def test_the_admin_action_queues_the_refresh_and_calls_no_provider(
+    stub, admin_user, client, monkeypatch
+):
+    from generation import admin as generation_admin
+
+    queued = []
+    monkeypatch.setattr(
+        generation_admin, "async_task", lambda func, *args, **kwargs: queued.append((func, args))
+    )
     row("stub/gone")
     stub.listing = Listing([ListedModel(id="stub/new")])
     client.force_login(admin_user)
@@ -339,8 +481,11 @@ def test_the_admin_action_refreshes(stub, admin_user, client):
         follow=True,
     )
     body = response.content.decode()
-    assert "Stub: 1 listed; added 1 (disabled until an admin enables it): stub/new" in body
-    assert "retired 1: stub/gone" in body
+    assert "Refresh queued: its report appears under Job queue → Successful tasks" in body
+    assert queued == [("generation.tasks.refresh_catalog", ())]
+    assert "generation.tasks.refresh_catalog" in tasks.TASK_FUNCS
+    assert stub.calls == []  # nothing was listed in the request
+    assert not CatalogModel.objects.filter(model_id="stub/new").exists()
 
 
 def test_the_refresh_writes_a_summary_to_the_log(stub, caplog):
@@ -366,7 +511,7 @@ def test_the_daily_schedule_follows_the_setting(settings):
 
     generation_app = apps.get_app_config("generation")
     settings.CATALOG_REFRESH_DAILY = True
-    tasks.sync_refresh_schedule_after_migrate(sender=generation_app, app_config=generation_app)
+    signals.sync_refresh_schedule_after_migrate(sender=generation_app, app_config=generation_app)
     schedule = Schedule.objects.get(name=tasks.REFRESH_SCHEDULE)
     assert (schedule.func, schedule.schedule_type, schedule.repeats) == (
         "generation.tasks.refresh_catalog",
@@ -375,10 +520,10 @@ def test_the_daily_schedule_follows_the_setting(settings):
     )
     assert schedule.func in tasks.TASK_FUNCS
     tasks.check_schedule(schedule.func, schedule.hook, schedule.kwargs)  # allowed to run
-    tasks.sync_refresh_schedule_after_migrate(sender=generation_app, app_config=generation_app)
+    signals.sync_refresh_schedule_after_migrate(sender=generation_app, app_config=generation_app)
     assert Schedule.objects.filter(name=tasks.REFRESH_SCHEDULE).count() == 1
     settings.CATALOG_REFRESH_DAILY = False
-    tasks.sync_refresh_schedule_after_migrate(sender=generation_app, app_config=generation_app)
+    signals.sync_refresh_schedule_after_migrate(sender=generation_app, app_config=generation_app)
     assert not Schedule.objects.filter(name=tasks.REFRESH_SCHEDULE).exists()
 
 

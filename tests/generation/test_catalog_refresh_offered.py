@@ -292,13 +292,17 @@ def test_a_submission_to_a_provider_with_nothing_offered_is_a_400(owner_api):
 # --- The admin -----------------------------------------------------------------------------------
 
 
-def test_the_admin_index_warns_of_shutdowns_within_30_days(admin_user, client):
+def test_the_admin_index_warns_of_shutdowns_within_30_days(admin_user, client, monkeypatch):
+    # The test's "today" and the page's are the same day even when the suite runs across
+    # midnight (the page counts days from its own clock).
+    noon = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
+    monkeypatch.setattr(timezone, "now", lambda: noon)
     CatalogModel.objects.update(shutdown_date=None)
     CatalogModel.objects.filter(model_id="gpt-image-1.5").update(
-        enabled=True, shutdown_date=today() + timedelta(days=10)
+        enabled=True, available=True, shutdown_date=today() + timedelta(days=10)
     )
     CatalogModel.objects.filter(model_id="gpt-image-2").update(
-        enabled=True, shutdown_date=today() + timedelta(days=1)
+        enabled=True, available=True, shutdown_date=today() + timedelta(days=1)
     )
     CatalogModel.objects.filter(model_id="dall-e-3").update(  # retired: nothing to do
         enabled=True, shutdown_date=date(2026, 5, 12)

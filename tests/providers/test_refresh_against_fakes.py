@@ -94,6 +94,12 @@ def test_openrouter(fake_openrouter):
 
 def test_openrouter_stops_listing_the_default(fake_openrouter):
     fake_openrouter.remove_listed_model("google/gemini-3.1-flash-image")
+    fake_openrouter.add_listed_model("acme/painter-image")
+    # Its only available model gone at once looks like a broken listing: nothing retired.
+    line = line_for(refresh_catalog(), "OpenRouter")
+    assert "would retire 1 of 1: not applied" in line, line
+    assert row("openrouter", "google/gemini-3.1-flash-image").available is True
+    # With the newly listed model in the catalog it is one of two: retired.
     line = line_for(refresh_catalog(), "OpenRouter")
     assert "retired 1: google/gemini-3.1-flash-image" in line, line
     assert row("openrouter", "google/gemini-3.1-flash-image").available is False

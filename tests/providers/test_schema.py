@@ -247,9 +247,51 @@ def test_plain_width_height_give_free_sizes_and_small_int_ranges_become_options(
     )
     assert spec["cfg_scale"] == [1, 50] and spec["inputs"]["cfg_scale"] == "cfg"
     assert spec["steps"] == [1, 500] and spec["inputs"]["steps"] == "steps"
-    assert spec["options"]["safety_tolerance"] == [1, 2, 3, 4, 5]
+    assert spec["options"]["safety_tolerance"] == [2, 1]  # never past the default
     assert spec["options"]["scheduler"] == ["K_EULER", "DDIM"]  # the default first
     assert "lora_scale" in spec["passthrough"]
+
+
+def test_safety_switches_are_pinned_on_and_never_offered():
+    replicate = spec_from_schema(REPLICATE_FLUX_SCHNELL, "replicate")
+    assert replicate["fixed_inputs"] == {"disable_safety_checker": False}
+    assert "disable_safety_checker" not in replicate["options"]
+    assert "disable_safety_checker" not in replicate["passthrough"]
+    schema = {
+        "properties": {
+            "prompt": {"type": "string"},
+            "enable_safety_checker": {"type": "boolean", "default": False},
+            "safety_checker": {"type": "boolean"},
+        }
+    }
+    spec = spec_from_schema(schema, "fal")
+    assert spec["fixed_inputs"] == {"enable_safety_checker": True, "safety_checker": True}
+    assert spec["options"] == {} and spec["passthrough"] == []
+    not_a_switch = {
+        "properties": {"prompt": {"type": "string"}, "safety_checker": {"type": "string"}}
+    }
+    derived = derive_spec(not_a_switch, "replicate")
+    assert "fixed_inputs" not in derived.spec and derived.spec["passthrough"] == []
+    assert derived.spec["options"] == {}
+
+
+def test_safety_tolerance_is_offered_only_up_to_the_models_default():
+    def tolerance(node):
+        schema = {"properties": {"prompt": {"type": "string"}, "safety_tolerance": node}}
+        spec = spec_from_schema(schema, "fal")
+        return spec["options"].get("safety_tolerance"), spec["passthrough"]
+
+    # fal writes the levels as strings
+    fal = {"enum": ["1", "2", "3", "4", "5", "6"], "type": "string", "default": "2"}
+    assert tolerance(fal) == (["2", "1"], [])
+    replicate = {"type": "integer", "minimum": 1, "maximum": 6, "default": 3}
+    assert tolerance(replicate) == ([3, 1, 2], [])
+    assert tolerance({"type": "integer", "minimum": 1, "maximum": 6}) == ([1, 2, 3, 4, 5, 6], [])
+    # a range too wide to list is left at the model's default, never passed through
+    assert tolerance({"type": "integer", "minimum": 0, "maximum": 100, "default": 2}) == (
+        None,
+        [],
+    )
 
 
 def test_a_model_that_requires_an_image_is_not_text_to_image():

@@ -58,7 +58,7 @@ def test_the_migration_forgets_seeds_earlier_versions_invented(owner_api, run_jo
 
     from django.apps import apps
 
-    migration = importlib.import_module("generation.migrations.0009_forget_invented_batch_seeds")
+    migration = importlib.import_module("generation.migrations.0010_forget_invented_batch_seeds")
     batch = generate(
         owner_api, run_jobs, provider="fal", model="fal-ai/flux/schnell", prompt="k", num_images=3,
         seed=40,

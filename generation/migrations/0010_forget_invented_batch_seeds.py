@@ -31,7 +31,7 @@ def forget_invented_seeds(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("generation", "0008_catalog_follows_providers"),
+        ("generation", "0009_catalog_price_edited"),
         ("gallery", "0005_image_project_rating"),
     ]
 

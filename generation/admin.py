@@ -55,27 +55,21 @@ class GenerationAdmin(admin.ModelAdmin):
     list_filter = ["status", "provider", "created_at"]
     search_fields = ["prompt", "owner__username", "provider_request_id", "model"]
     list_select_related = ["owner"]
-    raw_id_fields = ["owner", "project"]
     date_hierarchy = "created_at"
     inlines = [ImageInline]
     actions = ["cancel_selected", "retry_selected"]
-    readonly_fields = [
-        "status",
-        "cancel_requested",
-        "error",
-        "attempts",
-        "provider_request_id",
-        "provider_metadata",
-        "cost_usd",
-        "cost_is_estimate",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "heartbeat_at",
-    ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("images")
+
+    # A generation is a record of what was asked and what the provider answered: it is made by
+    # a submission (queue, budgets, quotas) and changed only by its lifecycle. Here staff may
+    # look, cancel, retry and delete, never add one or rewrite its prompt, provider or owner.
+    def has_add_permission(self, request):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
 
     @admin.display(description="Preview")
     def preview(self, obj):

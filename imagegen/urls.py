@@ -27,7 +27,34 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import APIRootView
+
+# ``GET /api/``: the browsable API's front door, a link to each collection and area (the
+# OpenAPI schema and its docs list every operation).
+API_ROOT = {
+    "generate": "api-generate",
+    "generations": "api-generations",
+    "providers": "api-providers",
+    "gallery": "api-gallery",
+    "projects": "api-projects",
+    "prompts/styles": "api-prompt-styles",
+    "prompts/history": "api-prompt-history",
+    "dashboard/usage": "api-dashboard-usage",
+    "dashboard/budget": "api-dashboard-budget",
+    "settings": "api-settings",
+    "settings/api-keys": "api-keys",
+    "settings/tokens": "api-tokens",
+    "schema": "api-schema",
+    "docs": "api-docs",
+}
+
+
+@extend_schema(exclude=True)  # a list of links, not an operation
+class ApiRootView(APIRootView):
+    """The studio's REST API: follow a link, or read the schema and docs for every operation."""
+
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="generate", permanent=False), name="home"),
@@ -41,6 +68,11 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     # The API.
+    path(
+        "api/",
+        ApiRootView.as_view(api_root_dict=API_ROOT),
+        name="api-root",
+    ),
     path("api/", include("generation.api_urls")),
     path("api/", include("gallery.api_urls")),
     path("api/", include("projects.api_urls")),

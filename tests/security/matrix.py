@@ -146,6 +146,7 @@ REGISTRY: dict[str, Entry] = {
         )
     ),
     "api-estimate": Entry((Case("POST", API_ANY, data=GENERATE, writers=frozenset()),)),
+    "api-root": Entry((Case("GET", API_ANY),)),
     "api-providers": Entry((Case("GET", API_ANY),)),
     "api-generation": Entry((Case("GET", OWN_API),), kwargs=_pk("generation")),
     "api-generation-cancel": Entry((Case("POST", OWN_API),), kwargs=_pk("pending")),

@@ -36,7 +36,7 @@ REVIEWED = {
     "django_q.OrmQ": "view and delete queued packages; never edited",
     "gallery.Image": "image rows",
     "gallery.Tag": "tag rows",
-    "generation.Generation": "cancel or retry generations (as the owner would)",
+    "generation.Generation": "view, cancel or retry (as the owner would); never add or rewrite",
     "generation.CatalogModel": "the model catalog (no code, no secret)",
     "generation.StylePreset": "style rows",
     "projects.Project": "project rows and memberships",

@@ -197,6 +197,40 @@ def test_admin_lists_and_actions(client, admin_user, owner, run_jobs):
     assert retry.prompt == "stuck in line" and retry.owner == owner
 
 
+def test_admin_cannot_add_or_rewrite_a_generation(client, admin_user, owner, outsider, run_jobs):
+    """A generation records what was asked and answered: made by a submission (queue,
+    budgets), changed only by its lifecycle. The admin may look, cancel, retry, delete."""
+    from tests.users import client_for
+
+    run_jobs(client_for(owner), {"prompt": "as asked", "width": 64, "height": 64})
+    generation = Generation.objects.get()
+    client.force_login(admin_user)
+    assert client.get("/admin/generation/generation/add/").status_code == 403
+    listing = client.get("/admin/generation/generation/").content.decode()
+    assert "/admin/generation/generation/add/" not in listing
+    url = f"/admin/generation/generation/{generation.pk}/change/"
+    page = client.get(url)
+    assert page.status_code == 200 and not page.context["adminform"].form.fields
+    client.post(url, {"prompt": "rewritten", "provider": "openai", "owner": outsider.pk})
+    generation.refresh_from_db()
+    assert (generation.prompt, generation.provider, generation.owner) == (
+        "as asked",
+        "offline",
+        owner,
+    )
+
+
+def test_the_api_root_links_every_area_and_is_browsable(owner_client, owner_api, api):
+    body = owner_api.get("/api/").json()
+    assert body["generations"].endswith("/api/generations")
+    assert body["gallery"].endswith("/api/gallery") and body["docs"].endswith("/api/docs/")
+    for name, url in body.items():  # every link answers (generate takes only POST)
+        assert owner_api.get(url).status_code == (405 if name == "generate" else 200), url
+    html = owner_client.get("/api/", HTTP_ACCEPT="text/html")
+    assert html.status_code == 200 and b"/api/generations" in html.content
+    assert api.get("/api/").status_code in (401, 403)  # signed out: no map of the API
+
+
 def test_api_schema_and_docs_are_served_without_a_cdn(owner_client):
     schema = owner_client.get("/api/schema/")
     assert schema.status_code == 200 and b"/api/generate" in schema.content

@@ -146,13 +146,14 @@ def test_the_root_urlconf_includes_each_route_module_once():
             if _patterns(module):
                 assert included.count((prefix, module)) == 1, module
                 assert names.count(module) == 1, module
-    # Declared inline: only the schema and its docs under api/, no API routes.
+    # Declared inline: only the API's front door (links), the schema and its docs under
+    # api/, no API routes.
     inline_api = sorted(
         p.name
         for p in root_urls.urlpatterns
         if isinstance(p, URLPattern) and str(p.pattern).startswith("api/")
     )
-    assert inline_api == ["api-docs", "api-schema"]
+    assert inline_api == ["api-docs", "api-root", "api-schema"]
 
 
 def test_every_api_route_is_a_drf_view_and_every_page_route_is_not():

@@ -49,6 +49,12 @@ def spec(model="gpt-image-2", **kwargs) -> ModelSpec:
     )
 
 
+def submit(owner_api, run_jobs, **payload):
+    """A 1024² gpt-image-2 generation through the API, run inline; its final state."""
+    fields = {"model": "gpt-image-2", "prompt": "x", "width": 1024, "height": 1024, **payload}
+    return generate(owner_api, run_jobs, provider="openai", **fields)
+
+
 def run(model="gpt-image-2", **params):
     """The provider called directly, as the runner calls it (spec resolved beforehand)."""
     ctx = RunContext(deadline=time.monotonic() + 20, api_key=KEY)
@@ -194,15 +200,7 @@ def test_values_the_model_cannot_take_are_400(owner_api, fake_openai, payload, f
 )
 def test_failures_are_explained_in_words(owner_api, run_jobs, fake_openai, scenario, words):
     fake_openai.set_scenario(scenario)
-    result = generate(
-        owner_api,
-        run_jobs,
-        provider="openai",
-        model="gpt-image-2",
-        prompt="x",
-        width=1024,
-        height=1024,
-    )
+    result = submit(owner_api, run_jobs)
     assert result["status"] == "failed"
     assert result["error"].startswith(words), result["error"]
     assert "sk-test-good" not in result["error"] and "Traceback" not in result["error"]
@@ -211,15 +209,7 @@ def test_failures_are_explained_in_words(owner_api, run_jobs, fake_openai, scena
 
 def test_rate_limited_once_then_success(owner_api, run_jobs, fake_openai):
     fake_openai.set_scenario("rate_limited_once")
-    result = generate(
-        owner_api,
-        run_jobs,
-        provider="openai",
-        model="gpt-image-2",
-        prompt="x",
-        width=1024,
-        height=1024,
-    )
+    result = submit(owner_api, run_jobs)
     assert result["status"] == "succeeded", result["error"]
     assert len(fake_openai.requests) == 2
 
@@ -229,15 +219,7 @@ def test_rate_limited_forever_gives_up_within_the_deadline(
 ):
     settings.GENERATION_TIMEOUT = 4
     fake_openai.set_scenario("rate_limited", retry_after=1)
-    result = generate(
-        owner_api,
-        run_jobs,
-        provider="openai",
-        model="gpt-image-2",
-        prompt="x",
-        width=1024,
-        height=1024,
-    )
+    result = submit(owner_api, run_jobs)
     assert result["status"] == "failed"
     assert result["error"].startswith("Rate limited by OpenAI after")
     assert 2 <= len(fake_openai.requests) <= 4
@@ -246,15 +228,7 @@ def test_rate_limited_forever_gives_up_within_the_deadline(
 def test_server_error_is_retried_then_reported(owner_api, run_jobs, fake_openai, settings):
     settings.GENERATION_TIMEOUT = 3
     fake_openai.set_scenario("server_error", status=503)
-    result = generate(
-        owner_api,
-        run_jobs,
-        provider="openai",
-        model="gpt-image-2",
-        prompt="x",
-        width=1024,
-        height=1024,
-    )
+    result = submit(owner_api, run_jobs)
     assert result["status"] == "failed"
     assert result["error"] == "OpenAI is unavailable right now (HTTP 503); try again later."
     assert len(fake_openai.requests) >= 2
@@ -263,15 +237,7 @@ def test_server_error_is_retried_then_reported(owner_api, run_jobs, fake_openai,
 def test_timeout(owner_api, run_jobs, fake_openai, settings):
     settings.GENERATION_TIMEOUT = 1
     fake_openai.set_scenario("slow", seconds=5)
-    result = generate(
-        owner_api,
-        run_jobs,
-        provider="openai",
-        model="gpt-image-2",
-        prompt="x",
-        width=1024,
-        height=1024,
-    )
+    result = submit(owner_api, run_jobs)
     assert result["status"] == "failed" and result["error"] == "Timed out after 1 s."
 
 

@@ -131,7 +131,7 @@ REGISTRY: dict[str, Entry] = {
         (Case("GET", expect(404)), Case("POST", expect(404), form=True, data={"username": "new"}))
     ),
     "api-token": Entry(
-        (Case("POST", expect(400), data={"username": "owner", "password": "wrong"}),)
+        (Case("POST", expect(401), data={"username": "owner", "password": "wrong"}),)
     ),
     # --- Generation -------------------------------------------------------------------------
     "api-generate": Entry(

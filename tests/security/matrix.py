@@ -357,7 +357,13 @@ REGISTRY: dict[str, Entry] = {
     "api-dashboard-trends": Entry((Case("GET", API_ANY),)),
     "api-dashboard-budget": Entry((Case("GET", API_ANY),)),
     "dashboard": Entry((Case("GET", PAGE_ANY),)),
-    "dashboard-budget-notice": Entry((Case("GET", PAGE_ANY),)),
+    # A read sent as a POST (the prompt stays out of URLs); GET is refused.
+    "dashboard-budget-notice": Entry(
+        (
+            Case("POST", PAGE_ANY, form=True, data={"provider": "offline"}, writers=frozenset()),
+            Case("GET", expect(405, anonymous=302)),
+        )
+    ),
     # --- Settings, keys, tokens -------------------------------------------------------------
     "api-settings": Entry(
         (

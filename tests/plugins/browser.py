@@ -96,8 +96,9 @@ class PageProblems:
     def watch_page(self, page) -> None:
         page.on(
             "console",
-            lambda message: message.type == "error"
-            and self.add("console", message.text, _location(message)),
+            lambda message: (
+                message.type == "error" and self.add("console", message.text, _location(message))
+            ),
         )
         page.on("pageerror", lambda error: self.add("pageerror", str(error), page.url))
 
@@ -149,9 +150,7 @@ def new_page(browser, page_problems):
             open_page.wait_for_timeout(50)
         context.close()
     problems = page_problems.take()
-    assert not problems, "console errors or CSP violations on the page:\n" + "\n".join(
-        problems
-    )
+    assert not problems, "console errors or CSP violations on the page:\n" + "\n".join(problems)
 
 
 @pytest.fixture

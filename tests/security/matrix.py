@@ -334,6 +334,18 @@ REGISTRY: dict[str, Entry] = {
         ),
         kwargs=_pk("project"),
     ),
+    # A member leaves (viewer, editor); the owner is told to delete instead; others 404.
+    "project-leave": Entry(
+        (
+            Case(
+                "POST",
+                expect(302, outsider=404, staff=404),
+                form=True,
+                writers=frozenset({"viewer", "editor"}),
+            ),
+        ),
+        kwargs=_pk("project"),
+    ),
     "project-delete": Entry(
         (
             Case(

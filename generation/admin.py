@@ -180,6 +180,21 @@ class CatalogModelAdmin(admin.ModelAdmin):
         "price_date",
     ]
     list_editable = ["enabled", "display_name", "price_override_usd"]
+
+    def get_changelist_form(self, request, **kwargs):
+        """The list's editable cells, each named for a screen reader ("Display name of
+        flux-schnell"): the column header is not their label."""
+        base = super().get_changelist_form(request, **kwargs)
+
+        class LabelledRowForm(base):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                row = self.instance.model_id if self.instance.pk else "new model"
+                for field in self.fields.values():
+                    field.widget.attrs.setdefault("aria-label", f"{field.label} of {row}")
+
+        return LabelledRowForm
+
     list_filter = ["provider", "enabled", "available", "deprecated", "source", "price_unit"]
     search_fields = ["model_id", "display_name"]
     actions = ["refresh_from_providers"]

@@ -165,21 +165,27 @@ MACHINE_FIELDS = [
 @admin.register(CatalogModel)
 class CatalogModelAdmin(admin.ModelAdmin):
     form = CatalogModelForm
+    # Fits 1366 px beside the admin's sidebar: one price column (the price in effect, its unit,
+    # "override" when an admin set it); deprecation, source and the price's date are filters
+    # or on the change form, where the override is edited too.
     list_display = [
         "model_id",
         "provider",
         "display_name",
         "enabled",
         "available",
-        "deprecated",
         "shutdown_date",
-        "source",
-        "price_unit",
-        "price_usd",
-        "price_override_usd",
-        "price_date",
+        "price",
     ]
-    list_editable = ["enabled", "display_name", "price_override_usd"]
+    list_editable = ["enabled", "display_name"]
+
+    @admin.display(description="Price (USD)", ordering="price_usd")
+    def price(self, row):
+        value = row.effective_price
+        if value is None:
+            return "-"
+        text = f"{value.normalize():f}" + (f"/{row.price_unit}" if row.price_unit else "")
+        return f"{text} (override)" if row.price_override_usd is not None else text
 
     def get_changelist_form(self, request, **kwargs):
         """The list's editable cells, each named for a screen reader ("Display name of

@@ -16,6 +16,7 @@ from gallery.listing import (
     visible_page,
 )
 from gallery.models import Image
+from gallery.services import move_targets
 from imagegen.providers import all_providers
 from projects.models import Project, Role
 
@@ -95,6 +96,23 @@ def image_panel(request, pk):
             "image": image,
             "generation": image.generation,
             "can_change": Image.objects.allows(request.user, "change", image),
+        },
+    )
+
+
+@login_required
+@require_GET
+def image_projects(request, pk):
+    """The action bar's project picker for one visible image: the projects the move accepts
+    (``services.move_targets``), and "No project" when the user may move it at all."""
+    image = get_object_or_404(Image.objects.for_user(request.user, "view"), pk=pk)
+    return render(
+        request,
+        "gallery/_project_menu.html",
+        {
+            "image": image,
+            "targets": move_targets(request.user, image),
+            "movable": Image.objects.allows(request.user, "move", image),
         },
     )
 

@@ -42,7 +42,10 @@ def open_page(browser, live_server, client, owner):
         user = user or owner
         Preferences.objects.update_or_create(user=user, defaults={"theme": theme})
         client.force_login(user)
-        context = browser.new_context(viewport=viewport, accept_downloads=True)
+        phone = viewport["width"] < 600  # a touch screen: no hover
+        context = browser.new_context(
+            viewport=viewport, accept_downloads=True, has_touch=phone, is_mobile=phone
+        )
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
         context.add_init_script(CSP_RECORDER)
         context.add_cookies(
@@ -402,6 +405,7 @@ def test_gallery_and_lightbox_look_right(open_page, owner, viewport, theme):
     # The bar on a tile (hover, or "…" on touch), the filters popover, selection mode.
     first = page.locator("#grid .tile").first
     first.locator(".tile-more").click()
+    page.wait_for_timeout(300)  # the bar fades in
     page.screenshot(path=str(SHOTS / f"after-tile-actions-{name}.png"))
     page.click("#filters-toggle")
     assert serious_axe_violations(page) == []

@@ -159,10 +159,11 @@ def browse_context(request, base_filters: dict | None = None) -> dict:
                     query[AFTER_DAY] = timezone.localtime(images[-1].created_at).date().isoformat()
                 next_url = f"{reverse('gallery')}?{query.urlencode()}"
             if first_page:
-                count = count_visible(request.user, Image.objects.all(), params)
+                count = count_visible(request.user, Image.objects.all(), params, cap=COUNT_CAP)
     else:
         errors = form.errors
     active = [name for name in (*FILTERS, "q") if any(v.strip() for v in request.GET.getlist(name))]
+    chips = filter_chips(request.user, request.GET) if first_page else []
     return {
         "entries": tile_entries(images, sort, after_day),
         "images": images,
@@ -170,9 +171,9 @@ def browse_context(request, base_filters: dict | None = None) -> dict:
         "filter_errors": errors,
         "filters": request.GET,
         "tags_selected": [t for t in request.GET.getlist("tag") if t.strip()],
-        "chips": filter_chips(request.user, request.GET),
+        "chips": chips,
         "filtered": bool(active),
-        "filters_active": len([n for n in active if n != "q"]),
+        "filters_active": len(chips),
         "first_page": first_page,
         "count": count,
         "count_text": count_text(count) if count is not None else "",

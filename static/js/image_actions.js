@@ -1,4 +1,4 @@
-/* The image action bar (templates/gallery/_image_actions.html): favorite, rating, add to
+/* The image action bar (the include gallery/_image_actions.html): favorite, rating, add to
  * project, download, "use these settings", copy prompt and delete, for every bar on the page.
  *
  * Contract

@@ -7,7 +7,10 @@ class GalleryConfig(AppConfig):
 
     def ready(self):
         # Deferred (import time), as Django asks: receivers load once the models have.
+        from gallery.live import new_images
         from gallery.services import delete_project_images
+        from imagegen.core import live
         from projects.signals import project_deleting
 
         project_deleting.connect(delete_project_images, dispatch_uid="gallery.project_images")
+        live.register_source("image", new_images)

@@ -358,6 +358,11 @@ REGISTRY: dict[str, Entry] = {
     "api-dashboard-budget": Entry((Case("GET", API_ANY),)),
     "dashboard": Entry((Case("GET", PAGE_ANY),)),
     "dashboard-budget-notice": Entry((Case("GET", PAGE_ANY),)),
+    "dashboard-in-progress": Entry((Case("GET", PAGE_ANY),)),
+    # --- Live updates -----------------------------------------------------------------------
+    # Any signed-in user's own stream (what reaches it: tests/web/test_live_events.py);
+    # anonymous gets no stream.
+    "live-events": Entry((Case("GET", expect(200, anonymous=403)),)),
     # --- Settings, keys, tokens -------------------------------------------------------------
     "api-settings": Entry(
         (

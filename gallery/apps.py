@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from imagegen.core import live
+
 
 class GalleryConfig(AppConfig):
     name = "gallery"
@@ -9,7 +11,8 @@ class GalleryConfig(AppConfig):
         # Deferred (import time), as Django asks: receivers load once the models have.
         from gallery.live import new_images
         from gallery.services import delete_project_images
-        from imagegen.core import live
+
+        # Deferred (import time): projects.signals loads models.
         from projects.signals import project_deleting
 
         project_deleting.connect(delete_project_images, dispatch_uid="gallery.project_images")

@@ -11,6 +11,8 @@ class GenerationConfig(AppConfig):
     def ready(self):
         # Deferred (import time), as Django asks: receivers load once the models have.
         from generation import signals  # also connects the django-q2 signals
+
+        # Deferred (import time): the live source and the built-in styles read models.
         from generation.live import generation_changes
         from generation.prompts.styles import sync_builtin_styles
 

@@ -81,7 +81,7 @@ def _blocking_stream(user_id, session_key, broadcaster=None):
             now = time.monotonic()
             if now >= deadline:
                 return
-            item = subscription.get(timeout=min(next_ping, deadline) - now)
+            item = subscription.get(timeout=max(0.0, min(next_ping, deadline) - now))
             if subscription.ended:
                 return
             if item is not None:
@@ -107,7 +107,7 @@ async def _async_stream(user_id, session_key, broadcaster=None):
             now = loop.time()
             if now >= deadline:
                 return
-            item = await subscription.get(timeout=min(next_ping, deadline) - now)
+            item = await subscription.get(timeout=max(0.0, min(next_ping, deadline) - now))
             if subscription.ended:
                 return
             if item is not None:

@@ -45,6 +45,13 @@ def page(browser):
     page.wait_for_function = _csp_safe_wait_for_function(page)
     yield page
     context.close()
+    # The live server's event streams (static/js/live.js on every signed-in page) notice a
+    # closed page only at their next write: end them now, so that no stream and no live
+    # watcher outlive the test and its database.
+    from imagegen.core import live
+
+    live.broadcaster.end_streams()
+    live.broadcaster.stop()
 
 
 def _csp_safe_wait_for_function(page):

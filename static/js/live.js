@@ -18,7 +18,9 @@
  *                                              true for the page's first connection.
  *
  * Events say what changed, not the new state: fetch what you show (an htmx fragment or the
- * JSON API). Bursts happen (a submission of 4 is 4 × 3 events): debounce, e.g. htmx's
+ * JSON API). `status` is the state the server's watcher read (it polls every 200 ms): changes
+ * within one poll arrive as one event, so a generation may go from queued to succeeded with
+ * no "running" in between. Bursts happen (a submission of 4 is 4 × 3 events): debounce, e.g. htmx's
  * `hx-trigger="imagegen:generation from:document delay:100ms, imagegen:resync from:document"`.
  * The stream ends every few minutes and when the server restarts; the browser reconnects by
  * itself (after the server's `retry`), and each reconnection is an imagegen:resync. */

@@ -206,7 +206,9 @@ def test_serve_streams_live_events_and_stops_with_a_stream_open(app_env, tmp_pat
                     events.append(json.loads(line[6:]))
                 if {"id": generation, "status": "succeeded"} in events:
                     break
-        assert {"id": generation, "status": "queued"} in events
+        # Changes within one poll of the watcher arrive as one event with the status it read
+        # (queued → running can be a single "running"), so only the last one is certain.
+        assert {event["id"] for event in events} == {generation}
         assert events[-1] == {"id": generation, "status": "succeeded"}
 
         # A stream left open while the server stops.

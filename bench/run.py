@@ -33,6 +33,7 @@ FIGURES = [
     "dashboard",
     "write_load",
     "gallery_browser",
+    "live",
 ]
 SHARED_DB = {"gallery_list", "gallery_search", "dashboard"}
 

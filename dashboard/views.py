@@ -20,11 +20,9 @@ from generation.usage import budgets
 from settings_app.models import time_zone_for
 
 
-@login_required
-@require_GET
-def dashboard_page(request):
-    """Summary cards, a chart over time, provider/model usage, failure reasons, and for staff
-    the per-user and per-project breakdown, for the chosen range and scope."""
+def _chosen_scope(request):
+    """The scope the page's query asks for (the last 30 days when it is invalid): the scope,
+    its subject, the cleaned values, the errors and the query that reproduces it."""
     zone = time_zone_for(request.user)
     form = RangeSerializer(data=request.GET, context={"zone": zone})
     errors = {}
@@ -42,13 +40,22 @@ def dashboard_page(request):
         project_id=data.get("project"),
         zone=zone,
     )
-    trends = services.trends(scope)
     query = {"from": scope.start.isoformat(), "to": scope.end.isoformat()}
     if data["scope"] == "team":
         query["scope"] = "team"
     for name in ("user", "project"):
         if data.get(name):
             query[name] = data[name]
+    return scope, subject, data, errors, query
+
+
+@login_required
+@require_GET
+def dashboard_page(request):
+    """Summary cards, a chart over time, provider/model usage, failure reasons, and for staff
+    the per-user and per-project breakdown, for the chosen range and scope."""
+    scope, subject, data, errors, query = _chosen_scope(request)
+    trends = services.trends(scope)
     context = {
         "errors": errors,
         "scope": scope,
@@ -60,6 +67,7 @@ def dashboard_page(request):
         "csv_url": reverse("api-dashboard-usage")
         + "?"
         + urlencode({**query, "by": "model", "format": "csv"}),
+        "in_progress_url": reverse("dashboard-in-progress") + "?" + urlencode(query),
     }
     if request.user.is_staff:
         context["users"] = get_user_model().objects.order_by("username").only("id", "username")
@@ -72,6 +80,17 @@ def dashboard_page(request):
             + urlencode({**query, "by": "user", "format": "csv"})
         )
     return render(request, "dashboard/index.html", context)
+
+
+@login_required
+@require_GET
+def in_progress(request):
+    """The "In progress" card's figure for the page's scope: the page re-fetches it on each
+    live generation event (static/js/live.js)."""
+    scope, *_ = _chosen_scope(request)
+    return render(
+        request, "dashboard/_in_progress.html", {"in_progress": services.in_progress_count(scope)}
+    )
 
 
 @login_required

@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
+from imagegen.core import live
+
 
 class GenerationConfig(AppConfig):
     name = "generation"
@@ -9,6 +11,9 @@ class GenerationConfig(AppConfig):
     def ready(self):
         # Deferred (import time), as Django asks: receivers load once the models have.
         from generation import signals  # also connects the django-q2 signals
+
+        # Deferred (import time): the live source and the built-in styles read models.
+        from generation.live import generation_changes
         from generation.prompts.styles import sync_builtin_styles
 
         # Deferred (import time): settings_app.signals loads models.
@@ -21,6 +26,7 @@ class GenerationConfig(AppConfig):
             signals.cancel_generations_of_deactivated_user,
             dispatch_uid="generation.cancel_on_deactivation",
         )
+        live.register_source("generation", generation_changes)
         post_migrate.connect(
             sync_builtin_styles, sender=self, dispatch_uid="generation.sync_builtin_styles"
         )

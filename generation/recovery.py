@@ -44,7 +44,12 @@ def recover_stale_generations(now=None) -> dict[str, int]:
             with transaction.atomic():
                 requeued = Generation.objects.filter(
                     pk=generation.pk, status=Status.RUNNING, attempts=generation.attempts
-                ).update(status=Status.QUEUED, started_at=None, heartbeat_at=None)
+                ).update(
+                    status=Status.QUEUED,
+                    started_at=None,
+                    heartbeat_at=None,
+                    updated_at=timezone.now(),
+                )
             if requeued:
                 counts["requeued"] += 1
                 logger.warning("generation %s: worker stopped; re-queued", generation.pk)

@@ -151,7 +151,11 @@ def claim(generation_id: int) -> Generation | None:
         claimed = Generation.objects.filter(
             pk=generation_id, status=Status.QUEUED, cancel_requested=False
         ).update(
-            status=Status.RUNNING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1
+            status=Status.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            attempts=F("attempts") + 1,
+            updated_at=now,
         )
     if not claimed:
         return None

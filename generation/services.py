@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from gallery.services import remix_initial
@@ -172,7 +173,7 @@ def cancel_generation(generation: Generation) -> Generation:
         generation_finished(generation.pk)
         return generation
     if Generation.objects.filter(pk=generation.pk, status=Status.RUNNING).update(
-        cancel_requested=True
+        cancel_requested=True, updated_at=timezone.now()
     ):
         generation.refresh_from_db()
         return generation

@@ -1,11 +1,78 @@
-"""ASGI entry point."""
+"""ASGI entry point: what ``manage.py serve`` runs (gunicorn's ``asgi`` worker).
 
+A small router. The live-update stream (``LIVE_PATHS``) goes to Django's ASGI handler, so
+an open page costs a suspended coroutine, not a thread. Everything else goes to the same
+Django app as WSGI, run by a2wsgi in a pool of ``WEB_THREADS`` threads, which passes a
+streamed body on chunk by chunk. Not Django's ASGI handler for everything: it serves a
+synchronous iterator (FileResponse, the ZIP download) by reading it whole into memory first
+(``StreamingHttpResponse.__aiter__`` in django/http/response.py:
+``for part in await sync_to_async(list)(self.streaming_content)``).
+"""
+
+import asyncio
 import os
+import signal
 
+from a2wsgi import WSGIMiddleware
 from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
 
+from imagegen.core import live
 from imagegen.core.umask import set_private_umask
 
 set_private_umask()  # files this server creates (database, WAL, stored images) are 0600
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imagegen.settings")
-application = get_asgi_application()
+
+# Keep in step with the live-events route in imagegen/urls.py.
+LIVE_PATHS = frozenset({"/live/events"})
+
+django_asgi = get_asgi_application()
+django_wsgi = WSGIMiddleware(
+    get_wsgi_application(), workers=int(os.environ.get("WEB_THREADS", "8"))
+)
+
+
+async def application(scope, receive, send):
+    """Route one ASGI connection: the live stream to ASGI Django, the rest to WSGI Django."""
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+    elif scope["type"] == "http" and _path(scope) in LIVE_PATHS:
+        await django_asgi(scope, receive, send)
+    else:
+        await django_wsgi(scope, receive, send)
+
+
+def _path(scope) -> str:
+    path, root = scope["path"], scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+async def _lifespan(receive, send):
+    """At start-up, make SIGTERM end the open streams (the live watcher itself starts with its
+    first subscriber)."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            _end_streams_on_sigterm(asyncio.get_running_loop())
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _end_streams_on_sigterm(loop) -> None:
+    """On SIGTERM gunicorn's worker stops accepting and waits up to --graceful-timeout for
+    open connections: a live stream would hold the stop for all of it. This ends the streams
+    at once (their pages reconnect to the next server); ordinary requests still finish.
+
+    The worker handles SIGTERM through ``loop.add_signal_handler``, which leaves its own
+    no-op handler at the Python level and is woken through the signal wake-up fd, so a
+    handler installed here runs as well; it calls the one it replaces."""
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum, frame):
+        loop.call_soon_threadsafe(live.broadcaster.end_streams)
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)

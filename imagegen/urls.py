@@ -31,6 +31,8 @@ from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import APIRootView
 
+from imagegen.core.live_views import live_events
+
 # ``GET /api/``: the browsable API's front door, a link to each collection and area (the
 # OpenAPI schema and its docs list every operation).
 API_ROOT = {
@@ -86,6 +88,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api-auth/", include("rest_framework.urls")),
+    # Live updates (Server-Sent Events); imagegen/asgi.py routes this path to Django's ASGI
+    # handler, so keep the two in step.
+    path("live/events", live_events, name="live-events"),
     # Access-checked files.
     path("", include("gallery.file_urls")),
     # Pages.

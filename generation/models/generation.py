@@ -84,6 +84,9 @@ class Generation(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the state last changed (creation, claim, finish, cancel request, re-queue): what
+    # the live-update watcher (generation/live.py) reads. Heartbeats do not move it.
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     objects = GenerationQuerySet.as_manager()
 
@@ -148,9 +151,10 @@ class Generation(models.Model):
             provider_request_id=self.provider_request_id,
             provider_metadata=self.provider_metadata,
             seed=self.seed,
+            updated_at=now,
         )
         if applied:
-            self.status, self.finished_at = Status.SUCCEEDED, now
+            self.status, self.finished_at, self.updated_at = Status.SUCCEEDED, now, now
             self.cost_usd, self.cost_is_estimate = cost_usd, cost_is_estimate
         return bool(applied)
 
@@ -165,9 +169,11 @@ class Generation(models.Model):
             finished_at=now,
             provider_request_id=self.provider_request_id,
             provider_metadata=self.provider_metadata,
+            updated_at=now,
         )
         if applied:
             self.status, self.error, self.finished_at = Status.FAILED, reason[:2000], now
+            self.updated_at = now
         return bool(applied)
 
     def mark_canceled(self) -> bool:
@@ -175,7 +181,8 @@ class Generation(models.Model):
         now = timezone.now()
         applied = Generation.objects.filter(
             pk=self.pk, status__in=(Status.QUEUED, Status.RUNNING), attempts=self.attempts
-        ).update(status=Status.CANCELED, finished_at=now, cancel_requested=True)
+        ).update(status=Status.CANCELED, finished_at=now, cancel_requested=True, updated_at=now)
         if applied:
             self.status, self.finished_at, self.cancel_requested = Status.CANCELED, now, True
+            self.updated_at = now
         return bool(applied)

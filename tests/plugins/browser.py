@@ -149,6 +149,13 @@ def new_page(browser, page_problems):
         for open_page in context.pages:
             open_page.wait_for_timeout(50)
         context.close()
+    # The live server's event streams (static/js/live.js on every signed-in page) notice a
+    # closed page only at their next write: end them now, so that no stream and no live
+    # watcher outlive the test and its database.
+    from imagegen.core import live
+
+    live.broadcaster.end_streams()
+    live.broadcaster.stop()
     problems = page_problems.take()
     assert not problems, "console errors or CSP violations on the page:\n" + "\n".join(problems)
 

@@ -378,6 +378,11 @@ REGISTRY: dict[str, Entry] = {
             Case("GET", expect(405, anonymous=302)),
         )
     ),
+    "dashboard-in-progress": Entry((Case("GET", PAGE_ANY),)),
+    # --- Live updates -----------------------------------------------------------------------
+    # Any signed-in user's own stream (what reaches it: tests/web/test_live_events.py);
+    # anonymous gets no stream.
+    "live-events": Entry((Case("GET", expect(200, anonymous=403)),)),
     # --- Settings, keys, tokens -------------------------------------------------------------
     "api-settings": Entry(
         (

@@ -144,3 +144,88 @@ def test_serve_generates_through_a_real_worker_and_stops_cleanly(app_env, broker
     assert code == 0, output
     with pytest.raises(OSError):
         request(f"{base}/login/", timeout=2)
+
+
+def test_serve_streams_live_events_and_stops_with_a_stream_open(app_env, tmp_path):
+    """A signed-in page's stream (gunicorn's asgi worker) gets the events of a generation run
+    by the real worker; SIGTERM ends the open streams instead of waiting them out."""
+    import httpx
+
+    env, port = app_env
+    log = open(tmp_path / "serve.log", "w+")  # noqa: SIM115 - outlives the block below
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if request(f"{base}/login/")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, "serve exited early"
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.3)
+
+        page = httpx.Client(base_url=base, timeout=30)
+        page.get("/login/")
+        signed_in = page.post(
+            "/login/",
+            data={
+                "username": "chief",
+                "password": "a-long-admin-password",
+                "csrfmiddlewaretoken": page.cookies["csrftoken"],
+            },
+            headers={"Referer": f"{base}/login/"},
+        )
+        assert signed_in.status_code == 302
+        _, body = request(
+            f"{base}/api/auth/token", {"username": "chief", "password": "a-long-admin-password"}
+        )
+        token = json.loads(body)["token"]
+
+        events = []
+        with page.stream("GET", "/live/events") as stream:
+            assert stream.headers["content-type"] == "text/event-stream"
+            lines = stream.iter_lines()
+            assert next(lines) == "retry: 2000"
+            time.sleep(0.5)  # the watcher takes its start markers
+            _, body = request(
+                f"{base}/api/generate",
+                {"prompt": "live", "width": 64, "height": 64, "num_images": 1},
+                token=token,
+            )
+            generation = json.loads(body)["id"]
+            for line in lines:
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
+                if {"id": generation, "status": "succeeded"} in events:
+                    break
+        # Changes within one poll of the watcher arrive as one event with the status it read
+        # (queued → running can be a single "running"), so only the last one is certain.
+        assert {event["id"] for event in events} == {generation}
+        assert events[-1] == {"id": generation, "status": "succeeded"}
+
+        # A stream left open while the server stops.
+        held = page.stream("GET", "/live/events")
+        held_lines = held.__enter__().iter_lines()
+        assert next(held_lines) == "retry: 2000"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        log.seek(0)
+        output = log.read()
+    assert code == 0, output
+    # Ended by the server: the chunked body closes properly (a cut would raise here).
+    assert [line for line in held_lines if line] == []
+    assert "Forcing close" not in output, output

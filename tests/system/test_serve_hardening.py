@@ -1,8 +1,10 @@
 """`manage.py serve` hardens the bare gunicorn it starts against slow clients (short
-keep-alive, a worker timeout, gthread with enough threads, request limits) and, bound beyond
-loopback, says on its startup line that a reverse proxy must sit in front."""
+keep-alive, a worker timeout, the asgi worker with a thread pool for the WSGI app, request
+limits) and, bound beyond loopback, says on its startup line that a reverse proxy must sit in
+front."""
 
 import json
+import os
 
 import pytest
 from django.core.management import call_command
@@ -26,6 +28,7 @@ def exec_spec(monkeypatch):
         raise Execd
 
     monkeypatch.setattr(serve.os, "execv", fake_execv)
+    monkeypatch.delenv("WEB_THREADS", raising=False)  # serve sets it; put back afterwards
 
     def run(*args):
         captured.clear()
@@ -42,8 +45,11 @@ def option(argv, name):
 
 def test_gunicorn_is_started_hardened_against_slow_clients(exec_spec):
     argv = exec_spec()["children"]["web server"]
-    assert option(argv, "--worker-class") == "gthread"
-    assert int(option(argv, "--threads")) >= 8
+    assert argv[argv.index("gunicorn") + 1] == "imagegen.asgi:application"
+    assert option(argv, "--worker-class") == "asgi"
+    assert "--threads" not in argv  # the asgi worker ignores it (and says so)
+    assert int(os.environ["WEB_THREADS"]) >= 8  # imagegen/asgi.py's a2wsgi pool
+    assert 100 <= int(option(argv, "--worker-connections")) <= 10_000
     assert 1 <= int(option(argv, "--keep-alive")) <= 5
     assert 0 < int(option(argv, "--timeout")) <= 120
     assert int(option(argv, "--limit-request-line")) <= 8190
@@ -79,3 +85,8 @@ def test_readme_make_run_and_deploy_guide_say_so(settings):
         "send_timeout",
     ):
         assert directive in deploy, directive
+
+
+def test_web_threads_reach_the_wsgi_pool(exec_spec):
+    exec_spec("--web-threads", "3")
+    assert os.environ["WEB_THREADS"] == "3"

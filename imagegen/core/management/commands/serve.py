@@ -1,5 +1,9 @@
 """Run the web server (gunicorn) and the job worker (django-q2 cluster) together.
 
+gunicorn runs its native ASGI worker (``--worker-class asgi``) with ``imagegen.asgi``: the
+live-update streams are coroutines on each worker's event loop, everything else is the WSGI
+app in a pool of ``--web-threads`` threads per worker (imagegen/asgi.py says why).
+
 After its Django set-up (admin, the recovery sweep of ``recover_generations``) the command
 replaces itself with ``imagegen.core.supervisor``, a process without Django that starts both
 children and watches them: Ctrl-C or SIGTERM stops both, and if either exits the other is
@@ -23,8 +27,9 @@ from django.db import connections
 
 # A connection left idle after a response is closed after this many seconds.
 KEEP_ALIVE_SECONDS = 2
-# A worker whose main loop is stuck this long is restarted (gthread keeps the loop free while
-# threads answer, so a long download is not cut).
+# A worker whose event loop is stuck this long is restarted (requests run in a2wsgi's thread
+# pool and streams on the loop, so the loop stays free and a long download is not cut). The
+# asgi worker also gives up on a request body that sends nothing for this long.
 WORKER_TIMEOUT_SECONDS = 60
 # Request line, header count and header size limits: what a browser or API client needs.
 LIMIT_REQUEST_LINE = 4094
@@ -36,21 +41,27 @@ PROXY_WARNING = (
 )
 
 
-def gunicorn_command(bind: str, workers: int, threads: int) -> list[str]:
-    """The gunicorn command line `serve` runs."""
+# Open connections per worker, live-update streams included (gunicorn's default, written
+# down): a stream is one connection for as long as its page is open.
+WORKER_CONNECTIONS = 1000
+
+
+def gunicorn_command(bind: str, workers: int) -> list[str]:
+    """The gunicorn command line `serve` runs. Its thread pool size is not an option of the
+    asgi worker (which warns about ``--threads``): imagegen/asgi.py reads WEB_THREADS."""
     return [
         sys.executable,
         "-m",
         "gunicorn",
-        "imagegen.wsgi:application",
+        "imagegen.asgi:application",
         "--bind",
         bind,
         "--workers",
         str(workers),
         "--worker-class",
-        "gthread",
-        "--threads",
-        str(threads),
+        "asgi",
+        "--worker-connections",
+        str(WORKER_CONNECTIONS),
         "--keep-alive",
         str(KEEP_ALIVE_SECONDS),
         "--timeout",
@@ -107,7 +118,8 @@ class Command(BaseCommand):
         call_command("recover_generations", at_start=True, stdout=self.stdout)
 
         bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        children = {"web server": gunicorn_command(bind, web_workers, web_threads)}
+        children = {"web server": gunicorn_command(bind, web_workers)}
+        os.environ["WEB_THREADS"] = str(web_threads)  # the a2wsgi pool (imagegen/asgi.py)
         if not no_worker:
             children["job worker"] = [sys.executable, "manage.py", "qcluster"]
         if settings.MALLOC_ARENA_MAX:

@@ -5,9 +5,7 @@ controls on screen), new images arriving live, no sideways scroll, axe and the C
 
 import datetime
 import json
-import os
 import time
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -22,33 +20,29 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 WIDE = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
-SHOTS = Path(os.environ.get("GALLERY_SHOTS", "/tmp/shots-gallery"))
-# Records CSP violations (an init script runs whatever the page's policy says).
-CSP_RECORDER = """
-window.__csp = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.__csp.push(e.violatedDirective + " " + (e.blockedURI || "inline") + " " + e.sourceFile);
-});
-"""
 
 
 @pytest.fixture
-def open_page(browser, live_server, client, owner):
-    """open_page(viewport, theme="dark", user=owner) -> a signed-in page that records console
-    errors and CSP violations; checked when the test ends."""
-    opened = []
+def open_page(new_page, live_server, client, owner):
+    """open_page(viewport, theme="dark", user=owner) -> a signed-in page, watched by the
+    browser plugin's ``new_page`` (a console error or CSP violation fails the test)."""
 
     def factory(viewport=WIDE, theme="dark", user=None):
         user = user or owner
         Preferences.objects.update_or_create(user=user, defaults={"theme": theme})
         client.force_login(user)
         phone = viewport["width"] < 600  # a touch screen: no hover
-        context = browser.new_context(
-            viewport=viewport, accept_downloads=True, has_touch=phone, is_mobile=phone
+        page = new_page(
+            viewport["width"],
+            viewport["height"],
+            accept_downloads=True,
+            has_touch=phone,
+            is_mobile=phone,
         )
-        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
-        context.add_init_script(CSP_RECORDER)
-        context.add_cookies(
+        page.context.grant_permissions(
+            ["clipboard-read", "clipboard-write"], origin=live_server.url
+        )
+        page.context.add_cookies(
             [
                 {
                     "name": "sessionid",
@@ -57,27 +51,10 @@ def open_page(browser, live_server, client, owner):
                 }
             ]
         )
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.console_errors = []
-        page.on(
-            "console",
-            lambda message: message.type == "error" and page.console_errors.append(message.text),
-        )
         page.base = live_server.url
-        opened.append((context, page))
         return page
 
-    yield factory
-    for context, page in opened:
-        try:
-            violations = page.evaluate("window.__csp || []")
-        except Exception:  # the page is gone
-            violations = []
-        errors = list(page.console_errors)
-        context.close()
-        assert violations == [], violations
-        assert errors == [], errors
+    return factory
 
 
 def count_tiles(page) -> int:
@@ -95,17 +72,6 @@ def wait_until(page, expression, timeout=15.0):
 
 def wait_tiles(page, n):
     wait_until(page, f"document.querySelectorAll('#grid .tile[data-id]').length === {n}")
-
-
-def serious_axe_violations(page) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [
-        f"{v['id']}: {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def toast_with(page, text):
@@ -386,7 +352,7 @@ def test_new_images_appear_at_the_top_live(open_page, owner):
 
 @pytest.mark.parametrize("theme", ["dark", "light"])
 @pytest.mark.parametrize("viewport", [WIDE, PHONE], ids=["1366", "390"])
-def test_gallery_and_lightbox_look_right(open_page, owner, viewport, theme):
+def test_gallery_and_lightbox_look_right(open_page, owner, viewport, theme, axe, screenshot):
     yesterday = timezone.now() - datetime.timedelta(days=1)
     Project.objects.create(owner=owner, name="Moodboard")
     some_images(owner, 5, created_at=yesterday)
@@ -397,37 +363,36 @@ def test_gallery_and_lightbox_look_right(open_page, owner, viewport, theme):
     page.click('.chip-remove[data-remove-filter="rating_min"]')
     wait_tiles(page, 12)
     name = f"{viewport['width']}-{theme}"
-    SHOTS.mkdir(parents=True, exist_ok=True)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    assert serious_axe_violations(page) == []
-    page.screenshot(path=str(SHOTS / f"after-gallery-{name}.png"), full_page=True)
+    assert axe(page) == []
+    screenshot(page, f"gallery-gallery-{name}")
 
     # The bar on a tile (hover, or "…" on touch), the filters popover, selection mode.
     first = page.locator("#grid .tile").first
     first.locator(".tile-more").click()
     page.wait_for_timeout(300)  # the bar fades in
-    page.screenshot(path=str(SHOTS / f"after-tile-actions-{name}.png"))
+    screenshot(page, f"gallery-tile-actions-{name}")
     page.click("#filters-toggle")
-    assert serious_axe_violations(page) == []
-    page.screenshot(path=str(SHOTS / f"after-filters-{name}.png"))
+    assert axe(page) == []
+    screenshot(page, f"gallery-filters-{name}")
     page.keyboard.press("Escape")
     page.click("#select-toggle")
     page.locator("#grid .tile-select").nth(1).check()
-    page.screenshot(path=str(SHOTS / f"after-select-{name}.png"))
+    screenshot(page, f"gallery-select-{name}")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.keyboard.press("Escape")
 
     # The lightbox with its details and an open project picker.
     page.locator("#grid .tile-open").nth(1).click()
     page.wait_for_selector("#lightbox-details .details")
-    assert serious_axe_violations(page) == []
-    page.screenshot(path=str(SHOTS / f"after-lightbox-{name}.png"))
+    assert axe(page) == []
+    screenshot(page, f"gallery-lightbox-{name}")
     page.click('#lightbox-details [data-action="project"]')
     page.wait_for_selector(
         '#lightbox-details .ia-menu[aria-label="Move to project"] [role="menuitemradio"]'
     )
-    assert serious_axe_violations(page) == []
-    page.screenshot(path=str(SHOTS / f"after-lightbox-picker-{name}.png"))
+    assert axe(page) == []
+    screenshot(page, f"gallery-lightbox-picker-{name}")
     page.keyboard.press("Escape")
     page.keyboard.press("Escape")
     page.wait_for_selector("#lightbox", state="hidden")
@@ -435,5 +400,5 @@ def test_gallery_and_lightbox_look_right(open_page, owner, viewport, theme):
     # Empty states.
     page.fill("#filter-q", "zebra")
     page.wait_for_selector("text=No images match these filters")
-    assert serious_axe_violations(page) == []
-    page.screenshot(path=str(SHOTS / f"after-empty-{name}.png"))
+    assert axe(page) == []
+    screenshot(page, f"gallery-empty-{name}")

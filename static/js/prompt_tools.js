@@ -1,7 +1,7 @@
 /* Prompt tools on the Generate page: style preview, enhance-then-accept, history
  * autocomplete, variation count and cost, keyboard shortcuts and their help overlay.
- * htmx replaces #generate-area after each submit, so elements are looked up when used and
- * events are delegated from the document. The API's URLs are the elements' data- attributes
+ * Elements are looked up when used and events are delegated from the document (the model
+ * info and the feed's cards are swapped in). The API's URLs are the elements' data- attributes
  * (generation/_area.html); requests go through ImagegenApi (api.js). */
 (function () {
   "use strict";
@@ -227,10 +227,11 @@
                        /^(INPUT|TEXTAREA|SELECT)$/.test(element.tagName));
   }
 
+  // Esc cancels the newest generation still in flight (the first Cancel in the feed).
   function cancelRunning() {
-    const buttons = document.querySelectorAll("#result .status-panel header button[hx-post]");
-    buttons.forEach((button) => button.click());
-    return buttons.length > 0;
+    const button = $("#feed .gen-card[data-finished=false] .gen-cancel:not([disabled])");
+    if (button) button.click();
+    return Boolean(button);
   }
 
   document.addEventListener("keydown", function (event) {

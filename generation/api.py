@@ -1,5 +1,6 @@
 """REST API for generations: submit, read, list, cancel."""
 
+from django.db.models.manager import BaseManager
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -10,6 +11,7 @@ from rest_framework.views import APIView
 
 from generation import services
 from generation.models import Generation, Status
+from generation.progress import Progress, progress_for
 from imagegen.core import limits
 from imagegen.core.schema import CONFLICT, TOO_MANY
 from imagegen.providers import all_providers
@@ -58,9 +60,32 @@ class ImageSummarySerializer(serializers.Serializer):
         return reverse("image-thumbnail", args=[image.pk])
 
 
+class GenerationListSerializer(serializers.ListSerializer):
+    """Computes the page's progress in one batch (generation.progress) before serializing."""
+
+    def to_representation(self, data):
+        items = list(data.all() if isinstance(data, BaseManager) else data)
+        self.context.setdefault("progress", progress_for(items))
+        return super().to_representation(items)
+
+
 class GenerationSerializer(serializers.ModelSerializer):
     error = serializers.CharField(read_only=True)
     images = ImageSummarySerializer(many=True, read_only=True)
+    queue_position = serializers.SerializerMethodField(
+        help_text="1 for the next of your queued generations to start; null unless queued."
+    )
+    waiting_reason = serializers.SerializerMethodField(
+        help_text="Why a queued generation has not started (e.g. 'waiting: 3 of 3 of your "
+        "generations running'); null unless queued."
+    )
+    elapsed_ms = serializers.SerializerMethodField(
+        help_text="Milliseconds since it was submitted (until it finished, once finished)."
+    )
+    eta_ms = serializers.SerializerMethodField(
+        help_text="Estimated milliseconds until it finishes, from the model's recent median "
+        "run time; null when unknown or finished."
+    )
 
     class Meta:
         model = Generation
@@ -90,8 +115,32 @@ class GenerationSerializer(serializers.ModelSerializer):
             "style",
             "prompt_text",
             "negative_prompt_text",
+            "queue_position",
+            "waiting_reason",
+            "elapsed_ms",
+            "eta_ms",
         ]
         read_only_fields = fields
+        list_serializer_class = GenerationListSerializer
+
+    def _progress(self, generation) -> Progress:
+        known = self.context.get("progress")
+        if known is None or generation.pk not in known:
+            known = self.context.setdefault("progress", {})
+            known.update(progress_for([generation]))
+        return known[generation.pk]
+
+    def get_queue_position(self, generation) -> int | None:
+        return self._progress(generation).queue_position
+
+    def get_waiting_reason(self, generation) -> str | None:
+        return self._progress(generation).waiting_reason
+
+    def get_elapsed_ms(self, generation) -> int | None:
+        return self._progress(generation).elapsed_ms
+
+    def get_eta_ms(self, generation) -> int | None:
+        return self._progress(generation).eta_ms
 
 
 def visible_generations(request):

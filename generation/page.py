@@ -11,6 +11,7 @@ from fractions import Fraction
 from django.db.models import Q
 
 from generation.models import FINISHED_STATUSES, Generation
+from generation.progress import progress_for
 from generation.prompts.enhance import PREFERENCE as ENHANCE_PROVIDERS
 from imagegen.providers.base import GenerationRequest, ModelSpec, Provider
 from imagegen.providers.cloud import CloudProvider
@@ -55,8 +56,9 @@ def feed(user, *, recent: int = RECENT_CARDS) -> list[Generation]:
 def with_progress(generations: list[Generation]) -> list[Generation]:
     """The generations, each with ``.progress``: why it waits and how long it should take
     (generation.progress), None where nothing is known."""
+    progress = progress_for(generations)
     for generation in generations:
-        generation.progress = None
+        generation.progress = progress.get(generation.pk)
     return generations
 
 

@@ -2,8 +2,8 @@
 fragments generate.js fetches (one card by id, the model's info, the price line).
 
 A script submits the form with ``Accept: application/json`` and gets the new cards (201) or
-the field errors (400) as JSON, so the form itself is never swapped; without a script the
-form posts as usual (a redirect to the generation, or the page again with its errors)."""
+the field errors (200, ``errors``) as JSON, so the form itself is never swapped; without a
+script the form posts as usual (a redirect to the generation, or the page with its errors)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -36,6 +36,13 @@ def _provider(name):
 
 
 def _cards_html(request, generations) -> str:
+    # Read again: a job may already have started (or, run inline, finished) since commit.
+    generations = list(
+        Generation.objects.filter(pk__in=[g.pk for g in generations])
+        .select_related("project")
+        .prefetch_related("images")
+        .order_by("-pk")
+    )
     page.with_progress(generations)
     return "".join(
         render_to_string("generation/_card.html", {"generation": g}, request=request)
@@ -82,7 +89,8 @@ def generate_page(request):
                     # The page shows its linked callout instead of repeating the words.
                     "missing_key": not has_usable_key(request.user, provider),
                 },
-                status=400,
+                # 200: the script shows them; a 4xx would also be logged as a console error.
+                status=200,
             )
         if generations:
             return redirect("generation-detail", pk=generations[0].pk)
@@ -194,6 +202,7 @@ def generation_detail(request, pk):
     generation = get_object_or_404(
         Generation.objects.for_user(request.user, "view").prefetch_related("images"), pk=pk
     )
+    page.with_progress([generation])
     return render(request, "generation/detail.html", {"generation": generation})
 
 

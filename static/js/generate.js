@@ -180,6 +180,8 @@
 
   document.addEventListener("imagegen:generation", (event) => {
     if (!feed() || !event.detail || event.detail.id === undefined) return;
+    // A generation's own page shows only its card: it follows that one alone.
+    if (!form() && !document.getElementById("generation-" + event.detail.id)) return;
     queued.add(String(event.detail.id));
     flush();
   });
@@ -302,7 +304,7 @@
       const count = body.ids.length;
       toast(count > 1 ? `Queued ${count} generations.` : `Queued generation #${body.ids[0]}.`, {kind: "success"});
       if (cards[0]) reveal(cards[0]);
-    } else if (response.status === 400 && body && body.errors) {
+    } else if (response.ok && body && body.errors) {
       showErrors(body.errors, body.missing_key);
     } else {
       // A budget or queue limit (429), a conflict: said in words, the form stays as it is.
@@ -433,10 +435,10 @@
   }
 
   function init() {
+    if (feed()) prepareCards(feed()); // the feed, or one card on a generation's own page
     if (!form()) return;
     restoreAdvanced();
     markChips();
-    if (feed()) prepareCards(feed());
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();

@@ -56,13 +56,19 @@
     return data;
   }
 
+  const VARIATION_GROUP = /\{[^{}]*\|[^{}]*\}/;
   let previewSerial = 0;
   async function updateVariationPreview() {
     const box = $("#variation-preview");
     if (!box || !form()) return;
     const data = submission();
-    if (!data.prompt || !data.prompt.trim()) {
+    // Only a prompt with {a|b} variations has anything to preview (the budget notice already
+    // prices a plain one): no request for an empty prompt or one without a group, and none
+    // of the 400s a half-filled form would answer.
+    if (!data.prompt || !VARIATION_GROUP.test(data.prompt)) {
+      previewSerial++; // an answer still on its way is out of date
       box.hidden = true;
+      delete box.dataset.count;
       return;
     }
     const serial = ++previewSerial;

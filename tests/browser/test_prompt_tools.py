@@ -24,6 +24,7 @@ def generate_page(page, live_server, owner, client):
 def test_style_picker_previews_the_final_prompt_and_ctrl_enter_generates(generate_page):
     page = generate_page
     page.fill("#id_prompt", "a lighthouse at dusk")
+    page.click("#advanced > summary")
     page.select_option("#id_style", label="Watercolor")
     preview = page.locator("#style-preview [data-final-prompt]")
     preview.wait_for()
@@ -44,6 +45,7 @@ def test_style_picker_previews_the_final_prompt_and_ctrl_enter_generates(generat
 
 def test_variation_count_is_previewed_and_fans_out(generate_page):
     page = generate_page
+    page.click("#advanced > summary")
     page.fill("#id_width", "64")
     page.fill("#id_height", "64")
     page.fill("#id_prompt", "a {red|blue|green} kite")
@@ -73,6 +75,7 @@ def test_enhanced_prompt_replaces_the_prompt_only_when_accepted(
     with FakeOpenRouter() as fake:
         settings.OPENROUTER_BASE_URL = fake.base_url + "/api/v1"
         monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-test-good")
+        page.reload()  # Enhance is offered once there is a key to enhance with
         page.fill("#id_prompt", "a fox")
         page.click("#enhance-button")
         suggestion = page.locator("#enhance-result [data-enhance-text]")
@@ -140,12 +143,13 @@ def test_escape_cancels_the_running_generation(generate_page, owner, settings):
         make_generation(owner, status=Status.RUNNING)
     page = generate_page
     page.fill("#id_prompt", "wait for me")
+    page.click("#advanced > summary")
     page.fill("#id_width", "64")
     page.fill("#id_height", "64")
     page.keyboard.press("Control+Enter")
-    page.wait_for_selector("#result .status-panel[data-status=queued]")
+    page.wait_for_selector("#feed .status-panel[data-status=queued]")
     page.keyboard.press("Escape")
-    page.wait_for_selector("#result .status-panel[data-status=canceled]")
+    page.wait_for_selector("#feed .status-panel[data-status=canceled]")
     assert Generation.objects.get(prompt="wait for me").status == Status.CANCELED
 
 

@@ -55,3 +55,9 @@ def eta_text(milliseconds) -> str:
     if left < 60:
         return f"About {left} s left"
     return f"About {round(left / 60)} min left"
+
+
+@register.filter
+def option_label(name: str) -> str:
+    """A model option's name as a label: "output_format" is "Output format"."""
+    return str(name).replace("_", " ").capitalize()

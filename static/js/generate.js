@@ -362,11 +362,13 @@
     if (!range) {
       input.value = "";
       input.disabled = true;
-      input.placeholder = "not used by this model";
+      input.placeholder = "not used";
+      input.title = "This model does not take it";
       return;
     }
     const [low, high] = range.split(",").map(Number);
     input.disabled = false;
+    input.removeAttribute("title");
     input.placeholder = fallback ? `model default (${fallback})` : "model default";
     const value = Number(input.value);
     if (input.value !== "" && (value < low || value > high)) input.value = "";

@@ -168,6 +168,12 @@ def test_generate_three_while_two_run_see_five_cards_with_reasons_and_cancel_one
         oldest_new.pk,
     )
     page.wait_for_selector(f"#generation-{oldest_new.pk}[data-status=running]")
+    # After a reconnect (imagegen:resync) every card still in flight is read again.
+    middle = Generation.objects.filter(prompt__endswith="kite", status=Status.QUEUED).get()
+    Generation.objects.filter(pk=middle.pk).update(status=Status.FAILED, error="Out of credit")
+    page.evaluate("document.dispatchEvent(new CustomEvent('imagegen:resync'))")
+    page.wait_for_selector(f"#generation-{middle.pk}[data-status=failed]")
+    assert "Out of credit" in page.inner_text(f"#generation-{middle.pk}")
 
     assert axe_serious(page) == []
     s.assert_clean()
@@ -302,3 +308,47 @@ def run_jobs_inline(settings):
     submission answers is already finished."""
     settings.GENERATION_THREADS = 0
     settings.OFFLINE_PROVIDER_DELAY_MS = 0
+
+
+TRUNCATED = """(selector) => {
+  const select = document.querySelector(selector);
+  const style = getComputedStyle(select);
+  const context = document.createElement("canvas").getContext("2d");
+  context.font = style.font;
+  // The room for text: the box minus its padding and the drop-down arrow.
+  const padding = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+  const room = select.clientWidth - padding - 24;
+  return Array.from(select.options).filter((o) => context.measureText(o.text).width > room)
+    .map((o) => o.text);
+}"""
+
+
+@pytest.mark.parametrize("size", ["1366", "390"])
+def test_selects_show_whole_names(session, size):
+    s = session(SIZES[size], "light")
+    page = s.open()
+    assert page.evaluate(TRUNCATED, "#id_provider") == []
+    for provider in ("openai", "openrouter", "replicate", "fal", "offline"):
+        page.select_option("#id_provider", provider)
+        page.wait_for_function(
+            f"document.querySelector('#id_provider').value === '{provider}' && "
+            "document.querySelector('#model-info .model-info') !== null && "
+            "!document.querySelector('#model-info').classList.contains('htmx-request')"
+        )
+        page.wait_for_timeout(400)  # the model list and its info follow the provider
+        assert page.evaluate(TRUNCATED, "#id_model") == [], provider
+    page.select_option("#id_provider", "openai")
+    page.locator("#key-callout").wait_for()
+    open_advanced(page)
+    page.fill("#id_prompt", "x")
+    page.fill("#id_width", "5")
+    page.click("#advanced > summary")  # closed again: the error reopens it
+    page.evaluate("document.querySelector('#generate-button').disabled = false")
+    page.click("#generate-button")
+    page.wait_for_selector('.field-error[data-field="width"]:not([hidden])')
+    assert page.evaluate("document.querySelector('#advanced').open")
+    assert page.locator("text=No API key for OpenAI").count() == 1  # the callout, no repeat
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    s.shot(f"after-{size}-light-advanced-errors")
+    assert axe_serious(page) == []
+    s.assert_clean()

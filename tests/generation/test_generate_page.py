@@ -192,3 +192,22 @@ def test_price_line_without_a_priced_size_gives_the_basis():
     fal = get_provider("fal")
     line = price_line(fal, fal.get_model("fal-ai/flux/dev"), None, None, {})
     assert line.text.startswith("$0.025 per megapixel")
+
+
+def test_a_running_card_gives_an_estimate_from_the_models_recent_runs(owner_client, owner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    for _ in range(3):  # the model's recent runs took 40 s each
+        make_generation(
+            owner,
+            status=Status.SUCCEEDED,
+            started_at=now - timedelta(minutes=5),
+            finished_at=now - timedelta(minutes=5) + timedelta(seconds=40),
+        )
+    running = make_generation(owner, status=Status.RUNNING, started_at=now - timedelta(seconds=10))
+    card = owner_client.get(f"/generations/{running.pk}/status/").content.decode()
+    assert "data-eta-ms=" in card
+    assert "About 30 s left" in card or "About 29 s left" in card

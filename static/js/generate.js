@@ -168,30 +168,42 @@
   }
 
   const pendingIds = () => $$(".gen-card[data-finished=false]", feed()).map((card) => card.dataset.id);
+  const waitingIds = () => $$(".gen-card[data-status=queued]", feed()).map((card) => card.dataset.id);
 
-  // One change moves the others' queue positions too: refresh the changed card and every
-  // card still waiting, once per burst of events.
-  const queued = new Set();
+  // The changed card is read again (one GET by id). A generation that starts or finishes
+  // also moves the queue positions of the ones still waiting, which get no event of their
+  // own: those few cards are read again too. Once per burst of events.
+  const changed = new Set();
+  let alsoWaiting = false;
   const flush = debounce(() => {
-    const ids = new Set([...queued, ...pendingIds()]);
-    queued.clear();
+    const ids = new Set(changed);
+    if (alsoWaiting) waitingIds().forEach((id) => ids.add(id));
+    changed.clear();
+    alsoWaiting = false;
     ids.forEach(refreshCard);
   }, 120);
 
   document.addEventListener("imagegen:generation", (event) => {
+    liveSeen = true;
     if (!feed() || !event.detail || event.detail.id === undefined) return;
     // A generation's own page shows only its card: it follows that one alone.
     if (!form() && !document.getElementById("generation-" + event.detail.id)) return;
-    queued.add(String(event.detail.id));
+    changed.add(String(event.detail.id));
+    if (event.detail.status !== "queued") alsoWaiting = Boolean(form());
     flush();
   });
+  // After a reconnect events may have been missed: read every card still in flight.
   document.addEventListener("imagegen:resync", () => {
-    if (feed()) flush();
+    liveSeen = true;
+    if (!feed()) return;
+    pendingIds().forEach((id) => changed.add(id));
+    flush();
   });
 
   // No live.js on the page: poll the in-flight cards slowly (only while there are some and
-  // the tab is visible). live.js takes over by simply being there.
-  const liveLoaded = () => Boolean(document.querySelector('script[src*="js/live.js"]'));
+  // the tab is visible). live.js takes over by being loaded, or by its first event.
+  let liveSeen = false;
+  const liveLoaded = () => liveSeen || Boolean(document.querySelector('script[src*="js/live.js"]'));
   setInterval(() => {
     if (!feed() || liveLoaded() || document.hidden) return;
     pendingIds().forEach(refreshCard);

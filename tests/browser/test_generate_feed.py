@@ -162,14 +162,29 @@ def test_generate_three_while_two_run_see_five_cards_with_reasons_and_cancel_one
     # A state change reaches the card through live.js's event: one GET for that card.
     oldest_new = Generation.objects.filter(prompt__endswith="kite").order_by("pk").first()
     Generation.objects.filter(pk=oldest_new.pk).update(status=Status.RUNNING)
+    # (Its first event also ends the slow poll that stands in for live.js, so only the
+    # requests the event asks for are made below.)
+    page.evaluate(
+        "(id) => document.dispatchEvent(new CustomEvent('imagegen:generation',"
+        " {detail: {id: id, status: 'failed'}}))",
+        failed.pk,
+    )
+    page.wait_for_timeout(500)
+    asked = []
+    page.on("request", lambda r: asked.append(r.url.removeprefix(s.url)))
     page.evaluate(
         "(id) => document.dispatchEvent(new CustomEvent('imagegen:generation',"
         " {detail: {id: id, status: 'running'}}))",
         oldest_new.pk,
     )
     page.wait_for_selector(f"#generation-{oldest_new.pk}[data-status=running]")
-    # After a reconnect (imagegen:resync) every card still in flight is read again.
+    page.wait_for_timeout(300)
+    # That card, and the one still waiting (its place in the queue moved): not the feed.
     middle = Generation.objects.filter(prompt__endswith="kite", status=Status.QUEUED).get()
+    assert sorted(asked) == sorted(
+        f"/generations/{pk}/status/" for pk in (oldest_new.pk, middle.pk)
+    ), asked
+    # After a reconnect (imagegen:resync) every card still in flight is read again.
     Generation.objects.filter(pk=middle.pk).update(status=Status.FAILED, error="Out of credit")
     page.evaluate("document.dispatchEvent(new CustomEvent('imagegen:resync'))")
     page.wait_for_selector(f"#generation-{middle.pk}[data-status=failed]")
@@ -351,4 +366,15 @@ def test_selects_show_whole_names(session, size):
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     s.shot(f"after-{size}-light-advanced-errors")
     assert axe_serious(page) == []
+    s.assert_clean()
+
+
+def test_without_live_updates_the_in_flight_cards_are_polled(session, owner):
+    generation = make_generation(owner, prompt="polled along")
+    s = session()
+    page = s.open()
+    page.wait_for_selector(f"#generation-{generation.pk}[data-status=queued]")
+    Generation.objects.filter(pk=generation.pk).update(status=Status.FAILED, error="Timed out")
+    page.wait_for_selector(f"#generation-{generation.pk}[data-status=failed]")
+    assert "Timed out" in page.inner_text(f"#generation-{generation.pk}")
     s.assert_clean()

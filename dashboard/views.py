@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from dashboard import services
 from dashboard.api import RangeSerializer
@@ -75,14 +75,17 @@ def dashboard_page(request):
 
 
 @login_required
-@require_GET
+@require_POST
 def budget_notice(request):
     """The Generate page's estimate for the form's current values, and a warning when a
-    budget is 80% used (this request included)."""
+    budget is 80% used (this request included).
+
+    A read, but a POST: the values include the prompt (and the form's CSRF token), which
+    must never reach a URL and so the access log; the form's values travel in the body."""
     estimate, num_images = None, 0
     # The same cleaning as a submit (model options, fields the model ignores on the page),
     # with or without a prompt yet.
-    form = GenerateForm(request.GET, user=request.user, prompt_required=False)
+    form = GenerateForm(request.POST, user=request.user, prompt_required=False)
     if form.is_valid():
         try:
             priced = estimate_cost(request.user, form.cleaned_data, prompt_required=False)

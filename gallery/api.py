@@ -3,7 +3,6 @@ favorite, bulk actions and remix. Every query starts from ``Image.objects.for_us
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -19,6 +18,7 @@ from gallery.listing import (
     visible_page,
 )
 from gallery.models import MAX_ID, MAX_RATING, Image
+from imagegen.core.links import absolute_url, request_of
 
 # Provider metadata a user may see; anything else a provider returned (logs, raw payloads)
 # stays in the database.
@@ -75,10 +75,10 @@ class ImageSerializer(serializers.ModelSerializer):
         return image.known_seed
 
     def get_url(self, image) -> str:
-        return reverse("image-file", args=[image.pk])
+        return absolute_url(request_of(self), "image-file", image.pk)
 
     def get_thumbnail_url(self, image) -> str:
-        return reverse("image-thumbnail", args=[image.pk])
+        return absolute_url(request_of(self), "image-thumbnail", image.pk)
 
     def get_tags(self, image) -> list[str]:
         return sorted(tag.name for tag in image.tags.all())
@@ -239,7 +239,7 @@ class GalleryListView(APIView):
 
         return Response(
             {
-                "results": image_rows(page.items),
+                "results": image_rows(page.items, request),
                 "next": link(page.next_cursor),
                 "previous": link(page.previous_cursor),
             }

@@ -14,7 +14,8 @@ from rest_framework.views import APIView
 
 from gallery import downloads
 from gallery.models import MAX_ID, Image
-from gallery.views import FILE_CSP
+from gallery.views import FILE_CSP, IMAGE_TYPES
+from imagegen.core.negotiation import answering
 from imagegen.core.schema import NOT_FOUND
 from projects.models import Project
 
@@ -32,6 +33,8 @@ def _file_headers(response):
 class ImageDownloadView(APIView):
     """The original as an attachment, named after its title or prompt, with its generation
     parameters embedded. Owner (or a viewer of its project): 200. Anyone else: 404."""
+
+    content_negotiation_class = answering(*IMAGE_TYPES)
 
     @extend_schema(
         responses={
@@ -84,6 +87,8 @@ class SelectionDownloadView(APIView):
     """A streamed ZIP of the chosen images with manifest.json and manifest.csv. Any id the
     user may not see: 404 for the whole request, and nothing is streamed."""
 
+    content_negotiation_class = answering("application/zip")
+
     @extend_schema(
         request=SelectionDownloadRequestSerializer,
         responses={(200, "application/zip"): OpenApiTypes.BINARY, 404: NOT_FOUND},
@@ -108,6 +113,8 @@ class SelectionDownloadView(APIView):
 class ProjectDownloadView(APIView):
     """A streamed ZIP of the project's images that the user may see, oldest first, with the
     manifests. A project the user may not see: 404."""
+
+    content_negotiation_class = answering("application/zip")
 
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def get(self, request, pk):

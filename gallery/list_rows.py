@@ -3,20 +3,21 @@
 ``ImageSerializer`` (gallery/api.py) stays the documented shape of a list item and serialises
 single images; this module produces exactly what it would for a page of images, from one
 ``values()`` query over the columns the list shows, one query for the page's tags and one
-``reverse()`` per URL name per page. tests/gallery/test_list_rows.py compares both outputs
-byte for byte, so a field added to the serializer must be added here too.
+``reverse()`` per URL name per page (absolute links: ``imagegen.core.links``).
+tests/gallery/test_list_rows.py compares both outputs byte for byte, so a field added to the
+serializer must be added here too.
 """
 
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import connection
-from django.urls import reverse
 from django.utils import timezone
 from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
 from gallery.models import Image, Tag, seed_of
+from imagegen.core.links import absolute_url_maker
 
 # Everything a list item shows, as ``values()`` names (joins: generation and owner).
 COLUMNS = (
@@ -44,7 +45,6 @@ COLUMNS = (
     "created_at",
 )
 _MILLIONTH = Decimal("0.000001")
-_SENTINEL = 9_876_543_210_123
 
 
 def cost_share(cost: Decimal | None, num_images: int) -> str | None:
@@ -53,12 +53,6 @@ def cost_share(cost: Decimal | None, num_images: int) -> str | None:
         return None
     share = cost / max(num_images, 1)
     return str(share.quantize(_MILLIONTH, rounding=ROUND_HALF_UP))
-
-
-def _url_maker(name: str):
-    """pk → reverse(name, args=[pk]) with one reverse() call: the URL around a sentinel."""
-    prefix, suffix = reverse(name, args=[_SENTINEL]).split(str(_SENTINEL))
-    return lambda pk: f"{prefix}{pk}{suffix}"
 
 
 def _datetime_writer():
@@ -106,13 +100,14 @@ def tags_by_image(image_ids) -> dict[int, list[str]]:
     return tags
 
 
-def image_rows(rows: list[dict]) -> list[dict]:
-    """List items (``ImageSerializer``'s output) for rows of ``.values(*COLUMNS)``."""
+def image_rows(rows: list[dict], request) -> list[dict]:
+    """List items (``ImageSerializer``'s output) for rows of ``.values(*COLUMNS)``, their
+    links absolute for this request."""
     if not rows:
         return []
     tags = tags_by_image([row["id"] for row in rows])
-    file_url = _url_maker("image-file")
-    thumbnail_url = _url_maker("image-thumbnail")
+    file_url = absolute_url_maker(request, "image-file")
+    thumbnail_url = absolute_url_maker(request, "image-thumbnail")
     created_at = _datetime_writer()
     items = []
     for row in rows:

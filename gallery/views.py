@@ -14,7 +14,11 @@ from rest_framework.views import APIView
 
 from gallery.models import Image
 from gallery.signed_urls import signed_redirect
+from imagegen.core.negotiation import answering
 
+# What the file views answer (Image.content_type; thumbnails are WebP): what a client may ask
+# for in Accept (imagegen.core.negotiation).
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
 # Served images are inert: no scripts, no plugins, no sniffing, no framing by others.
 FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
@@ -60,6 +64,8 @@ FILE_SCHEMA = extend_schema(
 class ImageFileView(APIView):
     """The original file. Owner: 200. Anyone else: 404."""
 
+    content_negotiation_class = answering(*IMAGE_TYPES)
+
     def get(self, request, pk):
         image = get_object_or_404(Image.objects.for_user(request.user, "download"), pk=pk)
         return _serve(
@@ -76,6 +82,8 @@ class ImageFileView(APIView):
 @method_decorator(FILE_SCHEMA, name="get")
 class ImageThumbnailView(APIView):
     """The WebP thumbnail. Owner: 200. Anyone else: 404."""
+
+    content_negotiation_class = answering("image/webp")
 
     def get(self, request, pk):
         image = get_object_or_404(Image.objects.for_user(request.user, "download"), pk=pk)

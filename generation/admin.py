@@ -165,21 +165,42 @@ MACHINE_FIELDS = [
 @admin.register(CatalogModel)
 class CatalogModelAdmin(admin.ModelAdmin):
     form = CatalogModelForm
+    # Fits 1366 px beside the admin's sidebar: one price column (the price in effect, its unit,
+    # "override" when an admin set it); deprecation, source and the price's date are filters
+    # or on the change form, where the override is edited too.
     list_display = [
         "model_id",
         "provider",
         "display_name",
         "enabled",
         "available",
-        "deprecated",
         "shutdown_date",
-        "source",
-        "price_unit",
-        "price_usd",
-        "price_override_usd",
-        "price_date",
+        "price",
     ]
-    list_editable = ["enabled", "display_name", "price_override_usd"]
+    list_editable = ["enabled", "display_name"]
+
+    @admin.display(description="Price (USD)", ordering="price_usd")
+    def price(self, row):
+        value = row.effective_price
+        if value is None:
+            return "-"
+        text = f"{value.normalize():f}" + (f"/{row.price_unit}" if row.price_unit else "")
+        return f"{text} (override)" if row.price_override_usd is not None else text
+
+    def get_changelist_form(self, request, **kwargs):
+        """The list's editable cells, each named for a screen reader ("Display name of
+        flux-schnell"): the column header is not their label."""
+        base = super().get_changelist_form(request, **kwargs)
+
+        class LabelledRowForm(base):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                row = self.instance.model_id if self.instance.pk else "new model"
+                for field in self.fields.values():
+                    field.widget.attrs.setdefault("aria-label", f"{field.label} of {row}")
+
+        return LabelledRowForm
+
     list_filter = ["provider", "enabled", "available", "deprecated", "source", "price_unit"]
     search_fields = ["model_id", "display_name"]
     actions = ["refresh_from_providers"]

@@ -2,7 +2,6 @@
 
 from django.db.models.manager import BaseManager
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
@@ -13,6 +12,7 @@ from generation import services
 from generation.models import Generation, Status
 from generation.progress import Progress, progress_for
 from imagegen.core import limits
+from imagegen.core.links import absolute_url, request_of
 from imagegen.core.schema import CONFLICT, TOO_MANY
 from imagegen.providers import all_providers
 from imagegen.providers.catalog import listed_specs
@@ -54,10 +54,10 @@ class ImageSummarySerializer(serializers.Serializer):
     thumbnail_url = serializers.SerializerMethodField()
 
     def get_url(self, image) -> str:
-        return reverse("image-file", args=[image.pk])
+        return absolute_url(request_of(self), "image-file", image.pk)
 
     def get_thumbnail_url(self, image) -> str:
-        return reverse("image-thumbnail", args=[image.pk])
+        return absolute_url(request_of(self), "image-thumbnail", image.pk)
 
 
 class GenerationListSerializer(serializers.ListSerializer):
@@ -160,11 +160,13 @@ class GenerateView(APIView):
         form.is_valid(raise_exception=True)
         generations = services.create_generations(request.user, form.validated_data)
         if len(generations) == 1:
-            body = GenerationSerializer(generations[0]).data
+            body = GenerationSerializer(generations[0], context={"request": request}).data
         else:
             body = {
                 "count": len(generations),
-                "generations": GenerationSerializer(generations, many=True).data,
+                "generations": GenerationSerializer(
+                    generations, many=True, context={"request": request}
+                ).data,
             }
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
@@ -181,7 +183,11 @@ class GenerationCancelView(APIView):
     def post(self, request, pk):
         generation = get_object_or_404(Generation.objects.for_user(request.user, "view"), pk=pk)
         services.cancel_generation(generation)
-        return Response(GenerationSerializer(visible_generations(request).get(pk=pk)).data)
+        return Response(
+            GenerationSerializer(
+                visible_generations(request).get(pk=pk), context={"request": request}
+            ).data
+        )
 
 
 class GenerationListView(generics.ListAPIView):

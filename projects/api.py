@@ -1,10 +1,10 @@
 """REST API for projects: list, create, read, change (members included) and delete."""
 
-from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
+from imagegen.core.links import absolute_url, request_of
 from projects import services
 from projects.models import Project, Role
 
@@ -55,7 +55,9 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def get_cover_thumbnail_url(self, project) -> str | None:
         image_id = project.cover_image_id or getattr(project, "latest_image_id", None)
-        return reverse("image-thumbnail", args=[image_id]) if image_id else None
+        if not image_id:
+            return None
+        return absolute_url(request_of(self), "image-thumbnail", image_id)
 
     def get_role(self, project) -> str | None:
         return project.role_of(self.context["request"].user)

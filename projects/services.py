@@ -115,6 +115,14 @@ def remove_member(project: Project, username: str) -> None:
     change_member(project, username, None)
 
 
+def leave_project(project: Project, user) -> None:
+    """``user`` stops being a member of ``project``; the owner cannot leave their own
+    project (they delete it or keep it)."""
+    if project.owner_id == user.pk:
+        raise ValidationError("You own this project: delete it instead of leaving it.")
+    project.memberships.filter(user=user).delete()
+
+
 def create_project(owner, data: dict) -> Project:
     """Create a project owned by ``owner`` with name, description and members."""
     project = Project(

@@ -8,4 +8,5 @@ urlpatterns = [
     path("projects/<int:pk>/edit/", views.project_edit, name="project-edit"),
     path("projects/<int:pk>/members/", views.project_members, name="project-members"),
     path("projects/<int:pk>/delete/", views.project_delete, name="project-delete"),
+    path("projects/<int:pk>/leave/", views.project_leave, name="project-leave"),
 ]

@@ -5,7 +5,7 @@ members) is gallery.pages.project_page: the gallery scoped to one project."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from imagegen.core.exceptions import Forbidden
@@ -101,4 +101,18 @@ def project_delete(request, pk):
         request,
         f"Project {project.name} deleted" + (f" with {deleted} image(s)." if deleted else "."),
     )
+    return redirect("projects")
+
+
+@login_required
+@require_POST
+def project_leave(request, pk):
+    """A member takes themselves off a project shared with them."""
+    project = get_object_or_404(Project.objects.for_user(request.user, "view"), pk=pk)
+    try:
+        services.leave_project(project, request.user)
+    except ValidationError as error:
+        messages.error(request, _errors(error))
+        return redirect("project-detail", pk=pk)
+    messages.success(request, f"You left {project.name}.")
     return redirect("projects")

@@ -10,7 +10,11 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from imagegen.core import limits
+from imagegen.core.schema import VALIDATION_ERROR, error_response
 from settings_app.services import create_named_token
+
+# The scheme of the Authorization header the API takes (knox's AUTH_HEADER_PREFIX).
+TOKEN_CHALLENGE = 'Token realm="api"'
 
 
 class LoginThrottle(AnonRateThrottle):
@@ -43,7 +47,18 @@ class TokenView(APIView):
     authentication_classes = []
     throttle_classes = [LoginThrottle]
 
-    @extend_schema(request=CredentialsSerializer, responses={200: TokenSerializer})
+    @extend_schema(
+        request=CredentialsSerializer,
+        responses={
+            200: TokenSerializer,
+            400: VALIDATION_ERROR,
+            401: error_response("Wrong username or password (or the account is inactive)."),
+            429: error_response("Too many failed logins for this username from this address."),
+        },
+        description="400: a field is missing or too long (field errors). 401: the username "
+        "and password do not match an active account. 429: locked out after too many "
+        "failures (django-axes), or throttled.",
+    )
     def post(self, request):
         form = CredentialsSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -59,8 +74,12 @@ class TokenView(APIView):
                 status=status.HTTP_429_TOO_MANY_REQUESTS,
             )
         if user is None or not user.is_active:
+            # 401, not 400: the request was well formed, the credentials are not valid. The
+            # challenge names the scheme the issued tokens are used with.
             return Response(
-                {"detail": "Wrong username or password."}, status=status.HTTP_400_BAD_REQUEST
+                {"detail": "Wrong username or password."},
+                status=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": TOKEN_CHALLENGE},
             )
         # As knox's own login view does: records last_login and clears django-axes' failures.
         user_logged_in.send(sender=user.__class__, request=request, user=user)

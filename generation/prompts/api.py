@@ -198,16 +198,40 @@ class HistoryView(APIView):
     )
     def get(self, request):
         """Your distinct prompts, most recently used first."""
+        return self._search(request, request.query_params)
+
+    @extend_schema(
+        operation_id="api_prompts_history_search",
+        request=inline_serializer(
+            "HistorySearch",
+            {
+                "q": serializers.CharField(required=False, allow_blank=True),
+                "limit": serializers.IntegerField(required=False),
+            },
+        ),
+        responses={
+            200: inline_serializer(
+                "HistorySearchPage", {"results": HistoryEntrySerializer(many=True)}
+            )
+        },
+    )
+    def post(self, request):
+        """The same search with `q` in the body: what the studio sends, so that what a person
+        types never reaches a URL or an access log."""
+        return self._search(request, request.data)
+
+    def _search(self, request, params):
         try:
-            limit = int(request.query_params.get("limit", 20))
-        except ValueError:
+            limit = int(params.get("limit", 20))
+        except (TypeError, ValueError):
             return Response(
                 {"limit": ["Give a whole number from 1 to 100."]},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        entries = prompt_history.prompt_history(
-            request.user, request.query_params.get("q", ""), limit
-        )
+        query = params.get("q", "")
+        if not isinstance(query, str):
+            return Response({"q": ["Give text."]}, status=status.HTTP_400_BAD_REQUEST)
+        entries = prompt_history.prompt_history(request.user, query, limit)
         return Response({"results": HistoryEntrySerializer(entries, many=True).data})
 
     @extend_schema(operation_id="api_prompts_history_clear", responses={200: None})

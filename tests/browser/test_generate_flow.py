@@ -29,6 +29,9 @@ def test_log_in_generate_and_see_the_image_without_reloading(page, live_server, 
     page.screenshot(path=str(settings.STORAGE_DIR.parent / "generate.png"))
 
 
+# The out-of-range width makes the variations preview answer 400 (Chrome logs it); the Generate
+# page may stop asking for a preview of an invalid form, then this mark can go.
+@pytest.mark.allow_console(r"status of 400 .*/api/prompts/variations/preview")
 def test_error_is_shown_in_words_next_to_the_field(page, live_server, owner, client):
     client.force_login(owner)
     cookie = client.cookies["sessionid"]

@@ -33,6 +33,8 @@ def test_no_script_hard_codes_a_url():
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
+# The test provokes these refusals to see them shown (Chrome logs each 400).
+@pytest.mark.allow_console(r"status of 400 .*/api/gallery/(bulk|\d+)")
 def test_refused_gallery_requests_show_the_formatted_error(page, live_server, client, owner):
     image = make_image(owner, prompt="a lighthouse", width=32, height=32)
     client.force_login(owner)

@@ -43,6 +43,8 @@ def test_style_picker_previews_the_final_prompt_and_ctrl_enter_generates(generat
     assert generation.prompt == preview.inner_text()
 
 
+# The 18-combination prompt is refused by the preview on purpose (Chrome logs the 400).
+@pytest.mark.allow_console(r"status of 400 .*/api/prompts/variations/preview")
 def test_variation_count_is_previewed_and_fans_out(generate_page):
     page = generate_page
     page.click("#advanced > summary")
@@ -68,6 +70,8 @@ def test_variation_count_is_previewed_and_fans_out(generate_page):
     ]
 
 
+# The test's bad key makes Enhance answer 400 on purpose (Chrome logs it).
+@pytest.mark.allow_console(r"status of 400 .*/api/prompts/enhance")
 def test_enhanced_prompt_replaces_the_prompt_only_when_accepted(
     generate_page, settings, monkeypatch
 ):

@@ -1,5 +1,6 @@
 """The Dashboard page and the Generate page's budget notice."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -79,7 +80,10 @@ def test_dashboard_page_query_count_does_not_grow(
 
 def test_anonymous_is_sent_to_log_in(client):
     assert client.get("/dashboard/").status_code == 302
-    assert client.get("/dashboard/budget-notice/").status_code == 302
+    assert client.post("/dashboard/budget-notice/").status_code == 302
+
+
+NOTICE = "/dashboard/budget-notice/"
 
 
 def test_generate_page_loads_the_budget_notice(client, owner):
@@ -92,9 +96,9 @@ def test_budget_notice_shows_the_estimate_and_warns_above_80_percent(settings, c
     settings.DEFAULT_MONTHLY_BUDGET_USD = Decimal("1.00")
     finished(owner, timezone.now(), cost="0.30", estimate=False)
     client.force_login(owner)
-    body = client.get("/dashboard/budget-notice/?provider=priced&num_images=1").content.decode()
+    body = client.post(NOTICE, {"provider": "priced", "num_images": 1}).content.decode()
     assert "$0.4" in body and "warning" not in body  # 70% with this request
-    body = client.get("/dashboard/budget-notice/?provider=priced&num_images=2").content.decode()
+    body = client.post(NOTICE, {"provider": "priced", "num_images": 2}).content.decode()
     assert "$0.8" in body
     assert "This request would exceed 110% of your monthly budget." in body
 
@@ -103,12 +107,47 @@ def test_budget_notice_counts_running_generations_and_says_free(settings, client
     settings.DEFAULT_DAILY_IMAGE_LIMIT = 5
     live(owner, images=4)
     client.force_login(owner)
-    body = client.get("/dashboard/budget-notice/?provider=offline&num_images=1").content.decode()
+    body = client.post(NOTICE, {"provider": "offline", "num_images": 1}).content.decode()
     assert "free" in body and "Images today: 4 of 5." in body
     assert "This request reaches 100% of your daily image limit." in body
 
 
 def test_budget_notice_with_unknown_input_shows_no_estimate(client, owner):
     client.force_login(owner)
-    body = client.get("/dashboard/budget-notice/?provider=nope&width=x").content.decode()
+    body = client.post(NOTICE, {"provider": "nope", "width": "x"}).content.decode()
     assert "unknown for this model" in body
+
+
+def test_budget_notice_refuses_get(client, owner):
+    # The form's values (the prompt, the CSRF token) must not travel in a URL.
+    client.force_login(owner)
+    assert client.get(NOTICE, {"prompt": "a secret plan"}).status_code == 405
+
+
+def test_budget_notice_posts_the_form_it_reads(client, owner):
+    client.force_login(owner)
+    body = client.get("/generate/").content.decode()
+    (notice,) = re.findall(r'<div id="budget-notice"[^>]*>', body)
+    assert f'hx-post="{NOTICE}"' in notice and "hx-get" not in notice
+    assert 'hx-include="#generate-area form"' in notice
+
+
+def test_budget_notice_needs_the_csrf_token(owner):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(owner)
+    assert strict.post(NOTICE, {"provider": "offline"}).status_code == 403
+
+
+def test_no_read_on_the_generate_page_carries_the_prompt_in_a_url(client, owner):
+    """Every htmx GET on the rendered Generate page: none includes the prompt field (or the
+    whole form, which holds it and the CSRF token)."""
+    client.force_login(owner)
+    body = client.get("/generate/").content.decode()
+    for tag in re.findall(r"<[a-z]+\b[^>]*\bhx-get=[^>]*>", body):
+        include = re.search(r'hx-include="([^"]*)"', tag)
+        if include:
+            targets = include.group(1)
+            assert "prompt" not in targets and "form" not in targets, tag
+        assert "prompt" not in re.search(r'hx-get="([^"]*)"', tag).group(1), tag

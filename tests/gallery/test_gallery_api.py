@@ -54,8 +54,8 @@ def test_list_answers_results_next_previous_with_the_image_fields(owner, owner_a
     assert row["tags"] == ["fox", "winter"]
     assert row["rating"] == 4
     assert row["steps"] == 20 and row["cfg_scale"] == 7.5 and row["seed"] == 42
-    assert row["url"] == f"/files/images/{image.pk}"
-    assert row["thumbnail_url"] == f"/files/thumbnails/{image.pk}"
+    assert row["url"] == f"http://testserver/files/images/{image.pk}"
+    assert row["thumbnail_url"] == f"http://testserver/files/thumbnails/{image.pk}"
     assert Decimal(row["cost_usd"]) == Decimal("0.04")
 
 

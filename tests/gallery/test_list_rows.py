@@ -8,6 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
 from gallery.api import ImageSerializer
 from gallery.list_rows import COLUMNS, image_rows
@@ -18,6 +20,11 @@ from tests.gallery.factories import make_image
 pytestmark = pytest.mark.django_db
 
 
+def a_request():
+    """A request as the API sees one, for the absolute links both outputs write."""
+    return Request(APIRequestFactory().get("/api/gallery"))
+
+
 def serializer_items(user, **filters):
     images = (
         Image.objects.for_user(user, "view")
@@ -26,7 +33,7 @@ def serializer_items(user, **filters):
         .prefetch_related("tags")
         .order_by("-id")
     )
-    return ImageSerializer(images, many=True).data
+    return ImageSerializer(images, many=True, context={"request": a_request()}).data
 
 
 def assert_same_bytes(listed, expected):
@@ -139,11 +146,11 @@ def test_items_match_under_a_script_prefix(owner, varied_images):
     set_script_prefix("/studio/")
     try:
         rows = list(Image.objects.for_user(owner, "view").values(*COLUMNS).order_by("-id"))
-        listed = image_rows(rows)
+        listed = image_rows(rows, a_request())
         expected = serializer_items(owner)
     finally:
         set_script_prefix("/")
-    assert listed[0]["url"].startswith("/studio/files/images/")
+    assert listed[0]["url"].startswith("http://testserver/studio/files/images/")
     assert_same_bytes(listed, expected)
 
 

@@ -80,6 +80,21 @@ def test_limit(owner, owner_api):
     assert owner_api.get(URL, {"limit": "many"}).status_code == 400
 
 
+def test_search_by_post_keeps_the_typed_text_out_of_the_url(owner, outsider, owner_api):
+    """The studio searches with POST: what a person types never reaches a URL or a log."""
+    used(owner, "A red Fox", minutes_ago=1)
+    used(owner, "a fox cub")
+    used(owner, "an owl")
+    used(outsider, "the outsider's fox")
+    response = owner_api.post(URL, {"q": "fox", "limit": 5}, format="json")
+    assert response.status_code == 200, response.content
+    assert [e["prompt"] for e in response.json()["results"]] == ["a fox cub", "A red Fox"]
+    assert response.json()["results"] == history(owner_api, q="fox", limit=5)
+    for bad in ({"limit": "many"}, {"limit": None}, {"q": ["fox"]}, {"q": {"a": 1}}):
+        assert owner_api.post(URL, bad, format="json").status_code == 400, bad
+    assert owner_api.post(URL, {"q": "x" * 10_000}, format="json").status_code == 400
+
+
 def test_history_is_isolated_per_user(owner, outsider, owner_api, outsider_api):
     used(owner, "owner's secret idea")
     used(outsider, "outsider's idea")

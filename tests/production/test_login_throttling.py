@@ -27,7 +27,7 @@ def token(api, username, password, **extra):
 
 def test_token_endpoint_locks_out_after_the_failure_limit(api, owner):
     for _ in range(4):
-        assert token(api, "owner", "wrong").status_code == 400
+        assert token(api, "owner", "wrong").status_code == 401
     locked = token(api, "owner", "wrong")
     assert locked.status_code == 429
     assert "Too many failed logins" in locked.json()["detail"]
@@ -50,13 +50,13 @@ def test_a_success_resets_the_failure_count(api, owner):
         token(api, "owner", "wrong")
     assert token(api, "owner", PASSWORD).status_code == 200
     for _ in range(4):
-        assert token(api, "owner", "wrong").status_code == 400
+        assert token(api, "owner", "wrong").status_code == 401
     assert token(api, "owner", PASSWORD).status_code == 200
 
 
 def test_failure_limit_comes_from_the_setting(api, owner, settings):
     settings.AXES_FAILURE_LIMIT = 2
-    assert token(api, "owner", "wrong").status_code == 400
+    assert token(api, "owner", "wrong").status_code == 401
     assert token(api, "owner", "wrong").status_code == 429
 
 

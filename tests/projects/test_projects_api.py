@@ -35,12 +35,12 @@ def test_create_and_read_a_project_with_counts_cover_and_members(owner, owner_ap
     assert body["image_count"] == 2
     assert Decimal(body["total_cost_usd"]) == Decimal("0.75")
     assert body["cover_image"] is None
-    assert body["cover_thumbnail_url"] == f"/files/thumbnails/{latest.pk}"
+    assert body["cover_thumbnail_url"] == f"http://testserver/files/thumbnails/{latest.pk}"
     body = owner_api.patch(
         f"/api/projects/{project.pk}", {"cover_image": first.pk}, format="json"
     ).json()
     assert body["cover_image"] == first.pk
-    assert body["cover_thumbnail_url"] == f"/files/thumbnails/{first.pk}"
+    assert body["cover_thumbnail_url"] == f"http://testserver/files/thumbnails/{first.pk}"
 
 
 def test_list_shows_owned_and_shared_projects_with_the_users_role(

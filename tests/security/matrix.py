@@ -131,7 +131,7 @@ REGISTRY: dict[str, Entry] = {
         (Case("GET", expect(404)), Case("POST", expect(404), form=True, data={"username": "new"}))
     ),
     "api-token": Entry(
-        (Case("POST", expect(400), data={"username": "owner", "password": "wrong"}),)
+        (Case("POST", expect(401), data={"username": "owner", "password": "wrong"}),)
     ),
     # --- Generation -------------------------------------------------------------------------
     "api-generate": Entry(
@@ -342,6 +342,18 @@ REGISTRY: dict[str, Entry] = {
         ),
         kwargs=_pk("project"),
     ),
+    # A member leaves (viewer, editor); the owner is told to delete instead; others 404.
+    "project-leave": Entry(
+        (
+            Case(
+                "POST",
+                expect(302, outsider=404, staff=404),
+                form=True,
+                writers=frozenset({"viewer", "editor"}),
+            ),
+        ),
+        kwargs=_pk("project"),
+    ),
     "project-delete": Entry(
         (
             Case(
@@ -365,7 +377,13 @@ REGISTRY: dict[str, Entry] = {
     "api-dashboard-trends": Entry((Case("GET", API_ANY),)),
     "api-dashboard-budget": Entry((Case("GET", API_ANY),)),
     "dashboard": Entry((Case("GET", PAGE_ANY),)),
-    "dashboard-budget-notice": Entry((Case("GET", PAGE_ANY),)),
+    # A read sent as a POST (the prompt stays out of URLs); GET is refused.
+    "dashboard-budget-notice": Entry(
+        (
+            Case("POST", PAGE_ANY, form=True, data={"provider": "offline"}, writers=frozenset()),
+            Case("GET", expect(405, anonymous=302)),
+        )
+    ),
     # --- Settings, keys, tokens -------------------------------------------------------------
     "api-settings": Entry(
         (

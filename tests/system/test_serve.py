@@ -127,7 +127,8 @@ def test_serve_generates_through_a_real_worker_and_stops_cleanly(app_env, broker
             )
         assert generation["status"] == "succeeded", generation["error"]
         assert len(generation["images"]) == 2
-        status, data = request(base + generation["images"][0]["url"], token=token)
+        assert generation["images"][0]["url"].startswith(base + "/files/images/")
+        status, data = request(generation["images"][0]["url"], token=token)
         assert status == 200 and data.startswith(b"\x89PNG")
         status, _ = request(f"{base}/static/css/app.css")
         assert status == 200

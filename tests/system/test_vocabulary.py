@@ -138,7 +138,7 @@ def test_the_estimate_needs_no_prompt_only_where_asked(owner):
 
 def test_the_budget_notice_prices_a_draft_without_a_prompt(client, owner):
     client.force_login(owner)
-    response = client.get("/dashboard/budget-notice/", {"provider": "offline", "num_images": 3})
+    response = client.post("/dashboard/budget-notice/", {"provider": "offline", "num_images": 3})
     assert response.status_code == 200
     assert response.context["estimate"] == Decimal("0")
     assert response.context["status"]["estimate_usd"] == "0.000000"

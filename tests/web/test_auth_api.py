@@ -26,12 +26,42 @@ def test_token_for_password_authenticates_api_calls(api, owner):
     assert (stored.expiry - timezone.now()) > timedelta(days=29)
 
 
-def test_wrong_password_is_400(api, owner):
+def test_wrong_password_is_401_with_a_clear_message(api, owner):
     response = api.post(
         "/api/auth/token", {"username": "owner", "password": "wrong"}, format="json"
     )
-    assert response.status_code == 400 and "Wrong username or password" in str(response.json())
-    assert api.post("/api/auth/token", {}, format="json").status_code == 400
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Wrong username or password."}
+    assert response["WWW-Authenticate"].startswith("Token")
+    # an unknown user reads the same (no oracle for usernames)
+    unknown = api.post("/api/auth/token", {"username": "nobody", "password": "x"}, format="json")
+    assert (unknown.status_code, unknown.json()) == (401, response.json())
+
+
+def test_inactive_account_is_401(api, owner):
+    owner.is_active = False
+    owner.save(update_fields=["is_active"])
+    response = api.post(
+        "/api/auth/token", {"username": "owner", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 401 and "token" not in response.json()
+
+
+def test_missing_fields_stay_400_with_field_errors(api, owner):
+    response = api.post("/api/auth/token", {}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"username", "password"}
+    response = api.post("/api/auth/token", {"username": "owner"}, format="json")
+    assert response.status_code == 400 and set(response.json()) == {"password"}
+
+
+def test_schema_documents_400_401_and_429(api, owner):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    answers = schema["paths"]["/api/auth/token"]["post"]["responses"]
+    assert {"200", "400", "401", "429"} <= set(answers)
+    assert "Wrong username or password" in answers["401"]["description"]
 
 
 def test_expired_or_revoked_token_is_refused(api, owner):

@@ -162,8 +162,8 @@
     if (!list) return;
     const query = promptBox().value.trim();
     const serial = ++historySerial;
-    const result = await request("GET",
-                                 list.dataset.url + "?limit=8&q=" + encodeURIComponent(query));
+    // POST: what the person types stays out of URLs and access logs.
+    const result = await request("POST", list.dataset.url, {q: query, limit: 8});
     if (serial !== historySerial || !result.ok) return;
     const entries = result.data.results.filter((entry) => entry.prompt !== query);
     list.textContent = "";

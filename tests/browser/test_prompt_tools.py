@@ -174,3 +174,13 @@ def test_shortcuts_preference_off_disables_ctrl_enter(page, live_server, owner, 
     page.keyboard.press("Control+Enter")
     page.wait_for_timeout(700)
     assert not Generation.objects.exists()
+
+
+def test_history_search_keeps_the_typed_text_out_of_urls(generate_page, owner):
+    make_generation(owner, prompt="a secret red fox")
+    page = generate_page
+    urls = []
+    page.on("request", lambda r: urls.append(r.url))
+    page.fill("#id_prompt", "secret")
+    page.locator("#history-suggestions li").first.wait_for()
+    assert not [url for url in urls if "secret" in url]

@@ -67,8 +67,11 @@ def _name_source(image: Image) -> str:
 
 
 def download_name(image: Image, *, allow_unicode: bool = False) -> str:
-    """``<slug of the title, or of the prompt's first words>-<id>.<ext>``."""
-    return f"{_slug(_name_source(image), allow_unicode=allow_unicode)}-{image.pk}.{image.extension}"
+    """``<creation day>-<slug of the title, or of the prompt's first words>-<id>.<ext>``,
+    e.g. ``2026-12-06-a-red-fox-in-snow-59.png``: sorts by date in a downloads folder."""
+    day = f"{timezone.localtime(image.created_at):%Y-%m-%d}"
+    slug = _slug(_name_source(image), allow_unicode=allow_unicode)
+    return f"{day}-{slug}-{image.pk}.{image.extension}"
 
 
 def attachment_header(ascii_name: str, unicode_name: str | None = None) -> str:

@@ -321,6 +321,17 @@ def keyset_page(
     )
 
 
+# The gallery's result count counts at most this many (+1): "More than 10,000 images" beyond.
+COUNT_CAP = 10_000
+
+
+def count_visible(user, queryset, params: dict, cap: int = COUNT_CAP) -> int:
+    """How many images the user sees for these validated params, counting at most ``cap`` + 1
+    rows (a bounded subquery, never the whole table): a result above ``cap`` means "more"."""
+    filtered = filter_images(queryset, params).for_user(user, "view")
+    return filtered.order_by().values("pk")[: cap + 1].count()
+
+
 # On PostgreSQL, a user who owns at least this share of all images (by the statistics) pages
 # unfiltered with the plain query (see visible_page).
 DENSE_SHARE = 0.05

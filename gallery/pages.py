@@ -1,35 +1,148 @@
-"""Gallery HTML: the browsing page (filters, endless scroll, selection, lightbox), the
-lightbox's details panel, and the project page (the gallery scoped to one project). Data comes
-from the same listing code as GET /api/gallery."""
+"""Gallery HTML: the browsing page (search, filters as chips, result count, justified tiles
+grouped by day, selection mode, lightbox), the lightbox's details panel, the action bar's
+project picker, and the project page (the gallery scoped to one project). Data comes from the
+same listing code as GET /api/gallery."""
+
+import datetime
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import formats, timezone
 from django.views.decorators.http import require_GET
 
 from gallery.listing import (
+    COUNT_CAP,
     ORIENTATIONS,
     SORTS,
     GalleryQuerySerializer,
     InvalidCursor,
+    count_visible,
     page_size_for,
     visible_page,
 )
 from gallery.models import Image
+from gallery.services import move_targets
+from gallery.templatetags.image_actions import assets_loaded
 from imagegen.providers import all_providers
 from projects.models import Project, Role
+
+# The filters a user sets in the Filters panel (and removes as chips); q is the search box.
+FILTERS = (
+    "project",
+    "provider",
+    "model",
+    "favorite",
+    "rating_min",
+    "tag",
+    "created_after",
+    "created_before",
+    "orientation",
+    "owner",
+)
+# Not filters: where a page starts, how it is sorted, and the day the previous page ended on.
+AFTER_DAY = "after_day"
+
+
+def day_label(day: datetime.date, today: datetime.date) -> str:
+    """ "Today", "Yesterday", else "3 December 2026"."""
+    if day == today:
+        return "Today"
+    if day == today - datetime.timedelta(days=1):
+        return "Yesterday"
+    return formats.date_format(day, "j F Y")
+
+
+def tile_entries(images, sort: str, after_day: str | None) -> list[dict]:
+    """The page's tiles, each with the header of its day when a new day starts there (newest
+    first only); ``after_day``: the day the previous page ended on (no header repeated)."""
+    today = timezone.localdate()
+    previous = after_day
+    entries = []
+    for image in images:
+        day = timezone.localtime(image.created_at).date()
+        entry = {"image": image, "day": day.isoformat(), "header": None}
+        if sort == "newest" and day.isoformat() != previous:
+            entry["header"] = day_label(day, today)
+        previous = day.isoformat()
+        entries.append(entry)
+    return entries
+
+
+def mark_permissions(user, images) -> None:
+    """Set ``can_change`` and ``can_move`` on each image (two queries for the page), which the
+    action bar reads instead of asking per image."""
+    ids = [image.pk for image in images]
+    change = set(
+        Image.objects.for_user(user, "change").filter(pk__in=ids).values_list("pk", flat=True)
+    )
+    move = set(Image.objects.for_user(user, "move").filter(pk__in=ids).values_list("pk", flat=True))
+    for image in images:
+        image.can_change = image.pk in change
+        image.can_move = image.pk in move
+
+
+def count_text(count: int) -> str:
+    if count > COUNT_CAP:
+        return f"More than {COUNT_CAP:,} images"
+    return f"{count:,} image{'' if count == 1 else 's'}"
+
+
+def filter_chips(user, params: dict) -> list[dict]:
+    """One removable chip per active filter: {name, value, label}."""
+    chips = []
+    labels = {
+        "provider": "Provider",
+        "model": "Model",
+        "rating_min": "Rating",
+        "created_after": "From",
+        "created_before": "Before",
+        "orientation": "Orientation",
+        "owner": "Owner",
+    }
+    providers = {p.name: p.label for p in all_providers()}
+    for name in FILTERS:
+        raw = params.getlist(name) if name == "tag" else [params.get(name, "")]
+        for value in raw:
+            if not value.strip():
+                continue
+            if name == "project":
+                if value == "none":
+                    label = "No project"
+                else:
+                    project = (
+                        Project.objects.for_user(user, "view").filter(pk=value).only("name").first()
+                        if value.isascii() and value.isdigit()
+                        else None
+                    )
+                    label = f"Project: {project.name if project else value}"
+            elif name == "favorite":
+                label = "Favorites" if value == "true" else "Not favorites"
+            elif name == "tag":
+                label = f"Tag: {value}"
+            elif name == "rating_min":
+                label = f"Rating ≥ {value}★"
+            elif name == "provider":
+                label = f"Provider: {providers.get(value, value)}"
+            else:
+                label = f"{labels[name]}: {value}"
+            chips.append({"name": name, "value": value, "label": label})
+    return chips
 
 
 def browse_context(request, base_filters: dict | None = None) -> dict:
     """One page of tiles for the request's filters (plus ``base_filters``), the next page's
-    URL, and the filter errors if any."""
+    URL, the filter errors if any, and on a first page the count and the active filters."""
     query = request.GET.copy()
+    after_day = query.pop(AFTER_DAY, [None])[-1]
     for key, value in (base_filters or {}).items():
         query[key] = str(value)
     form = GalleryQuerySerializer.from_query(query)
-    images, next_url, errors = [], None, {}
+    images, next_url, errors, count, sort = [], None, {}, None, "newest"
+    first_page = not request.GET.get("cursor")
     if form.is_valid():
         params = form.validated_data
+        sort = params["sort"]
         size = page_size_for(request.user, params.get("page_size"))
         try:
             page = visible_page(
@@ -39,17 +152,32 @@ def browse_context(request, base_filters: dict | None = None) -> dict:
             errors = exc.as_body()
         else:
             images = page.items
+            mark_permissions(request.user, images)
             if page.next_cursor:
                 query["cursor"] = page.next_cursor
+                if images:
+                    query[AFTER_DAY] = timezone.localtime(images[-1].created_at).date().isoformat()
                 next_url = f"{reverse('gallery')}?{query.urlencode()}"
+            if first_page:
+                count = count_visible(request.user, Image.objects.all(), params, cap=COUNT_CAP)
     else:
         errors = form.errors
+    active = [name for name in (*FILTERS, "q") if any(v.strip() for v in request.GET.getlist(name))]
+    chips = filter_chips(request.user, request.GET) if first_page else []
     return {
+        "entries": tile_entries(images, sort, after_day),
         "images": images,
         "next_url": next_url,
         "filter_errors": errors,
         "filters": request.GET,
-        "tags_selected": request.GET.getlist("tag"),
+        "tags_selected": [t for t in request.GET.getlist("tag") if t.strip()],
+        "chips": chips,
+        "filtered": bool(active),
+        "filters_active": len(chips),
+        "first_page": first_page,
+        "count": count,
+        "count_text": count_text(count) if count is not None else "",
+        "sort": sort,
     }
 
 
@@ -69,9 +197,12 @@ def browser_options(user) -> dict:
 @login_required
 @require_GET
 def gallery_page(request):
-    """The gallery; htmx requests (filter changes, endless scroll) get only the tiles."""
+    """The gallery; htmx requests (filter changes, endless scroll, new images) get only the
+    tiles, plus on a first page the count and the chips (out of band)."""
     context = browse_context(request)
     if request.htmx and not request.htmx.history_restore_request:
+        assets_loaded(request)  # the page has the action bar's files already
+        context["oob"] = context["first_page"]
         return render(request, "gallery/_tiles.html", context)
     context.update(browser_options(request.user))
     status = 400 if context["filter_errors"] else 200
@@ -81,13 +212,14 @@ def gallery_page(request):
 @login_required
 @require_GET
 def image_panel(request, pk):
-    """The lightbox's details panel for one visible image."""
+    """The lightbox's details panel for one visible image, with its action bar."""
     image = get_object_or_404(
         Image.objects.for_user(request.user, "view")
         .select_related("generation", "owner", "project")
         .prefetch_related("tags"),
         pk=pk,
     )
+    assets_loaded(request)
     return render(
         request,
         "gallery/_details.html",
@@ -95,6 +227,23 @@ def image_panel(request, pk):
             "image": image,
             "generation": image.generation,
             "can_change": Image.objects.allows(request.user, "change", image),
+        },
+    )
+
+
+@login_required
+@require_GET
+def image_projects(request, pk):
+    """The action bar's project picker for one visible image: the projects the move accepts
+    (``services.move_targets``), and "No project" when the user may move it at all."""
+    image = get_object_or_404(Image.objects.for_user(request.user, "view"), pk=pk)
+    return render(
+        request,
+        "gallery/_project_menu.html",
+        {
+            "image": image,
+            "targets": move_targets(request.user, image),
+            "movable": Image.objects.allows(request.user, "move", image),
         },
     )
 
@@ -111,7 +260,7 @@ def project_page(request, pk):
             "project": project,
             "role": project.role_of(request.user),
             "roles": Role.choices,
-            "grid_source": f"/gallery/?project={project.pk}",
+            "grid_source": f"{reverse('gallery')}?project={project.pk}",
         }
     )
     return render(request, "projects/detail.html", context)

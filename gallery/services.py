@@ -10,6 +10,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
 from django.db.models import Case, Q, Value, When
+from django.db.models.functions import Lower
 
 from gallery.models import (
     MAX_ID,
@@ -21,6 +22,7 @@ from gallery.models import (
 )
 from imagegen.core.exceptions import Forbidden, NotFound
 from imagegen.core.imaging import ValidatedImage, make_thumbnail
+from imagegen.core.permissions import CHANGE, CONTRIBUTE, MOVE
 from imagegen.core.storage import image_name, thumbnail_name
 from projects.models import Project
 
@@ -198,6 +200,20 @@ def _forget_covers(image_ids, target) -> None:
     Project.objects.filter(cover_image_id__in=list(image_ids)).exclude(
         pk=getattr(target, "pk", None)
     ).update(cover_image=None)
+
+
+def move_targets(user, image: Image):
+    """The projects ``user`` may move ``image`` into (what the action bar's picker offers),
+    by the rule of ``Image.objects.movable_to``: none when they may not move it at all; its
+    owner: every project they may contribute to; anyone else: those of the image's owner that
+    they may contribute to. By name. (Giving it back to no project is always allowed once
+    the image may be moved.)"""
+    if not Image.objects.allows(user, MOVE, image):
+        return Project.objects.none()
+    targets = Project.objects.for_user(user, CONTRIBUTE)
+    if not Image.objects.allows(user, CHANGE, image):  # not its owner
+        targets = targets.filter(owner_id=image.owner_id)
+    return targets.order_by(Lower("name"), "pk")
 
 
 def update_image(user, image: Image, data: dict) -> Image:

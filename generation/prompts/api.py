@@ -218,6 +218,11 @@ class HistoryView(APIView):
     def post(self, request):
         """The same search with `q` in the body: what the studio sends, so that what a person
         types never reaches a URL or an access log."""
+        if not isinstance(request.data, dict):
+            return Response(
+                {"detail": 'Send a JSON object: {"q": ..., "limit": ...}.'},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         return self._search(request, request.data)
 
     def _search(self, request, params):

@@ -1,127 +1,307 @@
-/* Gallery behaviour: selection and bulk actions, drag-and-drop onto projects, and the
-   lightbox with keyboard navigation. The server renders everything; this only calls the
-   gallery's JSON API (through ImagegenApi, api.js) and asks htmx to reload the grid
-   afterwards. The URLs are data- attributes of #grid (gallery/_browser.html). */
+/* The gallery (and a project's images): filters that apply as they change and sit in the URL,
+ * removable chips, selection mode with its bulk bar, drag-and-drop onto projects, new images
+ * arriving live, and the lightbox (focus trap, back gesture, swipes, keyboard).
+ *
+ * The server renders everything; this asks htmx for the grid's fragments and calls the JSON
+ * API through ImagegenApi (api.js). URLs are data- attributes of #grid (_browser.html). The
+ * image actions themselves (favorite, rating, project, delete...) are image_actions.js; this
+ * file listens to their imagegen:image-changed / imagegen:image-deleted events.
+ *
+ * History: the filters' URL and an open lightbox are this file's own history entries
+ * (pushState; back restores the previous filter set, or closes the lightbox). htmx's
+ * hx-push-url would make htmx restore a whole snapshot on the popstate that closes the
+ * lightbox, so it is not used here.
+ */
 (function () {
   "use strict";
 
   const grid = document.getElementById("grid");
-  if (!grid) return;
+  if (!grid || grid.dataset.ready) return;
+  grid.dataset.ready = "1";
+  const form = document.getElementById("gallery-filters");
+  const filtersToggle = document.getElementById("filters-toggle");
+  const filtersPanel = document.getElementById("filters-panel");
+  const selectToggle = document.getElementById("select-toggle");
   const bulkBar = document.getElementById("bulk-bar");
   const bulkCount = document.getElementById("bulk-count");
-  const bulkMessage = document.getElementById("bulk-message");
   const lightbox = document.getElementById("lightbox");
   const lightboxImage = document.getElementById("lightbox-image");
   const details = document.getElementById("lightbox-details");
+  const {request, errorText, urlFor} = window.ImagegenApi;
+  const urls = grid.dataset;
   const selected = new Set();
   let currentId = null;
-  const {request, errorText, urlFor} = window.ImagegenApi;
-  // From #grid's data- attributes: bulkUrl and downloadUrl, and per image (rendered with the
-  // placeholder id 0, see api.js) imageUrl, favoriteUrl, panelUrl and fileUrl.
-  const urls = grid.dataset;
+  let opener = null;  // the element focus returns to when the lightbox closes
 
-  function describeError(result) {
-    return errorText(result.data, "Error " + result.status);
+  const toast = (text, options) => window.ImagegenUI && window.ImagegenUI.toast(text, options);
+  const tiles = () => Array.from(grid.querySelectorAll(".tile[data-id]"));
+  const tileFor = (id) => grid.querySelector('.tile[data-id="' + id + '"]');
+  const plural = (n, word) => n + " " + word + (n === 1 ? "" : "s");
+
+  /* ---- filters: applied as they change, kept in the URL ---- */
+
+  function formQuery() {
+    const params = new URLSearchParams();
+    new FormData(form).forEach((value, key) => {
+      if (String(value).trim() !== "") params.append(key, value);
+    });
+    if (params.get("sort") === "newest") params.delete("sort");  // the default
+    return params.toString();
   }
 
-  function tiles() {
-    return Array.from(grid.querySelectorAll(".tile[data-id]"));
+  // The grid's query: what it shows now (the gallery page's URL, or the project page's source).
+  function gridUrl(query) {
+    if (form) return form.action + (query ? "?" + query : "");
+    return urls.source;
   }
 
-  function tileFor(id) {
-    return grid.querySelector('.tile[data-id="' + id + '"]');
-  }
-
-  function reloadGrid() {
-    const form = document.getElementById("gallery-filters");
-    selected.clear();
-    updateBulkBar();
-    const url = form ? form.action + "?" + new URLSearchParams(new FormData(form)).toString()
-                     : grid.dataset.source;
-    if (window.htmx) {
-      return window.htmx.ajax("GET", url, {target: "#grid", swap: "innerHTML"});
+  let loading = null;
+  async function loadGrid(query) {
+    grid.setAttribute("aria-busy", "true");
+    const url = gridUrl(query);
+    loading = url;
+    try {
+      await window.htmx.ajax("GET", url, {target: "#grid", swap: "innerHTML"});
+    } finally {
+      if (loading === url) grid.removeAttribute("aria-busy");
     }
-    window.location.reload();
+    grid.dataset.query = query || "";
+    const sort = new URLSearchParams(query || "").get("sort") || "newest";
+    grid.dataset.sort = sort;
+    updateFilterBadge();
   }
 
-  /* ---- selection and bulk actions ---- */
+  function apply() {
+    const query = formQuery();
+    if (query === (grid.dataset.query || "")) return;
+    history.pushState({gallery: query}, "", form.action + (query ? "?" + query : ""));
+    loadGrid(query);
+  }
+
+  function updateFilterBadge() {
+    if (!filtersToggle) return;
+    const params = new URLSearchParams(grid.dataset.query || "");
+    const active = Array.from(params.keys()).filter((k) => k !== "q" && k !== "sort").length;
+    let badge = filtersToggle.querySelector(".count-badge");
+    if (active && !badge) {
+      badge = document.createElement("span");
+      badge.className = "count-badge";
+      filtersToggle.appendChild(badge);
+    }
+    if (badge) {
+      if (active) badge.textContent = String(active); else badge.remove();
+    }
+  }
+
+  // Sets the form's fields from a query string (back and forward).
+  function fillForm(query) {
+    const params = new URLSearchParams(query);
+    form.querySelectorAll("input[type=hidden][name=tag]").forEach((input) => input.remove());
+    Array.from(form.elements).forEach((field) => {
+      if (!field.name) return;
+      if (field.name === "tag") {
+        const tags = params.getAll("tag");
+        field.value = tags[0] || "";
+        tags.slice(1).forEach((tag) => {
+          const extra = document.createElement("input");
+          extra.type = "hidden"; extra.name = "tag"; extra.value = tag;
+          field.after(extra);
+        });
+      } else if (field.name === "sort") {
+        field.value = params.get("sort") || "newest";
+      } else {
+        field.value = params.get(field.name) || "";
+      }
+    });
+  }
+
+  function clearFilters() {
+    fillForm("");
+    apply();
+  }
+
+  function removeFilter(name, value) {
+    if (name === "tag") {
+      const hidden = Array.from(form.querySelectorAll("input[type=hidden][name=tag]"))
+        .find((input) => input.value === value);
+      if (hidden) hidden.remove();
+      else {
+        const first = form.querySelector("#filter-tag");
+        const next = form.querySelector("input[type=hidden][name=tag]");
+        first.value = next ? next.value : "";
+        if (next) next.remove();
+      }
+    } else if (form.elements[name]) {
+      form.elements[name].value = "";
+    }
+    apply();
+  }
+
+  if (form) {
+    grid.dataset.query = location.search.replace(/^\?/, "");
+    history.replaceState({gallery: grid.dataset.query}, "", location.href);
+    let typing = null;
+    form.addEventListener("input", (event) => {
+      if (event.target.type !== "search" && event.target.tagName !== "INPUT") return;
+      if (event.target.type === "date") return;  // "change" applies a whole date
+      clearTimeout(typing);
+      typing = setTimeout(apply, 350);
+    });
+    form.addEventListener("change", (event) => {
+      if (event.target.type === "search") return;  // "input" has it
+      clearTimeout(typing);
+      apply();
+    });
+    form.addEventListener("submit", (event) => {  // Enter: at once, no page load
+      event.preventDefault();
+      clearTimeout(typing);
+      apply();
+    });
+  }
+
+  /* ---- the Filters popover ---- */
+
+  function setFiltersOpen(open, returnFocus) {
+    if (!filtersPanel) return;
+    filtersPanel.hidden = !open;
+    filtersToggle.setAttribute("aria-expanded", String(open));
+    if (open) {
+      const first = filtersPanel.querySelector("select, input");
+      if (first) first.focus();
+    } else if (returnFocus) {
+      filtersToggle.focus();
+    }
+  }
+
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("#filters-toggle")) {
+      setFiltersOpen(filtersPanel.hidden, true);
+      return;
+    }
+    if (event.target.closest("[data-close-filters]")) { setFiltersOpen(false, true); return; }
+    if (filtersPanel && !filtersPanel.hidden && !event.target.closest(".filters-disclosure")) {
+      setFiltersOpen(false, false);
+    }
+    const clear = event.target.closest("[data-clear-filters]");
+    if (clear && form) { clearFilters(); return; }
+    const chip = event.target.closest("[data-remove-filter]");
+    if (chip && form) {
+      const next = chip.closest("li").nextElementSibling || chip.closest("li").previousElementSibling;
+      removeFilter(chip.dataset.removeFilter, chip.dataset.value);
+      if (next) { const b = next.querySelector("button"); if (b) b.focus(); }
+    }
+  });
+
+  /* ---- selection mode and bulk actions ---- */
+
+  function selecting() {
+    return grid.classList.contains("is-selecting");
+  }
+
+  function setSelecting(on) {
+    grid.classList.toggle("is-selecting", on);
+    if (selectToggle) selectToggle.textContent = on ? "Done" : "Select";
+    bulkBar.hidden = !on;
+    if (!on) selected.clear();
+    updateBulkBar();
+  }
 
   function updateBulkBar() {
-    if (!bulkBar) return;
-    bulkBar.hidden = selected.size === 0;
     bulkCount.textContent = String(selected.size);
-    grid.querySelectorAll(".tile-select").forEach(box => {
+    bulkBar.querySelectorAll(".bulk-actions button, .bulk-actions select, .bulk-actions input")
+      .forEach((control) => { control.disabled = selected.size === 0; });
+    grid.querySelectorAll(".tile-select").forEach((box) => {
       box.checked = selected.has(Number(box.value));
       box.closest(".tile").classList.toggle("is-selected", box.checked);
     });
   }
 
-  grid.addEventListener("change", event => {
-    const box = event.target.closest(".tile-select");
-    if (!box) return;
-    const id = Number(box.value);
-    if (box.checked) selected.add(id); else selected.delete(id);
+  function toggleSelected(id, on) {
+    if (on === undefined) on = !selected.has(id);
+    if (on) selected.add(id); else selected.delete(id);
     updateBulkBar();
+  }
+
+  grid.addEventListener("change", (event) => {
+    const box = event.target.closest(".tile-select");
+    if (box) toggleSelected(Number(box.value), box.checked);
   });
 
-  async function runBulk(action, ids, extra) {
-    const body = Object.assign({ids: ids, action: action}, extra || {});
-    const result = await request("POST", urls.bulkUrl, body);
-    if (bulkMessage) bulkMessage.textContent = result.ok
-      ? result.data.count + " image(s): " + action.replace("_", " ") + " done."
-      : describeError(result);
-    if (result.ok) await reloadGrid();
+  const DONE = {
+    favorite: "added to favorites", unfavorite: "removed from favorites",
+    set_rating: "rated", add_tag: "tagged", remove_tag: "untagged", move: "moved",
+    delete: "deleted",
+  };
+
+  async function runBulk(action, ids, extra, label) {
+    const result = await request("POST", urls.bulkUrl, Object.assign({ids: ids, action: action}, extra || {}));
+    if (!result.ok) {
+      toast(errorText(result.data, "The action failed (" + result.status + ")."), {kind: "error"});
+      return result;
+    }
+    toast(plural(result.data.count, "image") + " " + (label || DONE[action] || action) + ".",
+          {kind: "success"});
+    selected.clear();
+    await loadGrid(grid.dataset.query || "");
+    updateBulkBar();
     return result;
   }
 
   async function downloadZip(ids) {
+    toast("Preparing a ZIP of " + plural(ids.length, "image") + "…", {expire: 3000});
     const result = await request("POST", urls.downloadUrl, {ids: ids});
     if (!result.ok) {
-      if (bulkMessage) {
-        bulkMessage.textContent = "The ZIP download failed (" + result.status + ").";
-      }
+      toast("The ZIP download failed (" + result.status + ").", {kind: "error"});
       return;
     }
-    const blob = await result.response.blob();
+    const disposition = result.response.headers.get("Content-Disposition") || "";
+    const match = /filename="([^"]+)"/.exec(disposition);
     const link = document.createElement("a");
-    link.href = URL.createObjectURL(blob);
-    link.download = "images.zip";
+    link.href = URL.createObjectURL(await result.response.blob());
+    link.download = match ? match[1] : "images.zip";
     document.body.appendChild(link);
     link.click();
     link.remove();
     setTimeout(() => URL.revokeObjectURL(link.href), 10000);
   }
 
-  if (bulkBar) {
-    bulkBar.addEventListener("click", async event => {
-      const button = event.target.closest("button[data-bulk]");
-      if (!button) return;
-      const action = button.dataset.bulk;
-      const ids = Array.from(selected);
-      if (action === "clear") { selected.clear(); updateBulkBar(); return; }
-      if (!ids.length) return;
-      if (action === "download") return downloadZip(ids);
-      if (action === "delete" && !window.confirm("Delete " + ids.length + " image(s)?")) return;
-      const extra = {};
-      if (action === "move") {
-        const value = document.getElementById("bulk-project").value;
-        extra.project = value ? Number(value) : null;
-      }
-      if (action === "add_tag" || action === "remove_tag") {
-        extra.tag = document.getElementById("bulk-tag").value;
-      }
-      await runBulk(action, ids, extra);
-    });
-    document.getElementById("bulk-rating").addEventListener("change", async event => {
-      if (event.target.value === "" || !selected.size) return;
-      await runBulk("set_rating", Array.from(selected), {rating: Number(event.target.value)});
-      event.target.value = "";
-    });
-  }
+  bulkBar.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-bulk]");
+    if (!button) return;
+    const action = button.dataset.bulk;
+    if (action === "done") { setSelecting(false); if (selectToggle) selectToggle.focus(); return; }
+    if (action === "all") { tiles().forEach((t) => selected.add(Number(t.dataset.id))); updateBulkBar(); return; }
+    const ids = Array.from(selected);
+    if (!ids.length) return;
+    if (action === "download") { downloadZip(ids); return; }
+    if (action === "delete" && !window.confirm("Delete " + plural(ids.length, "image") + "? This cannot be undone.")) return;
+    const extra = {};
+    let label;
+    if (action === "move") {
+      const select = document.getElementById("bulk-project");
+      extra.project = select.value ? Number(select.value) : null;
+      label = select.value ? "moved to " + select.selectedOptions[0].textContent : "taken out of their project";
+    }
+    if (action === "add_tag" || action === "remove_tag") {
+      extra.tag = document.getElementById("bulk-tag").value;
+      label = (action === "add_tag" ? "tagged " : "untagged ") + "“" + extra.tag + "”";
+    }
+    await runBulk(action, ids, extra, label);
+  });
 
-  /* ---- drag and drop onto a project ---- */
+  document.getElementById("bulk-rating").addEventListener("change", async (event) => {
+    if (event.target.value === "" || !selected.size) return;
+    const rating = Number(event.target.value);
+    await runBulk("set_rating", Array.from(selected), {rating: rating},
+                  rating ? "rated " + rating + " of 5" : "unrated");
+    event.target.value = "";
+  });
 
-  grid.addEventListener("dragstart", event => {
+  if (selectToggle) selectToggle.addEventListener("click", () => setSelecting(!selecting()));
+
+  /* ---- drag and drop onto a project (pointer devices; the picker does it on touch) ---- */
+
+  grid.addEventListener("dragstart", (event) => {
     const tile = event.target.closest(".tile[data-id]");
     if (!tile) return;
     const id = Number(tile.dataset.id);
@@ -131,161 +311,354 @@
     event.dataTransfer.effectAllowed = "move";
   });
 
-  document.querySelectorAll(".project-drop").forEach(target => {
-    target.addEventListener("dragover", event => {
+  document.querySelectorAll(".project-drop").forEach((target) => {
+    target.addEventListener("dragover", (event) => {
       event.preventDefault();
       event.dataTransfer.dropEffect = "move";
       target.classList.add("is-over");
     });
     target.addEventListener("dragleave", () => target.classList.remove("is-over"));
-    target.addEventListener("drop", async event => {
+    target.addEventListener("drop", async (event) => {
       event.preventDefault();
       target.classList.remove("is-over");
       let ids = [];
       try {
         ids = JSON.parse(event.dataTransfer.getData("application/x-image-ids") || "[]");
-      } catch (e) {
+      } catch (error) {
         ids = event.dataTransfer.getData("text/plain").split(",").map(Number).filter(Boolean);
       }
       if (!ids.length) return;
       const project = target.dataset.project ? Number(target.dataset.project) : null;
-      const result = await runBulk("move", ids, {project: project});
-      if (result.ok && bulkMessage) {
-        bulkMessage.textContent = ids.length + " image(s) moved to " + target.textContent + ".";
-      }
+      await runBulk("move", ids, {project: project},
+                    project ? "moved to " + target.textContent : "taken out of their project");
     });
   });
 
-  /* ---- lightbox ---- */
+  /* ---- tiles: open, the touch "…" button, long-press ---- */
 
-  async function loadDetails(id) {
-    const response = await fetch(urlFor(urls.panelUrl, id), {credentials: "same-origin"});
-    if (id !== currentId) return;  // the user moved on meanwhile
-    details.innerHTML = response.ok ? await response.text()
-                                    : '<p class="error">Could not load the details.</p>';
+  function closeTileActions(except) {
+    grid.querySelectorAll(".tile.show-actions").forEach((tile) => {
+      if (tile === except) return;
+      tile.classList.remove("show-actions");
+      tile.querySelector(".tile-more").setAttribute("aria-expanded", "false");
+    });
   }
 
-  function open(id) {
+  function showTileActions(tile, on) {
+    closeTileActions(tile);
+    tile.classList.toggle("show-actions", on);
+    tile.querySelector(".tile-more").setAttribute("aria-expanded", String(on));
+  }
+
+  let pressTimer = null;
+  let longPressed = false;
+  grid.addEventListener("pointerdown", (event) => {
+    const tile = event.target.closest(".tile");
+    longPressed = false;
+    if (!tile || event.pointerType === "mouse" || !event.target.closest(".tile-open")) return;
+    pressTimer = setTimeout(() => { longPressed = true; showTileActions(tile, true); }, 500);
+  });
+  ["pointerup", "pointercancel", "pointerleave"].forEach((name) =>
+    grid.addEventListener(name, () => clearTimeout(pressTimer)));
+  grid.addEventListener("contextmenu", (event) => {
+    if (longPressed) event.preventDefault();  // the long-press opened the bar instead
+  });
+
+  grid.addEventListener("click", (event) => {
+    const more = event.target.closest(".tile-more");
+    if (more) {
+      const tile = more.closest(".tile");
+      showTileActions(tile, !tile.classList.contains("show-actions"));
+      return;
+    }
+    const openButton = event.target.closest("[data-open]");
+    if (!openButton) return;
+    if (longPressed) { longPressed = false; return; }
+    const id = Number(openButton.dataset.open);
+    if (selecting()) { toggleSelected(id); return; }
+    open(id, openButton);
+  });
+
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest(".tile.show-actions") && !event.target.closest(".ia-menu")) {
+      closeTileActions(null);
+    }
+  });
+
+  /* ---- the lightbox ---- */
+
+  async function loadDetails(id) {
+    details.innerHTML = '<div class="skeleton details-skeleton"></div>';
+    let html = null;
+    try {
+      const response = await fetch(urlFor(urls.panelUrl, id), {credentials: "same-origin"});
+      if (response.ok) html = await response.text();
+    } catch (error) { html = null; }
+    if (id !== currentId) return;  // the user moved on meanwhile
+    details.innerHTML = html !== null ? html : '<p class="error">Could not load the details.</p>';
+  }
+
+  function show(id) {
     currentId = id;
     lightboxImage.src = urlFor(urls.fileUrl, id);
     const tile = tileFor(id);
-    const thumb = tile && tile.querySelector("img");
-    lightboxImage.alt = thumb ? thumb.alt : "";
-    lightbox.hidden = false;
+    const label = tile && tile.querySelector(".tile-open").getAttribute("aria-label");
+    lightboxImage.alt = label ? label.replace(/^Open: /, "") : "";
     lightbox.dataset.id = String(id);
-    document.body.classList.add("has-lightbox");
+    const all = tiles();
+    const index = all.findIndex((t) => Number(t.dataset.id) === id);
+    lightbox.querySelector('[data-step="-1"]').disabled = index <= 0;
+    lightbox.querySelector('[data-step="1"]').disabled = index < 0 || index >= all.length - 1;
     loadDetails(id);
   }
 
-  function close() {
+  function open(id, from) {
+    opener = from || document.activeElement;
+    show(id);
+    lightbox.hidden = false;
+    document.body.classList.add("has-lightbox");
+    // The back gesture closes the viewer: it has a history entry of its own.
+    history.pushState(Object.assign({}, history.state, {lightbox: id}), "");
+    lightbox.querySelector(".lightbox-close").focus();
+  }
+
+  // Closes the viewer now (popstate, or when there is no entry of ours to go back over).
+  function hide() {
+    if (lightbox.hidden) return;
     lightbox.hidden = true;
+    const id = currentId;
     currentId = null;
     lightboxImage.removeAttribute("src");
     details.innerHTML = "";
     document.body.classList.remove("has-lightbox");
+    const tile = tileFor(id);
+    const target = tile ? tile.querySelector(".tile-open")
+                        : (opener && document.contains(opener) ? opener : null);
+    if (target) target.focus(); else grid.focus();
+  }
+
+  function close() {
+    if (history.state && history.state.lightbox) history.back();  // popstate hides it
+    else hide();
   }
 
   function step(delta) {
     const all = tiles();
-    const index = all.findIndex(t => Number(t.dataset.id) === currentId);
+    const index = all.findIndex((t) => Number(t.dataset.id) === currentId);
     const next = all[index + delta];
-    if (next) {
-      open(Number(next.dataset.id));
-      next.scrollIntoView({block: "nearest"});  // reveals the endless-scroll trigger
-    }
+    if (!next) return;
+    const id = Number(next.dataset.id);
+    show(id);
+    history.replaceState(Object.assign({}, history.state, {lightbox: id}), "");
+    next.scrollIntoView({block: "nearest"});  // reveals the endless-scroll trigger
   }
 
-  function showState(favorite, rating) {
-    const panel = details.querySelector(".details");
-    const tile = tileFor(currentId);
-    if (favorite !== undefined) {
-      if (panel) {
-        panel.dataset.favorite = String(favorite);
-        panel.querySelector(".details-favorite").textContent =
-          favorite ? "★ Favorite" : "☆ Not a favorite";
-      }
-      if (tile) tile.classList.toggle("is-favorite", favorite);
-    }
-    if (rating !== undefined) {
-      if (panel) {
-        panel.dataset.rating = String(rating);
-        panel.querySelector(".details-rating").textContent = rating ? rating + "/5" : "Unrated";
-      }
-      if (tile) {
-        tile.dataset.rating = String(rating);
-        tile.querySelector(".tile-rating").textContent = rating ? rating + "/5" : "";
+  window.addEventListener("popstate", (event) => {
+    const state = event.state || {};
+    if (!lightbox.hidden && state.lightbox !== currentId) hide();
+    if (form) {
+      const query = location.search.replace(/^\?/, "");
+      if (query !== (grid.dataset.query || "")) {
+        fillForm(query);
+        loadGrid(query);
       }
     }
-  }
-
-  function flash(text) {
-    const message = details.querySelector(".details-message") || details;
-    if (message === details) {
-      const p = document.createElement("p");
-      p.className = "error";
-      p.textContent = text;
-      details.prepend(p);
-    } else {
-      message.textContent = text;
-    }
-  }
-
-  async function toggleFavorite() {
-    const result = await request("POST", urlFor(urls.favoriteUrl, currentId));
-    if (result.ok) showState(result.data.favorite); else flash(describeError(result));
-  }
-
-  async function rate(value) {
-    const result = await request("PATCH", urlFor(urls.imageUrl, currentId), {rating: value});
-    if (result.ok) showState(undefined, result.data.rating); else flash(describeError(result));
-  }
-
-  async function remove() {
-    if (!window.confirm("Delete this image?")) return;
-    const id = currentId;
-    const result = await request("DELETE", urlFor(urls.imageUrl, id));
-    if (!result.ok) { flash(describeError(result)); return; }
-    const all = tiles();
-    const index = all.findIndex(t => Number(t.dataset.id) === id);
-    const neighbour = all[index + 1] || all[index - 1];
-    all[index] && all[index].remove();
-    selected.delete(id);
-    updateBulkBar();
-    if (neighbour) open(Number(neighbour.dataset.id)); else close();
-  }
-
-  grid.addEventListener("click", event => {
-    const opener = event.target.closest("[data-open]");
-    if (opener) open(Number(opener.dataset.open));
   });
-  lightbox.querySelector(".lightbox-close").addEventListener("click", close);
-  lightbox.querySelectorAll(".lightbox-nav").forEach(button =>
-    button.addEventListener("click", () => step(Number(button.dataset.step))));
 
-  details.addEventListener("submit", async event => {
-    const form = event.target.closest(".details-edit");
-    if (!form) return;
+  lightbox.addEventListener("click", (event) => {
+    if (event.target.closest(".lightbox-close")) close();
+    const nav = event.target.closest(".lightbox-nav");
+    if (nav) step(Number(nav.dataset.step));
+  });
+
+  // Swipes on the picture: left/right step, down closes.
+  let swipe = null;
+  lightbox.querySelector(".lightbox-stage").addEventListener("pointerdown", (event) => {
+    swipe = {x: event.clientX, y: event.clientY};
+  });
+  lightbox.querySelector(".lightbox-stage").addEventListener("pointerup", (event) => {
+    if (!swipe) return;
+    const dx = event.clientX - swipe.x;
+    const dy = event.clientY - swipe.y;
+    swipe = null;
+    if (dy > 80 && dy > Math.abs(dx)) close();
+    else if (Math.abs(dx) > 60 && Math.abs(dx) > Math.abs(dy)) step(dx < 0 ? 1 : -1);
+  });
+  lightbox.querySelector(".lightbox-stage").addEventListener("pointercancel", () => { swipe = null; });
+  // A mouse "swipe" must not start a native drag (which cancels the pointer).
+  lightbox.querySelector(".lightbox-stage").addEventListener("dragstart", (event) => event.preventDefault());
+
+  details.addEventListener("submit", async (event) => {
+    const edit = event.target.closest(".details-edit");
+    if (!edit) return;
     event.preventDefault();
-    const tags = form.tags.value.split(",").map(t => t.trim()).filter(Boolean);
-    const result = await request("PATCH", urlFor(urls.imageUrl, form.dataset.id),
-                                 {title: form.title.value, notes: form.notes.value, tags: tags});
-    form.querySelector(".details-message").textContent = result.ok ? "Saved."
-                                                                   : describeError(result);
+    const tags = edit.tags.value.split(",").map((t) => t.trim()).filter(Boolean);
+    const bar = details.querySelector("[data-image-actions]");
+    const result = await request("PATCH", bar.dataset.imageUrl,
+                                 {title: edit.title.value, notes: edit.notes.value, tags: tags});
+    if (result.ok) {
+      toast("Saved", {kind: "success", expire: 3000});
+      loadDetails(currentId);
+    } else {
+      toast(errorText(result.data), {kind: "error"});
+    }
   });
 
-  document.addEventListener("keydown", event => {
-    if (lightbox.hidden) return;
-    const typing = event.target.closest("input, textarea, select");
+  function focusables() {
+    return Array.from(lightbox.querySelectorAll(
+      'button:not([disabled]), a[href], input, select, textarea, summary, [tabindex="0"]'))
+      .filter((el) => el.offsetParent !== null && !el.closest("[hidden]"));
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (lightbox.hidden) {
+      if (event.key === "Escape" && filtersPanel && !filtersPanel.hidden) {
+        setFiltersOpen(false, true);
+      } else if (event.key === "Escape" && selecting() && !document.querySelector(".ia-menu:not([hidden])")) {
+        setSelecting(false);
+        if (selectToggle) selectToggle.focus();
+      }
+      return;
+    }
+    if (event.key === "Tab") {  // focus stays in the dialog
+      const items = focusables();
+      if (!items.length) return;
+      const first = items[0];
+      const last = items[items.length - 1];
+      if (event.shiftKey && (document.activeElement === first || !lightbox.contains(document.activeElement))) {
+        event.preventDefault(); last.focus();
+      } else if (!event.shiftKey && (document.activeElement === last || !lightbox.contains(document.activeElement))) {
+        event.preventDefault(); first.focus();
+      }
+      return;
+    }
     if (event.key === "Escape") { event.preventDefault(); close(); return; }
+    const typing = event.target.closest("input, textarea, select");
     if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
     if (document.body.dataset.shortcuts === "off") return;  // the user's preference
+    const actions = window.ImagegenImageActions;
     if (event.key === "ArrowRight") { event.preventDefault(); step(1); }
     else if (event.key === "ArrowLeft") { event.preventDefault(); step(-1); }
-    else if (event.key === "f" || event.key === "F") { event.preventDefault(); toggleFavorite(); }
-    else if (/^[1-5]$/.test(event.key)) { event.preventDefault(); rate(Number(event.key)); }
-    else if (event.key === "Delete") { event.preventDefault(); remove(); }
+    else if (!actions || !details.querySelector("[data-image-actions]")) return;
+    else if (event.key === "f" || event.key === "F") { event.preventDefault(); actions.favorite(currentId); }
+    else if (/^[0-5]$/.test(event.key)) { event.preventDefault(); actions.rate(currentId, Number(event.key)); }
+    else if (event.key === "Delete") { event.preventDefault(); actions.remove(currentId); }
   });
 
-  // Tiles that htmx adds (endless scroll, new filters) keep the current selection.
+  /* ---- what the action bars changed ---- */
+
+  document.addEventListener("imagegen:image-changed", (event) => {
+    const d = event.detail;
+    const tile = tileFor(d.id);
+    const panel = details.querySelector('.details[data-id="' + d.id + '"]');
+    if (d.favorite !== undefined) {
+      if (tile) tile.classList.toggle("is-favorite", d.favorite);
+      if (panel) {
+        panel.dataset.favorite = String(d.favorite);
+        panel.querySelector(".details-favorite").textContent = d.favorite ? "Yes" : "No";
+      }
+    }
+    if (d.rating !== undefined) {
+      if (tile) {
+        tile.dataset.rating = String(d.rating);
+        tile.querySelector(".tile-rating").textContent = d.rating ? d.rating + "/5" : "";
+      }
+      if (panel) {
+        panel.dataset.rating = String(d.rating);
+        panel.querySelector(".details-rating").textContent = d.rating ? d.rating + "/5" : "Unrated";
+      }
+    }
+    if (d.project !== undefined && panel) {
+      const cell = panel.querySelector(".details-project");
+      cell.textContent = "";
+      if (d.project) {
+        const link = document.createElement("a");
+        link.href = urlFor(cell.dataset.projectUrl, d.project);
+        link.textContent = d.projectName;
+        cell.appendChild(link);
+      } else {
+        cell.textContent = "—";
+      }
+    }
+  });
+
+  document.addEventListener("imagegen:image-deleted", (event) => {
+    const id = event.detail.id;
+    const all = tiles();
+    const index = all.findIndex((t) => Number(t.dataset.id) === id);
+    const neighbour = all[index + 1] || all[index - 1];
+    selected.delete(id);
+    if (currentId === id) {
+      if (neighbour && index >= 0) {
+        // image_actions.js removes the tile after this listener.
+        setTimeout(() => { show(Number(neighbour.dataset.id)); updateBulkBar(); }, 0);
+      } else {
+        close();
+      }
+    } else if (neighbour && document.activeElement && tileFor(id) && tileFor(id).contains(document.activeElement)) {
+      setTimeout(() => neighbour.querySelector(".tile-open").focus(), 0);
+    }
+    const count = document.getElementById("result-count");
+    const n = /^([\d,]+) image/.exec(count ? count.textContent : "");
+    if (n) {
+      const left = Number(n[1].replace(/,/g, "")) - 1;
+      count.textContent = left.toLocaleString("en-US") + " image" + (left === 1 ? "" : "s");
+    }
+  });
+
+  /* ---- new images appear at the top (live.js: imagegen:image, imagegen:resync) ---- */
+
+  let refreshTimer = null;
+  function refreshTop() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(prependNew, 250);  // one request for a burst of images
+  }
+
+  async function prependNew() {
+    if ((grid.dataset.sort || "newest") !== "newest") return;
+    const shown = new Set(tiles().map((t) => t.dataset.id));
+    const newest = Math.max(0, ...tiles().map((t) => Number(t.dataset.id)));
+    let html;
+    try {
+      const response = await fetch(gridUrl(grid.dataset.query || ""),
+                                   {credentials: "same-origin", headers: {"HX-Request": "true"}});
+      if (!response.ok) return;
+      html = await response.text();
+    } catch (error) { return; }
+    const fragment = document.createElement("template");
+    fragment.innerHTML = html;
+    const fresh = Array.from(fragment.content.querySelectorAll(".tile[data-id]"))
+      .filter((t) => !shown.has(t.dataset.id) && Number(t.dataset.id) > newest);
+    if (!fresh.length) return;
+    const empty = grid.querySelector(".grid-message");
+    if (empty) empty.remove();
+    // Oldest of them first, each inserted at the top of its day (a header when it is new).
+    fresh.reverse().forEach((tile) => {
+      tile.removeAttribute("hx-get"); tile.removeAttribute("hx-trigger"); tile.removeAttribute("hx-swap");
+      const header = grid.querySelector('.day-header[data-day="' + tile.dataset.day + '"]');
+      if (header) {
+        header.after(tile);
+      } else {
+        const source = fragment.content.querySelector('.day-header[data-day="' + tile.dataset.day + '"]');
+        const end = document.createElement("li");
+        end.className = "row-end"; end.setAttribute("aria-hidden", "true");
+        if (grid.firstElementChild) grid.prepend(end);
+        if (source) { grid.prepend(source.cloneNode(true)); grid.querySelector(".day-header").after(tile); }
+        else grid.prepend(tile);
+      }
+      tile.classList.add("is-new");
+      if (window.htmx) window.htmx.process(tile);
+    });
+    const summary = fragment.content.querySelector("#result-count");
+    const count = document.getElementById("result-count");
+    if (summary && count) count.textContent = summary.textContent;
+    updateBulkBar();
+  }
+
+  document.addEventListener("imagegen:image", refreshTop);
+  document.addEventListener("imagegen:resync", refreshTop);
+
+  // Tiles that htmx adds (endless scroll, new filters) keep the selection mode and selection.
   document.body.addEventListener("htmx:afterSwap", updateBulkBar);
+  updateBulkBar();
 })();

@@ -47,18 +47,20 @@ def test_filter_favorite_with_the_keyboard_and_bulk_move(
     assert Image.objects.get(pk=first.pk).rating == 4
     assert page.locator(f'.tile[data-id="{second.pk}"].is-favorite').count() == 1
 
-    # Select both and move them to the project with the bulk bar.
+    # Selection mode: select both and move them to the project with the bulk bar.
+    page.click("#select-toggle")
     page.check(f'.tile[data-id="{first.pk}"] .tile-select')
     page.check(f'.tile[data-id="{second.pk}"] .tile-select')
     page.wait_for_selector("#bulk-bar:not([hidden])")
     assert page.inner_text("#bulk-count") == "2"
     page.select_option("#bulk-project", str(project.pk))
     page.click('#bulk-bar button[data-bulk="move"]')
-    page.wait_for_function("document.querySelector('#bulk-message').textContent.includes('2')")
+    page.wait_for_selector('#toasts .toast:has-text("2 images moved to Moodboard.")')
     assert set(Image.objects.filter(project=project).values_list("pk", flat=True)) == {
         first.pk,
         second.pk,
     }
+    page.click('#bulk-bar button[data-bulk="done"]')
 
     # Drag the forest picture onto the project in the side panel.
     page.fill("#filter-q", "")
@@ -66,9 +68,7 @@ def test_filter_favorite_with_the_keyboard_and_bulk_move(
     page.locator(f'.tile[data-id="{forest.pk}"]').drag_to(
         page.locator(f'.project-drop[data-project="{project.pk}"]')
     )
-    page.wait_for_function(
-        "document.querySelector('#bulk-message').textContent.includes('moved to')"
-    )
+    page.wait_for_selector('#toasts .toast:has-text("1 image moved to Moodboard.")')
     assert Image.objects.get(pk=forest.pk).project_id == project.pk
     page.screenshot(path=str(settings.STORAGE_DIR.parent / "gallery.png"))
 
@@ -78,7 +78,7 @@ def test_use_these_settings_opens_generate_prefilled(page, live_server, client, 
     log_in(page, client, live_server, owner)
     page.goto(f"{live_server.url}/gallery/")
     page.click(f'.tile[data-id="{image.pk}"] .tile-open')
-    page.click("#lightbox-details >> text=Use these settings")
+    page.click('#lightbox-details [data-action="remix"]')
     page.wait_for_url(f"**/generate/?remix={image.pk}")
     assert page.input_value("#id_prompt") == "remix this lighthouse"
     assert page.input_value("#id_width") == "64"

@@ -7,12 +7,18 @@ import struct
 
 import pytest
 from django.core.files.storage import default_storage
+from django.utils import timezone
 from PIL import Image as PILImage
 
 from gallery.metadata import embed_metadata, read_xmp
 from tests.gallery.factories import image_bytes, make_image
 
 pytestmark = pytest.mark.django_db
+
+
+def day(image) -> str:
+    """The creation day that starts a download's name."""
+    return f"{timezone.localtime(image.created_at):%Y-%m-%d}"
 
 
 def download(client, image, **headers):
@@ -31,7 +37,7 @@ def test_png_download_is_an_attachment_named_after_the_prompt(owner_api, owner):
     assert response.status_code == 200
     assert response["Content-Type"] == "image/png"
     assert response["Content-Disposition"] == (
-        f'attachment; filename="a-red-fox-in-the-snow-at-dawn-{image.pk}.png"'
+        f'attachment; filename="{day(image)}-a-red-fox-in-the-snow-at-dawn-{image.pk}.png"'
     )
 
 
@@ -47,7 +53,7 @@ def test_download_keeps_the_served_file_headers(owner_api, owner):
 def test_download_is_named_after_the_title_when_there_is_one(owner_api, owner):
     image = make_image(owner, title="Sunset over the lake")
     assert download(owner_api, image)["Content-Disposition"] == (
-        f'attachment; filename="sunset-over-the-lake-{image.pk}.png"'
+        f'attachment; filename="{day(image)}-sunset-over-the-lake-{image.pk}.png"'
     )
 
 
@@ -55,21 +61,23 @@ def test_non_ascii_name_gets_an_rfc5987_filename_and_an_ascii_fallback(owner_api
     image = make_image(owner, fmt="JPEG", title="Café 猫")
     header = download(owner_api, image)["Content-Disposition"]
     assert header == (
-        f'attachment; filename="cafe-{image.pk}.jpg"; '
-        f"filename*=UTF-8''caf%C3%A9-%E7%8C%AB-{image.pk}.jpg"
+        f'attachment; filename="{day(image)}-cafe-{image.pk}.jpg"; '
+        f"filename*=UTF-8''{day(image)}-caf%C3%A9-%E7%8C%AB-{image.pk}.jpg"
     )
 
 
 def test_name_falls_back_to_image_when_nothing_ascii_is_left(owner_api, owner):
     image = make_image(owner, prompt="猫 と 犬")
     header = download(owner_api, image)["Content-Disposition"]
-    assert header.startswith(f'attachment; filename="image-{image.pk}.png"; filename*=UTF-8')
+    assert header.startswith(
+        f'attachment; filename="{day(image)}-image-{image.pk}.png"; filename*=UTF-8'
+    )
 
 
 def test_name_cannot_carry_quotes_or_paths(owner_api, owner):
     image = make_image(owner, title='../../etc/passwd" ; x="y')
     header = download(owner_api, image)["Content-Disposition"]
-    assert header == f'attachment; filename="etcpasswd-xy-{image.pk}.png"'
+    assert header == f'attachment; filename="{day(image)}-etcpasswd-xy-{image.pk}.png"'
 
 
 def test_png_carries_parameters_and_imagegen_chunks(owner_api, owner):

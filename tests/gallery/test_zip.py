@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 from django.core.files.storage import default_storage
+from django.utils import timezone
 from PIL import Image as PILImage
 
 from gallery.metadata import read_xmp
@@ -14,6 +15,11 @@ from projects.models import Project
 from tests.gallery.factories import make_image
 
 pytestmark = pytest.mark.django_db
+
+
+def day(image) -> str:
+    """The creation day that starts a download's name."""
+    return f"{timezone.localtime(image.created_at):%Y-%m-%d}"
 
 
 def archive_of(response) -> zipfile.ZipFile:
@@ -41,15 +47,15 @@ def test_selection_zip_holds_the_images_and_both_manifests(owner_api, owner):
     archive = archive_of(response)
     assert archive.testzip() is None
     assert archive.namelist() == [
-        f"an-owl-at-night-{owl.pk}.jpg",
-        f"fox-{fox.pk}.png",
+        f"{day(owl)}-an-owl-at-night-{owl.pk}.jpg",
+        f"{day(fox)}-fox-{fox.pk}.png",
         "manifest.json",
         "manifest.csv",
     ]
 
-    png = PILImage.open(io.BytesIO(archive.read(f"fox-{fox.pk}.png")))
+    png = PILImage.open(io.BytesIO(archive.read(f"{day(fox)}-fox-{fox.pk}.png")))
     assert json.loads(png.info["imagegen"])["seed"] == 5
-    jpeg = PILImage.open(io.BytesIO(archive.read(f"an-owl-at-night-{owl.pk}.jpg")))
+    jpeg = PILImage.open(io.BytesIO(archive.read(f"{day(owl)}-an-owl-at-night-{owl.pk}.jpg")))
     assert read_xmp(jpeg.info["xmp"])["prompt"] == "an owl at night"
 
     manifest = json.loads(archive.read("manifest.json"))
@@ -75,7 +81,7 @@ def test_selection_zip_holds_the_images_and_both_manifests(owner_api, owner):
         )
     } == {
         "id": fox.pk,
-        "file": f"fox-{fox.pk}.png",
+        "file": f"{day(fox)}-fox-{fox.pk}.png",
         "title": "Fox",
         "prompt": "a red fox",
         "negative_prompt": "blurry",
@@ -93,7 +99,7 @@ def test_selection_zip_holds_the_images_and_both_manifests(owner_api, owner):
 
     rows = manifest_rows(archive)
     assert [row["id"] for row in rows] == [str(owl.pk), str(fox.pk)]
-    assert rows[1]["file"] == f"fox-{fox.pk}.png" and rows[1]["cfg_scale"] == "7.5"
+    assert rows[1]["file"] == f"{day(fox)}-fox-{fox.pk}.png" and rows[1]["cfg_scale"] == "7.5"
     assert list(rows[0]) == [
         "id",
         "file",
@@ -187,7 +193,7 @@ def test_image_missing_from_storage_is_marked_in_the_manifest(owner_api, owner):
     default_storage.delete(lost.file)
     archive = archive_of(select(owner_api, [kept.pk, lost.pk]))
     assert archive.namelist() == [
-        f"a-red-fox-in-snow-{kept.pk}.png",
+        f"{day(kept)}-a-red-fox-in-snow-{kept.pk}.png",
         "manifest.json",
         "manifest.csv",
     ]
@@ -206,7 +212,9 @@ def test_project_zip_holds_only_that_projects_images(owner_api, owner):
         f'attachment; filename="winter-campaign-{project.pk}.zip"'
     )
     archive = archive_of(response)
-    assert archive.namelist() == [f"a-red-fox-in-snow-{image.pk}.png" for image in inside] + [
+    assert archive.namelist() == [
+        f"{day(image)}-a-red-fox-in-snow-{image.pk}.png" for image in inside
+    ] + [
         "manifest.json",
         "manifest.csv",
     ]

@@ -90,7 +90,7 @@ def test_search_by_post_keeps_the_typed_text_out_of_the_url(owner, outsider, own
     assert response.status_code == 200, response.content
     assert [e["prompt"] for e in response.json()["results"]] == ["a fox cub", "A red Fox"]
     assert response.json()["results"] == history(owner_api, q="fox", limit=5)
-    for bad in ({"limit": "many"}, {"limit": None}, {"q": ["fox"]}, {"q": {"a": 1}}):
+    for bad in ({"limit": "many"}, {"limit": None}, {"q": ["fox"]}, {"q": {"a": 1}}, [None], "q"):
         assert owner_api.post(URL, bad, format="json").status_code == 400, bad
     assert owner_api.post(URL, {"q": "x" * 10_000}, format="json").status_code == 400
 

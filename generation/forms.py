@@ -1,8 +1,10 @@
 """The Generate page's form: field types only; the service checks model ranges."""
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from generation.models import StylePreset
+from generation.validation import build_request
 from imagegen.core import limits
 from imagegen.providers import DEFAULT_PROVIDER, all_providers, get_provider
 from projects.models import Project
@@ -28,6 +30,16 @@ def model_choices(provider_name: str | None):
         note = model_note(spec)
         choices.append((spec.id, f"{spec.label} ({note})" if note else spec.label))
     return choices
+
+
+def size_or_none(width, height) -> tuple[int | None, int | None]:
+    """Width and height from query text; None for a side that is not a plain number."""
+
+    def number(text):
+        text = (text or "").strip()
+        return int(text) if text.isascii() and text.isdigit() and len(text) < 7 else None
+
+    return number(width), number(height)
 
 
 class GenerateForm(forms.Form):
@@ -64,6 +76,7 @@ class GenerateForm(forms.Form):
 
     def __init__(self, *args, user, prompt_required: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user
         self.fields["prompt"].required = prompt_required  # False: pricing a draft
         self.fields["project"].queryset = Project.objects.for_user(user, "contribute")
         self.fields["style"].queryset = StylePreset.objects.for_user(user, "view")
@@ -92,6 +105,23 @@ class GenerateForm(forms.Form):
             params[name] = next((v for v in allowed if str(v) == raw), raw)
         cleaned["params"] = params
         return cleaned
+
+    def add_submission_errors(self):
+        """With some fields already refused, check the rest against the model too, so every
+        invalid field is reported at once (the form alone stops before the model's ranges)."""
+        if "provider" in self.errors:
+            return
+        data = {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if name not in self.errors and name not in ("project", "style")
+        }
+        try:
+            build_request(self.user, data, prompt_required=self.fields["prompt"].required)
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                if field in self.fields and field not in self.errors:
+                    self.add_error(field, messages)
 
     def apply_errors(self, error):
         """Show a service ValidationError next to the fields it names."""

@@ -39,13 +39,36 @@ def _choose_size(spec: ModelSpec, width: int | None, height: int | None) -> tupl
                 f"allowed sizes: {spec.allowed_sizes_text()}.",
             )
         return width, height
-    for name, value in (("width", width), ("height", height)):
-        if not spec.min_size <= value <= spec.max_size or value % spec.size_multiple:
-            _fail(
-                name,
-                f"{value} is out of range for {spec.id}; allowed: {spec.allowed_sizes_text()}.",
-            )
+    # Both sides are checked, so a submission wrong in both hears about both at once.
+    errors = {
+        name: [f"{value} is out of range for {spec.id}; allowed: {spec.allowed_sizes_text()}."]
+        for name, value in (("width", width), ("height", height))
+        if not spec.min_size <= value <= spec.max_size or value % spec.size_multiple
+    }
+    if errors:
+        raise ValidationError(errors)
     return width, height
+
+
+class _Errors:
+    """Field errors gathered from several checks, raised together: every invalid field is
+    reported at once, not only the first one found."""
+
+    def __init__(self):
+        self.messages: dict[str, list[str]] = {}
+
+    def check(self, call, *args, default=None):
+        """The call's result, or ``default`` after noting the ValidationError it raised."""
+        try:
+            return call(*args)
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                self.messages.setdefault(field, []).extend(messages)
+            return default
+
+    def raise_any(self) -> None:
+        if self.messages:
+            raise ValidationError(self.messages)
 
 
 def _choose_range(field: str, value, allowed, default, spec: ModelSpec):
@@ -120,14 +143,7 @@ def resolve_model(user, data: dict[str, Any]) -> tuple[Provider, ModelSpec]:
     return provider, spec
 
 
-def build_request(
-    user, data: dict[str, Any], *, prompt_required: bool = True
-) -> tuple[Provider, GenerationRequest]:
-    """Validate submitted parameters against the provider's model; raise ValidationError with
-    field errors that list what is allowed. Nothing is changed silently. ``prompt_required``
-    False lets a price be asked for while the prompt is still empty (the price never depends
-    on its words)."""
-    provider, spec = resolve_model(user, data)
+def _check_prompt(data: dict[str, Any], spec: ModelSpec, prompt_required: bool) -> str:
     prompt = (data.get("prompt") or "").strip()
     if not prompt and prompt_required:
         _fail("prompt", "Write a prompt.")
@@ -137,39 +153,71 @@ def build_request(
             f"The prompt is {len(prompt)} characters; {spec.id} takes at most "
             f"{spec.max_prompt_length}.",
         )
+    return prompt
+
+
+def _check_negative_prompt(data: dict[str, Any], spec: ModelSpec) -> str:
     negative_prompt = (data.get("negative_prompt") or "").strip()
     too_long = limits.too_long(negative_prompt, limits.MAX_NEGATIVE_PROMPT)
     if too_long:
         _fail("negative_prompt", too_long)
     if negative_prompt and not spec.negative_prompt:
         _fail("negative_prompt", f"{spec.id} does not take a negative prompt.")
+    return negative_prompt
 
-    width, height = _choose_size(spec, data.get("width"), data.get("height"))
-    num_images = data.get("num_images") or 1
-    if not 1 <= num_images <= spec.max_images:
-        _fail("num_images", f"{spec.id} makes 1 to {spec.max_images} images per request.")
 
-    steps = _choose_range(
-        "steps", data.get("steps"), spec.steps, spec.default_steps or settings.DEFAULT_STEPS, spec
-    )
-    cfg_scale = _choose_range(
-        "cfg_scale",
-        data.get("cfg_scale"),
-        spec.cfg_scale,
-        spec.default_cfg_scale or settings.DEFAULT_CFG_SCALE,
-        spec,
-    )
-    seed = data.get("seed")
+def _choose_seed(seed: int | None, spec: ModelSpec) -> int | None:
     if seed is not None and not spec.seed:
         _fail("seed", f"{spec.id} does not take a seed.")
     if seed is None and spec.seed:
         seed = secrets.randbelow(MAX_SEED + 1)
     if seed is not None and not 0 <= seed <= MAX_SEED:
         _fail("seed", f"The seed must be between 0 and {MAX_SEED}.")
+    return seed
+
+
+def build_request(
+    user, data: dict[str, Any], *, prompt_required: bool = True
+) -> tuple[Provider, GenerationRequest]:
+    """Validate submitted parameters against the provider's model; raise ValidationError with
+    field errors that list what is allowed. Nothing is changed silently. ``prompt_required``
+    False lets a price be asked for while the prompt is still empty (the price never depends
+    on its words)."""
+    provider, spec = resolve_model(user, data)
+    errors = _Errors()
+    prompt = errors.check(_check_prompt, data, spec, prompt_required, default="")
+    negative_prompt = errors.check(_check_negative_prompt, data, spec, default="")
+    width, height = errors.check(
+        _choose_size, spec, data.get("width"), data.get("height"), default=(None, None)
+    )
+    num_images = data.get("num_images") or 1
+    if not 1 <= num_images <= spec.max_images:
+        errors.check(
+            _fail, "num_images", f"{spec.id} makes 1 to {spec.max_images} images per request."
+        )
+    steps = errors.check(
+        _choose_range,
+        "steps",
+        data.get("steps"),
+        spec.steps,
+        spec.default_steps or settings.DEFAULT_STEPS,
+        spec,
+    )
+    cfg_scale = errors.check(
+        _choose_range,
+        "cfg_scale",
+        data.get("cfg_scale"),
+        spec.cfg_scale,
+        spec.default_cfg_scale or settings.DEFAULT_CFG_SCALE,
+        spec,
+    )
+    seed = errors.check(_choose_seed, data.get("seed"), spec)
     params = data.get("params") or {}
     if not isinstance(params, dict):
-        _fail("params", "Give provider-specific parameters as an object.")
-    _check_params(spec, params)
+        errors.check(_fail, "params", "Give provider-specific parameters as an object.")
+    else:
+        errors.check(_check_params, spec, params)
+    errors.raise_any()
 
     request = GenerationRequest(
         prompt=prompt,

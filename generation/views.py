@@ -1,58 +1,125 @@
-"""HTML pages for generating: the form, live status (htmx polling) and cancel."""
+"""HTML pages for generating: the form beside a feed of the user's generations, and the
+fragments generate.js fetches (one card by id, the model's info, the price line).
 
+A script submits the form with ``Accept: application/json`` and gets the new cards (201) or
+the field errors (200, ``errors``) as JSON, so the form itself is never swapped; without a
+script the form posts as usual (a redirect to the generation, or the page with its errors)."""
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
-from generation import services
-from generation.forms import GenerateForm, model_choices, model_note
+from generation import page, services
+from generation.forms import GenerateForm, model_choices, model_note, size_or_none
 from generation.models import Generation
 from generation.validation import unoffered_model_message
 from imagegen.providers import DEFAULT_PROVIDER, get_provider
-from imagegen.providers.models import PriceUnit
+from projects.models import Project
 from settings_app.keys import has_usable_key, missing_key_message
 
 
-def _recent(user):
-    return Generation.objects.for_user(user, "view").prefetch_related("images")[:8]
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _wants_fragment(request) -> bool:
+    """generate.js (and htmx) ask for a card as a fragment; a plain form post gets a page."""
+    return bool(request.htmx) or request.headers.get("X-Requested-With") == "fetch"
+
+
+def _provider(name):
+    return get_provider(name or "") or get_provider(DEFAULT_PROVIDER)
+
+
+def _cards_html(request, generations) -> str:
+    # Read again: a job may already have started (or, run inline, finished) since commit.
+    generations = list(
+        Generation.objects.filter(pk__in=[g.pk for g in generations])
+        .select_related("project")
+        .prefetch_related("images")
+        .order_by("-pk")
+    )
+    page.with_progress(generations)
+    return "".join(
+        render_to_string("generation/_card.html", {"generation": g}, request=request)
+        for g in generations
+    )
+
+
+def _project_initial(user, raw) -> int | None:
+    """``?project=<id>`` ("Generate into this project"): the project when the user may
+    generate into it; anything else is ignored."""
+    if not (raw and raw.isascii() and raw.isdigit() and len(raw) < 19):
+        return None
+    project = Project.objects.for_user(user, "contribute").filter(pk=int(raw)).first()
+    return project.pk if project else None
 
 
 @login_required
 def generate_page(request):
-    """GET: the form. POST: validate, queue, and show the live status panel beside it."""
-    generation = None
-    generations = []  # several when the prompt has {a|b} variations
+    """GET: the form and the feed. POST: validate and queue; new cards for the feed."""
     status = 200
     if request.method == "POST":
         form = GenerateForm(request.POST, user=request.user)
+        generations = []
         if form.is_valid():
             try:
                 generations = services.create_generations(request.user, form.cleaned_data)
-                generation = generations[0]
             except ValidationError as error:
                 form.apply_errors(error)
-        if generation is not None and not request.htmx:
-            return redirect("generation-detail", pk=generation.pk)
-        if generation is None and not request.htmx:
-            status = 400  # htmx swaps only 2xx answers, so it gets the errors with a 200
+        else:
+            form.add_submission_errors()
+        if _wants_json(request):
+            if generations:
+                return JsonResponse(
+                    {
+                        "ids": [g.pk for g in generations],
+                        "cards": _cards_html(request, generations),
+                    },
+                    status=201,
+                )
+            provider = _provider(form.data.get("provider"))
+            return JsonResponse(
+                {
+                    "errors": {field: list(msgs) for field, msgs in form.errors.items()},
+                    # The page shows its linked callout instead of repeating the words.
+                    "missing_key": not has_usable_key(request.user, provider),
+                },
+                # 200: the script shows them; a 4xx would also be logged as a console error.
+                status=200,
+            )
+        if generations:
+            return redirect("generation-detail", pk=generations[0].pk)
+        status = 400
     else:
         initial = services.form_initial(request.user, remix=request.GET.get("remix"))
+        project = _project_initial(request.user, request.GET.get("project"))
+        if project:
+            initial["project"] = project
         form = GenerateForm(user=request.user, initial=initial)
-    provider = form.data.get("provider") or form.initial.get("provider")
+    provider_name = form.data.get("provider") or form.initial.get("provider")
     selected_model = form.data.get("model") or form.initial.get("model")
+    provider = _provider(provider_name)
     context = {
         "form": form,
-        "models": model_choices(provider),
+        "models": model_choices(provider_name),
         "selected_model": selected_model,
         # A remix of a model no longer offered: say why it is not in the picker.
-        "model_notice": unoffered_model_message(provider, selected_model),
-        "generation": generation,
-        "generations": generations,
-        "recent": _recent(request.user),
+        "model_notice": unoffered_model_message(provider_name, selected_model),
+        "feed": page.with_progress(page.feed(request.user)),
+        "has_key": has_usable_key(request.user, provider),
+        "provider_label": provider.label,
+        "has_enhance_key": page.has_enhance_key(request.user),
     }
-    template = "generation/_area.html" if request.htmx else "generation/generate.html"
-    return render(request, template, context, status=status)
+    context.update(_model_info_context(request, provider, selected_model))
+    if context["spec"] is not None:
+        width, height = size_or_none(str(form["width"].value()), str(form["height"].value()))
+        context["line"] = page.price_line(provider, context["spec"], width, height, {})
+    return render(request, "generation/generate.html", context, status=status)
 
 
 @login_required
@@ -66,35 +133,67 @@ def model_options(request):
     )
 
 
+def _model_info_context(request, provider, model_id) -> dict:
+    offered = provider.models()
+    spec = next((m for m in offered if m.id == model_id), None) or next(iter(offered), None)
+    has_key = has_usable_key(request.user, provider)
+    return {
+        "spec": spec,
+        "chips": page.aspect_chips(spec) if spec else [],
+        "model_note": model_note(spec) if spec else "",
+        "needs_key": provider.requires_key,
+        "has_key": has_key,
+        "missing_key": missing_key_message(provider.label),
+        "none_offered": not offered,
+        "provider_label": provider.label,
+        "can_generate": has_key and bool(offered),
+    }
+
+
 @login_required
 @require_GET
 def model_info(request):
-    """What the chosen model accepts and costs, and whether the user has a key for it."""
-    provider = get_provider(request.GET.get("provider") or "") or get_provider(DEFAULT_PROVIDER)
-    offered = provider.models()
-    model_id = request.GET.get("model") or ""
-    spec = next((m for m in offered if m.id == model_id), None) or next(iter(offered), None)
-    context = {
-        "spec": spec,
-        "model_note": model_note(spec) if spec else "",
-        "needs_key": provider.requires_key,
-        "has_key": has_usable_key(request.user, provider),
-        "missing_key": missing_key_message(provider.label),
-        "price_unit_label": dict(PriceUnit.choices).get(spec.price_unit, "") if spec else "",
-        "none_offered": not offered,
-        "provider_label": provider.label,
-    }
+    """What the chosen model accepts (aspect chips, options), whether the user has a key for
+    it; the model's options land in the Advanced section (an htmx out-of-band swap)."""
+    provider = _provider(request.GET.get("provider"))
+    context = _model_info_context(request, provider, request.GET.get("model") or "")
+    context["oob"] = True
     return render(request, "generation/_model_info.html", context)
 
 
 @login_required
 @require_GET
+def price(request):
+    """The price line for the chosen model at the chosen size and quality (GET: only the
+    provider, model, size and options are sent, never the prompt)."""
+    provider = _provider(request.GET.get("provider"))
+    offered = provider.models()
+    model_id = request.GET.get("model") or ""
+    spec = next((m for m in offered if m.id == model_id), None) or next(iter(offered), None)
+    line = None
+    if spec is not None:
+        params = {
+            key.removeprefix("param_"): value
+            for key, value in request.GET.items()
+            if key.startswith("param_") and value
+        }
+        width, height = size_or_none(request.GET.get("width"), request.GET.get("height"))
+        line = page.price_line(provider, spec, width, height, params)
+    return render(request, "generation/_price.html", {"line": line})
+
+
+def _card_response(request, generation):
+    generation = Generation.objects.prefetch_related("images").get(pk=generation.pk)
+    page.with_progress([generation])
+    return render(request, "generation/_card.html", {"generation": generation})
+
+
+@login_required
+@require_GET
 def generation_status(request, pk):
-    """The status panel; it keeps polling itself until the generation has finished."""
-    generation = get_object_or_404(
-        Generation.objects.for_user(request.user, "view").prefetch_related("images"), pk=pk
-    )
-    return render(request, "generation/_status.html", {"generation": generation})
+    """One generation's card in the feed (generate.js swaps it in when it changes)."""
+    generation = get_object_or_404(Generation.objects.for_user(request.user, "view"), pk=pk)
+    return _card_response(request, generation)
 
 
 @login_required
@@ -103,17 +202,38 @@ def generation_detail(request, pk):
     generation = get_object_or_404(
         Generation.objects.for_user(request.user, "view").prefetch_related("images"), pk=pk
     )
+    page.with_progress([generation])
     return render(request, "generation/detail.html", {"generation": generation})
 
 
 @login_required
 @require_POST
 def generation_cancel(request, pk):
-    generation = get_object_or_404(Generation.objects.for_user(request.user, "view"), pk=pk)
+    generation = get_object_or_404(Generation.objects.for_user(request.user, "change"), pk=pk)
     try:
         services.cancel_generation(generation)
     except services.GenerationConflict:
         generation.refresh_from_db()
-    if request.htmx:
-        return render(request, "generation/_status.html", {"generation": generation})
+    if _wants_fragment(request):
+        return _card_response(request, generation)
     return redirect("generation-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def generation_retry(request, pk):
+    """Queue the same request again; the script gets the new card (201), a form a redirect
+    to the new generation. A refusal (a key, a budget) is a 400 with the reason."""
+    generation = get_object_or_404(Generation.objects.for_user(request.user, "change"), pk=pk)
+    try:
+        retried = services.retry_generation(generation)
+    except ValidationError as error:  # a submission's field errors, said in one sentence
+        reason = " ".join(error.messages)
+        if _wants_fragment(request):
+            return JsonResponse({"detail": reason}, status=400)
+        messages.error(request, reason)
+        return redirect("generation-detail", pk=pk)
+    if _wants_fragment(request):
+        cards = _cards_html(request, [retried])
+        return JsonResponse({"ids": [retried.pk], "cards": cards}, status=201)
+    return redirect("generation-detail", pk=retried.pk)

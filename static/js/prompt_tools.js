@@ -1,7 +1,7 @@
 /* Prompt tools on the Generate page: style preview, enhance-then-accept, history
  * autocomplete, variation count and cost, keyboard shortcuts and their help overlay.
- * htmx replaces #generate-area after each submit, so elements are looked up when used and
- * events are delegated from the document. The API's URLs are the elements' data- attributes
+ * Elements are looked up when used and events are delegated from the document (the model
+ * info and the feed's cards are swapped in). The API's URLs are the elements' data- attributes
  * (generation/_area.html); requests go through ImagegenApi (api.js). */
 (function () {
   "use strict";
@@ -56,13 +56,19 @@
     return data;
   }
 
+  const VARIATION_GROUP = /\{[^{}]*\|[^{}]*\}/;
   let previewSerial = 0;
   async function updateVariationPreview() {
     const box = $("#variation-preview");
     if (!box || !form()) return;
     const data = submission();
-    if (!data.prompt || !data.prompt.trim()) {
+    // Only a prompt with {a|b} variations has anything to preview (the budget notice already
+    // prices a plain one): no request for an empty prompt or one without a group, and none
+    // of the 400s a half-filled form would answer.
+    if (!data.prompt || !VARIATION_GROUP.test(data.prompt)) {
+      previewSerial++; // an answer still on its way is out of date
       box.hidden = true;
+      delete box.dataset.count;
       return;
     }
     const serial = ++previewSerial;
@@ -156,8 +162,8 @@
     if (!list) return;
     const query = promptBox().value.trim();
     const serial = ++historySerial;
-    const result = await request("GET",
-                                 list.dataset.url + "?limit=8&q=" + encodeURIComponent(query));
+    // POST: what the person types stays out of URLs and access logs.
+    const result = await request("POST", list.dataset.url, {q: query, limit: 8});
     if (serial !== historySerial || !result.ok) return;
     const entries = result.data.results.filter((entry) => entry.prompt !== query);
     list.textContent = "";
@@ -227,10 +233,11 @@
                        /^(INPUT|TEXTAREA|SELECT)$/.test(element.tagName));
   }
 
+  // Esc cancels the newest generation still in flight (the first Cancel in the feed).
   function cancelRunning() {
-    const buttons = document.querySelectorAll("#result .status-panel header button[hx-post]");
-    buttons.forEach((button) => button.click());
-    return buttons.length > 0;
+    const button = $("#feed .gen-card[data-finished=false] .gen-cancel:not([disabled])");
+    if (button) button.click();
+    return Boolean(button);
   }
 
   document.addEventListener("keydown", function (event) {

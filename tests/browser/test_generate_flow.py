@@ -17,6 +17,7 @@ def test_log_in_generate_and_see_the_image_without_reloading(page, live_server, 
 
     page.evaluate("window.__marker = 'same page'")  # survives only if nothing reloads
     page.fill("#id_prompt", "a lighthouse at dusk")
+    page.click("#advanced > summary")
     page.fill("#id_width", "256")
     page.fill("#id_height", "256")
     page.click("button.primary")
@@ -37,6 +38,7 @@ def test_error_is_shown_in_words_next_to_the_field(page, live_server, owner, cli
     page.context.add_cookies([{"name": "sessionid", "value": cookie.value, "url": live_server.url}])
     page.goto(f"{live_server.url}/generate/")
     page.fill("#id_prompt", "too wide")
+    page.click("#advanced > summary")
     page.fill("#id_width", "5000")
     page.click("button.primary")
     error = page.locator('.field-error[data-field="width"]')
@@ -51,6 +53,7 @@ def test_switching_model_fits_steps_and_cfg_to_it(page, live_server, owner, clie
         [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
     )
     page.goto(f"{live_server.url}/generate/")
+    page.click("#advanced > summary")
     page.fill("#id_steps", "20")
     page.select_option("#id_provider", "replicate")
     page.wait_for_selector('.model-info[data-model="black-forest-labs/flux-schnell"]')

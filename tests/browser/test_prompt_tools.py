@@ -24,6 +24,7 @@ def generate_page(page, live_server, owner, client):
 def test_style_picker_previews_the_final_prompt_and_ctrl_enter_generates(generate_page):
     page = generate_page
     page.fill("#id_prompt", "a lighthouse at dusk")
+    page.click("#advanced > summary")
     page.select_option("#id_style", label="Watercolor")
     preview = page.locator("#style-preview [data-final-prompt]")
     preview.wait_for()
@@ -46,6 +47,7 @@ def test_style_picker_previews_the_final_prompt_and_ctrl_enter_generates(generat
 @pytest.mark.allow_console(r"status of 400 .*/api/prompts/variations/preview")
 def test_variation_count_is_previewed_and_fans_out(generate_page):
     page = generate_page
+    page.click("#advanced > summary")
     page.fill("#id_width", "64")
     page.fill("#id_height", "64")
     page.fill("#id_prompt", "a {red|blue|green} kite")
@@ -77,6 +79,7 @@ def test_enhanced_prompt_replaces_the_prompt_only_when_accepted(
     with FakeOpenRouter() as fake:
         settings.OPENROUTER_BASE_URL = fake.base_url + "/api/v1"
         monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-test-good")
+        page.reload()  # Enhance is offered once there is a key to enhance with
         page.fill("#id_prompt", "a fox")
         page.click("#enhance-button")
         suggestion = page.locator("#enhance-result [data-enhance-text]")
@@ -144,12 +147,13 @@ def test_escape_cancels_the_running_generation(generate_page, owner, settings):
         make_generation(owner, status=Status.RUNNING)
     page = generate_page
     page.fill("#id_prompt", "wait for me")
+    page.click("#advanced > summary")
     page.fill("#id_width", "64")
     page.fill("#id_height", "64")
     page.keyboard.press("Control+Enter")
-    page.wait_for_selector("#result .status-panel[data-status=queued]")
+    page.wait_for_selector("#feed .status-panel[data-status=queued]")
     page.keyboard.press("Escape")
-    page.wait_for_selector("#result .status-panel[data-status=canceled]")
+    page.wait_for_selector("#feed .status-panel[data-status=canceled]")
     assert Generation.objects.get(prompt="wait for me").status == Status.CANCELED
 
 
@@ -170,3 +174,13 @@ def test_shortcuts_preference_off_disables_ctrl_enter(page, live_server, owner, 
     page.keyboard.press("Control+Enter")
     page.wait_for_timeout(700)
     assert not Generation.objects.exists()
+
+
+def test_history_search_keeps_the_typed_text_out_of_urls(generate_page, owner):
+    make_generation(owner, prompt="a secret red fox")
+    page = generate_page
+    urls = []
+    page.on("request", lambda r: urls.append(r.url))
+    page.fill("#id_prompt", "secret")
+    page.locator("#history-suggestions li").first.wait_for()
+    assert not [url for url in urls if "secret" in url]

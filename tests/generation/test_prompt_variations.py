@@ -199,11 +199,11 @@ def test_generate_page_fans_out_variations(client, owner):
             "cfg_scale": 7.5,
             "style": StylePreset.objects.get(key="line-art").pk,
         },
-        HTTP_HX_REQUEST="true",
+        HTTP_ACCEPT="application/json",
     )
-    assert response.status_code == 200
-    body = response.content.decode()
-    assert body.count('<section class="card status-panel"') == 2
+    assert response.status_code == 201
+    body = response.json()["cards"]
+    assert body.count('<article class="card gen-card status-panel"') == 2
     prompts = sorted(Generation.objects.values_list("prompt", flat=True))
     assert prompts[0].startswith("line art drawing of a blue kite")
     assert (

@@ -51,3 +51,12 @@ def test_another_users_project_is_refused(owner, outsider_api):
     )
     assert response.status_code == 400
     assert response.json()["project"] == ["No such project."]
+
+
+def test_every_invalid_field_is_reported_at_once(owner_api):
+    payload = {"prompt": "x", "width": 100000, "height": 100000, "steps": 1000, "seed": 2**40}
+    response = owner_api.post("/api/generate", payload, format="json")
+    assert response.status_code == 400, response.content
+    errors = response.json()
+    assert {"width", "height", "steps", "seed"} <= set(errors), errors
+    assert "100000 is out of range" in errors["height"][0]

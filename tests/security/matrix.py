@@ -173,11 +173,19 @@ REGISTRY: dict[str, Entry] = {
     "generate-model-info": Entry(
         (Case("GET", PAGE_ANY, query="provider=offline&model=offline-shapes"),)
     ),
+    "generate-price": Entry(
+        (Case("GET", PAGE_ANY, query="provider=offline&model=offline-shapes&width=64&height=64"),)
+    ),
     "generation-detail": Entry((Case("GET", OWN_PAGE),), kwargs=_pk("generation")),
     "generation-status": Entry((Case("GET", OWN_PAGE),), kwargs=_pk("generation")),
     "generation-cancel": Entry(
         (Case("POST", expect(404, anonymous=302, owner=302), writers=frozenset({"owner"})),),
         kwargs=_pk("pending"),
+    ),
+    # Retry queues a copy of the owner's generation: a redirect to the new one for the owner.
+    "generation-retry": Entry(
+        (Case("POST", expect(404, anonymous=302, owner=302), writers=frozenset({"owner"})),),
+        kwargs=_pk("generation"),
     ),
     # --- Prompt tools -----------------------------------------------------------------------
     "api-prompt-styles": Entry(

@@ -12,8 +12,8 @@ def test_model_info_lists_sizes_options_price_and_missing_key(owner_client):
     html = body.content.decode()
     assert 'name="param_safety_tolerance"' in html and 'value="5"' in html
     assert 'name="param_enhance_prompt"' in html
-    assert "per image (as of " in html
-    assert "No API key for fal.ai" in html
+    assert "No API key for fal.ai" in html and 'href="/settings/#provider-keys"' in html
+    assert 'data-can-generate="false"' in html
     html = owner_client.get("/generate/model-info/?provider=openai&model=gpt-image-2").content
     assert b'data-width="1536" data-height="1024"' in html
     assert b'name="param_quality"' in html and b'value="high"' in html
@@ -39,8 +39,8 @@ def test_submitting_with_options_records_typed_params(owner_client, monkeypatch)
         "param_prompt_upsampling": "True",
         "param_go_fast": "",
     }
-    response = owner_client.post("/generate/", form, HTTP_HX_REQUEST="true")
-    assert response.status_code == 200, response.content.decode()[:500]
+    response = owner_client.post("/generate/", form, HTTP_ACCEPT="application/json")
+    assert response.status_code == 201, response.content.decode()[:500]
     generation = Generation.objects.get()
     assert generation.params == {"safety_tolerance": 4, "prompt_upsampling": True}
     assert generation.steps is None and generation.cfg_scale is None
@@ -56,5 +56,5 @@ def test_model_errors_show_next_to_the_field(owner_client, monkeypatch):
         "height": 512,
         "num_images": 1,
     }
-    html = owner_client.post("/generate/", form, HTTP_HX_REQUEST="true").content.decode()
+    html = owner_client.post("/generate/", form).content.decode()
     assert 'data-field="width"' in html and "1536x1024" in html

@@ -1,4 +1,4 @@
-"""HTML pages: login, the Generate page with htmx live status, gallery, projects, settings."""
+"""HTML pages: login, the Generate page and its cards, gallery, projects, settings."""
 
 import pytest
 
@@ -10,6 +10,7 @@ from settings_app.models import Preferences
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
+SCRIPT = {"HTTP_ACCEPT": "application/json", "HTTP_X_REQUESTED_WITH": "fetch"}
 
 
 @pytest.mark.parametrize(
@@ -40,7 +41,7 @@ def test_generate_page_shows_the_form_with_defaults(owner_client):
     assert "htmx" in body and "cdn" not in body.lower()
 
 
-def test_htmx_submit_shows_a_status_panel_that_polls_until_finished(
+def test_script_submit_answers_the_new_card_and_the_card_follows_the_generation(
     owner_client, django_capture_on_commit_callbacks
 ):
     form = {
@@ -53,25 +54,25 @@ def test_htmx_submit_shows_a_status_panel_that_polls_until_finished(
         "steps": 20,
         "cfg_scale": 7.5,
     }
-    response = owner_client.post("/generate/", form, **HTMX)
-    body = response.content.decode()
+    response = owner_client.post("/generate/", form, **SCRIPT)
     generation = Generation.objects.get()
-    assert response.status_code == 200
-    assert f'hx-get="/generations/{generation.pk}/status/"' in body
-    assert 'hx-trigger="every 1s"' in body
+    assert response.status_code == 201
+    assert response.json()["ids"] == [generation.pk]
+    card = response.json()["cards"]
+    assert f'id="generation-{generation.pk}"' in card and 'data-status="queued"' in card
 
     with django_capture_on_commit_callbacks(execute=True):
         pass
     from generation import runner
 
     runner.execute(generation.pk)
-    status = owner_client.get(f"/generations/{generation.pk}/status/", **HTMX).content.decode()
+    status = owner_client.get(f"/generations/{generation.pk}/status/").content.decode()
     image = Image.objects.get()
-    assert "Succeeded" in status and "hx-trigger" not in status
+    assert 'data-status="succeeded"' in status and "Succeeded" in status
     assert f"/files/thumbnails/{image.pk}" in status
 
 
-def test_invalid_submit_shows_errors_next_to_fields(owner_client):
+def test_invalid_submit_answers_the_field_errors(owner_client):
     form = {
         "prompt": "x",
         "provider": "offline",
@@ -80,13 +81,13 @@ def test_invalid_submit_shows_errors_next_to_fields(owner_client):
         "height": 96,
         "num_images": 1,
     }
-    response = owner_client.post("/generate/", form, **HTMX)
-    body = response.content.decode()
-    assert response.status_code == 200  # htmx swaps only 2xx
-    assert 'data-field="width"' in body and "64 to 2048" in body
+    response = owner_client.post("/generate/", form, **SCRIPT)
+    assert response.status_code == 200
+    assert "64 to 2048" in " ".join(response.json()["errors"]["width"])
     assert not Generation.objects.exists()
     plain = owner_client.post("/generate/", form)
     assert plain.status_code == 400
+    assert 'data-field="width"' in plain.content.decode()
 
 
 def test_plain_submit_redirects_to_the_generation(owner_client):

@@ -42,10 +42,10 @@
   function region() {
     let list = document.getElementById("toasts");
     if (!list) {
-      list = document.createElement("ol");
+      list = document.createElement("div");
       list.id = "toasts";
       list.className = "toasts";
-      list.setAttribute("aria-live", "polite");
+      list.setAttribute("role", "region");
       list.setAttribute("aria-label", "Notifications");
       document.body.appendChild(list);
     }
@@ -83,7 +83,8 @@
   function toast(text, options) {
     const opts = options || {};
     const kind = opts.kind || "info";
-    const item = document.createElement("li");
+    // Each toast is its own live region (status, or alert for errors), so it is announced.
+    const item = document.createElement("div");
     item.className = "toast " + kind;
     item.setAttribute("role", kind === "error" ? "alert" : "status");
     const body = document.createElement("span");

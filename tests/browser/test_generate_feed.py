@@ -6,42 +6,33 @@ for an empty prompt, nothing scrolls sideways on a phone, and axe finds nothing 
 
 Every test fails on a CSP violation or a console error."""
 
-from pathlib import Path
-
 import pytest
 
 from generation import services
 from generation.models import Generation, Status
 from settings_app.models import Preferences
 from tests.generation.helpers import make_generation
-from tests.plugins.browser import _csp_safe_wait_for_function
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = Path("/tmp/shots-generate")
 WIDE = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 SIZES = {"1366": WIDE, "390": PHONE}
 
-# Recorded in the page before any of its scripts run (CDP init scripts are not subject to the
-# page's CSP).
-WATCH = """
-window.__csp = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.__csp.push(e.violatedDirective + " " + (e.blockedURI || "") + " " + (e.sample || ""));
-});
-"""
-
 
 class Session:
-    """A signed-in page of one viewport and theme that collects console errors."""
+    """A signed-in page of one viewport and theme, from the browser plugin's ``new_page``
+    (which fails the test on a console error or CSP violation), with its axe and screenshot
+    helpers at hand."""
 
-    def __init__(self, browser, live_server, client, user, viewport, theme="dark"):
+    def __init__(self, tools, live_server, client, user, viewport, theme="dark"):
+        new_page, self._problems, self._axe, self._screenshot = tools
         prefs = Preferences.for_user(user)
         prefs.theme = theme
         prefs.save(update_fields=["theme"])
         client.force_login(user)
-        self.context = browser.new_context(viewport=viewport)
+        self.page = new_page(viewport["width"], viewport["height"])
+        self.context = self.page.context
         self.context.add_cookies(
             [
                 {
@@ -51,13 +42,6 @@ class Session:
                 }
             ]
         )
-        self.context.add_init_script(WATCH)
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(15_000)
-        self.page.wait_for_function = _csp_safe_wait_for_function(self.page)
-        self.errors = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.url = live_server.url
         self.theme = theme
 
@@ -67,27 +51,25 @@ class Session:
         return self.page
 
     def assert_clean(self):
-        violations = self.page.evaluate("window.__csp")
-        assert violations == [], violations
-        assert self.errors == [], self.errors
+        """No console error or CSP violation so far (the plugin checks again at the end)."""
+        self.page.wait_for_timeout(50)
+        assert self._problems.found == [], self._problems.found
+
+    def axe(self):
+        return self._axe(self.page)
 
     def shot(self, name):
-        SHOTS.mkdir(exist_ok=True)
-        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        self._screenshot(self.page, f"generate-{name}")
 
 
 @pytest.fixture
-def session(browser, live_server, client, owner):
-    opened = []
+def session(new_page, page_problems, axe, screenshot, live_server, client, owner):
+    tools = (new_page, page_problems, axe, screenshot)
 
     def make(viewport=WIDE, theme="dark", user=None):
-        s = Session(browser, live_server, client, user or owner, viewport, theme)
-        opened.append(s)
-        return s
+        return Session(tools, live_server, client, user or owner, viewport, theme)
 
-    yield make
-    for s in opened:
-        s.context.close()
+    return make
 
 
 @pytest.fixture
@@ -99,19 +81,6 @@ def nothing_runs(monkeypatch):
 def open_advanced(page):
     if not page.evaluate("document.querySelector('#advanced').open"):
         page.click("#advanced > summary")
-
-
-def axe_serious(page):
-    from axe_playwright_python.sync_playwright import Axe
-
-    # The toast list is page.js's (the design system's): its <li role="status"> items break
-    # axe's "list" rule on every page; reported to its owner, left out of this page's check.
-    results = Axe().run(page, context={"exclude": [["#toasts"]]})
-    return [
-        (v["id"], [n["target"] for n in v["nodes"]][:3])
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.mark.parametrize("theme", ["dark", "light"])
@@ -190,7 +159,7 @@ def test_generate_three_while_two_run_see_five_cards_with_reasons_and_cancel_one
     page.wait_for_selector(f"#generation-{middle.pk}[data-status=failed]")
     assert "Out of credit" in page.inner_text(f"#generation-{middle.pk}")
 
-    assert axe_serious(page) == []
+    assert s.axe() == []
     s.assert_clean()
 
 
@@ -313,7 +282,7 @@ def test_generate_into_a_project_and_axe_with_a_finished_card(
     assert Generation.objects.get().project == shared_project
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     s.shot(f"after-390-{theme}-succeeded")
-    assert axe_serious(page) == []
+    assert s.axe() == []
     s.assert_clean()
 
 
@@ -365,7 +334,7 @@ def test_selects_show_whole_names(session, size):
     assert page.locator("text=No API key for OpenAI").count() == 1  # the callout, no repeat
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     s.shot(f"after-{size}-light-advanced-errors")
-    assert axe_serious(page) == []
+    assert s.axe() == []
     s.assert_clean()
 
 

@@ -127,7 +127,8 @@ def test_gallery_lists_own_images_newest_first(owner_client, owner, outsider, ru
     run_jobs(client_for(owner), {"prompt": "second", "width": 64, "height": 64})
     run_jobs(client_for(outsider), {"prompt": "not yours", "width": 64, "height": 64})
     body = owner_client.get("/gallery/").content.decode()
-    assert body.index("second") < body.index("first")
+    grid = body[body.index('id="grid"') :]  # the sort menu says "Newest first" above it
+    assert grid.index("second") < grid.index("first")
     assert "not yours" not in body
 
 

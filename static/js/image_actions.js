@@ -285,9 +285,18 @@
     }
   }, true);
 
-  window.addEventListener("resize", () => closeMenu(false));
+  // A scroll or resize moves the open menu with its button (a phone resizes the viewport as
+  // its address bar slides away, and a tap may scroll a little): closing it then would take
+  // the menu away under the user's finger. Only a button scrolled out of sight closes it.
+  function follow() {
+    if (!openMenu) return;
+    const rect = openMenu.button.getBoundingClientRect();
+    if (rect.bottom < 0 || rect.top > window.innerHeight) closeMenu(false);
+    else place(openMenu.button, openMenu.menu);
+  }
+  window.addEventListener("resize", follow);
   document.addEventListener("scroll", (event) => {
-    if (openMenu && !openMenu.menu.contains(event.target)) closeMenu(false);
+    if (openMenu && !openMenu.menu.contains(event.target)) follow();
   }, true);
 
   window.ImagegenImageActions = {favorite: favorite, rate: rate, remove: remove};

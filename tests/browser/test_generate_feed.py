@@ -6,10 +6,15 @@ for an empty prompt, nothing scrolls sideways on a phone, and axe finds nothing 
 
 Every test fails on a CSP violation or a console error."""
 
-import pytest
+import json
 
+import pytest
+from PIL import Image as PILImage
+
+from gallery.models import Image
 from generation import services
 from generation.models import Generation, Status
+from projects.models import Project
 from settings_app.models import Preferences
 from tests.generation.helpers import make_generation
 
@@ -346,4 +351,45 @@ def test_without_live_updates_the_in_flight_cards_are_polled(session, owner):
     Generation.objects.filter(pk=generation.pk).update(status=Status.FAILED, error="Timed out")
     page.wait_for_selector(f"#generation-{generation.pk}[data-status=failed]")
     assert "Timed out" in page.inner_text(f"#generation-{generation.pk}")
+    s.assert_clean()
+
+
+@pytest.mark.parametrize("size", ["1366", "390"])
+def test_favorite_add_to_project_and_download_from_the_result_in_four_clicks(
+    session, owner, run_jobs_inline, size, tmp_path
+):
+    """Issue #15: generate → favorite → add to project → download in at most 4 clicks from
+    the result card, with no page change. Every click the user makes is counted."""
+    project = Project.objects.create(owner=owner, name="Posters")
+    s = session(SIZES[size])
+    page = s.open()
+    page.fill("#id_prompt", "a paper crane")
+    page.click("#generate-button")
+    card = page.locator("#feed .gen-card[data-status=succeeded]").first
+    card.locator("img.result-image").wait_for()
+    url = page.url
+    bar = card.locator("[data-image-actions]").first
+    clicks = 0
+
+    def click(locator):
+        nonlocal clicks
+        clicks += 1
+        locator.click()
+
+    click(bar.locator('[data-action="favorite"]'))
+    page.wait_for_selector('#toasts .toast:has-text("favorites")')
+    click(bar.locator('[data-action="project"]'))
+    click(bar.locator(f'.ia-menu [data-project="{project.pk}"]'))
+    page.wait_for_selector('#toasts .toast:has-text("Posters")')
+    with page.expect_download() as caught:
+        click(bar.locator('[data-action="download"]'))
+    assert clicks <= 4
+    assert page.url == url  # no page change
+
+    image = Image.objects.get()
+    assert image.favorite is True and image.project_id == project.pk
+    saved = tmp_path / caught.value.suggested_filename
+    caught.value.save_as(saved)
+    assert caught.value.suggested_filename.endswith(f"-a-paper-crane-{image.pk}.png")
+    assert json.loads(PILImage.open(saved).info["imagegen"])["prompt"] == "a paper crane"
     s.assert_clean()

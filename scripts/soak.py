@@ -277,7 +277,10 @@ def run(args) -> dict:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{base}/api/auth/token", timeout=2).status_code == 405:
+                # A worker's first request imports the URLconf and the apps: under load it can
+                # take seconds, and a probe that gave up would be logged as a 500 with no body
+                # (gunicorn's asgi worker logs an unanswered request so), failing the soak.
+                if httpx.get(f"{base}/api/auth/token", timeout=20).status_code == 405:
                     break
             except httpx.HTTPError:
                 pass

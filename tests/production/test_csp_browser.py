@@ -53,12 +53,13 @@ def test_generate_and_gallery_raise_no_csp_violation(watched, live_server, owner
     page.click("button[type=submit]")
     page.wait_for_url("**/generate/")
 
-    # Generate: htmx posts the form, polls the status and shows the image.
+    # Generate: the form is sent by fetch, the card follows the generation, the image shows.
     page.fill("#id_prompt", "a lighthouse at dusk")
+    page.click("#advanced > summary")
     page.fill("#id_width", "128")
     page.fill("#id_height", "128")
-    page.click("button.primary")
-    page.wait_for_selector(".status-panel[data-status=succeeded]")
+    page.click("#generate-button")
+    page.wait_for_selector("#feed .gen-card[data-status=succeeded]", timeout=30_000)
     page.wait_for_function("document.querySelector('img.result-image')?.naturalWidth > 0")
     page.keyboard.press("?")  # the shortcut help (static JS)
     page.keyboard.press("Escape")

@@ -4,6 +4,8 @@
 import asyncio
 import os
 import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
@@ -14,6 +16,13 @@ from imagegen import asgi
 from imagegen.core import live
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run(coroutine):
+    """``asyncio.run`` in a thread of its own: a browser test earlier in this process leaves
+    Playwright's event loop running in this one, where ``asyncio.run`` refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=30)
 
 
 @pytest.fixture(autouse=True)
@@ -74,7 +83,7 @@ def test_an_ordinary_page_is_served_by_the_wsgi_app():
         await communicator.wait(timeout=5)
         return status, body
 
-    status, body = asyncio.run(scenario())
+    status, body = run(scenario())
     assert status == 200 and b'name="username"' in body
     assert asgi.django_wsgi.executor._thread_name_prefix == "WSGI"  # a2wsgi's pool
 
@@ -108,7 +117,7 @@ def test_the_live_path_streams_through_django_asgi(owner, monkeypatch):
         await communicator.wait(timeout=5)
         return status, headers, first, event, generation.pk
 
-    status, headers, first, event, pk = asyncio.run(scenario())
+    status, headers, first, event, pk = run(scenario())
     assert served == ["/live/events"]
     assert status == 200 and headers[b"content-type"] == b"text/event-stream"
     assert first == b"retry: 2000\n\n"
@@ -123,7 +132,7 @@ def test_the_live_path_refuses_anonymous():
         await body_until(communicator, b"</html>")
         return status
 
-    assert asyncio.run(scenario()) == 403
+    assert run(scenario()) == 403
     assert live.broadcaster.subscriber_count() == 0
 
 
@@ -139,30 +148,37 @@ def test_lifespan_starts_and_stops(monkeypatch):
         stopped = await communicator.receive_output(timeout=5)
         return started["type"], stopped["type"]
 
-    assert asyncio.run(scenario()) == ("lifespan.startup.complete", "lifespan.shutdown.complete")
+    assert run(scenario()) == ("lifespan.startup.complete", "lifespan.shutdown.complete")
     assert len(installed) == 1
 
 
 def test_sigterm_ends_open_streams_and_still_reaches_the_previous_handler():
     previous_calls = []
     original = signal.signal(signal.SIGTERM, lambda *a: previous_calls.append(a[0]))
+    loop_ready = threading.Event()
+    running = {}
+    broadcaster = live.Broadcaster(lambda: {}, poll_seconds=0.05, linger_seconds=0.1)
+    monkeypatched = live.broadcaster
+    live.broadcaster = broadcaster
     try:
 
         async def scenario():
-            broadcaster = live.Broadcaster(lambda: {}, poll_seconds=0.05, linger_seconds=0.1)
-            monkeypatched = live.broadcaster
-            live.broadcaster = broadcaster
-            try:
-                subscription = broadcaster.subscribe(live.LoopSubscription(1))
-                asgi._end_streams_on_sigterm(asyncio.get_running_loop())
-                os.kill(os.getpid(), signal.SIGTERM)
-                item = await subscription.get(timeout=5)
-                broadcaster.stop()
-                return item, subscription.ended
-            finally:
-                live.broadcaster = monkeypatched
+            subscription = broadcaster.subscribe(live.LoopSubscription(1))
+            running["loop"] = asyncio.get_running_loop()
+            loop_ready.set()
+            item = await subscription.get(timeout=5)
+            broadcaster.stop()
+            return item, subscription.ended
 
-        assert asyncio.run(scenario()) == (live.WAKE, True)
+        # The loop runs in a thread (see run()); signal handlers belong to the main thread,
+        # which is where the worker installs them and where the signal is handled.
+        with ThreadPoolExecutor(1) as pool:
+            outcome = pool.submit(asyncio.run, scenario())
+            assert loop_ready.wait(5)
+            asgi._end_streams_on_sigterm(running["loop"])
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert outcome.result(timeout=10) == (live.WAKE, True)
         assert previous_calls == [signal.SIGTERM]
     finally:
+        live.broadcaster = monkeypatched
         signal.signal(signal.SIGTERM, original)

@@ -3,10 +3,10 @@
  * aspect chips set the size, the Advanced section remembers whether it was open, and the
  * price line follows the model, size and quality.
  *
- * Live updates: live.js (when the page loads it) dispatches `imagegen:generation` (detail
- * {id, status}) on document when one of the user's generations changes, and `imagegen:resync`
- * after a reconnect; each refetches only the cards concerned (one small GET by id). Without
- * live.js a slow poll of the in-flight cards stands in. URLs come from data- attributes;
+ * Live updates: live.js (base.html loads it on every signed-in page) dispatches
+ * `imagegen:generation` (detail {id, status}) on document when one of the user's generations
+ * changes, and `imagegen:resync` on every (re)connection; each refetches only the cards
+ * concerned (one small GET by id). URLs come from data- attributes;
  * the CSP allows no inline script or style, so sizes are set through CSSOM or SVG viewBox. */
 (function () {
   "use strict";
@@ -16,7 +16,6 @@
   const api = () => window.ImagegenApi;
   const toast = (text, opts) => window.ImagegenUI && window.ImagegenUI.toast(text, opts);
 
-  const FALLBACK_POLL_MS = 5000;
   const form = () => $("#generate-form");
   const feed = () => $("#feed");
 
@@ -144,6 +143,7 @@
     const card = $(".gen-card", content);
     if (!card) return;
     const old = document.getElementById(card.id);
+    if (old && old.dataset.finished === "true" && old.dataset.status === card.dataset.status) return;
     if (old) {
       const was = old.dataset.status;
       const hadFocus = old.contains(document.activeElement);
@@ -184,30 +184,23 @@
   }, 120);
 
   document.addEventListener("imagegen:generation", (event) => {
-    liveSeen = true;
     if (!feed() || !event.detail || event.detail.id === undefined) return;
     // A generation's own page shows only its card: it follows that one alone.
-    if (!form() && !document.getElementById("generation-" + event.detail.id)) return;
+    const shown = document.getElementById("generation-" + event.detail.id);
+    if (!form() && !shown) return;
+    // A finished card the event tells nothing new about stays as it is: replacing it would
+    // close a menu its action bar has open under the user's pointer.
+    if (shown && shown.dataset.finished === "true" && shown.dataset.status === event.detail.status) return;
     changed.add(String(event.detail.id));
     if (event.detail.status !== "queued") alsoWaiting = Boolean(form());
     flush();
   });
   // After a reconnect events may have been missed: read every card still in flight.
   document.addEventListener("imagegen:resync", () => {
-    liveSeen = true;
     if (!feed()) return;
     pendingIds().forEach((id) => changed.add(id));
     flush();
   });
-
-  // No live.js on the page: poll the in-flight cards slowly (only while there are some and
-  // the tab is visible). live.js takes over by being loaded, or by its first event.
-  let liveSeen = false;
-  const liveLoaded = () => liveSeen || Boolean(document.querySelector('script[src*="js/live.js"]'));
-  setInterval(() => {
-    if (!feed() || liveLoaded() || document.hidden) return;
-    pendingIds().forEach(refreshCard);
-  }, FALLBACK_POLL_MS);
 
   /* ---- elapsed time and estimates, ticking in the page ------------------------------- */
 

@@ -9,6 +9,7 @@ Every test fails on a CSP violation or a console error."""
 import json
 
 import pytest
+from django.utils import timezone
 from PIL import Image as PILImage
 
 from gallery.models import Image
@@ -120,8 +121,11 @@ def test_generate_three_while_two_run_see_five_cards_with_reasons_and_cancel_one
 
     if size == "390":
         # The newest card is scrolled into view on a phone, below the form.
-        top = page.evaluate("document.querySelector('#feed .gen-card').getBoundingClientRect().top")
-        assert 0 <= top < PHONE["height"]
+        # (a smooth scroll: wait for it to arrive)
+        page.wait_for_function(
+            "(() => { const top = document.querySelector('#feed .gen-card')"
+            ".getBoundingClientRect().top; return top >= 0 && top < innerHeight; })()"
+        )
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     s.shot(f"after-{size}-{theme}")
 
@@ -343,12 +347,16 @@ def test_selects_show_whole_names(session, size):
     s.assert_clean()
 
 
-def test_without_live_updates_the_in_flight_cards_are_polled(session, owner):
-    generation = make_generation(owner, prompt="polled along")
+def test_a_state_change_in_the_database_reaches_its_card_live(session, owner):
+    """The whole way: a worker-style update (updated_at moves), the live watcher, the
+    stream, live.js, the card's fragment."""
+    generation = make_generation(owner, prompt="followed live")
     s = session()
     page = s.open()
     page.wait_for_selector(f"#generation-{generation.pk}[data-status=queued]")
-    Generation.objects.filter(pk=generation.pk).update(status=Status.FAILED, error="Timed out")
+    Generation.objects.filter(pk=generation.pk).update(
+        status=Status.FAILED, error="Timed out", updated_at=timezone.now()
+    )
     page.wait_for_selector(f"#generation-{generation.pk}[data-status=failed]")
     assert "Timed out" in page.inner_text(f"#generation-{generation.pk}")
     s.assert_clean()

@@ -11,9 +11,9 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.test import Client
 
-from generation.models import Generation
 from imagegen import asgi
 from imagegen.core import live
+from tests.generation.helpers import make_generation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -103,15 +103,7 @@ def test_the_live_path_streams_through_django_asgi(owner, monkeypatch):
         # The subscription was made before the first frame; give the watcher time to take
         # its start markers (a few ms), then change the database.
         await asyncio.sleep(0.5)
-        generation = await asyncio.to_thread(
-            Generation.objects.create,
-            owner=owner,
-            provider="offline",
-            model="offline-shapes",
-            prompt="p",
-            width=64,
-            height=64,
-        )
+        generation = await asyncio.to_thread(make_generation, owner)
         event = await body_until(communicator, b"event: generation")
         await communicator.send_input({"type": "http.disconnect"})
         await communicator.wait(timeout=5)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,45 @@ def redis_available() -> bool:
         return True
     except OSError:
         return False
+
+
+@contextmanager
+def serving(env, port, tmp_path, stop_signal, stopped: dict):
+    """`manage.py serve` in a subprocess, yielding its base URL once its login page answers;
+    on leaving, stopped by ``stop_signal``, with its exit ``code`` and log ``output`` put in
+    ``stopped``."""
+    log = open(tmp_path / "serve.log", "w+")  # noqa: SIM115 - read after the process ends
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if request(f"{base}/login/")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, "serve exited early"
+            assert time.monotonic() < deadline, "server did not come up"
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.send_signal(stop_signal)
+        try:
+            stopped["code"] = proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        finally:
+            log.seek(0)
+            stopped["output"] = log.read()
+            log.close()
 
 
 def request(url, data=None, token=None, timeout=10):
@@ -86,27 +126,8 @@ def test_serve_generates_through_a_real_worker_and_stops_cleanly(app_env, broker
         if not redis_available():
             pytest.skip("no Redis on 127.0.0.1:6379")
         env = {**env, "REDIS_URL": "redis://127.0.0.1:6379/15"}
-    log = open(tmp_path / "serve.log", "w+")  # noqa: SIM115 - outlives the block below
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if request(f"{base}/login/")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None, "serve exited early"
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.3)
-
+    stopped = {}
+    with serving(env, port, tmp_path, signal.SIGINT, stopped) as base:
         _, body = request(
             f"{base}/api/auth/token", {"username": "chief", "password": "a-long-admin-password"}
         )
@@ -132,16 +153,7 @@ def test_serve_generates_through_a_real_worker_and_stops_cleanly(app_env, broker
         assert status == 200 and data.startswith(b"\x89PNG")
         status, _ = request(f"{base}/static/css/app.css")
         assert status == 200
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            code = proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-        log.seek(0)
-        output = log.read()
-    assert code == 0, output
+    assert stopped["code"] == 0, stopped["output"]
     with pytest.raises(OSError):
         request(f"{base}/login/", timeout=2)
 
@@ -152,27 +164,8 @@ def test_serve_streams_live_events_and_stops_with_a_stream_open(app_env, tmp_pat
     import httpx
 
     env, port = app_env
-    log = open(tmp_path / "serve.log", "w+")  # noqa: SIM115 - outlives the block below
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if request(f"{base}/login/")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None, "serve exited early"
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.3)
-
+    stopped = {}
+    with serving(env, port, tmp_path, signal.SIGTERM, stopped) as base:
         page = httpx.Client(base_url=base, timeout=30)
         page.get("/login/")
         signed_in = page.post(
@@ -216,16 +209,7 @@ def test_serve_streams_live_events_and_stops_with_a_stream_open(app_env, tmp_pat
         held = page.stream("GET", "/live/events")
         held_lines = held.__enter__().iter_lines()
         assert next(held_lines) == "retry: 2000"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-        log.seek(0)
-        output = log.read()
-    assert code == 0, output
+    assert stopped["code"] == 0, stopped["output"]
     # Ended by the server: the chunked body closes properly (a cut would raise here).
     assert [line for line in held_lines if line] == []
-    assert "Forcing close" not in output, output
+    assert "Forcing close" not in stopped["output"], stopped["output"]

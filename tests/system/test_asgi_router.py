@@ -14,15 +14,9 @@ from django.test import Client
 from imagegen import asgi
 from imagegen.core import live
 from tests.generation.helpers import make_generation
+from tests.system.loops import run
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run(coroutine):
-    """``asyncio.run`` in a thread of its own: a browser test earlier in this process leaves
-    Playwright's event loop running in this one, where ``asyncio.run`` refuses to start."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result(timeout=30)
 
 
 @pytest.fixture(autouse=True)
@@ -162,8 +156,8 @@ def test_sigterm_ends_open_streams_and_still_reaches_the_previous_handler():
             broadcaster.stop()
             return item, subscription.ended
 
-        # The loop runs in a thread (see run()); signal handlers belong to the main thread,
-        # which is where the worker installs them and where the signal is handled.
+        # The loop runs in a thread (tests/system/loops.py says why); signal handlers belong
+        # to the main thread, where the worker installs them and the signal is handled.
         with ThreadPoolExecutor(1) as pool:
             outcome = pool.submit(asyncio.run, scenario())
             assert loop_ready.wait(5)

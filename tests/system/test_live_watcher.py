@@ -8,6 +8,7 @@ import time
 import pytest
 
 from imagegen.core import live
+from tests.system.loops import run
 
 
 def wait_for(predicate, timeout=5.0):
@@ -133,7 +134,7 @@ def test_an_event_loop_subscriber_gets_events_from_the_watcher_thread(broadcaste
         source.add({1}, "generation", {"id": 4, "status": "canceled"})
         return await subscription.get(timeout=3)
 
-    assert asyncio.run(scenario()) == ("generation", {"id": 4, "status": "canceled"})
+    assert run(scenario()) == ("generation", {"id": 4, "status": "canceled"})
 
 
 def test_the_apps_register_their_sources():

@@ -123,8 +123,14 @@ def seed_of(image_seed, generation_seed, generation_images: int) -> int | None:
     return generation_seed if generation_images == 1 else None
 
 
+class Origin(models.TextChoices):
+    GENERATED = "generated", "Generated"
+    UPLOAD = "upload", "Uploaded"
+
+
 class Image(models.Model):
-    """One stored image file with its thumbnail, produced by a generation."""
+    """One stored image file with its thumbnail, produced by a generation (an upload is a
+    generation of operation "upload": every image has one)."""
 
     generation = models.ForeignKey(
         "generation.Generation", on_delete=models.CASCADE, related_name="images"
@@ -140,6 +146,7 @@ class Image(models.Model):
         related_name="images",
     )
     index = models.PositiveSmallIntegerField(default=0, help_text="Position in its generation")
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.GENERATED)
     # Storage names, built only from the content hash (see imagegen/core/storage.py).
     file = models.CharField(max_length=200)
     thumbnail = models.CharField(max_length=200)
@@ -175,6 +182,7 @@ class Image(models.Model):
             models.Index(fields=["project", "-id"], name="image_project_newest"),
             models.Index(fields=["owner", "-rating", "-id"], name="image_owner_rating"),
             models.Index(fields=["project", "-rating", "-id"], name="image_project_rating"),
+            models.Index(fields=["owner", "origin", "-id"], name="image_owner_origin"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -208,3 +216,49 @@ class Image(models.Model):
     @property
     def extension(self) -> str:
         return {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}.get(self.format, "bin")
+
+
+class InputRole(models.TextChoices):
+    INPUT = "input", "Input image"
+    MASK = "mask", "Mask"
+
+
+class GenerationInput(models.Model):
+    """One input of a generation (an image it edited, referenced, upscaled…, or its mask):
+    the lineage. ``image`` is the gallery image it was, kept as ``image_ref`` once that image
+    is deleted (the lineage then says "deleted"); a mask drawn in the mask editor has no
+    gallery image at all. ``file`` is the stored original the provider was given (content
+    addressed, like every image file): a retry reads it again, and it is kept while any row
+    names it."""
+
+    generation = models.ForeignKey(
+        "generation.Generation", on_delete=models.CASCADE, related_name="inputs"
+    )
+    image = models.ForeignKey(
+        Image, null=True, blank=True, on_delete=models.SET_NULL, related_name="used_in"
+    )
+    image_ref = models.BigIntegerField(
+        null=True, blank=True, help_text="The id the image had (kept after it is deleted)."
+    )
+    role = models.CharField(max_length=10, choices=InputRole.choices, default=InputRole.INPUT)
+    position = models.PositiveSmallIntegerField(default=0)
+    file = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64)
+    format = models.CharField(max_length=10)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["generation", "position"]
+        indexes = [models.Index(fields=["file"], name="input_file")]
+
+    def __str__(self):
+        return f"{self.get_role_display()} {self.position} of generation {self.generation_id}"
+
+    @property
+    def state(self) -> str:
+        """present (its gallery image exists), deleted (it had one) or drawn (a mask
+        drawn for this generation, never a gallery image)."""
+        if self.image_id is not None:
+            return "present"
+        return "deleted" if self.image_ref is not None else "drawn"

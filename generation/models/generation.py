@@ -5,6 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from imagegen.core.permissions import CHANGE, DELETE, VIEW, PermissionQuerySet
+from imagegen.providers.base import Operation
 
 
 class Status(models.TextChoices):
@@ -17,6 +18,21 @@ class Status(models.TextChoices):
 
 FINISHED_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
 
+# An upload is recorded as a finished generation of this operation (provider and model
+# "upload"), so every image has one: it never runs, costs nothing and is left out of the
+# generation lists and the usage figures.
+UPLOAD = "upload"
+
+
+class OperationChoice(models.TextChoices):
+    GENERATE = Operation.GENERATE, "Generate"
+    EDIT = Operation.EDIT, "Edit"
+    INPAINT = Operation.INPAINT, "Inpaint"
+    OUTPAINT = Operation.OUTPAINT, "Outpaint"
+    UPSCALE = Operation.UPSCALE, "Upscale"
+    REMOVE_BACKGROUND = Operation.REMOVE_BACKGROUND, "Remove background"
+    UPLOAD = UPLOAD, "Upload"
+
 
 class GenerationQuerySet(PermissionQuerySet):
     actions = (VIEW, CHANGE, DELETE)
@@ -28,6 +44,10 @@ class GenerationQuerySet(PermissionQuerySet):
 
     def finished(self):
         return self.filter(status__in=FINISHED_STATUSES)
+
+    def runs(self):
+        """Generations that ran (or will run) at a provider: every one but uploads."""
+        return self.exclude(operation=UPLOAD)
 
 
 class Generation(models.Model):
@@ -54,6 +74,14 @@ class Generation(models.Model):
     cfg_scale = models.FloatField(null=True, blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
     params = models.JSONField(default=dict, blank=True)
+    # Images in (docs/image-operations.md): what the generation does with its inputs (the
+    # inputs themselves, with the mask, are gallery.GenerationInput rows: the lineage).
+    operation = models.CharField(
+        max_length=20, choices=OperationChoice.choices, default=Operation.GENERATE
+    )
+    strength = models.FloatField(null=True, blank=True)
+    # ``scale`` (upscale) and ``margins`` {left, top, right, bottom} (outpaint).
+    operation_params = models.JSONField(default=dict, blank=True)
 
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
@@ -136,7 +164,28 @@ class Generation(models.Model):
             "seed": self.seed,
             "params": self.params,
             "project": self.project_id,
+            **self.operation_fields(),
         }
+
+    def operation_fields(self) -> dict:
+        """The image-operation part of ``request_fields`` (empty for a plain generate)."""
+        if self.operation in (Operation.GENERATE, UPLOAD):
+            return {}
+        inputs = sorted(self.inputs.all(), key=lambda item: item.position)
+        fields = {
+            "operation": self.operation,
+            "input_images": [i.image_id for i in inputs if i.role == "input"],
+        }
+        mask = next((i for i in inputs if i.role == "mask"), None)
+        if mask is not None:
+            fields["mask"] = mask.image_id if mask.image_id else mask
+        if self.strength is not None:
+            fields["strength"] = self.strength
+        if "scale" in self.operation_params:
+            fields["scale"] = self.operation_params["scale"]
+        if "margins" in self.operation_params:
+            fields["outpaint"] = dict(self.operation_params["margins"])
+        return fields
 
     def mark_succeeded(self, *, cost_usd=None, cost_is_estimate=True) -> bool:
         """running → succeeded, unless a cancel or another actor got there first."""

@@ -8,6 +8,7 @@ a ``RunContext`` (deadline, cancellation, key), may cancel remote work, and chec
 
 from __future__ import annotations
 
+import base64
 import enum
 import threading
 import time
@@ -16,6 +17,22 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
+
+
+class Operation(enum.StrEnum):
+    """What a generation does. ``generate`` makes images from a prompt; the others take input
+    images (docs/image-operations.md)."""
+
+    GENERATE = "generate"
+    EDIT = "edit"  # an instruction edit of one or more input images (references)
+    INPAINT = "inpaint"  # change the first input only where the mask is white
+    OUTPAINT = "outpaint"  # extend the canvas: the runner pads the input and masks the margins
+    UPSCALE = "upscale"  # ``scale`` 2 or 4
+    REMOVE_BACKGROUND = "remove_background"
+
+
+# Operations that take input images (all but generate).
+IMAGE_OPERATIONS = tuple(op for op in Operation if op != Operation.GENERATE)
 
 
 class ProviderError(Exception):
@@ -79,6 +96,21 @@ class ModelSpec:
     available: bool = True
     deprecated: bool = False
     shutdown_date: str = ""  # ISO date, when announced
+    # Image inputs (docs/image-operations.md): the operations the model performs (an
+    # ``inpaint`` model also outpaints: the runner pads the canvas and masks the margins),
+    # how many input images it takes, the strength range where it takes one and the upscale
+    # factors it offers.
+    operations: tuple[str, ...] = (Operation.GENERATE,)
+    max_input_images: int = 0
+    strength: tuple[float, float] | None = None
+    scales: tuple[int, ...] = ()
+
+    def does(self, operation: str) -> bool:
+        return operation in self.operations
+
+    @property
+    def takes_mask(self) -> bool:
+        return Operation.INPAINT in self.operations
 
     def allowed_sizes_text(self) -> str:
         if self.sizes:
@@ -114,6 +146,11 @@ class ModelSpec:
             "available": self.available,
             "deprecated": self.deprecated,
             "shutdown_date": self.shutdown_date or None,
+            "operations": list(self.operations),
+            "max_input_images": self.max_input_images,
+            "mask": self.takes_mask,
+            "strength": list(self.strength) if self.strength else None,
+            "scales": list(self.scales),
         }
 
 
@@ -174,9 +211,53 @@ class Listing:
     notes: list[str] = field(default_factory=list)  # words for the refresh report
 
 
+@dataclass(frozen=True)
+class InputImage:
+    """An image handed to a provider: a stored input (or a mask), read by the runner.
+
+    A mask is a PNG of the first input's size in the app's one convention: white (255) where
+    the image may change, black (0) where it must not, grey in between (feathering). Each
+    provider converts it to its own convention (OpenAI: transparent where it may change)."""
+
+    data: bytes
+    format: str  # PNG, JPEG or WEBP
+    width: int
+    height: int
+
+    @property
+    def mime(self) -> str:
+        return {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}[self.format]
+
+    @property
+    def extension(self) -> str:
+        return {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}[self.format]
+
+    def data_uri(self) -> str:
+        """``data:<mime>;base64,…``: how fal, Replicate and OpenRouter take an image inline
+        (never a URL of this server, which a provider cannot reach behind a firewall)."""
+        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+
+@dataclass(frozen=True)
+class Margins:
+    """How far outpaint extends the canvas on each side, in pixels of the input."""
+
+    left: int = 0
+    top: int = 0
+    right: int = 0
+    bottom: int = 0
+
+
 @dataclass
 class GenerationRequest:
-    """The unified request, already validated against the model's spec."""
+    """The unified request, already validated against the model's spec.
+
+    For an image operation ``width`` and ``height`` are the size of the result the app
+    expects (the input's size for inpaint and remove_background, times ``scale`` for upscale,
+    the padded canvas for outpaint). ``input_images`` and ``mask`` are filled by the runner
+    from storage just before the provider runs (validation leaves them empty); for outpaint
+    the runner hands over the padded canvas as the first input and a mask of the margins, so
+    a provider that inpaints also outpaints."""
 
     prompt: str
     model: str
@@ -188,6 +269,12 @@ class GenerationRequest:
     cfg_scale: float | None = None
     seed: int | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    operation: str = Operation.GENERATE
+    input_images: list[InputImage] = field(default_factory=list)
+    mask: InputImage | None = None
+    strength: float | None = None
+    scale: int | None = None
+    margins: Margins | None = None
 
 
 @dataclass

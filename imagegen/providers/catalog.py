@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from imagegen.providers.base import GenerationRequest, ModelSpec
+from imagegen.providers.base import GenerationRequest, ModelSpec, Operation
 from imagegen.providers.models import CatalogModel, CatalogSource, PriceUnit
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,10 @@ SPEC_KEYS = (
     "inputs",
     "fixed_inputs",
     "version",
+    # Image operations (docs/image-operations.md); refresh_catalog writes ``operations`` too.
+    "max_input_images",
+    "strength",
+    "scales",
     # Written by refresh_catalog from a provider's schema (providers/schema.py):
     "operations",  # generate, edit, inpaint, upscale, remove_background
     "text_to_image",  # False: needs an input image or takes no prompt; never offered
@@ -124,9 +128,22 @@ def _pair(value):
     return tuple(value) if value else None
 
 
+def operations_of(spec: dict) -> tuple[str, ...]:
+    """The operations a catalog spec declares (``generate`` alone when it names none and is a
+    text-to-image model); a model that inpaints also outpaints (the runner pads the canvas)."""
+    declared = spec.get("operations")
+    if not isinstance(declared, list):
+        declared = [] if spec.get("text_to_image") is False else [Operation.GENERATE]
+    operations = [op for op in Operation if op in declared]
+    if Operation.INPAINT in operations and Operation.OUTPAINT not in operations:
+        operations.insert(operations.index(Operation.INPAINT) + 1, Operation.OUTPAINT)
+    return tuple(operations)
+
+
 def spec_from_row(row: CatalogModel) -> ModelSpec:
     """The runtime description of a catalog row."""
     spec = row.spec or {}
+    image_ops = [op for op in operations_of(spec) if op != Operation.GENERATE]
     sizes = spec.get("sizes") or {}
     # A list of [size, native] pairs keeps its order in jsonb; a dict (admin-written) may not.
     pairs = list(sizes.items()) if isinstance(sizes, dict) else [tuple(p) for p in sizes]
@@ -169,6 +186,10 @@ def spec_from_row(row: CatalogModel) -> ModelSpec:
         available=row.available and not _shut_down(row),
         deprecated=row.deprecated,
         shutdown_date=row.shutdown_date.isoformat() if row.shutdown_date else "",
+        operations=operations_of(spec),
+        max_input_images=int(spec.get("max_input_images") or (1 if image_ops else 0)),
+        strength=_pair(spec.get("strength")),
+        scales=tuple(spec.get("scales") or ((2, 4) if "upscale" in image_ops else ())),
     )
 
 
@@ -178,11 +199,12 @@ def _shut_down(row: CatalogModel) -> bool:
 
 
 def not_runnable_reason(spec: dict) -> str:
-    """Why a spec cannot be run from a prompt (empty when it can): it needs an input image
-    or takes no prompt, or a required input has no value the site can fill."""
+    """Why a spec cannot be run at all (empty when it can): it needs an input image but
+    declares no operation that takes one, or a required input has no value the site can
+    fill."""
     spec = spec if isinstance(spec, dict) else {}
-    if spec.get("text_to_image") is False:
-        return "it is not a text-to-image model (it needs an input image)"
+    if not operations_of(spec):
+        return "it needs an input image and declares no image operation"
     fixed = spec.get("fixed_inputs") or {}
     unfilled = [name for name in spec.get("unmapped_required") or () if name not in fixed]
     if unfilled:

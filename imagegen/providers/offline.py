@@ -3,6 +3,13 @@
 The same prompt, seed and size always give the same bytes; a different prompt gives visibly
 different colours, shapes and caption. ``OFFLINE_PROVIDER_DELAY_MS`` adds an artificial wait
 (cancel-aware) for demos and benchmarks.
+
+It also works on images (docs/image-operations.md), with real pixel work: ``upscale`` is a
+Lanczos resize to exactly 2× or 4×; ``inpaint`` (and ``outpaint``, which the runner hands
+over as an inpaint of the padded canvas) paints the prompt's pattern only where the mask is
+white, so every pixel under black is byte-identical to the input's; ``edit`` recolours the
+first input with the prompt's palette and overlays the prompt's shapes, and shows every
+further input (a reference) as an inset.
 """
 
 import hashlib
@@ -19,10 +26,13 @@ from imagegen.providers.base import (
     GeneratedImage,
     GenerationRequest,
     ModelSpec,
+    Operation,
     Provider,
+    ProviderError,
     ProviderResult,
     RunContext,
 )
+from imagegen.providers.inputs import decode, mask_pixels
 
 MODELS = [
     ModelSpec(
@@ -35,8 +45,20 @@ MODELS = [
         default_steps=None,
         cfg_scale=(0.0, 30.0),
         default_cfg_scale=None,
+        operations=(
+            Operation.GENERATE,
+            Operation.EDIT,
+            Operation.INPAINT,
+            Operation.OUTPAINT,
+            Operation.UPSCALE,
+        ),
+        max_input_images=4,
+        strength=(0.0, 1.0),
+        scales=(2, 4),
     ),
 ]
+# How strongly ``edit`` recolours the input when no strength is given.
+DEFAULT_EDIT_STRENGTH = 0.5
 
 
 def _palette(digest: bytes) -> list[tuple[int, int, int]]:
@@ -45,6 +67,28 @@ def _palette(digest: bytes) -> list[tuple[int, int, int]]:
 
 def render(prompt: str, seed: int, width: int, height: int, negative_prompt: str = "") -> bytes:
     """A PNG of ``width``×``height`` drawn from the prompt and seed; deterministic."""
+    canvas = draw(prompt, seed, width, height, negative_prompt, caption=True)
+    return _png(canvas.convert("RGB"))
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=3)
+    return out.getvalue()
+
+
+def draw(
+    prompt: str,
+    seed: int,
+    width: int,
+    height: int,
+    negative_prompt: str = "",
+    *,
+    caption: bool = True,
+    shapes_only: bool = False,
+) -> Image.Image:
+    """The RGBA picture ``render`` encodes; ``shapes_only``: the shapes on a transparent
+    background (what ``edit`` lays over an input)."""
     digest = hashlib.sha256(f"{prompt}\x00{negative_prompt}".encode()).digest()
     colors = _palette(digest)
     rng = random.Random(int.from_bytes(digest[:8], "big") ^ (seed & 0xFFFFFFFFFFFFFFFF))
@@ -54,6 +98,8 @@ def render(prompt: str, seed: int, width: int, height: int, negative_prompt: str
     )
     background = ImageOps.colorize(gradient, colors[0], colors[1])
     canvas = background.resize((width, height), Image.BILINEAR).convert("RGBA")
+    if shapes_only:
+        canvas = Image.new("RGBA", (width, height), (0, 0, 0, 0))
 
     overlay = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
@@ -76,11 +122,9 @@ def render(prompt: str, seed: int, width: int, height: int, negative_prompt: str
             draw.polygon(points, fill=color)
     canvas = Image.alpha_composite(canvas, overlay)
 
-    if scale >= 128:
+    if caption and scale >= 128:
         _caption(canvas, prompt, seed, scale)
-    out = io.BytesIO()
-    canvas.convert("RGB").save(out, format="PNG", compress_level=3)
-    return out.getvalue()
+    return canvas
 
 
 def _caption(canvas: Image.Image, prompt: str, seed: int, scale: int) -> None:
@@ -115,10 +159,7 @@ class OfflineProvider(Provider):
         for index in range(request.num_images):
             ctx.check()
             seed = request.seed + index
-            data = render(
-                request.prompt, seed, request.width, request.height, request.negative_prompt
-            )
-            images.append(GeneratedImage(data=data, seed=seed))
+            images.append(GeneratedImage(data=self._one(request, seed), seed=seed))
         remaining = settings.OFFLINE_PROVIDER_DELAY_MS / 1000 - (time.monotonic() - started)
         if remaining > 0:
             ctx.sleep(remaining)
@@ -132,3 +173,73 @@ class OfflineProvider(Provider):
 
     def estimate_cost(self, request: GenerationRequest) -> Decimal:
         return Decimal("0")
+
+    def _one(self, request: GenerationRequest, seed: int) -> bytes:
+        operation = request.operation
+        if operation == Operation.GENERATE:
+            return render(
+                request.prompt, seed, request.width, request.height, request.negative_prompt
+            )
+        if not request.input_images:
+            raise ProviderError(f"{self.label}: {operation} needs an input image.")
+        if operation == Operation.UPSCALE:
+            return upscale(request.input_images[0].data, request.scale or 2)
+        if operation in (Operation.INPAINT, Operation.OUTPAINT):
+            if request.mask is None:
+                raise ProviderError(f"{self.label}: {operation} needs a mask.")
+            return inpaint(request, seed)
+        if operation == Operation.EDIT:
+            return edit(request, seed)
+        raise ProviderError(f"{self.label} cannot {operation.replace('_', ' ')}.")
+
+
+def upscale(data: bytes, scale: int) -> bytes:
+    """The picture resized to exactly ``scale`` times its size with Lanczos, as a PNG."""
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    size = (image.width * scale, image.height * scale)
+    return _png(image.resize(size, Image.Resampling.LANCZOS))
+
+
+def inpaint(request: GenerationRequest, seed: int) -> bytes:
+    """The prompt's pattern painted where the mask is white, blended where it is grey; every
+    pixel under black is the input's own, byte for byte."""
+    original = decode(request.input_images[0])
+    mode = "RGBA" if "A" in original.getbands() else "RGB"
+    original = original.convert(mode)
+    mask = mask_pixels(request.mask)
+    if mask.size != original.size:
+        raise ProviderError("The mask is not the size of the image.")
+    painted = draw(
+        request.prompt,
+        seed,
+        original.width,
+        original.height,
+        request.negative_prompt,
+        caption=False,
+    ).convert(mode)
+    return _png(Image.composite(painted, original, mask))
+
+
+def edit(request: GenerationRequest, seed: int) -> bytes:
+    """A visible, prompt-dependent change of the first input: recoloured with the prompt's
+    palette (by ``strength``), the prompt's shapes laid over it, the other inputs (references)
+    as insets along the bottom; at the requested size."""
+    base = decode(request.input_images[0]).convert("RGB")
+    base = ImageOps.fit(base, (request.width, request.height), Image.Resampling.LANCZOS)
+    digest = hashlib.sha256(request.prompt.encode()).digest()
+    colors = _palette(digest)
+    tinted = ImageOps.colorize(ImageOps.grayscale(base), colors[0], colors[1])
+    strength = DEFAULT_EDIT_STRENGTH if request.strength is None else request.strength
+    canvas = Image.blend(base, tinted, strength).convert("RGBA")
+    shapes = draw(
+        request.prompt, seed, request.width, request.height, shapes_only=True, caption=False
+    )
+    shapes.putalpha(shapes.getchannel("A").point(lambda a: int(a * strength)))
+    canvas = Image.alpha_composite(canvas, shapes)
+    side = max(16, min(request.width, request.height) // 5)
+    for index, reference in enumerate(request.input_images[1:]):
+        inset = ImageOps.fit(decode(reference).convert("RGBA"), (side, side))
+        canvas.paste(inset, (8 + index * (side + 8), request.height - side - 8))
+    return _png(canvas.convert("RGB"))

@@ -16,6 +16,7 @@ from gallery.models import (
     MAX_ID,
     MAX_RATING,
     MAX_TAGS_PER_IMAGE,
+    GenerationInput,
     Image,
     Tag,
     normalize_tag,
@@ -105,7 +106,10 @@ class _Save:
 
 
 def discard_unreferenced(names: list[str]) -> None:
-    """Delete these storage names unless an Image row still refers to one of them."""
+    """Delete these storage names unless an Image row still refers to one of them, or a
+    generation's drawn mask (a GenerationInput that never was a gallery image). An input that
+    was a gallery image keeps no file alive: deleting the image deletes its bytes, and the
+    lineage then says "deleted"."""
     if not names:
         return
     referenced = set(
@@ -114,6 +118,11 @@ def discard_unreferenced(names: list[str]) -> None:
         .iterator()
     )
     still_used = {name for pair in referenced for name in pair}
+    still_used.update(
+        GenerationInput.objects.filter(file__in=names, image_ref__isnull=True).values_list(
+            "file", flat=True
+        )
+    )
     for name in names:
         if name in still_used:
             continue

@@ -22,10 +22,36 @@ from settings_app.keys import has_usable_key
 MAX_NEGATIVE_PROMPT = limits.MAX_NEGATIVE_PROMPT
 
 
-class GenerateRequestSerializer(serializers.Serializer):
-    """The body of POST /api/generate. Ranges are checked against the chosen model."""
+class MaskField(serializers.Field):
+    """An image id, a ``data:image/png;base64,…`` URI or (multipart) an uploaded PNG; checked
+    by generation.inputs."""
 
-    prompt = serializers.CharField(trim_whitespace=True, max_length=limits.MAX_PROMPT)
+    def to_internal_value(self, data):
+        if hasattr(data, "read") or isinstance(data, int | str) and not isinstance(data, bool):
+            return data
+        raise serializers.ValidationError("Give the mask as an image id or a PNG.")
+
+    def to_representation(self, value):
+        return value
+
+
+class GenerateRequestSerializer(serializers.Serializer):
+    """The body of POST /api/generate. Ranges are checked against the chosen model.
+
+    Image operations (docs/image-operations.md): ``operation`` (generate by default, edit,
+    inpaint, outpaint, upscale, remove_background), ``input_images`` (ids of images you may
+    view), ``mask`` (inpaint: an image id, a PNG data URI or a multipart file; white =
+    change), ``strength``, ``scale`` (upscale: 2 or 4) and ``outpaint`` ({left, top, right,
+    bottom} pixels, or {aspect_ratio: "16:9"})."""
+
+    prompt = serializers.CharField(
+        trim_whitespace=True,
+        max_length=limits.MAX_PROMPT,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Required except for upscale, remove_background and outpaint.",
+    )
     negative_prompt = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=MAX_NEGATIVE_PROMPT
     )
@@ -44,6 +70,14 @@ class GenerateRequestSerializer(serializers.Serializer):
     project = serializers.IntegerField(required=False, allow_null=True)
     params = serializers.DictField(required=False, default=dict)
     style = serializers.IntegerField(required=False, allow_null=True)  # a style preset's id
+    operation = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    input_images = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=16
+    )
+    mask = MaskField(required=False, allow_null=True)
+    strength = serializers.FloatField(required=False, allow_null=True)
+    scale = serializers.IntegerField(required=False, allow_null=True)
+    outpaint = serializers.DictField(required=False, allow_null=True)
 
 
 class ImageSummarySerializer(serializers.Serializer):
@@ -60,6 +94,17 @@ class ImageSummarySerializer(serializers.Serializer):
         return absolute_url(request_of(self), "image-thumbnail", image.pk)
 
 
+class InputSerializer(serializers.Serializer):
+    """One input of a generation: the image (null once deleted, or for a drawn mask), its
+    role and whether its image is still there."""
+
+    image = serializers.IntegerField(source="image_ref", allow_null=True)
+    role = serializers.CharField()
+    state = serializers.CharField(help_text="present, deleted, or drawn (a mask)")
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+
+
 class GenerationListSerializer(serializers.ListSerializer):
     """Computes the page's progress in one batch (generation.progress) before serializing."""
 
@@ -72,6 +117,7 @@ class GenerationListSerializer(serializers.ListSerializer):
 class GenerationSerializer(serializers.ModelSerializer):
     error = serializers.CharField(read_only=True)
     images = ImageSummarySerializer(many=True, read_only=True)
+    inputs = InputSerializer(many=True, read_only=True)
     queue_position = serializers.SerializerMethodField(
         help_text="1 for the next of your queued generations to start; null unless queued."
     )
@@ -103,6 +149,10 @@ class GenerationSerializer(serializers.ModelSerializer):
             "cfg_scale",
             "seed",
             "params",
+            "operation",
+            "inputs",
+            "strength",
+            "operation_params",
             "project",
             "error",
             "cost_usd",
@@ -144,7 +194,7 @@ class GenerationSerializer(serializers.ModelSerializer):
 
 
 def visible_generations(request):
-    return Generation.objects.for_user(request.user, "view").prefetch_related("images")
+    return Generation.objects.for_user(request.user, "view").prefetch_related("images", "inputs")
 
 
 class GenerateView(APIView):

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from gallery.models import Image
 from gallery.services import StoredFiles, discard_unreferenced, store_image_files
+from generation import inputs
 from generation.finish_hooks import generation_finished
 from generation.models import Generation, Status
 from generation.services import enqueue_generation
@@ -31,6 +32,7 @@ from imagegen.providers.base import (
     GenerationRequest,
     GenerationTimedOut,
     KeyRestricted,
+    Margins,
     ProviderError,
     ProviderResult,
     RunContext,
@@ -208,7 +210,18 @@ def _run(generation: Generation) -> None:
         cfg_scale=generation.cfg_scale,
         seed=generation.seed,
         params=generation.params,
+        operation=generation.operation,
+        strength=generation.strength,
+        scale=generation.operation_params.get("scale"),
+        margins=Margins(**generation.operation_params["margins"])
+        if "margins" in generation.operation_params
+        else None,
     )
+    try:
+        request.input_images, request.mask = inputs.load(generation)
+    except inputs.InputMissing as exc:
+        generation.mark_failed(str(exc))
+        return
     timeout = settings.GENERATION_TIMEOUT
     ctx = RunContext(deadline=time.monotonic() + timeout)
     ctx.spec = provider.get_model(generation.model)

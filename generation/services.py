@@ -13,13 +13,14 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from gallery.services import remix_initial
+from gallery.services import discard_unreferenced, remix_initial
+from generation import inputs
 from generation.finish_hooks import generation_finished
 from generation.models import Generation, Status, StylePreset
 from generation.prompts import services as prompt_tools
 from generation.usage.budgets import check_queued
 from generation.usage.gate import admit_spending, lock_user
-from generation.validation import build_request
+from generation.validation import build_submission
 from imagegen.core.exceptions import Conflict
 from imagegen.providers import DEFAULT_PROVIDER, get_provider
 from imagegen.providers.base import GenerationRequest, Provider
@@ -74,6 +75,7 @@ class CostEstimate:
     provider: Provider
     request: GenerationRequest
     usd: Decimal | None
+    sources: inputs.Sources | None = None  # the input images and mask it names
 
 
 def estimate_cost(user, data: dict[str, Any], *, prompt_required: bool = True) -> CostEstimate:
@@ -84,8 +86,8 @@ def estimate_cost(user, data: dict[str, Any], *, prompt_required: bool = True) -
     style preset."); an instance has been checked by whoever resolved it."""
     if not isinstance(data.get("style"), StylePreset):
         prompt_tools.resolve_style(user, data.get("style"))
-    provider, request = build_request(user, data, prompt_required=prompt_required)
-    return CostEstimate(provider, request, provider.estimate_cost(request))
+    provider, request, sources = build_submission(user, data, prompt_required=prompt_required)
+    return CostEstimate(provider, request, provider.estimate_cost(request), sources)
 
 
 def preview_submission(user, data: dict[str, Any]) -> dict[str, Any]:
@@ -123,25 +125,46 @@ def create_generation(user, data: dict[str, Any]) -> Generation:
     if not has_usable_key(user, provider):
         raise ValidationError({"provider": [missing_key_message(provider.label)]})
 
-    fields = asdict(request)
+    fields = _generation_fields(request)
     fields.update(prompt_tools.recorded_fields(data))  # style preset and the typed prompt
-    with transaction.atomic():
-        # The spending gate (budgets and the daily image limit) locks the owner's row until
-        # this transaction, which records the generation, commits; the queue cap counts
-        # under the same lock.
-        admit_spending(user, estimate.usd, num_images=request.num_images)
-        check_queued(user, 1)
-        generation = Generation.objects.create(
-            owner=user,
-            project=project,
-            provider=provider.name,
-            cost_usd=estimate.usd,
-            cost_is_estimate=True,
-            **fields,
-        )
-        transaction.on_commit(lambda: enqueue_generation(generation.pk))
+    created: list[str] = []
+    try:
+        with transaction.atomic():
+            # The spending gate (budgets and the daily image limit) locks the owner's row
+            # until this transaction, which records the generation, commits; the queue cap
+            # counts under the same lock.
+            admit_spending(user, estimate.usd, num_images=request.num_images)
+            check_queued(user, 1)
+            generation = Generation.objects.create(
+                owner=user,
+                project=project,
+                provider=provider.name,
+                cost_usd=estimate.usd,
+                cost_is_estimate=True,
+                **fields,
+            )
+            if estimate.sources is not None:
+                created = inputs.record(generation, estimate.sources)  # the lineage
+            transaction.on_commit(lambda: enqueue_generation(generation.pk))
+    except BaseException:
+        discard_unreferenced(created)  # a drawn mask stored for a generation never made
+        raise
     logger.info("generation %s queued (%s/%s)", generation.pk, provider.name, request.model)
     return generation
+
+
+def _generation_fields(request: GenerationRequest) -> dict[str, Any]:
+    """The Generation columns of a validated request (its inputs are recorded apart)."""
+    fields = asdict(request)
+    for name in ("input_images", "mask", "scale", "margins"):
+        del fields[name]
+    operation_params = {}
+    if request.scale is not None:
+        operation_params["scale"] = request.scale
+    if request.margins is not None:
+        operation_params["margins"] = asdict(request.margins)
+    fields["operation_params"] = operation_params
+    return fields
 
 
 def create_generations(user, data: dict[str, Any]) -> list[Generation]:

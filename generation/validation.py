@@ -4,16 +4,25 @@ parameters. Every refusal is a ValidationError naming the field and what is allo
 is changed silently. ``generation.services`` builds every submission, estimate and preview
 from here; the prompt tools ask which model a submission will use."""
 
+import re
 import secrets
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from generation import inputs
 from imagegen.core import limits
 from imagegen.providers import DEFAULT_PROVIDER, all_providers, get_provider
-from imagegen.providers.base import GenerationRequest, ModelSpec, Provider
+from imagegen.providers.base import (
+    GenerationRequest,
+    Margins,
+    ModelSpec,
+    Operation,
+    Provider,
+)
 from imagegen.providers.catalog import unoffered_reason
+from imagegen.providers.inputs import margins_for_ratio
 from settings_app.models import Preferences
 
 MAX_SEED = 2**32 - 1
@@ -23,8 +32,14 @@ def _fail(field: str, message: str):
     raise ValidationError({field: [message]})
 
 
-def _choose_size(spec: ModelSpec, width: int | None, height: int | None) -> tuple[int, int]:
+def _choose_size(
+    spec: ModelSpec, width: int | None, height: int | None, first=None
+) -> tuple[int, int]:
+    """The requested size, checked; none requested: the model's default, or for an edit
+    (``first``: its first input) the size nearest the input's."""
     if width is None and height is None:
+        if first is not None:
+            return _edit_size(spec, first)
         if spec.sizes:
             return spec.sizes[0]
         side = min(1024, spec.max_size)
@@ -130,9 +145,12 @@ def resolve_model(user, data: dict[str, Any]) -> tuple[Provider, ModelSpec]:
         _fail("model", f"{provider.label} offers no models right now; choose another provider.")
     model_id = data.get("model")
     if not model_id:
-        # The user's saved default model, while it is still offered; else the provider's.
+        # The user's saved default model, while it is still offered (and does the
+        # operation); else the provider's first model that does it.
+        operation = _operation_name(data)
+        able = [m for m in offered if m.does(operation)] or offered
         preferred = prefs.default_model if provider_name == prefs.default_provider else ""
-        model_id = preferred if any(m.id == preferred for m in offered) else offered[0].id
+        model_id = preferred if any(m.id == preferred for m in able) else able[0].id
     spec = next((m for m in offered if m.id == model_id), None)
     if spec is None:
         reason = unoffered_reason(provider.name, provider.label, model_id)
@@ -183,15 +201,41 @@ def build_request(
     field errors that list what is allowed. Nothing is changed silently. ``prompt_required``
     False lets a price be asked for while the prompt is still empty (the price never depends
     on its words)."""
+    provider, request, _ = build_submission(user, data, prompt_required=prompt_required)
+    return provider, request
+
+
+def build_submission(
+    user, data: dict[str, Any], *, prompt_required: bool = True
+) -> tuple[Provider, GenerationRequest, inputs.Sources]:
+    """``build_request`` and the input images and mask the submission names (checked: an
+    image the user may not view is a NotFound, 404, before anything else is looked at)."""
+    sources = inputs.resolve(user, data)
     provider, spec = resolve_model(user, data)
     errors = _Errors()
+    operation = errors.check(_check_operation, data, spec, provider, default=Operation.GENERATE)
+    if operation in (Operation.UPSCALE, Operation.REMOVE_BACKGROUND, Operation.OUTPAINT):
+        prompt_required = False  # nothing to describe (outpaint: the picture goes on)
     prompt = errors.check(_check_prompt, data, spec, prompt_required, default="")
     negative_prompt = errors.check(_check_negative_prompt, data, spec, default="")
-    width, height = errors.check(
-        _choose_size, spec, data.get("width"), data.get("height"), default=(None, None)
-    )
+    shape = errors.check(_check_inputs, operation, data, spec, sources, default=None)
+    if operation == Operation.GENERATE or (operation == Operation.EDIT and shape is not None):
+        width, height = errors.check(
+            _choose_size,
+            spec,
+            data.get("width"),
+            data.get("height"),
+            *((shape.first,) if shape else ()),
+            default=(None, None),
+        )
+    elif shape is not None:
+        width, height = errors.check(_check_result_size, data, spec, shape, default=(None, None))
+    else:
+        width = height = None
     num_images = data.get("num_images") or 1
-    if not 1 <= num_images <= spec.max_images:
+    if operation in (Operation.UPSCALE, Operation.REMOVE_BACKGROUND) and num_images != 1:
+        errors.check(_fail, "num_images", f"{_label(operation)} makes one image per input.")
+    elif not 1 <= num_images <= spec.max_images:
         errors.check(
             _fail, "num_images", f"{spec.id} makes 1 to {spec.max_images} images per request."
         )
@@ -217,6 +261,7 @@ def build_request(
         errors.check(_fail, "params", "Give provider-specific parameters as an object.")
     else:
         errors.check(_check_params, spec, params)
+    strength = errors.check(_check_strength, operation, data.get("strength"), spec)
     errors.raise_any()
 
     request = GenerationRequest(
@@ -230,5 +275,208 @@ def build_request(
         cfg_scale=cfg_scale,
         seed=seed,
         params=params,
+        operation=operation,
+        strength=strength,
+        scale=shape.scale if shape else None,
+        margins=shape.margins if shape else None,
     )
-    return provider, request
+    return provider, request, sources
+
+
+# --- Image operations (docs/image-operations.md) ---------------------------------------------
+
+LABELS = {
+    Operation.GENERATE: "Generate",
+    Operation.EDIT: "Edit",
+    Operation.INPAINT: "Inpaint",
+    Operation.OUTPAINT: "Outpaint",
+    Operation.UPSCALE: "Upscale",
+    Operation.REMOVE_BACKGROUND: "Remove background",
+}
+MAX_MARGIN = 4096  # pixels a side of an outpaint, at most
+RATIO = re.compile(r"^\s*(\d{1,3})\s*:\s*(\d{1,3})\s*$")
+
+
+def _label(operation: str) -> str:
+    return LABELS.get(operation, operation)
+
+
+def _operation_name(data: dict[str, Any]) -> str:
+    value = data.get("operation") or Operation.GENERATE
+    return value if isinstance(value, str) else ""
+
+
+def _check_operation(data: dict[str, Any], spec: ModelSpec, provider: Provider) -> str:
+    operation = _operation_name(data)
+    if operation not in Operation.__members__.values():
+        _fail("operation", f"Unknown operation {operation!r}; one of: {', '.join(Operation)}.")
+    if not spec.does(operation):
+        able = [m.id for m in provider.models() if m.does(operation)]
+        elsewhere = (
+            f"{provider.label} models that do: {', '.join(able)}."
+            if able
+            else f"No {provider.label} model does; choose another provider."
+        )
+        _fail(
+            "operation",
+            f"{spec.id} does not do {operation} (it does: {', '.join(spec.operations)}). "
+            + elsewhere,
+        )
+    return Operation(operation)
+
+
+class _Shape:
+    """What the inputs make of the result: the first input's size, and the operation's
+    factor or margins."""
+
+    def __init__(self, first, scale=None, margins=None):
+        self.first, self.scale, self.margins = first, scale, margins
+
+
+def _check_inputs(operation: str, data, spec: ModelSpec, sources: inputs.Sources):
+    count = len(sources.images)
+    if operation == Operation.GENERATE:
+        if count:
+            _fail("input_images", "generate takes no input images; use the edit operation.")
+        if sources.mask is not None:
+            _fail("mask", "generate takes no mask; use the inpaint operation.")
+        for name in ("scale", "outpaint"):
+            if data.get(name) not in (None, "", {}):
+                _fail(name, f"generate takes no {name}.")
+        return None
+    most = spec.max_input_images if operation == Operation.EDIT else 1
+    if not count:
+        _fail("input_images", f"{_label(operation)} needs an input image.")
+    if count > most:
+        _fail(
+            "input_images",
+            f"{spec.id} takes {'one input image' if most == 1 else f'at most {most} input images'}"
+            f" for {operation}; {count} were given.",
+        )
+    first = sources.first
+    if operation == Operation.INPAINT:
+        if sources.mask is None:
+            _fail("mask", "Inpaint needs a mask (white where the image may change).")
+        if (sources.mask.width, sources.mask.height) != (first.width, first.height):
+            _fail(
+                "mask",
+                f"The mask is {sources.mask.width}x{sources.mask.height}; it must be the input "
+                f"image's size, {first.width}x{first.height}.",
+            )
+    elif sources.mask is not None:
+        _fail("mask", f"{_label(operation)} takes no mask.")
+    scale = margins = None
+    if operation == Operation.UPSCALE:
+        scale = data.get("scale") or (spec.scales[0] if spec.scales else 2)
+        if isinstance(scale, bool) or scale not in spec.scales:
+            _fail(
+                "scale",
+                f"{scale!r} is not offered by {spec.id}; allowed: "
+                f"{', '.join(map(str, spec.scales))}.",
+            )
+    elif data.get("scale") not in (None, ""):
+        _fail("scale", f"{_label(operation)} takes no scale.")
+    if operation == Operation.OUTPAINT:
+        margins = _margins(data.get("outpaint"), first)
+    elif data.get("outpaint") not in (None, "", {}):
+        _fail("outpaint", f"{_label(operation)} takes no outpaint margins.")
+    return _Shape(first, scale, margins)
+
+
+def _margins(value, first) -> Margins:
+    """``outpaint``: {left, top, right, bottom} in pixels, or {aspect_ratio: "16:9"}."""
+    if not isinstance(value, dict) or not value:
+        _fail(
+            "outpaint",
+            'Give the margins as {"left", "top", "right", "bottom"} in pixels, or a target '
+            '{"aspect_ratio": "16:9"}.',
+        )
+    if "aspect_ratio" in value:
+        if set(value) != {"aspect_ratio"}:
+            _fail("outpaint", "Give either an aspect ratio or margins, not both.")
+        match = RATIO.match(str(value["aspect_ratio"]))
+        if not match or not int(match[1]) or not int(match[2]):
+            _fail("outpaint", 'Give the aspect ratio as "width:height", e.g. "16:9".')
+        margins = margins_for_ratio(first.width, first.height, int(match[1]), int(match[2]))
+        if not any((margins.left, margins.top, margins.right, margins.bottom)):
+            _fail("outpaint", f"The image already is {value['aspect_ratio'].strip()}.")
+        return margins
+    unknown = set(value) - {"left", "top", "right", "bottom"}
+    if unknown:
+        _fail("outpaint", f"Unknown side {sorted(unknown)[0]!r}; sides: left, top, right, bottom.")
+    sides = {}
+    for side in ("left", "top", "right", "bottom"):
+        number = value.get(side, 0)
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= MAX_MARGIN:
+            _fail("outpaint", f"{side} must be a whole number of pixels from 0 to {MAX_MARGIN}.")
+        sides[side] = number
+    if not any(sides.values()):
+        _fail("outpaint", "Give at least one side a margin.")
+    return Margins(**sides)
+
+
+def _result_size(operation: str, shape: _Shape) -> tuple[int, int]:
+    first = shape.first
+    if operation == Operation.UPSCALE:
+        return first.width * shape.scale, first.height * shape.scale
+    if operation == Operation.OUTPAINT:
+        m = shape.margins
+        return first.width + m.left + m.right, first.height + m.top + m.bottom
+    return first.width, first.height
+
+
+def _check_result_size(data, spec: ModelSpec, shape: _Shape) -> tuple[int, int]:
+    """The size an inpaint, outpaint, upscale or background removal returns: fixed by its
+    input (and factor or margins), within the pixel limit; a model with a fixed list of
+    sizes (OpenAI) answers in the one nearest its shape."""
+    operation = _operation_name(data)
+    width, height = _result_size(operation, shape)
+    if width * height > settings.MAX_IMAGE_PIXELS:
+        _fail(
+            "scale" if operation == Operation.UPSCALE else "input_images",
+            f"The result would be {width}x{height}, over the "
+            f"{settings.MAX_IMAGE_PIXELS:,}-pixel limit.",
+        )
+    if spec.sizes:
+        width, height = _nearest_size(spec, width, height)
+    asked = (data.get("width"), data.get("height"))
+    if asked != (None, None) and asked != (width, height):
+        _fail(
+            "width",
+            f"{_label(operation)} returns {width}x{height} here (set by the input); "
+            "leave width and height out.",
+        )
+    return width, height
+
+
+def _nearest_size(spec: ModelSpec, width: int, height: int) -> tuple[int, int]:
+    """The model's fixed size whose aspect ratio is nearest this one's."""
+    ratio = width / height
+    return min(spec.sizes, key=lambda size: abs(size[0] / size[1] - ratio))
+
+
+def _edit_size(spec: ModelSpec, first) -> tuple[int, int]:
+    """An edit's default size: the model's fixed size nearest the input's shape, or the
+    input's own size brought within the model's range (aspect kept, sides rounded to its
+    multiple)."""
+    if spec.sizes:
+        return _nearest_size(spec, first.width, first.height)
+    scale = min(1.0, spec.max_size / max(first.width, first.height))
+    scale = max(scale, spec.min_size / min(first.width, first.height))
+    step = spec.size_multiple
+    sides = []
+    for side in (first.width, first.height):
+        value = max(spec.min_size, min(spec.max_size, round(side * scale / step) * step))
+        sides.append(value)
+    return tuple(sides)
+
+
+def _check_strength(operation: str, value, spec: ModelSpec) -> float | None:
+    if value is None:
+        return None
+    if spec.strength is None or operation == Operation.GENERATE:
+        _fail("strength", f"{spec.id} takes no strength for {operation}.")
+    low, high = spec.strength
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        _fail("strength", f"{value!r} is out of range for {spec.id}; allowed: {low} to {high}.")
+    return float(value)

@@ -1,0 +1,221 @@
+"""Image operations through POST /api/generate with the offline provider: validation (what
+each operation takes, 404 for another user's image), real pixel work, lineage."""
+
+import io
+import random
+
+import pytest
+from django.core.files.storage import default_storage
+from PIL import Image as PILImage
+
+from gallery.models import GenerationInput, Image
+from generation.models import Generation
+from tests.gallery.factories import make_image
+
+pytestmark = pytest.mark.django_db
+
+
+def _picture(width=64, height=48, seed=1) -> bytes:
+    """Noise: every pixel differs from its neighbours, so any shift or resample shows."""
+    rng = random.Random(seed)
+    out = io.BytesIO()
+    PILImage.frombytes("RGB", (width, height), rng.randbytes(width * height * 3)).save(
+        out, format="PNG"
+    )
+    return out.getvalue()
+
+
+def _mask(width, height, box) -> bytes:
+    mask = PILImage.new("L", (width, height), 0)
+    mask.paste(255, box)
+    out = io.BytesIO()
+    mask.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _open(image: Image) -> PILImage.Image:
+    with default_storage.open(image.file, "rb") as handle:
+        picture = PILImage.open(handle)
+        picture.load()
+    return picture.convert("RGB")
+
+
+def _pixels(image: Image) -> list:
+    """Rows of (r, g, b) tuples."""
+    picture = _open(image)
+    raw = picture.tobytes()
+    data = [tuple(raw[i : i + 3]) for i in range(0, len(raw), 3)]
+    return [data[row * picture.width : (row + 1) * picture.width] for row in range(picture.height)]
+
+
+def _result(response) -> Image:
+    generation = Generation.objects.get(pk=response.json()["id"])
+    assert generation.status == "succeeded", generation.error
+    return generation.images.get()
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_upscale_is_exactly_scale_times(owner, owner_api, run_jobs, scale):
+    source = make_image(owner, data=_picture(40, 30))
+    response = run_jobs(
+        owner_api,
+        {
+            "operation": "upscale",
+            "input_images": [source.pk],
+            "scale": scale,
+            "provider": "offline",
+        },
+    )
+    body = response.json()
+    assert (body["width"], body["height"]) == (40 * scale, 30 * scale)
+    image = _result(response)
+    assert (image.width, image.height) == (40 * scale, 30 * scale)
+    assert _open(image).size == (40 * scale, 30 * scale)
+
+
+def test_inpaint_keeps_every_unmasked_pixel(owner, owner_api, run_jobs):
+    import base64
+
+    source = make_image(owner, data=_picture(64, 48))
+    mask = _mask(64, 48, (10, 10, 30, 40))
+    uri = "data:image/png;base64," + base64.b64encode(mask).decode()
+    response = run_jobs(
+        owner_api,
+        {
+            "operation": "inpaint",
+            "input_images": [source.pk],
+            "mask": uri,
+            "prompt": "a door",
+            "provider": "offline",
+        },
+    )
+    before, after = _pixels(source), _pixels(_result(response))
+    masked = PILImage.open(io.BytesIO(mask))
+    kept = changed = 0
+    for y in range(48):
+        for x in range(64):
+            if masked.getpixel((x, y)) == 0:
+                assert after[y][x] == before[y][x], (x, y)
+                kept += 1
+            else:
+                changed += after[y][x] != before[y][x]
+    assert kept == 64 * 48 - 20 * 30 and changed > 500
+    roles = list(
+        GenerationInput.objects.filter(generation_id=response.json()["id"]).values_list(
+            "role", "image_id"
+        )
+    )
+    assert roles == [("input", source.pk), ("mask", None)]
+
+
+def test_outpaint_keeps_the_original_at_its_offset(owner, owner_api, run_jobs):
+    source = make_image(owner, data=_picture(40, 30))
+    response = run_jobs(
+        owner_api,
+        {
+            "operation": "outpaint",
+            "input_images": [source.pk],
+            "outpaint": {"left": 8, "top": 4, "right": 12, "bottom": 0},
+            "provider": "offline",
+        },
+    )
+    image = _result(response)
+    assert (image.width, image.height) == (60, 34)
+    after = _pixels(image)
+    assert [row[8:48] for row in after[4:34]] == _pixels(source)
+
+
+def test_outpaint_to_an_aspect_ratio(owner, owner_api, run_jobs):
+    source = make_image(owner, data=_picture(40, 30))
+    response = run_jobs(
+        owner_api,
+        {
+            "operation": "outpaint",
+            "input_images": [source.pk],
+            "outpaint": {"aspect_ratio": "16:9"},
+            "provider": "offline",
+        },
+    )
+    image = _result(response)
+    assert image.height == 30 and image.width == 54  # ceil(30 * 16 / 9)
+
+
+def test_edit_changes_the_picture_with_references(owner, owner_api, run_jobs):
+    first = make_image(owner, data=_picture(64, 64, 1))
+    second = make_image(owner, data=_picture(64, 64, 2))
+    response = run_jobs(
+        owner_api,
+        {
+            "operation": "edit",
+            "input_images": [first.pk, second.pk],
+            "prompt": "make it blue",
+            "provider": "offline",
+        },
+    )
+    image = _result(response)
+    assert (image.width, image.height) == (64, 64)
+    assert _pixels(image) != _pixels(first)
+
+
+def test_another_users_image_is_a_404_and_stores_nothing(owner_api, outsider):
+    theirs = make_image(outsider)
+    before = Generation.objects.count()
+    response = owner_api.post(
+        "/api/generate",
+        {"operation": "upscale", "input_images": [theirs.pk], "provider": "offline"},
+        format="json",
+    )
+    assert response.status_code == 404, response.content
+    assert response.json() == {"detail": f"No such image: {theirs.pk}."}
+    assert Generation.objects.count() == before
+
+
+def test_another_users_mask_is_a_404(owner, owner_api, outsider):
+    mine = make_image(owner)
+    theirs = make_image(outsider, width=mine.width, height=mine.height)
+    response = owner_api.post(
+        "/api/generate",
+        {
+            "operation": "inpaint",
+            "input_images": [mine.pk],
+            "mask": theirs.pk,
+            "prompt": "x",
+            "provider": "offline",
+        },
+        format="json",
+    )
+    assert response.status_code == 404, response.content
+    assert not GenerationInput.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"operation": "upscale", "scale": 3}, "scale"),
+        ({"operation": "upscale", "num_images": 2}, "num_images"),
+        ({"operation": "inpaint", "prompt": "x"}, "mask"),
+        ({"operation": "outpaint", "outpaint": {"left": -1}}, "outpaint"),
+        ({"operation": "outpaint", "outpaint": {}}, "outpaint"),
+        ({"operation": "outpaint", "outpaint": {"aspect_ratio": "wide"}}, "outpaint"),
+        ({"operation": "remove_background"}, "operation"),
+        ({"operation": "bake"}, "operation"),
+        ({"operation": "edit", "prompt": "x", "strength": 2}, "strength"),
+        ({"operation": "generate", "prompt": "x"}, "input_images"),
+        ({"operation": "edit"}, "prompt"),
+    ],
+)
+def test_refusals_name_the_field(owner, owner_api, payload, field):
+    source = make_image(owner)
+    body = {"provider": "offline", "input_images": [source.pk], **payload}
+    response = owner_api.post("/api/generate", body, format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json(), response.json()
+    assert Generation.objects.filter(owner=owner).count() == 1  # make_image's own
+
+
+def test_providers_list_operations(owner_api):
+    providers = owner_api.get("/api/providers").json()["providers"]
+    offline = next(p for p in providers if p["name"] == "offline")
+    model = offline["models"][0]
+    assert model["operations"] == ["generate", "edit", "inpaint", "outpaint", "upscale"]
+    assert model["scales"] == [2, 4] and model["mask"] is True

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from gallery import services
+from gallery import lineage, services
 from gallery.list_rows import COLUMNS, cost_share, image_rows
 from gallery.listing import (
     GalleryQuerySerializer,
@@ -42,11 +42,19 @@ class ImageSerializer(serializers.ModelSerializer):
     project = serializers.IntegerField(source="project_id", read_only=True)
     owner = serializers.CharField(source="owner.username", read_only=True)
     cost_usd = serializers.SerializerMethodField()
+    operation = serializers.CharField(
+        source="generation.operation",
+        read_only=True,
+        help_text="What made it: generate, edit, inpaint, outpaint, upscale, "
+        "remove_background, or upload.",
+    )
 
     class Meta:
         model = Image
         fields = [
             "id",
+            "origin",
+            "operation",
             "generation",
             "prompt",
             "negative_prompt",
@@ -96,6 +104,13 @@ class ImageDetailSerializer(ImageSerializer):
     parameters = serializers.SerializerMethodField()
     provider_metadata = serializers.SerializerMethodField()
     lineage = serializers.SerializerMethodField()
+    parents = serializers.SerializerMethodField(
+        help_text="What it was made from: [{image, role (input or mask), state}], state being "
+        "present, deleted, hidden (not yours to see) or drawn (a mask drawn for it)."
+    )
+    children = serializers.SerializerMethodField(
+        help_text="The images made from it that you may see: [{image, role, operation}]."
+    )
     cost_is_estimate = serializers.BooleanField(
         source="generation.cost_is_estimate", read_only=True
     )
@@ -108,9 +123,17 @@ class ImageDetailSerializer(ImageSerializer):
             "parameters",
             "provider_metadata",
             "lineage",
+            "parents",
+            "children",
             "cost_is_estimate",
         ]
         read_only_fields = fields
+
+    def get_parents(self, image) -> list[dict]:
+        return lineage.parents(self.context["request"].user, image)
+
+    def get_children(self, image) -> list[dict]:
+        return lineage.children(self.context["request"].user, image)
 
     def get_parameters(self, image) -> dict:
         g = image.generation
@@ -126,6 +149,9 @@ class ImageDetailSerializer(ImageSerializer):
             "cfg_scale": g.cfg_scale,
             "seed": g.seed,
             "params": g.params,
+            "operation": g.operation,
+            "strength": g.strength,
+            "operation_params": g.operation_params,
             "status": g.status,
             "created_at": g.created_at,
             "started_at": g.started_at,

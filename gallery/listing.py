@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 from rest_framework import serializers
 
-from gallery.models import MAX_ID, MAX_RATING, Image, normalize_tag
+from gallery.models import MAX_ID, MAX_RATING, Image, Origin, normalize_tag
 from gallery.search import owner_share, postgres_candidates, search_images
 from imagegen.core import limits
 from imagegen.core.exceptions import BadRequest
@@ -59,6 +59,9 @@ class GalleryQuerySerializer(serializers.Serializer):
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
     orientation = serializers.ChoiceField(ORIENTATIONS, required=False)
+    origin = serializers.ChoiceField(
+        Origin.values, required=False, help_text="upload: uploaded images; generated: the rest"
+    )
     owner = serializers.CharField(required=False, max_length=150, help_text="a username")
     q = serializers.CharField(required=False, max_length=limits.MAX_SEARCH, allow_blank=True)
     sort = serializers.ChoiceField(list(SORTS), required=False, default="newest")
@@ -149,6 +152,8 @@ def filter_images(queryset, params: dict):
         queryset = queryset.filter(created_at__gte=params["created_after"])
     if params.get("created_before"):
         queryset = queryset.filter(created_at__lt=params["created_before"])
+    if params.get("origin"):
+        queryset = queryset.filter(origin=params["origin"])
     orientation = params.get("orientation")
     if orientation == "landscape":
         queryset = queryset.filter(width__gt=F("height"))

@@ -5,10 +5,12 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from generation import services
+from gallery.api import ImageSerializer
+from generation import services, uploads
 from generation.models import Generation, Status
 from generation.progress import Progress, progress_for
 from imagegen.core import limits
@@ -194,7 +196,12 @@ class GenerationSerializer(serializers.ModelSerializer):
 
 
 def visible_generations(request):
-    return Generation.objects.for_user(request.user, "view").prefetch_related("images", "inputs")
+    """The user's generations; uploads (recorded as generations) are not listed as such."""
+    return (
+        Generation.objects.for_user(request.user, "view")
+        .runs()
+        .prefetch_related("images", "inputs")
+    )
 
 
 class GenerateView(APIView):
@@ -307,3 +314,44 @@ class ProvidersView(APIView):
                 }
             )
         return Response({"providers": providers})
+
+
+class UploadView(APIView):
+    """Upload images into the gallery (multipart: one or more ``file`` parts; optional
+    ``project`` and ``keep_metadata``). Each file is validated like a provider's result (PNG,
+    JPEG or WebP, size and pixel limits, a full decode, no bombs or trailing data), turned
+    upright and stripped of metadata such as GPS unless ``keep_metadata`` is true. All or
+    nothing: a 400 names every refused file."""
+
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    "project": {"type": "integer"},
+                    "keep_metadata": {"type": "boolean"},
+                },
+                "required": ["file"],
+            }
+        },
+        responses={201: ImageSerializer(many=True)},
+    )
+    def post(self, request):
+        form = UploadFormSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        images = uploads.upload_images(
+            request.user,
+            uploads.read_files(request.FILES.getlist("file")),
+            project=form.validated_data.get("project"),
+            keep_metadata=form.validated_data["keep_metadata"],
+        )
+        body = ImageSerializer(images, many=True, context={"request": request}).data
+        return Response({"images": body}, status=status.HTTP_201_CREATED)
+
+
+class UploadFormSerializer(serializers.Serializer):
+    project = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    keep_metadata = serializers.BooleanField(required=False, default=False)

@@ -15,6 +15,9 @@ urlpatterns = [
     path("generate", api.GenerateView.as_view(), name="api-generate"),
     path("generate/estimate", api.EstimateView.as_view(), name="api-estimate"),
     path("providers", api.ProvidersView.as_view(), name="api-providers"),
+    # Uploads become gallery images, but an upload is recorded as a generation: the view
+    # lives here, under the gallery's path.
+    path("gallery/upload", api.UploadView.as_view(), name="api-gallery-upload"),
     path("generations", api.GenerationListView.as_view(), name="api-generations"),
     generation,
     generation_cancel,

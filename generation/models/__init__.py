@@ -3,7 +3,14 @@ generations here, prompt tools in ``generation.prompts.models``, the usage ledge
 in ``generation.usage.models`` (tables of the ``dashboard`` app), and the model catalog's
 table, which the providers package defines (``imagegen.providers.models``)."""
 
-from generation.models.generation import FINISHED_STATUSES, Generation, GenerationQuerySet, Status
+from generation.models.generation import (
+    FINISHED_STATUSES,
+    UPLOAD,
+    Generation,
+    GenerationQuerySet,
+    OperationChoice,
+    Status,
+)
 from generation.prompts.models import HiddenPrompt, StylePreset
 from generation.usage.models import (
     DailyUsage,
@@ -21,11 +28,13 @@ __all__ = [
     "Generation",
     "GenerationQuerySet",
     "HiddenPrompt",
+    "OperationChoice",
     "PriceUnit",
     "RolledUpGeneration",
     "SpendEntry",
     "Status",
     "StylePreset",
     "TeamBudget",
+    "UPLOAD",
     "UserBudget",
 ]

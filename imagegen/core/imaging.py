@@ -168,3 +168,117 @@ def make_thumbnail(image: PILImage.Image, size: int) -> bytes:
     out = io.BytesIO()
     thumb.save(out, format="WEBP", quality=80, method=2)
     return out.getvalue()
+
+
+# --- Uploads: orientation and metadata --------------------------------------------------------
+
+EXIF_ORIENTATION = 0x0112
+# PNG chunks that carry metadata (text, EXIF, time), never pixels or colour.
+PNG_METADATA_CHUNKS = {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME"}
+# JPEG segments that carry metadata: APP1 (EXIF, XMP), APP13 (IPTC), COM. APP0 (JFIF), APP2
+# (the ICC colour profile) and APP14 (Adobe colour transform) change how pixels look: kept.
+JPEG_METADATA_MARKERS = {0xE1, 0xED, 0xFE}
+WEBP_METADATA_CHUNKS = {b"EXIF", b"XMP "}
+
+
+def prepare_upload(data: bytes, *, keep_metadata: bool = False) -> ValidatedImage:
+    """An uploaded file as it is stored: validated exactly like a provider's result
+    (``validate_image``: size, magic, container, declared pixels, a full decode), turned
+    upright when its EXIF orientation says so, and without its metadata (EXIF with GPS, XMP,
+    IPTC, text chunks, comments) unless ``keep_metadata``. Stripping is lossless (the
+    metadata blocks are cut out); only a rotation re-encodes the pixels. The colour profile
+    is kept either way. Raises InvalidImage."""
+    checked = validate_image(data)
+    orientation = checked.decoded.getexif().get(EXIF_ORIENTATION, 1)
+    if orientation not in (None, 1):
+        return validate_image(_upright(checked, keep_metadata))
+    if keep_metadata:
+        return checked
+    stripped = strip_metadata(data, checked.format)
+    return checked if stripped == data else validate_image(stripped)
+
+
+def _upright(checked: ValidatedImage, keep_metadata: bool) -> bytes:
+    from PIL import ImageOps  # noqa: PLC0415 - only uploads that need turning load it
+
+    source = checked.decoded
+    exif = source.getexif()
+    upright = ImageOps.exif_transpose(source)
+    options: dict = {}
+    if source.info.get("icc_profile"):
+        options["icc_profile"] = source.info["icc_profile"]
+    if keep_metadata:
+        exif[EXIF_ORIENTATION] = 1
+        options["exif"] = exif.tobytes()
+    if checked.format == "JPEG":
+        options.update(quality=95, subsampling=0)
+        upright = upright.convert("RGB") if upright.mode not in ("RGB", "L", "CMYK") else upright
+    elif checked.format == "WEBP":
+        options.update(quality=95)
+    out = io.BytesIO()
+    upright.save(out, format=checked.format, **options)
+    return out.getvalue()
+
+
+def strip_metadata(data: bytes, fmt: str) -> bytes:
+    """``data`` without its metadata blocks (see the constants above), pixels untouched."""
+    if fmt == "PNG":
+        return _strip_png(data)
+    if fmt == "JPEG":
+        return _strip_jpeg(data)
+    return _strip_webp(data)
+
+
+def _strip_png(data: bytes) -> bytes:
+    out = [data[:8]]
+    offset = 8
+    while offset + 12 <= len(data):
+        length = int.from_bytes(data[offset : offset + 4], "big")
+        kind = data[offset + 4 : offset + 8]
+        end = offset + 12 + length
+        if kind not in PNG_METADATA_CHUNKS:
+            out.append(data[offset:end])
+        offset = end
+        if kind == b"IEND":
+            break
+    return b"".join(out)
+
+
+def _strip_jpeg(data: bytes) -> bytes:
+    out = [data[:2]]  # SOI
+    offset = 2
+    while offset + 4 <= len(data):
+        if data[offset] != 0xFF:
+            break  # not a marker: leave the rest as it is
+        marker = data[offset + 1]
+        if marker == 0xDA:  # start of scan: the compressed data follows to the end
+            out.append(data[offset:])
+            return b"".join(out)
+        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+            out.append(data[offset : offset + 2])
+            offset += 2
+            continue
+        length = int.from_bytes(data[offset + 2 : offset + 4], "big")
+        end = offset + 2 + length
+        if marker not in JPEG_METADATA_MARKERS:
+            out.append(data[offset:end])
+        offset = end
+    out.append(data[offset:])
+    return b"".join(out)
+
+
+def _strip_webp(data: bytes) -> bytes:
+    chunks = []
+    offset = 12
+    while offset + 8 <= len(data):
+        kind = data[offset : offset + 4]
+        size = int.from_bytes(data[offset + 4 : offset + 8], "little")
+        end = offset + 8 + size + (size & 1)
+        chunk = data[offset:end]
+        if kind == b"VP8X":  # clear the "has EXIF" (0x08) and "has XMP" (0x04) flags
+            chunk = chunk[:8] + bytes([chunk[8] & ~0x0C]) + chunk[9:]
+        if kind not in WEBP_METADATA_CHUNKS:
+            chunks.append(chunk)
+        offset = end
+    body = b"WEBP" + b"".join(chunks)
+    return b"RIFF" + len(body).to_bytes(4, "little") + body

@@ -22,6 +22,8 @@ from imagegen.core.links import absolute_url_maker
 # Everything a list item shows, as ``values()`` names (joins: generation and owner).
 COLUMNS = (
     "id",
+    "origin",
+    "generation__operation",
     "generation_id",
     "generation__prompt",
     "generation__negative_prompt",
@@ -120,6 +122,8 @@ def image_rows(rows: list[dict], request) -> list[dict]:
         items.append(
             {
                 "id": int(pk),
+                "origin": str(row["origin"]),
+                "operation": str(row["generation__operation"]),
                 "generation": int(row["generation_id"]),
                 "prompt": str(row["generation__prompt"]),
                 "negative_prompt": str(row["generation__negative_prompt"]),

@@ -261,11 +261,13 @@ def test_account_failures_of_an_edit_are_explained_in_words(fake_openai, scenari
     fake_openai.set_scenario(scenario)
     message = refusal(request_for("inpaint", mask=left_half_mask()))
     assert message.startswith(words) and KEY not in message
+    assert fake_openai.requests[-1]["path"] == "/v1/images/edits"
 
 
 def test_a_model_openai_removed_is_no_longer_offered_for_edits(fake_openai):
     fake_openai.remove_listed_model("gpt-image-2")
     assert "no longer offers the model gpt-image-2" in refusal(request_for())
+    assert fake_openai.edits[-1]["fields"]["model"] == "gpt-image-2"
 
 
 @pytest.mark.parametrize(

@@ -109,6 +109,7 @@ def test_an_edit_sends_the_inputs_as_data_url_content_parts(fake_openrouter):
 def test_an_edit_at_a_listed_size_asks_for_its_ratio(fake_openrouter):
     run(request_for(width=1376, height=768))
     assert fake_openrouter.requests[-1]["json"]["image_config"] == {"aspect_ratio": "16:9"}
+    assert [part["type"] for part in sent_content(fake_openrouter)] == ["text", "image_url"]
 
 
 def test_an_edit_is_charged_what_openrouter_reports(fake_openrouter):
@@ -169,7 +170,9 @@ def test_a_model_that_reads_no_images_is_refused_in_words(fake_openrouter):
 )
 def test_account_failures_of_an_edit_are_explained_in_words(fake_openrouter, scenario, words):
     fake_openrouter.set_scenario(scenario)
-    assert refusal(request_for()).startswith(words)
+    message = refusal(request_for())
+    assert message.startswith(words) and KEY not in message
+    assert sent_content(fake_openrouter)[1]["type"] == "image_url"  # it was the edit
 
 
 @pytest.mark.parametrize(

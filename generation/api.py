@@ -15,7 +15,7 @@ from generation.models import Generation, Status
 from generation.progress import Progress, progress_for
 from imagegen.core import limits
 from imagegen.core.links import absolute_url, request_of
-from imagegen.core.schema import CONFLICT, TOO_MANY
+from imagegen.core.schema import CONFLICT, NOT_FOUND, TOO_MANY
 from imagegen.providers import all_providers
 from imagegen.providers.catalog import listed_specs
 from imagegen.providers.cloud import CloudProvider
@@ -207,10 +207,11 @@ def visible_generations(request):
 class GenerateView(APIView):
     @extend_schema(
         request=GenerateRequestSerializer,
-        responses={202: GenerationSerializer, 429: TOO_MANY},
+        responses={202: GenerationSerializer, 404: NOT_FOUND, 429: TOO_MANY},
         description="One generation answers with it; a prompt with {a|b} "
-        "variations answers with {count, generations: [...]}. 429: over the daily image "
-        "limit or the cap on generations queued or running at once.",
+        "variations answers with {count, generations: [...]}. 404: an input image or mask "
+        "you may not view. 429: over the daily image limit or the cap on generations queued "
+        "or running at once.",
     )
     def post(self, request):
         form = GenerateRequestSerializer(data=request.data)
@@ -269,7 +270,7 @@ class GenerationListView(generics.ListAPIView):
 class EstimateView(APIView):
     """Validate and price a generation without running it."""
 
-    @extend_schema(request=GenerateRequestSerializer, responses={200: dict})
+    @extend_schema(request=GenerateRequestSerializer, responses={200: dict, 404: NOT_FOUND})
     def post(self, request):
         form = GenerateRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -316,6 +317,10 @@ class ProvidersView(APIView):
         return Response({"providers": providers})
 
 
+class UploadedSerializer(serializers.Serializer):
+    images = ImageSerializer(many=True, help_text="The uploaded images, in the order sent.")
+
+
 class UploadView(APIView):
     """Upload images into the gallery (multipart: one or more ``file`` parts; optional
     ``project`` and ``keep_metadata``). Each file is validated like a provider's result (PNG,
@@ -337,7 +342,7 @@ class UploadView(APIView):
                 "required": ["file"],
             }
         },
-        responses={201: ImageSerializer(many=True)},
+        responses={201: UploadedSerializer},
     )
     def post(self, request):
         form = UploadFormSerializer(data=request.data)

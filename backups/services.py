@@ -12,7 +12,10 @@ Archive layout (see docs/deploy.md, "Backups")::
 
 The database is read first, then the files: files are content-addressed and written before
 the rows that name them, so every row of the snapshot finds its file unless that file was
-deleted during the backup; such files are listed under ``missing_files`` and reported.
+deleted during the backup; such files are listed under ``missing_files`` and reported. The
+rows that name files are the images (original and thumbnail) and the masks drawn for a
+generation (gallery.GenerationInput without a gallery image: the lineage, read again when a
+generation is retried); an uploaded image is an image like any other.
 Encrypted provider keys stay encrypted (``settings_app.crypto.EncryptedSecretField``), so a
 backup never holds a plaintext key, and restoring needs the same ENCRYPTION_KEY.
 """
@@ -40,7 +43,7 @@ from django.db import connection, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
-from gallery.models import Image
+from gallery.models import GenerationInput, Image
 from generation.models import Generation
 from projects.models import Project
 from settings_app.models import ApiKey, TeamKey
@@ -101,8 +104,13 @@ def _applied_migrations() -> list[str]:
 
 
 def _image_names(image_rows) -> set[str]:
-    """The storage names in (file, thumbnail) rows."""
+    """The storage names in (file, thumbnail) rows, or (file,) rows of drawn masks."""
     return {name for row in image_rows for name in row if name}
+
+
+# The drawn masks' files (an input that was a gallery image is named by the image's row).
+INPUTS_TABLE = GenerationInput._meta.db_table
+DRAWN_INPUTS = f'SELECT "file" FROM "{INPUTS_TABLE}" WHERE "image_ref" IS NULL'  # noqa: S608
 
 
 def _dump_sqlite(folder: Path) -> tuple[Path, set[str]]:
@@ -120,6 +128,7 @@ def _dump_sqlite(folder: Path) -> tuple[Path, set[str]]:
         copy.commit()
         table = Image._meta.db_table
         rows = copy.execute(f'SELECT "file", "thumbnail" FROM "{table}"').fetchall()
+        rows += copy.execute(DRAWN_INPUTS).fetchall()
     finally:
         copy.close()
     return target, _image_names(rows)
@@ -143,7 +152,8 @@ def _dump_json(folder: Path) -> tuple[Path, set[str]]:
             "dumpdata", natural_foreign=True, exclude=JSON_EXCLUDE, output=str(target), verbosity=0
         )
         rows = Image.objects.values_list("file", "thumbnail")
-        names = _image_names(rows)
+        masks = GenerationInput.objects.filter(image_ref__isnull=True).values_list("file")
+        names = _image_names(rows) | _image_names(masks)
     return target, names
 
 

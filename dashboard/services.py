@@ -3,7 +3,11 @@
 Every figure about finished generations is read from the DailyUsage rollup (a few thousand
 rows at most, whatever the number of generations) where the viewer's days are the team's, and
 otherwise added up from the generations of the days that differ (``generation.usage.windows``); only
-"in progress", favorites, storage and budgets read live tables, through indexed lookups.
+"in progress", favorites and budgets read live tables, through indexed lookups.
+
+Every image operation counts like a generation, and usage can be grouped by operation
+(``by=operation``). Uploads are no generations: they are left out of every count, spend and
+rate, and only their bytes count, in ``storage_bytes`` (with ``uploads``, their number).
 """
 
 import math
@@ -15,7 +19,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from gallery.models import Image
-from generation.models import Generation
+from generation.models import Generation, OperationChoice
 from generation.usage import budgets, windows
 from generation.usage.failures import failure_label
 from generation.usage.models import LATENCY_BUCKETS_MS, LATENCY_FIELDS, MICROS
@@ -32,6 +36,7 @@ SUMMED = (
     "failed",
     "canceled",
     "images",
+    "uploads",
     "image_bytes",
     "spend_reported_micros",
     "spend_estimated_micros",
@@ -43,7 +48,9 @@ USAGE_GROUPS = {
     "model": ("provider", "model"),
     "user": ("owner_id",),
     "project": ("project_id",),
+    "operation": ("operation",),
 }
+OPERATION_LABELS = dict(OperationChoice.choices)
 USAGE_SORTS = ("generations", "images", "failures", "spend", "avg_latency", "name")
 
 
@@ -159,7 +166,11 @@ def p95_from_histogram(counts: list[int], maximum: int) -> int | None:
 
 def in_progress_count(scope: Scope) -> int:
     """Generations of the scope queued or running now (whatever the date range)."""
-    return Generation.objects.filter(status__in=budgets.LIVE_STATUSES, **scope.filters()).count()
+    return (
+        Generation.objects.runs()
+        .filter(status__in=budgets.LIVE_STATUSES, **scope.filters())
+        .count()
+    )
 
 
 def stats(scope: Scope, *, budget_user=None) -> dict:
@@ -218,8 +229,10 @@ def stats(scope: Scope, *, budget_user=None) -> dict:
             "month": first.isoformat()[:7],
         },
         "favorites": favorites.count(),
-        # Bytes of the images made in the range (from the rollup: summing the live Image
-        # table costs a scan of every image row).
+        # Images uploaded in the range (not counted in "images": uploads are no generations).
+        "uploads": totals["uploads"],
+        # Bytes of the images made and uploaded in the range (from the rollup: summing the
+        # live Image table costs a scan of every image row).
         "storage_bytes": totals["image_bytes"],
         "budget": _budget_for(scope, budget_user),
     }
@@ -250,6 +263,7 @@ _USAGE_LABELS = {
     "model": ("provider", "model"),
     "user": ("user_id", "username"),
     "project": ("project_id", "project"),
+    "operation": ("operation", "label"),
 }
 
 
@@ -259,10 +273,15 @@ def usage_columns(by: str) -> list[str]:
 
 
 def usage(scope: Scope, *, by: str = "model", sort: str = "-spend") -> list[dict]:
-    """One row per provider, model, user or project of the scope, sorted."""
+    """One row per provider, model, user, project or operation of the scope, sorted. Rows
+    of uploads alone (no generation) are left out: uploads are not usage."""
     keys = USAGE_GROUPS[by]
     sums, _ = scope.collect(keys, SUMMED, whole=True)
-    rows = [{**dict(zip(keys, key[1:], strict=True)), **values} for key, values in sums.items()]
+    rows = [
+        {**dict(zip(keys, key[1:], strict=True)), **values}
+        for key, values in sums.items()
+        if values["generations"]
+    ]
     names = _names(by, [row[keys[0]] for row in rows])
     result = []
     for row in rows:
@@ -273,6 +292,9 @@ def usage(scope: Scope, *, by: str = "model", sort: str = "-spend") -> list[dict
             item["provider"], item["model"] = row["provider"], row["model"]
         elif by == "user":
             item["user_id"], item["username"] = row["owner_id"], names.get(row["owner_id"], "")
+        elif by == "operation":
+            item["operation"] = row["operation"]
+            item["label"] = OPERATION_LABELS.get(row["operation"], row["operation"])
         else:
             project_id = row["project_id"] or None
             item["project_id"] = project_id
@@ -317,6 +339,7 @@ def _sorted(rows: list[dict], by: str, sort: str) -> list[dict]:
         "model": ("provider", "model"),
         "user": ("username",),
         "project": ("project",),
+        "operation": ("label",),
     }[by]
 
     def label_of(row):

@@ -52,8 +52,9 @@ def _chosen_scope(request):
 @login_required
 @require_GET
 def dashboard_page(request):
-    """Summary cards, a chart over time, provider/model usage, failure reasons, and for staff
-    the per-user and per-project breakdown, for the chosen range and scope."""
+    """Summary cards, a chart over time, provider/model and per-operation usage, failure
+    reasons, and for staff the per-user and per-project breakdown, for the chosen range and
+    scope."""
     scope, subject, data, errors, query = _chosen_scope(request)
     trends = services.trends(scope)
     context = {
@@ -64,9 +65,13 @@ def dashboard_page(request):
         "trends": trends,
         "chart": spend_and_count_chart(trends["points"], trends["interval"]),
         "models": services.usage(scope, by="model"),
+        "operations": services.usage(scope, by="operation"),
         "csv_url": reverse("api-dashboard-usage")
         + "?"
         + urlencode({**query, "by": "model", "format": "csv"}),
+        "csv_operation_url": reverse("api-dashboard-usage")
+        + "?"
+        + urlencode({**query, "by": "operation", "format": "csv"}),
         "in_progress_url": reverse("dashboard-in-progress") + "?" + urlencode(query),
     }
     if request.user.is_staff:

@@ -49,11 +49,11 @@ class ImageDownloadView(APIView):
         image = get_object_or_404(
             Image.objects.for_user(request.user, "view").select_related("generation"), pk=pk
         )
-        etag = downloads.download_etag(image)
+        etag = downloads.download_etag(image, request.user)
         if request.headers.get("If-None-Match") == etag:
             response = HttpResponse(status=304)
         else:
-            data = downloads.file_with_metadata(image)  # MissingFile: a 404
+            data = downloads.file_with_metadata(image, request.user)  # MissingFile: a 404
             response = HttpResponse(data, content_type=image.content_type)
             response["Content-Disposition"] = downloads.attachment_header(
                 downloads.download_name(image), downloads.download_name(image, allow_unicode=True)
@@ -64,9 +64,9 @@ class ImageDownloadView(APIView):
         return _file_headers(response)
 
 
-def _zip_response(images, label: str, extra: dict | None = None) -> StreamingHttpResponse:
+def _zip_response(request, images, label: str, extra: dict | None = None) -> StreamingHttpResponse:
     response = StreamingHttpResponse(
-        downloads.stream_archive(images, extra), content_type="application/zip"
+        downloads.stream_archive(images, extra, user=request.user), content_type="application/zip"
     )
     response["Content-Disposition"] = downloads.attachment_header(*downloads.archive_name(label))
     response["Cache-Control"] = "private, no-store"
@@ -107,7 +107,7 @@ class SelectionDownloadView(APIView):
             raise Http404("No such image.")
         images = [found[pk] for pk in wanted]
         label = f"images-{timezone.localtime():%Y%m%d-%H%M%S}"
-        return _zip_response(images, label)
+        return _zip_response(request, images, label)
 
 
 class ProjectDownloadView(APIView):
@@ -125,6 +125,7 @@ class ProjectDownloadView(APIView):
             )
         )
         return _zip_response(
+            request,
             images,
             f"{project.name}-{project.pk}",
             {"project": {"id": project.pk, "name": project.name}},

@@ -3,6 +3,10 @@ ZIP archives of a selection or a project with a manifest of every image's parame
 
 Access is decided before anything is read or streamed (callers pass querysets already scoped
 by ``for_user(user, "view")``); the streaming itself touches storage only, never the database.
+
+Each file and manifest entry carries what made the image: its operation, origin and inputs
+(the lineage as the downloading user may see it, gallery.lineage), loaded with the images.
+An uploaded file that kept its own metadata where ours would go is served as stored.
 """
 
 import csv
@@ -17,8 +21,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from django.utils.text import slugify
 
-from gallery.metadata import embed_metadata, image_metadata
-from gallery.models import Image
+from gallery.lineage import parents_by_generation
+from gallery.metadata import embed_metadata, image_metadata, inputs_text, would_replace_metadata
+from gallery.models import Image, Origin
 from gallery.zipstream import ZipMember, stream_zip
 from imagegen.core.exceptions import NotFound
 
@@ -43,6 +48,9 @@ MANIFEST_FIELDS = [
     "created_at",
     "tags",
     "sha256",
+    "origin",
+    "operation",
+    "inputs",
 ]
 # Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -92,12 +100,30 @@ def read_original(image: Image) -> bytes:
         raise MissingFile(image.file) from None
 
 
-def file_with_metadata(image: Image) -> bytes:
-    """The original's bytes with its generation parameters embedded (the stored file is not
-    changed). A file whose container cannot be parsed is served unchanged."""
+def with_lineage(user, images: list[Image]) -> list[Image]:
+    """Load the inputs of each image's generation as ``user`` may see them (``[{image, role,
+    state}]``, gallery.lineage) onto the images, in a fixed number of queries."""
+    found = parents_by_generation(user, [image.generation_id for image in images])
+    for image in images:
+        image.download_inputs = found.get(image.generation_id, [])
+    return images
+
+
+def _metadata(image: Image, user) -> dict:
+    if not hasattr(image, "download_inputs"):
+        with_lineage(user, [image])
+    return image_metadata(image, image.download_inputs)
+
+
+def file_with_metadata(image: Image, user) -> bytes:
+    """The original's bytes with its generation parameters and lineage (as ``user`` sees it)
+    embedded (the stored file is not changed). A file whose container cannot be parsed is
+    served unchanged, and so is an upload that kept metadata of its own where ours goes."""
     data = read_original(image)
     try:
-        return embed_metadata(data, image.format, image_metadata(image))
+        if image.origin == Origin.UPLOAD and would_replace_metadata(data, image.format):
+            return data
+        return embed_metadata(data, image.format, _metadata(image, user))
     except (ValueError, OSError, SyntaxError):
         logger.warning(
             "could not embed metadata into image %s; serving it unchanged", image.pk, exc_info=True
@@ -105,12 +131,13 @@ def file_with_metadata(image: Image) -> bytes:
         return data
 
 
-def download_etag(image: Image) -> str:
-    """Changes whenever the downloaded bytes or their name would change."""
+def download_etag(image: Image, user) -> str:
+    """Changes whenever the downloaded bytes or their name would change (for this user: the
+    lineage they may see is part of the bytes)."""
     source = json.dumps(
         [
             image.sha256,
-            image_metadata(image),
+            _metadata(image, user),
             download_name(image),
             download_name(image, allow_unicode=True),
         ],
@@ -129,7 +156,7 @@ def archive_queryset(queryset):
 
 def manifest_entry(image: Image, file_name: str | None) -> dict:
     """One image's line of the manifest; ``file`` is its name in the archive (None when the
-    file was missing from storage)."""
+    file was missing from storage). The image's lineage is loaded (``with_lineage``)."""
     generation = image.generation
     entry = {
         "id": image.pk,
@@ -147,6 +174,9 @@ def manifest_entry(image: Image, file_name: str | None) -> dict:
         "created_at": image.created_at.isoformat(),
         "tags": [tag.name for tag in image.tags.all()],
         "sha256": image.sha256,
+        "origin": image.origin,
+        "operation": generation.operation,
+        "inputs": list(image.download_inputs),
     }
     if file_name is None:
         entry["missing"] = True
@@ -171,7 +201,8 @@ def manifest_csv(entries: list[dict]) -> bytes:
     writer = csv.writer(out)
     writer.writerow(MANIFEST_FIELDS)
     for entry in entries:
-        writer.writerow([csv_cell(entry.get(name)) for name in MANIFEST_FIELDS])
+        cells = {**entry, "inputs": inputs_text(entry.get("inputs"))}
+        writer.writerow([csv_cell(cells.get(name)) for name in MANIFEST_FIELDS])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -186,10 +217,12 @@ def manifest_json(entries: list[dict], extra: dict | None = None) -> bytes:
     return json.dumps(document, ensure_ascii=False, indent=2, cls=DjangoJSONEncoder).encode()
 
 
-def stream_archive(images: list[Image], extra: dict | None = None):
+def stream_archive(images: list[Image], extra: dict | None = None, *, user):
     """Chunks of a ZIP of ``images`` (already access-checked and loaded) with their parameters
-    embedded, then ``manifest.json`` and ``manifest.csv``. A file missing from storage is
-    left out and marked ``missing`` in the manifest rather than breaking the stream."""
+    and lineage (as ``user`` sees it) embedded, then ``manifest.json`` and ``manifest.csv``. A
+    file missing from storage is left out and marked ``missing`` in the manifest rather than
+    breaking the stream. The lineage is read here, before the first chunk."""
+    with_lineage(user, images)
     entries: list[dict] = []
 
     def member(image: Image) -> ZipMember:
@@ -197,7 +230,7 @@ def stream_archive(images: list[Image], extra: dict | None = None):
 
         def content():
             try:
-                data = file_with_metadata(image)
+                data = file_with_metadata(image, user)
             except MissingFile:
                 logger.warning(
                     "image %s is missing from storage; left out of the archive", image.pk

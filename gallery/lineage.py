@@ -10,28 +10,46 @@ visible images of generations that took this image in.
 from gallery.models import GenerationInput, Image
 from imagegen.core.permissions import VIEW
 
+CHUNK = 500  # generations per query (SQLite limits the parameters of one statement)
+
 
 def parents(user, image: Image) -> list[dict]:
-    rows = list(
-        GenerationInput.objects.filter(generation_id=image.generation_id).order_by("position")
-    )
-    present = [row.image_id for row in rows if row.image_id]
-    visible = set(
-        Image.objects.for_user(user, VIEW).filter(pk__in=present).values_list("pk", flat=True)
-    )
-    out = []
-    for row in rows:
-        state = row.state
-        if state == "present" and row.image_id not in visible:
-            state = "hidden"
-        out.append(
-            {
-                "image": row.image_ref if state in ("present", "deleted") else None,
-                "role": row.role,
-                "state": state,
-            }
+    return parents_by_generation(user, [image.generation_id]).get(image.generation_id, [])
+
+
+def parents_by_generation(user, generation_ids) -> dict[int, list[dict]]:
+    """``parents`` of the images of many generations at once (downloads and their
+    manifests): {generation id: [{image, role, state}]}, in two queries per chunk."""
+    found: dict[int, list[dict]] = {}
+    ids = sorted(set(generation_ids))
+    for start in range(0, len(ids), CHUNK):
+        rows = list(
+            GenerationInput.objects.filter(generation_id__in=ids[start : start + CHUNK]).order_by(
+                "generation_id", "position"
+            )
         )
-    return out
+        present = {row.image_id for row in rows if row.image_id}
+        visible = (
+            set(
+                Image.objects.for_user(user, VIEW)
+                .filter(pk__in=present)
+                .values_list("pk", flat=True)
+            )
+            if present
+            else set()
+        )
+        for row in rows:
+            state = row.state
+            if state == "present" and row.image_id not in visible:
+                state = "hidden"
+            found.setdefault(row.generation_id, []).append(
+                {
+                    "image": row.image_ref if state in ("present", "deleted") else None,
+                    "role": row.role,
+                    "state": state,
+                }
+            )
+    return found
 
 
 MAX_CHILDREN = 50

@@ -9,6 +9,11 @@ copy with the parameters added at the container level, without re-encoding any p
 - WebP: an XMP packet in an ``XMP `` chunk of the extended (VP8X) format.
 
 Chunks or segments of ours left by an earlier embedding are replaced, never duplicated.
+
+The parameters include what made the image (docs/image-operations.md): its ``operation``,
+its ``origin`` (generated or upload) and its ``inputs``, the lineage as the downloading user
+may see it: ``[{image, role, state}]``, a deleted parent keeping the id it had, a parent
+the user may not see (``hidden``) and a drawn mask without one.
 """
 
 import io
@@ -32,9 +37,11 @@ JPEG_SEGMENT_MAX = 65533
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def image_metadata(image) -> dict:
+def image_metadata(image, inputs=()) -> dict:
     """The parameters a file carries: prompt, negative prompt, provider, model, seed, steps,
-    CFG and size. ``image`` is a gallery Image with its generation loaded."""
+    CFG, size, and what made it: operation, origin and ``inputs`` (gallery.lineage's
+    ``[{image, role, state}]`` for the downloading user). ``image`` is a gallery Image with
+    its generation loaded."""
     generation = image.generation
     seed = image.known_seed
     return {
@@ -47,12 +54,30 @@ def image_metadata(image) -> dict:
         "cfg_scale": generation.cfg_scale,
         "width": image.width,
         "height": image.height,
+        "operation": generation.operation,
+        "origin": image.origin,
+        "inputs": [dict(item) for item in inputs],
         "software": "imagegen",
     }
 
 
+def inputs_text(inputs) -> str:
+    """The lineage in words for text fields (A1111 parameters, manifest.csv): ``input 12;
+    input 14 (deleted); mask (drawn)``. No commas: the parameters line is comma-separated."""
+    words = []
+    for item in inputs or ():
+        if item.get("image") is None:
+            words.append(f"{item['role']} ({item.get('state', 'unknown')})")
+        elif item.get("state") == "deleted":
+            words.append(f"{item['role']} {item['image']} (deleted)")
+        else:
+            words.append(f"{item['role']} {item['image']}")
+    return "; ".join(words)
+
+
 def parameters_text(meta: dict) -> str:
-    """The A1111-style ``parameters`` text: prompt, ``Negative prompt:`` line, settings line."""
+    """The A1111-style ``parameters`` text: prompt, ``Negative prompt:`` line, settings line
+    (with the operation and its inputs when it is not a plain generation)."""
     lines = [meta["prompt"]]
     if meta.get("negative_prompt"):
         lines.append(f"Negative prompt: {meta['negative_prompt']}")
@@ -66,8 +91,26 @@ def parameters_text(meta: dict) -> str:
     settings.append(f"Size: {meta['width']}x{meta['height']}")
     settings.append(f"Model: {meta['model']}")
     settings.append(f"Provider: {meta['provider']}")
+    if meta.get("operation") not in (None, "generate"):
+        settings.append(f"Operation: {meta['operation']}")
+    if meta.get("inputs"):
+        settings.append(f"Inputs: {inputs_text(meta['inputs'])}")
     lines.append(", ".join(settings))
     return "\n".join(lines)
+
+
+def would_replace_metadata(data: bytes, image_format: str) -> bool:
+    """Whether the file already holds metadata where ``embed_metadata`` writes (a PNG's
+    ``parameters`` or ``imagegen`` text, a JPEG's or WebP's XMP packet): an upload whose
+    metadata was kept carries its own there, which a download must not overwrite."""
+    if image_format == "PNG" and data.startswith(PNG_SIGNATURE):
+        ours = {PNG_JSON_KEY.encode(), PNG_PARAMETERS_KEY.encode()}
+        return any(_png_keyword(kind, chunk) in ours for kind, chunk in _png_chunks(data))
+    if image_format == "JPEG" and data.startswith(b"\xff\xd8"):
+        return any(_is_xmp(marker, segment) for marker, segment in _jpeg_header(data)[0])
+    if image_format == "WEBP" and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return any(kind == b"XMP " for kind, _ in _riff_chunks(data))
+    return False
 
 
 def embed_metadata(data: bytes, image_format: str, meta: dict) -> bytes:
@@ -154,6 +197,8 @@ _XMP_FIELDS = (
     ("cfg_scale", "cfgScale"),
     ("width", "width"),
     ("height", "height"),
+    ("operation", "operation"),
+    ("origin", "origin"),
 )
 
 
@@ -170,6 +215,10 @@ def xmp_packet(meta: dict, *, with_parameters: bool = True) -> bytes:
         if value is None or value == "":
             continue
         props.append(f"<imagegen:{name}>{_xml_text(value)}</imagegen:{name}>")
+    if meta.get("inputs"):
+        # JSON, as in the PNG's imagegen chunk: [{"image": 12, "role": "input", ...}].
+        inputs = json.dumps(meta["inputs"], ensure_ascii=False, separators=(",", ":"))
+        props.append(f"<imagegen:inputs>{_xml_text(inputs)}</imagegen:inputs>")
     if with_parameters:
         props.append(
             f"<imagegen:parameters>{_xml_text(parameters_text(meta))}</imagegen:parameters>"
@@ -225,11 +274,10 @@ def _jpeg_xmp_segment(meta: dict) -> bytes:
     return b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
 
 
-def _embed_jpeg(data: bytes, meta: dict) -> bytes:
-    if not data.startswith(b"\xff\xd8"):
-        raise ValueError("not a JPEG")
-    leading = []  # APP0 (JFIF) and EXIF APP1 that must stay first
-    others = []  # the other segments before the scan, in their order
+def _jpeg_header(data: bytes) -> tuple[list[tuple[int, bytes]], int]:
+    """The (marker, whole segment) pairs before the scan, and the offset where the rest (the
+    scan, or a marker without a length) starts."""
+    segments = []
     offset = 2
     while offset + 4 <= len(data) and data[offset] == 0xFF:
         marker = data[offset + 1]
@@ -239,12 +287,25 @@ def _embed_jpeg(data: bytes, meta: dict) -> bytes:
         if marker in (0xDA, 0xD9) or 0xD0 <= marker <= 0xD7 or marker == 0x01:
             break  # start of scan (or a marker without a length): the rest is copied as-is
         (length,) = struct.unpack(">H", data[offset + 2 : offset + 4])
-        segment = data[offset : offset + 2 + length]
-        payload = segment[4:]
+        segments.append((marker, data[offset : offset + 2 + length]))
         offset += 2 + length
-        if marker == 0xE1 and payload.startswith(JPEG_XMP_HEADER):
+    return segments, offset
+
+
+def _is_xmp(marker: int, segment: bytes) -> bool:
+    return marker == 0xE1 and segment[4:].startswith(JPEG_XMP_HEADER)
+
+
+def _embed_jpeg(data: bytes, meta: dict) -> bytes:
+    if not data.startswith(b"\xff\xd8"):
+        raise ValueError("not a JPEG")
+    leading = []  # APP0 (JFIF) and EXIF APP1 that must stay first
+    others = []  # the other segments before the scan, in their order
+    segments, offset = _jpeg_header(data)
+    for marker, segment in segments:
+        if _is_xmp(marker, segment):
             continue  # an old XMP packet: replaced by ours
-        if not others and (marker == 0xE0 or (marker == 0xE1 and payload.startswith(b"Exif"))):
+        if not others and (marker == 0xE0 or (marker == 0xE1 and segment[4:].startswith(b"Exif"))):
             leading.append(segment)
         else:
             others.append(segment)

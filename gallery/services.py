@@ -382,7 +382,23 @@ def remix_body(user, image: Image) -> dict:
     if generation.operation == "upload":  # nothing to repeat: start from the picture
         return {"operation": "edit", "input_images": [image.pk], "project": project}
     seed = image.known_seed
-    return {**generation.request_fields(), "num_images": 1, "seed": seed, "project": project}
+    body = {**generation.request_fields(), "num_images": 1, "seed": seed, "project": project}
+    return _usable_inputs(user, body)
+
+
+def _usable_inputs(user, body: dict) -> dict:
+    """Only the inputs the user may use: a parent they may not view (or one since deleted) is
+    left out, as the lineage hides it, and so is a drawn mask (no image id to name)."""
+    named = [*body.get("input_images", []), body.get("mask")]
+    ids = [pk for pk in named if isinstance(pk, int)]
+    visible = set(
+        Image.objects.for_user(user, "view").filter(pk__in=ids).values_list("pk", flat=True)
+    )
+    if "input_images" in body:
+        body["input_images"] = [pk for pk in body["input_images"] if pk in visible]
+    if "mask" in body and body["mask"] not in visible:
+        del body["mask"]
+    return body
 
 
 def remix_initial(user, image_id) -> dict:

@@ -1,9 +1,14 @@
-"""Consistency between storage and the Image rows, and rebuilding thumbnails.
+"""Consistency between storage and the rows that name files, and rebuilding thumbnails.
 
 ``check_storage`` finds orphan files (stored, but no row refers to them), rows whose files
 are missing, and stray files in ``temp/``; with ``fix`` it deletes the orphans and the stale
 temp files and rebuilds missing thumbnails from their originals. ``regenerate_thumbnails``
 rebuilds every thumbnail at a size. Both work on the local folder and on S3.
+
+Files are named by Image rows (original and thumbnail) and by the masks drawn for a
+generation (a GenerationInput without a gallery image, ``image_ref`` empty): those are kept
+exactly as ``gallery.services.discard_unreferenced`` keeps them. An input that was a gallery
+image keeps no file of its own: its image's row does, until it is deleted.
 """
 
 import io
@@ -19,7 +24,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from PIL import Image as PILImage
 
-from gallery.models import Image
+from gallery.models import GenerationInput, Image
 from gallery.services import discard_unreferenced
 from imagegen.core.imaging import make_thumbnail
 from imagegen.core.storage import StoredFile, thumbnail_name
@@ -39,6 +44,8 @@ class StorageReport:
     recent_unreferenced: list[str] = field(default_factory=list)
     missing_originals: list[tuple[int, str]] = field(default_factory=list)
     missing_thumbnails: list[tuple[int, str]] = field(default_factory=list)
+    # Drawn masks (GenerationInput id, name) whose file is gone: a retry cannot read them.
+    missing_inputs: list[tuple[int, str]] = field(default_factory=list)
     stale_temp: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     regenerated: list[str] = field(default_factory=list)
@@ -50,6 +57,7 @@ class StorageReport:
             len(self.orphans)
             + len(self.missing_originals)
             + len(self.missing_thumbnails)
+            + len(self.missing_inputs)
             + len(self.stale_temp)
         )
 
@@ -80,6 +88,11 @@ def iter_files(storage, prefix: str) -> Iterator[StoredFile]:
         yield from iter_files(storage, posixpath.join(prefix, directory))
 
 
+def _drawn_inputs():
+    """The generation inputs that keep a file of their own: masks drawn for a generation."""
+    return GenerationInput.objects.filter(image_ref__isnull=True)
+
+
 def _referenced_names() -> set[str]:
     names = set()
     for file_name, thumbnail in Image.objects.values_list("file", "thumbnail").iterator(
@@ -87,6 +100,7 @@ def _referenced_names() -> set[str]:
     ):
         names.add(file_name)
         names.add(thumbnail)
+    names.update(_drawn_inputs().values_list("file", flat=True).iterator(chunk_size=2000))
     return names
 
 
@@ -144,6 +158,11 @@ def check_storage(
             report.missing_thumbnails.append((pk, thumbnail))
             if fix and not original_ok:
                 report.not_repairable.append((pk, thumbnail))
+
+    inputs = _drawn_inputs().values_list("pk", "file").order_by("pk")
+    for pk, file_name in inputs.iterator(chunk_size=2000):
+        if file_name not in existing and not storage.exists(file_name):
+            report.missing_inputs.append((pk, file_name))
 
     if fix:
         _repair(storage, report)

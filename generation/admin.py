@@ -1,12 +1,15 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
 from django_q import admin as q_admin
 from django_q.models import Failure, OrmQ, Schedule, Success
 from django_q.tasks import async_task
 
 from gallery.admin import thumbnail_tag
-from gallery.models import Image
+from gallery.models import GenerationInput, Image
 from generation import services
 from generation.models import CatalogModel, Generation, StylePreset
 from generation.tasks import REFRESH_FUNC, TASK_FUNCS, check_schedule
@@ -39,12 +42,65 @@ class ImageInline(admin.TabularInline):
         return False
 
 
+class GenerationInputInline(admin.TabularInline):
+    """What the generation took in (docs/image-operations.md): its input images and mask,
+    the lineage. A record of the submission like the generation itself: shown, never
+    written here, to whoever may view the generation."""
+
+    model = GenerationInput
+    fk_name = "generation"
+    extra = 0
+    can_delete = False
+    fields = ["preview", "role", "position", "source", "format", "width", "height", "sha256"]
+    readonly_fields = fields
+    ordering = ["position"]
+    verbose_name = "input"
+    verbose_name_plural = "inputs (lineage)"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("image")
+
+    @admin.display(description="Preview")
+    def preview(self, obj):
+        # A drawn mask is no gallery image: no URL serves its file.
+        return thumbnail_tag(obj.image) if obj.image_id else "—"
+
+    @admin.display(description="Image")
+    def source(self, obj):
+        if obj.image_id:
+            url = reverse("admin:gallery_image_change", args=[obj.image_id])
+            return format_html('<a href="{}">image {}</a>', url, obj.image_id)
+        if obj.image_ref is not None:
+            return f"image {obj.image_ref} (deleted)"
+        return "drawn mask"
+
+    def _may_view_generation(self, request) -> bool:
+        opts = Generation._meta
+        return any(
+            request.user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
+            for action in ("view", "change")
+        )
+
+    def has_view_permission(self, request, obj=None):
+        return self._may_view_generation(request)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
     list_display = [
         "id",
         "preview",
         "owner",
+        "operation",
         "provider",
         "model",
         "status",
@@ -52,11 +108,11 @@ class GenerationAdmin(admin.ModelAdmin):
         "cost_usd",
         "created_at",
     ]
-    list_filter = ["status", "provider", "created_at"]
+    list_filter = ["status", "operation", "provider", "created_at"]
     search_fields = ["prompt", "owner__username", "provider_request_id", "model"]
     list_select_related = ["owner"]
     date_hierarchy = "created_at"
-    inlines = [ImageInline]
+    inlines = [GenerationInputInline, ImageInline]
     actions = ["cancel_selected", "retry_selected"]
 
     def get_queryset(self, request):

@@ -6,7 +6,6 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
     extend_schema_field,
-    inline_serializer,
 )
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
@@ -223,8 +222,9 @@ class GenerateView(APIView):
         request=GenerateRequestSerializer,
         responses={202: GenerationSerializer, 404: NOT_FOUND, 429: TOO_MANY},
         description="One generation answers with it; a prompt with {a|b} "
-        "variations answers with {count, generations: [...]}. 429: over the daily image "
-        "limit or the cap on generations queued or running at once.",
+        "variations answers with {count, generations: [...]}. 404: an input image or mask "
+        "you may not view. 429: over the daily image limit or the cap on generations queued "
+        "or running at once.",
     )
     def post(self, request):
         form = GenerateRequestSerializer(data=request.data)
@@ -330,6 +330,10 @@ class ProvidersView(APIView):
         return Response({"providers": providers})
 
 
+class UploadedSerializer(serializers.Serializer):
+    images = ImageSerializer(many=True, help_text="The uploaded images, in the order sent.")
+
+
 class UploadView(APIView):
     """Upload images into the gallery (multipart: one or more ``file`` parts; optional
     ``project`` and ``keep_metadata``). Each file is validated like a provider's result (PNG,
@@ -351,11 +355,7 @@ class UploadView(APIView):
                 "required": ["file"],
             }
         },
-        responses={
-            201: inline_serializer(
-                "UploadedImages", {"images": ImageSerializer(many=True, read_only=True)}
-            )
-        },
+        responses={201: UploadedSerializer},
     )
     def post(self, request):
         form = UploadFormSerializer(data=request.data)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from pathlib import PurePath
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from django.utils import timezone
 
 from gallery.models import Image, Origin
 from gallery.services import StoredFiles, discard_unreferenced, store_image_files
+from generation.finish_hooks import generation_finished
 from generation.models import UPLOAD, Generation, Status
 from imagegen.core.imaging import InvalidImage, ValidatedImage, prepare_upload
 from projects.models import Project
@@ -103,10 +105,13 @@ def upload_images(
             stored.append(store_image_files(image))
             image.decoded = None
         with transaction.atomic():
-            return [
+            images = [
                 _record(user, target, item, image, files_)
                 for item, image, files_ in zip(files, checked, stored, strict=True)
             ]
+            for uploaded in images:  # their bytes count in the storage figures
+                transaction.on_commit(partial(generation_finished, uploaded.generation_id))
+            return images
     except BaseException:
         discard_unreferenced([name for s in stored for name in s.created])
         raise

@@ -8,6 +8,10 @@ unsettled SpendEntry reservations. Every quota counts the team's days and months
 (TIME_ZONE), never a zone the user chooses: changing one's own time zone (a preference,
 for display) must not start a new day or month for the limits. The dashboard's own figures
 (``dashboard.services``) stay in the viewer's zone.
+
+Every image operation (edit, inpaint, outpaint, upscale, remove_background) is a generation
+here, estimated and counted like one. Uploads are not: they cost nothing, make no images for
+the daily limit (the rollup counts them apart, ``generation.usage.rollup``) and never run.
 """
 
 from dataclasses import dataclass
@@ -159,8 +163,10 @@ def _month_use(limit: Decimal | None, live_cost: Decimal | None, **filters) -> S
 
 
 def _live(**filters) -> dict:
-    return Generation.objects.filter(status__in=LIVE_STATUSES, **filters).aggregate(
-        cost=Sum("cost_usd"), images=Sum("num_images")
+    return (
+        Generation.objects.runs()
+        .filter(status__in=LIVE_STATUSES, **filters)
+        .aggregate(cost=Sum("cost_usd"), images=Sum("num_images"))
     )
 
 
@@ -232,7 +238,7 @@ def check_queued(user, adding: int) -> None:
     cap = settings.MAX_QUEUED_GENERATIONS_PER_USER
     if not cap:
         return
-    live = Generation.objects.filter(owner=user, status__in=LIVE_STATUSES).count()
+    live = Generation.objects.runs().filter(owner=user, status__in=LIVE_STATUSES).count()
     if live + adding > cap:
         raise QuotaExceeded(
             {

@@ -43,6 +43,8 @@ FAILURE_KINDS: list[tuple[str, str, re.Pattern]] = [
         re.compile(r"unusable image|image link instead of image data|not an image"),
     ),
     ("storage", "Storage error", re.compile(r"could not store the image|disk is full")),
+    # generation/inputs.py: an input image (or its mask) deleted before the operation ran.
+    ("input_missing", "Input deleted", re.compile(r"was deleted before the generation ran")),
 ]
 OTHER = ("other", "Other")
 LABELS = {kind: label for kind, label, _ in FAILURE_KINDS} | {OTHER[0]: OTHER[1]}

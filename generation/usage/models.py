@@ -42,9 +42,14 @@ MICROS = Decimal("1000000")
 
 
 class DailyUsage(models.Model):
-    """Finished generations of one local day, owner, project, provider, model and failure
-    kind, added up. Kept current by ``generation.usage.rollup``; every dashboard figure but the live
-    ones is read from here."""
+    """Finished generations of one local day, owner, project, provider, model, operation and
+    failure kind, added up. Kept current by ``generation.usage.rollup``; every dashboard figure
+    but the live ones is read from here.
+
+    Uploads (generations of operation "upload", docs/image-operations.md) have rows of their
+    own (provider, model and operation "upload") that count only ``uploads`` and
+    ``image_bytes``: they are no generations, spend nothing and make no images for the daily
+    limit, but their bytes are storage."""
 
     day = models.DateField()
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -55,12 +60,18 @@ class DailyUsage(models.Model):
     model = models.CharField(max_length=200)
     # "" for succeeded and canceled generations; a generation.usage.failures kind for failed ones.
     failure_kind = models.CharField(max_length=24, blank=True)
+    # What the generations did (generation.models.OperationChoice): generate, edit, inpaint,
+    # outpaint, upscale, remove_background, or upload.
+    operation = models.CharField(max_length=20, default="generate")
 
     generations = models.PositiveIntegerField(default=0)
     succeeded = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     canceled = models.PositiveIntegerField(default=0)
     images = models.PositiveIntegerField(default=0)
+    # Images uploaded (not made: never counted in ``images``).
+    uploads = models.PositiveIntegerField(default=0)
+    # Bytes of the images made and uploaded: storage.
     image_bytes = models.PositiveBigIntegerField(default=0)
     # Spend of succeeded generations in millionths of a dollar (exact sums on every database):
     # reported by the provider, or only estimated.
@@ -75,7 +86,15 @@ class DailyUsage(models.Model):
         app_label = "dashboard"
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "owner", "project_id", "provider", "model", "failure_kind"],
+                fields=[
+                    "day",
+                    "owner",
+                    "project_id",
+                    "provider",
+                    "model",
+                    "operation",
+                    "failure_kind",
+                ],
                 name="dailyusage_unique_key",
             )
         ]

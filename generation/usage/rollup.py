@@ -1,8 +1,15 @@
 """Keeping DailyUsage current: count each finished generation once, or rebuild a range.
 
 ``record_generation_finished`` is called by the pipeline when a generation reaches a final
-state; it is idempotent (a RolledUpGeneration marker per generation). ``rebuild_rollups``
-(``manage.py rebuild_dashboard``) recomputes days from the Generation rows.
+state, and by an upload once it is stored; it is idempotent (a RolledUpGeneration marker per
+generation). ``rebuild_rollups`` (``manage.py rebuild_dashboard``) recomputes days from the
+Generation rows.
+
+Every operation (generate, edit, inpaint, outpaint, upscale, remove_background) is counted
+like a generation, in rows of its own operation. An upload (a finished generation of
+operation "upload") is not a generation for usage: its rows count only the images uploaded
+(``uploads``) and their bytes (``image_bytes``, storage), never generations, images made,
+spend or failures, so the daily image limit, budgets and failure rates leave it out.
 """
 
 import logging
@@ -16,7 +23,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from gallery.models import Image
-from generation.models import FINISHED_STATUSES, Generation, Status
+from generation.models import FINISHED_STATUSES, UPLOAD, Generation, Status
 from generation.usage.failures import failure_kind
 from generation.usage.models import (
     LATENCY_BUCKETS_MS,
@@ -34,6 +41,7 @@ COUNTERS = (
     "failed",
     "canceled",
     "images",
+    "uploads",
     "image_bytes",
     "spend_reported_micros",
     "spend_estimated_micros",
@@ -46,6 +54,7 @@ ROW_FIELDS = (
     "project_id",
     "provider",
     "model",
+    "operation",
     "status",
     "error",
     "cost_usd",
@@ -85,7 +94,7 @@ def latency_bucket(latency_ms: int) -> str:
     return LATENCY_FIELDS[-1]
 
 
-DIMENSIONS = ("owner_id", "project_id", "provider", "model", "failure_kind")
+DIMENSIONS = ("owner_id", "project_id", "provider", "model", "operation", "failure_kind")
 
 
 def dimensions(row: dict) -> dict:
@@ -95,6 +104,7 @@ def dimensions(row: dict) -> dict:
         "project_id": row["project_id"] or 0,
         "provider": row["provider"],
         "model": row["model"],
+        "operation": row["operation"],
         "failure_kind": failure_kind(row["error"]) if row["status"] == Status.FAILED else "",
     }
 
@@ -104,7 +114,8 @@ def _key(row: dict) -> tuple:
 
 
 def contribution(row: dict, images: int, image_bytes: int) -> dict[str, int]:
-    """What one finished generation adds to its rollup row."""
+    """What one finished generation adds to its rollup row (an upload: its images and bytes
+    as uploads and storage, nothing else)."""
     status = row["status"]
     add = {
         "generations": 1,
@@ -112,10 +123,16 @@ def contribution(row: dict, images: int, image_bytes: int) -> dict[str, int]:
         "failed": 0,
         "canceled": 0,
         "images": 0,
+        "uploads": 0,
         "image_bytes": 0,
         "spend_reported_micros": 0,
         "spend_estimated_micros": 0,
     }
+    if row["operation"] == UPLOAD:
+        add["generations"] = 0
+        if status == Status.SUCCEEDED:
+            add["uploads"], add["image_bytes"] = images, image_bytes
+        return add
     add[
         {Status.SUCCEEDED: "succeeded", Status.FAILED: "failed", Status.CANCELED: "canceled"}[
             status
@@ -135,16 +152,13 @@ def contribution(row: dict, images: int, image_bytes: int) -> dict[str, int]:
     return add
 
 
+def _lookup(key: tuple) -> dict:
+    """A rollup key (day, *DIMENSIONS) as DailyUsage field values."""
+    return dict(zip(("day", *DIMENSIONS), key, strict=True))
+
+
 def _add_to_rollup(key: tuple, add: dict[str, int]) -> None:
-    day, owner_id, project_id, provider, model, kind = key
-    lookup = {
-        "day": day,
-        "owner_id": owner_id,
-        "project_id": project_id,
-        "provider": provider,
-        "model": model,
-        "failure_kind": kind,
-    }
+    lookup = _lookup(key)
     latency_max = add.pop("latency_max_ms", 0)
     updates = {name: F(name) + value for name, value in add.items() if value}
     if latency_max:
@@ -243,16 +257,7 @@ def rebuild_rollups(start: date, end: date, *, chunk: int = 20_000) -> dict[str,
             counted += len(rows)
         DailyUsage.objects.bulk_create(
             [
-                DailyUsage(
-                    day=key[0],
-                    owner_id=key[1],
-                    project_id=key[2],
-                    provider=key[3],
-                    model=key[4],
-                    failure_kind=key[5],
-                    latency_max_ms=latency_max[key],
-                    **values,
-                )
+                DailyUsage(**_lookup(key), latency_max_ms=latency_max[key], **values)
                 for key, values in totals.items()
             ],
             batch_size=2000,

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from django.db.models import Case, Count, IntegerField, Max, Q, Sum, Value, When
 
-from generation.models import FINISHED_STATUSES, Generation, Status
+from generation.models import FINISHED_STATUSES, UPLOAD, Generation, Status
 from generation.usage.models import DailyUsage
 from generation.usage.rollup import (
     COUNTERS,
@@ -142,16 +142,20 @@ def _from_generations(totals, filters, buckets, rest, keys, fields) -> None:
 # milliseconds contribution truncates per generation, and failure kinds, read from the error
 # text, are counted row by row: stats and usage need them only for the partial days at the
 # ends of their range).
+# Uploads count only as uploads and storage (rollup.contribution).
 SUCCEEDED = Q(status=Status.SUCCEEDED)
+UPLOADED = Q(operation=UPLOAD)
+RAN = ~UPLOADED
 SQL_AGGREGATES = {
-    "generations": Count("id"),
-    "succeeded": Count("id", filter=SUCCEEDED),
-    "failed": Count("id", filter=Q(status=Status.FAILED)),
-    "canceled": Count("id", filter=Q(status=Status.CANCELED)),
-    "images": Sum("rollup_marker__images", filter=SUCCEEDED),
+    "generations": Count("id", filter=RAN),
+    "succeeded": Count("id", filter=SUCCEEDED & RAN),
+    "failed": Count("id", filter=Q(status=Status.FAILED) & RAN),
+    "canceled": Count("id", filter=Q(status=Status.CANCELED) & RAN),
+    "images": Sum("rollup_marker__images", filter=SUCCEEDED & RAN),
+    "uploads": Sum("rollup_marker__images", filter=SUCCEEDED & UPLOADED),
     "image_bytes": Sum("rollup_marker__image_bytes", filter=SUCCEEDED),
-    "spend_reported_micros": Sum("cost_usd", filter=SUCCEEDED & Q(cost_is_estimate=False)),
-    "spend_estimated_micros": Sum("cost_usd", filter=SUCCEEDED & Q(cost_is_estimate=True)),
+    "spend_reported_micros": Sum("cost_usd", filter=SUCCEEDED & RAN & Q(cost_is_estimate=False)),
+    "spend_estimated_micros": Sum("cost_usd", filter=SUCCEEDED & RAN & Q(cost_is_estimate=True)),
 }
 SQL_FIELDS = frozenset(SQL_AGGREGATES)
 DOLLAR_FIELDS = ("spend_reported_micros", "spend_estimated_micros")

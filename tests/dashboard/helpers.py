@@ -32,6 +32,7 @@ def finished(
     model="offline-shapes",
     favorite=False,
     record=True,
+    operation="generate",
 ) -> Generation:
     """A finished generation created at ``created`` (UTC text or datetime), recorded in the
     rollup unless ``record`` is False."""
@@ -42,6 +43,7 @@ def finished(
         project=project,
         provider=provider,
         model=model,
+        operation=operation,
         prompt="p",
         width=64,
         height=64,
@@ -62,6 +64,7 @@ def finished(
                     owner=owner,
                     project=project,
                     index=i,
+                    origin="upload" if operation == "upload" else "generated",
                     file=f"images/{generation.pk}-{i}.png",
                     thumbnail="t.webp",
                     width=64,

@@ -105,6 +105,9 @@ def test_png_carries_parameters_and_imagegen_chunks(owner_api, owner):
         "cfg_scale": 6.5,
         "width": 48,
         "height": 32,
+        "operation": "generate",
+        "origin": "generated",
+        "inputs": [],
         "software": "imagegen",
     }
 

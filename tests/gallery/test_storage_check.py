@@ -11,7 +11,8 @@ from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from PIL import Image as PILImage
 
-from gallery.models import Image
+from gallery.models import GenerationInput, Image
+from imagegen.core.imaging import validate_image
 from imagegen.core.storage import image_name, thumbnail_name
 from tests.gallery.factories import make_image
 
@@ -161,3 +162,57 @@ def _big_png() -> bytes:
     out = io.BytesIO()
     PILImage.new("RGB", (300, 200), (200, 10, 10)).save(out, format="PNG")
     return out.getvalue()
+
+
+# --- Generation inputs (docs/image-operations.md): a drawn mask's file is the row's ---------
+
+
+def _drawn_mask(owner, *, image=None, image_ref=None) -> GenerationInput:
+    """A mask stored for ``owner``'s new generation, as generation.inputs records one."""
+    child = make_image(owner, operation="inpaint")
+    mask = PILImage.new("L", (48, 32), 0)
+    mask.paste(255, (0, 0, 10, 10))
+    out = io.BytesIO()
+    mask.save(out, format="PNG")
+    checked = validate_image(out.getvalue())
+    name = image_name(checked.sha256, "png")
+    default_storage.save(name, ContentFile(checked.data))
+    age(name)
+    return GenerationInput.objects.create(
+        generation=child.generation,
+        image=image,
+        image_ref=image_ref,
+        role="mask",
+        file=name,
+        sha256=checked.sha256,
+        format="PNG",
+        width=48,
+        height=32,
+    )
+
+
+def test_a_drawn_mask_is_referenced_not_an_orphan(owner):
+    mask = _drawn_mask(owner)
+    assert "Orphan files (no row refers to them): 0" in run()
+    output = run("--fix")
+    assert "Deleted 0 file(s)" in output and "Storage and database agree." in output
+    assert default_storage.exists(mask.file)
+
+
+def test_a_deleted_parents_file_is_not_kept_by_the_lineage(owner):
+    # The input was a gallery image, since deleted: the lineage keeps its id, not its bytes
+    # (gallery.services.discard_unreferenced deletes them with the image).
+    stale = _drawn_mask(owner, image_ref=987654)
+    assert f"Orphan files (no row refers to them): 1\n  {stale.file}" in run()
+    run("--fix")
+    assert not default_storage.exists(stale.file)
+
+
+def test_a_drawn_mask_whose_file_is_gone_is_reported(owner):
+    mask = _drawn_mask(owner)
+    default_storage.delete(mask.file)
+    output = run()
+    assert (
+        f"Drawn masks whose file is missing: 1\n  generation input {mask.pk}: {mask.file}" in output
+    )
+    assert "Run with --fix" in output

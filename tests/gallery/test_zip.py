@@ -116,6 +116,9 @@ def test_selection_zip_holds_the_images_and_both_manifests(owner_api, owner):
         "created_at",
         "tags",
         "sha256",
+        "origin",
+        "operation",
+        "inputs",
     ]
 
 

@@ -433,3 +433,102 @@ def test_backup_while_images_are_being_made_is_consistent(owner, tmp_path, setti
         with default_storage.open(image.file) as handle:
             assert hashlib.sha256(handle.read()).hexdigest() == image.sha256
         assert default_storage.exists(image.thumbnail)
+
+
+# --- Images in (docs/image-operations.md): uploads, operations and their lineage ------------
+
+
+def _mask_uri(width, height) -> str:
+    import base64
+
+    from PIL import Image as PILImage
+
+    mask = PILImage.new("L", (width, height), 0)
+    mask.paste(255, (0, 0, width // 2, height // 2))
+    out = io.BytesIO()
+    mask.save(out, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+@pytest.fixture
+def lineage(owner, run_jobs):
+    """An upload, upscaled, then inpainted with a drawn mask; the upload then deleted (the
+    lineage keeps its id). Returns the inpaint generation."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.gallery.factories import image_bytes
+
+    api = client_for(owner)
+    response = api.post(
+        "/api/gallery/upload",
+        {"file": [SimpleUploadedFile("cat.png", image_bytes(size=(20, 15)))]},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    uploaded = response.json()["images"][0]["id"]
+    steps = [
+        {"operation": "upscale", "input_images": [uploaded], "scale": 2},
+        {"operation": "inpaint", "prompt": "a door", "mask": _mask_uri(40, 30)},
+    ]
+    for step in steps:
+        response = run_jobs(api, {"provider": "offline", "input_images": [uploaded], **step})
+        generation = Generation.objects.get(pk=response.json()["id"])
+        assert generation.status == Status.SUCCEEDED, generation.error
+        uploaded = generation.images.get().pk
+    first = Image.objects.get(origin="upload").pk
+    assert api.delete(f"/api/gallery/{first}").status_code == 204
+    return generation
+
+
+def test_uploads_operations_and_drawn_masks_come_back(
+    lineage, settings, tmp_path, isolated_storage
+):
+    from gallery.models import GenerationInput
+    from generation import inputs
+
+    mask = GenerationInput.objects.get(role="mask")
+    assert mask.image_ref is None and default_storage.exists(mask.file)
+    columns = ("pk", "generation_id", "image_id", "image_ref", "role", "position", "file")
+    rows = list(GenerationInput.objects.order_by("pk").values_list(*columns))
+    images = sorted(Image.objects.values_list("pk", "origin", "generation__operation", "file"))
+    assert {operation for _, _, operation, _ in images} == {"upscale", "inpaint"}
+    before_files = stored_files(isolated_storage)
+    assert mask.file in before_files
+    backup = tmp_path / "imagegen.tar.gz"
+    call_command("backup", str(backup), stdout=io.StringIO())
+    with tarfile.open(backup, "r:gz") as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+    assert mask.file in {entry["name"] for entry in manifest["files"]}
+    assert manifest["missing_files"] == []
+
+    call_command("flush", interactive=False, verbosity=0)
+    fresh = tmp_path / "fresh-storage"
+    use_storage(settings, fresh)
+    call_command("restore", str(backup), stdout=io.StringIO())
+
+    assert stored_files(fresh) == before_files
+    assert list(GenerationInput.objects.order_by("pk").values_list(*columns)) == rows
+    assert sorted(Image.objects.values_list("pk", "origin", "generation__operation", "file")) == (
+        images
+    )
+    # The restored generation's inputs read back as a retry would read them.
+    restored = Generation.objects.get(pk=lineage.pk)
+    taken, drawn = inputs.load(restored)
+    assert len(taken) == 1 and drawn is not None and (drawn.width, drawn.height) == (40, 30)
+    owner = client_for(get_user_model().objects.get(username="owner"))
+    child = owner.get(f"/api/gallery/{restored.images.get().pk}").json()
+    assert [p["state"] for p in child["parents"]] == ["present", "drawn"]
+    parent = owner.get(f"/api/gallery/{child['parents'][0]['image']}").json()
+    assert [p["state"] for p in parent["parents"]] == ["deleted"]
+
+
+def test_a_drawn_mask_missing_from_storage_is_reported(lineage, tmp_path):
+    from gallery.models import GenerationInput
+
+    mask = GenerationInput.objects.get(role="mask")
+    default_storage.delete(mask.file)
+    backup = tmp_path / "imagegen.tar.gz"
+    call_command("backup", str(backup), stdout=io.StringIO())
+    with tarfile.open(backup, "r:gz") as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+    assert manifest["missing_files"] == [mask.file]

@@ -93,6 +93,20 @@ GENERATE = {
     "height": 64,
     "num_images": 1,
 }
+UPSCALE = {"provider": "offline", "model": "offline-shapes", "operation": "upscale", "scale": 2}
+INPAINT = {"provider": "offline", "model": "offline-shapes", "operation": "inpaint", "prompt": "x"}
+SHARED_OPERATION = expect(202, anonymous=401, outsider=404, staff=404)
+
+
+def _upload(**fields) -> dict:
+    """A multipart upload body with a fresh file object (each role reads its own)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.gallery.factories import image_bytes
+
+    return {"file": SimpleUploadedFile("matrix.png", image_bytes(colour=7)), **fields}
+
+
 # Reading one's settings (or the Generate page, which starts from them) creates one's own
 # preferences row on first use; that is the only write a read may do.
 OWN_PREFERENCES = ALL_SIGNED_IN
@@ -143,9 +157,33 @@ REGISTRY: dict[str, Entry] = {
                 expect(400, anonymous=401, owner=202, editor=202),
                 data=lambda w: {**GENERATE, "project": w.project.pk},
             ),
+            # An image operation takes any image the user may view (the project's, for its
+            # viewer too); anyone else gets the 404 of a missing image, and nothing is stored.
+            Case(
+                "POST", SHARED_OPERATION, data=lambda w: {**UPSCALE, "input_images": [w.image.pk]}
+            ),
+            Case(
+                "POST",
+                SHARED_OPERATION,
+                data=lambda w: {
+                    **INPAINT,
+                    "input_images": [w.image.pk],
+                    "mask": w.editor_image.pk,
+                },
+            ),
         )
     ),
-    "api-estimate": Entry((Case("POST", API_ANY, data=GENERATE, writers=frozenset()),)),
+    "api-estimate": Entry(
+        (
+            Case("POST", API_ANY, data=GENERATE, writers=frozenset()),
+            Case(
+                "POST",
+                expect(200, anonymous=401, outsider=404, staff=404),
+                data=lambda w: {**UPSCALE, "input_images": [w.image.pk]},
+                writers=frozenset(),
+            ),
+        )
+    ),
     "api-root": Entry((Case("GET", API_ANY),)),
     "api-providers": Entry((Case("GET", API_ANY),)),
     "api-generation": Entry((Case("GET", OWN_API),), kwargs=_pk("generation")),
@@ -277,6 +315,19 @@ REGISTRY: dict[str, Entry] = {
     "api-image-download": Entry((Case("GET", SHARED_API),), kwargs=_pk("image")),
     "api-gallery-download": Entry(
         (Case("POST", SHARED_API, data=lambda w: {"ids": [w.image.pk]}, writers=frozenset()),)
+    ),
+    # Uploads (multipart): anyone signed in, into their own gallery or a project they may
+    # contribute to (the viewer may not; for anyone else it is no such project).
+    "api-gallery-upload": Entry(
+        (
+            Case("POST", expect(201, anonymous=401), form=True, data=lambda w: _upload()),
+            Case(
+                "POST",
+                expect(400, anonymous=401, owner=201, editor=201),
+                form=True,
+                data=lambda w: _upload(project=w.project.pk),
+            ),
+        )
     ),
     "gallery": Entry((Case("GET", PAGE_ANY),)),
     "gallery-image-panel": Entry((Case("GET", SHARED_PAGE),), kwargs=_pk("image")),

@@ -350,3 +350,107 @@ def test_token_permissions_do_not_make_or_move_tokens(world):
     assert client.post(_url(AuthToken, "change", token.pk), data).status_code == 403
     token.refresh_from_db()
     assert token.user_id == owner and AuthToken.objects.count() == before
+
+
+# --- Generation inputs (the lineage): shown with the generation, never written --------------
+
+
+def _lineage(world):
+    """The owner's image inpainted: an input image, a drawn mask, and a deleted input."""
+    from gallery.models import GenerationInput
+    from tests.gallery.factories import make_image
+
+    parent = world.image
+    child = make_image(world.users["owner"], operation="inpaint")
+    common = {"generation": child.generation, "format": "PNG", "width": 48, "height": 32}
+    GenerationInput.objects.create(
+        image=parent, image_ref=parent.pk, role="input", position=0, file=parent.file,
+        sha256=parent.sha256, **common,
+    )  # fmt: skip
+    GenerationInput.objects.create(
+        role="mask", position=1, file="images/ma/sk/mask.png", sha256="m" * 64, **common
+    )
+    GenerationInput.objects.create(
+        image_ref=987654, role="input", position=2, file="images/go/ne/gone.png",
+        sha256="g" * 64, **common,
+    )  # fmt: skip
+    return child.generation, parent
+
+
+def _input_rows():
+    from gallery.models import GenerationInput
+
+    return list(GenerationInput.objects.order_by("pk").values_list())
+
+
+def test_generation_inputs_are_shown_read_only_with_thumbnails(world):
+    from generation.models import Generation
+
+    generation, parent = _lineage(world)
+    url = _url(Generation, "change", generation.pk)
+    html = _login(world.users["staff"]).get(url).content.decode()
+    assert "Inputs (lineage)" in html
+    assert reverse("image-thumbnail", args=[parent.pk]) in html
+    assert reverse("admin:gallery_image_change", args=[parent.pk]) in html
+    assert "drawn mask" in html and "image 987654 (deleted)" in html
+    assert 'name="inputs-0-role"' not in html  # shown, not a form field
+    for secret in admin_secrets(world):
+        assert secret not in html
+    changelist = _login(world.users["staff"]).get(_url(Generation, "changelist")).content
+    assert b"column-operation" in changelist
+    filtered = _login(world.users["staff"]).get(
+        _url(Generation, "changelist") + "?operation=inpaint"
+    )
+    assert filtered.status_code == 200 and f"{generation.pk}</a>".encode() in filtered.content
+
+
+def test_generation_inputs_follow_the_generations_permission(world):
+    from gallery.models import GenerationInput
+    from generation.models import Generation
+
+    generation, _ = _lineage(world)
+    url = _url(Generation, "change", generation.pk)
+    viewer = _clerk(Permission.objects.get(codename="view_generation"))
+    assert "drawn mask" in _login(viewer).get(url).content.decode()
+    # The inputs' own permissions give nothing: there is no page of their own.
+    inputs_only = _clerk(*_permissions(GenerationInput), username="inputs-clerk")
+    assert _login(inputs_only).get(url).status_code == 403
+
+
+def test_no_permission_writes_a_generation_input(world):
+    from gallery.models import GenerationInput
+    from generation.models import Generation
+
+    generation, parent = _lineage(world)
+    before = _input_rows()
+    rows = list(GenerationInput.objects.filter(generation=generation).order_by("position"))
+    clerk = _clerk(*_permissions(Generation), *_permissions(GenerationInput))
+    forged = {
+        "inputs-TOTAL_FORMS": "4",
+        "inputs-INITIAL_FORMS": "3",
+        "inputs-MIN_NUM_FORMS": "0",
+        "inputs-MAX_NUM_FORMS": "1000",
+        "images-TOTAL_FORMS": "1",
+        "images-INITIAL_FORMS": "1",
+        "images-MIN_NUM_FORMS": "0",
+        "images-MAX_NUM_FORMS": "1000",
+        "images-0-id": str(generation.images.get().pk),
+        "images-0-generation": str(generation.pk),
+    }
+    for index, row in enumerate(rows):
+        forged |= {
+            f"inputs-{index}-id": str(row.pk),
+            f"inputs-{index}-generation": str(generation.pk),
+            f"inputs-{index}-role": "input",
+            f"inputs-{index}-file": "images/ev/il/evil.png",
+            f"inputs-{index}-DELETE": "on",
+        }
+    forged |= {
+        "inputs-3-generation": str(generation.pk),
+        "inputs-3-image": str(parent.pk),
+        "inputs-3-role": "mask",
+        "inputs-3-file": "../../etc/passwd",
+    }
+    for user in (clerk, world.users["staff"]):
+        _login(user).post(_url(Generation, "change", generation.pk), forged)
+        assert _input_rows() == before

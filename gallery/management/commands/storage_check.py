@@ -9,9 +9,9 @@ SHOWN = 20
 
 class Command(BaseCommand):
     help = (
-        "Report orphan files (stored, no row), rows whose files are missing, and stale "
-        "files in temp/. --fix deletes orphans and stale temp files and rebuilds missing "
-        "thumbnails from their originals."
+        "Report orphan files (stored, no row), rows (images, drawn masks) whose files are "
+        "missing, and stale files in temp/. --fix deletes orphans and stale temp files and "
+        "rebuilds missing thumbnails from their originals."
     )
 
     def add_arguments(self, parser):
@@ -35,6 +35,10 @@ class Command(BaseCommand):
         self._section(
             "Rows whose thumbnail is missing",
             [f"image {pk}: {name}" for pk, name in report.missing_thumbnails],
+        )
+        self._section(
+            "Drawn masks whose file is missing",
+            [f"generation input {pk}: {name}" for pk, name in report.missing_inputs],
         )
         self._section(f"Stale files in temp/ (older than {min_age} s)", report.stale_temp)
         if report.recent_unreferenced:

@@ -213,7 +213,11 @@ def build_submission(
     sources = inputs.resolve(user, data)
     provider, spec = resolve_model(user, data)
     errors = _Errors()
-    operation = errors.check(_check_operation, data, spec, provider, default=Operation.GENERATE)
+    operation = errors.check(_check_operation, data, spec, provider, default=None)
+    if operation is None:
+        # Every other check depends on the operation: checking them against another one
+        # would only add errors that are not the user's.
+        errors.raise_any()
     if operation in (Operation.UPSCALE, Operation.REMOVE_BACKGROUND, Operation.OUTPAINT):
         prompt_required = False  # nothing to describe (outpaint: the picture goes on)
     prompt = errors.check(_check_prompt, data, spec, prompt_required, default="")

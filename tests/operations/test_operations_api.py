@@ -230,3 +230,15 @@ def test_an_upscale_too_big_for_a_png_is_a_jpeg(owner, owner_api, run_jobs, sett
     )
     image = _result(response)
     assert image.format == "JPEG" and (image.width, image.height) == (256, 192)
+
+
+def test_an_operation_the_model_does_not_do_is_the_only_error(owner, owner_api):
+    source = make_image(owner)
+    response = owner_api.post(
+        "/api/generate",
+        {"provider": "offline", "operation": "remove_background", "input_images": [source.pk]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["operation"]
+    assert "offline-shapes does not do remove_background" in response.json()["operation"][0]

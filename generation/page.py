@@ -119,7 +119,7 @@ def operation_text(generation: Generation) -> str:
         return f"Upscale ×{params['scale']}"
     if operation == Operation.OUTPAINT and params.get("margins"):
         m = params["margins"]
-        sides = [f"{name} {m[name]}" for name in ("left", "top", "right", "bottom") if m.get(name)]
+        sides = [f"{name} {m[name]}" for name in SIDES if m.get(name)]
         return "Outpaint (" + ", ".join(sides) + " px)" if sides else "Outpaint"
     return LABELS[operation]
 
@@ -127,6 +127,7 @@ def operation_text(generation: Generation) -> str:
 # --- The operation selector and the input tray (issue #16) ------------------------------------
 
 OPERATIONS = [(operation.value, LABELS[operation]) for operation in Operation]
+SIDES = ("left", "top", "right", "bottom")
 
 
 def operation_or_none(text) -> str | None:

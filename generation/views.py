@@ -132,6 +132,12 @@ def _operation_initial(request, initial) -> str:
     part): that operation, on a model that does it, with those images in the input tray
     (ids the user may not view are dropped silently). Returns a notice when no model the
     user can run does the operation (the form then starts on Generate)."""
+    outpaint = initial.pop("outpaint", None)  # a remix of an outpaint: its margins or ratio
+    if isinstance(outpaint, dict) and outpaint.get("aspect_ratio"):
+        initial.update(outpaint_mode="ratio", outpaint_ratio=str(outpaint["aspect_ratio"]))
+    elif isinstance(outpaint, dict):
+        initial["outpaint_mode"] = "margins"
+        initial.update({f"outpaint_{side}": outpaint.get(side) or 0 for side in page.SIDES})
     operation = page.operation_or_none(request.GET.get("operation"))
     ids = page.query_ids(request.GET.getlist("input"))
     if ids:
@@ -169,17 +175,28 @@ def _operation_context(request, form, spec) -> dict:
             for value, label in page.OPERATIONS
         ],
         "operation": operation,
+        # A model that only generates has nothing to choose; one that only upscales (say)
+        # shows its one operation, so the form says what it will do.
+        "show_picker": spec is not None and list(spec.operations) != [Operation.GENERATE],
         "show": page.sections(spec, operation),
         "tray": tray,
         "max_inputs": page.max_inputs(spec, operation),
         "takes_prompt": page.takes_prompt(spec),
         "outpaint_mode": outpaint_mode,
-        "outpaint_ratios": OUTPAINT_RATIOS,
+        "outpaint_ratios": _ratios(form["outpaint_ratio"].value()),
         "open_mask": request.method != "POST" and operation == Operation.INPAINT and bool(tray),
     }
 
 
 OUTPAINT_RATIOS = ("16:9", "3:2", "4:3", "1:1", "3:4", "2:3", "9:16", "21:9")
+
+
+def _ratios(chosen) -> tuple[str, ...]:
+    """The outpaint ratio chips, with a remixed ratio that is not among them."""
+    chosen = str(chosen or "").strip()
+    if chosen and chosen not in OUTPAINT_RATIOS and page.RATIO_TEXT.fullmatch(chosen):
+        return (*OUTPAINT_RATIOS, chosen)
+    return OUTPAINT_RATIOS
 
 
 @login_required

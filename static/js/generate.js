@@ -1,7 +1,8 @@
 /* The Generate page: the form is submitted by fetch and never swapped (field errors are
  * filled in, new cards are prepended to the feed), each card follows its generation live,
  * aspect chips set the size, the Advanced section remembers whether it was open, and the
- * price line follows the model, size and quality.
+ * price line follows the model, size and quality. The image inputs (generate_inputs.js:
+ * operation, input tray, mask) add the painted mask to the submission (ImagegenInputs.prepare).
  *
  * Live updates: live.js (base.html loads it on every signed-in page) dispatches
  * `imagegen:generation` (detail {id, status}) on document when one of the user's generations

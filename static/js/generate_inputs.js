@@ -133,7 +133,8 @@
       segment.hidden = !on;
       $("input", segment).disabled = !on;
     });
-    $("#operation-picker").hidden = offered.length < 2;
+    // A model that only generates has nothing to choose; a single other operation is shown.
+    $("#operation-picker").hidden = offered.length === 1 && offered[0] === "generate";
     const op = operation();
     if (!offered.includes(op)) {
       const next = offered.includes("generate") ? "generate" : offered[0];

@@ -379,14 +379,29 @@ def test_outpaint_from_the_query_string_shows_its_result_size(open_page, owner, 
     assert "384×240" in page.inner_text("#outpaint-result")
     assert no_sideways_scroll(page)
     screenshot(page, "generate-inputs-390-light-outpaint")
-    # A model that only generates: no operations to offer, and the form says why it changed.
-    page.select_option("#id_provider", "openai")
+    # A model that does not outpaint: its own operations, and the form says why it changed.
+    page.select_option("#id_provider", "openrouter")
     page.wait_for_function(
         "document.querySelector('#generate-form').dataset.operation === 'generate'"
     )
-    assert page.is_hidden("#operation-picker") and page.is_hidden("#input-tray")
+    visible = page.eval_on_selector_all(
+        "#operation-picker .segment:not([hidden])", "els => els.map(e => e.dataset.operation)"
+    )
+    assert visible == ["generate", "edit"] and page.is_hidden("#input-tray")
     page.wait_for_selector('#toasts .toast:has-text("switched to Generate")')
     assert page.inner_text("#generate-button") == "Generate"
+    # A model that only upscales shows its one operation, chosen, and the upscale's fields.
+    page.select_option("#id_provider", "fal")
+    upscaler = "fal-ai/seedvr/upscale/image"
+    page.wait_for_selector(f'#id_model option[value="{upscaler}"]', state="attached")
+    page.select_option("#id_model", upscaler)
+    page.wait_for_function("document.querySelector('#generate-form').dataset.operation=='upscale'")
+    visible = page.eval_on_selector_all(
+        "#operation-picker .segment:not([hidden])", "els => els.map(e => e.dataset.operation)"
+    )
+    assert visible == ["upscale"] and page.is_visible("#operation-picker")
+    assert page.is_visible("#scale-field") and page.is_hidden("#id_prompt")
+    assert page.inner_text("#generate-button") == "Upscale"
 
 
 def test_the_picker_on_a_phone(open_page, owner, axe, screenshot):

@@ -245,6 +245,32 @@ def test_an_operation_no_usable_model_does_starts_on_generate(owner_client, owne
     assert 'data-operation="upscale">' in body
 
 
+def test_use_these_settings_of_an_outpaint_fills_its_margins(owner_client, owner):
+    source = make_image(owner, width=40, height=30)
+    outpaint = make_generation(
+        owner,
+        operation="outpaint",
+        operation_params={"margins": {"left": 8, "top": 0, "right": 12, "bottom": 4}},
+        status=Status.SUCCEEDED,
+    )
+    GenerationInput.objects.create(
+        generation=outpaint,
+        image=source,
+        image_ref=source.pk,
+        file=source.file,
+        sha256=source.sha256,
+        format="PNG",
+        width=40,
+        height=30,
+    )
+    result = make_image(owner, generation=outpaint)
+    body = owner_client.get(f"/generate/?remix={result.pk}").content.decode()
+    assert 'name="operation" value="outpaint" checked' in body
+    assert f'name="input_images" value="{source.pk}"' in body
+    assert 'name="outpaint_mode" value="margins" checked' in body
+    assert 'name="outpaint_left" value="8"' in body and 'name="outpaint_bottom" value="4"' in body
+
+
 def test_a_card_says_the_operation_and_what_it_was_made_from(owner_client, owner, viewer):
     kept, gone = make_image(owner), make_image(owner)
     generation = make_generation(

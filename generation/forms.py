@@ -1,13 +1,29 @@
-"""The Generate page's form: field types only; the service checks model ranges."""
+"""The Generate page's form: field types only; the service checks model ranges.
+
+Image operations (issue #16): the page keeps every operation's fields in the form and sends
+those of the chosen one; ``clean`` drops the others (as it drops steps for a model without
+steps), so a value left in a hidden field never reaches the service."""
+
+import base64
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from gallery.models import Image
 from generation.models import StylePreset
-from generation.validation import build_request
+from generation.validation import LABELS, MAX_MARGIN, build_request
 from imagegen.core import limits
+from imagegen.core.permissions import VIEW
 from imagegen.providers import DEFAULT_PROVIDER, all_providers, get_provider
+from imagegen.providers.base import Operation
 from projects.models import Project
+
+OPERATION_CHOICES = [(operation.value, LABELS[operation]) for operation in Operation]
+# Operations without a prompt (outpaint may have one: what to put in the new margins).
+PROMPTLESS = (Operation.UPSCALE, Operation.REMOVE_BACKGROUND)
+UNPROMPTED = (*PROMPTLESS, Operation.OUTPAINT)  # the prompt is optional
+WITH_STRENGTH = (Operation.EDIT, Operation.INPAINT, Operation.OUTPAINT)
 
 
 def provider_choices():
@@ -42,6 +58,49 @@ def size_or_none(width, height) -> tuple[int | None, int | None]:
     return number(width), number(height)
 
 
+class ImageIdsField(forms.Field):
+    """``input_images``: the ids of the input tray's hidden inputs, in their order."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        ids = []
+        for item in value or []:
+            text = str(item).strip()
+            if not (text.isascii() and text.isdigit() and 0 < len(text) < 19):
+                raise ValidationError(f"{item!r} is not an image id.")
+            if int(text) not in ids:  # the same image twice is one input
+                ids.append(int(text))
+        return ids
+
+
+class MaskInput(forms.HiddenInput):
+    """The mask as the mask editor sends it: a multipart file part ``mask`` (a PNG), or a
+    ``data:image/png;base64,…`` text field of the same name."""
+
+    def value_from_datadict(self, data, files, name):
+        return files.get(name) or data.get(name)
+
+
+class MaskField(forms.Field):
+    """A drawn mask, read once into a data URI (a submission with {a|b} variations gives it
+    to every generation, and an uploaded file can be read only once); generation.inputs
+    checks it is a PNG of the first input's size."""
+
+    widget = MaskInput
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return ""
+        if hasattr(value, "read"):
+            if (getattr(value, "size", 0) or 0) > settings.MAX_IMAGE_SIZE:
+                raise ValidationError(
+                    f"The mask is over the {settings.MAX_IMAGE_SIZE:,}-byte limit."
+                )
+            return "data:image/png;base64," + base64.b64encode(value.read()).decode("ascii")
+        return str(value)
+
+
 class GenerateForm(forms.Form):
     prompt = forms.CharField(
         max_length=limits.MAX_PROMPT, widget=forms.Textarea(attrs={"rows": 3, "autofocus": True})
@@ -74,10 +133,64 @@ class GenerateForm(forms.Form):
     project = forms.ModelChoiceField(queryset=None, required=False, empty_label="No project")
     style = forms.ModelChoiceField(queryset=None, required=False, empty_label="No style")
 
+    operation = forms.ChoiceField(choices=OPERATION_CHOICES, required=False)
+    input_images = ImageIdsField(required=False)
+    mask = MaskField(required=False)
+    strength = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        widget=forms.NumberInput(
+            attrs={
+                "step": "0.05",
+                "placeholder": "model default",
+                "aria-describedby": "strength-help",
+            }
+        ),
+    )
+    scale = forms.IntegerField(required=False, min_value=1, max_value=16)
+    outpaint_mode = forms.ChoiceField(
+        choices=[("ratio", "To an aspect ratio"), ("margins", "By margins")], required=False
+    )
+    outpaint_ratio = forms.CharField(required=False, max_length=9)
+    outpaint_left = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_MARGIN,
+        label="Left",
+        widget=forms.NumberInput(attrs={"placeholder": "0"}),
+    )
+    outpaint_top = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_MARGIN,
+        label="Top",
+        widget=forms.NumberInput(attrs={"placeholder": "0"}),
+    )
+    outpaint_right = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_MARGIN,
+        label="Right",
+        widget=forms.NumberInput(attrs={"placeholder": "0"}),
+    )
+    outpaint_bottom = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_MARGIN,
+        label="Bottom",
+        widget=forms.NumberInput(attrs={"placeholder": "0"}),
+    )
+    # Built by ``clean`` from the outpaint_* fields (or given as JSON); never rendered.
+    outpaint = forms.JSONField(required=False, widget=forms.HiddenInput)
+
     def __init__(self, *args, user, prompt_required: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
-        self.fields["prompt"].required = prompt_required  # False: pricing a draft
+        self.draft = not prompt_required  # pricing a draft: no prompt or mask yet
+        if self.data.get("operation") in UNPROMPTED:
+            prompt_required = False
+        self.fields["prompt"].required = prompt_required
         self.fields["project"].queryset = Project.objects.for_user(user, "contribute")
         self.fields["style"].queryset = StylePreset.objects.for_user(user, "view")
 
@@ -104,7 +217,55 @@ class GenerateForm(forms.Form):
             allowed = spec.options.get(name, []) if spec else []
             params[name] = next((v for v in allowed if str(v) == raw), raw)
         cleaned["params"] = params
+        self._clean_operation(cleaned, spec)
         return cleaned
+
+    def _clean_operation(self, cleaned, spec):
+        """Keep the chosen operation's fields, drop the rest; check that every input image
+        is one the user may view (another user's is "No such image", and nothing is queued)."""
+        operation = cleaned.get("operation") or Operation.GENERATE
+        cleaned["operation"] = operation
+        if operation == Operation.GENERATE:
+            cleaned.update(input_images=[], mask="", strength=None, scale=None, outpaint=None)
+            return
+        ids = cleaned.get("input_images") or []
+        if ids:
+            visible = set(
+                Image.objects.for_user(self.user, VIEW)
+                .filter(pk__in=ids)
+                .values_list("pk", flat=True)
+            )
+            missing = [pk for pk in ids if pk not in visible]
+            if missing:
+                self.add_error("input_images", f"No such image: {missing[0]}.")
+        # The size follows the input (and the factor or margins): the page's size is not sent.
+        cleaned["width"] = cleaned["height"] = None
+        if operation not in WITH_STRENGTH or (spec is not None and spec.strength is None):
+            cleaned["strength"] = None
+        if operation in PROMPTLESS:
+            cleaned.update(prompt="", negative_prompt="", style=None, num_images=1)
+            cleaned.update(steps=None, cfg_scale=None, seed=None)
+        if operation != Operation.UPSCALE:
+            cleaned["scale"] = None
+        if operation == Operation.INPAINT:
+            if not cleaned.get("mask") and self.draft and ids:
+                # A price never depends on the mask: the first input (its size) stands in.
+                cleaned["mask"] = ids[0]
+        else:
+            cleaned["mask"] = ""
+        if operation == Operation.OUTPAINT:
+            cleaned["outpaint"] = self._outpaint(cleaned)
+        else:
+            cleaned["outpaint"] = None
+
+    def _outpaint(self, cleaned):
+        mode = cleaned.get("outpaint_mode")
+        if mode == "ratio":
+            return {"aspect_ratio": cleaned.get("outpaint_ratio") or ""}
+        if mode == "margins":
+            sides = ("left", "top", "right", "bottom")
+            return {side: cleaned.get(f"outpaint_{side}") or 0 for side in sides}
+        return cleaned.get("outpaint")
 
     def add_submission_errors(self):
         """With some fields already refused, check the rest against the model too, so every
@@ -114,7 +275,9 @@ class GenerateForm(forms.Form):
         data = {
             name: value
             for name, value in self.cleaned_data.items()
-            if name not in self.errors and name not in ("project", "style")
+            if name not in self.errors
+            and name not in ("project", "style")
+            and not name.startswith("outpaint_")
         }
         try:
             build_request(self.user, data, prompt_required=self.fields["prompt"].required)

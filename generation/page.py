@@ -10,13 +10,18 @@ from fractions import Fraction
 
 from django.db.models import Q
 
+from gallery.models import MAX_ID, Image, InputRole
+from generation.inputs import MAX_INPUT_IMAGES
 from generation.models import FINISHED_STATUSES, Generation
 from generation.progress import progress_for
 from generation.prompts.enhance import PREFERENCE as ENHANCE_PROVIDERS
-from imagegen.providers.base import GenerationRequest, ModelSpec, Provider
+from generation.validation import LABELS
+from imagegen.core.permissions import VIEW
+from imagegen.providers import all_providers, get_provider
+from imagegen.providers.base import GenerationRequest, ModelSpec, Operation, Provider
 from imagegen.providers.cloud import CloudProvider
 from imagegen.providers.models import PriceUnit
-from settings_app.keys import resolve_api_key
+from settings_app.keys import has_usable_key, resolve_api_key
 
 RECENT_CARDS = 12  # finished generations shown in the feed under the in-flight ones
 
@@ -40,15 +45,15 @@ TARGET_PIXELS = 1024 * 1024  # a free-size model's chips aim at about one megapi
 
 def feed(user, *, recent: int = RECENT_CARDS) -> list[Generation]:
     """The user's generations for the feed, newest first: every one still queued or running
-    and the ``recent`` latest finished ones."""
-    scope = Generation.objects.for_user(user, "view")
+    and the ``recent`` latest finished ones (uploads, recorded as generations, are none)."""
+    scope = Generation.objects.for_user(user, "view").runs()
     finished_ids = list(
         scope.filter(status__in=FINISHED_STATUSES).values_list("pk", flat=True)[:recent]
     )
     return list(
         scope.filter(~Q(status__in=FINISHED_STATUSES) | Q(pk__in=finished_ids))
         .select_related("project")
-        .prefetch_related("images")
+        .prefetch_related("images", "inputs")
         .order_by("-pk")
     )
 
@@ -60,6 +65,146 @@ def with_progress(generations: list[Generation]) -> list[Generation]:
     for generation in generations:
         generation.progress = progress.get(generation.pk)
     return generations
+
+
+@dataclass(frozen=True)
+class CardInput:
+    """One input image as a card shows it: its id, and whether the viewer may still see it
+    (``present``), it was deleted, or it is no longer theirs to see (``hidden``)."""
+
+    ref: int | None
+    state: str
+    width: int
+    height: int
+
+
+def with_inputs(user, generations: list[Generation]) -> list[Generation]:
+    """The generations, each with ``.card_inputs`` (its input images, in order), ``.has_mask``
+    and ``.operation_text`` ("Upscale ×2"): what the feed's card says it was made from."""
+    rows = {g.pk: sorted(g.inputs.all(), key=lambda row: row.position) for g in generations}
+    ids = {row.image_id for found in rows.values() for row in found if row.image_id}
+    visible = set(
+        Image.objects.for_user(user, VIEW).filter(pk__in=ids).values_list("pk", flat=True)
+        if ids
+        else ()
+    )
+    for generation in generations:
+        inputs = []
+        for row in rows[generation.pk]:
+            if row.role != InputRole.INPUT:
+                continue
+            if row.image_id is None:
+                state = "deleted"
+            else:
+                state = "present" if row.image_id in visible else "hidden"
+            inputs.append(CardInput(row.image_ref, state, row.width, row.height))
+        generation.card_inputs = inputs
+        generation.has_mask = any(row.role == InputRole.MASK for row in rows[generation.pk])
+        generation.operation_text = operation_text(generation)
+    return generations
+
+
+def for_cards(user, generations: list[Generation]) -> list[Generation]:
+    """Everything a feed card shows beyond the row: progress and inputs."""
+    return with_inputs(user, with_progress(generations))
+
+
+def operation_text(generation: Generation) -> str:
+    """The operation in words for a card ("" for a plain generate)."""
+    operation = generation.operation
+    if operation in (Operation.GENERATE, "", None) or operation not in LABELS:
+        return ""
+    params = generation.operation_params or {}
+    if operation == Operation.UPSCALE and params.get("scale"):
+        return f"Upscale ×{params['scale']}"
+    if operation == Operation.OUTPAINT and params.get("margins"):
+        m = params["margins"]
+        sides = [f"{name} {m[name]}" for name in SIDES if m.get(name)]
+        return "Outpaint (" + ", ".join(sides) + " px)" if sides else "Outpaint"
+    return LABELS[operation]
+
+
+# --- The operation selector and the input tray (issue #16) ------------------------------------
+
+OPERATIONS = [(operation.value, LABELS[operation]) for operation in Operation]
+SIDES = ("left", "top", "right", "bottom")
+
+
+def operation_or_none(text) -> str | None:
+    """``?operation=…``: an operation's name, or None for anything else."""
+    return text if text in Operation.__members__.values() else None
+
+
+def query_ids(values) -> list[int]:
+    """``?input=12&input=13``: the distinct ids, in order; anything not an id is dropped."""
+    ids = []
+    for text in values:
+        text = (text or "").strip()
+        if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_ID and int(text) not in ids:
+            ids.append(int(text))
+    return ids[:MAX_INPUT_IMAGES]
+
+
+def tray_images(user, ids: list[int]) -> list[Image]:
+    """The images with these ids that the user may view, in this order (the others are
+    dropped silently, like a remix of an image they may not see)."""
+    if not ids:
+        return []
+    found = {image.pk: image for image in Image.objects.for_user(user, VIEW).filter(pk__in=ids)}
+    return [found[pk] for pk in ids if pk in found]
+
+
+def model_for(user, operation: str, provider_name: str, model_id: str) -> tuple[str, str] | None:
+    """The provider and model to start with for ``operation``: the given ones when the model
+    does it, else the given provider's first model that does, else the first provider the
+    user can run with a model that does; None when no model the user can run does it."""
+    provider = get_provider(provider_name or "")
+    if provider is not None:
+        offered = provider.models()
+        chosen = next((m for m in offered if m.id == model_id), None) or next(iter(offered), None)
+        if chosen is not None and chosen.does(operation):
+            return provider.name, chosen.id
+        able = next((m for m in offered if m.does(operation)), None)
+        if able is not None and has_usable_key(user, provider):
+            return provider.name, able.id
+    for other in all_providers():
+        if not has_usable_key(user, other):
+            continue
+        able = next((m for m in other.models() if m.does(operation)), None)
+        if able is not None:
+            return other.name, able.id
+    return None
+
+
+def max_inputs(spec: ModelSpec | None, operation: str) -> int:
+    """How many input images the operation takes on this model (0: none)."""
+    if spec is None or operation == Operation.GENERATE or not spec.does(operation):
+        return 0
+    if operation == Operation.EDIT:
+        return max(1, spec.max_input_images)
+    return 1
+
+
+def sections(spec: ModelSpec | None, operation: str) -> dict[str, bool]:
+    """Which parts of the form the operation shows (generate.js applies the same rules when
+    the operation or the model changes)."""
+    edits = operation in (Operation.EDIT, Operation.INPAINT, Operation.OUTPAINT)
+    return {
+        "tray": operation != Operation.GENERATE,
+        "mask": operation == Operation.INPAINT,
+        "prompt": operation not in (Operation.UPSCALE, Operation.REMOVE_BACKGROUND)
+        and takes_prompt(spec),
+        "strength": edits and spec is not None and spec.strength is not None,
+        "scale": operation == Operation.UPSCALE,
+        "outpaint": operation == Operation.OUTPAINT,
+        "size": operation == Operation.GENERATE,
+        "count": operation not in (Operation.UPSCALE, Operation.REMOVE_BACKGROUND),
+    }
+
+
+def takes_prompt(spec: ModelSpec | None) -> bool:
+    """False for a model whose catalog entry maps the prompt to nothing (an upscaler)."""
+    return spec is None or "prompt" not in spec.inputs or spec.inputs["prompt"] is not None
 
 
 @dataclass(frozen=True)
@@ -150,17 +295,29 @@ class PriceLine:
 
 
 def price_line(
-    provider: Provider, spec: ModelSpec, width: int | None, height: int | None, params: dict
+    provider: Provider,
+    spec: ModelSpec,
+    width: int | None,
+    height: int | None,
+    params: dict,
+    operation: str = Operation.GENERATE,
 ) -> PriceLine:
     """What one image of this model costs at this size (and quality), in words, from the
-    catalog the estimates use; the price basis alone when the size is not one it prices."""
+    catalog the estimates use; the price basis alone when the size is not one it prices.
+    For an image operation the size is the result's (set by its input)."""
     if runs_locally(provider):
         return PriceLine("Free (runs on this server)", free=True)
     unit = dict(PriceUnit.choices).get(spec.price_unit, "")
     per_image = None
     if width and height:
         request = GenerationRequest(
-            prompt="", model=spec.id, width=width, height=height, num_images=1, params=params
+            prompt="",
+            model=spec.id,
+            width=width,
+            height=height,
+            num_images=1,
+            params=params,
+            operation=Operation(operation),
         )
         per_image = provider.estimate_cost(request)
     quality = ""

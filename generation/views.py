@@ -16,8 +16,9 @@ from django.views.decorators.http import require_GET, require_POST
 from generation import page, services
 from generation.forms import GenerateForm, model_choices, model_note, size_or_none
 from generation.models import Generation
-from generation.validation import unoffered_model_message
+from generation.validation import build_request, unoffered_model_message
 from imagegen.providers import DEFAULT_PROVIDER, get_provider
+from imagegen.providers.base import Operation
 from projects.models import Project
 from settings_app.keys import has_usable_key, missing_key_message
 
@@ -40,10 +41,10 @@ def _cards_html(request, generations) -> str:
     generations = list(
         Generation.objects.filter(pk__in=[g.pk for g in generations])
         .select_related("project")
-        .prefetch_related("images")
+        .prefetch_related("images", "inputs")
         .order_by("-pk")
     )
-    page.with_progress(generations)
+    page.for_cards(request.user, generations)
     return "".join(
         render_to_string("generation/_card.html", {"generation": g}, request=request)
         for g in generations
@@ -63,8 +64,9 @@ def _project_initial(user, raw) -> int | None:
 def generate_page(request):
     """GET: the form and the feed. POST: validate and queue; new cards for the feed."""
     status = 200
+    operation_notice = ""
     if request.method == "POST":
-        form = GenerateForm(request.POST, user=request.user)
+        form = GenerateForm(request.POST, request.FILES, user=request.user)
         generations = []
         if form.is_valid():
             try:
@@ -100,6 +102,7 @@ def generate_page(request):
         project = _project_initial(request.user, request.GET.get("project"))
         if project:
             initial["project"] = project
+        operation_notice = _operation_initial(request, initial)
         form = GenerateForm(user=request.user, initial=initial)
     provider_name = form.data.get("provider") or form.initial.get("provider")
     selected_model = form.data.get("model") or form.initial.get("model")
@@ -110,16 +113,90 @@ def generate_page(request):
         "selected_model": selected_model,
         # A remix of a model no longer offered: say why it is not in the picker.
         "model_notice": unoffered_model_message(provider_name, selected_model),
-        "feed": page.with_progress(page.feed(request.user)),
+        "feed": page.for_cards(request.user, page.feed(request.user)),
         "has_key": has_usable_key(request.user, provider),
         "provider_label": provider.label,
         "has_enhance_key": page.has_enhance_key(request.user),
     }
     context.update(_model_info_context(request, provider, selected_model))
+    context.update(_operation_context(request, form, context["spec"]))
+    context["operation_notice"] = operation_notice
     if context["spec"] is not None:
         width, height = size_or_none(str(form["width"].value()), str(form["height"].value()))
         context["line"] = page.price_line(provider, context["spec"], width, height, {})
     return render(request, "generation/generate.html", context, status=status)
+
+
+def _operation_initial(request, initial) -> str:
+    """``?operation=…&input=…`` (the action bar's Edit, Use as reference, Outpaint, Fix a
+    part): that operation, on a model that does it, with those images in the input tray
+    (ids the user may not view are dropped silently). Returns a notice when no model the
+    user can run does the operation (the form then starts on Generate)."""
+    outpaint = initial.pop("outpaint", None)  # a remix of an outpaint: its margins or ratio
+    if isinstance(outpaint, dict) and outpaint.get("aspect_ratio"):
+        initial.update(outpaint_mode="ratio", outpaint_ratio=str(outpaint["aspect_ratio"]))
+    elif isinstance(outpaint, dict):
+        initial["outpaint_mode"] = "margins"
+        initial.update({f"outpaint_{side}": outpaint.get(side) or 0 for side in page.SIDES})
+    operation = page.operation_or_none(request.GET.get("operation"))
+    ids = page.query_ids(request.GET.getlist("input"))
+    if ids:
+        initial["input_images"] = [image.pk for image in page.tray_images(request.user, ids)]
+    if operation in (None, Operation.GENERATE):
+        return ""
+    chosen = page.model_for(
+        request.user, operation, initial.get("provider"), initial.get("model") or ""
+    )
+    if chosen is None:
+        return (
+            f"No model you can use does {page.LABELS[operation].lower()}; choose another provider."
+        )
+    initial["provider"], initial["model"] = chosen
+    initial["operation"] = operation
+    return ""
+
+
+def _operation_context(request, form, spec) -> dict:
+    """The operation selector, the input tray and the mask editor's starting state."""
+    operation = form["operation"].value() or Operation.GENERATE
+    if page.operation_or_none(operation) is None or (spec is not None and not spec.does(operation)):
+        operation = Operation.GENERATE
+    ids = page.query_ids(str(pk) for pk in form["input_images"].value() or [])
+    tray = page.tray_images(request.user, ids)
+    outpaint_mode = form["outpaint_mode"].value() or "ratio"
+    return {
+        "operations": [
+            {
+                "value": value,
+                "label": label,
+                "offered": spec is not None and spec.does(value),
+                "checked": value == operation,
+            }
+            for value, label in page.OPERATIONS
+        ],
+        "operation": operation,
+        # A model that only generates has nothing to choose; one that only upscales (say)
+        # shows its one operation, so the form says what it will do.
+        "show_picker": spec is not None and list(spec.operations) != [Operation.GENERATE],
+        "show": page.sections(spec, operation),
+        "tray": tray,
+        "max_inputs": page.max_inputs(spec, operation),
+        "takes_prompt": page.takes_prompt(spec),
+        "outpaint_mode": outpaint_mode,
+        "outpaint_ratios": _ratios(form["outpaint_ratio"].value()),
+        "open_mask": request.method != "POST" and operation == Operation.INPAINT and bool(tray),
+    }
+
+
+OUTPAINT_RATIOS = ("16:9", "3:2", "4:3", "1:1", "3:4", "2:3", "9:16", "21:9")
+
+
+def _ratios(chosen) -> tuple[str, ...]:
+    """The outpaint ratio chips, with a remixed ratio that is not among them."""
+    chosen = str(chosen or "").strip()
+    if chosen and chosen not in OUTPAINT_RATIOS and page.RATIO_TEXT.fullmatch(chosen):
+        return (*OUTPAINT_RATIOS, chosen)
+    return OUTPAINT_RATIOS
 
 
 @login_required
@@ -139,6 +216,7 @@ def _model_info_context(request, provider, model_id) -> dict:
     has_key = has_usable_key(request.user, provider)
     return {
         "spec": spec,
+        "takes_prompt": page.takes_prompt(spec),
         "chips": page.aspect_chips(spec) if spec else [],
         "model_note": model_note(spec) if spec else "",
         "needs_key": provider.requires_key,
@@ -177,22 +255,40 @@ def price(request):
             for key, value in request.GET.items()
             if key.startswith("param_") and value
         }
-        width, height = size_or_none(request.GET.get("width"), request.GET.get("height"))
-        line = page.price_line(provider, spec, width, height, params)
+        operation = page.operation_or_none(request.GET.get("operation")) or Operation.GENERATE
+        if operation == Operation.GENERATE:
+            width, height = size_or_none(request.GET.get("width"), request.GET.get("height"))
+        else:
+            width, height = _result_size(request)
+        line = page.price_line(provider, spec, width, height, params, operation)
     return render(request, "generation/_price.html", {"line": line})
 
 
+def _result_size(request) -> tuple[int | None, int | None]:
+    """The size an image operation returns for the query's inputs (factor, margins): the
+    size it is priced at; (None, None) while the draft is not a valid submission yet."""
+    form = GenerateForm(request.GET, user=request.user, prompt_required=False)
+    if not form.is_valid():
+        return None, None
+    try:
+        _, priced = build_request(request.user, form.cleaned_data, prompt_required=False)
+    except ValidationError:
+        return None, None
+    return priced.width, priced.height
+
+
 def _card_response(request, generation):
-    generation = Generation.objects.prefetch_related("images").get(pk=generation.pk)
-    page.with_progress([generation])
+    generation = Generation.objects.prefetch_related("images", "inputs").get(pk=generation.pk)
+    page.for_cards(request.user, [generation])
     return render(request, "generation/_card.html", {"generation": generation})
 
 
 @login_required
 @require_GET
 def generation_status(request, pk):
-    """One generation's card in the feed (generate.js swaps it in when it changes)."""
-    generation = get_object_or_404(Generation.objects.for_user(request.user, "view"), pk=pk)
+    """One generation's card in the feed (generate.js swaps it in when it changes). An upload
+    is recorded as a generation but is no card: a 404, which the feed takes as "not here"."""
+    generation = get_object_or_404(Generation.objects.for_user(request.user, "view").runs(), pk=pk)
     return _card_response(request, generation)
 
 
@@ -200,9 +296,10 @@ def generation_status(request, pk):
 @require_GET
 def generation_detail(request, pk):
     generation = get_object_or_404(
-        Generation.objects.for_user(request.user, "view").prefetch_related("images"), pk=pk
+        Generation.objects.for_user(request.user, "view").prefetch_related("images", "inputs"),
+        pk=pk,
     )
-    page.with_progress([generation])
+    page.for_cards(request.user, [generation])
     return render(request, "generation/detail.html", {"generation": generation})
 
 

@@ -1,7 +1,8 @@
 /* The Generate page: the form is submitted by fetch and never swapped (field errors are
  * filled in, new cards are prepended to the feed), each card follows its generation live,
  * aspect chips set the size, the Advanced section remembers whether it was open, and the
- * price line follows the model, size and quality.
+ * price line follows the model, size and quality. The image inputs (generate_inputs.js:
+ * operation, input tray, mask) add the painted mask to the submission (ImagegenInputs.prepare).
  *
  * Live updates: live.js (base.html loads it on every signed-in page) dispatches
  * `imagegen:generation` (detail {id, status}) on document when one of the user's generations
@@ -72,8 +73,13 @@
       if (!box) { general.push(...messages); continue; }
       box.textContent = messages.join(" ");
       box.hidden = false;
-      const input = form().elements[field];
-      if (input && input.setAttribute) {
+      let input = form().elements[field];
+      // Fields a person does not type in (the input tray's hidden ids, the drawn mask, the
+      // outpaint choices): the error goes with the first control of their part of the form.
+      if (!input || !input.setAttribute || input.type === "hidden") {
+        const part = box.closest("[data-section], fieldset, .input-tray");
+        input = part ? part.querySelector("button:not([disabled]), input:not([type=hidden]):not([disabled]), select") : null;
+      } else {
         input.setAttribute("aria-invalid", "true");
         input.setAttribute("aria-describedby", box.id);
       }
@@ -287,10 +293,19 @@
     if (button.disabled || theForm.dataset.busy) return;
     theForm.dataset.busy = "1";
     button.setAttribute("aria-busy", "true");
+    const body = new FormData(theForm);
+    // The image inputs add what no field holds (the mask painted in the mask editor).
+    const notYet = window.ImagegenInputs ? await window.ImagegenInputs.prepare(body) : "";
+    if (notYet) {
+      delete theForm.dataset.busy;
+      button.removeAttribute("aria-busy");
+      toast(notYet, {kind: "warning"});
+      return;
+    }
     let response = null;
     try {
       response = await fetch(theForm.action, {
-        method: "POST", credentials: "same-origin", body: new FormData(theForm),
+        method: "POST", credentials: "same-origin", body: body,
         headers: headers("application/json"),
       });
     } catch (error) {
@@ -302,19 +317,19 @@
       toast("The server could not be reached; nothing was queued.", {kind: "error"});
       return;
     }
-    const body = await readBody(response);
-    if (response.status === 201 && body && body.cards) {
+    const answer = await readBody(response);
+    if (response.status === 201 && answer && answer.cards) {
       clearErrors();
-      const cards = prependCards(body.cards);
-      const count = body.ids.length;
-      toast(count > 1 ? `Queued ${count} generations.` : `Queued generation #${body.ids[0]}.`, {kind: "success"});
+      const cards = prependCards(answer.cards);
+      const count = answer.ids.length;
+      toast(count > 1 ? `Queued ${count} generations.` : `Queued generation #${answer.ids[0]}.`, {kind: "success"});
       if (cards[0]) reveal(cards[0]);
-    } else if (response.ok && body && body.errors) {
-      showErrors(body.errors, body.missing_key);
+    } else if (response.ok && answer && answer.errors) {
+      showErrors(answer.errors, answer.missing_key);
     } else {
       // A budget or queue limit (429), a conflict: said in words, the form stays as it is.
       clearErrors();
-      const text = api().errorText(body, "The generation could not be queued.");
+      const text = api().errorText(answer, "The generation could not be queued.");
       $("#form-errors").textContent = text;
       $("#form-errors").hidden = false;
       toast(text, {kind: "error"});

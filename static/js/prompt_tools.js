@@ -45,14 +45,32 @@
 
   const NUMBERS = ["width", "height", "num_images", "steps", "seed", "project", "style"];
 
+  const FLOATS = ["cfg_scale", "strength", "scale"];
+  const SIDES = ["left", "top", "right", "bottom"];
+
+  /* The form as a POST /api/generate body: the tray's input_images as a list of ids, the
+     outpaint_* fields as one outpaint object. A painted mask (a file) is not sent: the
+     preview of an inpaint then says what is missing instead of counting. */
   function submission() {
     const data = {};
+    const inputs = [];
+    const outpaint = {};
     for (const [key, value] of new FormData(form()).entries()) {
-      if (key === "csrfmiddlewaretoken" || value === "") continue;
-      data[key] = value;
+      if (key === "csrfmiddlewaretoken" || value === "" || value instanceof File) continue;
+      if (key === "input_images") inputs.push(Number(value));
+      else if (key.startsWith("outpaint_")) outpaint[key.slice(9)] = value;
+      else data[key] = value;
     }
     for (const key of NUMBERS) if (key in data) data[key] = Number(data[key]);
-    if ("cfg_scale" in data) data.cfg_scale = Number(data.cfg_scale);
+    for (const key of FLOATS) if (key in data) data[key] = Number(data[key]);
+    if (inputs.length) data.input_images = inputs;
+    if (data.operation === "outpaint") {
+      data.outpaint = outpaint.mode === "margins"
+        ? Object.fromEntries(SIDES.map((side) => [side, Number(outpaint[side] || 0)]))
+        : { aspect_ratio: outpaint.ratio || "" };
+    } else {
+      delete data.outpaint;
+    }
     return data;
   }
 

@@ -184,3 +184,19 @@ def test_history_search_keeps_the_typed_text_out_of_urls(generate_page, owner):
     page.fill("#id_prompt", "secret")
     page.locator("#history-suggestions li").first.wait_for()
     assert not [url for url in urls if "secret" in url]
+
+
+def test_variation_count_is_previewed_for_an_edit_of_tray_images(page, live_server, owner, client):
+    """The preview sends the tray's images as a list of ids (a single string was a 400, so
+    the count never showed for an image operation)."""
+    from tests.gallery.factories import make_image
+
+    image = make_image(owner, width=64, height=64)
+    client.force_login(owner)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    page.goto(f"{live_server.url}/generate/?operation=edit&input={image.pk}")
+    page.fill("#id_prompt", "make it {red|blue}")
+    page.wait_for_function("document.querySelector('#variation-preview').dataset.count === '2'")
+    assert page.locator("#variation-preview").inner_text().startswith("2 generations")

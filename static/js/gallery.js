@@ -854,8 +854,6 @@
 
   async function prependNew() {
     if ((grid.dataset.sort || "newest") !== "newest") return;
-    const shown = new Set(tiles().map((t) => t.dataset.id));
-    const newest = Math.max(0, ...tiles().map((t) => Number(t.dataset.id)));
     let html;
     try {
       const response = await fetch(gridUrl(grid.dataset.query || ""),
@@ -863,6 +861,10 @@
       if (!response.ok) return;
       html = await response.text();
     } catch (error) { return; }
+    // What the grid shows now, after the wait: two refreshes in flight (a resync and an
+    // image event, or two uploads) must not both add the same tile.
+    const shown = new Set(tiles().map((t) => t.dataset.id));
+    const newest = Math.max(0, ...tiles().map((t) => Number(t.dataset.id)));
     const fragment = document.createElement("template");
     fragment.innerHTML = html;
     const fresh = Array.from(fragment.content.querySelectorAll(".tile[data-id]"))

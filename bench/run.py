@@ -34,6 +34,7 @@ FIGURES = [
     "write_load",
     "gallery_browser",
     "live",
+    "image_ops",
 ]
 SHARED_DB = {"gallery_list", "gallery_search", "dashboard"}
 

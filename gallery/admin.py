@@ -31,6 +31,7 @@ class ImageAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_filter = [
+        "origin",
         "favorite",
         "rating",
         "format",
@@ -50,6 +51,7 @@ class ImageAdmin(admin.ModelAdmin):
     raw_id_fields = ["generation", "owner", "project"]
     readonly_fields = [
         "preview_large",
+        "origin",
         "file",
         "thumbnail",
         "width",

@@ -33,13 +33,15 @@ class ImageSerializer(serializers.ModelSerializer):
     negative_prompt = serializers.CharField(source="generation.negative_prompt", read_only=True)
     provider = serializers.CharField(source="generation.provider", read_only=True)
     model = serializers.CharField(source="generation.model", read_only=True)
-    steps = serializers.IntegerField(source="generation.steps", read_only=True)
-    cfg_scale = serializers.FloatField(source="generation.cfg_scale", read_only=True)
+    steps = serializers.IntegerField(source="generation.steps", read_only=True, allow_null=True)
+    cfg_scale = serializers.FloatField(
+        source="generation.cfg_scale", read_only=True, allow_null=True
+    )
     seed = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
-    project = serializers.IntegerField(source="project_id", read_only=True)
+    project = serializers.IntegerField(source="project_id", read_only=True, allow_null=True)
     owner = serializers.CharField(source="owner.username", read_only=True)
     cost_usd = serializers.SerializerMethodField()
     operation = serializers.CharField(

@@ -379,6 +379,8 @@ def remix_body(user, image: Image) -> dict:
         and Project.objects.for_user(user, "contribute").filter(pk=image.project_id).exists()
     ):
         project = image.project_id
+    if generation.operation == "upload":  # nothing to repeat: start from the picture
+        return {"operation": "edit", "input_images": [image.pk], "project": project}
     seed = image.known_seed
     return {**generation.request_fields(), "num_images": 1, "seed": seed, "project": project}
 

@@ -2,7 +2,12 @@
 
 from django.db.models.manager import BaseManager
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
@@ -15,7 +20,7 @@ from generation.models import Generation, Status
 from generation.progress import Progress, progress_for
 from imagegen.core import limits
 from imagegen.core.links import absolute_url, request_of
-from imagegen.core.schema import CONFLICT, TOO_MANY
+from imagegen.core.schema import CONFLICT, NOT_FOUND, TOO_MANY
 from imagegen.providers import all_providers
 from imagegen.providers.catalog import listed_specs
 from imagegen.providers.cloud import CloudProvider
@@ -24,6 +29,15 @@ from settings_app.keys import has_usable_key
 MAX_NEGATIVE_PROMPT = limits.MAX_NEGATIVE_PROMPT
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "description": "the id of an image you may view"},
+            {"type": "string", "description": "data:image/png;base64,…"},
+            {"type": "string", "format": "binary", "description": "a PNG (multipart)"},
+        ]
+    }
+)
 class MaskField(serializers.Field):
     """An image id, a ``data:image/png;base64,…`` URI or (multipart) an uploaded PNG; checked
     by generation.inputs."""
@@ -207,7 +221,7 @@ def visible_generations(request):
 class GenerateView(APIView):
     @extend_schema(
         request=GenerateRequestSerializer,
-        responses={202: GenerationSerializer, 429: TOO_MANY},
+        responses={202: GenerationSerializer, 404: NOT_FOUND, 429: TOO_MANY},
         description="One generation answers with it; a prompt with {a|b} "
         "variations answers with {count, generations: [...]}. 429: over the daily image "
         "limit or the cap on generations queued or running at once.",
@@ -269,7 +283,7 @@ class GenerationListView(generics.ListAPIView):
 class EstimateView(APIView):
     """Validate and price a generation without running it."""
 
-    @extend_schema(request=GenerateRequestSerializer, responses={200: dict})
+    @extend_schema(request=GenerateRequestSerializer, responses={200: dict, 404: NOT_FOUND})
     def post(self, request):
         form = GenerateRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -337,7 +351,11 @@ class UploadView(APIView):
                 "required": ["file"],
             }
         },
-        responses={201: ImageSerializer(many=True)},
+        responses={
+            201: inline_serializer(
+                "UploadedImages", {"images": ImageSerializer(many=True, read_only=True)}
+            )
+        },
     )
     def post(self, request):
         form = UploadFormSerializer(data=request.data)

@@ -43,6 +43,7 @@ def generation_changes(marker: Marker | None):
 def _rows_since(moment):
     return list(
         Generation.objects.filter(updated_at__gte=moment)
+        .runs()
         .order_by("updated_at", "id")
         .values_list("id", "owner_id", "status", "updated_at")
     )

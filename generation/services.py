@@ -215,6 +215,9 @@ def retry_generation(generation: Generation) -> Generation:
     """Queue a new generation for the same owner with the same parameters (the original
     keeps its history)."""
     data = {**generation.request_fields(), "project": generation.project}
+    drawn = generation.inputs.filter(role="mask", image_ref__isnull=True).first()
+    if drawn is not None:  # the mask drawn for the original, read again from its file
+        data["mask"] = drawn
     if generation.prompt_text:  # keep the style and typed prompt; the prompt is already final
         data.update(
             style=generation.style,

@@ -168,17 +168,20 @@ class Generation(models.Model):
         }
 
     def operation_fields(self) -> dict:
-        """The image-operation part of ``request_fields`` (empty for a plain generate)."""
+        """The image-operation part of ``request_fields`` (empty for a plain generate); the
+        inputs by the ids their images had."""
         if self.operation in (Operation.GENERATE, UPLOAD):
             return {}
         inputs = sorted(self.inputs.all(), key=lambda item: item.position)
         fields = {
             "operation": self.operation,
-            "input_images": [i.image_id for i in inputs if i.role == "input"],
+            "input_images": [i.image_ref for i in inputs if i.role == "input"],
         }
         mask = next((i for i in inputs if i.role == "mask"), None)
-        if mask is not None:
-            fields["mask"] = mask.image_id if mask.image_id else mask
+        if mask is not None and mask.image_ref is not None:
+            # A drawn mask (never a gallery image) has no id to name: retry hands over the
+            # recorded input itself (generation.services.retry_generation).
+            fields["mask"] = mask.image_ref
         if self.strength is not None:
             fields["strength"] = self.strength
         if "scale" in self.operation_params:

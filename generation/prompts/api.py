@@ -17,6 +17,7 @@ from generation.prompts.enhance import enhance_prompt
 from generation.usage.gate import PromptEnhanceThrottle
 from imagegen.core import limits
 from imagegen.core.exceptions import NotFound
+from imagegen.core.schema import NOT_FOUND
 
 # --- Style presets ---------------------------------------------------------------------------
 
@@ -269,7 +270,10 @@ class PreviewResponseSerializer(serializers.Serializer):
 
 
 class VariationPreviewView(APIView):
-    @extend_schema(request=GenerateRequestSerializer, responses={200: PreviewResponseSerializer})
+    @extend_schema(
+        request=GenerateRequestSerializer,
+        responses={200: PreviewResponseSerializer, 404: NOT_FOUND},
+    )
     def post(self, request):
         """What POST /api/generate with this body would queue: the final prompts, how many
         generations, and the cost estimate for all of them (null when unknown)."""

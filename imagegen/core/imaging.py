@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from PIL import Image as PILImage
+from PIL import ImageOps
 
 FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
 
@@ -199,8 +200,6 @@ def prepare_upload(data: bytes, *, keep_metadata: bool = False) -> ValidatedImag
 
 
 def _upright(checked: ValidatedImage, keep_metadata: bool) -> bytes:
-    from PIL import ImageOps  # noqa: PLC0415 - only uploads that need turning load it
-
     source = checked.decoded
     exif = source.getexif()
     upright = ImageOps.exif_transpose(source)

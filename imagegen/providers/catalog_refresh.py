@@ -10,7 +10,8 @@ For each provider whose ``list_models`` returns a ``Listing``:
   megapixel), the listed schema, and for a listed row nobody edited the spec derived again;
 - a listed model the catalog lacks: a new row (source ``listed``), DISABLED until an admin
   enables it (cost safety), named by the listing's label, its spec from the listing's
-  ``spec`` or derived from its ``input_schema`` (providers/schema.py);
+  ``spec`` or derived from its ``input_schema`` (providers/schema.py); a model that needs an
+  input image is offered, once enabled, for its image operations only (said in the report);
 - a row of that provider missing from a ``complete`` listing: unavailable (kept for history;
   never offered), ``missing_since`` now; but never when the listing names no model, nor more
   than half of the provider's available rows in one refresh (reported, nothing retired: a
@@ -35,8 +36,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from imagegen.providers import all_providers, errors
-from imagegen.providers.base import ListedModel, Listing, Provider, ProviderError
-from imagegen.providers.catalog import SPEC_KEYS, builtin_entries, not_runnable_reason
+from imagegen.providers.base import ListedModel, Listing, Operation, Provider, ProviderError
+from imagegen.providers.catalog import (
+    SPEC_KEYS,
+    builtin_entries,
+    not_runnable_reason,
+    operations_of,
+)
 from imagegen.providers.models import CatalogModel, CatalogSource, PriceUnit
 from imagegen.providers.schema import derive_spec
 
@@ -56,6 +62,7 @@ class _Outcome:
     dates: int = 0
     prices: int = 0
     not_runnable: list[str] = field(default_factory=list)
+    image_only: list[str] = field(default_factory=list)
     skipped: int = 0
     price_notes: list[str] = field(default_factory=list)
     retire_refused: str = ""
@@ -205,8 +212,11 @@ def _add_row(provider: Provider, listed: ListedModel, now, out) -> None:
     if isinstance(listed.shutdown_date, date):
         out.dates += 1
     reason = not_runnable_reason(spec)
+    operations = operations_of(spec)
     if reason:
         out.not_runnable.append(f"{listed.id} ({reason})")
+    elif Operation.GENERATE not in operations:
+        out.image_only.append(f"{listed.id} ({', '.join(operations)})")
 
 
 def _removed_builtins() -> set[tuple[str, str]]:
@@ -309,6 +319,8 @@ def _report(provider: Provider, listing: Listing, out: _Outcome) -> str:
         parts.extend(out.price_notes[:MAX_NAMED])
         if len(out.price_notes) > MAX_NAMED:
             parts.append(f"{len(out.price_notes) - MAX_NAMED} more prices not taken")
+    if out.image_only:
+        parts.append(f"for image operations only: {_names(out.image_only)}")
     if out.not_runnable:
         parts.append(f"not runnable as listed (kept disabled): {_names(out.not_runnable)}")
     if not listing.complete:

@@ -21,6 +21,15 @@ images fal returned. fal's pricing API states ``unit: "image"`` even for models 
 megapixel, so the unit written by hand in catalog.json wins over whatever a refresh stored,
 and a cost from a unit nobody wrote by hand is an estimate.
 
+Image operations (docs/image-operations.md): the catalog's ``inputs`` name each model's image
+inputs (``image_url``, ``image_urls``, ``mask_url``, ``upscale_factor``), filled with data URIs
+by providers/mapping.py. fal's model APIs take "a Base64 data URI as a file input" and document
+no size limit for one (only that large files slow the request), so inputs travel inline in the
+one submit POST; fal's storage upload (rest.fal.ai, not configurable) is not needed. FLUX Fill's
+mask is the app's own convention (white = change) at the image's size; outpaint reaches it as
+an inpaint of the padded canvas. Upscalers and background removers answer one ``image``
+instead of ``images``.
+
 Safety checker: images fal flags in ``has_nsfw_concepts`` come back black; they are dropped
 (the metadata says how many), and a batch where every image is flagged fails as content
 policy. fal bills "successful outputs" and does not say whether a flagged image counts, so
@@ -50,7 +59,7 @@ from imagegen.providers.base import (
     RunContext,
 )
 from imagegen.providers.cloud import CloudProvider
-from imagegen.providers.mapping import native_inputs
+from imagegen.providers.mapping import native_payload
 from imagegen.providers.schema import resolve_refs
 
 NO_CREDIT_WORDS = ("exhausted balance", "locked", "insufficient", "billing")
@@ -219,7 +228,7 @@ class FalProvider(CloudProvider):
     # ------------------------------------------------------------------ generate
     def generate(self, request: GenerationRequest, ctx: RunContext) -> ProviderResult:
         spec = self.spec(ctx, request.model)
-        payload = native_inputs(spec, request)
+        payload = native_payload(spec, request)
         started = time.monotonic()
         with httpx.Client(headers=self._headers(ctx.api_key), trust_env=False) as client:
             submit_url = f"{settings.FAL_QUEUE_BASE_URL.rstrip('/')}/{request.model}"
@@ -253,6 +262,8 @@ class FalProvider(CloudProvider):
                 self._failed_job(ctx, client, status, response_url, request_id)
             result = self.parse_json(self._get(ctx, client, response_url).content, request_id)
         items = result.get("images") if isinstance(result, dict) else None
+        if items is None and isinstance(result, dict) and isinstance(result.get("image"), dict):
+            items = [result["image"]]  # an upscaler's or a background remover's one image
         if not isinstance(items, list) or not items:
             raise errors.unexpected(self.label, request_id, "result without images")
         flags = result.get("has_nsfw_concepts")

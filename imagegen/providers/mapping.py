@@ -57,3 +57,15 @@ def native_inputs(spec: ModelSpec, request: GenerationRequest) -> dict[str, Any]
             out[names[unified]] = value
     out.update(request.params)
     return out
+
+
+def native_payload(spec: ModelSpec, request: GenerationRequest) -> dict[str, Any]:
+    """``native_inputs``, except that an image operation whose size is none of a fixed-size
+    model's own (an edit at the input's shape) sends no size: the model keeps the input's
+    (Kontext's and Gemini's ``match_input_image`` / ``auto``), where the free-size fallback
+    would be a value the model refuses."""
+    payload = native_inputs(spec, request)
+    size = f"{request.width}x{request.height}"
+    if request.operation != "generate" and spec.sizes and size not in spec.native_sizes:
+        payload.pop(spec.inputs.get("size"), None)
+    return payload

@@ -9,7 +9,8 @@ Lanczos resize to exactly 2× or 4×; ``inpaint`` (and ``outpaint``, which the r
 over as an inpaint of the padded canvas) paints the prompt's pattern only where the mask is
 white, so every pixel under black is byte-identical to the input's; ``edit`` recolours the
 first input with the prompt's palette and overlays the prompt's shapes, and shows every
-further input (a reference) as an inset.
+further input (a reference) as an inset. Results are PNGs while they fit MAX_IMAGE_SIZE,
+else JPEGs of quality 95 (``encode``; only then is "byte-identical" approximate).
 """
 
 import hashlib
@@ -193,13 +194,34 @@ class OfflineProvider(Provider):
         raise ProviderError(f"{self.label} cannot {operation.replace('_', ' ')}.")
 
 
+def encode(image: Image.Image, *, lossless_hint: int = 0) -> bytes:
+    """The result as a PNG (lossless) when that fits in MAX_IMAGE_SIZE, else as a JPEG of
+    quality 95 (a WebP of quality 95 when it has transparency): an upscale of a detailed
+    picture is easily three times the limit as a PNG. ``lossless_hint``: an estimate of the
+    PNG's size; one over the limit skips the PNG encode (a second or more at 4 MP)."""
+    if lossless_hint <= settings.MAX_IMAGE_SIZE:
+        data = _png(image)
+        if len(data) <= settings.MAX_IMAGE_SIZE:
+            return data
+    out = io.BytesIO()
+    if "A" in image.getbands():
+        image.save(out, format="WEBP", quality=95, method=2)
+    else:
+        image.convert("RGB").save(out, format="JPEG", quality=95, subsampling=0)
+    return out.getvalue()
+
+
 def upscale(data: bytes, scale: int) -> bytes:
-    """The picture resized to exactly ``scale`` times its size with Lanczos, as a PNG."""
+    """The picture resized to exactly ``scale`` times its size with Lanczos: a PNG when it
+    fits the size limit, else a high-quality JPEG (see ``encode``)."""
     image = Image.open(io.BytesIO(data))
     image.load()
     image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
     size = (image.width * scale, image.height * scale)
-    return _png(image.resize(size, Image.Resampling.LANCZOS))
+    # A Lanczos upscale of a detailed PNG takes up to about 1.3 times its input's bytes per
+    # pixel (bench figure 10): when even that guess is over the limit, go straight to JPEG.
+    hint = len(data) * scale * scale * 3 // 2 if data.startswith(b"\x89PNG") else 0
+    return encode(image.resize(size, Image.Resampling.LANCZOS), lossless_hint=hint)
 
 
 def inpaint(request: GenerationRequest, seed: int) -> bytes:
@@ -219,7 +241,7 @@ def inpaint(request: GenerationRequest, seed: int) -> bytes:
         request.negative_prompt,
         caption=False,
     ).convert(mode)
-    return _png(Image.composite(painted, original, mask))
+    return encode(Image.composite(painted, original, mask))
 
 
 def edit(request: GenerationRequest, seed: int) -> bytes:
@@ -242,4 +264,4 @@ def edit(request: GenerationRequest, seed: int) -> bytes:
     for index, reference in enumerate(request.input_images[1:]):
         inset = ImageOps.fit(decode(reference).convert("RGBA"), (side, side))
         canvas.paste(inset, (8 + index * (side + 8), request.height - side - 8))
-    return _png(canvas.convert("RGB"))
+    return encode(canvas.convert("RGB"))

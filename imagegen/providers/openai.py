@@ -1,20 +1,27 @@
 """OpenAI images (the GPT image models: gpt-image-2, gpt-image-1.5, …) through the openai SDK.
 
-A timed call to ``POST /images/generations``. GPT image models always answer base64; an
-OpenAI-compatible gateway (``OPENAI_BASE_URL``) may answer URLs instead, which the safe
-fetcher downloads. Cost comes from the ``usage`` tokens, else from the catalog's size/quality
-table. No remote cancel exists: a canceled call is abandoned and its result discarded.
+A timed call to ``POST /images/generations`` (generate) or ``POST /images/edits`` (edit,
+inpaint and outpaint: multipart, the input images as ``image[]`` parts, up to 16, and for
+inpaint/outpaint a ``mask`` part: a PNG of the first image's size whose transparent pixels
+are where it may change, converted from the app's white = change mask). GPT image models
+always answer base64; an OpenAI-compatible gateway (``OPENAI_BASE_URL``) may answer URLs
+instead, which the safe fetcher downloads. Cost comes from the ``usage`` tokens (input image
+tokens priced as ``input_image``), else from the catalog's size/quality table. No remote
+cancel exists: a canceled call is abandoned and its result discarded.
 
 DALL·E 2 and 3 were removed from the API on 2026-05-12: their catalog rows stay for history and
 a call for them gets 404 ``model_not_found``, reported as a model OpenAI no longer offers.
 """
 
 import copy
+import dataclasses
+import math
 import re
 import time
 from decimal import Decimal
 
 from django.conf import settings
+from PIL import Image, ImageOps
 
 from imagegen.core.lazy_import import lazy_module
 from imagegen.providers import errors
@@ -22,17 +29,21 @@ from imagegen.providers.base import (
     GeneratedImage,
     GenerationRequest,
     GenerationTimedOut,
+    InputImage,
     KeyCheck,
     KeyRestricted,
     KeyStatus,
     ListedModel,
     Listing,
+    ModelSpec,
+    Operation,
     ProviderError,
     ProviderResult,
     RunContext,
 )
 from imagegen.providers.cloud import CloudProvider
 from imagegen.providers.fetch import decode_base64
+from imagegen.providers.inputs import mask_for_openai, mask_pixels, png_input
 
 # Imported on first use: see imagegen/core/lazy_import.py.
 openai_sdk = lazy_module("openai")
@@ -62,7 +73,23 @@ GPT_IMAGE_SPEC = {
         "moderation": ["low", "auto"],
     },
     "passthrough": ["output_compression"],
+    # POST /images/edits (ImageEditParams): up to 16 input images and an optional mask.
+    "operations": ["generate", "edit", "inpaint"],
+    "max_input_images": 16,
 }
+# The operations the images API performs for a GPT image model: edits (``POST /images/
+# edits``) take up to 16 input images and an optional mask, so inpaint (and outpaint, which
+# the runner turns into an inpaint of a padded canvas) are edits with a mask.
+EDIT_OPERATIONS = (Operation.EDIT, Operation.INPAINT, Operation.OUTPAINT)
+MASKED_OPERATIONS = (Operation.INPAINT, Operation.OUTPAINT)
+# A model's options are one list for every operation, but each endpoint knows its own
+# parameters (openai-python 3.54.0): ``moderation`` is in ImageGenerateParams only, and
+# ``input_fidelity`` in ImageEditParams only. A parameter the endpoint does not know is left
+# out (and named in the result's metadata) rather than refused by the API.
+GENERATE_ONLY_PARAMS = ("moderation",)
+EDIT_ONLY_PARAMS = ("input_fidelity",)
+# ImageEditParams.mask: "Must be a valid PNG file, less than 4MB".
+MASK_MAX_BYTES = 4 * 1024 * 1024
 
 
 def make_client(api_key: str, base_url: str, ctx: RunContext | None, default_timeout=30.0):
@@ -137,13 +164,48 @@ def raise_openai_error(exc: Exception, label: str, ctx: RunContext, model: str =
     ):
         reasons = ", ".join(map(str, metadata.get("reasons") or []))
         raise errors.content_policy(label, errors.clean(reasons or message, ctx)) from None
-    if status in (400, 404, 409, 422):
+    if status in (400, 404, 409, 413, 422):
         param = body.get("param")
         detail = f"{param}: {message}" if param and param not in message else message
         raise errors.invalid_parameters(label, errors.clean(detail, ctx)) from None
     if status in (408,) or status >= 500:
         raise errors.Retryable(status, errors.retry_after_seconds(exc.response.headers)) from None
     raise errors.unexpected(label, exc.request_id or "", f"HTTP {status}") from None
+
+
+def openai_mask(mask: InputImage, image: InputImage) -> InputImage:
+    """The app's mask (white = change) as OpenAI wants it: an RGBA PNG of the first image's
+    size, transparent where the image may change. ``mask_for_openai`` keeps the picture in
+    the opaque part; when that PNG passes OpenAI's 4 MB limit the mask is sent with flat
+    black pixels instead (only the alpha channel tells OpenAI anything)."""
+    if (mask.width, mask.height) != (image.width, image.height):
+        raise ProviderError(
+            f"The mask is {mask.width}x{mask.height} but the image it masks is "
+            f"{image.width}x{image.height}; OpenAI needs them the same size."
+        )
+    converted = mask_for_openai(mask, image)
+    if len(converted.data) < MASK_MAX_BYTES:
+        return converted
+    flat = Image.new("RGBA", (mask.width, mask.height), (0, 0, 0, 255))
+    flat.putalpha(ImageOps.invert(mask_pixels(mask)))
+    return png_input(flat)
+
+
+def edit_size(spec: ModelSpec, request: GenerationRequest) -> str:
+    """The ``size`` of an edit: the requested size when the model lists it, else ``auto``
+    (an inpaint keeps the input's size, which is rarely one of the model's sizes: the model
+    then picks the size closest to the input's shape)."""
+    return str(spec.native_sizes.get(f"{request.width}x{request.height}", "auto"))
+
+
+def priced_size(spec: ModelSpec, request: GenerationRequest) -> tuple[int, int]:
+    """The size an estimate prices: the requested one when the model lists it, else (an
+    edit sent with ``size=auto``) the listed size whose shape is closest to the request's."""
+    wanted = (request.width, request.height)
+    if not spec.sizes or wanted in spec.sizes or min(wanted) <= 0:
+        return wanted
+    shape = math.log(request.width / request.height)
+    return min(spec.sizes, key=lambda size: abs(math.log(size[0] / size[1]) - shape))
 
 
 def model_label(model_id: str) -> str:
@@ -162,19 +224,25 @@ class OpenAIProvider(CloudProvider):
 
     def generate(self, request: GenerationRequest, ctx: RunContext) -> ProviderResult:
         spec = self.spec(ctx, request.model)
-        body = {
-            "model": request.model,
-            "prompt": request.prompt,
-            "n": request.num_images,
-            "size": f"{request.width}x{request.height}",
-            **request.params,
-        }
+        if request.operation == Operation.GENERATE:
+            endpoint, body = "generate", self._generate_body(request)
+            skipped = EDIT_ONLY_PARAMS
+        elif request.operation in EDIT_OPERATIONS:
+            endpoint, body = "edit", self._edit_body(spec, request)
+            skipped = GENERATE_ONLY_PARAMS
+        else:
+            raise ProviderError(
+                f"{self.label} cannot {str(request.operation).replace('_', ' ')} with "
+                f"{request.model}; its GPT image models generate, edit and inpaint."
+            )
+        ignored = sorted(name for name in request.params if name in skipped)
+        body.update({k: v for k, v in request.params.items() if k not in skipped})
         client = make_client(ctx.api_key, settings.OPENAI_BASE_URL, ctx)
         started = time.monotonic()
 
         def call():
             try:
-                return client.images.with_raw_response.generate(**body)
+                return getattr(client.images.with_raw_response, endpoint)(**body)
             except openai_sdk.OpenAIError as exc:
                 raise_openai_error(exc, self.label, ctx, request.model)
 
@@ -201,6 +269,8 @@ class OpenAIProvider(CloudProvider):
             "revised_prompts": [i.get("revised_prompt") for i in items if i.get("revised_prompt")],
             "usage": usage,
             "quality": data.get("quality"),
+            "size": data.get("size") if endpoint == "edit" else None,
+            "ignored_params": ignored,
             "timings": {"provider_seconds": round(time.monotonic() - started, 3)},
         }
         return ProviderResult(
@@ -210,6 +280,55 @@ class OpenAIProvider(CloudProvider):
             cost_is_estimate=estimated,
             metadata={k: v for k, v in metadata.items() if v},
         )
+
+    @staticmethod
+    def _generate_body(request: GenerationRequest) -> dict:
+        return {
+            "model": request.model,
+            "prompt": request.prompt,
+            "n": request.num_images,
+            "size": f"{request.width}x{request.height}",
+        }
+
+    def _edit_body(self, spec: ModelSpec, request: GenerationRequest) -> dict:
+        """``images.edit`` arguments: every input as an ``image[]`` file part (name, bytes,
+        content type: OpenAI refuses a part whose type is not an image's), and for inpaint
+        and outpaint the mask in OpenAI's convention."""
+        operation = str(request.operation)
+        inputs = request.input_images
+        if not inputs:
+            raise ProviderError(f"{self.label}: {operation} needs an input image.")
+        body = {
+            "model": request.model,
+            "prompt": request.prompt,
+            "n": request.num_images,
+            "size": edit_size(spec, request),
+            # A list, so the SDK names every part ``image[]`` (one or sixteen alike).
+            "image": [
+                (f"input-{index}.{image.extension}", image.data, image.mime)
+                for index, image in enumerate(inputs, start=1)
+            ],
+        }
+        if request.operation in MASKED_OPERATIONS:
+            if request.mask is None:
+                raise ProviderError(f"{self.label}: {operation} needs a mask.")
+            mask = openai_mask(request.mask, inputs[0])
+            body["mask"] = ("mask.png", mask.data, "image/png")
+        return body
+
+    def estimate_cost(self, request: GenerationRequest) -> Decimal | None:
+        spec = self.get_model(request.model)
+        return self._estimate(spec, request) if spec else None
+
+    def _estimate(self, spec: ModelSpec, request: GenerationRequest) -> Decimal | None:
+        """The catalog's size/quality table at the size OpenAI will make (for an edit, see
+        ``priced_size``); input image tokens are known only from ``usage`` afterwards."""
+        if request.operation == Operation.GENERATE:
+            return self.price(spec, request)
+        width, height = priced_size(spec, request)
+        if (width, height) != (request.width, request.height):
+            request = dataclasses.replace(request, width=width, height=height)
+        return self.price(spec, request)
 
     def _cost(self, spec, request, usage) -> tuple[Decimal | None, bool]:
         prices = spec.price_table.get("tokens_per_million")
@@ -224,7 +343,7 @@ class OpenAIProvider(CloudProvider):
                 + Decimal(output) * Decimal(str(prices.get("output", 0)))
             ) / 1_000_000
             return total.quantize(Decimal("0.000001")), False
-        return self.price(spec, request), True
+        return self._estimate(spec, request), True
 
     def _listed_ids(self, api_key) -> list[str]:
         """The ids of ``GET /v1/models`` for this key (SDK errors propagate)."""

@@ -1,35 +1,42 @@
 """OpenRouter image models (e.g. google/gemini-3.1-flash-image) through chat completions.
 
 Uses the openai SDK pointed at OpenRouter's base URL. Images come back as data URLs in
-``choices[0].message.images``; the charge is ``usage.cost``. Errors can arrive inside a 200
-(``{"error": …}`` or ``finish_reason: "error"``), and are reported like any other; so do
-safety refusals (a 200 without images whose ``native_finish_reason`` is Google's reason, e.g.
-``IMAGE_SAFETY``), reported as a content-policy refusal.
+``choices[0].message.images``; the charge is ``usage.cost``. An edit sends the input images
+as ``image_url`` content parts holding base64 data URLs, after the text part (OpenRouter's
+image-inputs guide: text first, then the images), in the one user message. Errors can
+arrive inside a 200 (``{"error": …}`` or ``finish_reason: "error"``), and are reported like
+any other; so do safety refusals (a 200 without images whose ``native_finish_reason`` is
+Google's reason, e.g. ``IMAGE_SAFETY``), reported as a content-policy refusal.
 """
 
 import contextlib
 import copy
+import io
 import time
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
 import httpx
 from django.conf import settings
+from PIL import Image
 
 from imagegen.core.lazy_import import lazy_module
 from imagegen.providers import errors
 from imagegen.providers.base import (
     GeneratedImage,
     GenerationRequest,
+    InputImage,
     KeyCheck,
     KeyStatus,
     ListedModel,
     Listing,
+    Operation,
     ProviderError,
     ProviderResult,
     RunContext,
 )
 from imagegen.providers.cloud import CloudProvider
+from imagegen.providers.inputs import decode
 from imagegen.providers.mapping import native_size
 from imagegen.providers.openai import make_client, model_gone, raise_openai_error
 
@@ -51,6 +58,11 @@ REFUSALS = {
     "SPII": "the answer would contain sensitive personal information",
     "RECITATION": "the answer would reproduce protected material",
 }
+# Google's limit on an image sent inline (Gemini 2.5 and 3.1 Flash Image model cards:
+# "Maximum file size per file for inline data": 7 MB); a larger input is re-encoded as JPEG.
+INLINE_MAX_BYTES = 7 * 1024 * 1024
+INLINE_JPEG_QUALITY = 90
+
 # The image models' listing spec (a catalog spec dict): the aspect ratios OpenRouter's image
 # guide documents for image_config.aspect_ratio, at Gemini's 1K pixel sizes.
 OPENROUTER_IMAGE_SPEC = {
@@ -87,7 +99,42 @@ def raise_openrouter_error(exc: Exception, label: str, ctx: RunContext, model: s
             exc.status_code == 404 and message.startswith("No endpoints found for ")
         ):
             raise model_gone(label, model) from None
+        # "Provider returned error" says nothing by itself: the model's own reason (e.g.
+        # Google refusing an input image) is in ``metadata.raw``.
+        metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        raw = metadata.get("raw")
+        if exc.status_code in (400, 413, 422) and raw and not metadata.get("reasons"):
+            detail = f"{message}: {raw}" if message else str(raw)
+            raise errors.invalid_parameters(label, errors.clean(detail, ctx)) from None
     raise_openai_error(exc, label, ctx, model)
+
+
+def inline_image(image: InputImage) -> InputImage:
+    """The image as it is sent inline: as stored, or re-encoded as JPEG when it passes
+    Google's 7 MB inline limit (transparent parts on white)."""
+    if len(image.data) <= INLINE_MAX_BYTES:
+        return image
+    picture = decode(image).convert("RGBA")
+    flat = Image.new("RGB", picture.size, (255, 255, 255))
+    flat.paste(picture, mask=picture.getchannel("A"))
+    out = io.BytesIO()
+    flat.save(out, format="JPEG", quality=INLINE_JPEG_QUALITY)
+    return InputImage(data=out.getvalue(), format="JPEG", width=flat.width, height=flat.height)
+
+
+def user_content(request: GenerationRequest):
+    """The user message's content: the prompt alone, or (an edit) a text part then one
+    ``image_url`` part per input image, each a base64 data URL (never a URL of this server:
+    a provider cannot reach it)."""
+    if request.operation == Operation.GENERATE:
+        return request.prompt
+    return [
+        {"type": "text", "text": request.prompt},
+        *(
+            {"type": "image_url", "image_url": {"url": inline_image(image).data_uri()}}
+            for image in request.input_images
+        ),
+    ]
 
 
 class OpenRouterProvider(CloudProvider):
@@ -96,12 +143,24 @@ class OpenRouterProvider(CloudProvider):
 
     def generate(self, request: GenerationRequest, ctx: RunContext) -> ProviderResult:
         spec = self.spec(ctx, request.model)
+        operation = request.operation
+        if operation not in (Operation.GENERATE, Operation.EDIT):
+            raise ProviderError(
+                f"{self.label} cannot {str(operation).replace('_', ' ')} with "
+                f"{request.model}; its image models generate and edit."
+            )
+        if operation == Operation.EDIT and not request.input_images:
+            raise ProviderError(f"{self.label}: edit needs an input image.")
         extra = {"modalities": spec.fixed_inputs.get("modalities", ["image", "text"])}
-        if "size" in spec.inputs:
+        # An edit at a size the model does not list (the input's own) sends no ratio: the
+        # model then keeps the input's shape.
+        listed = f"{request.width}x{request.height}" in spec.native_sizes
+        if "size" in spec.inputs and (operation == Operation.GENERATE or listed):
             extra["image_config"] = {spec.inputs["size"]: native_size(spec, request)}
         if spec.seed and request.seed is not None:
             extra["seed"] = request.seed
         extra.update(request.params)
+        content = user_content(request)
         client = make_client(ctx.api_key, settings.OPENROUTER_BASE_URL, ctx)
         started = time.monotonic()
 
@@ -109,7 +168,7 @@ class OpenRouterProvider(CloudProvider):
             try:
                 return client.chat.completions.with_raw_response.create(
                     model=request.model,
-                    messages=[{"role": "user", "content": request.prompt}],
+                    messages=[{"role": "user", "content": content}],
                     extra_body=extra,
                 )
             except openai_sdk.OpenAIError as exc:
@@ -280,6 +339,11 @@ class OpenRouterProvider(CloudProvider):
         spec["fixed_inputs"] = {"modalities": ["image", "text"] if "text" in outputs else ["image"]}
         if "seed" in (entry.get("supported_parameters") or []):
             spec["seed"] = True
+        # A model that reads images edits them (image_url content parts); how many it takes
+        # is not in the listing, so one until an admin writes the model's own limit.
+        if "image" in (architecture.get("input_modalities") or []):
+            spec["operations"] = ["generate", "edit"]
+            spec["max_input_images"] = 1
         shutdown = None
         with contextlib.suppress(TypeError, ValueError):
             shutdown = date.fromisoformat(str(entry.get("expiration_date"))[:10])

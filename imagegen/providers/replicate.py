@@ -6,6 +6,15 @@ The prediction is polled every PROVIDER_POLL_INTERVAL (growing to 4×) until it 
 calls ``POST /v1/predictions/{id}/cancel``. Cost: per output image for official models, or
 ``metrics.predict_time`` × the per-second hardware rate.
 
+Image operations (docs/image-operations.md): the catalog's ``inputs`` name each model's file
+inputs (``input_image``, ``image_input``, ``image``, ``mask``, ``scale``), filled with data URIs
+by providers/mapping.py. Replicate recommends a data URI only for a file under 1MB
+(replicate.com/docs/topics/predictions/input-files) and takes larger files through its files
+API (``POST /v1/files``, up to 100MB): an input of DATA_URI_LIMIT bytes or more is uploaded
+first and passed by the file's ``urls.get``, and deleted once the prediction ended (never a URL
+of this server, which Replicate cannot reach). FLUX Fill's mask is the app's own convention
+(white = change) at the image's size; outpaint reaches it as an inpaint of the padded canvas.
+
 Two things the SDK (replicate 1.0.7) does not do for us, handled by ``_Wire``, the transport
 under the SDK's own ``RetryTransport``:
 
@@ -19,6 +28,7 @@ under the SDK's own ``RetryTransport``:
   answer's JSON is kept, so the state of a prediction is read from the answer itself.
 """
 
+import io
 import json
 import threading
 import time
@@ -35,6 +45,7 @@ from imagegen.providers.base import (
     GeneratedImage,
     GenerationCanceled,
     GenerationRequest,
+    InputImage,
     KeyCheck,
     KeyStatus,
     ListedModel,
@@ -44,7 +55,7 @@ from imagegen.providers.base import (
     RunContext,
 )
 from imagegen.providers.cloud import CloudProvider
-from imagegen.providers.mapping import native_inputs
+from imagegen.providers.mapping import native_payload
 from imagegen.providers.schema import resolve_refs
 
 # Imported on first use: see imagegen/core/lazy_import.py.
@@ -61,6 +72,8 @@ READ_TIMEOUT = 30.0
 # Replicate's collection of text-to-image models (GET /v1/collections/{slug}), read for models
 # the catalog does not have yet.
 COLLECTION = "text-to-image"
+# A file of this many bytes or more goes through the files API, not inline (module docstring).
+DATA_URI_LIMIT = 1_000_000
 
 
 class _Refused(Exception):
@@ -207,10 +220,71 @@ class ReplicateProvider(CloudProvider):
 
         return errors.with_retries(ctx, self.label, attempt)
 
+    # ------------------------------------------------------------------ file inputs
+    def _upload(self, ctx: RunContext, client, image: InputImage):
+        """One input through the files API (retried on 429, 5xx and lost answers: a second
+        upload only leaves a file that expires); the SDK's ``File``."""
+
+        def attempt():
+            try:
+                with errors.transport_errors(ctx, self.label):
+                    return client.files.create(
+                        io.BytesIO(image.data),
+                        filename=f"input.{image.extension}",
+                        content_type=image.mime,
+                    )
+            except _Refused as refused:
+                raise errors.Retryable(refused.status, refused.retry_after) from None
+            except _sdk_errors.ReplicateError as exc:
+                self._raise(exc, ctx)
+            except (ValueError, TypeError, KeyError):
+                raise errors.unexpected(self.label, "", "the file upload answer") from None
+
+        return errors.with_retries(ctx, self.label, attempt)
+
+    def _upload_large_inputs(self, ctx, client, request: GenerationRequest, payload: dict):
+        """Put every input of DATA_URI_LIMIT bytes or more through the files API, in place of
+        its data URI in ``payload``; the uploaded files' ids."""
+        images = [*request.input_images, *([request.mask] if request.mask else [])]
+        large = {image.data_uri(): image for image in images if len(image.data) >= DATA_URI_LIMIT}
+        uploaded: dict[str, str] = {}
+        ids: list[str] = []
+
+        def swap(value):
+            if isinstance(value, list):
+                return [swap(item) for item in value]
+            if isinstance(value, str) and value in large:
+                if value not in uploaded:
+                    file = self._upload(ctx, client, large[value])
+                    uploaded[value] = file.urls["get"]
+                    ids.append(file.id)
+                return uploaded[value]
+            return value
+
+        if large:
+            for name in list(payload):
+                payload[name] = swap(payload[name])
+        return ids
+
+    def _delete_uploads(self, client, ids: list[str]) -> None:
+        """Best effort: an upload left behind expires on its own (``expires_at``)."""
+        for file_id in ids:
+            try:
+                client.files.delete(file_id)
+            except Exception:  # noqa: BLE001, S112 - cleanup must never fail the run
+                continue
+
     def generate(self, request: GenerationRequest, ctx: RunContext) -> ProviderResult:
         spec = self.spec(ctx, request.model)
         client, wire = self._client(ctx.api_key, ctx.remaining())
-        payload = native_inputs(spec, request)
+        payload = native_payload(spec, request)
+        uploads = self._upload_large_inputs(ctx, client, request, payload)
+        try:
+            return self._run(ctx, spec, request, client, wire, payload)
+        finally:
+            self._delete_uploads(client, uploads)
+
+    def _run(self, ctx, spec, request, client, wire, payload) -> ProviderResult:
         model, _, version = request.model.partition(":")
         version = version or spec.version
         started = time.monotonic()

@@ -57,13 +57,16 @@ def resolve_refs(node: Any, root: dict, _depth: int = 0, _seen: tuple = ()) -> A
 STEP_NAMES = ("num_inference_steps", "steps", "num_steps")
 GUIDANCE_NAMES = ("guidance_scale", "guidance", "cfg", "cfg_scale")
 COUNT_NAMES = ("num_outputs", "num_images")
-# Inputs that carry an image (or a mask): the model edits, inpaints or upscales. Recorded for
-# the image-inputs issue; a model that REQUIRES one is not a text-to-image model.
+# Inputs that carry an image (or a mask): the model edits, inpaints, upscales or cuts out
+# (docs/image-operations.md). A model that REQUIRES one is not a text-to-image model: it is
+# offered for its image operations only, its first image input mapped to the unified ``image``
+# (or, when it takes a list, ``images``), its mask to ``mask``.
 IMAGE_INPUTS = (
     "image_url",
     "image_urls",
     "input_image",
     "input_images",
+    "image_input",
     "image",
     "images",
     "init_image",
@@ -73,6 +76,10 @@ IMAGE_INPUTS = (
     "control_image",
 )
 MASK_INPUTS = ("mask", "mask_url", "mask_image", "mask_image_url")
+# An upscaler's factor and an image-to-image strength, when the schema takes them as numbers.
+SCALE_NAMES = ("upscale_factor", "scale", "upscaling_factor")
+STRENGTH_NAMES = ("strength", "prompt_strength", "image_strength")
+UPSCALE_FACTORS = (2, 4)  # the factors the site offers (ModelSpec.scales)
 # Inputs never offered to users: they change how the answer is delivered, not the image.
 DELIVERY_INPUTS = ("sync_mode", "webhook", "webhook_url", "webhook_events_filter")
 # Safety switches are pinned in ``fixed_inputs`` to the value that keeps the provider's checker
@@ -116,8 +123,9 @@ class DerivedSpec:
 
     @property
     def drivable(self) -> bool:
-        """Whether the site can run it from a prompt as it is (no input left unfilled)."""
-        return self.text_to_image and not self.spec.get("unmapped_required")
+        """Whether the site can run it as it is: it performs at least one operation (from a
+        prompt, or on input images) and no required input is left unfilled."""
+        return bool(self.spec.get("operations")) and not self.spec.get("unmapped_required")
 
 
 def _number(value) -> float | int | None:
@@ -331,9 +339,7 @@ def _operations(props: dict, model_id: str, takes_prompt: bool) -> list[str]:
     masks = [name for name in MASK_INPUTS if name in props]
     hint = model_id.lower()
     operations = []
-    if images and (
-        "upscal" in hint or {"scale", "upscale_factor", "upscaling_factor"} & set(props)
-    ):
+    if images and ("upscal" in hint or set(SCALE_NAMES) & set(props)):
         operations.append("upscale")
     if images and ("background" in hint or "rembg" in hint or "bg-remov" in hint):
         operations.append("remove_background")
@@ -344,13 +350,59 @@ def _operations(props: dict, model_id: str, takes_prompt: bool) -> list[str]:
     return operations
 
 
+def _map_image_inputs(props: dict, operations: list[str], spec: dict, notes: list) -> set:
+    """Map the image inputs of a model that performs image operations into ``spec["inputs"]``
+    (image or images, mask, scale, strength) and write ``max_input_images``, ``scales`` and
+    ``strength``; the names it mapped."""
+    inputs, mapped = spec["inputs"], set()
+    names = [name for name in IMAGE_INPUTS if name in props]
+    single = [name for name in names if "array" not in _types(props[name])]
+    lists = [name for name in names if "array" in _types(props[name])]
+    if single:
+        inputs["image"] = single[0]
+        spec["max_input_images"] = 1
+    elif lists:
+        inputs["images"] = lists[0]
+        most = _number(props[lists[0]].get("maxItems"))
+        spec["max_input_images"] = int(most) if most and most >= 1 else 1
+        if not most:
+            notes.append(
+                f"it takes a list of images ({lists[0]}) with no published maximum: one image "
+                "until an admin sets max_input_images"
+            )
+    masks = [name for name in MASK_INPUTS if name in props]
+    if "inpaint" in operations and masks:
+        inputs["mask"] = masks[0]
+    if "upscale" in operations:
+        name = next((n for n in SCALE_NAMES if n in props), None)
+        if name and {"integer", "number"} & _types(props[name]):
+            low, high = _bounds(props[name], integer=False)
+            factors = [f for f in UPSCALE_FACTORS if (low is None or low <= f) and
+                       (high is None or f <= high)]  # fmt: skip
+            if factors:
+                inputs["scale"], spec["scales"] = name, factors
+                mapped.add(name)
+        if "scale" not in inputs:
+            notes.append("its upscale factor is not a number the site can send: the model's "
+                         "default applies")  # fmt: skip
+    name = next((n for n in STRENGTH_NAMES if n in props), None)
+    if name and {"integer", "number"} & _types(props[name]) and "edit" in operations:
+        low, high = _bounds(props[name], integer=False)
+        low, high = max(0.0, low if low is not None else 0.0), min(1.0, high if high else 1.0)
+        if low < high:
+            inputs["strength"], spec["strength"] = name, [low, high]
+            mapped.add(name)
+    return mapped
+
+
 def derive_spec(input_schema: Any, provider: str = "", model_id: str = "") -> DerivedSpec:
     """The catalog spec (catalog.json keys) for a model whose input is ``input_schema``, and
     notes in words on what could not be mapped. Besides the spec keys it writes
-    ``operations`` (generate, edit, inpaint, upscale, remove_background), ``text_to_image``
-    (False: the model needs an input image, or takes no prompt; never offered on the Generate
-    page) and ``unmapped_required`` (required inputs without a default that the site cannot
-    fill: the model is not drivable until an admin fills them with ``fixed_inputs``)."""
+    ``operations`` (generate, edit, inpaint, upscale, remove_background; a model that needs an
+    input image is offered for its image operations only), ``text_to_image`` (False: the model
+    needs an input image, or takes no prompt) and ``unmapped_required`` (required inputs
+    without a default that the site cannot fill: the model is not drivable until an admin
+    fills them with ``fixed_inputs``)."""
     notes: list[str] = []
     spec: dict = {
         "max_images": 1,
@@ -454,10 +506,15 @@ def derive_spec(input_schema: Any, provider: str = "", model_id: str = "") -> De
     if text_to_image:
         operations.insert(0, "generate")
     if not takes_prompt:
+        inputs["prompt"] = None  # never sent (providers/mapping.py)
         notes.append("it takes no prompt")
+    if [op for op in operations if op != "generate"]:
+        mapped |= _map_image_inputs(props, operations, spec, notes)
     if needs_image:
+        offered = ", ".join(op for op in operations if op != "generate") or "no operation"
         notes.append(
-            f"it needs an input image ({', '.join(needs_image)}), not a text-to-image model"
+            f"it needs an input image ({', '.join(needs_image)}): offered for image "
+            f"operations only ({offered})"
         )
 
     options: dict = spec["options"]

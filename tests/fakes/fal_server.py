@@ -61,6 +61,16 @@ subpath) or 404 for an endpoint the fake does not know; ``GET .../requests/{id}/
 submit is accepted, the status turns COMPLETED with ``error``/``error_type``, and the result
 answers 422 with the ``detail`` list.
 
+Image-to-image endpoints (category ``image-to-image``): ``fal-ai/flux-pro/kontext``
+(``image_url``), ``fal-ai/nano-banana/edit`` (``image_urls``, prompt of 3 characters or more),
+``fal-ai/flux-pro/v1/fill`` (``image_url`` + ``mask_url`` of the same size),
+``fal-ai/seedvr/upscale/image`` (``upscale_factor`` 1..10; answers one ``image``) and
+``fal-ai/birefnet/v2`` (no prompt; answers one transparent ``image``). Once the input
+validates, every image input must be an https URL (not fetched) or a base64 ``data:image/...``
+URI that decodes to an image (tests/fakes/image_inputs.py), else the job fails with fal's
+``file_download_error`` / ``image_load_error``. Outputs follow the inputs: an edit keeps the
+input's size (or the asked aspect ratio), a fill the image's, the upscaler multiplies it.
+
 Platform routes (``/v1/...``, on api.fal.ai in reality): ``GET /v1/models`` and ``GET
 /v1/models/pricing``. Listing state: ``add_listed_model(endpoint_id, schema=None, label=...,
 category="text-to-image", price=(0.01, "image"))`` (also makes the endpoint submittable),
@@ -105,6 +115,7 @@ import time
 import uuid
 
 from .base import MIME, FakeServer, Req, Resp, make_image, palette
+from .image_inputs import BadImage, decode_image_input, png
 
 PRESETS = {  # fal-js ImageSize presets; pixel sizes as fal's docs table gives them
     "square_hd": (1024, 1024),
@@ -121,6 +132,11 @@ PRICES = {
     "fal-ai/flux/dev": (0.025, "image"),
     "fal-ai/flux-pro/v1.1": (0.04, "image"),
     "fal-ai/fast-sdxl": (0.0025, "image"),
+    "fal-ai/flux-pro/kontext": (0.04, "image"),
+    "fal-ai/nano-banana/edit": (0.039, "image"),
+    "fal-ai/flux-pro/v1/fill": (0.05, "image"),
+    "fal-ai/seedvr/upscale/image": (0.001, "image"),
+    "fal-ai/birefnet/v2": (0.0008, "second"),
 }
 ERROR_TYPES = {
     500: "internal_error",
@@ -226,11 +242,114 @@ FAST_SDXL = {  # FastSdxlInput (fal-js); note ``format``, not ``output_format``
         "request_id": {"type": "string", "default": ""},
     },
 }
+# --- image-to-image endpoints (fal-js libs/client/src/types/endpoints.ts at 381105e, 2026-08:
+# FluxKontextInput, NanoBananaEditInput, FluxProFillInput, SeedVRImageInput, BirefnetV2Input;
+# ranges from the zod schemas of libs/client/src/types/image/zod.gen.ts at 5324132 and fal's model
+# pages). Image inputs are strings (a URL or a data URI; fal's runner downloads or decodes them).
+SAFETY = {"enum": ["1", "2", "3", "4", "5", "6"], "type": "string"}
+KONTEXT_RATIOS = ["21:9", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "9:21"]
+FLUX_PRO_KONTEXT = {
+    "type": "object",
+    "required": ["prompt", "image_url"],
+    "properties": {
+        **COMMON,
+        "image_url": {"type": "string", "title": "Image URL"},
+        "guidance_scale": {"type": "number", "minimum": 1, "maximum": 20, "default": 3.5},
+        "num_images": {"type": "integer", "minimum": 1, "maximum": 4, "default": 1},
+        "output_format": {"enum": ["jpeg", "png"], "type": "string", "default": "jpeg"},
+        "safety_tolerance": {**SAFETY, "default": "2"},
+        "enhance_prompt": {"type": "boolean", "default": False},
+        "aspect_ratio": {"enum": KONTEXT_RATIOS, "type": "string"},
+    },
+}
+NANO_BANANA_EDIT = {
+    "type": "object",
+    "required": ["prompt", "image_urls"],
+    "properties": {
+        **COMMON,
+        "prompt": {"type": "string", "minLength": 3, "maxLength": 50000},
+        "image_urls": {"type": "array", "items": {"type": "string"}},
+        "num_images": {"type": "integer", "minimum": 1, "maximum": 4, "default": 1},
+        "aspect_ratio": {
+            "enum": ["auto", "21:9", "16:9", "3:2", "4:3", "5:4", "1:1", "4:5", "3:4", "2:3",
+                     "9:16"],
+            "type": "string",
+            "default": "auto",
+        },
+        "output_format": {"enum": ["jpeg", "png", "webp"], "type": "string", "default": "png"},
+        "safety_tolerance": {**SAFETY, "default": "4"},
+        "limit_generations": {"type": "boolean", "default": True},
+    },
+}  # fmt: skip
+FLUX_PRO_FILL = {
+    "type": "object",
+    "required": ["prompt", "image_url", "mask_url"],
+    "properties": {
+        **COMMON,
+        "image_url": {"type": "string", "description": "Needs to match the mask's dimensions."},
+        "mask_url": {"type": "string", "description": "Needs to match the image's dimensions."},
+        "num_images": {"type": "integer", "minimum": 1, "maximum": 4, "default": 1},
+        "output_format": {"enum": ["jpeg", "png"], "type": "string", "default": "jpeg"},
+        "safety_tolerance": {**SAFETY, "default": "2"},
+        "enhance_prompt": {"type": "boolean", "default": False},
+    },
+}
+SEEDVR_UPSCALE = {
+    "type": "object",
+    "required": ["image_url"],
+    "properties": {
+        "image_url": {"type": "string"},
+        "upscale_mode": {"enum": ["target", "factor"], "type": "string", "default": "factor"},
+        "upscale_factor": {"type": "number", "minimum": 1, "maximum": 10, "default": 2},
+        "target_resolution": {
+            "enum": ["720p", "1080p", "1440p", "2160p"], "type": "string", "default": "1080p",
+        },
+        "seed": {"type": "integer"},
+        "noise_scale": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.1},
+        "output_format": {"enum": ["png", "jpg", "webp"], "type": "string", "default": "jpg"},
+        "sync_mode": {"type": "boolean", "default": False},
+    },
+}  # fmt: skip
+BIREFNET_V2 = {
+    "type": "object",
+    "required": ["image_url"],
+    "properties": {
+        "image_url": {"type": "string"},
+        "model": {
+            "enum": ["General Use (Light)", "General Use (Light 2K)", "General Use (Heavy)",
+                     "Matting", "Portrait", "General Use (Dynamic)"],
+            "type": "string",
+            "default": "General Use (Light)",
+        },
+        "operating_resolution": {
+            "enum": ["1024x1024", "2048x2048", "2304x2304"], "type": "string",
+            "default": "1024x1024",
+        },
+        "output_format": {"enum": ["webp", "png", "gif"], "type": "string", "default": "png"},
+        "output_mask": {"type": "boolean", "default": False},
+        "refine_foreground": {"type": "boolean", "default": True},
+        "mask_only": {"type": "boolean", "default": False},
+        "sync_mode": {"type": "boolean", "default": False},
+    },
+}  # fmt: skip
+# Which inputs carry an image, per endpoint: (name, is a list).
+IMAGE_FIELDS = {
+    "fal-ai/flux-pro/kontext": (("image_url", False),),
+    "fal-ai/nano-banana/edit": (("image_urls", True),),
+    "fal-ai/flux-pro/v1/fill": (("image_url", False), ("mask_url", False)),
+    "fal-ai/seedvr/upscale/image": (("image_url", False),),
+    "fal-ai/birefnet/v2": (("image_url", False),),
+}
 ENDPOINTS = {
     "fal-ai/flux/schnell": ("FLUX.1 [schnell]", "text-to-image", _flux(12, 4)),
     "fal-ai/flux/dev": ("FLUX.1 [dev]", "text-to-image", _flux(50, 28)),
     "fal-ai/flux-pro/v1.1": ("FLUX1.1 [pro]", "text-to-image", FLUX_PRO_V11),
     "fal-ai/fast-sdxl": ("Fast SDXL", "text-to-image", FAST_SDXL),
+    "fal-ai/flux-pro/kontext": ("FLUX.1 Kontext [pro]", "image-to-image", FLUX_PRO_KONTEXT),
+    "fal-ai/nano-banana/edit": ("Nano Banana", "image-to-image", NANO_BANANA_EDIT),
+    "fal-ai/flux-pro/v1/fill": ("FLUX.1 [pro] Fill", "image-to-image", FLUX_PRO_FILL),
+    "fal-ai/seedvr/upscale/image": ("SeedVR2", "image-to-image", SEEDVR_UPSCALE),
+    "fal-ai/birefnet/v2": ("Birefnet Background Removal", "image-to-image", BIREFNET_V2),
     # Another category, so a listing filtered to text-to-image has something to leave out.
     "fal-ai/kling-video/v2.1/pro/image-to-video": (
         "Kling 2.1 Pro",
@@ -304,6 +423,14 @@ def _err(loc: list, type_: str, msg: str, value, ctx: dict | None = None) -> dic
     return out
 
 
+def _ratio_dims(ratio: str) -> tuple[int, int]:
+    """About one megapixel at ``ratio`` ("16:9"), in multiples of 16 (what the FLUX and
+    Gemini image models return for an aspect ratio, near enough for a fake)."""
+    across, down = (float(x) for x in ratio.split(":"))
+    width = round((1024 * 1024 * across / down) ** 0.5 / 16) * 16
+    return width, round(width * down / across / 16) * 16
+
+
 def _quote(values) -> str:
     shown = [repr(v) for v in values]
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
@@ -350,9 +477,26 @@ def validate(value, schema: dict, loc: list) -> list[dict]:
     elif kind == "string":
         if not isinstance(value, str):
             return [_err(loc, "string_type", "Input should be a valid string", value)]
+        low, high = schema.get("minLength"), schema.get("maxLength")
+        if low is not None and len(value) < low:
+            word = "character" if low == 1 else "characters"
+            return [
+                _err(loc, "string_too_short", f"String should have at least {low} {word}",
+                     value, {"min_length": low})
+            ]  # fmt: skip
+        if high is not None and len(value) > high:
+            return [
+                _err(loc, "string_too_long", f"String should have at most {high} characters",
+                     value, {"max_length": high})
+            ]  # fmt: skip
     elif kind == "array":
         if not isinstance(value, list):
             return [_err(loc, "list_type", "Input should be a valid list", value)]
+        items = schema.get("items")
+        errors = []
+        for i, item in enumerate(value if isinstance(items, dict) else ()):
+            errors += validate(item, items, [*loc, i])
+        return errors
     elif kind == "object":
         if not isinstance(value, dict):
             return [_err(loc, "dict_type", "Input should be a valid dictionary", value)]
@@ -632,7 +776,53 @@ class FakeFal(FakeServer):
         inp = job["input"]
         if not isinstance(inp, dict):
             return [_err(["body"], "dict_type", "Input should be a valid dictionary", inp)]
-        return validate(inp, schema, ["body"])
+        return validate(inp, schema, ["body"]) or self._image_errors(job["endpoint"], inp)[0]
+
+    def _image_errors(self, endpoint: str, inp: dict) -> tuple[list, dict]:
+        """What fal's runner says of the image inputs once the input validated, and the images
+        it decoded: each must be a URL it can download or a base64 image data URI it can
+        decode (fal's error types ``file_download_error`` and ``image_load_error``,
+        docs.fal.ai/errors; the messages are UNVERIFIED). FLUX Fill's mask must have the
+        image's dimensions ("Needs to match the dimensions of the mask", fal-js
+        FluxProFillInput; the error's wording and type are UNVERIFIED)."""
+        errors, decoded = [], {}
+        for name, many in IMAGE_FIELDS.get(endpoint, ()):
+            if name not in inp:
+                continue
+            values = inp[name] if many else [inp[name]]
+            if many and not values:  # pydantic's min_length=1 on the list
+                errors.append(
+                    _err(["body", name], "too_short",
+                         "List should have at least 1 item after validation, not 0", values,
+                         {"field_type": "List", "min_length": 1, "actual_length": 0})
+                )  # fmt: skip
+            for i, value in enumerate(values):
+                loc = ["body", name, i] if many else ["body", name]
+                shown = value[:60] if isinstance(value, str) else value
+                try:
+                    image = decode_image_input(value)
+                    decoded.setdefault(name, []).append(image)
+                except BadImage as exc:
+                    if exc.kind == "url":
+                        errors.append(
+                            _err(loc, "file_download_error",
+                                 "Failed to download the file. Please check if the URL is "
+                                 "accessible.", shown)
+                        )  # fmt: skip
+                    else:
+                        errors.append(
+                            _err(loc, "image_load_error",
+                                 "Failed to load the image. Please ensure the image file is not "
+                                 f"corrupted and is in a supported format ({exc}).", shown)
+                        )  # fmt: skip
+        image, mask = decoded.get("image_url", [None])[0], decoded.get("mask_url", [None])[0]
+        if image and mask and image.size and mask.size and image.size != mask.size:
+            errors.append(
+                _err(["body", "mask_url"], "value_error",
+                     f"The mask ({mask.width}x{mask.height}) must have the same dimensions as "
+                     f"the image ({image.width}x{image.height}).", None)
+            )  # fmt: skip
+        return errors, decoded
 
     def _failure(self, job: dict) -> tuple[str, str] | None:
         """(error text, error_type) when the job ends in an error, else ``None``."""
@@ -726,6 +916,8 @@ class FakeFal(FakeServer):
         return Resp(200, self._output(job), {"x-fal-request-id": rid})
 
     def _output(self, job: dict) -> dict:
+        if job["endpoint"] in IMAGE_FIELDS:
+            return self._image_output(job)
         inp, opts = job["input"], job["options"]
         default = "square_hd" if "sdxl" in job["endpoint"] else "landscape_4_3"
         size = inp.get("image_size", default)
@@ -755,6 +947,71 @@ class FakeFal(FakeServer):
             "images": images,
             "timings": {"inference": float(opts.get("inference_time", 1.43))},
             "seed": seed,  # one seed for the whole batch (fal-js outputs: ``seed: number``)
+            "has_nsfw_concepts": flags,
+            "prompt": inp.get("prompt"),
+        }
+
+    def _file(self, job: dict, i: int, data: bytes, fmt: str, size, suffix="") -> dict:
+        """One output file as fal describes it (fal-js ``ImageFile``)."""
+        mime = MIME[fmt]
+        ext = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}[fmt]
+        if job["input"].get("sync_mode"):
+            url = f"data:{mime};base64,{base64.b64encode(data).decode()}"
+        else:
+            url = self.add_file(f"{job['request_id']}-{i}{suffix}.{ext}", data, mime)
+        return {"url": url, "content_type": mime, "file_name": f"{i}{suffix}.{ext}",
+                "file_size": len(data), "width": size[0], "height": size[1]}  # fmt: skip
+
+    def _image_output(self, job: dict) -> dict:
+        """The result of an image-to-image endpoint, shaped by its inputs so a test can tell:
+        an edit keeps the input's size (or the asked aspect ratio), a fill the input's, the
+        upscaler multiplies it by the factor, the background remover returns a transparent
+        PNG of the input's size."""
+        endpoint, inp, opts = job["endpoint"], job["input"], job["options"]
+        _, decoded = self._image_errors(endpoint, inp)
+        first = (decoded.get("image_url") or decoded.get("image_urls") or [None])[0]
+        width, height = first.size if first and first.size else (1024, 1024)
+        ratio = inp.get("aspect_ratio")
+        if ratio and ratio != "auto":
+            width, height = _ratio_dims(ratio)
+        if endpoint == "fal-ai/seedvr/upscale/image":
+            if inp.get("upscale_mode", "factor") == "factor":
+                factor = float(inp.get("upscale_factor", 2))
+                width, height = round(width * factor), round(height * factor)
+            else:
+                target = int(str(inp.get("target_resolution", "1080p")).rstrip("p"))
+                width, height = round(width * target / height), target
+            out_fmt = str(inp.get("output_format", "jpg"))
+            fmt = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}[out_fmt]
+            color = tuple(opts.get("color", palette(2)))
+            data = make_image(width, height, color, fmt)
+            return {"image": self._file(job, 0, data, fmt, (width, height)),
+                    "seed": inp.get("seed", 42)}  # fmt: skip
+        if endpoint == "fal-ai/birefnet/v2":
+            fmt = {"png": "PNG", "webp": "WEBP", "gif": "PNG"}[inp.get("output_format", "png")]
+            data = png(width, height, (200, 60, 40, 0), "RGBA")
+            out = {"image": self._file(job, 0, data, fmt, (width, height))}
+            if inp.get("output_mask"):
+                mask = png(width, height, 0, "L")
+                out["mask_image"] = self._file(job, 0, mask, "PNG", (width, height), "-mask")
+            return out
+        default = "png" if endpoint == "fal-ai/nano-banana/edit" else "jpeg"
+        fmt = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}[inp.get("output_format", default)]
+        count = int(opts.get("images", opts.get("n", inp.get("num_images", 1))))
+        flags = [False] * count
+        if job["scenario"] == "nsfw":
+            flags = (list(opts.get("flags", [True, False])) + [False] * count)[:count]
+        images = []
+        for i in range(count):
+            color = BLACK if flags[i] else tuple(opts.get("color", palette(i)))
+            data = make_image(width, height, color, fmt)
+            images.append(self._file(job, i, data, fmt, (width, height)))
+        if endpoint == "fal-ai/nano-banana/edit":  # NanoBananaEditOutput: no seed, no flags
+            return {"images": images, "description": ""}
+        return {
+            "images": images,
+            "timings": {"inference": float(opts.get("inference_time", 1.43))},
+            "seed": inp.get("seed", opts.get("seed", random.randint(0, 2**31 - 1))),
             "has_nsfw_concepts": flags,
             "prompt": inp.get("prompt"),
         }

@@ -11,8 +11,9 @@ Constructor: ``FakeOpenAI(api_keys={"sk-test-good"}, should_retry="false", scena
 options=None, huge_size=..., slow_seconds=...)``. ``should_retry`` is the ``x-should-retry``
 header value sent on every error response (``None`` = omit it).
 
-Routes: ``POST /v1/images/generations``, ``GET /v1/models``, ``POST /v1/chat/completions``.
-Every response carries ``x-request-id``. Unknown routes answer 404 ``Invalid URL (...)``.
+Routes: ``POST /v1/images/generations``, ``POST /v1/images/edits`` (multipart, below),
+``GET /v1/models``, ``POST /v1/chat/completions``. Every response carries ``x-request-id``.
+Unknown routes answer 404 ``Invalid URL (...)``.
 
 Sources for every rule below (read 2026-12-05): the openai-python SDK at ``e43b422``
 (2026-08-21), ``src/openai/types/image_generate_params.py`` (fields, enums, ranges, the
@@ -36,6 +37,42 @@ Real validation (always on), in the order the API applies it:
   ``background`` (``transparent`` needs png or webp), ``moderation``, ``output_format``,
   ``output_compression`` (0-100, only with jpeg or webp), ``partial_images`` (0-3): 400
   ``invalid_value`` / ``integer_below_min_value`` / ``integer_above_max_value``.
+
+Edits (``POST /v1/images/edits``), from ``CreateImageEditRequest`` (openai-openapi ``f85dbe2``)
+and ``ImageEditParams`` of openai-python 3.54.0 (the version requirements.txt pins:
+``src/openai/types/image_edit_params.py``), in this order:
+
+* the body must be ``multipart/form-data`` (the real API also takes a JSON body whose
+  ``images`` reference URLs or file ids; the fake does not model that and refuses it);
+* unknown fields, ``moderation`` included (a generations-only parameter), and
+  ``response_format``: 400 ``unknown_parameter``; a missing ``model`` means
+  ``gpt-image-1.5`` (the documented default), and a model that is not a listed GPT image
+  model is 404 ``model_not_found`` as for generations;
+* ``prompt`` as for generations; ``image`` (``image`` or ``image[]`` parts): at least one
+  (``missing_required_parameter``), at most 16 (``array_above_max_length``), each declared
+  ``image/png``, ``image/jpeg`` or ``image/webp`` ("Invalid file 'image': unsupported
+  mimetype ('…'). Supported file formats are 'image/jpeg', 'image/png', and 'image/webp'.",
+  OpenAI's words as quoted in Comfy-Org/ComfyUI#9329), under 50 MB, and really an image of
+  that format ("Invalid image file or mode for image N, please check your image file.",
+  code ``invalid_image_file``, as quoted in public threads);
+* ``mask``: one PNG part under 4 MB with an alpha channel, of the first image's size
+  ("Invalid mask image format - mask image missing alpha channel" / "- mask size does not
+  match image size", OpenAI's words as quoted in public threads; the others are ours);
+* ``n``, ``size``, ``quality``, ``background``, ``output_format``, ``output_compression`` and
+  ``partial_images`` as for generations (form values are strings: a non-integer ``n`` is
+  ``invalid_type``); ``input_fidelity`` ``high`` or ``low``, refused for gpt-image-2 ("For
+  gpt-image-2, omit this parameter") and ``low`` only for gpt-image-1-mini; ``stream=true``
+  is refused (the fake does not stream).
+
+An edit answers b64_json images made from the inputs, so a test can tell what arrived: the
+first image resized to the output size (``auto``: the standard size closest to its shape),
+painted with the scenario colour (option ``color``, default the palette) where the mask is
+transparent, or blended half-way with it when there is no mask; ``usage`` counts the input
+images' tokens (``input_tokens_details.image_tokens``, GPT-4o vision tiling: 85 + 170 per
+512-pixel tile after scaling to fit 2048 and a 768 shortest side). ``fake.edits`` records
+each multipart request as received: ``{"fields": {name: text}, "files": [{"name",
+"filename", "content_type", "data"}], "headers"}``, in order (so ``image[]`` parts keep
+theirs).
 
 The model listing (``GET /v1/models``) returns what the fake currently lists:
 ``fake.add_listed_model(id)`` / ``fake.remove_listed_model(id)`` change it at runtime, and
@@ -73,8 +110,14 @@ default ``stage="images,chat"``:
 from __future__ import annotations
 
 import base64
+import io
+import math
 import re
 import time
+from dataclasses import dataclass
+from email.message import Message
+
+from PIL import Image, UnidentifiedImageError
 
 from .base import (
     MIME,
@@ -138,6 +181,43 @@ MIN_PIXELS, MAX_PIXELS, MAX_EDGE = 655_360, 3840 * 2160, 3840
 # Output image tokens by (quality, size index) for the usage block: gpt-image-1's published
 # table (1024x1024, 1024x1536, 1536x1024).
 OUT_TOKENS = {"low": (272, 408, 400), "medium": (1056, 1584, 1568), "high": (4160, 6240, 6208)}
+# POST /v1/images/edits (multipart): the fields CreateImageEditRequest (openai-openapi f85dbe2)
+# and ImageEditParams (openai-python 3.54.0) have in common with the models the fake serves.
+# No ``moderation``: the edit endpoint has none.
+EDIT_FIELDS = frozenset(
+    {
+        "image",
+        "image[]",
+        "prompt",
+        "mask",
+        "background",
+        "input_fidelity",
+        "model",
+        "n",
+        "output_compression",
+        "output_format",
+        "partial_images",
+        "quality",
+        "response_format",
+        "safety_identifier",
+        "size",
+        "stream",
+        "user",
+    }
+)
+EDIT_DEFAULT_MODEL = "gpt-image-1.5"  # CreateImageEditRequest.model's default
+MAX_EDIT_IMAGES = 16  # "You can provide up to 16 images."
+IMAGE_MAX_BYTES = 50 * 1024 * 1024  # each image "less than 50MB"
+MASK_MAX_BYTES = 4 * 1024 * 1024  # the mask "less than 4MB"
+EDIT_IMAGE_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+INPUT_FIDELITIES = ("high", "low")
+# ImageEditParams.input_fidelity (3.54.0): "Supports high and low on gpt-image-1.5;
+# gpt-image-1-mini supports only low. For gpt-image-2, omit this parameter."
+FIDELITY_BY_MODEL = {
+    "gpt-image-1-mini": ("low",),
+    "gpt-image-2": (),
+    "gpt-image-2-2026-04-21": (),
+}
 # OpenAI's own wording (quoted in openai-php/client#565 and many threads since).
 VERIFY_URL = "https://platform.openai.com/settings/organization/general"
 
@@ -222,6 +302,75 @@ def free_size_ok(size: str) -> bool:
     )
 
 
+@dataclass
+class FormPart:
+    """One part of a multipart/form-data body."""
+
+    name: str
+    value: bytes
+    filename: str | None = None
+    content_type: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.value.decode("utf-8", "replace")
+
+
+def parse_form(content_type: str, body: bytes) -> list[FormPart] | None:
+    """The parts of a ``multipart/form-data`` body (RFC 7578) in order, or None when the
+    body is not one (another content type, no boundary, a broken part)."""
+    header = Message()
+    header["content-type"] = content_type or "application/octet-stream"
+    boundary = header.get_param("boundary")
+    if header.get_content_type() != "multipart/form-data" or not isinstance(boundary, str):
+        return None
+    sections = body.split(b"--" + boundary.encode("latin-1"))
+    if len(sections) < 3 or not sections[-1].startswith(b"--"):
+        return None
+    parts = []
+    for section in sections[1:-1]:
+        if not (section.startswith(b"\r\n") and section.endswith(b"\r\n")):
+            return None
+        head, separator, value = section[2:-2].partition(b"\r\n\r\n")
+        if not separator:
+            return None
+        headers = Message()
+        for line in head.decode("latin-1").split("\r\n"):
+            key, colon, text = line.partition(":")
+            if colon:
+                headers[key.strip()] = text.strip()
+        name = headers.get_param("name", header="content-disposition")
+        if headers.get_content_disposition() != "form-data" or not isinstance(name, str):
+            return None
+        parts.append(FormPart(name, value, headers.get_filename(), headers.get("content-type")))
+    return parts
+
+
+def vision_tokens(width: int, height: int) -> int:
+    """Input image tokens by OpenAI's vision tiling: fit in 2048x2048, shortest side down to
+    768, then 85 + 170 per 512-pixel tile."""
+    scale = min(1.0, 2048 / max(width, height))
+    width, height = width * scale, height * scale
+    scale = min(1.0, 768 / min(width, height))
+    width, height = width * scale, height * scale
+    return 85 + 170 * math.ceil(width / 512) * math.ceil(height / 512)
+
+
+def _decoded(data: bytes) -> Image.Image | None:
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return None
+    return image
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA") or (
+        image.mode == "P" and "transparency" in image.info
+    )
+
+
 class FakeOpenAI(FakeServer):
     default_stage = "images,chat"
 
@@ -233,6 +382,11 @@ class FakeOpenAI(FakeServer):
     def _reset_state(self) -> None:
         self._listed: list[str] = list(LISTED_BY_DEFAULT)
         self._hidden: dict[str, set[str]] = {}
+        self._edits: list[dict] = []
+
+    edits = property(
+        lambda self: self._snapshot("_edits"), doc="multipart edit requests as received"
+    )
 
     # ------------------------------------------------------------------ listing control
     def add_listed_model(self, model_id: str) -> None:
@@ -270,6 +424,7 @@ class FakeOpenAI(FakeServer):
     def _route(self, req: Req) -> Resp:
         routes = {
             ("POST", "/v1/images/generations"): ("images", self._images),
+            ("POST", "/v1/images/edits"): ("images", self._edit),
             ("GET", "/v1/models"): ("models", self._models),
             ("POST", "/v1/chat/completions"): ("chat", self._chat),
         }
@@ -291,12 +446,44 @@ class FakeOpenAI(FakeServer):
                 "find your API key at https://platform.openai.com/account/api-keys.",
                 code="invalid_api_key",
             )
+        self._key = key
+        if fn == self._edit:  # multipart, not JSON
+            form = parse_form(req.headers.get("content-type", ""), req.body)
+            if form is None:
+                return oa_error(
+                    400,
+                    "Invalid Content-Type header ("
+                    f"{req.headers.get('content-type', 'none')}): the fake's /v1/images/edits "
+                    "takes multipart/form-data only.",
+                )
+            self._record_edit(req, form)
+            fields = {p.name: p.text for p in form if p.name not in ("image", "image[]", "mask")}
+            self._last_model = fields.get("model") or EDIT_DEFAULT_MODEL
+            return self.scenario_error(stage) or self._account_error(stage) or fn(form)
         if req.method == "POST" and not isinstance(req.json, dict):
             return oa_error(400, "We could not parse the JSON body of your request.")
-        self._key = key
         if stage == "images":
             self._last_model = req.json.get("model") or "dall-e-2"
         return self.scenario_error(stage) or self._account_error(stage) or fn(req)
+
+    def _record_edit(self, req: Req, form: list[FormPart]) -> None:
+        files = [
+            {
+                "name": p.name,
+                "filename": p.filename,
+                "content_type": p.content_type,
+                "data": p.value,
+            }
+            for p in form
+            if p.filename is not None or p.name in ("image", "image[]", "mask")
+        ]
+        fields = {
+            p.name: p.text
+            for p in form
+            if p.filename is None and p.name not in ("image", "image[]", "mask")
+        }
+        with self._lock:
+            self._edits.append({"fields": fields, "files": files, "headers": req.headers})
 
     def stage_for(self, scenario: str) -> str | None:
         if scenario == "content_policy":
@@ -420,6 +607,11 @@ class FakeOpenAI(FakeServer):
                 param="prompt",
                 code="string_above_max_length",
             )
+        return self._validate_common(model, body)
+
+    def _validate_common(self, model: str, body: dict) -> Resp | None:
+        """The rules generations and edits share: n, size, the enums, transparency,
+        output_compression and partial_images."""
         if "n" in body and (bad := _int_range("n", body["n"], 1, 10)):
             return bad
         size = body.get("size", "auto")
@@ -514,6 +706,229 @@ class FakeOpenAI(FakeServer):
             "output_tokens_details": {"text_tokens": 0, "image_tokens": out_tokens},
         }
         return Resp(200, out)
+
+    # ------------------------------------------------------------------ edits
+    def _edit_fields(self, form: list[FormPart]) -> tuple[dict, Resp | None]:
+        """The form's text fields as the JSON body would carry them (integers parsed), or the
+        error a field gets before the per-field rules run."""
+        body: dict = {}
+        for part in form:
+            if part.name in ("image", "image[]", "mask"):
+                continue
+            if part.name not in EDIT_FIELDS:
+                return body, oa_error(
+                    400,
+                    f"Unknown parameter: '{part.name}'.",
+                    param=part.name,
+                    code="unknown_parameter",
+                )
+            body[part.name] = part.text
+        for param in ("n", "output_compression", "partial_images"):
+            if param in body:
+                if not re.fullmatch(r"-?\d+", body[param].strip()):
+                    return body, oa_error(
+                        400,
+                        f"Invalid type for '{param}': expected an integer, but got a string "
+                        "instead.",
+                        param=param,
+                        code="invalid_type",
+                    )
+                body[param] = int(body[param])
+        return body, None
+
+    def _validate_edit(self, form: list[FormPart]) -> tuple[dict, Resp | None]:
+        body, bad = self._edit_fields(form)
+        if bad:
+            return body, bad
+        model = body.get("model") or EDIT_DEFAULT_MODEL
+        if model not in GPT_MODELS or model not in self.listed_models(self._key):
+            return body, model_not_found(model)
+        if "response_format" in body:  # dall-e-2 only, and it is gone
+            return body, oa_error(
+                400,
+                "Unknown parameter: 'response_format'.",
+                param="response_format",
+                code="unknown_parameter",
+            )
+        prompt = body.get("prompt", "")
+        if prompt == "":
+            return body, oa_error(
+                400,
+                "Missing required parameter: 'prompt'.",
+                param="prompt",
+                code="missing_required_parameter",
+            )
+        if len(prompt) > PROMPT_MAX:
+            return body, oa_error(
+                400,
+                f"Invalid 'prompt': string too long. Expected a string with maximum length "
+                f"{PROMPT_MAX}, but got a string with length {len(prompt)} instead.",
+                param="prompt",
+                code="string_above_max_length",
+            )
+        images = [p for p in form if p.name in ("image", "image[]")]
+        bad = self._check_images(images) or self._check_mask(form, images)
+        if bad:
+            return body, bad
+        if bad := self._validate_common(model, body):
+            return body, bad
+        fidelity = body.get("input_fidelity")
+        if fidelity is not None:
+            if fidelity not in INPUT_FIDELITIES:
+                return body, invalid_value("input_fidelity", fidelity, INPUT_FIDELITIES)
+            allowed = FIDELITY_BY_MODEL.get(model, INPUT_FIDELITIES)
+            if fidelity not in allowed:
+                return body, oa_error(
+                    400,
+                    f"input_fidelity '{fidelity}' is not supported for {model}"
+                    + (f"; use {_join(allowed)}." if allowed else "; omit it."),
+                    param="input_fidelity",
+                    code="invalid_value",
+                )
+        if body.get("stream", "false").lower() != "false":
+            return body, oa_error(
+                400, "The fake does not stream edits.", param="stream", code="invalid_value"
+            )
+        return body, None
+
+    def _check_images(self, images: list[FormPart]) -> Resp | None:
+        if not images:
+            return oa_error(
+                400,
+                "Missing required parameter: 'image'.",
+                param="image",
+                code="missing_required_parameter",
+            )
+        if len(images) > MAX_EDIT_IMAGES:
+            return oa_error(
+                400,
+                f"Invalid 'image': array too long. Expected an array with maximum length "
+                f"{MAX_EDIT_IMAGES}, but got an array with length {len(images)} instead.",
+                param="image",
+                code="array_above_max_length",
+            )
+        for number, part in enumerate(images, start=1):
+            declared = (part.content_type or "application/octet-stream").split(";")[0].strip()
+            if declared not in EDIT_IMAGE_TYPES:
+                return oa_error(
+                    400,
+                    f"Invalid file 'image': unsupported mimetype ('{declared}'). Supported "
+                    "file formats are 'image/jpeg', 'image/png', and 'image/webp'.",
+                    param="image",
+                )
+            if len(part.value) >= IMAGE_MAX_BYTES:
+                return oa_error(
+                    400,
+                    f"Invalid file 'image': image {number} is larger than 50 MB.",
+                    param="image",
+                )
+            decoded = _decoded(part.value)
+            if decoded is None or decoded.format != EDIT_IMAGE_TYPES[declared]:
+                return oa_error(
+                    400,
+                    f"Invalid image file or mode for image {number}, please check your image "
+                    "file. If you believe this is an error, contact us at help.openai.com and "
+                    "include the request ID.",
+                    param="image",
+                    code="invalid_image_file",
+                )
+        return None
+
+    def _check_mask(self, form: list[FormPart], images: list[FormPart]) -> Resp | None:
+        masks = [p for p in form if p.name == "mask"]
+        if not masks:
+            return None
+        if len(masks) > 1:
+            return oa_error(400, "Invalid 'mask': expected one file.", param="mask")
+        mask = masks[0]
+        declared = (mask.content_type or "application/octet-stream").split(";")[0].strip()
+        if declared != "image/png":
+            return oa_error(
+                400,
+                f"Invalid file 'mask': unsupported mimetype ('{declared}'). Supported file "
+                "formats are 'image/png'.",
+                param="mask",
+            )
+        if len(mask.value) >= MASK_MAX_BYTES:
+            return oa_error(
+                400, "Invalid mask image format - mask image is 4 MB or larger", param="mask"
+            )
+        decoded = _decoded(mask.value)
+        if decoded is None or decoded.format != "PNG":
+            return oa_error(
+                400, "Invalid mask image format - mask image is not a valid PNG", param="mask"
+            )
+        if not _has_alpha(decoded):
+            return oa_error(
+                400, "Invalid mask image format - mask image missing alpha channel", param="mask"
+            )
+        first = _decoded(images[0].value)
+        if decoded.size != first.size:
+            return oa_error(
+                400,
+                "Invalid mask image format - mask size does not match image size",
+                param="mask",
+            )
+        return None
+
+    def _edit(self, form: list[FormPart]) -> Resp:
+        body, invalid = self._validate_edit(form)
+        if invalid:
+            return invalid
+        images = [_decoded(p.value) for p in form if p.name in ("image", "image[]")]
+        mask = next((_decoded(p.value) for p in form if p.name == "mask"), None)
+        count = int(self.opt("images", self.opt("n", body.get("n", 1))))
+        size = body.get("size", "auto")
+        if size == "auto":  # the standard size closest to the first image's shape
+            shape = math.log(images[0].width / images[0].height)
+            size = min(
+                STANDARD_SIZES[:3],
+                key=lambda s: abs(math.log(parse_size(s)[0] / parse_size(s)[1]) - shape),
+            )
+        w, h = parse_size(size)
+        fmt = body.get("output_format", "png")
+        quality = body.get("quality", "auto")
+        out: dict = {"created": int(time.time()), "data": []}
+        for i in range(count):
+            img = self._edited(images[0], mask, (w, h), tuple(self.opt("color", palette(i))), fmt)
+            if self.scenario == "result_url":
+                url = self.opt("url")
+                if url is None:
+                    url = self.add_file(f"img-{new_id()}.{fmt}", img, MIME[fmt.upper()])
+                out["data"].append({"url": self.absolute(url)})
+            else:
+                out["data"].append({"b64_json": base64.b64encode(img).decode()})
+        q = "medium" if quality == "auto" else quality
+        idx = {"1024x1536": 1, "1536x1024": 2}.get(size, 0)
+        out_tokens = OUT_TOKENS[q][idx] * count
+        text_tokens = max(1, len(body["prompt"].split()))
+        image_tokens = sum(vision_tokens(*image.size) for image in images)
+        out.update(
+            background=body.get("background") or "opaque", output_format=fmt, quality=q, size=size
+        )
+        out["usage"] = {
+            "input_tokens": text_tokens + image_tokens,
+            "output_tokens": out_tokens,
+            "total_tokens": text_tokens + image_tokens + out_tokens,
+            "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": image_tokens},
+            "output_tokens_details": {"text_tokens": 0, "image_tokens": out_tokens},
+        }
+        return Resp(200, out)
+
+    @staticmethod
+    def _edited(first: Image.Image, mask, size: tuple, color: tuple, fmt: str) -> bytes:
+        """The first input at ``size``, painted ``color`` where the mask is transparent (or
+        blended half-way with it without a mask)."""
+        base = first.convert("RGB").resize(size, Image.Resampling.BILINEAR)
+        paint = Image.new("RGB", size, color)
+        if mask is None:
+            result = Image.blend(base, paint, 0.5)
+        else:
+            keep = mask.convert("RGBA").getchannel("A").resize(size, Image.Resampling.NEAREST)
+            result = Image.composite(base, paint, keep)
+        buffer = io.BytesIO()
+        result.save(buffer, format={"jpeg": "JPEG", "webp": "WEBP"}.get(fmt, "PNG"))
+        return buffer.getvalue()
 
     def _chat(self, req: Req) -> Resp:
         body = req.json

@@ -35,6 +35,23 @@ found that support the requested output modalities``, an ``image_config.aspect_r
 ``image_size`` the model does not take 400. Unknown top-level fields are ignored, as OpenRouter
 does (``KNOWN_CHAT_FIELDS`` lists the documented ones for tests to check against).
 
+Image inputs (an edit), from ``ChatContentItems`` / ``ChatContentImage`` in openapi.yaml and
+the image-inputs guide (``guides/overview/multimodal/image-understanding.mdx``: "The
+``image_url`` can either be a URL or a base64-encoded image"; image/png, image/jpeg,
+image/webp, image/gif): every list ``content`` part must have a known ``type`` (text,
+image_url, input_audio, input_video, video_url, file), a text part a string ``text``, an
+image part an ``image_url`` object with a ``url`` that is https or a base64 data URL whose
+bytes really are an image of the declared type; otherwise 400 naming the part (the shape is
+OpenRouter's ``BadRequestResponse``; the wording, after zod's, is ours). A model whose
+``input_modalities`` lack ``image`` is 404 ``No endpoints found that support image input``.
+Google's own limits (Vertex model cards: Gemini 3.1 Flash Image takes at most 14 images per
+prompt, Gemini 2.5 Flash Image 3; 7 MB per inline image) come back as OpenRouter passes an
+upstream refusal on: 400 ``Provider returned error`` with ``metadata.raw`` (Google's body;
+its wording is ours). An image answer to an edit is the first input image (data URLs only)
+at the output size, blended half-way with the scenario colour, so a test can tell the input
+arrived; ``usage`` counts ``IMAGE_INPUT_TOKENS`` prompt tokens per input image, charged at
+the model's ``pricing.prompt``.
+
 Listing control: ``fake.add_listed_model(model_dict_or_id)``, ``fake.remove_listed_model(id)``
 (it is then neither listed nor served) and ``fake.set_model_shutdown(id, "YYYY-MM-DD")``
 (``expiration_date``). ``fake.key_info`` overrides fields of the ``/key`` answer (e.g.
@@ -72,8 +89,13 @@ Scenarios (``fake.set_scenario(name, **options)``); stages are ``image`` (image 
 from __future__ import annotations
 
 import base64
+import binascii
 import copy
+import io
+import re
 import time
+
+from PIL import Image, UnidentifiedImageError
 
 from .base import FakeServer, Req, Resp, bearer_token, make_png, new_id, palette
 
@@ -119,6 +141,29 @@ IMAGE_CONFIG = {
     "black-forest-labs/flux.2-pro": {"aspect_ratio": ASPECTS, "image_size": ()},
 }
 MODALITIES = ("text", "image", "audio")  # ChatRequest.modalities items enum
+# ChatContentItems' discriminator values (openapi.yaml) and the object each one requires.
+CONTENT_PARTS = {
+    "text": "text",
+    "image_url": "image_url",
+    "input_audio": "input_audio",
+    "input_video": "video_url",
+    "video_url": "video_url",
+    "file": "file",
+}
+# The image types OpenRouter's image-inputs guide lists, by the format PIL reads.
+INPUT_IMAGE_TYPES = {
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "image/webp": "WEBP",
+    "image/gif": "GIF",
+}
+DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)", re.DOTALL)
+# Google's per-prompt image limits (Vertex AI model cards, "Maximum images per prompt") and
+# its inline size limit ("Maximum file size per file for inline data": 7 MB).
+MAX_INPUT_IMAGES = {"google/gemini-3.1-flash-image": 14, "google/gemini-2.5-flash-image": 3}
+INLINE_MAX_BYTES = 7 * 1024 * 1024
+# Prompt tokens an input image costs (Gemini 3's default image resolution tokens).
+IMAGE_INPUT_TOKENS = 1120
 # ChatRequest properties (openapi.yaml): the top-level fields OpenRouter documents.
 KNOWN_CHAT_FIELDS = frozenset(
     {
@@ -312,6 +357,34 @@ def completion(model_id, message, finish, native, prompt_tokens, completion_toke
     )
 
 
+def _decoded_data_url(url: str) -> tuple[Image.Image | None, int, str]:
+    """The image a ``data:`` URL holds, its byte size and a reason when it holds none."""
+    match = DATA_URL.fullmatch(url)
+    if not match:
+        return None, 0, "not a base64 data URL"
+    mime = match["mime"].lower()
+    if mime not in INPUT_IMAGE_TYPES:
+        return None, 0, f"unsupported image type {mime}"
+    try:
+        data = base64.b64decode(match["data"], validate=True)
+    except (binascii.Error, ValueError):
+        return None, 0, "the base64 data is not valid"
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return None, len(data), f"the data is not a valid {mime} image"
+    if image.format != INPUT_IMAGE_TYPES[mime]:
+        return None, len(data), f"the data is not a valid {mime} image"
+    return image, len(data), ""
+
+
+def upstream_refusal(message: str) -> Resp:
+    """Google's 400 as OpenRouter passes it on (``Provider returned error`` + raw body)."""
+    raw = '{"error": {"code": 400, "message": "' + message + '", "status": "INVALID_ARGUMENT"}}'
+    return or_error(400, "Provider returned error", {"provider_name": "Google", "raw": raw})
+
+
 class FakeOpenRouter(FakeServer):
     default_stage = "image,text"
 
@@ -453,6 +526,9 @@ class FakeOpenRouter(FakeServer):
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             return or_error(400, 'Input required: specify "prompt" or "messages"')
+        inputs, bad = self._content_images(messages)
+        if bad:
+            return bad
         if not isinstance(modalities, list) or any(m not in MODALITIES for m in modalities):
             return or_error(400, f"Invalid modalities: expected a list of {', '.join(MODALITIES)}")
         outs = model["architecture"]["output_modalities"]
@@ -462,6 +538,10 @@ class FakeOpenRouter(FakeServer):
                 "No endpoints found that support the requested output "
                 f"modalities: {', '.join(modalities)}",
             )
+        if inputs and "image" not in model["architecture"]["input_modalities"]:
+            return or_error(404, "No endpoints found that support image input")
+        if inputs and (bad := self._input_limits(model["id"], inputs)):
+            return bad
         image_config = body.get("image_config") or {}
         # A model without its own entry takes the ratios the image guide lists for all.
         takes = IMAGE_CONFIG.get(model["id"], {"aspect_ratio": ASPECTS, "image_size": ()})
@@ -483,6 +563,9 @@ class FakeOpenRouter(FakeServer):
         prompt = self._last_prompt
         message = {"role": "assistant", "content": None, "refusal": None, "reasoning": None}
         prompt_tokens = max(1, len(prompt.split())) + 4
+        input_tokens = IMAGE_INPUT_TOKENS * len(inputs)
+        input_cost = input_tokens * float(model["pricing"].get("prompt") or 0)
+        prompt_tokens += input_tokens
         if stage == "text" or self.scenario == "no_image":
             reply = self.opt(
                 "reply",
@@ -491,32 +574,101 @@ class FakeOpenRouter(FakeServer):
                 else "I can't draw that, sorry.",
             )
             message["content"] = reply
-            completion_tokens, cost = len(reply.split()), 0.00001
+            completion_tokens, cost = len(reply.split()), 0.00001 + input_cost
         else:
             count = int(self.opt("images", self.opt("n", 1)))
             message["content"] = "Here is your image." if "text" in modalities else ""
             message["images"] = [
                 {
                     "type": "image_url",
-                    "image_url": {"url": self._image_url(model["id"], image_config, i)},
+                    "image_url": {"url": self._image_url(model["id"], image_config, i, inputs)},
                     "index": i,
                 }
                 for i in range(count)
             ]
-            completion_tokens, cost = 1290 * count, float(self.opt("cost", 0.039)) * count
+            completion_tokens = 1290 * count
+            cost = float(self.opt("cost", 0.039)) * count + input_cost
         return completion(
             model["id"], message, "stop", "STOP", prompt_tokens, completion_tokens, cost
         )
 
-    def _image_url(self, model: str, image_config: dict, i: int) -> str:
+    def _image_url(self, model: str, image_config: dict, i: int, inputs: list) -> str:
         if self.scenario == "result_url":
             return self.absolute(self.opt("url", "/files/not-an-image.png"))
         takes = IMAGE_CONFIG.get(model, {"aspect_ratio": ASPECTS})
-        w, h = takes["aspect_ratio"].get(image_config.get("aspect_ratio", "1:1"), (1024, 1024))
+        first = next((image for image, _ in inputs if image is not None), None)
+        ratio = image_config.get("aspect_ratio")
+        if ratio is None and first is not None:  # no ratio asked: the input's own shape
+            w, h = first.size
+        else:
+            w, h = takes["aspect_ratio"].get(ratio or "1:1", (1024, 1024))
         scale = IMAGE_SIZE_SCALE.get(image_config.get("image_size", "1K"), 1)
         w, h = int(w * scale), int(h * scale)
-        png = make_png(w, h, tuple(self.opt("color", palette(i))))
+        color = tuple(self.opt("color", palette(i)))
+        if first is None:
+            png = make_png(w, h, color)
+        else:  # made from the first input, so a test can tell it arrived
+            base = first.convert("RGB").resize((w, h), Image.Resampling.BILINEAR)
+            out = io.BytesIO()
+            Image.blend(base, Image.new("RGB", (w, h), color), 0.5).save(out, format="PNG")
+            png = out.getvalue()
         return "data:image/png;base64," + base64.b64encode(png).decode()
+
+    def _content_images(self, messages: list) -> tuple[list, Resp | None]:
+        """Check every content part of every message; the input images as (decoded image,
+        bytes) for a data URL, (None, 0) for an https URL; or a 400 naming the first bad
+        part."""
+        images: list = []
+        for m, message in enumerate(messages):
+            content = message.get("content") if isinstance(message, dict) else None
+            if not isinstance(content, list):
+                continue
+            for j, part in enumerate(content):
+                where = f"messages[{m}].content[{j}]"
+                kind = part.get("type") if isinstance(part, dict) else None
+                if kind not in CONTENT_PARTS:
+                    expected = " | ".join(f"'{t}'" for t in CONTENT_PARTS)
+                    return images, or_error(
+                        400, f"{where}.type: Invalid discriminator value. Expected {expected}"
+                    )
+                if kind == "text":
+                    if not isinstance(part.get("text"), str):
+                        return images, or_error(400, f"{where}.text: Expected string")
+                    continue
+                if not isinstance(part.get(CONTENT_PARTS[kind]), dict):
+                    return images, or_error(400, f"{where}.{CONTENT_PARTS[kind]}: Required")
+                if kind != "image_url":
+                    continue
+                url = part["image_url"].get("url")
+                if not isinstance(url, str) or not url:
+                    return images, or_error(400, f"{where}.image_url.url: Required")
+                if url.startswith("https://"):
+                    images.append((None, 0))  # not fetched by the fake
+                    continue
+                image, size, reason = _decoded_data_url(url)
+                if image is None:
+                    return images, or_error(
+                        400,
+                        f"{where}.image_url.url: expected an https URL or a base64 data URL of "
+                        f"an image (image/png, image/jpeg, image/webp, image/gif): {reason}",
+                    )
+                images.append((image, size))
+        return images, None
+
+    def _input_limits(self, model_id: str, inputs: list) -> Resp | None:
+        limit = MAX_INPUT_IMAGES.get(model_id)
+        if limit is not None and len(inputs) > limit:
+            return upstream_refusal(
+                f"Too many images: {len(inputs)} were sent and {model_id.split('/')[-1]} "
+                f"takes at most {limit} per prompt."
+            )
+        for number, (_, size) in enumerate(inputs, start=1):
+            if size > INLINE_MAX_BYTES:
+                return upstream_refusal(
+                    f"Image {number} is {size} bytes; inline images may be at most "
+                    f"{INLINE_MAX_BYTES} bytes."
+                )
+        return None
 
     def _safety_refusal(self, model: dict) -> Resp:
         """HTTP 200 without images: Google refused, and OpenRouter passes its reason on in
@@ -603,6 +755,7 @@ def _last_user_text(messages: list) -> str:
         if isinstance(msg, dict) and msg.get("role") == "user":
             content = msg.get("content")
             if isinstance(content, list):
-                return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-            return content or ""
+                texts = (p.get("text") for p in content if isinstance(p, dict))
+                return " ".join(t for t in texts if isinstance(t, str))
+            return content if isinstance(content, str) else ""
     return ""

@@ -37,6 +37,17 @@ Constructor: ``FakeReplicate(api_keys={"r8_test_good"}, ...)``. ``fake.models`` 
 (``schema`` is its OpenAPI ``Input`` object; ``components`` may carry the ``$ref`` targets),
 ``fake.remove_listed_model(id)`` takes one away (GETs and predictions then 404).
 
+Image models [MODEL]: ``black-forest-labs/flux-kontext-pro`` (``input_image``),
+``google/nano-banana`` (``image_input`` list), ``black-forest-labs/flux-fill-pro`` (``image`` +
+``mask`` of the same size), ``nightmareai/real-esrgan`` (community, run by version; ``scale``
+0..10) and ``recraft-ai/recraft-remove-background``. At create a file input must be a URI
+(gojsonschema ``format: uri``) and a data URI under 1MB ([DOC] input-files: "only recommended if
+the file is less than 1MB"; the refusal is UNVERIFIED); when the prediction runs it must be an
+https URL (not fetched), a data URI that decodes to an image, or a live upload of the files API,
+else the prediction fails. Outputs follow the inputs (``_image_output``). Files API: ``POST
+/v1/files`` (multipart ``content``), ``GET /v1/files[/{id}]``, ``DELETE /v1/files/{id}``;
+``fake.uploads`` lists the live ones.
+
 Routes: ``POST /v1/predictions`` (``version`` = 64-hex id, ``owner/name:id``, or ``owner/name``
 of an official model), ``POST /v1/models/{owner}/{name}/predictions`` (official models only),
 ``GET /v1/predictions``, ``GET /v1/predictions/{id}``, ``POST /v1/predictions/{id}/cancel``,
@@ -83,12 +94,16 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import json
 import math
 import re
 import threading
 from datetime import UTC, datetime, timedelta
+from email import policy as email_policy
+from email.parser import BytesParser
 
 from .base import MIME, FakeServer, Req, Resp, bearer_token, make_image, new_id, palette
+from .image_inputs import BadImage, data_uri_size, decode_bytes, decode_image_input, png
 
 SDXL_VERSION = "39ed52f2a78e934b3ba6e2a89f5b1c712de7dfea535525255b1aa35c5565e08b"
 NSFW = "NSFW content detected. Try running it again, or try a different prompt."
@@ -301,6 +316,138 @@ SDXL_OPENAPI = openapi(
 )  # fmt: skip
 
 
+# --- image models [MODEL]: the inputs of each model's API page (replicate.com/<model>/versions/
+# <id>/api): flux-kontext-pro 569705b3, nano-banana (with aspect_ratio), flux-fill-pro 9609ba73,
+# real-esrgan f121d640 (a community model: run by version), recraft-remove-background. Cog
+# writes a file input as ``{"type": "string", "format": "uri"}``.
+URI = {"type": "string", "format": "uri"}
+KONTEXT_RATIOS = ["match_input_image", "1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "4:5",
+                  "5:4", "21:9", "9:21", "2:1", "1:2"]  # fmt: skip
+FLUX_KONTEXT_PRO_OPENAPI = openapi(
+    {
+        "required": ["prompt"],
+        "properties": {
+            "prompt": _num("string", "Prompt", 0, "Text description of what you want to generate, "
+                           "or the instruction on how to edit the given image."),
+            "input_image": {**URI, "title": "Input Image", "x-order": 1,
+                            "description": "Image to use as reference. Must be jpeg, png, gif, "
+                            "or webp."},
+            "aspect_ratio": _choice("aspect_ratio", "match_input_image", 2,
+                                    "Aspect ratio of the generated image."),
+            "seed": _num("integer", "Seed", 3, "Random seed. Set for reproducible generation"),
+            "output_format": _choice("output_format", "png", 4, "Output format"),
+            "safety_tolerance": _num(
+                "integer", "Safety Tolerance", 5, "Safety tolerance, 0 is most strict and 6 is "
+                "most permissive. 2 is currently the maximum allowed when input images are used.",
+                default=2, minimum=0, maximum=6,
+            ),
+            "prompt_upsampling": {"type": "boolean", "title": "Prompt Upsampling",
+                                  "default": False, "x-order": 6},
+        },
+    },
+    {
+        "aspect_ratio": _enum("aspect_ratio", KONTEXT_RATIOS),
+        "output_format": _enum("output_format", ["jpg", "png"]),
+    },
+    single_output=True,
+)  # fmt: skip
+NANO_BANANA_OPENAPI = openapi(
+    {
+        "required": ["prompt"],
+        "properties": {
+            "prompt": _num("string", "Prompt", 0,
+                           "A text description of the image you want to generate"),
+            "image_input": {"type": "array", "items": URI, "title": "Image Input", "default": [],
+                            "x-order": 1, "description": "Input images to transform or use as "
+                            "reference (supports multiple images)"},
+            "aspect_ratio": _choice("aspect_ratio", "match_input_image", 2,
+                                    "Aspect ratio of the generated image"),
+            "output_format": _choice("output_format", "jpg", 3, "Format of the output image"),
+        },
+    },
+    {
+        "aspect_ratio": _enum("aspect_ratio", ["match_input_image", "1:1", "2:3", "3:2", "3:4",
+                                               "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]),
+        "output_format": _enum("output_format", ["jpg", "png"]),
+    },
+    single_output=True,
+)  # fmt: skip
+FLUX_FILL_PRO_OPENAPI = openapi(
+    {
+        "required": ["prompt", "image"],
+        "properties": {
+            "prompt": _num("string", "Prompt", 0, "Text prompt for image generation"),
+            "image": {**URI, "title": "Image", "x-order": 1, "description": "The image to "
+                      "inpaint. Can contain an alpha mask. Must be jpeg, png, gif, or webp."},
+            "mask": {**URI, "title": "Mask", "x-order": 2, "description": "A black-and-white "
+                     "image that describes the part of the image to inpaint. Black areas will be "
+                     "preserved while white areas will be inpainted. Must have the same size as "
+                     "image."},
+            "outpaint": _choice("outpaint", "None", 3, "A quick option for outpainting an input "
+                                "image. Mask will be ignored."),
+            "seed": _num("integer", "Seed", 4, "Random seed. Set for reproducible generation"),
+            "steps": _num("integer", "Steps", 5, "Number of diffusion steps.", default=50,
+                          minimum=1, maximum=50),
+            "prompt_upsampling": {"type": "boolean", "title": "Prompt Upsampling",
+                                  "default": False, "x-order": 6},
+            "guidance": _num("number", "Guidance", 7, "Controls the balance between adherence "
+                             "to the text prompt and image quality/diversity.", default=3,
+                             minimum=2, maximum=5),
+            "safety_tolerance": _num("integer", "Safety Tolerance", 8, "Safety tolerance, 1 is "
+                                     "most strict and 6 is most permissive", default=2,
+                                     minimum=1, maximum=6),
+            "output_format": _choice("output_format", "jpg", 9, "Format of the output images."),
+        },
+    },
+    {
+        "outpaint": _enum("outpaint", ["None", "Zoom out 1.5x", "Zoom out 2x", "Make square",
+                                       "Left outpaint", "Right outpaint", "Top outpaint",
+                                       "Bottom outpaint"]),
+        "output_format": _enum("output_format", ["jpg", "png"]),
+    },
+    single_output=True,
+)  # fmt: skip
+REAL_ESRGAN_VERSION = "f121d640bd286e1fdc67f9799164c1d5be36ff74576ee11c803ae5b665dd46aa"
+REAL_ESRGAN_OPENAPI = openapi(
+    {
+        "required": ["image"],
+        "properties": {
+            "image": {**URI, "title": "Image", "x-order": 0, "description": "Input image"},
+            "scale": _num("number", "Scale", 1, "Factor to scale image by", default=4,
+                          minimum=0, maximum=10),
+            "face_enhance": {"type": "boolean", "title": "Face Enhance", "default": False,
+                             "x-order": 2, "description": "Run GFPGAN face enhancement along "
+                             "with upscaling"},
+        },
+    },
+    single_output=True,
+)  # fmt: skip
+RECRAFT_REMOVE_BACKGROUND_OPENAPI = openapi(
+    {
+        "required": ["image"],
+        "properties": {
+            "image": {**URI, "title": "Image", "x-order": 0,
+                      "description": "Image to remove background from"},
+        },
+    },
+    single_output=True,
+)  # fmt: skip
+# How each image model shapes its output from its inputs (the fake's own rule, so a test can
+# tell an edit, a fill, an upscale and a cut-out apart).
+IMAGE_KINDS = {
+    "black-forest-labs/flux-kontext-pro": "edit",
+    "google/nano-banana": "edit",
+    "black-forest-labs/flux-fill-pro": "fill",
+    "nightmareai/real-esrgan": "upscale",
+    "recraft-ai/recraft-remove-background": "cutout",
+}
+# replicate.com/docs/topics/predictions/input-files: a data URI "is only recommended if the file
+# is less than 1MB"; the files API takes files up to 100MB. The fake enforces both (the refusal
+# of a larger data URI and its wording are UNVERIFIED: Replicate documents a recommendation).
+DATA_URI_LIMIT = 1_000_000
+FILE_LIMIT = 100 * 1024 * 1024
+
+
 def version_id(model: str, salt: str = "") -> str:
     """A stable 64-hex version id for a fake official model."""
     return hashlib.sha256(f"{model}:{salt}".encode()).hexdigest()
@@ -310,6 +457,10 @@ def default_models() -> dict[str, dict]:
     def entry(official, schema, vid, description):
         return {"official": official, "description": description, "latest": vid,
                 "versions": {vid: schema}}  # fmt: skip
+
+    def image_model(official, schema, vid, description):
+        # In Replicate's image-editing / upscaling collections, not in text-to-image.
+        return {**entry(official, schema, vid, description), "collections": []}
 
     return {
         "black-forest-labs/flux-schnell": entry(
@@ -329,6 +480,36 @@ def default_models() -> dict[str, dict]:
             SDXL_OPENAPI,
             SDXL_VERSION,
             "A text-to-image generative AI model that creates beautiful images",
+        ),
+        "black-forest-labs/flux-kontext-pro": image_model(
+            True,
+            FLUX_KONTEXT_PRO_OPENAPI,
+            "569705b35f79b1160d51de1d0e3955626af86c77a034a16e89010dbdde5ad312",
+            "A state-of-the-art text-based image editing model",
+        ),
+        "google/nano-banana": image_model(
+            True,
+            NANO_BANANA_OPENAPI,
+            "f0a9d34b12ad1c1cd76269a844b218ff4e64e128ddaba93e15891f47368958a0",
+            "Google's latest image editing model in Gemini 2.5",
+        ),
+        "black-forest-labs/flux-fill-pro": image_model(
+            True,
+            FLUX_FILL_PRO_OPENAPI,
+            "9609ba7331ed872c99f81c92c69a9ee52a50d8aba99f636173e0674d997efd0c",
+            "Professional inpainting and outpainting model with state-of-the-art performance",
+        ),
+        "nightmareai/real-esrgan": image_model(
+            False,
+            REAL_ESRGAN_OPENAPI,
+            REAL_ESRGAN_VERSION,
+            "Real-ESRGAN with optional face correction and adjustable upscale",
+        ),
+        "recraft-ai/recraft-remove-background": image_model(
+            True,
+            RECRAFT_REMOVE_BACKGROUND_OPENAPI,
+            version_id("recraft-remove-background"),
+            "Automated background removal for images",
         ),
     }
 
@@ -415,6 +596,7 @@ def validate_input(schema: dict, inp: dict) -> tuple[list[dict], list[str]]:
                 }
             )
             continue
+        invalid += _file_checks(field, value, prop)
         if "enum" in prop and value not in prop["enum"]:
             allowed = ", ".join(f'"{v}"' for v in prop["enum"])
             invalid.append(
@@ -442,6 +624,49 @@ def validate_input(schema: dict, inp: dict) -> tuple[list[dict], list[str]]:
             )
     unknown = sorted(name for name in inp if name not in props)
     return invalid, unknown
+
+
+URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S")
+
+
+def _file_checks(field: str, value, prop: dict) -> list[dict]:
+    """gojsonschema's ``format: uri`` (a data URI is a URI) on a file input or a list of them,
+    and the data URI size limit (DATA_URI_LIMIT)."""
+    items = prop.get("items") if prop.get("type") == "array" else None
+    if isinstance(items, dict) and isinstance(value, list):
+        pairs = [(f"{field}.{i}", item) for i, item in enumerate(value)]
+        node = items
+    else:
+        pairs, node = [(field, value)], prop
+    out = []
+    for name, item in pairs:
+        if node.get("type") and not _type_ok(node["type"], item):
+            out.append({"type": "invalid_type", "field": name,
+                        "description": f"Invalid type. Expected: {node['type']}, given: "
+                        f"{_given(item)}"})  # fmt: skip
+            continue
+        if node.get("format") != "uri" or not isinstance(item, str):
+            continue
+        if not URI_SCHEME.match(item):
+            out.append({"type": "format", "field": name,
+                        "description": "Does not match format 'uri'"})  # fmt: skip
+        elif data_uri_size(item) > DATA_URI_LIMIT:
+            out.append({"type": "data_url_too_large", "field": name,
+                        "description": "Data URLs are limited to 1MB; upload larger files with "
+                        "the files API"})  # fmt: skip
+    return out
+
+
+def _uri_fields(props: dict) -> list[tuple[str, bool]]:
+    """The file inputs of a model: (name, is a list)."""
+    out = []
+    for name, prop in props.items():
+        items = prop.get("items") if prop.get("type") == "array" else None
+        if prop.get("format") == "uri":
+            out.append((name, False))
+        elif isinstance(items, dict) and items.get("format") == "uri":
+            out.append((name, True))
+    return out
 
 
 def problem(status: int, title: str | None, detail: str, **extra) -> Resp:
@@ -477,7 +702,15 @@ class FakeReplicate(FakeServer):
 
     def _reset_state(self) -> None:
         self._preds: dict[str, dict] = {}
+        self._uploads: dict[str, dict] = {}
         self.models = default_models()
+
+    @property
+    def uploads(self) -> dict[str, dict]:
+        """Files uploaded through the files API and not deleted: id -> file object (with the
+        bytes under ``"data"``)."""
+        with self._plock:
+            return {fid: {**f["obj"], "data": f["data"]} for fid, f in self._uploads.items()}
 
     @property
     def predictions(self) -> dict[str, dict]:
@@ -562,6 +795,8 @@ class FakeReplicate(FakeServer):
             return self._guard("models") or self._model(p)
         if m == "GET" and p[1] == "collections" and len(p) == 3:
             return self._guard("models") or self._collection(p[2])
+        if p[1] == "files":
+            return self._guard("files") or self._files_api(req, m, p[2:])
         return problem(404, None, NOT_FOUND)
 
     def _guard(self, stage: str) -> Resp | None:
@@ -727,12 +962,148 @@ class FakeReplicate(FakeServer):
             )
             obj["logs"] += "Traceback (most recent call last):\n  ...\n"
             return
+        decoded, failure = self._decode_inputs(obj)
+        if failure:  # the model could not read its files: the prediction fails
+            obj.update(status="failed", error=failure)
+            obj["logs"] += f"Traceback (most recent call last):\n  ...\n{failure}\n"
+            return
         obj["status"] = "succeeded"
         obj["logs"] += "Using seed: 1234\n100%|##########| 4/4 [00:00<00:00]\n"
-        obj["output"] = self._output(obj)
+        obj["output"] = self._output(obj, decoded)
 
-    def _output(self, obj: dict):
+    # ------------------------------------------------------------------ file inputs
+    def _decode(self, value):
+        """A file input as the model's container gets it: an https URL (not fetched), a data
+        URI, or a file of the files API (``urls.get``, api.replicate.com in reality)."""
+        prefix = f"{self.base_url}/v1/files/"
+        if isinstance(value, str) and value.startswith(prefix):
+            upload = self._uploads.get(value[len(prefix) :])
+            if upload is None:
+                raise BadImage("url", "the file does not exist (deleted or expired)")
+            return decode_bytes(upload["data"], "file", upload["obj"]["content_type"])
+        return decode_image_input(value)
+
+    def _decode_inputs(self, obj: dict) -> tuple[dict, str]:
+        """Each file input decoded ({name: [DecodedImage]}), or the error a prediction fails
+        with: a value that is neither an https URL nor an image (a data URI or an upload), or
+        FLUX Fill's mask of another size than its image ("Must have the same size as image").
+        The error strings are UNVERIFIED (Cog's models word their own). Call with _plock."""
+        entry = self.models.get(obj["model"])
+        if entry is None:
+            return {}, ""
+        version = entry["latest"] if obj["version"] == "hidden" else obj["version"]
+        props, _ = input_properties(entry["versions"][version])
+        decoded: dict = {}
+        for name, many in _uri_fields(props):
+            value = obj["input"].get(name)
+            if value is None:
+                continue
+            for item in value if many else [value]:
+                try:
+                    image = self._decode(item)
+                    decoded.setdefault(name, []).append(image)
+                except BadImage as exc:
+                    return decoded, f"Prediction failed: could not read input {name!r}: {exc}"
+        image, mask = (decoded.get(n, [None])[0] for n in ("image", "mask"))
+        if image and mask and image.size and mask.size and image.size != mask.size:
+            return decoded, (
+                f"Prediction failed: mask size {mask.width}x{mask.height} does not match image "
+                f"size {image.width}x{image.height}"
+            )
+        return decoded, ""
+
+    def _files_api(self, req: Req, method: str, rest: list[str]) -> Resp:
+        """The files API [API files.create/get/list/delete; SDK file.py]: ``POST /v1/files``
+        (multipart, part ``content``, optional ``metadata`` JSON) answers 201 with the file
+        object, whose ``urls.get`` a model input may name."""
+        if method == "POST" and not rest:
+            return self._upload(req)
+        with self._plock:
+            if method == "GET" and not rest:
+                results = [f["obj"] for f in self._uploads.values()]
+                return Resp(200, {"next": None, "previous": None, "results": results})
+            upload = self._uploads.get(rest[0]) if len(rest) == 1 else None
+            if upload is None:
+                return problem(404, None, "Not found.")
+            if method == "GET":
+                return Resp(200, upload["obj"])
+            if method == "DELETE":
+                del self._uploads[rest[0]]
+                return Resp(204, None)
+        return problem(405, None, "Method not allowed.")
+
+    def _upload(self, req: Req) -> Resp:
+        ctype = req.headers.get("content-type", "")
+        if not ctype.startswith("multipart/form-data"):
+            return problem(400, None, "Expected a multipart/form-data body with a content part.")
+        message = BytesParser(policy=email_policy.HTTP).parsebytes(
+            b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + req.body
+        )
+        parts = {
+            part.get_param("name", header="content-disposition"): part
+            for part in message.iter_parts()
+        }
+        content = parts.get("content")
+        if content is None:
+            return problem(400, None, "Missing the content part.")
+        data = content.get_payload(decode=True) or b""
+        if len(data) > FILE_LIMIT:  # UNVERIFIED status and wording
+            return problem(413, None, "The file is larger than 100MB.")
+        metadata = {}
+        if "metadata" in parts:
+            try:
+                metadata = json.loads(parts["metadata"].get_payload(decode=True) or b"{}")
+            except ValueError:
+                return problem(400, None, "metadata is not valid JSON.")
+        fid = new_id()[:32]
+        now = datetime.now(UTC)
+        obj = {
+            "id": fid,
+            "name": content.get_filename() or "file",
+            "content_type": content.get_content_type(),
+            "size": len(data),
+            "etag": hashlib.md5(data).hexdigest(),  # noqa: S324 - an etag, not security
+            "checksums": {
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "md5": hashlib.md5(data).hexdigest(),  # noqa: S324
+            },
+            "metadata": metadata,
+            "created_at": _iso(now),
+            "expires_at": _iso(now + timedelta(days=1)),
+            "urls": {"get": f"{self.base_url}/v1/files/{fid}"},
+        }
+        with self._plock:
+            self._uploads[fid] = {"obj": obj, "data": data}
+        return Resp(201, obj)
+
+    def _image_output(self, obj: dict, kind: str, decoded: dict) -> str:
+        """The one output of an image model, shaped by its inputs: an edit has the input's size
+        (``match_input_image``) or the asked aspect ratio, a fill the image's size, the
+        upscaler multiplies the input's size by ``scale``, the background remover returns a
+        transparent PNG of the input's size."""
+        inp = obj["input"]
+        first = next((items[0] for items in decoded.values() if items and items[0].size), None)
+        width, height = first.size if first else (1024, 1024)
+        ratio = inp.get("aspect_ratio", "match_input_image")
+        if kind == "edit" and (ratio != "match_input_image" or first is None):
+            width, height = _dims({"aspect_ratio": ratio})
+        if kind == "upscale":
+            scale = float(inp.get("scale", 4))
+            width, height = max(1, round(width * scale)), max(1, round(height * scale))
+        ext = str(inp.get("output_format", "png")).lower()
+        fmt = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG"}.get(ext, "WEBP")
+        if kind == "cutout":
+            img, fmt, ext = png(width, height, (200, 60, 40, 0), "RGBA"), "PNG", "png"
+        else:
+            img = make_image(width, height, tuple(self.opt("color", palette(0))), fmt)
+        if self.opt("data_urls"):
+            return f"data:{MIME[fmt]};base64,{base64.b64encode(img).decode()}"
+        return self.add_file(f"{obj['id']}/out-0.{ext}", img, MIME[fmt])
+
+    def _output(self, obj: dict, decoded: dict | None = None):
         inp, model = obj["input"], obj["model"]
+        if model in IMAGE_KINDS and self.scenario != "result_url":
+            return self._image_output(obj, IMAGE_KINDS[model], decoded or {})
         count = int(self.opt("images", self.opt("n", inp.get("num_outputs", 1))))
         default_fmt = "png" if "sdxl" in model else "webp"
         ext = str(inp.get("output_format", default_fmt)).lower()
@@ -833,7 +1204,11 @@ class FakeReplicate(FakeServer):
         if slug != COLLECTION:
             return problem(404, None, "Not found.")
         with self._plock:
-            models = [self._model_object(m) for m in self.models]
+            models = [
+                self._model_object(m)
+                for m, entry in self.models.items()
+                if COLLECTION in entry.get("collections", [COLLECTION])
+            ]
         return Resp(
             200,
             {

@@ -183,3 +183,111 @@ def test_the_listing_pages_filters_and_expands(fal):
     assert submit(fal, {"prompt": "x"}, "fal-ai/new-flux").status_code == 200
     r = httpx.get(url, params={"status": "retired"})
     assert r.status_code == 400
+
+
+# ------------------------------------------------------------------ image-to-image endpoints
+def image_uri(width=64, height=48, mode="RGB", fmt="PNG") -> str:
+    out = BytesIO()
+    Image.new(mode, (width, height), 128 if mode == "L" else (10, 120, 200)).save(out, fmt)
+    mime = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}[fmt]
+    return f"data:{mime};base64,{base64.b64encode(out.getvalue()).decode()}"
+
+
+def refused(fal, body, endpoint):
+    status, r = run_to_result(fal, body, endpoint)
+    assert status["status"] == "COMPLETED" and status["error_type"], status
+    assert r.status_code == 422, r.text
+    return r.json()["detail"]
+
+
+def result_image(body: dict) -> Image.Image:
+    return Image.open(BytesIO(httpx.get(body["url"]).content))
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "loc", "type_"),
+    [
+        ("fal-ai/flux-pro/kontext", {"prompt": "x"}, ["body", "image_url"], "missing"),
+        ("fal-ai/nano-banana/edit", {"prompt": "xyz"}, ["body", "image_urls"], "missing"),
+        ("fal-ai/flux-pro/v1/fill", {"prompt": "x", "image_url": image_uri()},
+         ["body", "mask_url"], "missing"),
+        ("fal-ai/seedvr/upscale/image", {}, ["body", "image_url"], "missing"),
+        ("fal-ai/birefnet/v2", {"model": "Portrait"}, ["body", "image_url"], "missing"),
+        ("fal-ai/seedvr/upscale/image", {"image_url": image_uri(), "upscale_factor": 11},
+         ["body", "upscale_factor"], "less_than_equal"),
+        ("fal-ai/seedvr/upscale/image", {"image_url": image_uri(), "upscale_factor": 0.5},
+         ["body", "upscale_factor"], "greater_than_equal"),
+        ("fal-ai/nano-banana/edit", {"prompt": "ab", "image_urls": [image_uri()]},
+         ["body", "prompt"], "string_too_short"),
+        ("fal-ai/nano-banana/edit", {"prompt": "xyz", "image_urls": image_uri()},
+         ["body", "image_urls"], "list_type"),
+        ("fal-ai/nano-banana/edit", {"prompt": "xyz", "image_urls": []},
+         ["body", "image_urls"], "too_short"),
+        ("fal-ai/flux-pro/kontext", {"prompt": "x", "image_url": image_uri(),
+                                     "aspect_ratio": "2:1"}, ["body", "aspect_ratio"],
+         "literal_error"),
+        ("fal-ai/birefnet/v2", {"image_url": image_uri(), "output_format": "jpeg"},
+         ["body", "output_format"], "literal_error"),
+    ],
+)  # fmt: skip
+def test_image_endpoints_validate_their_inputs(fal, endpoint, body, loc, type_):
+    (item, *_) = refused(fal, body, endpoint)
+    assert (item["loc"], item["type"]) == (loc, type_), item
+
+
+@pytest.mark.parametrize(
+    ("value", "type_"),
+    [
+        ("http://127.0.0.1:8000/media/input.png", "file_download_error"),  # not fetchable
+        ("/media/input.png", "file_download_error"),
+        ("data:image/png;base64,not*base64", "image_load_error"),
+        ("data:image/png," + "A" * 12, "image_load_error"),  # not base64-encoded
+        ("data:text/plain;base64," + base64.b64encode(b"hello").decode(), "image_load_error"),
+        ("data:image/png;base64," + base64.b64encode(b"<html>no png</html>").decode(),
+         "image_load_error"),
+    ],
+)  # fmt: skip
+def test_an_image_input_must_be_an_https_url_or_an_image_data_uri(fal, value, type_):
+    (item,) = refused(fal, {"prompt": "x", "image_url": value}, "fal-ai/flux-pro/kontext")
+    assert item["loc"] == ["body", "image_url"] and item["type"] == type_
+    assert item["url"] == f"https://docs.fal.ai/errors#{type_}"
+    (item,) = refused(fal, {"prompt": "xyz", "image_urls": [image_uri(), value]},
+                      "fal-ai/nano-banana/edit")  # fmt: skip
+    assert item["loc"] == ["body", "image_urls", 1] and item["type"] == type_
+
+
+def test_an_https_url_is_taken_as_fal_would_fetch_it(fal):
+    status, r = run_to_result(
+        fal, {"prompt": "x", "image_url": "https://example.com/in.png"}, "fal-ai/flux-pro/kontext"
+    )
+    assert r.status_code == 200 and "error" not in status
+
+
+def test_fill_refuses_a_mask_of_another_size(fal):
+    body = {"prompt": "x", "image_url": image_uri(64, 48), "mask_url": image_uri(48, 64, "L")}
+    (item,) = refused(fal, body, "fal-ai/flux-pro/v1/fill")
+    assert item["loc"] == ["body", "mask_url"] and "same dimensions" in item["msg"]
+    body["mask_url"] = image_uri(64, 48, "L")
+    _, r = run_to_result(fal, body, "fal-ai/flux-pro/v1/fill")
+    assert r.status_code == 200
+    assert [result_image(i).size for i in r.json()["images"]] == [(64, 48)]
+
+
+def test_outputs_follow_the_inputs(fal):
+    _, r = run_to_result(
+        fal, {"image_url": image_uri(64, 48), "upscale_factor": 4}, "fal-ai/seedvr/upscale/image"
+    )
+    body = r.json()
+    assert set(body) == {"image", "seed"} and result_image(body["image"]).size == (256, 192)
+    _, r = run_to_result(fal, {"image_url": image_uri(64, 48)}, "fal-ai/birefnet/v2")
+    cutout = result_image(r.json()["image"])
+    assert cutout.size == (64, 48) and cutout.mode == "RGBA" and cutout.getpixel((0, 0))[3] == 0
+    body = {"prompt": "x", "image_url": image_uri(64, 48, fmt="JPEG"), "aspect_ratio": "16:9"}
+    _, r = run_to_result(fal, body, "fal-ai/flux-pro/kontext")
+    assert result_image(r.json()["images"][0]).size == (1360, 768)
+    _, r = run_to_result(
+        fal, {"prompt": "xyz", "image_urls": [image_uri(80, 40, fmt="WEBP")]},
+        "fal-ai/nano-banana/edit",
+    )  # fmt: skip
+    assert set(r.json()) == {"images", "description"}
+    assert result_image(r.json()["images"][0]).size == (80, 40)

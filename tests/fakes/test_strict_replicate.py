@@ -5,12 +5,23 @@ keeps no ``invalid_fields``, no headers), through httpx. Sources: see the fake's
 
 from __future__ import annotations
 
+import base64
+import io
+import os
+
 import httpx
 import pydantic.v1
 import pytest
+from PIL import Image
 from replicate.exceptions import ReplicateError
 
-from .replicate_server import NOT_FOUND, SDXL_VERSION, FakeReplicate, input_properties
+from .replicate_server import (
+    NOT_FOUND,
+    REAL_ESRGAN_VERSION,
+    SDXL_VERSION,
+    FakeReplicate,
+    input_properties,
+)
 from .selfcheck_support import fake_fixtures, rep_client
 
 pytestmark = pytest.mark.fakes
@@ -187,3 +198,140 @@ def test_create_answered_5xx_and_a_forbidden_check(rep):
     with pytest.raises(ReplicateError) as exc:
         rep_client(rep).accounts.current()
     assert exc.value.status == 403
+
+
+# ------------------------------------------------------------------ image models and files
+KONTEXT = "black-forest-labs/flux-kontext-pro"
+FILL = "black-forest-labs/flux-fill-pro"
+RMBG = "recraft-ai/recraft-remove-background"
+
+
+def image_uri(width=64, height=48, mode="RGB") -> str:
+    out = io.BytesIO()
+    Image.new(mode, (width, height), 128 if mode == "L" else (10, 120, 200)).save(out, "PNG")
+    return f"data:image/png;base64,{base64.b64encode(out.getvalue()).decode()}"
+
+
+def finished(rep, prediction_id: str) -> dict:
+    for _ in range(10):
+        body = httpx.get(f"{rep.base_url}/v1/predictions/{prediction_id}", headers=AUTH).json()
+        if body["status"] in ("succeeded", "failed", "canceled", "aborted"):
+            return body
+    raise AssertionError(f"prediction {prediction_id} never ended")
+
+
+def output_size(rep, url: str, mode: str = "") -> tuple[int, int]:
+    image = Image.open(io.BytesIO(httpx.get(url).content))
+    assert not mode or image.mode == mode
+    return image.size
+
+
+@pytest.mark.parametrize(
+    ("model", "inp", "field", "kind"),
+    [
+        (FILL, {"prompt": "x"}, "input", "required"),
+        (RMBG, {}, "input", "required"),
+        (KONTEXT, {"prompt": "x", "input_image": "not a url"}, "input.input_image", "format"),
+        ("google/nano-banana", {"prompt": "x", "image_input": image_uri()},
+         "input.image_input", "invalid_type"),
+        ("google/nano-banana", {"prompt": "x", "image_input": [image_uri(), "nope"]},
+         "input.image_input.1", "format"),
+        ("google/nano-banana", {"prompt": "x", "aspect_ratio": "2:1"}, "input.aspect_ratio",
+         "enum"),
+        (KONTEXT, {"prompt": "x", "safety_tolerance": 7}, "input.safety_tolerance",
+         "number_lte"),
+        (FILL, {"prompt": "x", "image": image_uri(), "guidance": 60}, "input.guidance",
+         "number_lte"),
+    ],
+)  # fmt: skip
+def test_image_models_validate_their_inputs_at_create(rep, model, inp, field, kind):
+    error = refused(rep, model, inp)
+    assert (error.status, error.title) == (422, "Input validation failed")
+    (invalid,) = create_raw(rep, model, inp).json()["invalid_fields"]
+    assert (invalid["field"], invalid["type"]) == (field, kind), invalid
+    assert rep.predictions == {}
+
+
+def test_real_esrgan_runs_by_version_and_refuses_an_out_of_range_scale(rep):
+    client = rep_client(rep)
+    with pytest.raises(ReplicateError) as exc:
+        client.predictions.create(
+            version=REAL_ESRGAN_VERSION, input={"image": image_uri(), "scale": 11}
+        )
+    assert exc.value.status == 422 and "input.scale" in exc.value.detail
+    assert refused(rep, "nightmareai/real-esrgan", {"image": image_uri()}).status == 404
+    p = client.predictions.create(
+        version=REAL_ESRGAN_VERSION, input={"image": image_uri(), "scale": 3}
+    )
+    body = finished(rep, p.id)
+    assert body["status"] == "succeeded" and output_size(rep, body["output"]) == (192, 144)
+
+
+def test_a_data_uri_of_a_megabyte_or_more_is_refused(rep):
+    big = "data:image/png;base64," + base64.b64encode(os.urandom(1_100_000)).decode()
+    (invalid,) = create_raw(rep, KONTEXT, {"prompt": "x", "input_image": big}).json()[
+        "invalid_fields"
+    ]
+    assert (invalid["field"], invalid["type"]) == ("input.input_image", "data_url_too_large")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "data:image/png;base64,not*base64",
+        "data:image/png;base64," + base64.b64encode(b"<html>no png</html>").decode(),
+        "http://127.0.0.1:8000/media/input.png",  # a URL Replicate cannot reach
+        "file:///etc/passwd",
+    ],
+)
+def test_an_unreadable_file_input_fails_the_prediction(rep, value):
+    p = rep_client(rep).predictions.create(
+        model=KONTEXT, input={"prompt": "x", "input_image": value}
+    )
+    body = finished(rep, p.id)
+    assert body["status"] == "failed" and "could not read input 'input_image'" in body["error"]
+
+
+def test_fill_fails_on_a_mask_of_another_size_and_outputs_follow_inputs(rep):
+    client = rep_client(rep)
+    bad = client.predictions.create(
+        model=FILL, input={"prompt": "x", "image": image_uri(64, 48), "mask": image_uri(8, 8, "L")}
+    )
+    assert "does not match image size 64x48" in finished(rep, bad.id)["error"]
+    good = client.predictions.create(
+        model=FILL,
+        input={"prompt": "x", "image": image_uri(64, 48), "mask": image_uri(64, 48, "L")},
+    )
+    assert output_size(rep, finished(rep, good.id)["output"]) == (64, 48)
+    cut = client.predictions.create(model=RMBG, input={"image": image_uri(30, 20)})
+    assert output_size(rep, finished(rep, cut.id)["output"], "RGBA") == (30, 20)
+    edit = client.predictions.create(
+        model=KONTEXT, input={"prompt": "x", "input_image": image_uri(64, 48)}
+    )
+    assert output_size(rep, finished(rep, edit.id)["output"]) == (64, 48)  # match_input_image
+
+
+def test_the_files_api_takes_an_upload_a_model_can_read_until_it_is_deleted(rep):
+    client = rep_client(rep)
+    raw = io.BytesIO()
+    Image.new("RGB", (40, 30), (1, 2, 3)).save(raw, "PNG")
+    upload = client.files.create(
+        io.BytesIO(raw.getvalue()), filename="in.png", content_type="image/png"
+    )
+    assert (upload.name, upload.content_type, upload.size) == (
+        "in.png",
+        "image/png",
+        len(raw.getvalue()),
+    )
+    assert upload.urls["get"] == f"{rep.base_url}/v1/files/{upload.id}"
+    assert client.files.get(upload.id).checksums["sha256"]
+    p = client.predictions.create(model=RMBG, input={"image": upload.urls["get"]})
+    assert output_size(rep, finished(rep, p.id)["output"]) == (40, 30)
+    assert client.files.delete(upload.id) is True
+    with pytest.raises(ReplicateError) as exc:
+        client.files.get(upload.id)
+    assert exc.value.status == 404
+    p = client.predictions.create(model=RMBG, input={"image": upload.urls["get"]})
+    assert finished(rep, p.id)["status"] == "failed"
+    r = httpx.post(f"{rep.base_url}/v1/files", headers=AUTH, json={"content": "x"})
+    assert r.status_code == 400

@@ -382,7 +382,7 @@ def test_junk_entries_are_skipped(stub):
     assert added.enabled is False and added.spec["text_to_image"] is False
 
 
-def test_a_model_that_cannot_be_driven_is_kept_disabled_and_reported(stub):
+def test_a_model_that_needs_an_image_is_offered_for_its_image_operations(stub):
     needs_image = {
         "required": ["prompt", "image_url"],
         "properties": {"prompt": {"type": "string"}, "image_url": {"type": "string"}},
@@ -398,10 +398,16 @@ def test_a_model_that_cannot_be_driven_is_kept_disabled_and_reported(stub):
         ]
     )
     [line] = refresh()
-    assert "not runnable as listed (kept disabled):" in line
-    assert "x/edit (it is not a text-to-image model" in line and "x/styled (its required" in line
-    CatalogModel.objects.filter(provider="stub").update(enabled=True)  # even if enabled
-    assert specs_for("stub") == []  # never offered on the Generate page
+    assert "for image operations only: x/edit (edit)" in line
+    assert "not runnable as listed (kept disabled): x/styled (its required" in line
+    assert "x/edit (it" not in line
+    edit = CatalogModel.objects.get(model_id="x/edit")
+    assert edit.enabled is False  # cost safety: an admin enables it
+    assert edit.spec["inputs"]["image"] == "image_url" and "offered for image" in edit.listing_note
+    CatalogModel.objects.filter(provider="stub").update(enabled=True)
+    [offered] = specs_for("stub")  # x/styled never is
+    assert offered.id == "x/edit" and offered.operations == ("edit",)
+    assert not offered.does("generate") and offered.max_input_images == 1
     note = CatalogModel.objects.get(model_id="x/styled").listing_note
     assert "style_id" in note
 

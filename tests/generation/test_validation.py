@@ -10,8 +10,9 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize(
     ("payload", "field", "words"),
     [
-        ({}, "prompt", "required"),
-        ({"prompt": "   "}, "prompt", "blank"),
+        # Not required by the serializer (upscale takes none): validation asks for one.
+        ({}, "prompt", "write a prompt"),
+        ({"prompt": "   "}, "prompt", "write a prompt"),
         ({"prompt": "x", "provider": "nope"}, "provider", "available: offline"),
         ({"prompt": "x", "model": "sdxl-9000"}, "model", "available: offline-shapes"),
         ({"prompt": "x", "width": 4096, "height": 512}, "width", "64 to 2048"),

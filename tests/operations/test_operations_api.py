@@ -219,3 +219,14 @@ def test_providers_list_operations(owner_api):
     model = offline["models"][0]
     assert model["operations"] == ["generate", "edit", "inpaint", "outpaint", "upscale"]
     assert model["scales"] == [2, 4] and model["mask"] is True
+
+
+def test_an_upscale_too_big_for_a_png_is_a_jpeg(owner, owner_api, run_jobs, settings):
+    source = make_image(owner, data=_picture(64, 48))
+    settings.MAX_IMAGE_SIZE = 60_000  # the noise PNG ×4 is over it, its JPEG is not
+    response = run_jobs(
+        owner_api,
+        {"operation": "upscale", "input_images": [source.pk], "scale": 4, "provider": "offline"},
+    )
+    image = _result(response)
+    assert image.format == "JPEG" and (image.width, image.height) == (256, 192)

@@ -113,3 +113,19 @@ def test_upload_then_upscale(owner_api, run_jobs):
     owner_api.delete(f"/api/gallery/{uploaded['id']}")
     detail = owner_api.get(f"/api/gallery/{child.pk}").json()
     assert detail["parents"] == [{"image": uploaded["id"], "role": "input", "state": "deleted"}]
+
+
+def test_uploads_are_announced_as_images_not_as_generations(owner_api):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from gallery.live import new_images
+    from generation.live import _rows_since
+
+    _, marker = new_images(None)
+    before = timezone.now() - timedelta(seconds=1)
+    uploaded = _upload(owner_api, ("a.png", image_bytes())).json()["images"][0]
+    events, _ = new_images(marker)
+    assert [payload["id"] for _, _, payload in events] == [uploaded["id"]]
+    assert _rows_since(before) == []

@@ -5,11 +5,13 @@ Retry-After), batch images get no invented seeds, and the model listing reads th
 import time
 
 import pytest
+from PIL import Image as PILImage
 
 from gallery.models import Image
 from generation.models import Generation
 from imagegen.providers import get_provider, replicate
 from imagegen.providers.base import GenerationRequest, ProviderError, RunContext
+from imagegen.providers.inputs import png_input
 from tests.fakes.replicate_server import SDXL_VERSION, input_properties, validate_input
 from tests.providers.helpers import generate, stored_image_count
 
@@ -37,6 +39,13 @@ def schema_of(fake, model_id: str) -> dict:
 
 
 def request_for(spec, width, height, **fields) -> GenerationRequest:
+    if not spec.does("generate"):  # an image model: its first operation, on small inputs
+        fields.setdefault("operation", spec.operations[0])
+        fields.setdefault("input_images", [png_input(PILImage.new("RGB", (8, 8)))])
+        if spec.takes_mask:
+            fields.setdefault("mask", png_input(PILImage.new("L", (8, 8))))
+        if spec.scales:
+            fields.setdefault("scale", spec.scales[0])
     return GenerationRequest(
         prompt="x",
         model=spec.id,

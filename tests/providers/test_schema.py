@@ -294,23 +294,51 @@ def test_safety_tolerance_is_offered_only_up_to_the_models_default():
     )
 
 
-def test_a_model_that_requires_an_image_is_not_text_to_image():
+def test_a_model_that_requires_an_image_is_offered_for_its_image_operations():
     schema = {
         "type": "object",
         "required": ["prompt", "image_urls"],
         "properties": {
             "prompt": {"type": "string"},
-            "image_urls": {"type": "array", "items": {"type": "string"}},
+            "image_urls": {"type": "array", "items": {"type": "string"}, "maxItems": 4},
             "mask_url": {"type": "string"},
         },
     }
     derived = derive_spec(schema, "fal", "fal-ai/some/edit")
     assert derived.spec["text_to_image"] is False
-    assert "edit" in derived.spec["operations"] and "inpaint" in derived.spec["operations"]
-    assert "generate" not in derived.spec["operations"]
-    assert "image_urls" not in derived.spec["options"] and not derived.drivable
-    assert any("input image" in note for note in derived.notes)
-    assert "text-to-image" in not_runnable_reason(derived.spec)
+    assert derived.spec["operations"] == ["inpaint", "edit"]  # not "generate"
+    assert derived.spec["inputs"]["images"] == "image_urls"
+    assert derived.spec["inputs"]["mask"] == "mask_url"
+    assert derived.spec["max_input_images"] == 4
+    assert "image_urls" not in derived.spec["options"] and derived.drivable
+    assert any("offered for image operations only (inpaint, edit)" in n for n in derived.notes)
+    assert not_runnable_reason(derived.spec) == ""
+
+
+def test_an_image_model_without_a_prompt_sends_none_and_maps_its_factor():
+    upscaler = {
+        "required": ["image_url"],
+        "properties": {
+            "image_url": {"type": "string"},
+            "upscale_factor": {"type": "number", "minimum": 1, "maximum": 3},
+        },
+    }
+    spec = spec_from_schema(upscaler, "fal", "fal-ai/some/upscale")
+    assert spec["operations"] == ["upscale"] and spec["scales"] == [2]
+    assert spec["inputs"] == {"prompt": None, "image": "image_url", "scale": "upscale_factor"}
+    assert "upscale_factor" not in spec["options"] and "upscale_factor" not in spec["passthrough"]
+    img2img = {
+        "required": ["prompt"],
+        "properties": {
+            "prompt": {"type": "string"},
+            "image": {"type": "string", "format": "uri"},
+            "prompt_strength": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+    }
+    spec = spec_from_schema(img2img, "replicate", "acme/img2img")
+    assert spec["operations"] == ["generate", "edit"]
+    assert spec["inputs"]["image"] == "image" and spec["inputs"]["strength"] == "prompt_strength"
+    assert spec["strength"] == [0, 1]
 
 
 def test_an_optional_image_input_is_recorded_but_the_model_still_generates():

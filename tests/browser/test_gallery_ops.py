@@ -17,6 +17,7 @@ from tests.gallery.factories import image_bytes, make_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+KEYS = ("OPENAI_API_KEY", "REPLICATE_API_TOKEN", "FAL_KEY", "OPENROUTER_API_KEY")
 WIDE = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -82,7 +83,11 @@ DROP = """async ([name, data]) => {
 @pytest.mark.allow_console(r"status of 400 \(Bad Request\) \(on http://[^ ]+/api/gallery/upload\)$")
 @pytest.mark.parametrize("theme", ["dark", "light"])
 @pytest.mark.parametrize("viewport", [WIDE, PHONE], ids=["1366", "390"])
-def test_upload_upscale_and_walk_the_lineage(open_page, owner, viewport, theme, axe, screenshot):
+def test_upload_upscale_and_walk_the_lineage(
+    open_page, owner, viewport, theme, axe, screenshot, monkeypatch
+):
+    for variable in KEYS:
+        monkeypatch.delenv(variable, raising=False)
     make_image(owner, prompt="a red fox in the snow", width=96, height=64)
     page = open_page(viewport, theme)
     name = f"{viewport['width']}-{theme}"
@@ -153,7 +158,10 @@ def test_upload_upscale_and_walk_the_lineage(open_page, owner, viewport, theme, 
         "256×192 · free"
     )
     removal = menu.locator('.ia-run[data-label="Remove background"]')
-    assert removal.get_attribute("aria-disabled") == "true" and removal.get_attribute("data-reason")
+    assert removal.get_attribute("aria-disabled") == "true"
+    assert removal.locator(".ia-item-note").inner_text() == (
+        "Needs an API key for Replicate or fal.ai (Settings → Provider keys)."
+    )
     assert no_sideways_scroll(page)
     assert axe(page) == []
     screenshot(page, f"gallery-ops-menu-{name}")
@@ -213,3 +221,28 @@ def test_a_refused_run_says_why_in_words(open_page, owner, settings):
     page.keyboard.press("Enter")  # disabled: it says why instead of running
     page.wait_for_selector('#toasts .toast:has-text("pixel limit")')
     assert not Image.objects.filter(generation__operation="upscale").exists()
+
+
+def test_a_paid_run_shows_its_estimated_price(open_page, owner, monkeypatch, screenshot):
+    """With a Replicate key, background removal runs there: the menu shows its price before
+    anything runs (nothing is clicked: no provider is called)."""
+    for variable in KEYS:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_test")
+    image = make_image(owner, prompt="a small harbour", width=64, height=48)
+    page = open_page(WIDE, "light")
+    page.goto(f"{page.base}/gallery/")
+    tile = page.locator(f'#grid .tile[data-id="{image.pk}"]')
+    tile.hover()
+    tile.locator('[data-action="tools"]').click()
+    removal = tile.locator('.ia-run[data-label="Remove background"]')
+    removal.wait_for()
+    assert removal.get_attribute("data-provider") == "replicate"
+    wait_until(
+        page,
+        "!document.querySelector('.ia-run[data-label=\"Remove background\"]')"
+        ".hasAttribute('aria-disabled')",
+    )
+    assert removal.locator(".ia-item-note").inner_text() == "64×48 · est. $0.01"
+    assert "Replicate" in removal.get_attribute("title")
+    screenshot(page, "gallery-ops-menu-paid-1366-light")

@@ -197,21 +197,28 @@ def test_upscale_runs_on_the_offline_provider_and_background_removal_says_why_no
         assert 'data-provider="offline"' in item and 'data-model="offline-shapes"' in item
         assert f'data-scale="{scale}"' in item and 'data-operation="upscale"' in item
         assert 'aria-disabled="true"' in item  # until the script has its price
+    # The catalog's background removers are on Replicate and fal: without a key, the reason
+    # names them.
     removal = run_item(menu, "Remove background")
-    assert "data-provider" not in removal and 'data-reason="' in removal
-
-    # A provider that removes backgrounds but has no key: the reason names it.
-    fal = get_provider("fal")
-    birefnet = ModelSpec(id="fal-ai/birefnet", label="BiRefNet", operations=("remove_background",))
-    monkeypatch.setattr(fal, "models", lambda: [birefnet])
-    removal = run_item(tools(client, image), "Remove background")
     assert "data-provider" not in removal
-    assert "Needs an API key for fal.ai (Settings → Provider keys)." in removal
-    # With the key it runs there.
+    assert 'data-reason="Needs an API key for Replicate or fal.ai (Settings → Provider keys)."' in (
+        removal
+    )
+    # With a key it runs there, and the key never reaches the page.
     monkeypatch.setenv("FAL_KEY", "fal-test-key")
+    menu = tools(client, image)
+    removal = run_item(menu, "Remove background")
+    assert 'data-provider="fal"' in removal and 'data-model="fal-ai/birefnet/v2"' in removal
+    assert "data-reason" not in removal and "fal-test-key" not in menu
+    # The offline provider still upscales (the user's default, free).
+    assert 'data-provider="offline"' in run_item(menu, "Upscale ×2")
+
+    # No provider offers it at all: say so.
+    plain = [ModelSpec(id="just-generates", label="Generates")]
+    for name in ("fal", "replicate"):
+        monkeypatch.setattr(get_provider(name), "models", lambda: plain)
     removal = run_item(tools(client, image), "Remove background")
-    assert 'data-provider="fal"' in removal and 'data-model="fal-ai/birefnet"' in removal
-    assert "fal-test-key" not in tools(client, image)
+    assert 'data-reason="No model here does this yet."' in removal
 
 
 def test_the_users_default_provider_comes_first_when_it_does_the_operation(

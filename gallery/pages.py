@@ -1,7 +1,8 @@
 """Gallery HTML: the browsing page (search, filters as chips, result count, justified tiles
-grouped by day, selection mode, lightbox), the lightbox's details panel, the action bar's
-project picker, and the project page (the gallery scoped to one project). Data comes from the
-same listing code as GET /api/gallery."""
+grouped by day, selection mode, lightbox, uploads), the lightbox's details panel with the
+image's lineage, the action bar's project picker and its "Edit and more" menu, and the project
+page (the gallery scoped to one project). Data comes from the same listing code as
+GET /api/gallery."""
 
 import datetime
 
@@ -11,6 +12,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.views.decorators.http import require_GET
 
+from gallery import lineage
 from gallery.listing import (
     COUNT_CAP,
     ORIENTATIONS,
@@ -21,11 +23,14 @@ from gallery.listing import (
     page_size_for,
     visible_page,
 )
-from gallery.models import Image
+from gallery.models import Image, Origin
 from gallery.services import move_targets
 from gallery.templatetags.image_actions import assets_loaded
-from imagegen.providers import all_providers
+from imagegen.providers import DEFAULT_PROVIDER, all_providers
+from imagegen.providers.base import Operation
 from projects.models import Project, Role
+from settings_app.keys import has_usable_key
+from settings_app.models import Preferences
 
 # The filters a user sets in the Filters panel (and removes as chips); q is the search box.
 FILTERS = (
@@ -39,6 +44,7 @@ FILTERS = (
     "created_before",
     "orientation",
     "owner",
+    "origin",
 )
 # Not filters: where a page starts, how it is sorted, and the day the previous page ended on.
 AFTER_DAY = "after_day"
@@ -118,6 +124,8 @@ def filter_chips(user, params: dict) -> list[dict]:
                     label = f"Project: {project.name if project else value}"
             elif name == "favorite":
                 label = "Favorites" if value == "true" else "Not favorites"
+            elif name == "origin":
+                label = dict(Origin.choices).get(value, f"Origin: {value}")
             elif name == "tag":
                 label = f"Tag: {value}"
             elif name == "rating_min":
@@ -153,6 +161,8 @@ def browse_context(request, base_filters: dict | None = None) -> dict:
         else:
             images = page.items
             mark_permissions(request.user, images)
+            for image in images:
+                image.label = display_name(image)
             if page.next_cursor:
                 query["cursor"] = page.next_cursor
                 if images:
@@ -191,6 +201,7 @@ def browser_options(user) -> dict:
         "providers": [(p.name, p.label) for p in all_providers()],
         "sorts": list(SORTS),
         "orientations": ORIENTATIONS,
+        "origins": Origin.choices,
     }
 
 
@@ -209,10 +220,91 @@ def gallery_page(request):
     return render(request, "gallery/index.html", context, status=status)
 
 
+# Operations whose result owes nothing to a prompt, a seed, steps or guidance (nor an upload).
+PROMPTLESS = (Operation.UPSCALE, Operation.REMOVE_BACKGROUND, Origin.UPLOAD)
+
+# What made an image, in words: the details panel, the lineage and the tiles' names.
+MADE_BY = {
+    Operation.GENERATE: "Generated",
+    Operation.EDIT: "Edited",
+    Operation.INPAINT: "Part repainted (inpaint)",
+    Operation.OUTPAINT: "Extended (outpaint)",
+    Operation.UPSCALE: "Upscaled",
+    Operation.REMOVE_BACKGROUND: "Background removed",
+    Origin.UPLOAD: "Uploaded",
+}
+
+
+def made_by(generation) -> str:
+    """ "Uploaded", "Upscaled ×2", "Edited"…: the operation of the image's generation."""
+    operation = generation.operation or Operation.GENERATE
+    label = MADE_BY.get(operation, str(operation).replace("_", " ").capitalize())
+    scale = (generation.operation_params or {}).get("scale")
+    if operation == Operation.UPSCALE and scale:
+        label += f" ×{scale}"
+    return label
+
+
+def display_name(image: Image, *, plain: bool = False) -> str:
+    """What a tile or a lineage link calls the image: its title, else its prompt, else what
+    made it and its number ("Upscaled ×2, image 41"; ``plain``: "Image 41", where what made
+    it is shown beside the name)."""
+    if image.title:
+        return image.title
+    if image.generation.prompt:
+        return image.generation.prompt
+    return f"Image {image.pk}" if plain else f"{made_by(image.generation)}, image {image.pk}"
+
+
+def lineage_context(user, image: Image) -> dict:
+    """The details panel's lineage: ``made_from`` (the generation's inputs, in order: each
+    {state, role, id, image, name}; ``image`` only for one the user may view) and ``used_in``
+    (the visible images made from it: {image, name, made_by}), from gallery.lineage."""
+    parents = lineage.parents(user, image)
+    children = lineage.children(user, image)
+    ids = {p["image"] for p in parents if p["state"] == "present"}
+    ids |= {c["image"] for c in children}
+    found = (
+        Image.objects.for_user(user, "view").select_related("generation").in_bulk(list(ids))
+        if ids
+        else {}
+    )
+    made_from = []
+    for parent in parents:
+        state = parent["state"]
+        shown = found.get(parent["image"]) if state == "present" else None
+        if state == "present" and shown is None:
+            state = "deleted"  # gone since lineage.parents read it
+        made_from.append(
+            {
+                "state": state,
+                "role": parent["role"],
+                "id": parent["image"],
+                "image": shown,
+                "name": display_name(shown, plain=True) if shown else "",
+            }
+        )
+    used_in, seen = [], set()
+    for child in children:
+        shown = found.get(child["image"])
+        if shown is None or shown.pk in seen:
+            continue
+        seen.add(shown.pk)
+        used_in.append(
+            {
+                "image": shown,
+                "name": display_name(shown, plain=True),
+                "made_by": made_by(shown.generation),
+            }
+        )
+    return {"made_from": made_from, "used_in": used_in}
+
+
 @login_required
 @require_GET
 def image_panel(request, pk):
-    """The lightbox's details panel for one visible image, with its action bar."""
+    """The lightbox's details panel for one visible image: its action bar, what made it
+    (an upload, an upscale…), its parameters and its lineage ("Made from", "Used in")."""
     image = get_object_or_404(
         Image.objects.for_user(request.user, "view")
         .select_related("generation", "owner", "project")
@@ -220,14 +312,99 @@ def image_panel(request, pk):
         pk=pk,
     )
     assets_loaded(request)
+    generation = image.generation
+    uploaded = image.origin == Origin.UPLOAD
+    metadata = generation.provider_metadata
+    metadata = metadata if isinstance(metadata, dict) else {}
     return render(
         request,
         "gallery/_details.html",
         {
             "image": image,
-            "generation": image.generation,
+            "generation": generation,
             "can_change": Image.objects.allows(request.user, "change", image),
+            "uploaded": uploaded,
+            "file_name": metadata.get("file_name", "") if uploaded else "",
+            "made_by": made_by(generation),
+            "operation": generation.operation or Operation.GENERATE,
+            # Upscaling and background removal take no prompt, seed, steps or guidance.
+            "prompted": generation.operation not in PROMPTLESS,
+            "title": image.title or ("" if generation.prompt else display_name(image)),
+            **lineage_context(request.user, image),
         },
+    )
+
+
+# What the action bar's "Edit and more" menu runs at once (after showing the price): the
+# operation, the upscale factor, and the item's words.
+RUNS = (
+    (Operation.UPSCALE, 2, "Upscale ×2"),
+    (Operation.UPSCALE, 4, "Upscale ×4"),
+    (Operation.REMOVE_BACKGROUND, None, "Remove background"),
+)
+
+
+def run_choices(user) -> list[dict]:
+    """For each of RUNS, the provider and model it runs on (ui-contract: the user's default
+    provider's first model that does it, else the first provider with a usable key that
+    does), or why it cannot run: {operation, scale, label, provider, model, model_label,
+    provider_label, reason}."""
+    prefs = Preferences.objects.filter(user=user).first()
+    default = (prefs.default_provider if prefs else "") or DEFAULT_PROVIDER
+    providers = sorted(all_providers(), key=lambda p: p.name != default)  # stable: registry order
+    usable = {p.name: has_usable_key(user, p) for p in providers}
+    offered = {p.name: p.models() for p in providers}
+    choices = []
+    for operation, scale, label in RUNS:
+
+        def able(spec, operation=operation, scale=scale):
+            return spec.does(operation) and (scale is None or scale in spec.scales)
+
+        item = {"operation": str(operation), "scale": scale, "label": label, "reason": ""}
+        found = next(
+            ((p, m) for p in providers if usable[p.name] for m in offered[p.name] if able(m)),
+            None,
+        )
+        if found:
+            provider, spec = found
+            item.update(
+                provider=provider.name,
+                provider_label=provider.label,
+                model=spec.id,
+                model_label=spec.label or spec.id,
+            )
+        else:
+            keyless = [
+                p.label for p in providers if any(able(m) for m in offered[p.name])
+            ]  # only providers without a usable key can be left here
+            item["reason"] = (
+                f"Needs an API key for {' or '.join(keyless)} (Settings → Provider keys)."
+                if keyless
+                else "No model here does this yet."
+            )
+        choices.append(item)
+    return choices
+
+
+@login_required
+@require_GET
+def image_tools(request, pk):
+    """The action bar's "Edit and more" menu for one visible image: links to the Generate
+    page with the image as input (edit, reference, inpaint, outpaint), and upscale and
+    background removal with the provider and model they run on (image_actions.js asks
+    POST /api/generate/estimate for their price when the menu opens). A result goes into the
+    image's project when the user may add to it."""
+    image = get_object_or_404(Image.objects.for_user(request.user, "view"), pk=pk)
+    writable = Project.objects.for_user(request.user, "contribute")
+    project = (
+        image.project_id
+        if image.project_id and writable.filter(pk=image.project_id).exists()
+        else None
+    )
+    return render(
+        request,
+        "gallery/_tools_menu.html",
+        {"image": image, "project": project, "runs": run_choices(request.user)},
     )
 
 

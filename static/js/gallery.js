@@ -1,6 +1,11 @@
 /* The gallery (and a project's images): filters that apply as they change and sit in the URL,
  * removable chips, selection mode with its bulk bar, drag-and-drop onto projects, new images
- * arriving live, and the lightbox (focus trap, back gesture, swipes, keyboard).
+ * arriving live, uploads (the gallery page's Upload button, or files dropped on the page), and
+ * the lightbox (focus trap, back gesture, swipes, keyboard) with the image's lineage.
+ *
+ * Any link marked data-open-image="<id>" (the lineage in the details panel, the action bar's
+ * "ready" toasts) opens that image in the lightbox, also one the grid does not show; a page
+ * loaded as /gallery/#image-<id> opens it at once.
  *
  * The server renders everything; this asks htmx for the grid's fragments and calls the JSON
  * API through ImagegenApi (api.js). URLs are data- attributes of #grid (_browser.html). The
@@ -387,18 +392,27 @@
 
   /* ---- the lightbox ---- */
 
-  async function loadDetails(id) {
-    details.innerHTML = '<div class="skeleton details-skeleton"></div>';
+  async function loadDetails(id, focus) {
+    if (!details.firstElementChild || details.firstElementChild.dataset.id !== String(id)) {
+      details.innerHTML = '<div class="skeleton details-skeleton"></div>';
+    }
     let html = null;
     try {
       const response = await fetch(urlFor(urls.panelUrl, id), {credentials: "same-origin"});
       if (response.ok) html = await response.text();
     } catch (error) { html = null; }
     if (id !== currentId) return;  // the user moved on meanwhile
+    // A reload of the same image (its "Used in" grew) keeps focus on the control it was on.
+    const active = document.activeElement;
+    const action = active && details.contains(active) && active.dataset ? active.dataset.action : null;
     details.innerHTML = html !== null ? html : '<p class="error">Could not load the details.</p>';
+    const title = details.querySelector(".details-title");
+    const again = action && details.querySelector('[data-image-actions] [data-action="' + action + '"]');
+    if (focus && title) title.focus();  // came from a lineage link: say where we are now
+    else if (again) again.focus();
   }
 
-  function show(id) {
+  function show(id, focus) {
     currentId = id;
     lightboxImage.src = urlFor(urls.fileUrl, id);
     const tile = tileFor(id);
@@ -409,7 +423,7 @@
     const index = all.findIndex((t) => Number(t.dataset.id) === id);
     lightbox.querySelector('[data-step="-1"]').disabled = index <= 0;
     lightbox.querySelector('[data-step="1"]').disabled = index < 0 || index >= all.length - 1;
-    loadDetails(id);
+    loadDetails(id, focus);
   }
 
   function open(id, from) {
@@ -545,6 +559,41 @@
     else if (event.key === "Delete") { event.preventDefault(); actions.remove(currentId); }
   });
 
+  /* ---- links to an image: lineage, toasts, /gallery/#image-<id> ---- */
+
+  function openImage(id, from) {
+    if (lightbox.hidden) { open(id, from); return; }
+    show(id, true);
+    history.replaceState(Object.assign({}, history.state, {lightbox: id}), "");
+  }
+
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-open-image]");
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+    event.preventDefault();
+    const toastItem = link.closest(".toast");
+    if (toastItem) toastItem.remove();
+    openImage(Number(link.dataset.openImage));
+  });
+
+  function openFromHash() {
+    const match = /^#image-(\d+)$/.exec(location.hash);
+    if (!match) return;
+    history.replaceState(history.state, "", location.pathname + location.search);
+    openImage(Number(match[1]));
+  }
+  window.addEventListener("hashchange", openFromHash);
+
+  // A run from an action bar made a new image: the grid shows it, and the open details of
+  // the image it came from list it under "Used in" (unless the user is typing there).
+  document.addEventListener("imagegen:image-made", (event) => {
+    refreshTop();
+    const from = event.detail && event.detail.from;
+    const typing = document.activeElement && details.contains(document.activeElement) &&
+      document.activeElement.closest("input, textarea, select");
+    if (!lightbox.hidden && from === currentId && !typing) loadDetails(currentId);
+  });
+
   /* ---- what the action bars changed ---- */
 
   document.addEventListener("imagegen:image-changed", (event) => {
@@ -606,6 +655,195 @@
     }
   });
 
+  /* ---- uploads: the Upload button, or files dropped on the page ---- */
+
+  const uploader = document.getElementById("gallery-upload");
+  const uploadInput = document.getElementById("upload-input");
+  const uploadsPanel = document.getElementById("uploads");
+  const uploadsList = document.getElementById("uploads-list");
+  const uploadsTitle = document.getElementById("uploads-title");
+  const dropOverlay = document.getElementById("drop-overlay");
+  const UPLOAD_TYPES = ["image/png", "image/jpeg", "image/webp"];
+  const PARALLEL = 2;  // files in flight at once
+  let batch = null;  // {total, done, failed, made: []}
+
+  // One file in one request: its own progress and its own error (a request is all or nothing).
+  function sendFile(file, onProgress) {
+    return new Promise((resolve) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", uploader.dataset.uploadUrl);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.setRequestHeader("X-CSRFToken", window.ImagegenApi.csrfToken());
+      xhr.upload.addEventListener("progress", (event) => {
+        if (event.lengthComputable) onProgress(event.loaded / event.total);
+      });
+      xhr.addEventListener("load", () => {
+        let data = null;
+        try { data = JSON.parse(xhr.responseText); } catch (error) { data = null; }
+        resolve({ok: xhr.status === 201, status: xhr.status, data: data});
+      });
+      xhr.addEventListener("error", () => resolve(
+        {ok: false, status: 0, data: {detail: "The server could not be reached."}}));
+      const body = new FormData();
+      body.append("file", file, file.name);
+      xhr.send(body);
+    });
+  }
+
+  // The server's words for a refused file, without the file name the row already shows.
+  function uploadError(file, result) {
+    const data = result.data || {};
+    if (result.status === 413) return "The file is too large.";
+    const messages = Array.isArray(data.file) ? data.file : null;
+    const text = messages ? messages.join(" ")
+      : errorText(data, "The upload failed (" + result.status + ").");
+    const prefix = file.name + ": ";
+    const own = text.startsWith(prefix) ? text.slice(prefix.length) : text;
+    return own.charAt(0).toUpperCase() + own.slice(1);
+  }
+
+  function uploadRow(file) {
+    const row = document.createElement("li");
+    row.className = "upload-row";
+    const name = document.createElement("span");
+    name.className = "upload-name";
+    name.textContent = file.name || "image";
+    const bar = document.createElement("progress");
+    bar.max = 100;
+    bar.value = 0;
+    bar.setAttribute("aria-label", "Uploading " + (file.name || "image"));
+    const state = document.createElement("span");
+    state.className = "upload-state muted small";
+    state.textContent = "Waiting";
+    row.append(name, bar, state);
+    uploadsList.appendChild(row);
+    return {row: row, bar: bar, state: state};
+  }
+
+  function updateUploadTitle() {
+    if (!batch) return;
+    const left = batch.total - batch.done;
+    if (left) {
+      uploadsTitle.textContent = "Uploading " + plural(left, "image") + "…";
+    } else {
+      uploadsTitle.textContent = plural(batch.made.length, "image") + " uploaded" +
+        (batch.failed ? ", " + plural(batch.failed, "file") + " refused" : "");
+    }
+  }
+
+  async function uploadOne(file, parts) {
+    parts.state.textContent = "Uploading";
+    const result = await sendFile(file, (share) => { parts.bar.value = Math.round(share * 100); });
+    batch.done += 1;
+    if (result.ok) {
+      const made = (result.data && result.data.images) || [];
+      made.forEach((image) => batch.made.push(image.id));
+      parts.bar.value = 100;
+      parts.row.classList.add("is-done");
+      parts.state.textContent = "Done";
+      refreshTop();
+    } else {
+      batch.failed += 1;
+      parts.row.classList.add("is-failed");
+      parts.bar.remove();
+      parts.state.className = "upload-state upload-error";
+      parts.state.textContent = uploadError(file, result);
+    }
+    updateUploadTitle();
+  }
+
+  async function upload(files) {
+    files = Array.from(files || []);
+    if (!files.length) return;
+    if (!batch || batch.done === batch.total) {
+      batch = {total: 0, done: 0, failed: 0, made: []};
+      uploadsList.textContent = "";
+    }
+    uploadsPanel.hidden = false;
+    const queue = files.map((file) => {
+      batch.total += 1;
+      return {file: file, parts: uploadRow(file)};
+    });
+    const mine = batch;
+    updateUploadTitle();
+    async function worker() {
+      while (queue.length) {
+        const next = queue.shift();
+        await uploadOne(next.file, next.parts);
+      }
+    }
+    await Promise.all(Array.from({length: Math.min(PARALLEL, queue.length)}, worker));
+    if (mine !== batch || batch.done !== batch.total) return;  // more files joined meanwhile
+    const made = batch.made;
+    if (made.length) {
+      const item = toast(plural(made.length, "image") + " uploaded" +
+                         (batch.failed ? "; " + plural(batch.failed, "file") + " refused (see the list)" : "") + ".",
+                         {kind: batch.failed ? "warning" : "success", expire: 8000});
+      if (item) {
+        const link = document.createElement("a");
+        link.className = "toast-link";
+        link.href = "#image-" + made[0];
+        link.dataset.openImage = String(made[0]);
+        link.textContent = made.length === 1 ? "Open it" : "Open the first";
+        item.querySelector(".toast-text").after(link);
+      }
+    } else {
+      toast("Nothing was uploaded: " + plural(batch.failed, "file") + " refused (see the list).",
+            {kind: "error"});
+    }
+    if (!batch.failed) {
+      setTimeout(() => { if (batch === mine) uploadsPanel.hidden = true; }, 4000);
+    }
+  }
+
+  if (uploader && uploadInput) {
+    document.getElementById("upload-button").addEventListener("click", () => uploadInput.click());
+    uploadInput.addEventListener("change", () => {
+      upload(uploadInput.files);
+      uploadInput.value = "";  // choosing the same file again uploads it again
+    });
+    document.getElementById("uploads-close").addEventListener("click", () => {
+      uploadsPanel.hidden = true;
+      document.getElementById("upload-button").focus();
+    });
+
+    // Files dragged in from outside (not a tile dragged onto a project): the whole page is
+    // the drop target while they hover.
+    const carriesFiles = (event) => event.dataTransfer &&
+      Array.from(event.dataTransfer.types || []).includes("Files");
+    let depth = 0;
+    document.addEventListener("dragenter", (event) => {
+      if (!carriesFiles(event) || !lightbox.hidden) return;
+      depth += 1;
+      dropOverlay.hidden = false;
+    });
+    document.addEventListener("dragover", (event) => {
+      if (!carriesFiles(event) || !lightbox.hidden) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+    });
+    document.addEventListener("dragleave", (event) => {
+      if (!carriesFiles(event)) return;
+      depth = Math.max(0, depth - 1);
+      if (!depth) dropOverlay.hidden = true;
+    });
+    document.addEventListener("drop", (event) => {
+      if (!carriesFiles(event)) return;
+      event.preventDefault();
+      depth = 0;
+      dropOverlay.hidden = true;
+      if (!lightbox.hidden) return;
+      const files = Array.from(event.dataTransfer.files || []);
+      const images = files.filter((file) => !file.type || UPLOAD_TYPES.includes(file.type) ||
+                                            file.type.startsWith("image/"));
+      if (images.length < files.length) {
+        toast(plural(files.length - images.length, "file") + " skipped: not an image.",
+              {kind: "warning", expire: 6000});
+      }
+      upload(images);
+    });
+  }
+
   /* ---- new images appear at the top (live.js: imagegen:image, imagegen:resync) ---- */
 
   let refreshTimer = null;
@@ -616,8 +854,6 @@
 
   async function prependNew() {
     if ((grid.dataset.sort || "newest") !== "newest") return;
-    const shown = new Set(tiles().map((t) => t.dataset.id));
-    const newest = Math.max(0, ...tiles().map((t) => Number(t.dataset.id)));
     let html;
     try {
       const response = await fetch(gridUrl(grid.dataset.query || ""),
@@ -625,6 +861,10 @@
       if (!response.ok) return;
       html = await response.text();
     } catch (error) { return; }
+    // What the grid shows now, after the wait: two refreshes in flight (a resync and an
+    // image event, or two uploads) must not both add the same tile.
+    const shown = new Set(tiles().map((t) => t.dataset.id));
+    const newest = Math.max(0, ...tiles().map((t) => Number(t.dataset.id)));
     const fragment = document.createElement("template");
     fragment.innerHTML = html;
     const fresh = Array.from(fragment.content.querySelectorAll(".tile[data-id]"))
@@ -661,4 +901,5 @@
   // Tiles that htmx adds (endless scroll, new filters) keep the selection mode and selection.
   document.body.addEventListener("htmx:afterSwap", updateBulkBar);
   updateBulkBar();
+  openFromHash();
 })();

@@ -1,10 +1,24 @@
 /* The image action bar (the include gallery/_image_actions.html): favorite, rating, add to
- * project, download, "use these settings", copy prompt and delete, for every bar on the page.
+ * project, "Edit and more", download, "use these settings", copy prompt and delete, for every
+ * bar on the page.
  *
  * Contract
  * - Markup: <div data-image-actions data-id data-image-url data-favorite-url
  *   data-projects-url data-prompt role="toolbar">, rendered by the include; URLs come from
- *   those data- attributes (never written here).
+ *   those data- attributes and from this script's own tag (_image_actions_assets.html:
+ *   data-estimate-url, data-generate-url, data-generation-url, data-generation-page-url,
+ *   data-gallery-url), never written here.
+ * - Menus marked data-lazy="<url>" are filled from that server fragment each time they open
+ *   (the project picker; "Edit and more", gallery.pages.image_tools).
+ * - "Edit and more": its links go to the Generate page; its run items (.ia-run: Upscale ×2,
+ *   ×4, Remove background) carry data-operation, data-scale, data-provider, data-model (and
+ *   data-project). When the menu opens each asks POST /api/generate/estimate and shows the
+ *   result's size and price ("free" on the offline provider); an item stays aria-disabled
+ *   with its reason (data-reason) until then, or when no model the user can use does it or
+ *   the estimate refused it. Choosing one posts the same body to POST /api/generate; a toast
+ *   follows the generation (live.js's imagegen:generation, or a re-read on imagegen:resync)
+ *   and links to the result (/gallery/#image-<id>, which gallery.js opens in its lightbox),
+ *   then fires imagegen:image-made {id, from, operation}. Errors are the API's words.
  * - Delegated on document: bars that htmx (or any script) adds later work at once.
  * - Feedback: a toast for every action (window.ImagegenUI.toast, page.js); errors stay.
  * - Events on document after a change succeeded:
@@ -25,6 +39,7 @@
 
   if (window.ImagegenImageActions) return;  // a second copy (an htmx fragment) does nothing
   const api = () => window.ImagegenApi;
+  const config = (document.currentScript && document.currentScript.dataset) || {};
 
   function toast(text, options) {
     if (window.ImagegenUI) return window.ImagegenUI.toast(text, options);
@@ -174,15 +189,17 @@
     menu.innerHTML = '<span class="ia-menu-note muted small" role="none">Loading…</span>';
     let html = null;
     try {
-      const response = await fetch(bar.dataset.projectsUrl, {credentials: "same-origin"});
+      const response = await fetch(menu.dataset.lazy || bar.dataset.projectsUrl,
+                                   {credentials: "same-origin"});
       if (response.ok) html = await response.text();
     } catch (error) { html = null; }
     if (html === null) {
       menu.innerHTML = "";
-      toast("Could not load your projects; try again.", {kind: "error"});
+      toast(menu.dataset.failed || "Could not load the menu; try again.", {kind: "error"});
       return false;
     }
     menu.innerHTML = html;
+    if (menu.classList.contains("ia-tools")) priceRuns(bar, menu);
     return true;
   }
 
@@ -209,10 +226,147 @@
     const bar = item.closest("[data-image-actions]");
     const id = Number(bar.dataset.id);
     if (item.tagName === "A") return;  // a link: let it navigate
+    if (item.classList.contains("ia-run")) { runOperation(bar, item); return; }
     closeMenu(true);
     if (item.dataset.rating !== undefined) rate(id, Number(item.dataset.rating));
     else if (item.dataset.project !== undefined) move(id, item.dataset.project, item.dataset.name);
   }
+
+  /* ---- "Edit and more": prices, runs, and following what a run makes ---- */
+
+  // A toast with a link in it (after its text): page.js's toast takes buttons, not links.
+  function toastLink(text, options, link) {
+    const item = toast(text, options);
+    if (!item || !link) return item;
+    const anchor = document.createElement("a");
+    anchor.className = "toast-link";
+    anchor.href = link.href;
+    anchor.textContent = link.text;
+    if (link.openImage) anchor.dataset.openImage = String(link.openImage);
+    item.querySelector(".toast-text").after(anchor);
+    return item;
+  }
+
+  // An API error in words, without the field names (scale, input_images) a menu item's
+  // reader has no use for: the messages already say what is wrong.
+  function plainError(data, fallback) {
+    if (!data || typeof data !== "object" || data.detail) return api().errorText(data, fallback);
+    const messages = [];
+    const walk = (value) => {
+      if (Array.isArray(value)) value.forEach(walk);
+      else if (value && typeof value === "object") Object.values(value).forEach(walk);
+      else if (value !== null && value !== "") messages.push(String(value));
+    };
+    walk(data);
+    return messages.join(" ") || fallback;
+  }
+
+  function runBody(bar, item) {
+    const body = {operation: item.dataset.operation, input_images: [Number(bar.dataset.id)],
+                  provider: item.dataset.provider, model: item.dataset.model};
+    if (item.dataset.scale) body.scale = Number(item.dataset.scale);
+    if (item.dataset.project) body.project = Number(item.dataset.project);
+    return body;
+  }
+
+  function money(usd) {
+    let text = usd.toFixed(4).replace(/0+$/, "");
+    if (/\.\d?$/.test(text)) text = usd.toFixed(2);
+    return "$" + text;
+  }
+
+  // The estimate's price in words: "free" on the offline provider (or at no cost).
+  function priceText(data) {
+    if (data.provider === "offline") return "free";
+    if (data.estimate_usd === null || data.estimate_usd === undefined) return "price known after it runs";
+    const usd = Number(data.estimate_usd);
+    return usd === 0 ? "free" : "est. " + money(usd);
+  }
+
+  function note(item, text) {
+    const span = item.querySelector(".ia-item-note");
+    if (span) span.textContent = text;
+  }
+
+  function priceRuns(bar, menu) {
+    menu.querySelectorAll(".ia-run[data-provider]").forEach(async (item) => {
+      const result = await api().request("POST", config.estimateUrl, runBody(bar, item));
+      if (!menu.contains(item)) return;  // the menu was filled again meanwhile
+      if (result.ok) {
+        const price = priceText(result.data);
+        item.dataset.price = price;
+        note(item, result.data.width + "×" + result.data.height + " · " + price);
+        item.removeAttribute("aria-disabled");
+      } else {
+        const reason = plainError(result.data, "Could not price it (error " + result.status + ").");
+        item.dataset.reason = reason;
+        note(item, reason);
+      }
+    });
+  }
+
+  const FINISHED = ["succeeded", "failed", "canceled"];
+  const running = new Map();  // generation id -> {label, from, toast}
+
+  function galleryLink(imageId) {
+    return {href: (config.galleryUrl || "/gallery/") + "#image-" + imageId, text: "Open it",
+            openImage: imageId};
+  }
+
+  function settle(generation) {
+    const run = running.get(generation.id);
+    if (!run || !FINISHED.includes(generation.status)) return;
+    running.delete(generation.id);
+    if (run.toast) run.toast.remove();
+    if (generation.status === "succeeded" && generation.images && generation.images.length) {
+      const made = generation.images[0].id;
+      toastLink(run.label + " is ready.", {kind: "success", expire: 10000}, galleryLink(made));
+      emit("imagegen:image-made", {id: made, from: run.from, operation: generation.operation});
+    } else if (generation.status === "failed") {
+      toast(run.label + " failed: " + (generation.error || "no reason given."), {kind: "error"});
+    } else {
+      toast(run.label + " was canceled.", {kind: "info", expire: 4000});
+    }
+  }
+
+  async function reread(generationId) {
+    if (!config.generationUrl) return;
+    const result = await api().request("GET", api().urlFor(config.generationUrl, generationId));
+    if (result.ok) settle(result.data);
+  }
+
+  async function runOperation(bar, item) {
+    const label = item.dataset.label || "The operation";
+    if (item.getAttribute("aria-disabled") === "true") {
+      toast(item.dataset.reason || "Checking the price first; try again in a moment.",
+            {kind: "warning", expire: 5000});
+      return;
+    }
+    closeMenu(true);
+    const from = Number(bar.dataset.id);
+    const result = await api().request("POST", config.generateUrl, runBody(bar, item));
+    if (!result.ok) {
+      toast(label + " did not start: " + plainError(result.data, "error " + result.status + "."),
+            {kind: "error"});
+      return;
+    }
+    const generation = result.data;
+    const page = config.generationPageUrl
+      ? {href: api().urlFor(config.generationPageUrl, generation.id), text: "Follow it"} : null;
+    const started = toastLink(label + " started (" + (item.dataset.price || "") + ").",
+                              {kind: "info", expire: 0}, page);
+    running.set(generation.id, {label: label, from: from, toast: started});
+    if (FINISHED.includes(generation.status)) settle(generation);
+    else reread(generation.id);  // it may have finished before this page heard of it
+  }
+
+  document.addEventListener("imagegen:generation", (event) => {
+    const detail = event.detail || {};
+    if (running.has(detail.id) && FINISHED.includes(detail.status)) reread(detail.id);
+  });
+  document.addEventListener("imagegen:resync", () => {
+    Array.from(running.keys()).forEach(reread);
+  });
 
   /* ---- wiring: everything delegated on document ---- */
 
@@ -227,9 +381,9 @@
     const bar = control.closest("[data-image-actions]");
     const id = Number(bar.dataset.id);
     const action = control.dataset.action;
-    if (action !== "rating" && action !== "project") closeMenu(false);
+    if (action !== "rating" && action !== "project" && action !== "tools") closeMenu(false);
     if (action === "favorite") favorite(id);
-    else if (action === "rating" || action === "project") toggleMenu(control);
+    else if (action === "rating" || action === "project" || action === "tools") toggleMenu(control);
     else if (action === "copy") copyPrompt(bar);
     else if (action === "delete") remove(id);
     else if (action === "download") {

@@ -183,6 +183,7 @@ def test_a_viewer_sees_no_change_actions(open_page, owner, viewer, shared_projec
         "copy",
         "download",
         "remix",
+        "tools",
     ]
 
 

@@ -37,6 +37,7 @@ def test_the_owner_gets_every_action(owner):
         "favorite",
         "rating",
         "project",
+        "tools",
         "download",
         "remix",
         "copy",
@@ -51,12 +52,18 @@ def test_the_owner_gets_every_action(owner):
 
 def test_a_viewer_of_a_shared_project_cannot_change_move_or_delete(owner, viewer, shared_project):
     image = make_image(owner, project=shared_project)
-    assert actions_in(render_bar(viewer, image)) == ["download", "remix", "copy"]
+    assert actions_in(render_bar(viewer, image)) == ["tools", "download", "remix", "copy"]
 
 
 def test_an_editor_may_move_but_not_change(owner, editor, shared_project):
     image = make_image(owner, project=shared_project)
-    assert actions_in(render_bar(editor, image)) == ["project", "download", "remix", "copy"]
+    assert actions_in(render_bar(editor, image)) == [
+        "project",
+        "tools",
+        "download",
+        "remix",
+        "copy",
+    ]
 
 
 def test_what_the_page_passes_saves_the_queries(owner, django_assert_num_queries):

@@ -333,6 +333,8 @@ REGISTRY: dict[str, Entry] = {
     "gallery-image-panel": Entry((Case("GET", SHARED_PAGE),), kwargs=_pk("image")),
     # The action bar's project picker: whoever sees the image (a viewer gets no choices).
     "gallery-image-projects": Entry((Case("GET", SHARED_PAGE),), kwargs=_pk("image")),
+    # The action bar's "Edit and more" menu: whoever sees the image may use it as an input.
+    "gallery-image-tools": Entry((Case("GET", SHARED_PAGE),), kwargs=_pk("image")),
     # Files: staff who may view images in the admin see the files too (the admin shows them).
     "image-file": Entry(
         (Case("GET", expect(200, anonymous=401, outsider=404)),), kwargs=_pk("image")

@@ -5,7 +5,7 @@
  *
  * Any link marked data-open-image="<id>" (the lineage in the details panel, the action bar's
  * "ready" toasts) opens that image in the lightbox, also one the grid does not show; a page
- * loaded as /gallery/#image-<id> opens it at once.
+ * loaded with the anchor #image-<id> opens it at once.
  *
  * The server renders everything; this asks htmx for the grid's fragments and calls the JSON
  * API through ImagegenApi (api.js). URLs are data- attributes of #grid (_browser.html). The
@@ -559,7 +559,7 @@
     else if (event.key === "Delete") { event.preventDefault(); actions.remove(currentId); }
   });
 
-  /* ---- links to an image: lineage, toasts, /gallery/#image-<id> ---- */
+  /* ---- links to an image: lineage, toasts, the gallery's #image-<id> anchor ---- */
 
   function openImage(id, from) {
     if (lightbox.hidden) { open(id, from); return; }

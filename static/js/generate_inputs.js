@@ -11,7 +11,7 @@
  *   Reorder by dragging or with the move buttons; add from the gallery (a picker dialog with
  *   search), by uploading, pasting (Ctrl/Cmd+V anywhere on the page) or dropping files, or by
  *   dropping a gallery image dragged from another tab (its ids or its image URL).
- *   Files go to POST /api/gallery/upload first (XMLHttpRequest: fetch cannot report upload
+ *   Files go to the upload API first (XMLHttpRequest: fetch cannot report upload
  *   progress), with a progress bar each and the server's per-file refusals said in words.
  * - Inpaint: the mask editor (mask_editor.js) paints over the first input; generate.js calls
  *   window.ImagegenInputs.prepare(formData) before it submits, which adds the mask as a PNG

@@ -12,12 +12,12 @@
  *   (the project picker; "Edit and more", gallery.pages.image_tools).
  * - "Edit and more": its links go to the Generate page; its run items (.ia-run: Upscale ×2,
  *   ×4, Remove background) carry data-operation, data-scale, data-provider, data-model (and
- *   data-project). When the menu opens each asks POST /api/generate/estimate and shows the
+ *   data-project). When the menu opens each asks the estimate API and shows the
  *   result's size and price ("free" on the offline provider); an item stays aria-disabled
  *   with its reason (data-reason) until then, or when no model the user can use does it or
- *   the estimate refused it. Choosing one posts the same body to POST /api/generate; a toast
+ *   the estimate refused it. Choosing one posts the same body to the generate API; a toast
  *   follows the generation (live.js's imagegen:generation, or a re-read on imagegen:resync)
- *   and links to the result (/gallery/#image-<id>, which gallery.js opens in its lightbox),
+ *   and links to the result (the gallery's #image-<id> anchor, which gallery.js opens in its lightbox),
  *   then fires imagegen:image-made {id, from, operation}. Errors are the API's words.
  * - Delegated on document: bars that htmx (or any script) adds later work at once.
  * - Feedback: a toast for every action (window.ImagegenUI.toast, page.js); errors stay.
@@ -309,7 +309,7 @@
   const running = new Map();  // generation id -> {label, from, toast}
 
   function galleryLink(imageId) {
-    return {href: (config.galleryUrl || "/gallery/") + "#image-" + imageId, text: "Open it",
+    return {href: config.galleryUrl + "#image-" + imageId, text: "Open it",
             openImage: imageId};
   }
 

@@ -48,7 +48,7 @@
   const FLOATS = ["cfg_scale", "strength", "scale"];
   const SIDES = ["left", "top", "right", "bottom"];
 
-  /* The form as a POST /api/generate body: the tray's input_images as a list of ids, the
+  /* The form as a body for the generate API: the tray's input_images as a list of ids, the
      outpaint_* fields as one outpaint object. A painted mask (a file) is not sent: the
      preview of an inpaint then says what is missing instead of counting. */
   function submission() {

@@ -296,7 +296,9 @@ def generation_status(request, pk):
 @require_GET
 def generation_detail(request, pk):
     generation = get_object_or_404(
-        Generation.objects.for_user(request.user, "view").prefetch_related("images", "inputs"),
+        Generation.objects.for_user(request.user, "view")
+        .runs()
+        .prefetch_related("images", "inputs"),
         pk=pk,
     )
     page.for_cards(request.user, [generation])

@@ -129,3 +129,9 @@ def test_uploads_are_announced_as_images_not_as_generations(owner_api):
     events, _ = new_images(marker)
     assert [payload["id"] for _, _, payload in events] == [uploaded["id"]]
     assert _rows_since(before) == []
+
+
+def test_an_uploads_generation_has_no_page_of_its_own(owner_api, owner_client):
+    uploaded = _upload(owner_api, ("a.png", image_bytes())).json()["images"][0]
+    assert owner_client.get(f"/generations/{uploaded['generation']}/").status_code == 404
+    assert owner_api.get(f"/api/generations/{uploaded['generation']}").status_code == 404

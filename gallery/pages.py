@@ -374,9 +374,12 @@ def run_choices(user) -> list[dict]:
                 model_label=spec.label or spec.id,
             )
         else:
-            keyless = [
-                p.label for p in providers if any(able(m) for m in offered[p.name])
-            ]  # only providers without a usable key can be left here
+            # Only providers without a usable key can be left here; named alphabetically
+            # (the registry's order changes as providers are registered).
+            keyless = sorted(
+                (p.label for p in providers if any(able(m) for m in offered[p.name])),
+                key=str.casefold,
+            )
             item["reason"] = (
                 f"Needs an API key for {' or '.join(keyless)} (Settings → Provider keys)."
                 if keyless

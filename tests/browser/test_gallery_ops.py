@@ -160,7 +160,7 @@ def test_upload_upscale_and_walk_the_lineage(
     removal = menu.locator('.ia-run[data-label="Remove background"]')
     assert removal.get_attribute("aria-disabled") == "true"
     assert removal.locator(".ia-item-note").inner_text() == (
-        "Needs an API key for Replicate or fal.ai (Settings → Provider keys)."
+        "Needs an API key for fal.ai or Replicate (Settings → Provider keys)."
     )
     assert no_sideways_scroll(page)
     assert axe(page) == []

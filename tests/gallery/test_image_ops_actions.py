@@ -201,7 +201,7 @@ def test_upscale_runs_on_the_offline_provider_and_background_removal_says_why_no
     # names them.
     removal = run_item(menu, "Remove background")
     assert "data-provider" not in removal
-    assert 'data-reason="Needs an API key for Replicate or fal.ai (Settings → Provider keys)."' in (
+    assert 'data-reason="Needs an API key for fal.ai or Replicate (Settings → Provider keys)."' in (
         removal
     )
     # With a key it runs there, and the key never reaches the page.

@@ -225,8 +225,8 @@ def upscale(data: bytes, scale: int) -> bytes:
 
 
 def inpaint(request: GenerationRequest, seed: int) -> bytes:
-    """The prompt's pattern painted where the mask is white, blended where it is grey; every
-    pixel under black is the input's own, byte for byte."""
+    """The prompt's pattern painted where the mask is white, blended where it is grey (and
+    by ``strength`` when given); every pixel under black is the input's own, byte for byte."""
     original = decode(request.input_images[0])
     mode = "RGBA" if "A" in original.getbands() else "RGB"
     original = original.convert(mode)
@@ -241,6 +241,8 @@ def inpaint(request: GenerationRequest, seed: int) -> bytes:
         request.negative_prompt,
         caption=False,
     ).convert(mode)
+    if request.strength is not None and request.strength < 1:  # how far masked pixels move
+        mask = mask.point(lambda value: round(value * request.strength))
     return encode(Image.composite(painted, original, mask))
 
 

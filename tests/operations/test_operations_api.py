@@ -242,3 +242,22 @@ def test_an_operation_the_model_does_not_do_is_the_only_error(owner, owner_api):
     assert response.status_code == 400
     assert list(response.json()) == ["operation"]
     assert "offline-shapes does not do remove_background" in response.json()["operation"][0]
+
+
+def test_inpaint_strength_moves_masked_pixels_part_of_the_way(owner, owner_api, run_jobs):
+    import base64
+
+    source = make_image(owner, data=_picture(64, 48))
+    uri = "data:image/png;base64," + base64.b64encode(_mask(64, 48, (0, 0, 64, 48))).decode()
+
+    def run(strength):
+        body = {"operation": "inpaint", "input_images": [source.pk], "mask": uri}
+        body.update(prompt="a door", provider="offline", seed=5)
+        if strength is not None:
+            body["strength"] = strength
+        return _pixels(_result(run_jobs(owner_api, body)))
+
+    before, full, none = _pixels(source), run(None), run(0)
+    assert none == before  # strength 0: nothing moves
+    half = run(0.5)
+    assert half != before and half != full

@@ -78,6 +78,21 @@ def store_image_files(image: ValidatedImage) -> StoredFiles:
     return stored
 
 
+def stored_image(image: ValidatedImage, files: StoredFiles, **fields) -> Image:
+    """An unsaved Image row for a validated, stored image: its files, size, format and hash
+    from the ingest, every other field from ``fields`` (the generation, owner, …)."""
+    return Image(
+        file=files.file,
+        thumbnail=files.thumbnail,
+        width=image.width,
+        height=image.height,
+        format=image.format,
+        bytes=len(image.data),
+        sha256=image.sha256,
+        **fields,
+    )
+
+
 class _Save:
     """``default_storage.save(name, data)``, on a thread of its own when ``background``;
     ``wait()`` returns the exception it raised, or None once the file is in place."""

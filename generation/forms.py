@@ -101,6 +101,17 @@ class MaskField(forms.Field):
         return str(value)
 
 
+def _margin_field(label: str) -> forms.IntegerField:
+    """One side of an outpaint, in pixels."""
+    return forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_MARGIN,
+        label=label,
+        widget=forms.NumberInput(attrs={"placeholder": "0"}),
+    )
+
+
 class GenerateForm(forms.Form):
     prompt = forms.CharField(
         max_length=limits.MAX_PROMPT, widget=forms.Textarea(attrs={"rows": 3, "autofocus": True})
@@ -153,34 +164,10 @@ class GenerateForm(forms.Form):
         choices=[("ratio", "To an aspect ratio"), ("margins", "By margins")], required=False
     )
     outpaint_ratio = forms.CharField(required=False, max_length=9)
-    outpaint_left = forms.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=MAX_MARGIN,
-        label="Left",
-        widget=forms.NumberInput(attrs={"placeholder": "0"}),
-    )
-    outpaint_top = forms.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=MAX_MARGIN,
-        label="Top",
-        widget=forms.NumberInput(attrs={"placeholder": "0"}),
-    )
-    outpaint_right = forms.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=MAX_MARGIN,
-        label="Right",
-        widget=forms.NumberInput(attrs={"placeholder": "0"}),
-    )
-    outpaint_bottom = forms.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=MAX_MARGIN,
-        label="Bottom",
-        widget=forms.NumberInput(attrs={"placeholder": "0"}),
-    )
+    outpaint_left = _margin_field("Left")
+    outpaint_top = _margin_field("Top")
+    outpaint_right = _margin_field("Right")
+    outpaint_bottom = _margin_field("Bottom")
     # Built by ``clean`` from the outpaint_* fields (or given as JSON); never rendered.
     outpaint = forms.JSONField(required=False, widget=forms.HiddenInput)
 

@@ -172,48 +172,32 @@ def record(generation, sources: Sources) -> list[str]:
 
 
 def _row(generation, role, position, source: Source, created: list[str]) -> GenerationInput:
+    """The lineage row of one input: its gallery image's file, the file of the input it
+    repeats (a retry), or its own newly stored file (a drawn mask)."""
     if source.image is not None:
         image = source.image
-        return GenerationInput(
-            generation=generation,
-            image=image,
-            image_ref=image.pk,
-            role=role,
-            position=position,
-            file=image.file,
-            sha256=image.sha256,
-            format=image.format,
-            width=image.width,
-            height=image.height,
-        )
-    if source.recorded is not None:
+        origin = {"image": image, "image_ref": image.pk, "file": image.file}
+        facts = image
+    elif source.recorded is not None:
         old = source.recorded
-        return GenerationInput(
-            generation=generation,
-            image_id=old.image_id,
-            image_ref=old.image_ref,
-            role=role,
-            position=position,
-            file=old.file,
-            sha256=old.sha256,
-            format=old.format,
-            width=old.width,
-            height=old.height,
-        )
-    checked = validate_image(source.data)
-    name = image_name(checked.sha256, checked.extension)
-    if not default_storage.exists(name):
-        default_storage.save(name, ContentFile(checked.data))
-        created.append(name)
+        origin = {"image_id": old.image_id, "image_ref": old.image_ref, "file": old.file}
+        facts = old
+    else:
+        facts = validate_image(source.data)
+        name = image_name(facts.sha256, facts.extension)
+        if not default_storage.exists(name):
+            default_storage.save(name, ContentFile(facts.data))
+            created.append(name)
+        origin = {"file": name}
     return GenerationInput(
         generation=generation,
         role=role,
         position=position,
-        file=name,
-        sha256=checked.sha256,
-        format=checked.format,
-        width=checked.width,
-        height=checked.height,
+        sha256=facts.sha256,
+        format=facts.format,
+        width=facts.width,
+        height=facts.height,
+        **origin,
     )
 
 

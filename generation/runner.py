@@ -20,7 +20,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from gallery.models import Image
-from gallery.services import StoredFiles, discard_unreferenced, store_image_files
+from gallery.services import (
+    StoredFiles,
+    discard_unreferenced,
+    store_image_files,
+    stored_image,
+)
 from generation import inputs
 from generation.finish_hooks import generation_finished
 from generation.models import Generation, Status
@@ -368,18 +373,13 @@ def _finish(generation: Generation, result: ProviderResult, images: list[Validat
                 raise LostOwnership()
             Image.objects.bulk_create(
                 [
-                    Image(
+                    stored_image(
+                        image,
+                        files,
                         generation=generation,
                         owner_id=generation.owner_id,
                         project_id=generation.project_id,
                         index=index,
-                        file=files.file,
-                        thumbnail=files.thumbnail,
-                        width=image.width,
-                        height=image.height,
-                        format=image.format,
-                        bytes=len(image.data),
-                        sha256=image.sha256,
                         seed=result.images[index].seed,
                         search_prompt=generation.prompt,
                     )

@@ -24,7 +24,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from gallery.models import Image, Origin
-from gallery.services import StoredFiles, discard_unreferenced, store_image_files
+from gallery.services import (
+    StoredFiles,
+    discard_unreferenced,
+    store_image_files,
+    stored_image,
+)
 from generation.finish_hooks import generation_finished
 from generation.models import UPLOAD, Generation, Status
 from imagegen.core.imaging import InvalidImage, ValidatedImage, prepare_upload
@@ -141,20 +146,16 @@ def _record(user, project, item: UploadedFile, image: ValidatedImage, files: Sto
         updated_at=now,
         provider_metadata={"file_name": item.name[:MAX_TITLE]} if item.name else {},
     )
-    uploaded = Image.objects.create(
+    uploaded = stored_image(
+        image,
+        files,
         generation=generation,
         owner=user,
         project=project,
         origin=Origin.UPLOAD,
-        file=files.file,
-        thumbnail=files.thumbnail,
-        width=image.width,
-        height=image.height,
-        format=image.format,
-        bytes=len(image.data),
-        sha256=image.sha256,
         title=_title(item.name),
         created_at=now,
     )
+    uploaded.save()
     logger.info("image %s uploaded by user %s", uploaded.pk, user.pk)
     return uploaded

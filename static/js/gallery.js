@@ -686,6 +686,7 @@
         {ok: false, status: 0, data: {detail: "The server could not be reached."}}));
       const body = new FormData();
       body.append("file", file, file.name);
+      if (uploader.dataset.project) body.append("project", uploader.dataset.project);
       xhr.send(body);
     });
   }

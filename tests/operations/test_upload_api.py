@@ -73,12 +73,19 @@ def test_orientation_is_applied(owner_api):
 
 
 def test_one_bad_file_refuses_all(owner_api):
-    response = _upload(
-        owner_api, ("good.png", image_bytes()), ("evil.png", b"<html>not an image</html>")
-    )
+    import hashlib
+
+    from django.core.files.storage import default_storage
+
+    from imagegen.core.storage import image_name
+
+    good = image_bytes()
+    response = _upload(owner_api, ("good.png", good), ("evil.png", b"<html>not an image</html>"))
     assert response.status_code == 400
     assert response.json()["file"] == ["evil.png: the file is not a PNG, JPEG or WebP image."]
     assert not Image.objects.exists() and not Generation.objects.exists()
+    # The good file was stored before the bad one was read, and removed again.
+    assert not default_storage.exists(image_name(hashlib.sha256(good).hexdigest(), "png"))
 
 
 def test_trailing_data_and_oversize_are_refused(owner_api, settings):

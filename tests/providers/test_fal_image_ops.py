@@ -5,7 +5,6 @@ reason, and costs follow the catalog's price units."""
 
 import base64
 import io
-import time
 from decimal import Decimal
 
 import httpx
@@ -13,9 +12,15 @@ import pytest
 from PIL import Image
 
 from imagegen.providers import get_provider
-from imagegen.providers.base import GenerationRequest, Margins, ProviderError, RunContext
-from imagegen.providers.inputs import outpaint_canvas, png_input
-from tests.providers.helpers import KEYS
+from imagegen.providers.base import Margins, ProviderError
+from imagegen.providers.inputs import outpaint_canvas
+from tests.providers.helpers import (
+    decoded,
+    picture,
+    request_for,
+    run_operation,
+    white_square_mask,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -26,35 +31,8 @@ SEEDVR = "fal-ai/seedvr/upscale/image"
 BIREFNET = "fal-ai/birefnet/v2"
 
 
-def picture(width, height, color=(30, 90, 160)):
-    return png_input(Image.new("RGB", (width, height), color))
-
-
-def white_square_mask(width, height):
-    mask = Image.new("L", (width, height), 0)
-    mask.paste(255, (width // 4, height // 4, width // 2, height // 2))
-    return png_input(mask)
-
-
-def request_for(model, operation, images, width=None, height=None, **fields):
-    first = images[0] if images else None
-    return GenerationRequest(
-        prompt=fields.pop("prompt", "make the sky stormy"),
-        model=model,
-        width=width or first.width,
-        height=height or first.height,
-        operation=operation,
-        input_images=list(images),
-        **fields,
-    )
-
-
 def run(request):
-    provider = get_provider("fal")
-    ctx = RunContext(deadline=time.monotonic() + 30, api_key=KEYS["fal"][1])
-    ctx.spec = provider.get_model(request.model)
-    assert ctx.spec is not None, request.model
-    return provider, provider.generate(request, ctx)
+    return run_operation("fal", request)
 
 
 def submits(fake):
@@ -67,11 +45,6 @@ def fetched(url) -> Image.Image:
     else:
         data = httpx.get(url).content
     return Image.open(io.BytesIO(data))
-
-
-def decoded(uri: str) -> Image.Image:
-    assert uri.startswith("data:image/png;base64,"), uri[:40]
-    return Image.open(io.BytesIO(base64.b64decode(uri.partition(",")[2])))
 
 
 def assert_only_schema_fields(fake, endpoint):

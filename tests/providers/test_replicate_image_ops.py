@@ -13,16 +13,11 @@ import pytest
 from PIL import Image
 
 from imagegen.providers import get_provider
-from imagegen.providers.base import GenerationRequest, Margins, ProviderError
+from imagegen.providers.base import GenerationRequest, Margins
 from imagegen.providers.inputs import outpaint_canvas, png_input
 from tests.fakes.replicate_server import REAL_ESRGAN_VERSION
-from tests.providers.helpers import (
-    decoded,
-    picture,
-    request_for,
-    run_operation,
-    white_square_mask,
-)
+from tests.providers import helpers
+from tests.providers.helpers import decoded, picture, request_for, white_square_mask
 
 pytestmark = pytest.mark.django_db
 
@@ -46,8 +41,8 @@ def noise(width, height):
     return png_input(Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)))
 
 
-def run(request):
-    return run_operation("replicate", request)
+def run(request, spec=None):
+    return helpers.run_operation("replicate", request, spec)
 
 
 def creates(fake):
@@ -160,9 +155,8 @@ def test_outpaint_reaches_fill_pro_as_an_inpaint_of_the_padded_canvas(fake_repli
 
 def test_a_mask_of_another_size_fails_with_the_models_reason(fake_replicate):
     request = request_for(FILL, "inpaint", [picture(640, 480)], mask=white_square_mask(32, 32))
-    with pytest.raises(ProviderError) as exc:
-        run(request)
-    assert "mask size 32x32 does not match image size 640x480" in str(exc.value)
+    message = helpers.refusal_of(run, request)
+    assert "mask size 32x32 does not match image size 640x480" in message
 
 
 @pytest.mark.parametrize("scale", [2, 4])
@@ -192,7 +186,6 @@ def test_recraft_removes_the_background_without_a_prompt(fake_replicate):
 
 def test_a_refused_upload_is_a_provider_error_and_nothing_is_created(fake_replicate):
     fake_replicate.set_scenario("unauthorized")
-    with pytest.raises(ProviderError) as exc:
-        run(request_for(KONTEXT, "edit", [noise(700, 700)]))
-    assert "rejected the API key" in str(exc.value)
+    message = helpers.refusal_of(run, request_for(KONTEXT, "edit", [noise(700, 700)]))
+    assert "rejected the API key" in message
     assert creates(fake_replicate) == [] and fake_replicate.predictions == {}

@@ -7,12 +7,11 @@ from" the upload, whose "Used in" lists the result). axe-core finds nothing seri
 nothing scrolls sideways."""
 
 import base64
-import time
 
 import pytest
 
 from gallery.models import Image
-from settings_app.models import Preferences
+from tests.browser.helpers import signed_in_page, wait_until
 from tests.gallery.factories import image_bytes, make_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -28,36 +27,11 @@ def open_page(new_page, live_server, client, owner):
     ``new_page``: a console error or CSP violation fails the test)."""
 
     def factory(viewport=WIDE, theme="dark"):
-        Preferences.objects.update_or_create(user=owner, defaults={"theme": theme})
-        client.force_login(owner)
-        phone = viewport["width"] < 600
-        page = new_page(
-            viewport["width"],
-            viewport["height"],
-            color_scheme=theme,
-            has_touch=phone,
-            is_mobile=phone,
+        return signed_in_page(
+            new_page, live_server, client, owner, viewport, theme, color_scheme=theme
         )
-        page.context.add_cookies(
-            [
-                {
-                    "name": "sessionid",
-                    "value": client.cookies["sessionid"].value,
-                    "url": live_server.url,
-                }
-            ]
-        )
-        page.base = live_server.url
-        return page
 
     return factory
-
-
-def wait_until(page, expression, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"timed out: {expression}"
-        page.wait_for_timeout(50)
 
 
 def no_sideways_scroll(page):
@@ -199,6 +173,18 @@ def test_upload_upscale_and_walk_the_lineage(
     assert no_sideways_scroll(page)
 
 
+def tools_menu_open(open_page, owner, theme="dark"):
+    """A 64×48 image's tile in the gallery at 1366 × 900, its "Edit and more" menu opened:
+    the page and the tile."""
+    image = make_image(owner, prompt="a small harbour", width=64, height=48)
+    page = open_page(WIDE, theme)
+    page.goto(f"{page.base}/gallery/")
+    tile = page.locator(f'#grid .tile[data-id="{image.pk}"]')
+    tile.hover()
+    tile.locator('[data-action="tools"]').click()
+    return page, tile
+
+
 # The estimate answers 400 (the reason shown), which Chrome logs as a failed resource.
 @pytest.mark.allow_console(
     r"status of 400 \(Bad Request\) \(on http://[^ ]+/api/generate/estimate\)$"
@@ -206,12 +192,7 @@ def test_upload_upscale_and_walk_the_lineage(
 def test_a_refused_run_says_why_in_words(open_page, owner, settings):
     """An upscale over the pixel limit: the estimate's own words disable the item."""
     settings.MAX_IMAGE_PIXELS = 64 * 48 * 4 * 4 - 1  # ×4 of a 64×48 picture is one too many
-    image = make_image(owner, prompt="a small harbour", width=64, height=48)
-    page = open_page(WIDE)
-    page.goto(f"{page.base}/gallery/")
-    tile = page.locator(f'#grid .tile[data-id="{image.pk}"]')
-    tile.hover()
-    tile.locator('[data-action="tools"]').click()
+    page, tile = tools_menu_open(open_page, owner)
     four = tile.locator('.ia-run[data-label="Upscale ×4"]')
     four.wait_for()
     wait_until(page, "!!document.querySelector('.ia-run[data-label=\"Upscale ×4\"][data-reason]')")
@@ -229,12 +210,7 @@ def test_a_paid_run_shows_its_estimated_price(open_page, owner, monkeypatch, scr
     for variable in KEYS:
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_test")
-    image = make_image(owner, prompt="a small harbour", width=64, height=48)
-    page = open_page(WIDE, "light")
-    page.goto(f"{page.base}/gallery/")
-    tile = page.locator(f'#grid .tile[data-id="{image.pk}"]')
-    tile.hover()
-    tile.locator('[data-action="tools"]').click()
+    page, tile = tools_menu_open(open_page, owner, "light")
     removal = tile.locator('.ia-run[data-label="Remove background"]')
     removal.wait_for()
     assert removal.get_attribute("data-provider") == "replicate"

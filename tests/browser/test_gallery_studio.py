@@ -5,7 +5,6 @@ controls on screen), new images arriving live, no sideways scroll, axe and the C
 
 import datetime
 import json
-import time
 
 import pytest
 from django.utils import timezone
@@ -13,7 +12,7 @@ from PIL import Image as PILImage
 
 from gallery.models import Image
 from projects.models import Project
-from settings_app.models import Preferences
+from tests.browser.helpers import signed_in_page, wait_until
 from tests.gallery.factories import make_image
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -28,30 +27,12 @@ def open_page(new_page, live_server, client, owner):
     browser plugin's ``new_page`` (a console error or CSP violation fails the test)."""
 
     def factory(viewport=WIDE, theme="dark", user=None):
-        user = user or owner
-        Preferences.objects.update_or_create(user=user, defaults={"theme": theme})
-        client.force_login(user)
-        phone = viewport["width"] < 600  # a touch screen: no hover
-        page = new_page(
-            viewport["width"],
-            viewport["height"],
-            accept_downloads=True,
-            has_touch=phone,
-            is_mobile=phone,
+        page = signed_in_page(
+            new_page, live_server, client, user or owner, viewport, theme, accept_downloads=True
         )
         page.context.grant_permissions(
             ["clipboard-read", "clipboard-write"], origin=live_server.url
         )
-        page.context.add_cookies(
-            [
-                {
-                    "name": "sessionid",
-                    "value": client.cookies["sessionid"].value,
-                    "url": live_server.url,
-                }
-            ]
-        )
-        page.base = live_server.url
         return page
 
     return factory
@@ -59,15 +40,6 @@ def open_page(new_page, live_server, client, owner):
 
 def count_tiles(page) -> int:
     return page.locator("#grid .tile[data-id]").count()
-
-
-def wait_until(page, expression, timeout=15.0):
-    """Poll ``expression`` through page.evaluate (Playwright's wait_for_function compiles it
-    in the page, which the CSP forbids)."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(expression):
-        assert time.monotonic() < deadline, f"timed out: {expression}"
-        page.wait_for_timeout(50)
 
 
 def wait_tiles(page, n):

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from PIL import Image as PILImage
 
-from gallery.models import Image
+from gallery.models import GenerationInput, Image
 from gallery.services import set_tags, store_image_files
 from generation.models import Generation, Status
 from imagegen.core.imaging import validate_image
@@ -102,3 +102,19 @@ def make_image(
     if tags:
         set_tags(image, tags)
     return image
+
+
+def link_input(generation, parent: Image, role="input", position=0) -> GenerationInput:
+    """Records ``parent`` as an input of ``generation`` the way a submission records it (the
+    lineage row, with a copy of the parent's file fields)."""
+    copied = {
+        name: getattr(parent, name) for name in ("file", "sha256", "format", "width", "height")
+    }
+    return GenerationInput.objects.create(
+        generation=generation,
+        image=parent,
+        image_ref=parent.pk,
+        role=role,
+        position=position,
+        **copied,
+    )

@@ -4,20 +4,18 @@ cannot run), the details panel's lineage ("Made from" with present, deleted, hid
 parents; "Used in"), what made an image in words, the Origin filter and its chip, and the
 "Uploaded" mark on tiles."""
 
-import base64
 import html
-import io
 import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image as PILImage
 
 from gallery.models import Image
 from imagegen.providers import get_provider
 from imagegen.providers.base import ModelSpec
 from settings_app.models import Preferences
 from tests.gallery.factories import image_bytes, make_image
+from tests.operations.helpers import left_half_mask_uri
 
 pytestmark = pytest.mark.django_db
 
@@ -46,14 +44,6 @@ def section(page: str, title: str) -> str:
     """The lineage group headed ``title`` (empty when the panel has none)."""
     match = re.search(rf"<h3[^>]*>{title}</h3>(.*?)</section>", page, re.S)
     return match.group(1) if match else ""
-
-
-def mask_uri(width, height) -> str:
-    picture = PILImage.new("L", (width, height), 0)
-    picture.paste(255, (0, 0, width // 2, height))
-    out = io.BytesIO()
-    picture.save(out, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
 # --- lineage in the details panel -------------------------------------------------------------
@@ -136,7 +126,7 @@ def test_a_deleted_parent_and_a_drawn_mask(owner, owner_api, client, run_jobs):
         owner_api,
         operation="inpaint",
         input_images=[uploaded.pk],
-        mask=mask_uri(32, 24),
+        mask=left_half_mask_uri(32, 24),
         prompt="a red door",
     )
     parent_id = uploaded.pk

@@ -1,56 +1,30 @@
 """Lineage: a chain of operations, retry of an inpaint with its drawn mask, shared images as
 inputs, what a project member sees of a private parent."""
 
-import base64
-import io
-
 import pytest
-from PIL import Image as PILImage
 
 from gallery.models import GenerationInput
-from generation.models import Generation
 from generation.services import retry_generation
 from projects.models import ProjectMembership
 from tests.gallery.factories import make_image
+from tests.operations.helpers import left_half_mask_uri, made_image
 
 pytestmark = pytest.mark.django_db
 
 
-def _mask_uri(width, height) -> str:
-    mask = PILImage.new("L", (width, height), 0)
-    mask.paste(255, (0, 0, width // 2, height))
-    out = io.BytesIO()
-    mask.save(out, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
-
-
-def _run(client, run_jobs, body):
-    response = run_jobs(client, {"provider": "offline", **body})
-    generation = Generation.objects.get(pk=response.json()["id"])
-    assert generation.status == "succeeded", generation.error
-    return generation.images.get()
+def _run(client, run_jobs, operation, source, **fields):
+    """Runs ``operation`` on ``source`` with the offline provider; the image it made."""
+    body = {"operation": operation, "input_images": [source.pk], **fields}
+    return made_image(run_jobs(client, {"provider": "offline", **body}))
 
 
 def test_a_chain_of_three_operations(owner, owner_api, run_jobs):
     start = make_image(owner, width=40, height=30)
-    upscaled = _run(
-        owner_api, run_jobs, {"operation": "upscale", "input_images": [start.pk], "scale": 2}
-    )
+    upscaled = _run(owner_api, run_jobs, "upscale", start, scale=2)
     inpainted = _run(
-        owner_api,
-        run_jobs,
-        {
-            "operation": "inpaint",
-            "input_images": [upscaled.pk],
-            "mask": _mask_uri(80, 60),
-            "prompt": "a moon",
-        },
+        owner_api, run_jobs, "inpaint", upscaled, mask=left_half_mask_uri(80, 60), prompt="a moon"
     )
-    outpainted = _run(
-        owner_api,
-        run_jobs,
-        {"operation": "outpaint", "input_images": [inpainted.pk], "outpaint": {"right": 20}},
-    )
+    outpainted = _run(owner_api, run_jobs, "outpaint", inpainted, outpaint={"right": 20})
     assert (outpainted.width, outpainted.height) == (100, 60)
 
     def detail(image):
@@ -89,16 +63,7 @@ def test_a_chain_of_three_operations(owner, owner_api, run_jobs):
 
 def test_retry_of_an_inpaint_reads_its_drawn_mask_again(owner, owner_api, run_jobs):
     start = make_image(owner, width=40, height=30)
-    first = _run(
-        owner_api,
-        run_jobs,
-        {
-            "operation": "inpaint",
-            "input_images": [start.pk],
-            "mask": _mask_uri(40, 30),
-            "prompt": "x",
-        },
-    )
+    first = _run(owner_api, run_jobs, "inpaint", start, mask=left_half_mask_uri(40, 30), prompt="x")
     again = retry_generation(first.generation)
     assert again.operation == "inpaint"
     masks = GenerationInput.objects.filter(role="mask")
@@ -110,23 +75,12 @@ def test_a_shared_projects_image_is_an_input_and_a_private_parent_stays_hidden(
 ):
     private = make_image(owner, width=40, height=30)
     # The owner upscales a private image into the shared project.
-    made = _run(
-        owner_api,
-        run_jobs,
-        {
-            "operation": "upscale",
-            "input_images": [private.pk],
-            "scale": 2,
-            "project": shared_project.pk,
-        },
-    )
+    made = _run(owner_api, run_jobs, "upscale", private, scale=2, project=shared_project.pk)
     assert ProjectMembership.objects.filter(project=shared_project, user=viewer).exists()
     seen = viewer_api.get(f"/api/gallery/{made.pk}").json()
     assert seen["parents"] == [{"image": None, "role": "input", "state": "hidden"}]
     # The viewer may use the project's image as an input of their own.
-    mine = _run(
-        viewer_api, run_jobs, {"operation": "upscale", "input_images": [made.pk], "scale": 2}
-    )
+    mine = _run(viewer_api, run_jobs, "upscale", made, scale=2)
     assert mine.owner == viewer and mine.project is None
     # …but not the owner's private one.
     response = viewer_api.post(

@@ -3,11 +3,9 @@ embeds what made the image (operation, origin, inputs) and the ZIP manifests lis
 deleted parent keeps its id there, a parent the downloading user may not see is "hidden",
 a drawn mask is "drawn"; an upload that kept metadata of its own is served as stored."""
 
-import base64
 import csv
 import io
 import json
-import random
 import zipfile
 
 import pytest
@@ -17,28 +15,11 @@ from PIL import Image as PILImage
 from PIL import PngImagePlugin
 
 from gallery.metadata import read_xmp
-from gallery.models import GenerationInput, Image
-from generation.models import Generation, Status
-from tests.gallery.factories import make_image
+from gallery.models import Image
+from tests.gallery.factories import link_input, make_image
+from tests.operations.helpers import made_image, mask_uri, noise_png
 
 pytestmark = pytest.mark.django_db
-
-
-def picture(width=40, height=30, seed=1) -> bytes:
-    rng = random.Random(seed)
-    out = io.BytesIO()
-    PILImage.frombytes("RGB", (width, height), rng.randbytes(width * height * 3)).save(
-        out, format="PNG"
-    )
-    return out.getvalue()
-
-
-def mask_uri(width, height) -> str:
-    mask = PILImage.new("L", (width, height), 0)
-    mask.paste(255, (0, 0, width // 2, height // 2))
-    out = io.BytesIO()
-    mask.save(out, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
 @pytest.fixture
@@ -54,12 +35,6 @@ def upload(django_capture_on_commit_callbacks):
         return Image.objects.get(pk=response.json()["images"][0]["id"])
 
     return send
-
-
-def result(response) -> Image:
-    generation = Generation.objects.get(pk=response.json()["id"])
-    assert generation.status == Status.SUCCEEDED, generation.error
-    return generation.images.get()
 
 
 def downloaded(client, image):
@@ -92,28 +67,15 @@ def present(image, role="input"):
     return {"image": image.pk, "role": role, "state": "present"}
 
 
-def link(child: Image, parent: Image, role="input", position=0) -> GenerationInput:
-    return GenerationInput.objects.create(
-        generation=child.generation,
-        image=parent,
-        image_ref=parent.pk,
-        role=role,
-        position=position,
-        file=parent.file,
-        sha256=parent.sha256,
-        format=parent.format,
-        width=parent.width,
-        height=parent.height,
-    )
-
-
 def test_a_chain_of_three_operations_travels_in_downloads_and_manifests(
     owner, owner_api, run_jobs, upload, django_capture_on_commit_callbacks
 ):
-    cat = upload(owner_api, "cat.png", picture(40, 30))
+    cat = upload(owner_api, "cat.png", noise_png(40, 30))
     base = {"provider": "offline"}
-    bigger = result(run_jobs(owner_api, {**base, "operation": "upscale", "input_images": [cat.pk]}))
-    painted = result(
+    bigger = made_image(
+        run_jobs(owner_api, {**base, "operation": "upscale", "input_images": [cat.pk]})
+    )
+    painted = made_image(
         run_jobs(
             owner_api,
             {
@@ -125,7 +87,7 @@ def test_a_chain_of_three_operations_travels_in_downloads_and_manifests(
             },
         )
     )
-    edited = result(
+    edited = made_image(
         run_jobs(
             owner_api,
             {
@@ -177,7 +139,7 @@ def test_a_chain_of_three_operations_travels_in_downloads_and_manifests(
 def test_jpeg_and_webp_carry_operation_origin_and_inputs_in_xmp(owner, owner_api, fmt):
     parent = make_image(owner)
     child = make_image(owner, fmt=fmt, operation="upscale")
-    link(child, parent)
+    link_input(child.generation, parent)
     response = downloaded(owner_api, child)
     picture_ = PILImage.open(io.BytesIO(response.content))
     found = read_xmp(picture_.info["xmp"])
@@ -192,8 +154,8 @@ def test_a_project_viewer_sees_a_private_parent_as_hidden_everywhere(
     private = make_image(owner)  # the owner's alone
     shared = make_image(owner, project=shared_project)
     child = make_image(owner, project=shared_project, operation="edit")
-    link(child, private, position=0)
-    link(child, shared, position=1)
+    link_input(child.generation, private, position=0)
+    link_input(child.generation, shared, position=1)
     hidden = {"image": None, "role": "input", "state": "hidden"}
 
     assert viewer_api.get(f"/api/gallery/{child.pk}").json()["parents"] == [hidden, present(shared)]
@@ -261,7 +223,7 @@ def test_lineage_costs_a_fixed_number_of_queries_per_archive(
         made = []
         for _ in range(count):
             child = make_image(owner, operation="upscale")
-            link(child, parent)
+            link_input(child.generation, parent)
             made.append(child.pk)
         return made
 

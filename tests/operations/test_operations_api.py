@@ -2,7 +2,6 @@
 each operation takes, 404 for another user's image), real pixel work, lineage."""
 
 import io
-import random
 
 import pytest
 from django.core.files.storage import default_storage
@@ -11,26 +10,9 @@ from PIL import Image as PILImage
 from gallery.models import GenerationInput, Image
 from generation.models import Generation
 from tests.gallery.factories import make_image
+from tests.operations.helpers import data_uri, made_image, mask_png, mask_uri, noise_png
 
 pytestmark = pytest.mark.django_db
-
-
-def _picture(width=64, height=48, seed=1) -> bytes:
-    """Noise: every pixel differs from its neighbours, so any shift or resample shows."""
-    rng = random.Random(seed)
-    out = io.BytesIO()
-    PILImage.frombytes("RGB", (width, height), rng.randbytes(width * height * 3)).save(
-        out, format="PNG"
-    )
-    return out.getvalue()
-
-
-def _mask(width, height, box) -> bytes:
-    mask = PILImage.new("L", (width, height), 0)
-    mask.paste(255, box)
-    out = io.BytesIO()
-    mask.save(out, format="PNG")
-    return out.getvalue()
 
 
 def _open(image: Image) -> PILImage.Image:
@@ -48,48 +30,29 @@ def _pixels(image: Image) -> list:
     return [data[row * picture.width : (row + 1) * picture.width] for row in range(picture.height)]
 
 
-def _result(response) -> Image:
-    generation = Generation.objects.get(pk=response.json()["id"])
-    assert generation.status == "succeeded", generation.error
-    return generation.images.get()
+def _submit(run_jobs, api, operation, sources, **fields):
+    """Submits ``operation`` on the offline provider with ``sources`` as its input images."""
+    body = {"operation": operation, "input_images": [s.pk for s in sources], **fields}
+    return run_jobs(api, {**body, "provider": "offline"})
 
 
 @pytest.mark.parametrize("scale", [2, 4])
 def test_upscale_is_exactly_scale_times(owner, owner_api, run_jobs, scale):
-    source = make_image(owner, data=_picture(40, 30))
-    response = run_jobs(
-        owner_api,
-        {
-            "operation": "upscale",
-            "input_images": [source.pk],
-            "scale": scale,
-            "provider": "offline",
-        },
-    )
+    source = make_image(owner, data=noise_png(40, 30))
+    response = _submit(run_jobs, owner_api, "upscale", [source], scale=scale)
     body = response.json()
     assert (body["width"], body["height"]) == (40 * scale, 30 * scale)
-    image = _result(response)
+    image = made_image(response)
     assert (image.width, image.height) == (40 * scale, 30 * scale)
     assert _open(image).size == (40 * scale, 30 * scale)
 
 
 def test_inpaint_keeps_every_unmasked_pixel(owner, owner_api, run_jobs):
-    import base64
-
-    source = make_image(owner, data=_picture(64, 48))
-    mask = _mask(64, 48, (10, 10, 30, 40))
-    uri = "data:image/png;base64," + base64.b64encode(mask).decode()
-    response = run_jobs(
-        owner_api,
-        {
-            "operation": "inpaint",
-            "input_images": [source.pk],
-            "mask": uri,
-            "prompt": "a door",
-            "provider": "offline",
-        },
-    )
-    before, after = _pixels(source), _pixels(_result(response))
+    source = make_image(owner, data=noise_png(64, 48))
+    mask = mask_png(64, 48, (10, 10, 30, 40))
+    uri = data_uri(mask)
+    response = _submit(run_jobs, owner_api, "inpaint", [source], mask=uri, prompt="a door")
+    before, after = _pixels(source), _pixels(made_image(response))
     masked = PILImage.open(io.BytesIO(mask))
     kept = changed = 0
     for y in range(48):
@@ -109,50 +72,32 @@ def test_inpaint_keeps_every_unmasked_pixel(owner, owner_api, run_jobs):
 
 
 def test_outpaint_keeps_the_original_at_its_offset(owner, owner_api, run_jobs):
-    source = make_image(owner, data=_picture(40, 30))
-    response = run_jobs(
+    source = make_image(owner, data=noise_png(40, 30))
+    response = _submit(
+        run_jobs,
         owner_api,
-        {
-            "operation": "outpaint",
-            "input_images": [source.pk],
-            "outpaint": {"left": 8, "top": 4, "right": 12, "bottom": 0},
-            "provider": "offline",
-        },
+        "outpaint",
+        [source],
+        outpaint={"left": 8, "top": 4, "right": 12, "bottom": 0},
     )
-    image = _result(response)
+    image = made_image(response)
     assert (image.width, image.height) == (60, 34)
     after = _pixels(image)
     assert [row[8:48] for row in after[4:34]] == _pixels(source)
 
 
 def test_outpaint_to_an_aspect_ratio(owner, owner_api, run_jobs):
-    source = make_image(owner, data=_picture(40, 30))
-    response = run_jobs(
-        owner_api,
-        {
-            "operation": "outpaint",
-            "input_images": [source.pk],
-            "outpaint": {"aspect_ratio": "16:9"},
-            "provider": "offline",
-        },
-    )
-    image = _result(response)
+    source = make_image(owner, data=noise_png(40, 30))
+    response = _submit(run_jobs, owner_api, "outpaint", [source], outpaint={"aspect_ratio": "16:9"})
+    image = made_image(response)
     assert image.height == 30 and image.width == 54  # ceil(30 * 16 / 9)
 
 
 def test_edit_changes_the_picture_with_references(owner, owner_api, run_jobs):
-    first = make_image(owner, data=_picture(64, 64, 1))
-    second = make_image(owner, data=_picture(64, 64, 2))
-    response = run_jobs(
-        owner_api,
-        {
-            "operation": "edit",
-            "input_images": [first.pk, second.pk],
-            "prompt": "make it blue",
-            "provider": "offline",
-        },
-    )
-    image = _result(response)
+    first = make_image(owner, data=noise_png(64, 64, 1))
+    second = make_image(owner, data=noise_png(64, 64, 2))
+    response = _submit(run_jobs, owner_api, "edit", [first, second], prompt="make it blue")
+    image = made_image(response)
     assert (image.width, image.height) == (64, 64)
     assert _pixels(image) != _pixels(first)
 
@@ -222,13 +167,10 @@ def test_providers_list_operations(owner_api):
 
 
 def test_an_upscale_too_big_for_a_png_is_a_jpeg(owner, owner_api, run_jobs, settings):
-    source = make_image(owner, data=_picture(64, 48))
+    source = make_image(owner, data=noise_png(64, 48))
     settings.MAX_IMAGE_SIZE = 60_000  # the noise PNG ×4 is over it, its JPEG is not
-    response = run_jobs(
-        owner_api,
-        {"operation": "upscale", "input_images": [source.pk], "scale": 4, "provider": "offline"},
-    )
-    image = _result(response)
+    response = _submit(run_jobs, owner_api, "upscale", [source], scale=4)
+    image = made_image(response)
     assert image.format == "JPEG" and (image.width, image.height) == (256, 192)
 
 
@@ -245,17 +187,15 @@ def test_an_operation_the_model_does_not_do_is_the_only_error(owner, owner_api):
 
 
 def test_inpaint_strength_moves_masked_pixels_part_of_the_way(owner, owner_api, run_jobs):
-    import base64
-
-    source = make_image(owner, data=_picture(64, 48))
-    uri = "data:image/png;base64," + base64.b64encode(_mask(64, 48, (0, 0, 64, 48))).decode()
+    source = make_image(owner, data=noise_png(64, 48))
+    uri = mask_uri(64, 48, (0, 0, 64, 48))
 
     def run(strength):
         body = {"operation": "inpaint", "input_images": [source.pk], "mask": uri}
         body.update(prompt="a door", provider="offline", seed=5)
         if strength is not None:
             body["strength"] = strength
-        return _pixels(_result(run_jobs(owner_api, body)))
+        return _pixels(made_image(run_jobs(owner_api, body)))
 
     before, full, none = _pixels(source), run(None), run(0)
     assert none == before  # strength 0: nothing moves

@@ -4,17 +4,14 @@ uploads are no generations (left out of the counts, spend, failure rates, the da
 limit and budgets) but their bytes count as storage; an operation is estimated and refused
 over a budget or the daily image limit exactly as a generation is."""
 
-import base64
 import csv
 import io
-import random
 from datetime import date
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image as PILImage
 
 from dashboard import services
 from gallery.models import GenerationInput, Image
@@ -25,26 +22,10 @@ from generation.usage.rollup import rebuild_rollups
 from imagegen.providers.offline import OfflineProvider
 from tests.dashboard.helpers import finished
 from tests.gallery.factories import image_bytes, make_image
+from tests.operations.helpers import mask_uri, noise_png, succeeded
 from tests.users import client_for
 
 pytestmark = pytest.mark.django_db
-
-
-def picture(width=40, height=30, seed=1) -> bytes:
-    rng = random.Random(seed)
-    out = io.BytesIO()
-    PILImage.frombytes("RGB", (width, height), rng.randbytes(width * height * 3)).save(
-        out, format="PNG"
-    )
-    return out.getvalue()
-
-
-def mask_uri(width, height) -> str:
-    mask = PILImage.new("L", (width, height), 0)
-    mask.paste(255, (0, 0, width // 2, height // 2))
-    out = io.BytesIO()
-    mask.save(out, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
 
 
 @pytest.fixture
@@ -61,17 +42,11 @@ def upload(django_capture_on_commit_callbacks):
     return send
 
 
-def succeeded(response) -> Generation:
-    generation = Generation.objects.get(pk=response.json()["id"])
-    assert generation.status == Status.SUCCEEDED, generation.error
-    return generation
-
-
 # --- Every operation is usage, grouped by operation ------------------------------------------
 
 
 def test_every_operation_is_counted_like_a_generation_and_grouped_by_it(owner, owner_api, run_jobs):
-    source = make_image(owner, data=picture(40, 30))  # not a pipeline run: not counted
+    source = make_image(owner, data=noise_png(40, 30))  # not a pipeline run: not counted
     base = {"provider": "offline", "input_images": [source.pk]}
     succeeded(
         run_jobs(owner_api, {"provider": "offline", "prompt": "a fox", "width": 64, "height": 64})
@@ -121,7 +96,7 @@ def test_every_operation_is_counted_like_a_generation_and_grouped_by_it(owner, o
 
 
 def test_the_dashboard_page_shows_usage_per_operation(owner, owner_client, run_jobs):
-    source = make_image(owner, data=picture(40, 30))
+    source = make_image(owner, data=noise_png(40, 30))
     succeeded(
         run_jobs(
             client_for(owner),
@@ -144,7 +119,7 @@ def test_an_empty_range_has_no_operation_rows_and_a_csv_header(owner_api):
 def test_an_input_deleted_before_the_run_fails_with_a_reason_of_its_own(
     owner, owner_api, django_capture_on_commit_callbacks
 ):
-    source = make_image(owner, data=picture(40, 30))
+    source = make_image(owner, data=noise_png(40, 30))
     with django_capture_on_commit_callbacks() as queued:
         response = owner_api.post(
             "/api/generate",
@@ -174,7 +149,7 @@ def test_uploads_count_in_storage_and_nowhere_else(owner, member, owner_api, run
         run_jobs(owner_api, {"provider": "offline", "prompt": "a fox", "width": 64, "height": 64})
     )
     made_bytes = generated.images.get().bytes
-    uploaded = upload(owner_api, ("a.png", image_bytes(size=(40, 30))), ("b.webp", picture()))
+    uploaded = upload(owner_api, ("a.png", image_bytes(size=(40, 30))), ("b.webp", noise_png()))
     upload_bytes = sum(Image.objects.get(pk=item["id"]).bytes for item in uploaded)
     upload(client_for(member), ("c.png", image_bytes()))  # a member who only uploads
 
@@ -219,21 +194,17 @@ def test_uploads_do_not_count_toward_the_daily_image_limit(owner, owner_api, run
     assert "your limit is 2 images a day, 2 are made" in response.json()["num_images"][0]
 
 
+def uploaded(user, at, **fields):
+    """An upload as the dashboard's usage records it (no generation: operation, provider and
+    model "upload")."""
+    return finished(user, at, operation="upload", provider="upload", model="upload", **fields)
+
+
 def test_rebuild_counts_operations_and_uploads_as_the_pipeline_does(owner, member):
     finished(owner, "2025-03-04 10:00", operation="upscale", cost="0.02", images=1)
     finished(owner, "2025-03-04 11:00", operation="edit", status=Status.FAILED, error="x")
-    finished(
-        owner,
-        "2025-03-04 12:00",
-        operation="upload",
-        provider="upload",
-        model="upload",
-        cost="0",
-        estimate=False,
-        images=2,
-        image_bytes=500,
-    )
-    finished(member, "2025-03-05 09:00", operation="upload", provider="upload", model="upload")
+    uploaded(owner, "2025-03-04 12:00", cost="0", estimate=False, images=2, image_bytes=500)
+    uploaded(member, "2025-03-05 09:00")
     columns = [f.attname for f in DailyUsage._meta.concrete_fields if f.attname != "id"]
     incremental = sorted(DailyUsage.objects.values_list(*columns))
     upload_row = DailyUsage.objects.get(owner=owner, operation="upload")
@@ -255,15 +226,7 @@ def test_rebuild_counts_operations_and_uploads_as_the_pipeline_does(owner, membe
 def test_a_viewer_in_another_zone_gets_the_same_upload_and_operation_figures(owner, fields):
     finished(owner, "2025-03-04 10:00", operation="upscale", images=1, image_bytes=300)
     finished(owner, "2025-03-04 10:30", operation="inpaint", status=Status.FAILED, error="x")
-    finished(
-        owner,
-        "2025-03-04 11:00",
-        operation="upload",
-        provider="upload",
-        model="upload",
-        images=3,
-        image_bytes=50,
-    )
+    uploaded(owner, "2025-03-04 11:00", images=3, image_bytes=50)
     team = services.make_scope(start=date(2025, 3, 1), end=date(2025, 3, 7), owner_id=owner.pk)
     kolkata = services.make_scope(
         start=date(2025, 3, 1),
@@ -311,7 +274,7 @@ def assert_nothing_stored(owner, before_generations, isolated_storage, files_bef
 
 
 def test_an_upscale_is_estimated_like_a_generation(owner, owner_api, priced):
-    source = make_image(owner, data=picture(40, 30))
+    source = make_image(owner, data=noise_png(40, 30))
     body = owner_api.post(
         "/api/generate/estimate",
         {"provider": "offline", "operation": "upscale", "input_images": [source.pk], "scale": 4},
@@ -329,7 +292,7 @@ def test_an_upscale_over_a_monthly_budget_is_refused_and_stores_nothing(
         UserBudget.objects.create(user=owner, monthly_budget_usd=Decimal("0.40"))
     else:
         TeamBudget.objects.create(monthly_budget_usd=Decimal("0.40"))
-    source = make_image(owner, data=picture(40, 30))
+    source = make_image(owner, data=noise_png(40, 30))
     files = sorted(p for p in isolated_storage.rglob("*") if p.is_file())
     response = owner_api.post(
         "/api/generate",
@@ -347,7 +310,7 @@ def test_an_inpaint_with_a_drawn_mask_over_budget_stores_no_mask(
     owner, owner_api, priced, isolated_storage
 ):
     UserBudget.objects.create(user=owner, monthly_budget_usd=Decimal("0.10"))
-    source = make_image(owner, data=picture(40, 30))
+    source = make_image(owner, data=noise_png(40, 30))
     files = sorted(p for p in isolated_storage.rglob("*") if p.is_file())
     response = owner_api.post(
         "/api/generate",
@@ -368,7 +331,7 @@ def test_an_upscale_over_the_daily_image_limit_is_a_429(
     owner, owner_api, run_jobs, isolated_storage
 ):
     UserBudget.objects.create(user=owner, daily_image_limit=1)
-    source = make_image(owner, data=picture(40, 30))
+    source = make_image(owner, data=noise_png(40, 30))
     run_jobs(owner_api, {"provider": "offline", "prompt": "a fox", "width": 64, "height": 64})
     generations = Generation.objects.filter(owner=owner).count()
     files = sorted(p for p in isolated_storage.rglob("*") if p.is_file())

@@ -438,18 +438,6 @@ def test_backup_while_images_are_being_made_is_consistent(owner, tmp_path, setti
 # --- Images in (docs/image-operations.md): uploads, operations and their lineage ------------
 
 
-def _mask_uri(width, height) -> str:
-    import base64
-
-    from PIL import Image as PILImage
-
-    mask = PILImage.new("L", (width, height), 0)
-    mask.paste(255, (0, 0, width // 2, height // 2))
-    out = io.BytesIO()
-    mask.save(out, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
-
-
 @pytest.fixture
 def lineage(owner, run_jobs):
     """An upload, upscaled, then inpainted with a drawn mask; the upload then deleted (the
@@ -457,6 +445,7 @@ def lineage(owner, run_jobs):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from tests.gallery.factories import image_bytes
+    from tests.operations.helpers import mask_uri
 
     api = client_for(owner)
     response = api.post(
@@ -468,7 +457,7 @@ def lineage(owner, run_jobs):
     uploaded = response.json()["images"][0]["id"]
     steps = [
         {"operation": "upscale", "input_images": [uploaded], "scale": 2},
-        {"operation": "inpaint", "prompt": "a door", "mask": _mask_uri(40, 30)},
+        {"operation": "inpaint", "prompt": "a door", "mask": mask_uri(40, 30)},
     ]
     for step in steps:
         response = run_jobs(api, {"provider": "offline", "input_images": [uploaded], **step})

@@ -5,7 +5,6 @@ from ``usage`` (input image tokens priced as ``input_image``)."""
 
 import io
 import os
-import time
 from decimal import Decimal
 
 import pytest
@@ -16,13 +15,12 @@ from imagegen.providers.base import (
     GenerationRequest,
     InputImage,
     Margins,
-    ProviderError,
-    RunContext,
 )
 from imagegen.providers.inputs import outpaint_canvas
 from imagegen.providers.openai import MASK_MAX_BYTES
 from tests.fakes.base import palette
 from tests.fakes.openai_server import EDIT_FIELDS
+from tests.providers import helpers
 
 pytestmark = pytest.mark.django_db
 
@@ -62,9 +60,7 @@ def decoded(data: bytes) -> Image.Image:
 
 
 def catalog_spec(model):
-    spec = get_provider("openai").get_model(model)
-    assert spec is not None, f"{model} is not offered"
-    return spec
+    return helpers.catalog_spec("openai", model)
 
 
 def request_for(operation="edit", model="gpt-image-2", inputs=None, **fields):
@@ -81,15 +77,11 @@ def request_for(operation="edit", model="gpt-image-2", inputs=None, **fields):
 
 
 def run(request, spec=None):
-    ctx = RunContext(deadline=time.monotonic() + 20, api_key=KEY)
-    ctx.spec = spec or catalog_spec(request.model)
-    return get_provider("openai").generate(request, ctx)
+    return helpers.run_operation("openai", request, spec, seconds=20)[1]
 
 
 def refusal(request, spec=None) -> str:
-    with pytest.raises(ProviderError) as exc:
-        run(request, spec)
-    return str(exc.value)
+    return helpers.refusal_of(run, request, spec)
 
 
 def test_the_gpt_image_models_declare_edits_and_inpainting():

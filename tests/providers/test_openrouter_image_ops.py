@@ -7,16 +7,16 @@ import base64
 import dataclasses
 import io
 import os
-import time
 from decimal import Decimal
 
 import pytest
 from PIL import Image
 
 from imagegen.providers import get_provider, openrouter
-from imagegen.providers.base import GenerationRequest, InputImage, ProviderError, RunContext
+from imagegen.providers.base import GenerationRequest, InputImage
 from tests.fakes.base import palette
 from tests.fakes.openrouter_server import IMAGE_INPUT_TOKENS, KNOWN_CHAT_FIELDS, image_model
+from tests.providers import helpers
 
 pytestmark = pytest.mark.django_db
 
@@ -43,9 +43,7 @@ def picture(width=300, height=200, color=BLUE, fmt="PNG") -> InputImage:
 
 
 def catalog_spec(model=GEMINI):
-    spec = get_provider("openrouter").get_model(model)
-    assert spec is not None, f"{model} is not offered"
-    return spec
+    return helpers.catalog_spec("openrouter", model)
 
 
 def request_for(operation="edit", inputs=None, model=GEMINI, **fields):
@@ -58,15 +56,11 @@ def request_for(operation="edit", inputs=None, model=GEMINI, **fields):
 
 
 def run(request, spec=None):
-    ctx = RunContext(deadline=time.monotonic() + 20, api_key=KEY)
-    ctx.spec = spec or catalog_spec(request.model)
-    return get_provider("openrouter").generate(request, ctx)
+    return helpers.run_operation("openrouter", request, spec, seconds=20)[1]
 
 
 def refusal(request, spec=None) -> str:
-    with pytest.raises(ProviderError) as exc:
-        run(request, spec)
-    return str(exc.value)
+    return helpers.refusal_of(run, request, spec)
 
 
 def sent_content(fake):

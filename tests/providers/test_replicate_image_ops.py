@@ -4,10 +4,8 @@ through the files API (uploaded first, deleted after) from 1MB on; the fake deco
 answers with images shaped by them; failures become ProviderError with Replicate's reason;
 costs follow the catalog (per image, or predict_time x the per-second rate)."""
 
-import base64
 import io
 import os
-import time
 from decimal import Decimal
 
 import httpx
@@ -15,10 +13,11 @@ import pytest
 from PIL import Image
 
 from imagegen.providers import get_provider
-from imagegen.providers.base import GenerationRequest, Margins, ProviderError, RunContext
+from imagegen.providers.base import GenerationRequest, Margins
 from imagegen.providers.inputs import outpaint_canvas, png_input
 from tests.fakes.replicate_server import REAL_ESRGAN_VERSION
-from tests.providers.helpers import KEYS
+from tests.providers import helpers
+from tests.providers.helpers import decoded, picture, request_for, white_square_mask
 
 pytestmark = pytest.mark.django_db
 
@@ -37,40 +36,13 @@ def inputs_match_the_schema(fake_replicate):
     assert fake_replicate.schema_violations() == {}
 
 
-def picture(width, height, color=(30, 90, 160)):
-    return png_input(Image.new("RGB", (width, height), color))
-
-
 def noise(width, height):
     """A PNG that does not compress: over 1MB for 700x700."""
     return png_input(Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)))
 
 
-def white_square_mask(width, height):
-    mask = Image.new("L", (width, height), 0)
-    mask.paste(255, (width // 4, height // 4, width // 2, height // 2))
-    return png_input(mask)
-
-
-def request_for(model, operation, images, width=None, height=None, **fields):
-    first = images[0] if images else None
-    return GenerationRequest(
-        prompt=fields.pop("prompt", "make the sky stormy"),
-        model=model,
-        width=width or first.width,
-        height=height or first.height,
-        operation=operation,
-        input_images=list(images),
-        **fields,
-    )
-
-
-def run(request):
-    provider = get_provider("replicate")
-    ctx = RunContext(deadline=time.monotonic() + 30, api_key=KEYS["replicate"][1])
-    ctx.spec = provider.get_model(request.model)
-    assert ctx.spec is not None, request.model
-    return provider, provider.generate(request, ctx)
+def run(request, spec=None):
+    return helpers.run_operation("replicate", request, spec)
 
 
 def creates(fake):
@@ -85,11 +57,6 @@ def sent_input(fake, path):
 
 def fetched(url) -> Image.Image:
     return Image.open(io.BytesIO(httpx.get(url).content))
-
-
-def decoded(uri: str) -> Image.Image:
-    assert uri.startswith("data:image/png;base64,"), uri[:40]
-    return Image.open(io.BytesIO(base64.b64decode(uri.partition(",")[2])))
 
 
 def test_the_catalog_offers_each_model_for_its_operations():
@@ -188,9 +155,8 @@ def test_outpaint_reaches_fill_pro_as_an_inpaint_of_the_padded_canvas(fake_repli
 
 def test_a_mask_of_another_size_fails_with_the_models_reason(fake_replicate):
     request = request_for(FILL, "inpaint", [picture(640, 480)], mask=white_square_mask(32, 32))
-    with pytest.raises(ProviderError) as exc:
-        run(request)
-    assert "mask size 32x32 does not match image size 640x480" in str(exc.value)
+    message = helpers.refusal_of(run, request)
+    assert "mask size 32x32 does not match image size 640x480" in message
 
 
 @pytest.mark.parametrize("scale", [2, 4])
@@ -220,7 +186,6 @@ def test_recraft_removes_the_background_without_a_prompt(fake_replicate):
 
 def test_a_refused_upload_is_a_provider_error_and_nothing_is_created(fake_replicate):
     fake_replicate.set_scenario("unauthorized")
-    with pytest.raises(ProviderError) as exc:
-        run(request_for(KONTEXT, "edit", [noise(700, 700)]))
-    assert "rejected the API key" in str(exc.value)
+    message = helpers.refusal_of(run, request_for(KONTEXT, "edit", [noise(700, 700)]))
+    assert "rejected the API key" in message
     assert creates(fake_replicate) == [] and fake_replicate.predictions == {}

@@ -115,7 +115,8 @@ def _mask_source(user, value) -> Source | None:
             raise ValidationError({"mask": [f"{value!r} is not an image id."]})
         return Source.of_image(visible_images(user, [value])[0])
     if isinstance(value, str):
-        if value.isdigit():
+        # isascii: str.isdigit() also accepts digits such as "²" that int() refuses.
+        if value.isascii() and value.isdigit():
             return _mask_source(user, int(value))
         return _drawn_mask(_decode_data_uri(value))
     if hasattr(value, "read"):  # an uploaded file (multipart)

@@ -201,3 +201,14 @@ def test_inpaint_strength_moves_masked_pixels_part_of_the_way(owner, owner_api, 
     assert none == before  # strength 0: nothing moves
     half = run(0.5)
     assert half != before and half != full
+
+
+@pytest.mark.parametrize(
+    "mask", ["²", "١٢", "data:text/html;base64,PGI+", "data:image/png;base64,!!"]
+)
+def test_a_malformed_mask_is_a_field_error(owner, owner_api, mask):
+    source = make_image(owner)
+    body = {"provider": "offline", "operation": "inpaint", "input_images": [source.pk]}
+    response = owner_api.post("/api/generate", {**body, "prompt": "x", "mask": mask}, format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == ["mask"]

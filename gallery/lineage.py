@@ -7,10 +7,60 @@ to see, so neither its id nor its pixels are shown); a deleted parent stays in t
 visible images of generations that took this image in.
 """
 
+from dataclasses import dataclass
+
 from gallery.models import GenerationInput, Image
 from imagegen.core.permissions import VIEW
 
 CHUNK = 500  # generations per query (SQLite limits the parameters of one statement)
+
+
+@dataclass(frozen=True)
+class Parent:
+    """One input of a generation as ``user`` may know it: ``state`` present, deleted,
+    hidden or drawn; ``image`` its id where the state lets it be named."""
+
+    row: GenerationInput
+    state: str
+
+    @property
+    def image(self) -> int | None:
+        return self.row.image_ref if self.state in ("present", "deleted") else None
+
+    def as_dict(self) -> dict:
+        return {"image": self.image, "role": self.row.role, "state": self.state}
+
+
+def described(user, rows) -> list[Parent]:
+    """Loaded GenerationInput rows as ``user`` may know them, in one query: an input whose
+    image exists but is not theirs to view (any more) is hidden."""
+    rows = list(rows)
+    present = {row.image_id for row in rows if row.image_id}
+    visible = (
+        set(Image.objects.for_user(user, VIEW).filter(pk__in=present).values_list("pk", flat=True))
+        if present
+        else set()
+    )
+    return [
+        Parent(
+            row, "hidden" if row.state == "present" and row.image_id not in visible else row.state
+        )
+        for row in rows
+    ]
+
+
+def described_by_generation(user, generations) -> dict[int, list[Parent]]:
+    """``described`` for the (prefetched) inputs of several generations at once, in one
+    query: {generation id: [Parent, in position order]}."""
+    found: dict[int, list[Parent]] = {generation.pk: [] for generation in generations}
+    rows = [
+        row
+        for generation in generations
+        for row in sorted(generation.inputs.all(), key=lambda row: row.position)
+    ]
+    for parent in described(user, rows):
+        found[parent.row.generation_id].append(parent)
+    return found
 
 
 def parents(user, image: Image) -> list[dict]:
@@ -23,32 +73,11 @@ def parents_by_generation(user, generation_ids) -> dict[int, list[dict]]:
     found: dict[int, list[dict]] = {}
     ids = sorted(set(generation_ids))
     for start in range(0, len(ids), CHUNK):
-        rows = list(
-            GenerationInput.objects.filter(generation_id__in=ids[start : start + CHUNK]).order_by(
-                "generation_id", "position"
-            )
-        )
-        present = {row.image_id for row in rows if row.image_id}
-        visible = (
-            set(
-                Image.objects.for_user(user, VIEW)
-                .filter(pk__in=present)
-                .values_list("pk", flat=True)
-            )
-            if present
-            else set()
-        )
-        for row in rows:
-            state = row.state
-            if state == "present" and row.image_id not in visible:
-                state = "hidden"
-            found.setdefault(row.generation_id, []).append(
-                {
-                    "image": row.image_ref if state in ("present", "deleted") else None,
-                    "role": row.role,
-                    "state": state,
-                }
-            )
+        rows = GenerationInput.objects.filter(
+            generation_id__in=ids[start : start + CHUNK]
+        ).order_by("generation_id", "position")
+        for parent in described(user, rows):
+            found.setdefault(parent.row.generation_id, []).append(parent.as_dict())
     return found
 
 

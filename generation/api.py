@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gallery.api import ImageSerializer
+from gallery.lineage import described_by_generation
 from generation import services, uploads
 from generation.models import Generation, Status
 from generation.progress import Progress, progress_for
@@ -110,29 +111,33 @@ class ImageSummarySerializer(serializers.Serializer):
 
 
 class InputSerializer(serializers.Serializer):
-    """One input of a generation: the image (null once deleted, or for a drawn mask), its
-    role and whether its image is still there."""
+    """One input of a generation (a gallery.lineage.Parent): the image's id where you may
+    know it, its role and its state, as the gallery's lineage says them."""
 
-    image = serializers.IntegerField(source="image_ref", allow_null=True)
-    role = serializers.CharField()
-    state = serializers.CharField(help_text="present, deleted, or drawn (a mask)")
-    width = serializers.IntegerField()
-    height = serializers.IntegerField()
+    image = serializers.IntegerField(allow_null=True)
+    role = serializers.CharField(source="row.role")
+    state = serializers.CharField(
+        help_text="present, deleted, hidden (no longer yours to see) or drawn (a mask)"
+    )
+    width = serializers.IntegerField(source="row.width")
+    height = serializers.IntegerField(source="row.height")
 
 
 class GenerationListSerializer(serializers.ListSerializer):
-    """Computes the page's progress in one batch (generation.progress) before serializing."""
+    """Computes the page's progress (generation.progress) and its inputs' lineage states in
+    one batch each before serializing."""
 
     def to_representation(self, data):
         items = list(data.all() if isinstance(data, BaseManager) else data)
         self.context.setdefault("progress", progress_for(items))
+        self.context.setdefault("parents", described_by_generation(request_of(self).user, items))
         return super().to_representation(items)
 
 
 class GenerationSerializer(serializers.ModelSerializer):
     error = serializers.CharField(read_only=True)
     images = ImageSummarySerializer(many=True, read_only=True)
-    inputs = InputSerializer(many=True, read_only=True)
+    inputs = serializers.SerializerMethodField()
     queue_position = serializers.SerializerMethodField(
         help_text="1 for the next of your queued generations to start; null unless queued."
     )
@@ -187,6 +192,14 @@ class GenerationSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
         list_serializer_class = GenerationListSerializer
+
+    @extend_schema_field(InputSerializer(many=True))
+    def get_inputs(self, generation) -> list[dict]:
+        known = self.context.get("parents")
+        if known is None or generation.pk not in known:
+            known = self.context.setdefault("parents", {})
+            known.update(described_by_generation(request_of(self).user, [generation]))
+        return InputSerializer(known[generation.pk], many=True).data
 
     def _progress(self, generation) -> Progress:
         known = self.context.get("progress")

@@ -10,6 +10,7 @@ from fractions import Fraction
 
 from django.db.models import Q
 
+from gallery import lineage
 from gallery.models import MAX_ID, Image, InputRole
 from generation.inputs import MAX_INPUT_IMAGES
 from generation.models import FINISHED_STATUSES, Generation
@@ -81,25 +82,16 @@ class CardInput:
 def with_inputs(user, generations: list[Generation]) -> list[Generation]:
     """The generations, each with ``.card_inputs`` (its input images, in order), ``.has_mask``
     and ``.operation_text`` ("Upscale ×2"): what the feed's card says it was made from."""
-    rows = {g.pk: sorted(g.inputs.all(), key=lambda row: row.position) for g in generations}
-    ids = {row.image_id for found in rows.values() for row in found if row.image_id}
-    visible = set(
-        Image.objects.for_user(user, VIEW).filter(pk__in=ids).values_list("pk", flat=True)
-        if ids
-        else ()
-    )
+    by_generation = lineage.described_by_generation(user, generations)
     for generation in generations:
-        inputs = []
-        for row in rows[generation.pk]:
-            if row.role != InputRole.INPUT:
-                continue
-            if row.image_id is None:
-                state = "deleted"
-            else:
-                state = "present" if row.image_id in visible else "hidden"
-            inputs.append(CardInput(row.image_ref, state, row.width, row.height))
-        generation.card_inputs = inputs
-        generation.has_mask = any(row.role == InputRole.MASK for row in rows[generation.pk])
+        generation.card_inputs = [
+            CardInput(parent.image, parent.state, parent.row.width, parent.row.height)
+            for parent in by_generation[generation.pk]
+            if parent.row.role == InputRole.INPUT
+        ]
+        generation.has_mask = any(
+            parent.row.role == InputRole.MASK for parent in by_generation[generation.pk]
+        )
         generation.operation_text = operation_text(generation)
     return generations
 

@@ -2,6 +2,7 @@
 inputs, what a project member sees of a private parent."""
 
 import pytest
+from django.urls import reverse
 
 from gallery.models import GenerationInput
 from generation.services import retry_generation
@@ -89,3 +90,23 @@ def test_a_shared_projects_image_is_an_input_and_a_private_parent_stays_hidden(
         format="json",
     )
     assert response.status_code == 404
+
+
+def test_an_input_no_longer_shared_is_hidden_on_the_generation_and_its_card(
+    owner, viewer, viewer_api, client, shared_project, run_jobs
+):
+    """The viewer upscales a project image, then leaves the project: their generation (the
+    API and the feed card) no longer names the image they may not see any more."""
+    shared = make_image(owner, width=40, height=30, project=shared_project)
+    mine = _run(viewer_api, run_jobs, "upscale", shared, scale=2)
+    generation = f"/api/generations/{mine.generation_id}"
+    assert viewer_api.get(generation).json()["inputs"][0]["image"] == shared.pk
+    ProjectMembership.objects.filter(project=shared_project, user=viewer).delete()
+    (entry,) = viewer_api.get(generation).json()["inputs"]
+    assert (entry["image"], entry["role"], entry["state"]) == (None, "input", "hidden")
+    listed = viewer_api.get("/api/generations").json()["results"][0]["inputs"]
+    assert listed == [entry]
+    client.force_login(viewer)
+    card = client.get(f"/generations/{mine.generation_id}/").content.decode()
+    assert "an image you can no longer see" in card
+    assert reverse("image-thumbnail", args=[shared.pk]) not in card

@@ -16,31 +16,20 @@ MAX_IMAGE_SIZE, else a JPEG of quality 95).
 """
 
 import io
-import random
 import shutil
 
+from bench_ingest import sample_png  # figure 1's 1024² PNG: the same picture
 from common import Row, base_parser, emit, fmt_ms, met, p50, ratio, samples_ms, setup_django
 
 UPLOAD_TARGET = 2.5
 
 
-def sample_png(side=1024) -> bytes:
-    from PIL import Image, ImageOps
-
-    rng = random.Random(10)
-    noise = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
-    gradient = Image.linear_gradient("L").resize((side, side)).convert("RGB")
-    picture = Image.blend(gradient, ImageOps.posterize(noise, 4), 0.5)
-    out = io.BytesIO()
-    picture.save(out, format="PNG")
-    return out.getvalue()
-
-
 def sample_jpeg() -> bytes:
-    """4000×3000, quality 90, EXIF with a GPS block and a camera model."""
+    """4000×3000 (figure 1's picture stretched), quality 90, EXIF with a GPS block and a
+    camera model."""
     from PIL import Image
 
-    picture = Image.open(io.BytesIO(sample_png(1000))).resize((4000, 3000))
+    picture = Image.open(io.BytesIO(sample_png())).resize((4000, 3000))
     exif = Image.Exif()
     exif[0x010F] = "BenchCamera"
     exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0)}

@@ -676,36 +676,12 @@ class FakeOpenAI(FakeServer):
         size = body.get("size", "auto")
         actual = "1024x1024" if size == "auto" else size
         w, h = parse_size(actual)
-        fmt = body.get("output_format", "png")
-        quality = body.get("quality", "auto")
-        out: dict = {"created": int(time.time()), "data": []}
-        for i in range(count):
-            img = make_image(w, h, tuple(self.opt("color", palette(i))), fmt)
-            if self.scenario == "result_url":  # an OpenAI-compatible gateway answering URLs
-                url = self.opt("url")
-                if url is None:
-                    url = self.add_file(f"img-{new_id()}.{fmt}", img, MIME[fmt.upper()])
-                out["data"].append({"url": self.absolute(url)})
-            else:
-                out["data"].append({"b64_json": base64.b64encode(img).decode()})
-        q = "medium" if quality == "auto" else quality
-        idx = {"1024x1536": 1, "1536x1024": 2}.get(actual, 0)
-        out_tokens = OUT_TOKENS[q][idx] * count
-        text_tokens = max(1, len(body["prompt"].split()))
-        out.update(
-            background=body.get("background") or "opaque",
-            output_format=fmt,
-            quality=q,
-            size=actual,
+        return self._images_answer(
+            body,
+            actual,
+            count,
+            lambda color, fmt: make_image(w, h, color, fmt),
         )
-        out["usage"] = {
-            "input_tokens": text_tokens,
-            "output_tokens": out_tokens,
-            "total_tokens": text_tokens + out_tokens,
-            "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": 0},
-            "output_tokens_details": {"text_tokens": 0, "image_tokens": out_tokens},
-        }
-        return Resp(200, out)
 
     # ------------------------------------------------------------------ edits
     def _edit_fields(self, form: list[FormPart]) -> tuple[dict, Resp | None]:
@@ -886,12 +862,24 @@ class FakeOpenAI(FakeServer):
                 key=lambda s: abs(math.log(parse_size(s)[0] / parse_size(s)[1]) - shape),
             )
         w, h = parse_size(size)
+        return self._images_answer(
+            body,
+            size,
+            count,
+            lambda color, fmt: self._edited(images[0], mask, (w, h), color, fmt),
+            image_tokens=sum(vision_tokens(*image.size) for image in images),
+        )
+
+    def _images_answer(self, body, size: str, count: int, picture, image_tokens: int = 0):
+        """The 200 of a generation or an edit: ``count`` pictures (``picture(color, fmt)``)
+        as b64_json (or URLs, in the result_url scenario) and the ``usage`` the images
+        endpoints report, input image tokens included."""
         fmt = body.get("output_format", "png")
         quality = body.get("quality", "auto")
         out: dict = {"created": int(time.time()), "data": []}
         for i in range(count):
-            img = self._edited(images[0], mask, (w, h), tuple(self.opt("color", palette(i))), fmt)
-            if self.scenario == "result_url":
+            img = picture(tuple(self.opt("color", palette(i))), fmt)
+            if self.scenario == "result_url":  # an OpenAI-compatible gateway answering URLs
                 url = self.opt("url")
                 if url is None:
                     url = self.add_file(f"img-{new_id()}.{fmt}", img, MIME[fmt.upper()])
@@ -902,7 +890,6 @@ class FakeOpenAI(FakeServer):
         idx = {"1024x1536": 1, "1536x1024": 2}.get(size, 0)
         out_tokens = OUT_TOKENS[q][idx] * count
         text_tokens = max(1, len(body["prompt"].split()))
-        image_tokens = sum(vision_tokens(*image.size) for image in images)
         out.update(
             background=body.get("background") or "opaque", output_format=fmt, quality=q, size=size
         )

@@ -52,6 +52,28 @@
     return {ok: response.ok, status: response.status, data: data, response: response};
   }
 
+  // POST a FormData with upload progress (fetch cannot report it): onProgress(share 0..1).
+  // Resolves (never rejects) like request(), to {ok, status, data}.
+  function upload(url, body, onProgress) {
+    return new Promise((resolve) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", url);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.setRequestHeader("X-CSRFToken", csrfToken());
+      xhr.upload.addEventListener("progress", (event) => {
+        if (event.lengthComputable && onProgress) onProgress(event.loaded / event.total);
+      });
+      xhr.addEventListener("load", () => {
+        let data = null;
+        try { data = JSON.parse(xhr.responseText); } catch (error) { data = null; }
+        resolve({ok: xhr.status >= 200 && xhr.status < 300, status: xhr.status, data: data});
+      });
+      xhr.addEventListener("error", () => resolve(
+        {ok: false, status: 0, data: {detail: "The server could not be reached."}}));
+      xhr.send(body);
+    });
+  }
+
   // Keys whose messages need no field name in front of them.
   const BARE = ["detail", "non_field_errors"];
   const isMessage = (value) => value === null || typeof value !== "object";
@@ -88,6 +110,6 @@
     return parts.join("/");
   }
 
-  window.ImagegenApi = {csrfToken: csrfToken, request: request, errorText: errorText,
-                       urlFor: urlFor};
+  window.ImagegenApi = {csrfToken: csrfToken, request: request, upload: upload,
+                       errorText: errorText, urlFor: urlFor};
 })();

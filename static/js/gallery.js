@@ -669,26 +669,10 @@
 
   // One file in one request: its own progress and its own error (a request is all or nothing).
   function sendFile(file, onProgress) {
-    return new Promise((resolve) => {
-      const xhr = new XMLHttpRequest();
-      xhr.open("POST", uploader.dataset.uploadUrl);
-      xhr.setRequestHeader("Accept", "application/json");
-      xhr.setRequestHeader("X-CSRFToken", window.ImagegenApi.csrfToken());
-      xhr.upload.addEventListener("progress", (event) => {
-        if (event.lengthComputable) onProgress(event.loaded / event.total);
-      });
-      xhr.addEventListener("load", () => {
-        let data = null;
-        try { data = JSON.parse(xhr.responseText); } catch (error) { data = null; }
-        resolve({ok: xhr.status === 201, status: xhr.status, data: data});
-      });
-      xhr.addEventListener("error", () => resolve(
-        {ok: false, status: 0, data: {detail: "The server could not be reached."}}));
-      const body = new FormData();
-      body.append("file", file, file.name);
-      if (uploader.dataset.project) body.append("project", uploader.dataset.project);
-      xhr.send(body);
-    });
+    const body = new FormData();
+    body.append("file", file, file.name);
+    if (uploader.dataset.project) body.append("project", uploader.dataset.project);
+    return window.ImagegenApi.upload(uploader.dataset.uploadUrl, body, onProgress);
   }
 
   // The server's words for a refused file, without the file name the row already shows.

@@ -11,8 +11,8 @@
  *   Reorder by dragging or with the move buttons; add from the gallery (a picker dialog with
  *   search), by uploading, pasting (Ctrl/Cmd+V anywhere on the page) or dropping files, or by
  *   dropping a gallery image dragged from another tab (its ids or its image URL).
- *   Files go to the upload API first (XMLHttpRequest: fetch cannot report upload
- *   progress), with a progress bar each and the server's per-file refusals said in words.
+ *   Files go to the upload API first (ImagegenApi.upload, which reports progress), with a
+ *   progress bar each and the server's per-file refusals said in words.
  * - Inpaint: the mask editor (mask_editor.js) paints over the first input; generate.js calls
  *   window.ImagegenInputs.prepare(formData) before it submits, which adds the mask as a PNG
  *   file part `mask`.
@@ -456,7 +456,7 @@
     return row;
   }
 
-  function uploadFiles(fileList) {
+  async function uploadFiles(fileList) {
     const files = Array.from(fileList || []);
     if (!files.length) return;
     const wrong = files.filter((file) => file.type && !IMAGE_TYPES.includes(file.type));
@@ -478,46 +478,30 @@
     const bar = $("progress", row);
     const percent = $(".upload-percent", row);
 
-    const request = new XMLHttpRequest();
-    request.open("POST", tray().dataset.uploadUrl);
-    request.setRequestHeader("X-CSRFToken", api().csrfToken());
-    request.setRequestHeader("Accept", "application/json");
-    request.upload.addEventListener("progress", (event) => {
-      if (!event.lengthComputable) return;
-      const done = Math.round((event.loaded / event.total) * 100);
+    const result = await api().upload(tray().dataset.uploadUrl, body, (share) => {
+      const done = Math.round(share * 100);
       bar.value = done;
       percent.textContent = done < 100 ? done + "%" : "Checking…";
     });
-    const finish = () => {
-      uploading -= 1;
-      row.remove();
-      uploads.hidden = !uploads.children.length;
-    };
-    request.addEventListener("load", () => {
-      finish();
-      let data = null;
-      try { data = JSON.parse(request.responseText); } catch (error) { data = null; }
-      if (request.status === 201 && data && data.images) {
-        const added = addImages(data.images.map((image) => ({
-          id: image.id, width: image.width, height: image.height, thumbnail: image.thumbnail_url,
-        })));
-        const count = data.images.length;
-        toast(`Uploaded ${count === 1 ? "1 image" : count + " images"}${added ? "" : " to the gallery"}.`, {kind: "success"});
-        return;
-      }
-      let lines;
-      if (data && Array.isArray(data.file)) lines = data.file;
-      else if (request.status === 413) lines = ["The files are too large to upload at once."];
-      else lines = [api().errorText(data, "The upload failed; try again.")];
-      showTrayError(lines);
-      toast("Upload refused: " + lines.join(" "), {kind: "error"});
-    });
-    request.addEventListener("error", () => {
-      finish();
-      showTrayError(["The server could not be reached; nothing was uploaded."]);
-      toast("The server could not be reached; nothing was uploaded.", {kind: "error"});
-    });
-    request.send(body);
+    uploading -= 1;
+    row.remove();
+    uploads.hidden = !uploads.children.length;
+    const data = result.data;
+    if (result.status === 201 && data && data.images) {
+      const added = addImages(data.images.map((image) => ({
+        id: image.id, width: image.width, height: image.height, thumbnail: image.thumbnail_url,
+      })));
+      const count = data.images.length;
+      toast(`Uploaded ${count === 1 ? "1 image" : count + " images"}${added ? "" : " to the gallery"}.`, {kind: "success"});
+      return;
+    }
+    let lines;
+    if (data && Array.isArray(data.file)) lines = data.file;
+    else if (result.status === 413) lines = ["The files are too large to upload at once."];
+    else if (result.status === 0) lines = ["The server could not be reached; nothing was uploaded."];
+    else lines = [api().errorText(data, "The upload failed; try again.")];
+    showTrayError(lines);
+    toast((result.status === 0 ? "" : "Upload refused: ") + lines.join(" "), {kind: "error"});
   }
 
   /* ---- images by id (a drop from the gallery, the picker) -------------------------------- */

@@ -152,6 +152,24 @@ class GenerationSerializer(serializers.ModelSerializer):
         help_text="Estimated milliseconds until it finishes, from the model's recent median "
         "run time; null when unknown or finished."
     )
+    progress = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="How far it is, 0 to 1, for providers that report steps (ComfyUI, "
+        "AUTOMATIC1111); null when the provider reports none.",
+    )
+    gpu_seconds = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="GPU time on the team's own backend (its own timing where reported, else "
+        "the run time); null for cloud providers.",
+    )
+    backend = serializers.SlugRelatedField(
+        slug_field="name",
+        read_only=True,
+        allow_null=True,
+        help_text="The name of the team's GPU backend that ran it; null for cloud providers.",
+    )
 
     class Meta:
         model = Generation
@@ -189,6 +207,9 @@ class GenerationSerializer(serializers.ModelSerializer):
             "waiting_reason",
             "elapsed_ms",
             "eta_ms",
+            "progress",
+            "gpu_seconds",
+            "backend",
         ]
         read_only_fields = fields
         list_serializer_class = GenerationListSerializer
@@ -226,6 +247,8 @@ def visible_generations(request):
     return (
         Generation.objects.for_user(request.user, "view")
         .runs()
+        .select_related("backend")
+        .defer("backend__secret")  # only its name is shown
         .prefetch_related("images", "inputs")
     )
 
@@ -314,11 +337,12 @@ class EstimateView(APIView):
         )
 
 
-def _listed_models(provider) -> list:
-    """A catalog provider's offered and retired-but-enabled models; another's own list."""
+def _listed_models(provider, user) -> list:
+    """A catalog provider's offered and retired-but-enabled models; another's own list (a
+    self-hosted provider's: the models of the backends this user may use)."""
     if isinstance(provider, CloudProvider):
         return listed_specs(provider.name)
-    return provider.models()
+    return provider.models_for(user)
 
 
 class ProvidersView(APIView):
@@ -337,7 +361,8 @@ class ProvidersView(APIView):
                     "label": provider.label,
                     "requires_key": provider.requires_key,
                     "has_usable_key": has_usable_key(request.user, provider),
-                    "models": [spec.to_dict() for spec in _listed_models(provider)],
+                    "self_hosted": provider.self_hosted,
+                    "models": [spec.to_dict() for spec in _listed_models(provider, request.user)],
                 }
             )
         return Response({"providers": providers})

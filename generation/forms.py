@@ -37,12 +37,12 @@ def model_note(spec) -> str:
     return "deprecated" if spec.deprecated else ""
 
 
-def model_choices(provider_name: str | None):
-    """The offered models of the provider as (id, label) for the model picker; a model with
-    an announced shutdown or a deprecation says so in its label."""
+def model_choices(provider_name: str | None, user=None):
+    """The offered models of the provider as (id, label) for the model picker (those the
+    user may use); a model with an announced shutdown or a deprecation says so in its label."""
     provider = get_provider(provider_name or DEFAULT_PROVIDER) or get_provider(DEFAULT_PROVIDER)
     choices = []
-    for spec in provider.models():
+    for spec in provider.models() if user is None else provider.models_for(user):
         note = model_note(spec)
         choices.append((spec.id, f"{spec.label} ({note})" if note else spec.label))
     return choices

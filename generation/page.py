@@ -152,7 +152,7 @@ def model_for(user, operation: str, provider_name: str, model_id: str) -> tuple[
     user can run with a model that does; None when no model the user can run does it."""
     provider = get_provider(provider_name or "")
     if provider is not None:
-        offered = provider.models()
+        offered = provider.models_for(user)
         chosen = next((m for m in offered if m.id == model_id), None) or next(iter(offered), None)
         if chosen is not None and chosen.does(operation):
             return provider.name, chosen.id
@@ -162,7 +162,7 @@ def model_for(user, operation: str, provider_name: str, model_id: str) -> tuple[
     for other in all_providers():
         if not has_usable_key(user, other):
             continue
-        able = next((m for m in other.models() if m.does(operation)), None)
+        able = next((m for m in other.models_for(user) if m.does(operation)), None)
         if able is not None:
             return other.name, able.id
     return None

@@ -22,9 +22,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from generation.models import Generation, Status
+from imagegen.providers import get_provider
 
 SAMPLES = 20
 MIN_SAMPLES = 3
+# A reported progress below this says too little of the pace for an estimate.
+MIN_PROGRESS = 0.05
 WINDOW = timedelta(days=14)
 
 
@@ -39,6 +42,12 @@ class Progress:
 def ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+def _self_hosted(name: str) -> bool:
+    """Jobs of the team's own GPUs wait for a free backend slot (generation/backends.py)."""
+    provider = get_provider(name)
+    return bool(provider and provider.self_hosted)
 
 
 def _millis(delta: timedelta) -> int:
@@ -102,8 +111,12 @@ def progress_for(generations) -> dict[int, Progress]:
         run_ms = typical.get((g.provider, g.model))
         if g.status == Status.RUNNING:
             eta = None
-            if run_ms is not None and g.started_at:
-                eta = max(0, run_ms - _millis(now - g.started_at))
+            ran = _millis(now - g.started_at) if g.started_at else None
+            if g.progress is not None and g.progress >= MIN_PROGRESS and ran is not None:
+                # The backend reports steps: what is left at the pace so far.
+                eta = int(ran * (1 - g.progress) / g.progress)
+            elif run_ms is not None and ran is not None:
+                eta = max(0, run_ms - ran)
             result[g.pk] = Progress(None, None, elapsed, eta)
             continue
         queue = queued_ids[g.owner_id]
@@ -117,6 +130,8 @@ def progress_for(generations) -> dict[int, Progress]:
                 reason += f"; {ordinal(position)} in your queue"
         elif position and position > slots - busy:
             reason = f"queued: {ordinal(position)} in your queue"
+        elif _self_hosted(g.provider):
+            reason = "queued: waiting for a free GPU"
         else:
             reason = "queued: waiting for a free worker"
         eta = None

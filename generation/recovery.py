@@ -48,6 +48,8 @@ def recover_stale_generations(now=None) -> dict[str, int]:
                     status=Status.QUEUED,
                     started_at=None,
                     heartbeat_at=None,
+                    backend=None,
+                    progress=None,
                     updated_at=timezone.now(),
                 )
             if requeued:

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -26,13 +27,15 @@ from gallery.services import (
     store_image_files,
     stored_image,
 )
-from generation import inputs
+from generation import backends, inputs
 from generation.finish_hooks import generation_finished
 from generation.models import Generation, Status
 from generation.services import enqueue_generation
 from imagegen.core.imaging import InvalidImage, ValidatedImage, validate_image
 from imagegen.providers import get_provider
+from imagegen.providers.backends import Backend
 from imagegen.providers.base import (
+    BackendUnreachable,
     GenerationCanceled,
     GenerationRequest,
     GenerationTimedOut,
@@ -43,6 +46,7 @@ from imagegen.providers.base import (
     RunContext,
 )
 from imagegen.providers.fetch import fetch_image
+from imagegen.providers.selfhosted import gpu_cost
 from settings_app.keys import (
     clear_key_restriction,
     missing_key_message,
@@ -56,6 +60,8 @@ logger = logging.getLogger(__name__)
 CANCEL_CHECK_SECONDS = 1.0
 HEARTBEAT_SECONDS = 5.0
 TICK_SECONDS = 0.1
+# How often a provider's progress report is written to the generation (at most).
+PROGRESS_SECONDS = 0.5
 # Time a provider gets past the deadline to raise its own timeout before it is abandoned.
 DEADLINE_GRACE_SECONDS = 1.0
 
@@ -154,6 +160,19 @@ def claim(generation_id: int) -> Generation | None:
         running = Generation.objects.filter(owner_id=owner_id, status=Status.RUNNING).count()
         if running >= settings.GENERATION_MAX_CONCURRENT:
             return None
+        assign = {}
+        pending = Generation.objects.filter(pk=generation_id, status=Status.QUEUED).first()
+        if pending is not None and backends.self_hosted(pending.provider) is not None:
+            # One claim at a time picks from a pool, so two never take its last slot.
+            list(Backend.objects.select_for_update().filter(kind=pending.provider).values("pk"))
+            choice = backends.choose(pending)
+            if choice.waiting:
+                return None  # every capable backend is busy: dispatched again when one frees
+            if choice.backend is None:
+                pending.mark_failed(choice.reason)
+                transaction.on_commit(lambda: generation_finished(generation_id))
+                return None
+            assign = {"backend_id": choice.backend.pk, "progress": None}
         now = timezone.now()
         claimed = Generation.objects.filter(
             pk=generation_id, status=Status.QUEUED, cancel_requested=False
@@ -163,6 +182,7 @@ def claim(generation_id: int) -> Generation | None:
             heartbeat_at=now,
             attempts=F("attempts") + 1,
             updated_at=now,
+            **assign,
         )
     if not claimed:
         return None
@@ -197,6 +217,8 @@ def execute(generation_id: int) -> None:
         )
         generation_finished(generation.pk)
         dispatch_next_for_user(generation.owner_id)
+        if generation.backend_id is not None:
+            backends.dispatch_waiting(generation.provider)  # its backend slot is free again
 
 
 def _run(generation: Generation) -> None:
@@ -227,9 +249,20 @@ def _run(generation: Generation) -> None:
     except inputs.InputMissing as exc:
         generation.mark_failed(str(exc))
         return
-    timeout = settings.GENERATION_TIMEOUT
+    timeout = settings.BACKEND_TIMEOUT if provider.self_hosted else settings.GENERATION_TIMEOUT
     ctx = RunContext(deadline=time.monotonic() + timeout)
     ctx.spec = provider.get_model(generation.model)
+    if provider.self_hosted:
+        backend = Backend.objects.filter(pk=generation.backend_id).first()
+        if backend is None:
+            generation.mark_failed(f"The {provider.label} backend of this job was removed.")
+            return
+        ctx.backend = backend.target()
+        try:
+            provider.prepare(ctx, request)
+        except ProviderError as exc:
+            generation.mark_failed(str(exc))
+            return
     if provider.requires_key:
         key = resolve_api_key(generation.owner, provider.name)
         if key is None:
@@ -239,11 +272,14 @@ def _run(generation: Generation) -> None:
         Generation.objects.filter(pk=generation.pk).update(key_source=key.source)
         generation.key_source = key.source
         record_key_use(generation.owner, provider.name, key.source)
+    started = time.monotonic()
     try:
         result, datas = _call_provider(generation, provider, request, ctx)
         images = [validate_image(data) for data in datas]
         if not images:
             raise ProviderError(f"{provider.label} returned no images.")
+        if provider.self_hosted:
+            _count_gpu_time(generation, result, ctx, time.monotonic() - started)
         # No second cancel/ownership read here: _call_provider checked both once the
         # provider returned, and _finish's success update is conditional on them (a cancel
         # that lands during validation or storage is handled there, files removed).
@@ -258,6 +294,8 @@ def _run(generation: Generation) -> None:
     except GenerationTimedOut:
         _cancel_remote(provider, ctx)
         generation.mark_failed(f"Timed out after {timeout} s.")
+    except BackendUnreachable as exc:
+        _backend_lost(generation, exc)
     except KeyRestricted as exc:
         generation.mark_failed(str(exc))
         record_key_restricted(
@@ -294,12 +332,16 @@ def _call_provider(generation, provider, request, ctx: RunContext):
 
     worker = threading.Thread(target=call, name=f"provider-{generation.pk}", daemon=True)
     worker.start()
-    last_cancel_check = last_beat = time.monotonic()
+    last_cancel_check = last_beat = last_progress = time.monotonic()
+    stored_progress = None
     while True:
         worker.join(TICK_SECONDS)
         if not worker.is_alive():
             break
         now = time.monotonic()
+        if ctx.progress != stored_progress and now - last_progress >= PROGRESS_SECONDS:
+            last_progress, stored_progress = now, ctx.progress
+            _store_progress(generation, stored_progress)
         if now - last_cancel_check >= CANCEL_CHECK_SECONDS:
             last_cancel_check = now
             if _cancel_requested(generation):
@@ -316,6 +358,49 @@ def _call_provider(generation, provider, request, ctx: RunContext):
     if _cancel_requested(generation):
         raise GenerationCanceled()
     return box["result"]
+
+
+def _store_progress(generation: Generation, progress: float | None) -> None:
+    """How far the provider says it is; moves ``updated_at`` so the live feed shows it."""
+    Generation.objects.filter(
+        pk=generation.pk, status=Status.RUNNING, attempts=generation.attempts
+    ).update(progress=progress, updated_at=timezone.now())
+
+
+def _count_gpu_time(generation: Generation, result: ProviderResult, ctx, elapsed: float):
+    """GPU-seconds (the backend's own timing where reported, else the run time) and their
+    cost at the backend's price: the same spend and budgets as a cloud provider's."""
+    seconds = result.gpu_seconds if result.gpu_seconds is not None else round(elapsed, 3)
+    generation.gpu_seconds = seconds
+    price = ctx.backend.price_per_gpu_second
+    result.cost_usd = gpu_cost(price, seconds) if price is not None else Decimal(0)
+    result.cost_is_estimate = False
+
+
+def _backend_lost(generation: Generation, exc: BackendUnreachable) -> None:
+    """The backend stopped answering: mark it, and run the job once more on another backend
+    of the pool when attempts are left (it produced no image), else fail it in words."""
+    if exc.backend_id is not None:
+        backends.mark_unhealthy(exc.backend_id, str(exc))
+    if generation.attempts < settings.GENERATION_MAX_ATTEMPTS:
+        now = timezone.now()
+        requeued = Generation.objects.filter(
+            pk=generation.pk, status=Status.RUNNING, attempts=generation.attempts
+        ).update(
+            status=Status.QUEUED,
+            started_at=None,
+            heartbeat_at=None,
+            backend=None,
+            progress=None,
+            updated_at=now,
+        )
+        if requeued:
+            logger.warning(
+                "generation %s: %s; queued again for another backend", generation.pk, exc
+            )
+            transaction.on_commit(lambda: enqueue_generation(generation.pk))
+            return
+    generation.mark_failed(f"{exc} It was not run again: it had already been retried.")
 
 
 def _cancel_requested(generation: Generation) -> bool:

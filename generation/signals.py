@@ -12,10 +12,11 @@ from django_q.conf import Conf
 from django_q.models import Schedule
 from django_q.signals import post_spawn
 
+from generation.backends import sync_environment_backends
 from generation.models import Generation, Status
 from generation.recovery import recover_stale_generations
 from generation.services import GenerationConflict, cancel_generation
-from generation.tasks import check_schedule, sync_refresh_schedule
+from generation.tasks import check_schedule, sync_backend_schedule, sync_refresh_schedule
 from imagegen.providers.catalog import sync_builtin_catalog
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,12 @@ def sync_refresh_schedule_after_migrate(sender, app_config=None, apps=None, **kw
         except LookupError:  # migrating django_q backwards: no table
             return
     sync_refresh_schedule()
+    sync_backend_schedule()
+    try:
+        apps.get_model("generation", "Backend") if apps is not None else None
+    except LookupError:  # migrating backwards past the backends
+        return
+    sync_environment_backends()
 
 
 def cancel_generations_of_deactivated_user(sender, user, **kwargs):

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django_q.models import Schedule
 
-from generation import recovery, runner
+from generation import backends, recovery, runner
 from imagegen.providers import all_providers, catalog_refresh
 from settings_app.keys import site_key
 
@@ -42,6 +42,28 @@ def refresh_catalog(given_keys: dict[str, str | None] | None = None) -> list[str
     return lines
 
 
+def check_backends() -> dict[str, int]:
+    """Minute health check of the self-hosted GPU backends (generation/backends.py)."""
+    return backends.check_backends()
+
+
+BACKENDS_SCHEDULE = "check-gpu-backends"
+BACKENDS_FUNC = "generation.tasks.check_backends"
+
+
+def sync_backend_schedule() -> None:
+    """The minute health check of GPU backends exists (run after every ``migrate``)."""
+    Schedule.objects.update_or_create(
+        name=BACKENDS_SCHEDULE,
+        defaults={
+            "func": BACKENDS_FUNC,
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
+    )
+
+
 REFRESH_SCHEDULE = "refresh-model-catalog"
 REFRESH_FUNC = "generation.tasks.refresh_catalog"
 
@@ -61,7 +83,8 @@ def sync_refresh_schedule() -> bool:
 
 
 # The only functions the job queue may run for this project: what services.enqueue_generation
-# queues, what migration 0002 schedules and the daily catalog refresh (CATALOG_REFRESH_DAILY).
+# queues, what migration 0002 schedules, the daily catalog refresh (CATALOG_REFRESH_DAILY) and
+# the minute health check of GPU backends.
 # The schedule admin and a pre_save receiver (generation/signals.py) refuse a schedule naming
 # anything else, so a staff member or a fixture cannot make the worker run arbitrary code
 # (docs/security.md).
@@ -70,6 +93,7 @@ TASK_FUNCS = frozenset(
         "generation.tasks.run_generation",
         "generation.tasks.recover_generations",
         REFRESH_FUNC,
+        BACKENDS_FUNC,
     }
 )
 

@@ -140,7 +140,7 @@ def resolve_model(user, data: dict[str, Any]) -> tuple[Provider, ModelSpec]:
     if provider is None:
         names = ", ".join(p.name for p in all_providers())
         _fail("provider", f"Unknown provider {provider_name!r}; available: {names}.")
-    offered = provider.models()
+    offered = provider.models_for(user)  # a team's GPU may belong to some groups only
     if not offered:
         _fail("model", f"{provider.label} offers no models right now; choose another provider.")
     model_id = data.get("model")

@@ -109,7 +109,7 @@ def generate_page(request):
     provider = _provider(provider_name)
     context = {
         "form": form,
-        "models": model_choices(provider_name),
+        "models": model_choices(provider_name, request.user),
         "selected_model": selected_model,
         # A remix of a model no longer offered: say why it is not in the picker.
         "model_notice": unoffered_model_message(provider_name, selected_model),
@@ -206,12 +206,12 @@ def model_options(request):
     return render(
         request,
         "generation/_model_options.html",
-        {"models": model_choices(request.GET.get("provider"))},
+        {"models": model_choices(request.GET.get("provider"), request.user)},
     )
 
 
 def _model_info_context(request, provider, model_id) -> dict:
-    offered = provider.models()
+    offered = provider.models_for(request.user)
     spec = next((m for m in offered if m.id == model_id), None) or next(iter(offered), None)
     has_key = has_usable_key(request.user, provider)
     return {
@@ -245,7 +245,7 @@ def price(request):
     """The price line for the chosen model at the chosen size and quality (GET: only the
     provider, model, size and options are sent, never the prompt)."""
     provider = _provider(request.GET.get("provider"))
-    offered = provider.models()
+    offered = provider.models_for(request.user)
     model_id = request.GET.get("model") or ""
     spec = next((m for m in offered if m.id == model_id), None) or next(iter(offered), None)
     line = None

@@ -249,6 +249,19 @@ PROVIDER_POLL_INTERVAL = env_float("PROVIDER_POLL_INTERVAL", 1.0, minimum=0.01)
 # Longest a result download may take, in seconds (also bounded by GENERATION_TIMEOUT).
 FETCH_TIMEOUT = env_int("FETCH_TIMEOUT", 60, minimum=1)
 
+# --- Self-hosted GPU backends (docs/self-hosted-backends.md) ----------------------------------
+# Admins add backends in the admin; these add one backend per URL (a comma-separated list
+# makes a pool) at every start, named from the host, without credentials.
+COMFYUI_BASE_URL = env_str("COMFYUI_BASE_URL")
+A1111_BASE_URL = env_str("A1111_BASE_URL")
+OPENAI_COMPATIBLE_BASE_URL = env_str("OPENAI_COMPATIBLE_BASE_URL")
+# How long one job on a team's own GPU may take, in seconds (GENERATION_TIMEOUT is for clouds).
+BACKEND_TIMEOUT = env_int("BACKEND_TIMEOUT", 600, minimum=1)
+# Seconds between progress polls (A1111's /sdapi/v1/progress, ComfyUI's history without a
+# WebSocket) and the timeout of one health check.
+BACKEND_POLL_INTERVAL = env_float("BACKEND_POLL_INTERVAL", 0.5, minimum=0.01)
+BACKEND_CHECK_TIMEOUT = env_float("BACKEND_CHECK_TIMEOUT", 5.0, minimum=0.1)
+
 # glibc malloc arenas for the processes `manage.py serve` starts (0: glibc's default of up to
 # 8 per core). Many threads decoding images each keep an arena of freed memory otherwise.
 MALLOC_ARENA_MAX = env_int("MALLOC_ARENA_MAX", 2, minimum=0, maximum=64)
@@ -256,7 +269,7 @@ MALLOC_ARENA_MAX = env_int("MALLOC_ARENA_MAX", 2, minimum=0, maximum=64)
 # --- Job queue (django-q2) ------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 Q_WORKERS = env_int("Q_WORKERS", 2, minimum=1, maximum=64)
-_task_timeout = GENERATION_TIMEOUT + 60
+_task_timeout = max(GENERATION_TIMEOUT, BACKEND_TIMEOUT) + 60
 # A distinct name keeps a cluster (e.g. a benchmark's) off another's queue on shared Redis.
 Q_CLUSTER_NAME = env_str("Q_CLUSTER_NAME", "imagegen")
 Q_CLUSTER = {

@@ -10,11 +10,11 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from imagegen.core.crypto import EncryptedSecretField
 from imagegen.core.permissions import CHANGE, DELETE, VIEW, PermissionQuerySet
 from imagegen.providers import all_providers, get_provider
 from imagegen.providers.base import KeyStatus
 from projects.models import Project
-from settings_app.crypto import EncryptedSecretField
 
 # The cloud providers that need a key. Kept here as well as in the provider registry so key
 # storage validates names even before a provider module is installed.

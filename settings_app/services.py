@@ -19,9 +19,10 @@ from django.db.models import BinaryField, Value
 from django.utils import timezone
 from knox.models import AuthToken
 
+from imagegen.core.crypto import UndecryptableSecret, decrypt_text, encrypt_text
 from imagegen.providers import all_providers, get_provider
+from imagegen.providers.backends import Backend
 from imagegen.providers.base import KeyCheck, KeyStatus
-from settings_app.crypto import UndecryptableSecret, decrypt_text, encrypt_text
 from settings_app.keys import (
     KeySource,
     may_use_team_keys,
@@ -338,7 +339,7 @@ def rotate_encryption_key(old: str, new: str) -> int:
         raise ValueError("The new key is the same as the old one.")
     count = 0
     with transaction.atomic():
-        for model in (ApiKey, TeamKey):
+        for model in (ApiKey, TeamKey, Backend):
             table = connection.ops.quote_name(model._meta.db_table)
             column = connection.ops.quote_name(model._meta.get_field("secret").column)
             with connection.cursor() as cursor:
@@ -346,6 +347,8 @@ def rotate_encryption_key(old: str, new: str) -> int:
                 cursor.execute(f"SELECT id, {column} FROM {table} ORDER BY id")  # noqa: S608
                 rows = cursor.fetchall()
             for pk, ciphertext in rows:
+                if ciphertext is None:  # a backend without credentials
+                    continue
                 try:
                     plaintext = decrypt_text(bytes(ciphertext), old)
                 except UndecryptableSecret:

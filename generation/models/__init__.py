@@ -19,10 +19,12 @@ from generation.usage.models import (
     TeamBudget,
     UserBudget,
 )
+from imagegen.providers.backends import Backend, Workflow
 from imagegen.providers.models import CatalogModel, PriceUnit
 
 __all__ = [
     "FINISHED_STATUSES",
+    "Backend",
     "CatalogModel",
     "DailyUsage",
     "Generation",
@@ -37,4 +39,5 @@ __all__ = [
     "TeamBudget",
     "UPLOAD",
     "UserBudget",
+    "Workflow",
 ]

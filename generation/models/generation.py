@@ -96,6 +96,18 @@ class Generation(models.Model):
     cost_is_estimate = models.BooleanField(default=True)
     # Whose key paid for it: "user", "team", "environment", or "" for keyless providers.
     key_source = models.CharField(max_length=12, blank=True)
+    # Self-hosted providers (docs/self-hosted-backends.md): the backend of the pool that runs
+    # or ran it, how far it is (0..1, null when the provider reports no progress) and the
+    # GPU time it took (the backend's own timings where reported, else the run time).
+    backend = models.ForeignKey(
+        "generation.Backend",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="generations",
+    )
+    progress = models.FloatField(null=True, blank=True)
+    gpu_seconds = models.FloatField(null=True, blank=True)
     # Prompt tools (issue #7): the style preset applied and what the user typed before the
     # style and {a|b} variations made ``prompt`` / ``negative_prompt`` (empty: typed as sent).
     style = models.ForeignKey(
@@ -200,6 +212,8 @@ class Generation(models.Model):
             finished_at=now,
             cost_usd=cost_usd,
             cost_is_estimate=cost_is_estimate,
+            gpu_seconds=self.gpu_seconds,
+            progress=1.0 if self.progress is not None else None,
             provider_request_id=self.provider_request_id,
             provider_metadata=self.provider_metadata,
             seed=self.seed,
@@ -221,6 +235,7 @@ class Generation(models.Model):
             finished_at=now,
             provider_request_id=self.provider_request_id,
             provider_metadata=self.provider_metadata,
+            gpu_seconds=self.gpu_seconds,
             updated_at=now,
         )
         if applied:

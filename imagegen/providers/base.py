@@ -49,6 +49,16 @@ class KeyRestricted(ProviderError):
         self.model = model
 
 
+class BackendUnreachable(ProviderError):
+    """A self-hosted backend stopped answering (refused, reset, vanished mid-job). The runner
+    marks it unhealthy and, when the job produced no image, runs the job once more on another
+    backend of the pool (within the attempts fence)."""
+
+    def __init__(self, message: str, backend_id: int | None = None):
+        super().__init__(message)
+        self.backend_id = backend_id
+
+
 class GenerationCanceled(Exception):
     """The user asked to cancel; the provider stopped waiting."""
 
@@ -294,6 +304,9 @@ class ProviderResult:
     cost_is_estimate: bool = True
     seed: int | None = None  # the seed actually used, when the provider reports one
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Self-hosted backends: GPU time from the backend's own timings, where it reports them
+    # (the runner otherwise counts the run time).
+    gpu_seconds: float | None = None
 
 
 class RunContext:
@@ -317,6 +330,19 @@ class RunContext:
         # The model's spec, resolved by the pipeline before the provider's thread starts:
         # provider code never touches the database.
         self.spec: ModelSpec | None = None
+        # Self-hosted providers: the backend chosen for this job (a BackendTarget) and what
+        # ``Provider.prepare`` read for it (a workflow, a checkpoint's title).
+        self.backend: Any = None
+        self.model_data: dict[str, Any] = {}
+        # Set by a provider that knows how far it is (0..1); the pipeline stores it.
+        self.progress: float | None = None
+
+    def report_progress(self, fraction: float | None) -> None:
+        """How far the job is, 0..1 (clamped); read and stored by the pipeline's watcher."""
+        if fraction is None:
+            self.progress = None
+        else:
+            self.progress = min(1.0, max(0.0, float(fraction)))
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
@@ -343,6 +369,8 @@ class Provider(ABC):
     name: str = ""
     label: str = ""
     requires_key: bool = True
+    # A team's own GPU servers (providers/selfhosted.py): jobs go to one backend of a pool.
+    self_hosted: bool = False
 
     @abstractmethod
     def models(self) -> list[ModelSpec]:
@@ -350,6 +378,19 @@ class Provider(ABC):
 
     def get_model(self, model_id: str) -> ModelSpec | None:
         return next((m for m in self.models() if m.id == model_id), None)
+
+    def models_for(self, user) -> list[ModelSpec]:
+        """The models this user may use (self-hosted backends may belong to groups)."""
+        return self.models()
+
+    def is_configured(self) -> bool:
+        """Whether the provider has anything to offer on this server (a self-hosted provider
+        without a backend is left out of every list)."""
+        return True
+
+    def prepare(self, ctx: RunContext, request: GenerationRequest) -> None:  # noqa: B027
+        """Read what the run needs from the database into ``ctx.model_data``, before the
+        provider's thread starts (the pipeline calls it; provider threads never query)."""
 
     @property
     def default_model(self) -> ModelSpec:

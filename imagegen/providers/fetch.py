@@ -146,11 +146,19 @@ def decode_base64(payload: str) -> bytes:
         raise ProviderError("The provider returned image data that is not valid base64.") from None
 
 
-def fetch_image(url: str, ctx: RunContext, *, headers: dict | None = None) -> bytes:
-    """Download one result image under the rules in the module docstring."""
+def fetch_image(
+    url: str,
+    ctx: RunContext,
+    *,
+    headers: dict | None = None,
+    trusted_extra: set[str] | None = None,
+) -> bytes:
+    """Download one result image under the rules in the module docstring. ``trusted_extra``:
+    host:port pairs trusted like a configured base URL (a self-hosted backend's own host,
+    which serves its results over plain http on the private network)."""
     if url.startswith("data:"):
         return decode_data_url(url)
-    trusted = trusted_netlocs()
+    trusted = trusted_netlocs() | {n.lower() for n in (trusted_extra or set())}
     limit = settings.MAX_IMAGE_SIZE
     deadline = min(ctx.deadline, time.monotonic() + settings.FETCH_TIMEOUT)
     backend = PinnedBackend()

@@ -2,7 +2,7 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
-from settings_app.crypto import UndecryptableSecret
+from imagegen.core.crypto import UndecryptableSecret
 from settings_app.services import rotate_encryption_key
 
 

@@ -96,6 +96,10 @@ queue, the running prompt and the history; ``come_back()`` listens again on the 
 (every POST /prompt body), ``.accepted`` (prompt ids queued), ``.uploads``, ``.interrupts``
 (``{"prompt_id", "applied"}``), ``.queue_deletes``, ``.history``, ``.files`` (``{(type,
 subfolder, name): bytes}``), ``.ws_clients`` (connected client ids), ``add_input_image``.
+
+Workflow helpers (API format, ComfyUI's default node ids): ``txt2img_workflow(ckpt=, seed=,
+steps=, width=, height=, batch_size=, text=, prefix=)`` (SaveImage is node "9", KSampler "3")
+and ``img2img_workflow(image, seed=, steps=, scale_by=None, upscale_model=None)``.
 """
 
 from __future__ import annotations

@@ -634,3 +634,50 @@ def test_auth_guards_every_route(kw, good):
             assert r.status_code == 200
         assert fake.accepted == [r.json()["prompt_id"]]
         assert fake.server_errors == []
+
+
+def test_outpaint_with_the_advanced_sampler(comfy):
+    upload(comfy, "room.png", make_png(100, 60))
+    wf = txt2img_workflow()
+    del wf["5"], wf["3"]
+    wf["10"] = {"class_type": "LoadImage", "inputs": {"image": "room.png"}}
+    wf["11"] = {
+        "class_type": "ImagePadForOutpaint",
+        "inputs": {
+            "image": ["10", 0],
+            "left": 64,
+            "top": 0,
+            "right": 64,
+            "bottom": 8,
+            "feathering": 40,
+        },
+    }
+    wf["12"] = {
+        "class_type": "VAEEncodeForInpaint",
+        "inputs": {"pixels": ["11", 0], "vae": ["4", 2], "mask": ["11", 1], "grow_mask_by": 6},
+    }
+    wf["3"] = {"class_type": "KSamplerAdvanced", "inputs": {
+        "model": ["4", 0], "add_noise": "enable", "noise_seed": 5, "steps": 10, "cfg": 6.0,
+        "sampler_name": "dpmpp_2m", "scheduler": "karras", "positive": ["6", 0],
+        "negative": ["7", 0], "latent_image": ["12", 0], "start_at_step": 4,
+        "end_at_step": 10000, "return_with_leftover_noise": "disable"}}  # fmt: skip
+    pid, msgs, _ = run(comfy, wf)
+    progress = [m["data"] for m in own(msgs, pid) if m["type"] == "progress"]
+    assert [p["value"] for p in progress] == [1, 2, 3, 4, 5, 6] and progress[0]["max"] == 6
+    img = wait_history(comfy, pid)["outputs"]["9"]["images"][0]
+    assert png_size(view(comfy, img).content) == (224, 64)  # (100+128)//8*8, (60+8)//8*8
+
+
+def test_an_upload_without_a_filename_is_400(comfy):
+    r = httpx.post(comfy.base_url + "/upload/image", files={"image": ("", make_png())})
+    assert r.status_code == 400 and comfy.files == {}
+
+
+def test_a_reconnecting_client_is_told_the_running_node(comfy):
+    comfy.set_scenario("slow", step_seconds=0.05)
+    pid = submit(comfy, txt2img_workflow(steps=20), "back").json()["prompt_id"]
+    time.sleep(0.2)
+    with ws_connect(comfy, "back") as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "status"
+        assert json.loads(ws.recv(timeout=5)) == {"type": "executing", "data": {"node": "3"}}
+    post(comfy, {"prompt_id": pid}, "/interrupt")

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from generation.models import Generation
+from generation.models import Generation, Status
 
 OVERLAP = timedelta(seconds=5)
 
@@ -25,15 +25,15 @@ class Marker:
 
 
 def generation_changes(marker: Marker | None):
-    """Changed generations since ``marker``: events for their owners, payload {id, status}."""
+    """Changed generations since ``marker``: events for their owners, payload {id, status},
+    and ``progress`` (0..1) while a running generation's backend reports one: the feed moves
+    its card's bar from the event alone, without reading the card again."""
     if marker is None:
         now = timezone.now()
         return [], Marker(now, frozenset(_pair(row) for row in _rows_since(now - OVERLAP)))
     rows = _rows_since(marker.since - OVERLAP)
     events = [
-        ({row[1]}, "generation", {"id": row[0], "status": row[2]})
-        for row in rows
-        if _pair(row) not in marker.seen
+        ({row[1]}, "generation", _payload(row)) for row in rows if _pair(row) not in marker.seen
     ]
     newest = max([marker.since, *(row[3] for row in rows)])
     seen = frozenset(_pair(row) for row in rows if row[3] >= newest - OVERLAP)
@@ -45,8 +45,15 @@ def _rows_since(moment):
         Generation.objects.filter(updated_at__gte=moment)
         .runs()
         .order_by("updated_at", "id")
-        .values_list("id", "owner_id", "status", "updated_at")
+        .values_list("id", "owner_id", "status", "updated_at", "progress")
     )
+
+
+def _payload(row) -> dict:
+    payload = {"id": row[0], "status": row[2]}
+    if row[2] == Status.RUNNING and row[4] is not None:
+        payload["progress"] = row[4]
+    return payload
 
 
 def _pair(row):

@@ -60,11 +60,12 @@ def feed(user, *, recent: int = RECENT_CARDS) -> list[Generation]:
 
 
 def with_progress(generations: list[Generation]) -> list[Generation]:
-    """The generations, each with ``.progress``: why it waits and how long it should take
-    (generation.progress), None where nothing is known."""
-    progress = progress_for(generations)
+    """The generations, each with ``.standing``: why it waits and how long it should take
+    (generation.progress), None where nothing is known. (Not ``.progress``: that is the
+    model's field, the 0..1 the backend reports, which the card shows as a bar.)"""
+    standing = progress_for(generations)
     for generation in generations:
-        generation.progress = progress.get(generation.pk)
+        generation.standing = standing.get(generation.pk)
     return generations
 
 

@@ -5,9 +5,10 @@
  * operation, input tray, mask) add the painted mask to the submission (ImagegenInputs.prepare).
  *
  * Live updates: live.js (base.html loads it on every signed-in page) dispatches
- * `imagegen:generation` (detail {id, status}) on document when one of the user's generations
- * changes, and `imagegen:resync` on every (re)connection; each refetches only the cards
- * concerned (one small GET by id). URLs come from data- attributes;
+ * `imagegen:generation` (detail {id, status}, and progress while a running job reports one)
+ * on document when one of the user's generations changes, and `imagegen:resync` on every
+ * (re)connection; each refetches only the cards concerned (one small GET by id), except that
+ * a new progress of a card that shows a bar moves the bar in place. URLs come from data- attributes;
  * the CSP allows no inline script or style, so sizes are set through CSSOM or SVG viewBox. */
 (function () {
   "use strict";
@@ -197,6 +198,9 @@
     // A finished card the event tells nothing new about stays as it is: replacing it would
     // close a menu its action bar has open under the user's pointer.
     if (shown && shown.dataset.finished === "true" && shown.dataset.status === event.detail.status) return;
+    // A running job's new progress moves its bar in place: no request, and focus (on Cancel,
+    // say) stays where it is at two events a second.
+    if (shown && moveProgress(shown, event.detail)) return;
     changed.add(String(event.detail.id));
     if (event.detail.status !== "queued") alsoWaiting = Boolean(form());
     flush();
@@ -207,6 +211,45 @@
     pendingIds().forEach((id) => changed.add(id));
     flush();
   });
+
+  /* ---- progress bars (backends that report steps) ------------------------------------ */
+
+  // Below this a reported progress says too little of the pace (generation/progress.py,
+  // MIN_PROGRESS, which the card's first estimate comes from).
+  const MIN_PROGRESS = 0.05;
+
+  // The event's progress on a card that shows a bar, when only the progress changed: the bar,
+  // its text and name, and the estimate (what is left at the pace so far, as the server
+  // estimates it). False when the card must be read again (another status, no bar yet, or the
+  // same progress: then something else changed, a cancel request say).
+  function moveProgress(card, detail) {
+    const box = $(".gen-progress", card);
+    const value = Number(detail.progress);
+    if (!box || detail.status !== "running" || card.dataset.status !== "running") return false;
+    if (typeof detail.progress !== "number" || !Number.isFinite(value)) return false;
+    if (Math.abs(value - Number(box.dataset.progress)) < 1e-6) return false;
+    const fraction = Math.min(1, Math.max(0, value));
+    const percent = Math.round(fraction * 100);
+    box.dataset.progress = String(fraction);
+    $("[data-progress-text]", box).textContent = `${percent} %`;
+    const bar = $("[role=progressbar]", box);
+    bar.setAttribute("aria-valuenow", String(percent));
+    bar.setAttribute("aria-label", `Generation ${card.dataset.id}: ${percent} %`);
+    $(".gen-progress-fill", box).setAttribute("width", String(percent));
+    const ran = Date.now() - Number(card.dataset.since);
+    if (fraction >= MIN_PROGRESS && card.dataset.since && ran >= 0) {
+      let eta = $("[data-eta-ms]", card);
+      if (!eta) {
+        eta = document.createElement("p");
+        eta.className = "gen-eta muted small";
+        box.after(eta);
+      }
+      eta.dataset.etaMs = String(Math.round(ran * (1 - fraction) / fraction));
+      card.dataset.loadedAt = String(Date.now());
+      tick();
+    }
+    return true;
+  }
 
   /* ---- elapsed time and estimates, ticking in the page ------------------------------- */
 

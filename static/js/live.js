@@ -7,7 +7,9 @@
  *   imagegen:generation  detail {id, status}   one of the user's generations changed state
  *                                              (queued, running, succeeded, failed, canceled;
  *                                              a cancel request on a running one is an event
- *                                              with status "running")
+ *                                              with status "running"); a running one whose
+ *                                              backend reports steps also has progress (0..1)
+ *                                              and has an event each time it moves
  *   imagegen:image       detail {id, project}  a new image the user may see (theirs, or in a
  *                                              project they own or are a member of); project is
  *                                              null for none

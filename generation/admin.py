@@ -400,4 +400,6 @@ if admin.site.is_registered(OrmQ):
 
         def has_change_permission(self, request, obj=None):
             return False
+
+
 from generation import backends_admin  # noqa: E402, F401 - registers the GPU backend pages

@@ -22,6 +22,12 @@ OPERATION_CHOICES = [(op.value, op.value.replace("_", " ")) for op in comfyui_wo
 
 
 class BackendForm(forms.ModelForm):
+    base_url = forms.URLField(
+        max_length=500,
+        assume_scheme="http",
+        label="Base URL",
+        help_text=Backend._meta.get_field("base_url").help_text,
+    )
     credential = forms.CharField(
         label="Password or token",
         required=False,
@@ -70,6 +76,27 @@ class BackendForm(forms.ModelForm):
         return cleaned
 
 
+class SuperusersWrite:
+    """A backend's URL and login make the server send requests (with credentials) where they
+    point, and a workflow runs on the team's GPU: only superusers add, change or delete them,
+    or ask for a check; other staff with the view permission may look."""
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.is_superuser:
+            actions.clear()
+        return actions
+
+
 class HealthFilter(admin.SimpleListFilter):
     title = "health"
     parameter_name = "health"
@@ -84,7 +111,7 @@ class HealthFilter(admin.SimpleListFilter):
 
 
 @admin.register(Backend)
-class BackendAdmin(admin.ModelAdmin):
+class BackendAdmin(SuperusersWrite, admin.ModelAdmin):
     form = BackendForm
     list_display = ["name", "kind", "base_url", "enabled", "health", "load", "price"]
     list_filter = ["kind", "enabled", HealthFilter]
@@ -225,7 +252,8 @@ class WorkflowForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["workflow"].required = False
+        if "workflow" in self.fields:  # absent on a view-only page
+            self.fields["workflow"].required = False
 
     def clean(self):
         cleaned = super().clean()
@@ -252,7 +280,7 @@ class WorkflowForm(forms.ModelForm):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(admin.ModelAdmin):
+class WorkflowAdmin(SuperusersWrite, admin.ModelAdmin):
     form = WorkflowForm
     list_display = ["model_id", "label", "operation", "enabled", "sort_order"]
     list_editable = ["enabled", "sort_order"]

@@ -53,7 +53,8 @@ def feed(user, *, recent: int = RECENT_CARDS) -> list[Generation]:
     )
     return list(
         scope.filter(~Q(status__in=FINISHED_STATUSES) | Q(pk__in=finished_ids))
-        .select_related("project")
+        .select_related("project", "backend")
+        .defer("backend__secret")
         .prefetch_related("images", "inputs")
         .order_by("-pk")
     )

@@ -372,9 +372,16 @@ def _count_gpu_time(generation: Generation, result: ProviderResult, ctx, elapsed
     cost at the backend's price: the same spend and budgets as a cloud provider's."""
     seconds = result.gpu_seconds if result.gpu_seconds is not None else round(elapsed, 3)
     generation.gpu_seconds = seconds
+    if provider_reports_progress(generation):
+        generation.progress = 1.0
     price = ctx.backend.price_per_gpu_second
     result.cost_usd = gpu_cost(price, seconds) if price is not None else Decimal(0)
     result.cost_is_estimate = False
+
+
+def provider_reports_progress(generation: Generation) -> bool:
+    provider = get_provider(generation.provider)
+    return bool(provider and provider.reports_progress)
 
 
 def _backend_lost(generation: Generation, exc: BackendUnreachable) -> None:

@@ -40,7 +40,8 @@ def _cards_html(request, generations) -> str:
     # Read again: a job may already have started (or, run inline, finished) since commit.
     generations = list(
         Generation.objects.filter(pk__in=[g.pk for g in generations])
-        .select_related("project")
+        .select_related("project", "backend")
+        .defer("backend__secret")
         .prefetch_related("images", "inputs")
         .order_by("-pk")
     )

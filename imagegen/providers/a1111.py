@@ -56,6 +56,7 @@ INPAINT_FILL_ORIGINAL = 1  # inpainting_fill: start from the original pixels und
 class A1111Provider(SelfHostedProvider):
     name = "a1111"
     label = "AUTOMATIC1111"
+    reports_progress = True
     kind = BackendKind.A1111
 
     # --- Models: the checkpoints the backends list ----------------------------------------
@@ -166,6 +167,14 @@ class A1111Provider(SelfHostedProvider):
         if len(images) == expected + 1:
             images = images[1:]  # a grid in front (the server's "return grid" option)
         info = parse_info(answer.get("info"))
+        ran = info.get("sd_model_name")
+        if isinstance(ran, str) and ran and ran != request.model:
+            # A1111 drops a checkpoint it does not know and runs the loaded one.
+            raise ProviderError(
+                f"{self.name_of(target)} ran {ran} instead of the checkpoint asked for "
+                f"({ctx.model_data['checkpoint']}): is it still on that server? The list of "
+                "checkpoints is read again within a minute."
+            )
         seeds = info.get("all_seeds") or []
         seed = info.get("seed") if isinstance(info.get("seed"), int) else None
         return ProviderResult(
@@ -242,7 +251,10 @@ class A1111Provider(SelfHostedProvider):
                     if response.status_code != 200:
                         continue
                     value = response.json().get("progress")
-                    if isinstance(value, int | float) and 0 < value <= 1:
+                    # Before the job starts the server may still report the last one's end
+                    # (1.0); progress never goes back.
+                    fresh = isinstance(value, int | float) and 0 < value < 1
+                    if fresh and (ctx.progress is None or value > ctx.progress):
                         ctx.report_progress(value)
         except (httpx.HTTPError, ValueError, AttributeError):
             return

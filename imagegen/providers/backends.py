@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import DatabaseError, models
 
 from imagegen.core.crypto import EncryptedSecretField
 
@@ -212,16 +212,17 @@ def configured_kinds() -> set[str]:
     backend that listed models (A1111, OpenAI-compatible) or, for ComfyUI, an enabled backend
     while an enabled workflow exists."""
     offering = (
-        Backend.objects.annotate(
-            has_workflow=models.Exists(Workflow.objects.filter(enabled=True))
-        )
+        Backend.objects.annotate(has_workflow=models.Exists(Workflow.objects.filter(enabled=True)))
         .filter(enabled=True)
         .filter(
             models.Q(kind=BackendKind.COMFYUI, has_workflow=True)
             | (~models.Q(kind=BackendKind.COMFYUI) & ~models.Q(listed_models=[]))
         )
     )
-    return set(offering.values_list("kind", flat=True).distinct())
+    try:
+        return set(offering.values_list("kind", flat=True).distinct())
+    except DatabaseError:  # before the first migrate (``check``, ``migrate`` itself)
+        return set()
 
 
 def backend_timeout() -> int:

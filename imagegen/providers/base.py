@@ -371,6 +371,8 @@ class Provider(ABC):
     requires_key: bool = True
     # A team's own GPU servers (providers/selfhosted.py): jobs go to one backend of a pool.
     self_hosted: bool = False
+    # It reports how far a job is (``RunContext.report_progress``): done is then 1.0, not null.
+    reports_progress: bool = False
 
     @abstractmethod
     def models(self) -> list[ModelSpec]:

@@ -55,6 +55,7 @@ WS_MAX_MESSAGE = 32 * 1024 * 1024  # preview frames are JPEGs of the latent: sma
 class ComfyUIProvider(SelfHostedProvider):
     name = "comfyui"
     label = "ComfyUI"
+    reports_progress = True
     kind = BackendKind.COMFYUI
 
     # --- Models: the admins' workflows ---------------------------------------------------

@@ -18,6 +18,7 @@ from django_q.models import Failure, OrmQ, Schedule, Success
 from knox.models import AuthToken
 
 from generation.usage.models import SpendEntry
+from imagegen.providers.backends import Backend, Workflow
 from tests.security.world import admin_secrets
 from tests.users import PASSWORD, make_user
 
@@ -38,6 +39,8 @@ REVIEWED = {
     "gallery.Tag": "tag rows",
     "generation.Generation": "view, cancel or retry (as the owner would); never add or rewrite",
     "generation.CatalogModel": "the model catalog (no code, no secret)",
+    "generation.Backend": "view GPU backends; only superusers add or change them (URL, login)",
+    "generation.Workflow": "view ComfyUI workflows; only superusers add or change them",
     "generation.StylePreset": "style rows",
     "projects.Project": "project rows and memberships",
     "settings_app.Preferences": "preference rows",
@@ -63,8 +66,8 @@ STAFF_ACTIONS = {
     "cleanup_expired_attempts",  # axes: removes expired login-failure rows
 }
 # Admins whose rows name a function the worker runs, or a credential: never written by staff.
-NEVER_ADDED = {Schedule, AuthToken, OrmQ, Success, Failure, SpendEntry}
-NEVER_CHANGED = {Schedule, AuthToken, OrmQ, SpendEntry}
+NEVER_ADDED = {Schedule, AuthToken, OrmQ, Success, Failure, SpendEntry, Backend, Workflow}
+NEVER_CHANGED = {Schedule, AuthToken, OrmQ, SpendEntry, Backend, Workflow}
 
 
 def _permissions(model):

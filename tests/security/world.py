@@ -27,6 +27,7 @@ ROLES = ("anonymous", "outsider", "viewer", "editor", "owner", "staff")
 # A provider key that looks real: no page, answer or admin view may ever show it whole.
 OWNER_KEY = "sk-owner-secret-0123456789abcdefXYZW"
 TEAM_KEY = "sk-team-secret-9876543210fedcbaQRST"
+BACKEND_SECRET = "gpu-box-token-5a5a5a5a5a5a5a5a5a5a"
 
 
 @dataclass
@@ -109,6 +110,7 @@ def admin_secrets(world: World) -> list[str]:
         TEAM_KEY,
         world.token,
         PASSWORD,
+        BACKEND_SECRET,
         settings.SECRET_KEY,
         settings.ENCRYPTION_KEY,
         *hashes,
@@ -151,7 +153,35 @@ def _admin_factories(world: World) -> dict:
         }
         return model.objects.create(**{k: v for k, v in values.items() if k in fields})
 
+    def backend():
+        from imagegen.providers.backends import Backend
+
+        return Backend.objects.create(
+            kind="comfyui",
+            name="gpu-matrix",
+            base_url="http://127.0.0.1:9",
+            auth="bearer",
+            secret=BACKEND_SECRET,
+        )
+
+    def workflow():
+        from imagegen.providers.backends import Workflow
+
+        graph = {
+            "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "x", "clip": ["4", 1]}},
+            "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "a.ckpt"}},
+            "9": {"class_type": "SaveImage", "inputs": {"images": ["6", 0]}},
+        }
+        return Workflow.objects.create(
+            model_id="matrix-flow",
+            label="Matrix",
+            workflow=graph,
+            fields={"prompt": {"node": "6", "input": "text"}},
+        )
+
     return {
+        "generation.Backend": backend,
+        "generation.Workflow": workflow,
         Group: lambda: Group.objects.create(name="Artists"),
         Tag: lambda: Tag.objects.get_or_create(name="fox")[0],
         Schedule: lambda: Schedule.objects.create(

@@ -5,8 +5,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from settings_app import services
 from imagegen.core.crypto import UndecryptableSecret, decrypt_text
+from settings_app import services
 from settings_app.models import ApiKey, TeamKey
 
 pytestmark = pytest.mark.django_db

@@ -148,13 +148,14 @@ class ComfyUIProvider(SelfHostedProvider):
             return None, None
         source = request.input_images[0]
         stem = uuid.uuid4().hex[:12]
-        image_name = self._upload(http, target, ctx, "/upload/image", f"{stem}.png", png(source))
-        mask_name = None
+        uploaded = self._upload(http, target, ctx, "/upload/image", f"{stem}.png", png(source))
+        image_name, mask_name = load_path(uploaded), None
         if request.mask is not None and "mask" in fields:
             if workflows.mask_in_alpha(fields):
                 # /upload/mask puts the upload's alpha into the original's; LoadImage reads
                 # mask = 1 - alpha, so transparent is where the image may change.
-                ref = {"filename": image_name, "subfolder": UPLOAD_SUBFOLDER, "type": "input"}
+                ref = {"filename": uploaded["name"], "subfolder": uploaded["subfolder"]}
+                ref["type"] = "input"
                 image_name = self._upload(
                     http,
                     target,
@@ -164,13 +165,17 @@ class ComfyUIProvider(SelfHostedProvider):
                     alpha_mask(request.mask),
                     extra={"original_ref": json.dumps(ref)},
                 )
+                image_name = load_path(image_name)
             else:
-                mask_name = self._upload(
-                    http, target, ctx, "/upload/image", f"{stem}-mask.png", png(request.mask)
+                mask_name = load_path(
+                    self._upload(
+                        http, target, ctx, "/upload/image", f"{stem}-mask.png", png(request.mask)
+                    )
                 )
         return image_name, mask_name
 
-    def _upload(self, http, target, ctx, path, filename, data, extra=None) -> str:
+    def _upload(self, http, target, ctx, path, filename, data, extra=None) -> dict:
+        """Upload one input; ComfyUI's answer: its name and subfolder there."""
         ctx.check()
         form = {"type": "input", "subfolder": UPLOAD_SUBFOLDER, "overwrite": "true"}
         form.update(extra or {})
@@ -180,8 +185,7 @@ class ComfyUIProvider(SelfHostedProvider):
         name = answer.get("name") if isinstance(answer, dict) else None
         if not isinstance(name, str) or not name:
             raise ProviderError(f"{self.name_of(target)} did not name the uploaded image.")
-        subfolder = answer.get("subfolder") or ""
-        return f"{subfolder}/{name}" if subfolder else name
+        return {"name": name, "subfolder": str(answer.get("subfolder") or "")}
 
     def _open_socket(self, target: BackendTarget, client_id: str, ctx: RunContext):
         """The WebSocket for this job's messages, or None (then the history is polled)."""
@@ -286,6 +290,11 @@ class ComfyUIProvider(SelfHostedProvider):
                 http.post("/queue", json={"delete": [prompt_id]})
             elif prompt_id in running:
                 http.post("/interrupt", json={"prompt_id": prompt_id})
+
+
+def load_path(uploaded: dict) -> str:
+    """How LoadImage names an uploaded input: ``subfolder/name``."""
+    return f"{uploaded['subfolder']}/{uploaded['name']}" if uploaded["subfolder"] else uploaded["name"]
 
 
 def ws_url(base_url: str, client_id: str) -> str:

@@ -202,11 +202,29 @@ def backend_reason(response: httpx.Response) -> str:
             details = error.get("details")
             if details:
                 parts.append(str(details))
-            return ": ".join(p for p in parts if p)[:500]
+            text = ": ".join(p for p in parts if p)
+            nodes = node_errors(body.get("node_errors"))
+            return (f"{text}; {nodes}" if nodes else text)[:500]
         pieces = [str(body.get(k)) for k in ("error", "detail", "errors") if body.get(k)]
         if pieces:
             return ": ".join(pieces)[:500]
     return json.dumps(body)[:300]
+
+
+def node_errors(errors) -> str:
+    """ComfyUI's ``node_errors`` ({node_id: {errors: [{message, details}], class_type}}) in
+    words: where a refused graph's real reasons are."""
+    if not isinstance(errors, dict):
+        return ""
+    lines = []
+    for node_id, entry in errors.items():
+        if not isinstance(entry, dict):
+            continue
+        for item in entry.get("errors") or []:
+            if isinstance(item, dict):
+                detail = f"{item.get('message', '')}: {item.get('details', '')}".strip(": ")
+                lines.append(f"node {node_id} ({entry.get('class_type', '?')}): {detail}")
+    return "; ".join(lines)
 
 
 def poll_interval() -> float:

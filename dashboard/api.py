@@ -141,7 +141,7 @@ class UsageView(APIView):
             OpenApiParameter(
                 "sort",
                 str,
-                description="generations, images, failures, spend, "
+                description="generations, images, failures, spend, gpu_seconds, "
                 "avg_latency or name; prefix - for descending (default -spend)",
             ),
             OpenApiParameter("format", enum=["json", "csv"]),

@@ -5,6 +5,8 @@ from decimal import Decimal
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from dashboard.templatetags.dashboard_figures import gpu_time
+
 WIDTH, HEIGHT = 760, 240
 LEFT, RIGHT, TOP, BOTTOM = 44, 60, 16, 28
 
@@ -27,6 +29,8 @@ def spend_and_count_chart(points: list[dict], interval: str) -> str:
             f"{point['date']}: {point['generations']} generations, {point['images']} "
             f"images, {point['failures']} failed, ${spend:.2f}"
         )
+        if point.get("gpu_seconds"):
+            tip += f", GPU time {gpu_time(point['gpu_seconds'])}"
         bars.append(
             format_html(
                 '<g class="slot"><title>{}</title>'

@@ -8,6 +8,11 @@ otherwise added up from the generations of the days that differ (``generation.us
 Every image operation counts like a generation, and usage can be grouped by operation
 (``by=operation``). Uploads are no generations: they are left out of every count, spend and
 rate, and only their bytes count, in ``storage_bytes`` (with ``uploads``, their number).
+
+GPU time (issue #17): ``gpu_seconds`` beside spend in the stats, every usage row and every
+trend point: the GPU-seconds of the generations that ran on the team's own GPUs, whatever
+their outcome (the rollup keeps whole milliseconds, so the figures have three decimals at
+most). Their cost is in the spend already (GPU-seconds × the backend's price).
 """
 
 import math
@@ -42,6 +47,7 @@ SUMMED = (
     "spend_estimated_micros",
     "latency_count",
     "latency_sum_ms",
+    "gpu_ms",
 )
 USAGE_GROUPS = {
     "provider": ("provider",),
@@ -51,7 +57,7 @@ USAGE_GROUPS = {
     "operation": ("operation",),
 }
 OPERATION_LABELS = dict(OperationChoice.choices)
-USAGE_SORTS = ("generations", "images", "failures", "spend", "avg_latency", "name")
+USAGE_SORTS = ("generations", "images", "failures", "spend", "gpu_seconds", "avg_latency", "name")
 
 
 @dataclass
@@ -136,6 +142,11 @@ def default_range(zone: tzinfo | None = None) -> tuple[date, date]:
 
 def _dollars(micros: int | None) -> str:
     return str((Decimal(micros or 0) / MICROS).quantize(Decimal("0.000001")))
+
+
+def gpu_seconds(milliseconds: int | None) -> float:
+    """The rollup's whole GPU milliseconds as seconds (exact to the millisecond)."""
+    return round((milliseconds or 0) / 1000, 3)
 
 
 def _spend(sums: dict) -> dict:
@@ -228,6 +239,8 @@ def stats(scope: Scope, *, budget_user=None) -> dict:
             "this_month": _spend(month),
             "month": first.isoformat()[:7],
         },
+        # GPU time on the team's own GPUs in the range (seconds; cost is in the spend).
+        "gpu_seconds": gpu_seconds(totals["gpu_ms"]),
         "favorites": favorites.count(),
         # Images uploaded in the range (not counted in "images": uploads are no generations).
         "uploads": totals["uploads"],
@@ -257,6 +270,7 @@ USAGE_METRICS = (
     "spend_usd",
     "spend_reported_usd",
     "spend_estimated_usd",
+    "gpu_seconds",
 )
 _USAGE_LABELS = {
     "provider": ("provider",),
@@ -317,6 +331,7 @@ def usage(scope: Scope, *, by: str = "model", sort: str = "-spend") -> list[dict
                 "spend_usd": spend["total_usd"],
                 "spend_reported_usd": spend["reported_usd"],
                 "spend_estimated_usd": spend["estimated_usd"],
+                "gpu_seconds": gpu_seconds(row["gpu_ms"]),
             }
         )
         result.append(item)
@@ -361,13 +376,20 @@ def _sorted(rows: list[dict], by: str, sort: str) -> list[dict]:
 
 
 def trends(scope: Scope) -> dict:
-    """A zero-filled series of generations, images, failures and spend: daily, or weekly
+    """A zero-filled series of generations, images, failures, spend and GPU time: daily, or weekly
     (weeks start on Monday) when the range is longer than 90 days."""
     days = (scope.end - scope.start).days + 1
     weekly = days > WEEKLY_AFTER_DAYS
     sums, buckets = scope.collect(
         (),
-        ("generations", "images", "failed", "spend_reported_micros", "spend_estimated_micros"),
+        (
+            "generations",
+            "images",
+            "failed",
+            "spend_reported_micros",
+            "spend_estimated_micros",
+            "gpu_ms",
+        ),
         weekly=weekly,
     )
     points = []
@@ -382,6 +404,7 @@ def trends(scope: Scope) -> dict:
                 "spend_usd": _dollars(
                     row.get("spend_reported_micros", 0) + row.get("spend_estimated_micros", 0)
                 ),
+                "gpu_seconds": gpu_seconds(row.get("gpu_ms", 0)),
             }
         )
     return {"scope": scope.as_dict(), "interval": "week" if weekly else "day", "points": points}

@@ -81,6 +81,11 @@ class DailyUsage(models.Model):
     latency_count = models.PositiveIntegerField(default=0)
     latency_sum_ms = models.PositiveBigIntegerField(default=0)
     latency_max_ms = models.PositiveBigIntegerField(default=0)
+    # GPU time of the generations that ran on the team's own GPUs (self-hosted providers:
+    # Generation.gpu_seconds), succeeded or not (a failed or canceled job held the GPU too;
+    # only its spend is not counted), in whole milliseconds (exact sums on every database,
+    # as spend is kept in micros; ``generation.usage.rollup.to_gpu_ms``).
+    gpu_ms = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         app_label = "dashboard"

@@ -10,9 +10,16 @@ like a generation, in rows of its own operation. An upload (a finished generatio
 operation "upload") is not a generation for usage: its rows count only the images uploaded
 (``uploads``) and their bytes (``image_bytes``, storage), never generations, images made,
 spend or failures, so the daily image limit, budgets and failure rates leave it out.
+
+GPU time (issue #17): a generation that ran on the team's own GPU (a self-hosted provider)
+records its ``gpu_seconds``; the rollup keeps their sum in whole milliseconds (``gpu_ms``),
+for every finished run, succeeded, failed or canceled (the GPU was busy either way; only a
+success's cost is spend). Its cost (GPU-seconds × the backend's price) is the generation's
+``cost_usd``, counted as spend like a cloud provider's.
 """
 
 import logging
+import math
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
@@ -47,6 +54,7 @@ COUNTERS = (
     "spend_estimated_micros",
     "latency_count",
     "latency_sum_ms",
+    "gpu_ms",
 ) + LATENCY_FIELDS
 ROW_FIELDS = (
     "id",
@@ -62,6 +70,7 @@ ROW_FIELDS = (
     "created_at",
     "started_at",
     "finished_at",
+    "gpu_seconds",
 )
 
 
@@ -84,6 +93,14 @@ def day_start(day: date, zone: tzinfo | None = None) -> datetime:
 def to_micros(amount: Decimal | None) -> int:
     """Dollars as whole millionths."""
     return 0 if amount is None else int(amount * MICROS)
+
+
+def to_gpu_ms(seconds: float | None) -> int:
+    """GPU-seconds as whole milliseconds, rounded half up: floor(seconds × 1000 + 0.5), the
+    same double arithmetic ``generation.usage.windows`` asks SQL for, so both agree exactly."""
+    if seconds is None or seconds <= 0:
+        return 0
+    return math.floor(seconds * 1000 + 0.5)
 
 
 def latency_bucket(latency_ms: int) -> str:
@@ -127,6 +144,7 @@ def contribution(row: dict, images: int, image_bytes: int) -> dict[str, int]:
         "image_bytes": 0,
         "spend_reported_micros": 0,
         "spend_estimated_micros": 0,
+        "gpu_ms": 0,
     }
     if row["operation"] == UPLOAD:
         add["generations"] = 0
@@ -138,6 +156,8 @@ def contribution(row: dict, images: int, image_bytes: int) -> dict[str, int]:
             status
         ]
     ] = 1
+    # GPU time counts whatever the outcome: a failed job held the GPU too.
+    add["gpu_ms"] = to_gpu_ms(row["gpu_seconds"])
     if status == Status.SUCCEEDED:
         # Only succeeded generations are counted as spend: a failed or canceled one still
         # carries its submission estimate, which providers do not charge.

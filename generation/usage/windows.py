@@ -9,7 +9,8 @@ rollup, and the rest of the time (none at all when the zones agree; the whole ra
 daily series is asked in a zone whose midnight is not the team's) from the finished
 Generation rows that the rollup has counted (those with a RolledUpGeneration marker, which
 keeps the images each was counted with), added up as ``rollup.contribution`` adds them. Both
-paths therefore give the same figures.
+paths therefore give the same figures: GPU time too, rounded to whole milliseconds per
+generation by SQL with the same double arithmetic as ``rollup.to_gpu_ms``.
 """
 
 from bisect import bisect_right
@@ -17,7 +18,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
-from django.db.models import Case, Count, IntegerField, Max, Q, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, Q, Sum, Value, When
+from django.db.models.functions import Floor
 
 from generation.models import FINISHED_STATUSES, UPLOAD, Generation, Status
 from generation.usage.models import DailyUsage
@@ -156,6 +158,8 @@ SQL_AGGREGATES = {
     "image_bytes": Sum("rollup_marker__image_bytes", filter=SUCCEEDED),
     "spend_reported_micros": Sum("cost_usd", filter=SUCCEEDED & RAN & Q(cost_is_estimate=False)),
     "spend_estimated_micros": Sum("cost_usd", filter=SUCCEEDED & RAN & Q(cost_is_estimate=True)),
+    # rollup.to_gpu_ms per generation (floor(s × 1000 + 0.5)), then the sum: every outcome.
+    "gpu_ms": Sum(Floor(F("gpu_seconds") * 1000 + Value(0.5)), filter=RAN & Q(gpu_seconds__gt=0)),
 }
 SQL_FIELDS = frozenset(SQL_AGGREGATES)
 DOLLAR_FIELDS = ("spend_reported_micros", "spend_estimated_micros")
@@ -182,6 +186,8 @@ def _summed_by_sql(totals, counted, buckets, keys, fields) -> None:
         for name in DOLLAR_FIELDS:
             if name in row:
                 row[name] = to_micros(row[name])
+        if "gpu_ms" in row:  # a float sum of whole numbers on PostgreSQL
+            row["gpu_ms"] = int(row["gpu_ms"] or 0)
         if "project_id" in row:  # the rollup's "no project" is 0
             row["project_id"] = row["project_id"] or 0
         _merge(totals[(row["bucket"], *(row[key] for key in keys))], row, fields)

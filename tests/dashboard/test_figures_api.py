@@ -116,6 +116,7 @@ def test_trends_are_daily_and_zero_filled(owner_api, history):
             "images": 3,
             "failures": 0,
             "spend_usd": "0.150000",
+            "gpu_seconds": 0.0,
         },
         {
             "date": "2025-03-02",
@@ -123,6 +124,7 @@ def test_trends_are_daily_and_zero_filled(owner_api, history):
             "images": 0,
             "failures": 0,
             "spend_usd": "0.000000",
+            "gpu_seconds": 0.0,
         },
         {
             "date": "2025-03-03",
@@ -130,6 +132,7 @@ def test_trends_are_daily_and_zero_filled(owner_api, history):
             "images": 0,
             "failures": 3,
             "spend_usd": "0.000000",
+            "gpu_seconds": 0.0,
         },
         {
             "date": "2025-03-04",
@@ -137,6 +140,7 @@ def test_trends_are_daily_and_zero_filled(owner_api, history):
             "images": 0,
             "failures": 0,
             "spend_usd": "0.000000",
+            "gpu_seconds": 0.0,
         },
         {
             "date": "2025-03-05",
@@ -144,6 +148,7 @@ def test_trends_are_daily_and_zero_filled(owner_api, history):
             "images": 0,
             "failures": 0,
             "spend_usd": "0.000000",
+            "gpu_seconds": 0.0,
         },
     ]
 
@@ -287,6 +292,7 @@ def test_usage_csv_download(owner_api, history):
         "spend_usd",
         "spend_reported_usd",
         "spend_estimated_usd",
+        "gpu_seconds",
     ]
 
 

@@ -164,8 +164,9 @@ def env_urls(kind: str) -> list[str]:
 
 def sync_environment_backends() -> list[Backend]:
     """One backend row per URL in COMFYUI_BASE_URL, A1111_BASE_URL and
-    OPENAI_COMPATIBLE_BASE_URL (named after its host), created once and kept as the admin
-    leaves them; a URL no longer in the environment disables its row. Run after migrate."""
+    OPENAI_COMPATIBLE_BASE_URL (named after its host), created once and then kept as the
+    admin leaves it (a row the admin disabled stays disabled); a URL no longer in the
+    environment disables its row. Run after migrate."""
     rows = []
     with transaction.atomic():
         seen = set()
@@ -179,8 +180,6 @@ def sync_environment_backends() -> list[Backend]:
                         base_url=url,
                         source=BackendSource.ENVIRONMENT,
                     )
-                elif backend.source == BackendSource.ENVIRONMENT and not backend.enabled:
-                    Backend.objects.filter(pk=backend.pk).update(enabled=True)
                 seen.add(backend.pk)
                 rows.append(backend)
         Backend.objects.filter(source=BackendSource.ENVIRONMENT).exclude(pk__in=seen).update(

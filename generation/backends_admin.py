@@ -208,12 +208,15 @@ class BackendAdmin(SuperusersWrite, admin.ModelAdmin):
         if backends.check_backend(backend):
             listed = len(backend.listed_models or [])
             more = f"; it lists {listed} model(s)" if listed else ""
-            self.message_user(request, f"{backend.name} answers{more}.", messages.SUCCESS)
+            self.message_user(
+                request, f"Checked {backend.name}: it answers{more}.", messages.SUCCESS
+            )
         else:
             self.message_user(
                 request,
-                f"{backend.name} does not answer: {backend.last_error}. Jobs will not go to it "
-                "until it does (checked every minute).",
+                f"Checked {backend.name}: it does not answer ({backend.last_error}). Jobs will "
+                "not go to it "
+                "until it does (it is checked every minute).",
                 messages.WARNING,
             )
 

@@ -262,8 +262,9 @@ def aspect_chips(spec: ModelSpec) -> list[AspectChip]:
 
 
 def runs_locally(provider: Provider) -> bool:
-    """Whether the provider runs on this server (free): every provider but the cloud ones."""
-    return not isinstance(provider, CloudProvider)
+    """Whether the provider runs on this server (free): the offline one. Cloud providers and
+    the team's own GPUs (priced per GPU-second) show their estimate."""
+    return not isinstance(provider, CloudProvider) and not provider.self_hosted
 
 
 def _money(value: Decimal) -> str:
@@ -314,6 +315,11 @@ def price_line(
             operation=Operation(operation),
         )
         per_image = provider.estimate_cost(request)
+    if provider.self_hosted:  # priced per GPU-second by the admin, not by a catalog
+        if not per_image:
+            return PriceLine("Free (the team's own GPU, no price set)", free=True)
+        at = f" at {width}×{height}" if width else ""
+        return PriceLine(f"about {_money(per_image)} per image{at} (GPU time)")
     quality = ""
     if spec.options.get("quality") and spec.price_table:
         quality = params.get("quality") or ""

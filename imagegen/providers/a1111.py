@@ -47,7 +47,14 @@ BASE_SPEC = {
     "cfg_scale": (1.0, 30.0),
     "strength": (0.0, 1.0),
 }
-OPERATIONS = (Operation.GENERATE, Operation.EDIT, Operation.INPAINT, Operation.UPSCALE)
+# Outpaint too: the runner pads the canvas and masks the margins, img2img inpaints them.
+OPERATIONS = (
+    Operation.GENERATE,
+    Operation.EDIT,
+    Operation.INPAINT,
+    Operation.OUTPAINT,
+    Operation.UPSCALE,
+)
 # Upscalers to prefer for ``upscale`` when the server has them (its listing decides).
 PREFERRED_UPSCALERS = ("R-ESRGAN 4x+", "ESRGAN_4x", "SwinIR_4x", "LDSR", "Lanczos")
 INPAINT_FILL_ORIGINAL = 1  # inpainting_fill: start from the original pixels under the mask

@@ -18,6 +18,7 @@ enabled ComfyUI backend may run every enabled workflow.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import uuid
@@ -116,8 +117,8 @@ class ComfyUIProvider(SelfHostedProvider):
             built = workflows.build(
                 workflow, fields, request, image_name=image_name, mask_name=mask_name
             )
-            socket = self._open_socket(target, client_id, ctx)
-            try:
+            with contextlib.ExitStack() as stack:
+                socket = self._open_socket(stack, target, client_id, ctx)
                 with self.talking_to(target, ctx):
                     response = http.post(
                         "/prompt", json={"prompt": built.graph, "client_id": client_id}
@@ -128,9 +129,6 @@ class ComfyUIProvider(SelfHostedProvider):
                     raise ProviderError(f"{self.name_of(target)} did not name the queued job.")
                 ctx.remote_handle = (target, prompt_id)
                 self._follow(socket, http, target, ctx, prompt_id)
-            finally:
-                if socket is not None:
-                    socket.close()
             entry = self._history(http, target, ctx, prompt_id)
             images = self._outputs(http, target, ctx, entry)
         if not images:
@@ -187,15 +185,18 @@ class ComfyUIProvider(SelfHostedProvider):
             raise ProviderError(f"{self.name_of(target)} did not name the uploaded image.")
         return {"name": name, "subfolder": str(answer.get("subfolder") or "")}
 
-    def _open_socket(self, target: BackendTarget, client_id: str, ctx: RunContext):
-        """The WebSocket for this job's messages, or None (then the history is polled)."""
+    def _open_socket(self, stack, target: BackendTarget, client_id: str, ctx: RunContext):
+        """The WebSocket for this job's messages (closed with ``stack``), or None: then the
+        history is polled."""
         try:
-            return ws_client.connect(
-                ws_url(target.base_url, client_id),
-                additional_headers=target.headers,
-                open_timeout=min(10.0, max(0.5, ctx.remaining())),
-                close_timeout=1,
-                max_size=WS_MAX_MESSAGE,
+            return stack.enter_context(
+                ws_client.connect(
+                    ws_url(target.base_url, client_id),
+                    additional_headers=target.headers,
+                    open_timeout=min(10.0, max(0.5, ctx.remaining())),
+                    close_timeout=1,
+                    max_size=WS_MAX_MESSAGE,
+                )
             )
         except Exception:  # a proxy without WebSockets, a 404: polling still works
             return None
@@ -294,7 +295,8 @@ class ComfyUIProvider(SelfHostedProvider):
 
 def load_path(uploaded: dict) -> str:
     """How LoadImage names an uploaded input: ``subfolder/name``."""
-    return f"{uploaded['subfolder']}/{uploaded['name']}" if uploaded["subfolder"] else uploaded["name"]
+    name, subfolder = uploaded["name"], uploaded["subfolder"]
+    return f"{subfolder}/{name}" if subfolder else name
 
 
 def ws_url(base_url: str, client_id: str) -> str:

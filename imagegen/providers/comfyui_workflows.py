@@ -218,8 +218,8 @@ def spec_for(model_id: str, label: str, operation: str, workflow: dict, fields: 
         if name in fields and fields[name].get("choices")
     }
     operations = (operation,)
-    if operation == Operation.INPAINT:
-        operations = (Operation.INPAINT,)  # the runner pads the canvas for outpaint
+    if operation == Operation.INPAINT:  # the runner pads the canvas and masks the margins
+        operations = (Operation.INPAINT, Operation.OUTPAINT)
     return ModelSpec(
         id=model_id,
         label=label,

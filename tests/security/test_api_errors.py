@@ -57,5 +57,5 @@ def test_an_empty_usage_csv_keeps_its_header_and_content_type(owner_api):
     assert response["Content-Type"].startswith("text/csv")
     assert response.content.decode().splitlines() == [
         "project_id,project,generations,succeeded,failures,canceled,images,avg_latency_ms,"
-        "spend_usd,spend_reported_usd,spend_estimated_usd"
+        "spend_usd,spend_reported_usd,spend_estimated_usd,gpu_seconds"
     ]

@@ -55,7 +55,7 @@ def test_checkpoints_become_models_and_the_listing_is_the_servers(a1111, owner_a
     models = {m["id"]: m for m in providers["a1111"]["models"]}
     assert MODEL in models and providers["a1111"]["self_hosted"] is True
     spec = models[MODEL]
-    assert spec["operations"] == ["generate", "edit", "inpaint", "upscale"]
+    assert spec["operations"] == ["generate", "edit", "inpaint", "outpaint", "upscale"]
     assert "Euler" in spec["options"]["sampler"]  # from GET /sdapi/v1/samplers
     assert spec["price"]["unit"] == "second"
 

@@ -189,7 +189,11 @@ def test_edit_uploads_the_input_and_inpaint_puts_the_mask_in_alpha(
     )
     source = make_image(owner, width=64, height=48)
     edited = submit(
-        owner_api, run_jobs, model="img2img", operation="edit", input_images=[source.pk],
+        owner_api,
+        run_jobs,
+        model="img2img",
+        operation="edit",
+        input_images=[source.pk],
         strength=0.35,
     )
     assert edited["status"] == "succeeded", edited["error"]
@@ -207,7 +211,11 @@ def test_edit_uploads_the_input_and_inpaint_puts_the_mask_in_alpha(
 
     uri = "data:image/png;base64," + b64encode(buffer.getvalue()).decode()
     inpainted = submit(
-        owner_api, run_jobs, model="inpaint", operation="inpaint", input_images=[source.pk],
+        owner_api,
+        run_jobs,
+        model="inpaint",
+        operation="inpaint",
+        input_images=[source.pk],
         mask=uri,
     )
     assert inpainted["status"] == "succeeded", inpainted["error"]
@@ -225,8 +233,14 @@ def test_progress_moves_and_cancel_interrupts_a_running_job(comfy, owner, owner_
     sdxl()
     comfy.set_scenario("slow", step_seconds=0.15)
     generation = Generation.objects.create(
-        owner=owner, provider="comfyui", model="sdxl-base", prompt="x", width=512,
-        height=512, steps=30, seed=5,
+        owner=owner,
+        provider="comfyui",
+        model="sdxl-base",
+        prompt="x",
+        width=512,
+        height=512,
+        steps=30,
+        seed=5,
     )
     thread = run_in_thread(generation.pk)
     seen = []
@@ -255,8 +269,14 @@ def test_cancel_while_it_waits_in_comfyuis_queue_deletes_it(comfy, owner, owner_
     comfy.set_scenario("slow", step_seconds=0.2)
     first, second = (
         Generation.objects.create(
-            owner=owner, provider="comfyui", model="sdxl-base", prompt=f"job {n}",
-            width=512, height=512, steps=20, seed=n,
+            owner=owner,
+            provider="comfyui",
+            model="sdxl-base",
+            prompt=f"job {n}",
+            width=512,
+            height=512,
+            steps=20,
+            seed=n,
         )
         for n in (1, 2)
     )
@@ -290,8 +310,15 @@ def test_a_full_backend_keeps_jobs_waiting_for_a_free_gpu(comfy, owner):
     backend = add_backend("comfyui", comfy, max_concurrent=1)
     sdxl()
     busy = Generation.objects.create(
-        owner=owner, provider="comfyui", model="sdxl-base", prompt="x", width=512, height=512,
-        status=Status.RUNNING, backend=backend, attempts=1,
+        owner=owner,
+        provider="comfyui",
+        model="sdxl-base",
+        prompt="x",
+        width=512,
+        height=512,
+        status=Status.RUNNING,
+        backend=backend,
+        attempts=1,
     )
     waiting = Generation.objects.create(
         owner=owner, provider="comfyui", model="sdxl-base", prompt="y", width=512, height=512
@@ -319,7 +346,9 @@ def test_no_answering_backend_fails_the_job_in_words(comfy, owner):
     runner.execute(generation.pk)
     generation.refresh_from_db()
     assert generation.status == Status.FAILED
-    assert "gpu-7 stopped answering" in generation.error and "connection refused" in generation.error
+    assert (
+        "gpu-7 stopped answering" in generation.error and "connection refused" in generation.error
+    )
 
 
 def test_a_backend_for_a_group_is_only_that_groups(comfy, owner, member, owner_api, member_api):
@@ -353,8 +382,14 @@ def test_a_backend_that_dies_mid_job_hands_it_over(owner):
         sdxl()
         first.set_scenario("slow", step_seconds=0.2)
         generation = Generation.objects.create(
-            owner=owner, provider="comfyui", model="sdxl-base", prompt="x", width=512,
-            height=512, steps=20, seed=3,
+            owner=owner,
+            provider="comfyui",
+            model="sdxl-base",
+            prompt="x",
+            width=512,
+            height=512,
+            steps=20,
+            seed=3,
         )
         # gpu-a first (both free: the lower id wins a tie); it dies once the job started.
         thread = run_in_thread(generation.pk)

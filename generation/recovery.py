@@ -8,7 +8,6 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -41,17 +40,7 @@ def recover_stale_generations(now=None) -> dict[str, int]:
                 counts["canceled"] += 1
                 generation_finished(generation.pk)
         elif generation.attempts < settings.GENERATION_MAX_ATTEMPTS:
-            with transaction.atomic():
-                requeued = Generation.objects.filter(
-                    pk=generation.pk, status=Status.RUNNING, attempts=generation.attempts
-                ).update(
-                    status=Status.QUEUED,
-                    started_at=None,
-                    heartbeat_at=None,
-                    backend=None,
-                    progress=None,
-                    updated_at=timezone.now(),
-                )
+            requeued = generation.requeue()
             if requeued:
                 counts["requeued"] += 1
                 logger.warning("generation %s: worker stopped; re-queued", generation.pk)

@@ -390,17 +390,7 @@ def _backend_lost(generation: Generation, exc: BackendUnreachable) -> None:
     if exc.backend_id is not None:
         backends.mark_unhealthy(exc.backend_id, str(exc))
     if generation.attempts < settings.GENERATION_MAX_ATTEMPTS:
-        now = timezone.now()
-        requeued = Generation.objects.filter(
-            pk=generation.pk, status=Status.RUNNING, attempts=generation.attempts
-        ).update(
-            status=Status.QUEUED,
-            started_at=None,
-            heartbeat_at=None,
-            backend=None,
-            progress=None,
-            updated_at=now,
-        )
+        requeued = generation.requeue()
         if requeued:
             logger.warning(
                 "generation %s: %s; queued again for another backend", generation.pk, exc

@@ -243,6 +243,24 @@ class Generation(models.Model):
             self.updated_at = now
         return bool(applied)
 
+    def requeue(self) -> bool:
+        """running → queued for another attempt (a dead worker, a backend that stopped
+        answering): the run's claim, backend and progress are let go."""
+        applied = Generation.objects.filter(
+            pk=self.pk, status=Status.RUNNING, attempts=self.attempts
+        ).update(
+            status=Status.QUEUED,
+            started_at=None,
+            heartbeat_at=None,
+            backend=None,
+            progress=None,
+            updated_at=timezone.now(),
+        )
+        if applied:
+            self.status, self.started_at, self.heartbeat_at = Status.QUEUED, None, None
+            self.backend_id, self.progress = None, None
+        return bool(applied)
+
     def mark_canceled(self) -> bool:
         """queued/running → canceled."""
         now = timezone.now()

@@ -128,11 +128,10 @@ import random
 import threading
 import time
 from datetime import datetime
-from http.server import ThreadingHTTPServer
 
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from .base import FakeServer, Req, Resp, _Handler
+from .base import FakeServer, Req, Resp
 
 MISSING = object()
 
@@ -597,19 +596,10 @@ class FakeA1111(FakeServer):
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> FakeA1111:
-        handler = type("Handler", (_Handler,), {"fake": self})
         with self._lock:
             if self._dead.is_set():
                 self._dead = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
-        self._httpd.daemon_threads = True
-        self._port = self._httpd.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self._port}"
-        self._stopping.clear()
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        super().start()
         return self
 
     def stop(self) -> None:

@@ -200,9 +200,12 @@ class FakeServer:
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> FakeServer:
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        # The port it had before (a free one the first time): a fake that ``die``s and comes
+        # back listens where its clients know it.
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", getattr(self, "_port", 0)), handler)
         self._httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._port = self._httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self._port}"
         self._stopping.clear()
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -123,11 +123,10 @@ import traceback
 import uuid
 from email import policy
 from email.parser import BytesParser
-from http.server import ThreadingHTTPServer
 
 from PIL import Image
 
-from .base import FakeServer, Req, Resp, _Handler, make_image
+from .base import FakeServer, Req, Resp, make_image
 
 CHECKPOINTS = ["sd_xl_base_1.0.safetensors", "v1-5-pruned-emaonly.safetensors"]
 UPSCALE_MODELS = ["RealESRGAN_x4plus.pth", "RealESRGAN_x2plus.pth"]
@@ -371,16 +370,7 @@ class FakeComfyUI(FakeServer):
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> FakeComfyUI:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
-        self._httpd.daemon_threads = True
-        self._port = self._httpd.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self._port}"
-        self._stopping.clear()
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        super().start()
         self._worker_stop = threading.Event()
         self._worker = threading.Thread(
             target=self._work, args=(self._worker_stop,), daemon=True, name="fake-comfy-worker"

@@ -72,11 +72,10 @@ import threading
 import time
 import uuid
 from email.message import Message
-from http.server import ThreadingHTTPServer
 
 from PIL import Image, UnidentifiedImageError
 
-from .base import FakeServer, Req, Resp, _Handler, bearer_token
+from .base import FakeServer, Req, Resp, bearer_token
 
 # OpenAIRequest fields the image endpoint reads, with their Go types
 _GO_TYPES = {
@@ -167,18 +166,9 @@ class FakeOpenAICompatible(FakeServer):
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> FakeOpenAICompatible:
-        handler = type("Handler", (_Handler,), {"fake": self})
         if self._dead.is_set():
             self._dead = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
-        self._httpd.daemon_threads = True
-        self._port = self._httpd.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self._port}"
-        self._stopping.clear()
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        super().start()
         return self
 
     def stop(self) -> None:

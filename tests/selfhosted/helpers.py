@@ -44,3 +44,9 @@ def run_in_thread(generation_id) -> threading.Thread:
 
 def status_of(generation_id) -> str:
     return Generation.objects.values_list("status", flat=True).get(pk=generation_id)
+
+
+def queued_job(owner, provider="comfyui", model="sdxl-base", **fields) -> Generation:
+    """A queued generation row for a self-hosted model, not enqueued."""
+    values = {"prompt": "x", "width": 512, "height": 512, **fields}
+    return Generation.objects.create(owner=owner, provider=provider, model=model, **values)

@@ -17,7 +17,7 @@ from imagegen.providers.backends import BackendAuth
 from tests.fakes.a1111_server import FakeA1111
 from tests.gallery.factories import make_image
 
-from .helpers import add_backend, priced, run_in_thread, status_of, wait_for
+from .helpers import add_backend, priced, queued_job, run_in_thread, status_of, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -168,9 +168,7 @@ def test_credentials_are_sent_and_never_shown(owner_api, run_jobs):
 def test_a_random_seed_is_read_back_from_info(a1111, owner, run_jobs):
     """A job sent with seed -1 (as a direct run with no seed is) reports the server's seed."""
     add_backend("a1111", a1111)
-    generation = Generation.objects.create(
-        owner=owner, provider="a1111", model=MODEL, prompt="x", width=64, height=64
-    )
+    generation = queued_job(owner, "a1111", MODEL, prompt="x", width=64, height=64)
     runner.execute(generation.pk)
     generation.refresh_from_db()
     assert job_bodies(a1111, "/sdapi/v1/txt2img")[-1]["seed"] == -1
@@ -218,9 +216,7 @@ def test_a_backend_that_dies_mid_job_hands_it_to_the_other(owner, owner_api):
         two = add_backend("a1111", second, name="gpu-2")
         first.set_scenario("slow", step_seconds=0.2)
         second.set_scenario("slow", step_seconds=0.2)
-        generation = Generation.objects.create(
-            owner=owner, provider="a1111", model=MODEL, prompt="x", width=64, height=64, steps=30
-        )
+        generation = queued_job(owner, "a1111", MODEL, prompt="x", width=64, height=64, steps=30)
         thread = run_in_thread(generation.pk)
         assert wait_for(lambda: Generation.objects.get(pk=generation.pk).backend_id is not None)
         runs_on = Generation.objects.get(pk=generation.pk).backend_id

@@ -17,7 +17,7 @@ from imagegen.providers.backends import Workflow
 from tests.fakes.comfyui_server import FakeComfyUI, img2img_workflow, txt2img_workflow
 from tests.gallery.factories import make_image
 
-from .helpers import add_backend, priced, run_in_thread, status_of, wait_for
+from .helpers import add_backend, priced, queued_job, run_in_thread, status_of, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -297,9 +297,7 @@ def test_cancel_while_it_waits_in_comfyuis_queue_deletes_it(comfy, owner, owner_
 def test_a_queued_job_is_cancelled_before_it_reaches_a_backend(comfy, owner, owner_api):
     add_backend("comfyui", comfy)
     sdxl()
-    generation = Generation.objects.create(
-        owner=owner, provider="comfyui", model="sdxl-base", prompt="x", width=512, height=512
-    )
+    generation = queued_job(owner, prompt="x", width=512, height=512)
     assert owner_api.post(f"/api/generation/cancel/{generation.pk}").status_code == 200
     runner.execute(generation.pk)
     assert status_of(generation.pk) == Status.CANCELED
@@ -320,9 +318,7 @@ def test_a_full_backend_keeps_jobs_waiting_for_a_free_gpu(comfy, owner):
         backend=backend,
         attempts=1,
     )
-    waiting = Generation.objects.create(
-        owner=owner, provider="comfyui", model="sdxl-base", prompt="y", width=512, height=512
-    )
+    waiting = queued_job(owner, prompt="y", width=512, height=512)
     assert runner.claim(waiting.pk) is None
     waiting.refresh_from_db()
     assert waiting.status == Status.QUEUED and waiting.attempts == 0
@@ -340,9 +336,7 @@ def test_no_answering_backend_fails_the_job_in_words(comfy, owner):
     from generation.backends import mark_unhealthy
 
     mark_unhealthy(backend.pk, "ComfyUI (gpu-7) stopped answering (connection refused).")
-    generation = Generation.objects.create(
-        owner=owner, provider="comfyui", model="sdxl-base", prompt="x", width=512, height=512
-    )
+    generation = queued_job(owner, prompt="x", width=512, height=512)
     runner.execute(generation.pk)
     generation.refresh_from_db()
     assert generation.status == Status.FAILED

@@ -41,7 +41,8 @@ NAMED_RATIOS = (
     (1, 8),
 )
 RATIO_TEXT = re.compile(r"\d{1,2}:\d{1,2}")
-TARGET_PIXELS = 1024 * 1024  # a free-size model's chips aim at about one megapixel
+# A free-size model's chips aim at about one megapixel, or at its own ``target_pixels``.
+TARGET_PIXELS = 1024 * 1024
 
 
 def feed(user, *, recent: int = RECENT_CARDS) -> list[Generation]:
@@ -232,7 +233,7 @@ def _fit(spec: ModelSpec, ratio_w: int, ratio_h: int) -> tuple[int, int] | None:
     step = math.lcm(
         multiple // math.gcd(multiple, ratio_w), multiple // math.gcd(multiple, ratio_h)
     )
-    ideal = math.sqrt(TARGET_PIXELS / (ratio_w * ratio_h))
+    ideal = math.sqrt((spec.target_pixels or TARGET_PIXELS) / (ratio_w * ratio_h))
     candidates = sorted(
         {max(step, round(ideal / step) * step + delta * step) for delta in range(-8, 9)},
         key=lambda k: abs(k - ideal),

@@ -111,6 +111,9 @@ class ModelSpec:
     # how many input images it takes, the strength range where it takes one and the upscale
     # factors it offers.
     operations: tuple[str, ...] = (Operation.GENERATE,)
+    # The area the model is made for (a ComfyUI SD 1.5 workflow: 512 × 512); the Generate
+    # page's aspect chips aim at it. None: about one megapixel.
+    target_pixels: int | None = None
     max_input_images: int = 0
     strength: tuple[float, float] | None = None
     scales: tuple[int, ...] = ()

@@ -202,12 +202,17 @@ def spec_for(model_id: str, label: str, operation: str, workflow: dict, fields: 
     cfg, default_cfg = number_range("cfg_scale", 0.0, 30.0)
     strength, _ = number_range("strength", 0.0, 1.0)
     sizes: tuple = ()
-    min_size, max_size, multiple = 64, 2048, 8
+    min_size, max_size, multiple, target = 64, 2048, 8, None
     if "width" in fields:
         width, height = fields["width"], fields["height"]
         min_size = int(min(width.get("min", 64), height.get("min", 64)))
         max_size = int(max(width.get("max", 2048), height.get("max", 2048)))
         multiple = int(width.get("multiple", height.get("multiple", 8)))
+        # The size the workflow is made for: the map's defaults, else its own values.
+        wide = width.get("default", literal(workflow, width))
+        high = height.get("default", literal(workflow, height))
+        if isinstance(wide, int | float) and isinstance(high, int | float) and wide and high:
+            target = int(wide * high)
     elif operation == Operation.GENERATE:
         latent = _latent_size(workflow)
         if latent:
@@ -236,6 +241,7 @@ def spec_for(model_id: str, label: str, operation: str, workflow: dict, fields: 
         seed="seed" in fields,
         options=options,
         operations=operations,
+        target_pixels=target,
         max_input_images=1 if "image" in fields else 0,
         strength=strength,
         scales=tuple(int(c) for c in fields.get("scale", {}).get("choices", [])),

@@ -403,10 +403,11 @@
     $("#id_width").dispatchEvent(new Event("change", {bubbles: true}));
   }
 
-  // A model with a fixed list of sizes cannot take one it does not list: choose its size of
-  // the nearest ratio (the user's shape survives a model change where it can).
+  // A model with a fixed list of sizes cannot take one it does not list, and a model made for
+  // its own size (a ComfyUI SD 1.5 workflow: 512 px) should not start at another: choose its
+  // size of the nearest ratio (the user's shape survives a model change where it can).
   function fitSize(info) {
-    if (info.dataset.fixedSizes !== "true") return;
+    if (info.dataset.fixedSizes !== "true" && info.dataset.ownSize !== "true") return;
     const chips = $$(".aspect-chip", info);
     if (!chips.length || chips.some((chip) => chip.getAttribute("aria-pressed") === "true")) return;
     const width = Number($("#id_width").value) || 1;

@@ -399,3 +399,19 @@ def test_a_backend_that_dies_mid_job_hands_it_over(owner):
         one.refresh_from_db()
         assert one.healthy is False and "stopped answering" in one.last_error
         assert json.dumps(generation.provider_metadata).count("gpu-b") == 1
+
+
+def test_the_size_chips_aim_at_the_size_the_workflow_is_made_for(comfy, owner_client):
+    from generation.page import aspect_chips
+    from imagegen.providers import get_provider
+
+    add_backend("comfyui", comfy)
+    sdxl(workflow=txt2img_workflow(width=512, height=512))  # an SD 1.5 graph: 512 px
+    spec = get_provider("comfyui").get_model("sdxl-base")
+    assert spec.target_pixels == 512 * 512
+    chips = {chip.label: (chip.width, chip.height) for chip in aspect_chips(spec)}
+    assert chips["1:1"] == (512, 512)
+    info = owner_client.get(
+        "/generate/model-info/", {"provider": "comfyui", "model": "sdxl-base"}
+    ).content.decode()
+    assert 'data-own-size="true"' in info

@@ -49,6 +49,7 @@ class BackendForm(forms.ModelForm):
             "max_concurrent",
             "price_per_gpu_second",
             "typical_seconds",
+            "offered_models",
             "edits",
             "groups",
             "auth",
@@ -140,6 +141,7 @@ class BackendAdmin(SuperusersWrite, admin.ModelAdmin):
                     "max_concurrent",
                     "price_per_gpu_second",
                     "typical_seconds",
+                    "offered_models",
                     "edits",
                     "groups",
                 ]

@@ -59,6 +59,7 @@ class Migration(migrations.Migration):
                 ('max_concurrent', models.PositiveSmallIntegerField(default=1, help_text='How many jobs it runs at once; more wait here for a free slot.', validators=[django.core.validators.MinValueValidator(1)])),
                 ('price_per_gpu_second', models.DecimalField(blank=True, decimal_places=6, help_text='USD per GPU-second, counted in spend and budgets. Empty: free.', max_digits=12, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0'))])),
                 ('typical_seconds', models.FloatField(default=20.0, help_text='GPU-seconds one image usually takes, for cost estimates before a run.', validators=[django.core.validators.MinValueValidator(0.0)])),
+                ('offered_models', models.TextField(blank=True, help_text='Offer only these of the models it lists, one id per line (AUTOMATIC1111: checkpoint names; OpenAI-compatible: model ids, e.g. to leave out its chat models). Empty: every model it lists. ComfyUI offers the workflows instead.')),
                 ('edits', models.BooleanField(default=False, help_text='OpenAI-compatible servers: it also serves /v1/images/edits.')),
                 ('source', models.CharField(choices=[('admin', 'added by an admin'), ('environment', 'from the environment (COMFYUI_BASE_URL, …)')], default='admin', editable=False, max_length=12)),
                 ('healthy', models.BooleanField(default=True, editable=False)),

@@ -74,7 +74,7 @@ class A1111Provider(SelfHostedProvider):
         ]
         specs = []
         for item in backend.listed_models:
-            if not isinstance(item, dict) or not item.get("id"):
+            if not isinstance(item, dict) or not item.get("id") or not backend.offers(item["id"]):
                 continue
             specs.append(
                 ModelSpec(
@@ -125,7 +125,7 @@ class A1111Provider(SelfHostedProvider):
         except httpx.HTTPError as exc:
             return Health(ok=False, error=f"no answer ({type(exc).__name__})")
         if models.status_code in (401, 403):
-            return Health(ok=False, error="refused the credentials (HTTP 401)")
+            return Health(ok=False, error=f"refused the credentials (HTTP {models.status_code})")
         if models.status_code == 404:
             return Health(ok=False, error="no API: start it with --api")
         if models.status_code != 200:

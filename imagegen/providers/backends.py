@@ -93,6 +93,12 @@ class Backend(models.Model):
         validators=[MinValueValidator(0.0)],
         help_text="GPU-seconds one image usually takes, for cost estimates before a run.",
     )
+    offered_models = models.TextField(
+        blank=True,
+        help_text="Offer only these of the models it lists, one id per line (AUTOMATIC1111: "
+        "checkpoint names; OpenAI-compatible: model ids, e.g. to leave out its chat models). "
+        "Empty: every model it lists. ComfyUI offers the workflows instead.",
+    )
     edits = models.BooleanField(
         default=False,
         help_text="OpenAI-compatible servers: it also serves /v1/images/edits.",
@@ -127,6 +133,11 @@ class Backend(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.get_kind_display()})"
+
+    def offers(self, model_id: str) -> bool:
+        """Whether the admin lets it offer this listed model (``offered_models``)."""
+        wanted = {line.strip() for line in self.offered_models.splitlines() if line.strip()}
+        return not wanted or model_id in wanted
 
     def target(self) -> BackendTarget:
         """What a provider thread needs to reach it (no database access there)."""

@@ -203,6 +203,7 @@ class ComfyUIProvider(SelfHostedProvider):
 
     def _follow(self, socket, http, target, ctx: RunContext, prompt_id: str) -> None:
         """Wait for the job to end, reporting progress; raise on failure or cancel."""
+        passes = Passes(samplers_in(ctx.model_data["workflow"]))
         while socket is not None:
             ctx.check()
             try:
@@ -222,7 +223,8 @@ class ComfyUIProvider(SelfHostedProvider):
                 continue  # another client's job, or the queue status
             kind = event.get("type")
             if kind == "progress" and data.get("max"):
-                ctx.report_progress(data.get("value", 0) / data["max"])
+                passes.step(data.get("node"), data.get("value", 0) / data["max"])
+                ctx.report_progress(passes.overall)
             elif kind == "execution_error":
                 raise node_failed(self.name_of(target), data)
             elif kind == "execution_interrupted":
@@ -291,6 +293,40 @@ class ComfyUIProvider(SelfHostedProvider):
                 http.post("/queue", json={"delete": [prompt_id]})
             elif prompt_id in running:
                 http.post("/interrupt", json={"prompt_id": prompt_id})
+
+
+class Passes:
+    """One progress for a whole workflow: ComfyUI reports each sampling node's steps from 0
+    to max on its own, so a workflow with a base and a refiner pass (or an upscale pass) would
+    run its bar twice. Each node that reports is one pass of ``total``; the bar never goes
+    back."""
+
+    def __init__(self, total: int):
+        self.total = max(1, total)
+        self.done: list = []  # nodes whose pass is over, in order
+        self.node = None
+        self.fraction = 0.0
+        self.overall = 0.0
+
+    def step(self, node, fraction: float) -> None:
+        if node != self.node:
+            if self.node is not None:
+                self.done.append(self.node)
+            self.node, self.fraction = node, 0.0
+        self.fraction = max(self.fraction, min(1.0, fraction))
+        total = max(self.total, len(self.done) + 1)
+        self.overall = max(self.overall, (len(self.done) + self.fraction) / total)
+
+
+def samplers_in(workflow: dict) -> int:
+    """How many nodes of the graph sample (KSampler, KSamplerAdvanced, SamplerCustom…)."""
+    return sum(
+        1
+        for node in workflow.values()
+        if isinstance(node, dict)
+        and "Sampler" in str(node.get("class_type", ""))
+        and not str(node.get("class_type", "")).endswith(("Select", "Select_"))
+    )
 
 
 def load_path(uploaded: dict) -> str:

@@ -66,11 +66,11 @@ class OpenAICompatibleProvider(SelfHostedProvider):
                 price_unit="second",
             )
             for item in backend.listed_models
-            if isinstance(item, str) and item
+            if isinstance(item, str) and item and backend.offers(item)
         ]
 
     def serves(self, backend: Backend, model_id: str) -> bool:
-        return model_id in backend.listed_models
+        return model_id in backend.listed_models and backend.offers(model_id)
 
     def sdk(self, target: BackendTarget, timeout: float):
         token = target.headers.get("Authorization", "")

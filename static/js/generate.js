@@ -190,7 +190,8 @@
     ids.forEach(refreshCard);
   }, 120);
 
-  document.addEventListener("imagegen:generation", (event) => {
+  // A state change, or (imagegen:progress) a running job's bar moving: the same handling.
+  function onGeneration(event) {
     if (!feed() || !event.detail || event.detail.id === undefined) return;
     // A generation's own page shows only its card: it follows that one alone.
     const shown = document.getElementById("generation-" + event.detail.id);
@@ -204,7 +205,9 @@
     changed.add(String(event.detail.id));
     if (event.detail.status !== "queued") alsoWaiting = Boolean(form());
     flush();
-  });
+  }
+  document.addEventListener("imagegen:generation", onGeneration);
+  document.addEventListener("imagegen:progress", onGeneration);
   // After a reconnect events may have been missed: read every card still in flight.
   document.addEventListener("imagegen:resync", () => {
     if (!feed()) return;

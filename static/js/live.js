@@ -7,9 +7,11 @@
  *   imagegen:generation  detail {id, status}   one of the user's generations changed state
  *                                              (queued, running, succeeded, failed, canceled;
  *                                              a cancel request on a running one is an event
- *                                              with status "running"); a running one whose
- *                                              backend reports steps also has progress (0..1)
- *                                              and has an event each time it moves
+ *                                              with status "running")
+ *   imagegen:progress    detail {id, status, progress}  a running generation whose backend
+ *                                              reports steps moved (0..1), its status as the
+ *                                              last imagegen:generation said: pages that show
+ *                                              no bar need not listen (two a second per job)
  *   imagegen:image       detail {id, project}  a new image the user may see (theirs, or in a
  *                                              project they own or are a member of); project is
  *                                              null for none
@@ -36,6 +38,9 @@
   const KINDS = ["generation", "image"];
   let source = null;
   let opened = 0;
+  // The status each generation had in its last event: an event that only moves a running
+  // job's progress is an imagegen:progress, not a state change.
+  const statuses = new Map();
 
   function emit(name, detail) {
     document.dispatchEvent(new CustomEvent("imagegen:" + name, { detail: detail }));
@@ -56,6 +61,12 @@
         } catch (error) {
           return; // not ours: ignore rather than break the page
         }
+        if (kind === "generation" && detail && detail.progress != null &&
+            statuses.get(detail.id) === detail.status) {
+          emit("progress", detail);
+          return;
+        }
+        if (kind === "generation" && detail) statuses.set(detail.id, detail.status);
         emit(kind, detail);
       });
     });

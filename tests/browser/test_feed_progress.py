@@ -183,3 +183,27 @@ def test_with_reduced_motion_the_bar_does_not_animate(new_page, live_server, cli
             assert animations == []
     assert durations["no-preference"] != "0s"
     assert durations["reduce"] == "0s"
+
+
+def test_progress_moves_do_not_refetch_the_dashboard(new_page, live_server, client, owner):
+    """A GPU job writes its progress twice a second; the dashboard shows no bar, so only state
+    changes (live.js's imagegen:generation, not imagegen:progress) re-fetch its figure."""
+    generation = running(owner, 0.1)
+    page = signed_in_page(new_page, live_server, client, owner, WIDE, "light")
+    page.goto(live_server.url + "/dashboard/")
+    page.wait_for_timeout(1500)  # the first (re)sync re-fetch settles
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url) if "in-progress" in r.url else None)
+    for value in (0.2, 0.3, 0.4, 0.5):
+        set_progress(generation, value)
+        page.wait_for_timeout(450)
+    page.wait_for_timeout(800)
+    # The page's first event of a job it has not heard of counts as news (it cannot know
+    # the status did not change); the moves after it are not.
+    assert len(fetched) <= 1, fetched
+    before = len(fetched)
+    Generation.objects.filter(pk=generation.pk).update(
+        status=Status.SUCCEEDED, finished_at=timezone.now(), updated_at=timezone.now()
+    )
+    page.wait_for_timeout(1500)
+    assert len(fetched) == before + 1  # a state change still re-fetches it

@@ -415,3 +415,19 @@ def test_the_size_chips_aim_at_the_size_the_workflow_is_made_for(comfy, owner_cl
         "/generate/model-info/", {"provider": "comfyui", "model": "sdxl-base"}
     ).content.decode()
     assert 'data-own-size="true"' in info
+
+
+def test_a_workflow_with_two_sampling_passes_has_one_bar_that_never_goes_back():
+    from imagegen.providers.comfyui import Passes, samplers_in
+
+    graph = txt2img_workflow()
+    graph["20"] = {"class_type": "KSamplerAdvanced", "inputs": {}}
+    graph["21"] = {"class_type": "KSamplerSelect", "inputs": {}}  # picks, does not sample
+    passes = Passes(samplers_in(graph))
+    assert passes.total == 2
+    seen = []
+    for node, fraction in [("3", 0.5), ("3", 1.0), ("20", 0.5), ("20", 1.0), ("30", 0.5)]:
+        passes.step(node, fraction)
+        seen.append(round(passes.overall, 3))
+    # A third reporting node (an upscaler's tiles) widens the count but never moves it back.
+    assert seen == [0.25, 0.5, 0.75, 1.0, 1.0]

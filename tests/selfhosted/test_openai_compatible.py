@@ -108,3 +108,16 @@ def test_an_unreachable_server_is_marked_and_the_job_fails_in_words(owner, run_j
     assert "stopped answering" in result["error"] or "answering" in result["error"]
     backend.refresh_from_db()
     assert backend.healthy is False and backend.unhealthy_since is not None
+
+
+def test_the_admin_can_leave_out_models_it_lists(local, owner_api, run_jobs):
+    """LocalAI lists its chat models in /v1/models too: the admin offers only image ones."""
+    add_backend("openai_compatible", local, **bearer(offered_models="sd-1.5\n"))
+    providers = {p["name"]: p for p in owner_api.get("/api/providers").json()["providers"]}
+    assert [m["id"] for m in providers["openai_compatible"]["models"]] == ["sd-1.5"]
+    refused = owner_api.post(
+        "/api/generate",
+        {"provider": "openai_compatible", "model": "llama", "prompt": "x"},
+        format="json",
+    )
+    assert refused.status_code == 400 and "model" in refused.json()

@@ -240,3 +240,80 @@ def test_a_backend_that_dies_mid_job_hands_it_to_the_other(owner, owner_api):
         backends.check_backends()
         dead.refresh_from_db()
         assert dead.healthy is True and dead.last_error == ""
+
+
+def test_outpaint_pads_the_canvas_and_inpaints_the_margins(a1111, owner, owner_api, run_jobs):
+    add_backend("a1111", a1111)
+    source = make_image(owner, width=64, height=48)
+    result = submit(
+        owner_api,
+        run_jobs,
+        operation="outpaint",
+        input_images=[source.pk],
+        outpaint={"left": 16, "top": 0, "right": 16, "bottom": 0},
+    )
+    assert result["status"] == "succeeded", result["error"]
+    body = job_bodies(a1111, "/sdapi/v1/img2img")[-1]
+    canvas = PILImage.open(io.BytesIO(base64.b64decode(body["init_images"][0])))
+    mask = PILImage.open(io.BytesIO(base64.b64decode(body["mask"]))).convert("L")
+    assert canvas.size == mask.size == (96, 48)
+    assert mask.getpixel((2, 20)) == 255 and mask.getpixel((48, 20)) == 0  # margins change
+    assert (result["images"][0]["width"], result["images"][0]["height"]) == (96, 48)
+
+
+def test_a_job_past_the_backend_timeout_fails_and_is_interrupted(a1111, owner, settings):
+    settings.BACKEND_TIMEOUT = 1
+    add_backend("a1111", a1111)
+    a1111.set_scenario("slow", step_seconds=0.2)
+    generation = queued_job(owner, "a1111", MODEL, steps=40)
+    runner.execute(generation.pk)
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED and generation.error == "Timed out after 1 s."
+    assert wait_for(lambda: any(r["path"] == "/sdapi/v1/interrupt" for r in a1111.requests))
+
+
+def test_the_token_is_in_no_response_and_no_log(owner_api, run_jobs, caplog):
+    with FakeA1111(basic_auth=("team", "pa55-word-for-gpu")) as fake:
+        add_backend(
+            "a1111", fake, auth=BackendAuth.BASIC, username="team", secret="pa55-word-for-gpu"
+        )
+        with caplog.at_level("DEBUG"):
+            result = submit(owner_api, run_jobs)
+            fake.die()
+            failed = submit(owner_api, run_jobs)
+    assert result["status"] == "succeeded" and failed["status"] == "failed"
+    token = base64.b64encode(b"team:pa55-word-for-gpu").decode()
+    for text in (caplog.text, json.dumps(result), json.dumps(failed)):
+        assert "pa55-word-for-gpu" not in text and token not in text
+
+
+def test_recovery_lets_a_dead_workers_backend_slot_go(
+    owner, settings, a1111, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from generation.recovery import recover_stale_generations
+
+    backend = add_backend("a1111", a1111)
+    old = timezone.now() - timedelta(seconds=settings.GENERATION_TIMEOUT + 3600)
+    generation = queued_job(
+        owner,
+        "a1111",
+        MODEL,
+        status=Status.RUNNING,
+        attempts=1,
+        backend=backend,
+        progress=0.4,
+        started_at=old,
+        heartbeat_at=old,
+    )
+    running_jobs = backend.generations.filter(status=Status.RUNNING)
+    assert running_jobs.count() == 1  # the dead worker's job holds the only slot
+    assert recover_stale_generations()["requeued"] == 1
+    # Its slot was let go, so the re-queued job was claimed again (django-q runs it inline
+    # in tests) and ran to the end on the backend.
+    generation.refresh_from_db()
+    assert generation.status == Status.SUCCEEDED, generation.error
+    assert generation.attempts == 2 and generation.backend_id == backend.pk

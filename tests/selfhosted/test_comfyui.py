@@ -431,3 +431,30 @@ def test_a_workflow_with_two_sampling_passes_has_one_bar_that_never_goes_back():
         seen.append(round(passes.overall, 3))
     # A third reporting node (an upscaler's tiles) widens the count but never moves it back.
     assert seen == [0.25, 0.5, 0.75, 1.0, 1.0]
+
+
+def test_an_upscale_workflow_scales_by_the_chosen_factor(comfy, owner, owner_api, run_jobs):
+    add_backend("comfyui", comfy)
+    Workflow.objects.create(
+        model_id="upscale",
+        label="Upscale",
+        operation="upscale",
+        workflow=img2img_workflow("placeholder.png", scale_by=2),
+        fields={
+            "image": {"node": "10", "input": "image"},
+            "scale": {"node": "12", "input": "scale_by", "choices": [2, 4]},
+        },
+    )
+    source = make_image(owner, width=40, height=32)
+    result = submit(
+        owner_api,
+        run_jobs,
+        model="upscale",
+        operation="upscale",
+        input_images=[source.pk],
+        scale=4,
+        prompt="",
+    )
+    assert result["status"] == "succeeded", result["error"]
+    assert sent_graph(comfy)["12"]["inputs"]["scale_by"] == 4
+    assert (result["images"][0]["width"], result["images"][0]["height"]) == (160, 128)

@@ -155,6 +155,8 @@ def add_workflow(page, base, workflow_file):
     page.wait_for_selector(".errornote")
     assert errors_of(page, "fields") == ["Field prompt: node 42 is not in the workflow."]
     assert not Workflow.objects.exists()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "workflow-add-refused-1366-light.png"), full_page=True)
     # The same form, corrected (a refused form keeps no upload: choose the file again).
     fill_workflow(page, workflow_file, FIELDS)
     page.wait_for_selector(".messagelist")
@@ -242,6 +244,7 @@ def test_admin_adds_a_comfyui_backend_and_workflow_a_member_generates_cancels_an
     page.wait_for_selector(f"#generation-{second}[data-status=canceled]", timeout=10_000)
     assert progress_now(page, second) is None
     assert page.locator(f"#generation-{second} .gen-canceled").count() == 1
+    assert "canceled" in page.inner_text(f"#generation-{second}").lower()
     assert page.locator(f"#generation-{second} img.result-image").count() == 0
     for thread in background:
         thread.join(timeout=15)

@@ -35,6 +35,7 @@ FIGURES = [
     "gallery_browser",
     "live",
     "image_ops",
+    "gpu_pool",
 ]
 SHARED_DB = {"gallery_list", "gallery_search", "dashboard"}
 

@@ -59,7 +59,7 @@ def choose(generation: Generation) -> Choice:
             running=Count("generations", filter=Q(generations__status=Status.RUNNING))
         )
     )
-    capable = [b for b in usable if provider.serves(b, generation.model)]
+    capable = provider.capable(usable, generation.model)
     if not capable:
         return Choice(
             reason=f"No {provider.label} backend you may use serves {generation.model} any "

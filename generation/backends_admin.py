@@ -41,6 +41,15 @@ class BackendForm(forms.ModelForm):
 
     class Meta:
         model = Backend
+        labels = {
+            "price_per_gpu_second": "Price per GPU-second (USD)",
+            "max_concurrent": "Jobs at once",
+            "offered_models": "Offered models",
+            "edits": "Serves image edits",
+            "auth": "Login",
+            "username": "User name",
+        }
+        widgets = {"offered_models": forms.Textarea(attrs={"rows": 3, "cols": 60})}
         fields = [
             "name",
             "kind",
@@ -117,7 +126,6 @@ class BackendAdmin(SuperusersWrite, admin.ModelAdmin):
     list_display = ["name", "kind", "base_url", "enabled", "health", "load", "price"]
     list_filter = ["kind", "enabled", HealthFilter]
     search_fields = ["name", "base_url"]
-    filter_horizontal = ["groups"]
     actions = ["check_now"]
     readonly_fields = [
         "health",
@@ -228,6 +236,15 @@ class BackendAdmin(SuperusersWrite, admin.ModelAdmin):
             self._report(request, backend)
 
 
+class PrettyJSONField(forms.JSONField):
+    """JSON shown indented, one key a line: a workflow on one line cannot be read or edited."""
+
+    def prepare_value(self, value):
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
 class WorkflowForm(forms.ModelForm):
     workflow_file = forms.FileField(
         required=False,
@@ -250,9 +267,10 @@ class WorkflowForm(forms.ModelForm):
             "workflow",
             "fields",
         ]
+        field_classes = {"workflow": PrettyJSONField, "fields": PrettyJSONField}
         widgets = {
-            "workflow": forms.Textarea(attrs={"rows": 12, "class": "vLargeTextField"}),
-            "fields": forms.Textarea(attrs={"rows": 12, "class": "vLargeTextField"}),
+            "workflow": forms.Textarea(attrs={"rows": 16, "class": "vLargeTextField"}),
+            "fields": forms.Textarea(attrs={"rows": 16, "class": "vLargeTextField"}),
         }
 
     def __init__(self, *args, **kwargs):
@@ -269,6 +287,10 @@ class WorkflowForm(forms.ModelForm):
             except (ValueError, UnicodeDecodeError):
                 self.add_error("workflow_file", "This file is not JSON.")
                 return cleaned
+            # Shown again in the text box if the form comes back with an error: a file input
+            # cannot keep its file, and the admin should not have to choose it again.
+            self.data = self.data.copy()
+            self.data[self.add_prefix("workflow")] = json.dumps(cleaned["workflow"], indent=2)
         workflow, fields = cleaned.get("workflow"), cleaned.get("fields")
         if not workflow:
             self.add_error("workflow", "Upload the workflow file or paste its JSON.")

@@ -20,8 +20,10 @@ modules import those, never a conftest.
 
 Also here: ``isolated_storage`` (autouse: each test stores files under its own folder),
 ``fast_time`` (autouse: waits that only pace the code are shrunk, see its docstring),
-``run_jobs`` (submit and run the enqueued job inline) and ``scripted`` (a provider the test
-scripts). The Playwright ``browser`` and ``page`` fixtures come from tests/plugins/browser.py.
+``run_jobs`` (submit and run the enqueued job inline), ``background_jobs`` (every enqueued
+generation runs on a thread of its own, as on a worker: for browser tests that watch a job
+run) and ``scripted`` (a provider the test scripts). The Playwright ``browser`` and ``page``
+fixtures come from tests/plugins/browser.py.
 """
 
 import pytest
@@ -226,6 +228,38 @@ def run_jobs(django_capture_on_commit_callbacks):
         return response
 
     return submit
+
+
+@pytest.fixture
+def background_jobs(monkeypatch):
+    """Every enqueued generation runs on its own thread (as on a worker), not inline in the
+    request; the threads are joined at the end of the test. Yields the list of threads."""
+    # Deferred (import time): the root conftest is imported before Django is set up.
+    import threading
+
+    from django.db import connection
+
+    from generation import backends, runner, services
+
+    threads = []
+
+    def run(generation_id):
+        try:
+            runner.execute(generation_id)
+        finally:
+            connection.close()
+
+    def enqueue(generation_id):
+        thread = threading.Thread(target=run, args=(generation_id,), daemon=True)
+        threads.append(thread)
+        thread.start()
+
+    for module in (services, runner, backends):  # each imports enqueue_generation by name
+        monkeypatch.setattr(module, "enqueue_generation", enqueue)
+    yield threads
+    for thread in threads:
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "a generation thread did not end"
 
 
 @pytest.fixture

@@ -82,6 +82,11 @@ class ComfyUIProvider(SelfHostedProvider):
     def serves(self, backend: Backend, model_id: str) -> bool:
         return Workflow.objects.filter(model_id=model_id, enabled=True).exists()
 
+    def capable(self, backends, model_id: str) -> list[Backend]:
+        # Every ComfyUI backend runs every enabled workflow: one query, not one per backend.
+        backends = list(backends)
+        return backends if backends and self.serves(backends[0], model_id) else []
+
     def prepare(self, ctx: RunContext, request: GenerationRequest) -> None:
         row = Workflow.objects.filter(model_id=request.model, enabled=True).first()
         if row is None:

@@ -78,12 +78,16 @@ class SelfHostedProvider(Provider):
     def serves(self, backend: Backend, model_id: str) -> bool:
         return any(spec.id == model_id for spec in self.backend_specs(backend))
 
+    def capable(self, backends, model_id: str) -> list[Backend]:
+        """The given backends that serve the model."""
+        return [backend for backend in backends if self.serves(backend, model_id)]
+
     # --- Cost ----------------------------------------------------------------------------
 
     def estimate_cost(self, request: GenerationRequest) -> Decimal | None:
         """GPU-seconds one image usually takes × images × the dearest backend's price that
         serves the model (the estimate budgets are checked against before a run)."""
-        serving = [b for b in self.backends() if self.serves(b, request.model)]
+        serving = self.capable(self.backends(), request.model)
         if not serving:
             return None
         worst = max(

@@ -10,7 +10,7 @@ ComfyUI and the workflow in the form, type a prompt, press Generate.
 
 How jobs run here: the test settings run django-q in sync mode, so a submission would run its
 generation inline inside the POST, and the page would get its answer only once the job is
-over. In production a worker runs it while the page follows along; so the ``background``
+over. In production a worker runs it while the page follows along; so the ``background_jobs``
 fixture hands every enqueued job to a thread of its own (``generation.runner.execute``, what a
 worker thread runs), joined when the test ends.
 
@@ -18,14 +18,11 @@ Screenshots of the running card at 1366 px, dark and light: /tmp/shots-comfy/.
 
 Every test fails on a CSP violation or a console error (the browser plugin)."""
 
-import threading
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from generation import backends as generation_backends
-from generation import runner, services
 from generation.models import Generation, Status
 from imagegen.providers.backends import Backend, BackendKind, Workflow
 from tests.browser.helpers import signed_in_page, wait_until
@@ -65,31 +62,6 @@ def comfy():
             fields=FIELDS,
         )
         yield fake
-
-
-@pytest.fixture
-def background(monkeypatch):
-    """Every enqueued generation runs on its own thread (as on a worker), not inline in the
-    request; the threads are joined at the end of the test."""
-    threads = []
-
-    def run(generation_id):
-        try:
-            runner.execute(generation_id)
-        finally:
-            connection.close()
-
-    def enqueue(generation_id):
-        thread = threading.Thread(target=run, args=(generation_id,), daemon=True)
-        threads.append(thread)
-        thread.start()
-
-    for module in (services, runner, generation_backends):
-        monkeypatch.setattr(module, "enqueue_generation", enqueue)
-    yield threads
-    for thread in threads:
-        thread.join(timeout=30)
-        assert not thread.is_alive(), "a generation thread did not end"
 
 
 def submit_through_the_form(page, prompt):
@@ -135,7 +107,7 @@ def shoot_card(page, pk, name):
 
 
 def test_a_comfyui_job_moves_its_bar_step_by_step_then_shows_its_image(
-    new_page, live_server, client, member, comfy, background
+    new_page, live_server, client, member, comfy, background_jobs
 ):
     page = signed_in_page(new_page, live_server, client, member, WIDE, "dark")
     page.goto(live_server.url + "/generate/")
@@ -199,7 +171,7 @@ def test_a_comfyui_job_moves_its_bar_step_by_step_then_shows_its_image(
 
 
 def test_the_cancel_button_stops_a_running_comfyui_job_and_interrupts_it(
-    new_page, live_server, client, member, comfy, background
+    new_page, live_server, client, member, comfy, background_jobs
 ):
     page = signed_in_page(new_page, live_server, client, member, WIDE, "light")
     page.goto(live_server.url + "/generate/")
@@ -215,7 +187,7 @@ def test_the_cancel_button_stops_a_running_comfyui_job_and_interrupts_it(
     assert page.locator(f"#generation-{pk} img.result-image").count() == 0
     assert page.locator(f"#generation-{pk} .gen-canceled").count() == 1
 
-    for thread in background:
+    for thread in background_jobs:
         thread.join(timeout=10)
     generation = Generation.objects.get(pk=pk)
     assert generation.status == Status.CANCELED

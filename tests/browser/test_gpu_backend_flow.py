@@ -16,7 +16,7 @@ model, watches the bar rise, sees the image, starts a second job and cancels it 
 then opens the dashboard: the GPU time card (``#gpu-time``, filled by the runner's own rollup
 hook, generation/finish_hooks.py) and the GPU time columns.
 
-Jobs run on threads of their own as on a worker (``background``, as in
+Jobs run on threads of their own as on a worker (``background_jobs``, as in
 tests/browser/test_comfyui_progress.py, where the form and bar reading helpers come from).
 
 Along the way, the two admin change forms (backend, workflow) are shot at 1366 and 390 px in
@@ -26,15 +26,11 @@ light and dark (the admin's own theme switch, templates/admin/color_theme_toggle
 Every page fails the test on a CSP violation or a console error (the browser plugin)."""
 
 import json
-import threading
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
-from generation import backends as generation_backends
-from generation import runner, services
 from generation.models import Generation, Status
 from imagegen.providers.backends import Backend, BackendKind, Workflow
 from settings_app.models import Preferences
@@ -71,33 +67,6 @@ BAD_FIELDS = {**FIELDS, "prompt": {"node": "42", "input": "text"}}
 def fake_comfy():
     with FakeComfyUI(scenario="slow", options={"step_seconds": STEP_SECONDS}) as fake:
         yield fake
-
-
-@pytest.fixture
-def background(monkeypatch):
-    """Every enqueued generation runs on its own thread, as on a worker, not inline in the
-    request (the test settings run django-q in sync mode); joined at the end of the test.
-    The same as test_comfyui_progress.py's: a fixture may not be imported
-    (tests/test_conftest_hygiene.py)."""
-    threads = []
-
-    def run(generation_id):
-        try:
-            runner.execute(generation_id)
-        finally:
-            connection.close()
-
-    def enqueue(generation_id):
-        thread = threading.Thread(target=run, args=(generation_id,), daemon=True)
-        threads.append(thread)
-        thread.start()
-
-    for module in (services, runner, generation_backends):
-        monkeypatch.setattr(module, "enqueue_generation", enqueue)
-    yield threads
-    for thread in threads:
-        thread.join(timeout=30)
-        assert not thread.is_alive(), "a generation thread did not end"
 
 
 @pytest.fixture
@@ -200,7 +169,15 @@ def shoot_admin_pages(page, base, axe, backend, workflow):
 
 
 def test_admin_adds_a_comfyui_backend_and_workflow_a_member_generates_cancels_and_sees_gpu_time(
-    new_page, live_server, client, admin_user, member, fake_comfy, workflow_file, background, axe
+    new_page,
+    live_server,
+    client,
+    admin_user,
+    member,
+    fake_comfy,
+    workflow_file,
+    background_jobs,
+    axe,
 ):
     base = live_server.url
     Preferences.objects.update_or_create(user=admin_user, defaults={"theme": "light"})
@@ -246,7 +223,7 @@ def test_admin_adds_a_comfyui_backend_and_workflow_a_member_generates_cancels_an
     assert page.locator(f"#generation-{second} .gen-canceled").count() == 1
     assert "canceled" in page.inner_text(f"#generation-{second}").lower()
     assert page.locator(f"#generation-{second} img.result-image").count() == 0
-    for thread in background:
+    for thread in background_jobs:
         thread.join(timeout=15)
     assert Generation.objects.get(pk=second).status == Status.CANCELED
     assert [i["applied"] for i in fake_comfy.interrupts] == [True]

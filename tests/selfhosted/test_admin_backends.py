@@ -194,3 +194,18 @@ def test_rotating_the_encryption_key_re_encrypts_backend_tokens(settings):
     assert rotate_encryption_key(old, new) == 1
     settings.ENCRYPTION_KEY = new
     assert Backend.objects.get(name="a").secret == "tok-1"
+
+
+def test_a_refused_form_keeps_the_uploaded_workflow_in_the_box(admin_client):
+    """A file input cannot keep its file: the workflow comes back as indented JSON, so the
+    admin corrects the field map and saves without choosing the file again."""
+    bad = workflow_post(txt2img_workflow(), {"prompt": {"node": "42", "input": "text"}})
+    response = admin_client.post("/admin/generation/workflow/add/", bad)
+    assert response.status_code == 200
+    box = response.context["adminform"].form["workflow"].value()
+    assert json.loads(box) == txt2img_workflow() and '\n  "3": {' in box
+    again = workflow_post(txt2img_workflow(), PROMPT_ONLY)
+    del again["workflow_file"]
+    again["workflow"] = box
+    assert admin_client.post("/admin/generation/workflow/add/", again).status_code == 302
+    assert Workflow.objects.get().workflow == txt2img_workflow()

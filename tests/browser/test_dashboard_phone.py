@@ -1,4 +1,4 @@
-"""The dashboard's figure tables read well on a phone (390 px) and stay as they are on a
+"""The dashboard's figure tables read well on a phone (390 px, and 360) and stay as they are on a
 laptop (1366 px), in light and dark.
 
 On a phone: the page never scrolls sideways; an amount, a count or a duration never breaks
@@ -19,6 +19,7 @@ from tests.dashboard.helpers import finished
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
+SMALL_PHONE = {"width": 360, "height": 780}
 LAPTOP = {"width": 1366, "height": 768}
 URL = "/dashboard/?from=2025-03-01&to=2025-03-07&scope=team"
 TABLES = ("#usage-models", "#usage-operations", "#usage-users", "#usage-projects")
@@ -105,11 +106,13 @@ def open_dashboard(new_page, live_server, client, admin_user, viewport, theme):
     return page
 
 
-@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize(
+    "viewport,theme", [(PHONE, "light"), (PHONE, "dark"), (SMALL_PHONE, "light")]
+)
 def test_on_a_phone_figures_stay_whole_and_wide_tables_scroll_in_their_region(
-    new_page, live_server, client, admin_user, busy_week, axe, screenshot, theme
+    new_page, live_server, client, admin_user, busy_week, axe, screenshot, viewport, theme
 ):
-    page = open_dashboard(new_page, live_server, client, admin_user, PHONE, theme)
+    page = open_dashboard(new_page, live_server, client, admin_user, viewport, theme)
 
     # The page itself never scrolls sideways.
     width = page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
@@ -149,7 +152,7 @@ def test_on_a_phone_figures_stay_whole_and_wide_tables_scroll_in_their_region(
 
     assert axe(page) == []
     scroller.evaluate("(r) => { r.scrollLeft = 0; r.blur(); }")
-    screenshot(page, f"dashboard-phone-390-{theme}")
+    screenshot(page, f"dashboard-phone-{viewport['width']}-{theme}")
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])

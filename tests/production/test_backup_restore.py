@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.core import serializers
 from django.core.files.storage import default_storage
 from django.core.management import call_command
@@ -22,7 +22,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from gallery.models import Image, Tag
-from generation.models import Generation, Status
+from generation.models import Backend, Generation, Status, Workflow
 from projects.models import Project, ProjectMembership, Role
 from settings_app.models import ApiKey, Preferences, TeamKey
 from settings_app.services import save_api_key, save_team_key
@@ -33,7 +33,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CANARY_USER_KEY = "sk-canary-USERKEY-3f9a7c1e5b2d4068aa11"
 CANARY_OTHER_KEY = "r8_canary-OTHER-KEY-7e6d5c4b3a2918f0"
 CANARY_TEAM_KEY = "sk-canary-TEAMKEY-9b8a7f6e5d4c3b2a1100"
-CANARIES = (CANARY_USER_KEY, CANARY_OTHER_KEY, CANARY_TEAM_KEY)
+CANARY_GPU_TOKEN = "gpu-canary-TOKEN-7e6d5c4b3a291800"
+CANARIES = (CANARY_USER_KEY, CANARY_OTHER_KEY, CANARY_TEAM_KEY, CANARY_GPU_TOKEN)
 
 
 def use_storage(settings, location: Path) -> None:
@@ -86,6 +87,12 @@ def snapshot() -> dict:
             .objects.filter(user_permissions__codename="use_team_keys")
             .values_list("username", flat=True)
         ),
+        # The team's GPU backends (their tokens encrypted) and ComfyUI workflows (issue #17).
+        "backends": sorted(
+            (b.name, b.kind, b.base_url, b.secret, [g.name for g in b.groups.all()])
+            for b in Backend.objects.all()
+        ),
+        "workflows": sorted(Workflow.objects.values_list("model_id", "workflow", "fields")),
     }
 
 
@@ -134,6 +141,16 @@ def team(owner, member, outsider, admin_user, run_jobs):
     save_api_key(member, "replicate", CANARY_OTHER_KEY)
     save_team_key("openai", CANARY_TEAM_KEY, by=admin_user)
     member.user_permissions.add(Permission.objects.get(codename="use_team_keys"))
+    artists = Group.objects.create(name="artists")
+    gpu = Backend.objects.create(
+        kind="comfyui", name="gpu-1", base_url="http://10.0.0.5:8188", auth="bearer",
+        secret=CANARY_GPU_TOKEN,
+    )  # fmt: skip
+    gpu.groups.add(artists)
+    Workflow.objects.create(
+        model_id="sd15", label="SD 1.5", workflow={"9": {"class_type": "SaveImage"}},
+        fields={"prompt": {"node": "6", "input": "text"}},
+    )  # fmt: skip
     assert Generation.objects.filter(status=Status.SUCCEEDED).count() == 3
     assert Image.objects.count() == 4
     return snapshot()
@@ -172,6 +189,7 @@ def test_backup_restores_everything_onto_a_fresh_install(
     # Keys still open with the same ENCRYPTION_KEY, and the restored install works.
     assert ApiKey.objects.get(provider="openai").secret == CANARY_USER_KEY
     assert TeamKey.objects.get(provider="openai").secret == CANARY_TEAM_KEY
+    assert Backend.objects.get(name="gpu-1").secret == CANARY_GPU_TOKEN
     owner = get_user_model().objects.get(username="owner")
     assert owner.check_password(PASSWORD)
     image = Image.objects.order_by("pk").first()

@@ -279,7 +279,7 @@ def _run(generation: Generation) -> None:
         if not images:
             raise ProviderError(f"{provider.label} returned no images.")
         if provider.self_hosted:
-            _count_gpu_time(generation, result, ctx, time.monotonic() - started)
+            _count_gpu_time(generation, provider, result, ctx, time.monotonic() - started)
         # No second cancel/ownership read here: _call_provider checked both once the
         # provider returned, and _finish's success update is conditional on them (a cancel
         # that lands during validation or storage is handled there, files removed).
@@ -293,6 +293,7 @@ def _run(generation: Generation) -> None:
         generation.mark_canceled()
     except GenerationTimedOut:
         _cancel_remote(provider, ctx)
+        _count_busy_time(generation, provider, started)
         generation.mark_failed(f"Timed out after {timeout} s.")
     except BackendUnreachable as exc:
         _backend_lost(generation, exc)
@@ -302,6 +303,7 @@ def _run(generation: Generation) -> None:
             generation.owner, provider.name, generation.key_source, str(exc), exc.model
         )
     except ProviderError as exc:
+        _count_busy_time(generation, provider, started)
         generation.mark_failed(str(exc))
     except InvalidImage as exc:
         generation.mark_failed(f"{provider.label} returned an unusable image: {exc}.")
@@ -367,21 +369,23 @@ def _store_progress(generation: Generation, progress: float | None) -> None:
     ).update(progress=progress, updated_at=timezone.now())
 
 
-def _count_gpu_time(generation: Generation, result: ProviderResult, ctx, elapsed: float):
+def _count_gpu_time(generation, provider, result: ProviderResult, ctx, elapsed: float):
     """GPU-seconds (the backend's own timing where reported, else the run time) and their
     cost at the backend's price: the same spend and budgets as a cloud provider's."""
     seconds = result.gpu_seconds if result.gpu_seconds is not None else round(elapsed, 3)
     generation.gpu_seconds = seconds
-    if provider_reports_progress(generation):
+    if provider.reports_progress:
         generation.progress = 1.0
     price = ctx.backend.price_per_gpu_second
     result.cost_usd = gpu_cost(price, seconds) if price is not None else Decimal(0)
     result.cost_is_estimate = False
 
 
-def provider_reports_progress(generation: Generation) -> bool:
-    provider = get_provider(generation.provider)
-    return bool(provider and provider.reports_progress)
+def _count_busy_time(generation: Generation, provider, started: float) -> None:
+    """A failed job on the team's GPU kept it busy too: its run time is GPU time (the
+    dashboard counts it; only a succeeded job's cost is spend)."""
+    if provider.self_hosted:
+        generation.gpu_seconds = round(time.monotonic() - started, 3)
 
 
 def _backend_lost(generation: Generation, exc: BackendUnreachable) -> None:

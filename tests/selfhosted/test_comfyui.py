@@ -458,3 +458,15 @@ def test_an_upscale_workflow_scales_by_the_chosen_factor(comfy, owner, owner_api
     assert result["status"] == "succeeded", result["error"]
     assert sent_graph(comfy)["12"]["inputs"]["scale_by"] == 4
     assert (result["images"][0]["width"], result["images"][0]["height"]) == (160, 128)
+
+
+def test_a_failed_job_still_counts_the_gpu_time_it_took_but_no_spend(comfy, owner, settings):
+    add_backend("comfyui", comfy, **priced("0.01"))
+    sdxl()
+    comfy.set_scenario("node_error", at_step=3, step_seconds=0.05)
+    generation = queued_job(owner, steps=10)
+    runner.execute(generation.pk)
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
+    assert generation.gpu_seconds is not None and generation.gpu_seconds >= 0.1
+    assert generation.cost_usd is None

@@ -26,8 +26,14 @@ UNPROMPTED = (*PROMPTLESS, Operation.OUTPAINT)  # the prompt is optional
 WITH_STRENGTH = (Operation.EDIT, Operation.INPAINT, Operation.OUTPAINT)
 
 
-def provider_choices():
-    return [(p.name, p.label) for p in all_providers()]
+def provider_choices(user=None):
+    """The providers offered here (to ``user``: a self-hosted one only with a backend of
+    theirs that serves something)."""
+    return [
+        (p.name, p.label)
+        for p in all_providers()
+        if user is None or not p.self_hosted or p.models_for(user)
+    ]
 
 
 def model_note(spec) -> str:
@@ -178,6 +184,7 @@ class GenerateForm(forms.Form):
         if self.data.get("operation") in UNPROMPTED:
             prompt_required = False
         self.fields["prompt"].required = prompt_required
+        self.fields["provider"].choices = provider_choices(user)
         self.fields["project"].queryset = Project.objects.for_user(user, "contribute")
         self.fields["style"].queryset = StylePreset.objects.for_user(user, "view")
 

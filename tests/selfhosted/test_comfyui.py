@@ -360,6 +360,15 @@ def test_a_backend_for_a_group_is_only_that_groups(comfy, owner, member, owner_a
 
     assert models_of(owner_api) == ["sdxl-base"]
     assert models_of(member_api) == []
+    from django.test import Client
+
+    def generate_page(user):
+        browser = Client()
+        browser.force_login(user)
+        return browser.get("/generate/").content.decode()
+
+    assert 'value="comfyui"' not in generate_page(member)  # not offered outside the group
+    assert 'value="comfyui"' in generate_page(owner)
     refused = member_api.post(
         "/api/generate",
         {"provider": "comfyui", "model": "sdxl-base", "prompt": "x"},

@@ -82,11 +82,14 @@ class OpenAICompatibleProvider(SelfHostedProvider):
             max_retries=0,
             timeout=timeout,
             default_headers=headers,
+            # Only the admin's URL is called: a redirect (with the credentials) is not followed.
+            http_client=openai_sdk.DefaultHttpxClient(follow_redirects=False, timeout=timeout),
         )
 
     def check_health(self, target: BackendTarget) -> Health:
         try:
-            listing = self.sdk(target, settings.BACKEND_CHECK_TIMEOUT).models.list()
+            with self.sdk(target, settings.BACKEND_CHECK_TIMEOUT) as client:
+                listing = client.models.list()
             ids = [item.id for item in listing.data if getattr(item, "id", None)]
         except openai_sdk.APIStatusError as exc:
             return Health(ok=False, error=f"GET /v1/models answered HTTP {exc.status_code}")
@@ -100,7 +103,20 @@ class OpenAICompatibleProvider(SelfHostedProvider):
 
     def generate(self, request: GenerationRequest, ctx: RunContext) -> ProviderResult:
         target = self.target(ctx)
-        client = self.sdk(target, self.timeout(ctx))
+        started = time.monotonic()
+        with self.sdk(target, self.timeout(ctx)) as client:
+            answer = self._call(client, request, ctx, target)
+            seconds = round(time.monotonic() - started, 3)
+            images = []
+            for item in answer.data or []:
+                if getattr(item, "b64_json", None):
+                    images.append(GeneratedImage(data=decode_base64(item.b64_json)))
+                elif getattr(item, "url", None):
+                    images.append(GeneratedImage(data=self._download(item.url, target, ctx)))
+        return ProviderResult(images=images, gpu_seconds=seconds, metadata={"backend": target.name})
+
+    def _call(self, client, request: GenerationRequest, ctx: RunContext, target):
+        """One images call; transport trouble is the backend's (BackendUnreachable)."""
         body = {
             "model": request.model,
             "prompt": request.prompt,
@@ -108,19 +124,17 @@ class OpenAICompatibleProvider(SelfHostedProvider):
             "size": f"{request.width}x{request.height}",
             "response_format": "b64_json",
         }
-        started = time.monotonic()
         try:
             if request.operation == Operation.GENERATE:
-                answer = client.images.generate(**body)
-            else:
-                if not target.edits:
-                    raise ProviderError(f"{self.name_of(target)} does not serve image edits.")
-                source = request.input_images[0]
-                files = {"image": (f"image.{source.extension}", source.data, source.mime)}
-                if request.mask is not None:
-                    mask = mask_for_openai(request.mask, source)
-                    files["mask"] = ("mask.png", mask.data, "image/png")
-                answer = client.images.edit(**body, **files)
+                return client.images.generate(**body)
+            if not target.edits:
+                raise ProviderError(f"{self.name_of(target)} does not serve image edits.")
+            source = request.input_images[0]
+            files = {"image": (f"image.{source.extension}", source.data, source.mime)}
+            if request.mask is not None:
+                mask = mask_for_openai(request.mask, source)
+                files["mask"] = ("mask.png", mask.data, "image/png")
+            return client.images.edit(**body, **files)
         except openai_sdk.APITimeoutError:
             if ctx.remaining() <= 1:
                 raise GenerationTimedOut() from None
@@ -134,14 +148,6 @@ class OpenAICompatibleProvider(SelfHostedProvider):
             ) from None
         except openai_sdk.APIStatusError as exc:
             raise self._refused(target, exc) from None
-        seconds = round(time.monotonic() - started, 3)
-        images = []
-        for item in answer.data or []:
-            if getattr(item, "b64_json", None):
-                images.append(GeneratedImage(data=decode_base64(item.b64_json)))
-            elif getattr(item, "url", None):
-                images.append(GeneratedImage(data=self._download(item.url, target, ctx)))
-        return ProviderResult(images=images, gpu_seconds=seconds, metadata={"backend": target.name})
 
     def _download(self, url: str, target: BackendTarget, ctx: RunContext) -> bytes:
         return fetch_image(url, ctx, trusted_extra={netloc(target.base_url)})

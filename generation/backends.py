@@ -154,6 +154,23 @@ def check_backends() -> dict[str, int]:
     return counts
 
 
+def missing_node_types(workflow: dict) -> dict[str, list[str]]:
+    """For each enabled ComfyUI backend that answers, the node types of the workflow it does
+    not have (custom nodes not installed there): {backend name: [class_type, …]}."""
+    provider = self_hosted(BackendKind.COMFYUI)
+    wanted = {
+        node.get("class_type")
+        for node in workflow.values()
+        if isinstance(node, dict) and isinstance(node.get("class_type"), str)
+    }
+    missing = {}
+    for backend in Backend.objects.filter(kind=BackendKind.COMFYUI, enabled=True):
+        known = provider.node_types(backend.target())
+        if known is not None and wanted - known:
+            missing[backend.name] = sorted(wanted - known)
+    return missing
+
+
 # --- Backends from the environment -----------------------------------------------------------
 
 

@@ -315,6 +315,16 @@ class WorkflowAdmin(SuperusersWrite, admin.ModelAdmin):
     search_fields = ["model_id", "label"]
     readonly_fields = ["offered_fields", "created_at", "updated_at"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        for name, types in backends.missing_node_types(obj.workflow).items():
+            self.message_user(
+                request,
+                f"The backend {name} does not have these node types: {', '.join(types)}. "
+                "Install their custom nodes there, or jobs of this workflow will fail on it.",
+                messages.WARNING,
+            )
+
     @admin.display(description="What the Generate page shows")
     def offered_fields(self, row):
         if row.pk is None:

@@ -111,6 +111,17 @@ class ComfyUIProvider(SelfHostedProvider):
             return Health(ok=False, error="GET /system_stats does not look like ComfyUI")
         return Health(ok=True)
 
+    def node_types(self, target: BackendTarget) -> set[str] | None:
+        """The node types the backend has (``GET /object_info``), or None when it does not
+        answer: a workflow that needs a custom node it lacks fails there."""
+        try:
+            with self.client(target, settings.BACKEND_CHECK_TIMEOUT) as http:
+                response = http.get("/object_info")
+            info = response.json() if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+        return set(info) if isinstance(info, dict) else None
+
     # --- The run -------------------------------------------------------------------------
 
     def generate(self, request: GenerationRequest, ctx: RunContext) -> ProviderResult:

@@ -209,3 +209,23 @@ def test_a_refused_form_keeps_the_uploaded_workflow_in_the_box(admin_client):
     again["workflow"] = box
     assert admin_client.post("/admin/generation/workflow/add/", again).status_code == 302
     assert Workflow.objects.get().workflow == txt2img_workflow()
+
+
+def test_saving_a_workflow_names_node_types_a_backend_lacks(admin_client):
+    with FakeComfyUI() as fake:
+        Backend.objects.create(kind="comfyui", name="gpu-1", base_url=fake.base_url)
+        graph = txt2img_workflow()
+        graph["20"] = {"class_type": "IPAdapterApply", "inputs": {"image": ["8", 0]}}
+        graph["9"]["inputs"]["images"] = ["20", 0]
+        response = admin_client.post(
+            "/admin/generation/workflow/add/", workflow_post(graph), follow=True
+        )
+        page = response.content.decode()
+        assert "The backend gpu-1 does not have these node types: IPAdapterApply" in page
+        assert Workflow.objects.filter(model_id="sd15").exists()  # saved all the same
+        plain = admin_client.post(
+            "/admin/generation/workflow/add/",
+            workflow_post(txt2img_workflow(), model_id="plain"),
+            follow=True,
+        )
+        assert "does not have these node types" not in plain.content.decode()

@@ -121,3 +121,31 @@ def test_the_admin_can_leave_out_models_it_lists(local, owner_api, run_jobs):
         format="json",
     )
     assert refused.status_code == 400 and "model" in refused.json()
+
+
+def test_inpaint_sends_the_mask_transparent_where_it_may_change(local, owner, owner_api, run_jobs):
+    import base64
+    import io
+
+    from PIL import Image as PILImage
+
+    add_backend("openai_compatible", local, **bearer(edits=True))
+    source = make_image(owner, width=64, height=64, color=(10, 200, 10))
+    mask = PILImage.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 32, 64))  # the left half may change
+    buffer = io.BytesIO()
+    mask.save(buffer, "PNG")
+    uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    result = submit(
+        owner_api, run_jobs, operation="inpaint", input_images=[source.pk], mask=uri,
+        width=64, height=64,
+    )  # fmt: skip
+    assert result["status"] == "succeeded", result["error"]
+    assert local.generations[-1]["mask"] is True
+    image = Generation.objects.get(pk=result["id"]).images.get()
+    from django.core.files.storage import default_storage
+
+    with default_storage.open(image.file) as handle:
+        made = PILImage.open(handle).convert("RGB")
+    # The fake paints where the mask is transparent: the left half only.
+    assert made.getpixel((60, 30)) == (10, 200, 10) and made.getpixel((5, 30)) != (10, 200, 10)

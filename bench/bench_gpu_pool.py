@@ -17,7 +17,7 @@ providers list is recorded (it runs a few times per page).
 import shutil
 import tempfile
 
-from common import Row, base_parser, emit, fmt_ms, met, p50, ratio, samples_ms, setup_django
+from common import Row, base_parser, emit, p50, samples_ms, setup_django, versus_row
 
 CLAIM_TARGET = 3.0
 PROGRESS_TARGET = 2.0
@@ -95,17 +95,7 @@ def main(argv=None) -> list[Row]:
     value = {name: p50(samples) for name, samples in times.items()}
 
     def row(number, what, name, reference, target=None):
-        ref = value[reference]
-        ok = None if target is None else value[name] <= target * ref
-        return Row(
-            number,
-            f"{what}, p50 of {repeat}",
-            fmt_ms(value[name]),
-            f"{reference} {fmt_ms(ref)}",
-            ratio(value[name], ref),
-            f"≤ {target}× {reference}" if target else "recorded",
-            met(ok) if target else "—",
-        )
+        return versus_row(number, f"{what}, p50 of {repeat}", value, name, reference, target)
 
     rows = [
         row("11a", f"claim of a ComfyUI job, pool of {POOL}", "pool claim", "offline claim",

@@ -19,7 +19,7 @@ import io
 import shutil
 
 from bench_ingest import sample_png  # figure 1's 1024² PNG: the same picture
-from common import Row, base_parser, emit, fmt_ms, met, p50, ratio, samples_ms, setup_django
+from common import Row, base_parser, emit, p50, samples_ms, setup_django, versus_row
 
 UPLOAD_TARGET = 2.5
 
@@ -97,16 +97,8 @@ def main(argv=None) -> list[Row]:
     value = {name: p50(samples) for name, samples in times.items()}
 
     def row(number, what, name, reference, target=None):
-        ref = value[reference]
-        met_target = None if target is None else value[name] <= target * ref
-        return Row(
-            number,
-            f"{what}, p50 of {repeat}",
-            fmt_ms(value[name]),
-            f"decode {fmt_ms(ref)}",
-            ratio(value[name], ref),
-            f"≤ {target}× decode" if target else "recorded",
-            met(met_target) if target else "—",
+        return versus_row(
+            number, f"{what}, p50 of {repeat}", value, name, reference, target, "decode"
         )
 
     size = f"{len(png) / 1e6:.1f} MB"

@@ -56,6 +56,30 @@ def met(ok: bool | None) -> str:
     return "" if ok is None else ("yes" if ok else "NO")
 
 
+def versus_row(
+    number: str,
+    what: str,
+    values: dict[str, float],
+    name: str,
+    reference: str,
+    target: float | None = None,
+    label: str | None = None,
+) -> Row:
+    """A row of p50 ``values[name]`` beside the same run's ``values[reference]`` (named
+    ``label``, default the reference's key), met when within ``target`` times it."""
+    label = label or reference
+    value, ref = values[name], values[reference]
+    return Row(
+        number,
+        what,
+        fmt_ms(value),
+        f"{label} {fmt_ms(ref)}",
+        ratio(value, ref),
+        f"≤ {target}× {label}" if target else "recorded",
+        met(value <= target * ref) if target else "—",
+    )
+
+
 def print_table(title: str, rows: list[Row]) -> None:
     """Print rows as an aligned text table (Markdown-compatible pipes)."""
     head = ["#", "figure", "measured", "reference (same run)", "ratio", "target", "met?"]

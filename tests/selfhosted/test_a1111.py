@@ -180,15 +180,7 @@ def test_progress_is_stored_while_it_runs_and_cancel_interrupts(a1111, owner, ow
     add_backend("a1111", a1111)
     a1111.set_scenario("slow", step_seconds=0.15)
     created = {
-        "id": Generation.objects.create(
-            owner=owner,
-            provider="a1111",
-            model=MODEL,
-            prompt="slow",
-            width=64,
-            height=64,
-            steps=60,
-        ).pk
+        "id": queued_job(owner, "a1111", MODEL, prompt="slow", width=64, height=64, steps=60).pk
     }
     thread = run_in_thread(created["id"])
     seen = []

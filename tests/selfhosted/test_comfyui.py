@@ -232,16 +232,7 @@ def test_progress_moves_and_cancel_interrupts_a_running_job(comfy, owner, owner_
     add_backend("comfyui", comfy)
     sdxl()
     comfy.set_scenario("slow", step_seconds=0.15)
-    generation = Generation.objects.create(
-        owner=owner,
-        provider="comfyui",
-        model="sdxl-base",
-        prompt="x",
-        width=512,
-        height=512,
-        steps=30,
-        seed=5,
-    )
+    generation = queued_job(owner, steps=30, seed=5)
     thread = run_in_thread(generation.pk)
     seen = []
 
@@ -267,19 +258,7 @@ def test_cancel_while_it_waits_in_comfyuis_queue_deletes_it(comfy, owner, owner_
     add_backend("comfyui", comfy, max_concurrent=2)
     sdxl()
     comfy.set_scenario("slow", step_seconds=0.2)
-    first, second = (
-        Generation.objects.create(
-            owner=owner,
-            provider="comfyui",
-            model="sdxl-base",
-            prompt=f"job {n}",
-            width=512,
-            height=512,
-            steps=20,
-            seed=n,
-        )
-        for n in (1, 2)
-    )
+    first, second = (queued_job(owner, prompt=f"job {n}", steps=20, seed=n) for n in (1, 2))
     threads = [run_in_thread(first.pk)]
     assert wait_for(lambda: len(comfy.accepted) == 1)
     threads.append(run_in_thread(second.pk))
@@ -297,7 +276,7 @@ def test_cancel_while_it_waits_in_comfyuis_queue_deletes_it(comfy, owner, owner_
 def test_a_queued_job_is_cancelled_before_it_reaches_a_backend(comfy, owner, owner_api):
     add_backend("comfyui", comfy)
     sdxl()
-    generation = queued_job(owner, prompt="x", width=512, height=512)
+    generation = queued_job(owner)
     assert owner_api.post(f"/api/generation/cancel/{generation.pk}").status_code == 200
     runner.execute(generation.pk)
     assert status_of(generation.pk) == Status.CANCELED
@@ -307,18 +286,8 @@ def test_a_queued_job_is_cancelled_before_it_reaches_a_backend(comfy, owner, own
 def test_a_full_backend_keeps_jobs_waiting_for_a_free_gpu(comfy, owner):
     backend = add_backend("comfyui", comfy, max_concurrent=1)
     sdxl()
-    busy = Generation.objects.create(
-        owner=owner,
-        provider="comfyui",
-        model="sdxl-base",
-        prompt="x",
-        width=512,
-        height=512,
-        status=Status.RUNNING,
-        backend=backend,
-        attempts=1,
-    )
-    waiting = queued_job(owner, prompt="y", width=512, height=512)
+    busy = queued_job(owner, status=Status.RUNNING, backend=backend, attempts=1)
+    waiting = queued_job(owner, prompt="y")
     assert runner.claim(waiting.pk) is None
     waiting.refresh_from_db()
     assert waiting.status == Status.QUEUED and waiting.attempts == 0
@@ -336,7 +305,7 @@ def test_no_answering_backend_fails_the_job_in_words(comfy, owner):
     from generation.backends import mark_unhealthy
 
     mark_unhealthy(backend.pk, "ComfyUI (gpu-7) stopped answering (connection refused).")
-    generation = queued_job(owner, prompt="x", width=512, height=512)
+    generation = queued_job(owner)
     runner.execute(generation.pk)
     generation.refresh_from_db()
     assert generation.status == Status.FAILED
@@ -384,16 +353,7 @@ def test_a_backend_that_dies_mid_job_hands_it_over(owner):
         add_backend("comfyui", second, name="gpu-b")
         sdxl()
         first.set_scenario("slow", step_seconds=0.2)
-        generation = Generation.objects.create(
-            owner=owner,
-            provider="comfyui",
-            model="sdxl-base",
-            prompt="x",
-            width=512,
-            height=512,
-            steps=20,
-            seed=3,
-        )
+        generation = queued_job(owner, steps=20, seed=3)
         # gpu-a first (both free: the lower id wins a tie); it dies once the job started.
         thread = run_in_thread(generation.pk)
         assert wait_for(lambda: len(first.accepted) == 1)

@@ -353,7 +353,7 @@ def run_choices(user) -> list[dict]:
     default = (prefs.default_provider if prefs else "") or DEFAULT_PROVIDER
     providers = sorted(all_providers(), key=lambda p: p.name != default)  # stable: registry order
     usable = {p.name: has_usable_key(user, p) for p in providers}
-    offered = {p.name: p.models() for p in providers}
+    offered = {p.name: p.models_for(user) for p in providers}
     choices = []
     for operation, scale, label in RUNS:
 

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from generation.models import Generation, Status
@@ -54,11 +53,7 @@ def self_hosted(provider_name: str) -> SelfHostedProvider | None:
 def choose(generation: Generation) -> Choice:
     """The backend for this job (called inside the claim's transaction)."""
     provider = self_hosted(generation.provider)
-    usable = list(
-        provider.backends(generation.owner).annotate(
-            running=Count("generations", filter=Q(generations__status=Status.RUNNING))
-        )
-    )
+    usable = list(provider.backends(generation.owner).with_running())
     capable = provider.capable(usable, generation.model)
     if not capable:
         return Choice(
@@ -67,12 +62,16 @@ def choose(generation: Generation) -> Choice:
         )
     healthy = [b for b in capable if b.healthy]
     if not healthy:
+        # A backend down for a moment (a restart) should not fail the queue: the job waits
+        # for the minute check to see one back, for as long as a job may run.
+        waited = (timezone.now() - generation.created_at).total_seconds()
+        if waited < settings.BACKEND_TIMEOUT:
+            return Choice(waiting=True)
         sick = capable[0]
+        since = f" at {sick.unhealthy_since:%Y-%m-%d %H:%M} UTC" if sick.unhealthy_since else ""
         return Choice(
-            reason=f"No {provider.label} backend is answering: {sick.name} stopped "
-            f"answering at {sick.unhealthy_since:%Y-%m-%d %H:%M} UTC ({sick.last_error})."
-            if sick.unhealthy_since
-            else f"No {provider.label} backend is answering."
+            reason=f"No {provider.label} backend answered for {int(waited)} s: {sick.name} "
+            f"stopped answering{since} ({sick.last_error or 'no reason recorded'})."
         )
     free = [b for b in healthy if b.running < b.max_concurrent]
     if not free:
@@ -93,9 +92,9 @@ def dispatch_waiting(provider_name: str) -> None:
     ).order_by("id")
     room = sum(
         max(0, b.max_concurrent - b.running)
-        for b in Backend.objects.filter(kind=provider_name, enabled=True, healthy=True).annotate(
-            running=Count("generations", filter=Q(generations__status=Status.RUNNING))
-        )
+        for b in Backend.objects.filter(
+            kind=provider_name, enabled=True, healthy=True
+        ).with_running()
     )
     for generation_id in waiting.values_list("id", flat=True)[: max(room, 1)]:
         enqueue_generation(generation_id)
@@ -145,7 +144,11 @@ def check_backends() -> dict[str, int]:
     revived = set()
     for backend in Backend.objects.filter(enabled=True):
         was = backend.healthy
-        ok = check_backend(backend)
+        try:
+            ok = check_backend(backend)
+        except Exception:  # one backend's odd answer must not stop the others' checks
+            logger.exception("backend %s: health check failed", backend.pk)
+            continue
         counts["healthy" if ok else "unhealthy"] += 1
         if ok and not was:
             revived.add(backend.kind)
@@ -189,6 +192,13 @@ def sync_environment_backends() -> list[Backend]:
         seen = set()
         for kind in ENV_SETTINGS:
             for url in env_urls(kind):
+                if urlsplit(url).username or urlsplit(url).password:
+                    logger.error(
+                        "%s: a URL with a login in it is ignored (it would be stored in "
+                        "plain text); add that backend in the admin with its login instead",
+                        ENV_SETTINGS[kind],
+                    )
+                    continue
                 backend = Backend.objects.filter(kind=kind, base_url=url).first()
                 if backend is None:
                     backend = Backend.objects.create(

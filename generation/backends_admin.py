@@ -3,17 +3,17 @@ generation/admin.py, which registers everything else of the app). Only admins se
 URL and credentials; credentials are write-only here (docs/self-hosted-backends.md)."""
 
 import json
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from generation import backends
-from generation.models import Backend, Status, Workflow
+from generation.models import Backend, Workflow
 from imagegen.providers import comfyui_workflows
-from imagegen.providers.backends import BackendAuth
+from imagegen.providers.backends import BackendAuth, BackendKind
 from imagegen.providers.base import Operation
 
 # Problems of the field map (the rest are the workflow's own).
@@ -69,6 +69,11 @@ class BackendForm(forms.ModelForm):
         url = self.cleaned_data["base_url"].strip()
         if not url.lower().startswith(("http://", "https://")):
             raise forms.ValidationError("Give an http:// or https:// address.")
+        if urlsplit(url).username or urlsplit(url).password:
+            raise forms.ValidationError(
+                "Leave the login out of the address (it would be stored in plain text): "
+                "choose the kind of login below and give the password or token there."
+            )
         return url.rstrip("/")
 
     def clean(self):
@@ -83,6 +88,12 @@ class BackendForm(forms.ModelForm):
             self.add_error("username", "HTTP basic needs a user name.")
         if auth in (BackendAuth.BASIC, BackendAuth.BEARER) and not has_secret:
             self.add_error("credential", "Give the password or token for this kind of login.")
+        if cleaned.get("kind") == BackendKind.A1111 and (cleaned.get("max_concurrent") or 1) > 1:
+            self.add_error(
+                "max_concurrent",
+                "AUTOMATIC1111 runs one job at a time and can only interrupt the one it runs: "
+                "keep 1 (add the same server twice only if it really is two).",
+            )
         return cleaned
 
 
@@ -162,11 +173,7 @@ class BackendAdmin(SuperusersWrite, admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(running=Count("generations", filter=Q(generations__status=Status.RUNNING)))
-        )
+        return super().get_queryset(request).with_running()
 
     @admin.display(description="health", ordering="healthy")
     def health(self, backend):
@@ -213,6 +220,8 @@ class BackendAdmin(SuperusersWrite, admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         if form.instance.enabled:
             self._report(request, form.instance)
+            # More slots, a new or re-enabled backend: jobs waiting for a GPU may start.
+            backends.dispatch_waiting(form.instance.kind)
 
     def _report(self, request, backend):
         if backends.check_backend(backend):

@@ -317,6 +317,8 @@ def price_line(
         )
         per_image = provider.estimate_cost(request)
     if provider.self_hosted:  # priced per GPU-second by the admin, not by a catalog
+        if per_image is None:
+            return PriceLine("Priced by GPU time on the team's own GPU")
         if not per_image:
             return PriceLine("Free (the team's own GPU, no price set)", free=True)
         at = f" at {width}×{height}" if width else ""

@@ -62,6 +62,7 @@ HEARTBEAT_SECONDS = 5.0
 TICK_SECONDS = 0.1
 # How often a provider's progress report is written to the generation (at most).
 PROGRESS_SECONDS = 0.5
+PROGRESS_STEP = 0.01  # and only when it moved by a percent
 # Time a provider gets past the deadline to raise its own timeout before it is abandoned.
 DEADLINE_GRACE_SECONDS = 1.0
 
@@ -296,6 +297,7 @@ def _run(generation: Generation) -> None:
         _count_busy_time(generation, provider, started)
         generation.mark_failed(f"Timed out after {timeout} s.")
     except BackendUnreachable as exc:
+        _cancel_remote(provider, ctx)  # best effort: it may still run there if it only hung
         _backend_lost(generation, exc)
     except KeyRestricted as exc:
         generation.mark_failed(str(exc))
@@ -341,7 +343,7 @@ def _call_provider(generation, provider, request, ctx: RunContext):
         if not worker.is_alive():
             break
         now = time.monotonic()
-        if ctx.progress != stored_progress and now - last_progress >= PROGRESS_SECONDS:
+        if moved(stored_progress, ctx.progress) and now - last_progress >= PROGRESS_SECONDS:
             last_progress, stored_progress = now, ctx.progress
             _store_progress(generation, stored_progress)
         if now - last_cancel_check >= CANCEL_CHECK_SECONDS:
@@ -360,6 +362,14 @@ def _call_provider(generation, provider, request, ctx: RunContext):
     if _cancel_requested(generation):
         raise GenerationCanceled()
     return box["result"]
+
+
+def moved(stored: float | None, now: float | None) -> bool:
+    """Whether the progress moved enough to write (a percent: each write takes the database's
+    write lock on SQLite, and a bar does not show less)."""
+    if now is None or stored is None:
+        return now != stored
+    return abs(now - stored) >= PROGRESS_STEP
 
 
 def _store_progress(generation: Generation, progress: float | None) -> None:

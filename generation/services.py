@@ -47,7 +47,7 @@ def form_initial(user, *, remix=None) -> dict[str, Any]:
     ``remix`` (an image id, "use these settings") that visible image's settings."""
     prefs = Preferences.for_user(user)
     provider = get_provider(prefs.default_provider or "") or get_provider(DEFAULT_PROVIDER)
-    offered = provider.models()
+    offered = provider.models_for(user)
     # A saved default model the provider no longer offers falls back silently to its default.
     spec = next((m for m in offered if m.id == prefs.default_model), None) or (
         offered[0] if offered else None

@@ -213,7 +213,7 @@ def build_submission(
     sources = inputs.resolve(user, data)
     provider, spec = resolve_model(user, data)
     errors = _Errors()
-    operation = errors.check(_check_operation, data, spec, provider, default=None)
+    operation = errors.check(_check_operation, data, spec, provider, user, default=None)
     if operation is None:
         # Every other check depends on the operation: checking them against another one
         # would only add errors that are not the user's.
@@ -310,12 +310,12 @@ def _operation_name(data: dict[str, Any]) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _check_operation(data: dict[str, Any], spec: ModelSpec, provider: Provider) -> str:
+def _check_operation(data: dict[str, Any], spec: ModelSpec, provider: Provider, user) -> str:
     operation = _operation_name(data)
     if operation not in Operation.__members__.values():
         _fail("operation", f"Unknown operation {operation!r}; one of: {', '.join(Operation)}.")
     if not spec.does(operation):
-        able = [m.id for m in provider.models() if m.does(operation)]
+        able = [m.id for m in provider.models_for(user) if m.does(operation)]
         elsewhere = (
             f"{provider.label} models that do: {', '.join(able)}."
             if able

@@ -279,7 +279,12 @@ def _result_size(request) -> tuple[int | None, int | None]:
 
 
 def _card_response(request, generation):
-    generation = Generation.objects.prefetch_related("images", "inputs").get(pk=generation.pk)
+    generation = (
+        Generation.objects.select_related("backend")
+        .defer("backend__secret")
+        .prefetch_related("images", "inputs")
+        .get(pk=generation.pk)
+    )
     page.for_cards(request.user, [generation])
     return render(request, "generation/_card.html", {"generation": generation})
 
@@ -299,6 +304,8 @@ def generation_detail(request, pk):
     generation = get_object_or_404(
         Generation.objects.for_user(request.user, "view")
         .runs()
+        .select_related("backend")
+        .defer("backend__secret")
         .prefetch_related("images", "inputs"),
         pk=pk,
     )

@@ -111,6 +111,8 @@ class A1111Provider(SelfHostedProvider):
             )
         ctx.model_data = {
             "checkpoint": item.get("title") or item["id"],
+            # The names ``info.sd_model_name`` may give this checkpoint after a run.
+            "names": {item["id"], item.get("name") or item["id"]},
             "upscaler": backend_upscaler(backend),
         }
 
@@ -134,7 +136,13 @@ class A1111Provider(SelfHostedProvider):
             )
         try:
             listed = [
-                {"id": m["model_name"], "title": m.get("title") or m["model_name"]}
+                {
+                    "id": m["model_name"],
+                    "title": m.get("title") or m["model_name"],
+                    # What ``info.sd_model_name`` says after a run: the file's base name
+                    # (``model_name`` also carries its subfolder: SDXL/x → SDXL_x).
+                    "name": checkpoint_name(m.get("filename") or "", m["model_name"]),
+                }
                 for m in models.json()
                 if isinstance(m, dict) and m.get("model_name")
             ]
@@ -154,6 +162,10 @@ class A1111Provider(SelfHostedProvider):
 
     def generate(self, request: GenerationRequest, ctx: RunContext) -> ProviderResult:
         target = self.target(ctx)
+        with self.understood(target):
+            return self._generate(request, ctx, target)
+
+    def _generate(self, request, ctx: RunContext, target: BackendTarget) -> ProviderResult:
         if request.operation == Operation.UPSCALE:
             return self._upscale(request, ctx, target)
         path, body = self._body(request, ctx)
@@ -167,7 +179,7 @@ class A1111Provider(SelfHostedProvider):
                     response = http.post(path, json=body)
             finally:
                 done.set()
-        answer = self.json(target, response, "the job")
+        answer = self.json_object(target, response, "the job")
         seconds = round(time.monotonic() - started, 3)
         images = decode_images(answer.get("images"), self.name_of(target))
         expected = request.num_images
@@ -175,7 +187,7 @@ class A1111Provider(SelfHostedProvider):
             images = images[1:]  # a grid in front (the server's "return grid" option)
         info = parse_info(answer.get("info"))
         ran = info.get("sd_model_name")
-        if isinstance(ran, str) and ran and ran != request.model:
+        if isinstance(ran, str) and ran and ran not in ctx.model_data["names"]:
             # A1111 drops a checkpoint it does not know and runs the loaded one.
             raise ProviderError(
                 f"{self.name_of(target)} ran {ran} instead of the checkpoint asked for "
@@ -241,7 +253,7 @@ class A1111Provider(SelfHostedProvider):
         started = time.monotonic()
         with self.client(target, self.timeout(ctx)) as http, self.talking_to(target, ctx):
             response = http.post("/sdapi/v1/extra-single-image", json=body)
-        answer = self.json(target, response, "the upscale")
+        answer = self.json_object(target, response, "the upscale")
         images = decode_images([answer.get("image")], self.name_of(target))
         return ProviderResult(
             images=[GeneratedImage(data=images[0])],
@@ -280,6 +292,13 @@ def backend_upscaler(backend: Backend | None) -> str:
             return name
     usable = [name for name in listed if name not in ("None", "Nearest")]
     return usable[0] if usable else "Lanczos"
+
+
+def checkpoint_name(filename: str, model_name: str) -> str:
+    """A checkpoint's file name without folders and extension (A1111's ``name_for_extra``)."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    stem = base.rsplit(".", 1)[0] if "." in base else base
+    return stem or model_name
 
 
 def decode_images(items, name: str) -> list[bytes]:

@@ -42,6 +42,17 @@ class BackendSource(models.TextChoices):
 
 
 class BackendQuerySet(models.QuerySet):
+    def with_running(self):
+        """Each backend with ``running``: the jobs it runs now (distinct: a groups filter
+        joins rows that would count a job twice)."""
+        return self.annotate(
+            running=models.Count(
+                "generations",
+                filter=models.Q(generations__status="running"),  # generation.models.Status
+                distinct=True,
+            )
+        )
+
     def usable_by(self, user):
         """Enabled backends the user may send work to: those without groups are everyone's;
         the others belong to the members of their groups (and to superusers)."""
@@ -149,6 +160,7 @@ class Backend(models.Model):
             headers=auth_headers(self.auth, self.username, self.secret or ""),
             price_per_gpu_second=self.price_per_gpu_second,
             edits=self.edits,
+            secrets=credential_forms(self.auth, self.username, self.secret or ""),
         )
 
 
@@ -159,6 +171,14 @@ def auth_headers(auth: str, username: str, secret: str) -> dict[str, str]:
     if auth == BackendAuth.BEARER:
         return {"Authorization": f"Bearer {secret}"}
     return {}
+
+
+def credential_forms(auth: str, username: str, secret: str) -> tuple[str, ...]:
+    """Every form in which the credentials could come back in an answer (to redact them)."""
+    if auth == BackendAuth.NONE or not secret:
+        return ()
+    headers = auth_headers(auth, username, secret)
+    return (secret, headers["Authorization"].split(" ", 1)[1])
 
 
 @dataclass(frozen=True)
@@ -173,6 +193,7 @@ class BackendTarget:
     headers: dict
     price_per_gpu_second: Decimal | None = None
     edits: bool = False
+    secrets: tuple = ()  # the credentials as sent, to redact from what a backend answers
 
     def __repr__(self) -> str:
         return f"BackendTarget(id={self.id}, name={self.name!r}, kind={self.kind!r})"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
@@ -36,6 +37,7 @@ from imagegen.providers.base import (
     GeneratedImage,
     GenerationCanceled,
     GenerationRequest,
+    GenerationTimedOut,
     InputImage,
     ModelSpec,
     ProviderError,
@@ -49,7 +51,12 @@ from imagegen.providers.selfhosted import Health, SelfHostedProvider, poll_inter
 ws_client = lazy_module("websockets.sync.client")
 ws_exceptions = lazy_module("websockets.exceptions")
 
+logger = logging.getLogger(__name__)
+
 UPLOAD_SUBFOLDER = "imagegen"
+# Reads of a finished job's history before it counts as lost (ComfyUI writes it just after
+# the job's last message), one poll interval apart.
+HISTORY_TRIES = 10
 WS_MAX_MESSAGE = 32 * 1024 * 1024  # preview frames are JPEGs of the latent: small
 
 
@@ -66,11 +73,16 @@ class ComfyUIProvider(SelfHostedProvider):
         for row in Workflow.objects.filter(enabled=True):
             try:
                 workflows.check(row.workflow, row.fields, row.operation)
+                spec = workflows.spec_for(
+                    row.model_id, row.label, row.operation, row.workflow, row.fields
+                )
             except workflows.WorkflowInvalid:
                 continue  # the admin form refuses these; a row edited elsewhere stays out
-            specs.append(
-                workflows.spec_for(row.model_id, row.label, row.operation, row.workflow, row.fields)
-            )
+            except (TypeError, ValueError, KeyError, AttributeError):
+                # One odd row (loaded from a fixture, say) must not take every model down.
+                logger.exception("ComfyUI workflow %s is not offered", row.model_id)
+                continue
+            specs.append(spec)
         return specs
 
     def specs(self, backends) -> list[ModelSpec]:
@@ -126,6 +138,10 @@ class ComfyUIProvider(SelfHostedProvider):
 
     def generate(self, request: GenerationRequest, ctx: RunContext) -> ProviderResult:
         target = self.target(ctx)
+        with self.understood(target):
+            return self._generate(request, ctx, target)
+
+    def _generate(self, request, ctx: RunContext, target: BackendTarget) -> ProviderResult:
         workflow, fields = ctx.model_data["workflow"], ctx.model_data["fields"]
         client_id = uuid.uuid4().hex
         with self.client(target, self.timeout(ctx, 60)) as http:
@@ -139,13 +155,19 @@ class ComfyUIProvider(SelfHostedProvider):
                     response = http.post(
                         "/prompt", json={"prompt": built.graph, "client_id": client_id}
                     )
-                answer = self.json(target, response, "the workflow")
+                answer = self.json_object(target, response, "the workflow")
                 prompt_id = str(answer.get("prompt_id") or "")
                 if not prompt_id:
                     raise ProviderError(f"{self.name_of(target)} did not name the queued job.")
                 ctx.remote_handle = (target, prompt_id)
-                self._follow(socket, http, target, ctx, prompt_id)
-            entry = self._history(http, target, ctx, prompt_id)
+                try:
+                    self._follow(socket, http, target, ctx, prompt_id)
+                except (GenerationCanceled, GenerationTimedOut):
+                    # A cancel that came while the workflow was being sent found no job to
+                    # stop: stop it now rather than let it run on the GPU.
+                    self.quietly_cancel(ctx)
+                    raise
+            entry = self._finished_entry(http, target, ctx, prompt_id)
             images = self._outputs(http, target, ctx, entry)
         if not images:
             raise ProviderError(f"{self.name_of(target)} finished the workflow without an image.")
@@ -238,63 +260,84 @@ class ComfyUIProvider(SelfHostedProvider):
             if not isinstance(data, dict) or data.get("prompt_id") != prompt_id:
                 continue  # another client's job, or the queue status
             kind = event.get("type")
-            if kind == "progress" and data.get("max"):
-                passes.step(data.get("node"), data.get("value", 0) / data["max"])
-                ctx.report_progress(passes.overall)
+            value, top = data.get("value"), data.get("max")
+            if (
+                kind == "progress"
+                and isinstance(value, int | float)
+                and isinstance(top, int | float)
+            ):
+                if top > 0:
+                    passes.step(data.get("node"), value / top)
+                    ctx.report_progress(passes.overall)
             elif kind == "execution_error":
                 raise node_failed(self.name_of(target), data)
             elif kind == "execution_interrupted":
                 if ctx.cancel_event.is_set():
                     raise GenerationCanceled()
                 raise ProviderError(f"{self.name_of(target)}: the job was interrupted there.")
-            elif kind == "execution_success" or (kind == "executing" and data.get("node") is None):
+            elif kind == "executing" and data.get("node") is None:
+                # Sent after the history entry is written (ComfyUI's prompt_worker:
+                # task_done, then executing None); execution_success comes before it.
                 return
         # No (more) WebSocket: poll the history until the job has an outcome.
         while True:
             entry = self._history(http, target, ctx, prompt_id, wait=False)
-            if entry is not None and entry.get("status", {}).get("completed") is not None:
-                status = entry.get("status") or {}
+            status = entry.get("status") if isinstance(entry, dict) else None
+            if isinstance(status, dict) and status.get("completed") is not None:
                 if status.get("status_str") == "error" or not status.get("completed"):
                     raise history_failure(self.name_of(target), status)
                 return
+            if entry is None and not self._queued(http, target, ctx, prompt_id):
+                # In neither the history nor the queue: a restart lost it (a last look at
+                # the history first, in case it finished between the two reads).
+                if self._history(http, target, ctx, prompt_id, wait=False) is None:
+                    raise lost(self.name_of(target), target)
+                continue
             ctx.sleep(poll_interval())
 
-    def _history(self, http, target, ctx, prompt_id, wait=True):
+    def _queued(self, http, target, ctx, prompt_id: str) -> bool:
+        """Whether the job is running or waiting in the backend's queue."""
+        with self.talking_to(target, ctx):
+            response = http.get("/queue")
+        queue = self.json_object(target, response, "the queue request")
+        rows = [*(queue.get("queue_running") or []), *(queue.get("queue_pending") or [])]
+        return any(isinstance(row, list) and len(row) > 1 and row[1] == prompt_id for row in rows)
+
+    def _finished_entry(self, http, target, ctx, prompt_id: str) -> dict:
+        """The finished job's history entry; a moment's grace for it to be written."""
+        for _ in range(HISTORY_TRIES):
+            entry = self._history(http, target, ctx, prompt_id, wait=False)
+            if entry is not None:
+                status = entry.get("status") if isinstance(entry.get("status"), dict) else {}
+                if status.get("status_str") == "error":
+                    raise history_failure(self.name_of(target), status)
+                return entry
+            ctx.sleep(poll_interval())
+        raise lost(self.name_of(target), target)
+
+    def _history(self, http, target, ctx, prompt_id, wait=False):
+        """The job's history entry, or None while there is none."""
         with self.talking_to(target, ctx):
             response = http.get(f"/history/{prompt_id}")
-        answer = self.json(target, response, "the history request")
-        entry = answer.get(prompt_id) if isinstance(answer, dict) else None
-        if entry is None and wait:
-            raise BackendUnreachable(
-                f"{self.name_of(target)} lost the job (it is not in its history: was it "
-                "restarted?).",
-                target.id,
-            )
-        if entry is not None:
-            status = entry.get("status") or {}
-            if wait and status.get("status_str") == "error":
-                raise history_failure(self.name_of(target), status)
-        return entry
+        answer = self.json_object(target, response, "the history request")
+        entry = answer.get(prompt_id)
+        return entry if isinstance(entry, dict) else None
 
     def _outputs(self, http, target, ctx, entry) -> list[bytes]:
+        """The images of the output nodes (SaveImage: type "output"); a workflow that only
+        previews (PreviewImage: type "temp") gives those."""
+        items = result_items(entry)
+        saved = [item for item in items if item["type"] == "output"]
         images = []
-        for output in (entry.get("outputs") or {}).values():
-            for item in (output or {}).get("images") or []:
-                if not isinstance(item, dict) or not item.get("filename"):
-                    continue
-                ctx.check()
-                params = {
-                    "filename": str(item["filename"]),
-                    "subfolder": str(item.get("subfolder") or ""),
-                    "type": str(item.get("type") or "output"),
-                }
-                with self.talking_to(target, ctx):
-                    response = http.get("/view", params=params)
-                if response.status_code != 200:
-                    raise self.refused(target, response, "the result download")
-                if len(response.content) > settings.MAX_IMAGE_SIZE:
-                    raise ProviderError(f"{self.name_of(target)} returned an image too large.")
-                images.append(response.content)
+        for item in saved or items:
+            ctx.check()
+            with self.talking_to(target, ctx):
+                response = http.get("/view", params=item)
+            if response.status_code != 200:
+                raise self.refused(target, response, "the result download")
+            if len(response.content) > settings.MAX_IMAGE_SIZE:
+                raise ProviderError(f"{self.name_of(target)} returned an image too large.")
+            images.append(response.content)
         return images
 
     def cancel(self, ctx: RunContext) -> None:
@@ -303,8 +346,11 @@ class ComfyUIProvider(SelfHostedProvider):
         target, prompt_id = ctx.remote_handle
         with self.client(target, 10) as http:
             queue = http.get("/queue").json()
-            running = {row[1] for row in queue.get("queue_running", []) if len(row) > 1}
-            pending = {row[1] for row in queue.get("queue_pending", []) if len(row) > 1}
+            rows = {
+                key: {row[1] for row in queue.get(key) or [] if isinstance(row, list) and row[1:]}
+                for key in ("queue_running", "queue_pending")
+            }
+            running, pending = rows["queue_running"], rows["queue_pending"]
             if prompt_id in pending:
                 http.post("/queue", json={"delete": [prompt_id]})
             elif prompt_id in running:
@@ -335,7 +381,9 @@ class Passes:
 
 
 def samplers_in(workflow: dict) -> int:
-    """How many nodes of the graph sample (KSampler, KSamplerAdvanced, SamplerCustom…)."""
+    """How many nodes of the graph sample (KSampler, KSamplerAdvanced, SamplerCustom,
+    SamplerCustomAdvanced; not KSamplerSelect or the sampler objects like
+    SamplerDPMPP_2M_SDE, which only configure one)."""
     return sum(
         1
         for node in workflow.values()
@@ -349,6 +397,31 @@ def load_path(uploaded: dict) -> str:
     """How LoadImage names an uploaded input: ``subfolder/name``."""
     name, subfolder = uploaded["name"], uploaded["subfolder"]
     return f"{subfolder}/{name}" if subfolder else name
+
+
+def result_items(entry: dict) -> list[dict]:
+    """The ``/view`` parameters of every image in a history entry's outputs."""
+    items = []
+    outputs = entry.get("outputs")
+    for output in outputs.values() if isinstance(outputs, dict) else []:
+        images = output.get("images") if isinstance(output, dict) else None
+        for item in images if isinstance(images, list) else []:
+            if isinstance(item, dict) and item.get("filename"):
+                items.append(
+                    {
+                        "filename": str(item["filename"]),
+                        "subfolder": str(item.get("subfolder") or ""),
+                        "type": str(item.get("type") or "output"),
+                    }
+                )
+    return items
+
+
+def lost(name: str, target: BackendTarget) -> BackendUnreachable:
+    return BackendUnreachable(
+        f"{name} lost the job (it is in neither its queue nor its history: was it restarted?).",
+        target.id,
+    )
 
 
 def ws_url(base_url: str, client_id: str) -> str:

@@ -119,7 +119,8 @@ def check(workflow, fields, operation: str = Operation.GENERATE) -> None:
         needs |= {"prompt", "mask"}
     for name in sorted(needs - set(fields)):
         problems.append(f"A {operation} workflow must map the {name} field.")
-    if operation == Operation.UPSCALE and not fields.get("scale", {}).get("choices"):
+    scale = fields.get("scale")
+    if operation == Operation.UPSCALE and not (isinstance(scale, dict) and scale.get("choices")):
         problems.append("An upscale workflow must map scale with its choices, e.g. [2] or [4].")
     if ("width" in fields) != ("height" in fields):
         problems.append("Map both width and height, or neither.")
@@ -139,7 +140,12 @@ def is_link(value) -> bool:
 def _field_problems(workflow: dict, name: str, target) -> list[str]:
     if name not in FIELDS:
         return [f"Unknown field {name!r}: the fields are {', '.join(FIELDS)}."]
-    if not isinstance(target, dict) or "node" not in target or "input" not in target:
+    if (
+        not isinstance(target, dict)
+        or not isinstance(target.get("node"), str | int)
+        or isinstance(target.get("node"), bool)
+        or not isinstance(target.get("input"), str)
+    ):
         return [
             f"Field {name}: give the node id and the input name, e.g. "
             '{"node": "3", "input": "seed"}.'
@@ -171,6 +177,17 @@ def _field_problems(workflow: dict, name: str, target) -> list[str]:
         choices = target["choices"]
         if not isinstance(choices, list) or not choices:
             problems.append(f"Field {name}: choices must be a non-empty list.")
+        elif name == "scale" and not all(
+            isinstance(c, int) and not isinstance(c, bool) and c >= 2 for c in choices
+        ):
+            problems.append("Field scale: the choices are whole factors of 2 or more, e.g. [2, 4].")
+        elif name != "scale" and not all(isinstance(c, str) and c for c in choices):
+            problems.append(f'Field {name}: the choices are names, e.g. ["euler"].')
+    multiple = target.get("multiple")
+    if multiple is not None and (
+        not isinstance(multiple, int) or isinstance(multiple, bool) or multiple < 1
+    ):
+        problems.append(f"Field {name}: multiple must be a whole number of 1 or more.")
     if name in ("image", "mask") and node.get("class_type") not in ("LoadImage", "LoadImageMask"):
         problems.append(
             f"Field {name}: node {target['node']} is a {node.get('class_type')}; map it to a "

@@ -44,11 +44,12 @@ def trusted_netlocs() -> set[str]:
     ):
         parts = urlsplit(getattr(settings, name, "") or "")
         if parts.hostname:
-            netlocs.add(_netloc(parts))
+            netlocs.add(netloc_of(parts))
     return netlocs
 
 
-def _netloc(parts) -> str:
+def netloc_of(parts) -> str:
+    """``host:port`` of split URL parts (the default port filled in), lower case."""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     return f"{(parts.hostname or '').lower()}:{port}"
 
@@ -72,7 +73,7 @@ def check_url(url: str, trusted: set[str]) -> str | None:
         raise UnsafeURL("The provider returned an image link that is not http(s).")
     if parts.username or parts.password:
         raise UnsafeURL("The provider returned an image link with credentials in it.")
-    netloc = _netloc(parts)
+    netloc = netloc_of(parts)
     if netloc in trusted:
         return None
     if parts.scheme != "https":

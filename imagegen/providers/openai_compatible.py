@@ -18,7 +18,6 @@ from urllib.parse import urlsplit, urlunsplit
 from django.conf import settings
 
 from imagegen.core.lazy_import import lazy_module
-from imagegen.providers import errors
 from imagegen.providers.backends import Backend, BackendKind, BackendTarget
 from imagegen.providers.base import (
     BackendUnreachable,
@@ -31,7 +30,7 @@ from imagegen.providers.base import (
     ProviderResult,
     RunContext,
 )
-from imagegen.providers.fetch import decode_base64, fetch_image
+from imagegen.providers.fetch import decode_base64, fetch_image, netloc_of
 from imagegen.providers.inputs import mask_for_openai
 from imagegen.providers.selfhosted import Health, SelfHostedProvider, connection_reason
 
@@ -103,9 +102,18 @@ class OpenAICompatibleProvider(SelfHostedProvider):
 
     def generate(self, request: GenerationRequest, ctx: RunContext) -> ProviderResult:
         target = self.target(ctx)
+        with self.understood(target):
+            return self._generate(request, ctx, target)
+
+    def _generate(self, request, ctx: RunContext, target: BackendTarget) -> ProviderResult:
         started = time.monotonic()
         with self.sdk(target, self.timeout(ctx)) as client:
             answer = self._call(client, request, ctx, target)
+            if not isinstance(getattr(answer, "data", None), list):
+                raise ProviderError(
+                    f"{self.name_of(target)} answered with something that is not an images "
+                    "response."
+                )
             seconds = round(time.monotonic() - started, 3)
             images = []
             for item in answer.data or []:
@@ -147,22 +155,17 @@ class OpenAICompatibleProvider(SelfHostedProvider):
                 f"{self.name_of(target)} stopped answering ({reason}).", target.id
             ) from None
         except openai_sdk.APIStatusError as exc:
-            raise self._refused(target, exc) from None
+            body = exc.body if isinstance(exc.body, dict) else {}
+            reason = str(body.get("message") or exc.message or "")
+            raise self.refusal(target, exc.status_code, reason, "the request") from None
+        except openai_sdk.APIError as exc:  # e.g. an answer that fails the SDK's validation
+            raise ProviderError(
+                f"{self.name_of(target)} answered with something the openai SDK cannot read "
+                f"({type(exc).__name__})."
+            ) from None
 
     def _download(self, url: str, target: BackendTarget, ctx: RunContext) -> bytes:
         return fetch_image(url, ctx, trusted_extra={netloc(target.base_url)})
-
-    def _refused(self, target: BackendTarget, exc) -> ProviderError:
-        if exc.status_code in (401, 403):
-            return ProviderError(
-                f"{self.name_of(target)} refused the credentials set in the admin "
-                f"(HTTP {exc.status_code})."
-            )
-        body = exc.body if isinstance(exc.body, dict) else {}
-        message = errors.clean(str(body.get("message") or exc.message or ""), api_key=None)
-        return ProviderError(
-            f"{self.name_of(target)} refused the request (HTTP {exc.status_code}): {message}"
-        )
 
 
 def api_base(base_url: str) -> str:
@@ -174,6 +177,5 @@ def api_base(base_url: str) -> str:
 
 
 def netloc(url: str) -> str:
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.hostname}:{port}"
+    """host:port of the backend's URL, as the fetcher compares them."""
+    return netloc_of(urlsplit(url))

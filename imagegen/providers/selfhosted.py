@@ -10,6 +10,7 @@ from the database before the provider's thread starts. docs/self-hosted-backends
 from __future__ import annotations
 
 import json
+import logging
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from imagegen.providers.base import (
     ProviderError,
     RunContext,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -153,14 +156,47 @@ class SelfHostedProvider(Provider):
 
     def refused(self, target: BackendTarget, response: httpx.Response, what: str) -> ProviderError:
         """A non-2xx answer in words, with the backend's own reason where it gives one."""
-        if response.status_code in (401, 403):
+        return self.refusal(target, response.status_code, backend_reason(response), what)
+
+    def refusal(self, target: BackendTarget, status: int, reason: str, what: str):
+        """The words of a refusal: the backend's own reason, never its credentials (a proxy
+        may echo the Authorization header back)."""
+        if status in (401, 403):
             return ProviderError(
-                f"{self.name_of(target)} refused the credentials set in the admin "
-                f"(HTTP {response.status_code})."
+                f"{self.name_of(target)} refused the credentials set in the admin (HTTP {status})."
             )
-        reason = errors.clean(backend_reason(response), api_key=None)
-        text = f"{self.name_of(target)} refused {what} (HTTP {response.status_code})"
+        reason = redact_secrets(errors.clean(reason, api_key=None), target)
+        text = f"{self.name_of(target)} refused {what} (HTTP {status})"
         return ProviderError(f"{text}: {reason}" if reason else f"{text}.")
+
+    def json_object(self, target: BackendTarget, response: httpx.Response, what: str) -> dict:
+        """The answer as a JSON object, or a failure in words."""
+        answer = self.json(target, response, what)
+        if not isinstance(answer, dict):
+            raise ProviderError(
+                f"{self.name_of(target)} answered {what} with JSON of another shape than expected."
+            )
+        return answer
+
+    @contextmanager
+    def understood(self, target: BackendTarget):
+        """An answer of a shape this code does not expect (a value of another type, a key
+        missing) is a failure naming the backend, never an internal error."""
+        try:
+            yield
+        except (TypeError, KeyError, AttributeError, IndexError, ValueError) as exc:
+            logger.warning("%s answered something unexpected", self.name_of(target), exc_info=True)
+            raise ProviderError(
+                f"{self.name_of(target)} answered with something this server does not "
+                f"understand ({type(exc).__name__}); is it the kind of server set in the admin?"
+            ) from None
+
+    def quietly_cancel(self, ctx: RunContext) -> None:
+        """Ask the backend to stop the job; a failure to ask is not the job's failure."""
+        try:
+            self.cancel(ctx)
+        except Exception:  # noqa: BLE001 - best effort: the job already has its outcome
+            return
 
     def json(self, target: BackendTarget, response: httpx.Response, what: str):
         if response.status_code >= 400:
@@ -171,6 +207,13 @@ class SelfHostedProvider(Provider):
             raise ProviderError(
                 f"{self.name_of(target)} answered {what} with something that is not JSON."
             ) from None
+
+
+def redact_secrets(text: str, target: BackendTarget) -> str:
+    for secret in target.secrets:
+        if secret:
+            text = errors.redact(text, secret)
+    return text
 
 
 def gpu_cost(price: Decimal | None, seconds: float | None) -> Decimal | None:

@@ -229,3 +229,56 @@ def test_saving_a_workflow_names_node_types_a_backend_lacks(admin_client):
             follow=True,
         )
         assert "does not have these node types" not in plain.content.decode()
+
+
+def backend_post(**fields):
+    return {
+        "name": "gpu-9",
+        "kind": "comfyui",
+        "base_url": "http://10.0.0.9:8188",
+        "max_concurrent": "1",
+        "typical_seconds": "20",
+        "auth": "none",
+        **fields,
+    }
+
+
+def test_a_login_inside_the_url_is_refused(admin_client, settings):
+    response = admin_client.post(
+        "/admin/generation/backend/add/",
+        backend_post(base_url="http://team:s3cret@10.0.0.9:8188"),
+    )
+    assert response.status_code == 200 and "Leave the login out of the address" in errors_of(
+        response
+    )
+    settings.COMFYUI_BASE_URL = "http://team:s3cret@10.0.0.9:8188"
+    assert sync_environment_backends() == [] and not Backend.objects.exists()
+
+
+def test_an_a1111_backend_runs_one_job_at_a_time(admin_client):
+    response = admin_client.post(
+        "/admin/generation/backend/add/", backend_post(kind="a1111", max_concurrent="2")
+    )
+    assert response.status_code == 200
+    assert "AUTOMATIC1111 runs one job at a time" in errors_of(response)
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({**PROMPT_ONLY, "scale": {"node": "3", "input": "seed", "choices": ["2x"]}},
+         "whole factors of 2 or more"),
+        ({**PROMPT_ONLY, "width": {"node": "5", "input": "width", "multiple": 0},
+          "height": {"node": "5", "input": "height"}}, "multiple must be a whole number"),
+        ({**PROMPT_ONLY, "steps": "3"}, "give the node id and the input name"),
+        ({**PROMPT_ONLY, "steps": {"node": "3", "input": ["steps"]}},
+         "give the node id and the input name"),
+        ({**PROMPT_ONLY, "sampler": {"node": "3", "input": "sampler_name", "choices": [1]}},
+         "the choices are names"),
+    ],
+)  # fmt: skip
+def test_a_field_map_of_the_wrong_shape_is_a_field_error_not_a_crash(admin_client, fields, says):
+    response = admin_client.post(
+        "/admin/generation/workflow/add/", workflow_post(txt2img_workflow(), fields)
+    )
+    assert response.status_code == 200 and says in errors_of(response)

@@ -299,19 +299,32 @@ def test_a_full_backend_keeps_jobs_waiting_for_a_free_gpu(comfy, owner):
     assert claimed is not None and claimed.backend_id == backend.pk
 
 
-def test_no_answering_backend_fails_the_job_in_words(comfy, owner):
-    backend = add_backend("comfyui", comfy, name="gpu-7")
-    sdxl()
+def test_with_no_answering_backend_a_job_waits_then_fails_in_words(comfy, owner, settings):
+    """A backend down for a moment (a restart) keeps jobs waiting; once a job has waited as
+    long as one may run, it fails saying which backend stopped answering and why."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
     from generation.backends import mark_unhealthy
 
+    backend = add_backend("comfyui", comfy, name="gpu-7")
+    sdxl()
     mark_unhealthy(backend.pk, "ComfyUI (gpu-7) stopped answering (connection refused).")
-    generation = queued_job(owner)
-    runner.execute(generation.pk)
-    generation.refresh_from_db()
-    assert generation.status == Status.FAILED
-    assert (
-        "gpu-7 stopped answering" in generation.error and "connection refused" in generation.error
+    fresh = queued_job(owner)
+    runner.execute(fresh.pk)
+    fresh.refresh_from_db()
+    assert fresh.status == Status.QUEUED and fresh.attempts == 0
+    from generation.progress import progress_for
+
+    assert progress_for([fresh])[fresh.pk].waiting_reason == "queued: waiting for a free GPU"
+    stale = queued_job(
+        owner, created_at=timezone.now() - timedelta(seconds=settings.BACKEND_TIMEOUT + 5)
     )
+    runner.execute(stale.pk)
+    stale.refresh_from_db()
+    assert stale.status == Status.FAILED
+    assert "gpu-7 stopped answering" in stale.error and "connection refused" in stale.error
 
 
 def test_a_backend_for_a_group_is_only_that_groups(comfy, owner, member, owner_api, member_api):
@@ -439,3 +452,55 @@ def test_a_failed_job_still_counts_the_gpu_time_it_took_but_no_spend(comfy, owne
     assert generation.status == Status.FAILED
     assert generation.gpu_seconds is not None and generation.gpu_seconds >= 0.1
     assert generation.cost_usd is None
+
+
+def test_a_users_many_groups_do_not_make_a_backend_look_busy(comfy, owner):
+    """A backend of two groups the owner is in: its one running job counts once (a groups
+    join counted it twice, so a backend with a free slot looked full)."""
+    from django.contrib.auth.models import Group
+
+    from generation.backends import choose
+
+    backend = add_backend("comfyui", comfy, max_concurrent=2)
+    sdxl()
+    for name in ("artists", "editors"):
+        group = Group.objects.create(name=name)
+        backend.groups.add(group)
+        owner.groups.add(group)
+    queued_job(owner, status=Status.RUNNING, backend=backend, attempts=1)
+    choice = choose(queued_job(owner))
+    assert choice.backend == backend and not choice.waiting
+
+
+def test_a_bad_workflow_row_does_not_take_the_other_models_down(comfy, owner_api):
+    """A row that got past the admin form (a fixture, a shell) is left out, not a 500."""
+    add_backend("comfyui", comfy)
+    sdxl()
+    broken = sdxl(model_id="broken")
+    Workflow.objects.filter(pk=broken.pk).update(
+        fields={**FIELDS, "steps": {"node": "3", "input": "steps", "min": "one"}}
+    )
+    response = owner_api.get("/api/providers")
+    assert response.status_code == 200
+    comfy_models = next(p for p in response.json()["providers"] if p["name"] == "comfyui")
+    assert [m["id"] for m in comfy_models["models"]] == ["sdxl-base"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_restart_that_loses_the_job_is_noticed_without_a_websocket(owner):
+    """Polling the history, a job in neither the history nor the queue was lost with a
+    restart: it goes back to the queue for a backend (not a 10-minute wait)."""
+    with FakeComfyUI(scenario="no_ws", options={"step_seconds": 0.2}) as fake:
+        backend = add_backend("comfyui", fake)
+        sdxl()
+        generation = queued_job(owner, steps=30, seed=2)
+        thread = run_in_thread(generation.pk)
+        assert wait_for(lambda: len(fake.accepted) == 1)
+        fake.die()
+        fake.come_back()  # a restarted ComfyUI: empty queue and history
+        thread.join(timeout=20)
+        generation.refresh_from_db()
+        backend.refresh_from_db()
+        assert "lost the job" in backend.last_error or "stopped answering" in backend.last_error
+        assert generation.status in (Status.QUEUED, Status.SUCCEEDED), generation.error
+        assert generation.attempts >= 1

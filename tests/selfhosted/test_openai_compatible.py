@@ -99,15 +99,19 @@ def test_edits_only_where_the_server_has_them(local, owner, owner_api, run_jobs)
     assert any(r["path"] == "/v1/images/edits" for r in local.requests)
 
 
-def test_an_unreachable_server_is_marked_and_the_job_fails_in_words(owner, run_jobs, owner_api):
+def test_an_unreachable_server_is_marked_and_the_job_waits_for_it(owner, run_jobs, owner_api):
+    """The job's first attempt finds the server gone: the backend is marked with the reason
+    and the job goes back to the queue, where it waits for a backend that answers."""
     with FakeOpenAICompatible() as gone:
         backend = add_backend("openai_compatible", gone)
         gone.die()
         result = submit(owner_api, run_jobs)
-    assert result["status"] == "failed"
-    assert "stopped answering" in result["error"] or "answering" in result["error"]
+    assert result["status"] == "queued" and result["error"] == ""
+    assert result["waiting_reason"] == "queued: waiting for a free GPU"
     backend.refresh_from_db()
     assert backend.healthy is False and backend.unhealthy_since is not None
+    assert "stopped answering (connection refused)" in backend.last_error
+    assert Generation.objects.get(pk=result["id"]).attempts == 1
 
 
 def test_the_admin_can_leave_out_models_it_lists(local, owner_api, run_jobs):

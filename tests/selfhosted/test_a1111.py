@@ -311,3 +311,16 @@ def test_recovery_lets_a_dead_workers_backend_slot_go(
     generation.refresh_from_db()
     assert generation.status == Status.SUCCEEDED, generation.error
     assert generation.attempts == 2 and generation.backend_id == backend.pk
+
+
+def test_a_checkpoint_in_a_subfolder_is_not_mistaken_for_another(owner_api, run_jobs):
+    """A1111 lists SDXL/juggernaut.safetensors as model_name SDXL_juggernaut but reports
+    sd_model_name juggernaut after a run: the same checkpoint."""
+    with FakeA1111(
+        models=["SDXL/juggernaut.safetensors", "v1-5-pruned-emaonly.safetensors"]
+    ) as fake:
+        backend = add_backend("a1111", fake)
+        ids = [m["id"] for m in backend.listed_models]
+        assert "SDXL_juggernaut" in ids
+        result = submit(owner_api, run_jobs, model="SDXL_juggernaut")
+    assert result["status"] == "succeeded", result["error"]

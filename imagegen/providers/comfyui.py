@@ -22,6 +22,7 @@ import contextlib
 import io
 import json
 import logging
+import threading
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
@@ -52,6 +53,7 @@ ws_client = lazy_module("websockets.sync.client")
 ws_exceptions = lazy_module("websockets.exceptions")
 
 logger = logging.getLogger(__name__)
+_CANCEL_LOCK = threading.Lock()
 
 UPLOAD_SUBFOLDER = "imagegen"
 # Reads of a finished job's history before it counts as lost (ComfyUI writes it just after
@@ -341,9 +343,13 @@ class ComfyUIProvider(SelfHostedProvider):
         return images
 
     def cancel(self, ctx: RunContext) -> None:
-        if not ctx.remote_handle:
+        # The pipeline and the provider's own thread may both ask (a cancel that came while
+        # the workflow was being sent): the job is stopped once.
+        with _CANCEL_LOCK:
+            handle, ctx.remote_handle = ctx.remote_handle, None
+        if not handle:
             return
-        target, prompt_id = ctx.remote_handle
+        target, prompt_id = handle
         with self.client(target, 10) as http:
             queue = http.get("/queue").json()
             rows = {

@@ -388,11 +388,6 @@ class Provider(ABC):
         """The models this user may use (self-hosted backends may belong to groups)."""
         return self.models()
 
-    def is_configured(self) -> bool:
-        """Whether the provider has anything to offer on this server (a self-hosted provider
-        without a backend is left out of every list)."""
-        return True
-
     def prepare(self, ctx: RunContext, request: GenerationRequest) -> None:  # noqa: B027
         """Read what the run needs from the database into ``ctx.model_data``, before the
         provider's thread starts (the pipeline calls it; provider threads never query)."""

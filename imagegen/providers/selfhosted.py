@@ -57,9 +57,6 @@ class SelfHostedProvider(Provider):
         rows = Backend.objects.filter(kind=self.kind, enabled=True)
         return rows if user is None else Backend.objects.usable_by(user).filter(kind=self.kind)
 
-    def is_configured(self) -> bool:
-        return bool(self.models())
-
     def models(self) -> list[ModelSpec]:
         return self.specs(self.backends())
 

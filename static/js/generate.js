@@ -441,10 +441,33 @@
     if (input.value !== "" && (value < low || value > high)) input.value = "";
   }
 
+  // A negative prompt or a seed the model does not take (a ComfyUI workflow that maps none,
+  // a model without one) is disabled, as steps and CFG are: what is typed would be refused.
+  function fitOptional(input, takes) {
+    if (!input) return;
+    if (takes) {
+      if (input.dataset.unused === "true") {
+        input.disabled = false;
+        input.placeholder = input.dataset.placeholder || "";
+        input.removeAttribute("title");
+        delete input.dataset.unused;
+      }
+      return;
+    }
+    if (input.dataset.unused !== "true") input.dataset.placeholder = input.placeholder;
+    input.dataset.unused = "true";
+    input.value = "";
+    input.disabled = true;
+    input.placeholder = "not used";
+    input.title = "This model does not take it";
+  }
+
   function applyModel(info) {
     const theForm = form();
     fitField(theForm.elements.steps, info.dataset.steps, info.dataset.defaultSteps);
     fitField(theForm.elements.cfg_scale, info.dataset.cfg, info.dataset.defaultCfg);
+    fitOptional(theForm.elements.negative_prompt, info.dataset.negativePrompt !== "false");
+    fitOptional(theForm.elements.seed, info.dataset.seed !== "false");
     const button = $("#generate-button");
     const can = info.dataset.canGenerate === "true";
     button.disabled = !can;

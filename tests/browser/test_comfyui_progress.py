@@ -200,3 +200,23 @@ def test_the_cancel_button_stops_a_running_comfyui_job_and_interrupts_it(
     status = comfy.history[prompt_id]["status"]
     assert status["status_str"] == "error" and status["completed"] is False
     assert "execution_interrupted" in [event for event, _ in status["messages"]]
+
+
+def test_fields_a_workflow_does_not_map_are_disabled(new_page, live_server, client, member, comfy):
+    """The workflow maps no negative prompt: its box is disabled ("not used") while the
+    workflow is chosen and comes back with the offline provider, which takes one."""
+    page = signed_in_page(
+        new_page, live_server, client, member, {"width": 1366, "height": 900}, "light"
+    )
+    page.goto(live_server.url + "/generate/")
+    page.click("summary:has-text('Advanced')")
+    page.fill("#id_negative_prompt", "blurry")
+    page.select_option("#id_provider", "comfyui")
+    page.wait_for_selector(f'.model-info[data-model="{MODEL}"]')
+    box = page.locator("#id_negative_prompt")
+    assert box.is_disabled() and box.get_attribute("placeholder") == "not used"
+    assert box.input_value() == ""
+    assert not page.locator("#id_seed").is_disabled()  # the workflow maps the seed
+    page.select_option("#id_provider", "offline")
+    page.wait_for_selector('.model-info[data-negative-prompt="true"]')
+    assert not box.is_disabled() and box.get_attribute("placeholder") != "not used"

@@ -126,6 +126,7 @@ def seed_of(image_seed, generation_seed, generation_images: int) -> int | None:
 class Origin(models.TextChoices):
     GENERATED = "generated", "Generated"
     UPLOAD = "upload", "Uploaded"
+    API = "api", "From API clients (/v1)"
 
 
 class Image(models.Model):

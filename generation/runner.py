@@ -476,6 +476,7 @@ def _finish(generation: Generation, result: ProviderResult, images: list[Validat
                         owner_id=generation.owner_id,
                         project_id=generation.project_id,
                         index=index,
+                        origin=generation.origin,
                         seed=result.images[index].seed,
                         search_prompt=generation.prompt,
                     )

@@ -106,9 +106,10 @@ def preview_submission(user, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def create_generation(user, data: dict[str, Any]) -> Generation:
+def create_generation(user, data: dict[str, Any], *, client: dict | None = None) -> Generation:
     """Validate, store a queued generation and enqueue it once the transaction commits.
-    The prompt is sent as given: user submissions go through create_generations."""
+    The prompt is sent as given: user submissions go through create_generations. ``client``:
+    where it was asked from (``origin``, ``client_user``, ``user_agent``; the /v1 gateway)."""
     estimate = estimate_cost(user, data)
     provider, request = estimate.provider, estimate.request
     project = data.get("project")
@@ -142,6 +143,7 @@ def create_generation(user, data: dict[str, Any]) -> Generation:
                 cost_usd=estimate.usd,
                 cost_is_estimate=True,
                 **fields,
+                **(client or {}),
             )
             if estimate.sources is not None:
                 created = inputs.record(generation, estimate.sources)  # the lineage

@@ -1,7 +1,8 @@
 """ASGI entry point: what ``manage.py serve`` runs (gunicorn's ``asgi`` worker).
 
-A small router. The live-update stream (``LIVE_PATHS``) goes to Django's ASGI handler, so
-an open page costs a suspended coroutine, not a thread. Everything else goes to the same
+A small router. The live-update stream (``LIVE_PATHS``) and the /v1 gateway's image routes
+(``GATEWAY_PATHS``) go to Django's ASGI handler, so an open page or a client waiting for its
+images costs a suspended coroutine, not a thread. Everything else goes to the same
 Django app as WSGI, run by a2wsgi in a pool of ``WEB_THREADS`` threads, which passes a
 streamed body on chunk by chunk. Not Django's ASGI handler for everything: it serves a
 synchronous iterator (FileResponse, the ZIP download) by reading it whole into memory first
@@ -23,8 +24,11 @@ from imagegen.core.umask import set_private_umask
 set_private_umask()  # files this server creates (database, WAL, stored images) are 0600
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imagegen.settings")
 
-# Keep in step with the live-events route in imagegen/urls.py.
+# Keep in step with the live-events route in imagegen/urls.py and the gateway's image routes
+# (generation/gateway/urls.py): a request there waits for its generation as a coroutine.
 LIVE_PATHS = frozenset({"/live/events"})
+GATEWAY_PATHS = frozenset({"/v1/images/generations", "/v1/images/edits"})
+ASYNC_PATHS = LIVE_PATHS | GATEWAY_PATHS
 
 django_asgi = get_asgi_application()
 django_wsgi = WSGIMiddleware(
@@ -36,7 +40,7 @@ async def application(scope, receive, send):
     """Route one ASGI connection: the live stream to ASGI Django, the rest to WSGI Django."""
     if scope["type"] == "lifespan":
         await _lifespan(receive, send)
-    elif scope["type"] == "http" and _path(scope) in LIVE_PATHS:
+    elif scope["type"] == "http" and _path(scope) in ASYNC_PATHS:
         await django_asgi(scope, receive, send)
     else:
         await django_wsgi(scope, receive, send)

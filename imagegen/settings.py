@@ -223,6 +223,8 @@ if STORAGE_BACKEND == "s3":
 
 # --- Generation -----------------------------------------------------------------------------
 GENERATION_TIMEOUT = env_int("GENERATION_TIMEOUT", 120, minimum=1)
+# How long a /v1 gateway answer's signed image link stays valid, in seconds (OpenAI: an hour).
+GATEWAY_LINK_SECONDS = env_int("GATEWAY_LINK_SECONDS", 3600, minimum=60)
 GENERATION_MAX_CONCURRENT = env_int("GENERATION_MAX_CONCURRENT", 3, minimum=1)
 # Generations one worker process keeps in flight at once (threads); 0 runs each generation
 # inline in the worker process, one at a time. See docs/architecture.md.
@@ -304,7 +306,7 @@ else:
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "settings_app.tokens.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

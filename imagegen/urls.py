@@ -91,6 +91,9 @@ urlpatterns = [
     # Live updates (Server-Sent Events); imagegen/asgi.py routes this path to Django's ASGI
     # handler, so keep the two in step.
     path("live/events", live_events, name="live-events"),
+    # OpenAI's Images API for the team's clients (docs/openai-gateway.md); imagegen/asgi.py
+    # routes its two image paths to Django's ASGI handler.
+    path("v1/", include("generation.gateway.urls")),
     # Access-checked files.
     path("", include("gallery.file_urls")),
     # Pages.

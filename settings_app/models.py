@@ -329,6 +329,14 @@ class NamedToken(models.Model):
     token = models.OneToOneField("knox.AuthToken", on_delete=models.CASCADE, related_name="named")
     name = models.CharField(max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
+    requests_per_minute = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Requests this token may make per minute (API and /v1 gateway); blank: no limit.",
+    )
+    # The current one-minute window of the rate limit and the requests counted in it.
+    window_start = models.DateTimeField(null=True, blank=True, editable=False)
+    window_count = models.PositiveIntegerField(default=0, editable=False)
 
     objects = NamedTokenQuerySet.as_manager()
 

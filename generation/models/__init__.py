@@ -3,6 +3,7 @@ generations here, prompt tools in ``generation.prompts.models``, the usage ledge
 in ``generation.usage.models`` (tables of the ``dashboard`` app), and the model catalog's
 table, which the providers package defines (``imagegen.providers.models``)."""
 
+from generation.models.aliases import DEFAULT_ALIAS, ModelAlias
 from generation.models.generation import (
     FINISHED_STATUSES,
     UPLOAD,
@@ -26,10 +27,12 @@ __all__ = [
     "FINISHED_STATUSES",
     "Backend",
     "CatalogModel",
+    "DEFAULT_ALIAS",
     "DailyUsage",
     "Generation",
     "GenerationQuerySet",
     "HiddenPrompt",
+    "ModelAlias",
     "OperationChoice",
     "PriceUnit",
     "RolledUpGeneration",

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from gallery.models import Origin
 from imagegen.core.permissions import CHANGE, DELETE, VIEW, PermissionQuerySet
 from imagegen.providers.base import Operation
 
@@ -119,6 +120,12 @@ class Generation(models.Model):
     )
     prompt_text = models.TextField(blank=True)
     negative_prompt_text = models.TextField(blank=True)
+    # Where it was asked from (docs/openai-gateway.md): "generated" (the studio and /api) or
+    # "api" (the OpenAI-compatible /v1 gateway), which its images inherit; for the gateway,
+    # the client's ``user`` field and User-Agent as sent.
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.GENERATED)
+    client_user = models.CharField(max_length=256, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -1,0 +1,115 @@
+"""Which models a user may name in a /v1 request, and what a name stands for.
+
+A model is offered to a user when its provider is one they can run (it needs no key, or they
+have one to use: their own or, with the permission, the team's) and the provider offers it to
+them (a team GPU may serve some groups only). The names: the admin's aliases first (an alias
+wins over a catalog model of the same name, so ``gpt-image-1`` can stand for anything), then
+the catalog ids, and ``provider:model`` where two providers offer the same id.
+"""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+
+from generation.gateway.errors import invalid, model_not_found
+from generation.models import DEFAULT_ALIAS, ModelAlias
+from generation.validation import resolve_model
+from imagegen.providers import all_providers, get_provider
+from imagegen.providers.base import ModelSpec, Provider
+from settings_app.keys import has_usable_key
+
+# Unix time of the listing's ``created`` for models the catalog has no date for.
+EPOCH = 0
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One name a client may send, and the provider model it stands for."""
+
+    name: str
+    provider: Provider
+    spec: ModelSpec
+
+    @property
+    def listing(self) -> dict:
+        return {
+            "id": self.name,
+            "object": "model",
+            "created": EPOCH,
+            "owned_by": self.provider.name,
+        }
+
+
+def _catalog(user) -> list[tuple[Provider, ModelSpec]]:
+    return [
+        (provider, spec)
+        for provider in all_providers()
+        if has_usable_key(user, provider)
+        for spec in provider.models_for(user)
+    ]
+
+
+def offers(user) -> list[Offer]:
+    """Every name the user may send as ``model``: usable aliases, then catalog ids (the first
+    provider's where several offer one id, and ``provider:id`` for each of them)."""
+    catalog = _catalog(user)
+    by_key = {(provider.name, spec.id): (provider, spec) for provider, spec in catalog}
+    listed: dict[str, Offer] = {}
+    for alias in ModelAlias.objects.all():
+        target = by_key.get((alias.provider, alias.model))
+        if target is not None:
+            listed[alias.name] = Offer(alias.name, *target)
+    counts: dict[str, int] = {}
+    for _provider, spec in catalog:
+        counts[spec.id] = counts.get(spec.id, 0) + 1
+    for provider, spec in catalog:
+        listed.setdefault(spec.id, Offer(spec.id, provider, spec))
+        if counts[spec.id] > 1:
+            name = f"{provider.name}:{spec.id}"
+            listed.setdefault(name, Offer(name, provider, spec))
+    return list(listed.values())
+
+
+def find(user, name: str) -> Offer:
+    """The model ``name`` stands for, for this user; the 404 model_not_found otherwise."""
+    for offer in offers(user):
+        if offer.name == name:
+            return offer
+    raise model_not_found(name)
+
+
+def resolve(user, name: str | None, operation: str) -> Offer:
+    """The model a request names (or, unnamed: the ``team-default`` alias, else the user's
+    own default), checked to do ``operation``."""
+    if name:
+        offer = find(user, name)
+    elif ModelAlias.objects.filter(name=DEFAULT_ALIAS).exists():
+        offer = find(user, DEFAULT_ALIAS)
+    else:
+        offer = _user_default(user, operation)
+    if not offer.spec.does(operation):
+        able = [o.name for o in offers(user) if o.spec.does(operation)]
+        raise invalid(
+            f"The model '{offer.name}' does not do {_WORDS.get(operation, operation)}; "
+            f"models that do: {', '.join(able) or 'none'}.",
+            "model",
+        )
+    return offer
+
+
+_WORDS = {"generate": "image generation", "edit": "image edits", "inpaint": "masked edits"}
+
+
+def _user_default(user, operation: str) -> Offer:
+    """The user's preferred provider and model (their Generate page default) when they may
+    use it, else the first offer that does the operation."""
+    try:
+        provider, spec = resolve_model(user, {"operation": operation})
+    except ValidationError:
+        provider = None
+    if provider is not None and has_usable_key(user, get_provider(provider.name)):
+        return Offer(spec.id, provider, spec)
+    able = [o for o in offers(user) if o.spec.does(operation)]
+    if not able:
+        raise model_not_found("(default)")
+    return able[0]

@@ -11,7 +11,8 @@ from django_q.tasks import async_task
 from gallery.admin import thumbnail_tag
 from gallery.models import GenerationInput, Image
 from generation import services
-from generation.models import CatalogModel, Generation, StylePreset
+from generation.gateway.offers import offers
+from generation.models import CatalogModel, Generation, ModelAlias, StylePreset
 from generation.tasks import REFRESH_FUNC, TASK_FUNCS, check_schedule
 from imagegen.providers.catalog import spec_from_row
 from imagegen.providers.models import CatalogSource
@@ -108,8 +109,15 @@ class GenerationAdmin(admin.ModelAdmin):
         "cost_usd",
         "created_at",
     ]
-    list_filter = ["status", "operation", "provider", "created_at"]
-    search_fields = ["prompt", "owner__username", "provider_request_id", "model"]
+    list_filter = ["status", "operation", "origin", "provider", "created_at"]
+    search_fields = [
+        "prompt",
+        "owner__username",
+        "provider_request_id",
+        "model",
+        "client_user",
+        "user_agent",
+    ]
     list_select_related = ["owner"]
     date_hierarchy = "created_at"
     inlines = [GenerationInputInline, ImageInline]
@@ -291,6 +299,31 @@ class CatalogModelAdmin(admin.ModelAdmin):
             "Refresh queued: its report appears under Job queue → Successful tasks in a minute, "
             "and in the log.",
         )
+
+
+@admin.register(ModelAlias)
+class ModelAliasAdmin(admin.ModelAdmin):
+    """The /v1 gateway's model names (docs/openai-gateway.md). ``team-default`` is used when
+    a request names no model."""
+
+    list_display = ["name", "provider", "model", "description", "updated_at"]
+    search_fields = ["name", "provider", "model", "description"]
+    fields = ["name", "provider", "model", "description"]
+
+    def get_changeform_initial_data(self, request):
+        return {"name": "team-default", "provider": "offline", "model": "offline-shapes"}
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        usable = any(offer.name == obj.name for offer in offers(request.user))
+        if not usable:
+            self.message_user(
+                request,
+                f"Saved; note that {obj.provider}/{obj.model} is not usable by you right now "
+                "(no key for the provider, or the model is offered to other groups only), "
+                "so clients of people in the same position will not see this alias.",
+                messages.WARNING,
+            )
 
 
 @admin.register(StylePreset)

@@ -337,6 +337,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "imagegen.core.routes.mark_deprecated_aliases",
+        "generation.gateway.schema.add_gateway",
     ],
 }
 

@@ -173,11 +173,13 @@ class ApiKeyInline(admin.TabularInline):
 
 @admin.register(NamedToken)
 class NamedTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "owner", "prefix", "created_at", "expires_at"]
+    list_display = ["name", "owner", "prefix", "requests_per_minute", "created_at", "expires_at"]
     list_select_related = ["token__user"]
     search_fields = ["name", "token__user__username"]
-    fields = ["name", "owner", "prefix", "created_at", "expires_at"]
-    readonly_fields = fields
+    fields = ["name", "owner", "prefix", "requests_per_minute", "created_at", "expires_at"]
+    # Only the rate limit is an administrator's to set (a script's token, held to so many
+    # requests a minute across the API and the /v1 gateway).
+    readonly_fields = ["name", "owner", "prefix", "created_at", "expires_at"]
 
     @admin.display(description="user")
     def owner(self, named):
@@ -193,9 +195,6 @@ class NamedTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # tokens are created by their owner, who sees the plaintext once
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def delete_model(self, request, obj):
         services.revoke_token(obj)

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from django.db.models import F, Q
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication
 from rest_framework import exceptions
 
@@ -94,3 +95,20 @@ class BearerTokenAuthentication(TokenAuthentication):
 
     def authenticate_header(self, request):
         return "Bearer"
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """The schema's word for BearerTokenAuthentication (registered by being defined)."""
+
+    target_class = BearerTokenAuthentication
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": (
+                "An API token (Settings → API tokens): `Authorization: Bearer <token>`; "
+                "`Authorization: Token <token>` works too."
+            ),
+        }

@@ -4,7 +4,16 @@ live test server (pytest-django's live_server) with it."""
 import openai
 import pytest
 
+from imagegen.core import live
+
 from settings_app.services import create_named_token
+
+
+@pytest.fixture(autouse=True)
+def no_watcher_left():
+    """A waiting request starts the process's live watcher; stop it with the test's database."""
+    yield
+    live.broadcaster.stop()
 
 
 @pytest.fixture
@@ -25,6 +34,4 @@ def sdk(live_server, owner_token, background_jobs):
 
 @pytest.fixture
 def outsider_sdk(live_server, outsider_token, background_jobs):
-    return openai.OpenAI(
-        base_url=f"{live_server.url}/v1", api_key=outsider_token, max_retries=0
-    )
+    return openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=outsider_token, max_retries=0)

@@ -517,6 +517,19 @@ REGISTRY: dict[str, Entry] = {
         (Case("POST", expect(404, anonymous=302, owner=302), writers=frozenset({"owner"})),),
         kwargs=lambda w: {"pk": w.token_pk},
     ),
+    # --- The /v1 gateway (OpenAI's API): API tokens only, never a session, so a page's cookie
+    # (and a cross-site form) can do nothing there; token isolation is tests/gateway's.
+    "gateway-generations": Entry(
+        (Case("POST", expect(401), data={"model": "offline-shapes", "prompt": "x"}),)
+    ),
+    "gateway-edits": Entry((Case("POST", expect(401)),)),
+    "gateway-models": Entry((Case("GET", expect(401)),)),
+    "gateway-model": Entry(
+        (Case("GET", expect(401)),), kwargs=lambda w: {"model_id": "offline-shapes"}
+    ),
+    # A signed link: whoever holds a valid one may fetch it (as OpenAI's); a forged one is 404.
+    "gateway-file": Entry((Case("GET", expect(404)),), kwargs=lambda w: {"signed": "1..:forged"}),
+    "gateway-not-found": Entry((Case("GET", expect(404)),), kwargs=lambda w: {"rest": "chat"}),
     # --- API schema and docs ----------------------------------------------------------------
     # Public on purpose: they describe the API's shape and hold no one's data.
     "api-schema": Entry((Case("GET", expect(200)),)),

@@ -15,7 +15,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from gallery.models import Image, Tag
-from generation.models import Generation, Status
+from generation.models import Generation, ModelAlias, Status
 from generation.prompts.history import entry_id
 from generation.prompts.models import StylePreset
 from projects.models import Project
@@ -182,6 +182,9 @@ def _admin_factories(world: World) -> dict:
     return {
         "generation.Backend": backend,
         "generation.Workflow": workflow,
+        ModelAlias: lambda: ModelAlias.objects.create(
+            name="team-default", provider="offline", model="offline-shapes"
+        ),
         Group: lambda: Group.objects.create(name="Artists"),
         Tag: lambda: Tag.objects.get_or_create(name="fox")[0],
         Schedule: lambda: Schedule.objects.create(

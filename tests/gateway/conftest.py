@@ -5,13 +5,13 @@ import openai
 import pytest
 
 from imagegen.core import live
-
 from settings_app.services import create_named_token
 
 
-@pytest.fixture(autouse=True)
-def no_watcher_left():
-    """A waiting request starts the process's live watcher; stop it with the test's database."""
+@pytest.fixture
+def no_watcher_left(transactional_db):
+    """A waiting request starts the process's live watcher: stopped while the test's database
+    is still there (this fixture ends before the database fixture it depends on)."""
     yield
     live.broadcaster.stop()
 
@@ -27,11 +27,11 @@ def outsider_token(outsider):
 
 
 @pytest.fixture
-def sdk(live_server, owner_token, background_jobs):
+def sdk(live_server, owner_token, background_jobs, no_watcher_left):
     """The owner's client: no retries, so that a test sees each answer as it is."""
     return openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=owner_token, max_retries=0)
 
 
 @pytest.fixture
-def outsider_sdk(live_server, outsider_token, background_jobs):
+def outsider_sdk(live_server, outsider_token, background_jobs, no_watcher_left):
     return openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=outsider_token, max_retries=0)

@@ -15,8 +15,8 @@ from generation.models import Generation, ModelAlias, Status
 from generation.usage.models import UserBudget
 from projects.models import Project
 from settings_app.models import NamedToken
-from tests.gateway.helpers import decoded, mask_png, png
 from tests.dashboard.helpers import finished
+from tests.gateway.helpers import decoded, mask_png, png
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

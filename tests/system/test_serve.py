@@ -213,3 +213,48 @@ def test_serve_streams_live_events_and_stops_with_a_stream_open(app_env, tmp_pat
     # Ended by the server: the chunked body closes properly (a cut would raise here).
     assert [line for line in held_lines if line] == []
     assert "Forcing close" not in stopped["output"], stopped["output"]
+
+
+def test_serve_answers_the_openai_sdk_and_a_client_that_leaves_cancels(app_env, tmp_path):
+    """The issue's "done when" on the real server: the official SDK at /v1 with an API token
+    gets a decodable 512×512 image that is in the user's gallery; a client that disconnects
+    while waiting (gunicorn's asgi worker, Django's ASGI handler) cancels its generation."""
+    import base64
+    import io
+
+    import httpx
+    import openai
+    from PIL import Image as PILImage
+
+    env, port = app_env
+    env = {**env, "OFFLINE_PROVIDER_DELAY_MS": "4000"}
+    stopped = {}
+    with serving(env, port, tmp_path, signal.SIGTERM, stopped) as base:
+        _, body = request(
+            f"{base}/api/auth/token", {"username": "chief", "password": "a-long-admin-password"}
+        )
+        token = json.loads(body)["token"]
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key=token, max_retries=0)
+        result = client.images.generate(model="offline-shapes", prompt="…", size="512x512")
+        image = PILImage.open(io.BytesIO(base64.b64decode(result.data[0].b64_json)))
+        assert image.size == (512, 512)
+        bearer = {"Authorization": f"Bearer {token}"}
+        gallery = httpx.get(f"{base}/api/gallery", headers=bearer).json()["results"]
+        assert [(g["origin"], g["width"]) for g in gallery] == [("api", 512)]
+
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(
+                f"{base}/v1/images/generations",
+                json={"model": "offline-shapes", "prompt": "never read", "size": "64x64"},
+                headers=bearer,
+                timeout=1.5,
+            )
+        deadline = time.monotonic() + 20
+        while True:
+            newest = httpx.get(f"{base}/api/generations", headers=bearer).json()["results"][0]
+            if newest["status"] == "canceled":
+                break
+            assert time.monotonic() < deadline, newest
+            time.sleep(0.3)
+        assert newest["prompt"] == "never read"
+    assert stopped["code"] == 0, stopped["output"]

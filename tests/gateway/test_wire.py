@@ -1,0 +1,128 @@
+"""The /v1 wire format where no generation runs: refusals in OpenAI's error shape, the
+REST API's Bearer tokens and rate limit, and the admin's aliases."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import Client
+
+from generation.models import Generation, ModelAlias
+from settings_app.models import NamedToken
+
+pytestmark = pytest.mark.django_db
+
+
+def error_of(response, status):
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/json"
+    body = response.json()["error"]
+    assert set(body) == {"message", "type", "param", "code"}
+    return body
+
+
+@pytest.fixture
+def bearer(owner_token):
+    return Client(headers={"Authorization": f"Bearer {owner_token}"})
+
+
+def test_a_wrong_method_and_an_unknown_path_answer_in_openai_shape(bearer):
+    response = bearer.get("/v1/images/generations")
+    assert error_of(response, 405)["code"] == "method_not_allowed" and response["Allow"] == "POST"
+    assert error_of(bearer.post("/v1/chat/completions"), 404)["code"] == "unknown_url"
+    assert error_of(bearer.delete("/v1/models"), 405)
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "words"),
+    [
+        (b"{not json", None, "could not parse the JSON"),
+        (b"[1, 2]", None, "JSON object"),
+        (b'{"model": "offline-shapes"}', "prompt", "Missing required parameter"),
+        (b'{"prompt": "x", "n": "2"}', "n", "expected an integer"),
+        (b'{"prompt": "x", "n": true}', "n", "expected an integer"),
+        (b'{"prompt": "x", "n": 0}', "n", "between 1 and 10"),
+        (b'{"prompt": "x", "stream": true}', "stream", "Streaming"),
+        (b'{"prompt": "x", "response_format": "file"}', "response_format", "Supported"),
+        (b'{"prompt": "x", "output_format": "gif"}', "output_format", "Supported"),
+        (b'{"prompt": "x", "output_compression": 50}', "output_compression", "'jpeg' or"),
+        (
+            b'{"prompt": "x", "output_format": "jpeg", "background": "transparent"}',
+            "background",
+            "transparent",
+        ),
+        (b'{"prompt": "x", "size": "1024X1024"}', "size", "WIDTHxHEIGHT"),
+        (b'{"prompt": "x", "user": 5}', "user", "expected a string"),
+        (b'{"prompt": "x", "negative_prompt": "y"}', None, "Unrecognized request argument"),
+    ],
+)
+def test_bad_requests_name_the_parameter_and_queue_nothing(bearer, body, param, words):
+    response = bearer.post("/v1/images/generations", body, content_type="application/json")
+    error = error_of(response, 400)
+    assert error["param"] == param and words in error["message"]
+    assert error["type"] == "invalid_request_error"
+    assert not Generation.objects.exists()
+
+
+def test_edits_want_multipart_and_an_image(bearer):
+    response = bearer.post("/v1/images/edits", b"{}", content_type="application/json")
+    assert "multipart/form-data" in error_of(response, 400)["message"]
+    response = bearer.post("/v1/images/edits", {"prompt": "x"})
+    assert error_of(response, 400)["param"] == "image"
+    response = bearer.post("/v1/images/edits", {"prompt": "x", "image": "not a file"})
+    assert error_of(response, 400)["param"] == "image"
+
+
+@pytest.mark.parametrize(
+    "header", ["", "Bearer", "Bearer a b", "Basic dXNlcjpwYXNz", "Bearer nope"]
+)
+def test_no_valid_token_is_401(header):
+    client = Client(headers={"Authorization": header} if header else {})
+    for response in (
+        client.get("/v1/models"),
+        client.post("/v1/images/generations", b"{}", content_type="application/json"),
+    ):
+        assert error_of(response, 401)["code"] in ("invalid_api_key", "missing_api_key")
+
+
+def test_a_signed_in_session_is_not_a_v1_credential(owner_client):
+    assert error_of(owner_client.get("/v1/models"), 401)
+
+
+def test_the_rest_api_takes_bearer_and_the_tokens_rate_limit(owner, owner_token):
+    client = Client(headers={"Authorization": f"Bearer {owner_token}"})
+    assert client.get("/api/gallery").status_code == 200
+    assert Client(headers={"Authorization": "Bearer"}).get("/api/gallery").status_code == 401
+    NamedToken.objects.filter(token__user=owner).update(requests_per_minute=1)
+    assert client.get("/api/gallery").status_code == 200
+    refused = client.get("/api/gallery")
+    assert refused.status_code == 429 and "1 requests per minute" in refused.json()["detail"]
+    assert 1 <= int(refused["Retry-After"]) <= 60
+
+
+def test_a_rate_limit_of_zero_refuses_everything(owner, bearer):
+    NamedToken.objects.filter(token__user=owner).update(requests_per_minute=0)
+    assert error_of(bearer.get("/v1/models"), 429)["code"] == "rate_limit_exceeded"
+
+
+def test_an_alias_must_name_an_offered_model():
+    with pytest.raises(ValidationError) as caught:
+        ModelAlias(name="fast", provider="nope", model="x").full_clean()
+    assert "provider" in caught.value.message_dict
+    with pytest.raises(ValidationError) as caught:
+        ModelAlias(name="fast", provider="offline", model="nope").full_clean()
+    assert "model" in caught.value.message_dict
+    with pytest.raises(ValidationError):
+        ModelAlias(name="has space", provider="offline", model="offline-shapes").full_clean()
+    ModelAlias(name="fast", provider="offline", model="offline-shapes").full_clean()
+
+
+def test_the_admin_sets_a_tokens_rate_limit(admin_user, owner, owner_token):
+    client = Client()
+    client.force_login(admin_user)
+    named = NamedToken.objects.get(token__user=owner)
+    url = f"/admin/settings_app/namedtoken/{named.pk}/change/"
+    page = client.get(url).content.decode()
+    assert owner_token not in page and "Requests per minute" in page
+    response = client.post(url, {"requests_per_minute": "30"})
+    assert response.status_code == 302
+    named.refresh_from_db()
+    assert named.requests_per_minute == 30 and named.name == "open webui"

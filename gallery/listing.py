@@ -60,7 +60,9 @@ class GalleryQuerySerializer(serializers.Serializer):
     created_before = serializers.DateTimeField(required=False)
     orientation = serializers.ChoiceField(ORIENTATIONS, required=False)
     origin = serializers.ChoiceField(
-        Origin.values, required=False, help_text="upload: uploaded images; api: made through the /v1 gateway; generated: the rest"
+        Origin.values,
+        required=False,
+        help_text="upload: uploaded images; api: made through the /v1 gateway; generated: the rest",
     )
     owner = serializers.CharField(required=False, max_length=150, help_text="a username")
     q = serializers.CharField(required=False, max_length=limits.MAX_SEARCH, allow_blank=True)

@@ -325,6 +325,10 @@ def image_panel(request, pk):
             "can_change": Image.objects.allows(request.user, "change", image),
             "uploaded": uploaded,
             "file_name": metadata.get("file_name", "") if uploaded else "",
+            # Made through the /v1 gateway: the client (its User-Agent) for anyone who sees
+            # the image, the client's own ``user`` field for its owner only.
+            "from_api": image.origin == Origin.API,
+            "client_user": generation.client_user if image.owner_id == request.user.pk else "",
             "made_by": made_by(generation),
             "operation": generation.operation or Operation.GENERATE,
             # Upscaling and background removal take no prompt, seed, steps or guidance.

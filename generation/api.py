@@ -210,6 +210,9 @@ class GenerationSerializer(serializers.ModelSerializer):
             "progress",
             "gpu_seconds",
             "backend",
+            "origin",
+            "client_user",
+            "user_agent",
         ]
         read_only_fields = fields
         list_serializer_class = GenerationListSerializer

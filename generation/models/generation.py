@@ -123,9 +123,18 @@ class Generation(models.Model):
     # Where it was asked from (docs/openai-gateway.md): "generated" (the studio and /api) or
     # "api" (the OpenAI-compatible /v1 gateway), which its images inherit; for the gateway,
     # the client's ``user`` field and User-Agent as sent.
-    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.GENERATED)
-    client_user = models.CharField(max_length=256, blank=True)
-    user_agent = models.CharField(max_length=300, blank=True)
+    origin = models.CharField(
+        max_length=10,
+        choices=Origin.choices,
+        default=Origin.GENERATED,
+        help_text="api: asked through the /v1 gateway; generated: the studio or /api.",
+    )
+    client_user = models.CharField(
+        max_length=256, blank=True, help_text="The /v1 client's own user field, as sent."
+    )
+    user_agent = models.CharField(
+        max_length=300, blank=True, help_text="The /v1 client's User-Agent, as sent."
+    )
 
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

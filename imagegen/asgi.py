@@ -14,9 +14,13 @@ import asyncio
 import os
 import signal
 
+import django
 from a2wsgi import WSGIMiddleware
-from django.core.asgi import get_asgi_application
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.exception import convert_exception_to_response
 from django.core.wsgi import get_wsgi_application
+from django.middleware.common import CommonMiddleware
+from django.middleware.security import SecurityMiddleware
 
 from imagegen.core import live
 from imagegen.core.umask import set_private_umask
@@ -28,9 +32,32 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imagegen.settings")
 # (generation/gateway/urls.py): a request there waits for its generation as a coroutine.
 LIVE_PATHS = frozenset({"/live/events"})
 GATEWAY_PATHS = frozenset({"/v1/images/generations", "/v1/images/edits"})
-ASYNC_PATHS = LIVE_PATHS | GATEWAY_PATHS
 
-django_asgi = get_asgi_application()
+
+
+class GatewayHandler(ASGIHandler):
+    """Django's ASGI handler with an all-async middleware chain, for the /v1 image routes.
+
+    Behind the project's MIDDLEWARE a waiting request would still park an OS thread: a
+    synchronous middleware (WhiteNoise, the time-zone and error middlewares) runs in a
+    thread of its own and blocks there while the async view below it waits. The gateway
+    needs none of them (no session, cookie, CSRF, page or static file: a Bearer token, JSON
+    errors of its own), so its chain is SecurityMiddleware and CommonMiddleware, which run
+    on the event loop. The view's ORM work runs in a thread only while it works."""
+
+    def load_middleware(self, is_async=False):
+        self._view_middleware = []
+        self._template_response_middleware = []
+        self._exception_middleware = []
+        handler = convert_exception_to_response(self._get_response_async)
+        for middleware in (CommonMiddleware, SecurityMiddleware):  # innermost first
+            handler = convert_exception_to_response(middleware(handler))
+        self._middleware_chain = handler
+
+
+django.setup(set_prefix=False)
+django_asgi = ASGIHandler()
+gateway_asgi = GatewayHandler()
 django_wsgi = WSGIMiddleware(
     get_wsgi_application(), workers=int(os.environ.get("WEB_THREADS", "8"))
 )
@@ -40,7 +67,9 @@ async def application(scope, receive, send):
     """Route one ASGI connection: the live stream to ASGI Django, the rest to WSGI Django."""
     if scope["type"] == "lifespan":
         await _lifespan(receive, send)
-    elif scope["type"] == "http" and _path(scope) in ASYNC_PATHS:
+    elif scope["type"] == "http" and _path(scope) in GATEWAY_PATHS:
+        await gateway_asgi(scope, receive, send)
+    elif scope["type"] == "http" and _path(scope) in LIVE_PATHS:
         await django_asgi(scope, receive, send)
     else:
         await django_wsgi(scope, receive, send)

@@ -9,7 +9,7 @@ requests at once cannot both take the last one. Tokens without a limit cost no w
 
 from datetime import timedelta
 
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication
@@ -26,11 +26,18 @@ class RateLimited(Exception):
 
     def __init__(self, limit: int, wait: int):
         self.limit = limit
-        self.wait = wait
-        super().__init__(
-            f"Rate limit reached for this API token: {limit} requests per minute. "
-            f"Try again in {wait} s."
-        )
+        self.wait = wait  # 0: never (the token is held to no requests at all)
+        if limit == 0:
+            message = (
+                "This API token is held to 0 requests per minute: an administrator has "
+                "paused it (Admin → API tokens)."
+            )
+        else:
+            message = (
+                f"Rate limit reached for this API token: {limit} requests per minute. "
+                f"Try again in {wait} s."
+            )
+        super().__init__(message)
 
 
 class MalformedHeader(Exception):
@@ -53,26 +60,30 @@ def token_key(header: str | bytes | None) -> str | None:
 
 def admit(token) -> None:
     """Count one request of ``token`` (a knox AuthToken); RateLimited when its named limit is
-    reached in the current minute."""
+    reached in the current minute.
+
+    One conditional UPDATE: it counts the request in this minute's window, or starts a new
+    window with it when the row's is older, and touches no row when the window is full. The
+    database applies it to the row atomically, so two requests at a minute's turn cannot both
+    miss (a read-then-write would), and a window stamped by a host whose clock is ahead
+    counts as the current one."""
     named = NamedToken.objects.filter(token=token).values("pk", "requests_per_minute").first()
     if named is None or named["requests_per_minute"] is None:
         return
     limit = named["requests_per_minute"]
+    if limit == 0:
+        raise RateLimited(0, 0)
     now = timezone.now()
     start = now.replace(second=0, microsecond=0)
-    rows = NamedToken.objects.filter(pk=named["pk"])
-    # This minute's window with room left: take one.
-    if rows.filter(window_start=start, window_count__lt=limit).update(
-        window_count=F("window_count") + 1
-    ):
-        return
-    # An older window (or none): start this minute's with this request.
-    if limit > 0 and rows.filter(Q(window_start__lt=start) | Q(window_start=None)).update(
-        window_start=start, window_count=1
-    ):
-        return
-    wait = max(1, int((start + WINDOW - now).total_seconds() + 0.999))
-    raise RateLimited(limit, wait)
+    current = Q(window_start__gte=start)
+    room = Q(window_start=None) | Q(window_start__lt=start) | current & Q(window_count__lt=limit)
+    counted = NamedToken.objects.filter(room, pk=named["pk"]).update(
+        window_count=Case(When(current, then=F("window_count") + 1), default=Value(1)),
+        window_start=Case(When(current, then=F("window_start")), default=Value(start)),
+    )
+    if not counted:
+        wait = max(1, int((start + WINDOW - now).total_seconds() + 0.999))
+        raise RateLimited(limit, wait)
 
 
 class BearerTokenAuthentication(TokenAuthentication):
@@ -90,7 +101,7 @@ class BearerTokenAuthentication(TokenAuthentication):
         try:
             admit(token)
         except RateLimited as exc:
-            raise exceptions.Throttled(wait=exc.wait, detail=str(exc)) from None
+            raise exceptions.Throttled(wait=exc.wait or None, detail=str(exc)) from None
         return user, token
 
     def authenticate_header(self, request):

@@ -40,12 +40,18 @@ class Offer:
         }
 
 
+# What the gateway serves: a model that does neither (an upscaler, a background remover)
+# is not offered.
+GATEWAY_OPERATIONS = ("generate", "edit", "inpaint")
+
+
 def _catalog(user) -> list[tuple[Provider, ModelSpec]]:
     return [
         (provider, spec)
         for provider in all_providers()
         if has_usable_key(user, provider)
         for spec in provider.models_for(user)
+        if any(spec.does(operation) for operation in GATEWAY_OPERATIONS)
     ]
 
 

@@ -16,16 +16,17 @@ refuses an argument it does not know:
 
 import base64
 import contextlib
+import hashlib
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.signing import BadSignature, SignatureExpired, TimestampSigner
-from django.db import transaction
+from django.db.models import Case, Q, When
 from django.urls import reverse
 from django.utils import timezone
 from knox.auth import TokenAuthentication
@@ -51,7 +52,7 @@ OUTPUT_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 MEDIA_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 RESPONSE_FORMATS = ("b64_json", "url")
 # OpenAI's fields passed to the model as its own parameters when its catalog offers them.
-MODEL_OPTIONS = ("quality", "background", "style", "moderation")
+MODEL_OPTIONS = ("quality", "background", "style", "moderation", "input_fidelity")
 COMMON_FIELDS = {
     "model",
     "prompt",
@@ -63,9 +64,10 @@ COMMON_FIELDS = {
     "output_compression",
     "stream",
     "partial_images",
+    "safety_identifier",
     *MODEL_OPTIONS,
 }
-EDIT_FIELDS = COMMON_FIELDS | {"image", "image[]", "mask", "input_fidelity"}
+EDIT_FIELDS = COMMON_FIELDS | {"image", "image[]", "mask"}
 MAX_N = 10  # OpenAI's own bound; the model's is checked after
 MAX_USER = 256
 MAX_INPUTS = 16
@@ -106,7 +108,8 @@ def authenticate(header: str | None):
             status=429,
             type="requests",
             code="rate_limit_exceeded",
-            retry_after=exc.wait,
+            retry=False if not exc.wait else None,
+            retry_after=exc.wait or None,
         ) from None
     return user
 
@@ -220,18 +223,22 @@ def _read(body: dict, known: set, *, operation: str) -> Ask:
             f"{MAX_N}, but got {n} instead.",
             "n",
         )
+    # OpenAI's ``safety_identifier`` replaces ``user``: either is recorded as the client's user.
     user = _typed(body, "user", str, "a string") or ""
+    user = user or _typed(body, "safety_identifier", str, "a string") or ""
     if len(user) > MAX_USER:
         raise invalid(f"The user field is at most {MAX_USER} characters.", "user")
+    for name, value in (("prompt", prompt), ("model", model), ("user", user)):
+        if value and "\x00" in value:
+            raise invalid("Null characters are not allowed.", name)
     if _typed(body, "stream", bool, "a boolean"):
         raise invalid("Streaming is not supported by this server; leave 'stream' out.", "stream")
     if _typed(body, "partial_images", int, "an integer"):
         raise invalid(
             "Partial images need streaming, which this server does not do.", "partial_images"
         )
-    input_fidelity = _choice(body, "input_fidelity", ("low", "high"))
-    if input_fidelity == "high":
-        raise invalid("input_fidelity 'high' is not supported by this server.", "input_fidelity")
+    if operation == "generate" and body.get("input_fidelity") is not None:
+        raise OpenAIError("Unrecognized request argument supplied: input_fidelity")
     response_format = _choice(body, "response_format", RESPONSE_FORMATS) or "b64_json"
     output_format = _choice(body, "output_format", tuple(OUTPUT_FORMATS))
     compression = _typed(body, "output_compression", int, "an integer")
@@ -263,13 +270,34 @@ def _read(body: dict, known: set, *, operation: str) -> Ask:
     return Ask(data, response_format, output_format, compression)
 
 
-def _model_params(offer: offers.Offer, options: dict) -> dict:
-    """``quality``/``background``/``style``/``moderation`` as the model's own parameters,
-    where its catalog offers the value; refused in OpenAI's words otherwise."""
+# ``quality`` on a model without a quality setting of its own, as a share of its default
+# sampling steps (dall-e-3's "standard" and "hd" are medium and high).
+QUALITY_STEPS = {"low": 0.5, "medium": 1.0, "standard": 1.0, "high": 1.5, "hd": 1.5}
+# Values a model without the setting honours by doing what it always does.
+NATIVE = {"background": ("opaque",), "input_fidelity": ("low",)}
+
+
+def _model_params(offer: offers.Offer, options: dict, data: dict) -> dict:
+    """``quality``, ``background``, ``style``, ``moderation`` and ``input_fidelity`` as the
+    model's own parameters where its catalog offers the value. Else: ``quality`` sets the
+    sampling steps of a model that takes steps (low: half its default, high: one and a half)
+    and is its one quality on a model that takes none; an opaque background and low input
+    fidelity are what every model does; anything else is refused in OpenAI's words."""
+    spec = offer.spec
     params = {}
     for name, value in options.items():
-        allowed = offer.spec.options.get(name)
-        if not allowed or value not in allowed:
+        allowed = spec.options.get(name)
+        if allowed and value in allowed:
+            params[name] = value
+        elif not allowed and name == "quality" and value in QUALITY_STEPS:
+            if spec.steps is not None:
+                low, high = spec.steps
+                base = spec.default_steps or settings.DEFAULT_STEPS
+                steps = round(base * QUALITY_STEPS[value])
+                data["steps"] = max(low, min(high, steps))
+        elif not allowed and value in NATIVE.get(name, ()):
+            continue
+        else:
             offered = (
                 f"it takes {', '.join(repr(a) for a in allowed)}"
                 if allowed
@@ -278,7 +306,6 @@ def _model_params(offer: offers.Offer, options: dict) -> dict:
             raise invalid(
                 f"The model '{offer.name}' does not support {name} '{value}': {offered}.", name
             )
-        params[name] = value
     return params
 
 
@@ -289,13 +316,13 @@ def project_of(user, header: str | None):
         return None
     value = header.strip()
     projects = Project.objects.for_user(user, "contribute")
+    named = Q(name=value)
     if value.isascii() and value.isdigit() and len(value) < 19:
-        found = list(projects.filter(pk=int(value))[:1])
-    else:
-        found = list(projects.filter(name=value)[:2])
+        named |= Q(pk=int(value))  # an id, or a project whose name is digits
+    found = list(projects.filter(named)[:2])
     if len(found) > 1:
         raise invalid(
-            f"Several of your projects are named '{value}'; send its id instead.",
+            f"'{value}' names several projects you may add to; send the id of one.",
             "X-Project",
             "ambiguous_project",
         )
@@ -319,25 +346,25 @@ def submit(user, ask: Ask, *, project_header: str | None, user_agent: str) -> tu
         project = project_of(user, project_header)
         offer = offers.resolve(user, model, data["operation"])
         data.update(provider=offer.provider.name, model=offer.spec.id, project=project)
-        data["params"] = _model_params(offer, options)
+        data["params"] = _model_params(offer, options, data)
         client = {
             "origin": Origin.API,
             "client_user": client_user,
             "user_agent": (user_agent or "")[:300],
         }
+        # The inputs are stored first, outside any transaction (decoding and thumbnailing
+        # sixteen large images must not hold the database's write lock), and removed again
+        # if the generation is refused.
         stored: list[Image] = []
         try:
-            with transaction.atomic():
-                if ask.images:
-                    stored = uploads.upload_images(user, ask.images, project=project)
-                    data["input_images"] = [image.pk for image in stored]
-                    if ask.mask is not None:
-                        mask = _studio_mask(ask.mask, stored[0])
-                        data["mask"] = ContentFile(mask, name="mask.png")
-                generation = services.create_generation(user, data, client=client)
+            if ask.images:
+                ids, stored, first = _inputs(user, ask.images, project)
+                data["input_images"] = ids
+                if ask.mask is not None:
+                    data["mask"] = ContentFile(_studio_mask(ask.mask, first), name="mask.png")
+            generation = services.create_generation(user, data, client=client)
         except BaseException:
-            # The inputs' rows went with the transaction; their files go now.
-            discard_unreferenced([name for i in stored for name in (i.file, i.thumbnail)])
+            _discard_uploads(stored)
             raise
         if offer.provider.self_hosted:
             return generation.pk, settings.BACKEND_TIMEOUT
@@ -350,7 +377,33 @@ def submit(user, ask: Ask, *, project_header: str | None, user_agent: str) -> tu
         raise from_service(exc) from None
 
 
-def _studio_mask(data: bytes, first: Image) -> bytes:
+def _inputs(user, files, project) -> tuple[list[int], list[Image], tuple[int, int]]:
+    """The edit's input files as gallery images: an image the user may already see with the
+    same bytes (a client editing a picture the studio just gave it) is used as it is, the
+    others are stored as uploads (all or none). The ids in order, the images stored, and
+    the first input's size."""
+    digests = [hashlib.sha256(item.data).hexdigest() if item.data else None for item in files]
+    known: dict[str, Image] = {}
+    visible = Image.objects.for_user(user, "view").filter(sha256__in=[d for d in digests if d])
+    # The user's own copy first where there are several.
+    for image in visible.order_by(Case(When(owner=user, then=0), default=1), "-id"):
+        known.setdefault(image.sha256, image)
+    fresh = [item for item, digest in zip(files, digests, strict=True) if digest not in known]
+    stored = uploads.upload_images(user, fresh, project=project) if fresh else []
+    made = iter(stored)
+    images = [known[d] if d in known else next(made) for d in digests]
+    return [image.pk for image in images], stored, (images[0].width, images[0].height)
+
+
+def _discard_uploads(stored: list[Image]) -> None:
+    """Remove inputs stored for a request that was then refused: their rows and files."""
+    if not stored:
+        return
+    Generation.objects.filter(pk__in={image.generation_id for image in stored}).delete()
+    discard_unreferenced([name for image in stored for name in (image.file, image.thumbnail)])
+
+
+def _studio_mask(data: bytes, first: tuple[int, int]) -> bytes:
     """OpenAI's mask (fully transparent where the image may change, the size of the first
     image) as the studio's (white where it may change)."""
     try:
@@ -359,10 +412,10 @@ def _studio_mask(data: bytes, first: Image) -> bytes:
         raise invalid(f"The mask is not a usable image: {exc}.", "mask") from None
     if checked.format != "PNG":
         raise invalid("The mask must be a PNG.", "mask")
-    if (checked.width, checked.height) != (first.width, first.height):
+    if (checked.width, checked.height) != first:
         raise invalid(
             f"The mask is {checked.width}×{checked.height}; it must be the size of the first "
-            f"image ({first.width}×{first.height}).",
+            f"image ({first[0]}×{first[1]}).",
             "mask",
         )
     decoded = checked.decoded
@@ -392,7 +445,8 @@ def quota_reset(kind: str) -> tuple[int | None, str]:
         first = now.date().replace(day=1)
         reset = datetime.combine((first + timedelta(days=32)).replace(day=1), datetime.min.time())
     reset = reset.replace(tzinfo=zone)
-    seconds = max(1, int((reset - now).total_seconds()))
+    # In UTC: subtracting two times of one zone object ignores a daylight-saving change.
+    seconds = max(1, int((reset.astimezone(UTC) - now.astimezone(UTC)).total_seconds()))
     return seconds, f"It resets at {reset:%Y-%m-%d %H:%M} ({zone})."
 
 
@@ -433,6 +487,14 @@ def answer(generation_id: int, ask: Ask, base_url: str) -> dict:
             retry=False,
         )
     images = list(generation.images.order_by("index"))
+    if not images:
+        raise OpenAIError(
+            f"Generation {generation.pk} succeeded without an image (the provider returned none).",
+            status=502,
+            type="server_error",
+            code="provider_error",
+            retry=False,
+        )
     data = []
     for image in images:
         if ask.response_format == "url":
@@ -451,8 +513,12 @@ def answer(generation_id: int, ask: Ask, base_url: str) -> dict:
     return answer
 
 
-def timed_out(generation_id: int, waited: float) -> OpenAIError:
+def give_up(generation_id: int, waited: float) -> OpenAIError | None:
+    """The wait is over: cancel the generation and say so (504), or None when it finished
+    meanwhile (the images are answered as usual)."""
     cancel(generation_id)
+    if status_of(generation_id) == Status.SUCCEEDED:
+        return None
     return OpenAIError(
         f"Generation {generation_id} did not finish within {int(waited)} s "
         "(GENERATION_TIMEOUT); it was canceled.",

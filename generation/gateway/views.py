@@ -11,12 +11,16 @@ the generation it was waiting for is then canceled too.
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.db import connection
 from django.http import HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from generation.gateway import offers, service
@@ -28,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 # While waiting, the generation's row is read again this often even without an event (an
 # event lost with a stream's overflowing backlog costs at most this long).
-RECHECK_SECONDS = 2.0
+RECHECK_SECONDS = 5.0
 FINISHED = {str(status) for status in FINISHED_STATUSES}
 
 
@@ -56,7 +60,7 @@ async def edits(request):
 
 def _read_json(request) -> service.Ask:
     try:
-        body = json.loads(request.body or b"null")
+        body = json.loads(_body(request) or b"null")
     except (ValueError, UnicodeDecodeError):
         raise OpenAIError(
             "We could not parse the JSON body of your request. The body must be JSON, "
@@ -66,64 +70,151 @@ def _read_json(request) -> service.Ask:
     return service.read_generation(body)
 
 
+def _body(request) -> bytes:
+    try:
+        return request.body
+    except RequestDataTooBig:
+        raise OpenAIError(
+            "The request body is too large.", status=413, code="request_too_large"
+        ) from None
+
+
 def _read_form(request) -> service.Ask:
     if not request.content_type.startswith("multipart/form-data"):
         raise OpenAIError(
             "Send image edits as multipart/form-data (the image files and the fields).",
             code="invalid_content_type",
         )
-    fields = {name: request.POST.getlist(name) for name in request.POST}
-    files = {name: request.FILES.getlist(name) for name in request.FILES}
+    try:
+        fields = {name: request.POST.getlist(name) for name in request.POST}
+        files = {name: request.FILES.getlist(name) for name in request.FILES}
+    except RequestDataTooBig:
+        raise OpenAIError(
+            "The form's text fields are too large.", status=413, code="request_too_large"
+        ) from None
+    except (MultiPartParserError, TooManyFieldsSent, TooManyFilesSent) as exc:
+        message = f"The multipart body could not be read: {exc}"
+        raise OpenAIError(message, code="invalid_body") from None
     return service.read_edit(fields, files)
+
+
+def _orm(function, *, thread_sensitive: bool = True):
+    """``function`` through ``sync_to_async``, its thread's database connection closed after
+    it (unless a test's transaction holds it): a request that waits minutes keeps no
+    connection open meanwhile, and the next call opens a fresh, healthy one."""
+
+    def call(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if not connection.in_atomic_block:
+                connection.close()
+
+    return sync_to_async(call, thread_sensitive=thread_sensitive)
 
 
 async def _make(request, read) -> HttpResponse:
     if request.method != "POST":
         return _method_not_allowed(request, "POST")
+    generation_id = None
     try:
-        user = await sync_to_async(service.authenticate)(request.headers.get("Authorization"))
-        ask = await sync_to_async(read)(request)
-        # Subscribed before the generation exists: its finish cannot slip between the two.
-        subscription = live.broadcaster.subscribe(live.LoopSubscription(user.pk))
-        try:
-            generation_id, timeout = await sync_to_async(service.submit)(
+        user = await _orm(service.authenticate)(request.headers.get("Authorization"))
+        ask = await _orm(read)(request)
+        submitting = asyncio.ensure_future(
+            _orm(service.submit)(
                 user,
                 ask,
                 project_header=request.headers.get("X-Project"),
                 user_agent=request.headers.get("User-Agent", ""),
             )
-            await _wait(subscription, generation_id, timeout)
-        finally:
-            live.broadcaster.unsubscribe(subscription)
+        )
+        try:
+            generation_id, timeout = await asyncio.shield(submitting)
+        except asyncio.CancelledError:
+            # The client left while its generation was being queued: cancel it once it is.
+            with contextlib.suppress(Exception):
+                left_behind, _ = await submitting
+                logger.info("gateway: client went away; canceling generation %s", left_behind)
+                await _orm(service.cancel, thread_sensitive=False)(left_behind)
+            raise
+        finished = await _wait(user.pk, generation_id, timeout)
+        if not finished:
+            # Timed out: canceled, unless it finished in the meantime.
+            error = await _orm(service.give_up)(generation_id, timeout)
+            if error is not None:
+                raise error
         base = request.build_absolute_uri("/").rstrip("/")
-        return JsonResponse(await sync_to_async(service.answer)(generation_id, ask, base))
+        return JsonResponse(await _orm(service.answer)(generation_id, ask, base))
     except OpenAIError as exc:
         return exc.response()
+    except Exception:
+        # Never Django's HTML 500, and never an invitation to retry a generation that was
+        # queued (the SDKs retry a 5xx twice).
+        logger.exception("gateway: request failed (generation %s)", generation_id)
+        where = (
+            f" Generation {generation_id} was queued: look for it in your gallery."
+            if generation_id
+            else ""
+        )
+        return OpenAIError(
+            f"The server failed to answer this request.{where}",
+            status=500,
+            type="server_error",
+            code="internal_error",
+            retry=generation_id is None,
+        ).response()
 
 
-async def _wait(subscription, generation_id: int, timeout: float) -> None:
-    """Until the generation finishes; past ``timeout`` it is canceled (504). A client that
-    disconnects cancels it too."""
+async def _wait(user_id: int, generation_id: int, timeout: float) -> bool:
+    """Wait until the generation finishes (True) or ``timeout`` passes (False). Woken by the
+    process's live watcher; the row is read again every RECHECK_SECONDS as well. A client
+    that disconnects cancels the generation."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    subscription = live.broadcaster.subscribe(live.LoopSubscription(user_id))
     try:
-        while await sync_to_async(service.status_of)(generation_id) not in FINISHED:
+        while True:
+            # Read after subscribing: a finish before the subscription is seen here.
+            status = await _orm(service.status_of)(generation_id)
+            if status in FINISHED:
+                return True
+            if status is None:
+                raise OpenAIError(
+                    f"Generation {generation_id} was deleted before it finished.",
+                    status=404,
+                    code="not_found",
+                    retry=False,
+                )
+            if live.broadcaster.stopping:
+                raise OpenAIError(
+                    f"The server is restarting. Generation {generation_id} goes on: its "
+                    "images will be in your gallery.",
+                    status=503,
+                    type="server_error",
+                    code="server_restarting",
+                    retry=False,
+                )
             if loop.time() >= deadline:
-                raise await sync_to_async(service.timed_out)(generation_id, timeout)
+                return False
+            if subscription.ended:  # its backlog overflowed: a fresh one
+                live.broadcaster.unsubscribe(subscription)
+                subscription = live.broadcaster.subscribe(live.LoopSubscription(user_id))
+                continue
             recheck = min(deadline, loop.time() + RECHECK_SECONDS)
             while (left := recheck - loop.time()) > 0:
                 event = await subscription.get(left)
-                if subscription.ended:  # the backlog overflowed: read the row instead
-                    await asyncio.sleep(max(0.0, min(left, 0.5)))
+                if subscription.ended:
                     break
                 payload = event[1] if event else {}
                 if payload.get("id") == generation_id and payload.get("status") in FINISHED:
                     break
     except asyncio.CancelledError:
         logger.info("gateway: client went away; canceling generation %s", generation_id)
-        # Shielded, on a thread of its own: this task is being canceled.
-        await asyncio.shield(sync_to_async(service.cancel, thread_sensitive=False)(generation_id))
+        # Shielded: this task is being canceled.
+        await asyncio.shield(_orm(service.cancel, thread_sensitive=False)(generation_id))
         raise
+    finally:
+        live.broadcaster.unsubscribe(subscription)
 
 
 @csrf_exempt

@@ -135,6 +135,8 @@ class Broadcaster:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._markers: dict[str, Any] = {}
+        # Set by end_streams: the server is stopping (a waiting /v1 request answers now).
+        self.stopping = False
 
     # --- Subscribers ----------------------------------------------------------------------
 
@@ -165,6 +167,7 @@ class Broadcaster:
     def end_streams(self) -> None:
         """Ask every open stream to finish (the server is stopping: browsers reconnect to the
         next one)."""
+        self.stopping = True
         with self._lock:
             subscribers = list(self._subscribers)
         for subscription in subscribers:

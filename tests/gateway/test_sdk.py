@@ -1,6 +1,8 @@
 """The official openai SDK against the live test server's /v1, with a user's API token."""
 
+import base64
 import io
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -191,8 +193,12 @@ def test_errors_are_the_sdk_classes(sdk, live_server):
         sdk.images.generate(model="offline-shapes", prompt="x", extra_body={"seed": 3})
     assert "Unrecognized request argument supplied: seed" in caught.value.body["message"]
     with pytest.raises(openai.BadRequestError) as caught:
-        sdk.images.generate(model="offline-shapes", prompt="x", quality="hd")
-    assert caught.value.body["param"] == "quality"
+        sdk.images.generate(model="offline-shapes", prompt="x", background="transparent")
+    assert caught.value.body["param"] == "background"
+    assert "does not support background 'transparent'" in caught.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk.images.generate(model="offline-shapes", prompt="x", moderation="low")
+    assert caught.value.body["param"] == "moderation"
     with pytest.raises(openai.BadRequestError) as caught:
         sdk.images.generate(model="offline-shapes", prompt="x", size="8x8")
     assert caught.value.body["param"] == "size"
@@ -265,6 +271,16 @@ def test_x_project_files_the_images_by_id_or_name(sdk, owner, outsider, live_ser
     assert Image.objects.count() == 2
 
 
+def test_quality_sets_the_steps_of_a_model_without_a_quality_setting(sdk, owner, settings):
+    settings.DEFAULT_STEPS = 20  # offline-shapes has no default of its own: the team's
+    for quality in ("low", "medium", "high", "hd", "auto"):
+        sdk.images.generate(model="offline-shapes", prompt=quality, size="64x64", quality=quality)
+    steps = dict(Generation.objects.values_list("prompt", "steps"))
+    assert steps == {"low": 10, "medium": 20, "high": 30, "hd": 30, "auto": 20}
+    sdk.images.generate(model="offline-shapes", prompt="o", size="64x64", background="opaque")
+    assert Generation.objects.get(prompt="o").params == {}
+
+
 def test_a_provider_failure_is_a_502_with_its_reason_and_no_retry(sdk, scripted):
     from imagegen.providers.base import ProviderError
 
@@ -293,3 +309,39 @@ def test_bearer_works_on_the_rest_api_too(live_server, owner_token):
     assert httpx.get(f"{live_server.url}/api/gallery", headers=headers).status_code == 200
     headers = {"Authorization": f"Token {owner_token}"}
     assert httpx.get(f"{live_server.url}/api/gallery", headers=headers).status_code == 200
+
+
+def test_safety_identifier_is_recorded_as_the_clients_user(sdk, owner):
+    sdk.images.generate(model="offline-shapes", prompt="x", size="64x64", safety_identifier="h-42")
+    assert Generation.objects.get().client_user == "h-42"
+
+
+def test_editing_an_image_the_studio_made_uses_it_rather_than_a_copy(sdk, owner):
+    made = sdk.images.generate(model="offline-shapes", prompt="a fox", size="128x128")
+    original = Image.objects.get(owner=owner)
+    again = base64.b64decode(made.data[0].b64_json)
+    sdk.images.edit(model="offline-shapes", image=("fox.png", again, "image/png"), prompt="blue")
+    edit = Generation.objects.get(operation="edit")
+    assert list(edit.inputs.values_list("image_ref", flat=True)) == [original.pk]
+    assert not Image.objects.filter(origin="upload").exists()
+
+
+def test_a_generation_deleted_while_waiting_is_a_404(sdk, scripted, owner):
+    import threading
+
+    scripted.hang_seconds = 2
+    scripted.payloads = [png(64, 64)]
+
+    def delete_it():
+        deadline = time.monotonic() + 5
+        while not Generation.objects.filter(status=Status.RUNNING).exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        Generation.objects.all().delete()
+
+    deleter = threading.Thread(target=delete_it)
+    deleter.start()
+    with pytest.raises(openai.NotFoundError) as caught:
+        sdk.images.generate(model="scripted-1", prompt="x", size="64x64")
+    deleter.join()
+    assert "deleted before it finished" in caught.value.body["message"]

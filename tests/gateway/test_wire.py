@@ -126,3 +126,79 @@ def test_the_admin_sets_a_tokens_rate_limit(admin_user, owner, owner_token):
     assert response.status_code == 302
     named.refresh_from_db()
     assert named.requests_per_minute == 30 and named.name == "open webui"
+
+
+@pytest.mark.parametrize("field", ["prompt", "user", "model"])
+def test_a_nul_in_text_is_a_400(bearer, field):
+    body = {"prompt": "a fox", "model": "offline-shapes", field: "a\x00b"}
+    response = bearer.post("/v1/images/generations", body, content_type="application/json")
+    assert error_of(response, 400)["param"] == field
+
+
+def test_the_rate_limit_counts_across_a_minute_turn_and_a_clock_ahead(owner, owner_token):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from knox.models import AuthToken
+
+    from settings_app import tokens
+
+    token = AuthToken.objects.get(user=owner)
+    named = NamedToken.objects.filter(token=token)
+    start = timezone.now().replace(second=0, microsecond=0)
+    # Last minute's window is full: this minute's first two requests both pass.
+    named.update(requests_per_minute=2, window_start=start - timedelta(minutes=1), window_count=2)
+    tokens.admit(token)
+    tokens.admit(token)
+    with pytest.raises(tokens.RateLimited):
+        tokens.admit(token)
+    assert named.get().window_count == 2
+    # A window stamped by a host whose clock runs ahead is this minute's, not a fresh one.
+    named.update(window_start=start + timedelta(seconds=30), window_count=2)
+    with pytest.raises(tokens.RateLimited) as caught:
+        tokens.admit(token)
+    assert 1 <= caught.value.wait <= 60
+
+
+def test_a_paused_token_says_so_and_asks_for_no_retry(owner, bearer):
+    NamedToken.objects.filter(token__user=owner).update(requests_per_minute=0)
+    response = bearer.get("/v1/models")
+    assert "paused" in error_of(response, 429)["message"]
+    assert response["x-should-retry"] == "false" and "Retry-After" not in response
+
+
+def test_giving_up_on_a_generation_that_just_succeeded_answers_it(owner):
+    from generation.gateway import service
+    from tests.generation.helpers import make_generation
+
+    done = make_generation(owner, status="succeeded")
+    assert service.give_up(done.pk, 120) is None
+    waiting = make_generation(owner, status="queued")
+    error = service.give_up(waiting.pk, 120)
+    assert error.status == 504 and error.retry is False
+    waiting.refresh_from_db()
+    assert waiting.status == "canceled"
+
+
+def test_a_project_named_with_digits_is_found_by_name(owner):
+    from generation.gateway import service
+    from projects.models import Project
+
+    project = Project.objects.create(owner=owner, name="2027")
+    assert service.project_of(owner, "2027") == project
+    assert service.project_of(owner, str(project.pk)) == project
+
+
+def test_the_monthly_reset_counts_a_daylight_saving_change(settings, monkeypatch):
+    from datetime import UTC, datetime
+
+    from django.utils import timezone
+
+    from generation.gateway import service
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    # 2026-03-20 00:00 Berlin (UTC+1) to 2026-04-01 00:00 Berlin (UTC+2): 12 days less an hour.
+    monkeypatch.setattr(timezone, "now", lambda: datetime(2026, 3, 19, 23, 0, tzinfo=UTC))
+    seconds, words = service.quota_reset("month")
+    assert seconds == 12 * 86400 - 3600
+    assert "2026-04-01 00:00 (Europe/Berlin)" in words

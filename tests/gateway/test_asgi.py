@@ -1,0 +1,154 @@
+"""The /v1 image routes as `serve` runs them: imagegen/asgi.py hands them to the gateway's
+own Django ASGI handler (an all-async middleware chain). A client that leaves while its
+generation is being queued still cancels it; a stopping server answers waiting clients
+at once; an unexpected failure is OpenAI's 500 with no invitation to retry."""
+
+import asyncio
+import json
+import time
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+
+from generation.gateway import service
+from generation.models import Generation, Status
+from imagegen import asgi
+from imagegen.core import live
+from settings_app.services import create_named_token
+from tests.gateway.helpers import png
+from tests.system.loops import run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def token(owner, no_watcher_left, background_jobs):
+    yield create_named_token(owner, "asgi")[1]
+    live.broadcaster.stopping = False
+
+
+def scope(token, path="/v1/images/generations"):
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"authorization", f"Bearer {token}".encode()),
+            (b"content-type", b"application/json"),
+            (b"user-agent", b"asgi-test/1"),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+
+BODY = json.dumps({"model": "scripted-1", "prompt": "x", "size": "64x64"}).encode()
+
+
+async def answer(communicator, timeout=20):
+    start = await communicator.receive_output(timeout=timeout)
+    body = b""
+    while True:
+        message = await communicator.receive_output(timeout=timeout)
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    return start["status"], headers, json.loads(body)
+
+
+def test_the_image_routes_run_on_the_gateways_handler(token, scripted, monkeypatch):
+    scripted.payloads = [png(64, 64)]
+    served = []
+    real = asgi.gateway_asgi
+    monkeypatch.setattr(
+        asgi, "gateway_asgi", lambda s, r, w: served.append(s["path"]) or real(s, r, w)
+    )
+
+    async def scenario():
+        communicator = ApplicationCommunicator(asgi.application, scope(token))
+        await communicator.send_input({"type": "http.request", "body": BODY})
+        return await answer(communicator)
+
+    status, headers, body = run(scenario())
+    assert served == ["/v1/images/generations"]
+    assert status == 200 and len(body["data"]) == 1
+    # No session, no cookie, no CSRF on this chain; SecurityMiddleware's headers are there.
+    assert "set-cookie" not in headers and "vary" not in headers
+    assert headers["x-content-type-options"] == "nosniff"
+    assert Generation.objects.get().user_agent == "asgi-test/1"
+
+
+def test_a_client_leaving_while_its_generation_is_queued_cancels_it(token, scripted, monkeypatch):
+    scripted.payloads = [png(64, 64)]
+    scripted.hang_seconds = 2
+    real = service.submit
+
+    def slow_submit(*args, **kwargs):
+        time.sleep(0.8)  # the client leaves meanwhile
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "submit", slow_submit)
+
+    async def scenario():
+        communicator = ApplicationCommunicator(asgi.application, scope(token))
+        await communicator.send_input({"type": "http.request", "body": BODY})
+        await asyncio.sleep(0.2)
+        await communicator.send_input({"type": "http.disconnect"})
+        await communicator.wait(timeout=10)
+
+    run(scenario())
+    generation = Generation.objects.get()
+    deadline = time.monotonic() + 10
+    while generation.status != Status.CANCELED:
+        assert time.monotonic() < deadline, generation.status
+        time.sleep(0.1)
+        generation.refresh_from_db()
+
+
+def test_a_stopping_server_answers_waiting_clients_at_once(token, scripted):
+    scripted.payloads = [png(64, 64)]
+    scripted.hang_seconds = 3
+
+    async def scenario():
+        communicator = ApplicationCommunicator(asgi.application, scope(token))
+        await communicator.send_input({"type": "http.request", "body": BODY})
+        await asyncio.sleep(0.8)
+        started = time.monotonic()
+        live.broadcaster.end_streams()  # what SIGTERM does (imagegen/asgi.py)
+        result = await answer(communicator)
+        return result, time.monotonic() - started
+
+    (status, headers, body), took = run(scenario())
+    assert status == 503 and body["error"]["code"] == "server_restarting"
+    assert headers["x-should-retry"] == "false" and took < 2.5
+    assert "goes on" in body["error"]["message"]
+    assert Generation.objects.get().status in (Status.RUNNING, Status.SUCCEEDED)
+
+
+def test_an_unexpected_failure_is_openais_500_and_says_do_not_retry(token, scripted, monkeypatch):
+    scripted.payloads = [png(64, 64)]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("storage went away")
+
+    monkeypatch.setattr(service, "answer", broken)
+
+    async def scenario():
+        communicator = ApplicationCommunicator(asgi.application, scope(token))
+        await communicator.send_input({"type": "http.request", "body": BODY})
+        return await answer(communicator)
+
+    status, headers, body = run(scenario())
+    generation = Generation.objects.get()
+    assert status == 500 and headers["x-should-retry"] == "false"
+    assert body["error"]["code"] == "internal_error"
+    assert f"Generation {generation.pk} was queued" in body["error"]["message"]
+    assert "storage went away" not in body["error"]["message"]

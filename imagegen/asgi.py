@@ -34,7 +34,6 @@ LIVE_PATHS = frozenset({"/live/events"})
 GATEWAY_PATHS = frozenset({"/v1/images/generations", "/v1/images/edits"})
 
 
-
 class GatewayHandler(ASGIHandler):
     """Django's ASGI handler with an all-async middleware chain, for the /v1 image routes.
 

@@ -18,7 +18,6 @@ import logging
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
@@ -27,6 +26,7 @@ from generation.gateway import offers, service
 from generation.gateway.errors import OpenAIError
 from generation.models import FINISHED_STATUSES
 from imagegen.core import live
+from imagegen.core.dbthreads import closing_connection
 
 logger = logging.getLogger(__name__)
 
@@ -100,17 +100,9 @@ def _read_form(request) -> service.Ask:
 
 def _orm(function, *, thread_sensitive: bool = True):
     """``function`` through ``sync_to_async``, its thread's database connection closed after
-    it (unless a test's transaction holds it): a request that waits minutes keeps no
-    connection open meanwhile, and the next call opens a fresh, healthy one."""
-
-    def call(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        finally:
-            if not connection.in_atomic_block:
-                connection.close()
-
-    return sync_to_async(call, thread_sensitive=thread_sensitive)
+    it (imagegen.core.dbthreads): a request that waits minutes keeps no connection open
+    meanwhile, and the next call opens a fresh, healthy one."""
+    return sync_to_async(closing_connection(function), thread_sensitive=thread_sensitive)
 
 
 async def _make(request, read) -> HttpResponse:

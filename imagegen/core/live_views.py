@@ -28,6 +28,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
 from imagegen.core import live
+from imagegen.core.dbthreads import close_connection, closing_connection
 
 RETRY_MS = 2000
 KEEPALIVE_SECONDS = 20.0
@@ -61,6 +62,9 @@ def live_events(request):
         raise PermissionDenied("Sign in to receive live updates.")
     user_id, session_key = request.user.pk, request.session.session_key
     if isinstance(request, ASGIRequest):
+        # The stream outlives this thread's database work by minutes: no connection is kept
+        # open for it (imagegen.core.dbthreads).
+        close_connection()
         body = _async_stream(user_id, session_key)
     else:
         body = _blocking_stream(user_id, session_key)
@@ -113,7 +117,8 @@ async def _async_stream(user_id, session_key, broadcaster=None):
             if item is not None:
                 yield frame(*item)
             elif loop.time() >= next_ping:
-                if not await sync_to_async(still_signed_in)(session_key, user_id):
+                signed_in = sync_to_async(closing_connection(still_signed_in))
+                if not await signed_in(session_key, user_id):
                     return
                 yield KEEPALIVE
                 next_ping = loop.time() + KEEPALIVE_SECONDS

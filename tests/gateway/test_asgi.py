@@ -152,3 +152,51 @@ def test_an_unexpected_failure_is_openais_500_and_says_do_not_retry(token, scrip
     assert body["error"]["code"] == "internal_error"
     assert f"Generation {generation.pk} was queued" in body["error"]["message"]
     assert "storage went away" not in body["error"]["message"]
+
+
+def other_connections() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_waiting_clients_hold_no_database_connection(token, settings, monkeypatch):
+    """PostgreSQL (CONN_MAX_AGE 60): five clients waiting hold no connection each; only the
+    process's live watcher has one."""
+    from django.db import connection
+
+    from generation import services
+
+    if connection.vendor != "postgresql":
+        pytest.skip("counts PostgreSQL's sessions")
+    settings.GENERATION_TIMEOUT = 3
+    monkeypatch.setattr(services, "enqueue_generation", lambda pk: None)  # they stay queued
+    body = json.dumps({"model": "offline-shapes", "prompt": "x", "size": "64x64"}).encode()
+
+    async def scenario():
+        before = await asyncio.to_thread(closing(other_connections))  # the test's own
+        communicators = []
+        for _ in range(5):
+            communicator = ApplicationCommunicator(asgi.application, scope(token))
+            await communicator.send_input({"type": "http.request", "body": body})
+            communicators.append(communicator)
+        await asyncio.sleep(1.5)  # all five queued and waiting
+        during = await asyncio.to_thread(closing(other_connections))
+        answers = [await answer(c) for c in communicators]
+        return before, during, answers
+
+    before, during, answers = run(scenario())
+    assert [status for status, _, _ in answers] == [504] * 5
+    assert Generation.objects.filter(status=Status.QUEUED).count() == 0  # canceled
+    assert during <= before + 1, (before, during)  # + the live watcher's
+
+
+def closing(function):
+    from imagegen.core.dbthreads import closing_connection
+
+    return closing_connection(function)

@@ -9,6 +9,7 @@ from decimal import Decimal
 import httpx
 import openai
 import pytest
+from django.db import connection
 from django.utils import timezone
 from PIL import Image as PILImage
 
@@ -333,11 +334,14 @@ def test_a_generation_deleted_while_waiting_is_a_404(sdk, scripted, owner):
     scripted.payloads = [png(64, 64)]
 
     def delete_it():
-        deadline = time.monotonic() + 5
-        while not Generation.objects.filter(status=Status.RUNNING).exists():
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        Generation.objects.all().delete()
+        try:
+            deadline = time.monotonic() + 5
+            while not Generation.objects.filter(status=Status.RUNNING).exists():
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            Generation.objects.all().delete()
+        finally:
+            connection.close()
 
     deleter = threading.Thread(target=delete_it)
     deleter.start()

@@ -45,6 +45,21 @@ def http_scope(path, cookie=None):
     }
 
 
+def closing_connection(function):
+    """``function`` for a thread of its own: its database connection is closed after it (a
+    connection left open keeps PostgreSQL from dropping the test database)."""
+
+    def call(*args):
+        from django.db import connection
+
+        try:
+            return function(*args)
+        finally:
+            connection.close()
+
+    return call
+
+
 def session_cookie(user) -> str:
     client = Client()
     client.force_login(user)
@@ -97,7 +112,7 @@ def test_the_live_path_streams_through_django_asgi(owner, monkeypatch):
         # The subscription was made before the first frame; give the watcher time to take
         # its start markers (a few ms), then change the database.
         await asyncio.sleep(0.5)
-        generation = await asyncio.to_thread(make_generation, owner)
+        generation = await asyncio.to_thread(closing_connection(make_generation), owner)
         event = await body_until(communicator, b"event: generation")
         await communicator.send_input({"type": "http.disconnect"})
         await communicator.wait(timeout=5)
@@ -168,3 +183,41 @@ def test_sigterm_ends_open_streams_and_still_reaches_the_previous_handler():
     finally:
         live.broadcaster = monkeypatched
         signal.signal(signal.SIGTERM, original)
+
+
+def test_open_live_streams_hold_no_database_connection(owner):
+    """PostgreSQL (CONN_MAX_AGE 60): three open pages' streams hold no connection each (their
+    request threads close theirs); only the live watcher has one."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("counts PostgreSQL's sessions")
+    cookie = session_cookie(owner)
+
+    def count():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0]
+
+    async def scenario():
+        before = await asyncio.to_thread(closing_connection(count))
+        streams = []
+        for _ in range(3):
+            communicator = ApplicationCommunicator(
+                asgi.application, http_scope("/live/events", cookie)
+            )
+            await response_start(communicator)
+            await body_until(communicator, b"retry: 2000\n\n")
+            streams.append(communicator)
+        await asyncio.sleep(0.5)
+        during = await asyncio.to_thread(closing_connection(count))
+        for communicator in streams:
+            await communicator.send_input({"type": "http.disconnect"})
+            await communicator.wait(timeout=5)
+        return before, during
+
+    before, during = run(scenario())
+    assert during <= before + 1, (before, during)  # + the live watcher's

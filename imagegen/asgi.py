@@ -53,6 +53,18 @@ class GatewayHandler(ASGIHandler):
             handler = convert_exception_to_response(middleware(handler))
         self._middleware_chain = handler
 
+    def create_request(self, scope, body_file):
+        """A body sent chunked (no Content-Length: the JavaScript SDK sends a file stream so)
+        has been read whole into ``body_file`` by now; Django's form parser reads only as
+        many bytes as Content-Length says, so it is given the size read."""
+        request, error = super().create_request(scope, body_file)
+        if request is not None and not request.META.get("CONTENT_LENGTH"):
+            size = body_file.seek(0, os.SEEK_END)
+            body_file.seek(0)
+            if size:
+                request.META["CONTENT_LENGTH"] = str(size)
+        return request, error
+
 
 django.setup(set_prefix=False)
 django_asgi = ASGIHandler()

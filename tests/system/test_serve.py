@@ -242,6 +242,35 @@ def test_serve_answers_the_openai_sdk_and_a_client_that_leaves_cancels(app_env, 
         gallery = httpx.get(f"{base}/api/gallery", headers=bearer).json()["results"]
         assert [(g["origin"], g["width"]) for g in gallery] == [("api", 512)]
 
+        # An edit sent chunked, without Content-Length, as the JavaScript SDK sends a file
+        # stream: gunicorn's asgi worker and Django's handler read it whole.
+        picture = io.BytesIO()
+        PILImage.new("RGB", (96, 64), (20, 120, 200)).save(picture, format="PNG")
+        boundary = "gatewayboundary"
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nblue\r\n',
+            f'--{boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\n'
+            "offline-shapes\r\n",
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image[]"; '
+            'filename="a.png"\r\nContent-Type: image/png\r\n\r\n',
+        ]
+
+        def chunks():
+            for part in parts:
+                yield part.encode()
+            yield picture.getvalue()
+            yield f"\r\n--{boundary}--\r\n".encode()
+
+        edited = httpx.post(
+            f"{base}/v1/images/edits",
+            content=chunks(),
+            headers={**bearer, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+            timeout=30,
+        )
+        assert edited.status_code == 200, edited.text
+        out = PILImage.open(io.BytesIO(base64.b64decode(edited.json()["data"][0]["b64_json"])))
+        assert out.size == (96, 64)
+
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(
                 f"{base}/v1/images/generations",

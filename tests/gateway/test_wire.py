@@ -202,3 +202,22 @@ def test_the_monthly_reset_counts_a_daylight_saving_change(settings, monkeypatch
     seconds, words = service.quota_reset("month")
     assert seconds == 12 * 86400 - 3600
     assert "2026-04-01 00:00 (Europe/Berlin)" in words
+
+
+def test_the_schema_documents_the_v1_routes(client):
+    schema = client.get("/api/schema/?format=json").json()
+    paths = schema["paths"]
+    for path, method in (
+        ("/v1/images/generations", "post"),
+        ("/v1/images/edits", "post"),
+        ("/v1/models", "get"),
+        ("/v1/models/{model_id}", "get"),
+        ("/v1/files/{signed}", "get"),
+    ):
+        operation = paths[path][method]
+        assert operation["tags"] == ["OpenAI-compatible gateway (/v1)"]
+    generations = paths["/v1/images/generations"]["post"]
+    assert {"200", "400", "401", "404", "429", "502", "504"} <= set(generations["responses"])
+    body = generations["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["prompt"] and body["additionalProperties"] is False
+    assert schema["components"]["securitySchemes"]["tokenAuth"]["scheme"] == "bearer"

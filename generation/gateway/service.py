@@ -83,7 +83,12 @@ def authenticate(header: str | None):
     try:
         key = tokens.token_key(header)
     except tokens.MalformedHeader:
-        key = None
+        raise OpenAIError(
+            "The Authorization header must be 'Bearer <token>': one token after the word "
+            "Bearer.",
+            status=401,
+            code="invalid_api_key",
+        ) from None
     if key is None:
         raise OpenAIError(
             "You didn't provide an API key. You need to provide your API key in an "

@@ -36,6 +36,7 @@ FIGURES = [
     "live",
     "image_ops",
     "gpu_pool",
+    "gateway",
 ]
 SHARED_DB = {"gallery_list", "gallery_search", "dashboard"}
 

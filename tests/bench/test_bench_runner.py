@@ -28,6 +28,44 @@ def test_quick_ingest_run_prints_the_figure_row(tmp_path):
     assert str(ROOT / "database") not in result.stdout
 
 
+def processes_started_under(folder) -> list[str]:
+    """Command lines of the running processes whose TMPDIR is ``folder`` or inside it (the
+    runner puts its own temp folder there, and every server it starts inherits it)."""
+    marker = f"TMPDIR={folder}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            variables = (entry / "environ").read_bytes().split(b"\0")
+            if any(v.startswith(marker) for v in variables):
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:  # not a process, or one that has just ended
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_quick_gateway_run_prints_the_figure_rows(tmp_path):
+    """Figure 12 serves the app, sends 20 waiting /v1 calls with the gallery read beside
+    them, reports every call's image, and stops its server."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "bench/run.py", "--quick", "--only", "gateway"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    summary = result.stdout.split("All figures", 1)[1]
+    assert "| 12 | QUICK: 20 calls on a 2 s provider; GET /api/gallery p95 during" in summary
+    assert "idle p95" in summary
+    assert "slowest of the 20 /v1/images/generations calls" in summary
+    # Every call answered 200 with its picture (a count, not a timing).
+    assert "| 20/20 " in summary, summary
+    assert processes_started_under(tmp_path) == []
+
+
 def test_unknown_figure_is_refused():
     result = subprocess.run(
         [sys.executable, "bench/run.py", "--only", "nonsense"],

@@ -44,6 +44,7 @@ from common import (
     p50,
     percentile,
     ratio,
+    reset_postgres,
     samples_ms,
     server_env,
     setup_django,
@@ -145,7 +146,14 @@ def main(argv=None) -> list[Row]:
         os.environ.pop(name, None)
     folder = tempfile.mkdtemp(prefix="bench-gateway-")
     extra = {"OFFLINE_PROVIDER_DELAY_MS": delay_ms, "Q_CLUSTER_NAME": f"bench-{os.getpid()}"}
-    url, storage = temp_sqlite_url(folder), os.path.join(folder, "storage")
+    # Serve's defaults are SQLite and the database broker; BENCH_DATABASE_URL (PostgreSQL,
+    # dropped and recreated) and BENCH_REDIS_URL measure a team's grown-up setup instead.
+    url = os.environ.get("BENCH_DATABASE_URL") or temp_sqlite_url(folder)
+    if url.startswith("postgres"):
+        reset_postgres(url)
+    if os.environ.get("BENCH_REDIS_URL"):
+        extra["REDIS_URL"] = os.environ["BENCH_REDIS_URL"]
+    storage = os.path.join(folder, "storage")
     setup_django(url, storage, **extra)
     from django.conf import settings
     from django.contrib.auth import get_user_model

@@ -85,6 +85,8 @@ def image_ids(value, field: str = "input_images") -> list[int]:
 def visible_images(user, ids: list[int]) -> list[Image]:
     """The images with these ids, in this order; NotFound (404) naming the first one the
     user may not view (another user's image is the same answer as a missing one)."""
+    if not ids:
+        return []
     found = {image.pk: image for image in Image.objects.for_user(user, VIEW).filter(pk__in=ids)}
     for pk in ids:
         if pk not in found:

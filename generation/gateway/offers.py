@@ -77,11 +77,37 @@ def offers(user) -> list[Offer]:
 
 
 def find(user, name: str) -> Offer:
-    """The model ``name`` stands for, for this user; the 404 model_not_found otherwise."""
-    for offer in offers(user):
-        if offer.name == name:
-            return offer
-    raise model_not_found(name)
+    """The model ``name`` stands for, for this user; the 404 model_not_found otherwise. The
+    same answer as looking ``name`` up in ``offers(user)``, asking only the providers that
+    could have it (a request names one model: listing them all would cost a key lookup per
+    provider on every request)."""
+    providers = {provider.name: provider for provider in all_providers()}
+    alias = ModelAlias.objects.filter(name=name).first()
+    if alias is not None:
+        offer = _offered(user, providers.get(alias.provider), alias.model, name)
+    else:
+        provider_name, _, model_id = name.partition(":")
+        offer = None
+        if model_id:  # "provider:model", for an id several providers offer
+            offer = _offered(user, providers.get(provider_name), model_id, name)
+        for provider in providers.values() if offer is None else ():
+            offer = _offered(user, provider, name, name)
+            if offer is not None:
+                break
+    if offer is None:
+        raise model_not_found(name)
+    return offer
+
+
+def _offered(user, provider: Provider | None, model_id: str, name: str) -> Offer | None:
+    if provider is None:
+        return None
+    spec = next((m for m in provider.models_for(user) if m.id == model_id), None)
+    if spec is None or not any(spec.does(op) for op in GATEWAY_OPERATIONS):
+        return None
+    if not has_usable_key(user, provider):
+        return None
+    return Offer(name, provider, spec)
 
 
 def resolve(user, name: str | None, operation: str) -> Offer:

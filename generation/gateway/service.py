@@ -84,8 +84,7 @@ def authenticate(header: str | None):
         key = tokens.token_key(header)
     except tokens.MalformedHeader:
         raise OpenAIError(
-            "The Authorization header must be 'Bearer <token>': one token after the word "
-            "Bearer.",
+            "The Authorization header must be 'Bearer <token>': one token after the word Bearer.",
             status=401,
             code="invalid_api_key",
         ) from None

@@ -258,6 +258,15 @@ def check_limits(user, estimate_usd: Decimal | None, num_images: int = 0) -> Non
     budget. Not called directly: ``generation.usage.gate.admit_spending`` locks the user's
     row and calls it; it locks the team budget row itself."""
     estimate = estimate_usd or Decimal(0)
+    budget = UserBudget.for_user(user)
+    if budget.monthly_limit() is not None or (num_images and budget.daily_limit() is not None):
+        _check_user_limits(user, estimate, num_images)
+    _check_team_limit(estimate)
+
+
+def _check_user_limits(user, estimate: Decimal, num_images: int) -> None:
+    """check_limits' part for the user's own limits (only asked when one applies: the
+    usage figures are a handful of aggregate queries on every submission)."""
     spend, images = user_usage(user)
     if num_images and images.limit is not None and images.used + num_images > images.limit:
         raise QuotaExceeded(
@@ -281,6 +290,9 @@ def check_limits(user, estimate_usd: Decimal | None, num_images: int = 0) -> Non
             },
             code="budget",
         )
+
+
+def _check_team_limit(estimate: Decimal) -> None:
     if TeamBudget.current().monthly_limit() is None:
         return
     # Serialise submissions of different users against the team budget (PostgreSQL).

@@ -59,6 +59,15 @@ def test_an_api_image_is_marked_and_its_client_named(
     assert url.inner_text() == f"{live_server.url}/v1"
     width = page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], width
+    # The token's dates and its Revoke button never break inside a word.
+    for selector in ("#tokens td.when", "#tokens button.link"):
+        for i in range(page.locator(selector).count()):
+            lines = page.locator(selector).nth(i).evaluate(
+                """(el) => { const r = document.createRange(); r.selectNodeContents(el);
+                   return new Set([...r.getClientRects()].filter(b => b.width > 0)
+                                  .map(b => Math.round(b.top))).size; }"""
+            )
+            assert lines == 1, (selector, i, lines)
     assert axe(page) == []
     url.scroll_into_view_if_needed()
     screenshot(page, f"gateway-settings-{size}")

@@ -156,6 +156,7 @@ def new_page(browser, page_problems):
 
     live.broadcaster.end_streams()
     live.broadcaster.stop()
+    live.broadcaster.stopping = False  # the process goes on: the next test's server is not stopping
     problems = page_problems.take()
     assert not problems, "console errors or CSP violations on the page:\n" + "\n".join(problems)
 

@@ -147,7 +147,9 @@ def create_generation(user, data: dict[str, Any], *, client: dict | None = None)
             )
             if estimate.sources is not None:
                 created = inputs.record(generation, estimate.sources)  # the lineage
-            transaction.on_commit(lambda: enqueue_generation(generation.pk))
+            # Robust: a broker that fails here (Redis down) must not undo what is committed
+            # (the row, its inputs' files); the recovery sweep enqueues what stays queued.
+            transaction.on_commit(lambda: enqueue_generation(generation.pk), robust=True)
     except BaseException:
         discard_unreferenced(created)  # a drawn mask stored for a generation never made
         raise

@@ -13,12 +13,16 @@ synchronous iterator (FileResponse, the ZIP download) by reading it whole into m
 import asyncio
 import os
 import signal
+import tempfile
 
 import django
 from a2wsgi import WSGIMiddleware
+from django.conf import settings
+from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.wsgi import get_wsgi_application
+from django.http import JsonResponse
 from django.middleware.common import CommonMiddleware
 from django.middleware.security import SecurityMiddleware
 
@@ -32,6 +36,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imagegen.settings")
 # (generation/gateway/urls.py): a request there waits for its generation as a coroutine.
 LIVE_PATHS = frozenset({"/live/events"})
 GATEWAY_PATHS = frozenset({"/v1/images/generations", "/v1/images/edits"})
+
+
+# Input images an edit may send (generation/gateway/service.py, MAX_INPUTS, checked there).
+GATEWAY_MAX_FILES = 16
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, limit: int):
+        super().__init__(limit)
+        self.limit = limit
 
 
 class GatewayHandler(ASGIHandler):
@@ -52,6 +66,47 @@ class GatewayHandler(ASGIHandler):
         for middleware in (CommonMiddleware, SecurityMiddleware):  # innermost first
             handler = convert_exception_to_response(middleware(handler))
         self._middleware_chain = handler
+
+    async def handle(self, scope, receive, send):
+        try:
+            await super().handle(scope, receive, send)
+        except BodyTooLarge as exc:
+            body = {
+                "error": {
+                    "message": f"The request body is over {exc.limit:,} bytes.",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": "request_too_large",
+                }
+            }
+            response = JsonResponse(body, status=413)
+            response["x-should-retry"] = "false"
+            await self.send_response(response, send)
+
+    async def read_body(self, receive):
+        """Django's, with a limit: an edit's sixteen inputs and a mask of MAX_IMAGE_SIZE and
+        its fields. Without one a client could have any amount written to a temporary file
+        before a check (gunicorn sets none; nginx in front does, docs/deploy.md)."""
+        limit = (GATEWAY_MAX_FILES + 1) * settings.MAX_IMAGE_SIZE + 2**20
+        body_file = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - the request closes it
+            max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b"
+        )
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                body_file.close()
+                raise RequestAborted()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                body_file.close()
+                raise BodyTooLarge(limit)
+            body_file.write(chunk)
+            if not message.get("more_body", False):
+                break
+        body_file.seek(0)
+        return body_file
 
     def create_request(self, scope, body_file):
         """A body sent chunked (no Content-Length: the JavaScript SDK sends a file stream so)

@@ -75,8 +75,10 @@ def admit(token) -> None:
         raise RateLimited(0, 0)
     now = timezone.now()
     start = now.replace(second=0, microsecond=0)
-    current = Q(window_start__gte=start)
-    room = Q(window_start=None) | Q(window_start__lt=start) | current & Q(window_count__lt=limit)
+    # This minute's window, or one a host whose clock runs a little ahead started; a window
+    # stamped further ahead (a clock that was wrong) is stale, not a lock-out until then.
+    current = Q(window_start__gte=start, window_start__lt=start + 2 * WINDOW)
+    room = ~current | Q(window_start=None) | current & Q(window_count__lt=limit)
     counted = NamedToken.objects.filter(room, pk=named["pk"]).update(
         window_count=Case(When(current, then=F("window_count") + 1), default=Value(1)),
         window_start=Case(When(current, then=F("window_start")), default=Value(start)),

@@ -61,7 +61,9 @@ def offers(user) -> list[Offer]:
     catalog = _catalog(user)
     by_key = {(provider.name, spec.id): (provider, spec) for provider, spec in catalog}
     listed: dict[str, Offer] = {}
-    for alias in ModelAlias.objects.all():
+    aliases = list(ModelAlias.objects.all())
+    taken = {alias.name for alias in aliases}  # an alias owns its name, usable or not
+    for alias in aliases:
         target = by_key.get((alias.provider, alias.model))
         if target is not None:
             listed[alias.name] = Offer(alias.name, *target)
@@ -69,18 +71,19 @@ def offers(user) -> list[Offer]:
     for _provider, spec in catalog:
         counts[spec.id] = counts.get(spec.id, 0) + 1
     for provider, spec in catalog:
-        listed.setdefault(spec.id, Offer(spec.id, provider, spec))
-        if counts[spec.id] > 1:
-            name = f"{provider.name}:{spec.id}"
+        if spec.id not in taken:
+            listed.setdefault(spec.id, Offer(spec.id, provider, spec))
+        name = f"{provider.name}:{spec.id}"
+        if counts[spec.id] > 1 and name not in taken:
             listed.setdefault(name, Offer(name, provider, spec))
     return list(listed.values())
 
 
 def find(user, name: str) -> Offer:
-    """The model ``name`` stands for, for this user; the 404 model_not_found otherwise. The
-    same answer as looking ``name`` up in ``offers(user)``, asking only the providers that
-    could have it (a request names one model: listing them all would cost a key lookup per
-    provider on every request)."""
+    """The model ``name`` stands for, for this user; the 404 model_not_found otherwise. What
+    ``offers(user)`` lists under ``name``, asking only the providers that could have it (a
+    request names one model: listing them all would cost a key lookup per provider on every
+    request); ``provider:id`` is also taken for an id only one provider offers."""
     providers = {provider.name: provider for provider in all_providers()}
     alias = ModelAlias.objects.filter(name=name).first()
     if alias is not None:

@@ -235,6 +235,8 @@ def _read(body: dict, known: set, *, operation: str) -> Ask:
     for name, value in (("prompt", prompt), ("model", model), ("user", user)):
         if value and "\x00" in value:
             raise invalid("Null characters are not allowed.", name)
+        if value and not _utf8(value):
+            raise invalid("The text is not valid Unicode (a lone surrogate).", name)
     if _typed(body, "stream", bool, "a boolean"):
         raise invalid("Streaming is not supported by this server; leave 'stream' out.", "stream")
     if _typed(body, "partial_images", int, "an integer"):
@@ -279,6 +281,14 @@ def _read(body: dict, known: set, *, operation: str) -> Ask:
 QUALITY_STEPS = {"low": 0.5, "medium": 1.0, "standard": 1.0, "high": 1.5, "hd": 1.5}
 # Values a model without the setting honours by doing what it always does.
 NATIVE = {"background": ("opaque",), "input_fidelity": ("low",)}
+
+
+def _utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _model_params(offer: offers.Offer, options: dict, data: dict) -> dict:
@@ -392,10 +402,27 @@ def _inputs(user, files, project) -> tuple[list[int], list[Image], tuple[int, in
     # The user's own copy first where there are several.
     for image in visible.order_by(Case(When(owner=user, then=0), default=1), "-id"):
         known.setdefault(image.sha256, image)
-    fresh = [item for item, digest in zip(files, digests, strict=True) if digest not in known]
+    # The files to store, and where each input comes from.
+    fresh, source = [], []
+    first_of: dict[str, int] = {}
+    first_of_position: dict[str, int] = {}
+    for item, digest in zip(files, digests, strict=True):
+        if digest in known:
+            source.append(known[digest])
+        elif digest is not None and digest in first_of:
+            raise invalid(
+                f"Images {first_of_position[digest] + 1} and {len(source) + 1} are the same "
+                "picture; send it once.",
+                "image",
+            )
+        else:
+            if digest is not None:
+                first_of[digest] = len(fresh)
+                first_of_position[digest] = len(source)
+            source.append(len(fresh))
+            fresh.append(item)
     stored = uploads.upload_images(user, fresh, project=project) if fresh else []
-    made = iter(stored)
-    images = [known[d] if d in known else next(made) for d in digests]
+    images = [stored[s] if isinstance(s, int) else s for s in source]
     return [image.pk for image in images], stored, (images[0].width, images[0].height)
 
 

@@ -11,7 +11,6 @@ the generation it was waiting for is then canceled too.
 """
 
 import asyncio
-import contextlib
 import json
 import logging
 
@@ -105,13 +104,29 @@ def _orm(function, *, thread_sensitive: bool = True):
     return sync_to_async(closing_connection(function), thread_sensitive=thread_sensitive)
 
 
+# Cancels started from callbacks, kept until they finish (the loop holds tasks weakly).
+_cancels: set = set()
+
+
+def _cancel_when_queued(submitting) -> None:
+    if submitting.cancelled() or submitting.exception() is not None:
+        return  # nothing was queued
+    generation_id, _ = submitting.result()
+    logger.info("gateway: client went away; canceling generation %s", generation_id)
+    task = asyncio.ensure_future(_orm(service.cancel, thread_sensitive=False)(generation_id))
+    _cancels.add(task)
+    task.add_done_callback(_cancels.discard)
+
+
 async def _make(request, read) -> HttpResponse:
     if request.method != "POST":
         return _method_not_allowed(request, "POST")
     generation_id = None
+    queueing = False  # from here on a failure may have queued a generation
     try:
         user = await _orm(service.authenticate)(request.headers.get("Authorization"))
         ask = await _orm(read)(request)
+        queueing = True
         submitting = asyncio.ensure_future(
             _orm(service.submit)(
                 user,
@@ -123,11 +138,9 @@ async def _make(request, read) -> HttpResponse:
         try:
             generation_id, timeout = await asyncio.shield(submitting)
         except asyncio.CancelledError:
-            # The client left while its generation was being queued: cancel it once it is.
-            with contextlib.suppress(Exception):
-                left_behind, _ = await submitting
-                logger.info("gateway: client went away; canceling generation %s", left_behind)
-                await _orm(service.cancel, thread_sensitive=False)(left_behind)
+            # The client left while its generation was being queued: cancel it once it is
+            # (from a callback: this task may be canceled again before then).
+            submitting.add_done_callback(_cancel_when_queued)
             raise
         finished = await _wait(user.pk, generation_id, timeout)
         if not finished:
@@ -143,17 +156,18 @@ async def _make(request, read) -> HttpResponse:
         # Never Django's HTML 500, and never an invitation to retry a generation that was
         # queued (the SDKs retry a 5xx twice).
         logger.exception("gateway: request failed (generation %s)", generation_id)
-        where = (
-            f" Generation {generation_id} was queued: look for it in your gallery."
-            if generation_id
-            else ""
-        )
+        if generation_id:
+            where = f" Generation {generation_id} was queued: look for it in your gallery."
+        elif queueing:
+            where = " A generation may have been queued: look in your gallery before retrying."
+        else:
+            where = ""
         return OpenAIError(
             f"The server failed to answer this request.{where}",
             status=500,
             type="server_error",
             code="internal_error",
-            retry=generation_id is None,
+            retry=not queueing,
         ).response()
 
 

@@ -62,9 +62,6 @@ def live_events(request):
         raise PermissionDenied("Sign in to receive live updates.")
     user_id, session_key = request.user.pk, request.session.session_key
     if isinstance(request, ASGIRequest):
-        # The stream outlives this thread's database work by minutes: no connection is kept
-        # open for it (imagegen.core.dbthreads).
-        close_connection()
         body = _async_stream(user_id, session_key)
     else:
         body = _blocking_stream(user_id, session_key)
@@ -100,6 +97,10 @@ def _blocking_stream(user_id, session_key, broadcaster=None):
 
 
 async def _async_stream(user_id, session_key, broadcaster=None):
+    # The stream outlives the request thread's database work by minutes: its connection is
+    # closed now, on that thread, after the response middleware (a session save) has run
+    # (imagegen.core.dbthreads).
+    await sync_to_async(close_connection)()
     broadcaster = broadcaster or live.broadcaster
     subscription = broadcaster.subscribe(live.LoopSubscription(user_id))
     loop = asyncio.get_running_loop()

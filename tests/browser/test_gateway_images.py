@@ -62,10 +62,14 @@ def test_an_api_image_is_marked_and_its_client_named(
     # The token's dates and its Revoke button never break inside a word.
     for selector in ("#tokens td.when", "#tokens button.link"):
         for i in range(page.locator(selector).count()):
-            lines = page.locator(selector).nth(i).evaluate(
-                """(el) => { const r = document.createRange(); r.selectNodeContents(el);
+            lines = (
+                page.locator(selector)
+                .nth(i)
+                .evaluate(
+                    """(el) => { const r = document.createRange(); r.selectNodeContents(el);
                    return new Set([...r.getClientRects()].filter(b => b.width > 0)
                                   .map(b => Math.round(b.top))).size; }"""
+                )
             )
             assert lines == 1, (selector, i, lines)
     assert axe(page) == []

@@ -4,12 +4,14 @@ generation is being queued still cancels it; a stopping server answers waiting c
 at once; an unexpected failure is OpenAI's 500 with no invitation to retry."""
 
 import asyncio
+import contextlib
 import json
 import time
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
 
+from gallery.models import Image
 from generation.gateway import service
 from generation.models import Generation, Status
 from imagegen import asgi
@@ -200,3 +202,80 @@ def closing(function):
     from imagegen.core.dbthreads import closing_connection
 
     return closing_connection(function)
+
+
+def test_a_client_canceled_twice_while_queueing_still_cancels(token, scripted, monkeypatch):
+    """gunicorn cancels the app a second time when it has not ended 3 s after a disconnect:
+    the generation queued meanwhile is canceled all the same."""
+    scripted.payloads = [png(64, 64)]
+    scripted.hang_seconds = 3
+    real = service.submit
+
+    def slow_submit(*args, **kwargs):
+        time.sleep(1.2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "submit", slow_submit)
+
+    async def scenario():
+        communicator = ApplicationCommunicator(asgi.application, scope(token))
+        await communicator.send_input({"type": "http.request", "body": BODY})
+        await asyncio.sleep(0.2)
+        await communicator.send_input({"type": "http.disconnect"})
+        await asyncio.sleep(0.3)
+        communicator.future.cancel()  # the second cancel, while the submit still runs
+        with contextlib.suppress(asyncio.CancelledError):
+            await communicator.future
+        await asyncio.sleep(2.0)  # the submit ends; its callback cancels the generation
+
+    run(scenario())
+    generation = Generation.objects.get()
+    deadline = time.monotonic() + 10
+    while generation.status != Status.CANCELED:
+        assert time.monotonic() < deadline, generation.status
+        time.sleep(0.1)
+        generation.refresh_from_db()
+
+
+def test_a_body_over_the_limit_is_a_413_before_it_is_stored(token, settings):
+    settings.MAX_IMAGE_SIZE = 1024  # the limit: 17 × 1 KiB + 1 MiB
+    chunk = b"x" * 65536
+
+    async def scenario():
+        communicator = ApplicationCommunicator(asgi.application, scope(token))
+        for _ in range(20):
+            await communicator.send_input(
+                {"type": "http.request", "body": chunk, "more_body": True}
+            )
+        return await answer(communicator)
+
+    status, headers, body = run(scenario())
+    assert status == 413 and body["error"]["code"] == "request_too_large"
+    assert headers["x-should-retry"] == "false"
+    assert not Generation.objects.exists()
+
+
+def test_a_broker_that_fails_after_the_commit_loses_nothing(owner, monkeypatch):
+    """The enqueue runs after the commit: if the broker fails there, the generation and its
+    inputs stay (the recovery sweep enqueues what stays queued) and no error escapes."""
+    from generation import services as generation_services
+    from generation.gateway.service import read_edit, submit
+
+    class Upload:
+        def __init__(self, data):
+            self.name, self.size, self._data = "a.png", len(data), data
+
+        def read(self):
+            return self._data
+
+    def broken(pk):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(generation_services, "enqueue_generation", broken)
+    ask = read_edit(
+        {"prompt": ["x"], "model": ["offline-shapes"]}, {"image": [Upload(png(32, 32))]}
+    )
+    generation_id, _ = submit(owner, ask, project_header=None, user_agent="t")
+    generation = Generation.objects.get(pk=generation_id)
+    assert generation.status == Status.QUEUED
+    assert generation.inputs.count() == 1 and Image.objects.filter(origin="upload").count() == 1

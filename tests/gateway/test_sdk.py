@@ -124,7 +124,10 @@ def test_two_images_and_a_mask_on_a_model_that_inpaints_one_is_refused(sdk, owne
     with pytest.raises(openai.BadRequestError) as caught:
         sdk.images.edit(
             model="offline-shapes",
-            image=[("a.png", png(64, 64), "image/png"), ("b.png", png(64, 64), "image/png")],
+            image=[
+                ("a.png", png(64, 64), "image/png"),
+                ("b.png", png(64, 64, (0, 0, 200, 255)), "image/png"),
+            ],
             mask=("m.png", mask_png(64, 64, (0, 0, 8, 8)), "image/png"),
             prompt="x",
         )
@@ -325,6 +328,18 @@ def test_editing_an_image_the_studio_made_uses_it_rather_than_a_copy(sdk, owner)
     edit = Generation.objects.get(operation="edit")
     assert list(edit.inputs.values_list("image_ref", flat=True)) == [original.pk]
     assert not Image.objects.filter(origin="upload").exists()
+
+
+def test_the_same_picture_twice_is_refused_and_nothing_is_kept(sdk, owner):
+    with pytest.raises(openai.BadRequestError) as caught:
+        sdk.images.edit(
+            model="offline-shapes",
+            image=[("a.png", png(64, 64), "image/png"), ("b.png", png(64, 64), "image/png")],
+            prompt="x",
+        )
+    assert caught.value.body["param"] == "image"
+    assert "Images 1 and 2 are the same picture" in caught.value.body["message"]
+    assert not Image.objects.exists() and not Generation.objects.exists()
 
 
 def test_a_generation_deleted_while_waiting_is_a_404(sdk, scripted, owner):

@@ -221,3 +221,45 @@ def test_the_schema_documents_the_v1_routes(client):
     body = generations["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["prompt"] and body["additionalProperties"] is False
     assert schema["components"]["securitySchemes"]["tokenAuth"]["scheme"] == "bearer"
+
+
+def test_a_lone_surrogate_is_a_400_not_a_500(bearer):
+    body = b'{"prompt": "a\\ud800b", "model": "offline-shapes"}'
+    response = bearer.post("/v1/images/generations", body, content_type="application/json")
+    assert "not valid Unicode" in error_of(response, 400)["message"]
+
+
+def test_a_window_stamped_far_ahead_is_stale_not_a_lock_out(owner, owner_token):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from knox.models import AuthToken
+
+    from settings_app import tokens
+
+    token = AuthToken.objects.get(user=owner)
+    named = NamedToken.objects.filter(token=token)
+    named.update(
+        requests_per_minute=2, window_start=timezone.now() + timedelta(hours=2), window_count=2
+    )
+    tokens.admit(token)  # a fresh window
+    assert named.get().window_count == 1
+
+
+def test_an_alias_owns_its_name_even_when_its_model_is_not_usable(bearer):
+    ModelAlias.objects.create(name="offline-shapes", provider="openai", model="gpt-image-1")
+    listed = [m["id"] for m in bearer.get("/v1/models").json()["data"]]
+    assert "offline-shapes" not in listed  # the alias's target needs an OpenAI key
+    assert error_of(bearer.get("/v1/models/offline-shapes"), 404)["code"] == "model_not_found"
+
+
+def test_refusals_before_the_view_are_in_openai_shape(bearer):
+    response = bearer.get("/v1/models", headers={"host": "evil.example"})
+    assert error_of(response, 400)["type"] == "invalid_request_error"
+
+
+def test_the_asgi_body_limit_counts_the_gateways_inputs():
+    from generation.gateway.service import MAX_INPUTS
+    from imagegen.asgi import GATEWAY_MAX_FILES
+
+    assert GATEWAY_MAX_FILES == MAX_INPUTS

@@ -20,6 +20,7 @@ from common import (
     Server,
     base_parser,
     emit,
+    make_stored_images,
     met,
     server_env,
     setup_django,
@@ -37,42 +38,6 @@ ARGS = [
     "--disable-quic",
 ]
 IMAGES = 50
-
-
-def make_images(user, side: int) -> None:
-    from gallery.models import Image
-    from gallery.services import store_image_files
-    from generation.models import Generation
-    from imagegen.core.imaging import validate_image
-    from imagegen.providers.offline import render
-
-    for n in range(IMAGES):
-        prompt = f"gallery picture number {n}"
-        generation = Generation.objects.create(
-            owner=user,
-            provider="offline",
-            model="offline-shapes",
-            prompt=prompt,
-            prompt_text=prompt,
-            width=side,
-            height=side,
-            status="succeeded",
-            seed=n,
-        )
-        checked = validate_image(render(prompt, n, side, side))
-        stored = store_image_files(checked)
-        Image.objects.create(
-            generation=generation,
-            owner=user,
-            file=stored.file,
-            thumbnail=stored.thumbnail,
-            width=side,
-            height=side,
-            format=checked.format,
-            bytes=len(checked.data),
-            sha256=checked.sha256,
-            search_prompt=prompt,
-        )
 
 
 def main(argv=None) -> list[Row]:
@@ -102,7 +67,9 @@ def main(argv=None) -> list[Row]:
     from django.test import Client
 
     user = get_user_model().objects.create(username="viewer", password="!")
-    make_images(user, 512 if args.quick else 1024)  # thumbnails are 256² either way
+    make_stored_images(
+        user, IMAGES, 512 if args.quick else 1024, "gallery picture number"
+    )  # thumbnails are 256² either way
     client = Client()
     client.force_login(user)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value

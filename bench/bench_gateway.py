@@ -40,6 +40,7 @@ from common import (
     emit,
     fmt_ms,
     http,
+    make_stored_images,
     met,
     p50,
     percentile,
@@ -66,43 +67,6 @@ TUNABLES = (
     "GENERATION_TIMEOUT",
     "OFFLINE_PROVIDER_DELAY_MS",
 )
-
-
-def make_gallery(user, count: int) -> None:
-    """``count`` small images for ``user`` through the real store (files and thumbnails)."""
-    from gallery.models import Image
-    from gallery.services import store_image_files
-    from generation.models import Generation
-    from imagegen.core.imaging import validate_image
-    from imagegen.providers.offline import render
-
-    for n in range(count):
-        prompt = f"reader picture number {n}"
-        generation = Generation.objects.create(
-            owner=user,
-            provider="offline",
-            model="offline-shapes",
-            prompt=prompt,
-            prompt_text=prompt,
-            width=256,
-            height=256,
-            status="succeeded",
-            seed=n,
-        )
-        checked = validate_image(render(prompt, n, 256, 256))
-        stored = store_image_files(checked)
-        Image.objects.create(
-            generation=generation,
-            owner=user,
-            file=stored.file,
-            thumbnail=stored.thumbnail,
-            width=256,
-            height=256,
-            format=checked.format,
-            bytes=len(checked.data),
-            sha256=checked.sha256,
-            search_prompt=prompt,
-        )
 
 
 def generate(base_url: str, token: str, n: int) -> tuple[int, bytes]:
@@ -168,7 +132,7 @@ def main(argv=None) -> list[Row]:
     solo_token = create_named_token(solo, "bench gateway alone")[1]
     reader = User.objects.create(username="reader", password="!")
     reader_token = create_named_token(reader, "bench gallery")[1]
-    make_gallery(reader, GALLERY_IMAGES)
+    make_stored_images(reader, GALLERY_IMAGES, 256, "reader picture number")
     defaults = (
         f"serve's defaults: Q_WORKERS {settings.Q_WORKERS}, GENERATION_THREADS "
         f"{settings.GENERATION_THREADS}, GENERATION_MAX_CONCURRENT "

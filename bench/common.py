@@ -362,3 +362,41 @@ def stop_group(proc: subprocess.Popen, grace: float = 5) -> None:
 def cleanup(*paths: str) -> None:
     for path in paths:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def make_stored_images(user, count: int, side: int, words: str) -> None:
+    """``count`` offline renders of ``side``² for ``user`` through the real store (files and
+    thumbnails), each with its finished generation; prompts are ``f"{words} {n}"``."""
+    from gallery.models import Image
+    from gallery.services import store_image_files
+    from generation.models import Generation
+    from imagegen.core.imaging import validate_image
+    from imagegen.providers.offline import render
+
+    for n in range(count):
+        prompt = f"{words} {n}"
+        generation = Generation.objects.create(
+            owner=user,
+            provider="offline",
+            model="offline-shapes",
+            prompt=prompt,
+            prompt_text=prompt,
+            width=side,
+            height=side,
+            status="succeeded",
+            seed=n,
+        )
+        checked = validate_image(render(prompt, n, side, side))
+        stored = store_image_files(checked)
+        Image.objects.create(
+            generation=generation,
+            owner=user,
+            file=stored.file,
+            thumbnail=stored.thumbnail,
+            width=side,
+            height=side,
+            format=checked.format,
+            bytes=len(checked.data),
+            sha256=checked.sha256,
+            search_prompt=prompt,
+        )

@@ -4,6 +4,12 @@ specification of these operations, narrowed to what this server takes."""
 
 ERROR = {"$ref": "#/components/schemas/OpenAIError"}
 SECURITY = [{"tokenAuth": []}]
+X_PROJECT = {
+    "name": "X-Project",
+    "in": "header",
+    "description": "A project you may add images to, by id or name: the images go there.",
+    "schema": {"type": "string"},
+}
 TAG = "OpenAI-compatible gateway (/v1)"
 
 SIZE = {
@@ -121,9 +127,7 @@ PATHS = {
             "in that project. See docs/openai-gateway.md.",
             "tags": [TAG],
             "security": SECURITY,
-            "parameters": [
-                {"name": "X-Project", "in": "header", "schema": {"type": "string"}},
-            ],
+            "parameters": [X_PROJECT],
             "requestBody": {
                 "required": True,
                 "content": _json(
@@ -153,9 +157,7 @@ PATHS = {
             "fully transparent where the image may change).",
             "tags": [TAG],
             "security": SECURITY,
-            "parameters": [
-                {"name": "X-Project", "in": "header", "schema": {"type": "string"}},
-            ],
+            "parameters": [X_PROJECT],
             "requestBody": {
                 "required": True,
                 "content": {

@@ -9,11 +9,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.slow
-def test_quick_ingest_run_prints_the_figure_row(tmp_path):
+def quick_run(figure: str, tmp_path):
+    """``bench/run.py --quick --only <figure>`` in a clean environment: (its output, the
+    summary table it prints last)."""
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
     result = subprocess.run(
-        [sys.executable, "bench/run.py", "--quick", "--only", "ingest"],
+        [sys.executable, "bench/run.py", "--quick", "--only", figure],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -21,7 +22,12 @@ def test_quick_ingest_run_prints_the_figure_row(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    summary = result.stdout.split("All figures", 1)[1]
+    return result, result.stdout.split("All figures", 1)[1]
+
+
+@pytest.mark.slow
+def test_quick_ingest_run_prints_the_figure_row(tmp_path):
+    result, summary = quick_run("ingest", tmp_path)
     assert "| 1 | ingest 1024² PNG" in summary
     assert "bare decode" in summary
     # The bench never touches the developer's database or storage.
@@ -47,17 +53,7 @@ def processes_started_under(folder) -> list[str]:
 def test_quick_gateway_run_prints_the_figure_rows(tmp_path):
     """Figure 12 serves the app, sends 20 waiting /v1 calls with the gallery read beside
     them, reports every call's image, and stops its server."""
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "bench/run.py", "--quick", "--only", "gateway"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    summary = result.stdout.split("All figures", 1)[1]
+    _, summary = quick_run("gateway", tmp_path)
     assert "| 12 | QUICK: 20 calls on a 2 s provider; GET /api/gallery p95 during" in summary
     assert "idle p95" in summary
     assert "slowest of the 20 /v1/images/generations calls" in summary

@@ -51,6 +51,25 @@ def scope(token, path="/v1/images/generations"):
     }
 
 
+def slow_submit(monkeypatch, seconds: float) -> None:
+    """Queueing takes ``seconds`` (a client may leave meanwhile)."""
+    real = service.submit
+
+    def slow(*args, **kwargs):
+        time.sleep(seconds)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "submit", slow)
+
+
+def wait_until_canceled(generation, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while generation.status != Status.CANCELED:
+        assert time.monotonic() < deadline, generation.status
+        time.sleep(0.1)
+        generation.refresh_from_db()
+
+
 BODY = json.dumps({"model": "scripted-1", "prompt": "x", "size": "64x64"}).encode()
 
 
@@ -91,13 +110,7 @@ def test_the_image_routes_run_on_the_gateways_handler(token, scripted, monkeypat
 def test_a_client_leaving_while_its_generation_is_queued_cancels_it(token, scripted, monkeypatch):
     scripted.payloads = [png(64, 64)]
     scripted.hang_seconds = 2
-    real = service.submit
-
-    def slow_submit(*args, **kwargs):
-        time.sleep(0.8)  # the client leaves meanwhile
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(service, "submit", slow_submit)
+    slow_submit(monkeypatch, 0.8)  # the client leaves meanwhile
 
     async def scenario():
         communicator = ApplicationCommunicator(asgi.application, scope(token))
@@ -107,12 +120,7 @@ def test_a_client_leaving_while_its_generation_is_queued_cancels_it(token, scrip
         await communicator.wait(timeout=10)
 
     run(scenario())
-    generation = Generation.objects.get()
-    deadline = time.monotonic() + 10
-    while generation.status != Status.CANCELED:
-        assert time.monotonic() < deadline, generation.status
-        time.sleep(0.1)
-        generation.refresh_from_db()
+    wait_until_canceled(Generation.objects.get())
 
 
 def test_a_stopping_server_answers_waiting_clients_at_once(token, scripted):
@@ -209,13 +217,7 @@ def test_a_client_canceled_twice_while_queueing_still_cancels(token, scripted, m
     the generation queued meanwhile is canceled all the same."""
     scripted.payloads = [png(64, 64)]
     scripted.hang_seconds = 3
-    real = service.submit
-
-    def slow_submit(*args, **kwargs):
-        time.sleep(1.2)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(service, "submit", slow_submit)
+    slow_submit(monkeypatch, 1.2)
 
     async def scenario():
         communicator = ApplicationCommunicator(asgi.application, scope(token))
@@ -229,12 +231,7 @@ def test_a_client_canceled_twice_while_queueing_still_cancels(token, scripted, m
         await asyncio.sleep(2.0)  # the submit ends; its callback cancels the generation
 
     run(scenario())
-    generation = Generation.objects.get()
-    deadline = time.monotonic() + 10
-    while generation.status != Status.CANCELED:
-        assert time.monotonic() < deadline, generation.status
-        time.sleep(0.1)
-        generation.refresh_from_db()
+    wait_until_canceled(Generation.objects.get())
 
 
 def test_a_body_over_the_limit_is_a_413_before_it_is_stored(token, settings):

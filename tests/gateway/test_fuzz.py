@@ -4,26 +4,12 @@ and body (the OpenAI error object included). Jobs run inline, so a request that 
 every check gets its images at once instead of waiting."""
 
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
-from imagegen.wsgi import application
 from settings_app.services import create_named_token
+from tests.security.fuzzing import CHECKS, api_schema
 
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-]
-
-schema = schemathesis.openapi.from_wsgi("/api/schema/", application).include(path_regex="^/v1/")
+schema = api_schema().include(path_regex="^/v1/")
 
 
 @pytest.fixture

@@ -28,28 +28,13 @@ random text. test_malformed_input.py checks the same by hand on every list endpo
 import base64
 
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from knox.models import AuthToken
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
-from imagegen.wsgi import application
 from tests.gallery.factories import make_image
+from tests.security.fuzzing import CHECKS, api_schema
 
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-]
 MAX_EXAMPLES = 20
 
 
@@ -81,7 +66,7 @@ def token_header(db, owner, keep_test_connection):
 # The schema is public and built without the database, so it is loaded at collection. The
 # /v1 gateway waits for its generations, which need jobs to run: tests/gateway/test_fuzz.py
 # fuzzes it with them.
-schema = schemathesis.openapi.from_wsgi("/api/schema/", application).exclude(path_regex="^/v1/")
+schema = api_schema().exclude(path_regex="^/v1/")
 
 
 def _b64(raw: bytes) -> str:

@@ -83,6 +83,14 @@ def request(url, data=None, token=None, timeout=10):
         return response.status, response.read()
 
 
+def admin_token(base: str) -> str:
+    """An API token of the admin `serve` creates (ADMIN_USERNAME / ADMIN_PASSWORD below)."""
+    _, body = request(
+        f"{base}/api/auth/token", {"username": "chief", "password": "a-long-admin-password"}
+    )
+    return json.loads(body)["token"]
+
+
 @pytest.fixture
 def app_env(tmp_path):
     port = free_port()
@@ -128,10 +136,7 @@ def test_serve_generates_through_a_real_worker_and_stops_cleanly(app_env, broker
         env = {**env, "REDIS_URL": "redis://127.0.0.1:6379/15"}
     stopped = {}
     with serving(env, port, tmp_path, signal.SIGINT, stopped) as base:
-        _, body = request(
-            f"{base}/api/auth/token", {"username": "chief", "password": "a-long-admin-password"}
-        )
-        token = json.loads(body)["token"]
+        token = admin_token(base)
         _, body = request(
             f"{base}/api/generate",
             {"prompt": "a real worker", "width": 128, "height": 128, "num_images": 2},
@@ -178,10 +183,7 @@ def test_serve_streams_live_events_and_stops_with_a_stream_open(app_env, tmp_pat
             headers={"Referer": f"{base}/login/"},
         )
         assert signed_in.status_code == 302
-        _, body = request(
-            f"{base}/api/auth/token", {"username": "chief", "password": "a-long-admin-password"}
-        )
-        token = json.loads(body)["token"]
+        token = admin_token(base)
 
         events = []
         with page.stream("GET", "/live/events") as stream:
@@ -230,10 +232,7 @@ def test_serve_answers_the_openai_sdk_and_a_client_that_leaves_cancels(app_env, 
     env = {**env, "OFFLINE_PROVIDER_DELAY_MS": "4000"}
     stopped = {}
     with serving(env, port, tmp_path, signal.SIGTERM, stopped) as base:
-        _, body = request(
-            f"{base}/api/auth/token", {"username": "chief", "password": "a-long-admin-password"}
-        )
-        token = json.loads(body)["token"]
+        token = admin_token(base)
         client = openai.OpenAI(base_url=f"{base}/v1", api_key=token, max_retries=0)
         result = client.images.generate(model="offline-shapes", prompt="…", size="512x512")
         image = PILImage.open(io.BytesIO(base64.b64decode(result.data[0].b64_json)))

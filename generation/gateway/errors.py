@@ -90,7 +90,7 @@ def from_validation(error: ValidationError, quota_reset=None) -> OpenAIError:
     fields = error.message_dict if hasattr(error, "error_dict") else {None: error.messages}
     field, messages = next(iter(fields.items()))
     message = " ".join(messages) if field is None else messages[0]
-    if field == "budget" or field == "team_budget":
+    if field == "budget":  # the user's or the team's monthly budget
         return _quota(message, "insufficient_quota", "month", quota_reset)
     if isinstance(error, QuotaExceeded):
         kind = "queue" if field == "queued" else "day"

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from generation.gateway.errors import invalid, model_not_found
 from generation.models import DEFAULT_ALIAS, ModelAlias
 from generation.validation import resolve_model
-from imagegen.providers import all_providers, get_provider
+from imagegen.providers import all_providers
 from imagegen.providers.base import ModelSpec, Provider
 from settings_app.keys import has_usable_key
 
@@ -142,7 +142,7 @@ def _user_default(user, operation: str) -> Offer:
         provider, spec = resolve_model(user, {"operation": operation})
     except ValidationError:
         provider = None
-    if provider is not None and has_usable_key(user, get_provider(provider.name)):
+    if provider is not None and has_usable_key(user, provider):
         return Offer(spec.id, provider, spec)
     able = [o for o in offers(user) if o.spec.does(operation)]
     if not able:

@@ -129,6 +129,9 @@ class Ask:
     response_format: str = "b64_json"
     output_format: str | None = None  # None: as the model made it
     compression: int | None = None
+    model: str | None = None  # the name sent (None: the default)
+    options: dict = field(default_factory=dict)  # quality, background, …: the non-"auto" ones
+    client_user: str = ""  # the client's user (or safety_identifier) field
     images: list = field(default_factory=list)  # edits: the uploaded input files
     mask: bytes | None = None
 
@@ -270,10 +273,15 @@ def _read(body: dict, known: set, *, operation: str) -> Ask:
                 "size",
             )
         data["width"], data["height"] = int(match[1]), int(match[2])
-    data["_model"] = model
-    data["_options"] = {k: v for k, v in options.items() if v not in (None, "auto")}
-    data["_user"] = user
-    return Ask(data, response_format, output_format, compression)
+    return Ask(
+        data,
+        response_format,
+        output_format,
+        compression,
+        model=model,
+        options={k: v for k, v in options.items() if v not in (None, "auto")},
+        client_user=user,
+    )
 
 
 # ``quality`` on a model without a quality setting of its own, as a share of its default
@@ -355,15 +363,14 @@ def submit(user, ask: Ask, *, project_header: str | None, user_agent: str) -> tu
     (GENERATION_TIMEOUT; BACKEND_TIMEOUT on the team's own GPUs, where a job may wait for a
     free one). Refusals in OpenAI's shape."""
     data = dict(ask.data)
-    model, options, client_user = data.pop("_model"), data.pop("_options"), data.pop("_user")
     try:
         project = project_of(user, project_header)
-        offer = offers.resolve(user, model, data["operation"])
+        offer = offers.resolve(user, ask.model, data["operation"])
         data.update(provider=offer.provider.name, model=offer.spec.id, project=project)
-        data["params"] = _model_params(offer, options, data)
+        data["params"] = _model_params(offer, ask.options, data)
         client = {
             "origin": Origin.API,
-            "client_user": client_user,
+            "client_user": ask.client_user,
             "user_agent": (user_agent or "")[:300],
         }
         # The inputs are stored first, outside any transaction (decoding and thumbnailing
@@ -526,6 +533,7 @@ def answer(generation_id: int, ask: Ask, base_url: str) -> dict:
             code="provider_error",
             retry=False,
         )
+    revised = (generation.provider_metadata or {}).get("revised_prompt")
     data = []
     for image in images:
         if ask.response_format == "url":
@@ -533,15 +541,15 @@ def answer(generation_id: int, ask: Ask, base_url: str) -> dict:
         else:
             body, _media = converted(image, ask.output_format, ask.compression)
             item = {"b64_json": base64.b64encode(body).decode("ascii")}
-        revised = (generation.provider_metadata or {}).get("revised_prompt")
         if isinstance(revised, str) and revised:
             item["revised_prompt"] = revised
         data.append(item)
-    answer = {"created": int(generation.created_at.timestamp()), "data": data}
-    if images:
-        answer["output_format"] = (ask.output_format or images[0].format).lower()
-        answer["size"] = f"{images[0].width}x{images[0].height}"
-    return answer
+    return {
+        "created": int(generation.created_at.timestamp()),
+        "data": data,
+        "output_format": (ask.output_format or images[0].format).lower(),
+        "size": f"{images[0].width}x{images[0].height}",
+    }
 
 
 def give_up(generation_id: int, waited: float) -> OpenAIError | None:

@@ -5,7 +5,7 @@ PIP := $(PY) -m pip
 # PostgreSQL the suite also runs against when it is reachable (set empty to skip).
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/imagegen
 
-.PHONY: help run dev test test-fast test-sqlite test-postgres lint format install install-dev chromium clean
+.PHONY: help run dev desktop test test-fast test-sqlite test-postgres lint format install install-dev chromium desktop-deps clean
 .DEFAULT_GOAL := help
 
 ## help: list the targets (this text)
@@ -19,7 +19,11 @@ $(VENV)/.installed: requirements.txt
 	$(PIP) install -q -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+$(VENV)/.installed-desktop: requirements-desktop.txt $(VENV)/.installed
+	$(PIP) install -q -r requirements-desktop.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt requirements-desktop.txt $(VENV)/.installed
 	$(PIP) install -q -r requirements-dev.txt
 	touch $@
 
@@ -49,12 +53,21 @@ dev: $(VENV)/.installed .env
 	DEBUG=true $(PY) manage.py qcluster & trap 'kill %1' EXIT; \
 	  DEBUG=true $(PY) manage.py runserver $${HOST:-127.0.0.1}:$${PORT:-8000}
 
+## desktop: the studio in its own window for one person (python desktop.py; docs/desktop.md)
+desktop: $(VENV)/.installed-desktop
+	bash scripts/ensure-desktop-deps.sh
+	$(PY) desktop.py
+
 ## chromium: install Debian's chromium for the browser tests (when missing)
 chromium:
 	bash scripts/ensure-chromium.sh
 
+## desktop-deps: install Xvfb and the X libraries Qt needs, for the desktop window's test
+desktop-deps:
+	bash scripts/ensure-desktop-deps.sh --test
+
 ## test: lint, migrations check, the whole suite on SQLite, then on PostgreSQL if reachable
-test: install-dev chromium lint test-sqlite test-postgres
+test: install-dev chromium desktop-deps lint test-sqlite test-postgres
 
 ## test-fast: the inner loop: no browser, no real processes, in parallel (pytest-xdist)
 test-fast: $(VENV)/.installed-dev

@@ -30,10 +30,22 @@ def recover_stale_generations(now=None) -> dict[str, int]:
     Returns counts: requeued, failed, canceled.
     """
     threshold = stale_before(now)
-    counts = {"requeued": 0, "failed": 0, "canceled": 0}
     stale = Generation.objects.filter(status=Status.RUNNING).filter(
         Q(heartbeat_at__lt=threshold) | Q(heartbeat_at__isnull=True, started_at__lt=threshold)
     )
+    return _recover(stale)
+
+
+def recover_after_shutdown() -> dict[str, int]:
+    """Recover every running generation at once, heartbeat or not: for a caller that knows
+    no worker is left (desktop.py, once the only worker of its data folder has exited), so a
+    generation in flight when the window closed is queued again rather than left running.
+    The re-queued ones start with the next worker."""
+    return _recover(Generation.objects.filter(status=Status.RUNNING))
+
+
+def _recover(stale) -> dict[str, int]:
+    counts = {"requeued": 0, "failed": 0, "canceled": 0}
     for generation in stale.iterator():
         if generation.cancel_requested:
             if generation.mark_canceled():

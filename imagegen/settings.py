@@ -164,6 +164,12 @@ ADMIN_PASSWORD = env_str("ADMIN_PASSWORD")
 API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30, minimum=1)
 # Self sign-up at /signup/ (off: only administrators create accounts).
 ALLOW_SIGNUP = env_bool("ALLOW_SIGNUP", False)
+# Desktop mode (desktop.py sets these; docs/desktop.md): one local user, signed in by a
+# one-time ticket that only the launcher's window holds. The file holds the ticket's SHA-256.
+DESKTOP = env_bool("DESKTOP", False)
+DESKTOP_USER = env_str("DESKTOP_USER")
+DESKTOP_TICKET_FILE = env_str("DESKTOP_TICKET_FILE")
+DESKTOP_TICKET_SECONDS = env_int("DESKTOP_TICKET_SECONDS", 120, minimum=5)
 
 # --- I18N -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

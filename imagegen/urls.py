@@ -31,6 +31,7 @@ from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import APIRootView
 
+from imagegen.core import desktop
 from imagegen.core.live_views import live_events
 
 # ``GET /api/``: the browsable API's front door, a link to each collection and area (the
@@ -67,6 +68,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="generate", permanent=False), name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("desktop/sign-in/", desktop.sign_in, name="desktop-sign-in"),
     path("account/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "account/password/done/",

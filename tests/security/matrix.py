@@ -147,6 +147,14 @@ REGISTRY: dict[str, Entry] = {
     "api-token": Entry(
         (Case("POST", expect(401), data={"username": "owner", "password": "wrong"}),)
     ),
+    # Desktop mode's one-time sign-in (imagegen/core/desktop.py): a 404 on a team server,
+    # with or without a ticket; tests/desktop/test_sign_in.py covers desktop mode itself.
+    "desktop-sign-in": Entry(
+        (
+            Case("GET", expect(404)),
+            Case("POST", expect(404), form=True, data={"ticket": "anything"}),
+        )
+    ),
     # --- Generation -------------------------------------------------------------------------
     "api-generate": Entry(
         (

@@ -1,0 +1,223 @@
+"""`python desktop.py` end to end, under Xvfb: the window opens on the studio signed in, an
+image is generated with the offline provider through the window's page, nobody else gets
+in, a second start defers to the first, and closing the window stops every process and
+leaves the image in the data folder.
+
+The page inside the window is driven over Qt WebEngine's devtools port (tests/desktop/cdp.py);
+the window is found with xdotool and closed with WM_DELETE_WINDOW, as by its close button."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.desktop import x11
+from tests.desktop.cdp import Page
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "screenshots"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Xvfb is Linux's"),
+]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def descendants(pid: int) -> set[int]:
+    """Every living process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def fetch(url: str, host: str | None = None, data: bytes | None = None):
+    """(status, final URL, body) without following redirects to another host."""
+    request = urllib.request.Request(url, data=data)
+    if host:
+        request.add_header("Host", host)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.url, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, url, error.read().decode()
+
+
+def launcher_env(display: str, devtools_port: int) -> dict:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "PYTEST", "DESKTOP"))
+        and k not in ("DATABASE_URL", "REDIS_URL", "ENV_FILE", "STORAGE_DIR", "STATIC_ROOT")
+    }
+    env.update(
+        DISPLAY=display,
+        QTWEBENGINE_REMOTE_DEBUGGING=str(devtools_port),
+        # Long enough to see the title count while one runs.
+        OFFLINE_PROVIDER_DELAY_MS="2500",
+    )
+    return env
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_the_desktop_window_from_start_to_close(tmp_path):
+    data = tmp_path / "data"
+    devtools = free_port()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with x11.virtual_screen() as display:
+        env = launcher_env(display, devtools)
+        log = open(tmp_path / "desktop.out", "w+")  # noqa: SIM115 - read at the end
+        # The system Python, as the README says: desktop.py reruns itself in .venv.
+        launcher = subprocess.Popen(
+            [sys.executable, "desktop.py", "--data-dir", str(data)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        page = None
+        try:
+            window = x11.find_window(display, "imagegen")
+            page = Page(devtools)
+            page.wait_for("location.pathname === '/generate/'", timeout=120)
+            holder = json.loads((data / "desktop.lock").read_text())
+            base = holder["url"]
+            assert holder["pid"] == launcher.pid
+            assert base.startswith("http://127.0.0.1:")
+
+            # Signed in as the one local user, no login screen on the way.
+            user = page.evaluate("document.querySelector('.account .muted').textContent")
+            assert user.strip()
+            assert page.evaluate("!document.querySelector('form[action=\"/logout/\"]')")
+            time.sleep(0.5)  # the page's fonts and layout settle
+            x11.screenshot(display, ARTIFACTS / "desktop-window-signed-in.png")
+            page.screenshot(ARTIFACTS / "desktop-page-signed-in.png")
+
+            # Generate with the offline provider, through the window's page.
+            page.evaluate(
+                "document.querySelector('#id_prompt').value = 'a lighthouse at dusk';"
+                "document.querySelector('#generate-button').click()"
+            )
+            wait_until(
+                lambda: "1 generating" in x11.window_title(display, window),
+                30,
+                "the title to count the generation",
+            )
+            page.wait_for(
+                "!!document.querySelector('.gen-card[data-status=succeeded] img')", timeout=60
+            )
+            wait_until(
+                lambda: x11.window_title(display, window) == "imagegen",
+                10,
+                "the title to drop the count",
+            )
+            x11.screenshot(display, ARTIFACTS / "desktop-window-generated.png")
+
+            # Nobody else gets in: another client gets the login page; a made-up ticket, a
+            # GET, and a Host other than the loopback address the server chose are refused.
+            status, url, body = fetch(base + "/gallery/")
+            assert status == 200 and urllib.parse.urlsplit(url).path == "/login/"
+            assert "desktop mode" in body
+            form = urllib.parse.urlencode({"ticket": "made-up"}).encode()
+            assert fetch(base + "/desktop/sign-in/", data=form)[0] == 403
+            assert fetch(base + "/desktop/sign-in/")[0] == 405
+            port = urllib.parse.urlsplit(base).port
+            for host in ("evil.example", f"evil.example:{port}", f"localhost:{port}"):
+                assert fetch(base + "/login/", host=host)[0] == 400, host
+            assert not (data / "sign-in-ticket").exists()  # the window spent it
+
+            # A second start on the same data folder defers to this one.
+            second = subprocess.run(
+                [sys.executable, "desktop.py", "--data-dir", str(data)],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert second.returncode == 0, second.stdout + second.stderr
+            assert "already running" in second.stdout
+            assert str(launcher.pid) in second.stdout
+            wait_until(
+                lambda: not (data / "desktop.focus").exists(), 10, "the focus request to be seen"
+            )
+
+            # Closing the window stops everything.
+            tree = descendants(launcher.pid)
+            assert len(tree) >= 4, tree  # supervisor, gunicorn (2), worker cluster, Qt's
+            page.close()
+            page = None
+            # Raising the window (on_top) makes Qt create a new native window: find it again.
+            window = x11.find_window(display, "imagegen")
+            x11.close_window(display, window)
+            assert launcher.wait(timeout=90) == 0
+            left = wait_until(
+                lambda: not [pid for pid in tree if alive(pid)] or None, 15, "the processes"
+            )
+            assert left
+        finally:
+            if page is not None:
+                page.close()
+            if launcher.poll() is None:
+                os.killpg(launcher.pid, signal.SIGKILL)
+                launcher.wait()
+            log.seek(0)
+            output = log.read()
+            log.close()
+    assert "stopped." in output, output
+
+    # The data folder holds the image, and nothing is left running.
+    with sqlite3.connect(data / "app.db") as db:
+        statuses = [row[0] for row in db.execute("SELECT status FROM generation_generation")]
+        files = [row[0] for row in db.execute("SELECT file FROM gallery_image")]
+    assert statuses == ["succeeded"]
+    assert len(files) == 1 and (data / "storage" / files[0]).is_file()
+    assert not (data / "sign-in-ticket").exists()
+    geometry = json.loads((data / "window.json").read_text())
+    assert geometry["width"] >= 480 and geometry["height"] >= 400

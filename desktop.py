@@ -300,7 +300,11 @@ class Studio:
         log = None if self.dev else open(self.log_path, "ab")  # noqa: SIM115
         popen = {"start_new_session": True} if os.name != "nt" else {}
         self.process = subprocess.Popen(
-            self.children(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT if log else None, **popen
+            self.children(),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT if log else None,
+            **popen,
         )
         if log:
             log.close()  # the child holds its own descriptor
@@ -335,7 +339,12 @@ class Studio:
         fd = os.open(page, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(self.sign_in_page())
-        webbrowser.open(page.as_uri())
+        try:
+            opened = webbrowser.open(page.as_uri())
+        except Exception:  # a broken $BROWSER raises all sorts
+            opened = False
+        if not opened:
+            say(f"no web browser could be opened: open {page} in one to sign in.")
 
         def clean_up():
             deadline = time.monotonic() + settings.DESKTOP_TICKET_SECONDS
@@ -480,6 +489,17 @@ def open_window(studio: Studio, geometry: Geometry, focus_file: Path) -> None:
     stopping.set()
 
 
+def window_problem() -> str:
+    """Why no window can open here, or "" (Qt would abort the process with less to say)."""
+    try:
+        import webview  # noqa: F401 - only whether it imports
+    except ImportError:
+        return "the window needs pywebview and Qt, which `make desktop` installs"
+    if qt_backend() and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return "there is no display to open a window on (neither DISPLAY nor WAYLAND_DISPLAY)"
+    return ""
+
+
 def qt_backend() -> bool:
     return sys.platform.startswith("linux")
 
@@ -495,6 +515,8 @@ def save_downloads_with_a_dialog(window) -> None:
 
     browser = window.native
     folder = Path(platformdirs.user_downloads_dir())
+    if not folder.is_dir():
+        folder = Path.home()
 
     def requested(download):
         suggested = download.downloadFileName() or "download"
@@ -554,14 +576,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if not args.browser:
-        try:
-            import webview  # noqa: F401 - only whether it imports
-        except ImportError:
+        problem = window_problem()
+        if problem:
             lock.release()
-            say(
-                "the window needs pywebview and Qt (`make desktop` installs them); "
-                "or run `python desktop.py --browser`."
-            )
+            say(f"{problem}; or run `python desktop.py --browser` for the default browser.")
             return 2
     studio = Studio(data, args.dev)
     lock.record(url=studio.url, data=str(data))

@@ -2,11 +2,12 @@
 
 desktop.py (the launcher) draws a random ticket at each start, writes only its SHA-256 to
 ``DESKTOP_TICKET_FILE`` (mode 0600, in the data folder) and hands the ticket itself to the
-window it opens, which posts it to :func:`sign_in` (docs/desktop.md). Redeeming the ticket deletes the file, so it
-signs in one client once: a second request with the same ticket, a guess, another client, or
-the window after ``DESKTOP_TICKET_SECONDS`` gets a 403 page. The file, not process memory,
-holds it because `--dev`'s autoreloader restarts the web process, and a ticket must not come
-back to life with it. Outside desktop mode (``DESKTOP`` unset) the route is a 404.
+window it opens, in a form (:func:`sign_in_form`) that posts it to :func:`sign_in`. Redeeming
+the ticket deletes the file, so it signs in one client once: a second request with the same
+ticket, a guess, another client, or the window after ``DESKTOP_TICKET_SECONDS`` gets a 403.
+The file, not process memory, holds it because `--dev`'s autoreloader restarts the web
+process, and a ticket must not come back to life with it. Outside desktop mode (``DESKTOP``
+unset) the route is a 404.
 
 The server itself listens on 127.0.0.1 only and ``ALLOWED_HOSTS`` is that address alone, so
 a page on another site that resolves its own name to 127.0.0.1 (DNS rebinding) is refused
@@ -77,9 +78,7 @@ def sign_in(request):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
     ticket = request.POST.get("ticket", "")
-    user = get_user_model().objects.filter(
-        username=settings.DESKTOP_USER, is_active=True
-    ).first()
+    user = get_user_model().objects.filter(username=settings.DESKTOP_USER, is_active=True).first()
     if user is None or not redeem_ticket(
         ticket, Path(settings.DESKTOP_TICKET_FILE), settings.DESKTOP_TICKET_SECONDS
     ):
@@ -96,6 +95,6 @@ def sign_in_form(action: str, ticket: str) -> str:
         "</head><body><main>"
         f'<form method="post" action="{escape(action)}">'
         f'<input type="hidden" name="ticket" value="{escape(ticket)}">'
-        "<p>Signing in to the studio…</p><button type=\"submit\">Continue</button></form>"
+        '<p>Signing in to the studio…</p><button type="submit">Continue</button></form>'
         "</main><script>document.forms[0].submit()</script></body></html>"
     )

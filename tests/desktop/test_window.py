@@ -25,6 +25,7 @@ from tests.desktop.cdp import Page
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
+SYSTEM_PYTHON = getattr(sys, "_base_executable", sys.executable)
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
@@ -109,12 +110,16 @@ def test_the_desktop_window_from_start_to_close(tmp_path):
     data = tmp_path / "data"
     devtools = free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # Where the window was left last time (desktop.py keeps it in the data folder).
+    data.mkdir()
+    (data / "window.json").write_text(json.dumps({"width": 1100, "height": 720, "x": 60, "y": 40}))
     with x11.virtual_screen() as display:
         env = launcher_env(display, devtools)
         log = open(tmp_path / "desktop.out", "w+")  # noqa: SIM115 - read at the end
-        # The system Python, as the README says: desktop.py reruns itself in .venv.
+        # The Python the venv was made from, without the app's requirements, as a user types
+        # `python desktop.py`: desktop.py reruns itself with .venv's.
         launcher = subprocess.Popen(
-            [sys.executable, "desktop.py", "--data-dir", str(data)],
+            [SYSTEM_PYTHON, "desktop.py", "--data-dir", str(data)],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -124,8 +129,12 @@ def test_the_desktop_window_from_start_to_close(tmp_path):
         page = None
         try:
             window = x11.find_window(display, "imagegen")
+            assert x11.geometry(display, window) == (60, 40, 1100, 720)
             page = Page(devtools)
-            page.wait_for("location.pathname === '/generate/'", timeout=120)
+            page.wait_for(
+                "location.pathname === '/generate/' && document.readyState === 'complete'",
+                timeout=120,
+            )
             holder = json.loads((data / "desktop.lock").read_text())
             base = holder["url"]
             assert holder["pid"] == launcher.pid
@@ -159,6 +168,15 @@ def test_the_desktop_window_from_start_to_close(tmp_path):
             )
             x11.screenshot(display, ARTIFACTS / "desktop-window-generated.png")
 
+            # Downloading asks where to save, in a native dialog, with the server's name.
+            page.evaluate("document.querySelector('.gen-card a[data-action=download]').click()")
+            dialog = x11.find_window(display, "^Save$", timeout=20)
+            x11.screenshot(display, ARTIFACTS / "desktop-save-dialog.png")
+            saved = tmp_path / "saved.png"
+            x11.type_into(display, dialog, str(saved))
+            wait_until(lambda: saved.is_file() and saved.stat().st_size > 0, 20, "the download")
+            assert saved.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
             # Nobody else gets in: another client gets the login page; a made-up ticket, a
             # GET, and a Host other than the loopback address the server chose are refused.
             status, url, body = fetch(base + "/gallery/")
@@ -188,13 +206,23 @@ def test_the_desktop_window_from_start_to_close(tmp_path):
                 lambda: not (data / "desktop.focus").exists(), 10, "the focus request to be seen"
             )
 
+            # Raising the window (on_top) makes Qt create a new native window: find it again.
+            window = x11.find_window(display, "imagegen")
+
+            # One more generation, still running when the window closes.
+            page.evaluate(
+                "document.querySelector('#id_prompt').value = 'in flight';"
+                "document.querySelector('#generate-button').click()"
+            )
+            wait_until(
+                lambda: "1 generating" in x11.window_title(display, window), 30, "the second one"
+            )
+
             # Closing the window stops everything.
             tree = descendants(launcher.pid)
             assert len(tree) >= 4, tree  # supervisor, gunicorn (2), worker cluster, Qt's
             page.close()
             page = None
-            # Raising the window (on_top) makes Qt create a new native window: find it again.
-            window = x11.find_window(display, "imagegen")
             x11.close_window(display, window)
             assert launcher.wait(timeout=90) == 0
             left = wait_until(
@@ -212,12 +240,18 @@ def test_the_desktop_window_from_start_to_close(tmp_path):
             log.close()
     assert "stopped." in output, output
 
-    # The data folder holds the image, and nothing is left running.
+    # The data folder holds the image, and nothing is left running: the one in flight was
+    # queued again for the next start (unless it finished while the worker stopped).
     with sqlite3.connect(data / "app.db") as db:
-        statuses = [row[0] for row in db.execute("SELECT status FROM generation_generation")]
-        files = [row[0] for row in db.execute("SELECT file FROM gallery_image")]
-    assert statuses == ["succeeded"]
-    assert len(files) == 1 and (data / "storage" / files[0]).is_file()
+        statuses = [
+            row[0] for row in db.execute("SELECT status FROM generation_generation ORDER BY id")
+        ]
+        files = [row[0] for row in db.execute("SELECT file FROM gallery_image ORDER BY id")]
+    assert statuses[0] == "succeeded"
+    assert statuses[1] in ("queued", "succeeded"), statuses
+    if statuses[1] == "queued":
+        assert "'requeued': 1" in output
+    assert files and all((data / "storage" / name).is_file() for name in files)
     assert not (data / "sign-in-ticket").exists()
     geometry = json.loads((data / "window.json").read_text())
     assert geometry["width"] >= 480 and geometry["height"] >= 400

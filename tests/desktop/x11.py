@@ -59,6 +59,25 @@ def window_title(display: str, window: int) -> str:
     ).stdout.strip()
 
 
+def geometry(display: str, window: int) -> tuple[int, int, int, int]:
+    """(x, y, width, height) of the window."""
+    out = subprocess.run(
+        ["xdotool", "getwindowgeometry", "--shell", str(window)],
+        env={**os.environ, "DISPLAY": display},
+        capture_output=True,
+        text=True,
+    ).stdout
+    values = dict(line.split("=", 1) for line in out.split())
+    return tuple(int(values[key]) for key in ("X", "Y", "WIDTH", "HEIGHT"))
+
+
+def type_into(display: str, window: int, text: str) -> None:
+    """Replace the focused field's text in ``window`` with ``text``, then press Return."""
+    env = {**os.environ, "DISPLAY": display}
+    for args in (["key", "ctrl+a"], ["type", text], ["key", "Return"]):
+        subprocess.run(["xdotool", args[0], "--window", str(window), *args[1:]], env=env)
+
+
 def screenshot(display: str, path) -> None:
     ImageGrab.grab(xdisplay=display).save(path)
 

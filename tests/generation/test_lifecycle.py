@@ -10,7 +10,7 @@ from django.utils import timezone
 from gallery.models import Image
 from generation import runner
 from generation.models import Generation, Status
-from generation.recovery import recover_stale_generations
+from generation.recovery import recover_after_shutdown, recover_stale_generations
 from tests.generation.helpers import make_generation
 
 
@@ -122,6 +122,23 @@ def test_live_generation_is_left_alone_by_recovery(owner):
     )
     assert recover_stale_generations() == {"requeued": 0, "failed": 0, "canceled": 0}
     assert Generation.objects.get(pk=generation.pk).status == Status.RUNNING
+
+
+@pytest.mark.django_db
+def test_after_shutdown_even_a_live_generation_is_recovered(owner, settings):
+    """desktop.py, once its only worker has exited: a heartbeat a second old is no sign of
+    life any more. Re-queued once (and here run at once), or failed when already retried."""
+    now = timezone.now()
+    fresh = make_generation(
+        owner, status=Status.RUNNING, attempts=1, started_at=now, heartbeat_at=now
+    )
+    retried = make_generation(
+        owner, status=Status.RUNNING, attempts=2, started_at=now, heartbeat_at=now
+    )
+    assert recover_after_shutdown() == {"requeued": 1, "failed": 1, "canceled": 0}
+    assert Generation.objects.get(pk=fresh.pk).status == Status.SUCCEEDED
+    assert Generation.objects.get(pk=retried.pk).status == Status.FAILED
+    assert recover_after_shutdown() == {"requeued": 0, "failed": 0, "canceled": 0}
 
 
 @pytest.mark.django_db

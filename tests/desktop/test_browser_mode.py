@@ -1,0 +1,116 @@
+"""`python desktop.py --browser`: no window toolkit, the default browser instead. The browser
+is given a page in the data folder that posts the one-time ticket; it signs in once, the page
+is deleted once the ticket is spent, and SIGTERM stops everything.
+
+The "default browser" is a command in $BROWSER that keeps a copy of the page it is given;
+Playwright's Chromium then opens the copy, as the user's browser would open the original."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def browser_mode(tmp_path):
+    """desktop.py --browser on a fresh data folder: yields (data folder, copy of the page the
+    browser was given, the launcher's process)."""
+    data = tmp_path / "data"
+    opened = tmp_path / "opened.html"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "PYTEST", "DESKTOP"))
+        and k not in ("DATABASE_URL", "REDIS_URL", "ENV_FILE", "STORAGE_DIR", "STATIC_ROOT")
+    }
+    browser = tmp_path / "browser"  # $BROWSER is split at colons: a script, not a command
+    browser.write_text(f'#!/bin/sh\ncp "${{1#file://}}" "{opened}"\n')
+    browser.chmod(0o755)
+    env["BROWSER"] = str(browser)
+    log = open(tmp_path / "desktop.out", "w+")  # noqa: SIM115 - read at the end
+    launcher = subprocess.Popen(
+        [sys.executable, "desktop.py", "--browser", "--data-dir", str(data)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_until(opened.exists, 120, "the browser to be given the sign-in page")
+        yield data, opened, launcher
+    finally:
+        if launcher.poll() is None:
+            launcher.send_signal(signal.SIGTERM)
+            try:
+                launcher.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                os.killpg(launcher.pid, signal.SIGKILL)
+                launcher.wait()
+        log.seek(0)
+        launcher.output = log.read()
+        log.close()
+
+
+@pytest.mark.allow_console(r"status of 403 .*/desktop/sign-in/")  # the spent ticket, on purpose
+def test_the_browser_signs_in_once_and_sigterm_stops_everything(
+    browser_mode, new_page, axe, screenshot
+):
+    data, opened, launcher = browser_mode
+    base = json.loads((data / "desktop.lock").read_text())["url"]
+    assert "ticket" not in opened.read_text().split("<form")[0]  # only in the form's body
+    assert (data / "sign-in.html").stat().st_mode & 0o777 == 0o600
+
+    page = new_page()
+    page.goto(opened.as_uri())
+    page.wait_for_url(f"{base}/generate/")
+    assert page.locator(".account .muted").inner_text().strip()
+    assert page.locator("form[action='/logout/']").count() == 0
+    wait_until(lambda: not (data / "sign-in.html").exists(), 10, "the page to be deleted")
+
+    # The same page again, in another browser: the ticket is spent. (Signed-out pages have
+    # one theme, the default; the user's choice applies once signed in.)
+    other = new_page()
+    other.goto(opened.as_uri())
+    other.wait_for_load_state()
+    assert other.url == f"{base}/desktop/sign-in/"
+    assert other.get_by_role("heading", name="This sign-in link cannot be used").is_visible()
+    assert axe(other) == []
+    screenshot(other, "desktop-ticket-refused")
+    other.goto(f"{base}/login/")
+    assert other.get_by_role("note").inner_text().startswith("This studio runs in desktop")
+    assert axe(other) == []
+    screenshot(other, "desktop-login")
+    phone = new_page(width=390, height=844)
+    phone.goto(opened.as_uri())
+    phone.wait_for_load_state()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(phone, "desktop-ticket-refused-phone")
+    phone.goto(f"{base}/login/")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(phone, "desktop-login-phone")
+
+    for context in page.context.browser.contexts:
+        for open_page in context.pages:  # their live streams would see the server go
+            open_page.close()
+    launcher.send_signal(signal.SIGTERM)
+    assert launcher.wait(timeout=90) == 0
+    assert not (data / "desktop.lock").read_text()  # released, and says so

@@ -1,0 +1,168 @@
+"""desktop.py's parts that need no window: its data folder's .env, the one-instance lock,
+the remembered geometry, the title, the user's name, and its start with a bare Python."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import desktop
+
+ROOT = Path(__file__).resolve().parents[2]
+SYSTEM_PYTHON = getattr(sys, "_base_executable", sys.executable)
+
+
+def test_the_env_file_gets_fresh_secrets_once_and_only_its_owner_reads_it(tmp_path):
+    path = tmp_path / ".env"
+    desktop.write_env_file(path)
+    first = path.read_text()
+    assert path.stat().st_mode & 0o777 == 0o600
+    secret = desktop.read_env_value(path, "SECRET_KEY")
+    key = desktop.read_env_value(path, "ENCRYPTION_KEY")
+    assert len(secret) >= 50 and len(key) >= 50 and secret != key
+    assert desktop.read_env_value(path, "DESKTOP_USER")
+    desktop.write_env_file(path)  # a second start keeps them: the keys decrypt the data
+    assert path.read_text() == first
+    other = tmp_path / "other.env"
+    desktop.write_env_file(other)
+    assert desktop.read_env_value(other, "SECRET_KEY") != secret
+
+
+@pytest.mark.parametrize(
+    ("login", "expected"),
+    [("ada", "ada"), ("Ada Lovelace", "AdaLovelace"), ("d.o'neil", "d.oneil"), ("€/:", "me")],
+)
+def test_the_desktop_user_is_named_after_the_os_user(monkeypatch, login, expected):
+    monkeypatch.setattr("getpass.getuser", lambda: login)
+    assert desktop.local_username() == expected
+
+
+def test_no_os_user_name_gives_me(monkeypatch):
+    def no_name():
+        raise OSError("no user name")
+
+    monkeypatch.setattr("getpass.getuser", no_name)
+    assert desktop.local_username() == "me"
+
+
+def test_one_instance_per_data_folder(tmp_path):
+    first = desktop.InstanceLock(tmp_path / "desktop.lock")
+    assert first.acquire()
+    first.record(url="http://127.0.0.1:1234")
+    second = desktop.InstanceLock(tmp_path / "desktop.lock")
+    assert not second.acquire()
+    assert second.holder() == {"pid": os.getpid(), "url": "http://127.0.0.1:1234"}
+    first.release()
+    assert second.acquire()  # free again once the first has gone
+    second.release()
+
+
+def test_a_lock_left_by_a_killed_run_does_not_block_the_next(tmp_path):
+    """The OS drops the lock with the process, however it ended."""
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import desktop, os, pathlib;"
+        "lock = desktop.InstanceLock(pathlib.Path(sys.argv[2])); assert lock.acquire();"
+        "lock.record(url='x'); os._exit(9)"
+    )
+    lock_path = tmp_path / "desktop.lock"
+    done = subprocess.run([sys.executable, "-c", script, str(ROOT), str(lock_path)])
+    assert done.returncode == 9
+    lock = desktop.InstanceLock(lock_path)
+    assert lock.acquire()
+    lock.release()
+
+
+def test_geometry_is_remembered_and_bad_files_fall_back(tmp_path):
+    path = tmp_path / "window.json"
+    geometry = desktop.Geometry(path)
+    assert geometry.values == {"width": 1280, "height": 860, "x": None, "y": None}
+    geometry.resized(1000, 700)
+    geometry.moved(30, 20)
+    geometry.save()
+    assert desktop.Geometry(path).values == {"width": 1000, "height": 700, "x": 30, "y": 20}
+    for text in ("not json", "[]", '{"width": "wide", "x": 5}', '{"width": 10, "height": 5}'):
+        path.write_text(text)
+        values = desktop.Geometry(path).values
+        assert values["width"] >= 480 and values["height"] >= 400, text
+        assert values["x"] in (None, 5), text
+
+
+def test_the_title_counts_what_is_generating():
+    assert desktop.title_for(0) == "imagegen"
+    assert desktop.title_for(3) == "imagegen — 3 generating"
+
+
+def test_help_needs_no_venv():
+    done = subprocess.run(
+        [SYSTEM_PYTHON, "desktop.py", "--help"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    for option in ("--dev", "--data-dir", "--browser"):
+        assert option in done.stdout
+
+
+def test_a_second_start_on_a_busy_data_folder_reports_the_first_and_asks_it_to_focus(tmp_path):
+    lock = desktop.InstanceLock(tmp_path / "desktop.lock")
+    assert lock.acquire()
+    lock.record(url="http://127.0.0.1:4321", data=str(tmp_path))
+    try:
+        # With the Python the venv was made from, as a user types `python desktop.py`: it
+        # has no Django, so this also shows the script going on with .venv's Python.
+        done = subprocess.run(
+            [SYSTEM_PYTHON, "desktop.py", "--data-dir", str(tmp_path)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        lock.release()
+    assert done.returncode == 0
+    assert "already running" in done.stdout and "http://127.0.0.1:4321" in done.stdout
+    assert (tmp_path / "desktop.focus").exists()
+    assert not (tmp_path / ".env").exists()  # it touched nothing else
+
+
+def test_without_pywebview_the_window_says_what_to_install(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "webview.py").write_text("raise ImportError('no pywebview here')")
+    env = {**os.environ, "PYTHONPATH": str(blocker)}
+    done = subprocess.run(
+        [sys.executable, "desktop.py", "--data-dir", str(tmp_path / "data")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "make desktop" in done.stdout and "--browser" in done.stdout
+    lock = desktop.InstanceLock(tmp_path / "data" / "desktop.lock")
+    assert lock.acquire()  # released on the way out
+    lock.release()
+
+
+def test_the_lock_file_names_no_secret(tmp_path):
+    lock = desktop.InstanceLock(tmp_path / "desktop.lock")
+    assert lock.acquire()
+    lock.record(url="http://127.0.0.1:1", data=str(tmp_path))
+    assert set(json.loads((tmp_path / "desktop.lock").read_text())) == {"pid", "url", "data"}
+    lock.release()
+
+
+def test_without_a_display_the_window_says_to_use_the_browser(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    done = subprocess.run(
+        [sys.executable, "desktop.py", "--data-dir", str(tmp_path / "data")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no display" in done.stdout and "--browser" in done.stdout

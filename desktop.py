@@ -239,6 +239,8 @@ class Studio:
                 "WEB_CONCURRENCY": "1",
                 "WEB_THREADS": "4",
                 "Q_WORKERS": "1",
+                # The server stops by itself should this process be killed (supervisor.py).
+                "IMAGEGEN_STOP_WITH_PARENT": str(os.getpid()),
             }
         )
         sys.path.insert(0, str(ROOT))

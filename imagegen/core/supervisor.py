@@ -12,6 +12,7 @@ never left half running. The exit code is the first child's failure code (0 on a
 """
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -21,6 +22,10 @@ from imagegen.core.umask import set_private_umask
 
 POLL_SECONDS = 0.5
 STOP_SECONDS = 30
+# Set by a launcher that starts the app for itself (desktop.py) to its own process id: when
+# that process goes, however it goes (killed, crashed), the app stops too instead of running
+# on unseen. The supervisor notices that it has a new parent.
+STOP_WITH_PARENT = "IMAGEGEN_STOP_WITH_PARENT"
 
 
 def supervise(children: dict[str, list[str]], cwd: str | None = None, message: str = "") -> int:
@@ -35,6 +40,7 @@ def supervise(children: dict[str, list[str]], cwd: str | None = None, message: s
     set_private_umask()  # the children (gunicorn, the worker) inherit it
     procs: dict[str, subprocess.Popen] = {}
     exit_code = 0
+    parent = int(os.environ.get(STOP_WITH_PARENT) or 0)
     try:
         # Started inside the try: if one cannot start, those already running are stopped.
         for name, argv in children.items():
@@ -43,6 +49,10 @@ def supervise(children: dict[str, list[str]], cwd: str | None = None, message: s
             sys.stdout.write(message + "\n")
             sys.stdout.flush()
         while not stopping:
+            if parent and os.getppid() != parent:
+                sys.stderr.write("The process that started the app has gone; stopping.\n")
+                sys.stderr.flush()
+                break
             for name, proc in procs.items():
                 if proc.poll() is not None:
                     sys.stderr.write(

@@ -10,23 +10,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.desktop.helpers import ROOT, alive, descendants, launcher_env, wait_until
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -35,12 +24,7 @@ def browser_mode(tmp_path):
     browser was given, the launcher's process)."""
     data = tmp_path / "data"
     opened = tmp_path / "opened.html"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "PYTEST", "DESKTOP"))
-        and k not in ("DATABASE_URL", "REDIS_URL", "ENV_FILE", "STORAGE_DIR", "STATIC_ROOT")
-    }
+    env = launcher_env()
     browser = tmp_path / "browser"  # $BROWSER is split at colons: a script, not a command
     browser.write_text(f'#!/bin/sh\ncp "${{1#file://}}" "{opened}"\n')
     browser.chmod(0o755)
@@ -114,3 +98,15 @@ def test_the_browser_signs_in_once_and_sigterm_stops_everything(
     launcher.send_signal(signal.SIGTERM)
     assert launcher.wait(timeout=90) == 0
     assert not (data / "desktop.lock").read_text()  # released, and says so
+
+
+def test_a_killed_launcher_leaves_nothing_running(browser_mode):
+    """SIGKILL gives desktop.py no chance to clean up: the server notices and stops itself."""
+    data, _, launcher = browser_mode
+    tree = descendants(launcher.pid)
+    assert len(tree) >= 3, tree  # the supervisor, gunicorn, the worker cluster
+    launcher.kill()
+    launcher.wait()
+    wait_until(lambda: not [pid for pid in tree if alive(pid)], 60, "the server to stop")
+    lock = json.loads((data / "desktop.lock").read_text())  # left as it was: the OS freed it
+    assert lock["pid"] == launcher.pid

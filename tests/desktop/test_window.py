@@ -16,14 +16,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from tests.desktop import x11
 from tests.desktop.cdp import Page
+from tests.desktop.helpers import ROOT, alive, descendants, free_port, launcher_env, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
 SYSTEM_PYTHON = getattr(sys, "_base_executable", sys.executable)
 pytestmark = [
@@ -31,41 +30,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Xvfb is Linux's"),
 ]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def descendants(pid: int) -> set[int]:
-    """Every living process below ``pid`` (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(parent, []).append(int(entry.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def fetch(url: str, host: str | None = None, data: bytes | None = None):
@@ -80,32 +44,6 @@ def fetch(url: str, host: str | None = None, data: bytes | None = None):
         return error.code, url, error.read().decode()
 
 
-def launcher_env(display: str, devtools_port: int) -> dict:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "PYTEST", "DESKTOP"))
-        and k not in ("DATABASE_URL", "REDIS_URL", "ENV_FILE", "STORAGE_DIR", "STATIC_ROOT")
-    }
-    env.update(
-        DISPLAY=display,
-        QTWEBENGINE_REMOTE_DEBUGGING=str(devtools_port),
-        # Long enough to see the title count while one runs.
-        OFFLINE_PROVIDER_DELAY_MS="2500",
-    )
-    return env
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_the_desktop_window_from_start_to_close(tmp_path):
     data = tmp_path / "data"
     devtools = free_port()
@@ -114,7 +52,12 @@ def test_the_desktop_window_from_start_to_close(tmp_path):
     data.mkdir()
     (data / "window.json").write_text(json.dumps({"width": 1100, "height": 720, "x": 60, "y": 40}))
     with x11.virtual_screen() as display:
-        env = launcher_env(display, devtools)
+        env = launcher_env(
+            DISPLAY=display,
+            QTWEBENGINE_REMOTE_DEBUGGING=str(devtools),
+            # Long enough to see the title count while one runs.
+            OFFLINE_PROVIDER_DELAY_MS="2500",
+        )
         log = open(tmp_path / "desktop.out", "w+")  # noqa: SIM115 - read at the end
         # The Python the venv was made from, without the app's requirements, as a user types
         # `python desktop.py`: desktop.py reruns itself with .venv's.
@@ -233,8 +176,12 @@ def test_the_desktop_window_from_start_to_close(tmp_path):
             if page is not None:
                 page.close()
             if launcher.poll() is None:
-                os.killpg(launcher.pid, signal.SIGKILL)
-                launcher.wait()
+                launcher.send_signal(signal.SIGTERM)  # closes the window, stops the server
+                try:
+                    launcher.wait(timeout=90)
+                except subprocess.TimeoutExpired:
+                    os.killpg(launcher.pid, signal.SIGKILL)  # the server then stops itself
+                    launcher.wait()
             log.seek(0)
             output = log.read()
             log.close()

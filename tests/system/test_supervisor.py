@@ -1,6 +1,7 @@
 """`manage.py serve` becomes `imagegen.core.supervisor` (no Django in memory) once set up: it
 stops every child when one exits, with that child's code, and never imports Django."""
 
+import json
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ import pytest
 
 from imagegen.core import supervisor
 from imagegen.core.supervisor import supervise
+from tests.desktop.helpers import alive
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,3 +58,28 @@ def test_a_child_that_cannot_start_stops_those_already_started(tmp_path, monkeyp
         supervise({"web server": sleeper, "job worker": missing})
     assert len(started) == 1
     assert started[0].poll() is not None  # stopped, not left running on its own
+
+
+def test_with_stop_with_parent_set_the_app_stops_when_its_launcher_is_killed(tmp_path):
+    """desktop.py sets IMAGEGEN_STOP_WITH_PARENT: killed outright, it leaves nothing running."""
+    pids = tmp_path / "pids"
+    sleeper = [
+        sys.executable,
+        "-c",
+        f"import os, pathlib, time; pathlib.Path({str(pids)!r}).write_text(str(os.getpid()));"
+        "time.sleep(120)",
+    ]
+    spec = json.dumps({"children": {"web server": sleeper}})
+    launcher = (
+        "import os, subprocess, sys, time, pathlib\n"
+        "env = {**os.environ, 'IMAGEGEN_STOP_WITH_PARENT': str(os.getpid())}\n"
+        f"subprocess.Popen([sys.executable, '-m', 'imagegen.core.supervisor', {spec!r}], env=env)\n"
+        f"while not pathlib.Path({str(pids)!r}).exists(): time.sleep(0.05)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    subprocess.run([sys.executable, "-c", launcher], cwd=ROOT, timeout=60)
+    child = int(pids.read_text())
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline and alive(child):
+        time.sleep(0.1)
+    assert not alive(child)

@@ -37,6 +37,7 @@ FIGURES = [
     "image_ops",
     "gpu_pool",
     "gateway",
+    "desktop",
 ]
 SHARED_DB = {"gallery_list", "gallery_search", "dashboard"}
 

@@ -62,6 +62,17 @@ def test_quick_gateway_run_prints_the_figure_rows(tmp_path):
     assert processes_started_under(tmp_path) == []
 
 
+@pytest.mark.slow
+@pytest.mark.browser  # Xvfb and Qt WebEngine: run once, with the other window tests
+def test_quick_desktop_run_prints_the_figure_rows(tmp_path):
+    """Figure 13 opens desktop.py's window under Xvfb twice and stops everything it started."""
+    _, summary = quick_run("desktop", tmp_path)
+    assert "| 13 | later start to signed-in page (median of 1)" in summary, summary
+    assert "close to every process gone (slowest of 2)" in summary
+    assert "serve alone" in summary
+    assert processes_started_under(tmp_path) == []
+
+
 def test_unknown_figure_is_refused():
     result = subprocess.run(
         [sys.executable, "bench/run.py", "--only", "nonsense"],

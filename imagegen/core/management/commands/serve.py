@@ -94,6 +94,22 @@ def startup_message(host: str, port: int) -> str:
     return line if is_loopback(host) else f"{line}. {PROXY_WARNING}"
 
 
+def supervisor_spec(host: str, port: int, web_workers: int, web_threads: int, worker=True):
+    """What ``imagegen.core.supervisor`` runs for `serve` (desktop.py starts it the same way):
+    gunicorn and, with ``worker``, the job worker. Sets the environment they inherit."""
+    bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    children = {"web server": gunicorn_command(bind, web_workers)}
+    os.environ["WEB_THREADS"] = str(web_threads)  # the a2wsgi pool (imagegen/asgi.py)
+    if worker:
+        children["job worker"] = [sys.executable, "manage.py", "qcluster"]
+    if settings.MALLOC_ARENA_MAX:
+        # glibc gives every thread that allocates its own arena (up to 8 per core), and
+        # freed image buffers stay in them: with 32 generation threads that was ~250 MB
+        # of RSS at bench figure 3's peak. Two arenas cost no measurable speed here.
+        os.environ["MALLOC_ARENA_MAX"] = str(settings.MALLOC_ARENA_MAX)
+    return {"children": children, "cwd": str(settings.BASE_DIR)}
+
+
 class Command(BaseCommand):
     help = "Serve the app with gunicorn and run the django-q2 worker cluster beside it."
 
@@ -117,21 +133,8 @@ class Command(BaseCommand):
         # By name: the generation app sits above this package (see CONTRIBUTING.md).
         call_command("recover_generations", at_start=True, stdout=self.stdout)
 
-        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        children = {"web server": gunicorn_command(bind, web_workers)}
-        os.environ["WEB_THREADS"] = str(web_threads)  # the a2wsgi pool (imagegen/asgi.py)
-        if not no_worker:
-            children["job worker"] = [sys.executable, "manage.py", "qcluster"]
-        if settings.MALLOC_ARENA_MAX:
-            # glibc gives every thread that allocates its own arena (up to 8 per core), and
-            # freed image buffers stay in them: with 32 generation threads that was ~250 MB
-            # of RSS at bench figure 3's peak. Two arenas cost no measurable speed here.
-            os.environ["MALLOC_ARENA_MAX"] = str(settings.MALLOC_ARENA_MAX)
-        spec = {
-            "children": children,
-            "cwd": str(settings.BASE_DIR),
-            "message": self.style.SUCCESS(startup_message(host, port)),
-        }
+        spec = supervisor_spec(host, port, web_workers, web_threads, worker=not no_worker)
+        spec["message"] = self.style.SUCCESS(startup_message(host, port))
         # Become the supervisor: same process id, but without Django in memory.
         connections.close_all()
         sys.stdout.flush()

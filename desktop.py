@@ -19,6 +19,7 @@ runs itself again with the checkout's ``.venv`` (``make install`` or ``make desk
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -38,8 +39,6 @@ APP_NAME = "imagegen"
 HOST = "127.0.0.1"
 # How long the server may take to answer its first request (a first start migrates).
 READY_SECONDS = 120
-# How long the server and worker get to stop before they are killed.
-STOP_SECONDS = 45
 # The window's title and focus requests are checked this often.
 POLL_SECONDS = 1.0
 DEFAULT_SIZE = (1280, 860)
@@ -70,20 +69,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def venv_python() -> Path:
-    return ROOT / ".venv" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    return ROOT / ".venv" / "bin" / "python"
 
 
 def run_in_venv_if_needed() -> None:
-    """Rerun this script with the checkout's .venv when this Python cannot import Django."""
+    """Rerun this script with the checkout's .venv unless this Python is that one: another
+    Python, even one with Django, has other packages than the ones the app pins."""
+    target = venv_python()
+    if target.exists():
+        if Path(sys.prefix).resolve() == (ROOT / ".venv").resolve():
+            return
+        if not os.environ.get(REEXEC_MARK):
+            os.environ[REEXEC_MARK] = "1"
+            os.execv(target, [str(target), str(Path(__file__).resolve()), *sys.argv[1:]])
     try:
         import django  # noqa: F401 - only whether it imports
     except ImportError:
-        target = venv_python()
-        if not target.exists() or os.environ.get(REEXEC_MARK):
-            say("the app's requirements are not installed: run `make desktop` first.")
-            raise SystemExit(2) from None
-        os.environ[REEXEC_MARK] = "1"
-        os.execv(target, [str(target), str(Path(__file__).resolve()), *sys.argv[1:]])
+        say("the app's requirements are not installed: run `make desktop` first.")
+        raise SystemExit(2) from None
 
 
 def free_port() -> int:
@@ -137,16 +140,11 @@ class InstanceLock:
         self.handle = None
 
     def acquire(self) -> bool:
+        import fcntl  # POSIX: desktop.py refuses Windows (its server is gunicorn)
+
         handle = open(self.path, "a+")  # noqa: SIM115 - held for the whole run
         try:
-            if os.name == "nt":
-                import msvcrt
-
-                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             handle.close()
             return False
@@ -201,6 +199,27 @@ class Geometry:
 # --- The app --------------------------------------------------------------------------------
 
 
+class Stopped(Exception):
+    """The window was closed, or a signal came, while the studio was starting."""
+
+
+# What a team server may have exported that has no place in desktop mode: another job queue
+# or storage, HTTPS-only cookies, proxy trust, the first admin's account.
+SERVER_ONLY = (
+    "REDIS_URL",
+    "STORAGE_BACKEND",
+    "SECURE_SSL_REDIRECT",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_HSTS_SECONDS",
+    "TRUST_PROXY_HEADERS",
+    "USE_X_FORWARDED_HOST",
+    "ADMIN_USERNAME",
+    "ADMIN_PASSWORD",
+    "ALLOW_SIGNUP",
+)
+
+
 class Studio:
     """The server (web and worker, under one supervisor process) for one data folder."""
 
@@ -213,15 +232,26 @@ class Studio:
         self.ticket_file = data / "sign-in-ticket"
         self.process: subprocess.Popen | None = None
         self.username = ""
+        # Set once stopping begins; start() and stop() take the lock, so no server is
+        # started after a stop.
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
 
-    def configure(self) -> None:
-        """Point this process's Django (and the children's) at the data folder."""
+    def check(self) -> None:
+        if self.stopping.is_set():
+            raise Stopped
+
+    def environment(self, current) -> dict:
+        """The environment for this process's Django and its children: ``current`` without
+        the server-only settings, the data folder's .env over it (an exported SECRET_KEY
+        must not encrypt keys the next start cannot read), then what desktop mode fixes."""
         env_file = self.data / ".env"
-        write_env_file(env_file)
-        self.username = read_env_value(env_file, "DESKTOP_USER") or local_username()
-        for name in ("REDIS_URL", "STORAGE_BACKEND", "DJANGO_SETTINGS_MODULE"):
-            os.environ.pop(name, None)
-        os.environ.update(
+        env = {k: v for k, v in current.items() if k not in SERVER_ONLY}
+        for line in env_file.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.strip() and not key.lstrip().startswith("#"):
+                env[key.strip()] = value.strip()
+        env.update(
             {
                 "DJANGO_SETTINGS_MODULE": "imagegen.settings",
                 "ENV_FILE": str(env_file),
@@ -234,13 +264,26 @@ class Studio:
                 "ALLOWED_HOSTS": HOST,
                 "CSRF_TRUSTED_ORIGINS": self.url,
                 "DESKTOP": "true",
-                "DESKTOP_USER": self.username,
+                "DESKTOP_USER": read_env_value(env_file, "DESKTOP_USER") or local_username(),
                 "DESKTOP_TICKET_FILE": str(self.ticket_file),
                 "Q_WORKERS": "1",
                 # The server stops by itself should this process be killed (supervisor.py).
                 "IMAGEGEN_STOP_WITH_PARENT": str(os.getpid()),
+                # Its own cookie name: see SESSION_COOKIE_NAME in imagegen/settings.py.
+                "SESSION_COOKIE_NAME": "imagegen_desktop_"
+                + hashlib.sha256(str(self.data).encode()).hexdigest()[:12],
             }
         )
+        return env
+
+    def configure(self) -> None:
+        """Point this process's Django (and the children's) at the data folder."""
+        env_file = self.data / ".env"
+        write_env_file(env_file)
+        self.username = read_env_value(env_file, "DESKTOP_USER") or local_username()
+        env = self.environment(os.environ)
+        os.environ.clear()
+        os.environ.update(env)
         sys.path.insert(0, str(ROOT))
         import django
 
@@ -248,13 +291,18 @@ class Studio:
 
     def prepare(self) -> None:
         """Migrate, collect the static files, make sure the one user exists, recover."""
+        from django.contrib.sessions.models import Session
         from django.core.management import call_command
 
+        self.check()
         call_command("migrate", interactive=False, verbosity=0)
+        self.check()
         if not self.dev:  # runserver serves them from the apps under DEBUG
             self.collect_static()
         self.ensure_user()
+        Session.objects.all().delete()  # a sign-in lasts one run
         call_command("recover_generations", at_start=True)
+        self.check()
 
     def collect_static(self) -> None:
         """collectstatic, unless the static files are the ones collected last time: it takes
@@ -306,25 +354,31 @@ class Studio:
 
         connections.close_all()  # the children open their own
         self.log_path.parent.mkdir(exist_ok=True)
-        log = None if self.dev else open(self.log_path, "ab")  # noqa: SIM115
-        popen = {"start_new_session": True} if os.name != "nt" else {}
-        self.process = subprocess.Popen(
-            self.children(),
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT if log else None,
-            **popen,
-        )
-        if log:
-            log.close()  # the child holds its own descriptor
+        argv = self.children()
+        with self.lock:
+            self.check()
+            log = None if self.dev else open(self.log_path, "ab")  # noqa: SIM115
+            self.process = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT if log else None,
+                start_new_session=True,  # one process group, killed whole if need be
+            )
+            if log:
+                log.close()  # the child holds its own descriptor
 
     def wait_until_ready(self) -> None:
+        # Straight to the loopback address: an http_proxy in the environment must not see it.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        process = self.process  # stop() may clear the attribute meanwhile
         deadline = time.monotonic() + READY_SECONDS
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with code {self.process.returncode}")
+            self.check()
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited with code {process.returncode}")
             try:
-                with urllib.request.urlopen(f"{self.url}/login/", timeout=2) as response:
+                with opener.open(f"{self.url}/login/", timeout=2) as response:
                     if response.status == 200:
                         return
             except (OSError, urllib.error.URLError):
@@ -374,27 +428,38 @@ class Studio:
         ).count()
 
     def stop(self) -> None:
-        """Stop the supervisor (it stops the web server and the worker), then queue again
-        what was in flight: no worker of this data folder is left to finish it."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                say("the server did not stop in time; killing it.")
-                if os.name != "nt":
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.kill()
-                self.process.wait()
-        if self.process is not None:
-            from generation.recovery import recover_after_shutdown
-
-            counts = recover_after_shutdown()
-            if any(counts.values()):
-                say(f"generations in flight when the window closed: {counts}")
+        """Stop the supervisor (it stops the web server and the worker, which finishes the
+        generations in flight if it can) for up to DESKTOP_STOP_SECONDS, then kill whatever
+        is left of its process group, and queue again what was still running: no worker of
+        this data folder is left to finish it. No server starts after this."""
+        with self.lock:
+            self.stopping.set()
+            process, self.process = self.process, None  # a second call has nothing to do
         self.ticket_file.unlink(missing_ok=True)
         (self.data / "sign-in.html").unlink(missing_ok=True)
+        if process is None:
+            return
+        from django.conf import settings
+
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=settings.DESKTOP_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                say(
+                    f"the server did not stop within {settings.DESKTOP_STOP_SECONDS} s "
+                    "(DESKTOP_STOP_SECONDS); stopping it now."
+                )
+        # The whole group, not only the supervisor: a worker process that outlived it would
+        # finish a generation that is about to be queued again.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        from generation.recovery import recover_after_shutdown
+
+        counts = recover_after_shutdown()
+        if any(counts.values()):
+            say(f"generations in flight when the window closed: {counts}")
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -442,7 +507,8 @@ def open_window(studio: Studio, geometry: Geometry, focus_file: Path) -> None:
     window.events.resized += geometry.resized
     window.events.moved += geometry.moved
     window.events.closing += geometry.save
-    stopping = threading.Event()
+    stopping = studio.stopping
+    starter = []
 
     def closed():
         stopping.set()
@@ -461,10 +527,16 @@ def open_window(studio: Studio, geometry: Geometry, focus_file: Path) -> None:
     def run():
         """On pywebview's thread once the window exists: start the app, sign in, then keep
         the title and focus requests up to date until the window closes."""
+        starter.append(threading.current_thread())
+        if stopping.is_set():  # a signal before the window existed
+            window.destroy()
+            return
         try:
             studio.prepare()
             studio.start()
             studio.wait_until_ready()
+        except Stopped:  # closed while starting: main() stops what was started
+            return
         except Exception as exc:  # shown in the window; the log says more
             window.load_html(
                 starting_page(
@@ -505,7 +577,11 @@ def open_window(studio: Studio, geometry: Geometry, focus_file: Path) -> None:
     if studio.dev:
         start["debug"] = True
     webview.start(run, private_mode=True, **start)
-    stopping.set()
+    # The window is gone. Stop what was started, and wait for the start-up thread (it may
+    # be in a migration), so that the lock is released only when nothing runs on the data.
+    studio.stop()
+    for thread in starter:
+        thread.join(timeout=READY_SECONDS)
 
 
 def window_problem() -> str:
@@ -554,16 +630,19 @@ def save_downloads_with_a_dialog(window) -> None:
 
 
 def open_browser(studio: Studio, focus_file: Path) -> None:
-    stopping = threading.Event()
+    stopping = studio.stopping
 
     def close(signum, frame):
         stopping.set()
 
     signal.signal(signal.SIGTERM, close)
     signal.signal(signal.SIGINT, close)
-    studio.prepare()
-    studio.start()
-    studio.wait_until_ready()
+    try:
+        studio.prepare()
+        studio.start()
+        studio.wait_until_ready()
+    except Stopped:
+        return
     say(f"serving {studio.url}/ (data in {studio.data}); Ctrl-C stops it.")
     studio.open_in_browser()
     while not stopping.wait(POLL_SECONDS):
@@ -577,11 +656,17 @@ def open_browser(studio: Studio, focus_file: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if os.name == "nt":
+        say("the server (gunicorn) does not run on Windows: use WSL 2 (docs/desktop.md).")
+        return 2
     run_in_venv_if_needed()
     import platformdirs
 
     data = Path(args.data_dir or platformdirs.user_data_dir(APP_NAME, appauthor=False))
     data = data.expanduser().resolve()
+    if set(str(data)) & set("#?%"):  # they would end the database's URL early
+        say(f"choose a data folder whose path has no #, ? or %: {data}")
+        return 2
     data.mkdir(parents=True, exist_ok=True)
     data.chmod(0o700)
     focus_file = data / "desktop.focus"
@@ -602,8 +687,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     studio = Studio(data, args.dev)
     lock.record(url=studio.url, data=str(data))
-    studio.configure()
     try:
+        studio.configure()
         if args.browser:
             open_browser(studio, focus_file)
         else:

@@ -170,6 +170,13 @@ DESKTOP = env_bool("DESKTOP", False)
 DESKTOP_USER = env_str("DESKTOP_USER")
 DESKTOP_TICKET_FILE = env_str("DESKTOP_TICKET_FILE")
 DESKTOP_TICKET_SECONDS = env_int("DESKTOP_TICKET_SECONDS", 120, minimum=5)
+# How long closing the window waits for generations in flight before it stops them (they
+# are queued again and run at the next start).
+DESKTOP_STOP_SECONDS = env_int("DESKTOP_STOP_SECONDS", 15, minimum=1)
+# Browsers send a cookie for 127.0.0.1 to every port of it: desktop.py names its session
+# cookie after its data folder, and a desktop session ends with the browser (or window).
+SESSION_COOKIE_NAME = env_str("SESSION_COOKIE_NAME", "sessionid")
+SESSION_EXPIRE_AT_BROWSER_CLOSE = DESKTOP
 
 # --- I18N -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

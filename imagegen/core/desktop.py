@@ -28,6 +28,7 @@ from django.shortcuts import redirect, render
 from django.utils.html import escape
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
 
 # The backend sign_in() names: the ticket, not a password, proved who this is.
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -68,6 +69,7 @@ def redeem_ticket(ticket: str, path: Path, max_age: float) -> bool:
 
 @never_cache
 @csrf_exempt  # the ticket is the proof: a page that does not hold it cannot use this
+@sensitive_post_parameters("ticket")
 def sign_in(request):
     """Sign the desktop's one user in with the window's ticket, then open the studio.
 

@@ -166,3 +166,93 @@ def test_without_a_display_the_window_says_to_use_the_browser(tmp_path):
     )
     assert done.returncode == 2, done.stdout + done.stderr
     assert "no display" in done.stdout and "--browser" in done.stdout
+
+
+def studio_for(tmp_path) -> "desktop.Studio":
+    data = tmp_path / "data"
+    data.mkdir(parents=True)
+    desktop.write_env_file(data / ".env")
+    return desktop.Studio(data, dev=False)
+
+
+def test_the_data_folders_settings_beat_the_shells_and_server_only_ones_are_dropped(tmp_path):
+    studio = studio_for(tmp_path)
+    with open(studio.data / ".env", "a") as env_file:
+        env_file.write("# a comment=ignored\nCOMFYUI_BASE_URL=http://gpu.local:8188\n")
+    shell = {
+        "SECRET_KEY": "exported-by-direnv",
+        "ENCRYPTION_KEY": "exported-too",
+        "SESSION_COOKIE_SECURE": "true",
+        "REDIS_URL": "redis://elsewhere",
+        "DATABASE_URL": "postgres://team-server/db",
+        "ADMIN_PASSWORD": "x",
+        "OFFLINE_PROVIDER_DELAY_MS": "5",
+        "PATH": "/usr/bin",
+    }
+    env = studio.environment(shell)
+    assert env["SECRET_KEY"] == desktop.read_env_value(studio.data / ".env", "SECRET_KEY")
+    assert env["ENCRYPTION_KEY"] == desktop.read_env_value(studio.data / ".env", "ENCRYPTION_KEY")
+    assert env["COMFYUI_BASE_URL"] == "http://gpu.local:8188"
+    assert "# a comment" not in env
+    for dropped in ("SESSION_COOKIE_SECURE", "REDIS_URL", "ADMIN_PASSWORD"):
+        assert dropped not in env
+    assert env["DATABASE_URL"] == f"sqlite:///{studio.data / 'app.db'}"
+    assert env["ALLOWED_HOSTS"] == "127.0.0.1" and env["DESKTOP"] == "true"
+    assert env["OFFLINE_PROVIDER_DELAY_MS"] == "5" and env["PATH"] == "/usr/bin"
+    assert env["IMAGEGEN_STOP_WITH_PARENT"] == str(os.getpid())
+    # Its own session cookie, one per data folder.
+    other = studio_for(tmp_path / "other")
+    names = {env["SESSION_COOKIE_NAME"], other.environment(shell)["SESSION_COOKIE_NAME"]}
+    assert len(names) == 2 and all(n.startswith("imagegen_desktop_") for n in names)
+
+
+def test_no_server_starts_once_stopping_has_begun(tmp_path):
+    """The window closed while the studio was starting (migrating, say)."""
+    studio = studio_for(tmp_path)
+    studio.stop()
+    with pytest.raises(desktop.Stopped):
+        studio.start()
+    assert studio.process is None
+    with pytest.raises(desktop.Stopped):
+        studio.check()
+
+
+def test_readiness_goes_straight_to_loopback_whatever_the_proxy(tmp_path, monkeypatch):
+    import http.server
+    import threading
+
+    class LoginPage(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/login/" else 404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), LoginPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    studio = studio_for(tmp_path)
+    studio.url = f"http://127.0.0.1:{server.server_port}"
+    studio.process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("no_proxy", "")
+    monkeypatch.setenv("NO_PROXY", "")
+    try:
+        studio.wait_until_ready()  # returns at once; through the proxy it never would
+    finally:
+        studio.process.kill()
+        studio.process.wait()
+        server.shutdown()
+
+
+def test_a_data_folder_whose_path_would_break_the_database_url_is_refused(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "desktop.py", "--browser", "--data-dir", str(tmp_path / "my#studio")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "no #, ? or %" in done.stdout

@@ -161,6 +161,12 @@ def test_the_desktop_window_from_start_to_close(tmp_path):
                 lambda: "1 generating" in x11.window_title(display, window), 30, "the second one"
             )
 
+            # The user moves and resizes the window; the next start opens it there.
+            x11.move_and_resize(display, window, 90, 70, 1000, 680)
+            wait_until(
+                lambda: x11.geometry(display, window) == (90, 70, 1000, 680), 10, "the move"
+            )
+
             # Closing the window stops everything.
             tree = descendants(launcher.pid)
             assert len(tree) >= 4, tree  # supervisor, gunicorn (2), worker cluster, Qt's
@@ -201,4 +207,4 @@ def test_the_desktop_window_from_start_to_close(tmp_path):
     assert files and all((data / "storage" / name).is_file() for name in files)
     assert not (data / "sign-in-ticket").exists()
     geometry = json.loads((data / "window.json").read_text())
-    assert geometry["width"] >= 480 and geometry["height"] >= 400
+    assert geometry == {"width": 1000, "height": 680, "x": 90, "y": 70}

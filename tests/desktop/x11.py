@@ -71,6 +71,14 @@ def geometry(display: str, window: int) -> tuple[int, int, int, int]:
     return tuple(int(values[key]) for key in ("X", "Y", "WIDTH", "HEIGHT"))
 
 
+def move_and_resize(display: str, window: int, x: int, y: int, width: int, height: int):
+    env = {**os.environ, "DISPLAY": display}
+    subprocess.run(["xdotool", "windowmove", str(window), str(x), str(y)], env=env, check=True)
+    subprocess.run(
+        ["xdotool", "windowsize", str(window), str(width), str(height)], env=env, check=True
+    )
+
+
 def type_into(display: str, window: int, text: str) -> None:
     """Replace the focused field's text in ``window`` with ``text``, then press Return."""
     env = {**os.environ, "DISPLAY": display}

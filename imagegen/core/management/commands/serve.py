@@ -76,6 +76,9 @@ def gunicorn_command(bind: str, workers: int) -> list[str]:
         str(LIMIT_REQUEST_FIELD_SIZE),
         "--access-logfile",
         "-",
+        # Its control socket is one path per OS user (~/.gunicorn/gunicorn.ctl): a second
+        # server of the same user (desktop.py beside `make run`) would take it over. Unused.
+        "--no-control-socket",
     ]
 
 

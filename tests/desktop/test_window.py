@@ -163,9 +163,7 @@ def test_the_desktop_window_from_start_to_close(tmp_path):
 
             # The user moves and resizes the window; the next start opens it there.
             x11.move_and_resize(display, window, 90, 70, 1000, 680)
-            wait_until(
-                lambda: x11.geometry(display, window) == (90, 70, 1000, 680), 10, "the move"
-            )
+            wait_until(lambda: x11.geometry(display, window) == (90, 70, 1000, 680), 10, "the move")
 
             # Closing the window stops everything.
             tree = descendants(launcher.pid)

@@ -49,7 +49,11 @@ class Page:
 
     def evaluate(self, expression: str):
         result = self.call(
-            "Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True
+            "Runtime.evaluate",
+            expression=expression,
+            awaitPromise=True,
+            returnByValue=True,
+            userGesture=True,  # as a user's click: a page's download needs one
         )
         assert "exceptionDetails" not in result, result["exceptionDetails"]
         return result["result"].get("value")

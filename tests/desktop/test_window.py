@@ -52,7 +52,10 @@ def test_the_desktop_window_from_start_to_close(tmp_path):
     data.mkdir()
     (data / "window.json").write_text(json.dumps({"width": 1100, "height": 720, "x": 60, "y": 40}))
     with x11.virtual_screen() as display:
+        home = tmp_path / "home"  # where the save dialog starts (no Downloads folder)
+        home.mkdir()
         env = launcher_env(
+            HOME=str(home),
             DISPLAY=display,
             QTWEBENGINE_REMOTE_DEBUGGING=str(devtools),
             # Long enough to see the title count while one runs.
@@ -111,10 +114,32 @@ def test_the_desktop_window_from_start_to_close(tmp_path):
             )
             x11.screenshot(display, ARTIFACTS / "desktop-window-generated.png")
 
-            # Downloading asks where to save, in a native dialog, with the server's name.
-            page.evaluate("document.querySelector('.gen-card a[data-action=download]').click()")
-            dialog = x11.find_window(display, "^Save$", timeout=20)
+            # Downloads ask where to save, in a native dialog. The gallery's ZIP export (a
+            # download the page makes from a blob) first: its dialog is closed, so nothing
+            # is saved. Then an image's download, saved where the test types.
+            page.evaluate("location.href = '/gallery/'")
+            page.wait_for(
+                "location.pathname === '/gallery/' && document.readyState === 'complete'"
+                " && !!document.querySelector('.tile[data-id]')"
+            )
+            page.evaluate("document.querySelector('#select-toggle').click()")
+            page.evaluate("document.querySelector('button[data-bulk=all]').click()")
+            page.wait_for("document.querySelector('#bulk-count').textContent === '1'")
+            page.evaluate("document.querySelector('button[data-bulk=download]').click()")
+            dialog = x11.find_window(display, "^Save$", timeout=30)
             x11.screenshot(display, ARTIFACTS / "desktop-save-dialog.png")
+            x11.close_window(display, dialog)
+            wait_until(
+                lambda: not x11.visible_windows(display, "^Save$"), 10, "the dialog to close"
+            )
+            assert not list(home.glob("**/*.zip"))  # canceled: nothing saved
+            page.evaluate("location.href = '/generate/'")
+            page.wait_for(
+                "location.pathname === '/generate/' && document.readyState === 'complete'"
+                " && !!document.querySelector('.gen-card a[data-action=download]')"
+            )
+            page.evaluate("document.querySelector('.gen-card a[data-action=download]').click()")
+            dialog = x11.find_window(display, "^Save$", timeout=30)
             saved = tmp_path / "saved.png"
             x11.type_into(display, dialog, str(saved))
             wait_until(lambda: saved.is_file() and saved.stat().st_size > 0, 20, "the download")

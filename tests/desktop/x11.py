@@ -34,18 +34,24 @@ def virtual_screen():
         proc.wait(timeout=10)
 
 
+def visible_windows(display: str, name: str) -> list[int]:
+    """Ids of the mapped windows whose title matches ``name`` (a regular expression)."""
+    found = subprocess.run(
+        ["xdotool", "search", "--onlyvisible", "--name", name],
+        env={**os.environ, "DISPLAY": display},
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return [int(window) for window in found]
+
+
 def find_window(display: str, name: str, timeout: float = 60) -> int:
-    """The id of the first mapped window whose title contains ``name``."""
+    """The id of the first mapped window whose title matches ``name``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = subprocess.run(
-            ["xdotool", "search", "--onlyvisible", "--name", name],
-            env={**os.environ, "DISPLAY": display},
-            capture_output=True,
-            text=True,
-        ).stdout.split()
+        found = visible_windows(display, name)
         if found:
-            return int(found[0])
+            return found[0]
         time.sleep(0.3)
     raise AssertionError(f"no window named {name!r} appeared")
 

@@ -63,3 +63,34 @@ def wait_until(predicate, timeout: float, what: str):
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def run_desktop(*args: str, env: dict | None = None, python: str | None = None):
+    """``python desktop.py ARGS`` to its end (a refusal, a report): its CompletedProcess."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [python or sys.executable, "desktop.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def launch_desktop(*args: str, env: dict, log, python: str | None = None):
+    """``python desktop.py ARGS`` left running, in a process group of its own, its output
+    in ``log``."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [python or sys.executable, "desktop.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )

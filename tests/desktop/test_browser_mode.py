@@ -12,13 +12,12 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 
 import pytest
 
-from tests.desktop.helpers import ROOT, alive, descendants, launcher_env, wait_until
+from tests.desktop.helpers import alive, descendants, launch_desktop, launcher_env, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,14 +32,7 @@ def launched(tmp_path, data, **extra_env):
     browser.chmod(0o755)
     env = launcher_env(BROWSER=str(browser), OPENED=str(opened), **extra_env)
     log = open(tmp_path / "desktop.out", "w+")  # noqa: SIM115 - read at the end
-    launcher = subprocess.Popen(
-        [sys.executable, "desktop.py", "--browser", "--data-dir", str(data)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    launcher = launch_desktop("--browser", "--data-dir", str(data), env=env, log=log)
     try:
         wait_until(opened.exists, 120, "the browser to be given the sign-in page")
         yield opened, launcher

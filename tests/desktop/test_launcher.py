@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import desktop
+from tests.desktop.helpers import run_desktop
 
 ROOT = Path(__file__).resolve().parents[2]
 SYSTEM_PYTHON = getattr(sys, "_base_executable", sys.executable)
@@ -96,9 +97,7 @@ def test_the_title_counts_what_is_generating():
 
 
 def test_help_needs_no_venv():
-    done = subprocess.run(
-        [SYSTEM_PYTHON, "desktop.py", "--help"], cwd=ROOT, capture_output=True, text=True
-    )
+    done = run_desktop("--help", python=SYSTEM_PYTHON)
     assert done.returncode == 0
     for option in ("--dev", "--data-dir", "--browser"):
         assert option in done.stdout
@@ -111,13 +110,7 @@ def test_a_second_start_on_a_busy_data_folder_reports_the_first_and_asks_it_to_f
     try:
         # With the Python the venv was made from, as a user types `python desktop.py`: it
         # has no Django, so this also shows the script going on with .venv's Python.
-        done = subprocess.run(
-            [SYSTEM_PYTHON, "desktop.py", "--data-dir", str(tmp_path)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_desktop("--data-dir", str(tmp_path), python=SYSTEM_PYTHON)
     finally:
         lock.release()
     assert done.returncode == 0
@@ -131,14 +124,7 @@ def test_without_pywebview_the_window_says_what_to_install(tmp_path):
     blocker.mkdir()
     (blocker / "webview.py").write_text("raise ImportError('no pywebview here')")
     env = {**os.environ, "PYTHONPATH": str(blocker)}
-    done = subprocess.run(
-        [sys.executable, "desktop.py", "--data-dir", str(tmp_path / "data")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_desktop("--data-dir", str(tmp_path / "data"), env=env)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "make desktop" in done.stdout and "--browser" in done.stdout
     lock = desktop.InstanceLock(tmp_path / "data" / "desktop.lock")
@@ -156,14 +142,7 @@ def test_the_lock_file_names_no_secret(tmp_path):
 
 def test_without_a_display_the_window_says_to_use_the_browser(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    done = subprocess.run(
-        [sys.executable, "desktop.py", "--data-dir", str(tmp_path / "data")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_desktop("--data-dir", str(tmp_path / "data"), env=env)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "no display" in done.stdout and "--browser" in done.stdout
 
@@ -247,12 +226,6 @@ def test_readiness_goes_straight_to_loopback_whatever_the_proxy(tmp_path, monkey
 
 
 def test_a_data_folder_whose_path_would_break_the_database_url_is_refused(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "desktop.py", "--browser", "--data-dir", str(tmp_path / "my#studio")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_desktop("--browser", "--data-dir", str(tmp_path / "my#studio"))
     assert done.returncode == 2
     assert "no #, ? or %" in done.stdout

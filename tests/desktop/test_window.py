@@ -21,7 +21,16 @@ import pytest
 
 from tests.desktop import x11
 from tests.desktop.cdp import Page
-from tests.desktop.helpers import ROOT, alive, descendants, free_port, launcher_env, wait_until
+from tests.desktop.helpers import (
+    ROOT,
+    alive,
+    descendants,
+    free_port,
+    launch_desktop,
+    launcher_env,
+    run_desktop,
+    wait_until,
+)
 
 ARTIFACTS = ROOT / "artifacts" / "screenshots"
 SYSTEM_PYTHON = getattr(sys, "_base_executable", sys.executable)
@@ -64,14 +73,7 @@ def test_the_desktop_window_from_start_to_close(tmp_path):
         log = open(tmp_path / "desktop.out", "w+")  # noqa: SIM115 - read at the end
         # The Python the venv was made from, without the app's requirements, as a user types
         # `python desktop.py`: desktop.py reruns itself with .venv's.
-        launcher = subprocess.Popen(
-            [SYSTEM_PYTHON, "desktop.py", "--data-dir", str(data)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        launcher = launch_desktop("--data-dir", str(data), env=env, log=log, python=SYSTEM_PYTHON)
         page = None
         try:
             window = x11.find_window(display, "imagegen")
@@ -159,14 +161,7 @@ def test_the_desktop_window_from_start_to_close(tmp_path):
             assert not (data / "sign-in-ticket").exists()  # the window spent it
 
             # A second start on the same data folder defers to this one.
-            second = subprocess.run(
-                [sys.executable, "desktop.py", "--data-dir", str(data)],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            second = run_desktop("--data-dir", str(data), env=env)
             assert second.returncode == 0, second.stdout + second.stderr
             assert "already running" in second.stdout
             assert str(launcher.pid) in second.stdout

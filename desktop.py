@@ -13,8 +13,8 @@ Closing the window stops the server and the worker. docs/desktop.md has the deta
     python desktop.py --dev           # DEBUG and the autoreloading server
     python desktop.py --data-dir DIR  # another data folder
 
-Run with any Python 3.11: when the one running it lacks the app's requirements, the script
-runs itself again with the checkout's ``.venv`` (``make install`` or ``make desktop`` make it).
+Run with any Python 3.11: unless it is the checkout's ``.venv`` (``make install`` or ``make
+desktop`` make it), the script runs itself again with that one, whose packages the app pins.
 """
 
 import argparse

@@ -245,12 +245,15 @@ class Studio:
         """The environment for this process's Django and its children: ``current`` without
         the server-only settings, the data folder's .env over it (an exported SECRET_KEY
         must not encrypt keys the next start cannot read), then what desktop mode fixes."""
+        import environ  # django-environ: the parser the settings read .env files with
+
+        class FileValues(environ.Env):
+            ENVIRON = {}  # read_env fills this instead of os.environ
+
         env_file = self.data / ".env"
+        FileValues.read_env(str(env_file), overwrite=True)
         env = {k: v for k, v in current.items() if k not in SERVER_ONLY}
-        for line in env_file.read_text().splitlines():
-            key, sep, value = line.partition("=")
-            if sep and key.strip() and not key.lstrip().startswith("#"):
-                env[key.strip()] = value.strip()
+        env.update(FileValues.ENVIRON)
         env.update(
             {
                 "DJANGO_SETTINGS_MODULE": "imagegen.settings",

@@ -157,7 +157,10 @@ def studio_for(tmp_path) -> "desktop.Studio":
 def test_the_data_folders_settings_beat_the_shells_and_server_only_ones_are_dropped(tmp_path):
     studio = studio_for(tmp_path)
     with open(studio.data / ".env", "a") as env_file:
-        env_file.write("# a comment=ignored\nCOMFYUI_BASE_URL=http://gpu.local:8188\n")
+        env_file.write(
+            "# a comment=ignored\nCOMFYUI_BASE_URL=http://gpu.local:8188\n"
+            "export TIME_ZONE='Europe/Paris'\nOPENAI_BASE_URL=\"http://ai.local/v1\"\n"
+        )
     shell = {
         "SECRET_KEY": "exported-by-direnv",
         "ENCRYPTION_KEY": "exported-too",
@@ -172,6 +175,9 @@ def test_the_data_folders_settings_beat_the_shells_and_server_only_ones_are_drop
     assert env["SECRET_KEY"] == desktop.read_env_value(studio.data / ".env", "SECRET_KEY")
     assert env["ENCRYPTION_KEY"] == desktop.read_env_value(studio.data / ".env", "ENCRYPTION_KEY")
     assert env["COMFYUI_BASE_URL"] == "http://gpu.local:8188"
+    # Read as the settings read it (django-environ): quotes and `export` are understood.
+    assert env["TIME_ZONE"] == "Europe/Paris"
+    assert env["OPENAI_BASE_URL"] == "http://ai.local/v1"
     assert "# a comment" not in env
     for dropped in ("SESSION_COOKIE_SECURE", "REDIS_URL", "ADMIN_PASSWORD"):
         assert dropped not in env

@@ -20,6 +20,7 @@ desktop`` make it), the script runs itself again with that one, whose packages t
 import argparse
 import contextlib
 import hashlib
+import html
 import json
 import os
 import re
@@ -123,12 +124,20 @@ def write_env_file(path: Path) -> None:
         handle.write(text)
 
 
+def read_env_file(path: Path) -> dict[str, str]:
+    """The variables a .env file sets, read by django-environ as the settings read it
+    (quotes, ``export``), without touching this process's environment."""
+    import environ
+
+    class FileValues(environ.Env):
+        ENVIRON = {}  # read_env fills this instead of os.environ
+
+    FileValues.read_env(str(path), overwrite=True)
+    return FileValues.ENVIRON
+
+
 def read_env_value(path: Path, name: str) -> str:
-    for line in path.read_text().splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() == name:
-            return value.strip()
-    return ""
+    return read_env_file(path).get(name, "")
 
 
 class InstanceLock:
@@ -245,15 +254,10 @@ class Studio:
         """The environment for this process's Django and its children: ``current`` without
         the server-only settings, the data folder's .env over it (an exported SECRET_KEY
         must not encrypt keys the next start cannot read), then what desktop mode fixes."""
-        import environ  # django-environ: the parser the settings read .env files with
-
-        class FileValues(environ.Env):
-            ENVIRON = {}  # read_env fills this instead of os.environ
-
         env_file = self.data / ".env"
-        FileValues.read_env(str(env_file), overwrite=True)
+        from_file = read_env_file(env_file)
         env = {k: v for k, v in current.items() if k not in SERVER_ONLY}
-        env.update(FileValues.ENVIRON)
+        env.update(from_file)
         env.update(
             {
                 "DJANGO_SETTINGS_MODULE": "imagegen.settings",
@@ -267,7 +271,7 @@ class Studio:
                 "ALLOWED_HOSTS": HOST,
                 "CSRF_TRUSTED_ORIGINS": self.url,
                 "DESKTOP": "true",
-                "DESKTOP_USER": read_env_value(env_file, "DESKTOP_USER") or local_username(),
+                "DESKTOP_USER": from_file.get("DESKTOP_USER") or local_username(),
                 "DESKTOP_TICKET_FILE": str(self.ticket_file),
                 "Q_WORKERS": "1",
                 # The server stops by itself should this process be killed (supervisor.py).
@@ -281,10 +285,9 @@ class Studio:
 
     def configure(self) -> None:
         """Point this process's Django (and the children's) at the data folder."""
-        env_file = self.data / ".env"
-        write_env_file(env_file)
-        self.username = read_env_value(env_file, "DESKTOP_USER") or local_username()
+        write_env_file(self.data / ".env")
         env = self.environment(os.environ)
+        self.username = env["DESKTOP_USER"]
         os.environ.clear()
         os.environ.update(env)
         sys.path.insert(0, str(ROOT))
@@ -487,10 +490,6 @@ def starting_page(body: str) -> str:
     return STARTING_PAGE.format(app=APP_NAME, body=body)
 
 
-def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 # --- The window -----------------------------------------------------------------------------
 
 
@@ -543,9 +542,9 @@ def open_window(studio: Studio, geometry: Geometry, focus_file: Path) -> None:
         except Exception as exc:  # shown in the window; the log says more
             window.load_html(
                 starting_page(
-                    f"<p>The studio could not start: {escape(str(exc))}.</p>"
-                    f"<p>Its log is {escape(str(studio.log_path))}:</p>"
-                    f"<pre>{escape(studio.log_tail())}</pre>"
+                    f"<p>The studio could not start: {html.escape(str(exc))}.</p>"
+                    f"<p>Its log is {html.escape(str(studio.log_path))}:</p>"
+                    f"<pre>{html.escape(studio.log_tail())}</pre>"
                 )
             )
             return

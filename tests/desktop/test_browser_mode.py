@@ -78,7 +78,7 @@ def test_the_browser_signs_in_once_and_sigterm_stops_everything(
 
     # The same page again, in another browser: the ticket is spent. (Signed-out pages have
     # one theme, the default; the user's choice applies once signed in.)
-    other = new_page()
+    other = new_page(width=1366)
     other.goto(opened.as_uri())
     other.wait_for_load_state()
     assert other.url == f"{base}/desktop/sign-in/"
@@ -93,9 +93,11 @@ def test_the_browser_signs_in_once_and_sigterm_stops_everything(
     phone.goto(opened.as_uri())
     phone.wait_for_load_state()
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert axe(phone) == []
     screenshot(phone, "desktop-ticket-refused-phone")
     phone.goto(f"{base}/login/")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert axe(phone) == []
     screenshot(phone, "desktop-login-phone")
 
     for context in page.context.browser.contexts:

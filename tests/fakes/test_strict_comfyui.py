@@ -78,6 +78,17 @@ def wait_history(fake, pid, timeout=5.0):
     raise AssertionError("no history entry")
 
 
+def wait_running(fake, pid=None, timeout=10.0):
+    """Wait until ``pid`` (or any prompt) runs: a loaded machine starts it late."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = httpx.get(fake.base_url + "/queue").json()["queue_running"]
+        if running and (pid is None or running[0][1] == pid):
+            return
+        time.sleep(0.02)
+    raise AssertionError("the prompt never started")
+
+
 def view(fake, img):
     return httpx.get(fake.base_url + "/view", params=img)
 
@@ -421,9 +432,9 @@ def test_one_prompt_at_a_time_and_queue_shape(comfy):
 
 def test_delete_while_pending(comfy):
     comfy.set_scenario("slow", step_seconds=0.05)
-    a = submit(comfy, txt2img_workflow(steps=8)).json()["prompt_id"]
+    a = submit(comfy, txt2img_workflow(steps=20)).json()["prompt_id"]
     b = submit(comfy, txt2img_workflow(seed=9)).json()["prompt_id"]
-    time.sleep(0.1)
+    wait_running(comfy, a)
     assert post(comfy, {"delete": [b, a]}, "/queue").status_code == 200
     assert comfy.queue_deletes == [
         {"delete": b, "removed": True},
@@ -437,10 +448,10 @@ def test_delete_while_pending(comfy):
 
 def test_clear_the_queue(comfy):
     comfy.set_scenario("slow", step_seconds=0.05)
-    submit(comfy, txt2img_workflow(steps=6))
+    submit(comfy, txt2img_workflow(steps=40))
     for seed in (1, 2):
         submit(comfy, txt2img_workflow(seed=seed))
-    time.sleep(0.1)
+    wait_running(comfy)  # a queued prompt would be cleared like the others
     post(comfy, {"clear": True}, "/queue")
     q = httpx.get(comfy.base_url + "/queue").json()
     assert q["queue_pending"] == [] and len(q["queue_running"]) == 1
@@ -567,7 +578,9 @@ def test_websocket_ping_close_and_bad_upgrade(comfy):
         ws.ping(b"hi").wait(timeout=5)  # answered with a pong
         assert comfy.ws_clients == ["p"]
     assert ws.close_code == 1000
-    time.sleep(0.1)
+    deadline = time.monotonic() + 5
+    while comfy.ws_clients and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert comfy.ws_clients == []
     r = httpx.get(comfy.base_url + "/ws?clientId=x")
     assert r.status_code == 400 and "WebSocket" in r.text
@@ -588,7 +601,7 @@ def test_die_and_come_back():
         url = fake.base_url
         with ws_connect(fake, "d") as ws:
             pid = submit(fake, txt2img_workflow(steps=40), "d").json()["prompt_id"]
-            time.sleep(0.1)
+            wait_running(fake, pid)
             fake.die()
             with pytest.raises(httpx.ConnectError):
                 httpx.get(url + "/queue", timeout=1)
@@ -676,6 +689,7 @@ def test_an_upload_without_a_filename_is_400(comfy):
 def test_a_reconnecting_client_is_told_the_running_node(comfy):
     comfy.set_scenario("slow", step_seconds=0.05)
     pid = submit(comfy, txt2img_workflow(steps=20), "back").json()["prompt_id"]
+    wait_running(comfy, pid)
     time.sleep(0.2)
     with ws_connect(comfy, "back") as ws:
         assert json.loads(ws.recv(timeout=5))["type"] == "status"

@@ -20,6 +20,7 @@ from generation.models import Generation, Status, StylePreset
 from generation.prompts import services as prompt_tools
 from generation.usage.budgets import check_queued
 from generation.usage.gate import admit_spending, lock_user
+from generation.usage.policy import offered_models
 from generation.validation import build_submission
 from imagegen.core.exceptions import Conflict
 from imagegen.providers import DEFAULT_PROVIDER, get_provider
@@ -47,7 +48,7 @@ def form_initial(user, *, remix=None) -> dict[str, Any]:
     ``remix`` (an image id, "use these settings") that visible image's settings."""
     prefs = Preferences.for_user(user)
     provider = get_provider(prefs.default_provider or "") or get_provider(DEFAULT_PROVIDER)
-    offered = provider.models_for(user)
+    offered = offered_models(user, provider)
     # A saved default model the provider no longer offers falls back silently to its default.
     spec = next((m for m in offered if m.id == prefs.default_model), None) or (
         offered[0] if offered else None

@@ -22,7 +22,7 @@ from statistics import median
 from django.utils import timezone
 
 from generation.models import Generation, Status
-from generation.usage.policy import effective_limits_by_owner
+from generation.usage.policy import max_running_by_owner
 from imagegen.providers import get_provider
 
 SAMPLES = 20
@@ -85,7 +85,7 @@ def progress_for(generations) -> dict[int, Progress]:
     pending = [g for g in generations if not g.is_finished]
     owners = {g.owner_id for g in pending}
     # Each owner's own cap (their groups may allow more or fewer than the setting).
-    caps = {owner_id: effective_limits_by_owner(owner_id).max_running for owner_id in owners}
+    caps = max_running_by_owner(owners) if owners else {}
     running = defaultdict(int)
     queued_ids = defaultdict(list)
     if owners:

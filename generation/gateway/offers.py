@@ -83,9 +83,10 @@ def offers(user) -> list[Offer]:
     return list(listed.values())
 
 
-def find(user, name: str) -> Offer:
-    """The model ``name`` stands for, for this user; the 404 model_not_found otherwise, or a
-    400 saying why when their groups do not allow it. What ``offers(user)`` lists under
+def find(user, name: str, *, explain: bool = True) -> Offer:
+    """The model ``name`` stands for, for this user; the 404 model_not_found otherwise, or
+    (``explain``: a request that would use it) a 400 saying why when their groups do not
+    allow it. What ``offers(user)`` lists under
     ``name``, asking only the providers that could have it (a request names one model:
     listing them all would cost a key lookup per provider on every request);
     ``provider:id`` is also taken for an id only one provider offers."""
@@ -105,7 +106,7 @@ def find(user, name: str) -> Offer:
             if offer is not None:
                 break
     if offer is None:
-        if refused:
+        if refused and explain:
             raise invalid(refused[0], param="model", code="model_not_allowed")
         raise model_not_found(name)
     return offer

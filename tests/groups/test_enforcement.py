@@ -258,3 +258,15 @@ def test_team_keys_follow_the_groups_permission(outsider, admin_user):
     api = client_for(type(outsider).objects.get(pk=outsider.pk))  # no cached permissions
     assert api.post("/api/generate", ALLOWED, format="json").status_code == 202
     assert Generation.objects.get().provider == "openai"
+
+
+def test_the_page_starts_on_a_provider_the_groups_allow(outsider):
+    policy_for("Replicate only", outsider, allowed_providers="replicate")
+    client = Client()
+    client.force_login(outsider)
+    page = client.get("/generate/").content.decode()
+    provider_select = page.split('id="id_provider"', 1)[1].split("</select>", 1)[0]
+    assert 'value="replicate" selected' in provider_select
+    assert 'value="offline"' not in provider_select
+    model_select = page.split('id="id_model"', 1)[1].split("</select>", 1)[0]
+    assert 'value="black-forest-labs/flux-schnell"' in model_select

@@ -18,6 +18,8 @@ which refuses a model the user's groups do not allow with ``refusal``'s words.
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -37,13 +39,18 @@ class Limits:
     "group Designers", "server default") and ``policies`` are the group policies that
     restrict models (empty: every model)."""
 
+    user: Any
     monthly_budget_usd: Decimal | None
     daily_image_limit: int | None
     max_running: int
     max_queued: int  # 0: no cap
-    team_keys: bool
     policies: tuple[GroupPolicy, ...] = ()
     sources: dict = field(default_factory=dict)
+
+    @cached_property
+    def team_keys(self) -> bool:
+        """Whether the user may use the team keys (read when asked: a permission lookup)."""
+        return may_use_team_keys(self.user)
 
     @property
     def restricted(self) -> bool:
@@ -139,9 +146,7 @@ def effective_limits(user) -> Limits:
     budget = UserBudget.objects.filter(user=user).first()
     resolved, sources = _resolve(budget, policies, _defaults())
     restricting = () if user.is_superuser else tuple(policies)
-    return Limits(
-        team_keys=may_use_team_keys(user), policies=restricting, sources=sources, **resolved
-    )
+    return Limits(user, policies=restricting, sources=sources, **resolved)
 
 
 def effective_limits_by_owner(owner_id: int) -> Limits:

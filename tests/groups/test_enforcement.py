@@ -241,7 +241,7 @@ def test_the_budget_figures_show_the_effective_limits(outsider, settings):
     client = Client()
     client.force_login(outsider)
     page = client.get("/dashboard/").content.decode()
-    assert "of $75.00" in page
+    assert "of $75.00 (group Designers)" in page
 
 
 # --- Team keys ----------------------------------------------------------------------------

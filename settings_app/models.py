@@ -375,7 +375,7 @@ class GroupPolicy(models.Model):
     allowed_models = models.TextField(
         blank=True,
         help_text="Models members may use, one per line as provider/model id "
-        "(openai/gpt-image-1). Empty: every model of the allowed providers.",
+        "(openai/gpt-image-2). Empty: every model of the allowed providers.",
     )
     monthly_budget_usd = models.DecimalField(
         max_digits=12,
@@ -383,6 +383,7 @@ class GroupPolicy(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(0)],
+        verbose_name="monthly budget (USD)",
         help_text="Each member's spend per calendar month; empty: DEFAULT_MONTHLY_BUDGET_USD.",
     )
     daily_image_limit = models.PositiveIntegerField(

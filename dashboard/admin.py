@@ -5,7 +5,15 @@ from generation.usage.models import SpendEntry, TeamBudget, UserBudget
 
 @admin.register(UserBudget)
 class UserBudgetAdmin(admin.ModelAdmin):
-    list_display = ["user", "monthly_budget_usd", "daily_image_limit", "unlimited", "updated_at"]
+    list_display = [
+        "user",
+        "monthly_budget_usd",
+        "daily_image_limit",
+        "unlimited",
+        "max_running",
+        "max_queued",
+        "updated_at",
+    ]
     list_select_related = ["user"]
     search_fields = ["user__username"]
     autocomplete_fields = ["user"]

@@ -18,6 +18,7 @@ from gallery.lineage import described_by_generation
 from generation import services, uploads
 from generation.models import Generation, Status
 from generation.progress import Progress, progress_for
+from generation.usage.policy import effective_limits, offered_models
 from imagegen.core import limits
 from imagegen.core.links import absolute_url, request_of
 from imagegen.core.schema import CONFLICT, NOT_FOUND, TOO_MANY
@@ -340,12 +341,13 @@ class EstimateView(APIView):
         )
 
 
-def _listed_models(provider, user) -> list:
+def _listed_models(provider, user, limits) -> list:
     """A catalog provider's offered and retired-but-enabled models; another's own list (a
-    self-hosted provider's: the models of the backends this user may use)."""
+    self-hosted provider's: the models of the backends this user may use); never a model
+    the user's groups do not allow."""
     if isinstance(provider, CloudProvider):
-        return listed_specs(provider.name)
-    return provider.models_for(user)
+        return [s for s in listed_specs(provider.name) if limits.allows(provider.name, s.id)]
+    return offered_models(user, provider, limits)
 
 
 class ProvidersView(APIView):
@@ -357,6 +359,7 @@ class ProvidersView(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request):
         providers = []
+        limits = effective_limits(request.user)
         for provider in all_providers():
             providers.append(
                 {
@@ -365,7 +368,9 @@ class ProvidersView(APIView):
                     "requires_key": provider.requires_key,
                     "has_usable_key": has_usable_key(request.user, provider),
                     "self_hosted": provider.self_hosted,
-                    "models": [spec.to_dict() for spec in _listed_models(provider, request.user)],
+                    "models": [
+                        spec.to_dict() for spec in _listed_models(provider, request.user, limits)
+                    ],
                 }
             )
         return Response({"providers": providers})

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 
 from gallery.models import Image
 from generation.models import StylePreset
+from generation.usage.policy import effective_limits, offered_models, refusal
 from generation.validation import LABELS, MAX_MARGIN, build_request
 from imagegen.core import limits
 from imagegen.core.permissions import VIEW
@@ -28,12 +29,37 @@ WITH_STRENGTH = (Operation.EDIT, Operation.INPAINT, Operation.OUTPAINT)
 
 def provider_choices(user=None):
     """The providers offered here (to ``user``: a self-hosted one only with a backend of
-    theirs that serves something)."""
+    theirs that serves something, and only those their groups allow a model of)."""
+    if user is None:
+        return [(p.name, p.label) for p in all_providers()]
+    limits = effective_limits(user)
     return [
         (p.name, p.label)
         for p in all_providers()
-        if user is None or not p.self_hosted or p.models_for(user)
+        if (not p.self_hosted and not limits.restricted) or offered_models(user, p, limits)
     ]
+
+
+def provider_refusals(user) -> dict[str, str]:
+    """Why the user's groups refuse a provider, by provider name (none refused: empty)."""
+    limits = effective_limits(user)
+    return {
+        p.name: refusal(user, p, "", limits)
+        for p in all_providers()
+        if not limits.allows_provider(p.name)
+    }
+
+
+class ProviderField(forms.ChoiceField):
+    """The provider picker: a provider the user's groups refuse says so, not "Select a
+    valid choice"."""
+
+    refusals: dict[str, str] = {}
+
+    def validate(self, value):
+        if value in self.refusals:
+            raise ValidationError(self.refusals[value], code="not_allowed")
+        super().validate(value)
 
 
 def model_note(spec) -> str:
@@ -48,7 +74,7 @@ def model_choices(provider_name: str | None, user=None):
     user may use); a model with an announced shutdown or a deprecation says so in its label."""
     provider = get_provider(provider_name or DEFAULT_PROVIDER) or get_provider(DEFAULT_PROVIDER)
     choices = []
-    for spec in provider.models() if user is None else provider.models_for(user):
+    for spec in provider.models() if user is None else offered_models(user, provider):
         note = model_note(spec)
         choices.append((spec.id, f"{spec.label} ({note})" if note else spec.label))
     return choices
@@ -127,7 +153,7 @@ class GenerateForm(forms.Form):
         max_length=limits.MAX_NEGATIVE_PROMPT,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
-    provider = forms.ChoiceField(choices=provider_choices)
+    provider = ProviderField(choices=provider_choices)
     # Optional like the API's: the service picks the provider's default model and size.
     model = forms.CharField(required=False, max_length=limits.MAX_IDENTIFIER)
     width = forms.IntegerField(min_value=1, initial=1024, required=False)
@@ -185,6 +211,7 @@ class GenerateForm(forms.Form):
             prompt_required = False
         self.fields["prompt"].required = prompt_required
         self.fields["provider"].choices = provider_choices(user)
+        self.fields["provider"].refusals = provider_refusals(user)
         self.fields["project"].queryset = Project.objects.for_user(user, "contribute")
         self.fields["style"].queryset = StylePreset.objects.for_user(user, "view")
 

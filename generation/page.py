@@ -16,6 +16,7 @@ from generation.inputs import MAX_INPUT_IMAGES
 from generation.models import FINISHED_STATUSES, Generation
 from generation.progress import progress_for
 from generation.prompts.enhance import PREFERENCE as ENHANCE_PROVIDERS
+from generation.usage.policy import offered_models
 from generation.validation import LABELS
 from imagegen.core.permissions import VIEW
 from imagegen.providers import all_providers, get_provider
@@ -155,7 +156,7 @@ def model_for(user, operation: str, provider_name: str, model_id: str) -> tuple[
     user can run with a model that does; None when no model the user can run does it."""
     provider = get_provider(provider_name or "")
     if provider is not None:
-        offered = provider.models_for(user)
+        offered = offered_models(user, provider)
         chosen = next((m for m in offered if m.id == model_id), None) or next(iter(offered), None)
         if chosen is not None and chosen.does(operation):
             return provider.name, chosen.id
@@ -165,7 +166,7 @@ def model_for(user, operation: str, provider_name: str, model_id: str) -> tuple[
     for other in all_providers():
         if not has_usable_key(user, other):
             continue
-        able = next((m for m in other.models_for(user) if m.does(operation)), None)
+        able = next((m for m in offered_models(user, other) if m.does(operation)), None)
         if able is not None:
             return other.name, able.id
     return None

@@ -9,7 +9,8 @@ generation.
 The estimate is the median of the model's recent successful run times (at least
 ``MIN_SAMPLES`` of the last ``SAMPLES`` within ``WINDOW``): a running generation has that
 median minus what it has already run; a queued one waits for as many rounds of the owner's
-``GENERATION_MAX_CONCURRENT`` slots as there are generations ahead of it, then runs.
+running slots (``max_running``: their own, their groups' or GENERATION_MAX_CONCURRENT) as
+there are generations ahead of it, then runs.
 Unknown (``None``) without enough history, and for finished generations.
 """
 
@@ -18,10 +19,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from statistics import median
 
-from django.conf import settings
 from django.utils import timezone
 
 from generation.models import Generation, Status
+from generation.usage.policy import max_running_by_owner
 from imagegen.providers import get_provider
 
 SAMPLES = 20
@@ -81,9 +82,10 @@ def progress_for(generations) -> dict[int, Progress]:
     """Progress of each generation, by id."""
     generations = list(generations)
     now = timezone.now()
-    slots = settings.GENERATION_MAX_CONCURRENT
     pending = [g for g in generations if not g.is_finished]
     owners = {g.owner_id for g in pending}
+    # Each owner's own cap (their groups may allow more or fewer than the setting).
+    caps = max_running_by_owner(owners) if owners else {}
     running = defaultdict(int)
     queued_ids = defaultdict(list)
     if owners:
@@ -122,6 +124,7 @@ def progress_for(generations) -> dict[int, Progress]:
         queue = queued_ids[g.owner_id]
         position = queue.index(g.pk) + 1 if g.pk in queue else None
         busy = running[g.owner_id]
+        slots = caps[g.owner_id]
         if g.cancel_requested:
             reason = "cancelling"
         elif busy >= slots:

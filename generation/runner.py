@@ -31,6 +31,7 @@ from generation import backends, inputs
 from generation.finish_hooks import generation_finished
 from generation.models import Generation, Status
 from generation.services import enqueue_generation
+from generation.usage.policy import effective_limits_by_owner
 from imagegen.core.imaging import InvalidImage, ValidatedImage, validate_image
 from imagegen.providers import get_provider
 from imagegen.providers.backends import Backend
@@ -131,7 +132,7 @@ def dispatch(generation_id: int) -> None:
 def dispatch_next_for_user(owner_id: int) -> None:
     """Enqueue the user's oldest queued generations that fit under their concurrency cap."""
     running = Generation.objects.filter(owner_id=owner_id, status=Status.RUNNING).count()
-    room = settings.GENERATION_MAX_CONCURRENT - running
+    room = effective_limits_by_owner(owner_id).max_running - running
     if room <= 0:
         return
     waiting = Generation.objects.filter(owner_id=owner_id, status=Status.QUEUED).order_by("id")
@@ -146,7 +147,8 @@ def claim(generation_id: int) -> Generation | None:
     """queued → running, atomically and only under the owner's concurrency cap.
 
     Returns the generation when this caller owns the run; None when it is gone, not queued
-    (a duplicate delivery), or the owner already runs GENERATION_MAX_CONCURRENT.
+    (a duplicate delivery), or the owner already runs as many as they may (their
+    ``max_running``: per user, their groups, else GENERATION_MAX_CONCURRENT).
     """
     owner_id = (
         Generation.objects.filter(pk=generation_id).values_list("owner_id", flat=True).first()
@@ -159,7 +161,7 @@ def claim(generation_id: int) -> Generation | None:
         # serialises all writers.
         list(get_user_model().objects.select_for_update().filter(pk=owner_id).values("pk"))
         running = Generation.objects.filter(owner_id=owner_id, status=Status.RUNNING).count()
-        if running >= settings.GENERATION_MAX_CONCURRENT:
+        if running >= effective_limits_by_owner(owner_id).max_running:
             return None
         assign = {}
         pending = Generation.objects.filter(pk=generation_id, status=Status.QUEUED).first()

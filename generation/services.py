@@ -20,9 +20,10 @@ from generation.models import Generation, Status, StylePreset
 from generation.prompts import services as prompt_tools
 from generation.usage.budgets import check_queued
 from generation.usage.gate import admit_spending, lock_user
+from generation.usage.policy import effective_limits, offered_models
 from generation.validation import build_submission
 from imagegen.core.exceptions import Conflict
-from imagegen.providers import DEFAULT_PROVIDER, get_provider
+from imagegen.providers import DEFAULT_PROVIDER, all_providers, get_provider
 from imagegen.providers.base import GenerationRequest, Provider
 from projects.models import Project
 from settings_app.keys import has_usable_key, missing_key_message
@@ -47,13 +48,21 @@ def form_initial(user, *, remix=None) -> dict[str, Any]:
     ``remix`` (an image id, "use these settings") that visible image's settings."""
     prefs = Preferences.for_user(user)
     provider = get_provider(prefs.default_provider or "") or get_provider(DEFAULT_PROVIDER)
-    offered = provider.models_for(user)
+    provider_name = prefs.default_provider or DEFAULT_PROVIDER
+    limits = effective_limits(user)
+    offered = offered_models(user, provider, limits)
+    if limits.restricted and not offered:
+        # The user's groups allow no model of it: start on the first provider they may use.
+        allowed = next((p for p in all_providers() if offered_models(user, p, limits)), None)
+        if allowed is not None:
+            provider, provider_name = allowed, allowed.name
+            offered = offered_models(user, provider, limits)
     # A saved default model the provider no longer offers falls back silently to its default.
     spec = next((m for m in offered if m.id == prefs.default_model), None) or (
         offered[0] if offered else None
     )
     initial = {
-        "provider": prefs.default_provider or DEFAULT_PROVIDER,
+        "provider": provider_name,
         "model": prefs.default_model if spec and spec.id == prefs.default_model else "",
         "width": prefs.default_width,
         "height": prefs.default_height,

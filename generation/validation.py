@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from generation import inputs
+from generation.usage.policy import effective_limits, offered_models, refusal
 from imagegen.core import limits
 from imagegen.providers import DEFAULT_PROVIDER, all_providers, get_provider
 from imagegen.providers.base import (
@@ -140,7 +141,10 @@ def resolve_model(user, data: dict[str, Any]) -> tuple[Provider, ModelSpec]:
     if provider is None:
         names = ", ".join(p.name for p in all_providers())
         _fail("provider", f"Unknown provider {provider_name!r}; available: {names}.")
-    offered = provider.models_for(user)  # a team's GPU may belong to some groups only
+    limits = effective_limits(user)  # the user's groups may allow some models only
+    if not limits.allows_provider(provider.name):
+        _fail("provider", refusal(user, provider, "", limits))
+    offered = offered_models(user, provider, limits)  # a team's GPU may serve some groups only
     if not offered:
         _fail("model", f"{provider.label} offers no models right now; choose another provider.")
     model_id = data.get("model")
@@ -153,6 +157,9 @@ def resolve_model(user, data: dict[str, Any]) -> tuple[Provider, ModelSpec]:
         model_id = preferred if any(m.id == preferred for m in able) else able[0].id
     spec = next((m for m in offered if m.id == model_id), None)
     if spec is None:
+        refused = refusal(user, provider, model_id, limits)
+        if refused and any(m.id == model_id for m in provider.models_for(user)):
+            _fail("model", refused)
         reason = unoffered_reason(provider.name, provider.label, model_id)
         if reason:  # the catalog knows it: retired, shut down, disabled
             _fail("model", reason)
@@ -315,7 +322,7 @@ def _check_operation(data: dict[str, Any], spec: ModelSpec, provider: Provider, 
     if operation not in Operation.__members__.values():
         _fail("operation", f"Unknown operation {operation!r}; one of: {', '.join(Operation)}.")
     if not spec.does(operation):
-        able = [m.id for m in provider.models_for(user) if m.does(operation)]
+        able = [m.id for m in offered_models(user, provider) if m.does(operation)]
         elsewhere = (
             f"{provider.label} models that do: {', '.join(able)}."
             if able

@@ -16,8 +16,9 @@ from django.views.decorators.http import require_GET, require_POST
 from generation import page, services
 from generation.forms import GenerateForm, model_choices, model_note, size_or_none
 from generation.models import Generation
+from generation.usage.policy import not_offered, offered_models
 from generation.validation import build_request, unoffered_model_message
-from imagegen.providers import DEFAULT_PROVIDER, get_provider
+from imagegen.providers import DEFAULT_PROVIDER, all_providers, get_provider
 from imagegen.providers.base import Operation
 from projects.models import Project
 from settings_app.keys import has_usable_key, missing_key_message
@@ -118,6 +119,8 @@ def generate_page(request):
         "has_key": has_usable_key(request.user, provider),
         "provider_label": provider.label,
         "has_enhance_key": page.has_enhance_key(request.user),
+        # Models the user's groups do not allow: listed with the reason, never in the picker.
+        "not_offered": not_offered(request.user, all_providers()),
     }
     context.update(_model_info_context(request, provider, selected_model))
     context.update(_operation_context(request, form, context["spec"]))
@@ -212,7 +215,7 @@ def model_options(request):
 
 
 def _model_info_context(request, provider, model_id) -> dict:
-    offered = provider.models_for(request.user)
+    offered = offered_models(request.user, provider)
     spec = next((m for m in offered if m.id == model_id), None) or next(iter(offered), None)
     has_key = has_usable_key(request.user, provider)
     return {
@@ -246,7 +249,7 @@ def price(request):
     """The price line for the chosen model at the chosen size and quality (GET: only the
     provider, model, size and options are sent, never the prompt)."""
     provider = _provider(request.GET.get("provider"))
-    offered = provider.models_for(request.user)
+    offered = offered_models(request.user, provider)
     model_id = request.GET.get("model") or ""
     spec = next((m for m in offered if m.id == model_id), None) or next(iter(offered), None)
     line = None

@@ -17,7 +17,7 @@ from knox.admin import AuthTokenAdmin
 from knox.models import AuthToken
 
 from settings_app import services
-from settings_app.models import ApiKey, NamedToken, Preferences, TeamKey
+from settings_app.models import ApiKey, GroupPolicy, NamedToken, Preferences, TeamKey
 
 User = get_user_model()
 
@@ -238,13 +238,81 @@ if admin.site.is_registered(Group):
     admin.site.unregister(Group)
 
 
+class GroupPolicyForm(forms.ModelForm):
+    """The policy's fields, and the team keys: the group's ``use_team_keys`` permission
+    shown as a checkbox (the permission is the one record of it; only a superuser changes
+    it, as any permission)."""
+
+    team_keys = forms.BooleanField(
+        label="May use the team keys",
+        required=False,
+        help_text="Members without a key of their own use the team's. The same as giving "
+        "the group the permission \u201csettings_app | team key | May use the team's provider "
+        "keys\u201d; only superusers change it.",
+    )
+
+    class Meta:
+        model = GroupPolicy
+        fields = [
+            "allowed_providers",
+            "allowed_models",
+            "monthly_budget_usd",
+            "daily_image_limit",
+            "unlimited",
+            "max_running",
+            "max_queued",
+        ]
+        widgets = {
+            "allowed_providers": forms.Textarea(attrs={"rows": 3}),
+            "allowed_models": forms.Textarea(attrs={"rows": 4}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.group_id:
+            self.fields["team_keys"].initial = (
+                _team_permission().group_set.filter(pk=self.instance.group_id).exists()
+            )
+
+
+class GroupPolicyInline(admin.StackedInline):
+    model = GroupPolicy
+    form = GroupPolicyForm
+    can_delete = True
+    extra = 1
+    max_num = 1
+    verbose_name = "policy: models and limits of the members"
+    verbose_name_plural = "policy: models and limits of the members"
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        if not _superuser(request):  # granting the team keys is granting a permission
+            formset.form.base_fields["team_keys"].disabled = True
+        return formset
+
+
 @admin.register(Group)
 class TeamGroupAdmin(GroupAdmin):
-    """Django's group admin; only superusers give a group permissions."""
+    """Django's group admin with the group's policy inline; only superusers give a group
+    permissions (the team keys included)."""
+
+    inlines = [GroupPolicyInline]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         return fields if _superuser(request) else [*fields, "permissions"]
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is not GroupPolicy or not _superuser(request):
+            return
+        for policy_form in formset.forms:
+            if "team_keys" not in policy_form.changed_data or policy_form in formset.deleted_forms:
+                continue
+            if policy_form.cleaned_data.get("team_keys"):
+                form.instance.permissions.add(_team_permission())
+            else:
+                form.instance.permissions.remove(_team_permission())
 
 
 # --- Users ----------------------------------------------------------------------------------

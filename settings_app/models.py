@@ -345,3 +345,124 @@ class NamedToken(models.Model):
 
     def __str__(self):
         return self.name
+
+
+def policy_lines(text: str) -> list[str]:
+    """The non-empty lines of an allow-list field, stripped, in order, without repeats."""
+    lines = []
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if line and line not in lines:
+            lines.append(line)
+    return lines
+
+
+class GroupPolicy(models.Model):
+    """What a Django group's members may use and how much (docs/identity.md, "Groups and
+    permissions"): allowed providers and models, default budgets, how many generations they
+    may run and queue. A member's effective limits are the most generous of their groups'
+    policies unless an administrator set a per-user value
+    (``generation.usage.policy.effective_limits``). Whether members may use the team keys is
+    the group's ``settings_app.use_team_keys`` permission, not a field here (one source of
+    truth; the admin inline shows it as a checkbox)."""
+
+    group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, related_name="policy")
+    allowed_providers = models.TextField(
+        blank=True,
+        help_text="Provider names members may use, one per line (openai, replicate, fal, "
+        "openrouter, offline, comfyui, a1111, openai_compatible). Empty: every provider.",
+    )
+    allowed_models = models.TextField(
+        blank=True,
+        help_text="Models members may use, one per line as provider/model id "
+        "(openai/gpt-image-2). Empty: every model of the allowed providers.",
+    )
+    monthly_budget_usd = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        verbose_name="monthly budget (USD)",
+        help_text="Each member's spend per calendar month; empty: DEFAULT_MONTHLY_BUDGET_USD.",
+    )
+    daily_image_limit = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Images each member may make per day; empty: DEFAULT_DAILY_IMAGE_LIMIT.",
+    )
+    unlimited = models.BooleanField(
+        default=False,
+        help_text="No monthly budget and no daily image limit for members, whatever the "
+        "fields above and the defaults say.",
+    )
+    max_running = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        verbose_name="generations running at once",
+        help_text="Per member; more wait queued. Empty: GENERATION_MAX_CONCURRENT.",
+    )
+    max_queued = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        verbose_name="generations queued or running at once",
+        help_text="Per member; a submission past it is refused. 0: no cap. Empty: "
+        "MAX_QUEUED_GENERATIONS_PER_USER.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "group policy"
+        verbose_name_plural = "group policy"
+
+    def __str__(self):
+        return f"Policy of {self.group}"
+
+    @property
+    def providers(self) -> list[str]:
+        return policy_lines(self.allowed_providers)
+
+    @property
+    def models(self) -> list[tuple[str, str]]:
+        """(provider, model id) pairs; a model id may itself contain "/"."""
+        return [tuple(line.split("/", 1)) for line in policy_lines(self.allowed_models)]
+
+    def allows(self, provider: str, model: str) -> bool:
+        """Whether this policy lets its members use the provider's model."""
+        providers, models_ = self.providers, self.models
+        if providers and provider not in providers:
+            return False
+        return not models_ or (provider, model) in models_
+
+    def allows_provider(self, provider: str) -> bool:
+        """Whether some model of the provider may be allowed by this policy."""
+        providers, models_ = self.providers, self.models
+        if providers and provider not in providers:
+            return False
+        return not models_ or any(p == provider for p, _ in models_)
+
+    def clean(self):
+        errors = {}
+        known = provider_names()
+        unknown = [name for name in self.providers if name not in known]
+        if unknown:
+            errors["allowed_providers"] = (
+                f"Unknown provider {', '.join(unknown)}; use one of: {', '.join(known)}."
+            )
+        bad = []
+        for line in policy_lines(self.allowed_models):
+            provider, _, model = line.partition("/")
+            if not model or provider not in known:
+                bad.append(line)
+            elif self.providers and provider not in self.providers:
+                errors.setdefault(
+                    "allowed_models",
+                    f"{line}: its provider {provider} is not among the allowed providers.",
+                )
+        if bad:
+            errors["allowed_models"] = (
+                f"Write each model as provider/model id (openai/gpt-image-1): {', '.join(bad)}."
+            )
+        if errors:
+            raise ValidationError(errors)

@@ -2,7 +2,9 @@
 
 A model is offered to a user when its provider is one they can run (it needs no key, or they
 have one to use: their own or, with the permission, the team's) and the provider offers it to
-them (a team GPU may serve some groups only). The names: the admin's aliases first (an alias
+them (a team GPU may serve some groups only) and their groups' policies allow it
+(``generation.usage.policy``: a model they refuse is never listed, and naming it is a 400
+that says why). The names: the admin's aliases first (an alias
 wins over a catalog model of the same name, so ``gpt-image-1`` can stand for anything), then
 the catalog ids, and ``provider:model`` where two providers offer the same id.
 """
@@ -13,6 +15,7 @@ from django.core.exceptions import ValidationError
 
 from generation.gateway.errors import invalid, model_not_found
 from generation.models import DEFAULT_ALIAS, ModelAlias
+from generation.usage.policy import Limits, effective_limits, offered_models, refusal
 from generation.validation import resolve_model
 from imagegen.providers import all_providers
 from imagegen.providers.base import ModelSpec, Provider
@@ -46,11 +49,12 @@ GATEWAY_OPERATIONS = ("generate", "edit", "inpaint")
 
 
 def _catalog(user) -> list[tuple[Provider, ModelSpec]]:
+    limits = effective_limits(user)
     return [
         (provider, spec)
         for provider in all_providers()
         if has_usable_key(user, provider)
-        for spec in provider.models_for(user)
+        for spec in offered_models(user, provider, limits)
         if any(spec.does(operation) for operation in GATEWAY_OPERATIONS)
     ]
 
@@ -79,34 +83,48 @@ def offers(user) -> list[Offer]:
     return list(listed.values())
 
 
-def find(user, name: str) -> Offer:
-    """The model ``name`` stands for, for this user; the 404 model_not_found otherwise. What
-    ``offers(user)`` lists under ``name``, asking only the providers that could have it (a
-    request names one model: listing them all would cost a key lookup per provider on every
-    request); ``provider:id`` is also taken for an id only one provider offers."""
+def find(user, name: str, *, explain: bool = True) -> Offer:
+    """The model ``name`` stands for, for this user; the 404 model_not_found otherwise, or
+    (``explain``: a request that would use it) a 400 saying why when their groups do not
+    allow it. What ``offers(user)`` lists under
+    ``name``, asking only the providers that could have it (a request names one model:
+    listing them all would cost a key lookup per provider on every request);
+    ``provider:id`` is also taken for an id only one provider offers."""
     providers = {provider.name: provider for provider in all_providers()}
+    limits = effective_limits(user)
+    refused: list[str] = []
     alias = ModelAlias.objects.filter(name=name).first()
     if alias is not None:
-        offer = _offered(user, providers.get(alias.provider), alias.model, name)
+        offer = _offered(user, providers.get(alias.provider), alias.model, name, limits, refused)
     else:
         provider_name, _, model_id = name.partition(":")
         offer = None
         if model_id:  # "provider:model", for an id several providers offer
-            offer = _offered(user, providers.get(provider_name), model_id, name)
+            offer = _offered(user, providers.get(provider_name), model_id, name, limits, refused)
         for provider in providers.values() if offer is None else ():
-            offer = _offered(user, provider, name, name)
+            offer = _offered(user, provider, name, name, limits, refused)
             if offer is not None:
                 break
     if offer is None:
+        if refused and explain:
+            raise invalid(refused[0], param="model", code="model_not_allowed")
         raise model_not_found(name)
     return offer
 
 
-def _offered(user, provider: Provider | None, model_id: str, name: str) -> Offer | None:
+def _offered(
+    user, provider: Provider | None, model_id: str, name: str, limits: Limits, refused: list
+) -> Offer | None:
+    """The offer of the provider's model under ``name``, or None; a model the user's
+    groups refuse adds the reason to ``refused``."""
     if provider is None:
         return None
     spec = next((m for m in provider.models_for(user) if m.id == model_id), None)
     if spec is None or not any(spec.does(op) for op in GATEWAY_OPERATIONS):
+        return None
+    reason = refusal(user, provider, model_id, limits)
+    if reason:
+        refused.append(reason)
         return None
     if not has_usable_key(user, provider):
         return None

@@ -243,7 +243,7 @@ def model(request, model_id: str):
         return _method_not_allowed(request, "GET")
     try:
         user = service.authenticate(request.headers.get("Authorization"))
-        return JsonResponse(offers.find(user, model_id).listing)
+        return JsonResponse(offers.find(user, model_id, explain=False).listing)
     except OpenAIError as exc:
         return exc.response()
 

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta, tzinfo
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q, Sum
 from django.utils import timezone
 
 from generation.models import Generation, Status
 from generation.usage import windows
-from generation.usage.models import MICROS, SpendEntry, TeamBudget, UserBudget
+from generation.usage.models import MICROS, SpendEntry, TeamBudget
+from generation.usage.policy import effective_limits
 from generation.usage.rollup import day_start, team_zone
 from imagegen.core.exceptions import QuotaExceeded
 
@@ -170,10 +170,10 @@ def _live(**filters) -> dict:
     )
 
 
-def user_usage(user) -> tuple[SpendUse, ImageUse]:
+def user_usage(user, limits=None) -> tuple[SpendUse, ImageUse]:
     """The user's monthly spend and today's images against their limits, in the team's
     month and day (TIME_ZONE), whatever zone the user has chosen."""
-    budget = UserBudget.for_user(user)
+    limits = limits or effective_limits(user)
     live = _live(owner=user)
     zone = team_zone()
     today = timezone.localdate(timezone=zone)
@@ -184,8 +184,8 @@ def user_usage(user) -> tuple[SpendUse, ImageUse]:
         .get((0,), {})
         .get("images", 0)
     )
-    spend = _month_use(budget.monthly_limit(), live["cost"], owner_id=user.pk)
-    return spend, ImageUse(budget.daily_limit(), made, live["images"] or 0)
+    spend = _month_use(limits.monthly_budget_usd, live["cost"], owner_id=user.pk)
+    return spend, ImageUse(limits.daily_image_limit, made, live["images"] or 0)
 
 
 def team_usage(team: TeamBudget | None = None) -> SpendUse | None:
@@ -200,8 +200,10 @@ def team_usage(team: TeamBudget | None = None) -> SpendUse | None:
 
 def budget_status(user, estimate_usd: Decimal | None = None, num_images: int = 0) -> dict:
     """Used and left of every budget that applies to the user, with warnings at 80% (this
-    request's estimate and images included when given)."""
-    spend, images = user_usage(user)
+    request's estimate and images included when given), and the user's effective limits
+    with where each comes from (``limits``: per user, a group, or the server default)."""
+    limits = effective_limits(user)
+    spend, images = user_usage(user, limits)
     team = team_usage()
     estimate = estimate_usd or Decimal(0)
     warnings = []
@@ -227,25 +229,30 @@ def budget_status(user, estimate_usd: Decimal | None = None, num_images: int = 0
         "estimate_usd": _money(estimate_usd),
         "warning": bool(warnings),
         "warnings": warnings,
+        "limits": limits.as_dict(),
     }
 
 
 def check_queued(user, adding: int) -> None:
-    """Refuse (QuotaExceeded, 429) a submission that would leave the user more than
-    MAX_QUEUED_GENERATIONS_PER_USER generations queued or running (0: no cap). Call it inside
-    the submission's transaction after locking the user's row, so that parallel submissions
-    are counted one after the other."""
-    cap = settings.MAX_QUEUED_GENERATIONS_PER_USER
+    """Refuse (QuotaExceeded, 429) a submission that would leave the user more generations
+    queued or running than their limit (``policy.effective_limits``: per user, their groups,
+    else MAX_QUEUED_GENERATIONS_PER_USER; 0: no cap). Call it inside the submission's
+    transaction after locking the user's row, so that parallel submissions are counted one
+    after the other."""
+    limits = effective_limits(user)
+    cap = limits.max_queued
     if not cap:
         return
     live = Generation.objects.runs().filter(owner=user, status__in=LIVE_STATUSES).count()
     if live + adding > cap:
+        source = limits.sources.get("max_queued", "")
+        whose = f" (the limit of your {source})" if source.startswith("group") else ""
         raise QuotaExceeded(
             {
                 "queued": [
-                    f"Too many generations at once: you may have {cap} queued or running, "
-                    f"{live} are, and this request adds {adding}. Wait for some to finish "
-                    "or cancel them."
+                    f"Too many generations at once: you may have {cap} queued or running"
+                    f"{whose}, {live} are, and this request adds {adding}. Wait for some to "
+                    "finish or cancel them."
                 ]
             },
             code="quota",
@@ -258,16 +265,18 @@ def check_limits(user, estimate_usd: Decimal | None, num_images: int = 0) -> Non
     budget. Not called directly: ``generation.usage.gate.admit_spending`` locks the user's
     row and calls it; it locks the team budget row itself."""
     estimate = estimate_usd or Decimal(0)
-    budget = UserBudget.for_user(user)
-    if budget.monthly_limit() is not None or (num_images and budget.daily_limit() is not None):
-        _check_user_limits(user, estimate, num_images)
+    limits = effective_limits(user)
+    if limits.monthly_budget_usd is not None or (
+        num_images and limits.daily_image_limit is not None
+    ):
+        _check_user_limits(user, estimate, num_images, limits)
     _check_team_limit(estimate)
 
 
-def _check_user_limits(user, estimate: Decimal, num_images: int) -> None:
+def _check_user_limits(user, estimate: Decimal, num_images: int, limits) -> None:
     """check_limits' part for the user's own limits (only asked when one applies: the
     usage figures are a handful of aggregate queries on every submission)."""
-    spend, images = user_usage(user)
+    spend, images = user_usage(user, limits)
     if num_images and images.limit is not None and images.used + num_images > images.limit:
         raise QuotaExceeded(
             {

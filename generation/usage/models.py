@@ -11,6 +11,7 @@ imports this module.
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -170,7 +171,9 @@ class SpendEntry(models.Model):
 
 
 class UserBudget(models.Model):
-    """One user's limits; a missing row or an empty field means the settings' default."""
+    """One user's limits set by an administrator; a missing row or an empty field means the
+    most generous of the user's groups' policies, else the settings' default
+    (``generation.usage.policy.effective_limits`` reads them all)."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget"
@@ -180,13 +183,34 @@ class UserBudget(models.Model):
         decimal_places=2,
         null=True,
         blank=True,
-        help_text="Spend per calendar month; empty: DEFAULT_MONTHLY_BUDGET_USD.",
+        help_text="Spend per calendar month; empty: the most of the user's groups, else "
+        "DEFAULT_MONTHLY_BUDGET_USD.",
     )
     daily_image_limit = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Images per day; empty: DEFAULT_DAILY_IMAGE_LIMIT."
+        null=True,
+        blank=True,
+        help_text="Images per day; empty: the most of the user's groups, else "
+        "DEFAULT_DAILY_IMAGE_LIMIT.",
     )
     unlimited = models.BooleanField(
-        default=False, help_text="No personal limits for this user, whatever the defaults."
+        default=False,
+        help_text="No monthly budget and no daily image limit for this user, whatever their "
+        "groups and the defaults say.",
+    )
+    max_running = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        verbose_name="generations running at once",
+        help_text="More wait queued. Empty: the most of the user's groups, else "
+        "GENERATION_MAX_CONCURRENT.",
+    )
+    max_queued = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        verbose_name="generations queued or running at once",
+        help_text="A submission past it is refused; 0: no cap. Empty: the most of the user's "
+        "groups, else MAX_QUEUED_GENERATIONS_PER_USER.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -195,22 +219,6 @@ class UserBudget(models.Model):
 
     def __str__(self):
         return f"Budget of {self.user}"
-
-    def monthly_limit(self) -> Decimal | None:
-        """The user's monthly spend limit in USD, or None for unlimited."""
-        if self.unlimited:
-            return None
-        if self.monthly_budget_usd is not None:
-            return self.monthly_budget_usd
-        return settings.DEFAULT_MONTHLY_BUDGET_USD
-
-    def daily_limit(self) -> int | None:
-        """The user's daily image limit, or None for unlimited."""
-        if self.unlimited:
-            return None
-        if self.daily_image_limit is not None:
-            return self.daily_image_limit
-        return settings.DEFAULT_DAILY_IMAGE_LIMIT
 
     @classmethod
     def for_user(cls, user) -> "UserBudget":

@@ -28,7 +28,9 @@ User = get_user_model()
 # A newly registered model fails test_every_admin_model_was_reviewed until it is added here
 # (and its powers checked below when they go beyond the model's own rows).
 REVIEWED = {
-    "auth.Group": "names and members' view; only superusers give a group permissions",
+    "auth.Group": "names, members' view and (with the group policy permissions) the inline "
+    "policy: allowed models, budgets, caps; only superusers give a group permissions or the "
+    "team keys",
     "auth.User": "non-staff accounts and oneself; never staff, superuser, groups, permissions",
     "knox.AuthToken": "view and revoke; tokens are never made or moved here",
     "django_q.Schedule": "view and delete; only superusers add or change, own functions only",
@@ -330,10 +332,20 @@ def test_group_permissions_do_not_grant_permissions(world):
     assert not User.objects.get(pk=clerk.pk).has_perm("auth.change_user")
 
 
+# The group page's policy inline (docs/identity.md) with no policy form: what a browser posts
+# for a group without a policy when nobody opens the inline.
+NO_POLICY_FORMS = {
+    "policy-TOTAL_FORMS": "0",
+    "policy-INITIAL_FORMS": "0",
+    "policy-MIN_NUM_FORMS": "0",
+    "policy-MAX_NUM_FORMS": "1",
+}
+
+
 def test_a_superuser_still_gives_groups_permissions(world):
     group = Group.objects.create(name="Editors")
     permission = Permission.objects.get(codename="view_image")
-    data = {"name": "Editors", "permissions": [permission.pk]}
+    data = {"name": "Editors", "permissions": [permission.pk], **NO_POLICY_FORMS}
     client = _login(world.users["staff"])
     assert client.post(_url(Group, "change", group.pk), data).status_code == 302
     assert list(group.permissions.all()) == [permission]

@@ -1,0 +1,108 @@
+"""The group's policy is edited inline on the Group admin page; its team-keys checkbox is the
+group's ``use_team_keys`` permission, which only a superuser changes."""
+
+import re
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.test import Client
+
+from settings_app.models import GroupPolicy
+from tests.groups.helpers import policy_for
+from tests.users import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def team_keys_permission():
+    return Permission.objects.get(codename="use_team_keys", content_type__app_label="settings_app")
+
+
+def checkbox(page: str) -> str:
+    """The team-keys checkbox's <input> tag."""
+    return re.search(r'<input[^>]*name="policy-0-team_keys"[^>]*>', page).group(0)
+
+
+def group_post(name, policy_id="", **policy):
+    """The Group change form's fields with one policy form (prefix ``policy``)."""
+    data = {
+        "name": name,
+        "policy-TOTAL_FORMS": "1",
+        "policy-INITIAL_FORMS": "1" if policy_id else "0",
+        "policy-MIN_NUM_FORMS": "0",
+        "policy-MAX_NUM_FORMS": "1",
+        "policy-0-id": policy_id,
+        "policy-0-allowed_providers": "",
+        "policy-0-allowed_models": "",
+        "policy-0-monthly_budget_usd": "",
+        "policy-0-daily_image_limit": "",
+        "policy-0-max_running": "",
+        "policy-0-max_queued": "",
+    }
+    data.update({f"policy-0-{key}": value for key, value in policy.items()})
+    return data
+
+
+def test_a_superuser_adds_a_group_with_its_policy_and_team_keys(admin_client):
+    page = admin_client.get("/admin/auth/group/add/").content.decode()
+    assert "policy: models and limits of the members" in page.lower()
+    assert 'name="policy-0-team_keys"' in page
+    data = group_post(
+        "Designers",
+        allowed_providers="offline\nopenai",
+        allowed_models="openai/gpt-image-2",
+        monthly_budget_usd="40",
+        max_running="2",
+        team_keys="on",
+    )
+    response = admin_client.post("/admin/auth/group/add/", data)
+    assert response.status_code == 302, response.context["inline_admin_formsets"][0].formset.errors
+    group = Group.objects.get(name="Designers")
+    assert group.policy.providers == ["offline", "openai"]
+    assert group.policy.models == [("openai", "gpt-image-2")]
+    assert (group.policy.monthly_budget_usd, group.policy.max_running) == (40, 2)
+    assert team_keys_permission() in group.permissions.all()
+
+
+def test_the_checkbox_shows_and_removes_the_permission(admin_client):
+    policy = policy_for("Designers")
+    policy.group.permissions.add(team_keys_permission())
+    page = admin_client.get(f"/admin/auth/group/{policy.group.pk}/change/").content.decode()
+    assert " checked" in checkbox(page)
+    data = group_post("Designers", policy_id=str(policy.pk))
+    data["permissions"] = [str(team_keys_permission().pk)]  # left as it was in the list
+    response = admin_client.post(f"/admin/auth/group/{policy.group.pk}/change/", data)
+    assert response.status_code == 302
+    assert not policy.group.permissions.filter(codename="use_team_keys").exists()
+
+
+def test_the_inline_refuses_a_list_it_cannot_mean(admin_client):
+    data = group_post("Designers", allowed_models="gpt-image-2")
+    response = admin_client.post("/admin/auth/group/add/", data)
+    assert response.status_code == 200
+    assert "Write each model as provider/model id" in response.content.decode()
+    assert not Group.objects.filter(name="Designers").exists()
+
+
+def test_staff_with_the_policy_permissions_edit_limits_but_never_the_team_keys():
+    clerk = make_user("clerk", is_staff=True)
+    wanted = ["change_group", "view_group", "add_grouppolicy", "change_grouppolicy"]
+    clerk.user_permissions.add(*Permission.objects.filter(codename__in=wanted))
+    client = Client()
+    client.force_login(clerk)
+    policy = policy_for("Designers")
+    url = f"/admin/auth/group/{policy.group.pk}/change/"
+    page = client.get(url).content.decode()
+    assert (
+        'name="policy-0-team_keys"' not in page
+        or "disabled"
+        in page.split('name="policy-0-team_keys"')[1].split(">")[0]
+        + page.split('name="policy-0-team_keys"')[0].rsplit("<input", 1)[1]
+    )
+    data = group_post("Designers", policy_id=str(policy.pk), daily_image_limit="9", team_keys="on")
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    policy.refresh_from_db()
+    assert policy.daily_image_limit == 9
+    assert not policy.group.permissions.exists()
+    assert GroupPolicy.objects.count() == 1

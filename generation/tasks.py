@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django_q.models import Schedule
 
 from generation import backends, recovery, runner
+from imagegen.core.audit import PURGE_FUNC
 from imagegen.providers import all_providers, catalog_refresh
 from settings_app.keys import site_key
 
@@ -84,7 +85,8 @@ def sync_refresh_schedule() -> bool:
 
 # The only functions the job queue may run for this project: what services.enqueue_generation
 # queues, what migration 0002 schedules, the daily catalog refresh (CATALOG_REFRESH_DAILY) and
-# the minute health check of GPU backends.
+# the minute health check of GPU backends, and the audit trail's daily retention purge
+# (imagegen/core migration 0002).
 # The schedule admin and a pre_save receiver (generation/signals.py) refuse a schedule naming
 # anything else, so a staff member or a fixture cannot make the worker run arbitrary code
 # (docs/security.md).
@@ -94,6 +96,7 @@ TASK_FUNCS = frozenset(
         "generation.tasks.recover_generations",
         REFRESH_FUNC,
         BACKENDS_FUNC,
+        PURGE_FUNC,
     }
 )
 

@@ -322,13 +322,11 @@ def track_model(model, fields, action: str, *, creations: str = "request", delet
 
 # --- Retention ------------------------------------------------------------------------------
 
-PURGE_FUNC = "imagegen.core.audit.purge_expired_entries"
-PURGE_SCHEDULE = "purge-old-audit-entries"
-
 
 def purge_expired_entries() -> int:
-    """The daily retention job: delete the entries older than AUDIT_RETENTION_DAYS (and note
-    how many in one entry when there were any). Returns the count."""
+    """The retention purge: delete the entries older than AUDIT_RETENTION_DAYS, and note how
+    many in one entry when there were any; returns the count. The job queue runs it daily
+    as generation.tasks.purge_audit_entries (the queue runs only that module's functions)."""
     cutoff = timezone.now() - timedelta(days=settings.AUDIT_RETENTION_DAYS)
     deleted = AuditEntry.objects.purge_older_than(cutoff)
     if deleted:

@@ -1,8 +1,9 @@
-"""Schedule the audit trail's retention purge daily (django-q2 runs it)."""
+"""Schedule the audit trail's retention purge daily (django-q2 runs it): the entries older
+than AUDIT_RETENTION_DAYS go (generation.tasks.purge_audit_entries)."""
 
 from django.db import migrations
 
-FUNC = "imagegen.core.audit.purge_expired_entries"
+FUNC = "generation.tasks.purge_audit_entries"
 NAME = "purge-old-audit-entries"
 
 
@@ -19,6 +20,7 @@ def delete_schedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
+        ("generation", "0014_gateway"),
         ("core", "0001_audit_entry"),
         ("django_q", "0018_task_success_index"),
     ]

@@ -298,7 +298,8 @@ def track_model(model, fields, action: str, *, creations: str = "request", delet
         if created:
             if creations == "never" or (creations == "request" and current_request() is None):
                 return
-            changes = diff({}, after)
+            defaults = {name: model._meta.get_field(name).get_default() for name in fields}
+            changes = diff(defaults, after)
             if not changes:
                 return
             record(action, obj=instance, changes=changes, details={"created": True})

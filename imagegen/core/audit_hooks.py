@@ -14,6 +14,7 @@ actions; the one-source rule is in imagegen/core/audit.py's docstring):
 from contextvars import ContextVar
 
 from axes.signals import user_locked_out
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.actions import delete_selected
 from django.contrib.admin.models import ADDITION, DELETION, LogEntry
@@ -21,8 +22,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.utils import timezone
 
 from imagegen.core import audit
+from imagegen.core.models import AuditEntry
 
 # True while the audited "Delete selected" runs: it records the one entry itself.
 _bulk_deletion: ContextVar = ContextVar("audit_bulk_deletion", default=False)
@@ -55,7 +58,17 @@ def sign_in_failed(sender, credentials, request=None, **kwargs):
 
 
 def locked_out(sender, request, username, ip_address, **kwargs):
+    """One entry per lockout: axes sends the signal again for every attempt refused while the
+    lockout lasts (each is a failed sign-in entry already)."""
     username = str(username or "")[:150]
+    recent = AuditEntry.objects.filter(
+        action="auth.lockout",
+        actor_label=username,
+        ip_address=ip_address,
+        created_at__gte=timezone.now() - settings.AXES_COOLOFF_TIME,
+    )
+    if recent.exists():
+        return
     audit.record(
         "auth.lockout",
         actor_label=username,
@@ -134,9 +147,7 @@ def admin_logged(sender, instance, created, raw=False, **kwargs):
     object_type = f"{content_type.app_label}.{content_type.model}" if content_type else ""
     object_id = str(instance.object_id or "")
     flag = {ADDITION: "addition", DELETION: "deletion"}.get(instance.action_flag, "change")
-    if flag == "deletion":
-        audit.claim(object_type, object_id)
-    elif audit.already_recorded(object_type, object_id):
+    if flag != "deletion" and audit.already_recorded(object_type, object_id):
         return
     audit.record(
         "admin.change",
@@ -146,6 +157,8 @@ def admin_logged(sender, instance, created, raw=False, **kwargs):
         object_label=instance.object_repr,
         details={"admin_action": flag, "message": instance.get_change_message()[:500]},
     )
+    if flag == "deletion":
+        audit.claim(object_type, object_id)  # the delete's own hooks then record nothing
 
 
 def audited_delete_selected(modeladmin, request, queryset):

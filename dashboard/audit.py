@@ -139,7 +139,10 @@ def display_rows(entries) -> list[dict]:
 
 
 def _short(value, limit: int = 120) -> str:
-    text = "—" if value in (None, "") else (value if isinstance(value, str) else _json_text(value))
+    if value is None or value == "":
+        text = "—"
+    else:
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -85,7 +85,8 @@ def locked_out(sender, request, username, ip_address, **kwargs):
 def user_created(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
         flags = {name: getattr(instance, name) for name in USER_FIELDS}
-        audit.record("user.created", obj=instance, changes=audit.diff({}, flags))
+        defaults = {name: sender._meta.get_field(name).get_default() for name in USER_FIELDS}
+        audit.record("user.created", obj=instance, changes=audit.diff(defaults, flags))
 
 
 def user_deleted(sender, instance, **kwargs):

@@ -197,6 +197,7 @@ def test_a_new_user_is_one_entry(db):
     make_user("newcomer", email="n@example.com")
     entry = only_entry(before, "user.created")
     assert entry.object_label == "newcomer"
+    assert entry.changes == {"username": ["", "newcomer"], "email": ["", "n@example.com"]}
     assert_no_secret(entry, PASSWORD)
 
 

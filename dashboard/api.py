@@ -14,7 +14,7 @@ from dashboard import audit, services
 from generation.usage import budgets
 from imagegen.core.audit import ACTIONS
 from imagegen.core.models import AuditEntry
-from imagegen.core.schema import ErrorSerializer
+from imagegen.core.schema import ErrorSerializer, error_response
 from settings_app.models import time_zone_for
 
 SCOPE_NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project or user.")
@@ -187,6 +187,7 @@ class BudgetView(APIView):
 
 # --- The audit trail (staff) ----------------------------------------------------------------
 
+AUDIT_NOT_FOUND = error_response("Not staff: the audit trail does not exist for you.")
 AUDIT_PARAMETERS = [
     OpenApiParameter("actor", str, description="a username, exactly"),
     OpenApiParameter("action", enum=sorted(ACTIONS), description="one action"),
@@ -225,7 +226,7 @@ class AuditListView(generics.ListAPIView):
 
     @extend_schema(
         parameters=AUDIT_PARAMETERS,
-        responses={200: AuditEntrySerializer(many=True), 404: SCOPE_NOT_FOUND},
+        responses={200: AuditEntrySerializer(many=True), 404: AUDIT_NOT_FOUND},
         description="Staff only: everyone else gets 404. Filters as on the /audit/ page.",
     )
     def get(self, request, *args, **kwargs):

@@ -166,7 +166,7 @@ def audit_page(request):
     before = request.GET.get("before", "")
     if before.isdigit() and len(before) < 19:
         entries = entries.filter(id__lt=int(before))
-    rows = list(entries.select_related(None)[: AUDIT_PAGE_SIZE + 1])
+    rows = list(entries[: AUDIT_PAGE_SIZE + 1])
     older = None
     if len(rows) > AUDIT_PAGE_SIZE:
         rows = rows[:AUDIT_PAGE_SIZE]

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
+from django.db import transaction
 
 from gallery.models import Tag
 from generation.usage.models import TeamBudget, UserBudget
@@ -456,3 +457,20 @@ def test_no_entry_holds_a_secret_after_a_busy_day(owner_api, owner, admin_client
     Preferences.for_user(owner)
     for entry in AuditEntry.objects.all():
         assert_no_secret(entry, OPENAI_KEY, token, PASSWORD, "id:s3")
+
+
+def test_an_action_that_rolls_back_leaves_no_entry(owner):
+    before = mark()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        settings_services.save_api_key(owner, "openai", OPENAI_KEY)
+        raise RuntimeError("the caller fails after the save")
+    assert since(before) == []
+    assert not ApiKey.objects.filter(user=owner).exists()
+
+
+def test_signing_in_to_the_admin_is_recorded_with_the_admin_as_client(client, admin_user):
+    before = mark()
+    response = client.post("/admin/login/", {"username": "boss", "password": PASSWORD})
+    assert response.status_code == 302
+    entry = only_entry(before, "auth.sign_in")
+    assert (entry.actor, entry.client) == (admin_user, "admin")

@@ -5,13 +5,16 @@ import io
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import renderers, serializers
+from rest_framework import generics, renderers, serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dashboard import services
+from dashboard import audit, services
 from generation.usage import budgets
-from imagegen.core.schema import ErrorSerializer
+from imagegen.core.audit import ACTIONS
+from imagegen.core.models import AuditEntry
+from imagegen.core.schema import ErrorSerializer, error_response
 from settings_app.models import time_zone_for
 
 SCOPE_NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such project or user.")
@@ -180,3 +183,58 @@ class BudgetView(APIView):
     def get(self, request):
         """The caller's budgets: used and left this month and today, with 80% warnings."""
         return Response(budgets.budget_status(request.user))
+
+
+# --- The audit trail (staff) ----------------------------------------------------------------
+
+AUDIT_NOT_FOUND = error_response("Not staff: the audit trail does not exist for you.")
+AUDIT_PARAMETERS = [
+    OpenApiParameter("actor", str, description="a username, exactly"),
+    OpenApiParameter("action", enum=sorted(ACTIONS), description="one action"),
+    OpenApiParameter("object_type", str, description="e.g. settings_app.teamkey"),
+    OpenApiParameter("from", OpenApiTypes.DATE, description="first day, in your time zone"),
+    OpenApiParameter("to", OpenApiTypes.DATE, description="last day, in your time zone"),
+]
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    changes = serializers.JSONField(help_text="{field: [before, after]}; never a secret.")
+    details = serializers.JSONField()
+
+    class Meta:
+        model = AuditEntry
+        fields = [
+            "id",
+            "created_at",
+            "actor",
+            "actor_label",
+            "ip_address",
+            "client",
+            "action",
+            "object_type",
+            "object_id",
+            "object_label",
+            "changes",
+            "details",
+        ]
+
+
+class AuditListView(generics.ListAPIView):
+    """GET /api/audit: the audit trail, newest first (staff only; anyone else: 404)."""
+
+    serializer_class = AuditEntrySerializer
+
+    @extend_schema(
+        parameters=AUDIT_PARAMETERS,
+        responses={200: AuditEntrySerializer(many=True), 404: AUDIT_NOT_FOUND},
+        description="Staff only: everyone else gets 404. Filters as on the /audit/ page.",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if not audit.is_auditor(self.request.user):
+            raise NotFound()
+        form = audit.AuditFilterSerializer(data=self.request.query_params)
+        form.is_valid(raise_exception=True)
+        return audit.entries_for(self.request.user, form.validated_data)

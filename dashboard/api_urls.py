@@ -9,4 +9,5 @@ urlpatterns = [
     path("dashboard/usage", api.UsageView.as_view(), name="api-dashboard-usage"),
     path("dashboard/trends", api.TrendsView.as_view(), name="api-dashboard-trends"),
     path("dashboard/budget", api.BudgetView.as_view(), name="api-dashboard-budget"),
+    path("audit", api.AuditListView.as_view(), name="api-audit"),
 ]

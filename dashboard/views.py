@@ -1,17 +1,19 @@
 """Dashboard pages: the figures with a chart and tables, and the Generate page's budget
-notice. Both read the same services as the API."""
+notice, and the audit trail for staff (/audit/ and its CSV export). They read the same
+services as the API."""
 
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
-from dashboard import services
+from dashboard import audit, services
 from dashboard.api import RangeSerializer
 from dashboard.charts import spend_and_count_chart
 from generation.forms import GenerateForm
@@ -127,3 +129,70 @@ def budget_notice(request):
             "free": estimate == Decimal(0),
         },
     )
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+def _audit_filters(request):
+    """The audit page's cleaned filters, their errors (the filter is then ignored) and the
+    query that reproduces them; a 404 for anyone but staff."""
+    if not audit.is_auditor(request.user):
+        raise Http404("No such page.")
+    form = audit.AuditFilterSerializer(data=request.GET)
+    if form.is_valid():
+        return form.validated_data, {}, _filter_query(form.validated_data)
+    valid = {k: v for k, v in request.GET.items() if k not in form.errors}
+    retry = audit.AuditFilterSerializer(data=valid)
+    data = retry.validated_data if retry.is_valid() else {}
+    return data, form.errors, _filter_query(data)
+
+
+def _filter_query(data: dict) -> dict:
+    return {
+        name: value.isoformat() if hasattr(value, "isoformat") else value
+        for name, value in data.items()
+        if value not in (None, "")
+    }
+
+
+@login_required
+@require_GET
+def audit_page(request):
+    """The audit trail (staff only, everyone else 404): filters, newest first, in pages of
+    AUDIT_PAGE_SIZE by keyset (``before``: the oldest id shown), a CSV of the same filters."""
+    filters, errors, query = _audit_filters(request)
+    entries = audit.entries_for(request.user, filters)
+    before = request.GET.get("before", "")
+    if before.isdigit() and len(before) < 19:
+        entries = entries.filter(id__lt=int(before))
+    rows = list(entries[: AUDIT_PAGE_SIZE + 1])
+    older = None
+    if len(rows) > AUDIT_PAGE_SIZE:
+        rows = rows[:AUDIT_PAGE_SIZE]
+        older = "?" + urlencode({**query, "before": rows[-1].pk})
+    context = {
+        "rows": audit.display_rows(rows),
+        "errors": errors,
+        "selected": filters,
+        "actions": sorted(audit.ACTIONS.items()),
+        "object_types": audit.object_types(),
+        "older_url": older,
+        "newest_url": "?" + urlencode(query) if before else None,
+        "csv_url": reverse("audit-export") + ("?" + urlencode(query) if query else ""),
+    }
+    return render(request, "dashboard/audit.html", context)
+
+
+@login_required
+@require_GET
+def audit_export(request):
+    """The audit trail as CSV, streamed, with the page's filters (staff only)."""
+    filters, _errors, _query = _audit_filters(request)
+    response = StreamingHttpResponse(
+        audit.csv_rows(audit.entries_for(request.user, filters)),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+    response["Cache-Control"] = "private, no-store"
+    return response

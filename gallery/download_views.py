@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from gallery import downloads
 from gallery.models import MAX_ID, Image
 from gallery.views import FILE_CSP, IMAGE_TYPES
+from imagegen.core import audit
 from imagegen.core.negotiation import answering
 from imagegen.core.schema import NOT_FOUND
 from projects.models import Project
@@ -64,7 +65,20 @@ class ImageDownloadView(APIView):
         return _file_headers(response)
 
 
-def _zip_response(request, images, label: str, extra: dict | None = None) -> StreamingHttpResponse:
+def _zip_response(
+    request, images, label: str, extra: dict | None = None, project=None
+) -> StreamingHttpResponse:
+    # The audit entry is written when the archive is handed over, with what it holds.
+    details = {"count": len(images), "ids": [image.pk for image in images][:1000]}
+    if project is not None:
+        audit.record("export.zip", obj=project, details=details)
+    else:
+        audit.record(
+            "export.zip",
+            object_type=Image._meta.label_lower,
+            object_label=f"{len(images)} images",
+            details=details,
+        )
     response = StreamingHttpResponse(
         downloads.stream_archive(images, extra, user=request.user), content_type="application/zip"
     )
@@ -129,4 +143,5 @@ class ProjectDownloadView(APIView):
             images,
             f"{project.name}-{project.pk}",
             {"project": {"id": project.pk, "name": project.name}},
+            project=project,
         )

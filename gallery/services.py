@@ -21,6 +21,7 @@ from gallery.models import (
     Tag,
     normalize_tag,
 )
+from imagegen.core import audit
 from imagegen.core.exceptions import Forbidden, NotFound
 from imagegen.core.imaging import ValidatedImage, make_thumbnail
 from imagegen.core.permissions import CHANGE, CONTRIBUTE, MOVE
@@ -295,15 +296,19 @@ def toggle_favorite(image: Image) -> bool:
     return image.favorite
 
 
-def delete_images(images) -> int:
+def delete_images(images, *, record: bool = True) -> int:
     """Delete these image rows; once the transaction commits, delete their original and
-    thumbnail files unless another row still refers to the same content. Return the count."""
+    thumbnail files unless another row still refers to the same content. Return the count.
+    ``record``: write the audit entry (one, with the count); False when the caller's own
+    entry counts them (a project deleted with its images)."""
     images = list(images)
     if not images:
         return 0
     names = sorted({name for image in images for name in (image.file, image.thumbnail)})
     ids = [image.pk for image in images]
     with transaction.atomic():
+        if record:
+            _record_deletion(images)
         # Lock the rows first, as every edit does (update_image): an edit that adds a tag
         # meanwhile then either commits before the delete collects the tag rows, or finds the
         # image gone. Without the lock PostgreSQL refused the commit (a tag row inserted
@@ -320,7 +325,22 @@ def delete_project_images(sender, project, with_images: bool, **kwargs) -> int:
     asked (the default leaves them in their owners' galleries). Return how many."""
     if not with_images:
         return 0
-    return delete_images(Image.objects.filter(project=project).only("pk", "file", "thumbnail"))
+    return delete_images(
+        Image.objects.filter(project=project).only("pk", "file", "thumbnail"), record=False
+    )
+
+
+def _record_deletion(images: list[Image]) -> None:
+    """The audit entry of an image deletion: the image itself, or the count and ids."""
+    if len(images) == 1:
+        audit.record("image.deleted", obj=images[0], object_label=f"Image {images[0].pk}")
+        return
+    audit.record(
+        "image.deleted",
+        object_type=Image._meta.label_lower,
+        object_label=f"{len(images)} images",
+        details={"count": len(images), "ids": [image.pk for image in images]},
+    )
 
 
 BULK_ACTIONS = ("delete", "favorite", "unfavorite", "move", "add_tag", "remove_tag", "set_rating")

@@ -27,6 +27,7 @@ class GenerationConfig(AppConfig):
             dispatch_uid="generation.cancel_on_deactivation",
         )
         live.register_source("generation", generation_changes)
+        signals.track_audited_models()
         post_migrate.connect(
             sync_builtin_styles, sender=self, dispatch_uid="generation.sync_builtin_styles"
         )

@@ -1,7 +1,8 @@
 """Hooks into django-q2 (recover stale generations when a worker process starts; refuse a
 schedule that would run anything but our own task functions; keep the daily catalog refresh
 schedule in line with its setting after every migrate) and into settings_app (a deactivated
-user's generations are cancelled)."""
+user's generations are cancelled). The audit trail's hooks on budgets, the model catalog and
+GPU backends (``track_audited_models``)."""
 
 import logging
 
@@ -17,7 +18,11 @@ from generation.models import Generation, Status
 from generation.recovery import recover_stale_generations
 from generation.services import GenerationConflict, cancel_generation
 from generation.tasks import check_schedule, sync_backend_schedule, sync_refresh_schedule
+from generation.usage.models import TeamBudget, UserBudget
+from imagegen.core import audit
+from imagegen.providers.backends import Backend
 from imagegen.providers.catalog import sync_builtin_catalog
+from imagegen.providers.models import CatalogModel
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +32,7 @@ def recover_on_worker_start(sender, proc_name, **kwargs):
     # In sync mode (tests) django-q2 "spawns" a worker for every task: no real start-up.
     if Conf.SYNC:
         return
+    audit.set_process_client("worker")  # audit entries written here name the worker
 
     try:
         counts = recover_stale_generations()
@@ -84,3 +90,43 @@ def cancel_generations_of_deactivated_user(sender, user, **kwargs):
             cancel_generation(generation)
         except GenerationConflict:  # finished meanwhile
             continue
+
+
+# What the audit trail records before/after of (never a secret: a backend's is not listed).
+BUDGET_FIELDS = ("monthly_budget_usd", "daily_image_limit", "unlimited")
+CATALOG_FIELDS = (
+    "display_name",
+    "enabled",
+    "sort_order",
+    "spec",
+    "price_unit",
+    "price_usd",
+    "price_override_usd",
+    "available",
+    "deprecated",
+    "shutdown_date",
+)
+BACKEND_FIELDS = (
+    "kind",
+    "name",
+    "base_url",
+    "auth",
+    "username",
+    "enabled",
+    "max_concurrent",
+    "price_per_gpu_second",
+    "typical_seconds",
+    "offered_models",
+    "edits",
+)
+
+
+def track_audited_models() -> None:
+    """Budgets (through the admin or anything else that saves them), the catalog and the
+    backends: an audit entry with before/after whenever a listed field changes. Rows a
+    start-up sync creates (the built-in catalog, environment backends) are not recorded; a
+    person's are."""
+    audit.track_model(UserBudget, BUDGET_FIELDS, "budget.changed")
+    audit.track_model(TeamBudget, ("monthly_budget_usd",), "budget.changed")
+    audit.track_model(CatalogModel, CATALOG_FIELDS, "catalog.changed")
+    audit.track_model(Backend, BACKEND_FIELDS, "backend.changed")

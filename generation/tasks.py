@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django_q.models import Schedule
 
 from generation import backends, recovery, runner
+from imagegen.core import audit
 from imagegen.providers import all_providers, catalog_refresh
 from settings_app.keys import site_key
 
@@ -51,6 +52,15 @@ BACKENDS_SCHEDULE = "check-gpu-backends"
 BACKENDS_FUNC = "generation.tasks.check_backends"
 
 
+def purge_audit_entries() -> int:
+    """Daily: delete the audit entries older than AUDIT_RETENTION_DAYS (migration 0015
+    schedules it; the purge itself is imagegen.core.audit's)."""
+    return audit.purge_expired_entries()
+
+
+PURGE_FUNC = "generation.tasks.purge_audit_entries"
+
+
 def sync_backend_schedule() -> None:
     """The minute health check of GPU backends exists (run after every ``migrate``)."""
     Schedule.objects.update_or_create(
@@ -84,7 +94,8 @@ def sync_refresh_schedule() -> bool:
 
 # The only functions the job queue may run for this project: what services.enqueue_generation
 # queues, what migration 0002 schedules, the daily catalog refresh (CATALOG_REFRESH_DAILY) and
-# the minute health check of GPU backends.
+# the minute health check of GPU backends, and the audit trail's daily retention purge
+# (migration 0015).
 # The schedule admin and a pre_save receiver (generation/signals.py) refuse a schedule naming
 # anything else, so a staff member or a fixture cannot make the worker run arbitrary code
 # (docs/security.md).
@@ -94,6 +105,7 @@ TASK_FUNCS = frozenset(
         "generation.tasks.recover_generations",
         REFRESH_FUNC,
         BACKENDS_FUNC,
+        PURGE_FUNC,
     }
 )
 

@@ -85,6 +85,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The current request for the audit trail's entries (address, client).
+    "imagegen.core.middleware.AuditRequestMiddleware",
     "settings_app.middleware.UserTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -387,6 +389,10 @@ LOGGING = {
 DEFAULT_MONTHLY_BUDGET_USD = env_decimal("DEFAULT_MONTHLY_BUDGET_USD", None, minimum=0)
 DEFAULT_DAILY_IMAGE_LIMIT = env_int("DEFAULT_DAILY_IMAGE_LIMIT", None, minimum=0)
 TEAM_MONTHLY_BUDGET_USD = env_decimal("TEAM_MONTHLY_BUDGET_USD", None, minimum=0)
+# --- Audit trail (docs/audit.md) -------------------------------------------------------------
+# Days an audit entry is kept; a daily job (django-q2 schedule) deletes older ones.
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=1)
+
 # --- Prompt tools (style presets, enhancement, history, variations) -------------------------
 # Enhancement talks to OPENAI_BASE_URL / OPENROUTER_BASE_URL (see "Cloud providers" above).
 # Chat models that enhance prompts (low-cost defaults); the user's own key pays.

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from imagegen.core import limits
+from imagegen.core import audit, limits
 from projects.models import Project, ProjectMembership, Role
 from projects.signals import project_deleting
 
@@ -88,15 +88,31 @@ def set_members(project: Project, members) -> None:
     """Make the project's members exactly these {"username", "role"} entries."""
     wanted = _check_members(project.owner, members)
     with transaction.atomic():
-        project.memberships.exclude(user__in=list(wanted)).delete()
+        leaving = project.memberships.exclude(user__in=list(wanted)).select_related("user")
+        for membership in leaving:
+            _record_sharing("project.unshared", project, membership.user, [membership.role, None])
+        leaving.delete()
         current = {m.user_id: m for m in project.memberships.all()}
         for user, role in wanted.items():
             membership = current.get(user.pk)
             if membership is None:
                 ProjectMembership.objects.create(project=project, user=user, role=role)
+                _record_sharing("project.shared", project, user, [None, role])
             elif membership.role != role:
+                _record_sharing("project.role_changed", project, user, [membership.role, role])
                 membership.role = role
                 membership.save(update_fields=["role"])
+
+
+def _record_sharing(action: str, project: Project, member, roles: list, actor=None) -> None:
+    """One audit entry per member added, removed or given another role."""
+    audit.record(
+        action,
+        actor=actor,
+        obj=project,
+        changes={"role": roles},
+        details={"member": member.get_username(), "owner": project.owner.get_username()},
+    )
 
 
 def change_member(project: Project, username: str, role: str | None) -> None:
@@ -120,7 +136,11 @@ def leave_project(project: Project, user) -> None:
     project (they delete it or keep it)."""
     if project.owner_id == user.pk:
         raise ValidationError("You own this project: delete it instead of leaving it.")
-    project.memberships.filter(user=user).delete()
+    with transaction.atomic():
+        membership = project.memberships.filter(user=user).first()
+        if membership is not None:
+            _record_sharing("project.unshared", project, user, [membership.role, None], user)
+            membership.delete()
 
 
 def create_project(owner, data: dict) -> Project:
@@ -170,6 +190,15 @@ def delete_project(project: Project, *, delete_images: bool = False) -> int:
     with transaction.atomic():
         answers = project_deleting.send(sender=Project, project=project, with_images=delete_images)
         deleted = sum(count for _, count in answers if isinstance(count, int))
+        audit.record(
+            "project.deleted",
+            obj=project,
+            details={
+                "owner": project.owner.get_username(),
+                "images_deleted": deleted,
+                "with_images": delete_images,
+            },
+        )
         project.delete()  # images left in it become unassigned (SET_NULL)
     logger.info("project %s deleted with %d image(s)", project.pk, deleted)
     return deleted

@@ -12,10 +12,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from knox.admin import AuthTokenAdmin
 from knox.models import AuthToken
 
+from imagegen.core import audit
 from settings_app import services
 from settings_app.models import ApiKey, GroupPolicy, NamedToken, Preferences, TeamKey
 
@@ -117,7 +119,10 @@ class TeamKeyAdmin(admin.ModelAdmin):
         if value:
             obj.set_secret(value)
             obj.updated_by = request.user
-        obj.save()
+        with transaction.atomic():
+            obj.save()
+            if value:  # the audit entry; a change without a new key is the admin's own entry
+                services.record_key_change(obj, not change, actor=request.user)
 
 
 # --- User keys ------------------------------------------------------------------------------
@@ -205,6 +210,19 @@ class NamedTokenAdmin(admin.ModelAdmin):
 
 
 # --- API tokens (knox) ---------------------------------------------------------------------
+
+
+def _record_bulk_flag(field: str, value, usernames: list[str]) -> None:
+    """One audit entry for a bulk admin action that set a flag on these users (an UPDATE,
+    which no model hook sees)."""
+    if usernames:
+        audit.record(
+            "user.changed",
+            object_type="auth.user",
+            object_label=f"{len(usernames)} user(s)",
+            changes={field: [not value, value]},
+            details={"count": len(usernames), "users": usernames},
+        )
 
 
 def _superuser(request) -> bool:
@@ -435,10 +453,17 @@ class MemberAdmin(UserAdmin):
     @admin.action(description="Deactivate the selected users (they can no longer log in)")
     def deactivate(self, request, queryset):
         users = self._editable(request, queryset).exclude(pk=request.user.pk)
-        count = users.update(is_active=False)
+        with transaction.atomic():
+            names = sorted(users.filter(is_active=True).values_list("username", flat=True))
+            count = users.update(is_active=False)
+            _record_bulk_flag("is_active", False, names)
         messages.success(request, f"{count} user(s) deactivated.")
 
     @admin.action(description="Reactivate the selected users")
     def activate(self, request, queryset):
-        count = self._editable(request, queryset).update(is_active=True)
+        users = self._editable(request, queryset)
+        with transaction.atomic():
+            names = sorted(users.filter(is_active=False).values_list("username", flat=True))
+            count = users.update(is_active=True)
+            _record_bulk_flag("is_active", True, names)
         messages.success(request, f"{count} user(s) reactivated.")

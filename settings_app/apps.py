@@ -7,4 +7,6 @@ class SettingsAppConfig(AppConfig):
 
     def ready(self):
         # Deferred (import time): the receivers load once the models have.
-        from settings_app import signals  # noqa: F401  (connects the credential receivers)
+        from settings_app import signals  # connects the credential receivers
+
+        signals.track_audited_models()

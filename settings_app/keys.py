@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from imagegen.core import audit
+from imagegen.core.models import AuditEntry
 from imagegen.providers.base import KeyCheck, KeyStatus
 from settings_app.models import ApiKey, TeamKey
 
@@ -104,6 +106,30 @@ def record_key_use(user, provider_name: str, source: str) -> None:
         ApiKey.objects.filter(user=user, provider=provider_name).update(last_used_at=now)
     elif source == KeySource.TEAM:
         TeamKey.objects.filter(provider=provider_name).update(last_used_at=now)
+        note_team_first_use(user, provider_name)
+
+
+def note_team_first_use(user, provider_name: str) -> None:
+    """The audit entry of this user's first use of the team key for this provider (one per
+    user and stored team key: replacing the key keeps its row, and the entry)."""
+    team = TeamKey.objects.filter(provider=provider_name).values_list("pk", flat=True).first()
+    if team is None or user is None:
+        return
+    seen = AuditEntry.objects.filter(
+        action="key.team_first_use",
+        object_type=TeamKey._meta.label_lower,
+        object_id=str(team),
+        actor=user,
+    )
+    if not seen.exists():
+        audit.record(
+            "key.team_first_use",
+            actor=user,
+            object_type=TeamKey._meta.label_lower,
+            object_id=team,
+            object_label=f"Team {provider_name} key",
+            details={"provider": provider_name},
+        )
 
 
 def record_key_status(user, provider_name: str, source: str, status, message: str) -> None:

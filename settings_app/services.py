@@ -19,6 +19,7 @@ from django.db.models import BinaryField, Value
 from django.utils import timezone
 from knox.models import AuthToken
 
+from imagegen.core import audit
 from imagegen.core.crypto import UndecryptableSecret, decrypt_text, encrypt_text
 from imagegen.providers import all_providers, get_provider
 from imagegen.providers.backends import Backend
@@ -153,16 +154,50 @@ def save_api_key(user, provider: str, api_key) -> tuple[ApiKey, bool]:
             stored = ApiKey(user=user, provider=provider)
         stored.set_secret(plaintext)
         stored.save(update_fields=None if created else [*SECRET_FIELDS, "updated_at"])
+        record_key_change(stored, created, actor=user)
     logger.info("user %s %s their %s key", user.pk, "added" if created else "replaced", provider)
     return stored, created
 
 
 def delete_api_key(user, provider: str) -> bool:
     """Remove the user's key for the provider; False when there was none."""
-    deleted, _ = ApiKey.objects.filter(user=user, provider=provider).delete()
+    with transaction.atomic():
+        stored = ApiKey.objects.select_for_update().filter(user=user, provider=provider).first()
+        if stored is None:
+            return False
+        audit.record(
+            "key.deleted",
+            actor=user,
+            obj=stored,
+            object_label=key_label(stored),
+            details={"provider": provider, "scope": "user", "owner": user.get_username()},
+        )
+        deleted, _ = ApiKey.objects.filter(pk=stored.pk).delete()
     if deleted:
         logger.info("user %s removed their %s key", user.pk, provider)
     return bool(deleted)
+
+
+def key_label(stored) -> str:
+    """The words an audit entry names a stored key with (never any part of the key)."""
+    if isinstance(stored, TeamKey):
+        return f"Team {stored.provider} key"
+    return f"{stored.provider} key of {stored.user.get_username()}"
+
+
+def record_key_change(stored, created: bool, actor=None) -> None:
+    """The audit entry of a key stored or replaced (in the caller's transaction)."""
+    team = isinstance(stored, TeamKey)
+    details = {"provider": stored.provider, "scope": "team" if team else "user"}
+    if not team:
+        details["owner"] = stored.user.get_username()
+    audit.record(
+        "key.added" if created else "key.rotated",
+        actor=actor,
+        obj=stored,
+        object_label=key_label(stored),
+        details=details,
+    )
 
 
 # --- Team keys ------------------------------------------------------------------------------
@@ -179,6 +214,7 @@ def save_team_key(provider: str, api_key, by=None) -> TeamKey:
         stored.set_secret(plaintext)
         stored.updated_by = by
         stored.save(update_fields=None if created else [*SECRET_FIELDS, "updated_by", "updated_at"])
+        record_key_change(stored, created, actor=by)
     logger.info("team %s key set by user %s", provider, getattr(by, "pk", None))
     return stored
 
@@ -277,13 +313,25 @@ def create_named_token(user, name: str) -> tuple[NamedToken, str]:
     with transaction.atomic():
         instance, token = AuthToken.objects.create(user)
         named = NamedToken.objects.create(token=instance, name=name)
+        audit.record(
+            "token.created",
+            actor=user,
+            obj=named,
+            details={"name": name, "expires_at": instance.expiry},
+        )
     logger.info("user %s created API token %s", user.pk, named.pk)
     return named, token
 
 
 def revoke_token(named: NamedToken) -> None:
     """Delete the token (it stops working at once) and its name."""
-    named.token.delete()  # cascades to the NamedToken
+    with transaction.atomic():
+        audit.record(
+            "token.revoked",
+            obj=named,
+            details={"name": named.name, "owner": named.token.user.get_username()},
+        )
+        named.token.delete()  # cascades to the NamedToken
     logger.info("API token %s revoked", named.pk)
 
 

@@ -11,6 +11,8 @@ from django.db import transaction
 from django.db.models.signals import post_save, pre_delete, pre_save
 from django.dispatch import Signal, receiver
 
+from imagegen.core import audit
+from settings_app.models import NamedToken
 from settings_app.services import end_sessions_and_tokens
 
 # Sent (sender: the user model, user=…) after a user is saved inactive who was active.
@@ -51,3 +53,12 @@ def end_access_on_credential_change(sender, instance, created, raw=False, **kwar
 def end_access_on_delete(sender, instance, **kwargs):
     """Deleting a user deletes their tokens (by cascade) and their sessions (here)."""
     end_sessions_and_tokens(instance)
+
+
+def track_audited_models() -> None:
+    """An API token's requests-per-minute limit (set in the admin): an audit entry with
+    before/after when it changes (the token's creation and revocation are recorded by
+    settings_app.services)."""
+    audit.track_model(
+        NamedToken, ("requests_per_minute",), "limit.changed", creations="never", deletions=False
+    )

@@ -3,6 +3,7 @@
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 
+from imagegen.core import audit
 from imagegen.core.error_pages import JSON_PREFIXES
 from imagegen.core.exceptions import ServiceError
 
@@ -57,3 +58,15 @@ class ServiceErrorMiddleware:
         return HttpResponse(
             exception.detail, status=exception.status_code, content_type="text/plain; charset=utf-8"
         )
+
+
+class AuditRequestMiddleware:
+    """Keeps the request being answered in a context variable, so that ``audit.record``
+    called anywhere below (a service, a signal receiver) knows the address and client."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with audit.request_context(request):
+            return self.get_response(request)

@@ -40,6 +40,7 @@ def signed_in_pages(studio):
         ("projects", "/projects/", 200),
         ("project", f"/projects/{studio['project'].pk}/", 200),
         ("dashboard", "/dashboard/", 200),
+        ("audit", "/audit/", 200),
         ("settings", "/settings/", 200),
         ("generation", f"/generations/{studio['generation'].pk}/", 200),
         ("404", MISSING, 404),

@@ -448,6 +448,10 @@ REGISTRY: dict[str, Entry] = {
         )
     ),
     "dashboard-in-progress": Entry((Case("GET", PAGE_ANY),)),
+    # --- Audit trail: staff only; every other signed-in user is told it does not exist ------
+    "audit": Entry((Case("GET", expect(404, anonymous=302, staff=200)),)),
+    "audit-export": Entry((Case("GET", expect(404, anonymous=302, staff=200)),)),
+    "api-audit": Entry((Case("GET", expect(404, anonymous=401, staff=200)),)),
     # --- Live updates -----------------------------------------------------------------------
     # Any signed-in user's own stream (what reaches it: tests/web/test_live_events.py);
     # anonymous gets no stream.

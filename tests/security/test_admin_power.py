@@ -18,6 +18,7 @@ from django_q.models import Failure, OrmQ, Schedule, Success
 from knox.models import AuthToken
 
 from generation.usage.models import SpendEntry
+from imagegen.core.models import AuditEntry
 from imagegen.providers.backends import Backend, Workflow
 from tests.security.world import admin_secrets
 from tests.users import PASSWORD, make_user
@@ -56,6 +57,7 @@ REVIEWED = {
     "axes.AccessAttempt": "login failure records",
     "axes.AccessLog": "login records",
     "axes.AccessFailureLog": "login failure records",
+    "core.AuditEntry": "view only; nobody adds, changes or deletes an entry (superusers neither)",
 }
 
 # Admin actions a staff member may be offered; anything else needs a look first.
@@ -69,8 +71,18 @@ STAFF_ACTIONS = {
     "cleanup_expired_attempts",  # axes: removes expired login-failure rows
 }
 # Admins whose rows name a function the worker runs, or a credential: never written by staff.
-NEVER_ADDED = {Schedule, AuthToken, OrmQ, Success, Failure, SpendEntry, Backend, Workflow}
-NEVER_CHANGED = {Schedule, AuthToken, OrmQ, SpendEntry, Backend, Workflow}
+NEVER_ADDED = {
+    Schedule,
+    AuthToken,
+    OrmQ,
+    Success,
+    Failure,
+    SpendEntry,
+    Backend,
+    Workflow,
+    AuditEntry,
+}
+NEVER_CHANGED = {Schedule, AuthToken, OrmQ, SpendEntry, Backend, Workflow, AuditEntry}
 
 
 def _permissions(model):

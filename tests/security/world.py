@@ -18,6 +18,7 @@ from gallery.models import Image, Tag
 from generation.models import Generation, ModelAlias, Status
 from generation.prompts.history import entry_id
 from generation.prompts.models import StylePreset
+from imagegen.core import audit
 from projects.models import Project
 from settings_app import services as settings_services
 from settings_app.models import ApiKey, Preferences, TeamKey
@@ -204,6 +205,7 @@ def _admin_factories(world: World) -> dict:
         "axes.AccessAttempt": lambda: axes_row("AccessAttempt", failures_since_start=1),
         "axes.AccessLog": lambda: axes_row("AccessLog"),
         "axes.AccessFailureLog": lambda: axes_row("AccessFailureLog"),
+        "core.AuditEntry": lambda: audit.record("auth.sign_in", actor=owner, obj=owner),
     }
 
 

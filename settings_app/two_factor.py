@@ -119,6 +119,7 @@ def _new_recovery_codes(user) -> list[str]:
     )
     StaticDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
     device.token_set.all().delete()
+    device.throttle_reset(commit=True)  # wrong guesses at the old codes do not slow the new
     codes = []
     for _ in range(RECOVERY_CODE_COUNT):
         raw = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))

@@ -56,6 +56,10 @@ def _apply_errors(form, error: ValidationError):
         form.add_error(None, error.messages)
 
 
+def _form_error(form) -> str | None:
+    return " ".join(form.non_field_errors()) or None
+
+
 @never_cache
 @login_required
 def two_factor_page(request):
@@ -83,7 +87,7 @@ def two_factor_confirm(request):
             _apply_errors(form, error)
         else:
             return _codes(request, codes, fresh=True)
-    return _page(request, confirm_form=form, status=400)
+    return _page(request, confirm_form=form, error=_form_error(form), status=400)
 
 
 @never_cache
@@ -100,7 +104,7 @@ def two_factor_recovery_codes(request):
             _apply_errors(form, error)
         else:
             return _codes(request, codes, fresh=False)
-    return _page(request, codes_form=form, status=400)
+    return _page(request, codes_form=form, error=_form_error(form), status=400)
 
 
 @never_cache
@@ -120,4 +124,4 @@ def two_factor_disable(request):
         else:
             messages.success(request, "Two-factor sign-in is off.")
             return redirect("two-factor")
-    return _page(request, disable_form=form, status=400)
+    return _page(request, disable_form=form, error=_form_error(form), status=400)

@@ -41,6 +41,7 @@ def signed_in_pages(studio):
         ("project", f"/projects/{studio['project'].pk}/", 200),
         ("dashboard", "/dashboard/", 200),
         ("settings", "/settings/", 200),
+        ("two-factor", "/settings/two-factor/", 200),
         ("generation", f"/generations/{studio['generation'].pk}/", 200),
         ("404", MISSING, 404),
         ("403", REFUSED, 403),

@@ -70,6 +70,11 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "django_q",
+    # Two-factor sign-in (settings_app/two_factor.py); before settings_app, whose admin
+    # takes their device admins off the admin (it shows no second-factor secret).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "imagegen.core",
     "generation",
     "gallery",
@@ -88,6 +93,7 @@ MIDDLEWARE = [
     # The current request for the audit trail's entries (address, client).
     "imagegen.core.middleware.AuditRequestMiddleware",
     "settings_app.middleware.UserTimeZoneMiddleware",
+    "settings_app.middleware.TwoFactorEnrolmentMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -179,6 +185,14 @@ DESKTOP_STOP_SECONDS = env_int("DESKTOP_STOP_SECONDS", 15, minimum=1)
 # cookie after its data folder, and a desktop session ends with the browser (or window).
 SESSION_COOKIE_NAME = env_str("SESSION_COOKIE_NAME", "sessionid")
 SESSION_EXPIRE_AT_BROWSER_CLOSE = DESKTOP
+# Two-factor sign-in (docs/two-factor.md): optional per user; with this on, staff who sign in
+# with a password must set it up before they can use any other page.
+MFA_REQUIRED_FOR_STAFF = env_bool("MFA_REQUIRED_FOR_STAFF", False)
+# The name authenticator apps show beside the account (django-otp reads it).
+OTP_TOTP_ISSUER = "imagegen"
+# django-otp's own admins are not registered (settings_app/admin.py); should one ever be,
+# it shows no key or QR code.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- I18N -----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -479,6 +493,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "imagegen.core.client_ip.client_ip"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# The failure records keep the form fields of a failed attempt: never a second-factor code.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
 
 # Backups (`manage.py backup PATH` / `manage.py restore PATH`, see docs/deploy.md).
 INSTALLED_APPS.append("backups")

@@ -33,6 +33,7 @@ from rest_framework.routers import APIRootView
 
 from imagegen.core import desktop
 from imagegen.core.live_views import live_events
+from settings_app import signin
 
 # ``GET /api/``: the browsable API's front door, a link to each collection and area (the
 # OpenAPI schema and its docs list every operation).
@@ -57,6 +58,18 @@ API_ROOT = {
 # The admin's app sidebar repeats its index on every page and takes 300 px: without it a
 # change list (the model catalog's, the widest) shows all its columns at 1366 px.
 admin.site.enable_nav_sidebar = False
+# Every password sign-in happens on /login/, which asks for the second factor when the
+# account has one (settings_app/signin.py): the admin's login page sends people there.
+admin.site.login = signin.admin_login
+
+# The browsable API's log-in link goes to the same page; its log-out is Django's.
+api_auth_urls = (
+    [
+        path("login/", signin.api_auth_login, name="login"),
+        path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    ],
+    "rest_framework",
+)
 
 
 @extend_schema(exclude=True)  # a list of links, not an operation
@@ -66,7 +79,8 @@ class ApiRootView(APIRootView):
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="generate", permanent=False), name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", signin.TwoFactorLoginView.as_view(), name="login"),
+    path("login/verify/", signin.verify, name="login-verify"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("desktop/sign-in/", desktop.sign_in, name="desktop-sign-in"),
     path("account/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
@@ -89,7 +103,7 @@ urlpatterns = [
     path("api/", include("settings_app.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api-auth/", include("rest_framework.urls")),
+    path("api-auth/", include(api_auth_urls)),
     # Live updates (Server-Sent Events); imagegen/asgi.py routes this path to Django's ASGI
     # handler, so keep the two in step.
     path("live/events", live_events, name="live-events"),

@@ -14,11 +14,13 @@ from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.admin import AuthTokenAdmin
 from knox.models import AuthToken
 
 from imagegen.core import audit
-from settings_app import services
+from settings_app import services, two_factor
 from settings_app.models import ApiKey, GroupPolicy, NamedToken, Preferences, TeamKey
 
 User = get_user_model()
@@ -358,6 +360,12 @@ class TeamKeysAllowedFilter(admin.SimpleListFilter):
         return queryset
 
 
+# Second factors are not edited here: their secrets would show (TOTP keys, QR codes,
+# recovery codes). The user admin shows who has one and resets it ("Reset two-factor").
+for _device in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device):
+        admin.site.unregister(_device)
+
 if admin.site.is_registered(User):
     admin.site.unregister(User)
 
@@ -374,11 +382,18 @@ class MemberAdmin(UserAdmin):
         "is_staff",
         "key_status",
         "team_keys_allowed",
+        "two_factor",
         "last_login",
     ]
     list_filter = [*UserAdmin.list_filter, TeamKeysAllowedFilter]
     inlines = [ApiKeyInline]
-    actions = ["allow_team_keys", "disallow_team_keys", "deactivate", "activate"]
+    actions = [
+        "allow_team_keys",
+        "disallow_team_keys",
+        "deactivate",
+        "activate",
+        "reset_two_factor",
+    ]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -418,6 +433,9 @@ class MemberAdmin(UserAdmin):
             super()
             .get_queryset(request)
             .annotate(team_keys_allowed=Exists(direct) | Exists(via_group) | Q(is_superuser=True))
+            .annotate(
+                two_factor=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True))
+            )
             .prefetch_related(
                 Prefetch("api_keys", queryset=ApiKey.objects.defer("secret").order_by("provider"))
             )
@@ -433,6 +451,22 @@ class MemberAdmin(UserAdmin):
     @admin.display(description="team keys", boolean=True, ordering="team_keys_allowed")
     def team_keys_allowed(self, user):
         return user.team_keys_allowed
+
+    @admin.display(description="two-factor", boolean=True, ordering="two_factor")
+    def two_factor(self, user):
+        return user.two_factor
+
+    @admin.action(description="Reset two-factor sign-in (they sign in with their password alone)")
+    def reset_two_factor(self, request, queryset):
+        # Staff who are not superusers reset only accounts they may edit; nobody resets
+        # their own here (Settings → Two-factor sign-in asks for a code).
+        users = self._editable(request, queryset).exclude(pk=request.user.pk)
+        for user in users:
+            two_factor.reset(user)
+        messages.success(
+            request,
+            f"Two-factor sign-in reset for {len(users)} user(s); they may set it up again.",
+        )
 
     @admin.action(description="Allow the selected users to use the team keys")
     def allow_team_keys(self, request, queryset):

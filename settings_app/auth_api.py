@@ -1,7 +1,7 @@
 """API token endpoints: hashed, expiring, revocable tokens (django-rest-knox)."""
 
 from django.contrib.auth import authenticate
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from imagegen.core import limits
 from imagegen.core.schema import VALIDATION_ERROR, error_response
+from settings_app import two_factor
 from settings_app.services import create_named_token
 
 # The scheme of the Authorization header the API takes (knox's AUTH_HEADER_PREFIX).
@@ -25,6 +26,12 @@ class CredentialsSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=limits.MAX_USERNAME)
     password = serializers.CharField(
         trim_whitespace=False, max_length=limits.MAX_PASSWORD, style={"input_type": "password"}
+    )
+    code = serializers.CharField(
+        required=False,
+        max_length=32,
+        help_text="For an account with two-factor sign-in: a current code from its "
+        "authenticator app (or a recovery code, which this spends).",
     )
 
 
@@ -52,12 +59,16 @@ class TokenView(APIView):
         responses={
             200: TokenSerializer,
             400: VALIDATION_ERROR,
-            401: error_response("Wrong username or password (or the account is inactive)."),
+            401: error_response(
+                "Wrong username or password (or the account is inactive), or a missing or "
+                "wrong two-factor code."
+            ),
             429: error_response("Too many failed logins for this username from this address."),
         },
         description="400: a field is missing or too long (field errors). 401: the username "
-        "and password do not match an active account. 429: locked out after too many "
-        "failures (django-axes), or throttled.",
+        "and password do not match an active account, or the account has two-factor sign-in "
+        "and `code` is missing or wrong. 429: locked out after too many failures "
+        "(django-axes), or throttled.",
     )
     def post(self, request):
         form = CredentialsSerializer(data=request.data)
@@ -81,6 +92,24 @@ class TokenView(APIView):
                 status=status.HTTP_401_UNAUTHORIZED,
                 headers={"WWW-Authenticate": TOKEN_CHALLENGE},
             )
+        if two_factor.is_enabled(user):
+            # The password alone must not buy a token the second factor would have refused.
+            code = form.validated_data.get("code", "")
+            if not code or not two_factor.verify(user, code).ok:
+                if code:
+                    user_login_failed.send(
+                        sender=__name__,
+                        credentials={"username": user.get_username()},
+                        request=request,
+                    )
+                return Response(
+                    {
+                        "detail": "This account uses two-factor sign-in: send a current "
+                        "code from its authenticator app as `code`."
+                    },
+                    status=status.HTTP_401_UNAUTHORIZED,
+                    headers={"WWW-Authenticate": TOKEN_CHALLENGE},
+                )
         # As knox's own login view does: records last_login and clears django-axes' failures.
         user_logged_in.send(sender=user.__class__, request=request, user=user)
         agent = request.headers.get("User-Agent", "").split(" ")[0][:40] or "a client"

@@ -12,9 +12,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from settings_app import services
+from settings_app import services, two_factor
 from settings_app.forms import KeyForm, PreferencesForm, SignupForm, TokenForm
 from settings_app.models import ApiKey, NamedToken, Preferences, Theme
+from settings_app.signin import session_backend
 
 
 def _key_rows(user, forms=None, results=None):
@@ -46,6 +47,8 @@ def _page(request, *, form=None, key_forms=None, token_form=None, new_token=None
         "tokens": _tokens(user),
         "token_form": token_form or TokenForm(),
         "new_token": new_token,
+        "two_factor_applies": two_factor.applies(user, session_backend(request)),
+        "two_factor_on": two_factor.is_enabled(user),
     }
     return render(request, "settings_app/index.html", context, status=status)
 

@@ -42,6 +42,7 @@ def signed_in_pages(studio):
         ("dashboard", "/dashboard/", 200),
         ("audit", "/audit/", 200),
         ("settings", "/settings/", 200),
+        ("two-factor", "/settings/two-factor/", 200),
         ("generation", f"/generations/{studio['generation'].pk}/", 200),
         ("404", MISSING, 404),
         ("403", REFUSED, 403),

@@ -72,10 +72,14 @@ def test_login_page_locks_out_after_the_failure_limit(client, owner):
     assert "_auth_user_id" not in client.session
 
 
-def test_admin_login_is_throttled_too(client, admin_user):
+def test_the_admin_signs_in_through_the_throttled_login_page(client, admin_user):
+    # The admin's login page is /login/ (two-factor sign-in, issue #18): it reads no password.
     for _ in range(5):
-        client.post("/admin/login/", {"username": "boss", "password": "wrong"})
-    response = client.post("/admin/login/", {"username": "boss", "password": PASSWORD})
+        response = client.post("/admin/login/", {"username": "boss", "password": "wrong"})
+        assert response.status_code == 302 and response["Location"].startswith("/login/")
+    for _ in range(5):
+        login_page(client, "boss", "wrong", path="/login/?next=/admin/")
+    response = login_page(client, "boss", PASSWORD, path="/login/?next=/admin/")
     assert response.status_code == 429
     assert "_auth_user_id" not in client.session
 
@@ -145,7 +149,8 @@ def spread_guesses(send, count):
         send(f"name-{n // 2}", "wrong")
 
 
-@pytest.mark.parametrize("where", ["token", "/login/", "/api-auth/login/"])
+# (The admin's and the browsable API's logins send people to /login/.)
+@pytest.mark.parametrize("where", ["token", "/login/"])
 def test_one_address_is_locked_out_after_the_address_limit_across_usernames(
     api, client, owner, address_limit, where
 ):

@@ -69,6 +69,9 @@ STAFF_ACTIONS = {
     "deactivate",
     "activate",
     "cleanup_expired_attempts",  # axes: removes expired login-failure rows
+    # Removes the second factor of accounts the staff member may edit (never staff's for a
+    # non-superuser); like setting their password, which the same permission allows.
+    "reset_two_factor",
 }
 # Admins whose rows name a function the worker runs, or a credential: never written by staff.
 NEVER_ADDED = {

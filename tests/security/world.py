@@ -8,6 +8,7 @@ with them; ``staff`` is a superuser who is not a member of anything. ``ensure_ad
 adds one row for every model the admin registers, so each change page can be opened.
 """
 
+from base64 import b32encode
 from dataclasses import dataclass
 
 from django.contrib import admin
@@ -21,8 +22,10 @@ from generation.prompts.models import StylePreset
 from imagegen.core import audit
 from projects.models import Project
 from settings_app import services as settings_services
+from settings_app import two_factor
 from settings_app.models import ApiKey, Preferences, TeamKey
 from tests.gallery.factories import make_image
+from tests.mfa.helpers import code_for as totp_code
 
 ROLES = ("anonymous", "outsider", "viewer", "editor", "owner", "staff")
 # A provider key that looks real: no page, answer or admin view may ever show it whole.
@@ -43,6 +46,7 @@ class World:
     token_pk: int  # the owner's named token
     token: str  # its plaintext
     history_key: str  # the owner's prompt-history entry
+    totp_key: str = ""  # the outsider's authenticator secret (hex), two-factor sign-in on
 
     def user(self, role):
         return self.users.get(role)
@@ -70,6 +74,9 @@ def build_world(project, viewer, editor, outsider, staff) -> World:
     )
     settings_services.save_api_key(owner, "openai", OWNER_KEY)
     named, token = settings_services.create_named_token(owner, "laptop")
+    # The outsider has two-factor sign-in: its secret is one more thing no page may show.
+    device = two_factor.start_enrolment(outsider)
+    two_factor.confirm_enrolment(outsider, totp_code(device))
     generation = image.generation
     return World(
         users={
@@ -88,6 +95,7 @@ def build_world(project, viewer, editor, outsider, staff) -> World:
         style=style,
         token_pk=named.pk,
         token=token,
+        totp_key=device.key,
         history_key=entry_id(
             generation.prompt_text or generation.prompt,
             generation.negative_prompt_text or generation.negative_prompt,
@@ -97,7 +105,8 @@ def build_world(project, viewer, editor, outsider, staff) -> World:
 
 def admin_secrets(world: World) -> list[str]:
     """What no admin page may show: provider keys, the API token, the test password, the
-    site's keys, and every stored password hash (and its hash part). (An API token's digest
+    site's keys, every stored password hash (and its hash part), and a second factor's
+    secret (hex and base32). (An API token's digest
     is its row's primary key, in every admin URL: a one-way hash of a random token, it signs
     nobody in.)"""
     from django.conf import settings
@@ -106,7 +115,9 @@ def admin_secrets(world: World) -> list[str]:
     from tests.users import PASSWORD
 
     hashes = [h for h in get_user_model().objects.values_list("password", flat=True) if h]
+    totp = [world.totp_key, b32encode(bytes.fromhex(world.totp_key)).decode().rstrip("=")]
     return [
+        *totp,
         OWNER_KEY,
         TEAM_KEY,
         world.token,

@@ -16,12 +16,14 @@ KEY = "sk-page-key-ABCDEFGH-4321"
 
 def test_settings_page_has_every_section(owner_client, owner, django_assert_max_num_queries):
     services.save_api_key(owner, "openai", KEY)
-    # 16: one of them asks which self-hosted GPU providers have backends (issue #17).
-    with django_assert_max_num_queries(16):
+    # 17: one of them asks which self-hosted GPU providers have backends (issue #17), one
+    # whether two-factor sign-in is on (issue #18).
+    with django_assert_max_num_queries(17):
         response = owner_client.get("/settings/")
     body = response.content.decode()
     assert response.status_code == 200
-    for section in ('id="preferences"', 'id="provider-keys"', 'id="team-keys"', 'id="api-tokens"'):
+    sections = ("preferences", "two-factor", "provider-keys", "team-keys", "api-tokens")
+    for section in (f'id="{name}"' for name in sections):
         assert section in body
     assert "••••4321" in body and KEY not in body
     assert 'type="password"' in body and "cdn" not in body.lower()

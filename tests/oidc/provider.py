@@ -235,3 +235,51 @@ class TamperingProxy:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+# --- The studio's side, through Django's test client ------------------------------------------
+
+
+def start_sign_in(client, query: str = "") -> str:
+    """GET /oidc/authenticate/: the provider URL the studio sends the browser to."""
+    response = client.get(f"/oidc/authenticate/{query}")
+    assert response.status_code == 302, response.content
+    return response["Location"]
+
+
+def finish_sign_in(client, callback_url: str):
+    """The browser's return to the studio's callback."""
+    path, query = callback_path(callback_url)
+    return client.get(path, query)
+
+
+def sign_in(client, login: str, **options):
+    """A whole sign-in as ``login``: the callback's response."""
+    return finish_sign_in(client, login_at_provider(start_sign_in(client), login, **options))
+
+
+class Signals:
+    """Counts user_logged_in and user_login_failed (with their credentials) while active."""
+
+    def __init__(self):
+        self.logged_in = []
+        self.failed = []
+
+    def _in(self, sender, user, **kwargs):
+        self.logged_in.append(user)
+
+    def _failed(self, sender, credentials, **kwargs):
+        self.failed.append(credentials)
+
+    def __enter__(self):
+        from django.contrib.auth.signals import user_logged_in, user_login_failed
+
+        user_logged_in.connect(self._in)
+        user_login_failed.connect(self._failed)
+        return self
+
+    def __exit__(self, *exc):
+        from django.contrib.auth.signals import user_logged_in, user_login_failed
+
+        user_logged_in.disconnect(self._in)
+        user_login_failed.disconnect(self._failed)

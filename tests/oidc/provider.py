@@ -38,6 +38,7 @@ def new_rsa_key():
 
 def private_jwk(key, kid=KID) -> dict:
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key))
+    jwk.pop("key_ops", None)  # PyJWT says "sign" only; the provider also verifies with it
     return {**jwk, "kid": kid, "alg": "RS256", "use": "sig"}
 
 

@@ -228,5 +228,5 @@ class PasswordGate:
             return None  # ModelBackend checks the password
         raise PermissionDenied("OIDC_ONLY: password sign-in is for superusers")
 
-    def get_user(self, user_id):
-        return None
+    # No get_user: Django's test client (force_login) and login() without a backend take the
+    # first backend that has one, which must stay ModelBackend.

@@ -101,10 +101,8 @@ class CallbackView(_SignInView, OIDCAuthenticationCallbackView):
         # As the library does: reload the session after the slow token exchange, so a
         # sign-in in another tab is not overwritten.
         request.session = request.session.__class__(request.session.session_key)
-        self.user = auth.authenticate(
-            request,
-            **{CREDENTIAL: {"nonce": flow.get("nonce"), "code_verifier": flow.get("code_verifier")}},
-        )
+        token_request = {"nonce": flow.get("nonce"), "code_verifier": flow.get("code_verifier")}
+        self.user = auth.authenticate(request, **{CREDENTIAL: token_request})
         if self.user is None:
             # The backend kept why (django-axes' lockout page replaces this one if it refused).
             raise getattr(request, "oidc_failure", None) or SignInFailed("token", "no account")

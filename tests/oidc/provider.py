@@ -148,7 +148,8 @@ def login_at_provider(authorization_url: str, login: str, *, password=PASSWORD, 
         if cancel:
             response = browser.post(f"{form_url}/abort")
         else:
-            response = browser.post(f"{form_url}/login", data={"login": login, "password": password})
+            form = {"login": login, "password": password}
+            response = browser.post(f"{form_url}/login", data=form)
         while response.is_redirect:
             location = urljoin(str(response.url), response.headers["location"])
             if location.startswith(CALLBACK_PREFIX):
@@ -223,7 +224,8 @@ class TamperingProxy:
         header = jwt.get_unverified_header(token)
         claims = jwt.decode(token, options={"verify_signature": False})
         claims = self.alter(dict(claims))
-        return jwt.encode(claims, self.signing_key, algorithm="RS256", headers={"kid": header["kid"]})
+        kid = {"kid": header["kid"]}
+        return jwt.encode(claims, self.signing_key, algorithm="RS256", headers=kid)
 
     @property
     def discovery_url(self) -> str:

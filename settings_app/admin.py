@@ -17,7 +17,7 @@ from knox.admin import AuthTokenAdmin
 from knox.models import AuthToken
 
 from settings_app import services
-from settings_app.models import ApiKey, NamedToken, Preferences, TeamKey
+from settings_app.models import ApiKey, NamedToken, OidcIdentity, Preferences, TeamKey
 
 User = get_user_model()
 
@@ -374,3 +374,23 @@ class MemberAdmin(UserAdmin):
     def activate(self, request, queryset):
         count = self._editable(request, queryset).update(is_active=True)
         messages.success(request, f"{count} user(s) reactivated.")
+
+
+@admin.register(OidcIdentity)
+class OidcIdentityAdmin(admin.ModelAdmin):
+    """Which provider identity signs in to which account (docs/identity.md). Read-only:
+    deleting a link makes that identity's next sign-in create a new account; a link is
+    never made or moved here (that would hand an account to another person)."""
+
+    list_display = ["user", "issuer", "subject", "last_sign_in_at", "created_at"]
+    list_select_related = ["user"]
+    list_filter = ["issuer"]
+    search_fields = ["user__username", "subject"]
+    fields = ["user", "issuer", "subject", "synced_groups", "created_at", "last_sign_in_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -16,7 +16,6 @@ front of passwords.
   to show.
 """
 
-import logging
 from urllib.parse import quote
 
 import jwt
@@ -30,8 +29,6 @@ from requests.auth import HTTPBasicAuth
 from settings_app.oidc import accounts
 from settings_app.oidc.config import SIGNING_ALGORITHMS, ProviderInfo, current, provider_info
 from settings_app.oidc.errors import SignInFailed
-
-logger = logging.getLogger("imagegen.oidc")
 
 # The credential the callback view passes to authenticate(). Its name contains "token", so
 # Django masks its value in user_login_failed (nonce and PKCE verifier never reach a log).
@@ -86,8 +83,7 @@ class OidcBackend(OIDCAuthenticationBackend):
                 request, nonce=flow["nonce"], code_verifier=flow["code_verifier"]
             )
         except SignInFailed as failure:
-            request.oidc_failure = failure
-            logger.warning("OIDC sign-in failed (%s): %s", failure.reason, failure.detail)
+            request.oidc_failure = failure  # the callback view shows it (and logs it)
             raise
 
     def _configure(self, conf, info: ProviderInfo) -> None:

@@ -182,3 +182,14 @@ def test_the_untampered_proxy_signs_in(oidc, oidc_settings, client):
 def test_the_sign_in_urls_are_404_while_oidc_is_off(client, db):
     assert client.get("/oidc/authenticate/").status_code == 404
     assert client.get("/oidc/callback/", {"code": "x", "state": "y"}).status_code == 404
+
+
+def test_refused_sign_ins_do_not_lock_the_address_out_of_single_sign_on(oidc, client, settings):
+    """django-axes counts password failures per username and address; a refused OIDC sign-in
+    names no account, and the provider throttles its own logins: an office behind one address
+    must not be locked out of single sign-on by a few refused colleagues."""
+    settings.OIDC_ALLOWED_DOMAINS = ["example.com"]
+    for _ in range(settings.AXES_FAILURE_LIMIT + 1):
+        assert sign_in(client, "eve").status_code == 403
+    assert sign_in(client, "alice").status_code == 302
+    assert User.objects.get().username == "alice"

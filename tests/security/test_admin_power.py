@@ -19,6 +19,7 @@ from knox.models import AuthToken
 
 from generation.usage.models import SpendEntry
 from imagegen.providers.backends import Backend, Workflow
+from settings_app.models import OidcIdentity
 from tests.security.world import admin_secrets
 from tests.users import PASSWORD, make_user
 
@@ -48,6 +49,7 @@ REVIEWED = {
     "settings_app.TeamKey": "write-only team keys (never shown)",
     "settings_app.ApiKey": "view masked keys and remove them",
     "settings_app.NamedToken": "view token names, revoke them, set their requests per minute",
+    "settings_app.OidcIdentity": "view sign-in links and remove them; never made or moved",
     "dashboard.UserBudget": "budgets",
     "dashboard.TeamBudget": "the team budget",
     "dashboard.SpendEntry": "view paid calls that are not generations; only the gate writes them",
@@ -67,8 +69,18 @@ STAFF_ACTIONS = {
     "cleanup_expired_attempts",  # axes: removes expired login-failure rows
 }
 # Admins whose rows name a function the worker runs, or a credential: never written by staff.
-NEVER_ADDED = {Schedule, AuthToken, OrmQ, Success, Failure, SpendEntry, Backend, Workflow}
-NEVER_CHANGED = {Schedule, AuthToken, OrmQ, SpendEntry, Backend, Workflow}
+NEVER_ADDED = {
+    Schedule,
+    AuthToken,
+    OrmQ,
+    Success,
+    Failure,
+    SpendEntry,
+    Backend,
+    Workflow,
+    OidcIdentity,
+}
+NEVER_CHANGED = {Schedule, AuthToken, OrmQ, SpendEntry, Backend, Workflow, OidcIdentity}
 
 
 def _permissions(model):

@@ -28,13 +28,13 @@ def preferences(request):
 
 def sign_in(request):
     """The login page's choices: ``oidc_login`` (the provider button's label, or None while
-    OpenID Connect is off) and ``password_form`` (hidden by OIDC_ONLY unless ``?local=1``:
+    OpenID Connect is off) and ``login_password_form`` (hidden by OIDC_ONLY unless ``?local=1``:
     superusers still sign in with a password there)."""
     conf = oidc_settings()
     if not conf.enabled:
-        return {"oidc_login": None, "password_form": True}
+        return {"oidc_login": None, "login_password_form": True}
     local = request.GET.get("local") == "1"
     return {
         "oidc_login": {"name": conf.provider_name, "only": conf.only, "local": local},
-        "password_form": not conf.only or local,
+        "login_password_form": not conf.only or local,
     }

@@ -193,3 +193,12 @@ def test_refused_sign_ins_do_not_lock_the_address_out_of_single_sign_on(oidc, cl
         assert sign_in(client, "eve").status_code == 403
     assert sign_in(client, "alice").status_code == 302
     assert User.objects.get().username == "alice"
+
+
+def test_an_answer_naming_another_issuer_is_refused(oidc, client):
+    """RFC 9207: the provider names itself in its answer (a mix-up attack names another)."""
+    url = login_at_provider(start_sign_in(client), "alice")
+    path, query = callback_path(url)
+    assert query["iss"] == oidc.issuer
+    response = client.get(path, {**query, "iss": "http://127.0.0.1:1"})
+    assert_refused(response, client, 400, "This sign-in link is not valid")

@@ -119,3 +119,8 @@ def test_an_account_disabled_in_the_studio_cannot_sign_in(oidc, client):
     assert response.status_code == 403
     assert b"This account is disabled" in response.content
     assert "_auth_user_id" not in client.session
+
+
+def test_a_next_page_on_another_site_is_ignored(oidc, client):
+    url = login_at_provider(start_sign_in(client, "?next=https://evil.example/"), "bob")
+    assert finish_sign_in(client, url)["Location"] == "/generate/"

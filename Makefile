@@ -5,7 +5,7 @@ PIP := $(PY) -m pip
 # PostgreSQL the suite also runs against when it is reachable (set empty to skip).
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/imagegen
 
-.PHONY: help run dev desktop test test-fast test-sqlite test-postgres lint format install install-dev chromium desktop-deps clean
+.PHONY: help run dev desktop test test-fast test-sqlite test-postgres lint format install install-dev chromium desktop-deps oidc-deps clean
 .DEFAULT_GOAL := help
 
 ## help: list the targets (this text)
@@ -66,8 +66,16 @@ chromium:
 desktop-deps:
 	bash scripts/ensure-desktop-deps.sh --test
 
+## oidc-deps: install the tests' OpenID provider (tests/oidc_provider, npm ci) when missing or stale
+OIDC_PROVIDER := tests/oidc_provider
+oidc-deps: $(OIDC_PROVIDER)/node_modules/.package-lock.json
+
+$(OIDC_PROVIDER)/node_modules/.package-lock.json: $(OIDC_PROVIDER)/package.json $(OIDC_PROVIDER)/package-lock.json
+	npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund
+	touch $@
+
 ## test: lint, migrations check, the whole suite on SQLite, then on PostgreSQL if reachable
-test: install-dev chromium desktop-deps lint test-sqlite test-postgres
+test: install-dev chromium desktop-deps oidc-deps lint test-sqlite test-postgres
 
 ## test-fast: the inner loop: no browser, no real processes, in parallel (pytest-xdist)
 test-fast: $(VENV)/.installed-dev

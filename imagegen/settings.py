@@ -114,6 +114,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "settings_app.context_processors.preferences",
+                "settings_app.context_processors.sign_in",
             ],
         },
     },
@@ -481,7 +482,12 @@ INSTALLED_APPS.append("axes")
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # must come last
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # With OIDC_ONLY, refuses a password for anyone but a superuser (settings_app/oidc/).
+    "settings_app.oidc.backends.PasswordGate",
     "django.contrib.auth.backends.ModelBackend",
+    # OpenID Connect sign-in; it answers only the callback's credentials, so it does nothing
+    # while OIDC_ISSUER / OIDC_DISCOVERY_URL are empty.
+    "settings_app.oidc.backends.OidcBackend",
 ]
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
@@ -495,6 +501,33 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 # The failure records keep the form fields of a failed attempt: never a second-factor code.
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
+
+# --- OpenID Connect sign-in (docs/identity.md) --------------------------------------------
+# Off while both are empty. The provider's discovery document is read at the first sign-in
+# (ISSUER/.well-known/openid-configuration unless OIDC_DISCOVERY_URL names it), then cached.
+OIDC_ISSUER = (env_str("OIDC_ISSUER") or "").rstrip("/")
+OIDC_DISCOVERY_URL = env_str("OIDC_DISCOVERY_URL", "")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID", "")
+# Also read from OIDC_CLIENT_SECRET_FILE (a path), like every secret.
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET", "")
+OIDC_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+# The claim that lists the user's groups (e.g. "groups"); empty: group memberships are left
+# to the admin.
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "")
+# Email domains that may sign in (comma-separated; empty: any).
+OIDC_ALLOWED_DOMAINS = [d.lower().lstrip("@") for d in env_list("OIDC_ALLOWED_DOMAINS", [])]
+# Hide the password form; only superusers may still sign in with a password (/login/?local=1).
+OIDC_ONLY = env_bool("OIDC_ONLY", False)
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")
+# Seconds to wait for the provider (discovery, token, keys, userinfo).
+OIDC_TIMEOUT = env_float("OIDC_TIMEOUT", 10.0, minimum=0.1, maximum=120)
+if (OIDC_ISSUER or OIDC_DISCOVERY_URL) and not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
+    raise ImproperlyConfigured(
+        "OIDC_CLIENT_ID and OIDC_CLIENT_SECRET (or OIDC_CLIENT_SECRET_FILE): required when "
+        "OIDC_ISSUER or OIDC_DISCOVERY_URL is set"
+    )
+if OIDC_ONLY and not (OIDC_ISSUER or OIDC_DISCOVERY_URL):
+    raise ImproperlyConfigured("OIDC_ONLY: needs OIDC_ISSUER or OIDC_DISCOVERY_URL")
 
 # Backups (`manage.py backup PATH` / `manage.py restore PATH`, see docs/deploy.md).
 INSTALLED_APPS.append("backups")

@@ -34,6 +34,7 @@ from rest_framework.routers import APIRootView
 from imagegen.core import desktop
 from imagegen.core.live_views import live_events
 from settings_app import signin
+from settings_app.oidc import views as oidc_views
 
 # ``GET /api/``: the browsable API's front door, a link to each collection and area (the
 # OpenAPI schema and its docs list every operation).
@@ -81,7 +82,9 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="generate", permanent=False), name="home"),
     path("login/", signin.TwoFactorLoginView.as_view(), name="login"),
     path("login/verify/", signin.verify, name="login-verify"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Ends the provider's session too after an OpenID Connect sign-in (docs/identity.md).
+    path("logout/", oidc_views.LogoutView.as_view(), name="logout"),
+    path("oidc/", include("settings_app.oidc.urls")),
     path("desktop/sign-in/", desktop.sign_in, name="desktop-sign-in"),
     path("account/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(

@@ -21,7 +21,7 @@ from knox.models import AuthToken
 
 from imagegen.core import audit
 from settings_app import services, two_factor
-from settings_app.models import ApiKey, GroupPolicy, NamedToken, Preferences, TeamKey
+from settings_app.models import ApiKey, GroupPolicy, NamedToken, OidcIdentity, Preferences, TeamKey
 
 User = get_user_model()
 
@@ -501,3 +501,23 @@ class MemberAdmin(UserAdmin):
             count = users.update(is_active=True)
             _record_bulk_flag("is_active", True, names)
         messages.success(request, f"{count} user(s) reactivated.")
+
+
+@admin.register(OidcIdentity)
+class OidcIdentityAdmin(admin.ModelAdmin):
+    """Which provider identity signs in to which account (docs/identity.md). Read-only:
+    deleting a link makes that identity's next sign-in create a new account; a link is
+    never made or moved here (that would hand an account to another person)."""
+
+    list_display = ["user", "issuer", "subject", "last_sign_in_at", "created_at"]
+    list_select_related = ["user"]
+    list_filter = ["issuer"]
+    search_fields = ["user__username", "subject"]
+    fields = ["user", "issuer", "subject", "synced_groups", "created_at", "last_sign_in_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

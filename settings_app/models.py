@@ -466,3 +466,27 @@ class GroupPolicy(models.Model):
             )
         if errors:
             raise ValidationError(errors)
+
+
+class OidcIdentity(models.Model):
+    """The link between a studio account and one OpenID Connect identity, the provider's
+    (issuer, subject) pair: the only way a sign-in finds its account (never the email).
+    ``synced_groups`` are the groups the last sign-in's claim set, the only memberships a
+    later sign-in may remove."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_identities"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    synced_groups = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sign_in_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="oidc_identity_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.subject}"

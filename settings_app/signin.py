@@ -37,6 +37,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from settings_app import two_factor
 from settings_app.forms import TwoFactorCodeForm
+from settings_app.oidc.config import current as oidc_settings
 
 PENDING_KEY = "two_factor_pending"
 # How long the code step may take after the password step, and how many wrong codes it allows.
@@ -171,7 +172,10 @@ def admin_login(request, extra_context=None):
         if admin.site.has_permission(request):
             return redirect(target)
         raise PermissionDenied  # signed in, but not to the admin: the 403 page says so
-    return redirect(_with_next(reverse("login"), target))
+    query = {REDIRECT_FIELD_NAME: target}
+    if oidc_settings().only:  # the password form, which OIDC_ONLY keeps for superusers
+        query["local"] = "1"
+    return redirect(f"{reverse('login')}?{urlencode(query)}")
 
 
 @never_cache

@@ -195,8 +195,9 @@ def toggle_theme(request):
 
 
 def signup(request):
-    """Self sign-up, only when ALLOW_SIGNUP is on; otherwise the page does not exist."""
-    if not settings.ALLOW_SIGNUP:
+    """Self sign-up, only when ALLOW_SIGNUP is on (and OIDC_ONLY off); otherwise the page
+    does not exist."""
+    if not settings.ALLOW_SIGNUP or settings.OIDC_ONLY:
         raise Http404("Sign-up is off.")
     if request.user.is_authenticated:
         return redirect("generate")

@@ -32,6 +32,14 @@ class LoginThrottleHandler(AxesDatabaseHandler):
             worst = max(worst, count)
         return worst
 
+    def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
+        """A failure that names no account is not counted: a refused single sign-on
+        (settings_app/oidc/), whose provider throttles its own logins; counting it would lock
+        everyone behind one address out of single sign-on after a few refusals."""
+        if request is not None and get_client_username(request, credentials) is None:
+            return None
+        return super().user_login_failed(sender, credentials, request, **kwargs)
+
     def reset_user_attempts(self, request, credentials=None) -> int:
         """After a successful login, forget that username's failures from this address only."""
         username = get_client_username(request, credentials)

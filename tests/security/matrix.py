@@ -201,6 +201,15 @@ REGISTRY: dict[str, Entry] = {
     "api-token": Entry(
         (Case("POST", expect(401), data={"username": "owner", "password": "wrong"}),)
     ),
+    # OpenID Connect sign-in (settings_app/oidc/): a 404 while OIDC_ISSUER is unset, as here;
+    # tests/oidc/ covers it switched on, against a real provider.
+    "oidc_authentication_init": Entry((Case("GET", expect(404)),)),
+    "oidc_authentication_callback": Entry(
+        (
+            Case("GET", expect(404)),
+            Case("GET", expect(404), query="code=forged&state=forged"),
+        )
+    ),
     # Desktop mode's one-time sign-in (imagegen/core/desktop.py): a 404 on a team server,
     # with or without a ticket; tests/desktop/test_sign_in.py covers desktop mode itself.
     "desktop-sign-in": Entry(

@@ -20,6 +20,7 @@ from knox.models import AuthToken
 from generation.usage.models import SpendEntry
 from imagegen.core.models import AuditEntry
 from imagegen.providers.backends import Backend, Workflow
+from settings_app.models import OidcIdentity
 from tests.security.world import admin_secrets
 from tests.users import PASSWORD, make_user
 
@@ -51,6 +52,7 @@ REVIEWED = {
     "settings_app.TeamKey": "write-only team keys (never shown)",
     "settings_app.ApiKey": "view masked keys and remove them",
     "settings_app.NamedToken": "view token names, revoke them, set their requests per minute",
+    "settings_app.OidcIdentity": "view sign-in links and remove them; never made or moved",
     "dashboard.UserBudget": "budgets",
     "dashboard.TeamBudget": "the team budget",
     "dashboard.SpendEntry": "view paid calls that are not generations; only the gate writes them",
@@ -84,8 +86,9 @@ NEVER_ADDED = {
     Backend,
     Workflow,
     AuditEntry,
+    OidcIdentity,
 }
-NEVER_CHANGED = {Schedule, AuthToken, OrmQ, SpendEntry, Backend, Workflow, AuditEntry}
+NEVER_CHANGED = {Schedule, AuthToken, OrmQ, SpendEntry, Backend, Workflow, AuditEntry, OidcIdentity}
 
 
 def _permissions(model):

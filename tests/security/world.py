@@ -23,7 +23,7 @@ from imagegen.core import audit
 from projects.models import Project
 from settings_app import services as settings_services
 from settings_app import two_factor
-from settings_app.models import ApiKey, Preferences, TeamKey
+from settings_app.models import ApiKey, OidcIdentity, Preferences, TeamKey
 from tests.gallery.factories import make_image
 from tests.mfa.helpers import code_for as totp_code
 
@@ -204,6 +204,9 @@ def _admin_factories(world: World) -> dict:
         ),
         OrmQ: lambda: OrmQ.objects.create(key="default", payload="x", lock=None),
         Preferences: lambda: Preferences.for_user(owner),
+        OidcIdentity: lambda: OidcIdentity.objects.create(
+            user=owner, issuer="https://sso.example.com", subject="u-1"
+        ),
         TeamKey: lambda: settings_services.save_team_key("openai", TEAM_KEY, owner),
         ApiKey: lambda: ApiKey.objects.first(),
         UserBudget: lambda: UserBudget.objects.create(user=owner),

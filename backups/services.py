@@ -16,8 +16,9 @@ deleted during the backup; such files are listed under ``missing_files`` and rep
 rows that name files are the images (original and thumbnail) and the masks drawn for a
 generation (gallery.GenerationInput without a gallery image: the lineage, read again when a
 generation is retried); an uploaded image is an image like any other.
-Encrypted provider keys stay encrypted (``settings_app.crypto.EncryptedSecretField``), so a
-backup never holds a plaintext key, and restoring needs the same ENCRYPTION_KEY.
+Encrypted provider keys and two-factor secrets stay encrypted
+(``imagegen.core.crypto.EncryptedSecretField``), so a backup never holds a plaintext key or
+TOTP secret, and restoring needs the same ENCRYPTION_KEY.
 """
 
 import hashlib

@@ -70,10 +70,11 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "django_q",
-    # Two-factor sign-in (settings_app/two_factor.py); before settings_app, whose admin
-    # takes their device admins off the admin (it shows no second-factor secret).
+    # Two-factor sign-in (settings_app/two_factor.py): the authenticator device is
+    # settings_app's own (its secret encrypted); otp_static holds the recovery codes' digests.
+    # Before settings_app, whose admin takes the static-device admin off (no second-factor
+    # secret is shown there).
     "django_otp",
-    "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "imagegen.core",
     "generation",
@@ -189,7 +190,8 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = DESKTOP
 # Two-factor sign-in (docs/two-factor.md): optional per user; with this on, staff who sign in
 # with a password must set it up before they can use any other page.
 MFA_REQUIRED_FOR_STAFF = env_bool("MFA_REQUIRED_FOR_STAFF", False)
-# The name authenticator apps show beside the account (django-otp reads it).
+# The name authenticator apps show beside the account (settings_app.devices reads it, under
+# django-otp's setting name).
 OTP_TOTP_ISSUER = "imagegen"
 # django-otp's own admins are not registered (settings_app/admin.py); should one ever be,
 # it shows no key or QR code.

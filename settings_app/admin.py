@@ -15,13 +15,20 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django_otp.plugins.otp_static.models import StaticDevice
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.admin import AuthTokenAdmin
 from knox.models import AuthToken
 
 from imagegen.core import audit
 from settings_app import services, two_factor
-from settings_app.models import ApiKey, GroupPolicy, NamedToken, OidcIdentity, Preferences, TeamKey
+from settings_app.models import (
+    ApiKey,
+    GroupPolicy,
+    NamedToken,
+    OidcIdentity,
+    Preferences,
+    TeamKey,
+    TotpDevice,
+)
 
 User = get_user_model()
 
@@ -360,11 +367,11 @@ class TeamKeysAllowedFilter(admin.SimpleListFilter):
         return queryset
 
 
-# Second factors are not edited here: their secrets would show (TOTP keys, QR codes,
+# Second factors are not edited here: their secrets would show (TOTP secrets, QR codes,
 # recovery codes). The user admin shows who has one and resets it ("Reset two-factor").
-for _device in (TOTPDevice, StaticDevice):
-    if admin.site.is_registered(_device):
-        admin.site.unregister(_device)
+# TotpDevice is never registered; django-otp's static-device admin is taken off.
+if admin.site.is_registered(StaticDevice):
+    admin.site.unregister(StaticDevice)
 
 if admin.site.is_registered(User):
     admin.site.unregister(User)
@@ -434,7 +441,7 @@ class MemberAdmin(UserAdmin):
             .get_queryset(request)
             .annotate(team_keys_allowed=Exists(direct) | Exists(via_group) | Q(is_superuser=True))
             .annotate(
-                two_factor=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True))
+                two_factor=Exists(TotpDevice.objects.filter(user=OuterRef("pk"), confirmed=True))
             )
             .prefetch_related(
                 Prefetch("api_keys", queryset=ApiKey.objects.defer("secret").order_by("provider"))

@@ -1,4 +1,5 @@
-"""Per-user preferences, provider keys (the user's own and the team's) and named API tokens."""
+"""Per-user preferences, provider keys (the user's own and the team's) and named API tokens;
+the authenticator apps of two-factor sign-in are in ``settings_app/devices.py``."""
 
 import contextlib
 import functools
@@ -15,6 +16,7 @@ from imagegen.core.permissions import CHANGE, DELETE, VIEW, PermissionQuerySet
 from imagegen.providers import all_providers, get_provider
 from imagegen.providers.base import KeyStatus
 from projects.models import Project
+from settings_app.devices import TotpDevice  # noqa: F401  (a model of this app: load it here)
 
 # The cloud providers that need a key. Kept here as well as in the provider registry so key
 # storage validates names even before a provider module is installed.

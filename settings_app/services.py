@@ -40,6 +40,7 @@ from settings_app.models import (
     NamedToken,
     Preferences,
     TeamKey,
+    TotpDevice,
 )
 
 logger = logging.getLogger(__name__)
@@ -379,15 +380,16 @@ def _delete_sessions_of(user_id) -> int:
 
 
 def rotate_encryption_key(old: str, new: str) -> int:
-    """Re-encrypt every stored key from ``old`` to ``new`` in one transaction; returns how
-    many were re-encrypted. Nothing changes when any value does not open with ``old``."""
+    """Re-encrypt every stored secret (provider keys, backend credentials, authenticator
+    secrets) from ``old`` to ``new`` in one transaction; returns how many were re-encrypted.
+    Nothing changes when any value does not open with ``old``."""
     if not old or not new:
         raise ValueError("Both the old and the new key are needed.")
     if old == new:
         raise ValueError("The new key is the same as the old one.")
     count = 0
     with transaction.atomic():
-        for model in (ApiKey, TeamKey, Backend):
+        for model in (ApiKey, TeamKey, Backend, TotpDevice):
             table = connection.ops.quote_name(model._meta.db_table)
             column = connection.ops.quote_name(model._meta.get_field("secret").column)
             with connection.cursor() as cursor:

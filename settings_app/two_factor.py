@@ -1,5 +1,6 @@
 """Two-factor sign-in for local accounts (docs/two-factor.md): an authenticator app (TOTP,
-django-otp's ``TOTPDevice``) and ten single-use recovery codes (django-otp's ``StaticDevice``).
+our ``TotpDevice``: django-otp's device with the secret encrypted at rest) and ten single-use
+recovery codes (django-otp's ``StaticDevice``, holding their digests).
 
 One rule says whom it concerns, :func:`applies`: accounts that sign in here with a password.
 A user without a usable password (an identity provider's, the desktop's) is exempt, and so is
@@ -7,7 +8,7 @@ a session another backend opened (OpenID Connect): the identity provider does it
 
 Enrolment: :func:`start_enrolment` makes an unconfirmed device (its secret is shown to its
 owner as a QR code and as text, and nowhere else), :func:`confirm_enrolment` confirms it with
-a code and issues the recovery codes. Sign-in checks a code with :func:`verify`: django-otp
+a code and issues the recovery codes. Sign-in checks a code with :func:`verify`: the device
 refuses a TOTP code at or before the last accepted time step (so a code works once) and slows
 wrong guesses down per device (exponential back-off). Recovery codes are stored as SHA-256
 digests, never as the codes, and are deleted when used.
@@ -29,9 +30,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.html import escape
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from imagegen.core import audit
+from settings_app.devices import TotpDevice
 
 # The backends a password sign-in goes through (axes' wraps Django's); a session that
 # another backend opened (an identity provider's) is exempt from the second factor here.
@@ -58,12 +59,14 @@ def applies(user, backend: str | None = None) -> bool:
 
 def is_enabled(user) -> bool:
     """The user has a confirmed authenticator and it concerns them: sign-in asks for a code."""
-    return applies(user) and TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    return applies(user) and TotpDevice.objects.filter(user=user, confirmed=True).exists()
 
 
-def pending_enrolment(user) -> TOTPDevice | None:
-    """The authenticator being set up (not yet confirmed with a code), if any."""
-    return TOTPDevice.objects.filter(user=user, confirmed=False).first()
+def pending_enrolment(user) -> TotpDevice | None:
+    """The authenticator being set up (not yet confirmed with a code), if any. One whose
+    secret no longer opens (ENCRYPTION_KEY changed) is none: the set-up starts again."""
+    device = TotpDevice.objects.filter(user=user, confirmed=False).first()
+    return device if device is not None and device.secret is not None else None
 
 
 def recovery_codes_left(user) -> int:
@@ -78,23 +81,23 @@ def _refuse_unless_applies(user):
         )
 
 
-def start_enrolment(user) -> TOTPDevice:
+def start_enrolment(user) -> TotpDevice:
     """A new unconfirmed authenticator with a fresh secret (an earlier unfinished one goes)."""
     _refuse_unless_applies(user)
     if is_enabled(user):
         raise ValidationError("Two-factor sign-in is already on; turn it off first.")
     with transaction.atomic():
-        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-        return TOTPDevice.objects.create(user=user, name=TOTP_NAME, confirmed=False)
+        TotpDevice.objects.filter(user=user, confirmed=False).delete()
+        return TotpDevice.objects.create(user=user, name=TOTP_NAME, confirmed=False)
 
 
-def secret_text(device: TOTPDevice) -> str:
+def secret_text(device: TotpDevice) -> str:
     """The secret in base32, in groups of four, for typing into an app by hand."""
     text = b32encode(device.bin_key).decode().rstrip("=")
     return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
 
 
-def qr_svg(device: TOTPDevice) -> str:
+def qr_svg(device: TotpDevice) -> str:
     """The otpauth:// URL as an inline SVG QR code (drawn here: no outside service)."""
     image = qrcode.make(
         device.config_url, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2
@@ -149,8 +152,8 @@ def _check_device(device, token) -> Check:
     return Check(device.verify_token(token), recovery=isinstance(device, StaticDevice))
 
 
-def _totp(user) -> TOTPDevice | None:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+def _totp(user) -> TotpDevice | None:
+    return TotpDevice.objects.filter(user=user, confirmed=True).first()
 
 
 def verify(user, code: str, *, recovery_allowed: bool = True) -> Check:
@@ -182,7 +185,7 @@ def confirm_enrolment(user, code: str) -> list[str]:
     if not check.ok:
         raise _code_error(check)
     with transaction.atomic():
-        TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+        TotpDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         codes = _new_recovery_codes(user)
@@ -226,5 +229,5 @@ def reset(user) -> None:
 
 
 def _remove(user) -> None:
-    TOTPDevice.objects.filter(user=user).delete()
+    TotpDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()

@@ -6,9 +6,9 @@ import re
 import time
 
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from settings_app import two_factor
+from settings_app.devices import TotpDevice
 from tests.users import PASSWORD
 
 
@@ -19,7 +19,7 @@ def code_for(device, steps_ahead: int = 0) -> str:
     return f"{totp.token():0{device.digits}d}"
 
 
-def enrol(user) -> tuple[TOTPDevice, list[str]]:
+def enrol(user) -> tuple[TotpDevice, list[str]]:
     """Set two-factor sign-in up for ``user``; its device (confirmed) and recovery codes.
     The confirming code used the current time step: the next sign-in needs a later one
     (``code_for(device, 1)``), as a real app's next code is."""

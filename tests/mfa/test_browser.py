@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from settings_app.devices import TotpDevice
 from settings_app.models import Preferences
 from tests.mfa.helpers import code_for
 from tests.users import PASSWORD
@@ -93,7 +93,7 @@ def test_set_up_then_sign_in_with_a_code(
     page.locator("#code-error").wait_for()
     look("verify-wrong")
     # The device slows guesses down (1 s after a wrong one): the next code is accepted later.
-    device = TOTPDevice.objects.get(user=owner)
+    device = TotpDevice.objects.get(user=owner)
     device.throttle_reset()
     page.fill("#id_code", code_for(device, 1))
     page.press("#id_code", "Enter")

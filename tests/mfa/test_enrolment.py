@@ -8,9 +8,9 @@ from base64 import b32decode
 import pytest
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from settings_app import two_factor
+from settings_app.devices import TotpDevice
 from tests.mfa.helpers import code_for, codes_on, enrol
 from tests.users import PASSWORD
 
@@ -61,15 +61,15 @@ def test_a_wrong_confirmation_code_leaves_it_off(owner_client, owner):
     assert response.status_code == 400
     assert "That code is not right" in response.content.decode()
     assert not two_factor.is_enabled(owner)
-    assert TOTPDevice.objects.filter(user=owner, confirmed=False).exists()
+    assert TotpDevice.objects.filter(user=owner, confirmed=False).exists()
 
 
 def test_starting_over_draws_a_new_key(owner_client, owner):
     owner_client.post(PAGE)
-    first = TOTPDevice.objects.get(user=owner).key
+    first = TotpDevice.objects.get(user=owner).secret
     owner_client.post(PAGE)
-    assert list(TOTPDevice.objects.filter(user=owner).values_list("key", flat=True)) != [first]
-    assert TOTPDevice.objects.filter(user=owner).count() == 1
+    assert list(TotpDevice.objects.filter(user=owner).values_list("secret", flat=True)) != [first]
+    assert TotpDevice.objects.filter(user=owner).count() == 1
 
 
 def test_confirming_without_starting_is_refused(owner_client, owner):
@@ -101,7 +101,7 @@ def test_turning_off_needs_the_password_and_a_code(owner_client, owner, settings
     response = owner_client.post(f"{PAGE}disable/", {"password": PASSWORD, "code": codes[0]})
     assert response.status_code == 302
     assert not two_factor.is_enabled(owner)
-    assert not TOTPDevice.objects.filter(user=owner).exists()
+    assert not TotpDevice.objects.filter(user=owner).exists()
     assert not StaticToken.objects.filter(device__user=owner).exists()
 
 
@@ -113,7 +113,7 @@ def test_an_account_without_a_usable_password_is_exempt(client, owner):
     html = client.get(PAGE).content.decode()
     assert "Not for this account" in html
     assert client.post(PAGE).status_code == 400
-    assert not TOTPDevice.objects.exists()
+    assert not TotpDevice.objects.exists()
     assert "two-factor" not in client.get("/settings/").content.decode().lower()
 
 

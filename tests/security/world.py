@@ -95,7 +95,7 @@ def build_world(project, viewer, editor, outsider, staff) -> World:
         style=style,
         token_pk=named.pk,
         token=token,
-        totp_key=device.key,
+        totp_key=device.secret,
         history_key=entry_id(
             generation.prompt_text or generation.prompt,
             generation.negative_prompt_text or generation.negative_prompt,

@@ -8,8 +8,9 @@ from settings_app.services import rotate_encryption_key
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every stored provider key from the old ENCRYPTION_KEY to a new one, in one "
-        "transaction. Give the keys with --old/--new or OLD_ENCRYPTION_KEY/NEW_ENCRYPTION_KEY; "
+        "Re-encrypt every stored secret (provider keys, backend credentials, authenticator "
+        "secrets) from the old ENCRYPTION_KEY to a new one, in one transaction. Give the keys "
+        "with --old/--new or OLD_ENCRYPTION_KEY/NEW_ENCRYPTION_KEY; "
         "then set ENCRYPTION_KEY to the new key and restart. See README, 'Rotating "
         "ENCRYPTION_KEY'."
     )
@@ -37,7 +38,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         self.stdout.write(
             self.style.SUCCESS(
-                f"Re-encrypted {count} stored key(s). Now set ENCRYPTION_KEY to the new key and "
+                f"Re-encrypted {count} stored secret(s). Now set ENCRYPTION_KEY to the new key and "
                 "restart the web server and the workers."
             )
         )

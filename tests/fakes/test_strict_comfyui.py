@@ -414,9 +414,9 @@ def test_node_error_scenario(comfy):
 def test_one_prompt_at_a_time_and_queue_shape(comfy):
     comfy.set_scenario("slow", step_seconds=0.05)
     with ws_connect(comfy, "q"):
-        a = submit(comfy, txt2img_workflow(steps=10), "q").json()["prompt_id"]
+        a = submit(comfy, txt2img_workflow(steps=40), "q").json()["prompt_id"]
         b = submit(comfy, txt2img_workflow(seed=3, steps=1), "q").json()["prompt_id"]
-        time.sleep(0.15)
+        wait_running(comfy, a)  # and 2 s to run: the queue is read while it does
         q = httpx.get(comfy.base_url + "/queue").json()
         assert [x[1] for x in q["queue_running"]] == [a]
         assert [x[1] for x in q["queue_pending"]] == [b]

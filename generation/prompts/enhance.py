@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from generation.usage.gate import release_spend, reserve_spend, settle_spend
+from generation.usage.policy import effective_limits
 from imagegen.core import limits
 from imagegen.core.exceptions import BadRequest, ServiceError, UpstreamError
 from imagegen.core.lazy_import import lazy_module
@@ -147,12 +148,20 @@ def _costs_nothing(exc: Exception) -> bool:
 
 
 def choose_provider(user, provider: str | None) -> tuple[str, str]:
-    """The provider to ask and the user's key for it: the one named, or the first with a key.
-    EnhanceRefused (400, on ``provider``) names the key that is missing."""
+    """The provider to ask and the user's key for it: the one named, or the first with a key
+    among those the user's groups allow. EnhanceRefused (400, on ``provider``) names the key
+    that is missing or the groups that refuse the provider."""
+    limits = effective_limits(user)
     if provider:
         if provider not in PROVIDERS:
             raise EnhanceRefused(
                 f"Unknown provider {provider!r}; enhancement uses {' or '.join(PROVIDERS)}.",
+                field="provider",
+            )
+        if not limits.allows_provider(provider):
+            raise EnhanceRefused(
+                f"Your groups ({', '.join(limits.group_names)}) don't allow provider "
+                f"{PROVIDERS[provider]}.",
                 field="provider",
             )
         key = resolve_api_key(user, provider)
@@ -160,7 +169,14 @@ def choose_provider(user, provider: str | None) -> tuple[str, str]:
             raise EnhanceRefused(missing_key_message(PROVIDERS[provider]), field="provider")
         record_key_use(user, provider, key.source)
         return provider, key.value
-    for name in PREFERENCE:
+    allowed = [name for name in PREFERENCE if limits.allows_provider(name)]
+    if not allowed:
+        raise EnhanceRefused(
+            f"Your groups ({', '.join(limits.group_names)}) don't allow OpenRouter or OpenAI, "
+            "which enhancing a prompt uses.",
+            field="provider",
+        )
+    for name in allowed:
         key = resolve_api_key(user, name)
         if key is not None:
             record_key_use(user, name, key.source)

@@ -14,6 +14,7 @@ from generation.usage import budgets
 from generation.usage.models import TeamBudget, UserBudget
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.openrouter_server import FakeOpenRouter
+from tests.groups.helpers import policy_for
 
 pytestmark = pytest.mark.django_db
 
@@ -319,3 +320,19 @@ def test_enhancement_is_rate_limited_per_user(owner_api, member_api, openrouter,
     assert owner_api.post(URL, {"prompt": "a fox"}, format="json").status_code == 429
     enhance(member_api, 200)  # another user's count is their own
     assert len(openrouter.requests) == 3
+
+
+def test_the_groups_provider_allow_list_applies_to_enhancement(
+    owner, owner_api, openrouter, openai_fake
+):
+    policy_for("OpenAI only", owner, allowed_providers="openai\noffline")
+    # The automatic choice skips OpenRouter, which the groups refuse, though it has a key.
+    assert enhance(owner_api, 200)["provider"] == "openai"
+    assert openrouter.requests == []
+    body = enhance(owner_api, 400, provider="openrouter")
+    assert body["provider"] == ["Your groups (OpenAI only) don't allow provider OpenRouter."]
+    asked = len(openai_fake.requests)
+    policy_for("OpenAI only", owner, allowed_providers="offline")
+    body = enhance(owner_api, 400)
+    assert body["provider"][0].startswith("Your groups (OpenAI only) don't allow OpenRouter")
+    assert openrouter.requests == [] and len(openai_fake.requests) == asked

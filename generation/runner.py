@@ -31,7 +31,7 @@ from generation import backends, inputs
 from generation.finish_hooks import generation_finished
 from generation.models import Generation, Status
 from generation.services import enqueue_generation
-from generation.usage.policy import effective_limits_by_owner
+from generation.usage.policy import effective_limits_by_owner, refusal
 from imagegen.core.imaging import InvalidImage, ValidatedImage, validate_image
 from imagegen.providers import get_provider
 from imagegen.providers.backends import Backend
@@ -161,10 +161,21 @@ def claim(generation_id: int) -> Generation | None:
         # serialises all writers.
         list(get_user_model().objects.select_for_update().filter(pk=owner_id).values("pk"))
         running = Generation.objects.filter(owner_id=owner_id, status=Status.RUNNING).count()
-        if running >= effective_limits_by_owner(owner_id).max_running:
+        limits = effective_limits_by_owner(owner_id)
+        if running >= limits.max_running:
             return None
         assign = {}
         pending = Generation.objects.filter(pk=generation_id, status=Status.QUEUED).first()
+        if pending is not None and not limits.allows(pending.provider, pending.model):
+            # Queued before an administrator took the model from the owner's groups.
+            provider = get_provider(pending.provider)
+            pending.mark_failed(
+                refusal(limits.user, provider, pending.model, limits)
+                if provider is not None
+                else f"Your groups ({', '.join(limits.group_names)}) don't allow it."
+            )
+            transaction.on_commit(lambda: generation_finished(generation_id))
+            return None
         if pending is not None and backends.self_hosted(pending.provider) is not None:
             # One claim at a time picks from a pool, so two never take its last slot.
             list(Backend.objects.select_for_update().filter(kind=pending.provider).values("pk"))

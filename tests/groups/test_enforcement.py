@@ -270,3 +270,15 @@ def test_the_page_starts_on_a_provider_the_groups_allow(outsider):
     assert 'value="offline"' not in provider_select
     model_select = page.split('id="id_model"', 1)[1].split("</select>", 1)[0]
     assert 'value="black-forest-labs/flux-schnell"' in model_select
+
+
+def test_a_generation_queued_before_its_model_was_refused_fails_with_the_reason(outsider):
+    queued = make_generation(outsider, provider="offline", model="offline-shapes")
+    policy_for("Designers", outsider, allowed_models="openai/gpt-image-2")
+    assert runner.claim(queued.pk) is None
+    queued.refresh_from_db()
+    assert queued.status == Status.FAILED
+    assert (
+        queued.error
+        == "Your groups (Designers) don't allow provider Offline (built-in, no network)."
+    )

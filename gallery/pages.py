@@ -30,7 +30,7 @@ from imagegen.providers import DEFAULT_PROVIDER, all_providers
 from imagegen.providers.base import Operation
 from projects.models import Project, Role
 from settings_app.keys import has_usable_key
-from settings_app.models import Preferences
+from settings_app.models import Preferences, policies_allow, restricting_policies
 
 # The filters a user sets in the Filters panel (and removes as chips); q is the search box.
 FILTERS = (
@@ -357,7 +357,12 @@ def run_choices(user) -> list[dict]:
     default = (prefs.default_provider if prefs else "") or DEFAULT_PROVIDER
     providers = sorted(all_providers(), key=lambda p: p.name != default)  # stable: registry order
     usable = {p.name: has_usable_key(user, p) for p in providers}
-    offered = {p.name: p.models_for(user) for p in providers}
+    policies = restricting_policies(user)  # the models the user's groups allow, as everywhere
+    everything = {p.name: p.models_for(user) for p in providers}
+    offered = {
+        name: [m for m in models if policies_allow(policies, name, m.id)]
+        for name, models in everything.items()
+    }
     choices = []
     for operation, scale, label in RUNS:
 
@@ -384,11 +389,16 @@ def run_choices(user) -> list[dict]:
                 (p.label for p in providers if any(able(m) for m in offered[p.name])),
                 key=str.casefold,
             )
-            item["reason"] = (
-                f"Needs an API key for {' or '.join(keyless)} (Settings → Provider keys)."
-                if keyless
-                else "No model here does this yet."
-            )
+            refused = any(able(m) for models in everything.values() for m in models)
+            groups = ", ".join(policy.group.name for policy in policies)
+            if keyless:
+                item["reason"] = (
+                    f"Needs an API key for {' or '.join(keyless)} (Settings → Provider keys)."
+                )
+            elif refused:
+                item["reason"] = f"Your groups ({groups}) don't allow a model that does this."
+            else:
+                item["reason"] = "No model here does this yet."
         choices.append(item)
     return choices
 

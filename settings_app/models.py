@@ -470,6 +470,22 @@ class GroupPolicy(models.Model):
             raise ValidationError(errors)
 
 
+def restricting_policies(user) -> tuple["GroupPolicy", ...]:
+    """The policies of the user's groups that restrict which models they use, by group name;
+    none for a superuser (every model) or a user in no group with a policy."""
+    if user.is_superuser:
+        return ()
+    return tuple(
+        GroupPolicy.objects.filter(group__user=user).select_related("group").order_by("group__name")
+    )
+
+
+def policies_allow(policies, provider: str, model: str) -> bool:
+    """Whether ``policies`` (of ``restricting_policies``) let their user use the model: the
+    union of the groups' allow-lists; no policy restricts nothing."""
+    return not policies or any(policy.allows(provider, model) for policy in policies)
+
+
 class OidcIdentity(models.Model):
     """The link between a studio account and one OpenID Connect identity, the provider's
     (issuer, subject) pair: the only way a sign-in finds its account (never the email).

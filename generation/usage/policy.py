@@ -28,7 +28,7 @@ from django.db.models import F
 from generation.usage.models import UserBudget
 from imagegen.providers.base import ModelSpec, Provider
 from settings_app.keys import may_use_team_keys
-from settings_app.models import GroupPolicy
+from settings_app.models import GroupPolicy, policies_allow
 
 DEFAULT = "server default"
 
@@ -62,7 +62,7 @@ class Limits:
 
     def allows(self, provider: str, model: str) -> bool:
         """Whether the user may use the provider's model."""
-        return not self.policies or any(p.allows(provider, model) for p in self.policies)
+        return policies_allow(self.policies, provider, model)
 
     def allows_provider(self, provider: str) -> bool:
         """Whether the user may use some model of the provider."""

@@ -15,6 +15,7 @@ from imagegen.providers import get_provider
 from imagegen.providers.base import ModelSpec
 from settings_app.models import Preferences
 from tests.gallery.factories import image_bytes, make_image
+from tests.groups.helpers import policy_for
 from tests.operations.helpers import left_half_mask_uri
 
 pytestmark = pytest.mark.django_db
@@ -313,3 +314,19 @@ def test_a_result_without_title_or_prompt_is_named_by_what_made_it(
     client.force_login(owner)
     page = client.get("/gallery/").content.decode()
     assert f'aria-label="Open: Upscaled ×2, image {bigger.pk}"' in html.unescape(page)
+
+
+def test_the_menu_offers_only_models_the_users_groups_allow(owner, client, monkeypatch):
+    for variable in ("OPENAI_API_KEY", "REPLICATE_API_TOKEN", "FAL_KEY", "OPENROUTER_API_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("FAL_KEY", "fal-test-key")
+    image = make_image(owner)
+    client.force_login(owner)
+    policy_for("Illustrators", owner, allowed_models="fal/fal-ai/flux/schnell")
+    menu = tools(client, image)
+    for label in ("Upscale ×2", "Remove background"):
+        item = run_item(menu, label)
+        assert "data-provider" not in item  # not offline's upscaler, not fal's remover
+        assert 'data-reason="Your groups (Illustrators) don\'t allow a model that does this."' in (
+            item
+        )

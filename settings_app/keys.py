@@ -11,12 +11,12 @@ check (or a run) found out about it.
 import os
 from dataclasses import dataclass
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from imagegen.core import audit
-from imagegen.core.models import AuditEntry
 from imagegen.providers.base import KeyCheck, KeyStatus
-from settings_app.models import ApiKey, TeamKey
+from settings_app.models import ApiKey, TeamKey, TeamKeyUse
 
 TEAM_KEY_PERMISSION = "settings_app.use_team_keys"
 
@@ -110,26 +110,25 @@ def record_key_use(user, provider_name: str, source: str) -> None:
 
 
 def note_team_first_use(user, provider_name: str) -> None:
-    """The audit entry of this user's first use of the team key for this provider (one per
-    user and stored team key: replacing the key keeps its row, and the entry)."""
+    """The audit entry of this user's first use of the team key for this provider: written
+    by whichever call inserts their TeamKeyUse row (one per user and stored team key;
+    replacing the key's value keeps its row)."""
     team = TeamKey.objects.filter(provider=provider_name).values_list("pk", flat=True).first()
     if team is None or user is None:
         return
-    seen = AuditEntry.objects.filter(
-        action="key.team_first_use",
-        object_type=TeamKey._meta.label_lower,
-        object_id=str(team),
-        actor=user,
-    )
-    if not seen.exists():
-        audit.record(
-            "key.team_first_use",
-            actor=user,
-            object_type=TeamKey._meta.label_lower,
-            object_id=team,
-            object_label=f"Team {provider_name} key",
-            details={"provider": provider_name},
-        )
+    try:
+        with transaction.atomic():
+            TeamKeyUse.objects.create(user=user, team_key_id=team)
+            audit.record(
+                "key.team_first_use",
+                actor=user,
+                object_type=TeamKey._meta.label_lower,
+                object_id=team,
+                object_label=f"Team {provider_name} key",
+                details={"provider": provider_name},
+            )
+    except IntegrityError:
+        return  # used before (or by a concurrent call that inserted first)
 
 
 def record_key_status(user, provider_name: str, source: str, status, message: str) -> None:

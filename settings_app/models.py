@@ -317,6 +317,22 @@ class TeamKey(StoredKey):
         return f"Team {self.provider} key ({self.masked})"
 
 
+class TeamKeyUse(models.Model):
+    """That a user has used a team key: the row a first use inserts, so the audit trail's
+    "used as a team key for the first time" is written once per user and key, even when
+    several of their generations start at the same moment (the unique constraint decides)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    team_key = models.ForeignKey(TeamKey, on_delete=models.CASCADE, related_name="uses")
+    first_used_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "team_key"], name="teamkeyuse_once")]
+
+    def __str__(self):
+        return f"{self.user} uses {self.team_key.provider}"
+
+
 class NamedTokenQuerySet(PermissionQuerySet):
     actions = (VIEW, DELETE)
 

@@ -1,11 +1,13 @@
 """Each audited action leaves exactly one entry, with the right actor and no secret."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from django.db import transaction
+from django.utils import timezone
 
 from gallery.models import Tag
 from generation.usage.models import TeamBudget, UserBudget
@@ -15,7 +17,7 @@ from imagegen.providers.models import CatalogModel
 from projects.models import Project
 from settings_app import services as settings_services
 from settings_app.keys import TEAM_KEY_PERMISSION, KeySource, record_key_use
-from settings_app.models import ApiKey, NamedToken, Preferences, TeamKey
+from settings_app.models import ApiKey, NamedToken, Preferences, TeamKey, TeamKeyUse
 from tests.audit.helpers import assert_no_secret, mark, only_entry, since
 from tests.gallery.factories import make_image
 from tests.users import PASSWORD, make_user
@@ -158,6 +160,18 @@ def test_a_team_key_first_use_is_recorded_once_per_user(owner, member):
     before = mark()
     record_key_use(owner, "openai", KeySource.USER)  # the user's own key: nothing
     assert since(before) == []
+
+
+def test_a_team_key_first_use_is_not_recorded_again_after_the_entries_are_purged(owner):
+    # The first use is a row of its own (TeamKeyUse, unique per user and key), not a lookup
+    # in the audit trail, which the retention purge empties.
+    settings_services.save_team_key("openai", OPENAI_KEY)
+    record_key_use(owner, "openai", KeySource.TEAM)
+    AuditEntry.objects.purge_older_than(timezone.now() + timedelta(days=1))
+    before = mark()
+    record_key_use(owner, "openai", KeySource.TEAM)
+    assert since(before) == []
+    assert TeamKeyUse.objects.filter(user=owner).count() == 1
 
 
 # --- API tokens -----------------------------------------------------------------------------

@@ -38,6 +38,7 @@ FIGURES = [
     "gpu_pool",
     "gateway",
     "desktop",
+    "identity",
 ]
 SHARED_DB = {"gallery_list", "gallery_search", "dashboard"}
 

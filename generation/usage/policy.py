@@ -26,6 +26,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import F
 
 from generation.usage.models import UserBudget
+from imagegen.core.audit import current_request
 from imagegen.providers.base import ModelSpec, Provider
 from settings_app.keys import may_use_team_keys
 from settings_app.models import GroupPolicy, policies_allow
@@ -139,7 +140,24 @@ def _defaults() -> dict:
 
 
 def effective_limits(user) -> Limits:
-    """The one resolver: ``user``'s effective limits (see the module's docstring)."""
+    """The one resolver: ``user``'s effective limits (see the module's docstring).
+
+    Kept for the rest of a GET (or HEAD) request, which asks several times (the Generate
+    page: its pickers, the not-offered note, the budget notice); a request that writes, a job
+    and a direct call resolve afresh every time."""
+    request = current_request()
+    memo = None
+    if request is not None and request.method in ("GET", "HEAD") and user.pk is not None:
+        memo = request.__dict__.setdefault("_effective_limits", {})
+        if user.pk in memo:
+            return memo[user.pk]
+    limits = _effective_limits(user)
+    if memo is not None:
+        memo[user.pk] = limits
+    return limits
+
+
+def _effective_limits(user) -> Limits:
     policies = list(
         GroupPolicy.objects.filter(group__user=user).select_related("group").order_by("group__name")
     )

@@ -83,3 +83,12 @@ def test_unknown_figure_is_refused():
     )
     assert result.returncode == 2
     assert "unknown figures: nonsense" in result.stderr
+
+
+@pytest.mark.slow
+def test_quick_identity_run_prints_the_figure_rows(tmp_path):
+    """Figure 14 resolves limits, writes audit entries and checks codes (each accepted)."""
+    _, summary = quick_run("identity", tmp_path)
+    assert "| 14a | effective limits, member of 3 groups, p50 of 30" in summary, summary
+    assert "| 14b | one audit entry (audit.record)" in summary
+    assert "| 14c | two-factor code check" in summary and "password check" in summary

@@ -9,7 +9,9 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from generation import runner
 from generation.models import Generation, Status
@@ -282,3 +284,14 @@ def test_a_generation_queued_before_its_model_was_refused_fails_with_the_reason(
         queued.error
         == "Your groups (Designers) don't allow provider Offline (built-in, no network)."
     )
+
+
+def test_the_generate_page_resolves_the_limits_once(outsider, client):
+    # Its pickers, the not-offered note and the budget notice all ask; one GET resolves once.
+    for n in range(3):
+        policy_for(f"Group {n}", outsider, allowed_providers="offline\nopenai")
+    client.force_login(outsider)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/generate/").status_code == 200
+    policy_reads = [q for q in queries.captured_queries if "grouppolicy" in q["sql"]]
+    assert len(policy_reads) == 1

@@ -21,6 +21,7 @@ from imagegen.core.config import (
     env_list,
     env_rate,
     env_str,
+    require_https_or_loopback,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -507,8 +508,11 @@ AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
 # --- OpenID Connect sign-in (docs/identity.md) --------------------------------------------
 # Off while both are empty. The provider's discovery document is read at the first sign-in
 # (ISSUER/.well-known/openid-configuration unless OIDC_DISCOVERY_URL names it), then cached.
-OIDC_ISSUER = (env_str("OIDC_ISSUER") or "").rstrip("/")
-OIDC_DISCOVERY_URL = env_str("OIDC_DISCOVERY_URL", "")
+# Both https:// (plain http only to a loopback host: a provider on this machine).
+OIDC_ISSUER = require_https_or_loopback("OIDC_ISSUER", (env_str("OIDC_ISSUER") or "").rstrip("/"))
+OIDC_DISCOVERY_URL = require_https_or_loopback(
+    "OIDC_DISCOVERY_URL", env_str("OIDC_DISCOVERY_URL", "")
+)
 OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID", "")
 # Also read from OIDC_CLIENT_SECRET_FILE (a path), like every secret.
 OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET", "")

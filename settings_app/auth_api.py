@@ -1,5 +1,6 @@
 """API token endpoints: hashed, expiring, revocable tokens (django-rest-knox)."""
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -10,6 +11,7 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from imagegen.core import limits
+from imagegen.core.exceptions import Forbidden
 from imagegen.core.schema import VALIDATION_ERROR, error_response
 from settings_app import two_factor
 from settings_app.services import create_named_token
@@ -63,12 +65,17 @@ class TokenView(APIView):
                 "Wrong username or password (or the account is inactive), or a missing or "
                 "wrong two-factor code."
             ),
+            403: error_response(
+                "MFA_REQUIRED_FOR_STAFF is on and this staff account has not set up "
+                "two-factor sign-in yet."
+            ),
             429: error_response("Too many failed logins for this username from this address."),
         },
         description="400: a field is missing or too long (field errors). 401: the username "
         "and password do not match an active account, or the account has two-factor sign-in "
-        "and `code` is missing or wrong. 429: locked out after too many failures "
-        "(django-axes), or throttled.",
+        "and `code` is missing or wrong. 403: a staff account without two-factor sign-in "
+        "while MFA_REQUIRED_FOR_STAFF is on (it sets it up under Settings first). 429: "
+        "locked out after too many failures (django-axes), or throttled.",
     )
     def post(self, request):
         form = CredentialsSerializer(data=request.data)
@@ -110,6 +117,17 @@ class TokenView(APIView):
                     status=status.HTTP_401_UNAUTHORIZED,
                     headers={"WWW-Authenticate": TOKEN_CHALLENGE},
                 )
+        if (
+            settings.MFA_REQUIRED_FOR_STAFF
+            and user.is_staff
+            and two_factor.applies(user, getattr(user, "backend", None))
+            and not two_factor.is_enabled(user)
+        ):
+            # The pages send such a session to the set-up; a token would skip it for good.
+            raise Forbidden(
+                "Set up two-factor sign-in first: staff must use it here "
+                "(Settings → Two-factor sign-in)."
+            )
         # As knox's own login view does: records last_login and clears django-axes' failures.
         user_logged_in.send(sender=user.__class__, request=request, user=user)
         agent = request.headers.get("User-Agent", "").split(" ")[0][:40] or "a client"

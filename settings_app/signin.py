@@ -59,6 +59,16 @@ def _with_next(url: str, target: str) -> str:
     return f"{url}?{urlencode({REDIRECT_FIELD_NAME: target})}" if target else url
 
 
+def password_login_url(target: str = "") -> str:
+    """Back to the password form (after an expired or failed code step, the admin's login),
+    with ``next``. Under OIDC_ONLY the form shows only with ``local=1`` (superusers' way in),
+    so the URL carries it: the person coming back signed in with a password."""
+    query = {REDIRECT_FIELD_NAME: target} if target else {}
+    if oidc_settings().only:
+        query["local"] = "1"
+    return f"{reverse('login')}?{urlencode(query)}" if query else reverse("login")
+
+
 # --- The pending sign-in ----------------------------------------------------------------------
 
 
@@ -121,7 +131,7 @@ def verify(request):
     target = safe_next(request)
     found = pending_user(request)
     if found is None:
-        return redirect(_with_next(reverse("login"), target))
+        return redirect(password_login_url(target))
     user, backend, pending = found
     credentials = {get_user_model().USERNAME_FIELD: user.get_username()}
     if settings.AXES_ENABLED and AxesProxyHandler.is_locked(request, credentials):
@@ -151,7 +161,7 @@ def verify(request):
         if pending["attempts"] >= MAX_ATTEMPTS:
             drop_pending(request)
             messages.error(request, "Too many wrong codes. Enter your password again.")
-            return redirect(_with_next(reverse("login"), target))
+            return redirect(password_login_url(target))
         if check.wait_until is not None:
             form.add_error("code", "Too many wrong codes just now: wait a minute, then retry.")
         else:
@@ -159,7 +169,12 @@ def verify(request):
     return render(
         request,
         "registration/verify.html",
-        {"form": form, "next": target, "pending_username": user.get_username()},
+        {
+            "form": form,
+            "next": target,
+            "pending_username": user.get_username(),
+            "start_again_url": password_login_url(target),
+        },
     )
 
 
@@ -172,10 +187,8 @@ def admin_login(request, extra_context=None):
         if admin.site.has_permission(request):
             return redirect(target)
         raise PermissionDenied  # signed in, but not to the admin: the 403 page says so
-    query = {REDIRECT_FIELD_NAME: target}
-    if oidc_settings().only:  # the password form, which OIDC_ONLY keeps for superusers
-        query["local"] = "1"
-    return redirect(f"{reverse('login')}?{urlencode(query)}")
+    # The password form, which OIDC_ONLY keeps for superusers (the admin's people).
+    return redirect(password_login_url(target))
 
 
 @never_cache

@@ -5,9 +5,11 @@ person can act on. Secrets may also be given as ``NAME_FILE`` (a path whose cont
 value), the convention of Docker and systemd credentials.
 """
 
+import ipaddress
 import os
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -127,3 +129,39 @@ def env_decimal(name: str, default=None, *, minimum=None):
     if not number.is_finite() or (minimum is not None and number < Decimal(minimum)):
         raise ImproperlyConfigured(f"{name}: must be a number of at least {minimum}, got {value!r}")
     return number
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    if not host:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def https_or_loopback(url: str) -> bool:
+    """The URL is https://, or plain http:// to this machine (a loopback host): nothing
+    else may carry sign-in secrets or the keys that check them."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if parts.scheme == "https":
+        return bool(host)
+    return parts.scheme == "http" and is_loopback_host(host)
+
+
+def require_https_or_loopback(name: str, url: str | None) -> str | None:
+    """``url`` unchanged when it is empty or :func:`https_or_loopback`; otherwise stop
+    start-up naming the variable."""
+    if url and not https_or_loopback(url):
+        raise ImproperlyConfigured(
+            f"{name}: must be an https:// URL (plain http only for this machine: "
+            f"localhost, 127.0.0.1, ::1), got {url!r}"
+        )
+    return url

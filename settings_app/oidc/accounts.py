@@ -10,7 +10,8 @@ the profile and sync the groups. docs/identity.md states the rules.
   stays as created.
 - With OIDC_GROUPS_CLAIM, the claim's groups are created when missing and joined; a group the
   previous sign-in's claim set and this one's no longer lists is left. Memberships an admin
-  gave by hand are kept.
+  gave by hand are kept. A missing claim (or one that is not a list) leaves memberships as
+  they are, with a warning.
 - With OIDC_ALLOWED_DOMAINS, the email must be in one of them and must not be marked
   unverified (``email_verified: false``; a provider that does not send the claim, as Entra
   ID does not, is trusted to have checked it).
@@ -33,6 +34,8 @@ logger = logging.getLogger("imagegen.oidc")
 _NOT_IN_USERNAME = re.compile(r"[^\w.@+-]")
 USERNAME_MAX = 150
 GROUP_NAME_MAX = 150
+# Tries at a new account's name when other first sign-ins take the same one at once.
+NAME_ATTEMPTS = 5
 
 
 def check_claims(claims: dict, conf: OidcSettings) -> None:
@@ -62,26 +65,7 @@ def sign_in(issuer: str, claims: dict, conf: OidcSettings):
             .first()
         )
         if identity is None:
-            user = User(username=unique_username(claims))
-            user.set_unusable_password()
-            _apply_profile(user, claims)
-            try:
-                with transaction.atomic():
-                    user.save()
-                    identity = OidcIdentity.objects.create(
-                        user=user, issuer=issuer, subject=claims["sub"]
-                    )
-            except IntegrityError:
-                # The same person's first sign-in in two tabs: the other one made the link.
-                identity = (
-                    OidcIdentity.objects.select_related("user")
-                    .filter(issuer=issuer, subject=claims["sub"])
-                    .first()
-                )
-                if identity is None:
-                    raise
-            else:
-                logger.info("OIDC sign-in created account %s (subject of %s)", user.pk, issuer)
+            identity = _create_account(User, issuer, claims)
         user = identity.user
         if not user.is_active:
             raise SignInFailed("inactive", f"account {user.pk} is inactive")
@@ -92,6 +76,37 @@ def sign_in(issuer: str, claims: dict, conf: OidcSettings):
         identity.last_sign_in_at = timezone.now()
         identity.save(update_fields=["synced_groups", "last_sign_in_at"])
     return user
+
+
+def _create_account(User, issuer: str, claims: dict) -> OidcIdentity:
+    """A new account linked to the claims' subject (first sign-in), each attempt in a
+    savepoint. A name taken meanwhile by another person's first sign-in is retried with the
+    next free one; the same person's first sign-in in another tab finds that tab's link."""
+    for attempt in range(1, NAME_ATTEMPTS + 1):
+        user = User(username=unique_username(claims))
+        user.set_unusable_password()
+        _apply_profile(user, claims)
+        try:
+            with transaction.atomic():
+                user.save()
+                identity = OidcIdentity.objects.create(
+                    user=user, issuer=issuer, subject=claims["sub"]
+                )
+        except IntegrityError:
+            identity = (
+                OidcIdentity.objects.select_related("user")
+                .filter(issuer=issuer, subject=claims["sub"])
+                .first()
+            )
+            if identity is not None:
+                return identity
+            if attempt == NAME_ATTEMPTS:
+                raise
+            logger.info("OIDC sign-in: a new account's name was taken meanwhile; retrying")
+            continue
+        logger.info("OIDC sign-in created account %s (subject of %s)", user.pk, issuer)
+        return identity
+    raise AssertionError("unreachable")  # the last attempt returns or raises
 
 
 def _text(claims: dict, key: str, limit: int) -> str:
@@ -135,20 +150,32 @@ def unique_username(claims: dict) -> str:
     return name
 
 
-def _group_names(value) -> list[str]:
+def _group_names(value) -> list[str] | None:
+    """The group names a claim value lists (one text is one group); None when it lists none
+    we can read (missing, not a list)."""
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
-        return []
+        return None
     names = {item.strip()[:GROUP_NAME_MAX] for item in value if isinstance(item, str)}
     return sorted(name for name in names if name)
 
 
 def sync_groups(user, identity: OidcIdentity, claim_value) -> list[str]:
     """Join the claim's groups (created when missing) and leave the ones the previous claim
-    set that this one no longer lists; returns the names now set from the claim. A missing
-    claim counts as no groups."""
+    set that this one no longer lists; returns the names now set from the claim. A claim that
+    is missing or not a list changes nothing (it is not "no groups": losing a claim must not
+    widen access, as leaving every group with a policy would): a warning, and the names the
+    previous sign-in set are kept. An empty list is no groups."""
     names = _group_names(claim_value)
+    if names is None:
+        logger.warning(
+            "OIDC sign-in of account %s: the groups claim is missing or not a list (%s; "
+            "Entra ID sends no groups past 200, see docs/identity.md); memberships unchanged",
+            user.pk,
+            type(claim_value).__name__,
+        )
+        return list(identity.synced_groups or [])
     groups = []
     for name in names:
         group, _ = Group.objects.get_or_create(name=name)

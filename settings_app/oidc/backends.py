@@ -222,6 +222,9 @@ class PasswordGate:
         user = UserModel._default_manager.filter(**{UserModel.USERNAME_FIELD: username}).first()
         if user is not None and user.is_superuser:
             return None  # ModelBackend checks the password
+        # Hash the password anyway, as ModelBackend does for an unknown name: a refusal that
+        # answers faster than a superuser's check would tell which names are superusers.
+        UserModel().set_password(password)
         raise PermissionDenied("OIDC_ONLY: password sign-in is for superusers")
 
     # No get_user: Django's test client (force_login) and login() without a backend take the

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import requests
 from django.conf import settings
 
+from imagegen.core.config import https_or_loopback
 from settings_app.oidc.errors import SignInFailed
 
 logger = logging.getLogger("imagegen.oidc")
@@ -86,6 +87,9 @@ def provider_info(conf: OidcSettings | None = None) -> ProviderInfo:
     names another issuer or lacks an endpoint."""
     conf = conf or current()
     url = conf.discovery
+    if not https_or_loopback(url):  # settings refuse it at start-up; an override may not
+        logger.warning("OIDC discovery URL is plain http to another machine: refused")
+        raise SignInFailed("misconfigured", "discovery URL is not https")
     now = time.monotonic()
     with _lock:
         cached = _cache.get(url)
@@ -118,6 +122,17 @@ def forget_provider_info() -> None:
         _cache.clear()
 
 
+# The discovery document's URLs that must be https (plain http only to a loopback host).
+HTTPS_REQUIRED = (
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "jwks_uri",
+    "userinfo_endpoint",
+    "end_session_endpoint",
+)
+
+
 def _parse(document, conf: OidcSettings) -> ProviderInfo:
     if not isinstance(document, dict):
         raise SignInFailed("misconfigured", "discovery document is not an object")
@@ -133,6 +148,18 @@ def _parse(document, conf: OidcSettings) -> ProviderInfo:
     if conf.issuer and issuer.rstrip("/") != conf.issuer:
         logger.warning("OIDC discovery names issuer %s, not OIDC_ISSUER %s", issuer, conf.issuer)
         raise SignInFailed("misconfigured", "discovery names another issuer")
+    insecure = [
+        key
+        for key in HTTPS_REQUIRED
+        if isinstance(document.get(key), str)
+        and document[key]
+        and not https_or_loopback(document[key])
+    ]
+    if insecure:
+        # Codes, tokens, the client secret and the keys that check ID tokens must not travel
+        # in clear text (or be swapped on the way): https, or a provider on this machine.
+        logger.warning("OIDC discovery names plain http endpoints: %s", ", ".join(insecure))
+        raise SignInFailed("misconfigured", f"discovery names http for {', '.join(insecure)}")
     methods = document.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
     return ProviderInfo(
         issuer=issuer,

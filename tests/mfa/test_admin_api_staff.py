@@ -5,6 +5,7 @@ user admin resets a user's second factor without ever showing a secret."""
 
 import pytest
 from django.contrib.auth import get_user_model
+from knox.models import AuthToken
 
 from settings_app import two_factor
 from settings_app.devices import TotpDevice
@@ -188,3 +189,30 @@ def test_staff_reset_only_accounts_they_may_edit(client, owner):
     )
     assert not two_factor.is_enabled(owner)
     assert two_factor.is_enabled(boss)
+
+
+def test_the_token_endpoint_refuses_staff_without_two_factor_when_required(api, clerk, settings):
+    """The pages send such a staff member to the set-up; the password alone must not buy a
+    token that skips it."""
+    credentials = {"username": "clerk", "password": PASSWORD}
+    settings.MFA_REQUIRED_FOR_STAFF = True
+    response = api.post("/api/auth/token", credentials, format="json")
+    assert response.status_code == 403
+    assert response.json() == {
+        "detail": "Set up two-factor sign-in first: staff must use it here "
+        "(Settings → Two-factor sign-in)."
+    }
+    assert not AuthToken.objects.filter(user=clerk).exists()
+    # Once it is set up, the endpoint asks for a code and then answers a token.
+    device, _ = enrol(clerk)
+    response = api.post(
+        "/api/auth/token", {**credentials, "code": code_for(device, 1)}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["token"]
+    # Without the requirement, or for a member, nothing changes.
+    settings.MFA_REQUIRED_FOR_STAFF = False
+    make_user("plainstaff", is_staff=True)
+    response = api.post(
+        "/api/auth/token", {"username": "plainstaff", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 200

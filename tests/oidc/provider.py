@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import jwt
+import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,11 +58,23 @@ class RunningProvider:
             self.process.wait()
 
 
+# Set by the Makefile's test targets: there a provider that cannot start fails the run
+# instead of skipping the OpenID Connect tests (`make test` must run the real flow).
+REQUIRED_VARIABLE = "OIDC_TESTS_REQUIRED"
+
+
 def missing_requirement() -> str | None:
     """Why the provider cannot start here, or None."""
     if shutil.which("node") is None:
         return "node is not installed (the OpenID provider of tests/oidc_provider needs it)"
     return None
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip the test for ``reason``; fail it instead when OIDC_TESTS_REQUIRED=1."""
+    if os.environ.get(REQUIRED_VARIABLE) == "1":
+        pytest.fail(f"{reason}; {REQUIRED_VARIABLE}=1 requires the OpenID Connect tests to run")
+    pytest.skip(reason)
 
 
 def start_provider(workdir: Path) -> RunningProvider:

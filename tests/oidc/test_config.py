@@ -4,7 +4,14 @@ client secret may come from a file."""
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
+
+from settings_app.oidc import config
+from settings_app.oidc.config import current
+from settings_app.oidc.errors import SignInFailed
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = {"SECRET_KEY": "k" * 50, "ENCRYPTION_KEY": "e" * 50, "ENV_FILE": os.devnull}
@@ -52,3 +59,80 @@ def test_the_client_secret_is_read_from_a_file_and_the_provider_is_not_contacted
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "True"
+
+
+# --- https only, except a provider on this machine ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("OIDC_ISSUER", "http://idp.example"),
+        ("OIDC_DISCOVERY_URL", "http://idp.example/.well-known/openid-configuration"),
+        ("OIDC_ISSUER", "http://127.0.0.1.idp.example"),
+        ("OIDC_ISSUER", "ftp://idp.example"),
+    ],
+)
+def test_a_plain_http_provider_elsewhere_stops_start_up(name, url):
+    result = run("check", OIDC_CLIENT_ID="studio", OIDC_CLIENT_SECRET="s", **{name: url})
+    assert result.returncode != 0
+    assert f"{name}: must be an https:// URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url", ["https://idp.example", "http://localhost:8080", "http://127.0.0.2:9", "http://[::1]:9"]
+)
+def test_https_or_a_loopback_provider_starts(url):
+    result = run("check", OIDC_ISSUER=url, OIDC_CLIENT_ID="studio", OIDC_CLIENT_SECRET="s")
+    assert result.returncode == 0, result.stderr
+
+
+def _document(base="https://idp.example", **changes):
+    document = {
+        "issuer": base,
+        "authorization_endpoint": f"{base}/auth",
+        "token_endpoint": f"{base}/token",
+        "jwks_uri": f"{base}/jwks",
+        "userinfo_endpoint": f"{base}/me",
+        "end_session_endpoint": f"{base}/logout",
+    }
+    return {**document, **changes}
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "issuer",
+        "authorization_endpoint",
+        "token_endpoint",
+        "jwks_uri",
+        "userinfo_endpoint",
+        "end_session_endpoint",
+    ],
+)
+def test_a_discovered_plain_http_endpoint_elsewhere_is_refused(key):
+    conf = replace(current(), issuer="", discovery_url="https://idp.example/.well-known/x")
+    with pytest.raises(SignInFailed) as refused:
+        config._parse(_document(**{key: "http://idp.example/x"}), conf)
+    assert refused.value.reason == "misconfigured"
+    assert key in str(refused.value.detail)
+
+
+@pytest.mark.parametrize(
+    "base",
+    ["https://idp.example", "http://127.0.0.1:4000", "http://localhost:4000", "http://[::1]:4"],
+)
+def test_discovered_https_or_loopback_endpoints_are_taken(base):
+    conf = replace(current(), issuer="", discovery_url=f"{base}/.well-known/x")
+    info = config._parse(_document(base), conf)
+    assert info.token_endpoint == f"{base}/token"
+
+
+def test_a_plain_http_discovery_url_set_at_run_time_is_refused(settings):
+    """Start-up refuses it; a setting changed later (an override) is refused at the request."""
+    settings.OIDC_ISSUER = "http://idp.example"
+    settings.OIDC_CLIENT_ID, settings.OIDC_CLIENT_SECRET = "studio", "s"
+    with pytest.raises(SignInFailed) as refused:
+        config.provider_info()
+    assert refused.value.reason == "misconfigured"

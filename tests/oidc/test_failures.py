@@ -5,6 +5,7 @@ The provider is the real one; a wrong audience, an expired token, a bad signatur
 issuer or a nonce mismatch come from a proxy that re-signs the provider's ID token
 (tests/oidc/provider.py, TamperingProxy)."""
 
+import copy
 import logging
 import time
 
@@ -71,19 +72,33 @@ def test_the_same_callback_twice_is_refused_the_second_time(oidc, client):
 
 
 def test_a_replayed_code_is_refused_by_the_provider(oidc, client, caplog):
-    used = login_at_provider(start_sign_in(client), "alice")
+    """A true replay: the very same callback URL again, with this browser's session holding
+    that flow's state again (its PKCE verifier and nonce), so the studio's own checks pass and
+    only the provider stands in the way: the code was used, it answers invalid_grant."""
+    authorization = start_sign_in(client)
+    flow_states = copy.deepcopy(client.session["oidc_states"])
+    assert len(flow_states) == 1
+    used = login_at_provider(authorization, "alice")
     assert finish_sign_in(client, used).status_code == 302
+    account = User.objects.get()
     client.logout()
-    User.objects.all().delete()
-    # A new sign-in started in this browser (its state is valid) with the old code.
-    fresh = login_at_provider(start_sign_in(client), "alice")
-    path, fresh_query = callback_path(fresh)
-    _, used_query = callback_path(used)
+    session = client.session
+    session["oidc_states"] = flow_states  # as an attacker holding the session's state would
+    session.save()
     with Signals() as signals:
-        response = client.get(path, {**fresh_query, "code": used_query["code"]})
-    assert_refused(response, client, 400, "already used or has expired")
-    assert len(signals.failed) == 1
+        response = finish_sign_in(client, used)
+    assert response.status_code == 400, response.content[:500]
+    html = response.content.decode()
+    assert "already used or has expired" in html
+    assert 'href="/oidc/authenticate/"' in html and 'href="/login/"' in html
+    assert "_auth_user_id" not in client.session
+    assert len(signals.failed) == 1 and signals.logged_in == []
+    # No second account or link: the first sign-in's, unchanged.
+    assert list(User.objects.all()) == [account]
+    assert OidcIdentity.objects.get().user == account
+    _, used_query = callback_path(used)
     assert used_query["code"] not in caplog.text
+    assert "invalid_grant" in caplog.text  # the provider's word, not our state check
 
 
 def test_access_denied_by_the_provider(oidc, client):

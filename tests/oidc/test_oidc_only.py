@@ -2,10 +2,15 @@
 form is hidden and passwords sign in superusers only (the first admin among them), so a
 provider that is down never locks the team out. Without OIDC nothing changes."""
 
+from unittest import mock
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import MD5PasswordHasher
 
 from imagegen.core.accounts import ensure_initial_admin
+from settings_app.signin import PENDING_KEY
+from tests.mfa.helpers import enrol
 from tests.oidc.provider import closed_port_url
 from tests.users import PASSWORD, make_user
 
@@ -115,3 +120,72 @@ def test_oidc_only_the_admin_login_leads_to_the_password_form(oidc_only, client,
     assert b'name="password"' in client.get(response.url).content
     response = client.post(response.url, {"username": "root", "password": PASSWORD})
     assert response.status_code == 302 and response.url == "/admin/"
+
+
+def test_oidc_only_refusals_hash_the_password_like_a_superusers_check(
+    oidc_only, client, first_admin
+):
+    """Refusing a member or an unknown name without hashing would answer faster than a
+    superuser's password check: a timing oracle for which names are superusers."""
+    make_user("member")
+    calls = {}
+    for username, password in [
+        ("root", "wrong"),
+        ("member", PASSWORD),
+        ("nobody", PASSWORD),
+        ("root", PASSWORD),
+    ]:
+        with mock.patch.object(
+            MD5PasswordHasher, "encode", autospec=True, side_effect=MD5PasswordHasher.encode
+        ) as encode:
+            client.post("/login/?local=1", {"username": username, "password": password})
+        calls[(username, password)] = encode.call_count
+        client.logout()
+    assert calls == {
+        ("root", "wrong"): 1,
+        ("member", PASSWORD): 1,
+        ("nobody", PASSWORD): 1,
+        ("root", PASSWORD): 1,
+    }
+
+
+def _expire_pending(client):
+    session = client.session
+    session[PENDING_KEY]["until"] = 0
+    session.save()
+
+
+def test_oidc_only_every_way_back_from_the_code_step_shows_the_password_form(
+    oidc_only, client, first_admin, settings
+):
+    """A superuser whose code step expired or failed goes back to the password form
+    (?local=1): without it the page under OIDC_ONLY has no password form at all."""
+    settings.AXES_FAILURE_LIMIT = 100  # the code step's own limit, not the lockout's
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    enrol(first_admin)
+    back = "/login/?next=%2Fadmin%2F&local=1"
+
+    def password_step():
+        response = client.post(
+            "/login/?local=1", {"username": "root", "password": PASSWORD, "next": "/admin/"}
+        )
+        assert response.url == "/login/verify/?next=%2Fadmin%2F"
+
+    password_step()
+    page = client.get("/login/verify/?next=/admin/").content.decode()
+    assert f'href="{back.replace("&", "&amp;")}">Start again' in page
+    # Expired.
+    _expire_pending(client)
+    response = client.get("/login/verify/?next=/admin/")
+    assert response.status_code == 302 and response.url == back
+    assert b'name="password"' in client.get(response.url).content
+    # Too many wrong codes.
+    password_step()
+    for _ in range(5):
+        response = client.post("/login/verify/", {"code": "000000", "next": "/admin/"})
+    assert response.status_code == 302 and response.url == back
+    # Without OIDC_ONLY the way back stays the plain login page.
+    oidc_only.OIDC_ONLY = False
+    password_step()
+    _expire_pending(client)
+    assert client.get("/login/verify/?next=/admin/").url == "/login/?next=%2Fadmin%2F"

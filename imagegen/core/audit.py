@@ -33,6 +33,7 @@ a domain hook and the admin's LogEntry, which both see an admin save:
 import logging
 import re
 import sys
+from urllib.parse import urlsplit, urlunsplit
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
@@ -208,6 +209,26 @@ def redact(value):
     return _plain(value)
 
 
+def redact_url(url):
+    """The URL without what may carry a credential: the user and password
+    (``http://user:pass@host``), the query string (``?api_key=…``) and the fragment.
+    Anything that is not a URL with a host is returned as it came (None, "")."""
+    if not isinstance(url, str) or not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:  # an unparsable URL: keep nothing of it but the scheme
+        return "[unparsable URL]"
+    if not host:
+        return "[URL without a host]" if ("@" in url or "?" in url) else url
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 # --- Recording ------------------------------------------------------------------------------
 
 
@@ -274,14 +295,25 @@ def diff(before: dict, after: dict) -> dict:
 # --- Tracking a model's settings ------------------------------------------------------------
 
 
-def track_model(model, fields, action: str, *, creations: str = "request", deletions=True):
+def track_model(
+    model, fields, action: str, *, creations: str = "request", deletions=True, cleaners=None
+):
     """Record ``action`` with before/after of ``fields`` whenever a row of ``model`` is saved
     with one of them changed (a pre_save read of the stored row; none when ``update_fields``
     names none of them), and when a row is deleted.
 
     ``creations``: "always" records new rows; "request" only those made during a request (a
-    person's, not a start-up sync that fills a catalog); "never" none."""
+    person's, not a start-up sync that fills a catalog); "never" none. ``cleaners``:
+    {field: function} applied to both values before they are compared and stored (a URL's
+    credentials: ``redact_url``)."""
     fields = tuple(fields)
+    cleaners = dict(cleaners or {})
+
+    def clean(values):
+        return {
+            name: cleaners[name](value) if name in cleaners else value
+            for name, value in values.items()
+        }
     uid = f"audit.{model._meta.label_lower}"
 
     def before_save(sender, instance, raw=False, update_fields=None, **kwargs):
@@ -298,11 +330,13 @@ def track_model(model, fields, action: str, *, creations: str = "request", delet
         if raw or getattr(instance, "_audit_skip", False):
             instance._audit_skip = False
             return
-        after = {name: getattr(instance, name) for name in fields}
+        after = clean({name: getattr(instance, name) for name in fields})
         if created:
             if creations == "never" or (creations == "request" and current_request() is None):
                 return
-            defaults = {name: model._meta.get_field(name).get_default() for name in fields}
+            defaults = clean(
+                {name: model._meta.get_field(name).get_default() for name in fields}
+            )
             changes = diff(defaults, after)
             if not changes:
                 return
@@ -312,7 +346,7 @@ def track_model(model, fields, action: str, *, creations: str = "request", delet
         instance._audit_before = None
         if before is None:
             return
-        changes = diff(before, after)
+        changes = diff(clean(before), after)
         if changes:
             record(action, obj=instance, changes=changes)
 

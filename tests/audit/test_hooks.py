@@ -294,6 +294,15 @@ def test_a_budget_through_the_admin_is_one_budget_entry(admin_client, admin_user
     assert only_entry(before, "budget.changed").changes == {"daily_image_limit": [None, 5]}
 
 
+@pytest.mark.parametrize(("field", "value"), [("max_running", 2), ("max_queued", 7)])
+def test_a_budgets_generation_caps_are_recorded(owner, field, value):
+    budget = UserBudget.objects.create(user=owner)
+    setattr(budget, field, value)
+    before = mark()
+    budget.save()
+    assert only_entry(before, "budget.changed").changes == {field: [None, value]}
+
+
 def test_the_team_budget_is_recorded_and_the_budget_gate_row_is_not(owner):
     before = mark()
     TeamBudget.objects.get_or_create(pk=1)  # what the budget check does: no person's change
@@ -332,6 +341,26 @@ def test_a_backend_change_is_one_entry_without_its_secret(db):
     entry = only_entry(before, "backend.changed")
     assert entry.changes == {"max_concurrent": [1, 4]} or "max_concurrent" in entry.changes
     assert_no_secret(entry, "backend-Bearer-S3CRET", "backend-Bearer-NEW-S3CRET")
+
+
+def test_a_backend_url_with_credentials_is_recorded_without_them(db):
+    backend = Backend.objects.create(kind="comfyui", name="gpu-2", base_url="http://127.0.0.1:9")
+    backend.base_url = "http://alice:Url-Pa55word@gpu.lan:8188/comfy?api_key=Url-K3Y-value"
+    before = mark()
+    backend.save()
+    entry = only_entry(before, "backend.changed")
+    assert entry.changes == {"base_url": ["http://127.0.0.1:9", "http://gpu.lan:8188/comfy"]}
+    assert_no_secret(entry, "alice", "Url-Pa55word", "Url-K3Y-value", "api_key")
+
+
+def test_a_backend_whose_url_changes_only_in_its_credentials_is_not_recorded(db):
+    backend = Backend.objects.create(
+        kind="comfyui", name="gpu-3", base_url="http://a:Old-Pa55@gpu.lan:8188"
+    )
+    backend.base_url = "http://a:New-Pa55@gpu.lan:8188"
+    before = mark()
+    backend.save()
+    assert since(before) == []
 
 
 # --- Deletions and exports ------------------------------------------------------------------

@@ -172,3 +172,18 @@ def test_as_text_searches_every_stored_field(owner):
     text = as_text(entry)
     for value in ("settings_app.apikey", "••••CDEF", "key.deleted", "openai", "owner"):
         assert value in text, value
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://user:S3cret@gpu.lan:8188/base?api_key=K3Y#frag", "http://gpu.lan:8188/base"),
+        ("https://gpu.lan/?token=K3Y", "https://gpu.lan/"),
+        ("http://[::1]:8188", "http://[::1]:8188"),
+        ("http://127.0.0.1:9", "http://127.0.0.1:9"),
+        ("", ""),
+        (None, None),
+    ],
+)
+def test_redact_url_keeps_no_credential(url, expected):
+    assert audit.redact_url(url) == expected

@@ -40,9 +40,16 @@ def end_access_on_credential_change(sender, instance, created, raw=False, **kwar
         return
     password_before, active_before = before
     deactivated = active_before and not instance.is_active
-    if instance.password != password_before or deactivated:
+    password_changed = instance.password != password_before
+    if password_changed or deactivated:
         with transaction.atomic():
-            end_sessions_and_tokens(instance)
+            if password_changed:
+                # The one entry of a password change, wherever it is made (the account page,
+                # the admin's "set password": its LogEntry then finds the user recorded).
+                # No values: never the hash.
+                audit.record("user.password_changed", obj=instance)
+            reason = "password_changed" if password_changed else "deactivated"
+            end_sessions_and_tokens(instance, reason=reason)
     if deactivated:
         user_deactivated.send(sender=sender, user=instance)
 
@@ -51,8 +58,8 @@ def end_access_on_credential_change(sender, instance, created, raw=False, **kwar
     pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="settings_app.credentials_delete"
 )
 def end_access_on_delete(sender, instance, **kwargs):
-    """Deleting a user deletes their tokens (by cascade) and their sessions (here)."""
-    end_sessions_and_tokens(instance)
+    """Deleting a user deletes their tokens and their sessions (here)."""
+    end_sessions_and_tokens(instance, reason="deleted")
 
 
 def track_audited_models() -> None:

@@ -63,6 +63,7 @@ ACTIONS = {
     "token.revoked": "API token revoked",
     "user.created": "User created",
     "user.changed": "User changed",
+    "user.password_changed": "Password changed",
     "user.deleted": "User deleted",
     "group.changed": "Group changed",
     "mfa.enabled": "Two-factor sign-in turned on",

@@ -166,14 +166,9 @@ def delete_api_key(user, provider: str) -> bool:
         stored = ApiKey.objects.select_for_update().filter(user=user, provider=provider).first()
         if stored is None:
             return False
-        audit.record(
-            "key.deleted",
-            actor=user,
-            obj=stored,
-            object_label=key_label(stored),
-            details={"provider": provider, "scope": "user", "owner": user.get_username()},
-        )
-        deleted, _ = ApiKey.objects.filter(pk=stored.pk).delete()
+        record_key_deletion(stored, actor=user)
+        stored._audit_recorded = True  # the post_delete hook (settings_app.signals) skips it
+        deleted, _ = stored.delete()
     if deleted:
         logger.info("user %s removed their %s key", user.pk, provider)
     return bool(deleted)
@@ -198,6 +193,24 @@ def record_key_change(stored, created: bool, actor=None) -> None:
         obj=stored,
         object_label=key_label(stored),
         details=details,
+    )
+
+
+def record_key_deletion(stored, actor=None, parent=None) -> None:
+    """The audit entry of a key removed (in the caller's transaction): by the service above,
+    or by anything else that deletes it (an admin inline: settings_app.signals; ``parent``
+    is the user whose admin page deleted it)."""
+    team = isinstance(stored, TeamKey)
+    details = {"provider": stored.provider, "scope": "team" if team else "user"}
+    if not team:
+        details["owner"] = stored.user.get_username()
+    audit.record(
+        "key.deleted",
+        actor=actor,
+        obj=stored,
+        object_label=key_label(stored),
+        details=details,
+        parent=parent,
     )
 
 

@@ -167,6 +167,12 @@ def claim(object_type: str, object_id) -> None:
         claimed.add((object_type, str(object_id)))
 
 
+def is_claimed(object_type: str, object_id) -> bool:
+    """Whether an admin deletion claimed the object in this request (see ``claim``)."""
+    claimed = _claimed.get()
+    return claimed is not None and (object_type, str(object_id)) in claimed
+
+
 def already_recorded(object_type: str, object_id) -> bool:
     """Whether this request already recorded an entry about the object."""
     recorded = _recorded.get()
@@ -245,6 +251,7 @@ def record(
     object_id="",
     object_label: str = "",
     actor_label: str = "",
+    parent=None,
 ):
     """Write one entry for ``action`` (a slug of ACTIONS) in the caller's transaction and
     return it; None when an admin deletion already recorded this object in this request.
@@ -252,7 +259,9 @@ def record(
     ``obj`` names the object (or ``object_type``/``object_id``/``object_label`` for one that
     is gone or several: a bulk deletion gives the type and ``details={"count": n}``).
     ``changes`` is {field: [before, after]}; ``details`` anything else worth keeping (counts).
-    Both are redacted."""
+    Both are redacted. ``parent``: the object whose admin form changed this one through an
+    inline (a group's policy, a user's key); the entry answers for it too, so the admin's
+    LogEntry of the parent adds no second entry for the same save."""
     if action not in ACTIONS:
         raise ValueError(f"Unknown audit action {action!r}; add it to ACTIONS.")
     request = request if request is not None else current_request()
@@ -281,6 +290,8 @@ def record(
     recorded = _recorded.get()
     if recorded is not None and object_id:
         recorded.add((object_type, object_id))
+    if recorded is not None and parent is not None:
+        recorded.add(object_key(parent))
     return entry
 
 
@@ -297,7 +308,14 @@ def diff(before: dict, after: dict) -> dict:
 
 
 def track_model(
-    model, fields, action: str, *, creations: str = "request", deletions=True, cleaners=None
+    model,
+    fields,
+    action: str,
+    *,
+    creations: str = "request",
+    deletions=True,
+    cleaners=None,
+    parent=None,
 ):
     """Record ``action`` with before/after of ``fields`` whenever a row of ``model`` is saved
     with one of them changed (a pre_save read of the stored row; none when ``update_fields``
@@ -306,7 +324,8 @@ def track_model(
     ``creations``: "always" records new rows; "request" only those made during a request (a
     person's, not a start-up sync that fills a catalog); "never" none. ``cleaners``:
     {field: function} applied to both values before they are compared and stored (a URL's
-    credentials: ``redact_url``)."""
+    credentials: ``redact_url``). ``parent``: a function of the row giving the object whose
+    admin page edits it inline (``record``'s ``parent``)."""
     fields = tuple(fields)
     cleaners = dict(cleaners or {})
 
@@ -341,7 +360,13 @@ def track_model(
             changes = diff(defaults, after)
             if not changes:
                 return
-            record(action, obj=instance, changes=changes, details={"created": True})
+            record(
+                action,
+                obj=instance,
+                changes=changes,
+                details={"created": True},
+                parent=parent(instance) if parent else None,
+            )
             return
         before = getattr(instance, "_audit_before", None)
         instance._audit_before = None
@@ -349,10 +374,20 @@ def track_model(
             return
         changes = diff(clean(before), after)
         if changes:
-            record(action, obj=instance, changes=changes)
+            record(
+                action,
+                obj=instance,
+                changes=changes,
+                parent=parent(instance) if parent else None,
+            )
 
     def after_delete(sender, instance, **kwargs):
-        record(action, obj=instance, details={"deleted": True})
+        record(
+            action,
+            obj=instance,
+            details={"deleted": True},
+            parent=parent(instance) if parent else None,
+        )
 
     pre_save.connect(before_save, sender=model, weak=False, dispatch_uid=f"{uid}.pre")
     post_save.connect(after_save, sender=model, weak=False, dispatch_uid=f"{uid}.post")

@@ -101,6 +101,8 @@ _request: ContextVar = ContextVar("audit_request", default=None)
 _recorded: ContextVar = ContextVar("audit_recorded", default=None)
 _claimed: ContextVar = ContextVar("audit_claimed", default=None)
 _process_client = {"name": None}
+# (actor, details) that ``acting`` set for the entries written inside it.
+_acting: ContextVar = ContextVar("audit_acting", default=None)
 
 
 # --- Context --------------------------------------------------------------------------------
@@ -116,6 +118,19 @@ def request_context(request):
         _claimed.reset(tokens[2])
         _recorded.reset(tokens[1])
         _request.reset(tokens[0])
+
+
+@contextmanager
+def acting(actor, **details):
+    """The entries written inside name ``actor`` (when the caller gives none) and carry
+    ``details`` (under the caller's own): what a sign-in does to its own account (an OIDC
+    sign-in creates it and syncs its groups) comes from an anonymous request, which would
+    otherwise name no one. ``actor`` may still be unsaved: it is read at each entry."""
+    token = _acting.set((actor, details))
+    try:
+        yield
+    finally:
+        _acting.reset(token)
 
 
 def current_request():
@@ -269,6 +284,10 @@ def record(
     claimed = _claimed.get()
     if object_id and claimed is not None and (object_type, object_id) in claimed:
         return None
+    acting_as = _acting.get()
+    if acting_as is not None:
+        actor = actor if actor is not None else acting_as[0]
+        details = {**acting_as[1], **(details or {})}
     if actor is None and request is not None:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:

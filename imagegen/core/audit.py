@@ -33,11 +33,11 @@ a domain hook and the admin's LogEntry, which both see an admin save:
 import logging
 import re
 import sys
-from urllib.parse import urlsplit, urlunsplit
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
@@ -353,6 +353,7 @@ def track_model(
             name: cleaners[name](value) if name in cleaners else value
             for name, value in values.items()
         }
+
     uid = f"audit.{model._meta.label_lower}"
 
     def before_save(sender, instance, raw=False, update_fields=None, **kwargs):
@@ -373,9 +374,7 @@ def track_model(
         if created:
             if creations == "never" or (creations == "request" and current_request() is None):
                 return
-            defaults = clean(
-                {name: model._meta.get_field(name).get_default() for name in fields}
-            )
+            defaults = clean({name: model._meta.get_field(name).get_default() for name in fields})
             changes = diff(defaults, after)
             if not changes:
                 return

@@ -67,9 +67,7 @@ def user_post(user, keys=(), **extra):
     return data
 
 
-def test_a_group_saved_with_its_policy_and_team_keys_changed_records_both(
-    admin_client, admin_user
-):
+def test_a_group_saved_with_its_policy_and_team_keys_changed_records_both(admin_client, admin_user):
     group = Group.objects.create(name="Designers")
     policy = GroupPolicy.objects.create(group=group, daily_image_limit=5)
     before = mark()

@@ -247,7 +247,11 @@ def test_an_admin_set_password_is_one_entry_and_names_the_tokens_it_revoked(
     entries = since(before)  # no admin.change besides
     assert [e.action for e in entries] == ["user.password_changed", "token.revoked"]
     changed, revoked = entries
-    assert (changed.actor, changed.client, changed.object_id) == (admin_user, "admin", str(owner.pk))
+    assert (changed.actor, changed.client, changed.object_id) == (
+        admin_user,
+        "admin",
+        str(owner.pk),
+    )
     assert revoked.details == {
         "count": 1,
         "names": ["nightly"],

@@ -27,7 +27,9 @@ a domain hook and the admin's LogEntry, which both see an admin save:
   claims the object; a domain hook that then sees the same object deleted is skipped;
 - the admin's bulk "Delete selected" writes its LogEntries with ``bulk_create`` (no
   signal), so ``audited_delete_selected`` replaces the site-wide action: one
-  ``admin.change`` entry with the count and ids, and the objects claimed as above.
+  ``admin.change`` entry with the count and ids, and the objects claimed as above;
+- an inline's entry answers for its parent (``record(..., parent=…)``: a group's policy, a
+  user's key deleted on the user's page), so the parent's LogEntry adds no second entry.
 """
 
 import logging

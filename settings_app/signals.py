@@ -4,6 +4,10 @@ token and session of that user ends.
 
 Apps above listen to ``user_deactivated`` (generation cancels the user's queued work);
 settings_app never imports them.
+
+The audit trail's hooks on settings_app's own rows: a password change (``user.password_changed``),
+a key deleted by anything but its service (an admin inline: ``key.deleted``), a group's
+policy and a token's rate limit (``limit.changed``); docs/audit.md.
 """
 
 from contextvars import ContextVar

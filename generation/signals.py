@@ -92,8 +92,15 @@ def cancel_generations_of_deactivated_user(sender, user, **kwargs):
             continue
 
 
-# What the audit trail records before/after of (never a secret: a backend's is not listed).
-BUDGET_FIELDS = ("monthly_budget_usd", "daily_image_limit", "unlimited")
+# What the audit trail records before/after of (never a secret: a backend's is not listed,
+# and its base URL loses its user, password and query string).
+BUDGET_FIELDS = (
+    "monthly_budget_usd",
+    "daily_image_limit",
+    "unlimited",
+    "max_running",
+    "max_queued",
+)
 CATALOG_FIELDS = (
     "display_name",
     "enabled",
@@ -129,4 +136,7 @@ def track_audited_models() -> None:
     audit.track_model(UserBudget, BUDGET_FIELDS, "budget.changed")
     audit.track_model(TeamBudget, ("monthly_budget_usd",), "budget.changed")
     audit.track_model(CatalogModel, CATALOG_FIELDS, "catalog.changed")
-    audit.track_model(Backend, BACKEND_FIELDS, "backend.changed")
+    # A base URL may carry credentials (http://user:pass@host, ?api_key=…): never stored.
+    audit.track_model(
+        Backend, BACKEND_FIELDS, "backend.changed", cleaners={"base_url": audit.redact_url}
+    )

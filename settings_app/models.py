@@ -290,7 +290,9 @@ class ApiKey(StoredKey):
         ]
 
     def __str__(self):
-        return f"{self.provider} key of {self.user} ({self.masked})"
+        # No part of the key: this is the admin's LogEntry label and the audit trail's
+        # (the admin shows the masked tail in its own "masked" column).
+        return f"{self.provider} key of {self.user}"
 
 
 class TeamKey(StoredKey):
@@ -314,7 +316,8 @@ class TeamKey(StoredKey):
         permissions = [("use_team_keys", "May use the team's provider keys")]
 
     def __str__(self):
-        return f"Team {self.provider} key ({self.masked})"
+        # No part of the key (see ApiKey.__str__).
+        return f"Team {self.provider} key"
 
 
 class TeamKeyUse(models.Model):

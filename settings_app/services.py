@@ -166,14 +166,9 @@ def delete_api_key(user, provider: str) -> bool:
         stored = ApiKey.objects.select_for_update().filter(user=user, provider=provider).first()
         if stored is None:
             return False
-        audit.record(
-            "key.deleted",
-            actor=user,
-            obj=stored,
-            object_label=key_label(stored),
-            details={"provider": provider, "scope": "user", "owner": user.get_username()},
-        )
-        deleted, _ = ApiKey.objects.filter(pk=stored.pk).delete()
+        record_key_deletion(stored, actor=user)
+        stored._audit_recorded = True  # the post_delete hook (settings_app.signals) skips it
+        deleted, _ = stored.delete()
     if deleted:
         logger.info("user %s removed their %s key", user.pk, provider)
     return bool(deleted)
@@ -198,6 +193,24 @@ def record_key_change(stored, created: bool, actor=None) -> None:
         obj=stored,
         object_label=key_label(stored),
         details=details,
+    )
+
+
+def record_key_deletion(stored, actor=None, parent=None) -> None:
+    """The audit entry of a key removed (in the caller's transaction): by the service above,
+    or by anything else that deletes it (an admin inline: settings_app.signals; ``parent``
+    is the user whose admin page deleted it)."""
+    team = isinstance(stored, TeamKey)
+    details = {"provider": stored.provider, "scope": "team" if team else "user"}
+    if not team:
+        details["owner"] = stored.user.get_username()
+    audit.record(
+        "key.deleted",
+        actor=actor,
+        obj=stored,
+        object_label=key_label(stored),
+        details=details,
+        parent=parent,
     )
 
 
@@ -336,22 +349,39 @@ def revoke_token(named: NamedToken) -> None:
     logger.info("API token %s revoked", named.pk)
 
 
-def end_sessions_and_tokens(user) -> tuple[int, int]:
+def end_sessions_and_tokens(user, *, reason: str) -> tuple[int, int]:
     """Sign ``user`` out everywhere: delete every API token (and its name) and every stored
     session. Called when the password changes, the account is deactivated or deleted
-    (settings_app.signals). Returns (tokens, sessions) deleted.
+    (settings_app.signals; ``reason``: "password_changed", "deactivated", "deleted"). Returns
+    (tokens, sessions) deleted; tokens deleted are one ``token.revoked`` entry with their
+    count, names and the reason (never a token).
 
     A request that is changing its own password keeps its session: Django's
     ``update_session_auth_hash`` moves it to a new key after this runs.
     """
     tokens = AuthToken.objects.filter(user_id=user.pk)
+    names = sorted(NamedToken.objects.filter(token__in=tokens).values_list("name", flat=True))
     named = NamedToken.objects.filter(token__in=tokens).delete()[1].get(NamedToken._meta.label, 0)
     count = tokens.delete()[1].get(AuthToken._meta.label, 0)
+    if count:
+        # No object id: an admin deletion of the user claims the user, not its tokens.
+        audit.record(
+            "token.revoked",
+            object_type=AuthToken._meta.label_lower,
+            object_label=f"{count} API token(s) of {user.get_username()}",
+            details={
+                "count": count,
+                "names": names[:100],
+                "owner": user.get_username(),
+                "reason": reason,
+            },
+        )
     sessions = _delete_sessions_of(user.pk)
     if count or sessions:
         logger.info(
-            "user %s: credentials changed, %s API token(s) (%s named) and %s session(s) ended",
+            "user %s: %s, %s API token(s) (%s named) and %s session(s) ended",
             user.pk,
+            reason,
             count,
             named,
             sessions,

@@ -4,16 +4,37 @@ token and session of that user ends.
 
 Apps above listen to ``user_deactivated`` (generation cancels the user's queued work);
 settings_app never imports them.
+
+The audit trail's hooks on settings_app's own rows: a password change (``user.password_changed``),
+a key deleted by anything but its service (an admin inline: ``key.deleted``), a group's
+policy and a token's rate limit (``limit.changed``); docs/audit.md.
 """
+
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models.signals import post_save, pre_delete, pre_save
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.dispatch import Signal, receiver
 
 from imagegen.core import audit
-from settings_app.models import NamedToken
-from settings_app.services import end_sessions_and_tokens
+from settings_app.models import ApiKey, GroupPolicy, NamedToken, TeamKey
+from settings_app.services import end_sessions_and_tokens, record_key_deletion
+
+# The ids of the users being deleted right now: their keys go with them, which is the
+# user.deleted entry, not one key.deleted entry per key.
+_deleting_users: ContextVar = ContextVar("settings_app_deleting_users", default=frozenset())
+
+# What a group's policy entry records before/after of (limit.changed).
+GROUP_POLICY_FIELDS = (
+    "allowed_providers",
+    "allowed_models",
+    "monthly_budget_usd",
+    "daily_image_limit",
+    "unlimited",
+    "max_running",
+    "max_queued",
+)
 
 # Sent (sender: the user model, user=…) after a user is saved inactive who was active.
 user_deactivated = Signal()
@@ -40,9 +61,16 @@ def end_access_on_credential_change(sender, instance, created, raw=False, **kwar
         return
     password_before, active_before = before
     deactivated = active_before and not instance.is_active
-    if instance.password != password_before or deactivated:
+    password_changed = instance.password != password_before
+    if password_changed or deactivated:
         with transaction.atomic():
-            end_sessions_and_tokens(instance)
+            if password_changed:
+                # The one entry of a password change, wherever it is made (the account page,
+                # the admin's "set password": its LogEntry then finds the user recorded).
+                # No values: never the hash.
+                audit.record("user.password_changed", obj=instance)
+            reason = "password_changed" if password_changed else "deactivated"
+            end_sessions_and_tokens(instance, reason=reason)
     if deactivated:
         user_deactivated.send(sender=sender, user=instance)
 
@@ -51,14 +79,66 @@ def end_access_on_credential_change(sender, instance, created, raw=False, **kwar
     pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="settings_app.credentials_delete"
 )
 def end_access_on_delete(sender, instance, **kwargs):
-    """Deleting a user deletes their tokens (by cascade) and their sessions (here)."""
-    end_sessions_and_tokens(instance)
+    """Deleting a user deletes their tokens and their sessions (here)."""
+    _deleting_users.set(_deleting_users.get() | {instance.pk})
+    end_sessions_and_tokens(instance, reason="deleted")
+
+
+@receiver(post_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="settings_app.user_deleted")
+def forget_deleted_user(sender, instance, **kwargs):
+    _deleting_users.set(_deleting_users.get() - {instance.pk})
+
+
+@receiver(post_delete, sender=ApiKey, dispatch_uid="settings_app.apikey_deleted")
+@receiver(post_delete, sender=TeamKey, dispatch_uid="settings_app.teamkey_deleted")
+def key_deleted(sender, instance, **kwargs):
+    """A key deleted by anything but ``services.delete_api_key`` (which records it itself),
+    an admin inline for one: one key.deleted entry. An admin deletion of the key claimed it
+    (its admin.change entry; ``record`` then writes nothing), and a key deleted with its
+    user is part of the user's deletion."""
+    if getattr(instance, "_audit_recorded", False):
+        return
+    if sender is ApiKey and instance.user_id in _deleting_users.get():
+        return
+    if sender is ApiKey and audit.is_claimed("auth.user", instance.user_id):
+        return
+    record_key_deletion(instance, parent=instance.user if sender is ApiKey else None)
+
+
+@receiver(pre_delete, sender=GroupPolicy, dispatch_uid="settings_app.grouppolicy_deleted")
+def group_policy_deleted(sender, instance, **kwargs):
+    """A group's policy removed (the admin inline): limit.changed with what it held (read
+    before the delete: the admin's form instance carries the posted values); a policy
+    deleted with its group is part of the group's deletion."""
+    if audit.is_claimed("auth.group", instance.group_id):
+        return
+    stored = sender._base_manager.filter(pk=instance.pk).values(*GROUP_POLICY_FIELDS).first()
+    if stored is None:
+        return
+    defaults = {name: sender._meta.get_field(name).get_default() for name in GROUP_POLICY_FIELDS}
+    held = {name: [value, None] for name, (_, value) in audit.diff(defaults, stored).items()}
+    audit.record(
+        "limit.changed",
+        obj=instance,
+        changes=held,
+        details={"deleted": True, "group": instance.group.name},
+        parent=instance.group,
+    )
 
 
 def track_audited_models() -> None:
-    """An API token's requests-per-minute limit (set in the admin): an audit entry with
-    before/after when it changes (the token's creation and revocation are recorded by
-    settings_app.services)."""
+    """An API token's requests-per-minute limit (set in the admin), and a group's policy
+    (the group admin's inline): an audit entry with before/after when they change (the
+    token's creation and revocation are recorded by settings_app.services; a policy's
+    deletion by ``group_policy_deleted``)."""
+    audit.track_model(
+        GroupPolicy,
+        GROUP_POLICY_FIELDS,
+        "limit.changed",
+        creations="always",
+        deletions=False,
+        parent=lambda policy: policy.group,
+    )
     audit.track_model(
         NamedToken, ("requests_per_minute",), "limit.changed", creations="never", deletions=False
     )

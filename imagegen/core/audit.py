@@ -27,7 +27,9 @@ a domain hook and the admin's LogEntry, which both see an admin save:
   claims the object; a domain hook that then sees the same object deleted is skipped;
 - the admin's bulk "Delete selected" writes its LogEntries with ``bulk_create`` (no
   signal), so ``audited_delete_selected`` replaces the site-wide action: one
-  ``admin.change`` entry with the count and ids, and the objects claimed as above.
+  ``admin.change`` entry with the count and ids, and the objects claimed as above;
+- an inline's entry answers for its parent (``record(..., parent=…)``: a group's policy, a
+  user's key deleted on the user's page), so the parent's LogEntry adds no second entry.
 """
 
 import logging
@@ -37,6 +39,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
@@ -62,6 +65,7 @@ ACTIONS = {
     "token.revoked": "API token revoked",
     "user.created": "User created",
     "user.changed": "User changed",
+    "user.password_changed": "Password changed",
     "user.deleted": "User deleted",
     "group.changed": "Group changed",
     "mfa.enabled": "Two-factor sign-in turned on",
@@ -99,6 +103,8 @@ _request: ContextVar = ContextVar("audit_request", default=None)
 _recorded: ContextVar = ContextVar("audit_recorded", default=None)
 _claimed: ContextVar = ContextVar("audit_claimed", default=None)
 _process_client = {"name": None}
+# (actor, details) that ``acting`` set for the entries written inside it.
+_acting: ContextVar = ContextVar("audit_acting", default=None)
 
 
 # --- Context --------------------------------------------------------------------------------
@@ -114,6 +120,19 @@ def request_context(request):
         _claimed.reset(tokens[2])
         _recorded.reset(tokens[1])
         _request.reset(tokens[0])
+
+
+@contextmanager
+def acting(actor, **details):
+    """The entries written inside name ``actor`` (when the caller gives none) and carry
+    ``details`` (under the caller's own): what a sign-in does to its own account (an OIDC
+    sign-in creates it and syncs its groups) comes from an anonymous request, which would
+    otherwise name no one. ``actor`` may still be unsaved: it is read at each entry."""
+    token = _acting.set((actor, details))
+    try:
+        yield
+    finally:
+        _acting.reset(token)
 
 
 def current_request():
@@ -165,6 +184,12 @@ def claim(object_type: str, object_id) -> None:
         claimed.add((object_type, str(object_id)))
 
 
+def is_claimed(object_type: str, object_id) -> bool:
+    """Whether an admin deletion claimed the object in this request (see ``claim``)."""
+    claimed = _claimed.get()
+    return claimed is not None and (object_type, str(object_id)) in claimed
+
+
 def already_recorded(object_type: str, object_id) -> bool:
     """Whether this request already recorded an entry about the object."""
     recorded = _recorded.get()
@@ -208,6 +233,26 @@ def redact(value):
     return _plain(value)
 
 
+def redact_url(url):
+    """The URL without what may carry a credential: the user and password
+    (``http://user:pass@host``), the query string (``?api_key=…``) and the fragment.
+    Anything that is not a URL with a host is returned as it came (None, "")."""
+    if not isinstance(url, str) or not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:  # an unparsable URL: keep nothing of it but the scheme
+        return "[unparsable URL]"
+    if not host:
+        return "[URL without a host]" if ("@" in url or "?" in url) else url
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 # --- Recording ------------------------------------------------------------------------------
 
 
@@ -223,6 +268,7 @@ def record(
     object_id="",
     object_label: str = "",
     actor_label: str = "",
+    parent=None,
 ):
     """Write one entry for ``action`` (a slug of ACTIONS) in the caller's transaction and
     return it; None when an admin deletion already recorded this object in this request.
@@ -230,7 +276,9 @@ def record(
     ``obj`` names the object (or ``object_type``/``object_id``/``object_label`` for one that
     is gone or several: a bulk deletion gives the type and ``details={"count": n}``).
     ``changes`` is {field: [before, after]}; ``details`` anything else worth keeping (counts).
-    Both are redacted."""
+    Both are redacted. ``parent``: the object whose admin form changed this one through an
+    inline (a group's policy, a user's key); the entry answers for it too, so the admin's
+    LogEntry of the parent adds no second entry for the same save."""
     if action not in ACTIONS:
         raise ValueError(f"Unknown audit action {action!r}; add it to ACTIONS.")
     request = request if request is not None else current_request()
@@ -238,6 +286,10 @@ def record(
     claimed = _claimed.get()
     if object_id and claimed is not None and (object_type, object_id) in claimed:
         return None
+    acting_as = _acting.get()
+    if acting_as is not None:
+        actor = actor if actor is not None else acting_as[0]
+        details = {**acting_as[1], **(details or {})}
     if actor is None and request is not None:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
@@ -259,6 +311,8 @@ def record(
     recorded = _recorded.get()
     if recorded is not None and object_id:
         recorded.add((object_type, object_id))
+    if recorded is not None and parent is not None:
+        recorded.add(object_key(parent))
     return entry
 
 
@@ -274,14 +328,34 @@ def diff(before: dict, after: dict) -> dict:
 # --- Tracking a model's settings ------------------------------------------------------------
 
 
-def track_model(model, fields, action: str, *, creations: str = "request", deletions=True):
+def track_model(
+    model,
+    fields,
+    action: str,
+    *,
+    creations: str = "request",
+    deletions=True,
+    cleaners=None,
+    parent=None,
+):
     """Record ``action`` with before/after of ``fields`` whenever a row of ``model`` is saved
     with one of them changed (a pre_save read of the stored row; none when ``update_fields``
     names none of them), and when a row is deleted.
 
     ``creations``: "always" records new rows; "request" only those made during a request (a
-    person's, not a start-up sync that fills a catalog); "never" none."""
+    person's, not a start-up sync that fills a catalog); "never" none. ``cleaners``:
+    {field: function} applied to both values before they are compared and stored (a URL's
+    credentials: ``redact_url``). ``parent``: a function of the row giving the object whose
+    admin page edits it inline (``record``'s ``parent``)."""
     fields = tuple(fields)
+    cleaners = dict(cleaners or {})
+
+    def clean(values):
+        return {
+            name: cleaners[name](value) if name in cleaners else value
+            for name, value in values.items()
+        }
+
     uid = f"audit.{model._meta.label_lower}"
 
     def before_save(sender, instance, raw=False, update_fields=None, **kwargs):
@@ -298,26 +372,42 @@ def track_model(model, fields, action: str, *, creations: str = "request", delet
         if raw or getattr(instance, "_audit_skip", False):
             instance._audit_skip = False
             return
-        after = {name: getattr(instance, name) for name in fields}
+        after = clean({name: getattr(instance, name) for name in fields})
         if created:
             if creations == "never" or (creations == "request" and current_request() is None):
                 return
-            defaults = {name: model._meta.get_field(name).get_default() for name in fields}
+            defaults = clean({name: model._meta.get_field(name).get_default() for name in fields})
             changes = diff(defaults, after)
             if not changes:
                 return
-            record(action, obj=instance, changes=changes, details={"created": True})
+            record(
+                action,
+                obj=instance,
+                changes=changes,
+                details={"created": True},
+                parent=parent(instance) if parent else None,
+            )
             return
         before = getattr(instance, "_audit_before", None)
         instance._audit_before = None
         if before is None:
             return
-        changes = diff(before, after)
+        changes = diff(clean(before), after)
         if changes:
-            record(action, obj=instance, changes=changes)
+            record(
+                action,
+                obj=instance,
+                changes=changes,
+                parent=parent(instance) if parent else None,
+            )
 
     def after_delete(sender, instance, **kwargs):
-        record(action, obj=instance, details={"deleted": True})
+        record(
+            action,
+            obj=instance,
+            details={"deleted": True},
+            parent=parent(instance) if parent else None,
+        )
 
     pre_save.connect(before_save, sender=model, weak=False, dispatch_uid=f"{uid}.pre")
     post_save.connect(after_save, sender=model, weak=False, dispatch_uid=f"{uid}.post")

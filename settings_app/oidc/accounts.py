@@ -25,6 +25,7 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from imagegen.core import audit
 from settings_app.models import OidcIdentity
 from settings_app.oidc.config import OidcSettings
 from settings_app.oidc.errors import SignInFailed
@@ -69,10 +70,12 @@ def sign_in(issuer: str, claims: dict, conf: OidcSettings):
         user = identity.user
         if not user.is_active:
             raise SignInFailed("inactive", f"account {user.pk} is inactive")
-        if _apply_profile(user, claims):
-            user.save(update_fields=["email", "first_name", "last_name"])
-        if conf.groups_claim:
-            identity.synced_groups = sync_groups(user, identity, claims.get(conf.groups_claim))
+        # Profile and group changes are the sign-in's, made by the user through the provider.
+        with audit.acting(user, via="oidc", issuer=issuer):
+            if _apply_profile(user, claims):
+                user.save(update_fields=["email", "first_name", "last_name"])
+            if conf.groups_claim:
+                identity.synced_groups = sync_groups(user, identity, claims.get(conf.groups_claim))
         identity.last_sign_in_at = timezone.now()
         identity.save(update_fields=["synced_groups", "last_sign_in_at"])
     return user
@@ -87,7 +90,8 @@ def _create_account(User, issuer: str, claims: dict) -> OidcIdentity:
         user.set_unusable_password()
         _apply_profile(user, claims)
         try:
-            with transaction.atomic():
+            # The account is made by its own sign-in (the request is still anonymous).
+            with transaction.atomic(), audit.acting(user, via="oidc", issuer=issuer):
                 user.save()
                 identity = OidcIdentity.objects.create(
                     user=user, issuer=issuer, subject=claims["sub"]

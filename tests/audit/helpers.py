@@ -2,8 +2,6 @@
 
 import json
 
-from django.forms.models import model_to_dict
-
 from imagegen.core.models import AuditEntry
 
 
@@ -26,8 +24,10 @@ def only_entry(marker: int, action: str) -> AuditEntry:
 
 
 def as_text(entry: AuditEntry) -> str:
-    """Every stored field of the entry, as one text to search."""
-    return json.dumps(model_to_dict(entry), default=str) + entry.client + entry.actor_label
+    """Every stored field of the entry (all concrete fields: every AuditEntry field is
+    editable=False, so model_to_dict would see none of them), as one text to search."""
+    fields = {f.attname: getattr(entry, f.attname) for f in entry._meta.concrete_fields}
+    return json.dumps(fields, default=str, ensure_ascii=False)
 
 
 def assert_no_secret(entry: AuditEntry, *secrets: str) -> None:

@@ -24,6 +24,7 @@ from tests.users import PASSWORD, make_user
 
 OPENAI_KEY = "sk-proj-AUDITKEY0123456789abcdefABCDEF"
 OTHER_KEY = "sk-proj-AUDITKEY-SECOND-9876543210zyx"
+NEW_PASSWORD = "a brand new passphrase 9731"
 
 
 @pytest.fixture
@@ -224,11 +225,82 @@ def test_a_role_flag_change_is_one_entry_with_before_and_after(owner, field, val
     assert only_entry(before, "user.changed").changes == {field: [not value, value]}
 
 
-def test_a_password_change_is_not_a_user_entry_and_holds_no_hash(owner):
+def test_a_password_change_is_one_entry_without_the_hash(owner):
     owner.set_password("An0ther-Secret-Pass")
     before = mark()
     owner.save()
-    assert since(before) == []
+    entry = only_entry(before, "user.password_changed")
+    assert (entry.object_type, entry.object_id) == ("auth.user", str(owner.pk))
+    assert entry.changes == {} and entry.details == {}
+    assert_no_secret(entry, "An0ther-Secret-Pass", owner.password, owner.password.split("$")[-1])
+
+
+def test_a_password_changed_on_the_account_page_is_one_entry(client, owner):
+    client.force_login(owner)
+    before = mark()
+    response = client.post(
+        "/account/password/",
+        {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+    )
+    assert response.status_code == 302
+    entry = only_entry(before, "user.password_changed")
+    assert entry.actor == owner
+    assert_no_secret(entry, PASSWORD, NEW_PASSWORD)
+
+
+def test_an_admin_set_password_is_one_entry_and_names_the_tokens_it_revoked(
+    admin_client, admin_user, owner
+):
+    named, plaintext = settings_services.create_named_token(owner, "nightly")
+    before = mark()
+    response = admin_client.post(
+        f"/admin/auth/user/{owner.pk}/password/",
+        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
+    )
+    assert response.status_code == 302, response.content[:2000]
+    entries = since(before)  # no admin.change besides
+    assert [e.action for e in entries] == ["user.password_changed", "token.revoked"]
+    changed, revoked = entries
+    assert (changed.actor, changed.client, changed.object_id) == (
+        admin_user,
+        "admin",
+        str(owner.pk),
+    )
+    assert revoked.details == {
+        "count": 1,
+        "names": ["nightly"],
+        "owner": "owner",
+        "reason": "password_changed",
+    }
+    for entry in entries:
+        assert_no_secret(entry, NEW_PASSWORD, plaintext, named.token.token_key)
+
+
+def test_deactivation_and_deletion_revoke_tokens_in_one_entry_each(owner, member):
+    settings_services.create_named_token(owner, "a")
+    settings_services.create_named_token(owner, "b")
+    owner.is_active = False
+    before = mark()
+    owner.save()
+    revoked = [e for e in since(before) if e.action == "token.revoked"]
+    assert len(revoked) == 1
+    assert revoked[0].details["count"] == 2
+    assert revoked[0].details["names"] == ["a", "b"]
+    assert revoked[0].details["reason"] == "deactivated"
+    _, plaintext = settings_services.create_named_token(member, "c")
+    before = mark()
+    member.delete()
+    entries = since(before)
+    assert [e.action for e in entries] == ["token.revoked", "user.deleted"]
+    assert entries[0].details["reason"] == "deleted"
+    assert_no_secret(entries[0], plaintext)
+
+
+def test_ending_access_without_tokens_records_no_token_entry(owner):
+    owner.is_active = False
+    before = mark()
+    owner.save()
+    assert [e.action for e in since(before)] == ["user.changed"]
 
 
 def test_group_membership_and_permissions_are_one_entry_each(owner):
@@ -308,6 +380,15 @@ def test_a_budget_through_the_admin_is_one_budget_entry(admin_client, admin_user
     assert only_entry(before, "budget.changed").changes == {"daily_image_limit": [None, 5]}
 
 
+@pytest.mark.parametrize(("field", "value"), [("max_running", 2), ("max_queued", 7)])
+def test_a_budgets_generation_caps_are_recorded(owner, field, value):
+    budget = UserBudget.objects.create(user=owner)
+    setattr(budget, field, value)
+    before = mark()
+    budget.save()
+    assert only_entry(before, "budget.changed").changes == {field: [None, value]}
+
+
 def test_the_team_budget_is_recorded_and_the_budget_gate_row_is_not(owner):
     before = mark()
     TeamBudget.objects.get_or_create(pk=1)  # what the budget check does: no person's change
@@ -346,6 +427,26 @@ def test_a_backend_change_is_one_entry_without_its_secret(db):
     entry = only_entry(before, "backend.changed")
     assert entry.changes == {"max_concurrent": [1, 4]} or "max_concurrent" in entry.changes
     assert_no_secret(entry, "backend-Bearer-S3CRET", "backend-Bearer-NEW-S3CRET")
+
+
+def test_a_backend_url_with_credentials_is_recorded_without_them(db):
+    backend = Backend.objects.create(kind="comfyui", name="gpu-2", base_url="http://127.0.0.1:9")
+    backend.base_url = "http://alice:Url-Pa55word@gpu.lan:8188/comfy?api_key=Url-K3Y-value"
+    before = mark()
+    backend.save()
+    entry = only_entry(before, "backend.changed")
+    assert entry.changes == {"base_url": ["http://127.0.0.1:9", "http://gpu.lan:8188/comfy"]}
+    assert_no_secret(entry, "alice", "Url-Pa55word", "Url-K3Y-value", "api_key")
+
+
+def test_a_backend_whose_url_changes_only_in_its_credentials_is_not_recorded(db):
+    backend = Backend.objects.create(
+        kind="comfyui", name="gpu-3", base_url="http://a:Old-Pa55@gpu.lan:8188"
+    )
+    backend.base_url = "http://a:New-Pa55@gpu.lan:8188"
+    before = mark()
+    backend.save()
+    assert since(before) == []
 
 
 # --- Deletions and exports ------------------------------------------------------------------

@@ -12,7 +12,7 @@ from generation.tasks import TASK_FUNCS, purge_audit_entries
 from imagegen.core import audit
 from imagegen.core.models import AuditEntry, AuditEntryImmutable
 from settings_app.services import create_named_token
-from tests.audit.helpers import assert_no_secret, mark, only_entry
+from tests.audit.helpers import as_text, assert_no_secret, mark, only_entry
 
 
 def test_record_writes_one_entry_with_actor_and_object(owner):
@@ -158,3 +158,32 @@ def test_the_purge_is_scheduled_daily_by_a_migration(db):
     assert schedule.func == "generation.tasks.purge_audit_entries"
     assert schedule.schedule_type == Schedule.DAILY
     assert schedule.func in TASK_FUNCS
+
+
+def test_as_text_searches_every_stored_field(owner):
+    entry = audit.record(
+        "key.deleted",
+        actor=owner,
+        object_type="settings_app.apikey",
+        object_id="7",
+        object_label="openai key of owner (••••CDEF)",
+        details={"provider": "openai"},
+    )
+    text = as_text(entry)
+    for value in ("settings_app.apikey", "••••CDEF", "key.deleted", "openai", "owner"):
+        assert value in text, value
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://user:S3cret@gpu.lan:8188/base?api_key=K3Y#frag", "http://gpu.lan:8188/base"),
+        ("https://gpu.lan/?token=K3Y", "https://gpu.lan/"),
+        ("http://[::1]:8188", "http://[::1]:8188"),
+        ("http://127.0.0.1:9", "http://127.0.0.1:9"),
+        ("", ""),
+        (None, None),
+    ],
+)
+def test_redact_url_keeps_no_credential(url, expected):
+    assert audit.redact_url(url) == expected

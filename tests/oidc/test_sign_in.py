@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from imagegen.core.models import AuditEntry
 from settings_app.models import OidcIdentity
 from tests.oidc.provider import (
     Signals,
@@ -84,6 +85,17 @@ def test_the_next_sign_in_finds_the_same_account_and_refreshes_it(oidc, client):
     assert _groups(user) == {"artists", "reviewers", "manual"}
     assert sorted(OidcIdentity.objects.get().synced_groups) == ["artists", "reviewers"]
     assert signals.logged_in == [user]
+
+
+def test_the_account_and_groups_a_sign_in_makes_are_recorded_as_the_users(oidc, client):
+    sign_in(client, "alice")
+    user = User.objects.get()
+    entries = list(AuditEntry.objects.exclude(action="auth.sign_in").order_by("id"))
+    assert {e.action for e in entries} == {"user.created", "group.changed", "user.changed"}
+    for entry in entries:
+        assert entry.actor == user, entry.action
+        assert entry.details["via"] == "oidc"
+        assert entry.details["issuer"] == oidc.issuer
 
 
 def test_groups_are_not_touched_without_a_groups_claim_setting(oidc, client, settings):

@@ -203,20 +203,7 @@ class AuditEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEntry
-        fields = [
-            "id",
-            "created_at",
-            "actor",
-            "actor_label",
-            "ip_address",
-            "client",
-            "action",
-            "object_type",
-            "object_id",
-            "object_label",
-            "changes",
-            "details",
-        ]
+        fields = ["id", *AuditEntry.FIELDS]
 
 
 class AuditListView(generics.ListAPIView):

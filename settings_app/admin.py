@@ -280,15 +280,7 @@ class GroupPolicyForm(forms.ModelForm):
 
     class Meta:
         model = GroupPolicy
-        fields = [
-            "allowed_providers",
-            "allowed_models",
-            "monthly_budget_usd",
-            "daily_image_limit",
-            "unlimited",
-            "max_running",
-            "max_queued",
-        ]
+        fields = GroupPolicy.FIELDS
         widgets = {
             "allowed_providers": forms.Textarea(attrs={"rows": 3}),
             "allowed_models": forms.Textarea(attrs={"rows": 4}),

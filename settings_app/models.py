@@ -387,6 +387,17 @@ class GroupPolicy(models.Model):
     the group's ``settings_app.use_team_keys`` permission, not a field here (one source of
     truth; the admin inline shows it as a checkbox)."""
 
+    # The values an administrator sets (the admin's inline; the audit trail's before/after).
+    FIELDS = (
+        "allowed_providers",
+        "allowed_models",
+        "monthly_budget_usd",
+        "daily_image_limit",
+        "unlimited",
+        "max_running",
+        "max_queued",
+    )
+
     group = models.OneToOneField("auth.Group", on_delete=models.CASCADE, related_name="policy")
     allowed_providers = models.TextField(
         blank=True,

@@ -26,15 +26,7 @@ from settings_app.services import end_sessions_and_tokens, record_key_deletion
 _deleting_users: ContextVar = ContextVar("settings_app_deleting_users", default=frozenset())
 
 # What a group's policy entry records before/after of (limit.changed).
-GROUP_POLICY_FIELDS = (
-    "allowed_providers",
-    "allowed_models",
-    "monthly_budget_usd",
-    "daily_image_limit",
-    "unlimited",
-    "max_running",
-    "max_queued",
-)
+GROUP_POLICY_FIELDS = GroupPolicy.FIELDS
 
 # Sent (sender: the user model, user=…) after a user is saved inactive who was active.
 user_deactivated = Signal()

@@ -79,15 +79,7 @@ def two_factor_page(request):
 @sensitive_post_parameters("code")
 def two_factor_confirm(request):
     """Confirm the new authenticator with a code from it; show the recovery codes once."""
-    form = TwoFactorCodeForm(request.POST)
-    if form.is_valid():
-        try:
-            codes = two_factor.confirm_enrolment(request.user, form.cleaned_data["code"])
-        except ValidationError as error:
-            _apply_errors(form, error)
-        else:
-            return _codes(request, codes, fresh=True)
-    return _page(request, confirm_form=form, error=_form_error(form), status=400)
+    return _codes_for_a_code(request, two_factor.confirm_enrolment, "confirm_form", fresh=True)
 
 
 @never_cache
@@ -96,15 +88,23 @@ def two_factor_confirm(request):
 @sensitive_post_parameters("code")
 def two_factor_recovery_codes(request):
     """New recovery codes for a current authenticator code; the old ones stop working."""
+    return _codes_for_a_code(
+        request, two_factor.regenerate_recovery_codes, "codes_form", fresh=False
+    )
+
+
+def _codes_for_a_code(request, make_codes, form_name: str, *, fresh: bool):
+    """A code posted, then ``make_codes(user, code)`` shown once; else the page again with
+    the form (``form_name``) and its error (400)."""
     form = TwoFactorCodeForm(request.POST)
     if form.is_valid():
         try:
-            codes = two_factor.regenerate_recovery_codes(request.user, form.cleaned_data["code"])
+            codes = make_codes(request.user, form.cleaned_data["code"])
         except ValidationError as error:
             _apply_errors(form, error)
         else:
-            return _codes(request, codes, fresh=False)
-    return _page(request, codes_form=form, error=_form_error(form), status=400)
+            return _codes(request, codes, fresh=fresh)
+    return _page(request, **{form_name: form}, error=_form_error(form), status=400)
 
 
 @never_cache

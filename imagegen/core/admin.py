@@ -20,19 +20,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
     list_filter = ["action", "created_at", "object_type"]
     search_fields = ["actor_label", "object_label", "object_type", "object_id"]
     date_hierarchy = "created_at"
-    readonly_fields = [
-        "created_at",
-        "actor",
-        "actor_label",
-        "ip_address",
-        "client",
-        "action",
-        "object_type",
-        "object_id",
-        "object_label",
-        "changes",
-        "details",
-    ]
+    readonly_fields = AuditEntry.FIELDS
     list_select_related = ["actor"]
     show_full_result_count = False
 

@@ -62,6 +62,21 @@ class AuditEntry(models.Model):
     """One security- or money-relevant action: when, who (from which address and client),
     what, on which object, what changed (never a secret: imagegen.core.audit redacts)."""
 
+    # What an entry shows, in this order: the admin's page, the API, the CSV export.
+    FIELDS = (
+        "created_at",
+        "actor",
+        "actor_label",
+        "ip_address",
+        "client",
+        "action",
+        "object_type",
+        "object_id",
+        "object_label",
+        "changes",
+        "details",
+    )
+
     created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -10,6 +10,7 @@ from django.utils import timezone
 from settings_app import services as settings_services
 from settings_app.models import ApiKey, GroupPolicy
 from tests.audit.helpers import assert_no_secret, mark, only_entry, since
+from tests.groups.helpers import group_post as group_admin_post
 
 OPENAI_KEY = "sk-proj-INLINEKEY0123456789abcdefWXYZ"
 
@@ -22,22 +23,7 @@ def admin_client(client, admin_user):
 
 def group_post(name, policy=None, **fields):
     """The group change form with its one policy form (prefix ``policy``)."""
-    data = {
-        "name": name,
-        "policy-TOTAL_FORMS": "1",
-        "policy-INITIAL_FORMS": "1" if policy else "0",
-        "policy-MIN_NUM_FORMS": "0",
-        "policy-MAX_NUM_FORMS": "1",
-        "policy-0-id": str(policy.pk) if policy else "",
-        "policy-0-allowed_providers": "",
-        "policy-0-allowed_models": "",
-        "policy-0-monthly_budget_usd": "",
-        "policy-0-daily_image_limit": "",
-        "policy-0-max_running": "",
-        "policy-0-max_queued": "",
-    }
-    data.update({f"policy-0-{key}": value for key, value in fields.items()})
-    return data
+    return group_admin_post(name, str(policy.pk) if policy else "", **fields)
 
 
 def user_post(user, keys=(), **extra):

@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
 from settings_app.models import GroupPolicy
-from tests.groups.helpers import policy_for
+from tests.groups.helpers import group_post, policy_for
 from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
@@ -21,26 +21,6 @@ def team_keys_permission():
 def checkbox(page: str) -> str:
     """The team-keys checkbox's <input> tag."""
     return re.search(r'<input[^>]*name="policy-0-team_keys"[^>]*>', page).group(0)
-
-
-def group_post(name, policy_id="", **policy):
-    """The Group change form's fields with one policy form (prefix ``policy``)."""
-    data = {
-        "name": name,
-        "policy-TOTAL_FORMS": "1",
-        "policy-INITIAL_FORMS": "1" if policy_id else "0",
-        "policy-MIN_NUM_FORMS": "0",
-        "policy-MAX_NUM_FORMS": "1",
-        "policy-0-id": policy_id,
-        "policy-0-allowed_providers": "",
-        "policy-0-allowed_models": "",
-        "policy-0-monthly_budget_usd": "",
-        "policy-0-daily_image_limit": "",
-        "policy-0-max_running": "",
-        "policy-0-max_queued": "",
-    }
-    data.update({f"policy-0-{key}": value for key, value in policy.items()})
-    return data
 
 
 def test_a_superuser_adds_a_group_with_its_policy_and_team_keys(admin_client):

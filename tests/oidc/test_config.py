@@ -100,17 +100,7 @@ def _document(base="https://idp.example", **changes):
     return {**document, **changes}
 
 
-@pytest.mark.parametrize(
-    "key",
-    [
-        "issuer",
-        "authorization_endpoint",
-        "token_endpoint",
-        "jwks_uri",
-        "userinfo_endpoint",
-        "end_session_endpoint",
-    ],
-)
+@pytest.mark.parametrize("key", config.HTTPS_REQUIRED)
 def test_a_discovered_plain_http_endpoint_elsewhere_is_refused(key):
     conf = replace(current(), issuer="", discovery_url="https://idp.example/.well-known/x")
     with pytest.raises(SignInFailed) as refused:

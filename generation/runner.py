@@ -174,7 +174,7 @@ def claim(generation_id: int) -> Generation | None:
                 if provider is not None
                 else f"Your groups ({', '.join(limits.group_names)}) don't allow it."
             )
-            transaction.on_commit(lambda: generation_finished(generation_id))
+            transaction.on_commit(lambda: _failed_at_claim(generation_id, owner_id))
             return None
         if pending is not None and backends.self_hosted(pending.provider) is not None:
             # One claim at a time picks from a pool, so two never take its last slot.
@@ -184,7 +184,7 @@ def claim(generation_id: int) -> Generation | None:
                 return None  # every capable backend is busy: dispatched again when one frees
             if choice.backend is None:
                 pending.mark_failed(choice.reason)
-                transaction.on_commit(lambda: generation_finished(generation_id))
+                transaction.on_commit(lambda: _failed_at_claim(generation_id, owner_id))
                 return None
             assign = {"backend_id": choice.backend.pk, "progress": None}
         now = timezone.now()
@@ -201,6 +201,13 @@ def claim(generation_id: int) -> Generation | None:
     if not claimed:
         return None
     return Generation.objects.get(pk=generation_id)
+
+
+def _failed_at_claim(generation_id: int, owner_id: int) -> None:
+    """After a claim failed a generation: its finish, and the owner's next queued ones, which
+    waited behind it for a slot it never took (no run ends to dispatch them)."""
+    generation_finished(generation_id)
+    dispatch_next_for_user(owner_id)
 
 
 # --- Execute --------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ power"): making a user staff or superuser, giving permissions or groups (to a us
 group), granting the team keys, and editing another staff account; API tokens are never
 made or edited here (their owner creates them, and sees the plaintext once)."""
 
+import copy
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -306,7 +308,11 @@ class GroupPolicyInline(admin.StackedInline):
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
         if not _superuser(request):  # granting the team keys is granting a permission
-            formset.form.base_fields["team_keys"].disabled = True
+            # A copy on this request's form class: the field itself is shared with every
+            # later request's (disabling it would disable it for superusers too).
+            field = copy.copy(formset.form.base_fields["team_keys"])
+            field.disabled = True
+            formset.form.base_fields = {**formset.form.base_fields, "team_keys": field}
         return formset
 
 

@@ -116,6 +116,8 @@ def note_team_first_use(user, provider_name: str) -> None:
     team = TeamKey.objects.filter(provider=provider_name).values_list("pk", flat=True).first()
     if team is None or user is None:
         return
+    if TeamKeyUse.objects.filter(user=user, team_key_id=team).exists():
+        return  # the usual case: no insert that fails (and logs an error on PostgreSQL)
     try:
         with transaction.atomic():
             TeamKeyUse.objects.create(user=user, team_key_id=team)

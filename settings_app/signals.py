@@ -43,17 +43,27 @@ def remember_credentials(sender, instance, raw=False, **kwargs):
     )
 
 
+def _rehashed(user, save_kwargs) -> bool:
+    """Whether this save is Django's hash upgrade in ``check_password``: it saves only the
+    password and clears the raw password first ("hash upgrades shouldn't be considered
+    password changes"), where ``set_password`` keeps it until the save is over."""
+    fields = save_kwargs.get("update_fields")
+    return fields is not None and set(fields) == {"password"} and user._password is None
+
+
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="settings_app.credentials_after")
 def end_access_on_credential_change(sender, instance, created, raw=False, **kwargs):
-    """A new password hash (the rule Django uses for sessions) or a deactivation ends every
-    session and API token of the user; a deactivation also tells the apps above."""
+    """A new password (the rule Django uses for sessions) or a deactivation ends every
+    session and API token of the user; a deactivation also tells the apps above. Django's
+    own re-hash of the same password at sign-in (a hasher's iterations raised by an upgrade)
+    is not a new password: nothing ends and nothing is recorded."""
     before = getattr(instance, "_credentials_before", None)
     instance._credentials_before = None
     if raw or created or before is None:
         return
     password_before, active_before = before
     deactivated = active_before and not instance.is_active
-    password_changed = instance.password != password_before
+    password_changed = instance.password != password_before and not _rehashed(instance, kwargs)
     if password_changed or deactivated:
         with transaction.atomic():
             if password_changed:

@@ -168,8 +168,9 @@ def _effective_limits(user) -> Limits:
 
 
 def effective_limits_by_owner(owner_id: int) -> Limits:
-    """``effective_limits`` of the user with this id (the runner knows only ids)."""
-    return effective_limits(get_user_model().objects.get(pk=owner_id))
+    """The limits of the user with this id, read afresh (the runner knows only ids, and
+    decides under the owner's row lock: never a value kept from earlier in a request)."""
+    return _effective_limits(get_user_model().objects.get(pk=owner_id))
 
 
 def max_running_by_owner(owner_ids) -> dict[int, int]:

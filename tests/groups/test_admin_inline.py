@@ -86,3 +86,20 @@ def test_staff_with_the_policy_permissions_edit_limits_but_never_the_team_keys()
     assert policy.daily_image_limit == 9
     assert not policy.group.permissions.exists()
     assert GroupPolicy.objects.count() == 1
+
+
+def test_a_clerks_disabled_checkbox_stays_theirs(admin_client):
+    # The checkbox is disabled for the clerk's request only: a superuser's next save of the
+    # same page still grants the team keys.
+    clerk = make_user("clerk", is_staff=True)
+    wanted = ["change_group", "view_group", "add_grouppolicy", "change_grouppolicy"]
+    clerk.user_permissions.add(*Permission.objects.filter(codename__in=wanted))
+    clerk_client = Client()
+    clerk_client.force_login(clerk)
+    policy = policy_for("Designers")
+    url = f"/admin/auth/group/{policy.group.pk}/change/"
+    assert clerk_client.get(url).status_code == 200
+    assert "disabled" not in checkbox(admin_client.get(url).content.decode())
+    data = group_post("Designers", policy_id=str(policy.pk), team_keys="on")
+    assert admin_client.post(url, data).status_code == 302
+    assert list(policy.group.permissions.all()) == [team_keys_permission()]

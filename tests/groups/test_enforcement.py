@@ -295,3 +295,17 @@ def test_the_generate_page_resolves_the_limits_once(outsider, client):
         assert client.get("/generate/").status_code == 200
     policy_reads = [q for q in queries.captured_queries if "grouppolicy" in q["sql"]]
     assert len(policy_reads) == 1
+
+
+def test_a_generation_refused_at_its_claim_lets_the_next_queued_one_start(
+    outsider, monkeypatch, django_capture_on_commit_callbacks
+):
+    refused = make_generation(outsider, provider="offline", model="offline-shapes")
+    policy_for("Designers", outsider, allowed_models="openai/gpt-image-2")
+    allowed = make_generation(outsider, provider="openai", model="gpt-image-2")
+    enqueued = []
+    monkeypatch.setattr(runner, "enqueue_generation", enqueued.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert runner.claim(refused.pk) is None
+    # No run ended to dispatch the next one: the refusal does it.
+    assert enqueued == [allowed.pk]

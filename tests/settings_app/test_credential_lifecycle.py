@@ -126,3 +126,30 @@ def test_saving_a_user_without_a_credential_change_keeps_tokens(api, owner):
         == 200
     )
     assert answers(api, token) == 200
+
+
+def test_djangos_rehash_of_the_same_password_at_sign_in_keeps_tokens(api, owner, settings):
+    # A Django upgrade raises the hasher's work factor: the next sign-in re-saves the same
+    # password's hash. That is not a new password: scripts' tokens keep working, no entry.
+    from django.contrib.auth.hashers import make_password
+
+    from imagegen.core.models import AuditEntry
+
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+    ]
+    old_hash = make_password(PASSWORD, None, "md5")
+    get_user_model().objects.filter(pk=owner.pk).update(password=old_hash)
+    token = token_for(owner)
+    owner.refresh_from_db()
+    assert owner.check_password(PASSWORD)
+    owner.refresh_from_db()
+    assert owner.password.startswith("pbkdf2_sha256$")  # upgraded
+    assert answers(api, token) == 200
+    assert not AuditEntry.objects.filter(action="user.password_changed").exists()
+    # A real change still ends them.
+    owner.set_password(NEW_PASSWORD)
+    owner.save()
+    assert answers(api, token) == 401
+    assert AuditEntry.objects.filter(action="user.password_changed").count() == 1

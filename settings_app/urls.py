@@ -10,6 +10,8 @@ urlpatterns = [
     path("settings/keys/<str:provider>/test/", views.key_test, name="settings-key-test"),
     path("settings/tokens/", views.token_create, name="settings-token-create"),
     path("settings/tokens/<int:pk>/revoke/", views.token_revoke, name="settings-token-revoke"),
+    path("settings/single-sign-on/link/", views.sso_link, name="sso-link"),
+    path("settings/single-sign-on/unlink/", views.sso_unlink, name="sso-unlink"),
     path("settings/two-factor/", two_factor_views.two_factor_page, name="two-factor"),
     path(
         "settings/two-factor/confirm/",

@@ -9,12 +9,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from settings_app import services, two_factor
 from settings_app.forms import KeyForm, PreferencesForm, SignupForm, TokenForm
 from settings_app.models import ApiKey, NamedToken, Preferences, Theme
+from settings_app.oidc import config as oidc_config
+from settings_app.oidc import linking
 from settings_app.signin import session_backend
 
 
@@ -38,7 +41,16 @@ def _tokens(user):
     return NamedToken.objects.for_user(user, "view").select_related("token")
 
 
-def _page(request, *, form=None, key_forms=None, token_form=None, new_token=None, status=200):
+def _page(
+    request,
+    *,
+    form=None,
+    key_forms=None,
+    token_form=None,
+    new_token=None,
+    sso_errors=None,
+    status=200,
+):
     user = request.user
     context = {
         "form": form or PreferencesForm(instance=Preferences.for_user(user), user=user),
@@ -49,8 +61,64 @@ def _page(request, *, form=None, key_forms=None, token_form=None, new_token=None
         "new_token": new_token,
         "two_factor_applies": two_factor.applies(user, session_backend(request)),
         "two_factor_on": two_factor.is_enabled(user),
+        "sso": _sso_section(user, sso_errors),
     }
     return render(request, "settings_app/index.html", context, status=status)
+
+
+def _sso_section(user, errors=None):
+    """The Single sign-on section while OIDC is on: the account's link, or how to make one."""
+    conf = oidc_config.current()
+    if not conf.enabled:
+        return None
+    return {
+        "name": conf.provider_name,
+        "identity": linking.identity_of(user, conf),
+        "has_password": user.has_usable_password(),
+        "may_unlink": linking.may_unlink(user, conf),
+        "errors": errors or {},
+    }
+
+
+def _sso_errors(exc: ValidationError) -> dict:
+    """{"password": [...]} for the field, {"general": [...]} for the section."""
+    return exc.message_dict if hasattr(exc, "error_dict") else {"general": exc.messages}
+
+
+@login_required
+@require_POST
+def sso_link(request):
+    """Settings → Single sign-on → Link: the password, then on to the provider (through a
+    page: the form-action CSP refuses a redirect to another site after a POST)."""
+    if not oidc_config.current().enabled:
+        raise Http404("Single sign-on is off.")
+    try:
+        linking.start(request.session, request.user, request.POST.get("password", ""))
+    except ValidationError as exc:
+        return _page(request, sso_errors=_sso_errors(exc), status=400)
+    return render(
+        request,
+        "settings_app/sso_continue.html",
+        {
+            "provider_name": oidc_config.current().provider_name,
+            "continue_url": reverse("oidc_authentication_init") + "?link=1",
+        },
+    )
+
+
+@login_required
+@require_POST
+def sso_unlink(request):
+    """Settings → Single sign-on → Unlink, after the password."""
+    conf = oidc_config.current()
+    if not conf.enabled:
+        raise Http404("Single sign-on is off.")
+    try:
+        linking.unlink(request.user, request.POST.get("password", ""), conf)
+    except ValidationError as exc:
+        return _page(request, sso_errors=_sso_errors(exc), status=400)
+    messages.success(request, f"Your account is no longer linked to {conf.provider_name}.")
+    return redirect(reverse("settings") + "#single-sign-on")
 
 
 @login_required

@@ -67,6 +67,8 @@ ACTIONS = {
     "user.changed": "User changed",
     "user.password_changed": "Password changed",
     "user.deleted": "User deleted",
+    "user.sso_linked": "Single sign-on linked",
+    "user.sso_unlinked": "Single sign-on unlinked",
     "group.changed": "Group changed",
     "mfa.enabled": "Two-factor sign-in turned on",
     "mfa.recovery_codes": "Recovery codes replaced",

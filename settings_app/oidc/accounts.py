@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from imagegen.core import audit
 from settings_app.models import OidcIdentity
+from settings_app.oidc import linking
 from settings_app.oidc.config import OidcSettings
 from settings_app.oidc.errors import SignInFailed
 
@@ -53,9 +54,11 @@ def check_claims(claims: dict, conf: OidcSettings) -> None:
         raise SignInFailed("domain", "email not verified by the provider")
 
 
-def sign_in(issuer: str, claims: dict, conf: OidcSettings):
+def sign_in(issuer: str, claims: dict, conf: OidcSettings, *, link_to=None):
     """The account of these (already verified) claims, created on the first sign-in, with its
-    profile and groups refreshed; atomic: a failure leaves no account and no change."""
+    profile and groups refreshed; atomic: a failure leaves no account and no change.
+    ``link_to``: the signed-in account whose owner asked to link it (settings_app.oidc.linking),
+    linked to the claims' identity instead of finding or creating one."""
     check_claims(claims, conf)
     User = get_user_model()
     with transaction.atomic():
@@ -65,7 +68,9 @@ def sign_in(issuer: str, claims: dict, conf: OidcSettings):
             .filter(issuer=issuer, subject=claims["sub"])
             .first()
         )
-        if identity is None:
+        if link_to is not None:
+            identity = linking.link_account(link_to, identity, issuer, claims["sub"])
+        elif identity is None:
             identity = _create_account(User, issuer, claims)
         user = identity.user
         if not user.is_active:

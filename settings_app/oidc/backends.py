@@ -198,7 +198,9 @@ class OidcBackend(OIDCAuthenticationBackend):
 
     def get_or_create_user(self, access_token, id_token, payload):
         claims = self.get_userinfo(access_token, id_token, payload)
-        return accounts.sign_in(self.info.issuer, claims, self.conf)
+        # A link the signed-in owner asked for (CallbackView sets it from the started flow).
+        link_to = getattr(self.request, "oidc_link_to", None)
+        return accounts.sign_in(self.info.issuer, claims, self.conf, link_to=link_to)
 
     def filter_users_by_claims(self, claims):
         # Never by email: see accounts.sign_in (the only way in).

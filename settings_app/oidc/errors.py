@@ -61,7 +61,29 @@ REASONS = {
         "This account is disabled",
         "Your account in this studio is disabled. Ask an administrator.",
     ),
+    "link": (
+        400,
+        "This link request is not valid",
+        "Linking your account to the identity provider starts on the Settings page with your "
+        "password, in this browser, and must be finished within ten minutes. Start again "
+        "from Settings.",
+    ),
+    "linked_elsewhere": (
+        409,
+        "That identity is linked to another account",
+        "The account you signed in with at the identity provider already signs in to another "
+        "account of this studio. Nothing was changed. Sign in at the provider with your own "
+        "account, or ask an administrator.",
+    ),
+    "linked_other": (
+        409,
+        "Your account is already linked",
+        "Your account is linked to another account at the identity provider. Nothing was "
+        "changed: unlink it in Settings first.",
+    ),
 }
+# The reasons of a failed link (the page leads back to Settings, not to the sign-in page).
+LINK_REASONS = frozenset({"link", "linked_elsewhere", "linked_other"})
 
 
 class SignInFailed(PermissionDenied):

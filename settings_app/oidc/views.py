@@ -7,9 +7,9 @@ back). Both sign-in views are a 404 while OIDC is off.
 """
 
 import logging
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
-from django.contrib import auth
+from django.contrib import auth, messages
 from django.contrib.auth import views as auth_views
 from django.http import Http404
 from django.shortcuts import render
@@ -17,15 +17,16 @@ from django.urls import reverse
 from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+from settings_app.oidc import linking
 from settings_app.oidc.backends import CREDENTIAL, library_setting
 from settings_app.oidc.config import cached_provider_info, current, provider_info
-from settings_app.oidc.errors import REASONS, SignInFailed
+from settings_app.oidc.errors import LINK_REASONS, REASONS, SignInFailed
 
 logger = logging.getLogger("imagegen.oidc")
 
 
 def failure_page(request, failure: SignInFailed):
-    """The page for a failed sign-in, with its status."""
+    """The page for a failed sign-in (or link: it leads back to Settings), with its status."""
     status, title, message = REASONS[failure.reason]
     conf = current()
     return render(
@@ -37,6 +38,8 @@ def failure_page(request, failure: SignInFailed):
             "status": status,
             "provider_name": conf.provider_name,
             "password_sign_in": not conf.only,
+            "linking": request.user.is_authenticated
+            and (failure.reason in LINK_REASONS or getattr(request, "oidc_linking", False)),
         },
         status=status,
     )
@@ -67,10 +70,24 @@ class AuthenticateView(_SignInView, OIDCAuthenticationRequestView):
 
     def get(self, request):
         conf = current()
+        linking_user = None
+        if request.GET.get("link"):
+            # Settings → Single sign-on: only with the ticket its password form gave.
+            request.oidc_linking = True
+            linking.take_ticket(request.session, request.user)
+            linking_user = request.user.pk
         info = provider_info(conf)
         self.OIDC_OP_AUTH_ENDPOINT = info.authorization_endpoint
         self.OIDC_RP_CLIENT_ID = conf.client_id
-        return super().get(request)
+        response = super().get(request)
+        if linking_user is not None:
+            # The answer for this state (and no other) links the account.
+            state = parse_qs(urlsplit(response["Location"]).query)["state"][0]
+            states = request.session["oidc_states"]
+            states[state][linking.FLOW_KEY] = linking_user
+            request.session["oidc_states"] = states
+            request.session["oidc_login_next"] = reverse("settings") + "#single-sign-on"
+        return response
 
 
 class CallbackView(_SignInView, OIDCAuthenticationCallbackView):
@@ -102,11 +119,21 @@ class CallbackView(_SignInView, OIDCAuthenticationCallbackView):
         # sign-in in another tab is not overwritten.
         request.session = request.session.__class__(request.session.session_key)
         token_request = {"nonce": flow.get("nonce"), "code_verifier": flow.get("code_verifier")}
+        link_user = flow.get(linking.FLOW_KEY)
+        if link_user is not None:
+            request.oidc_linking = True
+            if not request.user.is_authenticated or request.user.pk != link_user:
+                raise SignInFailed("link", "the link was started by another session's account")
+            request.oidc_link_to = request.user  # the backend links instead of signing in
         self.user = auth.authenticate(request, **{CREDENTIAL: token_request})
         if self.user is None:
             # The backend kept why (django-axes' lockout page replaces this one if it refused).
             raise getattr(request, "oidc_failure", None) or SignInFailed("token", "no account")
-        return self.login_success()
+        response = self.login_success()
+        if link_user is not None:
+            name = current().provider_name
+            messages.success(request, f"Your account is linked: sign in with {name} from now on.")
+        return response
 
 
 def provider_logout_url(request) -> str | None:

@@ -72,3 +72,46 @@ def test_the_sign_in_pages_pass_axe_and_fit(
         scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert scroll <= inner, name
         screenshot(page, f"oidc-{name}-{width}-{scheme}")
+
+
+# Chrome logs the wrong password's 400.
+@pytest.mark.allow_console(r"status of 400 \(Bad Request\)")
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [390, 1366])
+def test_link_a_password_account_from_settings(
+    oidc, live_server, new_page, client, axe, screenshot, scheme, width
+):
+    """Settings → Single sign-on: the password, the continue page's refresh on to the
+    provider (no form-action CSP refusal), back to Settings linked; the section passes axe
+    and fits, linked and not."""
+    owner = get_user_model().objects.create_user("owner", password="a-long-local-password")
+    client.force_login(owner)
+    page = new_page(width=width, height=900, color_scheme=scheme)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    page.goto(f"{live_server.url}/settings/#single-sign-on")
+    section = page.locator("#single-sign-on")
+    assert "Not linked" in section.inner_text()
+    assert axe(page) == []
+    screenshot(page, f"oidc-link-before-{width}-{scheme}")
+
+    section.get_by_label("Your password").fill("wrong")
+    section.get_by_role("button", name="Link Test IdP").click()
+    assert page.locator("#sso-password-error").inner_text() == "That is not your password."
+    assert axe(page) == []
+
+    section.get_by_label("Your password").fill("a-long-local-password")
+    section.get_by_role("button", name="Link Test IdP").click()
+    page.wait_for_url(f"{oidc.issuer}/interaction/**")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server.url}/settings/#single-sign-on")
+    assert OidcIdentity.objects.get().user == owner
+    assert "Your account is linked" in page.locator(".toast").first.inner_text()
+    assert "Linked:" in page.locator("#single-sign-on").inner_text()
+    assert axe(page) == []
+    scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert scroll <= inner
+    screenshot(page, f"oidc-link-after-{width}-{scheme}")

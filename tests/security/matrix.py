@@ -195,6 +195,14 @@ REGISTRY: dict[str, Entry] = {
             ),
         )
     ),
+    # Linking one's account to single sign-on: a 404 while OIDC is off, as here (the links
+    # themselves: tests/oidc/test_link.py).
+    "sso-link": Entry(
+        (Case("POST", expect(404, anonymous=302), form=True, data={"password": "x"}),)
+    ),
+    "sso-unlink": Entry(
+        (Case("POST", expect(404, anonymous=302), form=True, data={"password": "x"}),)
+    ),
     "signup": Entry(
         (Case("GET", expect(404)), Case("POST", expect(404), form=True, data={"username": "new"}))
     ),

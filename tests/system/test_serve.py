@@ -69,6 +69,9 @@ def serving(env, port, tmp_path, stop_signal, stopped: dict):
             log.seek(0)
             stopped["output"] = log.read()
             log.close()
+            # Shown by pytest only when the test fails: the server's side of a failure (a
+            # 500's traceback) is in this log, not in the client's error.
+            print(f"--- manage.py serve's log ---\n{stopped['output']}")  # noqa: T201
 
 
 def request(url, data=None, token=None, timeout=10):

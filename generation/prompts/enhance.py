@@ -32,7 +32,7 @@ from imagegen.core import limits
 from imagegen.core.exceptions import BadRequest, ServiceError, UpstreamError
 from imagegen.core.lazy_import import lazy_module
 from imagegen.providers.errors import redact
-from settings_app.keys import missing_key_message, record_key_use, resolve_api_key
+from settings_app.keys import ResolvedKey, missing_key_message, record_key_use, resolve_api_key
 
 logger = logging.getLogger(__name__)
 # Imported on first use: see imagegen/core/lazy_import.py.
@@ -147,10 +147,11 @@ def _costs_nothing(exc: Exception) -> bool:
     )
 
 
-def choose_provider(user, provider: str | None) -> tuple[str, str]:
-    """The provider to ask and the user's key for it: the one named, or the first with a key
-    among those the user's groups allow. EnhanceRefused (400, on ``provider``) names the key
-    that is missing or the groups that refuse the provider."""
+def choose_provider(user, provider: str | None) -> tuple[str, ResolvedKey]:
+    """The provider to ask and the user's key for it (with where it comes from): the one
+    named, or the first with a key among those the user's groups allow. EnhanceRefused (400,
+    on ``provider``) names the key that is missing or the groups that refuse the provider.
+    Nothing is recorded: the key counts as used once the spending gate lets the call go."""
     limits = effective_limits(user)
     if provider:
         if provider not in PROVIDERS:
@@ -167,8 +168,7 @@ def choose_provider(user, provider: str | None) -> tuple[str, str]:
         key = resolve_api_key(user, provider)
         if key is None:
             raise EnhanceRefused(missing_key_message(PROVIDERS[provider]), field="provider")
-        record_key_use(user, provider, key.source)
-        return provider, key.value
+        return provider, key
     allowed = [name for name in PREFERENCE if limits.allows_provider(name)]
     if not allowed:
         raise EnhanceRefused(
@@ -179,8 +179,7 @@ def choose_provider(user, provider: str | None) -> tuple[str, str]:
     for name in allowed:
         key = resolve_api_key(user, name)
         if key is not None:
-            record_key_use(user, name, key.source)
-            return name, key.value
+            return name, key
     raise EnhanceRefused(
         "Enhancing a prompt needs an OpenRouter or OpenAI API key: add one "
         "under Settings → Provider keys, or ask an administrator for access to "
@@ -272,7 +271,8 @@ def enhance_prompt(
     if too_long:
         raise ValidationError({"prompt": [too_long]})
     check_model(model)
-    provider, api_key = choose_provider(user, provider)
+    provider, key = choose_provider(user, provider)
+    api_key = key.value
     label = PROVIDERS[provider]
     model = model or _default_model(provider)
     messages = [
@@ -288,6 +288,12 @@ def enhance_prompt(
         model=model,
         estimate_usd=estimate_cost(provider, model, messages),
     )
+    # Admitted: the key is used now (a team key's first use is audited; a refusal is not).
+    try:
+        record_key_use(user, provider, key.source)
+    except BaseException:
+        release_spend(spend)
+        raise
     client = openai.OpenAI(
         base_url=_base_url(provider),
         api_key=api_key,

@@ -336,3 +336,35 @@ def test_the_groups_provider_allow_list_applies_to_enhancement(
     body = enhance(owner_api, 400)
     assert body["provider"][0].startswith("Your groups (OpenAI only) don't allow OpenRouter")
     assert openrouter.requests == [] and len(openai_fake.requests) == asked
+
+
+def test_a_team_keys_first_use_counts_only_once_the_gate_lets_the_call_go(
+    member_api, member, openrouter, monkeypatch
+):
+    """A refused enhancement has not used the team key: no TeamKeyUse, no audit entry; the
+    first admitted one records it."""
+    from django.contrib.auth.models import Permission
+
+    from imagegen.core.models import AuditEntry
+    from settings_app import services as settings_services
+    from settings_app.keys import TEAM_KEY_PERMISSION
+    from settings_app.models import TeamKeyUse
+
+    monkeypatch.delenv("OPENROUTER_API_KEY")
+    settings_services.save_team_key("openrouter", OPENROUTER_KEY)
+    member.user_permissions.add(
+        Permission.objects.get(
+            codename=TEAM_KEY_PERMISSION.split(".")[1], content_type__app_label="settings_app"
+        )
+    )
+    budget = UserBudget.objects.create(user=member, monthly_budget_usd=Decimal("0"))
+    enhance(member_api, 400)
+    assert not TeamKeyUse.objects.exists()
+    assert not AuditEntry.objects.filter(action="key.team_first_use").exists()
+
+    budget.monthly_budget_usd = Decimal("10")
+    budget.save()
+    enhance(member_api, 200)
+    assert TeamKeyUse.objects.filter(user=member).count() == 1
+    entry = AuditEntry.objects.get(action="key.team_first_use")
+    assert entry.actor_id == member.pk

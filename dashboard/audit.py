@@ -6,6 +6,7 @@ import csv
 import json
 from datetime import date, datetime, time, timedelta
 
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import serializers
 
 from gallery.downloads import csv_cell
@@ -18,8 +19,27 @@ from settings_app.models import time_zone_for
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(9000, 12, 31)
 
-# The actor column holds the name (the label, kept when the account is gone).
+# The export's columns: AuditEntry.FIELDS in order, each read from an entry as text. The
+# actor column holds the name (the label, kept when the account is gone).
+CSV_COLUMNS = {
+    "created_at": lambda entry: entry.created_at.isoformat(),
+    "actor": lambda entry: entry.actor_label,
+    "ip_address": lambda entry: entry.ip_address,
+    "client": lambda entry: entry.client,
+    "action": lambda entry: entry.action,
+    "object_type": lambda entry: entry.object_type,
+    "object_id": lambda entry: entry.object_id,
+    "object_label": lambda entry: entry.object_label,
+    "changes": lambda entry: _json_text(entry.changes),
+    "details": lambda entry: _json_text(entry.details),
+}
 CSV_FIELDS = [name for name in AuditEntry.FIELDS if name != "actor_label"]
+# A field added to the model's list fails here, at import, rather than at an export.
+if list(CSV_COLUMNS) != CSV_FIELDS:
+    raise ImproperlyConfigured(
+        f"dashboard.audit.CSV_COLUMNS {list(CSV_COLUMNS)} must list AuditEntry.FIELDS "
+        f"(without actor_label) in order: {CSV_FIELDS}"
+    )
 
 
 def _day(value):
@@ -90,19 +110,7 @@ def csv_rows(entries):
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(CSV_FIELDS)
     for entry in entries.iterator(chunk_size=500):
-        values = {
-            "created_at": entry.created_at.isoformat(),
-            "actor": entry.actor_label,
-            "ip_address": entry.ip_address,
-            "client": entry.client,
-            "action": entry.action,
-            "object_type": entry.object_type,
-            "object_id": entry.object_id,
-            "object_label": entry.object_label,
-            "changes": _json_text(entry.changes),
-            "details": _json_text(entry.details),
-        }
-        yield writer.writerow([csv_cell(values[name]) for name in CSV_FIELDS])
+        yield writer.writerow([csv_cell(read(entry)) for read in CSV_COLUMNS.values()])
 
 
 def display_rows(entries) -> list[dict]:

@@ -347,7 +347,8 @@ def track_model(
     ``creations``: "always" records new rows; "request" only those made during a request (a
     person's, not a start-up sync that fills a catalog); "never" none. ``cleaners``:
     {field: function} applied to both values before they are compared and stored (a URL's
-    credentials: ``redact_url``). ``parent``: a function of the row giving the object whose
+    credentials: ``redact_url``); a change they hide entirely is recorded as
+    ``details["hidden_changes"]`` (the field names, never the values). ``parent``: a function of the row giving the object whose
     admin page edits it inline (``record``'s ``parent``)."""
     fields = tuple(fields)
     cleaners = dict(cleaners or {})
@@ -395,11 +396,19 @@ def track_model(
         if before is None:
             return
         changes = diff(clean(before), after)
-        if changes:
+        # A change the cleaner hides (only a URL's password or query string): that it
+        # changed is recorded, never what it was or became.
+        hidden = [
+            name
+            for name in cleaners
+            if name not in changes and before[name] != getattr(instance, name)
+        ]
+        if changes or hidden:
             record(
                 action,
                 obj=instance,
                 changes=changes,
+                details={"hidden_changes": hidden} if hidden else None,
                 parent=parent(instance) if parent else None,
             )
 

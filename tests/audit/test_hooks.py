@@ -439,13 +439,20 @@ def test_a_backend_url_with_credentials_is_recorded_without_them(db):
     assert_no_secret(entry, "alice", "Url-Pa55word", "Url-K3Y-value", "api_key")
 
 
-def test_a_backend_whose_url_changes_only_in_its_credentials_is_not_recorded(db):
+def test_a_backend_whose_url_changes_only_in_its_credentials_says_so_without_them(db):
     backend = Backend.objects.create(
         kind="comfyui", name="gpu-3", base_url="http://a:Old-Pa55@gpu.lan:8188"
     )
     backend.base_url = "http://a:New-Pa55@gpu.lan:8188"
     before = mark()
     backend.save()
+    entry = only_entry(before, "backend.changed")
+    assert entry.changes == {}
+    assert entry.details == {"hidden_changes": ["base_url"]}
+    assert_no_secret(entry, "Old-Pa55", "New-Pa55")
+
+    before = mark()
+    backend.save()  # saved unchanged: nothing
     assert since(before) == []
 
 

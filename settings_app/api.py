@@ -131,7 +131,10 @@ class ConnectionTestView(APIView):
 
 
 def effective_limits() -> dict:
-    """The server's limits a member may read but not change."""
+    """The server's limits a member may read but not change: its defaults.
+    ``generation_max_concurrent`` is the default per user; a user's own numbers (their
+    groups' policies and per-user values applied) are ``GET /api/dashboard/budget``'s
+    ``limits``, which this layer cannot resolve (generation.usage.policy is above it)."""
     return {
         "generation_max_concurrent": settings.GENERATION_MAX_CONCURRENT,
         "generation_timeout": settings.GENERATION_TIMEOUT,
@@ -175,7 +178,8 @@ class PreferencesSerializer(serializers.ModelSerializer):
 
 
 class PreferencesView(APIView):
-    """Your preferences and the server's effective limits."""
+    """Your preferences and the server's limits (its defaults: your own, with your groups'
+    policies and per-user values, are `GET /api/dashboard/budget`'s `limits`)."""
 
     @extend_schema(responses={200: PreferencesSerializer})
     def get(self, request):

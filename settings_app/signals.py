@@ -10,20 +10,16 @@ a key deleted by anything but its service (an admin inline: ``key.deleted``), a 
 policy and a token's rate limit (``limit.changed``); docs/audit.md.
 """
 
-from contextvars import ContextVar
-
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 from django.dispatch import Signal, receiver
 
 from imagegen.core import audit
 from settings_app.models import ApiKey, GroupPolicy, NamedToken, TeamKey
 from settings_app.services import end_sessions_and_tokens, record_key_deletion
-
-# The ids of the users being deleted right now: their keys go with them, which is the
-# user.deleted entry, not one key.deleted entry per key.
-_deleting_users: ContextVar = ContextVar("settings_app_deleting_users", default=frozenset())
 
 # What a group's policy entry records before/after of (limit.changed).
 GROUP_POLICY_FIELDS = GroupPolicy.FIELDS
@@ -82,13 +78,18 @@ def end_access_on_credential_change(sender, instance, created, raw=False, **kwar
 )
 def end_access_on_delete(sender, instance, **kwargs):
     """Deleting a user deletes their tokens and their sessions (here)."""
-    _deleting_users.set(_deleting_users.get() | {instance.pk})
     end_sessions_and_tokens(instance, reason="deleted")
 
 
-@receiver(post_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="settings_app.user_deleted")
-def forget_deleted_user(sender, instance, **kwargs):
-    _deleting_users.set(_deleting_users.get() - {instance.pk})
+def _part_of_a_user_deletion(origin) -> bool:
+    """Whether a deletion started at ``origin`` (the signals' ``origin``: the instance or
+    queryset whose delete() ran) is a user's: their keys go with them, which is the
+    user.deleted entry, not one key.deleted entry per key. Read from the deletion itself, so
+    nothing is left over when one fails and rolls back."""
+    User = get_user_model()
+    if isinstance(origin, User):
+        return True
+    return isinstance(origin, QuerySet) and issubclass(origin.model, User)
 
 
 @receiver(post_delete, sender=ApiKey, dispatch_uid="settings_app.apikey_deleted")
@@ -100,7 +101,7 @@ def key_deleted(sender, instance, **kwargs):
     user is part of the user's deletion."""
     if getattr(instance, "_audit_recorded", False):
         return
-    if sender is ApiKey and instance.user_id in _deleting_users.get():
+    if sender is ApiKey and _part_of_a_user_deletion(kwargs.get("origin")):
         return
     if sender is ApiKey and audit.is_claimed("auth.user", instance.user_id):
         return

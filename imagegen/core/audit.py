@@ -348,8 +348,9 @@ def track_model(
     person's, not a start-up sync that fills a catalog); "never" none. ``cleaners``:
     {field: function} applied to both values before they are compared and stored (a URL's
     credentials: ``redact_url``); a change they hide entirely is recorded as
-    ``details["hidden_changes"]`` (the field names, never the values). ``parent``: a function of the row giving the object whose
-    admin page edits it inline (``record``'s ``parent``)."""
+    ``details["hidden_changes"]`` (the field names, never the values). ``parent``: a
+    function of the row giving the object whose admin page edits it inline (``record``'s
+    ``parent``)."""
     fields = tuple(fields)
     cleaners = dict(cleaners or {})
 

@@ -4,7 +4,10 @@ team-keys checkbox, a user's provider key deleted on the user's page (each once)
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import transaction
+from django.db.models.signals import pre_delete
 from django.utils import timezone
 
 from settings_app import services as settings_services
@@ -139,6 +142,40 @@ def test_a_user_deleted_with_keys_is_one_user_entry(owner):
     before = mark()
     owner.delete()
     assert only_entry(before, "user.deleted").object_label == "owner"
+
+
+def test_users_deleted_as_a_queryset_with_keys_are_one_user_entry_each(owner, member):
+    settings_services.save_api_key(owner, "openai", OPENAI_KEY)
+    settings_services.save_api_key(member, "openai", OPENAI_KEY)
+    before = mark()
+    get_user_model().objects.filter(pk__in=[owner.pk, member.pk]).delete()
+    assert sorted(entry.action for entry in since(before)) == ["user.deleted", "user.deleted"]
+
+
+def test_a_user_deletion_that_rolls_back_leaves_later_key_deletions_recorded(owner):
+    """Nothing of a failed deletion is remembered: the key deleted afterwards, alone, is
+    its own entry."""
+    settings_services.save_api_key(owner, "openai", OPENAI_KEY)
+
+    def refuse(sender, instance, **kwargs):
+        raise RuntimeError("refused by a receiver")
+
+    User = get_user_model()
+    # After the project's own receivers of the user's deletion have run.
+    pre_delete.connect(refuse, sender=User, dispatch_uid="test.refuse")
+    try:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            owner.delete()
+    finally:
+        pre_delete.disconnect(dispatch_uid="test.refuse", sender=User)
+    before = mark()
+    assert settings_services.delete_api_key(owner, "openai")
+    ApiKey.objects.filter(user=owner).delete()  # nothing left: no entry
+    assert only_entry(before, "key.deleted").actor == owner
+    settings_services.save_api_key(owner, "openai", OPENAI_KEY)
+    before = mark()
+    ApiKey.objects.filter(user=owner).delete()  # not through the service: the hook's entry
+    assert only_entry(before, "key.deleted").object_label
 
 
 def test_a_user_deleted_with_keys_in_the_admin_is_one_entry(admin_client, owner):

@@ -31,6 +31,7 @@ from settings_app.models import (
     TeamKey,
     TotpDevice,
 )
+from settings_app.signals import user_deactivated
 
 User = get_user_model()
 
@@ -493,9 +494,16 @@ class MemberAdmin(UserAdmin):
     def deactivate(self, request, queryset):
         users = self._editable(request, queryset).exclude(pk=request.user.pk)
         with transaction.atomic():
-            names = sorted(users.filter(is_active=True).values_list("username", flat=True))
+            ending = list(users.filter(is_active=True).order_by("username"))
             count = users.update(is_active=False)
-            _record_bulk_flag("is_active", False, names)
+            _record_bulk_flag("is_active", False, [user.username for user in ending])
+            # An UPDATE runs no save hook: each one's sessions and API tokens end here, as
+            # a deactivating save ends them (settings_app.signals).
+            for user in ending:
+                services.end_sessions_and_tokens(user, reason="deactivated")
+        for user in ending:
+            user.is_active = False
+            user_deactivated.send(sender=type(user), user=user)  # their queued work stops
         messages.success(request, f"{count} user(s) deactivated.")
 
     @admin.action(description="Reactivate the selected users")

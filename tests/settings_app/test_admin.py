@@ -97,6 +97,27 @@ def test_admin_deactivates_a_user_who_then_cannot_log_in(admin_client, owner, cl
     assert response.status_code == 200 and b"Wrong username or password" in response.content
 
 
+def test_the_bulk_deactivation_ends_sessions_and_tokens_and_stops_queued_work(admin_client, owner):
+    """As a deactivating save does: the action is an UPDATE, which no save hook sees."""
+    from django.test import Client
+    from knox.models import AuthToken
+
+    from generation.models import Generation, Status
+    from tests.generation.helpers import make_generation
+
+    client = Client()  # the owner's browser (admin_client is pytest-django's `client`)
+    client.force_login(owner)
+    AuthToken.objects.create(user=owner)
+    queued = make_generation(owner)
+    response = admin_client.post(
+        "/admin/auth/user/", {"action": "deactivate", "_selected_action": [owner.pk]}
+    )
+    assert response.status_code == 302
+    assert not AuthToken.objects.filter(user=owner).exists()
+    assert client.get("/generate/").status_code == 302  # the session is gone
+    assert Generation.objects.get(pk=queued.pk).status == Status.CANCELED
+
+
 def test_user_keys_cannot_be_added_or_read_in_the_admin(admin_client, owner):
     stored, _ = services.save_api_key(owner, "openai", "sk-owner-key-1234")
     assert admin_client.get("/admin/settings_app/apikey/add/").status_code == 403

@@ -533,7 +533,9 @@ class OidcIdentity(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["issuer", "subject"], name="oidc_identity_unique")
+            models.UniqueConstraint(fields=["issuer", "subject"], name="oidc_identity_unique"),
+            # One identity of a provider per account (settings_app.oidc.linking).
+            models.UniqueConstraint(fields=["user", "issuer"], name="oidc_identity_one_per_user"),
         ]
 
     def __str__(self) -> str:

@@ -168,7 +168,7 @@ def verify(user, code: str, *, recovery_allowed: bool = True) -> Check:
     return _check_device(device, _digest(code))
 
 
-def _code_error(check: Check) -> ValidationError:
+def code_error(check: Check) -> ValidationError:
     if check.wait_until is not None:
         return ValidationError({"code": "Too many wrong codes: wait a minute, then try again."})
     return ValidationError({"code": WRONG_CODE})
@@ -183,7 +183,7 @@ def confirm_enrolment(user, code: str) -> list[str]:
         raise ValidationError("Start the set-up again: there is no authenticator to confirm.")
     check = _check_device(device, normalise(code))
     if not check.ok:
-        raise _code_error(check)
+        raise code_error(check)
     with transaction.atomic():
         TotpDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
         device.confirmed = True
@@ -199,7 +199,7 @@ def regenerate_recovery_codes(user, code: str) -> list[str]:
         raise ValidationError("Two-factor sign-in is off.")
     check = verify(user, code, recovery_allowed=False)
     if not check.ok:
-        raise _code_error(check)
+        raise code_error(check)
     with transaction.atomic():
         codes = _new_recovery_codes(user)
         audit.record("mfa.recovery_codes", actor=user, obj=user)
@@ -214,7 +214,7 @@ def disable(user, password: str, code: str) -> None:
         raise ValidationError({"password": "That is not your password."})
     check = verify(user, code)
     if not check.ok:
-        raise _code_error(check)
+        raise code_error(check)
     with transaction.atomic():
         _remove(user)
         audit.record("mfa.disabled", actor=user, obj=user)

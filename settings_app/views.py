@@ -11,6 +11,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from settings_app import services, two_factor
@@ -76,6 +77,7 @@ def _sso_section(user, errors=None):
         "identity": linking.identity_of(user, conf),
         "has_password": user.has_usable_password(),
         "may_unlink": linking.may_unlink(user, conf),
+        "asks_code": two_factor.is_enabled(user),
         "errors": errors or {},
     }
 
@@ -87,13 +89,14 @@ def _sso_errors(exc: ValidationError) -> dict:
 
 @login_required
 @require_POST
+@sensitive_post_parameters("password", "code")
 def sso_link(request):
     """Settings → Single sign-on → Link: the password, then on to the provider (through a
     page: the form-action CSP refuses a redirect to another site after a POST)."""
     if not oidc_config.current().enabled:
         raise Http404("Single sign-on is off.")
     try:
-        linking.start(request.session, request.user, request.POST.get("password", ""))
+        linking.start(request, request.POST.get("password", ""), request.POST.get("code", ""))
     except ValidationError as exc:
         return _page(request, sso_errors=_sso_errors(exc), status=400)
     return render(
@@ -108,13 +111,14 @@ def sso_link(request):
 
 @login_required
 @require_POST
+@sensitive_post_parameters("password")
 def sso_unlink(request):
     """Settings → Single sign-on → Unlink, after the password."""
     conf = oidc_config.current()
     if not conf.enabled:
         raise Http404("Single sign-on is off.")
     try:
-        linking.unlink(request.user, request.POST.get("password", ""), conf)
+        linking.unlink(request, request.POST.get("password", ""))
     except ValidationError as exc:
         return _page(request, sso_errors=_sso_errors(exc), status=400)
     messages.success(request, f"Your account is no longer linked to {conf.provider_name}.")

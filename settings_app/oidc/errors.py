@@ -65,8 +65,8 @@ REASONS = {
         400,
         "This link request is not valid",
         "Linking your account to the identity provider starts on the Settings page with your "
-        "password, in this browser, and must be finished within ten minutes. Start again "
-        "from Settings.",
+        "password, in this browser, as the same account, and must be finished within ten "
+        "minutes. Start again from Settings.",
     ),
     "linked_elsewhere": (
         409,
@@ -82,8 +82,6 @@ REASONS = {
         "changed: unlink it in Settings first.",
     ),
 }
-# The reasons of a failed link (the page leads back to Settings, not to the sign-in page).
-LINK_REASONS = frozenset({"link", "linked_elsewhere", "linked_other"})
 
 
 class SignInFailed(PermissionDenied):

@@ -20,9 +20,12 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthen
 from settings_app.oidc import linking
 from settings_app.oidc.backends import CREDENTIAL, library_setting
 from settings_app.oidc.config import cached_provider_info, current, provider_info
-from settings_app.oidc.errors import LINK_REASONS, REASONS, SignInFailed
+from settings_app.oidc.errors import REASONS, SignInFailed
 
 logger = logging.getLogger("imagegen.oidc")
+
+# What mozilla-django-oidc keeps in the session from a token answer.
+SESSION_TOKENS = ("oidc_id_token", "oidc_access_token")
 
 
 def failure_page(request, failure: SignInFailed):
@@ -38,8 +41,9 @@ def failure_page(request, failure: SignInFailed):
             "status": status,
             "provider_name": conf.provider_name,
             "password_sign_in": not conf.only,
-            "linking": request.user.is_authenticated
-            and (failure.reason in LINK_REASONS or getattr(request, "oidc_linking", False)),
+            # Someone signed in came from Settings (a link): lead back there, never to a
+            # sign-in that would open another account.
+            "linking": request.user.is_authenticated,
         },
         status=status,
     )
@@ -70,24 +74,33 @@ class AuthenticateView(_SignInView, OIDCAuthenticationRequestView):
 
     def get(self, request):
         conf = current()
-        linking_user = None
-        if request.GET.get("link"):
+        info = provider_info(conf)
+        link_until = None
+        if request.GET.get("link") == "1":
             # Settings → Single sign-on: only with the ticket its password form gave.
             request.oidc_linking = True
-            linking.take_ticket(request.session, request.user)
-            linking_user = request.user.pk
-        info = provider_info(conf)
+            link_until = linking.take_ticket(request.session, request.user)
         self.OIDC_OP_AUTH_ENDPOINT = info.authorization_endpoint
         self.OIDC_RP_CLIENT_ID = conf.client_id
         response = super().get(request)
-        if linking_user is not None:
-            # The answer for this state (and no other) links the account.
+        if link_until is not None:
+            # The answer for this state (and no other), before the ticket's end, links the
+            # account.
             state = parse_qs(urlsplit(response["Location"]).query)["state"][0]
             states = request.session["oidc_states"]
-            states[state][linking.FLOW_KEY] = linking_user
+            states[state][linking.FLOW_KEY] = request.user.pk
+            states[state][linking.FLOW_UNTIL] = link_until
             request.session["oidc_states"] = states
             request.session["oidc_login_next"] = reverse("settings") + "#single-sign-on"
         return response
+
+    def get_extra_params(self, request):
+        params = dict(super().get_extra_params(request))
+        if getattr(request, "oidc_linking", False):
+            # Whoever is at the keyboard signs in at the provider now: a provider session
+            # left open in this browser does not link itself.
+            params["prompt"] = "login"
+        return params
 
 
 class CallbackView(_SignInView, OIDCAuthenticationCallbackView):
@@ -103,6 +116,9 @@ class CallbackView(_SignInView, OIDCAuthenticationCallbackView):
             flow = states.pop(state)
             request.session["oidc_states"] = states
             request.session.save()
+        link_user = flow.get(linking.FLOW_KEY) if isinstance(flow, dict) else None
+        if link_user is not None:
+            request.oidc_linking = True  # a failure leads back to Settings
         error = request.GET.get("error")
         if error:
             reason = "denied" if error == "access_denied" else "provider_error"
@@ -119,16 +135,26 @@ class CallbackView(_SignInView, OIDCAuthenticationCallbackView):
         # sign-in in another tab is not overwritten.
         request.session = request.session.__class__(request.session.session_key)
         token_request = {"nonce": flow.get("nonce"), "code_verifier": flow.get("code_verifier")}
-        link_user = flow.get(linking.FLOW_KEY)
+        kept_tokens = {}
         if link_user is not None:
-            request.oidc_linking = True
-            if not request.user.is_authenticated or request.user.pk != link_user:
-                raise SignInFailed("link", "the link was started by another session's account")
+            linking.check_flow(flow, request.user)
             request.oidc_link_to = request.user  # the backend links instead of signing in
-        self.user = auth.authenticate(request, **{CREDENTIAL: token_request})
-        if self.user is None:
-            # The backend kept why (django-axes' lockout page replaces this one if it refused).
-            raise getattr(request, "oidc_failure", None) or SignInFailed("token", "no account")
+            # The library stores the answer's tokens before the account is decided: a refused
+            # link must not leave another person's ID token (the logout hint) here.
+            kept_tokens = {key: request.session.get(key) for key in SESSION_TOKENS}
+        try:
+            self.user = auth.authenticate(request, **{CREDENTIAL: token_request})
+            if self.user is None:
+                # The backend kept why (django-axes' lockout page replaces this one if it
+                # refused).
+                raise getattr(request, "oidc_failure", None) or SignInFailed("token", "no account")
+        except SignInFailed:
+            for key, value in kept_tokens.items():
+                if value is None:
+                    request.session.pop(key, None)
+                else:
+                    request.session[key] = value
+            raise
         response = self.login_success()
         if link_user is not None:
             name = current().provider_name

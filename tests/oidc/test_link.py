@@ -2,13 +2,18 @@
 real provider, and unlinking it: the password first, a ticket used once, the answer of that
 sign-in only, never an identity another account holds; audited."""
 
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from imagegen.core.models import AuditEntry
 from settings_app.models import OidcIdentity
+from settings_app.oidc import config as oidc_config
 from settings_app.oidc import linking
+from tests.mfa.helpers import code_for, enrol
 from tests.oidc.provider import finish_sign_in, login_at_provider, sign_in, start_sign_in
 from tests.users import PASSWORD, make_user
 
@@ -136,14 +141,115 @@ def test_an_identity_of_another_account_is_refused(oidc, client):
     assert int(client.session["_auth_user_id"]) == owner.pk  # still signed in as owner
 
 
-def test_an_account_linked_already_cannot_link_a_second_identity(oidc, client):
+def test_an_account_linked_already_is_told_so_and_gets_no_ticket(oidc, client):
     owner = make_user("owner")
     client.force_login(owner)
     assert _link(client, "alice").status_code == 302
-    response = _link(client, "bob")
+    response = client.post("/settings/single-sign-on/link/", {"password": PASSWORD})
+    assert response.status_code == 400
+    assert b"linked already" in response.content
+    assert linking.TICKET_KEY not in client.session
+
+
+def test_a_second_identity_linked_meanwhile_is_refused_at_the_answer(oidc, client):
+    """Another tab linked the account while this link was at the provider."""
+    owner = make_user("owner")
+    client.force_login(owner)
+    callback = login_at_provider(_start_link(client), "bob")
+    OidcIdentity.objects.create(user=owner, issuer=oidc.issuer, subject="u-1001")
+    response = finish_sign_in(client, callback)
     assert response.status_code == 409
     assert b"Your account is already linked" in response.content
     assert list(OidcIdentity.objects.values_list("subject", flat=True)) == ["u-1001"]
+
+
+def test_a_cancelled_link_leads_back_to_settings_and_makes_no_account(oidc, client):
+    owner = make_user("owner")
+    client.force_login(owner)
+    response = finish_sign_in(client, login_at_provider(_start_link(client), "", cancel=True))
+    assert response.status_code == 403
+    assert b"Back to Settings" in response.content
+    assert b"Try again with" not in response.content  # no sign-in into another account
+    assert User.objects.count() == 1
+    assert int(client.session["_auth_user_id"]) == owner.pk
+
+
+def test_a_link_answered_after_the_ticket_ended_is_refused(oidc, client):
+    """The provider's page left open and finished later does not link: the flow carries the
+    ticket's end."""
+    owner = make_user("owner")
+    client.force_login(owner)
+    callback = login_at_provider(_start_link(client), "alice")
+    session = client.session
+    for flow in session["oidc_states"].values():
+        flow[linking.FLOW_UNTIL] = 0
+    session.save()
+    response = finish_sign_in(client, callback)
+    assert response.status_code == 400
+    assert not OidcIdentity.objects.exists()
+
+
+def test_the_provider_is_asked_to_sign_in_afresh_for_a_link_only(oidc, client):
+    client.force_login(make_user("owner"))
+    assert parse_qs(urlsplit(_start_link(client)).query)["prompt"] == ["login"]
+    client.logout()
+    assert "prompt" not in parse_qs(urlsplit(start_sign_in(client)).query)
+
+
+def test_a_refused_link_leaves_no_token_of_the_other_person_in_the_session(oidc, client):
+    assert sign_in(client, "alice").status_code == 302
+    client.logout()
+    client.force_login(make_user("owner"))
+    assert _link(client, "alice").status_code == 409
+    assert "oidc_id_token" not in client.session
+    assert "oidc_access_token" not in client.session
+
+
+def test_wrong_passwords_count_toward_the_lockout(oidc, client, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    owner = make_user("owner")
+    client.force_login(owner)
+    statuses = [
+        client.post("/settings/single-sign-on/link/", {"password": "wrong"}).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [400, 400, 429]  # the third locks out: django-axes' own page
+    assert AccessAttempt.objects.filter(username="owner").get().failures_since_start == 3
+    locked = client.post("/settings/single-sign-on/link/", {"password": PASSWORD})
+    assert locked.status_code == 400
+    assert b"Too many wrong attempts" in locked.content
+    assert linking.TICKET_KEY not in client.session
+    assert AuditEntry.objects.filter(action="auth.sign_in_failed").count() == 3
+
+
+def test_with_two_factor_on_the_link_asks_the_code_too(oidc, client):
+    owner = make_user("owner")
+    device, _codes = enrol(owner)
+    client.force_login(owner)
+    page = client.get("/settings/").content.decode()
+    assert 'id="sso-link-code"' in page
+    missing = client.post("/settings/single-sign-on/link/", {"password": PASSWORD})
+    assert missing.status_code == 400
+    assert b"That code is not right" in missing.content
+    assert linking.TICKET_KEY not in client.session
+    right = client.post(
+        "/settings/single-sign-on/link/", {"password": PASSWORD, "code": code_for(device, 1)}
+    )
+    assert right.status_code == 200
+    assert linking.TICKET_KEY in client.session
+    # The same code again (already used), or a wrong one: refused as at sign-in.
+    for code in (code_for(device, 1), "000000"):
+        again = client.post("/settings/single-sign-on/link/", {"password": PASSWORD, "code": code})
+        assert again.status_code == 400
+        assert b'id="sso-code-error"' in again.content
+
+
+def test_a_link_stored_with_the_issuers_trailing_slash_is_found(oidc_settings, db):
+    """Discovery's issuer may end in "/" (Auth0) where OIDC_ISSUER is kept without it."""
+    oidc_settings.OIDC_ISSUER = "https://login.example.com/"
+    owner = make_user("owner")
+    OidcIdentity.objects.create(user=owner, issuer="https://login.example.com/", subject="s")
+    assert linking.identity_of(owner, oidc_config.current()).subject == "s"
 
 
 def test_linking_obeys_the_allowed_domains(oidc, client, settings):

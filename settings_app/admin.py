@@ -330,7 +330,21 @@ class TeamGroupAdmin(GroupAdmin):
 
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)
-        if formset.model is not GroupPolicy or not _superuser(request):
+        if formset.model is not GroupPolicy:
+            return
+        for policy_form in formset.forms:
+            policy = policy_form.instance
+            if policy.pk is None or policy_form in formset.deleted_forms:
+                continue
+            missing = policy.models_not_in_catalog()
+            if missing:
+                messages.warning(
+                    request,
+                    f"The policy of {form.instance.name} allows models the catalog does not "
+                    f"have: {', '.join(missing)}. Members can use a model only once it is in "
+                    "the catalog (Generation → Catalog models): check the spelling.",
+                )
+        if not _superuser(request):
             return
         for policy_form in formset.forms:
             if "team_keys" not in policy_form.changed_data or policy_form in formset.deleted_forms:

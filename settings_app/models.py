@@ -15,6 +15,7 @@ from imagegen.core.crypto import EncryptedSecretField
 from imagegen.core.permissions import CHANGE, DELETE, VIEW, PermissionQuerySet
 from imagegen.providers import all_providers, get_provider
 from imagegen.providers.base import KeyStatus
+from imagegen.providers.models import CatalogModel
 from projects.models import Project
 from settings_app.devices import TotpDevice  # noqa: F401  (a model of this app: load it here)
 
@@ -473,6 +474,27 @@ class GroupPolicy(models.Model):
         if providers and provider not in providers:
             return False
         return not models_ or any(p == provider for p, _ in models_)
+
+    def models_not_in_catalog(self) -> list[str]:
+        """The allowed models ("provider/model") the catalog does not hold, of providers it
+        holds models of: most likely misspelt, since a member can use a model only once the
+        catalog has it. Not an error: a model may be added to the catalog later. Providers
+        the catalog holds nothing of (a self-hosted backend's own list) are not checked."""
+        wanted = self.models
+        if not wanted:
+            return []
+        providers = {provider for provider, _ in wanted}
+        listed: dict[str, set[str]] = {}
+        rows = CatalogModel.objects.filter(provider__in=providers).values_list(
+            "provider", "model_id"
+        )
+        for provider, model_id in rows:
+            listed.setdefault(provider, set()).add(model_id)
+        return [
+            f"{provider}/{model}"
+            for provider, model in wanted
+            if provider in listed and model not in listed[provider]
+        ]
 
     def clean(self):
         errors = {}

@@ -103,3 +103,22 @@ def test_a_clerks_disabled_checkbox_stays_theirs(admin_client):
     data = group_post("Designers", policy_id=str(policy.pk), team_keys="on")
     assert admin_client.post(url, data).status_code == 302
     assert list(policy.group.permissions.all()) == [team_keys_permission()]
+
+
+def test_a_model_the_catalog_does_not_have_is_saved_with_a_warning(admin_client):
+    """Not refused (the catalog may list it later), but said: most likely misspelt. A
+    provider the catalog holds nothing of is not checked."""
+    from imagegen.providers.models import CatalogModel
+
+    known = CatalogModel.objects.filter(provider="openai").values_list("model_id", flat=True)
+    data = group_post(
+        "Designers",
+        allowed_models=f"openai/{known[0]}\nopenai/gpt-imag-1\noffline/offline-shapes",
+    )
+    response = admin_client.post("/admin/auth/group/add/", data, follow=True)
+    assert response.redirect_chain, response.context["inline_admin_formsets"][0].formset.errors
+    warnings = [str(m) for m in response.context["messages"] if m.level_tag == "warning"]
+    assert len(warnings) == 1
+    assert "openai/gpt-imag-1" in warnings[0]
+    assert f"openai/{known[0]}," not in warnings[0] and "offline" not in warnings[0]
+    assert Group.objects.get(name="Designers").policy.models[1] == ("openai", "gpt-imag-1")

@@ -7,6 +7,7 @@ group), granting the team keys, and editing another staff account; API tokens ar
 made or edited here (their owner creates them, and sees the plaintext once)."""
 
 import copy
+import logging
 
 from django import forms
 from django.contrib import admin, messages
@@ -34,6 +35,7 @@ from settings_app.models import (
 from settings_app.signals import user_deactivated
 
 User = get_user_model()
+logger = logging.getLogger("imagegen.admin")
 
 
 @admin.register(Preferences)
@@ -508,17 +510,21 @@ class MemberAdmin(UserAdmin):
     def deactivate(self, request, queryset):
         users = self._editable(request, queryset).exclude(pk=request.user.pk)
         with transaction.atomic():
-            ending = list(users.filter(is_active=True).order_by("username"))
-            count = users.update(is_active=False)
+            # Locked: exactly these are deactivated (one reactivated meanwhile by another
+            # admin is read active, or waits), and only they are counted and recorded.
+            ending = list(users.filter(is_active=True).select_for_update().order_by("username"))
+            User.objects.filter(pk__in=[user.pk for user in ending]).update(is_active=False)
             _record_bulk_flag("is_active", False, [user.username for user in ending])
-            # An UPDATE runs no save hook: each one's sessions and API tokens end here, as
-            # a deactivating save ends them (settings_app.signals).
-            for user in ending:
-                services.end_sessions_and_tokens(user, reason="deactivated")
+            # An UPDATE runs no save hook: their sessions and API tokens end here, as a
+            # deactivating save ends them (settings_app.signals).
+            services.end_sessions_and_tokens_of_many(ending, reason="deactivated")
         for user in ending:
             user.is_active = False
-            user_deactivated.send(sender=type(user), user=user)  # their queued work stops
-        messages.success(request, f"{count} user(s) deactivated.")
+            # Their queued work stops; one user's failure must not skip the others'.
+            for _receiver, error in user_deactivated.send_robust(sender=type(user), user=user):
+                if isinstance(error, Exception):
+                    logger.error("deactivating user %s: a receiver failed: %r", user.pk, error)
+        messages.success(request, f"{len(ending)} user(s) deactivated.")
 
     @admin.action(description="Reactivate the selected users")
     def activate(self, request, queryset):

@@ -359,50 +359,64 @@ def end_sessions_and_tokens(user, *, reason: str) -> tuple[int, int]:
     A request that is changing its own password keeps its session: Django's
     ``update_session_auth_hash`` moves it to a new key after this runs.
     """
-    tokens = AuthToken.objects.filter(user_id=user.pk)
-    names = sorted(NamedToken.objects.filter(token__in=tokens).values_list("name", flat=True))
-    named = NamedToken.objects.filter(token__in=tokens).delete()[1].get(NamedToken._meta.label, 0)
-    count = tokens.delete()[1].get(AuthToken._meta.label, 0)
-    if count:
-        # No object id: an admin deletion of the user claims the user, not its tokens.
-        audit.record(
-            "token.revoked",
-            object_type=AuthToken._meta.label_lower,
-            object_label=f"{count} API token(s) of {user.get_username()}",
-            details={
-                "count": count,
-                "names": names[:100],
-                "owner": user.get_username(),
-                "reason": reason,
-            },
-        )
-    sessions = _delete_sessions_of(user.pk)
-    if count or sessions:
-        logger.info(
-            "user %s: %s, %s API token(s) (%s named) and %s session(s) ended",
-            user.pk,
-            reason,
-            count,
-            named,
-            sessions,
-        )
-    return count, sessions
+    return end_sessions_and_tokens_of_many([user], reason=reason)[user.pk]
 
 
-def _delete_sessions_of(user_id) -> int:
-    """Delete the stored sessions signed in as ``user_id``. Only database-backed session
-    engines can be searched; with the others Django's own checks (the password hash in the
-    session, ``is_active``) refuse the session at its next request."""
+def end_sessions_and_tokens_of_many(users, *, reason: str) -> dict[int, tuple[int, int]]:
+    """``end_sessions_and_tokens`` for several users (the admin's bulk deactivation), the
+    stored sessions read in one pass whatever their number; {user id: (tokens, sessions)}."""
+    sessions = _delete_sessions_of_many({user.pk for user in users})
+    ended = {}
+    for user in users:
+        tokens = AuthToken.objects.filter(user_id=user.pk)
+        names = sorted(NamedToken.objects.filter(token__in=tokens).values_list("name", flat=True))
+        named = (
+            NamedToken.objects.filter(token__in=tokens).delete()[1].get(NamedToken._meta.label, 0)
+        )
+        count = tokens.delete()[1].get(AuthToken._meta.label, 0)
+        if count:
+            # No object id: an admin deletion of the user claims the user, not its tokens.
+            audit.record(
+                "token.revoked",
+                object_type=AuthToken._meta.label_lower,
+                object_label=f"{count} API token(s) of {user.get_username()}",
+                details={
+                    "count": count,
+                    "names": names[:100],
+                    "owner": user.get_username(),
+                    "reason": reason,
+                },
+            )
+        own_sessions = sessions.get(user.pk, 0)
+        if count or own_sessions:
+            logger.info(
+                "user %s: %s, %s API token(s) (%s named) and %s session(s) ended",
+                user.pk,
+                reason,
+                count,
+                named,
+                own_sessions,
+            )
+        ended[user.pk] = (count, own_sessions)
+    return ended
+
+
+def _delete_sessions_of_many(user_ids) -> dict[int, int]:
+    """Delete the stored sessions signed in as any of ``user_ids``, in one pass over the
+    live sessions; {user id: sessions deleted}. Only database-backed session engines can be
+    searched; with the others Django's own checks (the password hash in the session,
+    ``is_active``) refuse the session at its next request."""
     store_class = import_module(settings.SESSION_ENGINE).SessionStore
-    if not hasattr(store_class, "get_model_class"):
-        return 0
-    wanted = str(user_id)
-    deleted = 0
+    if not hasattr(store_class, "get_model_class") or not user_ids:
+        return {}
+    wanted = {str(user_id): user_id for user_id in user_ids}
+    deleted: dict[int, int] = {}
     rows = store_class.get_model_class().objects.filter(expire_date__gt=timezone.now())
     for key, data in rows.values_list("session_key", "session_data").iterator():
-        if str(store_class().decode(data).get("_auth_user_id")) == wanted:
+        user_id = wanted.get(str(store_class().decode(data).get("_auth_user_id")))
+        if user_id is not None:
             store_class(key).delete()  # also drops a cached copy (cached_db)
-            deleted += 1
+            deleted[user_id] = deleted.get(user_id, 0) + 1
     return deleted
 
 

@@ -397,12 +397,12 @@ def track_model(
         if before is None:
             return
         changes = diff(clean(before), after)
-        # A change the cleaner hides (only a URL's password or query string): that it
-        # changed is recorded, never what it was or became.
+        # A change the cleaner hides entirely (a URL's user, password, query string or
+        # fragment): that it changed is recorded, never what it was or became.
         hidden = [
             name
             for name in cleaners
-            if name not in changes and before[name] != getattr(instance, name)
+            if name in before and name not in changes and before[name] != getattr(instance, name)
         ]
         if changes or hidden:
             record(

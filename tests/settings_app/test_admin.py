@@ -99,23 +99,31 @@ def test_admin_deactivates_a_user_who_then_cannot_log_in(admin_client, owner, cl
 
 def test_the_bulk_deactivation_ends_sessions_and_tokens_and_stops_queued_work(admin_client, owner):
     """As a deactivating save does: the action is an UPDATE, which no save hook sees."""
+    from django.contrib.messages import get_messages
+    from django.contrib.sessions.models import Session
     from django.test import Client
     from knox.models import AuthToken
 
     from generation.models import Generation, Status
     from tests.generation.helpers import make_generation
+    from tests.users import make_user
 
     client = Client()  # the owner's browser (admin_client is pytest-django's `client`)
     client.force_login(owner)
+    owner_session = client.session.session_key
+    admin_session = admin_client.session.session_key
+    inactive = make_user("gone", is_active=False)  # counted nowhere
     AuthToken.objects.create(user=owner)
     queued = make_generation(owner)
     response = admin_client.post(
-        "/admin/auth/user/", {"action": "deactivate", "_selected_action": [owner.pk]}
+        "/admin/auth/user/", {"action": "deactivate", "_selected_action": [owner.pk, inactive.pk]}
     )
     assert response.status_code == 302
     assert not AuthToken.objects.filter(user=owner).exists()
-    assert client.get("/generate/").status_code == 302  # the session is gone
+    assert not Session.objects.filter(session_key=owner_session).exists()
+    assert Session.objects.filter(session_key=admin_session).exists()
     assert Generation.objects.get(pk=queued.pk).status == Status.CANCELED
+    assert "1 user(s) deactivated." in [str(m) for m in get_messages(response.wsgi_request)]
 
 
 def test_user_keys_cannot_be_added_or_read_in_the_admin(admin_client, owner):

@@ -110,7 +110,11 @@ def test_a_model_the_catalog_does_not_have_is_saved_with_a_warning(admin_client)
     provider the catalog holds nothing of is not checked."""
     from imagegen.providers.models import CatalogModel
 
-    known = CatalogModel.objects.filter(provider="openai").values_list("model_id", flat=True)
+    known = (
+        CatalogModel.objects.filter(provider="openai")
+        .order_by("model_id")
+        .values_list("model_id", flat=True)
+    )
     data = group_post(
         "Designers",
         allowed_models=f"openai/{known[0]}\nopenai/gpt-imag-1\noffline/offline-shapes",

@@ -13,6 +13,14 @@ from tests.oidc.provider import PASSWORD, closed_port_url
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
+def sign_in_at_provider(page, oidc, login):
+    """At the provider's login form (the browser is on its way there): sign in as ``login``."""
+    page.wait_for_url(f"{oidc.issuer}/interaction/**")
+    page.get_by_label("Username").fill(login)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
 def test_sign_in_through_the_provider_and_sign_out_there(oidc, live_server, page, axe, screenshot):
     requests = []
     page.on("request", lambda request: requests.append(request.url))
@@ -21,10 +29,7 @@ def test_sign_in_through_the_provider_and_sign_out_there(oidc, live_server, page
     screenshot(page, "oidc-login")
     page.get_by_role("link", name="Sign in with Test IdP").click()
 
-    page.wait_for_url(f"{oidc.issuer}/interaction/**")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_at_provider(page, oidc, "alice")
     page.wait_for_url(f"{live_server.url}/generate/")
 
     authorize = [url for url in requests if url.startswith(f"{oidc.issuer}/auth?")]
@@ -103,10 +108,7 @@ def test_link_a_password_account_from_settings(
 
     section.get_by_label("Your password").fill("a-long-local-password")
     section.get_by_role("button", name="Link Test IdP").click()
-    page.wait_for_url(f"{oidc.issuer}/interaction/**")
-    page.get_by_label("Username").fill("alice")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_at_provider(page, oidc, "alice")
     page.wait_for_url(f"{live_server.url}/settings/#single-sign-on")
     assert OidcIdentity.objects.get().user == owner
     assert "Your account is linked" in page.locator(".toast").first.inner_text()

@@ -338,6 +338,8 @@ class TeamGroupAdmin(GroupAdmin):
             policy = policy_form.instance
             if policy.pk is None or policy_form in formset.deleted_forms:
                 continue
+            if "allowed_models" not in policy_form.changed_data:
+                continue  # said when the list was saved; not again at every save
             missing = policy.models_not_in_catalog()
             if missing:
                 messages.warning(

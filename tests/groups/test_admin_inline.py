@@ -125,4 +125,16 @@ def test_a_model_the_catalog_does_not_have_is_saved_with_a_warning(admin_client)
     assert len(warnings) == 1
     assert "openai/gpt-imag-1" in warnings[0]
     assert f"openai/{known[0]}," not in warnings[0] and "offline" not in warnings[0]
-    assert Group.objects.get(name="Designers").policy.models[1] == ("openai", "gpt-imag-1")
+    policy = Group.objects.get(name="Designers").policy
+    assert policy.models[1] == ("openai", "gpt-imag-1")
+
+    # Saved again with its models unchanged: not said again.
+    data = group_post(
+        "Designers",
+        policy_id=str(policy.pk),
+        allowed_models=policy.allowed_models,
+        monthly_budget_usd="5",
+    )
+    response = admin_client.post(f"/admin/auth/group/{policy.group.pk}/change/", data, follow=True)
+    assert response.redirect_chain
+    assert not [m for m in response.context["messages"] if m.level_tag == "warning"]

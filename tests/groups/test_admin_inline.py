@@ -64,12 +64,18 @@ def test_the_inline_refuses_a_list_it_cannot_mean(admin_client):
     assert not Group.objects.filter(name="Designers").exists()
 
 
-def test_staff_with_the_policy_permissions_edit_limits_but_never_the_team_keys():
+def clerk_client() -> Client:
+    """A staff member who may edit groups and their policies, but is no superuser."""
     clerk = make_user("clerk", is_staff=True)
     wanted = ["change_group", "view_group", "add_grouppolicy", "change_grouppolicy"]
     clerk.user_permissions.add(*Permission.objects.filter(codename__in=wanted))
     client = Client()
     client.force_login(clerk)
+    return client
+
+
+def test_staff_with_the_policy_permissions_edit_limits_but_never_the_team_keys():
+    client = clerk_client()
     policy = policy_for("Designers")
     url = f"/admin/auth/group/{policy.group.pk}/change/"
     page = client.get(url).content.decode()
@@ -91,14 +97,10 @@ def test_staff_with_the_policy_permissions_edit_limits_but_never_the_team_keys()
 def test_a_clerks_disabled_checkbox_stays_theirs(admin_client):
     # The checkbox is disabled for the clerk's request only: a superuser's next save of the
     # same page still grants the team keys.
-    clerk = make_user("clerk", is_staff=True)
-    wanted = ["change_group", "view_group", "add_grouppolicy", "change_grouppolicy"]
-    clerk.user_permissions.add(*Permission.objects.filter(codename__in=wanted))
-    clerk_client = Client()
-    clerk_client.force_login(clerk)
+    clerk = clerk_client()
     policy = policy_for("Designers")
     url = f"/admin/auth/group/{policy.group.pk}/change/"
-    assert clerk_client.get(url).status_code == 200
+    assert clerk.get(url).status_code == 200
     assert "disabled" not in checkbox(admin_client.get(url).content.decode())
     data = group_post("Designers", policy_id=str(policy.pk), team_keys="on")
     assert admin_client.post(url, data).status_code == 302
